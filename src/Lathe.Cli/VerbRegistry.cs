@@ -1,0 +1,13 @@
+using System.CommandLine;
+using Lathe.Cli.Verbs;
+
+namespace Lathe.Cli;
+
+/// <summary>Every top-level verb, in the order of the pipeline (DESIGN.md).</summary>
+internal static class VerbRegistry
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return BenchVerb.Create();
+    }
+}

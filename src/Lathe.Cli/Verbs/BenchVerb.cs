@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe bench …`: benchmarks of hot paths; each prints its figures as one JSON line last.</summary>
+internal static class BenchVerb
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks of hot paths; each prints a JSON line last.");
+        return bench;
+    }
+}
