@@ -88,3 +88,13 @@ public interface IDecoder
     string Decode(IReadOnlyList<string> tokens);
     void WriteJson(Utf8JsonWriter writer);
 }
+
+/// <summary>What the data stage needs of a tokenizer: text in, ids out, and the document separator.</summary>
+public interface ITextEncoder
+{
+    int VocabSize { get; }
+    /// <summary>The id that separates documents in token shards (e.g. GPT-2's &lt;|endoftext|&gt; = 50256).</summary>
+    int EndOfTextId { get; }
+    /// <summary>Appends the ids of <paramref name="text"/> to <paramref name="ids"/>; thread-safe.</summary>
+    void Encode(string text, List<int> ids);
+}
