@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+
+namespace Lathe.Tensors.Threading;
+
+/// <summary>A body of parallel work: <see cref="Execute"/> runs once for each index in [0, count).
+/// Bodies are unmanaged structs (raw pointers and numbers), so dispatching one allocates nothing and
+/// captures nothing.</summary>
+public interface IParallelBody
+{
+    void Execute(int index);
+}
+
+/// <summary>A persistent pool of compute threads sized to the cores. Unlike <c>Parallel.For</c> it has no
+/// per-call start-up: workers spin briefly on a generation counter, then sleep on a semaphore, so short
+/// kernels (a 64×64 matmul, a softmax over a few rows) are still worth splitting.</summary>
+/// <remarks>Determinism: indices are claimed dynamically, but a body must make each index's result
+/// depend only on the index (never on which thread ran it or in which order), so results are
+/// bit-identical for any schedule. Reductions across indices are done by the caller, in index order.</remarks>
+public sealed unsafe class ComputePool : IDisposable
+{
+    static ComputePool? s_shared;
+
+    /// <summary>The process-wide pool. Its size is <c>LATHE_THREADS</c> if set, else the core count.</summary>
+    public static ComputePool Shared
+    {
+        get
+        {
+            if (s_shared is { } pool) return pool;
+            var created = new ComputePool(DefaultThreads());
+            return Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
+        }
+    }
+
+    /// <summary>Replaces the shared pool with one of <paramref name="threads"/> threads (1 = run inline).</summary>
+    public static void SetSharedThreads(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be at least 1.");
+        var old = Interlocked.Exchange(ref s_shared, new ComputePool(threads));
+        old?.Dispose();
+    }
+
+    static int DefaultThreads() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LATHE_THREADS"), out int t) && t > 0 ? t : Environment.ProcessorCount;
+
+    const int SpinIterations = 4000;
+    readonly Thread[] _workers;
+    readonly SemaphoreSlim _wake = new(0);
+    // Shared state of the job in flight.
+    delegate*<int, nint, void> _body;
+    nint _state;
+    int _count;
+    int _next;           // next index to claim
+    int _running;        // workers still inside the current job
+    long _generation;    // bumped once per job
+    volatile bool _stopping;
+    readonly object _dispatchLock = new();
+
+    /// <summary>Number of threads that run a job, the caller included.</summary>
+    public int Threads { get; }
+
+    public ComputePool(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be at least 1.");
+        Threads = threads;
+        _workers = new Thread[threads - 1];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"lathe-compute-{i + 1}" };
+            _workers[i].Start();
+        }
+    }
+
+    /// <summary>Runs <c>body.Execute(i)</c> for every i in [0, count) on the pool and the calling thread,
+    /// returning when all are done. The body is read through a pointer to the caller's stack, so it
+    /// must not be moved while the call runs (it is not: the call blocks).</summary>
+    public void For<TBody>(int count, ref TBody body) where TBody : unmanaged, IParallelBody
+    {
+        if (count <= 0) return;
+        if (count == 1 || Threads == 1)
+        {
+            for (int i = 0; i < count; i++) body.Execute(i);
+            return;
+        }
+        fixed (TBody* p = &body)
+            Run(count, &Invoke<TBody>, (nint)p);
+    }
+
+    static void Invoke<TBody>(int index, nint state) where TBody : unmanaged, IParallelBody =>
+        ((TBody*)state)->Execute(index);
+
+    void Run(int count, delegate*<int, nint, void> body, nint state)
+    {
+        // Nested or concurrent calls (a body that itself calls For, or two user threads) run inline.
+        if (!Monitor.TryEnter(_dispatchLock))
+        {
+            for (int i = 0; i < count; i++) body(i, state);
+            return;
+        }
+        try
+        {
+            _body = body;
+            _state = state;
+            _count = count;
+            _next = 0;
+            Volatile.Write(ref _running, _workers.Length);
+            Interlocked.Increment(ref _generation);
+            _wake.Release(_workers.Length);
+            Drain();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _running) != 0) spin.SpinOnce(-1);
+        }
+        finally
+        {
+            Monitor.Exit(_dispatchLock);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Drain()
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref _next) - 1) < _count)
+            _body(i, _state);
+    }
+
+    void WorkerLoop()
+    {
+        long seen = 0;
+        while (true)
+        {
+            // Spin for a short while (back-to-back kernels of a training step arrive within
+            // microseconds), then sleep until woken.
+            for (int s = 0; s < SpinIterations && Volatile.Read(ref _generation) == seen && !_stopping; s++)
+                Thread.SpinWait(20);
+            if (Volatile.Read(ref _generation) == seen && !_stopping) _wake.Wait();
+            else _wake.Wait(0);
+            if (_stopping) return;
+            long gen = Volatile.Read(ref _generation);
+            if (gen == seen) continue;
+            seen = gen;
+            Drain();
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Release(_workers.Length);
+        foreach (var w in _workers) w.Join();
+        _wake.Dispose();
+    }
+}
