@@ -1,0 +1,39 @@
+using Lathe.Tensors.Autograd;
+
+namespace Lathe.Tensors;
+
+/// <summary>The differentiable operations of the engine. Each op validates its arguments (naming the op and
+/// the shapes), runs a forward kernel into a result tensor (a tape slot when a tape is active), and, when
+/// recording and some input needs a gradient, stores on the result the backward function and what it reads.
+/// Backward functions add into their inputs' gradients.</summary>
+public static unsafe partial class Ops
+{
+    /// <summary>Attaches a backward node to <paramref name="result"/> if the tape records and an input needs grad.</summary>
+    internal static bool Record(Tensor result, delegate*<Tensor, void> backward, Tensor? in0, Tensor? in1 = null, Tensor? in2 = null, Tensor? in3 = null)
+    {
+        if (!Tape.IsRecording) return false;
+        if (!((in0?.NeedsGrad ?? false) || (in1?.NeedsGrad ?? false) || (in2?.NeedsGrad ?? false) || (in3?.NeedsGrad ?? false)))
+            return false;
+        result.BackwardFn = backward;
+        result.In0 = in0; result.In1 = in1; result.In2 = in2; result.In3 = in3;
+        return true;
+    }
+
+    /// <summary>The gradient of <paramref name="t"/> to add into, or null when it needs none.</summary>
+    internal static Tensor? GradOf(Tensor? t) => t is not null && t.NeedsGrad ? t.GradForAccumulate() : null;
+
+    /// <summary>A view of the same values with no graph behind it.</summary>
+    public static Tensor Detach(Tensor x) => Tape.NewView(x, x.Shape, x.Strides, x.Offset);
+
+    internal static void RequireSameShape(string op, Tensor a, Tensor b)
+    {
+        if (!a.Shape.SequenceEqual(b.Shape))
+            throw new ArgumentException($"{op}: shapes {Tensor.ShapeString(a.Shape)} and {Tensor.ShapeString(b.Shape)} differ.");
+    }
+
+    internal static void RequireRank(string op, Tensor t, int rank, string what)
+    {
+        if (t.Rank != rank)
+            throw new ArgumentException($"{op}: {what} has shape {Tensor.ShapeString(t.Shape)}, expected rank {rank}.");
+    }
+}
