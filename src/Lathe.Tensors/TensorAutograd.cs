@@ -30,6 +30,9 @@ public sealed unsafe partial class Tensor
     internal int I0, I1, I2;
     internal bool B0, B1;
     internal int[] Ints = [];
+    /// <summary>An op-specific reference (tables, a parts array). Not cleared between steps, so an op can
+    /// reuse what it left there last time.</summary>
+    internal object? Extra;
     internal int[] Ints2 = [];
 
     internal void ClearNode()

@@ -1,0 +1,169 @@
+namespace Lathe.Tensors;
+
+/// <summary>Cosine and sine tables for rotary position embedding (RoPE, Su et al. 2021) in the Hugging Face
+/// Llama layout: dimension pairs are (i, i + D/2), frequency θ^(−2i/D), positions divided by a linear
+/// scaling factor.</summary>
+public sealed class RopeTables
+{
+    public int MaxPositions { get; }
+    public int HeadDim { get; }
+    internal readonly float[] Cos;   // (MaxPositions, HeadDim/2)
+    internal readonly float[] Sin;
+
+    RopeTables(int maxPositions, int headDim, float[] cos, float[] sin)
+    {
+        MaxPositions = maxPositions; HeadDim = headDim; Cos = cos; Sin = sin;
+    }
+
+    public static RopeTables Create(int maxPositions, int headDim, double theta = 10000, double scaling = 1)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RopeTables: head dimension {headDim} must be positive and even.");
+        if (maxPositions <= 0) throw new ArgumentException($"RopeTables: max positions {maxPositions} must be positive.");
+        if (!(theta > 0) || !(scaling > 0)) throw new ArgumentException($"RopeTables: theta {theta} and scaling {scaling} must be positive.");
+        int half = headDim / 2;
+        var cos = new float[maxPositions * half];
+        var sin = new float[maxPositions * half];
+        for (int i = 0; i < half; i++)
+        {
+            // Computed in float32 as the reference implementations do, so angles match to the bit pattern
+            // of float inv_freq · position.
+            float invFreq = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim));
+            for (int t = 0; t < maxPositions; t++)
+            {
+                float angle = (float)(t / scaling) * invFreq;
+                cos[t * half + i] = MathF.Cos(angle);
+                sin[t * half + i] = MathF.Sin(angle);
+            }
+        }
+        return new RopeTables(maxPositions, headDim, cos, sin);
+    }
+}
+
+public static unsafe partial class Ops
+{
+    /// <summary>Rotates pairs (i, i+D/2) of the last axis of <paramref name="x"/> (B, H, T, D) by the angle of
+    /// position <paramref name="positionOffset"/> + t.</summary>
+    public static Tensor Rope(Tensor x, RopeTables tables, int positionOffset = 0)
+    {
+        if (x.Rank != 4 || x.Shape[3] != tables.HeadDim)
+            throw new ArgumentException($"Rope: input {Tensor.ShapeString(x.Shape)} must be (B, H, T, {tables.HeadDim}).");
+        int T = x.Shape[2];
+        if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
+            throw new ArgumentException($"Rope: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
+        var src = Contiguous(x);
+        var y = Autograd.Tape.NewResult(x.Shape);
+        RopeApply(src.Data, y.Data, x.Shape[0] * x.Shape[1], T, tables, positionOffset, inverse: false, accumulate: false);
+        if (Record(y, &RopeBackward, src))
+        {
+            y.I0 = positionOffset;
+            y.Extra = tables;
+        }
+        return y;
+    }
+
+    static void RopeBackward(Tensor y)
+    {
+        var dx = GradOf(y.In0);
+        if (dx is null) return;
+        var tables = (RopeTables)y.Extra!;
+        RopeApply(y.Grad!.Data, dx.Data, y.Shape[0] * y.Shape[1], y.Shape[2], tables, y.I0, inverse: true, accumulate: true);
+    }
+
+    // y1 = x1·cos − x2·sin, y2 = x2·cos + x1·sin; the inverse (the transpose, for backward) flips sin's sign.
+    static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
+    {
+        int D = tables.HeadDim, half = D / 2;
+        fixed (float* cosBase = tables.Cos, sinBase = tables.Sin)
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < T; t++)
+                {
+                    float* xr = x + ((long)h * T + t) * D, yr = y + ((long)h * T + t) * D;
+                    float* c = cosBase + (long)(t + offset) * half, s = sinBase + (long)(t + offset) * half;
+                    for (int i = 0; i < half; i++)
+                    {
+                        float sin = inverse ? -s[i] : s[i];
+                        float a = xr[i] * c[i] - xr[i + half] * sin;
+                        float b = xr[i + half] * c[i] + xr[i] * sin;
+                        if (accumulate) { yr[i] += a; yr[i + half] += b; }
+                        else { yr[i] = a; yr[i + half] = b; }
+                    }
+                }
+    }
+
+    /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>
+    public static Tensor Concat(ReadOnlySpan<Tensor> xs, int axis)
+    {
+        if (xs.Length == 0) throw new ArgumentException("Concat: no tensors given.");
+        var first = xs[0];
+        int a = Tensor.NormalizeAxis(axis, first.Rank, "Concat");
+        int total = 0;
+        foreach (var x in xs)
+        {
+            if (x.Rank != first.Rank)
+                throw new ArgumentException($"Concat: shapes {Tensor.ShapeString(first.Shape)} and {Tensor.ShapeString(x.Shape)} differ in rank.");
+            for (int d = 0; d < x.Rank; d++)
+                if (d != a && x.Shape[d] != first.Shape[d])
+                    throw new ArgumentException($"Concat: shapes {Tensor.ShapeString(first.Shape)} and {Tensor.ShapeString(x.Shape)} differ off axis {a}.");
+            total += x.Shape[a];
+        }
+        Span<int> shape = stackalloc int[first.Rank];
+        first.Shape.CopyTo(shape);
+        shape[a] = total;
+        var y = Autograd.Tape.NewResult(shape);
+        int outer = 1, inner = 1;
+        for (int d = 0; d < a; d++) outer *= first.Shape[d];
+        for (int d = a + 1; d < first.Rank; d++) inner *= first.Shape[d];
+        int offset = 0;
+        bool anyGrad = false;
+        foreach (var x in xs)
+        {
+            var c = Contiguous(x);
+            int chunk = x.Shape[a] * inner, row = total * inner;
+            for (int o = 0; o < outer; o++)
+                new ReadOnlySpan<float>(c.Data + (long)o * chunk, chunk).CopyTo(new Span<float>(y.Data + (long)o * row + offset, chunk));
+            offset += chunk;
+            anyGrad |= x.NeedsGrad;
+        }
+        if (anyGrad && Autograd.Tape.IsRecording)
+        {
+            // Backward hands each input the slice of the gradient it filled: record the parts on the node.
+            y.BackwardFn = &ConcatBackward;
+            y.I0 = a; y.I1 = outer; y.I2 = inner;
+            // The slot keeps its parts array from step to step, so this allocates only on the first step.
+            if (y.Extra is not Tensor[] parts || parts.Length != xs.Length) y.Extra = parts = new Tensor[xs.Length];
+            xs.CopyTo(parts);
+        }
+        return y;
+    }
+
+    static void ConcatBackward(Tensor y)
+    {
+        var parts = (Tensor[])y.Extra!;
+        int a = y.I0, outer = y.I1, inner = y.I2, total = y.Shape[a];
+        int offset = 0;
+        float* g = y.Grad!.Data;
+        foreach (var x in parts!)
+        {
+            int chunk = x.Shape[a] * inner, row = total * inner;
+            if (GradOf(x) is { } dx)
+                for (int o = 0; o < outer; o++)
+                {
+                    var d = new Span<float>(dx.Data + (long)o * chunk, chunk);
+                    System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(g + (long)o * row + offset, chunk), d);
+                }
+            offset += chunk;
+        }
+    }
+
+    /// <summary>Splits <paramref name="x"/> along <paramref name="axis"/> into views of the given sizes.</summary>
+    public static void Split(Tensor x, int axis, ReadOnlySpan<int> sizes, Span<Tensor> results)
+    {
+        int a = Tensor.NormalizeAxis(axis, x.Rank, "Split");
+        if (results.Length != sizes.Length) throw new ArgumentException($"Split: {sizes.Length} sizes but room for {results.Length} results.");
+        int sum = 0;
+        foreach (int s in sizes) sum += s;
+        if (sum != x.Shape[a]) throw new ArgumentException($"Split: sizes add to {sum}, axis {a} of {Tensor.ShapeString(x.Shape)} has {x.Shape[a]}.");
+        int start = 0;
+        for (int i = 0; i < sizes.Length; i++) { results[i] = Narrow(x, a, start, sizes[i]); start += sizes[i]; }
+    }
+}
