@@ -8,6 +8,7 @@ internal static class BenchVerb
     public static Command Create()
     {
         var bench = new Command("bench", "Benchmarks of hot paths; each prints a JSON line last.");
+        bench.Subcommands.Add(BenchGemm.Create());
         return bench;
     }
 }

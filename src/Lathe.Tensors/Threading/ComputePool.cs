@@ -146,7 +146,7 @@ public sealed unsafe class ComputePool : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        _wake.Release(_workers.Length);
+        if (_workers.Length > 0) _wake.Release(_workers.Length);
         foreach (var w in _workers) w.Join();
         _wake.Dispose();
     }

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>What every benchmark verb shares: timing (median of repeated runs after warm-up), peak
+/// resident memory, and the JSON line a benchmark prints last.</summary>
+internal static class BenchSupport
+{
+    /// <summary>Runs <paramref name="action"/> <paramref name="warmup"/> times, then times it until both
+    /// <paramref name="minRuns"/> runs and <paramref name="minSeconds"/> have passed; returns the run times in ms.</summary>
+    public static List<double> Time(Action action, int warmup = 3, int minRuns = 5, double minSeconds = 1.0)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < minRuns || total.Elapsed.TotalSeconds < minSeconds)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            if (times.Count >= 10_000) break;
+        }
+        return times;
+    }
+
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        int n = sorted.Length;
+        return n == 0 ? double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /// <summary>Peak resident set size of this process in MiB (VmHWM from /proc), or -1 where unavailable.</summary>
+    public static double PeakRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException) { }
+        return -1;
+    }
+
+    /// <summary>Prints one JSON object on one line (the figures a script reads).</summary>
+    public static void PrintJson(params (string Key, object Value)[] fields)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var (key, value) in fields)
+            {
+                switch (value)
+                {
+                    case string s: w.WriteString(key, s); break;
+                    case bool b: w.WriteBoolean(key, b); break;
+                    case int i: w.WriteNumber(key, i); break;
+                    case long l: w.WriteNumber(key, l); break;
+                    case double d: w.WriteNumber(key, Math.Round(d, 4)); break;
+                    case float f: w.WriteNumber(key, Math.Round(f, 4)); break;
+                    default: w.WriteString(key, value.ToString()); break;
+                }
+            }
+            w.WriteEndObject();
+        }
+        Console.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+}

@@ -1,0 +1,221 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>Single-precision matrix multiply, C = op(A)·op(B) (+ C), row-major.</summary>
+/// <remarks>
+/// The blocked path follows Goto's scheme: for each KC-deep slice of the contraction, B is packed into
+/// NR-wide panels (KC×NR fits in L1 beside the A stream), then for each MC-tall block of A, A is packed into
+/// MR-tall panels (MC×KC fits in L2), and a register-tiled micro-kernel computes each MR×NR tile of C. All
+/// four transpose combinations cost the same: packing reads either layout. Work is split across the compute
+/// pool by NR panels of C; the contraction is never split, and each element's sum runs over k in the same
+/// order for any thread count, so results are bit-identical across thread counts. Small products (m·n·k
+/// below ~64k, or one row/column) skip packing and threads.
+/// </remarks>
+public static unsafe partial class Gemm
+{
+    const int KC = 256;
+    const int MC = 288;     // rows of A packed per block (rounded down to a multiple of MR)
+    const long SmallWork = 64 * 1024;
+
+    /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0). Row-major; lda/ldb/ldc are row strides in
+    /// elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate = false) =>
+        Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, ComputePool.Shared);
+
+    /// <summary>As <see cref="Multiply(bool, bool, int, int, int, float*, int, float*, int, float*, int, bool)"/> on a given pool.</summary>
+    internal static void Multiply(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
+            return;
+        }
+        if ((long)m * n * k <= SmallWork || m == 1 || n == 1 || !(Avx2.IsSupported && Fma.IsSupported))
+        {
+            GemmSmall.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        Blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool);
+    }
+
+    /// <summary><paramref name="batch"/> independent products; element offsets between consecutive matrices are
+    /// strideA/B/C (0 broadcasts that operand; strideC = 0 is not allowed).</summary>
+    public static void MultiplyBatched(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, long strideA, float* b, int ldb, long strideB, float* c, int ldc, long strideC,
+        int batch, bool accumulate = false)
+    {
+        if (batch < 0) throw new ArgumentException($"Gemm: batch {batch} is negative.");
+        if (batch > 1 && strideC == 0) throw new ArgumentException("Gemm: strideC must not be 0 for a batch of several products.");
+        for (int i = 0; i < batch; i++)
+            Multiply(transA, transB, m, n, k, a + i * strideA, lda, b + i * strideB, ldb, c + i * strideC, ldc, accumulate);
+    }
+
+    static void Validate(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"Gemm: negative dimension (m={m}, n={n}, k={k}).");
+        if (lda < (transA ? m : k) || ldb < (transB ? k : n) || ldc < n)
+            throw new ArgumentException($"Gemm: leading dimensions lda={lda}, ldb={ldb}, ldc={ldc} too small for m={m}, n={n}, k={k} (transA={transA}, transB={transB}).");
+        if ((m > 0 && n > 0 && c == null) || ((long)m * n * k > 0 && (a == null || b == null)))
+            throw new ArgumentException("Gemm: null matrix pointer.");
+    }
+
+    /// <summary>The obvious triple loop with a double accumulator: the reference the fast paths are tested against.</summary>
+    internal static void MultiplyReference(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate = false)
+    {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(transA ? a[(long)p * lda + i] : a[(long)i * lda + p]) * (transB ? b[(long)j * ldb + p] : b[(long)p * ldb + j]);
+                c[(long)i * ldc + j] = accumulate ? (float)(c[(long)i * ldc + j] + s) : (float)s;
+            }
+    }
+
+    // ── Blocked path ────────────────────────────────────────────────────────────────────────────
+
+    /// <summary>Per-thread-count packing buffers, reused across calls (grown when a call needs more).</summary>
+    sealed class Workspace
+    {
+        public float* PackedB;     // KC × round_up(n, NR)
+        public long PackedBFloats;
+        public float* PackedA;     // round_up(min(m, MC), MR) × KC
+        public long PackedAFloats;
+
+        public void Ensure(long bFloats, long aFloats)
+        {
+            if (bFloats > PackedBFloats) { NativeMemory.AlignedFree(PackedB); PackedB = (float*)NativeMemory.AlignedAlloc((nuint)bFloats * 4, 64); PackedBFloats = bFloats; }
+            if (aFloats > PackedAFloats) { NativeMemory.AlignedFree(PackedA); PackedA = (float*)NativeMemory.AlignedAlloc((nuint)aFloats * 4, 64); PackedAFloats = aFloats; }
+        }
+    }
+
+    [ThreadStatic] static Workspace? t_workspace;
+
+    struct Job
+    {
+        public float* A, B, C;
+        public int Lda, Ldb, Ldc, M, N, K;
+        public bool TransA, TransB, Accumulate, Avx512;
+        public int MR, NR;
+        // Current block.
+        public int P0, Kc, I0, Mc;
+        public float* PackedA, PackedB;
+        public int PanelsPerTask, Panels;
+    }
+
+    struct PackBBody : IParallelBody
+    {
+        public Job* Job;
+        public void Execute(int task)
+        {
+            ref Job j = ref *Job;
+            int first = task * j.PanelsPerTask, last = Math.Min(j.Panels, first + j.PanelsPerTask);
+            for (int panel = first; panel < last; panel++)
+                GemmPacking.PackB(j.TransB, j.B, j.Ldb, j.P0, j.Kc, panel * j.NR, Math.Min(j.NR, j.N - panel * j.NR), j.NR,
+                    j.PackedB + (long)panel * j.Kc * j.NR);
+        }
+    }
+
+    struct PackABody : IParallelBody
+    {
+        public Job* Job;
+        public void Execute(int panel)
+        {
+            ref Job j = ref *Job;
+            int i = panel * j.MR;
+            GemmPacking.PackA(j.TransA, j.A, j.Lda, j.I0 + i, Math.Min(j.MR, j.Mc - i), j.P0, j.Kc, j.MR, j.PackedA + (long)i * j.Kc);
+        }
+    }
+
+    struct ComputeBody : IParallelBody
+    {
+        public Job* Job;
+        public void Execute(int task)
+        {
+            ref Job j = ref *Job;
+            int first = task * j.PanelsPerTask, last = Math.Min(j.Panels, first + j.PanelsPerTask);
+            bool add = j.Accumulate || j.P0 > 0;
+            float* tile = stackalloc float[Math.Max(GemmMicroKernels.Avx512MR * GemmMicroKernels.Avx512NR, GemmMicroKernels.Avx2MR * GemmMicroKernels.Avx2NR)];
+            for (int panel = first; panel < last; panel++)
+            {
+                int j0 = panel * j.NR, nr = Math.Min(j.NR, j.N - j0);
+                float* bp = j.PackedB + (long)panel * j.Kc * j.NR;
+                for (int i = 0; i < j.Mc; i += j.MR)
+                {
+                    int mr = Math.Min(j.MR, j.Mc - i);
+                    float* ap = j.PackedA + (long)i * j.Kc;
+                    float* cp = j.C + (long)(j.I0 + i) * j.Ldc + j0;
+                    if (mr == j.MR && nr == j.NR)
+                        Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
+                    else
+                    {
+                        // Edge tile: compute the full tile into scratch (the packs are zero-padded), copy the valid part.
+                        Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
+                        for (int r = 0; r < mr; r++)
+                        {
+                            float* dst = cp + (long)r * j.Ldc;
+                            float* src = tile + r * j.NR;
+                            if (add) for (int q = 0; q < nr; q++) dst[q] += src[q];
+                            else for (int q = 0; q < nr; q++) dst[q] = src[q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile(bool avx512, int kc, float* a, float* b, float* c, int ldc, bool add)
+    {
+        if (avx512) GemmMicroKernels.Avx512(kc, a, b, c, ldc, add);
+        else GemmMicroKernels.Avx2(kc, a, b, c, ldc, add);
+    }
+
+    static void Blocked(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool)
+    {
+        bool avx512 = Avx512F.IsSupported;
+        int MR = avx512 ? GemmMicroKernels.Avx512MR : GemmMicroKernels.Avx2MR;
+        int NR = avx512 ? GemmMicroKernels.Avx512NR : GemmMicroKernels.Avx2NR;
+        int panels = (n + NR - 1) / NR;
+        int mcBlock = MC / MR * MR;
+        int mcMax = Math.Min(mcBlock, (m + MR - 1) / MR * MR);
+        var ws = t_workspace ??= new Workspace();
+        ws.Ensure((long)KC * panels * NR, (long)mcMax * KC);
+        // Enough tasks to balance the threads, each a run of whole panels.
+        int tasks = Math.Min(panels, pool.Threads * 4);
+        Job job = new()
+        {
+            A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
+            TransA = transA, TransB = transB, Accumulate = accumulate, Avx512 = avx512, MR = MR, NR = NR,
+            PackedA = ws.PackedA, PackedB = ws.PackedB, Panels = panels, PanelsPerTask = (panels + tasks - 1) / tasks,
+        };
+        int taskCount = (panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
+        var packB = new PackBBody { Job = &job };
+        var compute = new ComputeBody { Job = &job };
+        var packA = new PackABody { Job = &job };
+        for (int p0 = 0; p0 < k; p0 += KC)
+        {
+            job.P0 = p0;
+            job.Kc = Math.Min(KC, k - p0);
+            pool.For(taskCount, ref packB);
+            for (int i0 = 0; i0 < m; i0 += mcBlock)
+            {
+                job.I0 = i0;
+                job.Mc = Math.Min(mcBlock, m - i0);
+                pool.For((job.Mc + MR - 1) / MR, ref packA);
+                pool.For(taskCount, ref compute);
+            }
+        }
+    }
+}
