@@ -52,7 +52,7 @@ public static unsafe partial class Ops
         var x = Contiguous(logits);
         var y = Autograd.Tape.NewResult([]);
         int count = 0;
-        double total = Kernels.InterimKernels.CrossEntropyForward(x.Data, targets, ignoreIndex, n, vocab, ref count);
+        double total = Kernels.ReferenceKernels.CrossEntropyForward(x.Data, targets, ignoreIndex, n, vocab, ref count);
         *y.Data = count == 0 ? 0f : (float)(total / count);
         if (Record(y, &CrossEntropyBackward, x))
         {
@@ -68,7 +68,7 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null || y.I1 == 0) return;
         var x = y.In0!;
-        Kernels.InterimKernels.CrossEntropyBackward(x.Data, y.Ints, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.I1);
+        Kernels.ReferenceKernels.CrossEntropyBackward(x.Data, y.Ints, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.I1);
     }
 
     /// <summary>Inverted dropout: each element is zeroed with probability <paramref name="p"/> and the rest scaled by
@@ -80,7 +80,7 @@ public static unsafe partial class Ops
         if (p == 0f) return x;
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        Kernels.InterimKernels.Dropout(src.Data, y.Data, y.Length, p, seed, accumulate: false);
+        Kernels.ReferenceKernels.Dropout(src.Data, y.Data, y.Length, p, seed, accumulate: false);
         if (Record(y, &DropoutBackward, src))
         {
             y.F0 = p;
@@ -94,6 +94,6 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null) return;
         ulong seed = (uint)y.I0 | ((ulong)(uint)y.I1 << 32);
-        Kernels.InterimKernels.Dropout(y.Grad!.Data, dx.Data, y.Length, y.F0, seed, accumulate: true);
+        Kernels.ReferenceKernels.Dropout(y.Grad!.Data, dx.Data, y.Length, y.F0, seed, accumulate: true);
     }
 }

@@ -1,9 +1,9 @@
 namespace Lathe.Tensors.Kernels;
 
-// INTERIM scalar kernels (softmax, norms, cross-entropy, dropout): obvious loops with double accumulators,
-// so the op layer is complete and gradient-checked while the vectorized, threaded kernels are built on
-// their own branch. The ops switch to those when they land.
-internal static unsafe class InterimKernels
+// Scalar reference twins of the row kernels (softmax, norms, cross-entropy, dropout): obvious loops with
+// double accumulators. The vectorized, threaded kernels are tested against them at every length 0..256.
+
+internal static unsafe class ReferenceKernels
 {
     public static void SoftmaxForward(float* x, float* y, int rows, int cols, bool log)
     {
