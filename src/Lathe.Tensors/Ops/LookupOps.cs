@@ -51,8 +51,11 @@ public static unsafe partial class Ops
                 throw new ArgumentException($"CrossEntropy: target {targets[i]} at row {i} is outside the vocabulary of {vocab}.");
         var x = Contiguous(logits);
         var y = Autograd.Tape.NewResult([]);
-        int count = 0;
-        double total = Kernels.ReferenceKernels.CrossEntropyForward(x.Data, targets, ignoreIndex, n, vocab, ref count);
+        var losses = Autograd.Tape.NewResult([n]);
+        int count;
+        double total;
+        fixed (int* t = targets)
+            total = Kernels.CrossEntropyKernel.Forward(x.Data, t, ignoreIndex, n, vocab, losses.Data, out count);
         *y.Data = count == 0 ? 0f : (float)(total / count);
         if (Record(y, &CrossEntropyBackward, x))
         {
@@ -68,7 +71,8 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null || y.I1 == 0) return;
         var x = y.In0!;
-        Kernels.ReferenceKernels.CrossEntropyBackward(x.Data, y.Ints, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.I1);
+        fixed (int* t = y.Ints)
+            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.I1);
     }
 
     /// <summary>Inverted dropout: each element is zeroed with probability <paramref name="p"/> and the rest scaled by
@@ -80,7 +84,7 @@ public static unsafe partial class Ops
         if (p == 0f) return x;
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        Kernels.ReferenceKernels.Dropout(src.Data, y.Data, y.Length, p, seed, accumulate: false);
+        Kernels.ElementwiseKernels.Forward(Kernels.ElementwiseKernels.Dropout, src.Data, y.Data, y.Length, p: p, seed: seed);
         if (Record(y, &DropoutBackward, src))
         {
             y.F0 = p;
@@ -94,6 +98,6 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null) return;
         ulong seed = (uint)y.I0 | ((ulong)(uint)y.I1 << 32);
-        Kernels.ReferenceKernels.Dropout(y.Grad!.Data, dx.Data, y.Length, y.F0, seed, accumulate: true);
+        Kernels.ElementwiseKernels.Backward(Kernels.ElementwiseKernels.Dropout, null, null, y.Grad!.Data, dx.Data, y.Length, p: y.F0, seed: seed);
     }
 }

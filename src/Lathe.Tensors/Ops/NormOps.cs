@@ -21,7 +21,7 @@ public static unsafe partial class Ops
         var src = Contiguous(x);
         int rows = Rows(x, out int cols, op);
         var y = Autograd.Tape.NewResult(x.Shape);
-        Kernels.ReferenceKernels.SoftmaxForward(src.Data, y.Data, rows, cols, log);
+        Kernels.SoftmaxKernel.Forward(src.Data, y.Data, rows, cols, log);
         if (Record(y, &SoftmaxBackward, src)) { y.B0 = log; y.I0 = rows; y.I1 = cols; }
         return y;
     }
@@ -30,7 +30,7 @@ public static unsafe partial class Ops
     {
         var dx = GradOf(y.In0);
         if (dx is null) return;
-        Kernels.ReferenceKernels.SoftmaxBackward(y.Data, y.Grad!.Data, dx.Data, y.I0, y.I1, y.B0);
+        Kernels.SoftmaxKernel.Backward(y.Data, y.Grad!.Data, dx.Data, y.I0, y.I1, y.B0);
     }
 
     /// <summary>LayerNorm over the last axis: (x − mean)/√(var + eps) · weight + bias.</summary>
@@ -46,7 +46,7 @@ public static unsafe partial class Ops
         bool record = Autograd.Tape.IsRecording && (x.NeedsGrad || weight.NeedsGrad || (bias?.NeedsGrad ?? false));
         Tensor? mean = record ? Autograd.Tape.NewResult([rows]) : null;
         Tensor? rstd = record ? Autograd.Tape.NewResult([rows]) : null;
-        Kernels.ReferenceKernels.LayerNormForward(src.Data, w.Data, b is null ? null : b.Data, y.Data,
+        Kernels.NormKernels.Forward(false, src.Data, w.Data, b is null ? null : b.Data, y.Data,
             mean is null ? null : mean.Data, rstd is null ? null : rstd.Data, rows, cols, eps);
         if (Record(y, &LayerNormBackward, src, w, b))
         {
@@ -60,7 +60,7 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         var dw = GradOf(y.In1);
         var db = GradOf(y.In2);
-        Kernels.ReferenceKernels.LayerNormBackward(y.In0!.Data, y.In1!.Data, y.Saved0!.Data, y.Saved1!.Data, y.Grad!.Data,
+        Kernels.NormKernels.Backward(false, y.In0!.Data, y.In1!.Data, y.Saved0!.Data, y.Saved1!.Data, y.Grad!.Data,
             dx is null ? null : dx.Data, dw is null ? null : dw.Data, db is null ? null : db.Data, y.I0, y.I1);
     }
 
@@ -75,7 +75,7 @@ public static unsafe partial class Ops
         var y = Autograd.Tape.NewResult(x.Shape);
         bool record = Autograd.Tape.IsRecording && (x.NeedsGrad || weight.NeedsGrad);
         Tensor? rstd = record ? Autograd.Tape.NewResult([rows]) : null;
-        Kernels.ReferenceKernels.RmsNormForward(src.Data, w.Data, y.Data, rstd is null ? null : rstd.Data, rows, cols, eps);
+        Kernels.NormKernels.Forward(true, src.Data, w.Data, null, y.Data, null, rstd is null ? null : rstd.Data, rows, cols, eps);
         if (Record(y, &RmsNormBackward, src, w)) { y.Saved0 = rstd; y.I0 = rows; y.I1 = cols; }
         return y;
     }
@@ -84,7 +84,7 @@ public static unsafe partial class Ops
     {
         var dx = GradOf(y.In0);
         var dw = GradOf(y.In1);
-        Kernels.ReferenceKernels.RmsNormBackward(y.In0!.Data, y.In1!.Data, y.Saved0!.Data, y.Grad!.Data,
-            dx is null ? null : dx.Data, dw is null ? null : dw.Data, y.I0, y.I1);
+        Kernels.NormKernels.Backward(true, y.In0!.Data, y.In1!.Data, null, y.Saved0!.Data, y.Grad!.Data,
+            dx is null ? null : dx.Data, dw is null ? null : dw.Data, null, y.I0, y.I1);
     }
 }

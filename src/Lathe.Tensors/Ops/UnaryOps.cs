@@ -4,7 +4,9 @@ namespace Lathe.Tensors;
 // backward reads the saved input (x) or output (y), whichever gives the derivative most cheaply.
 public static unsafe partial class Ops
 {
-    const int UExp = 0, ULog = 1, UTanh = 2, USqrt = 3, UGeluTanh = 4, UGeluErf = 5, USilu = 6;
+    const int UExp = Kernels.ElementwiseKernels.Exp, ULog = Kernels.ElementwiseKernels.Log, UTanh = Kernels.ElementwiseKernels.Tanh,
+        USqrt = Kernels.ElementwiseKernels.Sqrt, UGeluTanh = Kernels.ElementwiseKernels.GeluTanh, UGeluErf = Kernels.ElementwiseKernels.GeluErf,
+        USilu = Kernels.ElementwiseKernels.Silu;
 
     public static Tensor Exp(Tensor x) => Unary("Exp", x, UExp);
     public static Tensor Log(Tensor x) => Unary("Log", x, ULog);
@@ -19,7 +21,7 @@ public static unsafe partial class Ops
     {
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        Kernels.UnaryKernels.Forward(kind, src.Data, y.Data, y.Length);
+        Kernels.ElementwiseKernels.Forward(kind, src.Data, y.Data, y.Length);
         if (Record(y, &UnaryBackward, src)) y.I0 = kind;
         return y;
     }
@@ -28,7 +30,7 @@ public static unsafe partial class Ops
     {
         var dx = GradOf(y.In0);
         if (dx is null) return;
-        Kernels.UnaryKernels.Backward(y.I0, y.In0!.Data, y.Data, y.Grad!.Data, dx.Data, y.Length);
+        Kernels.ElementwiseKernels.Backward(y.I0, y.In0!.Data, y.Data, y.Grad!.Data, dx.Data, y.Length);
     }
 
     /// <summary>SwiGLU: silu(gate) ⊙ up, the gated MLP of Llama.</summary>
@@ -38,7 +40,7 @@ public static unsafe partial class Ops
         var g = Contiguous(gate);
         var u = Contiguous(up);
         var y = Autograd.Tape.NewResult(gate.Shape);
-        Kernels.UnaryKernels.SwiGluForward(g.Data, u.Data, y.Data, y.Length);
+        Kernels.ElementwiseKernels.Forward(Kernels.ElementwiseKernels.SwiGlu, g.Data, y.Data, y.Length, u: u.Data);
         Record(y, &SwiGluBackward, g, u);
         return y;
     }
@@ -47,7 +49,7 @@ public static unsafe partial class Ops
     {
         var dg = GradOf(y.In0);
         var du = GradOf(y.In1);
-        Kernels.UnaryKernels.SwiGluBackward(y.In0!.Data, y.In1!.Data, y.Grad!.Data,
-            dg is null ? null : dg.Data, du is null ? null : du.Data, y.Length);
+        Kernels.ElementwiseKernels.Backward(Kernels.ElementwiseKernels.SwiGlu, y.In0!.Data, y.Data, y.Grad!.Data,
+            dg is null ? null : dg.Data, y.Length, u: y.In1!.Data, du: du is null ? null : du.Data);
     }
 }

@@ -1,0 +1,59 @@
+using System.Numerics.Tensors;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>Softmax cross-entropy over rows of logits (N, V) with an ignore index. Memory-lean: no (N, V)
+/// probability buffer — the backward recomputes each row's softmax straight into dlogits. Per-row losses go
+/// to a buffer and are summed in row order (deterministic). Twin: <see cref="ReferenceKernels.CrossEntropyForward"/>.</summary>
+internal static unsafe class CrossEntropyKernel
+{
+    struct Body : IParallelBody
+    {
+        public float* X, DX, Losses;
+        public int* Targets;
+        public int Rows, Cols, Chunks, Ignore;
+        public float Scale;
+        public bool Backward;
+
+        public void Execute(int chunk)
+        {
+            int r0 = RowPartition.Start(chunk, Chunks, Rows), r1 = RowPartition.Start(chunk + 1, Chunks, Rows);
+            var tmp = new Span<float>(Scratch.Get(Cols), Cols);
+            for (int r = r0; r < r1; r++)
+            {
+                int t = Targets[r];
+                if (t == Ignore) { if (!Backward) Losses[r] = 0; continue; }
+                var x = new ReadOnlySpan<float>(X + (long)r * Cols, Cols);
+                float max = TensorPrimitives.Max(x);
+                TensorPrimitives.Subtract(x, max, tmp);
+                TensorPrimitives.Exp(tmp, tmp);
+                float sum = TensorPrimitives.Sum(tmp);
+                if (!Backward) { Losses[r] = max + MathF.Log(sum) - x[t]; continue; }
+                var dx = new Span<float>(DX + (long)r * Cols, Cols);
+                TensorPrimitives.MultiplyAdd(tmp, Scale / sum, dx, dx);
+                dx[t] -= Scale;
+            }
+        }
+    }
+
+    /// <summary>Returns Σ loss over non-ignored rows (in double, summed in row order) and their count.
+    /// <paramref name="losses"/> (N floats) receives each row's loss (0 for ignored rows).</summary>
+    public static double Forward(float* logits, int* targets, int ignore, int n, int vocab, float* losses, out int count)
+    {
+        var body = new Body { X = logits, Targets = targets, Losses = losses, Rows = n, Cols = vocab, Ignore = ignore, Chunks = RowPartition.Chunks(n, vocab) };
+        ComputePool.Shared.For(body.Chunks, ref body);
+        double total = 0;
+        count = 0;
+        for (int r = 0; r < n; r++)
+            if (targets[r] != ignore) { total += losses[r]; count++; }
+        return total;
+    }
+
+    /// <summary>dlogits += scale·(softmax − onehot) for non-ignored rows.</summary>
+    public static void Backward(float* logits, int* targets, int ignore, float* dlogits, int n, int vocab, float scale)
+    {
+        var body = new Body { X = logits, DX = dlogits, Targets = targets, Rows = n, Cols = vocab, Ignore = ignore, Scale = scale, Backward = true, Chunks = RowPartition.Chunks(n, vocab) };
+        ComputePool.Shared.For(body.Chunks, ref body);
+    }
+}
