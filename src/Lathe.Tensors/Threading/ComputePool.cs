@@ -53,7 +53,7 @@ public sealed unsafe class ComputePool : IDisposable
     int _running;        // workers still inside the current job
     long _generation;    // bumped once per job
     volatile bool _stopping;
-    readonly object _dispatchLock = new();
+    int _busy;           // 1 while a job is in flight
 
     /// <summary>Number of threads that run a job, the caller included.</summary>
     public int Threads { get; }
@@ -90,8 +90,9 @@ public sealed unsafe class ComputePool : IDisposable
 
     void Run(int count, delegate*<int, nint, void> body, nint state)
     {
-        // Nested or concurrent calls (a body that itself calls For, or two user threads) run inline.
-        if (!Monitor.TryEnter(_dispatchLock))
+        // Nested or concurrent calls (a body that itself calls For — on a worker or on the dispatching
+        // thread — or two user threads) run inline. A flag, not a Monitor: Monitor is re-entrant.
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < count; i++) body(i, state);
             return;
@@ -111,7 +112,7 @@ public sealed unsafe class ComputePool : IDisposable
         }
         finally
         {
-            Monitor.Exit(_dispatchLock);
+            Volatile.Write(ref _busy, 0);
         }
     }
 

@@ -1,0 +1,92 @@
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>The scalar twin of <see cref="FlashAttention"/>: materialises every score row, sums in double.
+/// Same semantics (masks, bias, fully masked rows give zero).</summary>
+internal static unsafe class AttentionReference
+{
+    static bool Visible(int t, int s, int T, int S, bool causal, int window, int keyLength)
+    {
+        if (s >= keyLength) return false;
+        int last = t + (S - T);
+        if (causal && s > last) return false;
+        if (window > 0 && s <= last - window) return false;
+        return true;
+    }
+
+    /// <summary>O = softmax(Q·Kᵀ·scale + bias + mask)·V, writing the probabilities to p (B,H,T,S).</summary>
+    public static void Forward(float* q, float* k, float* v, float* bias, bool biasPerBatch, ReadOnlySpan<int> keyLengths,
+        float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window)
+    {
+        int group = H / Hkv;
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+            {
+                int kh = h / group;
+                float* qb = q + ((long)b * H + h) * T * D, ob = o + ((long)b * H + h) * T * D, pb = p + ((long)b * H + h) * T * S;
+                float* kb = k + ((long)b * Hkv + kh) * S * D, vb = v + ((long)b * Hkv + kh) * S * D;
+                float* bb = bias == null ? null : bias + ((biasPerBatch ? (long)b * H : 0) + h) * T * S;
+                int len = keyLengths.IsEmpty ? S : keyLengths[b];
+                for (int t = 0; t < T; t++)
+                {
+                    float* pr = pb + (long)t * S;
+                    float max = float.NegativeInfinity;
+                    for (int s = 0; s < S; s++)
+                    {
+                        if (!Visible(t, s, T, S, causal, window, len)) { pr[s] = float.NegativeInfinity; continue; }
+                        double dot = 0;
+                        for (int d = 0; d < D; d++) dot += (double)qb[(long)t * D + d] * kb[(long)s * D + d];
+                        pr[s] = (float)dot * scale + (bb == null ? 0f : bb[(long)t * S + s]);
+                        max = MathF.Max(max, pr[s]);
+                    }
+                    double sum = 0;
+                    for (int s = 0; s < S; s++) sum += float.IsNegativeInfinity(pr[s]) ? 0 : Math.Exp(pr[s] - max);
+                    for (int s = 0; s < S; s++) pr[s] = sum == 0 || float.IsNegativeInfinity(pr[s]) ? 0f : (float)(Math.Exp(pr[s] - max) / sum);
+                    for (int d = 0; d < D; d++)
+                    {
+                        double acc = 0;
+                        for (int s = 0; s < S; s++) acc += (double)pr[s] * vb[(long)s * D + d];
+                        ob[(long)t * D + d] = (float)acc;
+                    }
+                }
+            }
+    }
+
+
+    /// <summary>Adds dQ, dK, dV, dBias (any null) from dO, given the probabilities p of <see cref="Forward"/>.</summary>
+    public static void Backward(float* q, float* k, float* v, float* p, float* g, float* dq, float* dk, float* dv, float* dbias,
+        bool biasPerBatch, int B, int H, int Hkv, int T, int S, int D, float scale)
+    {
+        int group = H / Hkv;
+        var dS = new double[S];
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+            {
+                int kh = h / group;
+                long qo = ((long)b * H + h) * T * D, ko = ((long)b * Hkv + kh) * S * D;
+                float* pb = p + ((long)b * H + h) * T * S;
+                for (int t = 0; t < T; t++)
+                {
+                    float* pr = pb + (long)t * S, gr = g + qo + (long)t * D;
+                    double rowDot = 0;
+                    for (int s = 0; s < S; s++)
+                    {
+                        double dp = 0;
+                        for (int d = 0; d < D; d++) dp += (double)gr[d] * v[ko + (long)s * D + d];
+                        dS[s] = dp;
+                        rowDot += dp * pr[s];
+                    }
+                    for (int s = 0; s < S; s++)
+                    {
+                        double ds = pr[s] * (dS[s] - rowDot);
+                        if (dv != null)
+                            for (int d = 0; d < D; d++) dv[ko + (long)s * D + d] += pr[s] * gr[d];
+                        if (dbias != null) dbias[((biasPerBatch ? (long)b * H : 0) + h) * T * S + (long)t * S + s] += (float)ds;
+                        if (dq != null)
+                            for (int d = 0; d < D; d++) dq[qo + (long)t * D + d] += (float)(ds * scale * k[ko + (long)s * D + d]);
+                        if (dk != null)
+                            for (int d = 0; d < D; d++) dk[ko + (long)s * D + d] += (float)(ds * scale * q[qo + (long)t * D + d]);
+                    }
+                }
+            }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>C (m×n) += A (m×k) · B (k×n) for the small blocks of attention (≤ 64 on a side), on the calling
+/// thread, with no packing. A is read through strides (A(i,p) = a[i·aRow + p·aCol]) so Aᵀ costs nothing;
+/// B and C are row-major. Tiles of 4 rows × 2 vectors keep 8 accumulators in registers per k step.</summary>
+internal static unsafe class BlockGemm
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MulAdd(int m, int n, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 32 <= n; j += 32) Columns512x2(m, k, a, aRow, aCol, b + j, ldb, c + j, ldc);
+            for (; j + 16 <= n; j += 16) Columns512x1(m, k, a, aRow, aCol, b + j, ldb, c + j, ldc);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 16 <= n; j += 16) Columns256x2(m, k, a, aRow, aCol, b + j, ldb, c + j, ldc);
+            for (; j + 8 <= n; j += 8) Columns256x1(m, k, a, aRow, aCol, b + j, ldb, c + j, ldc);
+        }
+        if (j < n) Scalar(m, n - j, k, a, aRow, aCol, b + j, ldb, c + j, ldc);
+    }
+
+    /// <summary>The scalar twin (and the column tail of the vector paths).</summary>
+    internal static void Scalar(int m, int n, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+            for (int jj = 0; jj < n; jj++)
+            {
+                float s = 0;
+                for (int p = 0; p < k; p++) s += a[(long)i * aRow + (long)p * aCol] * b[(long)p * ldb + jj];
+                c[(long)i * ldc + jj] += s;
+            }
+    }
+
+    static void Columns512x2(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+            float* ai = a + (long)i * aRow;
+            for (int p = 0; p < k; p++)
+            {
+                float* bp = b + (long)p * ldb;
+                var b0 = Vector512.Load(bp); var b1 = Vector512.Load(bp + 16);
+                float* ap = ai + (long)p * aCol;
+                var a0 = Vector512.Create(ap[0]); var a1 = Vector512.Create(ap[aRow]);
+                var a2 = Vector512.Create(ap[2 * aRow]); var a3 = Vector512.Create(ap[3 * aRow]);
+                c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+                c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+                c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+                c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            }
+            float* ci = c + (long)i * ldc;
+            (Vector512.Load(ci) + c00).Store(ci); (Vector512.Load(ci + 16) + c01).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c10).Store(ci); (Vector512.Load(ci + 16) + c11).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c20).Store(ci); (Vector512.Load(ci + 16) + c21).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c30).Store(ci); (Vector512.Load(ci + 16) + c31).Store(ci + 16);
+        }
+        for (; i < m; i++)
+        {
+            Vector512<float> c0 = default, c1 = default;
+            for (int p = 0; p < k; p++)
+            {
+                var ap = Vector512.Create(a[(long)i * aRow + (long)p * aCol]);
+                c0 = Vector512.FusedMultiplyAdd(ap, Vector512.Load(b + (long)p * ldb), c0);
+                c1 = Vector512.FusedMultiplyAdd(ap, Vector512.Load(b + (long)p * ldb + 16), c1);
+            }
+            float* ci = c + (long)i * ldc;
+            (Vector512.Load(ci) + c0).Store(ci); (Vector512.Load(ci + 16) + c1).Store(ci + 16);
+        }
+    }
+
+    static void Columns512x1(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            Vector512<float> c0 = default;
+            for (int p = 0; p < k; p++)
+                c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[(long)i * aRow + (long)p * aCol]), Vector512.Load(b + (long)p * ldb), c0);
+            float* ci = c + (long)i * ldc;
+            (Vector512.Load(ci) + c0).Store(ci);
+        }
+    }
+
+    static void Columns256x2(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+            float* ai = a + (long)i * aRow;
+            for (int p = 0; p < k; p++)
+            {
+                float* bp = b + (long)p * ldb;
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                float* ap = ai + (long)p * aCol;
+                var a0 = Vector256.Create(ap[0]); var a1 = Vector256.Create(ap[aRow]);
+                var a2 = Vector256.Create(ap[2 * aRow]); var a3 = Vector256.Create(ap[3 * aRow]);
+                c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+                c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+                c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+                c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            }
+            float* ci = c + (long)i * ldc;
+            (Vector256.Load(ci) + c00).Store(ci); (Vector256.Load(ci + 8) + c01).Store(ci + 8); ci += ldc;
+            (Vector256.Load(ci) + c10).Store(ci); (Vector256.Load(ci + 8) + c11).Store(ci + 8); ci += ldc;
+            (Vector256.Load(ci) + c20).Store(ci); (Vector256.Load(ci + 8) + c21).Store(ci + 8); ci += ldc;
+            (Vector256.Load(ci) + c30).Store(ci); (Vector256.Load(ci + 8) + c31).Store(ci + 8);
+        }
+        for (; i < m; i++)
+        {
+            Vector256<float> c0 = default, c1 = default;
+            for (int p = 0; p < k; p++)
+            {
+                var ap = Vector256.Create(a[(long)i * aRow + (long)p * aCol]);
+                c0 = Vector256.FusedMultiplyAdd(ap, Vector256.Load(b + (long)p * ldb), c0);
+                c1 = Vector256.FusedMultiplyAdd(ap, Vector256.Load(b + (long)p * ldb + 8), c1);
+            }
+            float* ci = c + (long)i * ldc;
+            (Vector256.Load(ci) + c0).Store(ci); (Vector256.Load(ci + 8) + c1).Store(ci + 8);
+        }
+    }
+
+    static void Columns256x1(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            Vector256<float> c0 = default;
+            for (int p = 0; p < k; p++)
+                c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a[(long)i * aRow + (long)p * aCol]), Vector256.Load(b + (long)p * ldb), c0);
+            float* ci = c + (long)i * ldc;
+            (Vector256.Load(ci) + c0).Store(ci);
+        }
+    }
+
+    /// <summary>Transposes rows × cols (row stride ld) into cols × rows (row stride rows).</summary>
+    public static void Transpose(float* src, int rows, int cols, int ld, float* dst)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                dst[(long)c * rows + r] = src[(long)r * ld + c];
+    }
+}

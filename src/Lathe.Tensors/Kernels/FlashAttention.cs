@@ -1,0 +1,246 @@
+using System.Numerics.Tensors;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>The problem an attention call solves: shapes, masks and bias (see <see cref="FlashAttention"/>).</summary>
+internal unsafe struct AttentionProblem
+{
+    public float* Q, K, V, O, L;          // Q, O (B,H,T,D); K, V (B,Hkv,S,D); L (B,H,T) logsumexp per query
+    public float* Bias;                   // null, (H,T,S) or (B,H,T,S)
+    public int* KeyLengths;               // null or B lengths
+    public int B, H, Hkv, T, S, D, Window;
+    public float Scale;
+    public bool Causal, BiasPerBatch;
+
+    public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
+    public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * S * D;
+    public readonly float* BiasRow(int b, int h, int t) =>
+        Bias == null ? null : Bias + (((BiasPerBatch ? (long)b * H : 0) + h) * T + t) * S;
+
+    /// <summary>The keys query t of batch b may see: [lo, hi). Empty when hi ≤ lo.</summary>
+    public readonly void Visible(int b, int t, out int lo, out int hi)
+    {
+        int last = t + (S - T);
+        hi = KeyLengths == null ? S : Math.Min(S, KeyLengths[b]);
+        if (Causal) hi = Math.Min(hi, last + 1);
+        lo = Window > 0 ? Math.Max(0, last - Window + 1) : 0;
+    }
+}
+
+/// <summary>Scaled dot-product attention, block-wise (FlashAttention-2, Dao 2023): for each block of 64 queries the
+/// keys are visited in blocks of 64 with an online softmax, so no T×S score matrix is ever held — only a 64×64
+/// block per thread. The forward saves O and the logsumexp L per query; the backward recomputes each score block
+/// from Q, K and L. Parallel and deterministic: forward tasks own query blocks; the backward computes dK, dV in
+/// tasks that own key blocks (looping over every query block, and over the query heads that share a kv head), then
+/// dQ and dBias in tasks that own query blocks — so every gradient element has one writer and a fixed order.</summary>
+internal static unsafe class FlashAttention
+{
+    public const int Block = 64;
+
+    // Scratch per task: S/P block (Block²), dP block (Block²), a transposed K or V block (D·Block), O accumulator (Block·D),
+    // and per-row m, l, D (3·Block).
+    static long ScratchFloats(int d) => 2L * Block * Block + 2L * d * Block + 3L * Block;
+
+    struct ForwardBody : IParallelBody
+    {
+        public AttentionProblem P;
+        public int QueryBlocks;
+
+        public void Execute(int task)
+        {
+            int qb = task % QueryBlocks, bh = task / QueryBlocks;
+            int b = bh / P.H, h = bh % P.H, kvh = h / (P.H / P.Hkv);
+            int t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D, S = P.S;
+            float* scratch = Scratch.Get(ScratchFloats(D));
+            float* s = scratch, kt = scratch + 2L * Block * Block, acc = kt + (long)D * Block, m = acc + (long)Block * D, l = m + Block;
+            float* q = P.Q + P.QOffset(b, h) + (long)t0 * D, k = P.K + P.KOffset(b, kvh), v = P.V + P.KOffset(b, kvh);
+            new Span<float>(acc, rows * D).Clear();
+            int loAll = int.MaxValue, hiAll = 0;
+            for (int i = 0; i < rows; i++)
+            {
+                m[i] = float.NegativeInfinity; l[i] = 0;
+                P.Visible(b, t0 + i, out int lo, out int hi);
+                if (hi > lo) { loAll = Math.Min(loAll, lo); hiAll = Math.Max(hiAll, hi); }
+            }
+            for (int s0 = loAll / Block * Block; s0 < hiAll; s0 += Block)
+            {
+                int cols = Math.Min(Block, S - s0);
+                // s = Q·Kᵀ for this block: transpose the K block to D×cols, then row-major products.
+                BlockGemm.Transpose(k + (long)s0 * D, cols, D, D, kt);
+                new Span<float>(s, rows * cols).Clear();
+                BlockGemm.MulAdd(rows, cols, D, q, D, 1, kt, cols, s, cols);
+                bool any = false;
+                for (int i = 0; i < rows; i++)
+                {
+                    var row = new Span<float>(s + (long)i * cols, cols);
+                    if (!ScaleAndMask(ref P, b, h, t0 + i, s0, row)) { row.Clear(); continue; }
+                    float blockMax = TensorPrimitives.Max(row);
+                    float mNew = MathF.Max(m[i], blockMax);
+                    float alpha = MathF.Exp(m[i] - mNew);   // 0 when m was −∞
+                    TensorPrimitives.Subtract(row, mNew, row);
+                    TensorPrimitives.Exp(row, row);          // masked entries: exp(−∞) = 0
+                    l[i] = l[i] * alpha + TensorPrimitives.Sum(row);
+                    if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
+                    m[i] = mNew;
+                    any = true;
+                }
+                if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * D, D, acc, D);
+            }
+            float* o = P.O + P.QOffset(b, h) + (long)t0 * D;
+            float* lse = P.L + ((long)b * P.H + h) * P.T + t0;
+            for (int i = 0; i < rows; i++)
+            {
+                var oi = new Span<float>(o + (long)i * D, D);
+                if (l[i] == 0) { oi.Clear(); lse[i] = float.NegativeInfinity; continue; }
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + (long)i * D, D), 1f / l[i], oi);
+                lse[i] = m[i] + MathF.Log(l[i]);
+            }
+        }
+    }
+
+    /// <summary>Scales a row of raw scores, adds the bias and sets invisible keys to −∞. False when the block
+    /// holds no visible key for this query.</summary>
+    static bool ScaleAndMask(ref AttentionProblem p, int b, int h, int t, int s0, Span<float> row)
+    {
+        p.Visible(b, t, out int lo, out int hi);
+        int from = Math.Max(lo - s0, 0), to = Math.Min(hi - s0, row.Length);
+        if (to <= from) return false;
+        TensorPrimitives.Multiply(row, p.Scale, row);
+        float* bias = p.BiasRow(b, h, t);
+        if (bias != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias + s0, row.Length), row);
+        row[..from].Fill(float.NegativeInfinity);
+        row[to..].Fill(float.NegativeInfinity);
+        return true;
+    }
+
+    public static void Forward(ref AttentionProblem p, ComputePool? pool = null)
+    {
+        var body = new ForwardBody { P = p, QueryBlocks = (p.T + Block - 1) / Block };
+        (pool ?? ComputePool.Shared).For(p.B * p.H * body.QueryBlocks, ref body);
+    }
+
+    // ── Backward ─────────────────────────────────────────────────────────────────────────────────
+
+    struct BackwardBody : IParallelBody
+    {
+        public AttentionProblem P;
+        public float* DO, DQ, DK, DV, DBias, Delta;   // Delta (B,H,T) = rowsum(dO ∘ O)
+        public int QueryBlocks, KeyBlocks;
+        public bool KeyPass;
+
+        public void Execute(int task)
+        {
+            if (KeyPass) KeyBlockTask(task);
+            else QueryBlockTask(task);
+        }
+
+        // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
+        bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
+        {
+            int D = P.D;
+            float* q = P.Q + P.QOffset(b, h) + (long)t0 * D, dO = DO + P.QOffset(b, h) + (long)t0 * D;
+            float* lse = P.L + ((long)b * P.H + h) * P.T + t0, delta = Delta + ((long)b * P.H + h) * P.T + t0;
+            BlockGemm.Transpose(P.K + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, kt);
+            new Span<float>(s, rows * cols).Clear();
+            BlockGemm.MulAdd(rows, cols, D, q, D, 1, kt, cols, s, cols);
+            bool any = false;
+            for (int i = 0; i < rows; i++)
+            {
+                var row = new Span<float>(s + (long)i * cols, cols);
+                if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row)) { row.Clear(); continue; }
+                TensorPrimitives.Subtract(row, lse[i], row);
+                TensorPrimitives.Exp(row, row);     // P = exp(S − L)
+                any = true;
+            }
+            if (!any) return false;
+            // dP = dO·Vᵀ; dS = P ∘ (dP − Δ)
+            BlockGemm.Transpose(P.V + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, vt);
+            new Span<float>(dp, rows * cols).Clear();
+            BlockGemm.MulAdd(rows, cols, D, dO, D, 1, vt, cols, dp, cols);
+            for (int i = 0; i < rows; i++)
+            {
+                var dpi = new Span<float>(dp + (long)i * cols, cols);
+                TensorPrimitives.Subtract(dpi, delta[i], dpi);
+                TensorPrimitives.Multiply(dpi, new ReadOnlySpan<float>(s + (long)i * cols, cols), dpi);
+            }
+            return true;
+        }
+
+        void KeyBlockTask(int task)
+        {
+            int kb = task % KeyBlocks, bkv = task / KeyBlocks;
+            int b = bkv / P.Hkv, kvh = bkv % P.Hkv, group = P.H / P.Hkv;
+            int s0 = kb * Block, cols = Math.Min(Block, P.S - s0), D = P.D;
+            float* scratch = Scratch.Get(ScratchFloats(D));
+            float* s = scratch, dp = s + (long)Block * Block, kt = dp + (long)Block * Block, vt = kt + (long)D * Block;
+            float* dk = DK == null ? null : DK + P.KOffset(b, kvh) + (long)s0 * D;
+            float* dv = DV == null ? null : DV + P.KOffset(b, kvh) + (long)s0 * D;
+            for (int h = kvh * group; h < (kvh + 1) * group; h++)
+                for (int qb = 0; qb < QueryBlocks; qb++)
+                {
+                    int t0 = qb * Block, rows = Math.Min(Block, P.T - t0);
+                    if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
+                    // dV += Pᵀ·dO ; dK += scale·dSᵀ·Q   (Aᵀ through strides: A(i,p) = X[p·cols + i])
+                    if (dv != null) BlockGemm.MulAdd(cols, D, rows, s, 1, cols, DO + P.QOffset(b, h) + (long)t0 * D, D, dv, D);
+                    if (dk != null)
+                    {
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, rows * cols), P.Scale, new Span<float>(dp, rows * cols));
+                        BlockGemm.MulAdd(cols, D, rows, dp, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * D, D, dk, D);
+                    }
+                }
+        }
+
+        void QueryBlockTask(int task)
+        {
+            int qb = task % QueryBlocks, h = task / QueryBlocks;
+            int kvh = h / (P.H / P.Hkv), t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D;
+            float* scratch = Scratch.Get(ScratchFloats(D));
+            float* s = scratch, dp = s + (long)Block * Block, kt = dp + (long)Block * Block, vt = kt + (long)D * Block;
+            for (int b = 0; b < P.B; b++)
+                for (int kb = 0; kb < KeyBlocks; kb++)
+                {
+                    int s0 = kb * Block, cols = Math.Min(Block, P.S - s0);
+                    if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
+                    if (DBias != null)
+                        for (int i = 0; i < rows; i++)
+                        {
+                            float* db = DBias + (((P.BiasPerBatch ? (long)b * P.H : 0) + h) * P.T + t0 + i) * P.S + s0;
+                            TensorPrimitives.Add(new ReadOnlySpan<float>(db, cols), new ReadOnlySpan<float>(dp + (long)i * cols, cols), new Span<float>(db, cols));
+                        }
+                    if (DQ != null)
+                    {
+                        // dQ += scale·dS·K
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, rows * cols), P.Scale, new Span<float>(dp, rows * cols));
+                        BlockGemm.MulAdd(rows, D, cols, dp, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * D, D, DQ + P.QOffset(b, h) + (long)t0 * D, D);
+                    }
+                }
+        }
+    }
+
+    /// <summary>Adds the gradients of O = attention(Q, K, V) into dQ, dK, dV and dBias (any may be null).
+    /// <paramref name="delta"/> is scratch of B·H·T floats.</summary>
+    public static void Backward(ref AttentionProblem p, float* dO, float* dq, float* dk, float* dv, float* dbias, float* delta, ComputePool? pool = null)
+    {
+        pool ??= ComputePool.Shared;
+        // Δ = rowsum(dO ∘ O)
+        long rowsTotal = (long)p.B * p.H * p.T;
+        for (long r = 0; r < rowsTotal; r++)
+            delta[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + r * p.D, p.D), new ReadOnlySpan<float>(p.O + r * p.D, p.D));
+        var body = new BackwardBody
+        {
+            P = p, DO = dO, DQ = dq, DK = dk, DV = dv, DBias = dbias, Delta = delta,
+            QueryBlocks = (p.T + Block - 1) / Block, KeyBlocks = (p.S + Block - 1) / Block,
+        };
+        if (dk != null || dv != null)
+        {
+            body.KeyPass = true;
+            pool.For(p.B * p.Hkv * body.KeyBlocks, ref body);
+        }
+        if (dq != null || dbias != null)
+        {
+            body.KeyPass = false;
+            pool.For(p.H * body.QueryBlocks, ref body);
+        }
+    }
+}
