@@ -54,7 +54,7 @@ public static class HtmlText
                 if (BlockTags.GetAlternateLookup<ReadOnlySpan<char>>().Contains(name))
                 {
                     TrimTrailingSpace(output);
-                    output.Append('\n');
+                    if (output.Length > 0 && output[^1] != '\n') output.Append('\n'); // one break between blocks
                     space = true;
                 }
                 i = close + 1;

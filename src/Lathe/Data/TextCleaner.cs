@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Lathe.Data.Unicode;
 
 namespace Lathe.Data;
 
@@ -19,7 +20,12 @@ public sealed partial class TextCleaner(CleaningOptions options)
         stats.DocumentsIn++;
         stats.CharsIn += text.Length;
         if (Options.HtmlToText && HtmlText.LooksLikeHtml(text)) { text = HtmlText.ToText(text); stats.HtmlConverted++; }
-        if (Options.Nfc && !text.IsNormalized(NormalizationForm.FormC)) { text = text.Normalize(NormalizationForm.FormC); stats.NfcChanged++; }
+        if (Options.Nfc && !Nfc.IsQuickNormalized(text))
+        {
+            // Our own NFC: string.Normalize is a no-op for non-ASCII under InvariantGlobalization.
+            string composed = Nfc.Normalize(text);
+            if (!ReferenceEquals(composed, text)) { text = composed; stats.NfcChanged++; }
+        }
         if (Options.RemoveControlChars) text = RemoveControlChars(text, stats);
         if (Options.StripMailQuotes) text = StripMailQuotes(text, stats);
         if (Options.ScrubContacts) text = ScrubContacts(text, stats);
