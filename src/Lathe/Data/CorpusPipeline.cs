@@ -180,6 +180,13 @@ public static class CorpusPipeline
         stats.ValidationTokens = val.TotalTokens;
         stats.Shards.AddRange(train.Paths);
         stats.Shards.AddRange(val.Paths);
+        // Shards of an earlier, longer run under the same name would otherwise be read as part of this corpus.
+        foreach (var old in Directory.GetFiles(outDir, $"{options.Name}_*.bin"))
+        {
+            string file = Path.GetFileName(old);
+            bool ours = file.StartsWith($"{options.Name}_train_", StringComparison.Ordinal) || file.StartsWith($"{options.Name}_val_", StringComparison.Ordinal);
+            if (ours && !stats.Shards.Contains(old)) File.Delete(old);
+        }
         stats.Seconds = clock.Elapsed.TotalSeconds;
         stats.Save(outDir);
         return stats;
