@@ -8,6 +8,7 @@ internal static class VerbRegistry
 {
     public static IEnumerable<Command> All()
     {
+        yield return DataVerb.Create();
         yield return BenchVerb.Create();
     }
 }
