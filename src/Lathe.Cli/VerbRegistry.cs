@@ -8,6 +8,7 @@ internal static class VerbRegistry
 {
     public static IEnumerable<Command> All()
     {
+        yield return TokenizerVerb.Create();
         yield return BenchVerb.Create();
     }
 }
