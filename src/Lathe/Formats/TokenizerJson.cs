@@ -103,7 +103,7 @@ public static class TokenizerJson
             if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
                 foreach (var a in added.EnumerateArray())
                 {
-                    if (!a.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out int id) || id < 0)
+                    if (!a.TryGetProperty("id", out var idEl) || idEl.ValueKind != JsonValueKind.Number || !idEl.TryGetInt32(out int id) || id < 0)
                         throw new InvalidDataException($"{path}: added_tokens entry without a valid 'id'.");
                     if (!a.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.String)
                         throw new InvalidDataException($"{path}: added_tokens entry {id} without 'content'.");
@@ -116,7 +116,7 @@ public static class TokenizerJson
             int maxId = -1;
             foreach (var p in vocabEl.EnumerateObject())
             {
-                if (!p.Value.TryGetInt32(out int id) || id < 0) throw new InvalidDataException($"{path}: model.vocab['{p.Name}'] is not a non-negative integer id.");
+                if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0) throw new InvalidDataException($"{path}: model.vocab['{p.Name}'] is not a non-negative integer id.");
                 vocab[p.Name] = id;
                 maxId = Math.Max(maxId, id);
             }
@@ -145,7 +145,7 @@ public static class TokenizerJson
                     left = space > 0 ? s[..space] : null;
                     right = space > 0 ? s[(space + 1)..] : null;
                 }
-                else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
+                else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
                 {
                     left = m[0].GetString();
                     right = m[1].GetString();
