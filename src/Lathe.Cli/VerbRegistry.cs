@@ -9,6 +9,7 @@ internal static class VerbRegistry
     public static IEnumerable<Command> All()
     {
         yield return DataVerb.Create();
+        yield return TokenizerVerb.Create();
         yield return BenchVerb.Create();
     }
 }

@@ -11,6 +11,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchGemm.Create());
         bench.Subcommands.Add(BenchKernels.Create());
         bench.Subcommands.Add(BenchData.Create());
+        bench.Subcommands.Add(BenchTokenizer.Create());
         return bench;
     }
 }
