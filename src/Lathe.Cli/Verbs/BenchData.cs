@@ -17,21 +17,10 @@ internal static class BenchData
         return command;
     }
 
-    static string NodeModules()
-    {
-        if (Environment.GetEnvironmentVariable("LATHE_NODE_MODULES") is { Length: > 0 } env) return env;
-        var dir = new DirectoryInfo(Directory.GetCurrentDirectory());
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Lathe.sln"))) dir = dir.Parent;
-        dir ??= new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Lathe.sln"))) dir = dir.Parent;
-        if (dir is null) throw new UserInputException("bench data: corpora not found; set LATHE_NODE_MODULES or run inside the repository");
-        return Path.Combine(dir.FullName, ".peers", "node_modules");
-    }
-
     static int Run(string corpus, int threads)
     {
         if (threads < 1) throw new UserInputException($"bench data: --threads must be positive (got {threads})");
-        string datasets = Path.Combine(NodeModules(), "@stdlib", "datasets");
+        string datasets = Path.Combine(Lathe.IO.NodeModules.Find(), "@stdlib", "datasets");
         string path = corpus switch
         {
             "spam" => Path.Combine(datasets, "spam-assassin", "data"),

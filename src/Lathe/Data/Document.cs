@@ -20,7 +20,7 @@ public sealed class SourceReport
     public long AttachmentsSkipped;
     /// <summary>MIME multiparts that ended without their closing boundary (read up to the end).</summary>
     public long TruncatedParts;
-    /// <summary>Bytes read from disk (compressed size for .gz).</summary>
+    /// <summary>Bytes of input read: decompressed for text and mail, the file size for JSONL.</summary>
     public long BytesRead;
 
     /// <summary>Called with a one-line warning naming the file; null ignores warnings.</summary>

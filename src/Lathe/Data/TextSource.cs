@@ -10,8 +10,9 @@ namespace Lathe.Data;
 public sealed class TextSource(IReadOnlyList<string> files, SourceReport report, int maxDocumentChars = TextSource.DefaultMaxDocumentChars)
     : IEnumerable<Document>
 {
-    /// <summary>256 Ki chars ≈ 45 k English words: below the Gopher upper bound of 100 k words per document.</summary>
-    public const int DefaultMaxDocumentChars = 256 * 1024;
+    /// <summary>16 Ki chars ≈ 3 k English words: far below the Gopher bound of 100 k words, and small enough that a
+    /// single book (the bundled corpus) still gives dozens of documents for the train/val split by document hash.</summary>
+    public const int DefaultMaxDocumentChars = 16 * 1024;
 
     const int BinarySniffBytes = 8192;
 
