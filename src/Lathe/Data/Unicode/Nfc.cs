@@ -14,6 +14,9 @@ public static class Nfc
     static readonly Dictionary<int, int[]> Decompositions = [];
     static readonly Dictionary<int, int> CombiningClasses = [];
     static readonly Dictionary<long, int> Composites = [];
+    // One bit per BMP char that NFC may change or that may change its neighbour: it decomposes, has a non-zero
+    // combining class, or is the second part of a composite (incl. Hangul vowel and trailing jamo).
+    static readonly ulong[] Unstable = new ulong[65536 / 64];
 
     static Nfc()
     {
@@ -28,13 +31,28 @@ public static class Nfc
         for (int i = 0; i < c.Length; i += 2) CombiningClasses[c[i]] = c[i + 1];
         var p = NfcTables.Composites;
         for (int i = 0; i < p.Length; i += 3) Composites[(long)p[i] << 21 | (uint)p[i + 1]] = p[i + 2];
+        foreach (int cp in Decompositions.Keys) Mark(cp);
+        foreach (int cp in CombiningClasses.Keys) Mark(cp);
+        for (int i = 0; i < p.Length; i += 3) Mark(p[i + 1]);
+        for (int cp = VBase; cp < VBase + VCount; cp++) Mark(cp);
+        for (int cp = TBase + 1; cp < TBase + TCount; cp++) Mark(cp);
+        for (int cp = SBase; cp < SBase + SCount; cp++) Mark(cp); // decompose arithmetically; an LV syllable takes a T
     }
 
-    /// <summary>True when <paramref name="text"/> is certainly NFC already: nothing at or above U+0300, the
-    /// first code point that can decompose, be reordered or join a composition as its second part.</summary>
+    static void Mark(int cp)
+    {
+        if (cp < 65536) Unstable[cp >> 6] |= 1UL << (cp & 63);
+    }
+
+    /// <summary>True when <paramref name="text"/> is certainly NFC already: no char that can decompose, be
+    /// reordered or join a composition as its second part (below U+0300 there are none), and no surrogates.</summary>
     public static bool IsQuickNormalized(ReadOnlySpan<char> text)
     {
-        foreach (char c in text) if (c >= '\u0300') return false;
+        foreach (char c in text)
+        {
+            if (c < '\u0300') continue;
+            if (char.IsSurrogate(c) || (Unstable[c >> 6] & (1UL << (c & 63))) != 0) return false;
+        }
         return true;
     }
 
