@@ -25,6 +25,15 @@ public static class MailMessage
         return text.Length == before ? text.ToString().TrimEnd() : text.ToString();
     }
 
+    /// <summary>The body text alone (no Subject), for comparing with another MIME reader.</summary>
+    internal static string BodyText(ReadOnlySpan<byte> bytes, SourceReport report)
+    {
+        string headers = SplitHeaders(bytes, out var body);
+        var text = new StringBuilder();
+        AppendEntity(headers, body, text, report, "", 0);
+        return text.ToString();
+    }
+
     // One MIME entity: a leaf part's decoded text, or the parts of a multipart.
     static void AppendEntity(string headers, ReadOnlySpan<byte> body, StringBuilder text, SourceReport report, string id, int depth)
     {

@@ -94,6 +94,15 @@ public sealed unsafe class TokenShard : IDisposable
         map?.Dispose();
     }
 
+    /// <summary>The shards of one split ("train" or "val") in a folder written by the data stage, in order.</summary>
+    public static List<string> Find(string dir, string split)
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"data: folder {dir} not found");
+        var files = new List<string>(Directory.GetFiles(dir, $"*_{split}_*.bin"));
+        files.Sort(StringComparer.Ordinal);
+        return files;
+    }
+
     /// <summary>Writes the 1024-byte header for <paramref name="count"/> tokens of <paramref name="tokenBytes"/> bytes.</summary>
     internal static void WriteHeader(Span<byte> header, long count, int tokenBytes)
     {

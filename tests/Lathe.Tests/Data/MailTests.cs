@@ -127,3 +127,41 @@ public class MailTests
         Assert.True(docs.Count(d => d.Text.Contains("Content-Transfer-Encoding:", StringComparison.OrdinalIgnoreCase)) < docs.Count / 50);
     }
 }
+
+public class MailPeerTests
+{
+    // Python's str.split() white space: char.IsWhiteSpace plus the information separators U+001C..U+001F.
+    static string Collapse(string text)
+    {
+        var output = new StringBuilder(text.Length);
+        bool space = false;
+        foreach (char c in text)
+        {
+            if (char.IsWhiteSpace(c) || c is >= '\u001C' and <= '\u001F') { space = output.Length > 0; continue; }
+            if (space) { output.Append(' '); space = false; }
+            output.Append(c);
+        }
+        return output.ToString();
+    }
+
+    [Fact]
+    public void BodiesMatchPythonEmailPackage()
+    {
+        // Oracle: Python's email package on the same SpamAssassin files (make_mail_fixture.py).
+        string data = Path.Combine(Peers.Datasets, "spam-assassin", "data");
+        int checkedCount = 0;
+        var mismatches = new List<string>();
+        foreach (var line in File.ReadLines(Path.Combine(Peers.RepoRoot, "tests", "Lathe.Tests", "Data", "mail_fixture.txt")))
+        {
+            if (line.StartsWith('#')) continue;
+            var parts = line.Split('\t');
+            byte[] bytes = File.ReadAllBytes(Path.Combine(data, parts[0]));
+            string body = Collapse(MailMessage.BodyText(bytes, new SourceReport()));
+            string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(body)));
+            if (hash != parts[1]) mismatches.Add(parts[0]);
+            checkedCount++;
+        }
+        Assert.True(checkedCount > 1000);
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {checkedCount} differ: {string.Join(", ", mismatches.Take(10))}");
+    }
+}
