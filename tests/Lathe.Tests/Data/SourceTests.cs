@@ -141,3 +141,30 @@ public class HugeLineTests
         Assert.True(peak < 64L << 20, $"heap grew by {peak >> 20} MB");
     }
 }
+
+public class FormatSniffTests
+{
+    [Fact]
+    public void MailIsRecognisedByItsHeaders()
+    {
+        Assert.True(CorpusSource.LooksLikeMail("From alice@example.com Thu Aug 22 12:36:23 2002\nSubject: x\n\nbody"u8));
+        Assert.True(CorpusSource.LooksLikeMail("Received: from a\n\tby b\nX-Odd_Name: 1\nSubject: hi\n\nbody"u8));
+        Assert.False(CorpusSource.LooksLikeMail("Note: this is prose.\nIt has a colon.\n\nMore."u8));  // no mail field
+        Assert.False(CorpusSource.LooksLikeMail("CHAPTER 1. Loomings.\n\nCall me Ishmael."u8));
+        Assert.False(CorpusSource.LooksLikeMail("Subject: only one field\n\nbody"u8));
+    }
+
+    [Fact]
+    public void AutoFormatMixesTextJsonlAndMailAndFindsShardsBySplit()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllText(tmp.File("a.txt"), "plain text");
+        File.WriteAllText(tmp.File("b.jsonl"), "{\"text\":\"from json\"}\n");
+        File.WriteAllText(tmp.File("c.eml"), "From: a@b.c\nSubject: mail\nContent-Type: text/plain\n\nfrom mail\n");
+        var docs = CorpusSource.Open(tmp.Path, new SourceReport()).Select(d => d.Text).ToList();
+        Assert.Equal(["plain text", "from json", "mail\n\nfrom mail\n"], docs); // sources keep the text as is; cleaning trims
+
+        foreach (var name in new[] { "c_val_000000.bin", "c_train_000001.bin", "c_train_000000.bin" }) File.WriteAllText(tmp.File(name), "");
+        Assert.Equal(["c_train_000000.bin", "c_train_000001.bin"], TokenShard.Find(tmp.Path, "train").Select(p => Path.GetFileName(p)!).ToArray());
+    }
+}
