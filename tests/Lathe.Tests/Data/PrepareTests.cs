@@ -92,3 +92,20 @@ public class PrepareTests
         for (int i = 0; i < a.Length; i++) Assert.Equal(File.ReadAllBytes(a[i]), File.ReadAllBytes(b[i]));
     }
 }
+
+public class PrepareErrorTests
+{
+    [Fact]
+    public void SourceErrorSurfacesAndLeavesNoShardsOrSpool()
+    {
+        using var tmp = new TempDir();
+        var lines = Enumerable.Range(0, 2000).Select(i => $"{{\"text\":\"document number {i} " + string.Concat(Enumerable.Repeat("word ", 60)) + "\"}").ToList();
+        lines.Add("{not json");
+        File.WriteAllLines(tmp.File("c.jsonl"), lines);
+        var source = CorpusSource.Open(tmp.File("c.jsonl"), new SourceReport());
+        var e = Assert.Throws<InvalidDataException>(() => CorpusPipeline.Prepare(source, new ByteEncoder(), tmp.File("out"), new PrepareOptions()));
+        Assert.Contains("c.jsonl:2001", e.Message);
+        Assert.Empty(Directory.GetFiles(tmp.File("out"), "*.bin"));
+        Assert.Empty(Directory.GetFiles(tmp.File("out"), ".*"));   // the spool is gone too
+    }
+}
