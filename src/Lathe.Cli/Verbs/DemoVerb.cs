@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.IO.Compression;
+using System.Text;
+using Lathe.Models;
+using Lathe.Tensors.Threading;
+using Lathe.Training;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe demo`, the main job: the bundled corpus → tokenizer → token shards → a small GPT
+/// pre-trained for a few minutes → checkpoint, loss curve and samples.</summary>
+internal static class DemoVerb
+{
+    static readonly string[] Prompts = ["Call me Ishmael. ", "The whale ", "Queequeg was "];
+
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "Run folder.", DefaultValueFactory = _ => "runs/demo" };
+        var config = new Option<string>("--config") { Description = "Model preset or config.json.", DefaultValueFactory = _ => "gpt2-tiny" };
+        var tokens = new Option<int>("--sample-tokens") { Description = "Tokens per sample.", DefaultValueFactory = _ => 240 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0 = greedy).", DefaultValueFactory = _ => 0.8f };
+        var o = new TrainingOptionSet(steps: 1200, batch: 16, block: 128, lr: 2e-3f, warmup: 60, evalEvery: 100);
+        var command = new Command("demo", "The main job: bundled corpus → tokenizer → shards → pre-train a small GPT (a few minutes) → samples.")
+        {
+            output, config, tokens, temperature,
+        };
+        o.AddTo(command);
+        command.SetAction(r => Run(r.GetValue(output)!, r.GetValue(config)!, o.Read(r), o.Threads(r), r.GetValue(tokens), r.GetValue(temperature)));
+        return command;
+    }
+
+    static int Run(string runDir, string configName, TrainingOptions options, int threads, int sampleTokens, float temperature)
+    {
+        ComputePool.SetSharedThreads(threads);
+        if (Checkpoint.Find(runDir) is not null)
+            throw new UserInputException($"demo: {runDir} already holds a run; remove it or pass --out");
+        // 1. Corpus.
+        var (text, source) = LoadCorpus();
+        Console.Error.WriteLine($"demo: corpus {source}: {text.Length:N0} characters");
+        // 2. Tokenizer (interim byte-level until the BPE trainer lands).
+        string dataDir = Path.Combine(runDir, "data");
+        Directory.CreateDirectory(dataDir);
+        string tokenizerPath = Path.Combine(dataDir, "tokenizer.json");
+        InterimByteTokenizer.Save(tokenizerPath);
+        int[] ids = InterimByteTokenizer.Encode(text);
+        Console.Error.WriteLine($"demo: tokenizer: byte-level, vocabulary {InterimByteTokenizer.VocabSize} → {ids.Length:N0} tokens ({tokenizerPath})");
+        // 3. Shards: the last 5% is validation.
+        int split = ids.Length - ids.Length / 20;
+        TokenShards.Write(Path.Combine(dataDir, "moby_train_000.bin"), ids.AsSpan(0, split));
+        TokenShards.Write(Path.Combine(dataDir, "moby_val_000.bin"), ids.AsSpan(split));
+        Console.Error.WriteLine($"demo: shards: {split:N0} train + {ids.Length - split:N0} val tokens in {dataDir}");
+        // 4. Pre-train.
+        var config = ModelConfig.FromPresetOrFile(configName);
+        if (config.VocabSize < InterimByteTokenizer.VocabSize) config = config with { VocabSize = InterimByteTokenizer.VocabSize };
+        int exit = PretrainVerb.Run(config, dataDir, runDir, resume: false, options, threads, []);
+        if (exit != 0) return exit;
+        // 5. Samples.
+        using var model = Checkpoint.LoadModel(runDir);
+        Console.Error.WriteLine($"demo: samples (temperature {temperature}):");
+        var sb = new StringBuilder();
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            int[] continuation = NaiveSampler.Generate(model, InterimByteTokenizer.Encode(Prompts[i]), sampleTokens, temperature, options.Seed + (ulong)i);
+            sb.Append("--- ").Append(Prompts[i]).Append(InterimByteTokenizer.Decode(continuation)).Append('\n');
+        }
+        Console.Out.Write(sb.ToString());
+        Console.Error.WriteLine($"demo: checkpoint {Path.Combine(runDir, Checkpoint.Folder)}, loss curve {Path.Combine(runDir, "loss.html")}");
+        return 0;
+    }
+
+    // The corpus that ships in the repo (data/corpus/moby-dick.txt.gz), else the Moby-Dick chapters of the npm peers.
+    static (string Text, string Source) LoadCorpus()
+    {
+        string root = RepoRoot();
+        string gz = Path.Combine(root, "data", "corpus", "moby-dick.txt.gz");
+        if (File.Exists(gz))
+        {
+            using var s = new GZipStream(File.OpenRead(gz), CompressionMode.Decompress);
+            return (new StreamReader(s, Encoding.UTF8).ReadToEnd(), gz);
+        }
+        string modules = Environment.GetEnvironmentVariable("LATHE_NODE_MODULES") ?? Path.Combine(root, ".peers", "node_modules");
+        string chapters = Path.Combine(modules, "@stdlib", "datasets", "moby-dick", "data");
+        if (!Directory.Exists(chapters))
+            throw new FileNotFoundException($"demo: no corpus: neither {gz} nor {chapters} (run scripts/install-peers.sh)");
+        var sb = new StringBuilder();
+        for (int n = 0; ; n++)
+        {
+            string f = Path.Combine(chapters, $"chapter_{n}.txt");
+            if (!File.Exists(f)) { if (n == 0) continue; break; }
+            sb.Append(File.ReadAllText(f)).Append("\n\n");
+        }
+        return (sb.ToString(), chapters);
+    }
+
+    static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Lathe.sln"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}
