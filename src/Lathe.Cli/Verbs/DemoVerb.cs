@@ -19,18 +19,20 @@ internal static class DemoVerb
         var config = new Option<string>("--config") { Description = "Model preset or config.json.", DefaultValueFactory = _ => "gpt2-tiny" };
         var tokens = new Option<int>("--sample-tokens") { Description = "Tokens per sample.", DefaultValueFactory = _ => 240 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0 = greedy).", DefaultValueFactory = _ => 0.8f };
-        var o = new TrainingOptionSet(steps: 1200, batch: 16, block: 128, lr: 2e-3f, warmup: 60, evalEvery: 100);
+        var minutes = new Option<double>("--minutes") { Description = "Training budget when --steps is 0: the step count is set from the measured speed of a few steps.", DefaultValueFactory = _ => 3.0 };
+        var o = new TrainingOptionSet(steps: 0, batch: 16, block: 128, lr: 2e-3f, warmup: 60, evalEvery: 100);
         var command = new Command("demo", "The main job: bundled corpus → tokenizer → shards → pre-train a small GPT (a few minutes) → samples.")
         {
-            output, config, tokens, temperature,
+            output, config, tokens, temperature, minutes,
         };
         o.AddTo(command);
-        command.SetAction(r => Run(r.GetValue(output)!, r.GetValue(config)!, o.Read(r), o.Threads(r), r.GetValue(tokens), r.GetValue(temperature)));
+        command.SetAction(r => Run(r.GetValue(output)!, r.GetValue(config)!, o.Read(r, allowZeroSteps: true), o.Threads(r), r.GetValue(tokens), r.GetValue(temperature), r.GetValue(minutes)));
         return command;
     }
 
-    static int Run(string runDir, string configName, TrainingOptions options, int threads, int sampleTokens, float temperature)
+    static int Run(string runDir, string configName, TrainingOptions options, int threads, int sampleTokens, float temperature, double minutes)
     {
+        if (!(minutes > 0)) throw new UserInputException($"demo: --minutes {minutes} must be positive");
         ComputePool.SetSharedThreads(threads);
         if (Checkpoint.Find(runDir) is not null)
             throw new UserInputException($"demo: {runDir} already holds a run; remove it or pass --out");
@@ -52,6 +54,15 @@ internal static class DemoVerb
         // 4. Pre-train.
         var config = ModelConfig.FromPresetOrFile(configName);
         if (config.VocabSize < InterimByteTokenizer.VocabSize) config = config with { VocabSize = InterimByteTokenizer.VocabSize };
+        if (options.Steps == 0)
+        {
+            int steps = CalibrateSteps(config, options, ids, minutes);
+            options = options with
+            {
+                Steps = steps, WarmupSteps = Math.Min(options.WarmupSteps, steps / 5),
+                EvalEvery = Math.Min(options.EvalEvery, Math.Max(1, steps / 10)), EvalBatches = 2, CheckpointEvery = Math.Min(options.CheckpointEvery, Math.Max(1, steps / 4)),
+            };
+        }
         int exit = PretrainVerb.Run(config, dataDir, runDir, resume: false, options, threads, []);
         if (exit != 0) return exit;
         // 5. Samples.
@@ -66,6 +77,23 @@ internal static class DemoVerb
         Console.Out.Write(sb.ToString());
         Console.Error.WriteLine($"demo: checkpoint {Path.Combine(runDir, Checkpoint.Folder)}, loss curve {Path.Combine(runDir, "loss.html")}");
         return 0;
+    }
+
+    // Times a few steps of a throwaway copy of the run and sizes the run to the budget, so the demo takes
+    // about the same wall time on any machine (the run itself is then fixed and reproducible).
+    static int CalibrateSteps(ModelConfig config, TrainingOptions options, int[] ids, double minutes)
+    {
+        var probe = options with { Steps = 6, EvalEvery = 0 };
+        using var model = CausalLM.Create(config, options.Seed);
+        using var trainer = new Trainer(model, probe, new TokenStreamSource(ids, options.BlockSize), null, null, null);
+        trainer.TrainStep();   // JIT and first-touch memory
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 4; i++) trainer.TrainStep();
+        double perStep = clock.Elapsed.TotalSeconds / 4;
+        // Evaluation and checkpoints cost roughly 10% on top of the steps.
+        int steps = Math.Max(20, (int)(minutes * 60 * 0.9 / perStep));
+        Console.Error.WriteLine($"demo: {perStep * 1e3:F0} ms per step → {steps} steps for a {minutes:0.#}-minute budget");
+        return steps;
     }
 
     // The corpus that ships in the repo (data/corpus/moby-dick.txt.gz), else the Moby-Dick chapters of the npm peers.

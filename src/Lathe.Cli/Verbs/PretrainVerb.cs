@@ -120,12 +120,17 @@ internal sealed class TrainingOptionSet
             c.Options.Add(o);
     }
 
-    public TrainingOptions Read(ParseResult r) => new TrainingOptions
+    public TrainingOptions Read(ParseResult r, bool allowZeroSteps = false)
     {
+        var o = new TrainingOptions
+        {
         Steps = r.GetValue(Steps), BatchSize = r.GetValue(BatchSize), BlockSize = r.GetValue(BlockSize), GradAccum = r.GetValue(GradAccum),
         LearningRate = r.GetValue(Lr), WarmupSteps = r.GetValue(Warmup), WeightDecay = r.GetValue(WeightDecay), ClipNorm = r.GetValue(ClipNorm),
         EvalEvery = r.GetValue(EvalEvery), CheckpointEvery = r.GetValue(CheckpointEvery), Seed = r.GetValue(Seed),
-    }.Validate();
+        };
+        if (allowZeroSteps && o.Steps == 0) return (o with { Steps = 1 }).Validate() with { Steps = 0 };
+        return o.Validate();
+    }
 
     public int Threads(ParseResult r)
     {
