@@ -49,6 +49,12 @@ public static unsafe partial class Ops
                         if (row[i] > yo[i] || (j == 0)) { yo[i] = row[i]; if (am != null) am[i] = j; }
                 }
             }
+            else if (inner == 1)
+            {
+                // Reducing the last axis: one vectorized sum per row.
+                *yo = TensorPrimitives.Sum(new ReadOnlySpan<float>(xo, n));
+                if (kind == 1) *yo /= n;
+            }
             else
             {
                 new Span<float>(yo, inner).Clear();
@@ -81,6 +87,11 @@ public static unsafe partial class Ops
             {
                 float* am = argmax.Data + (long)o * inner;
                 for (int i = 0; i < inner; i++) dxo[(long)(int)am[i] * inner + i] += go[i];
+            }
+            else if (inner == 1)
+            {
+                var row = new Span<float>(dxo, n);
+                TensorPrimitives.Add(row, *go * scale, row);
             }
             else
             {
