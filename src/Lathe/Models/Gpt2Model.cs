@@ -54,15 +54,15 @@ public sealed class Gpt2Model : CausalLM
         {
             int C = x.Dim(-1), D = C / H;
             var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
-            Ops.Split(h, -1, [C, C, C], qkv);
-            var y = Ops.Attention(Heads(qkv[0], B, T, H, D), Heads(qkv[1], B, T, H, D), Heads(qkv[2], B, T, H, D), causal: true);  // (B,H,T,D)
+            // One copy puts q, k and v each in (B,H,T,D) row-major order: (B,T,3,H,D) → (3,B,H,T,D);
+            // the three slices along the first axis are then contiguous views the attention reads in place.
+            var heads = Ops.Contiguous(Ops.Permute(Ops.Reshape(h, B, T, 3, H, D), 2, 0, 3, 1, 4));
+            Ops.Split(heads, 0, [1, 1, 1], qkv);
+            var y = Ops.Attention(Ops.Reshape(qkv[0], B, H, T, D), Ops.Reshape(qkv[1], B, H, T, D), Ops.Reshape(qkv[2], B, H, T, D), causal: true);  // (B,H,T,D)
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
             x = Ops.Add(x, attnProj.Forward(y));
             var m = Ops.Gelu(fc.Forward(ln2.Forward(x)), tanhApproximation: true);   // (B,T,4C)
             return Ops.Add(x, fcProj.Forward(m));
         }
-
-        // (B,T,C) slice → (B,H,T,D) view; the attention op makes it contiguous.
-        static Tensor Heads(Tensor t, int B, int T, int H, int D) => Ops.Transpose(Ops.Reshape(Ops.Contiguous(t), B, T, H, D), 1, 2);
     }
 }
