@@ -53,7 +53,7 @@ internal static class BenchTrain
         using var model = CausalLM.Create(config, 1);
         using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);
         for (int i = 0; i < warmup; i++) trainer.TrainStep();
-        var times = new List<double>();
+        var times = new List<double>(steps);   // sized up front: the loop measures the step's allocations, not the list's
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < steps; i++)
         {

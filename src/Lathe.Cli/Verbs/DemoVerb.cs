@@ -83,10 +83,10 @@ internal static class DemoVerb
     // about the same wall time on any machine (the run itself is then fixed and reproducible).
     static int CalibrateSteps(ModelConfig config, TrainingOptions options, int[] ids, double minutes)
     {
-        var probe = options with { Steps = 6, EvalEvery = 0 };
+        var probe = options with { Steps = 8, EvalEvery = 0 };
         using var model = CausalLM.Create(config, options.Seed);
         using var trainer = new Trainer(model, probe, new TokenStreamSource(ids, options.BlockSize), null, null, null);
-        trainer.TrainStep();   // JIT and first-touch memory
+        for (int i = 0; i < 3; i++) trainer.TrainStep();   // JIT tiers and first-touch memory
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < 4; i++) trainer.TrainStep();
         double perStep = clock.Elapsed.TotalSeconds / 4;

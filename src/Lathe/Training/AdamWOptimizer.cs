@@ -8,7 +8,7 @@ namespace Lathe.Training;
 /// for decay (matrices), and global-norm gradient clipping. Moments are saved to optimizer.safetensors.</summary>
 public sealed unsafe class AdamWOptimizer : IDisposable
 {
-    readonly IReadOnlyList<ModelParameter> _parameters;
+    readonly ModelParameter[] _parameters;   // an array: foreach over it allocates no enumerator
     readonly Tensor[] _m, _v;
     public float Beta1 { get; init; } = 0.9f;
     public float Beta2 { get; init; } = 0.95f;
@@ -19,7 +19,7 @@ public sealed unsafe class AdamWOptimizer : IDisposable
 
     public AdamWOptimizer(IReadOnlyList<ModelParameter> parameters)
     {
-        _parameters = parameters;
+        _parameters = parameters.ToArray();
         _m = new Tensor[parameters.Count];
         _v = new Tensor[parameters.Count];
         for (int i = 0; i < parameters.Count; i++)
@@ -49,7 +49,7 @@ public sealed unsafe class AdamWOptimizer : IDisposable
     public void Step(float lr)
     {
         StepCount++;
-        for (int i = 0; i < _parameters.Count; i++)
+        for (int i = 0; i < _parameters.Length; i++)
         {
             var p = _parameters[i];
             if (p.Value.Grad is not { } g) continue;
@@ -65,8 +65,8 @@ public sealed unsafe class AdamWOptimizer : IDisposable
 
     public void Save(string path)
     {
-        var items = new List<SafetensorsWriter.Item>(2 * _parameters.Count);
-        for (int i = 0; i < _parameters.Count; i++)
+        var items = new List<SafetensorsWriter.Item>(2 * _parameters.Length);
+        for (int i = 0; i < _parameters.Length; i++)
         {
             long[] shape = _parameters[i].Value.Shape.ToArray().Select(d => (long)d).ToArray();
             items.Add(SafetensorsWriter.F32("exp_avg." + _parameters[i].Name, shape, _m[i].ToArray()));
@@ -79,7 +79,7 @@ public sealed unsafe class AdamWOptimizer : IDisposable
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint: {path} not found");
         using var file = SafetensorsFile.Open(path);
-        for (int i = 0; i < _parameters.Count; i++)
+        for (int i = 0; i < _parameters.Length; i++)
         {
             Read(file, "exp_avg." + _parameters[i].Name, _m[i]);
             Read(file, "exp_avg_sq." + _parameters[i].Name, _v[i]);
