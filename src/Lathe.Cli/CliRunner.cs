@@ -18,7 +18,8 @@ internal static class CliRunner
         }
         try
         {
-            return parsed.Invoke();
+            // Our handler below turns exceptions into one-line messages and exit codes, not the library's stack trace.
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {
