@@ -16,6 +16,18 @@ public abstract class CausalLM : IDisposable
         _parameters = parameters;
     }
 
+    /// <summary>Source of dropout masks while training (null: no dropout, as in evaluation and sampling).
+    /// Each dropout site draws one seed from it, so masks follow the generator's saved state on resume.</summary>
+    public Philox? DropoutRng { get; set; }
+
+    /// <summary>Residual/embedding dropout with the config's rate when training, identity otherwise.</summary>
+    private protected Tensor Dropout(Tensor x)
+    {
+        if (DropoutRng is null || Config.Dropout == 0f) return x;
+        ulong seed = ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt();
+        return Ops.Dropout(x, Config.Dropout, seed);
+    }
+
     /// <summary>Logits (B·T, V) for <paramref name="ids"/> laid out (B, T).</summary>
     public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T);
 

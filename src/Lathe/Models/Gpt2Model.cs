@@ -42,15 +42,15 @@ public sealed class Gpt2Model : CausalLM
     {
         int C = Config.Embd;
         var tok = Ops.Reshape(Ops.Embedding(_wte, ids), B, T, C);      // (B,T,C)
-        var x = Ops.Add(tok, Ops.Narrow(_wpe, 0, 0, T));                // + (T,C) broadcast over B
-        foreach (var block in _blocks) x = block.Forward(x, B, T, Config.Heads, _qkv);
+        var x = Dropout(Ops.Add(tok, Ops.Narrow(_wpe, 0, 0, T)));       // + (T,C) broadcast over B
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, _qkv);
         x = _lnF.Forward(x);
         return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);              // (B·T, V), lm_head tied to wte
     }
 
     sealed class Block(NormLayer ln1, LinearLayer attn, LinearLayer attnProj, NormLayer ln2, LinearLayer fc, LinearLayer fcProj)
     {
-        public Tensor Forward(Tensor x, int B, int T, int H, Tensor[] qkv)
+        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv)
         {
             int C = x.Dim(-1), D = C / H;
             var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
@@ -60,9 +60,9 @@ public sealed class Gpt2Model : CausalLM
             Ops.Split(heads, 0, [1, 1, 1], qkv);
             var y = Ops.Attention(Ops.Reshape(qkv[0], B, H, T, D), Ops.Reshape(qkv[1], B, H, T, D), Ops.Reshape(qkv[2], B, H, T, D), causal: true);  // (B,H,T,D)
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
-            x = Ops.Add(x, attnProj.Forward(y));
+            x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));         // resid_pdrop
             var m = Ops.Gelu(fc.Forward(ln2.Forward(x)), tanhApproximation: true);   // (B,T,4C)
-            return Ops.Add(x, fcProj.Forward(m));
+            return Ops.Add(x, model.Dropout(fcProj.Forward(m)));
         }
     }
 }

@@ -44,7 +44,7 @@ public sealed class LlamaModel : CausalLM
     {
         int C = Config.Embd;
         var x = Ops.Reshape(Ops.Embedding(_embed, ids), B, T, C);       // (B,T,C)
-        foreach (var block in _blocks) x = block.Forward(x, B, T, Config.Heads, Config.KvHeads, _rope);
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, Config.KvHeads, _rope);
         x = _norm.Forward(x);
         return Ops.Linear(Ops.Reshape(x, B * T, C), _lmHead);           // (B·T, V)
     }
@@ -53,7 +53,7 @@ public sealed class LlamaModel : CausalLM
     sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
         LinearLayer gate, LinearLayer up, LinearLayer down)
     {
-        public Tensor Forward(Tensor x, int B, int T, int H, int Hkv, RopeTables rope)
+        public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope)
         {
             int C = x.Dim(-1), D = C / H;
             var h = inNorm.Forward(x);
@@ -62,9 +62,9 @@ public sealed class LlamaModel : CausalLM
             var vh = Heads(v.Forward(h), B, T, Hkv, D);
             var y = Ops.Attention(qh, kh, vh, causal: true);
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
-            x = Ops.Add(x, o.Forward(y));
+            x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
-            return Ops.Add(x, down.Forward(Ops.SwiGlu(gate.Forward(m), up.Forward(m))));
+            return Ops.Add(x, model.Dropout(down.Forward(Ops.SwiGlu(gate.Forward(m), up.Forward(m)))));
         }
 
         static Tensor Heads(Tensor t, int B, int T, int H, int D) => Ops.Transpose(Ops.Reshape(t, B, T, H, D), 1, 2);

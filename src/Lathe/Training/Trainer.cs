@@ -73,6 +73,7 @@ public sealed class Trainer : IDisposable
     {
         int B = Options.BatchSize, T = Options.BlockSize, accum = Options.GradAccum;
         _optimizer.ZeroGrad();
+        _model.DropoutRng = _rng;
         float lossSum = 0;
         for (int micro = 0; micro < accum; micro++)
         {
@@ -88,6 +89,7 @@ public sealed class Trainer : IDisposable
                 _tape.Backward(loss, 1f / accum);   // the mean over micro-batches
             }
         }
+        _model.DropoutRng = null;
         double norm = _optimizer.GradientNorm();
         if (!double.IsFinite(norm))
             throw new TrainingDivergedException($"training diverged: gradient norm is {norm} at step {Step + 1}; stopped, last good checkpoint kept");
@@ -106,6 +108,7 @@ public sealed class Trainer : IDisposable
     public double Evaluate()
     {
         if (_validation is null) return double.NaN;
+        _model.DropoutRng = null;
         int T = Math.Min(Options.BlockSize, _validation.Length - 1);
         var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches, _evalTape);
         return sum / count;

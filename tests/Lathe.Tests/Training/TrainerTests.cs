@@ -23,27 +23,30 @@ public class TrainerTests
         CheckpointEvery = 0, Seed = 5,
     };
 
-    [Fact]
-    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit()
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.1f)]   // dropout masks come from the trainer's generator, whose state the checkpoint saves
+    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout)
     {
         const int N = 6;
+        var config = Tiny with { Dropout = dropout };
         int[] corpus = Corpus(4000, 1);
         float[][] straight;
-        using (var model = CausalLM.Create(Tiny, 3))
+        using (var model = CausalLM.Create(config, 3))
         using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 16), null, null, null))
         {
             for (int i = 0; i < 2 * N; i++) trainer.TrainStep();
             straight = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
         }
         string run = CheckpointTests.TempDir();
-        using (var model = CausalLM.Create(Tiny, 3))
+        using (var model = CausalLM.Create(config, 3))
         using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 16), null, run, null))
         {
             for (int i = 0; i < N; i++) trainer.TrainStep();
             trainer.SaveCheckpoint();
             trainer.TrainStep();   // work after the checkpoint that a kill would lose
         }
-        using (var model = CausalLM.Create(Tiny, 99))   // different init: everything must come from the checkpoint
+        using (var model = CausalLM.Create(config, 99))   // different init: everything must come from the checkpoint
         using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 16), null, run, null))
         {
             trainer.Resume(Checkpoint.Resolve(run));
@@ -52,6 +55,27 @@ public class TrainerTests
             for (int i = 0; i < straight.Length; i++)
                 Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
         }
+    }
+
+    [Fact]
+    public void Dropout_applies_only_while_training()
+    {
+        using var model = CausalLM.Create(Tiny with { Dropout = 0.2f }, 3);
+        int[] ids = Corpus(33, 4);
+        using var tape = new Lathe.Tensors.Autograd.Tape();
+        float Loss()
+        {
+            tape.Reset();
+            using (tape.Activate()) return model.Loss(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16).Item();
+        }
+        float plain = Loss();
+        Assert.Equal(plain, Loss());
+        model.DropoutRng = new Lathe.Tensors.Philox(1);
+        float dropped = Loss();
+        Assert.NotEqual(plain, dropped);
+        Assert.NotEqual(dropped, Loss());   // a fresh mask each call
+        model.DropoutRng = null;
+        Assert.Equal(plain, Loss());
     }
 
     [Fact]
