@@ -44,7 +44,9 @@ public sealed unsafe class ComputePool : IDisposable
 
     const int SpinIterations = 4000;
     readonly Thread[] _workers;
-    readonly SemaphoreSlim _wake = new(0);
+    // One wake event per worker. (A shared counting semaphore lets a worker that found a job by spinning
+    // take a permit meant for a sleeping one, which then sleeps through the job: a deadlock.)
+    readonly ManualResetEventSlim[] _wake;
     // Shared state of the job in flight.
     delegate*<int, nint, void> _body;
     nint _state;
@@ -63,9 +65,11 @@ public sealed unsafe class ComputePool : IDisposable
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be at least 1.");
         Threads = threads;
         _workers = new Thread[threads - 1];
+        _wake = new ManualResetEventSlim[threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"lathe-compute-{i + 1}" };
+            var wake = _wake[i] = new ManualResetEventSlim(false, spinCount: 0);
+            _workers[i] = new Thread(() => WorkerLoop(wake)) { IsBackground = true, Name = $"lathe-compute-{i + 1}" };
             _workers[i].Start();
         }
     }
@@ -105,7 +109,7 @@ public sealed unsafe class ComputePool : IDisposable
             _next = 0;
             Volatile.Write(ref _running, _workers.Length);
             Interlocked.Increment(ref _generation);
-            _wake.Release(_workers.Length);
+            foreach (var wake in _wake) wake.Set();
             Drain();
             var spin = new SpinWait();
             while (Volatile.Read(ref _running) != 0) spin.SpinOnce(-1);
@@ -124,17 +128,21 @@ public sealed unsafe class ComputePool : IDisposable
             _body(i, _state);
     }
 
-    void WorkerLoop()
+    void WorkerLoop(ManualResetEventSlim wake)
     {
         long seen = 0;
         while (true)
         {
             // Spin for a short while (back-to-back kernels of a training step arrive within
-            // microseconds), then sleep until woken.
+            // microseconds), then sleep until woken. A set left over from a job found by spinning only
+            // costs one extra pass of this loop.
             for (int s = 0; s < SpinIterations && Volatile.Read(ref _generation) == seen && !_stopping; s++)
                 Thread.SpinWait(20);
-            if (Volatile.Read(ref _generation) == seen && !_stopping) _wake.Wait();
-            else _wake.Wait(0);
+            if (Volatile.Read(ref _generation) == seen && !_stopping)
+            {
+                wake.Wait();
+                wake.Reset();
+            }
             if (_stopping) return;
             long gen = Volatile.Read(ref _generation);
             if (gen == seen) continue;
@@ -147,8 +155,8 @@ public sealed unsafe class ComputePool : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        if (_workers.Length > 0) _wake.Release(_workers.Length);
+        foreach (var wake in _wake) wake.Set();
         foreach (var w in _workers) w.Join();
-        _wake.Dispose();
+        foreach (var wake in _wake) wake.Dispose();
     }
 }

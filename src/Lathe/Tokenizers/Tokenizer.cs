@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Lathe.Tokenizers;
+
+/// <summary>A byte-level BPE tokenizer: special (added) tokens are matched first and never split; the rest of the
+/// text is cut by the pre-tokenizer, each piece's UTF-8 bytes are merged by the BPE model. Decoding concatenates
+/// the tokens' bytes, so decode(encode(x)) == x for any string, and for any bytes with <see cref="DecodeBytes"/>.
+/// Encoding is thread-safe; each thread keeps a cache of recent pieces.</summary>
+public sealed class Tokenizer : ITextEncoder
+{
+    readonly (string Text, int Id)[] _specials;   // longest first, so a longer special wins over its prefix
+    readonly Dictionary<int, string> _specialById;
+    readonly ThreadLocal<Dictionary<string, int[]>> _cache = new(() => new Dictionary<string, int[]>(StringComparer.Ordinal));
+    const int CacheLimit = 200_000;
+
+    public BpeModel Model { get; }
+    public IPreTokenizer PreTokenizer { get; }
+    public IReadOnlyList<(string Text, int Id)> SpecialTokens => _specials;
+
+    public int VocabSize { get; }
+    public int EndOfTextId { get; }
+
+    public Tokenizer(BpeModel model, IPreTokenizer preTokenizer, IEnumerable<(string Text, int Id)> specialTokens, string? endOfText = "<|endoftext|>")
+    {
+        Model = model;
+        PreTokenizer = preTokenizer;
+        _specials = specialTokens.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
+        _specialById = _specials.ToDictionary(s => s.Id, s => s.Text);
+        VocabSize = Math.Max(model.VocabSize, _specials.Length == 0 ? 0 : _specials.Max(s => s.Id) + 1);
+        EndOfTextId = endOfText is not null && _specials.FirstOrDefault(s => s.Text == endOfText) is { Text: not null } eot ? eot.Id : -1;
+    }
+
+    /// <summary>The ids of <paramref name="text"/>; special tokens in the text are recognised when
+    /// <paramref name="allowSpecial"/> is set, else encoded as ordinary text.</summary>
+    public List<int> Encode(string text, bool allowSpecial = true)
+    {
+        var ids = new List<int>(text.Length / 3 + 4);
+        Encode(text, ids, allowSpecial);
+        return ids;
+    }
+
+    public void Encode(string text, List<int> ids) => Encode(text, ids, allowSpecial: true);
+
+    public void Encode(string text, List<int> ids, bool allowSpecial)
+    {
+        int start = 0;
+        if (allowSpecial && _specials.Length > 0)
+        {
+            while (start < text.Length)
+            {
+                int at = -1, which = -1;
+                for (int s = 0; s < _specials.Length; s++)
+                {
+                    int i = text.IndexOf(_specials[s].Text, start, StringComparison.Ordinal);
+                    if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+                }
+                if (at < 0) break;
+                EncodeOrdinary(text, start, at - start, ids);
+                ids.Add(_specials[which].Id);
+                start = at + _specials[which].Text.Length;
+            }
+        }
+        EncodeOrdinary(text, start, text.Length - start, ids);
+    }
+
+    [ThreadStatic] static List<PreToken>? t_pieces;
+    [ThreadStatic] static byte[]? t_bytes;
+
+    void EncodeOrdinary(string text, int start, int length, List<int> ids)
+    {
+        if (length <= 0) return;
+        string segment = start == 0 && length == text.Length ? text : text.Substring(start, length);
+        var pieces = t_pieces ??= new List<PreToken>();
+        pieces.Clear();
+        PreTokenizer.Split(segment, pieces);
+        var cache = _cache.Value!;
+        var lookup = cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var piece in pieces)
+        {
+            var chars = segment.AsSpan(piece.Start, piece.Length);
+            if (lookup.TryGetValue(chars, out int[]? cached)) { ids.AddRange(cached); continue; }
+            int maxBytes = Encoding.UTF8.GetMaxByteCount(chars.Length);
+            if (t_bytes is null || t_bytes.Length < maxBytes) t_bytes = new byte[Math.Max(maxBytes, 256)];
+            int byteCount = Encoding.UTF8.GetBytes(chars, t_bytes);
+            int before = ids.Count;
+            Model.Encode(t_bytes.AsSpan(0, byteCount), ids);
+            if (piece.Length <= 64)
+            {
+                if (cache.Count >= CacheLimit) cache.Clear();
+                cache[chars.ToString()] = CollectionsMarshal.AsSpan(ids)[before..].ToArray();
+            }
+        }
+    }
+
+    /// <summary>The bytes of some ids (special tokens contribute their text's UTF-8).</summary>
+    public byte[] DecodeBytes(IEnumerable<int> ids)
+    {
+        var buffer = new MemoryStream();
+        foreach (int id in ids)
+        {
+            if (_specialById.TryGetValue(id, out string? special)) buffer.Write(Encoding.UTF8.GetBytes(special));
+            else if ((uint)id < (uint)Model.VocabSize) buffer.Write(Model.TokenBytes(id));
+            else throw new ArgumentException($"token id {id} is outside the vocabulary of {VocabSize}.");
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>The text of some ids; byte sequences that are not valid UTF-8 become U+FFFD.</summary>
+    public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(DecodeBytes(ids));
+}
