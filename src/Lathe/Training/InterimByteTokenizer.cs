@@ -32,8 +32,7 @@ public static class InterimByteTokenizer
     public static void Save(string path)
     {
         var vocab = new JsonObject();
-        var symbols = ByteSymbols();
-        for (int b = 0; b < 256; b++) vocab[symbols[b].ToString()] = b;
+        for (int b = 0; b < 256; b++) vocab[Lathe.Tokenizers.ByteLevel.ByteToChar((byte)b).ToString()] = b;
         var byteLevel = () => new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true };
         var root = new JsonObject
         {
@@ -57,18 +56,5 @@ public static class InterimByteTokenizer
         catch (JsonException) { throw new InvalidDataException($"tokenizer: {path} is not valid JSON"); }
         if (model?["type"]?.GetValue<string>() != "BPE" || model["merges"] is not JsonArray { Count: 0 } || model["vocab"] is not JsonObject { Count: 256 })
             throw new InvalidDataException($"tokenizer: {path}: only the interim byte-level tokenizer (256 symbols, no merges) is supported until the BPE encoder lands");
-    }
-
-    // GPT-2's printable stand-ins for bytes: printable Latin-1 maps to itself, the rest to U+0100 onward.
-    static char[] ByteSymbols()
-    {
-        var map = new char[256];
-        int next = 0;
-        for (int b = 0; b < 256; b++)
-        {
-            bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            map[b] = printable ? (char)b : (char)(256 + next++);
-        }
-        return map;
     }
 }
