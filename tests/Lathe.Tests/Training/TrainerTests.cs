@@ -126,6 +126,34 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Gradient_accumulation_matches_one_larger_batch()
+    {
+        int[] corpus = Corpus(3000, 6);
+        float[][] Grads(int batch, int accum)
+        {
+            using var model = CausalLM.Create(Tiny, 3);
+            using var trainer = new Trainer(model, Options(1) with { BatchSize = batch, GradAccum = accum, ClipNorm = 0 },
+                new TokenStreamSource(corpus, 16), null, null, null);
+            trainer.TrainStep();
+            return model.Parameters.Select(p => p.Value.Grad!.ToArray()).ToArray();
+        }
+        var whole = Grads(4, 1);
+        var split = Grads(2, 2);
+        for (int i = 0; i < whole.Length; i++) ModelParityTests.AssertClose($"grad {i}", whole[i], split[i], 1e-5f);
+    }
+
+    [Fact]
+    public void Weight_decay_applies_to_matrices_only()
+    {
+        using var gpt = CausalLM.Create(Tiny, 1);
+        foreach (var p in gpt.Parameters)
+            Assert.Equal(p.Name.EndsWith(".weight", StringComparison.Ordinal) && p.Value.Rank == 2 && !p.Name.Contains("wte") && !p.Name.Contains("wpe"), p.Decay);
+        using var llama = CausalLM.Create(ModelConfig.FromPresetOrFile("llama-tiny"), 1);
+        foreach (var p in llama.Parameters)
+            Assert.Equal(p.Value.Rank == 2 && p.Name != "model.embed_tokens.weight", p.Decay);
+    }
+
+    [Fact]
     public void Schedule_warms_up_then_decays_to_the_floor()
     {
         var s = new LearningRateSchedule(1f, 10, 110, 0.1f);
