@@ -83,13 +83,20 @@ internal static class DemoVerb
     // about the same wall time on any machine (the run itself is then fixed and reproducible).
     static int CalibrateSteps(ModelConfig config, TrainingOptions options, int[] ids, double minutes)
     {
-        var probe = options with { Steps = 8, EvalEvery = 0 };
+        var probe = options with { Steps = 11, EvalEvery = 0 };
         using var model = CausalLM.Create(config, options.Seed);
         using var trainer = new Trainer(model, probe, new TokenStreamSource(ids, options.BlockSize), null, null, null);
         for (int i = 0; i < 3; i++) trainer.TrainStep();   // JIT tiers and first-touch memory
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 4; i++) trainer.TrainStep();
-        double perStep = clock.Elapsed.TotalSeconds / 4;
+        // The median of several steps: on a shared machine single steps swing widely.
+        var times = new double[8];
+        for (int i = 0; i < times.Length; i++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            trainer.TrainStep();
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(times);
+        double perStep = (times[3] + times[4]) / 2;
         // Evaluation and checkpoints cost roughly 10% on top of the steps.
         int steps = Math.Max(20, (int)(minutes * 60 * 0.9 / perStep));
         Console.Error.WriteLine($"demo: {perStep * 1e3:F0} ms per step → {steps} steps for a {minutes:0.#}-minute budget");

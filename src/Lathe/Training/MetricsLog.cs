@@ -13,10 +13,15 @@ public sealed class MetricsLog
 
     record struct Row(int Step, double Loss, double Lr, double GradNorm, double? ValLoss, long Tokens);
 
-    public MetricsLog(string runDir)
+    /// <summary>A fresh log for <paramref name="runDir"/> (a file left there is replaced at the first flush).</summary>
+    public MetricsLog(string runDir) => _dir = runDir;
+
+    /// <summary>For a resumed run: takes back the rows already in metrics.jsonl up to <paramref name="step"/>
+    /// (rows after it were written past the checkpoint and are recomputed).</summary>
+    public void ResumeAt(int step)
     {
-        _dir = runDir;
-        string path = Path.Combine(runDir, "metrics.jsonl");
+        _rows.Clear();
+        string path = Path.Combine(_dir, "metrics.jsonl");
         if (File.Exists(path))
             foreach (var line in File.ReadLines(path))
             {
@@ -27,6 +32,7 @@ public sealed class MetricsLog
                     r.GetProperty("grad_norm").GetDouble(),
                     r.TryGetProperty("val_loss", out var v) ? v.GetDouble() : null, r.GetProperty("tokens").GetInt64()));
             }
+        _rows.RemoveAll(r => r.Step > step);
     }
 
     public void Add(int step, double loss, double lr, double gradNorm, double? valLoss, long tokens) =>
@@ -37,9 +43,6 @@ public sealed class MetricsLog
         for (int i = _rows.Count - 1; i >= 0; i--)
             if (_rows[i].Step == step) { _rows[i] = _rows[i] with { ValLoss = valLoss }; return; }
     }
-
-    /// <summary>Drops rows after <paramref name="step"/> (a resumed run rewrites them).</summary>
-    public void TruncateAfter(int step) => _rows.RemoveAll(r => r.Step > step);
 
     public void Flush()
     {

@@ -64,7 +64,7 @@ public sealed class Trainer : IDisposable
         _tokensSeen = state.TokensSeen;
         _rng = Philox.FromState(state.RngSeed, state.RngCounter, state.RngUsed);
         _lastValidation = state.LastValidationLoss;
-        _metrics?.TruncateAfter(Step);
+        _metrics?.ResumeAt(Step);
     }
 
     /// <summary>One optimizer update over <see cref="TrainingOptions.GradAccum"/> micro-batches; returns the mean loss.

@@ -52,6 +52,9 @@ public class TrainerTests
             trainer.Resume(Checkpoint.Resolve(run));
             Assert.Equal(N, trainer.Step);
             while (trainer.Step < 2 * N) trainer.TrainStep();
+            trainer.SaveCheckpoint();
+            var steps = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32());
+            Assert.Equal(Enumerable.Range(1, 2 * N), steps);   // rows up to the checkpoint kept, the lost step's row recomputed once
             for (int i = 0; i < straight.Length; i++)
                 Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
         }
@@ -140,6 +143,21 @@ public class TrainerTests
         var whole = Grads(4, 1);
         var split = Grads(2, 2);
         for (int i = 0; i < whole.Length; i++) ModelParityTests.AssertClose($"grad {i}", whole[i], split[i], 1e-5f);
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void A_steady_state_step_allocates_no_managed_memory(string type)
+    {
+        var config = type == "gpt2" ? Tiny with { Dropout = 0.1f }
+            : new ModelConfig { ModelType = "llama", VocabSize = 64, MaxPositions = 16, Embd = 32, Layers = 2, Heads = 4, KvHeads = 2, Intermediate = 64, TieEmbeddings = false };
+        using var model = CausalLM.Create(config, 3);
+        using var trainer = new Trainer(model, Options(20), new TokenStreamSource(Corpus(3000, 1), 16), null, null, null);
+        for (int i = 0; i < 3; i++) trainer.TrainStep();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) trainer.TrainStep();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
