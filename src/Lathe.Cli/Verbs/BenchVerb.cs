@@ -10,6 +10,7 @@ internal static class BenchVerb
         var bench = new Command("bench", "Benchmarks of hot paths; each prints a JSON line last.");
         bench.Subcommands.Add(BenchGemm.Create());
         bench.Subcommands.Add(BenchKernels.Create());
+        bench.Subcommands.Add(BenchTokenizer.Create());
         bench.Subcommands.Add(BenchTrain.Create());
         return bench;
     }

@@ -13,7 +13,7 @@ public sealed class BpeModel : ITokenizerModel
     readonly string[] _strings;                     // id → byte-level string (as tokenizer.json writes it)
     readonly Dictionary<string, int> _ids;          // byte-level string → id
     readonly int[] _byteToId = new int[256];
-    readonly Dictionary<long, long> _merges;        // (left << 32 | right) → (rank << 32 | merged id)
+    readonly PairTable _merges;                      // (left, right) → (rank, merged id)
     readonly (int Left, int Right)[] _mergeList;    // by rank
 
     public string Type => "BPE";
@@ -39,7 +39,7 @@ public sealed class BpeModel : ITokenizerModel
         for (int b = 0; b < 256; b++)
             if (_byteToId[b] < 0) throw new InvalidDataException($"{source}: byte 0x{b:X2} has no token; a byte-level vocabulary needs all 256.");
         _mergeList = merges.ToArray();
-        _merges = new Dictionary<long, long>(merges.Count);
+        _merges = new PairTable(merges.Count);
         for (int r = 0; r < merges.Count; r++)
         {
             var (l, rt) = merges[r];
@@ -48,24 +48,18 @@ public sealed class BpeModel : ITokenizerModel
             string joined = _strings[l] + _strings[rt];
             if (!_ids.TryGetValue(joined, out int merged))
                 throw new InvalidDataException($"{source}: merge {r} ('{_strings[l]}' '{_strings[rt]}') makes '{joined}', which is not in the vocabulary.");
-            _merges.TryAdd(Key(l, rt), ((long)r << 32) | (uint)merged);
+            _merges.TryAdd(l, rt, r, merged);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static long Key(int left, int right) => ((long)left << 32) | (uint)right;
-
     public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];
+    /// <summary>The id of the single-byte token for <paramref name="b"/>.</summary>
+    public int ByteToken(byte b) => _byteToId[b];
     public string? IdToToken(int id) => (uint)id < (uint)_strings.Length ? _strings[id] : null;
     public bool TryTokenToId(string token, out int id) => _ids.TryGetValue(token, out id);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool TryMerge(int left, int right, out int rank, out int merged)
-    {
-        if (_merges.TryGetValue(Key(left, right), out long v)) { rank = (int)(v >> 32); merged = (int)v; return true; }
-        rank = merged = 0;
-        return false;
-    }
+    bool TryMerge(int left, int right, out int rank, out int merged) => _merges.TryGet(left, right, out rank, out merged);
 
     /// <summary>Appends the ids of one piece of bytes.</summary>
     public void Encode(ReadOnlySpan<byte> piece, List<int> output)

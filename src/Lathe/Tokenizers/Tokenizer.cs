@@ -93,6 +93,30 @@ public sealed class Tokenizer : ITextEncoder
         }
     }
 
+    /// <summary>Encodes raw bytes: valid UTF-8 runs as text, and each byte of an invalid sequence as its own
+    /// byte token, so decode gives the input back byte for byte. Returns how many invalid bytes there were.</summary>
+    public int EncodeBytes(ReadOnlySpan<byte> bytes, List<int> ids, bool allowSpecial = true)
+    {
+        int invalid = 0;
+        var chars = new char[Math.Min(bytes.Length, 1 << 20) + 4];
+        var text = new StringBuilder();
+        while (!bytes.IsEmpty)
+        {
+            var status = System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out int read, out int written, replaceInvalidSequences: false, isFinalBlock: true);
+            text.Append(chars, 0, written);
+            bytes = bytes[read..];
+            if (status == System.Buffers.OperationStatus.InvalidData)
+            {
+                if (text.Length > 0) { Encode(text.ToString(), ids, allowSpecial); text.Clear(); }
+                ids.Add(Model.ByteToken(bytes[0]));
+                bytes = bytes[1..];
+                invalid++;
+            }
+        }
+        if (text.Length > 0) Encode(text.ToString(), ids, allowSpecial);
+        return invalid;
+    }
+
     /// <summary>The bytes of some ids (special tokens contribute their text's UTF-8).</summary>
     public byte[] DecodeBytes(IEnumerable<int> ids)
     {

