@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.IO.Compression;
 using System.Text;
+using Lathe.Formats;
 using Lathe.Models;
+using Lathe.Tokenizers;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
 
 namespace Lathe.Cli.Verbs;
 
-/// <summary>`lathe demo`, the main job: the bundled corpus → tokenizer → token shards → a small GPT
+/// <summary>`lathe demo`, the main job: the bundled corpus → BPE tokenizer → token shards → a small GPT
 /// pre-trained for a few minutes → checkpoint, loss curve and samples.</summary>
 internal static class DemoVerb
 {
@@ -17,20 +19,21 @@ internal static class DemoVerb
     {
         var output = new Option<string>("--out") { Description = "Run folder.", DefaultValueFactory = _ => "runs/demo" };
         var config = new Option<string>("--config") { Description = "Model preset or config.json.", DefaultValueFactory = _ => "gpt2-tiny" };
-        var tokens = new Option<int>("--sample-tokens") { Description = "Tokens per sample.", DefaultValueFactory = _ => 240 };
+        var tokens = new Option<int>("--sample-tokens") { Description = "Tokens per sample.", DefaultValueFactory = _ => 100 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0 = greedy).", DefaultValueFactory = _ => 0.8f };
+        var vocab = new Option<int>("--vocab") { Description = "BPE vocabulary size (special tokens included).", DefaultValueFactory = _ => 1024 };
         var minutes = new Option<double>("--minutes") { Description = "Training budget when --steps is 0: the step count is set from the measured speed of a few steps.", DefaultValueFactory = _ => 3.0 };
         var o = new TrainingOptionSet(steps: 0, batch: 16, block: 128, lr: 2e-3f, warmup: 60, evalEvery: 100);
         var command = new Command("demo", "The main job: bundled corpus → tokenizer → shards → pre-train a small GPT (a few minutes) → samples.")
         {
-            output, config, tokens, temperature, minutes,
+            output, config, tokens, temperature, vocab, minutes,
         };
         o.AddTo(command);
-        command.SetAction(r => Run(r.GetValue(output)!, r.GetValue(config)!, o.Read(r, allowZeroSteps: true), o.Threads(r), r.GetValue(tokens), r.GetValue(temperature), r.GetValue(minutes)));
+        command.SetAction(r => Run(r.GetValue(output)!, r.GetValue(config)!, o.Read(r, allowZeroSteps: true), o.Threads(r), r.GetValue(tokens), r.GetValue(temperature), r.GetValue(vocab), r.GetValue(minutes)));
         return command;
     }
 
-    static int Run(string runDir, string configName, TrainingOptions options, int threads, int sampleTokens, float temperature, double minutes)
+    static int Run(string runDir, string configName, TrainingOptions options, int threads, int sampleTokens, float temperature, int vocabSize, double minutes)
     {
         if (!(minutes > 0)) throw new UserInputException($"demo: --minutes {minutes} must be positive");
         ComputePool.SetSharedThreads(threads);
@@ -39,13 +42,16 @@ internal static class DemoVerb
         // 1. Corpus.
         var (text, source) = LoadCorpus();
         Console.Error.WriteLine($"demo: corpus {source}: {text.Length:N0} characters");
-        // 2. Tokenizer (interim byte-level until the BPE trainer lands).
+        // 2. Tokenizer: byte-level BPE learned from the corpus.
         string dataDir = Path.Combine(runDir, "data");
         Directory.CreateDirectory(dataDir);
         string tokenizerPath = Path.Combine(dataDir, "tokenizer.json");
-        InterimByteTokenizer.Save(tokenizerPath);
-        int[] ids = InterimByteTokenizer.Encode(text);
-        Console.Error.WriteLine($"demo: tokenizer: byte-level, vocabulary {InterimByteTokenizer.VocabSize} → {ids.Length:N0} tokens ({tokenizerPath})");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var tokenizer = new BpeTrainer(vocabSize).Train([text]);
+        TokenizerJson.Save(tokenizer, tokenizerPath);
+        int[] ids = tokenizer.Encode(text).ToArray();
+        Console.Error.WriteLine($"demo: tokenizer: byte-level BPE, vocabulary {tokenizer.VocabSize} ({clock.Elapsed.TotalSeconds:F1} s) → {ids.Length:N0} tokens, " +
+            $"{(double)Encoding.UTF8.GetByteCount(text) / ids.Length:F2} bytes/token ({tokenizerPath})");
         // 3. Shards: the last 5% is validation.
         int split = ids.Length - ids.Length / 20;
         TokenShards.Write(Path.Combine(dataDir, "moby_train_000.bin"), ids.AsSpan(0, split));
@@ -53,7 +59,7 @@ internal static class DemoVerb
         Console.Error.WriteLine($"demo: shards: {split:N0} train + {ids.Length - split:N0} val tokens in {dataDir}");
         // 4. Pre-train.
         var config = ModelConfig.FromPresetOrFile(configName);
-        if (config.VocabSize < InterimByteTokenizer.VocabSize) config = config with { VocabSize = InterimByteTokenizer.VocabSize };
+        config = config with { VocabSize = tokenizer.VocabSize };
         if (options.Steps == 0)
         {
             int steps = CalibrateSteps(config, options, ids, minutes);
@@ -71,8 +77,8 @@ internal static class DemoVerb
         var sb = new StringBuilder();
         for (int i = 0; i < Prompts.Length; i++)
         {
-            int[] continuation = NaiveSampler.Generate(model, InterimByteTokenizer.Encode(Prompts[i]), sampleTokens, temperature, options.Seed + (ulong)i);
-            sb.Append("--- ").Append(Prompts[i]).Append(InterimByteTokenizer.Decode(continuation)).Append('\n');
+            int[] continuation = NaiveSampler.Generate(model, tokenizer.Encode(Prompts[i]).ToArray(), sampleTokens, temperature, options.Seed + (ulong)i);
+            sb.Append("--- ").Append(Prompts[i]).Append(tokenizer.Decode(continuation)).Append('\n');
         }
         Console.Out.Write(sb.ToString());
         Console.Error.WriteLine($"demo: checkpoint {Path.Combine(runDir, Checkpoint.Folder)}, loss curve {Path.Combine(runDir, "loss.html")}");

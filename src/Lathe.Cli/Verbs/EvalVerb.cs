@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Lathe.Evaluation;
+using Lathe.Formats;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
-using Lathe.Training;
 
 namespace Lathe.Cli.Verbs;
 
@@ -30,16 +30,20 @@ internal static class EvalVerb
         if (threads <= 0) throw new UserInputException($"eval loss: --threads {threads} must be positive");
         ComputePool.SetSharedThreads(threads);
         string dir = Checkpoint.Resolve(modelPath);
-        InterimByteTokenizer.RequireCompatible(Path.Combine(dir, Checkpoint.TokenizerFile));
+        var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
         using var lm = Checkpoint.LoadModel(dir);
-        string text = File.ReadAllText(inputPath);
-        int[] ids = InterimByteTokenizer.Encode(text);
+        if (tokenizer.VocabSize > lm.Config.VocabSize)
+            throw new InvalidDataException($"eval loss: tokenizer.json has {tokenizer.VocabSize} tokens but the model's vocab_size is {lm.Config.VocabSize}");
+        byte[] textBytes = File.ReadAllBytes(inputPath);
+        var idList = new List<int>();
+        tokenizer.EncodeBytes(textBytes, idList, allowSpecial: false);
+        int[] ids = idList.ToArray();
         if (ids.Length < 2) throw new InvalidDataException($"eval loss: {inputPath} has fewer than two tokens");
         int T = block > 0 ? block : lm.Config.MaxPositions;
         lm.Config.ValidateContext(T);
         var (sum, count) = LossEvaluator.Evaluate(lm, ids, batch, Math.Min(T, ids.Length - 1));
-        // Bits per byte over the predicted bytes: total nats / ln 2 / bytes scored (the first byte is context only).
-        long bytes = System.Text.Encoding.UTF8.GetByteCount(text) - 1;
+        // Bits per byte over the predicted bytes: total nats / ln 2 / the bytes of every token but the first (context only).
+        long bytes = textBytes.Length - tokenizer.DecodeBytes([ids[0]]).Length;
         BenchSupport.PrintJson(("tokens", count), ("loss", sum / count), ("bits_per_byte", sum / Math.Log(2) / bytes));
         return 0;
     }
