@@ -13,7 +13,8 @@ namespace Lathe.Cli.Verbs;
 /// pre-trained for a few minutes → checkpoint, loss curve and samples.</summary>
 internal static class DemoVerb
 {
-    static readonly string[] Prompts = ["Call me Ishmael. ", "The whale ", "Queequeg was "];
+    // No trailing spaces: GPT-2 pre-tokenization attaches a space to the word after it.
+    static readonly string[] Prompts = ["Call me Ishmael.", "The whale", "Queequeg was"];
 
     public static Command Create()
     {
