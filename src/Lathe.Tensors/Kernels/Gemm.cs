@@ -192,8 +192,9 @@ public static unsafe partial class Gemm
         int mcMax = Math.Min(mcBlock, (m + MR - 1) / MR * MR);
         var ws = t_workspace ??= new Workspace();
         ws.Ensure((long)KC * panels * NR, (long)mcMax * KC);
-        // Enough tasks to balance the threads, each a run of whole panels.
-        int tasks = Math.Min(panels, pool.Threads * 4);
+        // One task per NR panel: claiming is one CAS, and small tasks keep a thread the OS has descheduled from
+        // holding back more than a sliver of the work.
+        int tasks = panels;
         Job job = new()
         {
             A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,

@@ -72,14 +72,16 @@ internal static unsafe class GemmPacking
         }
         else
         {
-            // op(B)(p, j) = b[j·ldb + p]: walk each stored row (one output column) along k.
-            for (int q = 0; q < cols; q++)
+            // op(B)(p, j) = b[j·ldb + p]: k outer so the writes are sequential; the `cols` read streams (one per
+            // stored row) each advance one float per k, which the prefetcher follows.
+            float* src = b + (long)j0 * ldb + p0;
+            for (int p = 0; p < kc; p++)
             {
-                float* src = b + (long)(j0 + q) * ldb + p0;
-                for (int p = 0; p < kc; p++) dst[(long)p * nr + q] = src[p];
+                float* d = dst + (long)p * nr;
+                int q = 0;
+                for (; q < cols; q++) d[q] = src[(long)q * ldb + p];
+                for (; q < nr; q++) d[q] = 0f;
             }
-            for (int q = cols; q < nr; q++)
-                for (int p = 0; p < kc; p++) dst[(long)p * nr + q] = 0f;
         }
     }
 }

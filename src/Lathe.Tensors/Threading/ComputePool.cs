@@ -47,13 +47,15 @@ public sealed unsafe class ComputePool : IDisposable
     // One wake event per worker. (A shared counting semaphore lets a worker that found a job by spinning
     // take a permit meant for a sleeping one, which then sleeps through the job: a deadlock.)
     readonly ManualResetEventSlim[] _wake;
-    // Shared state of the job in flight.
+    // The job in flight. _ticket packs (generation << 32 | next index): claiming an index is one CAS that also
+    // proves the job is still the one the claimer saw, so a worker arriving late can never run an index of a
+    // newer job twice. The caller waits for _remaining (indices not yet finished), not for every worker to check
+    // in — a worker the OS has descheduled costs nothing unless it holds an index.
     delegate*<int, nint, void> _body;
     nint _state;
     int _count;
-    int _next;           // next index to claim
-    int _running;        // workers still inside the current job
-    long _generation;    // bumped once per job
+    long _ticket;
+    int _remaining;
     volatile bool _stopping;
     int _busy;           // 1 while a job is in flight
 
@@ -76,7 +78,7 @@ public sealed unsafe class ComputePool : IDisposable
 
     /// <summary>Runs <c>body.Execute(i)</c> for every i in [0, count) on the pool and the calling thread,
     /// returning when all are done. The body is read through a pointer to the caller's stack, so it
-    /// must not be moved while the call runs (it is not: the call blocks).</summary>
+    /// must not be moved while the call runs (it is not: the call blocks). Bodies must not throw.</summary>
     public void For<TBody>(int count, ref TBody body) where TBody : unmanaged, IParallelBody
     {
         if (count <= 0) return;
@@ -106,13 +108,13 @@ public sealed unsafe class ComputePool : IDisposable
             _body = body;
             _state = state;
             _count = count;
-            _next = 0;
-            Volatile.Write(ref _running, _workers.Length);
-            Interlocked.Increment(ref _generation);
+            Volatile.Write(ref _remaining, count);
+            long generation = (Volatile.Read(ref _ticket) >> 32) + 1;
+            Volatile.Write(ref _ticket, generation << 32);
             foreach (var wake in _wake) wake.Set();
-            Drain();
+            Drain(generation);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _running) != 0) spin.SpinOnce(-1);
+            while (Volatile.Read(ref _remaining) != 0) spin.SpinOnce(-1);
         }
         finally
         {
@@ -120,12 +122,19 @@ public sealed unsafe class ComputePool : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void Drain()
+    void Drain(long generation)
     {
-        int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < _count)
-            _body(i, _state);
+        while (true)
+        {
+            long ticket = Volatile.Read(ref _ticket);
+            if (ticket >> 32 != generation) return;
+            int index = (int)ticket;
+            if (index >= Volatile.Read(ref _count)) return;
+            if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+            // The claim proves job `generation` is unfinished, so body and state are still its own.
+            _body(index, _state);
+            Interlocked.Decrement(ref _remaining);
+        }
     }
 
     void WorkerLoop(ManualResetEventSlim wake)
@@ -136,19 +145,18 @@ public sealed unsafe class ComputePool : IDisposable
             // Spin for a short while (back-to-back kernels of a training step arrive within
             // microseconds), then sleep until woken. A set left over from a job found by spinning only
             // costs one extra pass of this loop.
-            for (int s = 0; s < SpinIterations && Volatile.Read(ref _generation) == seen && !_stopping; s++)
+            for (int s = 0; s < SpinIterations && Volatile.Read(ref _ticket) >> 32 == seen && !_stopping; s++)
                 Thread.SpinWait(20);
-            if (Volatile.Read(ref _generation) == seen && !_stopping)
+            if (Volatile.Read(ref _ticket) >> 32 == seen && !_stopping)
             {
                 wake.Wait();
                 wake.Reset();
             }
             if (_stopping) return;
-            long gen = Volatile.Read(ref _generation);
-            if (gen == seen) continue;
-            seen = gen;
-            Drain();
-            Interlocked.Decrement(ref _running);
+            long generation = Volatile.Read(ref _ticket) >> 32;
+            if (generation == seen) continue;
+            seen = generation;
+            Drain(generation);
         }
     }
 
