@@ -8,8 +8,11 @@ internal static class VerbRegistry
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoVerb.Create();
         yield return DataVerb.Create();
         yield return TokenizerVerb.Create();
+        yield return PretrainVerb.Create();
+        yield return EvalVerb.Create();
         yield return BenchVerb.Create();
     }
 }

@@ -58,6 +58,7 @@ public sealed unsafe class ComputePool : IDisposable
     int _remaining;
     volatile bool _stopping;
     int _busy;           // 1 while a job is in flight
+    const int Closed = int.MaxValue;
 
     /// <summary>Number of threads that run a job, the caller included.</summary>
     public int Threads { get; }
@@ -82,6 +83,7 @@ public sealed unsafe class ComputePool : IDisposable
     public void For<TBody>(int count, ref TBody body) where TBody : unmanaged, IParallelBody
     {
         if (count <= 0) return;
+        if (count >= Closed) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be below int.MaxValue.");
         if (count == 1 || Threads == 1)
         {
             for (int i = 0; i < count; i++) body.Execute(i);
@@ -105,11 +107,14 @@ public sealed unsafe class ComputePool : IDisposable
         }
         try
         {
+            // Close the ticket before touching the job's fields: a worker still holding the previous job's
+            // last ticket could otherwise pass its bounds check against the new count and claim with it.
+            long generation = (Volatile.Read(ref _ticket) >> 32) + 1;
+            Volatile.Write(ref _ticket, (generation << 32) | Closed);
             _body = body;
             _state = state;
             _count = count;
             Volatile.Write(ref _remaining, count);
-            long generation = (Volatile.Read(ref _ticket) >> 32) + 1;
             Volatile.Write(ref _ticket, generation << 32);
             foreach (var wake in _wake) wake.Set();
             Drain(generation);
@@ -129,6 +134,7 @@ public sealed unsafe class ComputePool : IDisposable
             long ticket = Volatile.Read(ref _ticket);
             if (ticket >> 32 != generation) return;
             int index = (int)ticket;
+            if (index == Closed) { Thread.SpinWait(1); continue; }   // the job is being set up
             if (index >= Volatile.Read(ref _count)) return;
             if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
             // The claim proves job `generation` is unfinished, so body and state are still its own.

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Lathe.Models;
+using Lathe.Tensors.Threading;
+using Lathe.Training;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe bench train`: training throughput of a preset on random tokens — full steps (forward,
+/// backward, clipping, AdamW) — as tokens/s (median step after warm-up), peak RSS and MFU.</summary>
+internal static class BenchTrain
+{
+    /// <summary>The machine's fp32 peak the MFU is measured against (2 cores, AVX-512 FMA), GFLOP/s.</summary>
+    const double PeakGflops = 430;
+
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model preset (S, M, gpt2-tiny, …).", DefaultValueFactory = _ => "S" };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch-size") { Description = "B (default: S 8, M 4)." };
+        var block = new Option<int>("--block-size") { Description = "T (default: S 256, M 512)." };
+        var command = new Command("train", "Training-step throughput of a preset; prints tokens/s, peak RSS and MFU as JSON last.")
+        {
+            preset, threads, steps, warmup, batch, block,
+        };
+        command.SetAction(r => Run(r.GetValue(preset)!, r.GetValue(threads), r.GetValue(steps), r.GetValue(warmup), r.GetValue(batch), r.GetValue(block)));
+        return command;
+    }
+
+    /// <summary>The benchmark shapes (scripts/bench/train-torch.py uses the same).</summary>
+    static (int B, int T) Shape(string preset, ModelConfig c) => preset switch
+    {
+        "S" => (8, 256),
+        "M" => (4, 512),
+        _ => (4, Math.Min(128, c.MaxPositions)),
+    };
+
+    static int Run(string preset, int threads, int steps, int warmup, int batch, int block)
+    {
+        if (threads <= 0 || steps <= 0 || warmup < 0) throw new UserInputException("bench train: --threads and --steps must be positive, --warmup ≥ 0");
+        ComputePool.SetSharedThreads(threads);
+        var config = ModelConfig.FromPresetOrFile(preset);
+        var (B, T) = Shape(preset, config);
+        if (batch > 0) B = batch;
+        if (block > 0) T = block;
+        // Random tokens: throughput does not depend on the text.
+        var rng = new Lathe.Tensors.Philox(42);
+        var tokens = new int[Math.Max(B * T * (steps + warmup) + 1, 4 * B * T)];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.NextInt(config.VocabSize);
+        var options = new TrainingOptions { Steps = steps + warmup, BatchSize = B, BlockSize = T, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LearningRate = 3e-4f };
+        using var model = CausalLM.Create(config, 1);
+        using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);
+        for (int i = 0; i < warmup; i++) trainer.TrainStep();
+        var times = new List<double>(steps);   // sized up front: the loop measures the step's allocations, not the list's
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < steps; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            trainer.TrainStep();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        long allocatedPerStep = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / steps;
+        double median = BenchSupport.Median(times);
+        double tokensPerSecond = B * T / median;
+        double flopsPerToken = 3 * model.ForwardFlopsPerToken(T);   // forward + backward ≈ 3× forward
+        double mfu = tokensPerSecond * flopsPerToken / (PeakGflops * 1e9);
+        Console.Error.WriteLine($"bench train {preset}: {model.ParameterCount / 1e6:F2}M params, B={B} T={T}, {threads} threads: median step {median * 1e3:F1} ms over {steps}, " +
+            $"{tokensPerSecond:F0} tok/s, {tokensPerSecond * flopsPerToken / 1e9:F1} GFLOP/s, {allocatedPerStep} B allocated/step (managed, this thread)");
+        BenchSupport.PrintJson(("bench", "train"), ("preset", preset), ("threads", threads), ("batch", B), ("block", T), ("steps", steps),
+            ("params_m", model.ParameterCount / 1e6), ("step_ms", median * 1e3), ("tokens_per_s", tokensPerSecond), ("peak_rss_mb", BenchSupport.PeakRssMb()),
+            ("mfu", mfu), ("alloc_bytes_per_step", allocatedPerStep));
+        return 0;
+    }
+}

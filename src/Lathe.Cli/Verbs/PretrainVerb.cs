@@ -1,0 +1,152 @@
+using System.CommandLine;
+using Lathe.Models;
+using Lathe.Tensors.Threading;
+using Lathe.Training;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe pretrain`: causal-LM pre-training from token shards into a run folder.</summary>
+internal static class PretrainVerb
+{
+    // Config overrides: option name → config.json field.
+    static readonly (string Option, string Field, string Help)[] ConfigOverrides =
+    [
+        ("--vocab-size", "vocab_size", "Vocabulary size."),
+        ("--n-positions", "n_positions", "Context length (position table)."),
+        ("--n-embd", "n_embd", "Model width d_model."),
+        ("--n-layer", "n_layer", "Number of blocks."),
+        ("--n-head", "n_head", "Attention heads."),
+        ("--n-kv-head", "num_key_value_heads", "Key/value heads (Llama)."),
+        ("--intermediate-size", "intermediate_size", "MLP width."),
+    ];
+
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Preset name (gpt2-tiny, S, M, gpt2, llama-tiny) or a config.json path.", DefaultValueFactory = _ => "gpt2-tiny" };
+        var data = new Option<string>("--data") { Description = "Folder of llm.c token shards (*train*.bin, *val*.bin) and optionally tokenizer.json.", Required = true };
+        var output = new Option<string>("--out") { Description = "Run folder (checkpoint/, metrics.jsonl, loss.svg).", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off." };
+        var o = new TrainingOptionSet();
+        var overrides = ConfigOverrides.Select(c => new Option<int?>(c.Option) { Description = c.Help }).ToArray();
+        var dropout = new Option<float?>("--dropout") { Description = "Residual and embedding dropout rate (config field resid_pdrop)." };
+        var command = new Command("pretrain", "Pre-train a decoder (GPT-2 / Llama) on token shards; Ctrl-C writes a checkpoint.") { config, data, output, resume };
+        o.AddTo(command);
+        foreach (var opt in overrides) command.Options.Add(opt);
+        command.Options.Add(dropout);
+        command.SetAction(r =>
+        {
+            var cfg = ModelConfig.FromPresetOrFile(r.GetValue(config)!);
+            for (int i = 0; i < overrides.Length; i++)
+                if (r.GetValue(overrides[i]) is { } v) cfg = cfg.With(ConfigOverrides[i].Field, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (r.GetValue(dropout) is { } p) cfg = cfg.With("dropout", p.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return Run(cfg.Validate(), r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r));
+        });
+        return command;
+    }
+
+    internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads, HashSet<string> explicitOptions)
+    {
+        ComputePool.SetSharedThreads(threads);
+        var (train, validation) = TokenShards.LoadFolder(dataDir);
+        string? tokenizer = File.Exists(Path.Combine(dataDir, "tokenizer.json")) ? Path.Combine(dataDir, "tokenizer.json") : null;
+        string? checkpoint = null;
+        if (resume)
+        {
+            checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"pretrain: --resume: no checkpoint in {runDir}");
+            config = ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile));
+            var saved = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
+            options = explicitOptions.Contains("steps") ? saved with { Steps = options.Steps } : saved;
+        }
+        else if (Checkpoint.Find(runDir) is not null)
+            throw new UserInputException($"pretrain: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+        int maxToken = 0;
+        foreach (int t in train) maxToken = Math.Max(maxToken, t);
+        if (maxToken >= config.VocabSize)
+            throw new UserInputException($"pretrain: vocab_size {config.VocabSize} is too small for token id {maxToken} in {dataDir}");
+        using var model = CausalLM.Create(config, options.Seed);
+        using var trainer = new Trainer(model, options, new TokenStreamSource(train, options.BlockSize), validation, runDir, tokenizer);
+        if (checkpoint is not null) trainer.Resume(checkpoint);
+        Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, {train.Length:N0} train / {validation.Length:N0} val tokens, " +
+            $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
+        return Train(trainer, runDir);
+    }
+
+    /// <summary>Runs the trainer with the progress line and signal handling; exit code.</summary>
+    internal static int Train(Trainer trainer, string runDir)
+    {
+        using var console = new TrainingConsole();
+        try
+        {
+            var outcome = trainer.Run(console.Token, console.Report);
+            console.EndLine();
+            Console.Error.WriteLine(outcome == TrainingOutcome.Interrupted
+                ? $"pretrain: interrupted at step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)"
+                : $"pretrain: done, step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, curves in {Path.Combine(runDir, "loss.svg")}");
+            return outcome == TrainingOutcome.Interrupted ? 130 : 0;
+        }
+        catch (TrainingDivergedException e)
+        {
+            console.EndLine();
+            Console.Error.WriteLine($"lathe: {e.Message}");
+            return 1;
+        }
+    }
+}
+
+/// <summary>The trainer's command-line options, shared by pretrain and demo.</summary>
+internal sealed class TrainingOptionSet
+{
+    readonly TrainingOptions _d = new();
+    public readonly Option<int> Steps, BatchSize, BlockSize, GradAccum, Warmup, EvalEvery, CheckpointEvery, ThreadCount;
+    public readonly Option<float> Lr, WeightDecay, ClipNorm;
+    public readonly Option<ulong> Seed;
+
+    public TrainingOptionSet(int? steps = null, int? batch = null, int? block = null, float? lr = null, int? warmup = null, int? evalEvery = null)
+    {
+        Steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => steps ?? _d.Steps };
+        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per micro-batch (B).", DefaultValueFactory = _ => batch ?? _d.BatchSize };
+        BlockSize = new Option<int>("--block-size") { Description = "Tokens per sequence (T).", DefaultValueFactory = _ => block ?? _d.BlockSize };
+        GradAccum = new Option<int>("--grad-accum") { Description = "Micro-batches per update.", DefaultValueFactory = _ => _d.GradAccum };
+        Lr = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => lr ?? _d.LearningRate };
+        Warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps.", DefaultValueFactory = _ => warmup ?? _d.WarmupSteps };
+        WeightDecay = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (matrices only).", DefaultValueFactory = _ => _d.WeightDecay };
+        ClipNorm = new Option<float>("--clip-norm") { Description = "Global gradient-norm clip (0 = off).", DefaultValueFactory = _ => _d.ClipNorm };
+        EvalEvery = new Option<int>("--eval-every") { Description = "Validation every N steps (0 = off).", DefaultValueFactory = _ => evalEvery ?? _d.EvalEvery };
+        CheckpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N steps (0 = only at the end).", DefaultValueFactory = _ => _d.CheckpointEvery };
+        Seed = new Option<ulong>("--seed") { Description = "Seed of init and sampling.", DefaultValueFactory = _ => _d.Seed };
+        ThreadCount = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+    }
+
+    public void AddTo(Command c)
+    {
+        foreach (var o in new Option[] { Steps, BatchSize, BlockSize, GradAccum, Lr, Warmup, WeightDecay, ClipNorm, EvalEvery, CheckpointEvery, Seed, ThreadCount })
+            c.Options.Add(o);
+    }
+
+    public TrainingOptions Read(ParseResult r, bool allowZeroSteps = false)
+    {
+        var o = new TrainingOptions
+        {
+        Steps = r.GetValue(Steps), BatchSize = r.GetValue(BatchSize), BlockSize = r.GetValue(BlockSize), GradAccum = r.GetValue(GradAccum),
+        LearningRate = r.GetValue(Lr), WarmupSteps = r.GetValue(Warmup), WeightDecay = r.GetValue(WeightDecay), ClipNorm = r.GetValue(ClipNorm),
+        EvalEvery = r.GetValue(EvalEvery), CheckpointEvery = r.GetValue(CheckpointEvery), Seed = r.GetValue(Seed),
+        };
+        if (allowZeroSteps && o.Steps == 0) return (o with { Steps = 1 }).Validate() with { Steps = 0 };
+        return o.Validate();
+    }
+
+    public int Threads(ParseResult r)
+    {
+        int t = r.GetValue(ThreadCount);
+        if (t <= 0) throw new UserInputException($"--threads: {t} must be positive");
+        return t;
+    }
+
+    /// <summary>The option names given explicitly on the command line (without the dashes).</summary>
+    public HashSet<string> Explicit(ParseResult r)
+    {
+        var set = new HashSet<string>();
+        if (r.GetResult(Steps) is { Implicit: false }) set.Add("steps");
+        return set;
+    }
+}

@@ -1,0 +1,117 @@
+using Lathe.Formats;
+using Lathe.IO;
+using Lathe.Tensors;
+
+namespace Lathe.Models;
+
+/// <summary>A checkpoint folder: config.json, model.safetensors (Hugging Face names and layouts),
+/// tokenizer.json and, while training, trainer_state.json + optimizer.safetensors.</summary>
+/// <remarks>Crash safety: a training run keeps its checkpoint in &lt;run&gt;/checkpoint. A save writes a
+/// complete new folder checkpoint.tmp (each file flushed), moves the old folder aside to checkpoint.old,
+/// renames the new one into place and deletes the old one. A kill at any moment leaves either checkpoint
+/// or checkpoint.old complete; <see cref="Resolve"/> finds whichever is there.</remarks>
+public static class Checkpoint
+{
+    public const string ConfigFile = "config.json", ModelFile = "model.safetensors", TokenizerFile = "tokenizer.json",
+        StateFile = "trainer_state.json", OptimizerFile = "optimizer.safetensors", Folder = "checkpoint";
+
+    /// <summary>The checkpoint folder behind <paramref name="path"/>: the folder itself when it holds
+    /// config.json, else its checkpoint/ (or checkpoint.old/ left by an interrupted save); null when none.</summary>
+    public static string? Find(string path)
+    {
+        if (File.Exists(Path.Combine(path, ConfigFile)) && File.Exists(Path.Combine(path, ModelFile))) return path;
+        foreach (var sub in new[] { Folder, Folder + ".old" })
+        {
+            string d = Path.Combine(path, sub);
+            if (File.Exists(Path.Combine(d, ConfigFile)) && File.Exists(Path.Combine(d, ModelFile))) return d;
+        }
+        return null;
+    }
+
+    /// <summary>Like <see cref="Find"/> but throws a one-line error when there is no checkpoint.</summary>
+    public static string Resolve(string path) =>
+        Find(path) ?? throw new FileNotFoundException($"checkpoint: no config.json + model.safetensors in {path} (or {Path.Combine(path, Folder)})");
+
+    /// <summary>Writes the model's parameters to model.safetensors in Hugging Face layout.</summary>
+    public static void SaveWeights(string path, CausalLM model)
+    {
+        var items = new List<SafetensorsWriter.Item>(model.Parameters.Count);
+        foreach (var p in model.Parameters)
+            items.Add(SafetensorsWriter.F32(p.Name, p.StoredShape, StoredValues(p)));
+        SafetensorsWriter.Write(path, items, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>Loads model.safetensors into <paramref name="model"/>; a missing or mis-shaped tensor is a one-line error naming it.</summary>
+    public static void LoadWeights(string path, CausalLM model)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint: {path} not found");
+        using var file = SafetensorsFile.Open(path);
+        foreach (var p in model.Parameters)
+        {
+            if (!file.Entries.TryGetValue(p.Name, out var e))
+                throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' is missing");
+            long[] want = p.StoredShape;
+            if (!e.Shape.AsSpan().SequenceEqual(want))
+                throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' has shape [{string.Join(", ", e.Shape)}], expected [{string.Join(", ", want)}]");
+            float[] values = file.ReadFloats(p.Name);
+            if (p.StoredTransposed) Transpose(values, (int)want[0], (int)want[1], p.Value.AsSpan());
+            else values.CopyTo(p.Value.AsSpan());
+        }
+    }
+
+    /// <summary>Writes config.json and model.safetensors (and copies tokenizer.json) into <paramref name="dir"/>.</summary>
+    public static void SaveModel(string dir, CausalLM model, string? tokenizerJson)
+    {
+        Directory.CreateDirectory(dir);
+        AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
+        SaveWeights(Path.Combine(dir, ModelFile), model);
+        if (tokenizerJson is not null && File.Exists(tokenizerJson))
+            AtomicFile.WriteAllBytes(Path.Combine(dir, TokenizerFile), File.ReadAllBytes(tokenizerJson));
+    }
+
+    /// <summary>Loads a model from a checkpoint folder (or a run folder holding checkpoint/).</summary>
+    public static CausalLM LoadModel(string path)
+    {
+        string dir = Resolve(path);
+        var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        var model = CausalLM.Create(config, seed: 0);
+        try { LoadWeights(Path.Combine(dir, ModelFile), model); }
+        catch { model.Dispose(); throw; }
+        return model;
+    }
+
+    /// <summary>Writes a complete checkpoint into &lt;run&gt;/checkpoint through the crash-safe folder swap;
+    /// <paramref name="writeFiles"/> fills the new folder.</summary>
+    public static void SwapIn(string runDir, Action<string> writeFiles)
+    {
+        string live = Path.Combine(runDir, Folder), old = live + ".old", temp = live + ".tmp";
+        Directory.CreateDirectory(runDir);
+        // A previous save killed between its two renames left only checkpoint.old: put it back first.
+        if (!Directory.Exists(live) && Directory.Exists(old)) Directory.Move(old, live);
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        Directory.CreateDirectory(temp);
+        writeFiles(temp);
+        if (Directory.Exists(live)) Directory.Move(live, old);
+        Directory.Move(temp, live);
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+    }
+
+    static float[] StoredValues(ModelParameter p)
+    {
+        var src = p.Value.AsSpan();
+        if (!p.StoredTransposed) return src.ToArray();
+        int rows = p.Value.Dim(0), cols = p.Value.Dim(1);
+        var result = new float[src.Length];
+        Transpose(src, rows, cols, result);
+        return result;
+    }
+
+    // dst (cols, rows) = srcᵀ for src (rows, cols).
+    static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                dst[c * rows + r] = src[r * cols + c];
+    }
+}

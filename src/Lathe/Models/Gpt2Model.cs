@@ -1,0 +1,68 @@
+using Lathe.Tensors;
+
+namespace Lathe.Models;
+
+/// <summary>GPT-2 (Radford et al. 2019): learned token and position embeddings, pre-LN blocks of causal
+/// multi-head attention and a GELU(tanh) MLP, a final LayerNorm, and an lm_head tied to the token
+/// embedding. Parameter names are Hugging Face GPT2LMHeadModel's.</summary>
+public sealed class Gpt2Model : CausalLM
+{
+    readonly Tensor _wte;   // (V, C)
+    readonly Tensor _wpe;   // (maxT, C)
+    readonly Block[] _blocks;
+    readonly NormLayer _lnF;
+    readonly Tensor[] _qkv = new Tensor[3];
+
+    internal Gpt2Model(ModelConfig config, ulong seed) : this(config, new ParameterBuilder(seed)) { }
+
+    Gpt2Model(ModelConfig c, ParameterBuilder p) : base(c, p.Parameters)
+    {
+        float std = c.InitStd;
+        // GPT-2 §2.3: residual projections scaled by 1/√(2·n_layer) so the residual stream's variance stays put.
+        float residualStd = std / MathF.Sqrt(2 * c.Layers);
+        _wte = p.Normal("transformer.wte.weight", std, decay: false, storedTransposed: false, c.VocabSize, c.Embd);
+        _wpe = p.Normal("transformer.wpe.weight", std, decay: false, storedTransposed: false, c.MaxPositions, c.Embd);
+        _blocks = new Block[c.Layers];
+        for (int l = 0; l < c.Layers; l++)
+        {
+            string n = $"transformer.h.{l}";
+            _blocks[l] = new Block(
+                new NormLayer(p, n + ".ln_1", c.Embd, rms: false, c.NormEps),
+                LinearLayer.Conv1D(p, n + ".attn.c_attn", c.Embd, 3 * c.Embd, std),
+                LinearLayer.Conv1D(p, n + ".attn.c_proj", c.Embd, c.Embd, residualStd),
+                new NormLayer(p, n + ".ln_2", c.Embd, rms: false, c.NormEps),
+                LinearLayer.Conv1D(p, n + ".mlp.c_fc", c.Embd, c.Intermediate, std),
+                LinearLayer.Conv1D(p, n + ".mlp.c_proj", c.Intermediate, c.Embd, residualStd));
+        }
+        _lnF = new NormLayer(p, "transformer.ln_f", c.Embd, rms: false, c.NormEps);
+        if (!c.TieEmbeddings) throw new InvalidDataException("config: tie_word_embeddings: gpt2 models here always tie lm_head to wte");
+    }
+
+    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T)
+    {
+        int C = Config.Embd;
+        var tok = Ops.Reshape(Ops.Embedding(_wte, ids), B, T, C);      // (B,T,C)
+        var x = Dropout(Ops.Add(tok, Ops.Narrow(_wpe, 0, 0, T)));       // + (T,C) broadcast over B
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, _qkv);
+        x = _lnF.Forward(x);
+        return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);              // (B·T, V), lm_head tied to wte
+    }
+
+    sealed class Block(NormLayer ln1, LinearLayer attn, LinearLayer attnProj, NormLayer ln2, LinearLayer fc, LinearLayer fcProj)
+    {
+        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv)
+        {
+            int C = x.Dim(-1), D = C / H;
+            var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
+            // One copy puts q, k and v each in (B,H,T,D) row-major order: (B,T,3,H,D) → (3,B,H,T,D);
+            // the three slices along the first axis are then contiguous views the attention reads in place.
+            var heads = Ops.Contiguous(Ops.Permute(Ops.Reshape(h, B, T, 3, H, D), 2, 0, 3, 1, 4));
+            Ops.Split(heads, 0, [1, 1, 1], qkv);
+            var y = Ops.Attention(Ops.Reshape(qkv[0], B, H, T, D), Ops.Reshape(qkv[1], B, H, T, D), Ops.Reshape(qkv[2], B, H, T, D), causal: true);  // (B,H,T,D)
+            y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
+            x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));         // resid_pdrop
+            var m = Ops.Gelu(fc.Forward(ln2.Forward(x)), tanhApproximation: true);   // (B,T,4C)
+            return Ops.Add(x, model.Dropout(fcProj.Forward(m)));
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using Lathe.Tensors;
+
+namespace Lathe.Models;
+
+/// <summary>Creates and registers a model's parameters in a fixed order, initialised from one seeded
+/// generator (GPT-2 scheme: matrices and embeddings N(0, std), biases 0, norm gains 1).</summary>
+internal sealed class ParameterBuilder(ulong seed)
+{
+    readonly Philox _rng = new(seed);
+    public List<ModelParameter> Parameters { get; } = [];
+
+    public Tensor Normal(string name, float std, bool decay, bool storedTransposed, params int[] shape)
+    {
+        var t = Tensor.Zeros(shape);
+        _rng.FillNormal(t.AsSpan(), 0, std);
+        return Add(name, t, storedTransposed, decay);
+    }
+
+    public Tensor Constant(string name, float value, params int[] shape) => Add(name, Tensor.Full(value, shape), false, false);
+
+    Tensor Add(string name, Tensor t, bool storedTransposed, bool decay)
+    {
+        t.RequiresGrad = true;
+        t.Name = name;
+        Parameters.Add(new ModelParameter(name, t, storedTransposed, decay));
+        return t;
+    }
+}
+
+/// <summary>y = x·Wᵀ + b with W (out, in).</summary>
+internal sealed class LinearLayer(Tensor weight, Tensor? bias)
+{
+    public Tensor Weight { get; } = weight;
+    public Tensor? Bias { get; } = bias;
+    public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
+
+    /// <summary>A GPT-2 Conv1D: HF name, (in, out) on disk, (out, in) in memory, with bias.</summary>
+    public static LinearLayer Conv1D(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
+        new(p.Normal(name + ".weight", std, decay: true, storedTransposed: true, outFeatures, inFeatures),
+            p.Constant(name + ".bias", 0f, outFeatures));
+
+    /// <summary>An nn.Linear without bias (Llama projections), (out, in) both on disk and in memory.</summary>
+    public static LinearLayer NoBias(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
+        new(p.Normal(name + ".weight", std, decay: true, storedTransposed: false, outFeatures, inFeatures), null);
+}
+
+/// <summary>LayerNorm (gain and bias) or RMSNorm (gain only) over the last axis.</summary>
+internal sealed class NormLayer
+{
+    readonly Tensor _weight;
+    readonly Tensor? _bias;
+    readonly float _eps;
+
+    public NormLayer(ParameterBuilder p, string name, int features, bool rms, float eps)
+    {
+        _weight = p.Constant(name + ".weight", 1f, features);
+        _bias = rms ? null : p.Constant(name + ".bias", 0f, features);
+        _eps = eps;
+    }
+
+    public Tensor Forward(Tensor x) => _bias is null ? Ops.RmsNorm(x, _weight, _eps) : Ops.LayerNorm(x, _weight, _bias, _eps);
+}

@@ -1,0 +1,242 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Lathe.Models;
+
+/// <summary>Shape and hyper-parameters of a decoder model — configuration as data. Read and written as a
+/// Hugging Face config.json with the field names of that model type (GPT-2: n_embd, n_layer, n_head,
+/// n_positions, layer_norm_epsilon; Llama: hidden_size, num_hidden_layers, num_attention_heads,
+/// num_key_value_heads, intermediate_size, max_position_embeddings, rms_norm_eps, rope_theta).</summary>
+public sealed record ModelConfig
+{
+    /// <summary>"gpt2" or "llama".</summary>
+    public string ModelType { get; init; } = "gpt2";
+    public int VocabSize { get; init; } = 50257;
+    /// <summary>Context length: the size of the position table (GPT-2) or the RoPE table (Llama).</summary>
+    public int MaxPositions { get; init; } = 1024;
+    /// <summary>d_model (C).</summary>
+    public int Embd { get; init; } = 768;
+    public int Layers { get; init; } = 12;
+    public int Heads { get; init; } = 12;
+    /// <summary>Key/value heads (grouped-query attention); equal to <see cref="Heads"/> for GPT-2.</summary>
+    public int KvHeads { get; init; } = 12;
+    /// <summary>MLP hidden width (GPT-2: 4·C).</summary>
+    public int Intermediate { get; init; } = 3072;
+    public float NormEps { get; init; } = 1e-5f;
+    public bool TieEmbeddings { get; init; } = true;
+    public float Dropout { get; init; }
+    public double RopeTheta { get; init; } = 10000;
+    public float InitStd { get; init; } = 0.02f;
+
+    /// <summary>"layernorm" (GPT-2) or "rmsnorm" (Llama).</summary>
+    public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
+    public int HeadDim => Embd / Heads;
+
+    static readonly string[] KnownTypes = ["gpt2", "llama"];
+
+    /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
+    public ModelConfig Validate()
+    {
+        if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of gpt2, llama");
+        Positive(VocabSize, "vocab_size");
+        Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
+        Positive(Embd, ModelType == "gpt2" ? "n_embd" : "hidden_size");
+        Positive(Layers, ModelType == "gpt2" ? "n_layer" : "num_hidden_layers");
+        Positive(Heads, ModelType == "gpt2" ? "n_head" : "num_attention_heads");
+        Positive(KvHeads, "num_key_value_heads");
+        Positive(Intermediate, ModelType == "gpt2" ? "n_inner" : "intermediate_size");
+        if (Embd % Heads != 0)
+            Fail(ModelType == "gpt2" ? "n_head" : "num_attention_heads", $"{Heads} heads do not divide d_model {Embd}");
+        if (Heads % KvHeads != 0) Fail("num_key_value_heads", $"{KvHeads} kv heads do not divide {Heads} heads");
+        if (ModelType == "gpt2" && KvHeads != Heads) Fail("num_key_value_heads", "gpt2 has no grouped-query attention (must equal n_head)");
+        if (ModelType == "llama" && HeadDim % 2 != 0) Fail("hidden_size", $"head dim {HeadDim} must be even for RoPE");
+        if (!(NormEps > 0)) Fail(ModelType == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps", $"{NormEps} must be > 0");
+        if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
+        if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
+        if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
+        return this;
+    }
+
+    /// <summary>Checks a training/eval context length fits the position table.</summary>
+    public void ValidateContext(int blockSize)
+    {
+        if (blockSize <= 0) throw new InvalidDataException($"block size {blockSize} must be positive");
+        if (blockSize > MaxPositions)
+            Fail(ModelType == "gpt2" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
+    }
+
+    static void Positive(int v, string field) { if (v <= 0) Fail(field, $"{v} must be positive"); }
+
+    static void Fail(string field, string why) => throw new InvalidDataException($"config: {field}: {why}");
+
+    // ── Hugging Face config.json ─────────────────────────────────────────────────────────────────
+
+    /// <summary>Reads a config.json (GPT-2 or Llama field names) and validates it.</summary>
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"config: {path} not found");
+        try { return Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"config: {path}: not valid JSON ({e.Message.Split('\n')[0]})"); }
+    }
+
+    /// <summary>Parses config.json text and validates it.</summary>
+    public static ModelConfig Parse(string json)
+    {
+        var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
+        string type = Str(node, "model_type") ?? "gpt2";
+        ModelConfig c;
+        if (type == "llama")
+        {
+            int heads = Int(node, "num_attention_heads") ?? 32;
+            c = new ModelConfig
+            {
+                ModelType = type,
+                VocabSize = Int(node, "vocab_size") ?? 32000,
+                MaxPositions = Int(node, "max_position_embeddings") ?? 2048,
+                Embd = Int(node, "hidden_size") ?? 4096,
+                Layers = Int(node, "num_hidden_layers") ?? 32,
+                Heads = heads,
+                KvHeads = Int(node, "num_key_value_heads") ?? heads,
+                Intermediate = Int(node, "intermediate_size") ?? 11008,
+                NormEps = (float)(Dbl(node, "rms_norm_eps") ?? 1e-6),
+                TieEmbeddings = Bool(node, "tie_word_embeddings") ?? false,
+                Dropout = (float)(Dbl(node, "attention_dropout") ?? 0),
+                RopeTheta = Dbl(node, "rope_theta") ?? 10000,
+                InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
+            };
+        }
+        else
+        {
+            int embd = Int(node, "n_embd") ?? 768;
+            int heads = Int(node, "n_head") ?? 12;
+            c = new ModelConfig
+            {
+                ModelType = type,
+                VocabSize = Int(node, "vocab_size") ?? 50257,
+                MaxPositions = Int(node, "n_positions") ?? 1024,
+                Embd = embd,
+                Layers = Int(node, "n_layer") ?? 12,
+                Heads = heads,
+                KvHeads = heads,
+                Intermediate = Int(node, "n_inner") ?? 4 * embd,
+                NormEps = (float)(Dbl(node, "layer_norm_epsilon") ?? 1e-5),
+                TieEmbeddings = Bool(node, "tie_word_embeddings") ?? true,
+                Dropout = (float)(Dbl(node, "resid_pdrop") ?? 0),
+                InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
+            };
+        }
+        return c.Validate();
+    }
+
+    /// <summary>The config.json text, with the field names Hugging Face transformers reads for this model type.</summary>
+    public string ToJson()
+    {
+        var o = new JsonObject();
+        if (ModelType == "llama")
+        {
+            o["architectures"] = new JsonArray("LlamaForCausalLM");
+            o["model_type"] = "llama";
+            o["vocab_size"] = VocabSize;
+            o["max_position_embeddings"] = MaxPositions;
+            o["hidden_size"] = Embd;
+            o["num_hidden_layers"] = Layers;
+            o["num_attention_heads"] = Heads;
+            o["num_key_value_heads"] = KvHeads;
+            o["intermediate_size"] = Intermediate;
+            o["hidden_act"] = "silu";
+            o["rms_norm_eps"] = NormEps;
+            o["rope_theta"] = RopeTheta;
+            o["tie_word_embeddings"] = TieEmbeddings;
+            o["attention_dropout"] = Dropout;
+        }
+        else
+        {
+            o["architectures"] = new JsonArray("GPT2LMHeadModel");
+            o["model_type"] = "gpt2";
+            o["vocab_size"] = VocabSize;
+            o["n_positions"] = MaxPositions;
+            o["n_ctx"] = MaxPositions;
+            o["n_embd"] = Embd;
+            o["n_layer"] = Layers;
+            o["n_head"] = Heads;
+            o["n_inner"] = Intermediate;
+            o["activation_function"] = "gelu_new";
+            o["layer_norm_epsilon"] = NormEps;
+            o["tie_word_embeddings"] = TieEmbeddings;
+            o["resid_pdrop"] = Dropout;
+            o["embd_pdrop"] = Dropout;
+            o["attn_pdrop"] = Dropout;
+        }
+        o["initializer_range"] = InitStd;
+        o["torch_dtype"] = "float32";
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>Applies a command-line override "field=value" by its config.json name (n_layer, hidden_size, …).</summary>
+    public ModelConfig With(string field, string value)
+    {
+        int I() => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
+            : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
+        double D() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
+            : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
+        return field switch
+        {
+            "vocab_size" => this with { VocabSize = I() },
+            "n_positions" or "max_position_embeddings" => this with { MaxPositions = I() },
+            "n_embd" or "hidden_size" => this with { Embd = I(), Intermediate = ModelType == "gpt2" ? 4 * I() : Intermediate },
+            "n_layer" or "num_hidden_layers" => this with { Layers = I() },
+            "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = ModelType == "gpt2" ? I() : KvHeads },
+            "num_key_value_heads" => this with { KvHeads = I() },
+            "n_inner" or "intermediate_size" => this with { Intermediate = I() },
+            "dropout" => this with { Dropout = (float)D() },
+            "rope_theta" => this with { RopeTheta = D() },
+            _ => throw new InvalidDataException($"config: unknown field '{field}'"),
+        };
+    }
+
+    // ── Presets (embedded JSON under Models/Presets) ─────────────────────────────────────────────
+
+    /// <summary>Names of the bundled presets.</summary>
+    public static IReadOnlyList<string> PresetNames()
+    {
+        var names = new List<string>();
+        foreach (var r in typeof(ModelConfig).Assembly.GetManifestResourceNames())
+            if (r.StartsWith(PresetPrefix, StringComparison.Ordinal)) names.Add(r[PresetPrefix.Length..^5]);
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    const string PresetPrefix = "Lathe.Models.Presets.";
+
+    /// <summary>A bundled preset by name (gpt2-tiny, S, M, …) or a config.json path.</summary>
+    public static ModelConfig FromPresetOrFile(string nameOrPath)
+    {
+        using var stream = typeof(ModelConfig).Assembly.GetManifestResourceStream(PresetPrefix + nameOrPath + ".json");
+        if (stream is not null) return Parse(new StreamReader(stream).ReadToEnd());
+        if (File.Exists(nameOrPath)) return Load(nameOrPath);
+        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return Load(Path.Combine(nameOrPath, "config.json"));
+        throw new FileNotFoundException($"config: '{nameOrPath}' is neither a preset ({string.Join(", ", PresetNames())}) nor a config.json file");
+    }
+
+    static string? Str(JsonObject o, string k) => o[k] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    static int? Int(JsonObject o, string k)
+    {
+        if (o[k] is null) return null;
+        if (o[k] is JsonValue v && v.TryGetValue(out int i)) return i;
+        throw new InvalidDataException($"config: {k}: '{o[k]!.ToJsonString()}' is not an integer");
+    }
+    static double? Dbl(JsonObject o, string k)
+    {
+        if (o[k] is null) return null;
+        if (o[k] is JsonValue v && v.TryGetValue(out double d)) return d;
+        throw new InvalidDataException($"config: {k}: '{o[k]!.ToJsonString()}' is not a number");
+    }
+    static bool? Bool(JsonObject o, string k)
+    {
+        if (o[k] is null) return null;
+        if (o[k] is JsonValue v && v.TryGetValue(out bool b)) return b;
+        throw new InvalidDataException($"config: {k}: '{o[k]!.ToJsonString()}' is not true/false");
+    }
+}

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using Lathe.Evaluation;
+using Lathe.Models;
+using Lathe.Tensors;
+using Lathe.Tensors.Autograd;
+
+namespace Lathe.Training;
+
+/// <summary>A snapshot for the progress line.</summary>
+public readonly record struct TrainingProgress(int Step, int TotalSteps, float Loss, double TokensPerSecond, TimeSpan Eta, double? ValidationLoss);
+
+/// <summary>How a run ended.</summary>
+public enum TrainingOutcome { Completed, Interrupted }
+
+/// <summary>Causal-LM pre-training: AdamW, warm-up + cosine schedule, global-norm clipping, gradient
+/// accumulation, periodic evaluation, metrics and crash-safe checkpoints that resume bit for bit.</summary>
+/// <remarks>One <see cref="Tape"/> is reused step after step (Reset), so a steady-state step allocates nothing.</remarks>
+public sealed class Trainer : IDisposable
+{
+    readonly CausalLM _model;
+    readonly IBatchSource _train;
+    readonly int[]? _validation;
+    readonly string? _runDir, _tokenizerJson;
+    readonly AdamWOptimizer _optimizer;
+    readonly Tape _tape = new(), _evalTape = new();
+    readonly int[] _inputs, _targets;
+    readonly MetricsLog? _metrics;
+    Philox _rng;   // for dropout masks; saved in trainer_state.json
+    long _tokensSeen;
+    double? _lastValidation;
+
+    public TrainingOptions Options { get; }
+    /// <summary>Updates taken so far.</summary>
+    public int Step { get; private set; }
+    public CausalLM Model => _model;
+
+    public Trainer(CausalLM model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson)
+    {
+        Options = options.Validate();
+        model.Config.ValidateContext(options.BlockSize);
+        _model = model;
+        _train = train;
+        _validation = validation;
+        _runDir = runDir;
+        _tokenizerJson = tokenizerJson;
+        _optimizer = new AdamWOptimizer(model.Parameters)
+        {
+            Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay,
+        };
+        _inputs = new int[options.BatchSize * options.BlockSize];
+        _targets = new int[options.BatchSize * options.BlockSize];
+        _rng = new Philox(options.Seed ^ 0x9E3779B97F4A7C15UL);
+        if (runDir is not null) _metrics = new MetricsLog(runDir);
+    }
+
+    /// <summary>Restores weights, moments, step, RNG and data position from a checkpoint folder.</summary>
+    public void Resume(string checkpointDir)
+    {
+        var state = TrainerState.Load(Path.Combine(checkpointDir, Checkpoint.StateFile));
+        Checkpoint.LoadWeights(Path.Combine(checkpointDir, Checkpoint.ModelFile), _model);
+        _optimizer.Load(Path.Combine(checkpointDir, Checkpoint.OptimizerFile));
+        Step = state.Step;
+        _train.Position = state.DataPosition;
+        _tokensSeen = state.TokensSeen;
+        _rng = Philox.FromState(state.RngSeed, state.RngCounter, state.RngUsed);
+        _lastValidation = state.LastValidationLoss;
+        _metrics?.ResumeAt(Step);
+    }
+
+    /// <summary>One optimizer update over <see cref="TrainingOptions.GradAccum"/> micro-batches; returns the mean loss.
+    /// Throws <see cref="TrainingDivergedException"/> (before touching the weights) on a NaN/Inf loss or gradient.</summary>
+    public float TrainStep()
+    {
+        int B = Options.BatchSize, T = Options.BlockSize, accum = Options.GradAccum;
+        _optimizer.ZeroGrad();
+        _model.DropoutRng = _rng;
+        float lossSum = 0;
+        for (int micro = 0; micro < accum; micro++)
+        {
+            _train.Next(_inputs, _targets, B, T);
+            _tape.Reset();
+            using (_tape.Activate())
+            {
+                var loss = _model.Loss(_inputs, _targets, B, T);
+                float value = loss.Item();
+                if (!float.IsFinite(value))
+                    throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
+                lossSum += value;
+                _tape.Backward(loss, 1f / accum);   // the mean over micro-batches
+            }
+        }
+        _model.DropoutRng = null;
+        double norm = _optimizer.GradientNorm();
+        if (!double.IsFinite(norm))
+            throw new TrainingDivergedException($"training diverged: gradient norm is {norm} at step {Step + 1}; stopped, last good checkpoint kept");
+        if (Options.ClipNorm > 0 && norm > Options.ClipNorm) _optimizer.ScaleGradients((float)(Options.ClipNorm / norm));
+        var schedule = new LearningRateSchedule(Options.LearningRate, Options.WarmupSteps, Options.Steps, Options.MinLrFraction);
+        float lr = schedule.At(Step + 1);
+        _optimizer.Step(lr);
+        Step++;
+        _tokensSeen += (long)B * T * accum;
+        float mean = lossSum / accum;
+        _metrics?.Add(Step, mean, lr, norm, null, _tokensSeen);
+        return mean;
+    }
+
+    /// <summary>Mean loss over up to <see cref="TrainingOptions.EvalBatches"/> batches of the validation tokens.</summary>
+    public double Evaluate()
+    {
+        if (_validation is null) return double.NaN;
+        _model.DropoutRng = null;
+        int T = Math.Min(Options.BlockSize, _validation.Length - 1);
+        var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches, _evalTape);
+        return sum / count;
+    }
+
+    /// <summary>Writes the checkpoint (weights, moments, state) through the crash-safe swap, and the metrics and curves.</summary>
+    public void SaveCheckpoint()
+    {
+        if (_runDir is null) return;
+        Checkpoint.SwapIn(_runDir, dir =>
+        {
+            Checkpoint.SaveModel(dir, _model, _tokenizerJson);
+            _optimizer.Save(Path.Combine(dir, Checkpoint.OptimizerFile));
+            var (seed, counter, used) = _rng.State;
+            new TrainerState
+            {
+                Step = Step, DataPosition = _train.Position, TokensSeen = _tokensSeen, RngSeed = seed, RngCounter = counter, RngUsed = used,
+                LastValidationLoss = _lastValidation, Options = Options,
+            }.Save(Path.Combine(dir, Checkpoint.StateFile));
+        });
+        _metrics?.Flush();
+    }
+
+    /// <summary>Trains until <see cref="TrainingOptions.Steps"/> or cancellation; a checkpoint is written
+    /// every <see cref="TrainingOptions.CheckpointEvery"/> steps, on cancellation and at the end.</summary>
+    public TrainingOutcome Run(CancellationToken cancel, Action<TrainingProgress>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        int startStep = Step;
+        long tokensPerStep = (long)Options.BatchSize * Options.BlockSize * Options.GradAccum;
+        while (Step < Options.Steps)
+        {
+            if (cancel.IsCancellationRequested) { SaveCheckpoint(); return TrainingOutcome.Interrupted; }
+            float loss = TrainStep();
+            double? val = null;
+            if (Options.EvalEvery > 0 && (Step % Options.EvalEvery == 0 || Step == Options.Steps) && _validation is not null)
+            {
+                val = Evaluate();
+                _lastValidation = val;
+                _metrics?.SetValidation(Step, val.Value);
+            }
+            if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == Options.Steps) SaveCheckpoint();
+            if (progress is not null)
+            {
+                double seconds = clock.Elapsed.TotalSeconds;
+                int done = Step - startStep;
+                double rate = seconds > 0 ? done * tokensPerStep / seconds : 0;
+                var eta = done > 0 ? TimeSpan.FromSeconds(seconds / done * (Options.Steps - Step)) : TimeSpan.Zero;
+                progress(new TrainingProgress(Step, Options.Steps, loss, rate, eta, val ?? _lastValidation));
+            }
+        }
+        return TrainingOutcome.Completed;
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _tape.Dispose();
+        _evalTape.Dispose();
+    }
+}
