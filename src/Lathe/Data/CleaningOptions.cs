@@ -17,7 +17,7 @@ public sealed record CleaningOptions
     /// <summary>Line breaks to \n, Unicode spaces and tabs to one space, no trailing spaces, at most one blank line.</summary>
     public bool NormalizeWhitespace { get; init; } = true;
     /// <summary>Drop mail quoted replies ("&gt; …", "On … wrote:", "-----Original Message-----" and after)
-    /// and signatures (after a "-- " line or a mailing-list footer rule of underscores).</summary>
+    /// and signatures (after a "-- " line or a mailing-list footer rule of underscores, when at most 15 lines follow).</summary>
     public bool StripMailQuotes { get; init; } = true;
     /// <summary>Convert documents that look like HTML to their visible text.</summary>
     public bool HtmlToText { get; init; } = true;

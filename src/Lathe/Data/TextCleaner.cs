@@ -89,6 +89,9 @@ public sealed partial class TextCleaner(CleaningOptions options)
         return output.ToString();
     }
 
+    // Signatures are short by convention (RFC 3676 §4.3 suggests at most 4 lines); list footers run longer.
+    const int MaxSignatureLines = 15;
+
     internal static string StripMailQuotes(string text, CleaningStats stats)
     {
         if (text.IndexOf('>') < 0 && !text.Contains("\n--", StringComparison.Ordinal) && !text.Contains("wrote:", StringComparison.Ordinal)
@@ -102,15 +105,20 @@ public sealed partial class TextCleaner(CleaningOptions options)
             int end = eol < 0 ? text.Length : eol;
             var line = text.AsSpan(start, end - start).TrimEnd('\r');
             var trimmed = line.TrimStart();
-            bool signature = line is "-- " or "--" || line.StartsWith("-----Original Message-----", StringComparison.OrdinalIgnoreCase)
-                || (trimmed.Length >= 40 && !trimmed.ContainsAnyExcept('_'));
-            if (signature)
+            bool original = line.StartsWith("-----Original Message-----", StringComparison.OrdinalIgnoreCase);
+            bool signature = line is "-- " or "--" || (trimmed.Length >= 40 && !trimmed.ContainsAnyExcept('_'));
+            if (original || signature)
             {
-                // Everything from here is a signature, a list footer or the quoted original: count its lines.
+                // Everything from here is the quoted original, a signature or a list footer: count its lines.
+                // A signature delimiter or rule followed by more than MaxSignatureLines lines is not a signature
+                // (a book or a long post using "--" or a rule as a separator), so it stays.
                 int lines = 1;
                 for (int i = end; i < text.Length; i++) if (text[i] == '\n' && i + 1 < text.Length) lines++;
-                stats.SignatureLinesRemoved += lines;
-                break;
+                if (original || lines <= MaxSignatureLines + 1)
+                {
+                    stats.SignatureLinesRemoved += lines;
+                    break;
+                }
             }
             bool quoted = (trimmed.Length > 0 && trimmed[0] == '>')
                 || (trimmed.StartsWith("On ", StringComparison.Ordinal) && trimmed.EndsWith("wrote:", StringComparison.Ordinal))

@@ -158,3 +158,18 @@ public class NfcQuickCheckTests
         Assert.False(Lathe.Data.Unicode.Nfc.IsQuickNormalized("e\u0301"));
     }
 }
+
+public class SignatureGuardTests
+{
+    [Fact]
+    public void DashLineInABookIsNotASignature()
+    {
+        var options = new CleaningOptions { QualityFilter = false };
+        string book = "Chapter one.\n--\n" + string.Join('\n', Enumerable.Range(0, 40).Select(i => $"Line {i} of the story."));
+        var stats = new CleaningStats();
+        Assert.Equal(book, new TextCleaner(options).Clean(book, stats));
+        Assert.Equal(0, stats.SignatureLinesRemoved);
+        string mail = "Reply text.\n-----Original Message-----\n" + string.Join('\n', Enumerable.Range(0, 40).Select(i => $"old {i}"));
+        Assert.Equal("Reply text.", new TextCleaner(options).Clean(mail, new CleaningStats()));
+    }
+}
