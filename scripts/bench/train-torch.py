@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PRESETS = {  # src/Lathe/Models/Presets/{S,M}.json and the shapes of BenchTrain.cs
-    "S": dict(vocab=8192, ctx=256, C=256, L=4, H=4, B=8, T=256),
-    "M": dict(vocab=16384, ctx=512, C=512, L=8, H=8, B=4, T=512),
+    "S": dict(vocab=4096, ctx=256, C=256, L=4, H=4, B=8, T=256),
+    "M": dict(vocab=8192, ctx=256, C=384, L=6, H=6, B=8, T=256),
 }
 PEAK_GFLOPS = 430
 

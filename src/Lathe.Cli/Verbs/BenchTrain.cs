@@ -19,7 +19,7 @@ internal static class BenchTrain
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch-size") { Description = "B (default: S 8, M 4)." };
+        var batch = new Option<int>("--batch-size") { Description = "B (default: 8 for S and M)." };
         var block = new Option<int>("--block-size") { Description = "T (default: S 256, M 512)." };
         var command = new Command("train", "Training-step throughput of a preset; prints tokens/s, peak RSS and MFU as JSON last.")
         {
@@ -33,7 +33,7 @@ internal static class BenchTrain
     static (int B, int T) Shape(string preset, ModelConfig c) => preset switch
     {
         "S" => (8, 256),
-        "M" => (4, 512),
+        "M" => (8, 256),
         _ => (4, Math.Min(128, c.MaxPositions)),
     };
 
