@@ -81,7 +81,7 @@ internal static unsafe class NormKernels
     public static void Backward(bool rms, float* x, float* w, float* mean, float* rstd, float* dy, float* dx, float* dw, float* db, int rows, int cols)
     {
         int chunks = RowPartition.Chunks(rows, cols);
-        float* partials = (dw != null || db != null) ? CallScratch.Get(2L * chunks * cols) : null;
+        float* partials = (dw != null || db != null) ? Scratch.GetForCall(2L * chunks * cols) : null;
         var body = new Body
         {
             Rms = rms, X = x, W = w, Mean = mean, Rstd = rstd, DY = dy, DX = dx, Rows = rows, Cols = cols, Chunks = chunks, Backward = true,

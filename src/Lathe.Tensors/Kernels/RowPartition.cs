@@ -16,41 +16,31 @@ internal static class RowPartition
     public static int Start(int chunk, int chunks, int rows) => (int)((long)rows * chunk / chunks);
 }
 
-/// <summary>Per-thread scratch memory for kernels (grown on demand, never freed while the thread lives).</summary>
+/// <summary>Per-thread scratch memory for kernels, in two independent slots: <see cref="Get"/> for a kernel body's
+/// own working rows, <see cref="GetForCall"/> for what one call shares across its chunks (per-chunk partial weight
+/// gradients, owned by the calling thread). Grown on demand, never freed while the thread lives.</summary>
 internal static unsafe class Scratch
 {
-    [ThreadStatic] static float* t_buffer;
-    [ThreadStatic] static long t_length;
+    [ThreadStatic] static float* t_body;
+    [ThreadStatic] static long t_bodyLength;
+    [ThreadStatic] static float* t_call;
+    [ThreadStatic] static long t_callLength;
 
-    /// <summary>At least <paramref name="floats"/> floats of this thread's scratch, 64-byte aligned. Contents undefined.</summary>
-    public static float* Get(long floats)
+    /// <summary>At least <paramref name="floats"/> floats of this thread's body scratch, 64-byte aligned. Contents undefined.</summary>
+    public static float* Get(long floats) => Grow(ref t_body, ref t_bodyLength, floats);
+
+    /// <summary>At least <paramref name="floats"/> floats of this thread's call scratch (distinct from <see cref="Get"/>).</summary>
+    public static float* GetForCall(long floats) => Grow(ref t_call, ref t_callLength, floats);
+
+    static float* Grow(ref float* buffer, ref long length, long floats)
     {
-        if (floats > t_length)
+        if (floats > length)
         {
-            NativeMemory.AlignedFree(t_buffer);
+            NativeMemory.AlignedFree(buffer);
             long size = Math.Max(floats, 4096);
-            t_buffer = (float*)NativeMemory.AlignedAlloc((nuint)size * sizeof(float), 64);
-            t_length = size;
+            buffer = (float*)NativeMemory.AlignedAlloc((nuint)size * sizeof(float), 64);
+            length = size;
         }
-        return t_buffer;
-    }
-}
-
-/// <summary>Scratch shared by one call across its chunks (e.g. per-chunk partial weight gradients), owned by the calling thread.</summary>
-internal static unsafe class CallScratch
-{
-    [ThreadStatic] static float* t_buffer;
-    [ThreadStatic] static long t_length;
-
-    public static float* Get(long floats)
-    {
-        if (floats > t_length)
-        {
-            NativeMemory.AlignedFree(t_buffer);
-            long size = Math.Max(floats, 4096);
-            t_buffer = (float*)NativeMemory.AlignedAlloc((nuint)size * sizeof(float), 64);
-            t_length = size;
-        }
-        return t_buffer;
+        return buffer;
     }
 }

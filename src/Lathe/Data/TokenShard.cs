@@ -1,3 +1,4 @@
+using Lathe.IO;
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 
@@ -104,6 +105,28 @@ public sealed unsafe class TokenShard : IDisposable
     }
 
     /// <summary>Writes the 1024-byte header for <paramref name="count"/> tokens of <paramref name="tokenBytes"/> bytes.</summary>
+    /// <summary>Writes <paramref name="tokens"/> as one shard at <paramref name="path"/>, atomically: uint16 when
+    /// every id fits, else uint32.</summary>
+    public static void Write(string path, ReadOnlySpan<int> tokens)
+    {
+        int max = 0;
+        foreach (int t in tokens)
+        {
+            if (t < 0) throw new ArgumentException($"data: {path}: negative token id {t}.");
+            max = Math.Max(max, t);
+        }
+        int width = max < 65536 ? 2 : 4;
+        var bytes = new byte[HeaderBytes + (long)tokens.Length * width];
+        WriteHeader(bytes, tokens.Length, width);
+        var body = bytes.AsSpan(HeaderBytes);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(body[(2 * i)..], (ushort)tokens[i]);
+            else BinaryPrimitives.WriteUInt32LittleEndian(body[(4 * i)..], (uint)tokens[i]);
+        }
+        AtomicFile.WriteAllBytes(path, bytes);
+    }
+
     internal static void WriteHeader(Span<byte> header, long count, int tokenBytes)
     {
         if (count > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), "llm.c shards hold at most 2^31-1 tokens");

@@ -44,36 +44,9 @@ public static class TokenizerJson
             w.WriteBoolean("use_regex", true);
             w.WriteEndObject();
             w.WritePropertyName("model");
-            WriteModel(w, tokenizer);
+            tokenizer.Model.WriteJson(w, tokenizer.SpecialTokens.ToDictionary(s => s.Id, s => s.Text), tokenizer.VocabSize);
             w.WriteEndObject();
         });
-    }
-
-    // The model's vocab also lists the special tokens (as Hugging Face writes it), after the model's own ids.
-    static void WriteModel(Utf8JsonWriter w, Tokenizer tokenizer)
-    {
-        var m = tokenizer.Model;
-        var specialIds = tokenizer.SpecialTokens.ToDictionary(s => s.Id, s => s.Text);
-        w.WriteStartObject();
-        w.WriteString("type", "BPE");
-        w.WriteNull("dropout");
-        w.WriteNull("unk_token");
-        w.WriteString("continuing_subword_prefix", "");
-        w.WriteString("end_of_word_suffix", "");
-        w.WriteBoolean("fuse_unk", false);
-        w.WriteBoolean("byte_fallback", false);
-        w.WriteBoolean("ignore_merges", false);
-        w.WriteStartObject("vocab");
-        for (int id = 0; id < tokenizer.VocabSize; id++)
-        {
-            if (specialIds.TryGetValue(id, out string? special)) w.WriteNumber(special, id);
-            else if (id < m.VocabSize) w.WriteNumber(m.IdToToken(id)!, id);
-        }
-        w.WriteEndObject();
-        w.WriteStartArray("merges");
-        foreach (var (l, r) in m.Merges) w.WriteStringValue(m.IdToToken(l) + " " + m.IdToToken(r));
-        w.WriteEndArray();
-        w.WriteEndObject();
     }
 
     /// <summary>Loads a byte-level BPE tokenizer.json; anything else, or a malformed file, gives

@@ -137,7 +137,11 @@ public sealed class BpeModel : ITokenizerModel
         foreach (int id in ids) output.Add(new Token(id, piece.Start, piece.Start + piece.Length));
     }
 
-    public void WriteJson(Utf8JsonWriter writer)
+    public void WriteJson(Utf8JsonWriter writer) => WriteJson(writer, null, VocabSize);
+
+    /// <summary>Writes the "model" object; <paramref name="specials"/> (id → text) are listed in the vocab too, as
+    /// Hugging Face writes them, for ids up to <paramref name="vocabSize"/>.</summary>
+    public void WriteJson(Utf8JsonWriter writer, IReadOnlyDictionary<int, string>? specials, int vocabSize)
     {
         writer.WriteStartObject();
         writer.WriteString("type", "BPE");
@@ -149,7 +153,11 @@ public sealed class BpeModel : ITokenizerModel
         writer.WriteBoolean("byte_fallback", false);
         writer.WriteBoolean("ignore_merges", false);
         writer.WriteStartObject("vocab");
-        for (int i = 0; i < _strings.Length; i++) writer.WriteNumber(_strings[i], i);
+        for (int id = 0; id < vocabSize; id++)
+        {
+            if (specials is not null && specials.TryGetValue(id, out string? special)) writer.WriteNumber(special, id);
+            else if (id < _strings.Length) writer.WriteNumber(_strings[id], id);
+        }
         writer.WriteEndObject();
         writer.WriteStartArray("merges");
         foreach (var (l, r) in _mergeList) writer.WriteStringValue(_strings[l] + " " + _strings[r]);

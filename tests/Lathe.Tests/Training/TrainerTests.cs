@@ -192,7 +192,7 @@ public class TrainerTests
         Assert.Equal([70000, 3], TokenShards.Read(Path.Combine(dir, "x_val_000.bin")));
         string bad = Path.Combine(dir, "bad.bin");
         File.WriteAllBytes(bad, new byte[1024]);
-        Assert.Equal($"data: {bad}: magic 0, expected 20240520 (llm.c token shard)", Assert.Throws<InvalidDataException>(() => TokenShards.Read(bad)).Message);
+        Assert.Equal($"data: {bad}: magic 0 at byte offset 0, expected 20240520 (llm.c token shard)", Assert.Throws<InvalidDataException>(() => TokenShards.Read(bad)).Message);
         string empty = CheckpointTests.TempDir();
         Assert.Equal($"data: {empty} holds no token shards (*.bin)", Assert.Throws<InvalidDataException>(() => TokenShards.LoadFolder(empty)).Message);
     }
