@@ -144,30 +144,53 @@ public static unsafe partial class Gemm
         {
             ref Job j = ref *Job;
             int first = task * j.PanelsPerTask, last = Math.Min(j.Panels, first + j.PanelsPerTask);
-            bool add = j.Accumulate || j.P0 > 0;
-            float* tile = stackalloc float[Math.Max(GemmMicroKernels.Avx512MR * GemmMicroKernels.Avx512NR, GemmMicroKernels.Avx2MR * GemmMicroKernels.Avx2NR)];
-            for (int panel = first; panel < last; panel++)
+            ComputePanels(ref j, j.PackedA, j.I0, j.Mc, first, last);
+        }
+    }
+
+    /// <summary>For narrow products (few NR panels) the work is split by rows instead: each task packs its own
+    /// block of A into its thread's buffer and runs it against every panel of the shared packed B.</summary>
+    struct RowBlockBody : IParallelBody
+    {
+        public Job* Job;
+        public int RowBlock;
+        public void Execute(int task)
+        {
+            ref Job j = ref *Job;
+            int i0 = task * RowBlock, mc = Math.Min(RowBlock, j.M - i0);
+            var ws = t_workspace ??= new Workspace();
+            ws.Ensure(0, (long)((RowBlock + j.MR - 1) / j.MR * j.MR) * KC);
+            GemmPacking.PackA(j.TransA, j.A, j.Lda, i0, mc, j.P0, j.Kc, j.MR, ws.PackedA);
+            ComputePanels(ref j, ws.PackedA, i0, mc, 0, j.Panels);
+        }
+    }
+
+    /// <summary>C[i0.., panels] (+)= packed A rows [i0, i0+mc) × packed B panels [first, last).</summary>
+    static void ComputePanels(ref Job j, float* packedA, int i0, int mc, int first, int last)
+    {
+        bool add = j.Accumulate || j.P0 > 0;
+        float* tile = stackalloc float[Math.Max(GemmMicroKernels.Avx512MR * GemmMicroKernels.Avx512NR, GemmMicroKernels.Avx2MR * GemmMicroKernels.Avx2NR)];
+        for (int panel = first; panel < last; panel++)
+        {
+            int j0 = panel * j.NR, nr = Math.Min(j.NR, j.N - j0);
+            float* bp = j.PackedB + (long)panel * j.Kc * j.NR;
+            for (int i = 0; i < mc; i += j.MR)
             {
-                int j0 = panel * j.NR, nr = Math.Min(j.NR, j.N - j0);
-                float* bp = j.PackedB + (long)panel * j.Kc * j.NR;
-                for (int i = 0; i < j.Mc; i += j.MR)
+                int mr = Math.Min(j.MR, mc - i);
+                float* ap = packedA + (long)i * j.Kc;
+                float* cp = j.C + (long)(i0 + i) * j.Ldc + j0;
+                if (mr == j.MR && nr == j.NR)
+                    Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
+                else
                 {
-                    int mr = Math.Min(j.MR, j.Mc - i);
-                    float* ap = j.PackedA + (long)i * j.Kc;
-                    float* cp = j.C + (long)(j.I0 + i) * j.Ldc + j0;
-                    if (mr == j.MR && nr == j.NR)
-                        Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
-                    else
+                    // Edge tile: compute the full tile into scratch (the packs are zero-padded), copy the valid part.
+                    Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
+                    for (int r = 0; r < mr; r++)
                     {
-                        // Edge tile: compute the full tile into scratch (the packs are zero-padded), copy the valid part.
-                        Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
-                        for (int r = 0; r < mr; r++)
-                        {
-                            float* dst = cp + (long)r * j.Ldc;
-                            float* src = tile + r * j.NR;
-                            if (add) for (int q = 0; q < nr; q++) dst[q] += src[q];
-                            else for (int q = 0; q < nr; q++) dst[q] = src[q];
-                        }
+                        float* dst = cp + (long)r * j.Ldc;
+                        float* src = tile + r * j.NR;
+                        if (add) for (int q = 0; q < nr; q++) dst[q] += src[q];
+                        else for (int q = 0; q < nr; q++) dst[q] = src[q];
                     }
                 }
             }
@@ -205,11 +228,21 @@ public static unsafe partial class Gemm
         var packB = new PackBBody { Job = &job };
         var compute = new ComputeBody { Job = &job };
         var packA = new PackABody { Job = &job };
+        // Narrow C (few panels to share out) but many rows: split by row blocks instead.
+        int rowBlock = Math.Min(mcBlock, ((m + pool.Threads * 4 - 1) / (pool.Threads * 4) + MR - 1) / MR * MR);
+        bool byRows = pool.Threads > 1 && panels < 4 * pool.Threads && m >= 2 * rowBlock;
+        var rows = new RowBlockBody { Job = &job, RowBlock = rowBlock };
+        int rowTasks = (m + rowBlock - 1) / rowBlock;
         for (int p0 = 0; p0 < k; p0 += KC)
         {
             job.P0 = p0;
             job.Kc = Math.Min(KC, k - p0);
             pool.For(taskCount, ref packB);
+            if (byRows)
+            {
+                pool.For(rowTasks, ref rows);
+                continue;
+            }
             for (int i0 = 0; i0 < m; i0 += mcBlock)
             {
                 job.I0 = i0;
