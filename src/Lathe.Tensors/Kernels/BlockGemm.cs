@@ -37,6 +37,7 @@ internal static unsafe class BlockGemm
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns512x2(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
     {
         int i = 0;
@@ -76,6 +77,7 @@ internal static unsafe class BlockGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns512x1(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
     {
         for (int i = 0; i < m; i++)
@@ -88,6 +90,7 @@ internal static unsafe class BlockGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns256x2(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
     {
         int i = 0;
@@ -127,6 +130,7 @@ internal static unsafe class BlockGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns256x1(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
     {
         for (int i = 0; i < m; i++)
@@ -140,6 +144,7 @@ internal static unsafe class BlockGemm
     }
 
     /// <summary>Transposes rows × cols (row stride ld) into cols × rows (row stride rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Transpose(float* src, int rows, int cols, int ld, float* dst)
     {
         for (int r = 0; r < rows; r++)

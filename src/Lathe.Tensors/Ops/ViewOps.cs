@@ -146,22 +146,32 @@ public static unsafe partial class Ops
         }
     }
 
-    // dX[logical offset of each view element] += dY[i], walking the view in row-major order.
+    // dX[logical offset of each view element] += dY[i], walking the view in row-major order: the innermost
+    // axis as a tight (vectorized when unit-stride) loop, the outer axes by an odometer.
     static void ViewBackward(Tensor y)
     {
         var dx = GradOf(y.In0);
-        if (dx is null) return;
+        if (dx is null || y.Length == 0) return;
         float* g = y.Grad!.Data;
         float* d = dx.Data;
         int rank = y.Rank;
-        if (y.Length == 0) return;
+        if (rank == 0) { d[y.I0] += *g; return; }
+        int[] strides = y.Ints;
+        int inner = y.Shape[rank - 1], innerStride = strides[rank - 1];
+        int rows = y.Length / inner;
         Span<int> index = stackalloc int[rank];
         long off = y.I0;
-        int[] strides = y.Ints;
-        for (int n = 0; n < y.Length; n++)
+        for (int row = 0; row < rows; row++)
         {
-            d[off] += g[n];
-            for (int k = rank - 1; k >= 0; k--)
+            float* src = g + (long)row * inner;
+            if (innerStride == 1)
+            {
+                var dst = new Span<float>(d + off, inner);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(src, inner), dst);
+            }
+            else
+                for (int i = 0; i < inner; i++) d[off + (long)i * innerStride] += src[i];
+            for (int k = rank - 2; k >= 0; k--)
             {
                 index[k]++;
                 off += strides[k];
