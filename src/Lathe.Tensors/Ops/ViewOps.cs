@@ -118,68 +118,22 @@ public static unsafe partial class Ops
         return y;
     }
 
-    /// <summary>Copies a strided tensor into contiguous memory, the innermost axis as a tight loop.</summary>
+    /// <summary>Copies a strided tensor into contiguous memory.</summary>
     internal static void StridedCopy(Tensor x, float* dst)
     {
         if (x.Length == 0) return;
-        int rank = x.Rank;
-        if (rank == 0) { *dst = *x.Data; return; }
-        int inner = x.Shape[rank - 1], innerStride = x.Strides[rank - 1];
-        int outer = x.Length / inner;
-        Span<int> index = stackalloc int[rank];
-        float* src = x.Data;
-        long off = 0;
-        for (int o = 0; o < outer; o++)
-        {
-            float* row = src + off;
-            if (innerStride == 1) new ReadOnlySpan<float>(row, inner).CopyTo(new Span<float>(dst, inner));
-            else for (int i = 0; i < inner; i++) dst[i] = row[(long)i * innerStride];
-            dst += inner;
-            for (int d = rank - 2; d >= 0; d--)
-            {
-                index[d]++;
-                off += x.Strides[d];
-                if (index[d] < x.Shape[d]) break;
-                off -= (long)x.Strides[d] * x.Shape[d];
-                index[d] = 0;
-            }
-        }
+        if (x.Rank == 0) { *dst = *x.Data; return; }
+        StridedRows.Run(x.Shape, x.Strides, x.Buffer!.Pointer, x.Offset, dst, scatterAdd: false);
     }
 
-    // dX[logical offset of each view element] += dY[i], walking the view in row-major order: the innermost
-    // axis as a tight (vectorized when unit-stride) loop, the outer axes by an odometer.
+    // dX[logical offset of each view element] += dY[i]: the view's elements in row-major order, mapped to the
+    // input's contiguous gradient through the logical strides stored on the node.
     static void ViewBackward(Tensor y)
     {
         var dx = GradOf(y.In0);
         if (dx is null || y.Length == 0) return;
-        float* g = y.Grad!.Data;
-        float* d = dx.Data;
-        int rank = y.Rank;
-        if (rank == 0) { d[y.I0] += *g; return; }
-        int[] strides = y.Ints;
-        int inner = y.Shape[rank - 1], innerStride = strides[rank - 1];
-        int rows = y.Length / inner;
-        Span<int> index = stackalloc int[rank];
-        long off = y.I0;
-        for (int row = 0; row < rows; row++)
-        {
-            float* src = g + (long)row * inner;
-            if (innerStride == 1)
-            {
-                var dst = new Span<float>(d + off, inner);
-                System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(src, inner), dst);
-            }
-            else
-                for (int i = 0; i < inner; i++) d[off + (long)i * innerStride] += src[i];
-            for (int k = rank - 2; k >= 0; k--)
-            {
-                index[k]++;
-                off += strides[k];
-                if (index[k] < y.Shape[k]) break;
-                off -= (long)strides[k] * y.Shape[k];
-                index[k] = 0;
-            }
-        }
+        if (y.Rank == 0) { dx.Data[y.I0] += *y.Grad!.Data; return; }
+        StridedRows.Run(y.Shape, y.Ints, dx.Data, y.I0, y.Grad!.Data, scatterAdd: true);
     }
 
     internal static void ContiguousStrides(ReadOnlySpan<int> shape, Span<int> strides)
