@@ -1,0 +1,130 @@
+using Lathe.Tensors;
+
+namespace Lathe.Inference;
+
+/// <summary>How the next token is chosen. Zero or null turns a stage off; temperature 0 is greedy.</summary>
+public sealed record SamplingOptions
+{
+    public float Temperature { get; init; } = 0.8f;
+    public int TopK { get; init; } = 40;
+    public float TopP { get; init; } = 0.95f;
+    public float MinP { get; init; } = 0.05f;
+    /// <summary>CTRL-style repetition penalty (Keskar et al. 2019): a seen token's logit is divided by it when
+    /// positive and multiplied when negative. 1 = off.</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+    /// <summary>OpenAI-style: subtract count × frequency penalty + (count &gt; 0) × presence penalty.</summary>
+    public float FrequencyPenalty { get; init; }
+    public float PresencePenalty { get; init; }
+    /// <summary>How many recent tokens the penalties look at (0 = all given).</summary>
+    public int PenaltyWindow { get; init; } = 64;
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+    public ulong Seed { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (!(Temperature >= 0)) throw new ArgumentException($"temperature {Temperature} must be ≥ 0.");
+        if (TopK < 0) throw new ArgumentException($"top-k {TopK} must be ≥ 0.");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top-p {TopP} must be in (0, 1].");
+        if (!(MinP >= 0 && MinP < 1)) throw new ArgumentException($"min-p {MinP} must be in [0, 1).");
+        if (!(RepetitionPenalty > 0)) throw new ArgumentException($"repetition penalty {RepetitionPenalty} must be > 0.");
+    }
+}
+
+/// <summary>Picks tokens from logits with the stages in llama.cpp's order: logit bias and penalties → top-k → top-p →
+/// min-p → temperature → draw. The probabilities of a stage are those of the logits as they stand then (temperature
+/// reshapes only the final draw). Reproducible: the draws come from a Philox stream seeded by the options. Buffers are
+/// reused across calls, so sampling a token allocates nothing.</summary>
+public sealed class SamplerChain
+{
+    readonly SamplingOptions _options;
+    readonly Philox _rng;
+    float[] _logits = [];
+    int[] _order = [];
+    float[] _probs = [];
+    float[] _keys = [];
+    readonly Dictionary<int, int> _counts = [];
+
+    public SamplerChain(SamplingOptions options)
+    {
+        options.Validate();
+        _options = options;
+        _rng = new Philox(options.Seed);
+    }
+
+    /// <summary>The next token for <paramref name="logits"/>, given the tokens so far (for the penalties).</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    {
+        int V = logits.Length;
+        if (V == 0) throw new ArgumentException("sampler: empty logits.");
+        if (_logits.Length != V) { _logits = new float[V]; _order = new int[V]; _probs = new float[V]; _keys = new float[V]; }
+        logits.CopyTo(_logits);
+        ApplyBiasAndPenalties(history);
+        if (_options.Temperature == 0) return ArgMax(_logits);
+
+        // Candidates sorted by logit, best first (sorting negated logits as keys; no comparison delegate).
+        for (int i = 0; i < V; i++) { _order[i] = i; _keys[i] = -_logits[i]; }
+        Array.Sort(_keys, _order);
+        int n = _options.TopK > 0 ? Math.Min(_options.TopK, V) : V;
+        Softmax(n, 1f);
+        if (_options.TopP < 1)
+        {
+            double cumulative = 0;
+            for (int i = 0; i < n; i++)
+            {
+                cumulative += _probs[i];
+                if (cumulative >= _options.TopP) { n = i + 1; break; }
+            }
+        }
+        if (_options.MinP > 0)
+        {
+            Softmax(n, 1f);
+            float floor = _options.MinP * _probs[0];
+            int keep = 1;
+            while (keep < n && _probs[keep] >= floor) keep++;
+            n = keep;
+        }
+        Softmax(n, _options.Temperature);
+        double u = _rng.NextFloat(), acc = 0;
+        for (int i = 0; i < n; i++)
+        {
+            acc += _probs[i];
+            if (u < acc) return _order[i];
+        }
+        return _order[n - 1];
+    }
+
+    void ApplyBiasAndPenalties(ReadOnlySpan<int> history)
+    {
+        if (_options.LogitBias is { } bias)
+            foreach (var (id, b) in bias)
+                if ((uint)id < (uint)_logits.Length) _logits[id] += b;
+        bool penalties = _options.RepetitionPenalty != 1 || _options.FrequencyPenalty != 0 || _options.PresencePenalty != 0;
+        if (!penalties || history.IsEmpty) return;
+        var window = _options.PenaltyWindow > 0 && history.Length > _options.PenaltyWindow ? history[^_options.PenaltyWindow..] : history;
+        _counts.Clear();
+        foreach (int t in window)
+            if ((uint)t < (uint)_logits.Length) _counts[t] = _counts.GetValueOrDefault(t) + 1;
+        foreach (var (t, count) in _counts)
+        {
+            float l = _logits[t];
+            l = l > 0 ? l / _options.RepetitionPenalty : l * _options.RepetitionPenalty;
+            _logits[t] = l - count * _options.FrequencyPenalty - _options.PresencePenalty;
+        }
+    }
+
+    // _probs[i] = softmax over the first n sorted candidates of logit/temperature.
+    void Softmax(int n, float temperature)
+    {
+        float max = _logits[_order[0]] / temperature;
+        double sum = 0;
+        for (int i = 0; i < n; i++) { _probs[i] = MathF.Exp(_logits[_order[i]] / temperature - max); sum += _probs[i]; }
+        for (int i = 0; i < n; i++) _probs[i] = (float)(_probs[i] / sum);
+    }
+
+    static int ArgMax(float[] x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
