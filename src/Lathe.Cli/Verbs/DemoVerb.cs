@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.IO.Compression;
 using System.Text;
 using Lathe.Formats;
+using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tokenizers;
 using Lathe.Tensors.Threading;
@@ -78,7 +79,8 @@ internal static class DemoVerb
         var sb = new StringBuilder();
         for (int i = 0; i < Prompts.Length; i++)
         {
-            int[] continuation = NaiveSampler.Generate(model, tokenizer.Encode(Prompts[i]).ToArray(), sampleTokens, temperature, options.Seed + (ulong)i);
+            int[] continuation = NaiveGenerator.Generate(model, tokenizer.Encode(Prompts[i]).ToArray(), sampleTokens,
+                new SamplingOptions { Temperature = temperature, TopK = 0, TopP = 1, MinP = 0, Seed = options.Seed + (ulong)i });
             sb.Append("--- ").Append(Prompts[i]).Append(tokenizer.Decode(continuation)).Append('\n');
         }
         Console.Out.Write(sb.ToString());
