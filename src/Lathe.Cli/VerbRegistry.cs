@@ -13,6 +13,7 @@ internal static class VerbRegistry
         yield return TokenizerVerb.Create();
         yield return PretrainVerb.Create();
         yield return EvalVerb.Create();
+        yield return GenerateVerb.Create();
         yield return BenchVerb.Create();
     }
 }

@@ -79,8 +79,9 @@ internal static class DemoVerb
         var sb = new StringBuilder();
         for (int i = 0; i < Prompts.Length; i++)
         {
-            int[] continuation = NaiveGenerator.Generate(model, tokenizer.Encode(Prompts[i]).ToArray(), sampleTokens,
-                new SamplingOptions { Temperature = temperature, TopK = 0, TopP = 1, MinP = 0, Seed = options.Seed + (ulong)i });
+            using var generator = new Generator(model);
+            int[] continuation = generator.Generate(tokenizer.Encode(Prompts[i]).ToArray(), sampleTokens,
+                new SamplingOptions { Temperature = temperature, TopK = 0, TopP = 1, MinP = 0, Seed = options.Seed + (ulong)i }).ToArray();
             sb.Append("--- ").Append(Prompts[i]).Append(tokenizer.Decode(continuation)).Append('\n');
         }
         Console.Out.Write(sb.ToString());

@@ -10,11 +10,13 @@ internal unsafe struct AttentionProblem
     public float* Bias;                   // null, (H,T,S) or (B,H,T,S)
     public int* KeyLengths;               // null or B lengths
     public int B, H, Hkv, T, S, D, Window;
+    /// <summary>Rows allotted to each (b, kv head) in K and V: a KV cache's capacity (≥ S), or 0 for S.</summary>
+    public int KvCapacity;
     public float Scale;
     public bool Causal, BiasPerBatch;
 
     public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
-    public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * S * D;
+    public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D;
     public readonly float* BiasRow(int b, int h, int t) =>
         Bias == null ? null : Bias + (((BiasPerBatch ? (long)b * H : 0) + h) * T + t) * S;
 

@@ -31,6 +31,11 @@ public abstract class CausalLM : IDisposable
     /// <summary>Logits (B·T, V) for <paramref name="ids"/> laid out (B, T).</summary>
     public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T);
 
+    /// <summary>Logits (B·T, V) of T new tokens per sequence that follow the <paramref name="cache"/>'s
+    /// <see cref="KvCache.Length"/> cached ones; their keys and values are appended to the cache. Decoding only
+    /// (call under <c>Tape.NoGrad()</c>).</summary>
+    public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache);
+
     /// <summary>Mean next-token cross-entropy of <paramref name="ids"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
     public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int B, int T) => Ops.CrossEntropy(Logits(ids, B, T), targets);
 

@@ -48,9 +48,22 @@ public sealed class Gpt2Model : CausalLM
         return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);              // (B·T, V), lm_head tied to wte
     }
 
+    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    {
+        int C = Config.Embd, position = cache.Length;
+        if (position + T > Config.MaxPositions)
+            throw new ArgumentException($"gpt2: positions {position}..{position + T - 1} exceed the context of {Config.MaxPositions}.");
+        var tok = Ops.Reshape(Ops.Embedding(_wte, ids), B, T, C);
+        var x = Ops.Add(tok, Ops.Narrow(_wpe, 0, position, T));
+        for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(this, x, B, T, Config.Heads, _qkv, cache, l);
+        cache.Advance(T);
+        x = _lnF.Forward(x);
+        return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);
+    }
+
     sealed class Block(NormLayer ln1, LinearLayer attn, LinearLayer attnProj, NormLayer ln2, LinearLayer fc, LinearLayer fcProj)
     {
-        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv)
+        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv, KvCache? cache = null, int layer = 0)
         {
             int C = x.Dim(-1), D = C / H;
             var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
@@ -58,7 +71,14 @@ public sealed class Gpt2Model : CausalLM
             // the three slices along the first axis are then contiguous views the attention reads in place.
             var heads = Ops.Contiguous(Ops.Permute(Ops.Reshape(h, B, T, 3, H, D), 2, 0, 3, 1, 4));
             Ops.Split(heads, 0, [1, 1, 1], qkv);
-            var y = Ops.Attention(Ops.Reshape(qkv[0], B, H, T, D), Ops.Reshape(qkv[1], B, H, T, D), Ops.Reshape(qkv[2], B, H, T, D), causal: true);  // (B,H,T,D)
+            Tensor q = Ops.Reshape(qkv[0], B, H, T, D), k = Ops.Reshape(qkv[1], B, H, T, D), v = Ops.Reshape(qkv[2], B, H, T, D);
+            Tensor y;
+            if (cache is null) y = Ops.Attention(q, k, v, causal: true);  // (B,H,T,D)
+            else
+            {
+                cache.Write(layer, k, v);
+                y = Ops.AttentionCached(q, cache.Keys(layer), cache.Values(layer), cache.Length + T);
+            }
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
             x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));         // resid_pdrop
             var m = Ops.Gelu(fc.Forward(ln2.Forward(x)), tanhApproximation: true);   // (B,T,4C)

@@ -50,17 +50,35 @@ public sealed class LlamaModel : CausalLM
     }
 
 
+    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    {
+        int C = Config.Embd, position = cache.Length;
+        if (position + T > Config.MaxPositions)
+            throw new ArgumentException($"llama: positions {position}..{position + T - 1} exceed the context of {Config.MaxPositions}.");
+        var x = Ops.Reshape(Ops.Embedding(_embed, ids), B, T, C);
+        for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(this, x, B, T, Config.Heads, Config.KvHeads, _rope, cache, l);
+        cache.Advance(T);
+        x = _norm.Forward(x);
+        return Ops.Linear(Ops.Reshape(x, B * T, C), _lmHead);
+    }
+
     sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
         LinearLayer gate, LinearLayer up, LinearLayer down)
     {
-        public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope)
+        public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope, KvCache? cache = null, int layer = 0)
         {
-            int C = x.Dim(-1), D = C / H;
+            int C = x.Dim(-1), D = C / H, position = cache?.Length ?? 0;
             var h = inNorm.Forward(x);
-            var qh = Ops.Rope(Heads(q.Forward(h), B, T, H, D), rope);   // (B,H,T,D)
-            var kh = Ops.Rope(Heads(k.Forward(h), B, T, Hkv, D), rope); // (B,Hkv,T,D)
+            var qh = Ops.Rope(Heads(q.Forward(h), B, T, H, D), rope, position);   // (B,H,T,D)
+            var kh = Ops.Rope(Heads(k.Forward(h), B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
             var vh = Heads(v.Forward(h), B, T, Hkv, D);
-            var y = Ops.Attention(qh, kh, vh, causal: true);
+            Tensor y;
+            if (cache is null) y = Ops.Attention(qh, kh, vh, causal: true);
+            else
+            {
+                cache.Write(layer, kh, vh);
+                y = Ops.AttentionCached(qh, cache.Keys(layer), cache.Values(layer), position + T);
+            }
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
             x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
