@@ -1,6 +1,5 @@
 using Lathe.IO;
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 
 namespace Lathe.Data;
 
@@ -15,8 +14,7 @@ public sealed unsafe class TokenShard : IDisposable
     /// <summary>Header size in int32s and bytes.</summary>
     public const int HeaderInts = 256, HeaderBytes = HeaderInts * 4;
 
-    readonly MemoryMappedFile? map;
-    readonly MemoryMappedViewAccessor? view;
+    readonly MappedFile? file;
     readonly byte* tokens;
 
     /// <summary>The shard's path.</summary>
@@ -26,9 +24,9 @@ public sealed unsafe class TokenShard : IDisposable
     /// <summary>Bytes per token (2 or 4).</summary>
     public int TokenBytes { get; }
 
-    TokenShard(string path, long count, int tokenBytes, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* tokens)
+    TokenShard(string path, long count, int tokenBytes, MappedFile? file)
     {
-        Path = path; Count = count; TokenBytes = tokenBytes; this.map = map; this.view = view; this.tokens = tokens;
+        Path = path; Count = count; TokenBytes = tokenBytes; this.file = file; tokens = file is null ? null : file.Pointer + HeaderBytes;
     }
 
     /// <summary>Opens and validates a shard; a bad header is an <see cref="InvalidDataException"/> naming the
@@ -51,12 +49,7 @@ public sealed unsafe class TokenShard : IDisposable
         if (count < 0 || expected != length)
             throw new InvalidDataException(
                 $"data: {path}: header at byte offset 8 says {count} tokens ({expected} bytes) but the file has {length} bytes");
-        if (count == 0) return new TokenShard(path, 0, width, null, null, null);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        byte* p = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        return new TokenShard(path, count, width, map, view, p + view.PointerOffset + HeaderBytes);
+        return new TokenShard(path, count, width, count == 0 ? null : MappedFile.Open(path));
     }
 
     /// <summary>Copies tokens [<paramref name="start"/>, start + destination.Length) into <paramref name="destination"/>.</summary>
@@ -85,15 +78,7 @@ public sealed unsafe class TokenShard : IDisposable
         return all;
     }
 
-    public void Dispose()
-    {
-        if (view is not null)
-        {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
-            view.Dispose();
-        }
-        map?.Dispose();
-    }
+    public void Dispose() => file?.Dispose();
 
     /// <summary>The shards of one split ("train" or "val") in a folder written by the data stage, in order.</summary>
     public static List<string> Find(string dir, string split)

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Text;
 using Lathe.Tensors.Quantized;
 
@@ -20,8 +19,7 @@ public sealed record GgufTensorInfo(string Name, long[] Dims, GgmlType Type, lon
 public sealed unsafe class GgufFile : IDisposable
 {
     const uint Magic = 0x46554747;   // "GGUF" little-endian
-    readonly MemoryMappedFile _map;
-    readonly MemoryMappedViewAccessor _view;
+    readonly Lathe.IO.MappedFile _file;
     readonly byte* _base;
 
     public string Path { get; }
@@ -31,10 +29,10 @@ public sealed unsafe class GgufFile : IDisposable
     public long DataOffset { get; }
     public int Alignment { get; }
 
-    GgufFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, uint version,
+    GgufFile(string path, Lathe.IO.MappedFile file, uint version,
         Dictionary<string, object> metadata, List<GgufTensorInfo> tensors, long dataOffset, int alignment)
     {
-        Path = path; _map = map; _view = view; _base = basePtr; Version = version;
+        Path = path; _file = file; _base = file.Pointer; Version = version;
         Metadata = metadata; Tensors = tensors; DataOffset = dataOffset; Alignment = alignment;
     }
 
@@ -43,11 +41,8 @@ public sealed unsafe class GgufFile : IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
         long length = new FileInfo(path).Length;
         if (length < 24) throw new InvalidDataException($"{path}: {length} bytes is too short for a GGUF header.");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        byte* p = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        p += view.PointerOffset;
+        var file = Lathe.IO.MappedFile.Open(path);
+        byte* p = file.Pointer;
         try
         {
             var r = new Reader(path, p, length);
@@ -103,13 +98,11 @@ public sealed unsafe class GgufFile : IDisposable
                     throw new InvalidDataException($"{path}: tensor '{name}' data [{offset}, +{bytes}) lies outside the file or is misaligned (data section at {dataOffset}, file {length} bytes).");
                 tensors.Add(new GgufTensorInfo(name, dims, t, (long)offset, bytes));
             }
-            return new GgufFile(path, map, view, p, version, metadata, tensors, dataOffset, alignment);
+            return new GgufFile(path, file, version, metadata, tensors, dataOffset, alignment);
         }
         catch
         {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
-            view.Dispose();
-            map.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -142,12 +135,7 @@ public sealed unsafe class GgufFile : IDisposable
     public T Meta<T>(string key) => Metadata.TryGetValue(key, out var v) && v is T t ? t
         : throw new InvalidDataException($"{Path}: metadata '{key}' is missing or not a {typeof(T).Name}.");
 
-    public void Dispose()
-    {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 
     /// <summary>A bounds-checked little-endian cursor over the mapped file.</summary>
     sealed class Reader(string path, byte* p, long length)

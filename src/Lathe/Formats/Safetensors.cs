@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -18,8 +17,7 @@ public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, l
 public sealed unsafe class SafetensorsFile : IDisposable
 {
     const long MaxHeaderBytes = 100L << 20;
-    readonly MemoryMappedFile _map;
-    readonly MemoryMappedViewAccessor _view;
+    readonly IO.MappedFile _file;
     readonly byte* _base;
     readonly long _dataStart;
 
@@ -27,10 +25,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long dataStart,
+    SafetensorsFile(string path, IO.MappedFile file, long dataStart,
         Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
     {
-        Path = path; _map = map; _view = view; _base = basePtr; _dataStart = dataStart;
+        Path = path; _file = file; _base = file.Pointer; _dataStart = dataStart;
         Entries = entries; Metadata = metadata;
     }
 
@@ -41,11 +39,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
         long fileLength = new FileInfo(path).Length;
         if (fileLength < 8) throw new InvalidDataException($"{path}: too short for a safetensors header ({fileLength} bytes).");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        byte* basePtr = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-        basePtr += view.PointerOffset;
+        var file = IO.MappedFile.Open(path);
+        byte* basePtr = file.Pointer;
         try
         {
             long headerLength = BinaryPrimitives.ReadInt64LittleEndian(new ReadOnlySpan<byte>(basePtr, 8));
@@ -72,13 +67,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
                     entries[prop.Name] = ParseEntry(path, prop, dataLength);
                 }
             }
-            return new SafetensorsFile(path, map, view, basePtr, dataStart, entries, metadata);
+            return new SafetensorsFile(path, file, dataStart, entries, metadata);
         }
         catch
         {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
-            view.Dispose();
-            map.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -171,12 +164,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return result;
     }
 
-    public void Dispose()
-    {
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 }
 
 /// <summary>Writes safetensors files atomically. Tensors are written in the order given, 8-byte aligned
