@@ -38,11 +38,7 @@ public static unsafe class Q8_0
         }
     }
 
-    static void Check(int values, int bytes)
-    {
-        if (values % BlockValues != 0) throw new ArgumentException($"Q8_0: {values} values is not a whole number of 32-value blocks.");
-        if (bytes != values / BlockValues * BlockBytes) throw new ArgumentException($"Q8_0: {bytes} bytes do not hold {values} values ({values / BlockValues * BlockBytes} expected).");
-    }
+    static void Check(int values, int bytes) => BlockLayout.Check("Q8_0", BlockValues, BlockBytes, values, bytes);
 }
 
 /// <summary>ggml's 4-bit block format Q4_0: blocks of 32 values stored as a float16 scale d followed by 16 bytes;
@@ -92,9 +88,15 @@ public static unsafe class Q4_0
         }
     }
 
-    static void Check(int values, int bytes)
+    static void Check(int values, int bytes) => BlockLayout.Check("Q4_0", BlockValues, BlockBytes, values, bytes);
+}
+
+/// <summary>The size rule every block format shares: whole blocks, and exactly the bytes they take.</summary>
+internal static class BlockLayout
+{
+    public static void Check(string format, int blockValues, int blockBytes, int values, int bytes)
     {
-        if (values % BlockValues != 0) throw new ArgumentException($"Q4_0: {values} values is not a whole number of 32-value blocks.");
-        if (bytes != values / BlockValues * BlockBytes) throw new ArgumentException($"Q4_0: {bytes} bytes do not hold {values} values ({values / BlockValues * BlockBytes} expected).");
+        if (values % blockValues != 0) throw new ArgumentException($"{format}: {values} values is not a whole number of {blockValues}-value blocks.");
+        if (bytes != values / blockValues * blockBytes) throw new ArgumentException($"{format}: {bytes} bytes do not hold {values} values ({values / blockValues * blockBytes} expected).");
     }
 }
