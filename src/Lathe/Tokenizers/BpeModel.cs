@@ -16,6 +16,21 @@ public sealed class BpeModel : ITokenizerModel
     readonly PairTable _merges;                      // (left, right) → (rank, merged id)
     readonly (int Left, int Right)[] _mergeList;    // by rank
 
+    Dictionary<string, int>? _wholeTokens;            // Latin-1 string of a token's bytes → id, when WholePieceFirst
+
+    /// <summary>tiktoken's rule (Hugging Face's <c>ignore_merges</c>): a piece that is itself a token is emitted as
+    /// that token without merging.</summary>
+    public bool WholePieceFirst
+    {
+        get => _wholeTokens is not null;
+        init
+        {
+            if (!value) { _wholeTokens = null; return; }
+            _wholeTokens = new Dictionary<string, int>(_bytes.Length, StringComparer.Ordinal);
+            for (int i = 0; i < _bytes.Length; i++) _wholeTokens.TryAdd(System.Text.Encoding.Latin1.GetString(_bytes[i]), i);
+        }
+    }
+
     public string Type => "BPE";
     public int VocabSize => _bytes.Length;
     public int MergeCount => _mergeList.Length;
@@ -24,6 +39,11 @@ public sealed class BpeModel : ITokenizerModel
     /// <summary>Builds a model from token byte strings (id = index) and merges given as id pairs in rank order.
     /// Every single byte must be a token; each merge's result must be a token.</summary>
     public BpeModel(IReadOnlyList<byte[]> tokens, IReadOnlyList<(int Left, int Right)> merges, string source = "BPE model")
+        : this(tokens, merges, null, source) { }
+
+    /// <summary>As above, with an explicit priority per merge (lower merges first) instead of the list order: tiktoken's
+    /// rule, where a pair may merge iff its concatenation is a token and the priority is that token's rank.</summary>
+    public BpeModel(IReadOnlyList<byte[]> tokens, IReadOnlyList<(int Left, int Right)> merges, IReadOnlyList<int>? priorities, string source)
     {
         _bytes = new byte[tokens.Count][];
         _strings = new string[tokens.Count];
@@ -48,7 +68,7 @@ public sealed class BpeModel : ITokenizerModel
             string joined = _strings[l] + _strings[rt];
             if (!_ids.TryGetValue(joined, out int merged))
                 throw new InvalidDataException($"{source}: merge {r} ('{_strings[l]}' '{_strings[rt]}') makes '{joined}', which is not in the vocabulary.");
-            _merges.TryAdd(l, rt, r, merged);
+            _merges.TryAdd(l, rt, priorities is null ? r : priorities[r], merged);
         }
     }
 
@@ -66,6 +86,12 @@ public sealed class BpeModel : ITokenizerModel
     {
         if (piece.Length == 0) return;
         if (piece.Length == 1) { output.Add(_byteToId[piece[0]]); return; }
+        if (_wholeTokens is not null && piece.Length <= 256)
+        {
+            Span<char> latin1 = stackalloc char[piece.Length];
+            for (int i = 0; i < piece.Length; i++) latin1[i] = (char)piece[i];
+            if (_wholeTokens.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(latin1, out int whole)) { output.Add(whole); return; }
+        }
         if (piece.Length <= 64) EncodeShort(piece, output);
         else EncodeLong(piece, output);
     }

@@ -13,9 +13,9 @@ public sealed class Gpt2PreTokenizer : IPreTokenizer
 {
     public static readonly Gpt2PreTokenizer Instance = new();
 
-    enum Kind : byte { Letter, Number, Space, Other }
+    internal enum Kind : byte { Letter, Number, Space, Other }
 
-    static Kind Classify(string text, int i, out int width)
+    internal static Kind Classify(string text, int i, out int width)
     {
         char c = text[i];
         width = 1;

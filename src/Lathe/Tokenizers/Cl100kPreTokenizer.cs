@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Kind = Lathe.Tokenizers.Gpt2PreTokenizer.Kind;
+
+namespace Lathe.Tokenizers;
+
+/// <summary>The split pattern of OpenAI's cl100k_base encoding, by hand over code points (like
+/// <see cref="Gpt2PreTokenizer"/>), first alternative that matches at each position wins:
+/// <c>(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+</c></summary>
+public sealed class Cl100kPreTokenizer : IPreTokenizer
+{
+    public static readonly Cl100kPreTokenizer Instance = new();
+
+    static bool IsNewline(char c) => c is '\r' or '\n';
+
+    static int Contraction(string text, int i)
+    {
+        if (text[i] != '\'' || i + 1 >= text.Length) return 0;
+        char a = char.ToLowerInvariant(text[i + 1]);
+        if (a is 's' or 't' or 'm' or 'd') return 2;
+        if (i + 2 >= text.Length) return 0;
+        char b = char.ToLowerInvariant(text[i + 2]);
+        return (a, b) is ('r', 'e') or ('v', 'e') or ('l', 'l') ? 3 : 0;
+    }
+
+    int RunOf(string text, int j, Kind kind)
+    {
+        while (j < text.Length && Gpt2PreTokenizer.Classify(text, j, out int w) == kind) j += w;
+        return j;
+    }
+
+    public void Split(string text, List<PreToken> output)
+    {
+        int i = 0, n = text.Length;
+        while (i < n)
+        {
+            int end = Match(text, i);
+            output.Add(new PreToken(i, end - i));
+            i = end;
+        }
+    }
+
+    int Match(string text, int i)
+    {
+        int n = text.Length;
+        int c = Contraction(text, i);
+        if (c > 0) return i + c;
+        Kind k0 = Gpt2PreTokenizer.Classify(text, i, out int w0);
+        // [^\r\n\p{L}\p{N}]?\p{L}+
+        if (k0 == Kind.Letter) return RunOf(text, i, Kind.Letter);
+        if (k0 is Kind.Other or Kind.Space && !IsNewline(text[i]) && i + w0 < n && Gpt2PreTokenizer.Classify(text, i + w0, out _) == Kind.Letter)
+            return RunOf(text, i + w0, Kind.Letter);
+        // \p{N}{1,3}
+        if (k0 == Kind.Number)
+        {
+            int j = i + w0;
+            for (int count = 1; count < 3 && j < n && Gpt2PreTokenizer.Classify(text, j, out int w) == Kind.Number; count++) j += w;
+            return j;
+        }
+        //  ?[^\s\p{L}\p{N}]+[\r\n]*
+        {
+            int j = i;
+            if (text[j] == ' ' && j + 1 < n) j++;
+            if (Gpt2PreTokenizer.Classify(text, j, out _) == Kind.Other && (j == i || text[i] == ' '))
+            {
+                j = RunOf(text, j, Kind.Other);
+                while (j < n && IsNewline(text[j])) j++;
+                return j;
+            }
+        }
+        // Whitespace: the run [i, end).
+        int runEnd = i, lastNewline = -1, lastStart = i;
+        while (runEnd < n && Gpt2PreTokenizer.Classify(text, runEnd, out int w) == Kind.Space)
+        {
+            if (IsNewline(text[runEnd])) lastNewline = runEnd;
+            lastStart = runEnd;
+            runEnd += w;
+        }
+        // \s*[\r\n]+ : up to and including the run's last newline.
+        if (lastNewline >= 0) return lastNewline + 1;
+        // \s+(?!\S) leaves the last whitespace char before a non-space; \s+ takes a lone one.
+        if (runEnd < n && lastStart > i) return lastStart;
+        return runEnd > i ? runEnd : i + w0;
+    }
+
+    public void WriteJson(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "Split");
+        writer.WriteStartObject("pattern");
+        writer.WriteString("Regex", @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+");
+        writer.WriteEndObject();
+        writer.WriteString("behavior", "Isolated");
+        writer.WriteBoolean("invert", false);
+        writer.WriteEndObject();
+    }
+}
