@@ -45,23 +45,79 @@ public sealed class Tokenizer : ITextEncoder
     public void Encode(string text, List<int> ids, bool allowSpecial)
     {
         int start = 0;
-        if (allowSpecial && _specials.Length > 0)
+        while (allowSpecial && NextSpecial(text, start, out int at, out int which))
         {
-            while (start < text.Length)
-            {
-                int at = -1, which = -1;
-                for (int s = 0; s < _specials.Length; s++)
-                {
-                    int i = text.IndexOf(_specials[s].Text, start, StringComparison.Ordinal);
-                    if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
-                }
-                if (at < 0) break;
-                EncodeOrdinary(text, start, at - start, ids);
-                ids.Add(_specials[which].Id);
-                start = at + _specials[which].Text.Length;
-            }
+            EncodeOrdinary(text, start, at - start, ids);
+            ids.Add(_specials[which].Id);
+            start = at + _specials[which].Text.Length;
         }
         EncodeOrdinary(text, start, text.Length - start, ids);
+    }
+
+    /// <summary>The earliest special token at or after <paramref name="start"/> (longest first on a tie).</summary>
+    bool NextSpecial(string text, int start, out int at, out int which)
+    {
+        at = -1; which = -1;
+        for (int s = 0; s < _specials.Length; s++)
+        {
+            int i = text.IndexOf(_specials[s].Text, start, StringComparison.Ordinal);
+            if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+        }
+        return at >= 0;
+    }
+
+    /// <summary>The tokens of <paramref name="text"/> with their [Start, End) spans in it, in UTF-16 units. A token that
+    /// holds only some bytes of a character spans the whole character (as Hugging Face tokenizers reports it).</summary>
+    public List<Token> EncodeWithOffsets(string text, bool allowSpecial = true)
+    {
+        var tokens = new List<Token>();
+        var ids = new List<int>();
+        var pieces = new List<PreToken>();
+        int start = 0;
+        while (true)
+        {
+            int at = -1, which = -1;
+            bool special = allowSpecial && NextSpecial(text, start, out at, out which);
+            int end = special ? at : text.Length;
+            if (end > start)
+            {
+                string segment = text.Substring(start, end - start);
+                pieces.Clear();
+                PreTokenizer.Split(segment, pieces);
+                foreach (var piece in pieces)
+                {
+                    ids.Clear();
+                    EncodeOrdinary(segment, piece.Start, piece.Length, ids);
+                    AddOffsets(segment, piece, start, ids, tokens);
+                }
+            }
+            if (!special) break;
+            tokens.Add(new Token(_specials[which].Id, at, at + _specials[which].Text.Length));
+            start = at + _specials[which].Text.Length;
+        }
+        return tokens;
+    }
+
+    // Walks the piece's UTF-8 bytes token by token, mapping each token's first and last byte to the char holding it.
+    void AddOffsets(string segment, PreToken piece, int segmentStart, List<int> ids, List<Token> output)
+    {
+        var byteToChar = new List<int>();
+        for (int c = piece.Start; c < piece.Start + piece.Length; c++)
+        {
+            int width = char.IsHighSurrogate(segment[c]) && c + 1 < piece.Start + piece.Length && char.IsLowSurrogate(segment[c + 1]) ? 2 : 1;
+            int bytes = Encoding.UTF8.GetByteCount(segment.AsSpan(c, width));
+            for (int b = 0; b < bytes; b++) byteToChar.Add(c);
+            c += width - 1;
+        }
+        int pos = 0;
+        foreach (int id in ids)
+        {
+            int length = Model.TokenBytes(id).Length;
+            int first = byteToChar[pos], last = byteToChar[pos + length - 1];
+            int lastWidth = char.IsHighSurrogate(segment[last]) ? 2 : 1;
+            output.Add(new Token(id, segmentStart + first, segmentStart + last + lastWidth));
+            pos += length;
+        }
     }
 
     [ThreadStatic] static List<PreToken>? t_pieces;
