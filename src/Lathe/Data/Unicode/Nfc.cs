@@ -70,6 +70,17 @@ public static class Nfc
         return result == text ? text : result;
     }
 
+    /// <summary>The NFD form of <paramref name="text"/>: full canonical decomposition, then canonical ordering.</summary>
+    public static string Decompose(string text)
+    {
+        var cps = new List<int>(text.Length);
+        foreach (var rune in text.EnumerateRunes()) Decompose(rune.Value, cps);
+        Reorder(cps);
+        var output = new StringBuilder(cps.Count);
+        foreach (int cp in cps) output.Append(char.ConvertFromUtf32(cp));
+        return output.ToString();
+    }
+
     static int Class(int cp) => CombiningClasses.TryGetValue(cp, out int c) ? c : 0;
 
     static void Decompose(int cp, List<int> output)
