@@ -7,13 +7,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 /// cross block edges, grouped-query heads, every mask and both bias layouts; and across thread counts.</summary>
 public unsafe class FlashAttentionTests
 {
-    static float[] Rand(long n, int seed)
-    {
-        var r = new Random(seed);
-        var a = new float[n];
-        for (long i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1);
-        return a;
-    }
+    static float[] Rand(long n, int seed) => TestData.Uniform(n, seed);
 
     public static TheoryData<int, int, int, int, int, int, bool, int, int, bool> Cases => new()
     {

@@ -5,13 +5,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 
 public unsafe class GemmTests
 {
-    static float[] Random(int n, int seed)
-    {
-        var r = new Random(seed);
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1);
-        return a;
-    }
+    static float[] Random(int n, int seed) => TestData.Uniform(n, seed);
 
     /// <summary>Runs Multiply and the double-accumulating reference on the same inputs and compares them. A float32
     /// dot product of length k with FMA has error ≤ k·ε·Σ|a||b| (ε = 2⁻²⁴); we allow 2× that bound per element.</summary>

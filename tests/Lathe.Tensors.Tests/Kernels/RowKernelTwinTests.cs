@@ -7,13 +7,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 /// in double, the fast kernel in float vectors.</summary>
 public unsafe class RowKernelTwinTests
 {
-    static float[] Rand(int n, int seed, float lo = -3f, float hi = 3f)
-    {
-        var r = new Random(seed);
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return a;
-    }
+    static float[] Rand(int n, int seed, float lo = -3f, float hi = 3f) => TestData.Uniform(n, seed, lo, hi);
 
     static void Close(float[] expected, float[] actual, float tol, string what)
     {
