@@ -9,7 +9,7 @@ namespace Lathe.Models;
 /// encoder's padding); final RMSNorms; an lm_head tied to the embedding (then the decoder output is scaled by
 /// d_model^-0.5 first) or not. T5 does not scale attention logits by 1/√d_kv (the init accounts for it).
 /// Dropout (dropout_rate) is applied where T5 applies it, except on the attention probabilities.</summary>
-public sealed class T5Model : LanguageModel
+public sealed partial class T5Model : LanguageModel
 {
     readonly Tensor _shared;   // (V, C)
     readonly Tensor _lmHead;   // (V, C), the embedding when tied
@@ -114,7 +114,7 @@ public sealed class T5Model : LanguageModel
     }
 
     /// <summary>Multi-head attention projections: q, k, v (inner, C) and o (C, inner), no biases.</summary>
-    sealed class Attention(ParameterBuilder p, ModelConfig c, string name)
+    sealed partial class Attention(ParameterBuilder p, ModelConfig c, string name)
     {
         readonly int _H = c.Heads, _D = c.DKv;
         readonly LinearLayer _q = Proj(p, name + ".q", c.Heads * c.DKv, c.Embd, c.InitStd / MathF.Sqrt(c.Embd * (float)c.DKv));
@@ -140,7 +140,7 @@ public sealed class T5Model : LanguageModel
 
     /// <summary>One T5 block: layer.0 self-attention, [layer.1 cross-attention,] last layer the feed-forward,
     /// each pre-RMSNorm with a residual.</summary>
-    sealed class Block
+    sealed partial class Block
     {
         readonly NormLayer _selfNorm, _ffNorm;
         readonly NormLayer? _crossNorm;
@@ -190,10 +190,16 @@ public sealed class T5Model : LanguageModel
                 h = _crossNorm!.Forward(x);
                 x = Ops.Add(x, model.Dropout(_cross!.Forward(h, memory!, B, T, Te, causal: false, null, memoryLengths)));
             }
-            h = _ffNorm.Forward(x);
+            return FeedForward(model, x);
+        }
+
+        /// <summary>The residual feed-forward layer: x + wo(act(wi·ln(x))), ReLU or gelu_new(wi_0·) ⊙ wi_1·.</summary>
+        Tensor FeedForward(T5Model model, Tensor x)
+        {
+            var h = _ffNorm.Forward(x);
             var hidden = _wi is not null
                 ? Ops.Relu(_wi.Forward(h))
-                : Ops.Mul(Ops.Gelu(_wi0!.Forward(h), tanhApproximation: true), _wi1!.Forward(h));   // gelu_new(wi_0 x) ⊙ wi_1 x
+                : Ops.Mul(Ops.Gelu(_wi0!.Forward(h), tanhApproximation: true), _wi1!.Forward(h));
             return Ops.Add(x, model.Dropout(_wo.Forward(model.Dropout(hidden))));
         }
     }
