@@ -26,7 +26,7 @@ public class ReluOpTests
         // Keep every value at least 0.05 from the kink so ±eps (1e-2) never crosses it.
         var x = GradCheck.Random(3, 4, 33);
         var s = x.AsSpan();
-        for (int i = 0; i < s.Length; i++) if (MathF.Abs(s[i]) < 0.05f) s[i] = s[i] < 0 ? -0.05f - s[i] : 0.05f + s[i];
+        for (int i = 0; i < s.Length; i++) if (MathF.Abs(s[i]) < 0.05f) s[i] += s[i] < 0 ? -0.05f : 0.05f;
         GradCheck.Check(t => Ops.Relu(t[0]), [x]);
         float[] g = x.Grad!.ToArray();
         Assert.Contains(0f, g);   // the negative half really stops the gradient
