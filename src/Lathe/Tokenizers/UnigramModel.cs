@@ -221,7 +221,10 @@ public sealed class UnigramModel : ITokenizerModel
             }
         }
         if (UnknownId is not int unk)
-            throw new ArgumentException($"Unigram model: the character U+{char.ConvertToUtf32(text[start..end].ToString(), 0):X4} is not in the vocabulary and the model has no unk_id.");
+        {
+            int code = end - start == 2 && char.IsSurrogatePair(text[start], text[start + 1]) ? char.ConvertToUtf32(text[start], text[start + 1]) : text[start];
+            throw new ArgumentException($"Unigram model: the character U+{code:X4} is not in the vocabulary and the model has no unk_id.");
+        }
         if (tokens.Count > 0 && tokens[^1].Id == unk && tokens[^1].End == start)
         {
             tokens[^1] = new Token(unk, tokens[^1].Start, end);

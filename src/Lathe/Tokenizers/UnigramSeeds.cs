@@ -46,6 +46,7 @@ internal static class UnigramSeeds
     {
         public long Frequency;
         public int Left, Right;          // the first left/right context seen (a char, or -1 for the word's edge)
+        // Whether another context was seen; a word's end (right = -1) always counts as a branch.
         public bool LeftVaries, RightVaries;
     }
 
@@ -77,11 +78,11 @@ internal static class UnigramSeeds
                     int left = a > 0 ? word[runeStarts[a] - 1] : -1;
                     int right = runeStarts[b + 1] < word.Length ? word[runeStarts[b + 1]] : -1;
                     ref Stat s = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, piece, out bool exists);
-                    if (!exists) { s.Left = left; s.Right = right; }
+                    if (!exists) { s.Left = left; s.Right = right; s.RightVaries = right < 0; }
                     else
                     {
                         if (s.Left != left) s.LeftVaries = true;
-                        if (s.Right != right) s.RightVaries = true;
+                        if (s.Right != right || right < 0) s.RightVaries = true;
                     }
                     s.Frequency += count;
                 }
@@ -92,7 +93,9 @@ internal static class UnigramSeeds
         var substrings = new List<Seed>();
         foreach (var (piece, s) in stats)
         {
-            // A piece starting with ▁ follows the previous word, which varies: SentencePiece sees it left-maximal.
+            // A piece starting with ▁ follows the previous word, which varies: SentencePiece sees it left-maximal. A word's
+            // end is followed by the next word or a line end; counting it as a branch keeps whole words as candidates
+            // (measured: 4.983 vs 4.964 held-out bytes/token on SOTU at 8k when word ends count as one context).
             bool leftMaximal = s.LeftVaries || piece[0] == '\u2581';
             if (s.Frequency >= 2 && leftMaximal && s.RightVaries)
                 substrings.Add(new Seed(piece, (double)s.Frequency * CountRunes(piece)));

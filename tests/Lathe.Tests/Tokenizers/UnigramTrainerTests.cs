@@ -73,7 +73,7 @@ public class UnigramTrainerTests
             latheTokens += ids.Count;
         }
         double ratio = latheTokens / (double)spmTokens;
-        Assert.True(ratio < 1.03, $"Lathe {latheTokens} tokens vs spm {spmTokens} (ratio {ratio:F4}) on held-out text");
+        Assert.True(ratio < 1.01, $"Lathe {latheTokens} tokens vs spm {spmTokens} (ratio {ratio:F4}) on held-out text");
     }
 
     [Fact]
