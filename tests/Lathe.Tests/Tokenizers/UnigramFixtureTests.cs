@@ -14,6 +14,7 @@ public class UnigramFixtureTests
     [Theory]
     [InlineData("plain")]
     [InlineData("byte_fallback")]
+    [InlineData("ties")]
     public void Same_ids_as_spm_encode(string name)
     {
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture("unigram-fixtures.json")));
@@ -26,6 +27,10 @@ public class UnigramFixtureTests
             vocab.Add((p[0].GetString()!, p[1].GetDouble()));
         }
         var model = new UnigramModel(vocab, unk, m.GetProperty("byte_fallback").GetBoolean());
+        var trie = new UnigramTrie(vocab.Select(v => v.Item1).ToList());
+        float[] scores = vocab.Select(v => (float)v.Item2).ToArray();
+        var lattice = new UnigramLattice();
+        var path = new List<int>();
         int cases = 0;
         foreach (var t in m.GetProperty("tests").EnumerateArray())
         {
@@ -34,6 +39,22 @@ public class UnigramFixtureTests
             var ids = new List<int>();
             model.Encode("\u2581" + text.Replace(' ', '\u2581'), ids);
             Assert.True(expected.SequenceEqual(ids), $"{name}: '{text}'\n spm:   {string.Join(' ', expected)}\n lathe: {string.Join(' ', ids)}");
+            if (!model.ByteFallback)
+            {
+                // The trainer's lattice Viterbi breaks ties the same way.
+                lattice.Build(trie, scores, (float)vocab.Min(v => v.Item2) - UnigramModel.UnknownPenalty, "\u2581" + text.Replace(' ', '\u2581'));
+                lattice.Viterbi(path);
+                var latticeIds = new List<int>();
+                bool previousUnknown = false;
+                foreach (int node in path)
+                {
+                    int id = lattice.Id[node];
+                    if (id >= 0) latticeIds.Add(id);
+                    else if (!previousUnknown) latticeIds.Add(unk!.Value);   // a run of unknown characters is one token
+                    previousUnknown = id < 0;
+                }
+                Assert.Equal(expected, latticeIds);
+            }
             cases++;
         }
         Assert.True(cases > 60);
