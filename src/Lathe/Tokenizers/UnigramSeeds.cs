@@ -115,7 +115,7 @@ internal static class UnigramSeeds
         if (rune == 0 || rune == 0x3000 || rune == 0x2047) return false;
         if (rune == 0x2581) return position == 0;
         int s = Script(rune);
-        if (script != -2 && script != -3 && s != script) return false;
+        if (script != -2 && s != script) return false;   // -2: no script seen yet
         script = s;
         return true;
     }

@@ -38,6 +38,13 @@ public class UnigramTrainerTests
             Assert.True(p.EnumerateRunes().Count() <= 16);
             Assert.True(model.Scores[model.Pieces.ToList().IndexOf(p)] < 0);
         }
+        // One script per piece: letters, digits and punctuation never mix (SentencePiece's split_by_unicode_script/number).
+        foreach (var p in pieces)
+        {
+            string body = p.TrimStart('\u2581');
+            int kinds = (body.Any(char.IsLetter) ? 1 : 0) + (body.Any(char.IsDigit) ? 1 : 0) + (body.Any(c => !char.IsLetterOrDigit(c)) ? 1 : 0);
+            Assert.True(kinds <= 1, $"'{p}' mixes scripts");
+        }
         Assert.Contains("\u2581the", pieces);
         Assert.Contains("\u2581", pieces);
         foreach (char c in "abcdefghijklmnopqrstuvwxyz.,;") Assert.Contains(c.ToString(), pieces);
