@@ -1,7 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Json;
-using Lathe.IO;
 
 namespace Lathe.Tokenizers;
 
@@ -60,53 +58,6 @@ public static class UnigramMetaspace
         var words = new List<(int Start, int Length)>();
         ForEachWord(text, ref buffer, words);
         foreach (var (start, length) in words) model.Encode(buffer.AsSpan(start, length), ids);
-    }
-
-    /// <summary>Writes a complete Hugging Face tokenizer.json for <paramref name="model"/>: the special tokens as added
-    /// tokens (those of <paramref name="specialTokens"/> found in the vocabulary), a Metaspace pre-tokenizer and
-    /// decoder (▁, prepend always, split), no normalizer, the Unigram model.</summary>
-    public static void SaveTokenizerJson(UnigramModel model, IReadOnlyList<string> specialTokens, string path)
-    {
-        AtomicFile.Write(path, stream =>
-        {
-            using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            w.WriteStartArray("added_tokens");
-            foreach (string special in specialTokens)
-            {
-                if (!model.TryTokenToId(special, out int id)) continue;
-                w.WriteStartObject();
-                w.WriteNumber("id", id);
-                w.WriteString("content", special);
-                w.WriteBoolean("single_word", false);
-                w.WriteBoolean("lstrip", false);
-                w.WriteBoolean("rstrip", false);
-                w.WriteBoolean("normalized", false);
-                w.WriteBoolean("special", true);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteNull("normalizer");
-            WriteMetaspace(w, "pre_tokenizer");
-            w.WriteNull("post_processor");
-            WriteMetaspace(w, "decoder");
-            w.WritePropertyName("model");
-            model.WriteJson(w);
-            w.WriteEndObject();
-        });
-    }
-
-    static void WriteMetaspace(Utf8JsonWriter w, string name)
-    {
-        w.WriteStartObject(name);
-        w.WriteString("type", "Metaspace");
-        w.WriteString("replacement", Mark.ToString());
-        w.WriteString("prepend_scheme", "always");
-        w.WriteBoolean("split", true);
-        w.WriteEndObject();
     }
 
     /// <summary>Decodes ids: concatenates the pieces (byte pieces as their bytes), turns ▁ into spaces and drops the

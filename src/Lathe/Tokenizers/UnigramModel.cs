@@ -8,7 +8,10 @@ namespace Lathe.Tokenizers;
 /// whose scores sum highest (Viterbi over the lattice of all pieces at all positions). A character no piece covers
 /// becomes the unknown piece (score = lowest score − 10, as SentencePiece and HF do); consecutive unknown characters
 /// fuse into one unknown token; with byte fallback each becomes the &lt;0xXX&gt; pieces of its UTF-8 bytes instead.
-/// <see cref="Sample"/> draws segmentations for subword regularisation. Encoding is thread-safe.</summary>
+/// <see cref="Sample"/> draws segmentations for subword regularisation. Encoding is thread-safe.
+/// Every piece is in the trie, special and byte pieces too, as in HF (SentencePiece leaves control and byte pieces
+/// out; text holding "&lt;s&gt;" literally is the only place the two differ, and a tokenizer matches its special
+/// tokens before the model anyway).</summary>
 public sealed class UnigramModel : ITokenizerModel
 {
     /// <summary>SentencePiece's kUnkPenalty: the unknown piece scores this much below the lowest piece.</summary>
@@ -286,8 +289,7 @@ public sealed class UnigramModel : ITokenizerModel
             if (bf.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw new InvalidDataException($"{file}: model.byte_fallback is not true or false.");
             byteFallback = bf.GetBoolean();
         }
-        try { return new UnigramModel(entries, unk, byteFallback, $"{file}: model"); }
-        catch (InvalidDataException e) when (e.Message.StartsWith(file, StringComparison.Ordinal)) { throw; }
+        return new UnigramModel(entries, unk, byteFallback, $"{file}: model");
     }
 
     sealed class Scratch

@@ -103,6 +103,19 @@ public class UnigramTrainerTests
         UnigramMetaspace.Encode(model, "whale 鯨", ids);
         Assert.DoesNotContain(1, ids);
         Assert.Equal("whale 鯨", UnigramMetaspace.Decode(model, ids));
+
+        // Saved for HF: byte pieces decode through ByteFallback before Metaspace.
+        string path = Path.Combine(Path.GetTempPath(), $"unigram-{Guid.NewGuid():N}.json");
+        try
+        {
+            UnigramTokenizerJson.Save(model, ["<pad>", "<unk>", "<s>", "</s>", "<mask>"], path);
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var decoder = doc.RootElement.GetProperty("decoder");
+            Assert.Equal("Sequence", decoder.GetProperty("type").GetString());
+            Assert.Equal(["ByteFallback", "Metaspace"], decoder.GetProperty("decoders").EnumerateArray().Select(d => d.GetProperty("type").GetString()));
+            Assert.True(doc.RootElement.GetProperty("model").GetProperty("byte_fallback").GetBoolean());
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
@@ -122,7 +135,7 @@ public class UnigramTrainerTests
         string path = Path.Combine(Path.GetTempPath(), $"unigram-{Guid.NewGuid():N}.json");
         try
         {
-            UnigramMetaspace.SaveTokenizerJson(model, ["<unk>", "<s>", "</s>"], path);
+            UnigramTokenizerJson.Save(model, ["<unk>", "<s>", "</s>"], path);
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
             Assert.Equal("Metaspace", doc.RootElement.GetProperty("pre_tokenizer").GetProperty("type").GetString());
             Assert.Equal("Metaspace", doc.RootElement.GetProperty("decoder").GetProperty("type").GetString());
