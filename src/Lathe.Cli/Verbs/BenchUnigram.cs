@@ -10,7 +10,8 @@ namespace Lathe.Cli.Verbs;
 /// spm_train (Debian `sentencepiece`) at the same vocabulary and thread counts, and the bytes per token each model
 /// gives on held-out addresses (every 20th file, by name, is held out). Both see the same text: spm with
 /// --normalization_rule_name=identity (so only its whitespace handling applies, which UnigramMetaspace mirrors).
-/// Lathe's time includes counting the words. JSON line last.</summary>
+/// Lathe's time includes counting the words. Also encode MB/s: Lathe in-process on the held-out text, spm_encode as
+/// one process over ten copies of it. JSON line last.</summary>
 internal static class BenchUnigram
 {
     public static Command Create()
@@ -82,8 +83,16 @@ internal static class BenchUnigram
                     double seconds = clock.Elapsed.TotalSeconds;
                     string encoded = RunTool("spm_encode", [$"--model={prefix}.model", "--output_format=id", $"--input={testFile}"]);
                     long tokens = encoded.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).LongLength;
+                    // Encode throughput of spm_encode (one process over 10 copies of the held-out text, so start-up and
+                    // model loading are a small part), beside Lathe's in-process figure.
+                    string bigFile = Path.Combine(dir, "heldout10.txt");
+                    if (!File.Exists(bigFile)) File.WriteAllText(bigFile, string.Concat(Enumerable.Repeat(heldOutText, 10)));
+                    var encodeClock = Stopwatch.StartNew();
+                    RunTool("spm_encode", [$"--model={prefix}.model", "--output_format=id", $"--input={bigFile}"]);
+                    double encodeMbPerS = heldOutBytes * 10 / 1e6 / encodeClock.Elapsed.TotalSeconds;
+                    fields.Add(("spm_encode_mb_per_s", encodeMbPerS));
                     BenchSupport.PrintJson(("bench", "tokenizer-unigram"), ("tool", "spm_train"), ("threads", t), ("vocab", vocab), ("train_s", seconds),
-                        ("heldout_tokens", tokens), ("bytes_per_token", heldOutBytes / (double)tokens));
+                        ("heldout_tokens", tokens), ("bytes_per_token", heldOutBytes / (double)tokens), ("encode_mb_per_s", encodeMbPerS));
                     fields.Add(($"spm_{t}t_s", seconds));
                     fields.Add(("spm_bytes_per_token", heldOutBytes / (double)tokens));
                 }
