@@ -278,6 +278,9 @@ public sealed class UnigramTrainer : ITokenizerTrainer
         foreach (string s in SpecialTokens) vocab.Add((s, 0.0));
         if (ByteFallback) for (int b = 0; b < 256; b++) vocab.Add((UnigramModel.ByteToken(b), 0.0));
         foreach (var (piece, s) in final.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)) vocab.Add((piece, s));
+        // As spm_train's hard_vocab_limit: a text too small for the vocabulary is an error, not a smaller vocabulary.
+        if (vocab.Count < VocabSize)
+            throw new ArgumentException($"vocab size {VocabSize} is more than this text supports: it yields {vocab.Count} pieces; use a smaller vocab size or more text.");
         int unk = vocab.FindIndex(v => v.Item1 == UnknownToken);
         return new UnigramModel(vocab, unk, ByteFallback);
     }

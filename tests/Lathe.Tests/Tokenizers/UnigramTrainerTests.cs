@@ -89,6 +89,8 @@ public class UnigramTrainerTests
         var e = Assert.Throws<ArgumentException>(() => new UnigramTrainer(40).Train(["the quick brown fox jumps over the lazy dog", "ÆØÅ 0123456789"]));
         Assert.Contains("alphabet", e.Message);
         Assert.Throws<ArgumentException>(() => new UnigramTrainer(100, byteFallback: true));
+        var tooBig = Assert.Throws<ArgumentException>(() => new UnigramTrainer(5000).Train(["the whale", "the white whale"]));
+        Assert.Contains("more than this text supports", tooBig.Message);
     }
 
     [Fact]
