@@ -9,13 +9,15 @@ namespace Lathe.Tokenizers;
 /// likelihood least — until the vocabulary is within 1.1 × the target; finally keep the required characters and the
 /// best-scored pieces up to the vocabulary size. Words are expected to carry SentencePiece's ▁ whitespace mark as a
 /// prefix (a Metaspace pre-tokenizer). Deterministic: the same words give the same model bit for bit, for any
-/// <see cref="Threads"/> (per-thread expected counts are summed in 2⁻³² fixed point, which adds associatively).</summary>
+/// <see cref="Threads"/> (expected counts are summed in 2⁻³² fixed point, which adds associatively).</summary>
 public sealed class UnigramTrainer : ITokenizerTrainer
 {
     /// <summary>SentencePiece's kExpectedFrequencyThreshold: pieces expected fewer times are dropped in the M step.</summary>
     const double ExpectedFrequencyThreshold = 0.5;
     /// <summary>EM stops once the pieces number at most this factor × the vocabulary size (SentencePiece's 1.1).</summary>
     const double DesiredVocabFactor = 1.1;
+    // Expected counts add in 2^-32 fixed point in 128-bit integers: integer addition is associative, so the sum is the
+    // same whichever thread adds which word, and 2^95 of headroom never overflows.
     const double FixedPointScale = 4294967296.0;   // 2^32
 
     public int VocabSize { get; }
@@ -109,10 +111,10 @@ public sealed class UnigramTrainer : ITokenizerTrainer
         float[] scoreArray = scores.ToArray();
         float unknown = MinScore(scoreArray) - UnigramModel.UnknownPenalty;
         int threads = Math.Min(Threads, Math.Max(1, words.Count / 1024));
-        var partial = new long[threads][];
+        var partial = new Int128[threads][];
         RunParallel(threads, t =>
         {
-            var sums = partial[t] = new long[pieces.Count];
+            var sums = partial[t] = new Int128[pieces.Count];
             var lattice = new UnigramLattice();
             var marginal = new double[256];
             for (int w = t; w < words.Count; w += threads)
@@ -124,16 +126,16 @@ public sealed class UnigramTrainer : ITokenizerTrainer
                 for (int node = 0; node < lattice.NodeCount; node++)
                 {
                     int id = lattice.Id[node];
-                    if (id >= 0) sums[id] += (long)Math.Round(count * marginal[node] * FixedPointScale);
+                    if (id >= 0) sums[id] += (Int128)Math.Round(count * marginal[node] * FixedPointScale);
                 }
             }
         });
         var expected = new double[pieces.Count];
         for (int id = 0; id < pieces.Count; id++)
         {
-            long total = 0;
+            Int128 total = 0;
             for (int t = 0; t < threads; t++) total += partial[t][id];
-            expected[id] = total / FixedPointScale;
+            expected[id] = (double)total / FixedPointScale;
         }
         return expected;
     }
