@@ -96,7 +96,9 @@ public sealed class UnigramTrainer : ITokenizerTrainer
                 (pieces, scores) = Maximize(pieces, expected);
             }
             if (pieces.Count <= desired) break;
+            int before = pieces.Count;
             (pieces, scores) = Prune(words, pieces, scores, desired);
+            if (pieces.Count >= before) break;   // cannot happen (pruning keeps max(desired, 0.75 n) < n), but never loop
             progress?.Report(0.05 + 0.9 * Math.Clamp(Math.Log((double)initial / pieces.Count) / Math.Log(Math.Max(1.0001, (double)initial / desired)), 0, 1));
         }
         var model = Finalize(pieces, scores, required, target);
