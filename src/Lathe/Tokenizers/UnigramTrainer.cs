@@ -61,12 +61,17 @@ public sealed class UnigramTrainer : ITokenizerTrainer
     /// <summary>Trains on words (with their ▁ marks) and their counts.</summary>
     public UnigramModel Train(IReadOnlyDictionary<string, long> wordCounts, IProgress<double>? progress = null)
     {
-        var words = new List<(string Word, long Count)>(wordCounts.Count);
+        var merged = new Dictionary<string, long>(wordCounts.Count, StringComparer.Ordinal);
         foreach (var (word, count) in wordCounts)
         {
             if (count < 0) throw new ArgumentException($"word '{word}' has a negative count ({count}).");
-            if (word.Length > 0 && count > 0) words.Add((word, count));
+            if (word.Length == 0 || count == 0) continue;
+            // A lone surrogate (text that was not valid UTF-16) becomes U+FFFD, so every character is a whole code point.
+            string clean = ReplaceLoneSurrogates(word);
+            merged[clean] = merged.GetValueOrDefault(clean) + count;
         }
+        var words = new List<(string Word, long Count)>(merged.Count);
+        foreach (var (word, count) in merged) words.Add((word, count));
         words.Sort((a, b) => string.CompareOrdinal(a.Word, b.Word));
         if (words.Count == 0) throw new ArgumentException("no words to train on (the input is empty).");
 
@@ -287,6 +292,19 @@ public sealed class UnigramTrainer : ITokenizerTrainer
             throw new ArgumentException($"vocab size {VocabSize} is more than this text supports: it yields {vocab.Count} pieces; use a smaller vocab size or more text.");
         int unk = vocab.FindIndex(v => v.Item1 == UnknownToken);
         return new UnigramModel(vocab, unk, ByteFallback);
+    }
+
+    static string ReplaceLoneSurrogates(string word)
+    {
+        for (int i = 0; i < word.Length; i++)
+        {
+            if (!char.IsSurrogate(word[i])) continue;
+            if (char.IsSurrogatePair(word, i)) { i++; continue; }
+            var sb = new System.Text.StringBuilder(word.Length);
+            foreach (var rune in word.EnumerateRunes()) sb.Append(rune.ToString());   // invalid units enumerate as U+FFFD
+            return sb.ToString();
+        }
+        return word;
     }
 
     static float MinScore(float[] scores)

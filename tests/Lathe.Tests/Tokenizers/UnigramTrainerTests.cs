@@ -121,6 +121,16 @@ public class UnigramTrainerTests
     }
 
     [Fact]
+    public void Lone_surrogates_train_as_the_replacement_character()
+    {
+        var lines = TrainLines.Value.Take(200).Append("broken \uD800 text \uDC00x and 🐋 whale").ToArray();
+        var model = new UnigramTrainer(300, characterCoverage: 1.0).Train(lines);
+        Assert.Contains("\uFFFD", model.Pieces);
+        Assert.Contains("🐋", model.Pieces);
+        Assert.DoesNotContain(model.Pieces, p => p.Any(char.IsSurrogate) && !p.EnumerateRunes().All(r => r.Value > 0xFFFF));
+    }
+
+    [Fact]
     public void Digamma_matches_known_values()
     {
         const double euler = 0.57721566490153286;
