@@ -19,6 +19,8 @@ internal sealed class UnigramLattice
     // Node indices grouped by end, start-ascending within a group: _byEnd[_endOffset[e] .. _endOffset[e + 1]).
     int[] _endOffset = new int[64], _byEnd = new int[64];
     double[] _alpha = new double[64], _beta = new double[64];
+    float[] _best = new float[64];
+    int[] _back = new int[64];
 
     /// <summary>Builds the lattice of <paramref name="text"/>. <paramref name="scores"/> holds each id's score;
     /// unknown nodes score <paramref name="unknownScore"/>.</summary>
@@ -81,10 +83,10 @@ internal sealed class UnigramLattice
     public void Viterbi(List<int> path)
     {
         int n = Length;
-        Grow(ref _alpha, n + 1);
-        Grow(ref _beta, n + 1);   // best incoming node per end position (stored as double to reuse the buffer)
-        Span<double> best = _alpha.AsSpan(0, n + 1);
-        Span<double> back = _beta.AsSpan(0, n + 1);
+        Grow(ref _best, n + 1);
+        Grow(ref _back, n + 1);
+        Span<float> best = _best.AsSpan(0, n + 1);
+        Span<int> back = _back.AsSpan(0, n + 1);   // the best path's last node per end position (-1: unreachable)
         best[0] = 0;
         for (int e = 1; e <= n; e++)
         {
@@ -94,7 +96,7 @@ internal sealed class UnigramLattice
                 int node = _byEnd[k];
                 int s = Start[node];
                 if (s > 0 && back[s] < 0) continue;   // start not reachable
-                float score = (float)best[s] + Score[node];
+                float score = best[s] + Score[node];
                 if (bestNode < 0 || score > bestScore) { bestScore = score; bestNode = node; }
             }
             best[e] = bestScore;
@@ -103,7 +105,7 @@ internal sealed class UnigramLattice
         path.Clear();
         for (int e = n; e > 0;)
         {
-            int node = (int)back[e];
+            int node = back[e];
             path.Add(node);
             e = Start[node];
         }
