@@ -104,12 +104,12 @@ internal static class BenchUnigram
         return 0;
     }
 
-    /// <summary>Keeps the last value of each key (bytes per token is the same for every thread count).</summary>
+    /// <summary>Keeps the first value of each key (bytes per token is the same for every thread count; encode speed is
+    /// single-threaded and measured after each training run, the first figure stands).</summary>
     static IEnumerable<(string, object)> DistinctKeys(List<(string Key, object Value)> fields)
     {
-        var last = new Dictionary<string, int>();
-        for (int i = 0; i < fields.Count; i++) last[fields[i].Key] = i;
-        for (int i = 0; i < fields.Count; i++) if (last[fields[i].Key] == i) yield return fields[i];
+        var seen = new HashSet<string>();
+        foreach (var field in fields) if (seen.Add(field.Key)) yield return field;
     }
 
     static string RunTool(string tool, string[] args)
