@@ -10,7 +10,7 @@ namespace Lathe.Models;
 /// shifted right behind decoder_start_token_id. Sentinels count down from the top of the vocabulary, as T5's
 /// <c>&lt;extra_id_N&gt;</c> do: sentinel N = vocab_size − 1 − N — so a tokenizer's own ids must stay below
 /// vocab_size − spans (checked). Because L fixes the counts, every row of a batch yields the same lengths.
-/// All random choices come from a <see cref="Philox"/> seeded by the caller (the micro-batch seed).</summary>
+/// All random choices come from a <see cref="SeededDraws"/> (Philox-4x32-10) seeded by the caller (the micro-batch seed).</summary>
 internal sealed class SpanCorruption
 {
     public const float NoiseDensity = 0.15f;
@@ -46,7 +46,7 @@ internal sealed class SpanCorruption
     public int Sentinel(int n) => _vocab - 1 - n;
 
     /// <summary>Draws the noise mask of one row: Spans non-noise runs and Spans noise runs, alternating.</summary>
-    public ReadOnlySpan<bool> DrawMask(Philox rng)
+    public ReadOnlySpan<bool> DrawMask(ref SeededDraws rng)
     {
         int nonNoise = Length - NoiseTokens;
         // Two independent random segmentations, interleaved: the k-th non-noise run, then the k-th noise run.
@@ -55,7 +55,7 @@ internal sealed class SpanCorruption
         int pos = 0;
         for (int s = 0; s < Spans; s++)
         {
-            int plain = plainCuts.Next(rng), noise = noiseCuts.Next(rng);
+            int plain = plainCuts.Next(ref rng), noise = noiseCuts.Next(ref rng);
             for (int i = 0; i < plain; i++) _noise[pos++] = false;
             for (int i = 0; i < noise; i++) _noise[pos++] = true;
         }
@@ -64,14 +64,14 @@ internal sealed class SpanCorruption
 
     /// <summary>Corrupts <paramref name="row"/> (L tokens) into encoder input (EncoderLength), decoder input and
     /// decoder targets (DecoderLength each).</summary>
-    public void Apply(ReadOnlySpan<int> row, Philox rng, Span<int> encoder, Span<int> decoderInput, Span<int> targets)
+    public void Apply(ReadOnlySpan<int> row, ref SeededDraws rng, Span<int> encoder, Span<int> decoderInput, Span<int> targets)
     {
         int limit = _vocab - Spans;
         for (int i = 0; i < row.Length; i++)
             if (row[i] >= limit)
                 throw new InvalidDataException($"t5: token id {row[i]} collides with the sentinel ids {limit}..{_vocab - 1} (<extra_id_N> = vocab_size-1-N); " +
                     $"vocab_size must exceed the tokenizer's largest id by at least {Spans}");
-        var mask = DrawMask(rng);
+        var mask = DrawMask(ref rng);
         int e = 0, d = 0, span = -1;
         for (int i = 0; i < row.Length; i++)
         {
@@ -96,7 +96,7 @@ internal sealed class SpanCorruption
     {
         int _gap = 1, _need = k - 1, _run;
 
-        public int Next(Philox rng)
+        public int Next(ref SeededDraws rng)
         {
             // Walk gaps 1..n−1; each is a cut with probability need / remaining, which picks a uniform subset.
             _run = 1;
@@ -110,5 +110,33 @@ internal sealed class SpanCorruption
             }
             return _run;
         }
+    }
+}
+
+/// <summary>A stack-allocated Philox-4x32-10 stream (the same bits as <see cref="Philox"/> with this seed), so a
+/// training step draws its corruption without allocating a generator.</summary>
+internal struct SeededDraws(ulong seed)
+{
+    readonly ulong _key = seed;
+    ulong _counter;
+    uint _b0, _b1, _b2, _b3;
+    int _used = 4;
+
+    public uint NextUInt()
+    {
+        if (_used == 4) { Philox.Block(_key, _counter++, out _b0, out _b1, out _b2, out _b3); _used = 0; }
+        return _used++ switch { 0 => _b0, 1 => _b1, 2 => _b2, _ => _b3 };
+    }
+
+    /// <summary>Uniform in [0, n) by multiply-shift with rejection of the biased low range (as <see cref="Philox.NextInt"/>).</summary>
+    public int NextInt(int n)
+    {
+        ulong m = (ulong)NextUInt() * (uint)n;
+        if ((uint)m < (uint)n)
+        {
+            uint threshold = (uint)(-n) % (uint)n;
+            while ((uint)m < threshold) m = (ulong)NextUInt() * (uint)n;
+        }
+        return (int)(m >> 32);
     }
 }

@@ -88,12 +88,12 @@ public sealed partial class T5Model : LanguageModel
         int Te = sc.EncoderLength, Td = sc.DecoderLength;
         if (_encIds.Length != B * Te) _encIds = new int[B * Te];
         if (_decIds.Length != B * Td) { _decIds = new int[B * Td]; _targets = new int[B * Td]; }
-        var rng = new Philox(batch.Seed);
+        var rng = new SeededDraws(batch.Seed);
         for (int b = 0; b < B; b++)
         {
             batch.Inputs.Slice(b * T, T).CopyTo(_row);
             _row[T] = batch.Targets[b * T + T - 1];
-            sc.Apply(_row, rng, _encIds.AsSpan(b * Te, Te), _decIds.AsSpan(b * Td, Td), _targets.AsSpan(b * Td, Td));
+            sc.Apply(_row, ref rng, _encIds.AsSpan(b * Te, Te), _decIds.AsSpan(b * Td, Td), _targets.AsSpan(b * Td, Td));
         }
         return Loss(_encIds, default, B, Te, _decIds, _targets, Td);
     }

@@ -53,13 +53,14 @@ public class T5ObjectiveTests
         Assert.Equal(19, sc.NoiseTokens);   // round(129·0.15) = round(19.35)
         Assert.Equal(6, sc.Spans);          // round(19/3)
         var rng = new Philox(7);
+        var draws = new SeededDraws(7);
         int[] row = new int[L], enc = new int[sc.EncoderLength], decIn = new int[sc.DecoderLength], tgt = new int[sc.DecoderLength];
         long spanLengthSum = 0, spanCount = 0;
         var noiseAt = new int[L];
         for (int d = 0; d < Draws; d++)
         {
             for (int i = 0; i < L; i++) row[i] = 2 + rng.NextInt(1000);
-            sc.Apply(row, rng, enc, decIn, tgt);
+            sc.Apply(row, ref draws, enc, decIn, tgt);
             // Reconstruct: walk the encoder input, replacing sentinel k by the tokens after sentinel k in the targets.
             var rebuilt = new List<int>();
             for (int i = 0; i < enc.Length - 1; i++)
@@ -76,7 +77,8 @@ public class T5ObjectiveTests
             Assert.Equal(Eos, tgt[^1]);
             Assert.Equal(Start, decIn[0]);
             Assert.Equal(tgt.AsSpan(0, tgt.Length - 1).ToArray(), decIn.AsSpan(1).ToArray());
-            var mask = sc.DrawMask(new Philox((ulong)d));
+            var seeded = new SeededDraws((ulong)d);
+            var mask = sc.DrawMask(ref seeded);
             for (int i = 0; i < L; i++) if (mask[i]) noiseAt[i]++;
             Assert.False(mask[0]);   // T5 interleaves starting with non-noise
         }
@@ -98,7 +100,8 @@ public class T5ObjectiveTests
         var histogram = new int[200];
         for (int d = 0; d < 200; d++)
         {
-            var mask = sc.DrawMask(new Philox((ulong)d + 100));
+            var seeded = new SeededDraws((ulong)d + 100);
+            var mask = sc.DrawMask(ref seeded);
             int run = 0, spans = 0;
             for (int i = 0; i <= mask.Length; i++)
             {
@@ -116,6 +119,14 @@ public class T5ObjectiveTests
     }
 
     [Fact]
+    public void Seeded_draws_are_Philox_bits()
+    {
+        var philox = new Philox(0xDEADBEEF12345678);
+        var draws = new SeededDraws(0xDEADBEEF12345678);
+        for (int i = 0; i < 1000; i++) Assert.Equal(philox.NextInt(1 + i % 97), draws.NextInt(1 + i % 97));
+    }
+
+    [Fact]
     public void Same_seed_same_corruption_different_seed_different()
     {
         var sc = new SpanCorruption(65, 300, 1, 0);
@@ -123,7 +134,8 @@ public class T5ObjectiveTests
         int[] Run(ulong seed)
         {
             int[] enc = new int[sc.EncoderLength], d = new int[sc.DecoderLength], t = new int[sc.DecoderLength];
-            sc.Apply(row, new Philox(seed), enc, d, t);
+            var draws = new SeededDraws(seed);
+            sc.Apply(row, ref draws, enc, d, t);
             return [.. enc, .. t];
         }
         Assert.Equal(Run(3), Run(3));
@@ -136,7 +148,7 @@ public class T5ObjectiveTests
         var sc = new SpanCorruption(65, 300, 1, 0);   // 3 spans: sentinels 297..299
         int[] row = new int[65];
         row[10] = 297;
-        var e = Assert.Throws<InvalidDataException>(() => sc.Apply(row, new Philox(1), new int[sc.EncoderLength], new int[sc.DecoderLength], new int[sc.DecoderLength]));
+        var e = Assert.Throws<InvalidDataException>(() => { var draws = new SeededDraws(1); sc.Apply(row, ref draws, new int[sc.EncoderLength], new int[sc.DecoderLength], new int[sc.DecoderLength]); });
         Assert.StartsWith("t5: token id 297 collides with the sentinel ids 297..299", e.Message);
     }
 }

@@ -76,6 +76,17 @@ public class T5TrainingTests
     }
 
     [Fact]
+    public void A_steady_state_step_allocates_no_managed_memory()
+    {
+        using var model = LanguageModel.Create(Tiny with { Dropout = 0.1f }, 3);
+        using var trainer = new Trainer(model, Options(20), new TokenStreamSource(Corpus(3000, 1), 32), null, null, null);
+        for (int i = 0; i < 3; i++) trainer.TrainStep();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) trainer.TrainStep();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Config_json_round_trips_and_checkpoints_reload()
     {
         var config = Tiny with { FeedForwardProj = "gated-gelu", TieEmbeddings = false, DecoderLayers = 1, Dropout = 0.1f };
