@@ -65,7 +65,7 @@ public sealed partial record ModelConfig
     {
         if (blockSize <= 0) throw new InvalidDataException($"block size {blockSize} must be positive");
         if (blockSize > MaxPositions)
-            Fail(ModelType == "gpt2" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
+            Fail(ModelType is "gpt2" or "t5" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
     }
 
     static void Positive(int v, string field) { if (v <= 0) Fail(field, $"{v} must be positive"); }
