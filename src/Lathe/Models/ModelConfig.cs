@@ -34,12 +34,13 @@ public sealed partial record ModelConfig
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
     public int HeadDim => Embd / Heads;
 
-    static readonly string[] KnownTypes = ["gpt2", "llama"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
     {
         if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of gpt2, llama");
+        if (ModelType == "bert") return ValidateBert();
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
         Positive(Embd, ModelType == "gpt2" ? "n_embd" : "hidden_size");
@@ -86,6 +87,7 @@ public sealed partial record ModelConfig
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
+        if (type == "bert") return ParseBert(node).Validate();
         ModelConfig c;
         if (type == "llama")
         {
@@ -133,6 +135,7 @@ public sealed partial record ModelConfig
     /// <summary>The config.json text, with the field names Hugging Face transformers reads for this model type.</summary>
     public string ToJson()
     {
+        if (ModelType == "bert") return BertToJson();
         var o = new JsonObject();
         if (ModelType == "llama")
         {
@@ -192,6 +195,7 @@ public sealed partial record ModelConfig
             "n_inner" or "intermediate_size" => this with { Intermediate = I() },
             "dropout" => this with { Dropout = (float)D() },
             "rope_theta" => this with { RopeTheta = D() },
+            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             _ => throw new InvalidDataException($"config: unknown field '{field}'"),
         };
     }
