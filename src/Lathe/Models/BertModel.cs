@@ -122,7 +122,7 @@ public sealed class BertModel : LanguageModel
     public override Tensor TrainingLoss(TrainingBatch batch)
     {
         _objective.Build(batch.Inputs, batch.Targets, batch.B, batch.T, batch.Seed);
-        return PretrainingLoss(_objective.Ids, _objective.TokenTypes, default, _objective.MlmLabels, _objective.NspLabels, batch.B, batch.T);
+        return PretrainingLoss(_objective.Ids, _objective.TokenTypes, default, _objective.MlmLabels, _objective.NspLabels, batch.B, _objective.Length);
     }
 
     public override double ForwardFlopsPerToken(int T)

@@ -3,16 +3,17 @@ using Lathe.Tensors;
 namespace Lathe.Models;
 
 /// <summary>BERT's pre-training examples (Devlin et al. 2019, §3.1 and appendix A.1) built from the trainer's corpus
-/// rows: for each row, "[CLS] A [SEP] B [SEP]" of exactly T tokens with segment ids 0 (through the first [SEP]) and
-/// 1 (the rest), where A and B are the row's first T − 3 tokens split at a uniform point (each side ≥ 1 token), and,
-/// with probability ½, B is replaced by a span of the same length from another row of the batch (NotNext, NSP label 1;
-/// with a batch of one, from another offset of the same row). Then ⌊0.15·(T − 3) + ½⌋ (at least 1) distinct
-/// non-special positions are chosen; each becomes [MASK] with probability 0.8, a uniform random non-special token with
+/// rows of T + 1 tokens (inputs + the last target): for each row, "[CLS] A [SEP] B [SEP]" of S = max(T, 5) tokens
+/// with segment ids 0 (through the first [SEP]) and 1 (the rest), where A and B are the row's first S − 3 tokens
+/// split at a uniform point (each side ≥ 1 token), and, with probability ½, B is replaced by a span of the same
+/// length from another row of the batch (NotNext, NSP label 1; with a batch of one, from another offset of the same
+/// row). Then ⌊0.15·(S − 3) + ½⌋ (at least 1) distinct non-special positions are chosen; each becomes [MASK]
+/// with probability 0.8, a uniform random non-special token with
 /// probability 0.1, and stays unchanged otherwise; its MLM label is the original token (−100 everywhere else).</summary>
 /// <remarks>Every random choice comes from one <see cref="Philox"/> seeded with the micro-batch seed, in a fixed
 /// order, so a resumed run rebuilds the same examples. Rows need no padding (the corpus stream is contiguous);
-/// end-of-text separators inside a row stay ordinary tokens. The last target token of a row is used only as a
-/// candidate for a NotNext span. Buffers are reused from call to call.</remarks>
+/// end-of-text separators inside a row stay ordinary tokens. S exceeds T only for rows shorter than 5 tokens (the
+/// evaluator's tail window). Buffers are reused from call to call.</remarks>
 public sealed class BertPretrainingObjective(ModelConfig config)
 {
     /// <summary>Fraction of the content positions whose token is predicted.</summary>
@@ -25,11 +26,17 @@ public sealed class BertPretrainingObjective(ModelConfig config)
     int[] _ids = [], _types = [], _labels = [], _nsp = [], _candidates = [];
     int _n, _b;
 
-    /// <summary>Input ids (B, T) of the last <see cref="Build"/>.</summary>
+    /// <summary>Sequence length S = max(T, <see cref="MinLength"/>) of the last <see cref="Build"/>.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>The sequence length built from rows of <paramref name="T"/> tokens.</summary>
+    public static int SequenceLength(int T) => Math.Max(T, MinLength);
+
+    /// <summary>Input ids (B, S) of the last <see cref="Build"/>.</summary>
     public ReadOnlySpan<int> Ids => _ids.AsSpan(0, _n);
-    /// <summary>Segment ids (B, T): 0 for [CLS] A [SEP], 1 for B [SEP].</summary>
+    /// <summary>Segment ids (B, S): 0 for [CLS] A [SEP], 1 for B [SEP].</summary>
     public ReadOnlySpan<int> TokenTypes => _types.AsSpan(0, _n);
-    /// <summary>MLM labels (B, T): the original token at predicted positions, <see cref="BertModel.IgnoreLabel"/> elsewhere.</summary>
+    /// <summary>MLM labels (B, S): the original token at predicted positions, <see cref="BertModel.IgnoreLabel"/> elsewhere.</summary>
     public ReadOnlySpan<int> MlmLabels => _labels.AsSpan(0, _n);
     /// <summary>NSP labels (B): 0 when B continues A, 1 when B is a random span.</summary>
     public ReadOnlySpan<int> NspLabels => _nsp.AsSpan(0, _b);
@@ -38,22 +45,21 @@ public sealed class BertPretrainingObjective(ModelConfig config)
     /// both (B, T)) from <paramref name="seed"/>. A corpus token equal to a special id is a one-line error.</summary>
     public void Build(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, ulong seed)
     {
-        if (T < MinLength) throw new InvalidDataException($"bert: block size {T} is too short for [CLS] A [SEP] B [SEP] (need ≥ {MinLength})");
-        if (inputs.Length != B * T || targets.Length != B * T)
+        if (B <= 0 || T <= 0 || inputs.Length != B * T || targets.Length != B * T)
             throw new ArgumentException($"bert: {inputs.Length} inputs and {targets.Length} targets for B={B}, T={T}.");
         var c = config;
         for (int i = 0; i < inputs.Length; i++) CheckToken(inputs[i]);
         for (int b = 0; b < B; b++) CheckToken(targets[b * T + T - 1]);
-        Ensure(ref _ids, B * T); Ensure(ref _types, B * T); Ensure(ref _labels, B * T); Ensure(ref _nsp, B); Ensure(ref _candidates, T);
-        _n = B * T; _b = B;
+        int S = SequenceLength(T);
+        Ensure(ref _ids, B * S); Ensure(ref _types, B * S); Ensure(ref _labels, B * S); Ensure(ref _nsp, B); Ensure(ref _candidates, S);
+        _n = B * S; _b = B; Length = S;
         var rng = new Philox(seed);
-        int content = T - 3;
+        int content = S - 3;                                    // ≤ T + 1, the tokens a row has
         int predictions = Math.Max(1, (int)(MaskFraction * content + 0.5f));
         for (int b = 0; b < B; b++)
         {
-            var row = inputs.Slice(b * T, T);
-            var ids = _ids.AsSpan(b * T, T);
-            var types = _types.AsSpan(b * T, T);
+            var ids = _ids.AsSpan(b * S, S);
+            var types = _types.AsSpan(b * S, S);
             int a = 1 + rng.NextInt(content - 1);              // |A| ∈ [1, content − 1]
             int lengthB = content - a;
             bool notNext = (rng.NextUInt() & 1) != 0;
@@ -75,19 +81,15 @@ public sealed class BertPretrainingObjective(ModelConfig config)
             }
             _nsp[b] = notNext ? 1 : 0;
             ids[0] = c.ClsId;
-            row[..a].CopyTo(ids[1..]);
+            for (int j = 0; j < a; j++) ids[1 + j] = RowToken(inputs, targets, T, b, j);
             ids[a + 1] = c.SepId;
-            for (int j = 0; j < lengthB; j++)
-            {
-                int k = start + j;
-                ids[a + 2 + j] = k < T ? inputs[sourceRow * T + k] : targets[sourceRow * T + T - 1];
-            }
-            ids[T - 1] = c.SepId;
+            for (int j = 0; j < lengthB; j++) ids[a + 2 + j] = RowToken(inputs, targets, T, sourceRow, start + j);
+            ids[S - 1] = c.SepId;
             types[..(a + 2)].Fill(0);
             types[(a + 2)..].Fill(1);
 
             // Choose the predicted positions by a partial Fisher–Yates shuffle of the content positions.
-            var labels = _labels.AsSpan(b * T, T);
+            var labels = _labels.AsSpan(b * S, S);
             labels.Fill(BertModel.IgnoreLabel);
             var candidates = _candidates.AsSpan(0, content);
             for (int j = 0; j < a; j++) candidates[j] = 1 + j;
@@ -104,6 +106,10 @@ public sealed class BertPretrainingObjective(ModelConfig config)
             }
         }
     }
+
+    // Token k of row b's T + 1 tokens: the T inputs, then the last target.
+    static int RowToken(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int T, int b, int k) =>
+        k < T ? inputs[b * T + k] : targets[b * T + T - 1];
 
     // A uniform token that is not one of the four special ids (rejection keeps it uniform).
     int RandomToken(Philox rng)
