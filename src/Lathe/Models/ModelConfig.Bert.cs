@@ -127,13 +127,14 @@ public sealed partial record ModelConfig
         return this;
     }
 
-    /// <summary>BERT-only overrides; null when <paramref name="field"/> is not one of them.</summary>
+    /// <summary>BERT's own overrides (tried before the shared ones); null when <paramref name="field"/> is not one of them.</summary>
     ModelConfig? WithBert(string field, string value)
     {
         int I() => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
         return field switch
         {
+            "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = I() },   // no grouped-query attention
             "type_vocab_size" => this with { TypeVocabSize = I() },
             "hidden_dropout_prob" => With("dropout", value),
             "cls_token_id" => this with { ClsTokenId = I() },

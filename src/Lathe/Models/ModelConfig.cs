@@ -186,6 +186,7 @@ public sealed partial record ModelConfig
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
         return field switch
         {
+            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             "vocab_size" => this with { VocabSize = I() },
             "n_positions" or "max_position_embeddings" => this with { MaxPositions = I() },
             "n_embd" or "hidden_size" => this with { Embd = I(), Intermediate = ModelType == "gpt2" ? 4 * I() : Intermediate },
@@ -195,7 +196,6 @@ public sealed partial record ModelConfig
             "n_inner" or "intermediate_size" => this with { Intermediate = I() },
             "dropout" => this with { Dropout = (float)D() },
             "rope_theta" => this with { RopeTheta = D() },
-            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             _ => throw new InvalidDataException($"config: unknown field '{field}'"),
         };
     }

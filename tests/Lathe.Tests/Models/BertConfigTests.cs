@@ -54,8 +54,8 @@ public class BertConfigTests
     public void Bert_fields_can_be_overridden_by_name()
     {
         var c = ModelConfig.FromPresetOrFile("bert-tiny").With("type_vocab_size", "3").With("mask_token_id", "5").With("hidden_dropout_prob", "0.2")
-            .With("num_hidden_layers", "2").With("hidden_size", "64");
-        Assert.Equal((3, 5, 0.2f, 2, 64), (c.TypeVocabSize, c.MaskId, c.Dropout, c.Layers, c.Embd));
+            .With("num_hidden_layers", "2").With("hidden_size", "64").With("n_head", "2");
+        Assert.Equal((3, 5, 0.2f, 2, 64, 2, 2), (c.TypeVocabSize, c.MaskId, c.Dropout, c.Layers, c.Embd, c.Heads, c.KvHeads));
         c.Validate();
         var e = Assert.Throws<InvalidDataException>(() => c.With("cls_token_id", "5").Validate());
         Assert.Equal("config: mask_token_id: 5 is also cls_token_id", e.Message);
