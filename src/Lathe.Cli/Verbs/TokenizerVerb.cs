@@ -58,7 +58,7 @@ internal static class TokenizerVerb
             string[] files = r.GetValue(input)!;
             foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"{f}: no such file.", f);
             if (t == "wordpiece") return TrainWordPiece(files, r.GetValue(vocab), r.GetValue(special), r.GetValue(output)!);
-            if (t == "unigram") throw new UserInputException("tokenizer train: --type unigram is not wired into this command yet.");
+            if (t == "unigram") return TrainUnigram(files, r.GetValue(vocab), r.GetValue(special), r.GetValue(output)!);
             var specials = r.GetValue(special) is { Length: > 0 } s ? s : ["<|endoftext|>"];
             var trainer = new BpeTrainer(r.GetValue(vocab), specials, r.GetValue(minFrequency));
             var watch = Stopwatch.StartNew();
@@ -87,6 +87,24 @@ internal static class TokenizerVerb
         var tokenizer = new PipelineTokenizer(normalizer, pre, model, post, new WordPieceDecoder(), ids);
         tokenizer.Save(output);
         Console.Error.WriteLine($"\rtrained {model.VocabSize} WordPiece tokens from {counts.Count} distinct words in {watch.Elapsed.TotalSeconds:F1} s → {output}");
+        return 0;
+    }
+
+    static int TrainUnigram(string[] files, int vocab, string[]? special, string output)
+    {
+        var watch = Stopwatch.StartNew();
+        var specials = special is { Length: > 0 } s ? s : ["<unk>", "<s>", "</s>"];
+        var progress = new Progress<double>(p => { if (!Console.IsErrorRedirected) Console.Error.Write($"\rtraining: {p:P0}   "); });
+        UnigramModel model;
+        try
+        {
+            var trainer = new UnigramTrainer(vocab, specials, unknownToken: specials.Contains("<unk>") ? "<unk>" : specials[0], byteFallback: true,
+                threads: Math.Min(Environment.ProcessorCount, 4));
+            model = trainer.Train(files.Select(f => ReadText(f, out _)), progress);
+        }
+        catch (ArgumentException e) { throw new UserInputException("tokenizer train: " + e.Message); }
+        UnigramTokenizerJson.Save(model, specials, output);
+        Console.Error.WriteLine($"\rtrained {model.VocabSize} Unigram pieces (byte fallback) in {watch.Elapsed.TotalSeconds:F1} s → {output}");
         return 0;
     }
 

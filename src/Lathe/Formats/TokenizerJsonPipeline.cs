@@ -21,7 +21,7 @@ public static partial class TokenizerJson
         ITokenizerModel m = type switch
         {
             "WordPiece" => WordPieceModel.FromJson(model, path),
-            "Unigram" => throw new InvalidDataException($"{path}: model.type: Unigram is not supported yet."),
+            "Unigram" => UnigramModel.FromJson(model, path),
             _ => throw new InvalidDataException($"{path}: model.type: '{type}' is not one of BPE, WordPiece, Unigram."),
         };
         int? IdOf(string token) => specials.FirstOrDefault(s => s.Item1 == token) is { Item1: not null } s ? s.Item2

@@ -34,12 +34,13 @@ public sealed partial record ModelConfig
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
     public int HeadDim => Embd / Heads;
 
-    static readonly string[] KnownTypes = ["gpt2", "llama", "t5"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
     {
         if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of {string.Join(", ", KnownTypes)}");
+        if (ModelType == "bert") return ValidateBert();
         if (ModelType == "t5") return ValidateT5();
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
@@ -87,6 +88,7 @@ public sealed partial record ModelConfig
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
+        if (type == "bert") return ParseBert(node).Validate();
         if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
         if (type == "llama")
@@ -135,6 +137,7 @@ public sealed partial record ModelConfig
     /// <summary>The config.json text, with the field names Hugging Face transformers reads for this model type.</summary>
     public string ToJson()
     {
+        if (ModelType == "bert") return BertToJson();
         if (ModelType == "t5") return T5Json();
         var o = new JsonObject();
         if (ModelType == "llama")
@@ -187,6 +190,7 @@ public sealed partial record ModelConfig
         if (ModelType == "t5" && WithT5(field, value) is { } t5) return t5;
         return field switch
         {
+            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             "vocab_size" => this with { VocabSize = I() },
             "n_positions" or "max_position_embeddings" => this with { MaxPositions = I() },
             "n_embd" or "hidden_size" => this with { Embd = I(), Intermediate = ModelType == "gpt2" ? 4 * I() : Intermediate },

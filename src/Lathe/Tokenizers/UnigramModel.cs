@@ -205,6 +205,8 @@ public sealed class UnigramModel : ITokenizerModel
         }
     }
 
+    bool IsBytePiece(int id) => IdToToken(id) is { } t && ByteFallbackDecoder.TryByte(t, out _);
+
     /// <summary>Appends one lattice node as tokens: a piece as itself; an unknown character as its byte pieces (byte
     /// fallback) or as the unknown id, fused with an unknown token just before it (as HF's fuse_unk and
     /// SentencePiece's merging of unknown runs do).</summary>
@@ -219,7 +221,18 @@ public sealed class UnigramModel : ITokenizerModel
             for (int i = 0; i < count; i++) all &= _byteIds[bytes[i]] >= 0;
             if (all)
             {
-                for (int i = 0; i < count; i++) tokens.Add(new Token(_byteIds[bytes[i]], start, end));
+                // A run of unknown characters is one unknown segment, as in HF: all its byte pieces span the run.
+                int runStart = start, k = tokens.Count;
+                if (k > 0 && tokens[k - 1].End == start && IsBytePiece(tokens[k - 1].Id))
+                {
+                    runStart = tokens[k - 1].Start;
+                    while (k > 0 && tokens[k - 1].Start == runStart && tokens[k - 1].End == start && IsBytePiece(tokens[k - 1].Id))
+                    {
+                        k--;
+                        tokens[k] = new Token(tokens[k].Id, runStart, end);
+                    }
+                }
+                for (int i = 0; i < count; i++) tokens.Add(new Token(_byteIds[bytes[i]], runStart, end));
                 return;
             }
         }

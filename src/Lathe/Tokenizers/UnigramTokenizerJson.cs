@@ -1,73 +1,21 @@
-using System.Text.Json;
-using Lathe.IO;
-
 namespace Lathe.Tokenizers;
 
-/// <summary>Writes a trained Unigram model as a complete Hugging Face tokenizer.json, SentencePiece-style: special
-/// tokens as added tokens, a Metaspace pre-tokenizer and decoder, the Unigram model object. Reading goes through
-/// <see cref="UnigramModel.FromJson"/> for the model object.</summary>
+/// <summary>A trained Unigram model as a complete SentencePiece-style tokenizer: the special tokens as added tokens,
+/// no normalizer, a Metaspace pre-tokenizer (▁, prepend always, split) and decoder (ByteFallback first when the model
+/// falls back to bytes, as HF's Llama decoder does), the Unigram model; saved as a Hugging Face tokenizer.json.</summary>
 public static class UnigramTokenizerJson
 {
-    /// <summary>Writes a complete Hugging Face tokenizer.json for <paramref name="model"/>: the special tokens as added
-    /// tokens (those of <paramref name="specialTokens"/> found in the vocabulary), a Metaspace pre-tokenizer and
-    /// decoder (▁, prepend always, split; with byte fallback the decoder is ByteFallback then Metaspace), no
-    /// normalizer, the Unigram model. Checked by hand against HF tokenizers (npm binding): it loads the file and
-    /// gives the same ids as <see cref="UnigramMetaspace.Encode"/> and decodes byte pieces back to text.</summary>
-    public static void Save(UnigramModel model, IReadOnlyList<string> specialTokens, string path)
+    /// <summary>The pipeline tokenizer for <paramref name="model"/> with those of <paramref name="specialTokens"/>
+    /// the vocabulary holds.</summary>
+    public static PipelineTokenizer Build(UnigramModel model, IReadOnlyList<string> specialTokens)
     {
-        AtomicFile.Write(path, stream =>
-        {
-            using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            w.WriteStartArray("added_tokens");
-            foreach (string special in specialTokens)
-            {
-                if (!model.TryTokenToId(special, out int id)) continue;
-                w.WriteStartObject();
-                w.WriteNumber("id", id);
-                w.WriteString("content", special);
-                w.WriteBoolean("single_word", false);
-                w.WriteBoolean("lstrip", false);
-                w.WriteBoolean("rstrip", false);
-                w.WriteBoolean("normalized", false);
-                w.WriteBoolean("special", true);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteNull("normalizer");
-            WriteMetaspace(w, "pre_tokenizer");
-            w.WriteNull("post_processor");
-            if (model.ByteFallback)
-            {
-                // <0xXX> runs back into their characters first, then ▁ back into spaces (as HF's Llama decoder does).
-                w.WriteStartObject("decoder");
-                w.WriteString("type", "Sequence");
-                w.WriteStartArray("decoders");
-                w.WriteStartObject();
-                w.WriteString("type", "ByteFallback");
-                w.WriteEndObject();
-                WriteMetaspace(w, null);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            else WriteMetaspace(w, "decoder");
-            w.WritePropertyName("model");
-            model.WriteJson(w);
-            w.WriteEndObject();
-        });
+        var specials = new List<(string, int)>();
+        foreach (string special in specialTokens)
+            if (model.TryTokenToId(special, out int id)) specials.Add((special, id));
+        ChainDecoder decoder = model.ByteFallback ? new SequenceDecoder([new ByteFallbackDecoder(), new MetaspaceDecoder()]) : new MetaspaceDecoder();
+        return new PipelineTokenizer(null, new MetaspacePreTokenizer(), model, null, decoder, specials);
     }
 
-    static void WriteMetaspace(Utf8JsonWriter w, string? name)
-    {
-        if (name is null) w.WriteStartObject(); else w.WriteStartObject(name);
-        w.WriteString("type", "Metaspace");
-        w.WriteString("replacement", UnigramMetaspace.Mark.ToString());
-        w.WriteString("prepend_scheme", "always");
-        w.WriteBoolean("split", true);
-        w.WriteEndObject();
-    }
-
+    /// <summary>Writes <see cref="Build"/>'s tokenizer to <paramref name="path"/>.</summary>
+    public static void Save(UnigramModel model, IReadOnlyList<string> specialTokens, string path) => Build(model, specialTokens).Save(path);
 }

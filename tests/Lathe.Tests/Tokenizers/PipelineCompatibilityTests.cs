@@ -13,7 +13,7 @@ public class PipelineCompatibilityTests
     static readonly JsonElement Fixture =
         JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Tokenizers", "fixtures", "pipeline-fixtures.json"))).RootElement;
 
-    public static TheoryData<string> Pipelines => new() { "bert", "nfd-strip-digits", "nfc-punctuation" };
+    public static TheoryData<string> Pipelines => new() { "bert", "nfd-strip-digits", "nfc-punctuation", "unigram-metaspace-bytefallback" };
 
     static JsonElement Pipeline(string name) => Fixture.GetProperty("pipelines").EnumerateArray().First(p => p.GetProperty("name").GetString() == name);
 

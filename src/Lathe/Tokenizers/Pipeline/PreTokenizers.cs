@@ -118,10 +118,10 @@ public sealed class MetaspacePreTokenizer(char replacement = '▁', string prepe
         string s = text.Text.Replace(' ', Replacement);
         bool prepend = (PrependScheme == "always" || (PrependScheme == "first" && first)) && !s.StartsWith(Replacement);
         if (!prepend) return new NormalizedText(s, text.OriginalIndex, text.OriginalLength, text.OriginalEnd);
-        // The prepended ▁ stands for nothing: the empty span at the start.
+        // The prepended ▁ stands for the first char (as Hugging Face aligns it).
         var starts = new int[s.Length + 1];
         var ends = new int[s.Length + 1];
-        starts[0] = ends[0] = text.ToOriginalStart(0);
+        (starts[0], ends[0]) = s.Length > 0 ? text.OriginalSpan(0) : (0, 0);
         for (int i = 0; i < s.Length; i++) (starts[i + 1], ends[i + 1]) = text.OriginalSpan(i);
         return new NormalizedText(Replacement + s, starts, text.OriginalLength, ends);
     }
