@@ -178,17 +178,19 @@ public sealed partial class T5Model : LanguageModel
             _ffNorm = new NormLayer(p, $"{name}.layer.{ff}.layer_norm", c.Embd, rms: true, c.NormEps);
         }
 
-        /// <summary>x (B,T,C) → (B,T,C). Decoder blocks get the encoder output <paramref name="memory"/> (B,Te,C).</summary>
-        public Tensor Forward(T5Model model, Tensor x, int B, int T, Tensor bias, Tensor? memory, ReadOnlySpan<int> memoryLengths, int Te)
+        /// <summary>x (B,T,C) → (B,T,C). Decoder blocks get the encoder output <paramref name="memory"/> (B,Te,C).
+        /// <paramref name="encoderLengths"/> (per row, or empty) are the encoder's real lengths: the keys an encoder
+        /// block's self-attention and a decoder block's cross-attention may see.</summary>
+        public Tensor Forward(T5Model model, Tensor x, int B, int T, Tensor bias, Tensor? memory, ReadOnlySpan<int> encoderLengths, int Te)
         {
             bool decoder = memory is not null;
             var h = _selfNorm.Forward(x);
             // Encoder self-attention hides padding keys; decoder self-attention is causal.
-            x = Ops.Add(x, model.Dropout(_self.Forward(h, h, B, T, T, causal: decoder, bias, decoder ? default : memoryLengths)));
+            x = Ops.Add(x, model.Dropout(_self.Forward(h, h, B, T, T, causal: decoder, bias, decoder ? default : encoderLengths)));
             if (decoder)
             {
                 h = _crossNorm!.Forward(x);
-                x = Ops.Add(x, model.Dropout(_cross!.Forward(h, memory!, B, T, Te, causal: false, null, memoryLengths)));
+                x = Ops.Add(x, model.Dropout(_cross!.Forward(h, memory!, B, T, Te, causal: false, null, encoderLengths)));
             }
             return FeedForward(model, x);
         }
