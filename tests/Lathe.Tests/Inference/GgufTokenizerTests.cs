@@ -1,0 +1,57 @@
+using Lathe.Formats;
+
+namespace Lathe.Tests.Inference;
+
+/// <summary>The tokenizer read from tokenizer.ggml.* gives llama.cpp's tokenize() ids (recorded by
+/// make_llama_cpp_reference.mjs) for a gpt2-style byte-level BPE vocabulary and a SentencePiece one.</summary>
+public class GgufTokenizerTests
+{
+    [Theory]
+    [InlineData("gpt2vocab-f32", "gpt2")]
+    [InlineData("spm-f16", "llama")]
+    public void Ids_equal_llama_cpp_tokenize(string name, string kind)
+    {
+        using var file = GgufFile.Open(GgufParityTests.Fixture(name + ".gguf"));
+        var tokenizer = GgufTokenizer.Read(file);
+        Assert.Equal(kind, tokenizer.ModelName);
+        int cases = 0;
+        foreach (var item in GgufParityTests.Reference(name).GetProperty("tokenize").EnumerateArray())
+        {
+            string text = item.GetProperty("text").GetString()!;
+            int[] expected = item.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.True(expected.SequenceEqual(tokenizer.Encode(text)), $"{name}: '{text}': expected [{string.Join(" ", expected)}], got [{string.Join(" ", tokenizer.Encode(text))}]");
+            Assert.Equal(text, tokenizer.Decode(expected));
+            cases++;
+        }
+        Assert.True(cases >= 10);
+    }
+
+    [Fact]
+    public void The_prompt_tokenizes_as_llama_cpp_did()
+    {
+        foreach (string name in new[] { "gpt2vocab-f32", "spm-f16" })
+        {
+            var reference = GgufParityTests.Reference(name);
+            using var file = GgufFile.Open(GgufParityTests.Fixture(name + ".gguf"));
+            var tokenizer = GgufTokenizer.Read(file);
+            int[] expected = reference.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            string prompt = System.Text.Json.JsonDocument.Parse(File.ReadAllText(GgufParityTests.Fixture("llama_cpp_reference.json")))
+                .RootElement.GetProperty("prompt_text").GetString()!;
+            Assert.Equal(expected, tokenizer.Encode(prompt));
+        }
+    }
+
+    [Fact]
+    public void Spm_special_flags_and_byte_fallback_are_read()
+    {
+        using var file = GgufFile.Open(GgufParityTests.Fixture("spm-f16.gguf"));
+        var tokenizer = GgufTokenizer.Read(file);
+        var spm = tokenizer.SentencePiece!;
+        Assert.Equal((0, 1, 2, true), (spm.UnknownId, spm.BosId, spm.EosId, spm.AddBos));
+        Assert.Equal(1, tokenizer.Encode("x", addSpecial: true)[0]);
+        // A character outside the vocabulary falls back to its UTF-8 bytes, which decode back to it.
+        var ids = tokenizer.Encode("🐳");
+        Assert.Contains(ids, id => spm.Pieces[id] == "<0xF0>");
+        Assert.Equal("🐳", tokenizer.Decode(ids));
+    }
+}
