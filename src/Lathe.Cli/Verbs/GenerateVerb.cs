@@ -14,7 +14,7 @@ internal static class GenerateVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/).", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), or a llama .gguf file.", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
@@ -37,10 +37,9 @@ internal static class GenerateVerb
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             ComputePool.SetSharedThreads(r.GetValue(threads));
-            string dir = Checkpoint.Resolve(r.GetValue(model)!);
-            var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
-            using var lm = Checkpoint.LoadModel(dir);
-            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), tokenizer, lm.Config.VocabSize);
+            var (lm, encode, decodeBytes, eosId) = Open(r.GetValue(model)!);
+            using var _ = lm;
+            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), encode, lm.Config.VocabSize);
             var options = new SamplingOptions
             {
                 Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP), MinP = r.GetValue(minP),
@@ -49,7 +48,7 @@ internal static class GenerateVerb
             };
             try { options.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
             string[] stops = r.GetValue(stop) ?? [];
-            var eos = tokenizer.EndOfTextId >= 0 ? new HashSet<int> { tokenizer.EndOfTextId } : null;
+            var eos = eosId >= 0 ? new HashSet<int> { eosId } : null;
             using var generator = new Generator(lm);
             // Tokens may end inside a UTF-8 character: a stateful decoder holds the partial bytes until it completes.
             var decoder = new UTF8Encoding(false).GetDecoder();
@@ -61,7 +60,7 @@ internal static class GenerateVerb
             foreach (int id in generator.Generate(ids, r.GetValue(maxTokens), options, eos))
             {
                 tokens.Add(id);
-                byte[] bytes = tokenizer.DecodeBytes([id]);
+                byte[] bytes = decodeBytes(id);
                 if (chars.Length < bytes.Length + 4) chars = new char[bytes.Length + 4];
                 int n = decoder.GetChars(bytes, 0, bytes.Length, chars, 0, flush: false);
                 string piece = new(chars, 0, n);
@@ -92,10 +91,25 @@ internal static class GenerateVerb
         return command;
     }
 
-    static int[] PromptIds(string? prompt, string? promptIds, Lathe.Tokenizers.Tokenizer tokenizer, int vocab)
+    /// <summary>A model with its text codec: a checkpoint folder with tokenizer.json, or a GGUF file with tokenizer.ggml.*
+    /// (whose BOS, when the file asks for one, starts every encoded prompt).</summary>
+    static (Lathe.Models.CausalLM Model, Func<string, int[]> Encode, Func<int, byte[]> DecodeBytes, int EosId) Open(string path)
+    {
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+        {
+            using var file = GgufFile.Open(path);
+            var gguf = GgufTokenizer.Read(file);
+            return (GgufModelLoader.Load(file), text => gguf.Encode(text, addSpecial: true).ToArray(), id => gguf.DecodeBytes([id]), gguf.EosId);
+        }
+        string dir = Checkpoint.Resolve(path);
+        var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
+        return (Checkpoint.LoadModel(dir), text => tokenizer.Encode(text).ToArray(), id => tokenizer.DecodeBytes([id]), tokenizer.EndOfTextId);
+    }
+
+    static int[] PromptIds(string? prompt, string? promptIds, Func<string, int[]> encode, int vocab)
     {
         if ((prompt is null) == (promptIds is null)) throw new UserInputException("generate: give exactly one of --prompt or --prompt-ids.");
-        if (prompt is not null) return tokenizer.Encode(prompt).ToArray();
+        if (prompt is not null) return encode(prompt);
         var parts = promptIds!.Split(new[] { ' ', ',' }, StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
