@@ -119,3 +119,43 @@ public class GgufExportTests
         Assert.Equal(tokenizer.EndOfTextId, read.EosId);
     }
 }
+
+/// <summary>llama.cpp runs what Lathe writes: seeded Lathe models (a llama and a gpt2) exported to F32 GGUF are committed
+/// as fixtures (lathe-export-*.gguf); the exporter must still write them byte for byte, and llama.cpp's greedy
+/// continuation of them (recorded by make_llama_cpp_reference.mjs) must equal Lathe's own. Regenerate the files with
+/// LATHE_REGENERATE_GGUF_EXPORTS=1 dotnet test … --filter GgufExportParityTests, then make_llama_cpp_reference.mjs.</summary>
+public class GgufExportParityTests
+{
+    internal static readonly (string Name, ModelConfig Config)[] Models =
+    [
+        ("lathe-export-llama-f32", new ModelConfig { ModelType = "llama", VocabSize = 300, MaxPositions = 128, Embd = 64, Layers = 1, Heads = 4,
+            KvHeads = 2, Intermediate = 64, TieEmbeddings = false, InitStd = 0.5f }),
+        ("lathe-export-gpt2-f32", new ModelConfig { ModelType = "gpt2", VocabSize = 300, MaxPositions = 128, Embd = 64, Layers = 1, Heads = 4,
+            KvHeads = 4, Intermediate = 128, InitStd = 0.2f }),
+    ];
+
+    static Lathe.Tokenizers.Tokenizer Tokenizer() =>
+        new Lathe.Tokenizers.BpeTrainer(300, ["<|endoftext|>"], minFrequency: 1).Train(["the whale and the ship, the sea and the sky; 12 whales!"]);
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Llama_cpp_continues_lathe_exports_as_lathe_does(int which)
+    {
+        var (name, config) = Models[which];
+        using var model = CausalLM.Create(config, seed: 21);
+        using var dir = new TempDir();
+        string written = Path.Combine(dir.Path, name + ".gguf");
+        GgufExport.Save(model, Tokenizer(), written, GgmlType.F32, name);
+        if (Environment.GetEnvironmentVariable("LATHE_REGENERATE_GGUF_EXPORTS") == "1")
+            File.Copy(written, Path.Combine(Peers.RepoRoot, "tests", "Lathe.Tests", "Inference", "fixtures", "gguf", name + ".gguf"), overwrite: true);
+        Assert.True(File.ReadAllBytes(written).AsSpan().SequenceEqual(File.ReadAllBytes(GgufParityTests.Fixture(name + ".gguf"))),
+            $"{name}: the exporter no longer writes the committed fixture");
+        var reference = GgufParityTests.Reference(name);
+        int[] prompt = reference.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        int[] expected = reference.GetProperty("greedy").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var generator = new Lathe.Inference.Generator(model);
+        var greedy = new Lathe.Inference.SamplingOptions { Temperature = 0, TopK = 0, TopP = 1, MinP = 0 };
+        Assert.Equal(expected, generator.Generate(prompt, expected.Length, greedy).ToArray());
+    }
+}
