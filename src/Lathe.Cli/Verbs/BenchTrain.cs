@@ -50,7 +50,7 @@ internal static class BenchTrain
         var tokens = new int[Math.Max(B * T * (steps + warmup) + 1, 4 * B * T)];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.NextInt(config.VocabSize);
         var options = new TrainingOptions { Steps = steps + warmup, BatchSize = B, BlockSize = T, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LearningRate = 3e-4f };
-        using var model = CausalLM.Create(config, 1);
+        using var model = LanguageModel.Create(config, 1);
         using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);
         for (int i = 0; i < warmup; i++) trainer.TrainStep();
         var times = new List<double>(steps);   // sized up front: the loop measures the step's allocations, not the list's

@@ -13,6 +13,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchData.Create());
         bench.Subcommands.Add(BenchTokenizer.Create());
         bench.Subcommands.Add(BenchTrain.Create());
+        bench.Subcommands.Add(BenchQuality.Create());
         return bench;
     }
 }

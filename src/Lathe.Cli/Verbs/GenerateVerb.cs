@@ -14,7 +14,7 @@ internal static class GenerateVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), or a llama .gguf file.", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/).", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
@@ -28,18 +28,21 @@ internal static class GenerateVerb
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text produces this string.", AllowMultipleArgumentsPerToken = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the token ids and the text." };
+        var beams = new Option<int>("--beams") { Description = "Beam search with this many beams (1 = sample/greedy).", DefaultValueFactory = _ => 1 };
+        var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
+        var earlyStopping = new Option<bool>("--early-stopping") { Description = "Beam search stops once --beams hypotheses finish." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties).")
+        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
         {
-            model, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeat, frequency, presence, seed, stop, json, threads,
+            model, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeat, frequency, presence, seed, stop, beams, lengthPenalty, earlyStopping, json, threads,
         };
-        command.SetAction(r =>
+        command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             ComputePool.SetSharedThreads(r.GetValue(threads));
-            var (lm, encode, decodeBytes, eosId) = Open(r.GetValue(model)!);
-            using var _ = lm;
-            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), encode, lm.Config.VocabSize);
+            using var loaded = InferenceModel.Open(r.GetValue(model)!);
+            var lm = loaded.Model;
+            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded.Encode, lm.Config.VocabSize);
             var options = new SamplingOptions
             {
                 Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP), MinP = r.GetValue(minP),
@@ -47,26 +50,38 @@ internal static class GenerateVerb
                 Seed = r.GetValue(seed),
             };
             try { options.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
-            string[] stops = r.GetValue(stop) ?? [];
-            var eos = eosId >= 0 ? new HashSet<int> { eosId } : null;
-            using var generator = new Generator(lm);
-            // Tokens may end inside a UTF-8 character: a stateful decoder holds the partial bytes until it completes.
-            var decoder = new UTF8Encoding(false).GetDecoder();
-            var text = new StringBuilder();
+            var streamer = new TextStreamer(loaded.TokenBytes, r.GetValue(stop) ?? []);
             var tokens = new List<int>();
-            var chars = new char[64];
-            var watch = Stopwatch.StartNew();
             bool quiet = r.GetValue(json);
-            foreach (int id in generator.Generate(ids, r.GetValue(maxTokens), options, eos))
+            var watch = Stopwatch.StartNew();
+            string reason;
+            if (r.GetValue(beams) > 1)
             {
-                tokens.Add(id);
-                byte[] bytes = decodeBytes(id);
-                if (chars.Length < bytes.Length + 4) chars = new char[bytes.Length + 4];
-                int n = decoder.GetChars(bytes, 0, bytes.Length, chars, 0, flush: false);
-                string piece = new(chars, 0, n);
-                text.Append(piece);
-                if (!quiet) Console.Write(piece);
-                if (stops.Any(s => text.ToString().Contains(s, StringComparison.Ordinal))) break;
+                var beamOptions = new BeamSearchOptions { Beams = r.GetValue(beams), LengthPenalty = r.GetValue(lengthPenalty), EarlyStopping = r.GetValue(earlyStopping) };
+                try { beamOptions.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
+                using var search = new BeamSearch(lm, beamOptions);
+                var best = search.Search(ids, r.GetValue(maxTokens), loaded.StopTokens)[0];
+                // Beam search decides the whole sequence before anything is final; print it through the same streamer.
+                foreach (int id in best.Tokens)
+                {
+                    tokens.Add(id);
+                    string piece = streamer.Push(id);
+                    if (!quiet) Console.Write(piece);
+                    if (streamer.Stopped) break;
+                }
+                string rest = streamer.Flush();
+                if (!quiet) Console.Write(rest);
+                reason = streamer.Stopped ? "StopString" : best.Finished ? "StopToken" : "MaxTokens";
+            }
+            else
+            {
+                using var generator = new Generator(lm);
+                await foreach (var piece in generator.GenerateAsync(ids, r.GetValue(maxTokens), options, streamer, loaded.StopTokens, cancel))
+                {
+                    if (piece.TokenId >= 0) tokens.Add(piece.TokenId);
+                    if (!quiet) Console.Write(piece.Text);
+                }
+                reason = generator.Reason.ToString();
             }
             double seconds = watch.Elapsed.TotalSeconds;
             if (quiet)
@@ -78,8 +93,8 @@ internal static class GenerateVerb
                     w.WriteStartArray("tokens");
                     foreach (int t in tokens) w.WriteNumberValue(t);
                     w.WriteEndArray();
-                    w.WriteString("text", text.ToString());
-                    w.WriteString("stop_reason", generator.Reason.ToString());
+                    w.WriteString("text", streamer.Text);
+                    w.WriteString("stop_reason", reason);
                     w.WriteEndObject();
                 }
                 Console.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
@@ -89,21 +104,6 @@ internal static class GenerateVerb
             return 0;
         });
         return command;
-    }
-
-    /// <summary>A model with its text codec: a checkpoint folder with tokenizer.json, or a GGUF file with tokenizer.ggml.*
-    /// (whose BOS, when the file asks for one, starts every encoded prompt).</summary>
-    static (Lathe.Models.CausalLM Model, Func<string, int[]> Encode, Func<int, byte[]> DecodeBytes, int EosId) Open(string path)
-    {
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-        {
-            using var file = GgufFile.Open(path);
-            var gguf = GgufTokenizer.Read(file);
-            return (GgufModelLoader.Load(file), text => gguf.Encode(text, addSpecial: true).ToArray(), id => gguf.DecodeBytes([id]), gguf.EosId);
-        }
-        string dir = Checkpoint.Resolve(path);
-        var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
-        return (Checkpoint.LoadModel(dir), text => tokenizer.Encode(text).ToArray(), id => tokenizer.DecodeBytes([id]), tokenizer.EndOfTextId);
     }
 
     static int[] PromptIds(string? prompt, string? promptIds, Func<string, int[]> encode, int vocab)

@@ -24,6 +24,7 @@ internal static class TokenizerVerb
     {
         if (spec == "gpt2") return Gpt2Vocabulary.FromNodeModules(NodeModules.Find());
         if (spec == "cl100k_base") return TiktokenRanks.Cl100kFromNodeModules(NodeModules.Find());
+        if (spec == "o200k_base") return TiktokenRanks.O200kFromNodeModules(NodeModules.Find());
         if (spec.EndsWith(".tiktoken", StringComparison.OrdinalIgnoreCase))
         {
             // A rank file carries no split pattern or special tokens: take them from the encoding its name says.
@@ -31,9 +32,11 @@ internal static class TokenizerVerb
             if (name.StartsWith("cl100k", StringComparison.Ordinal))
                 return TiktokenRanks.LoadTiktokenFile(spec, Cl100kPreTokenizer.Instance,
                     [("<|endoftext|>", 100257), ("<|fim_prefix|>", 100258), ("<|fim_middle|>", 100259), ("<|fim_suffix|>", 100260), ("<|endofprompt|>", 100276)]);
+            if (name.StartsWith("o200k", StringComparison.Ordinal))
+                return TiktokenRanks.LoadTiktokenFile(spec, O200kPreTokenizer.Instance, [("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)]);
             if (name is "gpt2" or "r50k_base")
                 return TiktokenRanks.LoadTiktokenFile(spec, Gpt2PreTokenizer.Instance, [("<|endoftext|>", 50256)]);
-            throw new UserInputException($"{spec}: unknown encoding '{name}' (cl100k_base, r50k_base or gpt2 rank files are supported).");
+            throw new UserInputException($"{spec}: unknown encoding '{name}' (o200k_base, cl100k_base, r50k_base or gpt2 rank files are supported).");
         }
         return TokenizerJson.Load(spec);
     }
@@ -68,7 +71,7 @@ internal static class TokenizerVerb
 
     static Command Encode()
     {
-        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json, gpt2, cl100k_base or FILE.tiktoken.", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json, gpt2, cl100k_base, o200k_base or FILE.tiktoken.", Required = true };
         var input = new Option<string>("--input") { Description = "Text file to encode.", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the ids, one per line.", Required = true };
         var command = new Command("encode", "Text file → token ids, one per line.") { tokenizer, input, output };
@@ -95,7 +98,7 @@ internal static class TokenizerVerb
 
     static Command Decode()
     {
-        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json, gpt2, cl100k_base or FILE.tiktoken.", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json, gpt2, cl100k_base, o200k_base or FILE.tiktoken.", Required = true };
         var input = new Option<string>("--input") { Description = "File of ids, one per line.", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the text.", Required = true };
         var command = new Command("decode", "Token ids (one per line) → text file.") { tokenizer, input, output };

@@ -20,10 +20,25 @@ public sealed class GgufTokenizer
     public bool AddBos { get; }
     /// <summary>The model's Jinja chat template (tokenizer.chat_template), or null.</summary>
     public string? ChatTemplate { get; }
+    /// <summary>End of turn (tokenizer.ggml.eot_token_id), or -1.</summary>
+    public int EotId { get; private set; } = -1;
+    readonly Dictionary<string, int> _specialIds = new(StringComparer.Ordinal);
+
+    /// <summary>The id of a control or user-defined token by its text (e.g. "&lt;|im_end|&gt;"), or null.</summary>
+    public int? SpecialId(string text) => _specialIds.TryGetValue(text, out int id) ? id : null;
 
     GgufTokenizer(string model, Tokenizer? bpe, SentencePieceBpe? spm, int vocab, int bos, int eos, bool addBos, string? template)
     {
         ModelName = model; Bpe = bpe; SentencePiece = spm; VocabSize = vocab; BosId = bos; EosId = eos; AddBos = addBos; ChatTemplate = template;
+    }
+
+    // Completes construction: the special-token index and the end-of-turn id.
+    GgufTokenizer WithSpecials(string[] tokens, GgmlTokenType[] types, int eot)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) _specialIds.TryAdd(tokens[i], i);
+        EotId = eot;
+        return this;
     }
 
     /// <summary>Ids of <paramref name="text"/>; <paramref name="addSpecial"/> puts BOS first when the file asks for it.
@@ -75,6 +90,7 @@ public sealed class GgufTokenizer
         else Array.Fill(types, GgmlTokenType.Normal);
         string? template = Str(file, "tokenizer.chat_template");
         int bos = Id(file, "tokenizer.ggml.bos_token_id", tokens.Length), eos = Id(file, "tokenizer.ggml.eos_token_id", tokens.Length);
+        int eot = Id(file, "tokenizer.ggml.eot_token_id", tokens.Length);
         switch (model)
         {
             case "llama":
@@ -84,7 +100,7 @@ public sealed class GgufTokenizer
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? true;
                 bool addSpace = Bool(file, "tokenizer.ggml.add_space_prefix") ?? true;
                 var spm = new SentencePieceBpe(tokens, scores, types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos < 0 ? 2 : eos, addBos, addSpace, file.Path);
-                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template);
+                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template).WithSpecials(tokens, types, eot);
             }
             case "gpt2":
             {
@@ -127,7 +143,8 @@ public sealed class GgufTokenizer
                 string? eosText = eos >= 0 && control.Contains(eos) ? tokens[eos] : null;
                 var tokenizer = new Tokenizer(bpe, Gpt2PreTokenizer.Instance, specials, eosText);
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? false;
-                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template) { _specialBytes = specialBytes };
+                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template) { _specialBytes = specialBytes }
+                    .WithSpecials(tokens, types, eot);
             }
             default:
                 throw new InvalidDataException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (gpt2, llama).");

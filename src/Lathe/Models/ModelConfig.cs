@@ -9,7 +9,7 @@ namespace Lathe.Models;
 /// Hugging Face config.json with the field names of that model type (GPT-2: n_embd, n_layer, n_head,
 /// n_positions, layer_norm_epsilon; Llama: hidden_size, num_hidden_layers, num_attention_heads,
 /// num_key_value_heads, intermediate_size, max_position_embeddings, rms_norm_eps, rope_theta).</summary>
-public sealed record ModelConfig
+public sealed partial record ModelConfig
 {
     /// <summary>"gpt2" or "llama".</summary>
     public string ModelType { get; init; } = "gpt2";
