@@ -26,6 +26,30 @@ public class GgufTokenizerTests
         Assert.True(cases >= 10);
     }
 
+    /// <summary>Whole files (a novel chapter, a speech, an e-mail with headers) from the npm peers.</summary>
+    [Theory]
+    [InlineData("gpt2vocab-f32")]
+    [InlineData("spm-f16")]
+    public void Whole_files_tokenize_as_llama_cpp_did(string name)
+    {
+        using var file = GgufFile.Open(GgufParityTests.Fixture(name + ".gguf"));
+        var tokenizer = GgufTokenizer.Read(file);
+        int files = 0;
+        foreach (var item in GgufParityTests.Reference(name).GetProperty("tokenize_files").EnumerateArray())
+        {
+            string path = Path.Combine(Lathe.Tests.Data.Peers.NodeModules, item.GetProperty("file").GetString()!);
+            string text = File.ReadAllText(path);
+            int[] expected = item.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            var actual = tokenizer.Encode(text);
+            int at = 0;
+            while (at < Math.Min(expected.Length, actual.Count) && expected[at] == actual[at]) at++;
+            Assert.True(at == expected.Length && at == actual.Count, $"{name}: {path}: first difference at token {at} of {expected.Length}");
+            Assert.Equal(text, tokenizer.Decode(expected));
+            files++;
+        }
+        Assert.Equal(3, files);
+    }
+
     [Fact]
     public void The_prompt_tokenizes_as_llama_cpp_did()
     {

