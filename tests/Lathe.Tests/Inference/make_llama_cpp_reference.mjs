@@ -34,6 +34,7 @@ const tokenizerTexts = [
     "punctuation!!! ??? ... ;;; --- ((brackets)) [x] {y} <z>",
     "<|endoftext|> is text here, not a special token",
     "'s 're 've 'm 'll 'd I'm you're we've",
+    "lllll oooooo llll ooooooo balll wooooo seeeee theeeee",   // equal-score pairs side by side: leftmost merges first
     "a",
     " ",
     "\n",
