@@ -83,6 +83,36 @@ public class GgufTokenizerTests
     }
 
     [Fact]
+    public void Chat_template_eot_and_special_ids_are_exposed()
+    {
+        using var dir = new Lathe.Tests.Data.TempDir();
+        string path = dir.File("t.gguf");
+        using (var source = GgufFile.Open(GgufParityTests.Fixture("spm-f16.gguf")))
+        {
+            var w = new GgufWriter();
+            foreach (var (key, value) in source.Metadata)
+                if (key.StartsWith("tokenizer.", StringComparison.Ordinal))
+                    w.Add(key, value is object[] items ? Typed(items) : value);
+            w.Add("tokenizer.chat_template", "{% for m in messages %}<s>{{ m.content }}</s>{% endfor %}");
+            w.Add("tokenizer.ggml.eot_token_id", 2u);
+            w.Save(path);
+        }
+        using var file = GgufFile.Open(path);
+        var tokenizer = GgufTokenizer.Read(file);
+        Assert.Equal("{% for m in messages %}<s>{{ m.content }}</s>{% endfor %}", tokenizer.ChatTemplate);
+        Assert.Equal(2, tokenizer.EotId);
+        Assert.Equal(1, tokenizer.SpecialId("<s>"));
+        Assert.Null(tokenizer.SpecialId("<0x41>"));
+    }
+
+    static Array Typed(object[] items)
+    {
+        var a = Array.CreateInstance(items[0].GetType(), items.Length);
+        for (int i = 0; i < items.Length; i++) a.SetValue(items[i], i);
+        return a;
+    }
+
+    [Fact]
     public void Spm_special_flags_and_byte_fallback_are_read()
     {
         using var file = GgufFile.Open(GgufParityTests.Fixture("spm-f16.gguf"));
