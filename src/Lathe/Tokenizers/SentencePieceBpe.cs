@@ -116,14 +116,7 @@ public sealed class SentencePieceBpe : ITextEncoder
         for (int i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
         var queue = new PriorityQueue<(int Left, int Right, int Size), (float NegScore, int Left)>();
         var lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        void TryAdd(int left, int right)
-        {
-            if (left < 0 || right < 0) return;
-            int size = length[left] + length[right];
-            if (!lookup.TryGetValue(text.AsSpan(start[left], size), out int id)) return;
-            queue.Enqueue((left, right, size), (-_scores[id], left));
-        }
-        for (int i = 1; i < n; i++) TryAdd(i - 1, i);
+        for (int i = 1; i < n; i++) TryAdd(i - 1, i, text, start, length, lookup, _scores, queue);
         while (queue.TryDequeue(out var bigram, out _))
         {
             int l = bigram.Left, r = bigram.Right;
@@ -132,8 +125,8 @@ public sealed class SentencePieceBpe : ITextEncoder
             length[r] = 0;
             next[l] = next[r];
             if (next[r] >= 0) prev[next[r]] = l;
-            TryAdd(prev[l], l);
-            TryAdd(l, next[l]);
+            TryAdd(prev[l], l, text, start, length, lookup, _scores, queue);
+            TryAdd(l, next[l], text, start, length, lookup, _scores, queue);
         }
         Span<byte> utf8 = stackalloc byte[8];
         for (int i = 0; i >= 0 && n > 0; i = next[i])
@@ -144,6 +137,17 @@ public sealed class SentencePieceBpe : ITextEncoder
             int count = Encoding.UTF8.GetBytes(symbol, utf8);
             for (int b = 0; b < count; b++) ids.Add(_byteTokens[utf8[b]] >= 0 ? _byteTokens[utf8[b]] : UnknownId);
         }
+    }
+
+    // Queues the merge of two live neighbours when their concatenation is a piece, keyed by (−score, left position).
+    static void TryAdd(int left, int right, string text, int[] start, int[] length,
+        Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup, float[] scores,
+        PriorityQueue<(int Left, int Right, int Size), (float NegScore, int Left)> queue)
+    {
+        if (left < 0 || right < 0) return;
+        int size = length[left] + length[right];
+        if (!lookup.TryGetValue(text.AsSpan(start[left], size), out int id)) return;
+        queue.Enqueue((left, right, size), (-scores[id], left));
     }
 
     /// <summary>The bytes the ids stand for: ▁ → space, &lt;0xNN&gt; → the byte, control tokens → nothing. Tokens can

@@ -4,8 +4,8 @@
 //
 //   tests/Lathe.Tests/Inference/make_gguf_fixtures.sh      (writes the GGUFs, then runs this)
 //
-// node-llama-cpp lives outside the npm peers: npm install --prefix .llama-peer node-llama-cpp@3.22.1
-// @node-llama-cpp/linux-x64@3.22.1 (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true), or LLAMA_PEER=<its node_modules>.
+// node-llama-cpp lives outside the npm peers (scripts/install-llama-peer.sh: npm install --prefix .llama-peer node-llama-cpp@3.22.1
+// @node-llama-cpp/linux-x64@3.22.1, 725 MB, so not in install-peers.sh), or LLAMA_PEER=<its node_modules>.
 // The KV cache is F32 and flash attention is off here (llama.cpp's defaults are an F16 cache and "auto" flash attention,
 // whose CPU kernel rounds through F16 even with an F32 cache: logits moved by ~2e-2), so the F32 comparison is of the
 // models, not of attention rounding.
