@@ -8,7 +8,7 @@ namespace Lathe.Formats;
 /// <summary>Reads and writes Hugging Face <c>tokenizer.json</c> for byte-level BPE tokenizers (GPT-2 style: a
 /// ByteLevel pre-tokenizer and decoder, a BPE model with vocab and merges, added special tokens). Merges are read in
 /// both forms the library has used ("left right" strings and [left, right] pairs) and written as strings.</summary>
-public static class TokenizerJson
+public static partial class TokenizerJson
 {
     public static void Save(Tokenizer tokenizer, string path)
     {
