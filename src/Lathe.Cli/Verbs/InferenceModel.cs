@@ -17,7 +17,7 @@ internal sealed class InferenceModel : IDisposable
     /// <summary>Looks up a special token's id by its text (for end-of-turn markers).</summary>
     public required Func<string, int?> SpecialId { get; init; }
 
-    /// <summary>Loads a Lathe checkpoint folder (config.json, model.safetensors, tokenizer.json) or a llama .gguf file.</summary>
+    /// <summary>Loads a Lathe checkpoint folder (config.json, model.safetensors, tokenizer.json) or a .gguf file (llama or gpt2 architecture).</summary>
     public static InferenceModel Open(string path)
     {
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return OpenGguf(path);
@@ -42,7 +42,7 @@ internal sealed class InferenceModel : IDisposable
         };
     }
 
-    /// <summary>Loads a llama GGUF file with the tokenizer of its tokenizer.ggml.* keys (BOS first when the file asks).</summary>
+    /// <summary>Loads a GGUF file (llama or gpt2) with the tokenizer of its tokenizer.ggml.* keys (BOS first when the file asks).</summary>
     static InferenceModel OpenGguf(string path)
     {
         using var file = GgufFile.Open(path);

@@ -14,7 +14,7 @@ internal static class QuantizeVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (gpt2 or llama) or a llama-architecture .gguf file.", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (gpt2 or llama) or a .gguf file (llama or gpt2 architecture).", Required = true };
         var type = new Option<string>("--type") { Description = "Tensor type of the 2-D weights: f32, f16, q8_0 or q4_0.", Required = true };
         var output = new Option<string>("--out") { Description = "GGUF file to write.", Required = true };
         var eval = new Option<string?>("--eval") { Description = "UTF-8 text file: report perplexity before and after." };
@@ -84,18 +84,9 @@ internal static class QuantizeVerb
                 tokenizer.EncodeBytes(Encoding.UTF8.GetBytes(evalText), list, allowSpecial: false);
                 int[] ids = Limit(list, evalTokens);
                 (before, scored) = Perplexity(lm, ids, block);
-                if (arch == "llama")
-                {
-                    // Read the written file back: the figure is of what llama.cpp will load.
-                    using var written = GgufModelLoader.Load(output, new GgufLoadOptions { ContextLength = lm.Config.MaxPositions });
-                    (after, _) = Perplexity(written, ids, block);
-                }
-                else
-                {
-                    // No gpt2 GGUF reader here: round the weights through the type exactly as the file stores them.
-                    GgufExport.RoundTripWeights(lm, type);
-                    (after, _) = Perplexity(lm, ids, block);
-                }
+                // Read the written file back: the figure is of what llama.cpp will load.
+                using var written = GgufModelLoader.Load(output, new GgufLoadOptions { ContextLength = lm.Config.MaxPositions });
+                (after, _) = Perplexity(written, ids, block);
             }
         }
         var inv = CultureInfo.InvariantCulture;

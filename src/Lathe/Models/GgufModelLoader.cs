@@ -29,18 +29,53 @@ public sealed record GgufLoadOptions
 }
 
 /// <summary>Builds a Lathe <see cref="LlamaModel"/> from a llama-architecture GGUF file (llama.cpp's tensor names and
-/// metadata keys). F32, F16, Q8_0 and Q4_0 tensors are read; the q/k projections are un-permuted from ggml's RoPE row
+/// metadata keys), or a <see cref="Gpt2Model"/> from a gpt2-architecture one. F32, F16, Q8_0 and Q4_0 tensors are read; the q/k projections are un-permuted from ggml's RoPE row
 /// order to Hugging Face's (<see cref="GgufRope"/>). Every inconsistency is a one-line error naming the file and tensor
 /// or key.</summary>
 public static class GgufModelLoader
 {
-    /// <summary>Reads the model shape from the <c>llama.*</c> metadata.</summary>
+    /// <summary>Reads the model shape from the <c>llama.*</c> or <c>gpt2.*</c> metadata.</summary>
     public static ModelConfig ReadConfig(GgufFile file, int contextLength = 0)
     {
         string arch = file.Metadata.TryGetValue("general.architecture", out var a) && a is string s ? s
             : throw new InvalidDataException($"{file.Path}: metadata 'general.architecture' is missing.");
-        if (arch != "llama")
-            throw new InvalidDataException($"{file.Path}: general.architecture '{arch}' is not supported (llama).");
+        return arch switch
+        {
+            "llama" => ReadLlamaConfig(file, contextLength),
+            "gpt2" => ReadGpt2Config(file),
+            _ => throw new InvalidDataException($"{file.Path}: general.architecture '{arch}' is not supported (llama, gpt2)."),
+        };
+    }
+
+    /// <summary>GPT-2 as llama.cpp's "gpt2" architecture (what <see cref="GgufExport"/> writes): learned positions, so the
+    /// context is the file's; the head must be tied to token_embd (Lathe's GPT-2 always ties).</summary>
+    static ModelConfig ReadGpt2Config(GgufFile file)
+    {
+        if (HasTensor(file, "output.weight"))
+            throw new InvalidDataException($"{file.Path}: tensor 'output.weight': a gpt2 head separate from token_embd is not supported.");
+        int heads = Int(file, "gpt2.attention.head_count");
+        int vocab = file.Metadata.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens is object[] list ? list.Length
+            : HasTensor(file, "token_embd.weight") ? (int)file.Get("token_embd.weight").Dims[^1]
+            : throw new InvalidDataException($"{file.Path}: tensor 'token_embd.weight' is missing.");
+        var config = new ModelConfig
+        {
+            ModelType = "gpt2",
+            VocabSize = vocab,
+            MaxPositions = Int(file, "gpt2.context_length"),
+            Embd = Int(file, "gpt2.embedding_length"),
+            Layers = Int(file, "gpt2.block_count"),
+            Heads = heads,
+            KvHeads = heads,
+            Intermediate = Int(file, "gpt2.feed_forward_length"),
+            NormEps = (float)Real(file, "gpt2.attention.layer_norm_epsilon", 1e-5),
+            TieEmbeddings = true,
+        };
+        try { return config.Validate(); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{file.Path}: {e.Message}"); }
+    }
+
+    static ModelConfig ReadLlamaConfig(GgufFile file, int contextLength)
+    {
         int embd = Int(file, "llama.embedding_length");
         int heads = Int(file, "llama.attention.head_count");
         int kvHeads = file.Metadata.ContainsKey("llama.attention.head_count_kv") ? Int(file, "llama.attention.head_count_kv") : heads;
@@ -95,6 +130,11 @@ public static class GgufModelLoader
         {
             var byName = new Dictionary<string, ModelParameter>(StringComparer.Ordinal);
             foreach (var p in model.Parameters) byName[p.Name] = p;
+            if (config.ModelType == "gpt2")
+            {
+                FillGpt2(file, config, byName, options.TakeWeight);
+                return model;
+            }
             int C = config.Embd, D = config.HeadDim, F = config.Intermediate, V = config.VocabSize;
             Fill(file, "token_embd.weight", byName["model.embed_tokens.weight"], [C, V], linear: false, null);
             for (int l = 0; l < config.Layers; l++)
@@ -119,6 +159,32 @@ public static class GgufModelLoader
             model.Dispose();
             throw;
         }
+    }
+
+    // llama.cpp's gpt2 tensors; Lathe keeps Conv1D weights (out, in) in memory, which is ggml's row layout.
+    static void FillGpt2(GgufFile file, ModelConfig c, Dictionary<string, ModelParameter> p, Func<GgufWeight, bool>? take)
+    {
+        int C = c.Embd, F = c.Intermediate;
+        Fill(file, "token_embd.weight", p["transformer.wte.weight"], [C, c.VocabSize], false, null);
+        Fill(file, "position_embd.weight", p["transformer.wpe.weight"], [C, c.MaxPositions], false, null);
+        for (int l = 0; l < c.Layers; l++)
+        {
+            string g = $"blk.{l}.", h = $"transformer.h.{l}.";
+            Fill(file, g + "attn_norm.weight", p[h + "ln_1.weight"], [C], false, null);
+            Fill(file, g + "attn_norm.bias", p[h + "ln_1.bias"], [C], false, null);
+            Fill(file, g + "attn_qkv.weight", p[h + "attn.c_attn.weight"], [C, 3 * C], true, take);
+            Fill(file, g + "attn_qkv.bias", p[h + "attn.c_attn.bias"], [3 * C], false, null);
+            Fill(file, g + "attn_output.weight", p[h + "attn.c_proj.weight"], [C, C], true, take);
+            Fill(file, g + "attn_output.bias", p[h + "attn.c_proj.bias"], [C], false, null);
+            Fill(file, g + "ffn_norm.weight", p[h + "ln_2.weight"], [C], false, null);
+            Fill(file, g + "ffn_norm.bias", p[h + "ln_2.bias"], [C], false, null);
+            Fill(file, g + "ffn_up.weight", p[h + "mlp.c_fc.weight"], [C, F], true, take);
+            Fill(file, g + "ffn_up.bias", p[h + "mlp.c_fc.bias"], [F], false, null);
+            Fill(file, g + "ffn_down.weight", p[h + "mlp.c_proj.weight"], [F, C], true, take);
+            Fill(file, g + "ffn_down.bias", p[h + "mlp.c_proj.bias"], [C], false, null);
+        }
+        Fill(file, "output_norm.weight", p["transformer.ln_f.weight"], [C], false, null);
+        Fill(file, "output_norm.bias", p["transformer.ln_f.bias"], [C], false, null);
     }
 
     /// <summary>Copies one GGUF tensor into a parameter after checking its ggml dims; q/k rows are un-permuted.</summary>

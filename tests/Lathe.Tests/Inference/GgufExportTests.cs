@@ -117,6 +117,12 @@ public class GgufExportTests
         Assert.Equal(tokenizer.Encode(text, allowSpecial: false), read.Encode(text));
         Assert.Equal(text, read.Decode(read.Encode(text)));
         Assert.Equal(tokenizer.EndOfTextId, read.EosId);
+        // Read back as a model: the logits of the weights rounded in place.
+        using var loaded = GgufModelLoader.Load(path);
+        Assert.Equal(config, loaded.Config);
+        GgufExport.RoundTripWeights(model, GgmlType.Q8_0);
+        int[] ids = [3, 1, 4, 1, 5, 9, 2, 6, 300, 319];
+        Assert.Equal(Logits(model, ids), Logits(loaded, ids));
     }
 }
 
@@ -154,8 +160,12 @@ public class GgufExportParityTests
         var reference = GgufParityTests.Reference(name);
         int[] prompt = reference.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         int[] expected = reference.GetProperty("greedy").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        using var generator = new Lathe.Inference.Generator(model);
         var greedy = new Lathe.Inference.SamplingOptions { Temperature = 0, TopK = 0, TopP = 1, MinP = 0 };
-        Assert.Equal(expected, generator.Generate(prompt, expected.Length, greedy).ToArray());
+        using (var generator = new Lathe.Inference.Generator(model))
+            Assert.Equal(expected, generator.Generate(prompt, expected.Length, greedy).ToArray());
+        // And Lathe reading the file back continues it the same way.
+        using var loaded = GgufModelLoader.Load(written, new GgufLoadOptions { ContextLength = config.MaxPositions });
+        using (var generator = new Lathe.Inference.Generator(loaded))
+            Assert.Equal(expected, generator.Generate(prompt, expected.Length, greedy).ToArray());
     }
 }
