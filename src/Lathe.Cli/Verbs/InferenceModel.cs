@@ -23,7 +23,7 @@ internal sealed class InferenceModel : IDisposable
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return OpenGguf(path);
         string dir = Checkpoint.Resolve(path);
         string tokenizerPath = Path.Combine(dir, Checkpoint.TokenizerFile);
-        var tokenizer = TokenizerJson.Load(tokenizerPath);
+        var tokenizer = TokenizerJson.LoadAny(tokenizerPath);
         var model = Checkpoint.LoadModel(dir);
         if (tokenizer.VocabSize > model.Config.VocabSize)
         {
