@@ -72,3 +72,32 @@ public class PipelineCompatibilityTests
         finally { File.Delete(path); }
     }
 }
+
+/// <summary>Malformed pipeline tokenizer.json files give one-line errors naming the file and the field.</summary>
+public class PipelineTokenizerJsonErrorTests
+{
+    static string Bert => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Tokenizers", "fixtures", "pipeline-fixtures.json")))
+        .RootElement.GetProperty("pipelines")[0].GetProperty("tokenizer").GetRawText();
+
+    [Theory]
+    [InlineData("\"type\":\"BertNormalizer\"", "\"type\":\"Precompiled\"", "normalizer.type: 'Precompiled'")]
+    [InlineData("\"type\":\"BertPreTokenizer\"", "\"type\":\"Split\"", "pre_tokenizer.type: 'Split'")]
+    [InlineData("\"type\":\"WordPiece\",\"prefix\"", "\"type\":\"CTC\",\"prefix\"", "decoder.type: 'CTC'")]
+    [InlineData("\"unk_token\":\"[UNK]\"", "\"unk_token\":\"<nope>\"", "'<nope>'")]
+    [InlineData("{\"SpecialToken\":{\"id\":\"[CLS]\"", "{\"SpecialToken\":{\"id\":\"[CLX]\"", "special token '[CLX]'")]
+    public void Bad_stages_name_the_field(string find, string replace, string expected)
+    {
+        string json = JsonNode.Parse(Bert)!.ToJsonString();
+        Assert.Contains(find, json);
+        string path = Path.Combine(Path.GetTempPath(), $"lathe-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json.Replace(find, replace));
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => TokenizerJson.LoadAny(path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains(expected, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+}
