@@ -14,7 +14,7 @@ internal static class GenerateVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/).", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), or a .gguf file.", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
