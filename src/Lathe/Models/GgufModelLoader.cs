@@ -125,33 +125,23 @@ public static class GgufModelLoader
     {
         options ??= new GgufLoadOptions();
         var config = ReadConfig(file, options.ContextLength);
+        // Every tensor is found and its dims checked before the model is allocated: the metadata alone could claim any
+        // size, the tensors are bounded by the file (GgufFile checked them against its length).
+        var slots = new List<Slot>();
+        foreach (var slot in Plan(config))
+        {
+            if (!HasTensor(file, slot.Tensor)) throw new InvalidDataException($"{file.Path}: tensor '{slot.Tensor}' is missing.");
+            var info = file.Get(slot.Tensor);
+            if (!info.Dims.AsSpan().SequenceEqual(slot.Dims))
+                throw new InvalidDataException($"{file.Path}: tensor '{slot.Tensor}' has dims [{string.Join(", ", info.Dims)}], expected [{string.Join(", ", slot.Dims)}] (ggml order, innermost first).");
+            slots.Add(slot);
+        }
         var model = CausalLM.Create(config, seed: 0);
         try
         {
             var byName = new Dictionary<string, ModelParameter>(StringComparer.Ordinal);
             foreach (var p in model.Parameters) byName[p.Name] = p;
-            if (config.ModelType == "gpt2")
-            {
-                FillGpt2(file, config, byName, options.TakeWeight);
-                return model;
-            }
-            int C = config.Embd, D = config.HeadDim, F = config.Intermediate, V = config.VocabSize;
-            Fill(file, "token_embd.weight", byName["model.embed_tokens.weight"], [C, V], linear: false, null);
-            for (int l = 0; l < config.Layers; l++)
-            {
-                string g = $"blk.{l}.", h = $"model.layers.{l}.";
-                Fill(file, g + "attn_norm.weight", byName[h + "input_layernorm.weight"], [C], false, null);
-                Fill(file, g + "attn_q.weight", byName[h + "self_attn.q_proj.weight"], [C, config.Heads * D], true, options.TakeWeight, ropeHeads: config.Heads);
-                Fill(file, g + "attn_k.weight", byName[h + "self_attn.k_proj.weight"], [C, config.KvHeads * D], true, options.TakeWeight, ropeHeads: config.KvHeads);
-                Fill(file, g + "attn_v.weight", byName[h + "self_attn.v_proj.weight"], [C, config.KvHeads * D], true, options.TakeWeight);
-                Fill(file, g + "attn_output.weight", byName[h + "self_attn.o_proj.weight"], [config.Heads * D, C], true, options.TakeWeight);
-                Fill(file, g + "ffn_norm.weight", byName[h + "post_attention_layernorm.weight"], [C], false, null);
-                Fill(file, g + "ffn_gate.weight", byName[h + "mlp.gate_proj.weight"], [C, F], true, options.TakeWeight);
-                Fill(file, g + "ffn_up.weight", byName[h + "mlp.up_proj.weight"], [C, F], true, options.TakeWeight);
-                Fill(file, g + "ffn_down.weight", byName[h + "mlp.down_proj.weight"], [F, C], true, options.TakeWeight);
-            }
-            Fill(file, "output_norm.weight", byName["model.norm.weight"], [C], false, null);
-            if (!config.TieEmbeddings) Fill(file, "output.weight", byName["lm_head.weight"], [C, V], true, options.TakeWeight);
+            foreach (var slot in slots) Fill(file, slot, byName[slot.Parameter], options.TakeWeight);
             return model;
         }
         catch
@@ -161,54 +151,74 @@ public static class GgufModelLoader
         }
     }
 
-    // llama.cpp's gpt2 tensors; Lathe keeps Conv1D weights (out, in) in memory, which is ggml's row layout.
-    static void FillGpt2(GgufFile file, ModelConfig c, Dictionary<string, ModelParameter> p, Func<GgufWeight, bool>? take)
+    /// <summary>One GGUF tensor and the parameter it becomes: ggml dims, whether it is a linear weight (offered to
+    /// <see cref="GgufLoadOptions.TakeWeight"/>), and the head count of a q/k projection whose rows are un-permuted.</summary>
+    readonly record struct Slot(string Tensor, string Parameter, long[] Dims, bool Linear = false, int RopeHeads = 0);
+
+    static IEnumerable<Slot> Plan(ModelConfig c)
     {
-        int C = c.Embd, F = c.Intermediate;
-        Fill(file, "token_embd.weight", p["transformer.wte.weight"], [C, c.VocabSize], false, null);
-        Fill(file, "position_embd.weight", p["transformer.wpe.weight"], [C, c.MaxPositions], false, null);
+        int C = c.Embd, D = c.HeadDim, F = c.Intermediate, V = c.VocabSize;
+        if (c.ModelType == "gpt2")
+        {
+            // llama.cpp's gpt2 tensors; Lathe keeps Conv1D weights (out, in) in memory, which is ggml's row layout.
+            yield return new("token_embd.weight", "transformer.wte.weight", [C, V]);
+            yield return new("position_embd.weight", "transformer.wpe.weight", [C, c.MaxPositions]);
+            for (int l = 0; l < c.Layers; l++)
+            {
+                string g = $"blk.{l}.", h = $"transformer.h.{l}.";
+                yield return new(g + "attn_norm.weight", h + "ln_1.weight", [C]);
+                yield return new(g + "attn_norm.bias", h + "ln_1.bias", [C]);
+                yield return new(g + "attn_qkv.weight", h + "attn.c_attn.weight", [C, 3 * C], Linear: true);
+                yield return new(g + "attn_qkv.bias", h + "attn.c_attn.bias", [3 * C]);
+                yield return new(g + "attn_output.weight", h + "attn.c_proj.weight", [C, C], Linear: true);
+                yield return new(g + "attn_output.bias", h + "attn.c_proj.bias", [C]);
+                yield return new(g + "ffn_norm.weight", h + "ln_2.weight", [C]);
+                yield return new(g + "ffn_norm.bias", h + "ln_2.bias", [C]);
+                yield return new(g + "ffn_up.weight", h + "mlp.c_fc.weight", [C, F], Linear: true);
+                yield return new(g + "ffn_up.bias", h + "mlp.c_fc.bias", [F]);
+                yield return new(g + "ffn_down.weight", h + "mlp.c_proj.weight", [F, C], Linear: true);
+                yield return new(g + "ffn_down.bias", h + "mlp.c_proj.bias", [C]);
+            }
+            yield return new("output_norm.weight", "transformer.ln_f.weight", [C]);
+            yield return new("output_norm.bias", "transformer.ln_f.bias", [C]);
+            yield break;
+        }
+        yield return new("token_embd.weight", "model.embed_tokens.weight", [C, V]);
         for (int l = 0; l < c.Layers; l++)
         {
-            string g = $"blk.{l}.", h = $"transformer.h.{l}.";
-            Fill(file, g + "attn_norm.weight", p[h + "ln_1.weight"], [C], false, null);
-            Fill(file, g + "attn_norm.bias", p[h + "ln_1.bias"], [C], false, null);
-            Fill(file, g + "attn_qkv.weight", p[h + "attn.c_attn.weight"], [C, 3 * C], true, take);
-            Fill(file, g + "attn_qkv.bias", p[h + "attn.c_attn.bias"], [3 * C], false, null);
-            Fill(file, g + "attn_output.weight", p[h + "attn.c_proj.weight"], [C, C], true, take);
-            Fill(file, g + "attn_output.bias", p[h + "attn.c_proj.bias"], [C], false, null);
-            Fill(file, g + "ffn_norm.weight", p[h + "ln_2.weight"], [C], false, null);
-            Fill(file, g + "ffn_norm.bias", p[h + "ln_2.bias"], [C], false, null);
-            Fill(file, g + "ffn_up.weight", p[h + "mlp.c_fc.weight"], [C, F], true, take);
-            Fill(file, g + "ffn_up.bias", p[h + "mlp.c_fc.bias"], [F], false, null);
-            Fill(file, g + "ffn_down.weight", p[h + "mlp.c_proj.weight"], [F, C], true, take);
-            Fill(file, g + "ffn_down.bias", p[h + "mlp.c_proj.bias"], [C], false, null);
+            string g = $"blk.{l}.", h = $"model.layers.{l}.";
+            yield return new(g + "attn_norm.weight", h + "input_layernorm.weight", [C]);
+            yield return new(g + "attn_q.weight", h + "self_attn.q_proj.weight", [C, c.Heads * D], Linear: true, RopeHeads: c.Heads);
+            yield return new(g + "attn_k.weight", h + "self_attn.k_proj.weight", [C, c.KvHeads * D], Linear: true, RopeHeads: c.KvHeads);
+            yield return new(g + "attn_v.weight", h + "self_attn.v_proj.weight", [C, c.KvHeads * D], Linear: true);
+            yield return new(g + "attn_output.weight", h + "self_attn.o_proj.weight", [c.Heads * D, C], Linear: true);
+            yield return new(g + "ffn_norm.weight", h + "post_attention_layernorm.weight", [C]);
+            yield return new(g + "ffn_gate.weight", h + "mlp.gate_proj.weight", [C, F], Linear: true);
+            yield return new(g + "ffn_up.weight", h + "mlp.up_proj.weight", [C, F], Linear: true);
+            yield return new(g + "ffn_down.weight", h + "mlp.down_proj.weight", [F, C], Linear: true);
         }
-        Fill(file, "output_norm.weight", p["transformer.ln_f.weight"], [C], false, null);
-        Fill(file, "output_norm.bias", p["transformer.ln_f.bias"], [C], false, null);
+        yield return new("output_norm.weight", "model.norm.weight", [C]);
+        if (!c.TieEmbeddings) yield return new("output.weight", "lm_head.weight", [C, V], Linear: true);
     }
 
-    /// <summary>Copies one GGUF tensor into a parameter after checking its ggml dims; q/k rows are un-permuted.</summary>
-    static void Fill(GgufFile file, string tensorName, ModelParameter parameter, long[] dims, bool linear,
-        Func<GgufWeight, bool>? take, int ropeHeads = 0)
+    /// <summary>Copies one (already checked) GGUF tensor into its parameter; q/k rows are un-permuted.</summary>
+    static void Fill(GgufFile file, Slot slot, ModelParameter parameter, Func<GgufWeight, bool>? take)
     {
-        if (!HasTensor(file, tensorName)) throw new InvalidDataException($"{file.Path}: tensor '{tensorName}' is missing.");
-        var info = file.Get(tensorName);
-        if (!info.Dims.AsSpan().SequenceEqual(dims))
-            throw new InvalidDataException($"{file.Path}: tensor '{tensorName}' has dims [{string.Join(", ", info.Dims)}], expected [{string.Join(", ", dims)}] (ggml order, innermost first).");
+        var info = file.Get(slot.Tensor);
         var target = parameter.Value.AsSpan();
-        int cols = (int)dims[0], rows = dims.Length == 2 ? (int)dims[1] : 1;
-        if (linear && take is not null)
+        int cols = (int)slot.Dims[0], rows = slot.Dims.Length == 2 ? (int)slot.Dims[1] : 1;
+        if (slot.Linear && take is not null)
         {
             byte[] raw = file.Bytes(info).ToArray();
-            if (ropeHeads > 0) raw = GgufRope.UnpermuteRows(raw, rows, checked((int)TypeBytes(info.Type, cols)), ropeHeads);
-            if (take(new GgufWeight(parameter.Name, tensorName, info.Type, rows, cols, raw)))
+            if (slot.RopeHeads > 0) raw = GgufRope.UnpermuteRows(raw, rows, checked((int)TypeBytes(info.Type, cols)), slot.RopeHeads);
+            if (take(new GgufWeight(parameter.Name, slot.Tensor, info.Type, rows, cols, raw)))
             {
                 target.Clear();
                 return;
             }
         }
-        float[] values = file.ReadFloats(tensorName);
-        if (ropeHeads > 0) values = GgufRope.UnpermuteRows(values, rows, cols, ropeHeads);
+        float[] values = file.ReadFloats(slot.Tensor);
+        if (slot.RopeHeads > 0) values = GgufRope.UnpermuteRows(values, rows, cols, slot.RopeHeads);
         values.CopyTo(target);
     }
 

@@ -76,6 +76,19 @@ public class GgufLoaderErrorTests
             LoadError(Variant(dir, (k, v) => k == "llama.rope.dimension_count" ? 8u : v, t => (t.Dims, true))));
     }
 
+    /// <summary>Metadata claiming a huge model is caught by the tensor checks before anything is allocated.</summary>
+    [Fact]
+    public void Lying_sizes_in_metadata_fail_before_allocation()
+    {
+        using var dir = new TempDir();
+        Assert.Contains("tensor 'blk.2.attn_norm.weight' is missing",
+            LoadError(Variant(dir, (k, v) => k == "llama.block_count" ? 1_000_000u : v, t => (t.Dims, true))));
+        Assert.Contains("tensor 'blk.0.ffn_gate.weight' has dims [64, 160], expected [64, 1073741824]",
+            LoadError(Variant(dir, (k, v) => k == "llama.feed_forward_length" ? 1u << 30 : v, t => (t.Dims, true))));
+        Assert.Contains("tensor 'token_embd.weight' has dims [64, 512], expected [64, 2000000000]",
+            LoadError(Variant(dir, (k, v) => k == "llama.vocab_size" ? 2_000_000_000u : v, t => (t.Dims, true))));
+    }
+
     [Fact]
     public void Unsupported_tokenizers_are_named()
     {
