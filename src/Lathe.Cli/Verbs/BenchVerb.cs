@@ -13,6 +13,8 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchData.Create());
         bench.Subcommands.Add(BenchTokenizer.Create());
         bench.Subcommands.Add(BenchTrain.Create());
+        bench.Subcommands.Add(BenchDecode.Create());
+        bench.Subcommands.Add(BenchQuant.Create());
         return bench;
     }
 }

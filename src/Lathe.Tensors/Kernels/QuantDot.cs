@@ -19,26 +19,26 @@ internal static unsafe class QuantDot
     public static float Row(QuantType type, byte* w, sbyte* q, float* d, int nb)
     {
         if (!Simd) return QuantMatMulReference.RowDot(type, w, q, d, nb);
-        var acc = Vector256<float>.Zero;
-        if (type == QuantType.Q8_0)
+        // Two accumulators, two blocks per iteration: the FMA chain's latency, not the integer work, would
+        // otherwise bound a row that sits in cache.
+        Vector256<float> a0 = default, a1 = default;
+        int blockBytes = type == QuantType.Q8_0 ? Q8_0.BlockBytes : Q4_0.BlockBytes;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2, w += 2 * blockBytes)
         {
-            for (int b = 0; b < nb; b++, w += Q8_0.BlockBytes)
-            {
-                var wv = Vector256.Load((sbyte*)(w + 2));
-                var sum = Dot(Avx2.Abs(wv), Avx2.Sign(Vector256.Load(q + b * 32), wv));
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(HalfBits.ToSingle(*(ushort*)w) * d[b]), acc);
-            }
+            a0 = Block(type, w, q + b * 32, d[b], a0);
+            a1 = Block(type, w + blockBytes, q + b * 32 + 32, d[b + 1], a1);
         }
-        else
-        {
-            for (int b = 0; b < nb; b++, w += Q4_0.BlockBytes)
-            {
-                var wv = Nibbles(w + 2);
-                var sum = Dot(Avx2.Abs(wv), Avx2.Sign(Vector256.Load(q + b * 32), wv));
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(HalfBits.ToSingle(*(ushort*)w) * d[b]), acc);
-            }
-        }
-        return Vector256.Sum(acc);
+        if (b < nb) a0 = Block(type, w, q + b * 32, d[b], a0);
+        return Vector256.Sum(a0 + a1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Block(QuantType type, byte* w, sbyte* q, float dx, Vector256<float> acc)
+    {
+        var wv = type == QuantType.Q8_0 ? Vector256.Load((sbyte*)(w + 2)) : Nibbles(w + 2);
+        var sum = Dot(Avx2.Abs(wv), Avx2.Sign(Vector256.Load(q), wv));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(HalfBits.ToSingle(*(ushort*)w) * dx), acc);
     }
 
     /// <summary>One weight row against four activation rows (quants <paramref name="q"/> with row stride

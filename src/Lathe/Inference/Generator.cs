@@ -1,4 +1,5 @@
 using Lathe.Models;
+using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 
 namespace Lathe.Inference;
@@ -56,8 +57,8 @@ public sealed class Generator : IDisposable
         using (_tape.Activate())
         using (Tape.NoGrad())
         {
-            var logits = _model.Logits(tokens, 1, tokens.Length, _cache);
-            new ReadOnlySpan<float>(logits.Data + (long)(tokens.Length - 1) * last.Length, last.Length).CopyTo(last);
+            var logits = _model.LastLogits(tokens, 1, tokens.Length, _cache);   // (1, V)
+            new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, last.Length).CopyTo(last);
         }
     }
 

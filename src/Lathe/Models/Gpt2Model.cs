@@ -11,6 +11,7 @@ public sealed class Gpt2Model : CausalLM
     readonly Tensor _wpe;   // (maxT, C)
     readonly Block[] _blocks;
     readonly NormLayer _lnF;
+    readonly LinearLayer _lmHead;   // (V, C), tied to wte
     readonly Tensor[] _qkv = new Tensor[3];
 
     internal Gpt2Model(ModelConfig config, ulong seed) : this(config, new ParameterBuilder(seed)) { }
@@ -35,6 +36,7 @@ public sealed class Gpt2Model : CausalLM
                 LinearLayer.Conv1D(p, n + ".mlp.c_proj", c.Intermediate, c.Embd, residualStd));
         }
         _lnF = new NormLayer(p, "transformer.ln_f", c.Embd, rms: false, c.NormEps);
+        _lmHead = new LinearLayer(_wte, null, sharesWeight: true);
         if (!c.TieEmbeddings) throw new InvalidDataException("config: tie_word_embeddings: gpt2 models here always tie lm_head to wte");
     }
 
@@ -45,10 +47,14 @@ public sealed class Gpt2Model : CausalLM
         var x = Dropout(Ops.Add(tok, Ops.Narrow(_wpe, 0, 0, T)));       // + (T,C) broadcast over B
         foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, _qkv);
         x = _lnF.Forward(x);
-        return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);              // (B·T, V), lm_head tied to wte
+        return _lmHead.Forward(Ops.Reshape(x, B * T, C));               // (B·T, V), lm_head tied to wte
     }
 
-    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: false);
+
+    public override Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: true);
+
+    Tensor Decode(ReadOnlySpan<int> ids, int B, int T, KvCache cache, bool lastOnly)
     {
         int C = Config.Embd, position = cache.Length;
         if (position + T > Config.MaxPositions)
@@ -57,12 +63,22 @@ public sealed class Gpt2Model : CausalLM
         var x = Ops.Add(tok, Ops.Narrow(_wpe, 0, position, T));
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(this, x, B, T, Config.Heads, _qkv, cache, l);
         cache.Advance(T);
-        x = _lnF.Forward(x);
-        return Ops.Linear(Ops.Reshape(x, B * T, C), _wte);
+        x = Ops.Reshape(x, B * T, C);
+        if (lastOnly) x = LastPositions(x, B, T);                          // (B, C): only the next token's logits
+        return _lmHead.Forward(_lnF.Forward(x));
+    }
+
+    private protected override IEnumerable<LinearLayer> LinearLayers()
+    {
+        foreach (var b in _blocks)
+            foreach (var layer in b.Linears) yield return layer;
+        yield return _lmHead;
     }
 
     sealed class Block(NormLayer ln1, LinearLayer attn, LinearLayer attnProj, NormLayer ln2, LinearLayer fc, LinearLayer fcProj)
     {
+        public LinearLayer[] Linears => [attn, attnProj, fc, fcProj];
+
         public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv, KvCache? cache = null, int layer = 0)
         {
             int C = x.Dim(-1), D = C / H;

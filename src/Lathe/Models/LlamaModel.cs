@@ -8,7 +8,7 @@ namespace Lathe.Models;
 public sealed class LlamaModel : CausalLM
 {
     readonly Tensor _embed;  // (V, C)
-    readonly Tensor _lmHead; // (V, C), the embedding when tied
+    readonly LinearLayer _lmHead; // (V, C), the embedding when tied
     readonly Block[] _blocks;
     readonly NormLayer _norm;
     readonly RopeTables _rope;
@@ -36,7 +36,8 @@ public sealed class LlamaModel : CausalLM
                 LinearLayer.NoBias(p, n + ".mlp.down_proj", c.Intermediate, c.Embd, residualStd));
         }
         _norm = new NormLayer(p, "model.norm", c.Embd, rms: true, c.NormEps);
-        _lmHead = c.TieEmbeddings ? _embed : p.Normal("lm_head.weight", std, decay: true, storedTransposed: false, c.VocabSize, c.Embd);
+        _lmHead = c.TieEmbeddings ? new LinearLayer(_embed, null, sharesWeight: true)
+                                  : new LinearLayer(p.Normal("lm_head.weight", std, decay: true, storedTransposed: false, c.VocabSize, c.Embd), null);
         _rope = RopeTables.Create(c.MaxPositions, D, c.RopeTheta);
     }
 
@@ -46,11 +47,15 @@ public sealed class LlamaModel : CausalLM
         var x = Ops.Reshape(Ops.Embedding(_embed, ids), B, T, C);       // (B,T,C)
         foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, Config.KvHeads, _rope);
         x = _norm.Forward(x);
-        return Ops.Linear(Ops.Reshape(x, B * T, C), _lmHead);           // (B·T, V)
+        return _lmHead.Forward(Ops.Reshape(x, B * T, C));                // (B·T, V)
     }
 
 
-    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: false);
+
+    public override Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: true);
+
+    Tensor Decode(ReadOnlySpan<int> ids, int B, int T, KvCache cache, bool lastOnly)
     {
         int C = Config.Embd, position = cache.Length;
         if (position + T > Config.MaxPositions)
@@ -58,13 +63,23 @@ public sealed class LlamaModel : CausalLM
         var x = Ops.Reshape(Ops.Embedding(_embed, ids), B, T, C);
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(this, x, B, T, Config.Heads, Config.KvHeads, _rope, cache, l);
         cache.Advance(T);
-        x = _norm.Forward(x);
-        return Ops.Linear(Ops.Reshape(x, B * T, C), _lmHead);
+        x = Ops.Reshape(x, B * T, C);
+        if (lastOnly) x = LastPositions(x, B, T);                          // (B, C): only the next token's logits
+        return _lmHead.Forward(_norm.Forward(x));
+    }
+
+    private protected override IEnumerable<LinearLayer> LinearLayers()
+    {
+        foreach (var b in _blocks)
+            foreach (var layer in b.Linears) yield return layer;
+        yield return _lmHead;
     }
 
     sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
         LinearLayer gate, LinearLayer up, LinearLayer down)
     {
+        public LinearLayer[] Linears => [q, k, v, o, gate, up, down];
+
         public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope, KvCache? cache = null, int layer = 0)
         {
             int C = x.Dim(-1), D = C / H, position = cache?.Length ?? 0;
