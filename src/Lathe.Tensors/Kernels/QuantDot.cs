@@ -14,31 +14,56 @@ internal static unsafe class QuantDot
 {
     static bool Simd => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Σ_k W[k]·x[k] over <paramref name="nb"/> blocks, x given as Q8_0 quants and fp16-valued scales.</summary>
+    /// <summary>Σ_k W[k]·x[k] over <paramref name="nb"/> blocks, x given as Q8_0 quants, fp16-valued scales
+    /// <paramref name="d"/> and per-block corrections <paramref name="c"/> = 8·d·Σq (used for Q4_0).</summary>
+    /// <remarks>Eight blocks at a time: their eight weight scales are widened in one vector and multiplied by the
+    /// activation scales, and each block's product is picked out with a lane permute — the scalar fp16 conversion per
+    /// block would cost as much as the block's integer work. Q4_0 nibbles enter the dot product unsigned (0..15); the
+    /// −8 offset is subtracted once per block through c (Σ(u−8)·x = Σu·x − 8·Σx).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Row(QuantType type, byte* w, sbyte* q, float* d, int nb)
+    public static float Row(QuantType type, byte* w, sbyte* q, float* d, float* c, int nb)
     {
         if (!Simd) return QuantMatMulReference.RowDot(type, w, q, d, nb);
-        // Two accumulators, two blocks per iteration: the FMA chain's latency, not the integer work, would
-        // otherwise bound a row that sits in cache.
-        Vector256<float> a0 = default, a1 = default;
-        int blockBytes = type == QuantType.Q8_0 ? Q8_0.BlockBytes : Q4_0.BlockBytes;
+        bool q8 = type == QuantType.Q8_0;
+        int blockBytes = q8 ? Q8_0.BlockBytes : Q4_0.BlockBytes;
+        Vector256<float> a0 = default, a1 = default, correction = default;
         int b = 0;
-        for (; b + 2 <= nb; b += 2, w += 2 * blockBytes)
+        for (; b + 8 <= nb; b += 8, w += 8 * blockBytes, q += 256)
         {
-            a0 = Block(type, w, q + b * 32, d[b], a0);
-            a1 = Block(type, w + blockBytes, q + b * 32 + 32, d[b + 1], a1);
+            var dw = Widen(Vector256.WidenLower(Vector256.Create(Vector128.Create(
+                *(ushort*)w, *(ushort*)(w + blockBytes), *(ushort*)(w + 2 * blockBytes), *(ushort*)(w + 3 * blockBytes),
+                *(ushort*)(w + 4 * blockBytes), *(ushort*)(w + 5 * blockBytes), *(ushort*)(w + 6 * blockBytes), *(ushort*)(w + 7 * blockBytes)), default(Vector128<ushort>))));
+            var scale = dw * Vector256.Load(d + b);
+            if (!q8) correction = Fma.MultiplyAdd(dw, Vector256.Load(c + b), correction);
+            for (int j = 0; j < 8; j += 2)
+            {
+                a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(BlockSum(q8, w + j * blockBytes, q + j * 32)), Avx2.PermuteVar8x32(scale, Vector256.Create(j)), a0);
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(BlockSum(q8, w + (j + 1) * blockBytes, q + j * 32 + 32)), Avx2.PermuteVar8x32(scale, Vector256.Create(j + 1)), a1);
+            }
         }
-        if (b < nb) a0 = Block(type, w, q + b * 32, d[b], a0);
-        return Vector256.Sum(a0 + a1);
+        float tail = 0;
+        for (; b < nb; b++, w += blockBytes, q += 32)
+        {
+            float dw = HalfBits.ToSingle(*(ushort*)w);
+            tail += Vector256.Sum(Avx.ConvertToVector256Single(BlockSum(q8, w, q))) * (dw * d[b]) - (q8 ? 0f : dw * c[b]);
+        }
+        return Vector256.Sum(a0 + a1) - Vector256.Sum(correction) + tail;
     }
 
+    /// <summary>Eight int32 lanes totalling Σ w·x over one block: Q8_0 as |w|·sign(x, w); Q4_0 as unsigned nibbles·x
+    /// (the −8 offset is the caller's).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Block(QuantType type, byte* w, sbyte* q, float dx, Vector256<float> acc)
+    static Vector256<int> BlockSum(bool q8, byte* w, sbyte* q)
     {
-        var wv = type == QuantType.Q8_0 ? Vector256.Load((sbyte*)(w + 2)) : Nibbles(w + 2);
-        var sum = Dot(Avx2.Abs(wv), Avx2.Sign(Vector256.Load(q), wv));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(HalfBits.ToSingle(*(ushort*)w) * dx), acc);
+        var x = Vector256.Load(q);
+        if (q8)
+        {
+            var wv = Vector256.Load((sbyte*)(w + 2));
+            return Dot(Avx2.Abs(wv), Avx2.Sign(x, wv));
+        }
+        var packed = Vector128.Load(w + 2);
+        var mask = Vector128.Create((byte)0x0F);
+        return Dot(Vector256.Create(packed & mask, Vector128.ShiftRightLogical(packed, 4) & mask), x);
     }
 
     /// <summary>One weight row against four activation rows (quants <paramref name="q"/> with row stride
@@ -85,7 +110,7 @@ internal static unsafe class QuantDot
         return Vector256.AsSByte(both) - Vector256.Create((sbyte)8);
     }
 
-    /// <summary>Eight int32 lanes whose total is Σ u[i]·s[i] (u unsigned ≤ 128, s signed).</summary>
+    /// <summary>Eight int32 lanes whose total is Σ u[i]·s[i] (u unsigned ≤ 128, s signed ≥ −127).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s)
     {

@@ -25,7 +25,7 @@ public static unsafe class QuantMatMul
     public static long ScratchBytes(QuantType type, int m, int k)
     {
         if (m >= PanelGemmRows) return (long)PanelRows(k) * k * sizeof(float);
-        return type == QuantType.F16 ? 0 : AlignUp((long)m * k) + (long)m * (k / 32) * sizeof(float);
+        return type == QuantType.F16 ? 0 : AlignUp((long)m * k) + 2L * m * (k / 32) * sizeof(float);
     }
 
     // Rows of W decoded per GEMM panel: about 1 MB of floats (an L2), a multiple of 16.
@@ -48,7 +48,8 @@ public static unsafe class QuantMatMul
         {
             body.Q = (sbyte*)scratch;
             body.D = (float*)(scratch + AlignUp((long)m * k));
-            QuantizeActivations(x, m, k, body.Q, body.D);
+            body.C = body.D + (long)m * (k / 32);
+            QuantizeActivations(x, m, k, body.Q, body.D, body.C);
         }
         body.RowsPerChunk = RowsPerChunk(m, k, n);
         ComputePool.Shared.For((n + body.RowsPerChunk - 1) / body.RowsPerChunk, ref body);
@@ -141,9 +142,10 @@ public static unsafe class QuantMatMul
     }
 
     /// <summary>ggml's quantize_row_q8_0 reference for each row: per block of 32, d = max|x|/127 (stored and used as
-    /// fp16), q = round-half-away(x·(1/d)). Scales go to <paramref name="d"/> (M·K/32 floats, the fp16 value widened).</summary>
+    /// fp16), q = round-half-away(x·(1/d)). Scales go to <paramref name="d"/> (M·K/32 floats, the fp16 value widened);
+    /// if <paramref name="c"/> is given, each block's 8·d·Σq goes there (the Q4_0 matvec's offset correction).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void QuantizeActivations(float* x, int m, int k, sbyte* q, float* d)
+    internal static void QuantizeActivations(float* x, int m, int k, sbyte* q, float* d, float* c = null)
     {
         long blocks = (long)m * (k / 32);
         for (long b = 0; b < blocks; b++)
@@ -155,13 +157,15 @@ public static unsafe class QuantMatMul
             float inverse = scale != 0 ? 1f / scale : 0f;
             d[b] = (float)(Half)scale;
             sbyte* qb = q + b * 32;
-            for (int i = 0; i < 32; i++) qb[i] = (sbyte)MathF.Round(v[i] * inverse, MidpointRounding.AwayFromZero);
+            int sum = 0;
+            for (int i = 0; i < 32; i++) sum += qb[i] = (sbyte)MathF.Round(v[i] * inverse, MidpointRounding.AwayFromZero);
+            if (c != null) c[b] = 8f * d[b] * sum;
         }
     }
 
     struct Body : IParallelBody
     {
-        public float* X, Y, D;
+        public float* X, Y, D, C;
         public byte* W;
         public sbyte* Q;
         public long RowBytes;
@@ -180,7 +184,7 @@ public static unsafe class QuantMatMul
                     QuantDot.Rows4(Type, W + j * RowBytes, Q + (long)r * K, K, D + (long)r * nb, nb, Y + (long)r * N + j, N);
             for (; r < M; r++)
                 for (int j = n0; j < n1; j++)
-                    Y[(long)r * N + j] = QuantDot.Row(Type, W + j * RowBytes, Q + (long)r * K, D + (long)r * nb, nb);
+                    Y[(long)r * N + j] = QuantDot.Row(Type, W + j * RowBytes, Q + (long)r * K, D + (long)r * nb, C + (long)r * nb, nb);
         }
     }
 }

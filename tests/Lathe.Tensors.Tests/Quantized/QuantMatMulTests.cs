@@ -12,7 +12,7 @@ public unsafe class QuantMatMulTests
     public static IEnumerable<object[]> Cases()
     {
         foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0, QuantType.F16 })
-            foreach (int k in new[] { 32, 64, 96, 160, 512, 1024, 4096 })
+            foreach (int k in new[] { 32, 64, 96, 160, 288, 512, 1024, 4096 })
                 foreach (int m in new[] { 1, 3, 17 })
                     yield return [type, m, k, k >= 1024 ? 63 : 129];
         foreach (int k in new[] { 1, 7, 33, 250 }) yield return [QuantType.F16, 3, k, 17];
@@ -56,13 +56,26 @@ public unsafe class QuantMatMulTests
         }
         var row = new float[k];
         int nb = Math.Max(1, k / 32);
+        var amax = new double[(k + 31) / 32];
         for (int j = 0; j < n; j++)
         {
             w.DequantizeRow(j, row);
+            for (int b = 0; b < amax.Length; b++)
+            {
+                amax[b] = 0;
+                for (int i = b * 32; i < Math.Min(k, b * 32 + 32); i++) amax[b] = Math.Max(amax[b], Math.Abs(row[i]));
+            }
             for (int r = 0; r < m; r++)
             {
                 double sum = 0, abs = 0;
-                for (int i = 0; i < k; i++) { double p = (double)row[i] * xr[(long)r * k + i]; sum += p; abs += Math.Abs(p); }
+                for (int i = 0; i < k; i++)
+                {
+                    double p = (double)row[i] * xr[(long)r * k + i];
+                    sum += p;
+                    // Q4_0 matvec sums unsigned nibbles u·x and subtracts 8·Σx per block: its terms reach
+                    // (|w| + 8|d_w|)·|x|, and 8|d_w| is the block's largest |w| (that value is stored as q = 0).
+                    abs += type == QuantType.Q4_0 && !panel ? (Math.Abs(row[i]) + amax[i / 32]) * Math.Abs(xr[(long)r * k + i]) : Math.Abs(p);
+                }
                 // Q matvec: float32 accumulation over ≤ nb block terms in vector lanes, each term carrying the rounding
                 // of d_w·d_x: a few float ulps per term of Σ|terms| (rigorous). F16 and the panel path (F32 GEMM) sum k
                 // float products in blocked vector lanes: 1e-5 of Σ|products| (the engine's fp32 reduction tolerance;
