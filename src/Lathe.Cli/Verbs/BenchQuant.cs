@@ -28,7 +28,8 @@ internal static unsafe class BenchQuant
     {
         if (threads <= 0 || m <= 0 || !(seconds > 0)) throw new UserInputException("bench quant: --threads, --m and --seconds must be positive");
         ComputePool.SetSharedThreads(threads);
-        var fields = new List<(string, object)> { ("bench", "quant"), ("threads", threads), ("m", m) };
+        var fields = new List<(string, object)> { ("bench", "quant"), ("threads", threads), ("m", m), ("path", QuantMatMul.Path) };
+        Console.Error.WriteLine($"quant: integer dot products via {QuantMatMul.Path}");
         foreach (var (n, k) in new[] { (4096, 4096), (1408, 512) })
             foreach (string type in new[] { "f32", "f16", "q8_0", "q4_0" })
             {

@@ -14,6 +14,10 @@ namespace Lathe.Tensors.Kernels;
 /// the same bits.</summary>
 public static unsafe class QuantMatMul
 {
+    /// <summary>The instruction path the integer dot products take on this machine: "avx-vnni", "avx2" or "scalar".</summary>
+    public static string Path => !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported) ? "scalar"
+        : System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "avx-vnni" : "avx2";
+
     /// <summary>From this many activation rows on (prompt processing), W is decoded a panel of rows at a time into
     /// F32 and multiplied by the F32 GEMM: its AVX-512 FMA micro-kernel outruns 256-bit integer dot products once the
     /// decoding cost (N·K) is shared by enough rows (M·N·K).</summary>
