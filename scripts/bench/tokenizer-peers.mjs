@@ -24,10 +24,12 @@ let count = 0;
 const tiktokenMs = await time(() => { count = enc.encode(moby).length; }, 5);
 console.log(JSON.stringify({ bench: "tokenizer", peer: "tiktoken", version: "1.0.22", task: "gpt2-encode", tokens: count, ms: +tiktokenMs.toFixed(1), mb_per_s: +(mb / (tiktokenMs / 1e3)).toFixed(2) }));
 
-const cl = get_encoding("cl100k_base");
-let clCount = 0;
-const clMs = await time(() => { clCount = cl.encode(moby).length; }, 5);
-console.log(JSON.stringify({ bench: "tokenizer", peer: "tiktoken", version: "1.0.22", task: "cl100k-encode", tokens: clCount, ms: +clMs.toFixed(1), mb_per_s: +(mb / (clMs / 1e3)).toFixed(2) }));
+for (const name of ["cl100k", "o200k"]) {
+  const e = get_encoding(`${name}_base`);
+  let n = 0;
+  const ms = await time(() => { n = e.encode(moby).length; }, 5);
+  console.log(JSON.stringify({ bench: "tokenizer", peer: "tiktoken", version: "1.0.22", task: `${name}-encode`, tokens: n, ms: +ms.toFixed(1), mb_per_s: +(mb / (ms / 1e3)).toFixed(2) }));
+}
 
 const tok = hf.Tokenizer.fromFile(gpt2Json);
 let hfCount = 0;

@@ -14,6 +14,8 @@ internal static class VerbRegistry
         yield return PretrainVerb.Create();
         yield return EvalVerb.Create();
         yield return GenerateVerb.Create();
+        yield return ChatVerb.Create();
+        yield return QuantizeVerb.Create();
         yield return BenchVerb.Create();
     }
 }

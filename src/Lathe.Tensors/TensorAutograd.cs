@@ -51,7 +51,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Zeroes the accumulated gradient of a leaf.</summary>
     public void ZeroGrad()
     {
-        if (Grad is not null) Grad.AsSpan().Clear();
+        if (Grad is not null) Kernels.ParallelSpans.Clear(Grad.Data, Grad.Length);
     }
 
     /// <summary>The gradient buffer to add into during backward, created (zeroed) on first use.</summary>
@@ -61,14 +61,30 @@ public sealed unsafe partial class Tensor
         {
             Grad?.Dispose();
             Grad = new Tensor(Shape);
-            Grad.AsSpan().Clear();
+            Kernels.ParallelSpans.Clear(Grad.Data, Grad.Length);
             GradValid = true;
         }
         else if (!GradValid)
         {
-            Grad.AsSpan().Clear();
+            Kernels.ParallelSpans.Clear(Grad.Data, Grad.Length);
             GradValid = true;
         }
+        return Grad;
+    }
+
+    /// <summary>The gradient buffer for a backward that writes every element: when this pass has not touched it
+    /// yet, <paramref name="overwrite"/> is true and its old contents are garbage to overwrite (saving the clear and
+    /// a read); otherwise the caller must add into it.</summary>
+    internal Tensor GradForWrite(out bool overwrite)
+    {
+        if (Grad is null || Grad.Length != Length || Grad.Rank != Rank || !Grad.Shape.SequenceEqual(Shape))
+        {
+            Grad?.Dispose();
+            Grad = new Tensor(Shape);
+            overwrite = true;
+        }
+        else overwrite = !GradValid;
+        GradValid = true;
         return Grad;
     }
 

@@ -12,7 +12,9 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchKernels.Create());
         bench.Subcommands.Add(BenchData.Create());
         bench.Subcommands.Add(BenchTokenizer.Create());
+        bench.Subcommands.Add(BenchUnigram.Create());
         bench.Subcommands.Add(BenchTrain.Create());
+        bench.Subcommands.Add(BenchQuality.Create());
         bench.Subcommands.Add(BenchDecode.Create());
         bench.Subcommands.Add(BenchQuant.Create());
         return bench;

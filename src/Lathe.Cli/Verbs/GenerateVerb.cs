@@ -28,19 +28,21 @@ internal static class GenerateVerb
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text produces this string.", AllowMultipleArgumentsPerToken = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the token ids and the text." };
+        var beams = new Option<int>("--beams") { Description = "Beam search with this many beams (1 = sample/greedy).", DefaultValueFactory = _ => 1 };
+        var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
+        var earlyStopping = new Option<bool>("--early-stopping") { Description = "Beam search stops once --beams hypotheses finish." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties).")
+        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
         {
-            model, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeat, frequency, presence, seed, stop, json, threads,
+            model, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeat, frequency, presence, seed, stop, beams, lengthPenalty, earlyStopping, json, threads,
         };
-        command.SetAction(r =>
+        command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             ComputePool.SetSharedThreads(r.GetValue(threads));
-            string dir = Checkpoint.Resolve(r.GetValue(model)!);
-            var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
-            using var lm = Checkpoint.LoadModel(dir);
-            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), tokenizer, lm.Config.VocabSize);
+            using var loaded = InferenceModel.Open(r.GetValue(model)!);
+            var lm = loaded.Model;
+            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded.Encode, lm.Config.VocabSize);
             var options = new SamplingOptions
             {
                 Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP), MinP = r.GetValue(minP),
@@ -48,26 +50,38 @@ internal static class GenerateVerb
                 Seed = r.GetValue(seed),
             };
             try { options.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
-            string[] stops = r.GetValue(stop) ?? [];
-            var eos = tokenizer.EndOfTextId >= 0 ? new HashSet<int> { tokenizer.EndOfTextId } : null;
-            using var generator = new Generator(lm);
-            // Tokens may end inside a UTF-8 character: a stateful decoder holds the partial bytes until it completes.
-            var decoder = new UTF8Encoding(false).GetDecoder();
-            var text = new StringBuilder();
+            var streamer = new TextStreamer(loaded.TokenBytes, r.GetValue(stop) ?? []);
             var tokens = new List<int>();
-            var chars = new char[64];
-            var watch = Stopwatch.StartNew();
             bool quiet = r.GetValue(json);
-            foreach (int id in generator.Generate(ids, r.GetValue(maxTokens), options, eos))
+            var watch = Stopwatch.StartNew();
+            string reason;
+            if (r.GetValue(beams) > 1)
             {
-                tokens.Add(id);
-                byte[] bytes = tokenizer.DecodeBytes([id]);
-                if (chars.Length < bytes.Length + 4) chars = new char[bytes.Length + 4];
-                int n = decoder.GetChars(bytes, 0, bytes.Length, chars, 0, flush: false);
-                string piece = new(chars, 0, n);
-                text.Append(piece);
-                if (!quiet) Console.Write(piece);
-                if (stops.Any(s => text.ToString().Contains(s, StringComparison.Ordinal))) break;
+                var beamOptions = new BeamSearchOptions { Beams = r.GetValue(beams), LengthPenalty = r.GetValue(lengthPenalty), EarlyStopping = r.GetValue(earlyStopping) };
+                try { beamOptions.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
+                using var search = new BeamSearch(lm, beamOptions);
+                var best = search.Search(ids, r.GetValue(maxTokens), loaded.StopTokens)[0];
+                // Beam search decides the whole sequence before anything is final; print it through the same streamer.
+                foreach (int id in best.Tokens)
+                {
+                    tokens.Add(id);
+                    string piece = streamer.Push(id);
+                    if (!quiet) Console.Write(piece);
+                    if (streamer.Stopped) break;
+                }
+                string rest = streamer.Flush();
+                if (!quiet) Console.Write(rest);
+                reason = streamer.Stopped ? "StopString" : best.Finished ? "StopToken" : "MaxTokens";
+            }
+            else
+            {
+                using var generator = new Generator(lm);
+                await foreach (var piece in generator.GenerateAsync(ids, r.GetValue(maxTokens), options, streamer, loaded.StopTokens, cancel))
+                {
+                    if (piece.TokenId >= 0) tokens.Add(piece.TokenId);
+                    if (!quiet) Console.Write(piece.Text);
+                }
+                reason = generator.Reason.ToString();
             }
             double seconds = watch.Elapsed.TotalSeconds;
             if (quiet)
@@ -79,8 +93,8 @@ internal static class GenerateVerb
                     w.WriteStartArray("tokens");
                     foreach (int t in tokens) w.WriteNumberValue(t);
                     w.WriteEndArray();
-                    w.WriteString("text", text.ToString());
-                    w.WriteString("stop_reason", generator.Reason.ToString());
+                    w.WriteString("text", streamer.Text);
+                    w.WriteString("stop_reason", reason);
                     w.WriteEndObject();
                 }
                 Console.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
@@ -92,10 +106,10 @@ internal static class GenerateVerb
         return command;
     }
 
-    static int[] PromptIds(string? prompt, string? promptIds, Lathe.Tokenizers.Tokenizer tokenizer, int vocab)
+    static int[] PromptIds(string? prompt, string? promptIds, Func<string, int[]> encode, int vocab)
     {
         if ((prompt is null) == (promptIds is null)) throw new UserInputException("generate: give exactly one of --prompt or --prompt-ids.");
-        if (prompt is not null) return tokenizer.Encode(prompt).ToArray();
+        if (prompt is not null) return encode(prompt);
         var parts = promptIds!.Split(new[] { ' ', ',' }, StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)

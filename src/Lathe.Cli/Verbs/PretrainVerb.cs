@@ -63,7 +63,7 @@ internal static class PretrainVerb
         foreach (int t in train) maxToken = Math.Max(maxToken, t);
         if (maxToken >= config.VocabSize)
             throw new UserInputException($"pretrain: vocab_size {config.VocabSize} is too small for token id {maxToken} in {dataDir}");
-        using var model = CausalLM.Create(config, options.Seed);
+        using var model = LanguageModel.Create(config, options.Seed);
         using var trainer = new Trainer(model, options, new TokenStreamSource(train, options.BlockSize), validation, runDir, tokenizer);
         if (checkpoint is not null) trainer.Resume(checkpoint);
         Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, {train.Length:N0} train / {validation.Length:N0} val tokens, " +

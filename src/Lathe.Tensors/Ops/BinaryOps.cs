@@ -1,3 +1,4 @@
+using Lathe.Tensors.Kernels;
 using System.Numerics.Tensors;
 
 namespace Lathe.Tensors;
@@ -22,15 +23,12 @@ public static unsafe partial class Ops
         var y = Autograd.Tape.NewResult(shape[..rank]);
         if (a.Shape.SequenceEqual(b.Shape) && a.IsContiguous && b.IsContiguous)
         {
-            var sa = new ReadOnlySpan<float>(a.Data, a.Length);
-            var sb = new ReadOnlySpan<float>(b.Data, b.Length);
-            var sy = y.AsSpan();
             switch (kind)
             {
-                case KindAdd: TensorPrimitives.Add(sa, sb, sy); break;
-                case KindSub: TensorPrimitives.Subtract(sa, sb, sy); break;
-                case KindMul: TensorPrimitives.Multiply(sa, sb, sy); break;
-                default: TensorPrimitives.Divide(sa, sb, sy); break;
+                case KindAdd: ParallelSpans.Add(a.Data, b.Data, y.Data, y.Length); break;
+                case KindSub: ParallelSpans.Subtract(a.Data, b.Data, y.Data, y.Length); break;
+                case KindMul: ParallelSpans.Multiply(a.Data, b.Data, y.Data, y.Length); break;
+                default: ParallelSpans.Divide(a.Data, b.Data, y.Data, y.Length); break;
             }
         }
         else if (y.Length > 0)
@@ -61,6 +59,22 @@ public static unsafe partial class Ops
     static void BinaryBackward(Tensor y)
     {
         Tensor a = y.In0!, b = y.In1!;
+        // The common case (residual streams): same shapes, contiguous, add or subtract — whole-tensor passes.
+        if (y.I0 is KindAdd or KindSub && a.Shape.SequenceEqual(y.Shape) && b.Shape.SequenceEqual(y.Shape))
+        {
+            float* gy = y.Grad!.Data;
+            if (GradOfForWrite(a, out bool overwriteA) is { } ga) WriteOrAccumulate(gy, ga.Data, y.Length, overwriteA);
+            if (GradOfForWrite(b, out bool overwriteB) is { } gb)
+            {
+                if (y.I0 == KindAdd) WriteOrAccumulate(gy, gb.Data, y.Length, overwriteB);
+                else
+                {
+                    if (overwriteB) ParallelSpans.Clear(gb.Data, y.Length);
+                    ParallelSpans.AccumulateScaled(gy, -1f, gb.Data, y.Length);
+                }
+            }
+            return;
+        }
         var da = GradOf(a);
         var db = GradOf(b);
         int kind = y.I0;
@@ -122,7 +136,7 @@ public static unsafe partial class Ops
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
         var sy = y.AsSpan();
-        TensorPrimitives.Multiply(new ReadOnlySpan<float>(src.Data, src.Length), scale, sy);
+        ParallelSpans.Scale(src.Data, scale, y.Data, y.Length);
         if (shift != 0f) TensorPrimitives.Add(sy, shift, sy);
         if (Record(y, &AffineBackward, src)) y.F0 = scale;
         return y;
@@ -132,9 +146,9 @@ public static unsafe partial class Ops
 
     static void AffineBackward(Tensor y)
     {
-        var dx = GradOf(y.In0);
+        var dx = GradOfForWrite(y.In0, out bool overwrite);
         if (dx is null) return;
-        var d = dx.AsSpan();
-        TensorPrimitives.MultiplyAdd(y.Grad!.AsSpan(), y.F0, d, d);
+        if (overwrite) ParallelSpans.Scale(y.Grad!.Data, y.F0, dx.Data, dx.Length);
+        else ParallelSpans.AccumulateScaled(y.Grad!.Data, y.F0, dx.Data, dx.Length);
     }
 }

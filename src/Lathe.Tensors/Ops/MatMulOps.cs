@@ -113,15 +113,7 @@ public static unsafe partial class Ops
         var y = Autograd.Tape.NewResult(shape);
         rows = y.Length / Math.Max(outF, 1);
         Gemm.Multiply(false, true, rows, outF, inF, cx.Data, inF, cw.Data, inF, y.Data, outF);
-        if (bias is not null)
-        {
-            var cb = new ReadOnlySpan<float>(Contiguous(bias).Data, outF);
-            for (int r = 0; r < rows; r++)
-            {
-                var row = new Span<float>(y.Data + (long)r * outF, outF);
-                TensorPrimitives.Add(row, cb, row);
-            }
-        }
+        if (bias is not null) BiasKernels.AddToRows(y.Data, Contiguous(bias).Data, rows, outF);
         if (Record(y, &LinearBackward, cx, cw, bias)) y.I0 = rows;
         return y;
     }
@@ -131,12 +123,9 @@ public static unsafe partial class Ops
         Tensor x = y.In0!, w = y.In1!;
         int rows = y.I0, outF = w.Shape[0], inF = w.Shape[1];
         float* g = y.Grad!.Data;
-        if (GradOf(x) is { } dx) Gemm.Multiply(false, false, rows, inF, outF, g, outF, w.Data, inF, dx.Data, inF, accumulate: true);
-        if (GradOf(w) is { } dw) Gemm.Multiply(true, false, outF, inF, rows, g, outF, x.Data, inF, dw.Data, inF, accumulate: true);
-        if (GradOf(y.In2) is { } db)
-        {
-            var d = db.AsSpan();
-            for (int r = 0; r < rows; r++) TensorPrimitives.Add(d, new ReadOnlySpan<float>(g + (long)r * outF, outF), d);
-        }
+        // A gradient this pass has not touched yet is overwritten rather than cleared and added into.
+        if (GradOfForWrite(x, out bool freshX) is { } dx) Gemm.Multiply(false, false, rows, inF, outF, g, outF, w.Data, inF, dx.Data, inF, accumulate: !freshX);
+        if (GradOfForWrite(w, out bool freshW) is { } dw) Gemm.Multiply(true, false, outF, inF, rows, g, outF, x.Data, inF, dw.Data, inF, accumulate: !freshW);
+        if (GradOfForWrite(y.In2, out bool freshB) is { } db) BiasKernels.SumRows(g, db.Data, rows, outF, freshB);
     }
 }

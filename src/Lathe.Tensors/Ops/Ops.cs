@@ -22,6 +22,21 @@ public static unsafe partial class Ops
     /// <summary>The gradient of <paramref name="t"/> to add into, or null when it needs none.</summary>
     internal static Tensor? GradOf(Tensor? t) => t is not null && t.NeedsGrad ? t.GradForAccumulate() : null;
 
+    /// <summary>The gradient of <paramref name="t"/> for a backward that writes all of it (see
+    /// <see cref="Tensor.GradForWrite"/>), or null when it needs none.</summary>
+    internal static Tensor? GradOfForWrite(Tensor? t, out bool overwrite)
+    {
+        overwrite = false;
+        return t is not null && t.NeedsGrad ? t.GradForWrite(out overwrite) : null;
+    }
+
+    /// <summary>dst = src when <paramref name="overwrite"/>, else dst += src, over n floats.</summary>
+    internal static unsafe void WriteOrAccumulate(float* src, float* dst, long n, bool overwrite)
+    {
+        if (overwrite) Kernels.ParallelSpans.Copy(src, dst, n);
+        else Kernels.ParallelSpans.Accumulate(src, dst, n);
+    }
+
     /// <summary>A view of the same values with no graph behind it.</summary>
     public static Tensor Detach(Tensor x) => Tape.NewView(x, x.Shape, x.Strides, x.Offset);
 

@@ -43,9 +43,9 @@ public static unsafe partial class Ops
 
     static void ReshapeBackward(Tensor y)
     {
-        var dx = GradOf(y.In0);
+        var dx = GradOfForWrite(y.In0, out bool overwrite);
         if (dx is null) return;
-        TensorPrimitivesAdd(dx.AsSpan(), y.Grad!.AsSpan());
+        WriteOrAccumulate(y.Grad!.Data, dx.Data, dx.Length, overwrite);
     }
 
     /// <summary>Swaps two axes (a view).</summary>

@@ -1,16 +1,19 @@
+using Lathe.Data;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 
 namespace Lathe.Evaluation;
 
-/// <summary>Next-token loss of a model over a token stream, in non-overlapping windows, without gradients.</summary>
+/// <summary>The loss of a model's objective over a token stream, in non-overlapping windows, without gradients:
+/// next-token loss for a decoder; for an encoder or encoder-decoder, its own objective with random choices fixed by
+/// the window's position, so two evaluations of one model agree.</summary>
 public static class LossEvaluator
 {
     /// <summary>Sum of per-token losses (nats) and the number of predicted tokens over windows of
     /// <paramref name="T"/> tokens (B rows at a time; the tail shorter than a window is scored as one shorter row).
     /// <paramref name="maxBatches"/> &gt; 0 stops early.</summary>
-    public static (double SumNats, long Tokens) Evaluate(CausalLM model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null)
+    public static (double SumNats, long Tokens) Evaluate(LanguageModel model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null)
     {
         bool ownTape = tape is null;
         tape ??= new Tape();
@@ -29,7 +32,7 @@ public static class LossEvaluator
                     tokens.Slice(pos + b * T, T).CopyTo(inputs.AsSpan(b * T, T));
                     tokens.Slice(pos + b * T + 1, T).CopyTo(targets.AsSpan(b * T, T));
                 }
-                sum += Score(model, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, tape);
+                sum += Score(model, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
                 count += rows * T;
                 pos += rows * T;
                 batches++;
@@ -37,7 +40,7 @@ public static class LossEvaluator
             int tail = predictable - pos;
             if (tail > 0 && (maxBatches <= 0 || batches < maxBatches))
             {
-                sum += Score(model, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, tape);
+                sum += Score(model, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
                 count += tail;
             }
         }
@@ -45,11 +48,11 @@ public static class LossEvaluator
         return (sum, count);
     }
 
-    static double Score(CausalLM model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, Tape tape)
+    static double Score(LanguageModel model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, ulong position, Tape tape)
     {
         tape.Reset();
         using (tape.Activate())
         using (Tape.NoGrad())
-            return (double)model.Loss(inputs, targets, B, T).Item() * B * T;
+            return (double)model.TrainingLoss(new TrainingBatch(inputs, targets, B, T, Hash64.Mix(position))).Item() * B * T;
     }
 }

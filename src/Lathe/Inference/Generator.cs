@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
@@ -5,17 +7,27 @@ using Lathe.Tensors.Autograd;
 namespace Lathe.Inference;
 
 /// <summary>Why generation stopped.</summary>
-public enum StopReason { MaxTokens, StopToken, Context }
+public enum StopReason { MaxTokens, StopToken, StopString, Context, Cancelled }
+
+/// <summary>One streamed step: the token chosen and the text that became final with it (possibly empty while a
+/// character or a possible stop string is incomplete).</summary>
+public readonly record struct GeneratedPiece(int TokenId, string Text);
 
 /// <summary>Decoding with a KV cache: the prompt is processed in one batched pass, then each new token costs one
-/// single-position forward. Tokens are yielded as they are chosen, so callers can stream them.</summary>
+/// single-position forward. The cache is kept between calls: a prompt that starts with the tokens already cached
+/// (a chat history growing turn by turn) only processes what is new.</summary>
 public sealed class Generator : IDisposable
 {
     readonly CausalLM _model;
     readonly KvCache _cache;
     readonly Tape _tape = new();
+    readonly List<int> _cached = [];   // the tokens whose keys and values are in the cache, in order
+    float[] _last = [];
 
     public StopReason Reason { get; private set; }
+
+    /// <summary>Prompt tokens the last call actually ran through the model (the rest came from the cache).</summary>
+    public int PromptTokensProcessed { get; private set; }
 
     public Generator(CausalLM model)
     {
@@ -27,39 +39,88 @@ public sealed class Generator : IDisposable
     /// token in <paramref name="stopTokens"/> (not yielded) or at the end of the model's context.</summary>
     public IEnumerable<int> Generate(int[] prompt, int maxTokens, SamplingOptions options, IReadOnlySet<int>? stopTokens = null)
     {
+        var sampler = Start(prompt, maxTokens, options);
+        var history = new List<int>(prompt);
+        for (int n = 0; n < maxTokens; n++)
+        {
+            int next = Choose(sampler, history, stopTokens);
+            if (next < 0) yield break;
+            yield return next;
+            if (n + 1 == maxTokens) yield break;
+            if (!Advance(next)) yield break;
+        }
+    }
+
+    /// <summary>Streams the continuation as tokens and final text; the model runs on the thread pool between
+    /// items, and <paramref name="cancel"/> stops it after the current token (<see cref="Reason"/> = Cancelled).</summary>
+    public async IAsyncEnumerable<GeneratedPiece> GenerateAsync(int[] prompt, int maxTokens, SamplingOptions options,
+        TextStreamer text, IReadOnlySet<int>? stopTokens = null, [EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        var sampler = await Task.Run(() => Start(prompt, maxTokens, options), CancellationToken.None).ConfigureAwait(false);
+        var history = new List<int>(prompt);
+        for (int n = 0; n < maxTokens; n++)
+        {
+            if (cancel.IsCancellationRequested) { Reason = StopReason.Cancelled; break; }
+            int next = Choose(sampler, history, stopTokens);
+            if (next < 0) break;
+            string piece = text.Push(next);
+            if (text.Stopped) { Reason = StopReason.StopString; yield return new GeneratedPiece(next, piece); yield break; }
+            yield return new GeneratedPiece(next, piece);
+            if (n + 1 == maxTokens) break;
+            if (cancel.IsCancellationRequested) { Reason = StopReason.Cancelled; break; }
+            if (!await Task.Run(() => Advance(next), CancellationToken.None).ConfigureAwait(false)) break;
+        }
+        string rest = text.Flush();
+        if (rest.Length > 0) yield return new GeneratedPiece(-1, rest);
+    }
+
+    SamplerChain Start(int[] prompt, int maxTokens, SamplingOptions options)
+    {
         if (prompt.Length == 0) throw new ArgumentException("generate: the prompt is empty.");
         if (prompt.Length > _model.Config.MaxPositions)
             throw new ArgumentException($"generate: the prompt has {prompt.Length} tokens; the model's context is {_model.Config.MaxPositions}.");
         if (maxTokens < 0) throw new ArgumentException($"generate: max tokens {maxTokens} must be ≥ 0.");
         var sampler = new SamplerChain(options);
-        var history = new List<int>(prompt);
-        _cache.Reset();
-        int V = _model.Config.VocabSize;
-        var last = new float[V];
-        Forward(prompt, last);
+        if (_last.Length != _model.Config.VocabSize) _last = new float[_model.Config.VocabSize];
+        // Reuse the cached prefix; at least the last prompt token is run again, for its logits.
+        int keep = 0, limit = Math.Min(_cached.Count, prompt.Length - 1);
+        while (keep < limit && _cached[keep] == prompt[keep]) keep++;
+        _cache.Truncate(keep);
+        _cached.RemoveRange(keep, _cached.Count - keep);
+        PromptTokensProcessed = prompt.Length - keep;
+        Forward(prompt.AsSpan(keep));
         Reason = StopReason.MaxTokens;
-        for (int n = 0; n < maxTokens; n++)
-        {
-            int next = sampler.Sample(last, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
-            if (stopTokens is not null && stopTokens.Contains(next)) { Reason = StopReason.StopToken; yield break; }
-            history.Add(next);
-            yield return next;
-            if (n + 1 == maxTokens) yield break;
-            if (_cache.Length >= _cache.Capacity) { Reason = StopReason.Context; yield break; }
-            Forward([next], last);
-        }
+        return sampler;
+    }
+
+    // The next token, or -1 when it is a stop token.
+    int Choose(SamplerChain sampler, List<int> history, IReadOnlySet<int>? stopTokens)
+    {
+        int next = sampler.Sample(_last, CollectionsMarshal.AsSpan(history));
+        if (stopTokens is not null && stopTokens.Contains(next)) { Reason = StopReason.StopToken; return -1; }
+        history.Add(next);
+        return next;
+    }
+
+    // Feeds the chosen token; false when the context is full.
+    bool Advance(int token)
+    {
+        if (_cache.Length >= _cache.Capacity) { Reason = StopReason.Context; return false; }
+        Forward([token]);
+        return true;
     }
 
     // Runs the new tokens through the model and keeps the logits of the last one.
-    unsafe void Forward(int[] tokens, float[] last)
+    unsafe void Forward(ReadOnlySpan<int> tokens)
     {
         _tape.Reset();
         using (_tape.Activate())
         using (Tape.NoGrad())
         {
-            var logits = _model.LastLogits(tokens, 1, tokens.Length, _cache);   // (1, V)
-            new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, last.Length).CopyTo(last);
+            var logits = _model.LastLogits(tokens, 1, tokens.Length, _cache);   // (1, V): the lm_head on the last position only
+            new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, _last.Length).CopyTo(_last);
         }
+        foreach (int t in tokens) _cached.Add(t);
     }
 
     public void Dispose()

@@ -3,30 +3,9 @@ using Lathe.Tensors;
 namespace Lathe.Models;
 
 /// <summary>A decoder-only language model: token ids in, next-token logits out.</summary>
-public abstract class CausalLM : IDisposable
+public abstract class CausalLM : LanguageModel
 {
-    public ModelConfig Config { get; }
-    /// <summary>Every parameter in a fixed order (the order of init, the optimizer and checkpoints).</summary>
-    public IReadOnlyList<ModelParameter> Parameters => _parameters;
-    readonly List<ModelParameter> _parameters;
-
-    private protected CausalLM(ModelConfig config, List<ModelParameter> parameters)
-    {
-        Config = config;
-        _parameters = parameters;
-    }
-
-    /// <summary>Source of dropout masks while training (null: no dropout, as in evaluation and sampling).
-    /// Each dropout site draws one seed from it, so masks follow the generator's saved state on resume.</summary>
-    public Philox? DropoutRng { get; set; }
-
-    /// <summary>Residual/embedding dropout with the config's rate when training, identity otherwise.</summary>
-    private protected Tensor Dropout(Tensor x)
-    {
-        if (DropoutRng is null || Config.Dropout == 0f) return x;
-        ulong seed = ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt();
-        return Ops.Dropout(x, Config.Dropout, seed);
-    }
+    private protected CausalLM(ModelConfig config, List<ModelParameter> parameters) : base(config, parameters) { }
 
     /// <summary>Logits (B·T, V) for <paramref name="ids"/> laid out (B, T).</summary>
     public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T);
@@ -52,14 +31,10 @@ public abstract class CausalLM : IDisposable
     /// <summary>Mean next-token cross-entropy of <paramref name="ids"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
     public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int B, int T) => Ops.CrossEntropy(Logits(ids, B, T), targets);
 
-    /// <summary>Number of scalar parameters (tied weights counted once).</summary>
-    public long ParameterCount
-    {
-        get { long n = 0; foreach (var p in _parameters) n += p.Value.Length; return n; }
-    }
+    /// <summary>Causal LM: predict each next token.</summary>
+    public override Tensor TrainingLoss(TrainingBatch batch) => Loss(batch.Inputs, batch.Targets, batch.B, batch.T);
 
-    /// <summary>Matmul FLOPs of one forward pass per token (6·N·… rule: training ≈ 3× this), counting attention.</summary>
-    public double ForwardFlopsPerToken(int T)
+    public override double ForwardFlopsPerToken(int T)
     {
         var c = Config;
         double perLayer = 2.0 * c.Embd * (c.Embd + 2 * c.KvHeads * c.HeadDim) + 2.0 * c.Embd * c.Embd
@@ -67,14 +42,6 @@ public abstract class CausalLM : IDisposable
             + 2.0 * 2 * T * c.Embd / 2;   // QKᵀ and A·V, causal → half of T on average
         return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize;
     }
-
-    /// <summary>Creates a freshly initialised model of the config's type.</summary>
-    public static CausalLM Create(ModelConfig config, ulong seed) => config.Validate().ModelType switch
-    {
-        "gpt2" => new Gpt2Model(config, seed),
-        "llama" => new LlamaModel(config, seed),
-        _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),
-    };
 
     /// <summary>Every projection, MLP and lm_head layer (what <see cref="Quantize"/> converts; embeddings and norms excluded).</summary>
     private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
@@ -86,13 +53,20 @@ public abstract class CausalLM : IDisposable
     public void Quantize(Lathe.Tensors.Quantized.QuantType type, bool releaseFloatWeights = false) =>
         ModelQuantizer.Quantize(this, type, releaseFloatWeights);
 
-    public void Dispose()
+    private protected override void DisposeExtra()
     {
         foreach (var layer in LinearLayers()) { layer.Quantized?.Dispose(); layer.Quantized = null; }
-        foreach (var p in _parameters) { p.Value.Grad?.Dispose(); p.Value.Dispose(); }
-        DisposeExtra();
-        GC.SuppressFinalize(this);
     }
 
-    private protected virtual void DisposeExtra() { }
+    /// <summary>Creates a freshly initialised decoder of the config's type.</summary>
+    public static new CausalLM Create(ModelConfig config, ulong seed) => Decoder(LanguageModel.Create(config, seed));
+
+    /// <summary>The model as a decoder, or a one-line error (disposing it) when it is an encoder or encoder-decoder.</summary>
+    public static CausalLM Decoder(LanguageModel model)
+    {
+        if (model is CausalLM decoder) return decoder;
+        string type = model.Config.ModelType;
+        model.Dispose();
+        throw new InvalidDataException($"config: model_type: '{type}' is not a decoder (causal LM); this command needs one");
+    }
 }

@@ -33,7 +33,7 @@ public static class Checkpoint
         Find(path) ?? throw new FileNotFoundException($"checkpoint: no config.json + model.safetensors in {path} (or {Path.Combine(path, Folder)})");
 
     /// <summary>Writes the model's parameters to model.safetensors in Hugging Face layout.</summary>
-    public static void SaveWeights(string path, CausalLM model)
+    public static void SaveWeights(string path, LanguageModel model)
     {
         var items = new List<SafetensorsWriter.Item>(model.Parameters.Count);
         foreach (var p in model.Parameters)
@@ -42,7 +42,7 @@ public static class Checkpoint
     }
 
     /// <summary>Loads model.safetensors into <paramref name="model"/>; a missing or mis-shaped tensor is a one-line error naming it.</summary>
-    public static void LoadWeights(string path, CausalLM model)
+    public static void LoadWeights(string path, LanguageModel model)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint: {path} not found");
         using var file = SafetensorsFile.Open(path);
@@ -60,7 +60,7 @@ public static class Checkpoint
     }
 
     /// <summary>Writes config.json and model.safetensors (and copies tokenizer.json) into <paramref name="dir"/>.</summary>
-    public static void SaveModel(string dir, CausalLM model, string? tokenizerJson)
+    public static void SaveModel(string dir, LanguageModel model, string? tokenizerJson)
     {
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
@@ -69,12 +69,16 @@ public static class Checkpoint
             AtomicFile.WriteAllBytes(Path.Combine(dir, TokenizerFile), File.ReadAllBytes(tokenizerJson));
     }
 
-    /// <summary>Loads a model from a checkpoint folder (or a run folder holding checkpoint/).</summary>
-    public static CausalLM LoadModel(string path)
+    /// <summary>Loads a decoder from a checkpoint folder (or a run folder holding checkpoint/); an encoder or
+    /// encoder-decoder checkpoint is a one-line error.</summary>
+    public static CausalLM LoadModel(string path) => CausalLM.Decoder(LoadAny(path));
+
+    /// <summary>Loads a model of any architecture from a checkpoint folder (or a run folder holding checkpoint/).</summary>
+    public static LanguageModel LoadAny(string path)
     {
         string dir = Resolve(path);
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
-        var model = CausalLM.Create(config, seed: 0);
+        var model = LanguageModel.Create(config, seed: 0);
         try { LoadWeights(Path.Combine(dir, ModelFile), model); }
         catch { model.Dispose(); throw; }
         return model;

@@ -53,6 +53,61 @@ public sealed unsafe class KvCache : IDisposable
 
     public void Reset() => Length = 0;
 
+    /// <summary>Forgets every position from <paramref name="length"/> on, keeping the prefix (e.g. the part of a chat
+    /// history that did not change, so only the new turn is processed).</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"kv cache: cannot truncate {Length} positions to {length}.");
+        Length = length;
+    }
+
+    /// <summary>Fills every row with row <paramref name="sourceRow"/> of <paramref name="source"/> (its
+    /// <see cref="Length"/> positions) — a prompt processed once, copied to each beam.</summary>
+    public void CopyFromRow(KvCache source, int sourceRow)
+    {
+        if (source._keys.Length != _keys.Length || source.Length > Capacity || (uint)sourceRow >= (uint)source.Batch)
+            throw new ArgumentException("kv cache: the source cache does not fit this one.");
+        int Hkv = _keys[0].Dim(1), D = _keys[0].Dim(3), n = source.Length * D;
+        for (int l = 0; l < _keys.Length; l++)
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < Hkv; h++)
+                {
+                    long src = ((long)(sourceRow * Hkv + h) * source.Capacity) * D, dst = ((long)(b * Hkv + h) * Capacity) * D;
+                    new ReadOnlySpan<float>(source._keys[l].Data + src, n).CopyTo(new Span<float>(_keys[l].Data + dst, n));
+                    new ReadOnlySpan<float>(source._values[l].Data + src, n).CopyTo(new Span<float>(_values[l].Data + dst, n));
+                }
+        Length = source.Length;
+    }
+
+    float[] _reorderScratch = [];
+
+    /// <summary>Row b takes the cached positions of row <paramref name="parents"/>[b] (beam search: each surviving
+    /// hypothesis continues some parent's prefix). Reuses one scratch buffer, so it allocates nothing once warm.</summary>
+    public void Reorder(ReadOnlySpan<int> parents)
+    {
+        if (parents.Length != Batch) throw new ArgumentException($"kv cache: {parents.Length} parents for {Batch} rows.");
+        bool identity = true;
+        for (int b = 0; b < Batch; b++)
+        {
+            if ((uint)parents[b] >= (uint)Batch) throw new ArgumentException($"kv cache: parent {parents[b]} is not a row below {Batch}.");
+            identity &= parents[b] == b;
+        }
+        if (identity || Length == 0) return;
+        int Hkv = _keys[0].Dim(1), D = _keys[0].Dim(3), n = Length * D, rowFloats = Hkv * n;
+        if (_reorderScratch.Length < Batch * rowFloats) _reorderScratch = new float[Batch * rowFloats];
+        for (int i = 0; i < 2 * _keys.Length; i++)
+        {
+            var layer = i < _keys.Length ? _keys[i] : _values[i - _keys.Length];
+            // Gather every row's prefix into the scratch, then write each row from its parent's copy.
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < Hkv; h++)
+                    new ReadOnlySpan<float>(layer.Data + (long)(b * Hkv + h) * Capacity * D, n).CopyTo(_reorderScratch.AsSpan(b * rowFloats + h * n, n));
+            for (int b = 0; b < Batch; b++)
+                for (int h = 0; h < Hkv; h++)
+                    _reorderScratch.AsSpan(parents[b] * rowFloats + h * n, n).CopyTo(new Span<float>(layer.Data + (long)(b * Hkv + h) * Capacity * D, n));
+        }
+    }
+
     public void Dispose()
     {
         foreach (var t in _keys) t.Dispose();

@@ -9,7 +9,7 @@ namespace Lathe.Models;
 /// Hugging Face config.json with the field names of that model type (GPT-2: n_embd, n_layer, n_head,
 /// n_positions, layer_norm_epsilon; Llama: hidden_size, num_hidden_layers, num_attention_heads,
 /// num_key_value_heads, intermediate_size, max_position_embeddings, rms_norm_eps, rope_theta).</summary>
-public sealed record ModelConfig
+public sealed partial record ModelConfig
 {
     /// <summary>"gpt2" or "llama".</summary>
     public string ModelType { get; init; } = "gpt2";
@@ -34,12 +34,14 @@ public sealed record ModelConfig
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
     public int HeadDim => Embd / Heads;
 
-    static readonly string[] KnownTypes = ["gpt2", "llama"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
     {
-        if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of gpt2, llama");
+        if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of {string.Join(", ", KnownTypes)}");
+        if (ModelType == "bert") return ValidateBert();
+        if (ModelType == "t5") return ValidateT5();
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
         Positive(Embd, ModelType == "gpt2" ? "n_embd" : "hidden_size");
@@ -64,7 +66,7 @@ public sealed record ModelConfig
     {
         if (blockSize <= 0) throw new InvalidDataException($"block size {blockSize} must be positive");
         if (blockSize > MaxPositions)
-            Fail(ModelType == "gpt2" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
+            Fail(ModelType is "gpt2" or "t5" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
     }
 
     static void Positive(int v, string field) { if (v <= 0) Fail(field, $"{v} must be positive"); }
@@ -86,6 +88,8 @@ public sealed record ModelConfig
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
+        if (type == "bert") return ParseBert(node).Validate();
+        if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
         if (type == "llama")
         {
@@ -133,6 +137,8 @@ public sealed record ModelConfig
     /// <summary>The config.json text, with the field names Hugging Face transformers reads for this model type.</summary>
     public string ToJson()
     {
+        if (ModelType == "bert") return BertToJson();
+        if (ModelType == "t5") return T5Json();
         var o = new JsonObject();
         if (ModelType == "llama")
         {
@@ -181,8 +187,10 @@ public sealed record ModelConfig
             : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
         double D() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
+        if (ModelType == "t5" && WithT5(field, value) is { } t5) return t5;
         return field switch
         {
+            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             "vocab_size" => this with { VocabSize = I() },
             "n_positions" or "max_position_embeddings" => this with { MaxPositions = I() },
             "n_embd" or "hidden_size" => this with { Embd = I(), Intermediate = ModelType == "gpt2" ? 4 * I() : Intermediate },

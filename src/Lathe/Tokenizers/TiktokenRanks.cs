@@ -13,6 +13,10 @@ public static class TiktokenRanks
     public static Tokenizer Cl100kFromNodeModules(string nodeModules) =>
         LoadPackageJson(Path.Combine(nodeModules, "tiktoken", "encoders", "cl100k_base.json"), Cl100kPreTokenizer.Instance);
 
+    /// <summary>o200k_base from the npm package tiktoken under <paramref name="nodeModules"/>.</summary>
+    public static Tokenizer O200kFromNodeModules(string nodeModules) =>
+        LoadPackageJson(Path.Combine(nodeModules, "tiktoken", "encoders", "o200k_base.json"), O200kPreTokenizer.Instance);
+
     public static Tokenizer LoadPackageJson(string path, IPreTokenizer preTokenizer)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lathe.Data;
 using Lathe.Evaluation;
 using Lathe.Models;
 using Lathe.Tensors;
@@ -17,7 +18,7 @@ public enum TrainingOutcome { Completed, Interrupted }
 /// <remarks>One <see cref="Tape"/> is reused step after step (Reset), so a steady-state step allocates nothing.</remarks>
 public sealed class Trainer : IDisposable
 {
-    readonly CausalLM _model;
+    readonly LanguageModel _model;
     readonly IBatchSource _train;
     readonly int[]? _validation;
     readonly string? _runDir, _tokenizerJson;
@@ -32,9 +33,9 @@ public sealed class Trainer : IDisposable
     public TrainingOptions Options { get; }
     /// <summary>Updates taken so far.</summary>
     public int Step { get; private set; }
-    public CausalLM Model => _model;
+    public LanguageModel Model => _model;
 
-    public Trainer(CausalLM model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson)
+    public Trainer(LanguageModel model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson)
     {
         Options = options.Validate();
         model.Config.ValidateContext(options.BlockSize);
@@ -81,7 +82,7 @@ public sealed class Trainer : IDisposable
             _tape.Reset();
             using (_tape.Activate())
             {
-                var loss = _model.Loss(_inputs, _targets, B, T);
+                var loss = _model.TrainingLoss(new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro)));
                 float value = loss.Item();
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
@@ -103,6 +104,10 @@ public sealed class Trainer : IDisposable
         _metrics?.Add(Step, mean, lr, norm, null, _tokensSeen);
         return mean;
     }
+
+    // The objective's random choices (masks, spans) for a micro-batch depend only on (run seed, step, micro-batch),
+    // so a resumed run draws exactly what the uninterrupted one drew.
+    ulong BatchSeed(int step, int micro) => Hash64.Mix(Hash64.Mix(Hash64.Mix(Options.Seed) ^ (uint)step) ^ (uint)micro);
 
     /// <summary>Mean loss over up to <see cref="TrainingOptions.EvalBatches"/> batches of the validation tokens.</summary>
     public double Evaluate()

@@ -1,0 +1,82 @@
+using Lathe.Tensors;
+
+namespace Lathe.Models;
+
+/// <summary>One micro-batch as the trainer hands it to a model: B rows of T input tokens and, for each, the T
+/// tokens that follow them (so a row and its targets are T + 1 consecutive tokens of the corpus). A causal model
+/// predicts the targets; an encoder or encoder-decoder builds its own objective (masked LM, span corruption) from
+/// the inputs, drawing its random choices from <see cref="Seed"/> so a resumed run draws the same ones.</summary>
+public readonly ref struct TrainingBatch(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int b, int t, ulong seed)
+{
+    public ReadOnlySpan<int> Inputs { get; } = inputs;
+    public ReadOnlySpan<int> Targets { get; } = targets;
+    public int B { get; } = b;
+    public int T { get; } = t;
+    /// <summary>A seed unique to this micro-batch of this run (a function of the run seed, step and micro-batch).</summary>
+    public ulong Seed { get; } = seed;
+}
+
+/// <summary>Any model Lathe trains: its config, its parameters in a fixed order, dropout, and the loss of its
+/// pre-training objective. Decoders derive from <see cref="CausalLM"/>; encoders and encoder-decoders derive
+/// from this directly.</summary>
+public abstract class LanguageModel : IDisposable
+{
+    public ModelConfig Config { get; }
+    /// <summary>Every parameter in a fixed order (the order of init, the optimizer and checkpoints).</summary>
+    public IReadOnlyList<ModelParameter> Parameters => _parameters;
+    readonly List<ModelParameter> _parameters;
+
+    private protected LanguageModel(ModelConfig config, List<ModelParameter> parameters)
+    {
+        Config = config;
+        _parameters = parameters;
+    }
+
+    /// <summary>Source of dropout masks while training (null: no dropout, as in evaluation and sampling).
+    /// Each dropout site draws one seed from it, so masks follow the generator's saved state on resume.</summary>
+    public Philox? DropoutRng { get; set; }
+
+    /// <summary>Dropout with the config's rate when training, identity otherwise.</summary>
+    private protected Tensor Dropout(Tensor x)
+    {
+        if (DropoutRng is null || Config.Dropout == 0f) return x;
+        ulong seed = ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt();
+        return Ops.Dropout(x, Config.Dropout, seed);
+    }
+
+    /// <summary>The scalar loss of the model's pre-training objective on one micro-batch (causal LM, masked LM +
+    /// next-sentence prediction, span corruption …), on the active tape.</summary>
+    public abstract Tensor TrainingLoss(TrainingBatch batch);
+
+    /// <summary>Number of tokens the loss of <paramref name="batch"/> averages over — for throughput figures;
+    /// B·T unless the objective says otherwise.</summary>
+    public virtual long TokensProcessed(int B, int T) => (long)B * T;
+
+    /// <summary>Matmul FLOPs of one forward pass per token (training ≈ 3× this), counting attention.</summary>
+    public abstract double ForwardFlopsPerToken(int T);
+
+    /// <summary>Number of scalar parameters (tied weights counted once).</summary>
+    public long ParameterCount
+    {
+        get { long n = 0; foreach (var p in _parameters) n += p.Value.Length; return n; }
+    }
+
+    /// <summary>Creates a freshly initialised model of the config's type.</summary>
+    public static LanguageModel Create(ModelConfig config, ulong seed) => config.Validate().ModelType switch
+    {
+        "gpt2" => new Gpt2Model(config, seed),
+        "llama" => new LlamaModel(config, seed),
+        "bert" => new BertModel(config, seed),
+        "t5" => new T5Model(config, seed),
+        _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),
+    };
+
+    public void Dispose()
+    {
+        foreach (var p in _parameters) { p.Value.Grad?.Dispose(); p.Value.Dispose(); }
+        DisposeExtra();
+        GC.SuppressFinalize(this);
+    }
+
+    private protected virtual void DisposeExtra() { }
+}
