@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
@@ -10,7 +11,8 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe bench decode`: llama.cpp-style inference figures — prompt processing tokens/s (one batched pass over
 /// a random prompt, logits of the last token only, as llama-bench's pp) and generation tokens/s (greedy, one token per
-/// forward with the KV cache, as llama-bench's tg), median over repetitions, and peak RSS.</summary>
+/// forward with the KV cache, as llama-bench's tg), median over repetitions, and peak RSS (whole process, and from after
+/// loading on: decode_peak_rss_mb).</summary>
 internal static unsafe class BenchDecode
 {
     public static Command Create()
@@ -43,6 +45,10 @@ internal static unsafe class BenchDecode
         if (promptTokens + genTokens > config.MaxPositions)
             throw new UserInputException($"bench decode: {promptTokens} + {genTokens} tokens exceed the model's context {config.MaxPositions}");
 
+        // The F32 weights a --preset model is built from are freed by quantization, but the process's high-water mark
+        // keeps them; reset it (Linux: clear_refs 5) so decode_peak_rss_mb is the peak from here on.
+        double loadPeak = BenchSupport.PeakRssMb();
+        bool hwmReset = ResetPeakRss();
         var rng = new Philox(7);
         var prompt = new int[promptTokens];
         for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.NextInt(config.VocabSize);
@@ -66,13 +72,20 @@ internal static unsafe class BenchDecode
         // (with 2+ threads it includes the workers' spinning).
         double cpuPerRep = (process.TotalProcessorTime - cpuBefore).TotalSeconds / repetitions;
         double ppRate = BenchSupport.Median(pp), tgRate = BenchSupport.Median(tg), rss = BenchSupport.PeakRssMb();
+        double decodeRss = hwmReset ? rss : -1;
         string label = modelPath ?? preset;
         Console.Error.WriteLine($"bench decode {label} ({model.ParameterCount / 1e6:F1}M params, {typeName}), {threads} threads: " +
-            $"pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
+            $"pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
         BenchSupport.PrintJson(("bench", "decode"), ("model", label), ("type", typeName.ToLowerInvariant()), ("threads", threads),
             ("params_m", model.ParameterCount / 1e6), ("prompt_tokens", promptTokens), ("gen_tokens", genTokens), ("repetitions", repetitions),
-            ("cpu_ms_per_repetition", cpuPerRep * 1e3), ("pp_tokens_per_s", ppRate), ("tg_tokens_per_s", tgRate), ("peak_rss_mb", rss));
+            ("cpu_ms_per_repetition", cpuPerRep * 1e3), ("pp_tokens_per_s", ppRate), ("tg_tokens_per_s", tgRate), ("peak_rss_mb", Math.Max(loadPeak, rss)), ("decode_peak_rss_mb", decodeRss));
         return 0;
+    }
+
+    static bool ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     static CausalLM Load(string? modelPath, string preset, QuantType? type)
@@ -97,17 +110,23 @@ internal static unsafe class BenchDecode
         return (ppSeconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 
+    // Feeds tokens (a prompt in chunks of Generator.PromptChunk, as generation does) and returns the greedy next token.
     static int Step(CausalLM model, KvCache cache, Tape tape, int[] tokens)
     {
-        tape.Reset();
-        using (tape.Activate())
-        using (Tape.NoGrad())
+        int best = 0;
+        for (int start = 0; start < tokens.Length; start += Generator.PromptChunk)
         {
-            var logits = Ops.Contiguous(model.LastLogits(tokens, 1, tokens.Length, cache));   // (1, V)
-            var row = new ReadOnlySpan<float>(logits.Data, model.Config.VocabSize);
-            int best = 0;
-            for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
-            return best;
+            var chunk = tokens.AsSpan(start, Math.Min(Generator.PromptChunk, tokens.Length - start));
+            tape.Reset();
+            using (tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var logits = Ops.Contiguous(model.LastLogits(chunk, 1, chunk.Length, cache));   // (1, V)
+                var row = new ReadOnlySpan<float>(logits.Data, model.Config.VocabSize);
+                best = 0;
+                for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
+            }
         }
+        return best;
     }
 }

@@ -23,7 +23,10 @@ public static class ModelQuantizer
             layer.Quantized = quantized;
         }
         if (releaseFloatWeights)
+        {
             foreach (var layer in model.Linears)
                 if (!layer.SharesWeight) layer.Weight.Dispose();
+            Lathe.Tensors.Storage.BufferPool.Trim();   // give the freed weights back to the OS, not to the tensor pool
+        }
     }
 }
