@@ -100,6 +100,29 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         return new QuantizedMatrix(type, rows, columns, data, false, owner);
     }
 
+    /// <summary>A new owned matrix with the rows of <paramref name="parts"/> one after another (same type and columns):
+    /// several projections of one input run as one product.</summary>
+    public static QuantizedMatrix Stack(params QuantizedMatrix[] parts)
+    {
+        if (parts.Length == 0) throw new ArgumentException("QuantizedMatrix.Stack: no matrices.");
+        int rows = 0;
+        foreach (var p in parts)
+        {
+            if (p.Type != parts[0].Type || p.Columns != parts[0].Columns)
+                throw new ArgumentException($"QuantizedMatrix.Stack: a {p.Type} ({p.Rows}, {p.Columns}) matrix does not stack under {parts[0].Type} ({parts[0].Rows}, {parts[0].Columns}).");
+            rows = checked(rows + p.Rows);
+        }
+        var m = new QuantizedMatrix(parts[0].Type, rows, parts[0].Columns, null, true, null);
+        m._data = Allocate(m.ByteLength);
+        long offset = 0;
+        foreach (var p in parts)
+        {
+            Buffer.MemoryCopy(p.Data, m._data + offset, m.ByteLength - offset, p.ByteLength);
+            offset += p.ByteLength;
+        }
+        return m;
+    }
+
     /// <summary>Row <paramref name="row"/> decoded to floats (for tests, embeddings and debugging; never the matmul path).</summary>
     public void DequantizeRow(int row, Span<float> destination)
     {

@@ -53,6 +53,14 @@ public abstract class CausalLM : LanguageModel
     public void Quantize(Lathe.Tensors.Quantized.QuantType type, bool releaseFloatWeights = false) =>
         ModelQuantizer.Quantize(this, type, releaseFloatWeights);
 
+    /// <summary>Called after every linear layer has its quantized weights (by <see cref="ModelQuantizer"/>, or by a loader
+    /// through <see cref="PrepareQuantized"/>): a model may stack matrices that read the same input.</summary>
+    private protected virtual void OnQuantized() { }
+
+    /// <summary>Lets the model reorganise quantized weights set directly on its layers (e.g. by a GGUF loader) for speed:
+    /// Llama stacks q/k/v and gate/up. Call once after the last <c>LinearLayer.Quantized</c> is set.</summary>
+    public void PrepareQuantized() => OnQuantized();
+
     private protected override void DisposeExtra()
     {
         foreach (var layer in LinearLayers()) { layer.Quantized?.Dispose(); layer.Quantized = null; }

@@ -1,4 +1,5 @@
 using Lathe.Tensors;
+using Lathe.Tensors.Quantized;
 
 namespace Lathe.Models;
 
@@ -75,18 +76,75 @@ public sealed class LlamaModel : CausalLM
         yield return _lmHead;
     }
 
+    private protected override void OnQuantized()
+    {
+        foreach (var b in _blocks) b.FuseQuantized();
+    }
+
+    private protected override void DisposeExtra()
+    {
+        base.DisposeExtra();
+        foreach (var b in _blocks) b.DisposeFused();
+    }
+
     sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
         LinearLayer gate, LinearLayer up, LinearLayer down)
     {
         public LinearLayer[] Linears => [q, k, v, o, gate, up, down];
 
+        // With quantized weights, q/k/v and gate/up each run as one stacked matrix: one activation quantization and
+        // one pool dispatch instead of three (two) per token. The layers' own matrices then borrow rows of these.
+        QuantizedMatrix? _qkv, _gateUp;
+
+        public void FuseQuantized()
+        {
+            DisposeFused();
+            _qkv = Fuse(q, k, v);
+            _gateUp = Fuse(gate, up);
+        }
+
+        static unsafe QuantizedMatrix? Fuse(params LinearLayer[] layers)
+        {
+            var parts = new QuantizedMatrix[layers.Length];
+            for (int i = 0; i < layers.Length; i++)
+            {
+                if (layers[i].Quantized is not { } m || m.Type != layers[0].Quantized!.Type || layers[i].Bias is not null) return null;
+                parts[i] = m;
+            }
+            var fused = QuantizedMatrix.Stack(parts);
+            long offset = 0;
+            foreach (var layer in layers)
+            {
+                var m = layer.Quantized!;
+                layer.Quantized = QuantizedMatrix.Borrow(fused.Data + offset, m.ByteLength, m.Rows, m.Columns, m.Type, fused);
+                offset += m.ByteLength;
+                m.Dispose();
+            }
+            return fused;
+        }
+
+        public void DisposeFused()
+        {
+            _qkv?.Dispose(); _gateUp?.Dispose();
+            _qkv = _gateUp = null;
+        }
+
         public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope, KvCache? cache = null, int layer = 0)
         {
             int C = x.Dim(-1), D = C / H, position = cache?.Length ?? 0;
             var h = inNorm.Forward(x);
-            var qh = Ops.Rope(Heads(q.Forward(h), B, T, H, D), rope, position);   // (B,H,T,D)
-            var kh = Ops.Rope(Heads(k.Forward(h), B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
-            var vh = Heads(v.Forward(h), B, T, Hkv, D);
+            Tensor qp, kp, vp;
+            if (_qkv is { } qkv)
+            {
+                var all = Ops.QuantLinear(h, qkv);                                  // (B,T,(H+2·Hkv)·D)
+                qp = Ops.Narrow(all, 2, 0, H * D);
+                kp = Ops.Narrow(all, 2, H * D, Hkv * D);
+                vp = Ops.Narrow(all, 2, (H + Hkv) * D, Hkv * D);
+            }
+            else { qp = q.Forward(h); kp = k.Forward(h); vp = v.Forward(h); }
+            var qh = Ops.Rope(Heads(qp, B, T, H, D), rope, position);   // (B,H,T,D)
+            var kh = Ops.Rope(Heads(kp, B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
+            var vh = Heads(vp, B, T, Hkv, D);
             Tensor y;
             if (cache is null) y = Ops.Attention(qh, kh, vh, causal: true);
             else
@@ -97,7 +155,15 @@ public sealed class LlamaModel : CausalLM
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
             x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
-            return Ops.Add(x, model.Dropout(down.Forward(Ops.SwiGlu(gate.Forward(m), up.Forward(m)))));
+            Tensor gated;
+            if (_gateUp is { } gateUp)
+            {
+                var both = Ops.QuantLinear(m, gateUp);                              // (B,T,2·I)
+                int I = gateUp.Rows / 2;
+                gated = Ops.SwiGlu(Ops.Narrow(both, 2, 0, I), Ops.Narrow(both, 2, I, I));
+            }
+            else gated = Ops.SwiGlu(gate.Forward(m), up.Forward(m));
+            return Ops.Add(x, model.Dropout(down.Forward(gated)));
         }
 
         static Tensor Heads(Tensor t, int B, int T, int H, int D) => Ops.Transpose(Ops.Reshape(t, B, T, H, D), 1, 2);

@@ -22,6 +22,7 @@ public static class ModelQuantizer
             layer.Quantized?.Dispose();
             layer.Quantized = quantized;
         }
+        model.PrepareQuantized();
         if (releaseFloatWeights)
         {
             foreach (var layer in model.Linears)

@@ -51,4 +51,18 @@ public unsafe class QuantizedMatrixTests
         Assert.Contains("35 bytes", e.Message);
         Assert.Throws<ArgumentException>(() => QuantizedMatrix.FromFloat(new float[40], 1, 40, QuantType.Q8_0));
     }
+
+    [Fact]
+    public void Stack_puts_the_rows_of_each_part_one_after_another()
+    {
+        var a = TestData.Uniform(2 * 64, 11);
+        var b = TestData.Uniform(3 * 64, 12);
+        using var ma = QuantizedMatrix.FromFloat(a, 2, 64, QuantType.Q4_0);
+        using var mb = QuantizedMatrix.FromFloat(b, 3, 64, QuantType.Q4_0);
+        using var s = QuantizedMatrix.Stack(ma, mb);
+        Assert.Equal(5, s.Rows);
+        Assert.Equal(ma.Bytes.ToArray().Concat(mb.Bytes.ToArray()).ToArray(), s.Bytes.ToArray());
+        using var other = QuantizedMatrix.FromFloat(new float[64], 1, 64, QuantType.Q8_0);
+        Assert.Throws<ArgumentException>(() => QuantizedMatrix.Stack(ma, other));
+    }
 }
