@@ -24,6 +24,7 @@ public sealed class LlamaModel : CausalLM
         for (int l = 0; l < c.Layers; l++)
         {
             string n = $"model.layers.{l}";
+            bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".input_layernorm", c.Embd, rms: true, c.NormEps),
                 LinearLayer.NoBias(p, n + ".self_attn.q_proj", c.Embd, c.Heads * D, std),
@@ -31,9 +32,10 @@ public sealed class LlamaModel : CausalLM
                 LinearLayer.NoBias(p, n + ".self_attn.v_proj", c.Embd, c.KvHeads * D, std),
                 LinearLayer.NoBias(p, n + ".self_attn.o_proj", c.Heads * D, c.Embd, residualStd),
                 new NormLayer(p, n + ".post_attention_layernorm", c.Embd, rms: true, c.NormEps),
-                LinearLayer.NoBias(p, n + ".mlp.gate_proj", c.Embd, c.Intermediate, std),
-                LinearLayer.NoBias(p, n + ".mlp.up_proj", c.Embd, c.Intermediate, std),
-                LinearLayer.NoBias(p, n + ".mlp.down_proj", c.Intermediate, c.Embd, residualStd));
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.gate_proj", c.Embd, c.Intermediate, std),
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.up_proj", c.Embd, c.Intermediate, std),
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.down_proj", c.Intermediate, c.Embd, residualStd),
+                moe ? MixtureOfExperts.Mixtral(p, c, n + ".block_sparse_moe", std, residualStd) : null);
         }
         _norm = new NormLayer(p, "model.norm", c.Embd, rms: true, c.NormEps);
         _lmHead = c.TieEmbeddings ? _embed : p.Normal("lm_head.weight", std, decay: true, storedTransposed: false, c.VocabSize, c.Embd);
@@ -62,9 +64,24 @@ public sealed class LlamaModel : CausalLM
         return Ops.Linear(Ops.Reshape(x, B * T, C), _lmHead);
     }
 
-    sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
-        LinearLayer gate, LinearLayer up, LinearLayer down)
+    /// <summary>Training loss: next-token cross-entropy plus, in training passes, the MoE layers' auxiliary losses.</summary>
+    public override Tensor TrainingLoss(TrainingBatch batch)
     {
+        var loss = base.TrainingLoss(batch);
+        foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
+        return loss;
+    }
+
+    /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
+    internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
+
+    public override double ForwardFlopsPerToken(int T) => base.ForwardFlopsPerToken(T) + MixtureOfExperts.ExtraFlopsPerToken(Config);
+
+    sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
+        LinearLayer? gate, LinearLayer? up, LinearLayer? down, MixtureOfExperts? moe)
+    {
+        public MixtureOfExperts? Moe => moe;
+
         public Tensor Forward(LlamaModel model, Tensor x, int B, int T, int H, int Hkv, RopeTables rope, KvCache? cache = null, int layer = 0)
         {
             int C = x.Dim(-1), D = C / H, position = cache?.Length ?? 0;
@@ -82,7 +99,8 @@ public sealed class LlamaModel : CausalLM
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
             x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
-            return Ops.Add(x, model.Dropout(down.Forward(Ops.SwiGlu(gate.Forward(m), up.Forward(m)))));
+            var f = moe is not null ? moe.Forward(m) : down!.Forward(Ops.SwiGlu(gate!.Forward(m), up!.Forward(m)));
+            return Ops.Add(x, model.Dropout(f));
         }
 
         static Tensor Heads(Tensor t, int B, int T, int H, int D) => Ops.Transpose(Ops.Reshape(t, B, T, H, D), 1, 2);

@@ -56,6 +56,7 @@ public sealed partial record ModelConfig
         if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
+        ValidateMoE();
         return this;
     }
 
@@ -127,6 +128,7 @@ public sealed partial record ModelConfig
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
         }
+        c = ParseMoE(node, c);
         return c.Validate();
     }
 
@@ -169,6 +171,7 @@ public sealed partial record ModelConfig
             o["embd_pdrop"] = Dropout;
             o["attn_pdrop"] = Dropout;
         }
+        WriteMoE(o);
         o["initializer_range"] = InitStd;
         o["torch_dtype"] = "float32";
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
@@ -181,6 +184,7 @@ public sealed partial record ModelConfig
             : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
         double D() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
+        if (WithMoE(field, value) is { } moe) return moe;
         return field switch
         {
             "vocab_size" => this with { VocabSize = I() },
