@@ -56,7 +56,12 @@ public sealed partial record ModelConfig
     {
         if (ModelType == "gpt2" && PositionEmbeddingType != "learned") o["position_embedding_type"] = PositionEmbeddingType;
         if (NumExperts == 0) return;
-        if (ModelType == "llama") o["architectures"] = new JsonArray("MixtralForCausalLM");
+        if (ModelType == "llama")
+        {
+            // Hugging Face's Mixtral reads these names; moe_every, capacity_factor and the z-loss are ours (it ignores them).
+            o["architectures"] = new JsonArray("MixtralForCausalLM");
+            o["model_type"] = "mixtral";
+        }
         o["num_local_experts"] = NumExperts;
         o["num_experts_per_tok"] = ExpertsPerToken;
         o["moe_every"] = MoeEvery;

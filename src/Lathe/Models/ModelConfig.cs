@@ -87,6 +87,7 @@ public sealed partial record ModelConfig
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
+        if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
         ModelConfig c;
         if (type == "llama")
         {
