@@ -155,8 +155,9 @@ internal sealed class MixtureOfExperts
         int used = 0;
         for (int e = 0; e < E; e++)
         {
+            // An idle expert still runs (on 0 rows): the graph keeps one shape from step to step, so the tape's
+            // slots line up and a steady-state step allocates nothing; its gradient is then 0, as in PyTorch.
             int count = _start[e + 1] - _start[e];
-            if (count == 0) continue;   // an idle expert: no GEMM and no gradient this pass
             _outputs[used++] = _experts[e].Forward(Ops.Narrow(xe, 0, _start[e], count));
         }
         var ye = used == 1 ? _outputs[0] : Ops.Concat(_outputs.AsSpan(0, used), 0);     // (M,C)
