@@ -78,6 +78,30 @@ public class MoEBehaviourTests
     }
 
     [Fact]
+    public void An_idle_expert_gets_an_exactly_zero_gradient_after_a_busy_step()
+    {
+        float[] busy = [3, 2, 1, 0, /* expert 1 */ 0, 0, 0, 2], idle = [1, 1, 1, 1, /* expert 1 */ 0, 0, 0, 0];
+        var (moe, ps) = Build(Layer(2, 1, 0f), busy);
+        foreach (var p in ps) p.Value.RequiresGrad = true;
+        var router = ps.Single(p => p.Name == "t.gate.weight").Value;
+        using var tape = new Tape();
+        float[] x = OneHotRows(4);
+        foreach (var weights in new[] { busy, idle })
+        {
+            weights.CopyTo(router.AsSpan());
+            foreach (var p in ps) p.Value.ZeroGrad();
+            tape.Reset();
+            using var input = Tensor.FromArray(x, 4, 4);
+            using (tape.Activate()) tape.Backward(Ops.SumAll(Ops.Mul(moe.Forward(input), moe.Forward(input))));
+            bool expert1Used = moe.LastExperts.ToArray().Contains(1);
+            Assert.Equal(weights == busy, expert1Used);
+            foreach (var p in ps.Where(p => p.Name.StartsWith("t.experts.1.", StringComparison.Ordinal)))
+                Assert.Equal(!expert1Used, p.Value.Grad!.ToArray().All(v => v == 0f));
+        }
+        foreach (var p in ps) p.Value.Dispose();
+    }
+
+    [Fact]
     public void A_uniform_router_gives_balance_loss_1_and_z_loss_ln_E_squared()
     {
         var (moe, ps) = Build(Layer(4, 1, 0f), new float[16]);   // all logits 0: ties go to expert 0
