@@ -15,6 +15,7 @@ internal static class VerbRegistry
         yield return EvalVerb.Create();
         yield return GenerateVerb.Create();
         yield return ChatVerb.Create();
+        yield return QuantizeVerb.Create();
         yield return BenchVerb.Create();
     }
 }

@@ -48,7 +48,8 @@ internal static class BenchTrain
         // Random tokens: throughput does not depend on the text.
         var rng = new Lathe.Tensors.Philox(42);
         var tokens = new int[Math.Max(B * T * (steps + warmup) + 1, 4 * B * T)];
-        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.NextInt(config.VocabSize);
+        for (int i = 0; i < tokens.Length; i++)
+            do tokens[i] = rng.NextInt(config.VocabSize); while (config.ModelType == "bert" && config.IsBertSpecial(tokens[i]));   // corpus text holds no [CLS]/[SEP]/[MASK]/[PAD]
         var options = new TrainingOptions { Steps = steps + warmup, BatchSize = B, BlockSize = T, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LearningRate = 3e-4f };
         using var model = LanguageModel.Create(config, 1);
         using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);

@@ -12,6 +12,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchKernels.Create());
         bench.Subcommands.Add(BenchData.Create());
         bench.Subcommands.Add(BenchTokenizer.Create());
+        bench.Subcommands.Add(BenchUnigram.Create());
         bench.Subcommands.Add(BenchTrain.Create());
         bench.Subcommands.Add(BenchQuality.Create());
         return bench;

@@ -17,14 +17,13 @@ internal sealed class InferenceModel : IDisposable
     /// <summary>Looks up a special token's id by its text (for end-of-turn markers).</summary>
     public required Func<string, int?> SpecialId { get; init; }
 
-    /// <summary>Loads a Lathe checkpoint folder (config.json, model.safetensors, tokenizer.json).</summary>
+    /// <summary>Loads a Lathe checkpoint folder (config.json, model.safetensors, tokenizer.json) or a .gguf file (llama or gpt2 architecture).</summary>
     public static InferenceModel Open(string path)
     {
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw new UserInputException($"{path}: GGUF models are not wired into this command yet.");
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return OpenGguf(path);
         string dir = Checkpoint.Resolve(path);
         string tokenizerPath = Path.Combine(dir, Checkpoint.TokenizerFile);
-        var tokenizer = TokenizerJson.Load(tokenizerPath);
+        var tokenizer = TokenizerJson.LoadAny(tokenizerPath);
         var model = Checkpoint.LoadModel(dir);
         if (tokenizer.VocabSize > model.Config.VocabSize)
         {
@@ -40,6 +39,27 @@ internal sealed class InferenceModel : IDisposable
             TokenBytes = id => tokenizer.DecodeBytes([id]),
             StopTokens = stops,
             SpecialId = text => tokenizer.SpecialTokens.Where(s => s.Text == text).Select(s => (int?)s.Id).FirstOrDefault(),
+        };
+    }
+
+    /// <summary>Loads a GGUF file (llama or gpt2) with the tokenizer of its tokenizer.ggml.* keys (BOS first when the file asks).</summary>
+    static InferenceModel OpenGguf(string path)
+    {
+        using var file = GgufFile.Open(path);
+        var tokenizer = GgufTokenizer.Read(file);
+        var model = GgufModelLoader.Load(file);
+        var stops = new HashSet<int>();
+        if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
+        if (tokenizer.EotId >= 0) stops.Add(tokenizer.EotId);
+        return new InferenceModel
+        {
+            Model = model,
+            // Special-token markup in prompts and chat templates is parsed, as llama.cpp's tools do.
+            Encode = text => tokenizer.Encode(text, addSpecial: true, parseSpecial: true).ToArray(),
+            TokenBytes = id => tokenizer.DecodeBytes([id]),
+            StopTokens = stops,
+            ChatTemplate = tokenizer.ChatTemplate,
+            SpecialId = tokenizer.SpecialId,
         };
     }
 

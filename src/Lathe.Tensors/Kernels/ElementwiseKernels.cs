@@ -48,7 +48,7 @@ internal static unsafe class ElementwiseKernels
                     TensorPrimitives.Multiply(y, x, y);
                     TensorPrimitives.Multiply(y, 0.5f, y);
                     break;
-                case GeluErf: UnaryKernels.Forward(GeluErf, X + s, Y + s, n); break;
+                case GeluErf: GeluErfKernel.Forward(X + s, Y + s, n); break;
                 case Silu:
                     TensorPrimitives.Sigmoid(x, y);
                     TensorPrimitives.Multiply(y, x, y);
@@ -107,7 +107,7 @@ internal static unsafe class ElementwiseKernels
                     }
                     break;
                 }
-                case GeluErf: UnaryKernels.Backward(GeluErf, X + s, Y + s, DY + s, DX + s, n); break;
+                case GeluErf: GeluErfKernel.Backward(X + s, DY + s, DX + s, n); break;
                 case Silu:
                     // d = σ(x)(1 + x(1 − σ(x)))
                     TensorPrimitives.Sigmoid(x, t);

@@ -8,7 +8,7 @@ namespace Lathe.Formats;
 /// <summary>Reads and writes Hugging Face <c>tokenizer.json</c> for byte-level BPE tokenizers (GPT-2 style: a
 /// ByteLevel pre-tokenizer and decoder, a BPE model with vocab and merges, added special tokens). Merges are read in
 /// both forms the library has used ("left right" strings and [left, right] pairs) and written as strings.</summary>
-public static class TokenizerJson
+public static partial class TokenizerJson
 {
     public static void Save(Tokenizer tokenizer, string path)
     {
@@ -19,20 +19,7 @@ public static class TokenizerJson
             w.WriteString("version", "1.0");
             w.WriteNull("truncation");
             w.WriteNull("padding");
-            w.WriteStartArray("added_tokens");
-            foreach (var (text, id) in tokenizer.SpecialTokens.OrderBy(s => s.Id))
-            {
-                w.WriteStartObject();
-                w.WriteNumber("id", id);
-                w.WriteString("content", text);
-                w.WriteBoolean("single_word", false);
-                w.WriteBoolean("lstrip", false);
-                w.WriteBoolean("rstrip", false);
-                w.WriteBoolean("normalized", true);
-                w.WriteBoolean("special", true);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            WriteAddedTokens(w, tokenizer.SpecialTokens, normalized: true);
             w.WriteNull("normalizer");
             w.WritePropertyName("pre_tokenizer");
             tokenizer.PreTokenizer.WriteJson(w);
@@ -53,10 +40,7 @@ public static class TokenizerJson
     /// <see cref="InvalidDataException"/> naming the file and the field.</summary>
     public static Tokenizer Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
+        var doc = Parse(path);
         using (doc)
         {
             var root = doc.RootElement;
@@ -72,16 +56,7 @@ public static class TokenizerJson
             if (root.TryGetProperty("normalizer", out var norm) && norm.ValueKind == JsonValueKind.Object)
                 throw new InvalidDataException($"{path}: normalizer.type '{(norm.TryGetProperty("type", out var nt) ? nt.ToString() : "?")}' is not supported with byte-level BPE in this version.");
 
-            var specials = new List<(string, int)>();
-            if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-                foreach (var a in added.EnumerateArray())
-                {
-                    if (!a.TryGetProperty("id", out var idEl) || idEl.ValueKind != JsonValueKind.Number || !idEl.TryGetInt32(out int id) || id < 0)
-                        throw new InvalidDataException($"{path}: added_tokens entry without a valid 'id'.");
-                    if (!a.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.String)
-                        throw new InvalidDataException($"{path}: added_tokens entry {id} without 'content'.");
-                    specials.Add((c.GetString()!, id));
-                }
+            var specials = AddedTokens(root, path);
             var specialIds = specials.Select(s => s.Item2).ToHashSet();
 
             var vocabEl = Field(model, "vocab", JsonValueKind.Object, path, "model.");

@@ -66,6 +66,7 @@ public abstract class LanguageModel : IDisposable
     {
         "gpt2" => new Gpt2Model(config, seed),
         "llama" => new LlamaModel(config, seed),
+        "bert" => new BertModel(config, seed),
         _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),
     };
 

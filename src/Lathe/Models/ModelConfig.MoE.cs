@@ -97,6 +97,7 @@ public sealed partial record ModelConfig
             : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
         float F() => float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
+        if (ModelType != "gpt2" && ModelType != "llama") return null;
         return field switch
         {
             "num_local_experts" => this with { NumExperts = I() },

@@ -34,12 +34,13 @@ public sealed partial record ModelConfig
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
     public int HeadDim => Embd / Heads;
 
-    static readonly string[] KnownTypes = ["gpt2", "llama"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
     {
         if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of gpt2, llama");
+        if (ModelType == "bert") return ValidateBert();
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
         Positive(Embd, ModelType == "gpt2" ? "n_embd" : "hidden_size");
@@ -88,6 +89,7 @@ public sealed partial record ModelConfig
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
+        if (type == "bert") return ParseBert(node).Validate();
         ModelConfig c;
         if (type == "llama")
         {
@@ -136,6 +138,7 @@ public sealed partial record ModelConfig
     /// <summary>The config.json text, with the field names Hugging Face transformers reads for this model type.</summary>
     public string ToJson()
     {
+        if (ModelType == "bert") return BertToJson();
         var o = new JsonObject();
         if (ModelType == "llama")
         {
@@ -188,6 +191,7 @@ public sealed partial record ModelConfig
         if (WithMoE(field, value) is { } moe) return moe;
         return field switch
         {
+            _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
             "vocab_size" => this with { VocabSize = I() },
             "n_positions" or "max_position_embeddings" => this with { MaxPositions = I() },
             "n_embd" or "hidden_size" => this with { Embd = I(), Intermediate = ModelType == "gpt2" ? 4 * I() : Intermediate },

@@ -67,8 +67,14 @@ public sealed class Cl100kPreTokenizer : IPreTokenizer
                 return j;
             }
         }
-        // Whitespace: the run [i, end).
-        int runEnd = i, lastNewline = -1, lastStart = i;
+        return MatchWhitespace(text, i, w0);
+    }
+
+    /// <summary>The whitespace alternatives shared by the cl100k and o200k patterns at a whitespace code point i:
+    /// <c>\s*[\r\n]+|\s+(?!\S)|\s+</c> (anything else at i is one code point of width <paramref name="w0"/>).</summary>
+    internal static int MatchWhitespace(string text, int i, int w0)
+    {
+        int n = text.Length, runEnd = i, lastNewline = -1, lastStart = i;
         while (runEnd < n && Gpt2PreTokenizer.Classify(text, runEnd, out int w) == Kind.Space)
         {
             if (IsNewline(text[runEnd])) lastNewline = runEnd;

@@ -156,16 +156,7 @@ public sealed class O200kPreTokenizer : IPreTokenizer
             }
         }
         // 5–7: whitespace, as in cl100k.
-        int runEnd = i, lastNewline = -1, lastStart = i;
-        while (runEnd < n && (Classify(text, runEnd, out int w) & Cls.Space) != 0)
-        {
-            if (text[runEnd] is '\r' or '\n') lastNewline = runEnd;
-            lastStart = runEnd;
-            runEnd += w;
-        }
-        if (lastNewline >= 0) return lastNewline + 1;
-        if (runEnd < n && lastStart > i) return lastStart;
-        return runEnd > i ? runEnd : i + w0;
+        return Cl100kPreTokenizer.MatchWhitespace(text, i, w0);
     }
 
     public void WriteJson(Utf8JsonWriter writer)

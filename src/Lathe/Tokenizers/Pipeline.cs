@@ -18,15 +18,22 @@ public sealed class NormalizedText
     /// null means the identity map (nothing changed length).</summary>
     public int[]? OriginalIndex { get; }
 
+    /// <summary>For each char of <see cref="Text"/>, the end (exclusive) of the original chars it came from, when a
+    /// char stands for more than one original char (a composition); null means OriginalIndex + 1.</summary>
+    public int[]? OriginalEnd { get; }
+
     /// <summary>Length of the original text (so an end offset equal to Text.Length maps to it).</summary>
     public int OriginalLength { get; }
 
-    public NormalizedText(string text, int[]? originalIndex, int originalLength)
+    public NormalizedText(string text, int[]? originalIndex, int originalLength, int[]? originalEnd = null)
     {
         if (originalIndex is not null && originalIndex.Length != text.Length)
             throw new ArgumentException("originalIndex must have one entry per char of text.", nameof(originalIndex));
+        if (originalEnd is not null && (originalIndex is null || originalEnd.Length != text.Length))
+            throw new ArgumentException("originalEnd needs originalIndex and one entry per char of text.", nameof(originalEnd));
         Text = text;
         OriginalIndex = originalIndex;
+        OriginalEnd = originalEnd;
         OriginalLength = originalLength;
     }
 
@@ -38,7 +45,11 @@ public sealed class NormalizedText
 
     /// <summary>Maps an exclusive end offset in <see cref="Text"/> to the original text.</summary>
     public int ToOriginalEnd(int end) =>
-        OriginalIndex is null ? end : end <= 0 ? 0 : end >= OriginalIndex.Length ? OriginalLength : OriginalIndex[end - 1] + 1;
+        OriginalIndex is null ? end : end <= 0 ? 0 : end > OriginalIndex.Length ? OriginalLength
+            : OriginalEnd is not null ? OriginalEnd[end - 1] : OriginalIndex[end - 1] + 1;
+
+    /// <summary>The original span [start, end) of the normalized char at <paramref name="i"/>.</summary>
+    internal (int Start, int End) OriginalSpan(int i) => (ToOriginalStart(i), ToOriginalEnd(i + 1));
 }
 
 /// <summary>A span of the normalized text that the model tokenizes on its own.</summary>

@@ -7,7 +7,7 @@ namespace Lathe.Tokenizers;
 /// text is cut by the pre-tokenizer, each piece's UTF-8 bytes are merged by the BPE model. Decoding concatenates
 /// the tokens' bytes, so decode(encode(x)) == x for any string, and for any bytes with <see cref="DecodeBytes"/>.
 /// Encoding is thread-safe; each thread keeps a cache of recent pieces.</summary>
-public sealed class Tokenizer : ITextEncoder
+public sealed class Tokenizer : ITokenizer
 {
     readonly (string Text, int Id)[] _specials;   // longest first, so a longer special wins over its prefix
     readonly Dictionary<int, string> _specialById;
@@ -185,6 +185,9 @@ public sealed class Tokenizer : ITextEncoder
         }
         return buffer.ToArray();
     }
+
+    /// <summary>Writes this tokenizer as a Hugging Face tokenizer.json.</summary>
+    public void Save(string path) => Lathe.Formats.TokenizerJson.Save(this, path);
 
     /// <summary>The text of some ids; byte sequences that are not valid UTF-8 become U+FFFD.</summary>
     public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(DecodeBytes(ids));

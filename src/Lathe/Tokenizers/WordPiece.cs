@@ -7,7 +7,7 @@ namespace Lathe.Tokenizers;
 /// <summary>BERT's WordPiece (Wu et al. 2016; Devlin et al. 2019): each word is split greedily into the longest
 /// vocabulary pieces from its start, pieces after the first carrying the "##" prefix; a word with an unmatchable
 /// remainder, or longer than <see cref="MaxCharsPerWord"/>, becomes [UNK].</summary>
-public sealed class WordPieceModel
+public sealed class WordPieceModel : ITokenizerModel
 {
     readonly Dictionary<string, int> _vocab;
     readonly string[] _tokens;
@@ -50,7 +50,26 @@ public sealed class WordPieceModel
     /// <summary>Appends the ids of one word.</summary>
     public void TokenizeWord(string word, List<int> output)
     {
-        if (word.EnumerateRunes().Count() > MaxCharsPerWord) { output.Add(UnknownId); return; }
+        var tokens = t_tokens ??= [];
+        tokens.Clear();
+        Tokenize(word, new PreToken(0, word.Length), tokens);
+        foreach (var t in tokens) output.Add(t.Id);
+    }
+
+    [ThreadStatic] static List<Token>? t_tokens;
+
+    /// <summary>"WordPiece", as tokenizer.json names the model.</summary>
+    public string Type => "WordPiece";
+
+    /// <summary>Greedy longest-match-first over one word (a pre-token), with offsets: a word longer than
+    /// <see cref="MaxCharsPerWord"/> code points, or one with a part no vocabulary entry matches, is one [UNK]
+    /// spanning the word.</summary>
+    public void Tokenize(string text, PreToken piece, List<Token> output)
+    {
+        var word = text.AsSpan(piece.Start, piece.Length);
+        int runes = 0;
+        foreach (var _ in word.EnumerateRunes()) runes++;
+        if (runes > MaxCharsPerWord) { output.Add(new Token(UnknownId, piece.Start, piece.Start + piece.Length)); return; }
         int before = output.Count, start = 0;
         var lookup = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         Span<char> buffer = stackalloc char[Prefix.Length + word.Length];
@@ -60,26 +79,62 @@ public sealed class WordPieceModel
             int end = word.Length, found = -1;
             while (end > start)
             {
-                scoped ReadOnlySpan<char> piece;
-                if (start == 0) piece = word.AsSpan(0, end);
+                scoped ReadOnlySpan<char> candidate;
+                if (start == 0) candidate = word[..end];
                 else
                 {
-                    word.AsSpan(start, end - start).CopyTo(buffer[Prefix.Length..]);
-                    piece = buffer[..(Prefix.Length + end - start)];
+                    word[start..end].CopyTo(buffer[Prefix.Length..]);
+                    candidate = buffer[..(Prefix.Length + end - start)];
                 }
-                if (lookup.TryGetValue(piece, out int id)) { found = id; break; }
+                if (lookup.TryGetValue(candidate, out int id)) { found = id; break; }
                 end--;
                 if (end > start && char.IsLowSurrogate(word[end])) end--;   // never split a surrogate pair
             }
             if (found < 0)
             {
                 output.RemoveRange(before, output.Count - before);
-                output.Add(UnknownId);
+                output.Add(new Token(UnknownId, piece.Start, piece.Start + piece.Length));
                 return;
             }
-            output.Add(found);
+            output.Add(new Token(found, piece.Start + start, piece.Start + end));
             start = end;
         }
+    }
+
+    string? ITokenizerModel.IdToToken(int id) => (uint)id < (uint)_tokens.Length ? _tokens[id] : null;
+
+    /// <summary>The "model" object of tokenizer.json.</summary>
+    public void WriteJson(System.Text.Json.Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "WordPiece");
+        w.WriteString("unk_token", Unknown);
+        w.WriteString("continuing_subword_prefix", Prefix);
+        w.WriteNumber("max_input_chars_per_word", MaxCharsPerWord);
+        w.WriteStartObject("vocab");
+        for (int i = 0; i < _tokens.Length; i++) w.WriteNumber(_tokens[i], i);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Reads the "model" object of a WordPiece tokenizer.json.</summary>
+    public static WordPieceModel FromJson(System.Text.Json.JsonElement model, string file)
+    {
+        if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != System.Text.Json.JsonValueKind.Object)
+            throw new InvalidDataException($"{file}: model.vocab is missing or not an object.");
+        var byId = new SortedDictionary<int, string>();
+        foreach (var p in vocab.EnumerateObject())
+        {
+            if (p.Value.ValueKind != System.Text.Json.JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0)
+                throw new InvalidDataException($"{file}: model.vocab['{p.Name}'] is not a token id.");
+            if (!byId.TryAdd(id, p.Name)) throw new InvalidDataException($"{file}: model.vocab: id {id} is given twice.");
+        }
+        if (byId.Count == 0 || byId.Keys.Last() != byId.Count - 1)
+            throw new InvalidDataException($"{file}: model.vocab: ids must be 0..{byId.Count - 1} without gaps.");
+        string unk = model.TryGetProperty("unk_token", out var u) && u.ValueKind == System.Text.Json.JsonValueKind.String ? u.GetString()! : "[UNK]";
+        string prefix = model.TryGetProperty("continuing_subword_prefix", out var pr) && pr.ValueKind == System.Text.Json.JsonValueKind.String ? pr.GetString()! : "##";
+        int maxChars = model.TryGetProperty("max_input_chars_per_word", out var m) && m.TryGetInt32(out int mc) ? mc : 100;
+        return new WordPieceModel(byId.Values.ToList(), unk, prefix, maxChars, $"{file}: model");
     }
 }
 
@@ -97,26 +152,6 @@ public sealed class BertTokenizer
         Lowercase = lowercase;
     }
 
-    static bool IsWhitespace(int cp) => cp is ' ' or '\t' or '\n' or '\r' || CharUnicodeInfo.GetUnicodeCategory(cp) == UnicodeCategory.SpaceSeparator;
-
-    static bool IsControl(int cp)
-    {
-        if (cp is '\t' or '\n' or '\r') return false;
-        var c = CharUnicodeInfo.GetUnicodeCategory(cp);
-        return c is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned;
-    }
-
-    static bool IsPunctuation(int cp)
-    {
-        if (cp is >= 33 and <= 47 or >= 58 and <= 64 or >= 91 and <= 96 or >= 123 and <= 126) return true;
-        return CharUnicodeInfo.GetUnicodeCategory(cp) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
-            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
-            or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
-    }
-
-    static bool IsCjk(int cp) => cp is >= 0x4E00 and <= 0x9FFF or >= 0x3400 and <= 0x4DBF or >= 0x20000 and <= 0x2A6DF
-        or >= 0x2A700 and <= 0x2B73F or >= 0x2B740 and <= 0x2B81F or >= 0x2B820 and <= 0x2CEAF or >= 0xF900 and <= 0xFAFF or >= 0x2F800 and <= 0x2FA1F;
-
     /// <summary>The words of <paramref name="text"/> after basic tokenization.</summary>
     public List<string> BasicTokenize(string text)
     {
@@ -124,9 +159,9 @@ public sealed class BertTokenizer
         foreach (var rune in text.EnumerateRunes())
         {
             int cp = rune.Value;
-            if (cp == 0 || cp == 0xFFFD || IsControl(cp)) continue;
-            if (IsWhitespace(cp)) cleaned.Append(' ');
-            else if (IsCjk(cp)) cleaned.Append(' ').Append(rune.ToString()).Append(' ');
+            if (cp == 0 || cp == 0xFFFD || BertText.IsControl(cp)) continue;
+            if (BertText.IsWhitespace(cp)) cleaned.Append(' ');
+            else if (BertText.IsCjk(cp)) cleaned.Append(' ').Append(rune.ToString()).Append(' ');
             else cleaned.Append(rune.ToString());
         }
         var words = new List<string>();
@@ -144,7 +179,7 @@ public sealed class BertTokenizer
             var current = new StringBuilder();
             foreach (var rune in w.EnumerateRunes())
             {
-                if (IsPunctuation(rune.Value))
+                if (BertText.IsPunctuation(rune.Value))
                 {
                     if (current.Length > 0) { words.Add(current.ToString()); current.Clear(); }
                     words.Add(rune.ToString());

@@ -1,0 +1,229 @@
+using System.Text;
+using Lathe.Tokenizers;
+
+namespace Lathe.Formats;
+
+/// <summary>The tokenizer stored in a GGUF file's <c>tokenizer.ggml.*</c> keys: "gpt2" (byte-level BPE: tokens, merges,
+/// token types; pre-tokenizer "gpt-2") becomes a <see cref="Tokenizer"/>, "llama" (SentencePiece: tokens, scores, token
+/// types with &lt;0xNN&gt; byte tokens) a <see cref="SentencePieceBpe"/>. Exactly one of <see cref="Bpe"/> and
+/// <see cref="SentencePiece"/> is set. Also carries BOS/EOS and <c>tokenizer.chat_template</c>.</summary>
+public sealed class GgufTokenizer
+{
+    public Tokenizer? Bpe { get; }
+    public SentencePieceBpe? SentencePiece { get; }
+    /// <summary>"gpt2" or "llama" (tokenizer.ggml.model).</summary>
+    public string ModelName { get; }
+    public int VocabSize { get; }
+    public int BosId { get; }
+    public int EosId { get; }
+    /// <summary>Whether encoding with special tokens puts BOS first (tokenizer.ggml.add_bos_token).</summary>
+    public bool AddBos { get; }
+    /// <summary>The model's Jinja chat template (tokenizer.chat_template), or null.</summary>
+    public string? ChatTemplate { get; }
+    /// <summary>End of turn (tokenizer.ggml.eot_token_id), or -1.</summary>
+    public int EotId { get; private set; } = -1;
+    readonly Dictionary<string, int> _specialIds = new(StringComparer.Ordinal);
+    (string Text, int Id)[] _allSpecials = [], _userDefined = [];   // longest first
+
+    /// <summary>The id of a control or user-defined token by its text (e.g. "&lt;|im_end|&gt;"), or null.</summary>
+    public int? SpecialId(string text) => _specialIds.TryGetValue(text, out int id) ? id : null;
+
+    GgufTokenizer(string model, Tokenizer? bpe, SentencePieceBpe? spm, int vocab, int bos, int eos, bool addBos, string? template)
+    {
+        ModelName = model; Bpe = bpe; SentencePiece = spm; VocabSize = vocab; BosId = bos; EosId = eos; AddBos = addBos; ChatTemplate = template;
+    }
+
+    // Completes construction: the special-token index and the end-of-turn id.
+    GgufTokenizer WithSpecials(string[] tokens, GgmlTokenType[] types, int eot)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) _specialIds.TryAdd(tokens[i], i);
+        var all = new List<(string Text, int Id)>();
+        var user = new List<(string Text, int Id)>();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined && tokens[i].Length > 0) all.Add((tokens[i], i));
+            if (types[i] is GgmlTokenType.UserDefined && tokens[i].Length > 0) user.Add((tokens[i], i));
+        }
+        _allSpecials = all.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
+        _userDefined = user.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
+        EotId = eot;
+        return this;
+    }
+
+    /// <summary>Ids of <paramref name="text"/>, as llama.cpp's tokenize: <paramref name="addSpecial"/> puts BOS first
+    /// when the file asks for it; <paramref name="parseSpecial"/> recognises control tokens written in the text (as chat
+    /// templates write them); user-defined tokens are always recognised. Each stretch of text between special tokens is
+    /// tokenized on its own (SentencePiece: with the ▁ prefix when it starts the text or follows a special token).</summary>
+    public List<int> Encode(string text, bool addSpecial = false, bool parseSpecial = false)
+    {
+        var ids = new List<int>();
+        if (addSpecial && AddBos && BosId >= 0) ids.Add(BosId);
+        var specials = parseSpecial ? _allSpecials : _userDefined;
+        int start = 0;
+        bool afterSpecial = true;
+        while (true)
+        {
+            int at = -1, which = -1;
+            for (int s = 0; s < specials.Length; s++)   // earliest occurrence; longest first on a tie (sorted so)
+            {
+                int i = specials[s].Text.Length == 0 ? -1 : text.IndexOf(specials[s].Text, start, StringComparison.Ordinal);
+                if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+            }
+            int end = at < 0 ? text.Length : at;
+            if (end > start)
+            {
+                string piece = text.Substring(start, end - start);
+                if (Bpe is not null) Bpe.Encode(piece, ids, allowSpecial: false);
+                else SentencePiece!.Encode(piece, ids, SentencePiece.AddSpacePrefix && afterSpecial);
+                afterSpecial = false;
+            }
+            if (at < 0) return ids;
+            ids.Add(specials[which].Id);
+            afterSpecial = true;
+            start = at + specials[which].Text.Length;
+        }
+    }
+
+    /// <summary>The bytes some ids decode to (control tokens contribute nothing).</summary>
+    public byte[] DecodeBytes(IEnumerable<int> ids)
+    {
+        if (SentencePiece is not null) return SentencePiece.DecodeBytes(ids);
+        var buffer = new MemoryStream();
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {VocabSize}.");
+            if (_specialBytes.TryGetValue(id, out var special)) buffer.Write(special);
+            else buffer.Write(Bpe!.Model.TokenBytes(id));
+        }
+        return buffer.ToArray();
+    }
+
+    public string Decode(IEnumerable<int> ids) => SentencePiece is not null ? SentencePiece.Decode(ids) : Encoding.UTF8.GetString(DecodeBytes(ids));
+
+    // gpt2 vocabularies: what the special tokens decode to (control tokens nothing, user-defined ones their text).
+    IReadOnlyDictionary<int, byte[]> _specialBytes = new Dictionary<int, byte[]>();
+
+    /// <summary>Reads the tokenizer of an open GGUF file; a missing or malformed key is a one-line error naming it.</summary>
+    public static GgufTokenizer Read(GgufFile file)
+    {
+        string model = Str(file, "tokenizer.ggml.model") ?? throw new InvalidDataException($"{file.Path}: metadata 'tokenizer.ggml.model' is missing.");
+        string[] tokens = Strings(file, "tokenizer.ggml.tokens");
+        var types = new GgmlTokenType[tokens.Length];
+        if (file.Metadata.ContainsKey("tokenizer.ggml.token_type"))
+        {
+            var raw = Numbers(file, "tokenizer.ggml.token_type", tokens.Length);
+            for (int i = 0; i < types.Length; i++)
+            {
+                if (raw[i] is < 0 or > 6) throw new InvalidDataException($"{file.Path}: tokenizer.ggml.token_type[{i}] = {raw[i]} is not a token type (0..6).");
+                types[i] = (GgmlTokenType)(int)raw[i];
+            }
+        }
+        else Array.Fill(types, GgmlTokenType.Normal);
+        string? template = Str(file, "tokenizer.chat_template");
+        int bos = Id(file, "tokenizer.ggml.bos_token_id", tokens.Length), eos = Id(file, "tokenizer.ggml.eos_token_id", tokens.Length);
+        int eot = Id(file, "tokenizer.ggml.eot_token_id", tokens.Length);
+        switch (model)
+        {
+            case "llama":
+            {
+                float[] scores = Numbers(file, "tokenizer.ggml.scores", tokens.Length).Select(d => (float)d).ToArray();
+                int unk = Id(file, "tokenizer.ggml.unknown_token_id", tokens.Length);
+                bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? true;
+                bool addSpace = Bool(file, "tokenizer.ggml.add_space_prefix") ?? true;
+                var spm = new SentencePieceBpe(tokens, scores, types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos < 0 ? 2 : eos, addBos, addSpace, file.Path);
+                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template).WithSpecials(tokens, types, eot);
+            }
+            case "gpt2":
+            {
+                string pre = Str(file, "tokenizer.ggml.pre") ?? "(missing)";
+                if (pre is not ("gpt-2" or "gpt2"))
+                    throw new InvalidDataException($"{file.Path}: tokenizer.ggml.pre '{pre}' is not supported (gpt-2).");
+                var bytes = new byte[tokens.Length][];
+                var specials = new List<(string Text, int Id)>();
+                var control = new HashSet<int>();
+                var specialBytes = new Dictionary<int, byte[]>();
+                for (int i = 0; i < tokens.Length; i++)
+                {
+                    if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined or GgmlTokenType.Unknown or GgmlTokenType.Unused)
+                    {
+                        // Not byte-level text: kept out of BPE (its bytes are its UTF-8, reachable by no merge).
+                        bytes[i] = Encoding.UTF8.GetBytes("\0special\0" + i);
+                        specials.Add((tokens[i], i));
+                        if (types[i] != GgmlTokenType.UserDefined) control.Add(i);
+                        specialBytes[i] = types[i] == GgmlTokenType.UserDefined ? Encoding.UTF8.GetBytes(tokens[i]) : [];
+                        continue;
+                    }
+                    bytes[i] = ByteLevel.Decode(tokens[i])
+                        ?? throw new InvalidDataException($"{file.Path}: tokenizer.ggml.tokens[{i}] '{tokens[i]}' is not a byte-level token.");
+                }
+                var ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
+                for (int i = 0; i < tokens.Length; i++) if (!control.Contains(i)) ids.TryAdd(tokens[i], i);
+                string[] mergeTexts = Strings(file, "tokenizer.ggml.merges");
+                var merges = new List<(int, int)>(mergeTexts.Length);
+                for (int m = 0; m < mergeTexts.Length; m++)
+                {
+                    string text = mergeTexts[m];
+                    int space = text.IndexOf(' ', 1);
+                    if (space < 0 || !ids.TryGetValue(text[..space], out int left) || !ids.TryGetValue(text[(space + 1)..], out int right))
+                        throw new InvalidDataException($"{file.Path}: tokenizer.ggml.merges[{m}] '{text}' is not two tokens of the vocabulary.");
+                    merges.Add((left, right));
+                }
+                BpeModel bpe;
+                try { bpe = new BpeModel(bytes, merges, file.Path + " tokenizer.ggml"); }
+                catch (InvalidDataException e) { throw new InvalidDataException(e.Message); }
+                string? eosText = eos >= 0 && control.Contains(eos) ? tokens[eos] : null;
+                var tokenizer = new Tokenizer(bpe, Gpt2PreTokenizer.Instance, specials, eosText);
+                bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? false;
+                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template) { _specialBytes = specialBytes }
+                    .WithSpecials(tokens, types, eot);
+            }
+            default:
+                throw new InvalidDataException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (gpt2, llama).");
+        }
+    }
+
+    static string? Str(GgufFile f, string key) => f.Metadata.TryGetValue(key, out var v) ? v as string
+        ?? throw new InvalidDataException($"{f.Path}: metadata '{key}' is not a string.") : null;
+
+    static bool? Bool(GgufFile f, string key) => f.Metadata.TryGetValue(key, out var v) ? v as bool?
+        ?? throw new InvalidDataException($"{f.Path}: metadata '{key}' is not a bool.") : null;
+
+    static string[] Strings(GgufFile f, string key)
+    {
+        if (!f.Metadata.TryGetValue(key, out var v)) throw new InvalidDataException($"{f.Path}: metadata '{key}' is missing.");
+        if (v is not object[] items) throw new InvalidDataException($"{f.Path}: metadata '{key}' is not an array.");
+        var result = new string[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            result[i] = items[i] as string ?? throw new InvalidDataException($"{f.Path}: {key}[{i}] is not a string.");
+        return result;
+    }
+
+    static double[] Numbers(GgufFile f, string key, int count)
+    {
+        if (!f.Metadata.TryGetValue(key, out var v)) throw new InvalidDataException($"{f.Path}: metadata '{key}' is missing.");
+        if (v is not object[] items) throw new InvalidDataException($"{f.Path}: metadata '{key}' is not an array.");
+        if (items.Length != count) throw new InvalidDataException($"{f.Path}: {key} has {items.Length} entries for {count} tokens.");
+        var result = new double[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            result[i] = items[i] switch
+            {
+                float x => x, double x => x, int x => x, uint x => x, long x => x, ulong x => x, short x => x, ushort x => x, sbyte x => x, byte x => x,
+                _ => throw new InvalidDataException($"{f.Path}: {key}[{i}] is not a number."),
+            };
+        return result;
+    }
+
+    /// <summary>A token id key, or -1 when absent; present but outside the vocabulary is an error.</summary>
+    static int Id(GgufFile f, string key, int vocab)
+    {
+        if (!f.Metadata.TryGetValue(key, out var v)) return -1;
+        long id = v switch
+        {
+            uint u => u, int i => i, ulong ul => (long)Math.Min(ul, long.MaxValue), long l => l, ushort us => us, short s => s, byte b => b, sbyte sb => sb,
+            _ => throw new InvalidDataException($"{f.Path}: metadata '{key}' is not an integer."),
+        };
+        if (id < 0 || id >= vocab) throw new InvalidDataException($"{f.Path}: {key} = {id} is outside the vocabulary of {vocab}.");
+        return (int)id;
+    }
+}

@@ -1,0 +1,255 @@
+using Lathe.Formats;
+using Lathe.Tensors.Quantized;
+
+namespace Lathe.Models;
+
+/// <summary>A linear weight of a GGUF file in its stored ggml type, handed to a <see cref="GgufLoadOptions.TakeWeight"/>
+/// callback before it would be dequantized. <see cref="Data"/> holds <see cref="Rows"/> rows of <see cref="Cols"/>
+/// values each (the engine's (out, in) layout, rows already in Lathe's order — see <see cref="GgufRope"/>), every row
+/// <see cref="GgufWeight.RowBytes"/> long.</summary>
+public sealed record GgufWeight(string ParameterName, string TensorName, GgmlType Type, int Rows, int Cols, byte[] Data)
+{
+    /// <summary>Bytes per row in <see cref="Type"/>.</summary>
+    public int RowBytes => (int)GgufModelLoader.TypeBytes(Type, Cols);
+}
+
+/// <summary>How <see cref="GgufModelLoader"/> builds a model.</summary>
+public sealed record GgufLoadOptions
+{
+    /// <summary>Context (KV cache and RoPE table size); 0 = the file's llama.context_length capped at
+    /// <see cref="DefaultContextCap"/>, since the cache is preallocated to the full context.</summary>
+    public int ContextLength { get; init; }
+
+    public const int DefaultContextCap = 4096;
+
+    /// <summary>Called for every 2-D linear weight (attention and MLP projections, output head) before it is converted;
+    /// returning true means the callee keeps it (e.g. as a quantized matrix) and the model's F32 parameter is left
+    /// zero. Null: every weight is dequantized into the model's F32 parameters.</summary>
+    public Func<GgufWeight, bool>? TakeWeight { get; init; }
+}
+
+/// <summary>Builds a Lathe <see cref="LlamaModel"/> from a llama-architecture GGUF file (llama.cpp's tensor names and
+/// metadata keys), or a <see cref="Gpt2Model"/> from a gpt2-architecture one. F32, F16, Q8_0 and Q4_0 tensors are read; the q/k projections are un-permuted from ggml's RoPE row
+/// order to Hugging Face's (<see cref="GgufRope"/>). Every inconsistency is a one-line error naming the file and tensor
+/// or key.</summary>
+public static class GgufModelLoader
+{
+    /// <summary>Reads the model shape from the <c>llama.*</c> or <c>gpt2.*</c> metadata.</summary>
+    public static ModelConfig ReadConfig(GgufFile file, int contextLength = 0)
+    {
+        string arch = file.Metadata.TryGetValue("general.architecture", out var a) && a is string s ? s
+            : throw new InvalidDataException($"{file.Path}: metadata 'general.architecture' is missing.");
+        return arch switch
+        {
+            "llama" => ReadLlamaConfig(file, contextLength),
+            "gpt2" => ReadGpt2Config(file),
+            _ => throw new InvalidDataException($"{file.Path}: general.architecture '{arch}' is not supported (llama, gpt2)."),
+        };
+    }
+
+    /// <summary>GPT-2 as llama.cpp's "gpt2" architecture (what <see cref="GgufExport"/> writes): learned positions, so the
+    /// context is the file's; the head must be tied to token_embd (Lathe's GPT-2 always ties).</summary>
+    static ModelConfig ReadGpt2Config(GgufFile file)
+    {
+        if (HasTensor(file, "output.weight"))
+            throw new InvalidDataException($"{file.Path}: tensor 'output.weight': a gpt2 head separate from token_embd is not supported.");
+        int heads = Int(file, "gpt2.attention.head_count");
+        int vocab = file.Metadata.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens is object[] list ? list.Length
+            : HasTensor(file, "token_embd.weight") ? (int)file.Get("token_embd.weight").Dims[^1]
+            : throw new InvalidDataException($"{file.Path}: tensor 'token_embd.weight' is missing.");
+        var config = new ModelConfig
+        {
+            ModelType = "gpt2",
+            VocabSize = vocab,
+            MaxPositions = Int(file, "gpt2.context_length"),
+            Embd = Int(file, "gpt2.embedding_length"),
+            Layers = Int(file, "gpt2.block_count"),
+            Heads = heads,
+            KvHeads = heads,
+            Intermediate = Int(file, "gpt2.feed_forward_length"),
+            NormEps = (float)Real(file, "gpt2.attention.layer_norm_epsilon", 1e-5),
+            TieEmbeddings = true,
+        };
+        try { return config.Validate(); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{file.Path}: {e.Message}"); }
+    }
+
+    static ModelConfig ReadLlamaConfig(GgufFile file, int contextLength)
+    {
+        int embd = Int(file, "llama.embedding_length");
+        int heads = Int(file, "llama.attention.head_count");
+        int kvHeads = file.Metadata.ContainsKey("llama.attention.head_count_kv") ? Int(file, "llama.attention.head_count_kv") : heads;
+        if (heads <= 0 || embd % heads != 0)
+            throw new InvalidDataException($"{file.Path}: llama.attention.head_count {heads} does not divide llama.embedding_length {embd}.");
+        int headDim = embd / heads;
+        if (file.Metadata.ContainsKey("llama.rope.dimension_count") && Int(file, "llama.rope.dimension_count") != headDim)
+            throw new InvalidDataException($"{file.Path}: llama.rope.dimension_count {Int(file, "llama.rope.dimension_count")} differs from the head dimension {headDim} (partial rotary is not supported).");
+        foreach (string key in new[] { "llama.attention.key_length", "llama.attention.value_length" })
+            if (file.Metadata.ContainsKey(key) && Int(file, key) != headDim)
+                throw new InvalidDataException($"{file.Path}: {key} {Int(file, key)} differs from embedding_length / head_count = {headDim}.");
+        if (file.Metadata.TryGetValue("llama.rope.scaling.type", out var scaling) && scaling is string st && st != "none")
+            throw new InvalidDataException($"{file.Path}: llama.rope.scaling.type '{st}' is not supported.");
+        int vocab = file.Metadata.ContainsKey("llama.vocab_size") ? Int(file, "llama.vocab_size")
+            : file.Metadata.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens is object[] list ? list.Length
+            : (int)file.Get("token_embd.weight").Dims[^1];
+        int fileContext = Int(file, "llama.context_length");
+        int context = contextLength > 0 ? contextLength : Math.Min(fileContext, GgufLoadOptions.DefaultContextCap);
+        var config = new ModelConfig
+        {
+            ModelType = "llama",
+            VocabSize = vocab,
+            MaxPositions = context,
+            Embd = embd,
+            Layers = Int(file, "llama.block_count"),
+            Heads = heads,
+            KvHeads = kvHeads,
+            Intermediate = Int(file, "llama.feed_forward_length"),
+            NormEps = (float)Real(file, "llama.attention.layer_norm_rms_epsilon", 1e-5),
+            RopeTheta = Real(file, "llama.rope.freq_base", 10000),
+            TieEmbeddings = !HasTensor(file, "output.weight"),
+        };
+        try { return config.Validate(); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{file.Path}: {e.Message}"); }
+    }
+
+    /// <summary>Opens <paramref name="path"/> and builds its model.</summary>
+    public static CausalLM Load(string path, GgufLoadOptions? options = null)
+    {
+        using var file = GgufFile.Open(path);
+        return Load(file, options);
+    }
+
+    /// <summary>Builds the model of an open GGUF file; the file may be disposed afterwards unless a
+    /// <see cref="GgufLoadOptions.TakeWeight"/> callee keeps views of it (it gets copies, so it need not).</summary>
+    public static CausalLM Load(GgufFile file, GgufLoadOptions? options = null)
+    {
+        options ??= new GgufLoadOptions();
+        var config = ReadConfig(file, options.ContextLength);
+        var model = CausalLM.Create(config, seed: 0);
+        try
+        {
+            var byName = new Dictionary<string, ModelParameter>(StringComparer.Ordinal);
+            foreach (var p in model.Parameters) byName[p.Name] = p;
+            if (config.ModelType == "gpt2")
+            {
+                FillGpt2(file, config, byName, options.TakeWeight);
+                return model;
+            }
+            int C = config.Embd, D = config.HeadDim, F = config.Intermediate, V = config.VocabSize;
+            Fill(file, "token_embd.weight", byName["model.embed_tokens.weight"], [C, V], linear: false, null);
+            for (int l = 0; l < config.Layers; l++)
+            {
+                string g = $"blk.{l}.", h = $"model.layers.{l}.";
+                Fill(file, g + "attn_norm.weight", byName[h + "input_layernorm.weight"], [C], false, null);
+                Fill(file, g + "attn_q.weight", byName[h + "self_attn.q_proj.weight"], [C, config.Heads * D], true, options.TakeWeight, ropeHeads: config.Heads);
+                Fill(file, g + "attn_k.weight", byName[h + "self_attn.k_proj.weight"], [C, config.KvHeads * D], true, options.TakeWeight, ropeHeads: config.KvHeads);
+                Fill(file, g + "attn_v.weight", byName[h + "self_attn.v_proj.weight"], [C, config.KvHeads * D], true, options.TakeWeight);
+                Fill(file, g + "attn_output.weight", byName[h + "self_attn.o_proj.weight"], [config.Heads * D, C], true, options.TakeWeight);
+                Fill(file, g + "ffn_norm.weight", byName[h + "post_attention_layernorm.weight"], [C], false, null);
+                Fill(file, g + "ffn_gate.weight", byName[h + "mlp.gate_proj.weight"], [C, F], true, options.TakeWeight);
+                Fill(file, g + "ffn_up.weight", byName[h + "mlp.up_proj.weight"], [C, F], true, options.TakeWeight);
+                Fill(file, g + "ffn_down.weight", byName[h + "mlp.down_proj.weight"], [F, C], true, options.TakeWeight);
+            }
+            Fill(file, "output_norm.weight", byName["model.norm.weight"], [C], false, null);
+            if (!config.TieEmbeddings) Fill(file, "output.weight", byName["lm_head.weight"], [C, V], true, options.TakeWeight);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    // llama.cpp's gpt2 tensors; Lathe keeps Conv1D weights (out, in) in memory, which is ggml's row layout.
+    static void FillGpt2(GgufFile file, ModelConfig c, Dictionary<string, ModelParameter> p, Func<GgufWeight, bool>? take)
+    {
+        int C = c.Embd, F = c.Intermediate;
+        Fill(file, "token_embd.weight", p["transformer.wte.weight"], [C, c.VocabSize], false, null);
+        Fill(file, "position_embd.weight", p["transformer.wpe.weight"], [C, c.MaxPositions], false, null);
+        for (int l = 0; l < c.Layers; l++)
+        {
+            string g = $"blk.{l}.", h = $"transformer.h.{l}.";
+            Fill(file, g + "attn_norm.weight", p[h + "ln_1.weight"], [C], false, null);
+            Fill(file, g + "attn_norm.bias", p[h + "ln_1.bias"], [C], false, null);
+            Fill(file, g + "attn_qkv.weight", p[h + "attn.c_attn.weight"], [C, 3 * C], true, take);
+            Fill(file, g + "attn_qkv.bias", p[h + "attn.c_attn.bias"], [3 * C], false, null);
+            Fill(file, g + "attn_output.weight", p[h + "attn.c_proj.weight"], [C, C], true, take);
+            Fill(file, g + "attn_output.bias", p[h + "attn.c_proj.bias"], [C], false, null);
+            Fill(file, g + "ffn_norm.weight", p[h + "ln_2.weight"], [C], false, null);
+            Fill(file, g + "ffn_norm.bias", p[h + "ln_2.bias"], [C], false, null);
+            Fill(file, g + "ffn_up.weight", p[h + "mlp.c_fc.weight"], [C, F], true, take);
+            Fill(file, g + "ffn_up.bias", p[h + "mlp.c_fc.bias"], [F], false, null);
+            Fill(file, g + "ffn_down.weight", p[h + "mlp.c_proj.weight"], [F, C], true, take);
+            Fill(file, g + "ffn_down.bias", p[h + "mlp.c_proj.bias"], [C], false, null);
+        }
+        Fill(file, "output_norm.weight", p["transformer.ln_f.weight"], [C], false, null);
+        Fill(file, "output_norm.bias", p["transformer.ln_f.bias"], [C], false, null);
+    }
+
+    /// <summary>Copies one GGUF tensor into a parameter after checking its ggml dims; q/k rows are un-permuted.</summary>
+    static void Fill(GgufFile file, string tensorName, ModelParameter parameter, long[] dims, bool linear,
+        Func<GgufWeight, bool>? take, int ropeHeads = 0)
+    {
+        if (!HasTensor(file, tensorName)) throw new InvalidDataException($"{file.Path}: tensor '{tensorName}' is missing.");
+        var info = file.Get(tensorName);
+        if (!info.Dims.AsSpan().SequenceEqual(dims))
+            throw new InvalidDataException($"{file.Path}: tensor '{tensorName}' has dims [{string.Join(", ", info.Dims)}], expected [{string.Join(", ", dims)}] (ggml order, innermost first).");
+        var target = parameter.Value.AsSpan();
+        int cols = (int)dims[0], rows = dims.Length == 2 ? (int)dims[1] : 1;
+        if (linear && take is not null)
+        {
+            byte[] raw = file.Bytes(info).ToArray();
+            if (ropeHeads > 0) raw = GgufRope.UnpermuteRows(raw, rows, checked((int)TypeBytes(info.Type, cols)), ropeHeads);
+            if (take(new GgufWeight(parameter.Name, tensorName, info.Type, rows, cols, raw)))
+            {
+                target.Clear();
+                return;
+            }
+        }
+        float[] values = file.ReadFloats(tensorName);
+        if (ropeHeads > 0) values = GgufRope.UnpermuteRows(values, rows, cols, ropeHeads);
+        values.CopyTo(target);
+    }
+
+    /// <summary>Bytes of <paramref name="count"/> values of a ggml type.</summary>
+    public static long TypeBytes(GgmlType type, long count) => type switch
+    {
+        GgmlType.F32 => count * 4,
+        GgmlType.F16 => count * 2,
+        GgmlType.Q8_0 => Q8_0.Bytes(count),
+        _ => Q4_0.Bytes(count),
+    };
+
+    static bool HasTensor(GgufFile file, string name)
+    {
+        foreach (var t in file.Tensors) if (t.Name == name) return true;
+        return false;
+    }
+
+    /// <summary>An integer metadata value of any GGUF integer type, range-checked to int.</summary>
+    internal static int Int(GgufFile file, string key)
+    {
+        if (!file.Metadata.TryGetValue(key, out var v)) throw new InvalidDataException($"{file.Path}: metadata '{key}' is missing.");
+        long n = v switch
+        {
+            byte b => b, sbyte sb => sb, ushort us => us, short s => s, uint u => u, int i => i,
+            ulong ul => ul > int.MaxValue ? -1 : (long)ul, long l => l,
+            _ => throw new InvalidDataException($"{file.Path}: metadata '{key}' is a {v.GetType().Name}, not an integer."),
+        };
+        if (n <= 0 || n > int.MaxValue) throw new InvalidDataException($"{file.Path}: metadata '{key}' = {v} is out of range.");
+        return (int)n;
+    }
+
+    static double Real(GgufFile file, string key, double fallback)
+    {
+        if (!file.Metadata.TryGetValue(key, out var v)) return fallback;
+        double d = v switch
+        {
+            float f => f, double x => x,
+            _ => throw new InvalidDataException($"{file.Path}: metadata '{key}' is a {v.GetType().Name}, not a float."),
+        };
+        if (!(d > 0) || double.IsInfinity(d)) throw new InvalidDataException($"{file.Path}: metadata '{key}' = {d} must be positive.");
+        return d;
+    }
+}

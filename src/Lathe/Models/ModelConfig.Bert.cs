@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Lathe.Models;
+
+// BERT's config.json (Hugging Face BertConfig field names) and the fields only BERT has.
+//
+// Special tokens: BERT's objective needs [CLS], [SEP], [MASK] and [PAD] ids. A byte-level BPE vocabulary (the
+// demo's, GPT-2's) has none of them, so by default they are the four ids above the tokenizer's vocabulary:
+// set vocab_size to the tokenizer's size + 4 and [CLS] = vocab_size − 4, [SEP] = − 3, [MASK] = − 2, [PAD] = − 1.
+// A WordPiece vocabulary that has its own (bert-base-uncased: 101, 102, 103, 0) sets cls_token_id,
+// sep_token_id, mask_token_id and pad_token_id explicitly. config.json always records the ids in use.
+public sealed partial record ModelConfig
+{
+    /// <summary>BERT: number of segment (token type) embeddings; 2 for sentence A / sentence B.</summary>
+    public int TypeVocabSize { get; init; } = 2;
+    /// <summary>BERT: attention_probs_dropout_prob, kept for the config.json round trip. Lathe's fused attention
+    /// applies no dropout to attention probabilities; only hidden_dropout_prob (<see cref="Dropout"/>) is used.</summary>
+    public float AttentionDropout { get; init; }
+    /// <summary>BERT special ids as given in config.json; null means the default at the top of the vocabulary.</summary>
+    public int? ClsTokenId { get; init; }
+    public int? SepTokenId { get; init; }
+    public int? MaskTokenId { get; init; }
+    public int? PadTokenId { get; init; }
+
+    /// <summary>The [CLS] id in use: cls_token_id, else vocab_size − 4.</summary>
+    public int ClsId => ClsTokenId ?? VocabSize - 4;
+    /// <summary>The [SEP] id in use: sep_token_id, else vocab_size − 3.</summary>
+    public int SepId => SepTokenId ?? VocabSize - 3;
+    /// <summary>The [MASK] id in use: mask_token_id, else vocab_size − 2.</summary>
+    public int MaskId => MaskTokenId ?? VocabSize - 2;
+    /// <summary>The [PAD] id in use: pad_token_id, else vocab_size − 1.</summary>
+    public int PadId => PadTokenId ?? VocabSize - 1;
+
+    /// <summary>Whether <paramref name="id"/> is one of BERT's four special ids.</summary>
+    public bool IsBertSpecial(int id) => id == ClsId || id == SepId || id == MaskId || id == PadId;
+
+    static ModelConfig ParseBert(JsonObject node)
+    {
+        string act = Str(node, "hidden_act") ?? "gelu";
+        if (act != "gelu") Fail("hidden_act", $"'{act}' is not supported (bert here uses erf GELU, 'gelu')");
+        string pos = Str(node, "position_embedding_type") ?? "absolute";
+        if (pos != "absolute") Fail("position_embedding_type", $"'{pos}' is not supported (only 'absolute')");
+        int vocab = Int(node, "vocab_size") ?? 30522;
+        int heads = Int(node, "num_attention_heads") ?? 12;
+        // An id equal to its default is stored as null (the default), so config.json round-trips to an equal record.
+        int? Special(string field, int offset) => Int(node, field) is { } id && id != vocab - offset ? id : null;
+        return new ModelConfig
+        {
+            ModelType = "bert",
+            VocabSize = vocab,
+            MaxPositions = Int(node, "max_position_embeddings") ?? 512,
+            Embd = Int(node, "hidden_size") ?? 768,
+            Layers = Int(node, "num_hidden_layers") ?? 12,
+            Heads = heads,
+            KvHeads = heads,
+            Intermediate = Int(node, "intermediate_size") ?? 3072,
+            NormEps = (float)(Dbl(node, "layer_norm_eps") ?? 1e-12),
+            TieEmbeddings = Bool(node, "tie_word_embeddings") ?? true,
+            Dropout = (float)(Dbl(node, "hidden_dropout_prob") ?? 0.1),
+            AttentionDropout = (float)(Dbl(node, "attention_probs_dropout_prob") ?? 0.1),
+            InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
+            TypeVocabSize = Int(node, "type_vocab_size") ?? 2,
+            ClsTokenId = Special("cls_token_id", 4),
+            SepTokenId = Special("sep_token_id", 3),
+            MaskTokenId = Special("mask_token_id", 2),
+            PadTokenId = Special("pad_token_id", 1),
+        };
+    }
+
+    string BertToJson()
+    {
+        var o = new JsonObject
+        {
+            ["architectures"] = new JsonArray("BertForPreTraining"),
+            ["model_type"] = "bert",
+            ["vocab_size"] = VocabSize,
+            ["max_position_embeddings"] = MaxPositions,
+            ["hidden_size"] = Embd,
+            ["num_hidden_layers"] = Layers,
+            ["num_attention_heads"] = Heads,
+            ["intermediate_size"] = Intermediate,
+            ["hidden_act"] = "gelu",
+            ["position_embedding_type"] = "absolute",
+            ["type_vocab_size"] = TypeVocabSize,
+            ["layer_norm_eps"] = NormEps,
+            ["hidden_dropout_prob"] = Dropout,
+            ["attention_probs_dropout_prob"] = AttentionDropout,
+            ["tie_word_embeddings"] = TieEmbeddings,
+            ["cls_token_id"] = ClsId,
+            ["sep_token_id"] = SepId,
+            ["mask_token_id"] = MaskId,
+            ["pad_token_id"] = PadId,
+            ["initializer_range"] = InitStd,
+            ["torch_dtype"] = "float32",
+        };
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    ModelConfig ValidateBert()
+    {
+        Positive(VocabSize, "vocab_size");
+        Positive(MaxPositions, "max_position_embeddings");
+        Positive(Embd, "hidden_size");
+        Positive(Layers, "num_hidden_layers");
+        Positive(Heads, "num_attention_heads");
+        Positive(Intermediate, "intermediate_size");
+        Positive(TypeVocabSize, "type_vocab_size");
+        if (MaxPositions < BertPretrainingObjective.MinLength)
+            Fail("max_position_embeddings", $"{MaxPositions} is too short for [CLS] A [SEP] B [SEP] (need ≥ {BertPretrainingObjective.MinLength})");
+        if (Embd % Heads != 0) Fail("num_attention_heads", $"{Heads} heads do not divide hidden_size {Embd}");
+        if (KvHeads != Heads) Fail("num_key_value_heads", "bert has no grouped-query attention (must equal num_attention_heads)");
+        if (!(NormEps > 0)) Fail("layer_norm_eps", $"{NormEps} must be > 0");
+        if (!(Dropout >= 0 && Dropout < 1)) Fail("hidden_dropout_prob", $"{Dropout} must be in [0, 1)");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1)) Fail("attention_probs_dropout_prob", $"{AttentionDropout} must be in [0, 1)");
+        if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
+        if (!TieEmbeddings) Fail("tie_word_embeddings", "bert's MLM decoder is always tied to the word embeddings here");
+        ReadOnlySpan<(int Id, string Field)> specials = [(ClsId, "cls_token_id"), (SepId, "sep_token_id"), (MaskId, "mask_token_id"), (PadId, "pad_token_id")];
+        for (int i = 0; i < specials.Length; i++)
+        {
+            if (specials[i].Id < 0 || specials[i].Id >= VocabSize)
+                Fail(specials[i].Field, $"{specials[i].Id} is outside the vocabulary of {VocabSize}");
+            for (int j = 0; j < i; j++)
+                if (specials[j].Id == specials[i].Id) Fail(specials[i].Field, $"{specials[i].Id} is also {specials[j].Field}");
+        }
+        return this;
+    }
+
+    /// <summary>BERT's own overrides (tried before the shared ones); null when <paramref name="field"/> is not one of them.</summary>
+    ModelConfig? WithBert(string field, string value)
+    {
+        int I() => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
+            : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
+        return field switch
+        {
+            "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = I() },   // no grouped-query attention
+            "type_vocab_size" => this with { TypeVocabSize = I() },
+            "hidden_dropout_prob" => With("dropout", value),
+            "cls_token_id" => this with { ClsTokenId = I() },
+            "sep_token_id" => this with { SepTokenId = I() },
+            "mask_token_id" => this with { MaskTokenId = I() },
+            "pad_token_id" => this with { PadTokenId = I() },
+            _ => null,
+        };
+    }
+}
