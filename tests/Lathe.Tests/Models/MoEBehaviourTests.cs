@@ -350,6 +350,11 @@ public class MoEThreadTests
     {
         Lathe.Tensors.Threading.ComputePool.SetSharedThreads(1);
         try { RunTwice(1, 2); }
-        finally { Lathe.Tensors.Threading.ComputePool.SetSharedThreads(Environment.ProcessorCount); }
+        finally
+        {
+            // Back to the shared pool's default size (LATHE_THREADS, else the core count).
+            int threads = int.TryParse(Environment.GetEnvironmentVariable("LATHE_THREADS"), out int t) && t > 0 ? t : Environment.ProcessorCount;
+            Lathe.Tensors.Threading.ComputePool.SetSharedThreads(threads);
+        }
     }
 }
