@@ -4,7 +4,9 @@ namespace Lathe.Models;
 
 /// <summary>GPT-2 (Radford et al. 2019): learned token and position embeddings, pre-LN blocks of causal
 /// multi-head attention and a GELU(tanh) MLP, a final LayerNorm, and an lm_head tied to the token
-/// embedding. Parameter names are Hugging Face GPT2LMHeadModel's.</summary>
+/// embedding. Parameter names are Hugging Face GPT2LMHeadModel's. Options: position_embedding_type sinusoidal / alibi /
+/// rope instead of the learned table (<see cref="PositionalEncodings"/>), and Mixture-of-Experts feed-forwards in
+/// place of the MLP in the layers the config names (<see cref="MixtureOfExperts"/>).</summary>
 public sealed class Gpt2Model : CausalLM
 {
     readonly Tensor _wte;   // (V, C)

@@ -4,7 +4,8 @@ namespace Lathe.Models;
 
 /// <summary>Llama (Touvron et al. 2023): token embedding, pre-RMSNorm blocks of grouped-query attention with
 /// rotary positions (rotate_half layout) and a SwiGLU MLP, final RMSNorm, lm_head (tied or not).
-/// Parameter names are Hugging Face LlamaForCausalLM's.</summary>
+/// Parameter names are Hugging Face LlamaForCausalLM's; with num_local_experts &gt; 0 the SwiGLU MLPs of the chosen layers
+/// are Mixtral's sparse experts (<see cref="MixtureOfExperts"/>).</summary>
 public sealed class LlamaModel : CausalLM
 {
     readonly Tensor _embed;  // (V, C)
