@@ -49,7 +49,8 @@ internal static class BenchTrain
         var rng = new Lathe.Tensors.Philox(42);
         var tokens = new int[Math.Max(B * T * (steps + warmup) + 1, 4 * B * T)];
         for (int i = 0; i < tokens.Length; i++)
-            do tokens[i] = rng.NextInt(config.VocabSize); while (config.ModelType == "bert" && config.IsBertSpecial(tokens[i]));   // corpus text holds no [CLS]/[SEP]/[MASK]/[PAD]
+            do tokens[i] = rng.NextInt(config.ModelType == "t5" ? config.VocabSize - 100 : config.VocabSize);   // T5: the top 100 ids are sentinels
+            while (config.ModelType == "bert" && config.IsBertSpecial(tokens[i]));   // corpus text holds no [CLS]/[SEP]/[MASK]/[PAD]
         var options = new TrainingOptions { Steps = steps + warmup, BatchSize = B, BlockSize = T, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LearningRate = 3e-4f };
         using var model = LanguageModel.Create(config, 1);
         using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);

@@ -67,6 +67,7 @@ public abstract class LanguageModel : IDisposable
         "gpt2" => new Gpt2Model(config, seed),
         "llama" => new LlamaModel(config, seed),
         "bert" => new BertModel(config, seed),
+        "t5" => new T5Model(config, seed),
         _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),
     };
 

@@ -34,13 +34,14 @@ public sealed partial record ModelConfig
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
     public int HeadDim => Embd / Heads;
 
-    static readonly string[] KnownTypes = ["gpt2", "llama", "bert"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
     {
-        if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of gpt2, llama");
+        if (Array.IndexOf(KnownTypes, ModelType) < 0) Fail("model_type", $"'{ModelType}' is not one of {string.Join(", ", KnownTypes)}");
         if (ModelType == "bert") return ValidateBert();
+        if (ModelType == "t5") return ValidateT5();
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositions, ModelType == "gpt2" ? "n_positions" : "max_position_embeddings");
         Positive(Embd, ModelType == "gpt2" ? "n_embd" : "hidden_size");
@@ -66,7 +67,7 @@ public sealed partial record ModelConfig
     {
         if (blockSize <= 0) throw new InvalidDataException($"block size {blockSize} must be positive");
         if (blockSize > MaxPositions)
-            Fail(ModelType == "gpt2" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
+            Fail(ModelType is "gpt2" or "t5" ? "n_positions" : "max_position_embeddings", $"context {blockSize} exceeds the position table {MaxPositions}");
     }
 
     static void Positive(int v, string field) { if (v <= 0) Fail(field, $"{v} must be positive"); }
@@ -90,6 +91,7 @@ public sealed partial record ModelConfig
         string type = Str(node, "model_type") ?? "gpt2";
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
         if (type == "bert") return ParseBert(node).Validate();
+        if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
         if (type == "llama")
         {
@@ -139,6 +141,7 @@ public sealed partial record ModelConfig
     public string ToJson()
     {
         if (ModelType == "bert") return BertToJson();
+        if (ModelType == "t5") return T5Json();
         var o = new JsonObject();
         if (ModelType == "llama")
         {
@@ -189,6 +192,7 @@ public sealed partial record ModelConfig
         double D() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
         if (WithMoE(field, value) is { } moe) return moe;
+        if (ModelType == "t5" && WithT5(field, value) is { } t5) return t5;
         return field switch
         {
             _ when ModelType == "bert" && WithBert(field, value) is { } bert => bert,
