@@ -5,7 +5,8 @@ namespace Lathe.Models;
 
 /// <summary>Llama (Touvron et al. 2023): token embedding, pre-RMSNorm blocks of grouped-query attention with
 /// rotary positions (rotate_half layout) and a SwiGLU MLP, final RMSNorm, lm_head (tied or not).
-/// Parameter names are Hugging Face LlamaForCausalLM's.</summary>
+/// Parameter names are Hugging Face LlamaForCausalLM's; with num_local_experts &gt; 0 the SwiGLU MLPs of the chosen layers
+/// are Mixtral's sparse experts (<see cref="MixtureOfExperts"/>).</summary>
 public sealed class LlamaModel : CausalLM
 {
     readonly Tensor _embed;  // (V, C)
@@ -25,6 +26,7 @@ public sealed class LlamaModel : CausalLM
         for (int l = 0; l < c.Layers; l++)
         {
             string n = $"model.layers.{l}";
+            bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".input_layernorm", c.Embd, rms: true, c.NormEps),
                 LinearLayer.NoBias(p, n + ".self_attn.q_proj", c.Embd, c.Heads * D, std),
@@ -32,9 +34,10 @@ public sealed class LlamaModel : CausalLM
                 LinearLayer.NoBias(p, n + ".self_attn.v_proj", c.Embd, c.KvHeads * D, std),
                 LinearLayer.NoBias(p, n + ".self_attn.o_proj", c.Heads * D, c.Embd, residualStd),
                 new NormLayer(p, n + ".post_attention_layernorm", c.Embd, rms: true, c.NormEps),
-                LinearLayer.NoBias(p, n + ".mlp.gate_proj", c.Embd, c.Intermediate, std),
-                LinearLayer.NoBias(p, n + ".mlp.up_proj", c.Embd, c.Intermediate, std),
-                LinearLayer.NoBias(p, n + ".mlp.down_proj", c.Intermediate, c.Embd, residualStd));
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.gate_proj", c.Embd, c.Intermediate, std),
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.up_proj", c.Embd, c.Intermediate, std),
+                moe ? null : LinearLayer.NoBias(p, n + ".mlp.down_proj", c.Intermediate, c.Embd, residualStd),
+                moe ? MixtureOfExperts.Mixtral(p, c, n + ".block_sparse_moe", std, residualStd) : null);
         }
         _norm = new NormLayer(p, "model.norm", c.Embd, rms: true, c.NormEps);
         _lmHead = c.TieEmbeddings ? new LinearLayer(_embed, null, sharesWeight: true)
@@ -87,10 +90,35 @@ public sealed class LlamaModel : CausalLM
         foreach (var b in _blocks) b.DisposeFused();
     }
 
-    sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
-        LinearLayer gate, LinearLayer up, LinearLayer down)
+    /// <summary>Training loss: next-token cross-entropy plus, in training passes, the MoE layers' auxiliary losses.</summary>
+    public override Tensor TrainingLoss(TrainingBatch batch)
     {
-        public LinearLayer[] Linears => [q, k, v, o, gate, up, down];
+        var loss = base.TrainingLoss(batch);
+        foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
+        return loss;
+    }
+
+    /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
+    internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
+
+    public override double ForwardFlopsPerToken(int T) => base.ForwardFlopsPerToken(T) + MixtureOfExperts.ExtraFlopsPerToken(Config);
+
+    sealed class Block(NormLayer inNorm, LinearLayer q, LinearLayer k, LinearLayer v, LinearLayer o, NormLayer postNorm,
+        LinearLayer? gate, LinearLayer? up, LinearLayer? down, MixtureOfExperts? moe)
+    {
+        public MixtureOfExperts? Moe => moe;
+
+        /// <summary>The dense projections (an MoE layer's experts are not LinearLayers and stay F32).</summary>
+        public IEnumerable<LinearLayer> Linears
+        {
+            get
+            {
+                yield return q; yield return k; yield return v; yield return o;
+                if (gate is not null) yield return gate;
+                if (up is not null) yield return up;
+                if (down is not null) yield return down;
+            }
+        }
 
         // With quantized weights, q/k/v and gate/up each run as one stacked matrix: one activation quantization and
         // one pool dispatch instead of three (two) per token. The layers' own matrices then borrow rows of these.
@@ -100,7 +128,7 @@ public sealed class LlamaModel : CausalLM
         {
             DisposeFused();
             _qkv = Fuse(q, k, v);
-            _gateUp = Fuse(gate, up);
+            _gateUp = gate is not null && up is not null ? Fuse(gate, up) : null;
         }
 
         static unsafe QuantizedMatrix? Fuse(params LinearLayer[] layers)
@@ -155,15 +183,16 @@ public sealed class LlamaModel : CausalLM
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
             x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
-            Tensor gated;
-            if (_gateUp is { } gateUp)
+            Tensor f;
+            if (moe is not null) f = moe.Forward(m);
+            else if (_gateUp is { } gateUp)
             {
                 var both = Ops.QuantLinear(m, gateUp);                              // (B,T,2·I)
                 int I = gateUp.Rows / 2;
-                gated = Ops.SwiGlu(Ops.Narrow(both, 2, 0, I), Ops.Narrow(both, 2, I, I));
+                f = down!.Forward(Ops.SwiGlu(Ops.Narrow(both, 2, 0, I), Ops.Narrow(both, 2, I, I)));
             }
-            else gated = Ops.SwiGlu(gate.Forward(m), up.Forward(m));
-            return Ops.Add(x, model.Dropout(down.Forward(gated)));
+            else f = down!.Forward(Ops.SwiGlu(gate!.Forward(m), up!.Forward(m)));
+            return Ops.Add(x, model.Dropout(f));
         }
 
         static Tensor Heads(Tensor t, int B, int T, int H, int D) => Ops.Transpose(Ops.Reshape(t, B, T, H, D), 1, 2);
