@@ -17,7 +17,7 @@ internal static unsafe class BenchDecode
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "A GGUF file to benchmark." };
+        var model = new Option<string?>("--model") { Description = "A GGUF file to benchmark (in its stored types)." };
         var preset = new Option<string>("--preset") { Description = "A model preset with random weights (used without --model).", DefaultValueFactory = _ => "llama-40m" };
         var type = new Option<string>("--type") { Description = "Weight type of the linear layers: f32, f16, q8_0 or q4_0 (with --preset).", DefaultValueFactory = _ => "q4_0" };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -74,6 +74,7 @@ internal static unsafe class BenchDecode
         double ppRate = BenchSupport.Median(pp), tgRate = BenchSupport.Median(tg), rss = BenchSupport.PeakRssMb();
         double decodeRss = hwmReset ? rss : -1;
         string label = modelPath ?? preset;
+        if (modelPath is not null) typeName = "gguf";
         Console.Error.WriteLine($"bench decode {label} ({model.ParameterCount / 1e6:F1}M params, {typeName}), {threads} threads: " +
             $"pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
         BenchSupport.PrintJson(("bench", "decode"), ("model", label), ("type", typeName.ToLowerInvariant()), ("threads", threads),
@@ -90,9 +91,12 @@ internal static unsafe class BenchDecode
 
     static CausalLM Load(string? modelPath, string preset, QuantType? type)
     {
-        // The one place GGUF models enter this benchmark; the GGUF model loader plugs in here.
+        // A GGUF file runs in its own stored types (F16/Q8_0/Q4_0 linear weights stay quantized; --type is ignored).
         if (modelPath is not null)
-            throw new UserInputException($"bench decode: --model {modelPath}: GGUF models are not wired yet; use --preset with --type");
+        {
+            if (!File.Exists(modelPath)) throw new FileNotFoundException($"bench decode: --model {modelPath}: file not found");
+            return ModelQuantizer.LoadGguf(modelPath);
+        }
         var model = CausalLM.Create(ModelConfig.FromPresetOrFile(preset), seed: 1);
         if (type is { } t) model.Quantize(t, releaseFloatWeights: true);
         return model;

@@ -1,9 +1,11 @@
+using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 using Lathe.Tensors.Kernels;
 using Lathe.Tensors.Quantized;
+using Lathe.Tokenizers;
 
 namespace Lathe.Tests.Inference;
 
@@ -162,4 +164,50 @@ public class QuantizedInferenceTests
         Assert.Contains("model.layers.0.self_attn.q_proj.weight", e.Message);
         model.Quantize(QuantType.F16);   // F16 has no blocks
     }
+}
+
+/// <summary>GGUF files loaded with their quantized weights kept as stored (<see cref="ModelQuantizer.LoadGguf"/>).</summary>
+public class QuantizedGgufTests
+{
+    [Theory]
+    [InlineData(GgmlType.Q8_0, false)]
+    [InlineData(GgmlType.Q8_0, true)]
+    [InlineData(GgmlType.Q4_0, true)]
+    [InlineData(GgmlType.F16, false)]
+    public void A_gguf_loaded_quantized_gives_the_logits_of_its_decoded_weights(GgmlType type, bool tied)
+    {
+        var config = new ModelConfig
+        {
+            ModelType = "llama", VocabSize = 300, MaxPositions = 64, Embd = 64, Layers = 2, Heads = 4, KvHeads = 2,
+            Intermediate = 96, TieEmbeddings = tied, NormEps = 1e-5f, RopeTheta = 10000, InitStd = 0.1f,
+        };
+        string dir = Path.Combine(Path.GetTempPath(), "lathe-quant-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            using var model = CausalLM.Create(config, seed: 3);
+            var tokenizer = new BpeTrainer(300, ["<|endoftext|>"], minFrequency: 1).Train(["the whale and the ship, the sea and the sky; 12 whales!"]);
+            GgufExport.Save(model, tokenizer, path, type);
+            using var quantized = ModelQuantizer.LoadGguf(path);
+            Assert.All(quantized.Linears, l => Assert.Equal(ToQuant(type), l.Quantized!.Type));
+            // Oracle: the F32 model with every stored weight rounded through the type (what the file decodes to).
+            GgufExport.RoundTripWeights(model, type);
+            var ids = new int[40];
+            for (int i = 0; i < ids.Length; i++) ids[i] = (i * 37 + 5) % config.VocabSize;
+            using var tape = new Tape();
+            float[] expected, actual;
+            using (tape.Activate())
+            using (Tape.NoGrad())
+            {
+                expected = model.Logits(ids, 1, ids.Length).ToArray();
+                actual = quantized.Logits(ids, 1, ids.Length).ToArray();   // 40 rows: the F32-activation panel path
+            }
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"{type}: logit {i} = {actual[i]}, oracle {expected[i]}");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    static QuantType ToQuant(GgmlType t) => t switch { GgmlType.F16 => QuantType.F16, GgmlType.Q8_0 => QuantType.Q8_0, _ => QuantType.Q4_0 };
 }
