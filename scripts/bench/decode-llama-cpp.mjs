@@ -41,18 +41,26 @@ async function once() {
         if (++count > generate) break;
     }
     const end = process.hrtime.bigint();
-    return { pp: promptLength / (Number(first - start) / 1e9), tg: generate / (Number(end - first) / 1e9) };
+    // Decode alone: the same number of single-token llama_decode calls with no sampling in between (what the
+    // sampler and the async iterator add is left out: llama.cpp at its best from JavaScript).
+    await sequence.clearHistory();
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < generate; i++) await sequence.evaluateWithoutGeneratingNewTokens([3 + ((11 * i) % (vocab - 3))]);
+    const t1 = process.hrtime.bigint();
+    return { pp: promptLength / (Number(first - start) / 1e9), tg: generate / (Number(end - first) / 1e9), tgDecode: generate / (Number(t1 - t0) / 1e9) };
 }
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 await once();
-const pp = [], tg = [];
-for (let r = 0; r < runs; r++) { const m = await once(); pp.push(m.pp); tg.push(m.tg); }
+const pp = [], tg = [], tgDecode = [];
+for (let r = 0; r < runs; r++) { const m = await once(); pp.push(m.pp); tg.push(m.tg); tgDecode.push(m.tgDecode); }
 const rssMb = process.memoryUsage().rss / 1048576;
 console.log(JSON.stringify({
     bench: "decode", peer: "llama.cpp", version: "node-llama-cpp 3.22.1", model: path.basename(file), threads, runs,
     prompt_tokens: promptLength, generated_tokens: generate,
-    pp_tokens_per_s: +median(pp).toFixed(1), tg_tokens_per_s: +median(tg).toFixed(2), rss_mb: +rssMb.toFixed(0),
+    pp_tokens_per_s: +median(pp).toFixed(1), tg_tokens_per_s: +median(tg).toFixed(2),
+    tg_decode_only_tokens_per_s: +median(tgDecode).toFixed(2), rss_mb: +rssMb.toFixed(0),
 }));
 await context.dispose();
 await model.dispose();

@@ -59,8 +59,8 @@ public sealed unsafe partial class Tensor
     {
         if (Grad is null || Grad.Length != Length || Grad.Rank != Rank || !Grad.Shape.SequenceEqual(Shape))
         {
-            Grad?.Dispose();
-            Grad = new Tensor(Shape);
+            // Reshaped in place: a slot whose shape changes from step to step (MoE expert rows) keeps its buffer.
+            if (Grad is null) Grad = new Tensor(Shape); else Grad.ResetAsContiguous(Shape);
             Kernels.ParallelSpans.Clear(Grad.Data, Grad.Length);
             GradValid = true;
         }
@@ -79,8 +79,8 @@ public sealed unsafe partial class Tensor
     {
         if (Grad is null || Grad.Length != Length || Grad.Rank != Rank || !Grad.Shape.SequenceEqual(Shape))
         {
-            Grad?.Dispose();
-            Grad = new Tensor(Shape);
+            // Reshaped in place: a slot whose shape changes from step to step (MoE expert rows) keeps its buffer.
+            if (Grad is null) Grad = new Tensor(Shape); else Grad.ResetAsContiguous(Shape);
             overwrite = true;
         }
         else overwrite = !GradValid;

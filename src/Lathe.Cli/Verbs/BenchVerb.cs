@@ -15,6 +15,8 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchUnigram.Create());
         bench.Subcommands.Add(BenchTrain.Create());
         bench.Subcommands.Add(BenchQuality.Create());
+        bench.Subcommands.Add(BenchDecode.Create());
+        bench.Subcommands.Add(BenchQuant.Create());
         return bench;
     }
 }

@@ -47,7 +47,7 @@ internal sealed class InferenceModel : IDisposable
     {
         using var file = GgufFile.Open(path);
         var tokenizer = GgufTokenizer.Read(file);
-        var model = GgufModelLoader.Load(file);
+        var model = ModelQuantizer.LoadGguf(path);   // F16/Q8_0/Q4_0 weights stay quantized (the fast decode kernels)
         var stops = new HashSet<int>();
         if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
         if (tokenizer.EotId >= 0) stops.Add(tokenizer.EotId);

@@ -18,6 +18,8 @@ internal static class PretrainVerb
         ("--n-head", "n_head", "Attention heads."),
         ("--n-kv-head", "num_key_value_heads", "Key/value heads (Llama)."),
         ("--intermediate-size", "intermediate_size", "MLP width."),
+        ("--num-experts", "num_local_experts", "Mixture-of-Experts: experts per MoE layer (0 = dense)."),
+        ("--experts-per-token", "num_experts_per_tok", "Mixture-of-Experts: experts each token is routed to (k)."),
     ];
 
     public static Command Create()

@@ -145,7 +145,10 @@ internal static class TokenizerVerb
             var watch = Stopwatch.StartNew();
             if (tok is Tokenizer byteLevel)
             {
-                int invalid = byteLevel.EncodeBytes(bytes, ids);
+                bool show = bytes.Length > 4 << 20 && !Console.IsErrorRedirected;
+                int invalid = byteLevel.EncodeBytesInChunks(bytes, ids, 4 << 20,
+                    show ? new Progress<double>(f => Console.Error.Write($"\rencoding: {f:P0}   ")) : null);
+                if (show) Console.Error.Write("\r");
                 if (invalid > 0) Console.Error.WriteLine($"{path}: {invalid} bytes of invalid UTF-8 encoded as single-byte tokens.");
             }
             else ids.AddRange(tok.Encode(ReadText(path, out _)));   // invalid UTF-8 replaced by U+FFFD and counted

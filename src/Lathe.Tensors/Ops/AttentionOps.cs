@@ -98,6 +98,11 @@ public static unsafe partial class Ops
             throw new ArgumentException($"AttentionCached: length {length} must be between T = {T} and the capacity {capacity}.");
         var cq = Contiguous(q);
         var y = Autograd.Tape.NewResult(q.Shape);
+        if (T == 1)   // one new token: the decoding step's own kernel
+        {
+            Kernels.DecodeAttention.Forward(cq.Data, kCache.Data, vCache.Data, y.Data, B, H, Hkv, length, D, capacity, 1f / MathF.Sqrt(D));
+            return y;
+        }
         var lse = Autograd.Tape.NewResult([B, H, T]);
         var problem = new Kernels.AttentionProblem
         {

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lathe.Models;
+using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 
 namespace Lathe.Inference;
@@ -109,15 +110,24 @@ public sealed class Generator : IDisposable
         return true;
     }
 
-    // Runs the new tokens through the model and keeps the logits of the last one.
+    /// <summary>Prompt tokens per forward pass. The tape keeps every intermediate of a pass, so activation memory grows
+    /// with the tokens in one pass; 128 rows still run the batched (GEMM) kernels at full speed.</summary>
+    public const int PromptChunk = 128;
+
+    // Runs the new tokens through the model (a long prompt in chunks) and keeps the logits of the last one.
     unsafe void Forward(ReadOnlySpan<int> tokens)
     {
-        _tape.Reset();
-        using (_tape.Activate())
-        using (Tape.NoGrad())
+        for (int start = 0; start < tokens.Length; start += PromptChunk)
         {
-            var logits = _model.Logits(tokens, 1, tokens.Length, _cache);
-            new ReadOnlySpan<float>(logits.Data + (long)(tokens.Length - 1) * _last.Length, _last.Length).CopyTo(_last);
+            var chunk = tokens.Slice(start, Math.Min(PromptChunk, tokens.Length - start));
+            _tape.Reset();
+            using (_tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var logits = _model.LastLogits(chunk, 1, chunk.Length, _cache);   // (1, V): the lm_head on the last position only
+                if (start + chunk.Length == tokens.Length)
+                    new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, _last.Length).CopyTo(_last);
+            }
         }
         foreach (int t in tokens) _cached.Add(t);
     }

@@ -15,6 +15,19 @@ public abstract class CausalLM : LanguageModel
     /// (call under <c>Tape.NoGrad()</c>).</summary>
     public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache);
 
+    /// <summary>Logits (B, V) of only the last of T new tokens per sequence, after appending all T to the
+    /// <paramref name="cache"/> — what decoding needs: prompt processing skips the lm_head for every other position.
+    /// Decoding only (call under <c>Tape.NoGrad()</c>).</summary>
+    public virtual Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    {
+        var all = Logits(ids, B, T, cache);                                      // (B·T, V)
+        return Ops.Reshape(Ops.Narrow(Ops.Reshape(all, B, T, Config.VocabSize), 1, T - 1, 1), B, Config.VocabSize);
+    }
+
+    /// <summary>Rows T−1, 2T−1, … of <paramref name="x"/> (B·T, C): the last position of each sequence, (B, C).</summary>
+    private protected static Tensor LastPositions(Tensor x, int B, int T) =>
+        T == 1 ? x : Ops.Reshape(Ops.Narrow(Ops.Reshape(x, B, T, x.Dim(-1)), 1, T - 1, 1), B, x.Dim(-1));
+
     /// <summary>Mean next-token cross-entropy of <paramref name="ids"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
     public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int B, int T) => Ops.CrossEntropy(Logits(ids, B, T), targets);
 
@@ -28,6 +41,29 @@ public abstract class CausalLM : LanguageModel
             + 2.0 * c.Embd * c.Intermediate * (c.ModelType == "llama" ? 3 : 2)
             + 2.0 * 2 * T * c.Embd / 2;   // QKᵀ and A·V, causal → half of T on average
         return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize;
+    }
+
+    /// <summary>Every projection, MLP and lm_head layer (what <see cref="Quantize"/> converts; embeddings and norms excluded).</summary>
+    private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
+
+    internal IEnumerable<LinearLayer> Linears => LinearLayers();
+
+    /// <summary>Converts every projection, MLP and lm_head weight to <paramref name="type"/> for inference (embeddings and
+    /// norms stay F32); see <see cref="ModelQuantizer.Quantize"/>.</summary>
+    public void Quantize(Lathe.Tensors.Quantized.QuantType type, bool releaseFloatWeights = false) =>
+        ModelQuantizer.Quantize(this, type, releaseFloatWeights);
+
+    /// <summary>Called after every linear layer has its quantized weights (by <see cref="ModelQuantizer"/>, or by a loader
+    /// through <see cref="PrepareQuantized"/>): a model may stack matrices that read the same input.</summary>
+    private protected virtual void OnQuantized() { }
+
+    /// <summary>Lets the model reorganise quantized weights set directly on its layers (e.g. by a GGUF loader) for speed:
+    /// Llama stacks q/k/v and gate/up. Call once after the last <c>LinearLayer.Quantized</c> is set.</summary>
+    public void PrepareQuantized() => OnQuantized();
+
+    private protected override void DisposeExtra()
+    {
+        foreach (var layer in LinearLayers()) { layer.Quantized?.Dispose(); layer.Quantized = null; }
     }
 
     /// <summary>Creates a freshly initialised decoder of the config's type.</summary>

@@ -16,6 +16,8 @@ public static class GgufExport
     public static void Save(CausalLM model, Tokenizer tokenizer, string path, GgmlType type, string name = "lathe")
     {
         var c = model.Config;
+        if (c.NumExperts > 0 || c.PositionEmbeddingType is "sinusoidal" or "alibi" || (c.ModelType == "gpt2" && c.PositionEmbeddingType == "rope"))
+            throw new InvalidDataException($"GGUF export: {(c.NumExperts > 0 ? "mixture-of-experts layers" : $"position_embedding_type '{c.PositionEmbeddingType}'")} cannot be exported yet");
         var w = new GgufWriter();
         string arch = c.ModelType;
         w.Add("general.architecture", arch).Add("general.name", name).Add("general.file_type", FileType(type))

@@ -1,4 +1,5 @@
 using Lathe.Tensors;
+using Lathe.Tensors.Quantized;
 
 namespace Lathe.Models;
 
@@ -27,12 +28,20 @@ internal sealed class ParameterBuilder(ulong seed)
     }
 }
 
-/// <summary>y = x·Wᵀ + b with W (out, in).</summary>
-internal sealed class LinearLayer(Tensor weight, Tensor? bias)
+/// <summary>y = x·Wᵀ + b with W (out, in); with <see cref="Quantized"/> set, inference runs on those weights instead.</summary>
+internal sealed class LinearLayer(Tensor weight, Tensor? bias, bool sharesWeight = false)
 {
     public Tensor Weight { get; } = weight;
     public Tensor? Bias { get; } = bias;
-    public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
+    /// <summary>True when <see cref="Weight"/> is also used elsewhere (an lm_head tied to the embedding), so it must
+    /// stay allocated when the float weights of quantized layers are released.</summary>
+    public bool SharesWeight { get; } = sharesWeight;
+
+    /// <summary>A quantized copy of W (out, in) that <see cref="Forward"/> uses when set (inference only: the F32
+    /// <see cref="Weight"/> keeps the training path). A GGUF loader can set it directly. The layer disposes it.</summary>
+    public QuantizedMatrix? Quantized { get; set; }
+
+    public Tensor Forward(Tensor x) => Quantized is null ? Ops.Linear(x, Weight, Bias) : Ops.QuantLinear(x, Quantized, Bias);
 
     /// <summary>A GPT-2 Conv1D: HF name, (in, out) on disk, (out, in) in memory, with bias.</summary>
     public static LinearLayer Conv1D(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>

@@ -58,6 +58,7 @@ public sealed partial record ModelConfig
         if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
+        ValidateMoE();
         return this;
     }
 
@@ -88,6 +89,7 @@ public sealed partial record ModelConfig
     {
         var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
+        if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
         if (type == "bert") return ParseBert(node).Validate();
         if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
@@ -131,6 +133,7 @@ public sealed partial record ModelConfig
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
         }
+        c = ParseMoE(node, c);
         return c.Validate();
     }
 
@@ -175,6 +178,7 @@ public sealed partial record ModelConfig
             o["embd_pdrop"] = Dropout;
             o["attn_pdrop"] = Dropout;
         }
+        WriteMoE(o);
         o["initializer_range"] = InitStd;
         o["torch_dtype"] = "float32";
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
@@ -187,6 +191,7 @@ public sealed partial record ModelConfig
             : throw new InvalidDataException($"config: {field}: '{value}' is not an integer");
         double D() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
             : throw new InvalidDataException($"config: {field}: '{value}' is not a number");
+        if (WithMoE(field, value) is { } moe) return moe;
         if (ModelType == "t5" && WithT5(field, value) is { } t5) return t5;
         return field switch
         {

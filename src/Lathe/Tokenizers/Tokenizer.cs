@@ -173,6 +173,24 @@ public sealed class Tokenizer : ITokenizer
         return invalid;
     }
 
+    /// <summary><see cref="EncodeBytes"/> over a long input in pieces of about <paramref name="chunkBytes"/>, reporting
+    /// progress. A piece ends at a lone newline between two ASCII non-space bytes ("a\nB"): every split pattern cuts
+    /// there on its own and no piece or special token spans it, so the ids equal encoding the whole at once.</summary>
+    public int EncodeBytesInChunks(ReadOnlySpan<byte> bytes, List<int> ids, int chunkBytes, IProgress<double>? progress = null)
+    {
+        static bool Plain(byte b) => b is > 0x20 and < 0x7F;
+        int invalid = 0, start = 0;
+        while (start < bytes.Length)
+        {
+            int end = Math.Min(bytes.Length, start + Math.Max(chunkBytes, 1));
+            while (end < bytes.Length && !(end - start >= 2 && bytes[end - 1] == (byte)'\n' && Plain(bytes[end - 2]) && Plain(bytes[end]))) end++;
+            invalid += EncodeBytes(bytes[start..end], ids);
+            start = end;
+            progress?.Report((double)start / bytes.Length);
+        }
+        return invalid;
+    }
+
     /// <summary>The bytes of some ids (special tokens contribute their text's UTF-8).</summary>
     public byte[] DecodeBytes(IEnumerable<int> ids)
     {

@@ -33,3 +33,32 @@ public class Cl100kCompatibilityTests
         finally { File.Delete(path); }
     }
 }
+
+/// <summary>Encoding a long input in pieces (for progress) gives exactly the ids of encoding it whole.</summary>
+public class ChunkedEncodingTests
+{
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("cl100k_base")]
+    [InlineData("o200k_base")]
+    public void Chunked_encoding_equals_whole_encoding(string name)
+    {
+        var tokenizer = name switch
+        {
+            "gpt2" => Gpt2Vocabulary.FromNodeModules(NodeModules.Find()),
+            "cl100k_base" => TiktokenRanks.Cl100kFromNodeModules(NodeModules.Find()),
+            _ => TiktokenRanks.O200kFromNodeModules(NodeModules.Find()),
+        };
+        // Chapters joined with blank lines, odd line endings and a special token: many candidate cut points.
+        string text = TiktokenFixture.MobyDick()[..300_000] + "\r\nend\n\n  x\nY<|endoftext|>\nZ";
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        var whole = new List<int>();
+        tokenizer.EncodeBytes(bytes, whole);
+        foreach (int chunk in new[] { 1, 7, 1000, 65536 })
+        {
+            var pieces = new List<int>();
+            tokenizer.EncodeBytesInChunks(bytes, pieces, chunk);
+            Assert.True(whole.SequenceEqual(pieces), $"{name}: chunks of {chunk} bytes differ");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Lathe.Inference;
+using Lathe.Models;
+using Lathe.Tensors;
+using Lathe.Tensors.Autograd;
+using Lathe.Tensors.Quantized;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe bench decode`: llama.cpp-style inference figures — prompt processing tokens/s (one batched pass over
+/// a random prompt, logits of the last token only, as llama-bench's pp) and generation tokens/s (greedy, one token per
+/// forward with the KV cache, as llama-bench's tg), median over repetitions, and peak RSS (whole process, and from after
+/// loading on: decode_peak_rss_mb).</summary>
+internal static unsafe class BenchDecode
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "A GGUF file to benchmark (in its stored types)." };
+        var preset = new Option<string>("--preset") { Description = "A model preset with random weights (used without --model).", DefaultValueFactory = _ => "llama-40m" };
+        var type = new Option<string>("--type") { Description = "Weight type of the linear layers: f32, f16, q8_0 or q4_0 (with --preset).", DefaultValueFactory = _ => "q4_0" };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt length for prompt processing.", DefaultValueFactory = _ => 512 };
+        var gen = new Option<int>("--gen-tokens") { Description = "Tokens generated for the generation figure.", DefaultValueFactory = _ => 128 };
+        var reps = new Option<int>("--repetitions") { Description = "Timed repetitions (median reported).", DefaultValueFactory = _ => 3 };
+        var command = new Command("decode", "Prompt-processing and generation tokens/s with the KV cache; prints pp_tokens_per_s, tg_tokens_per_s, peak_rss_mb as JSON last.")
+        {
+            model, preset, type, threads, prompt, gen, reps,
+        };
+        command.SetAction(r => Run(r.GetValue(model), r.GetValue(preset)!, r.GetValue(type)!, r.GetValue(threads), r.GetValue(prompt), r.GetValue(gen), r.GetValue(reps)));
+        return command;
+    }
+
+    static int Run(string? modelPath, string preset, string typeName, int threads, int promptTokens, int genTokens, int repetitions)
+    {
+        if (threads <= 0 || promptTokens <= 0 || genTokens <= 0 || repetitions <= 0)
+            throw new UserInputException("bench decode: --threads, --prompt-tokens, --gen-tokens and --repetitions must be positive");
+        QuantType? type = typeName.ToLowerInvariant() == "f32" ? null
+            : typeName.ToLowerInvariant() is "f16" or "q8_0" or "q4_0" ? QuantTypes.Parse(typeName)
+            : throw new UserInputException($"bench decode: --type '{typeName}' is not one of f32, f16, q8_0, q4_0");
+        ComputePool.SetSharedThreads(threads);
+        using var model = Load(modelPath, preset, type);
+        var config = model.Config;
+        if (promptTokens + genTokens > config.MaxPositions)
+            throw new UserInputException($"bench decode: {promptTokens} + {genTokens} tokens exceed the model's context {config.MaxPositions}");
+
+        // The F32 weights a --preset model is built from are freed by quantization, but the process's high-water mark
+        // keeps them; reset it (Linux: clear_refs 5) so decode_peak_rss_mb is the peak from here on.
+        double loadPeak = BenchSupport.PeakRssMb();
+        bool hwmReset = ResetPeakRss();
+        var rng = new Philox(7);
+        var prompt = new int[promptTokens];
+        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.NextInt(config.VocabSize);
+        using var cache = new KvCache(config, 1, promptTokens + genTokens);
+        using var tape = new Tape();
+        var next = new int[1];
+
+        Measure(model, cache, tape, prompt[..Math.Min(64, promptTokens)], Math.Min(8, genTokens), next);   // JIT warm-up
+        var pp = new List<double>();
+        var tg = new List<double>();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        for (int r = 0; r < repetitions; r++)
+        {
+            var (ppSeconds, tgSeconds) = Measure(model, cache, tape, prompt, genTokens, next);
+            pp.Add(promptTokens / ppSeconds);
+            tg.Add(genTokens / tgSeconds);
+        }
+        process.Refresh();
+        // CPU seconds per repetition: on a loaded machine wall time overstates the cost; CPU time shows the work
+        // (with 2+ threads it includes the workers' spinning).
+        double cpuPerRep = (process.TotalProcessorTime - cpuBefore).TotalSeconds / repetitions;
+        double ppRate = BenchSupport.Median(pp), tgRate = BenchSupport.Median(tg), rss = BenchSupport.PeakRssMb();
+        double decodeRss = hwmReset ? rss : -1;
+        string label = modelPath ?? preset;
+        if (modelPath is not null) typeName = "gguf";
+        Console.Error.WriteLine($"bench decode {label} ({model.ParameterCount / 1e6:F1}M params, {typeName}), {threads} threads: " +
+            $"pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
+        BenchSupport.PrintJson(("bench", "decode"), ("model", label), ("type", typeName.ToLowerInvariant()), ("threads", threads),
+            ("params_m", model.ParameterCount / 1e6), ("prompt_tokens", promptTokens), ("gen_tokens", genTokens), ("repetitions", repetitions),
+            ("cpu_ms_per_repetition", cpuPerRep * 1e3), ("pp_tokens_per_s", ppRate), ("tg_tokens_per_s", tgRate), ("peak_rss_mb", Math.Max(loadPeak, rss)), ("decode_peak_rss_mb", decodeRss));
+        return 0;
+    }
+
+    static bool ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    static CausalLM Load(string? modelPath, string preset, QuantType? type)
+    {
+        // A GGUF file runs in its own stored types (F16/Q8_0/Q4_0 linear weights stay quantized; --type is ignored).
+        if (modelPath is not null)
+        {
+            if (!File.Exists(modelPath)) throw new FileNotFoundException($"bench decode: --model {modelPath}: file not found");
+            return ModelQuantizer.LoadGguf(modelPath);
+        }
+        var model = CausalLM.Create(ModelConfig.FromPresetOrFile(preset), seed: 1);
+        if (type is { } t) model.Quantize(t, releaseFloatWeights: true);
+        return model;
+    }
+
+    // One prompt pass, then greedy generation; returns (prompt seconds, generation seconds).
+    static (double, double) Measure(CausalLM model, KvCache cache, Tape tape, int[] prompt, int genTokens, int[] next)
+    {
+        cache.Reset();
+        long start = Stopwatch.GetTimestamp();
+        next[0] = Step(model, cache, tape, prompt);
+        double ppSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < genTokens; i++) next[0] = Step(model, cache, tape, next);
+        return (ppSeconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
+    }
+
+    // Feeds tokens (a prompt in chunks of Generator.PromptChunk, as generation does) and returns the greedy next token.
+    static int Step(CausalLM model, KvCache cache, Tape tape, int[] tokens)
+    {
+        int best = 0;
+        for (int start = 0; start < tokens.Length; start += Generator.PromptChunk)
+        {
+            var chunk = tokens.AsSpan(start, Math.Min(Generator.PromptChunk, tokens.Length - start));
+            tape.Reset();
+            using (tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var logits = Ops.Contiguous(model.LastLogits(chunk, 1, chunk.Length, cache));   // (1, V)
+                var row = new ReadOnlySpan<float>(logits.Data, model.Config.VocabSize);
+                best = 0;
+                for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
+            }
+        }
+        return best;
+    }
+}

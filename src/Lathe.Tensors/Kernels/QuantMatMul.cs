@@ -1,0 +1,194 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Lathe.Tensors.Quantized;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>y (M, N) = x (M, K) · Wᵀ for a weight W (N, K) stored as F16, Q8_0 or Q4_0 (ggml layouts), without ever
+/// decoding W as a whole. For Q8_0/Q4_0 each row of x is first quantized to Q8_0 (ggml's quantize_row_q8_0:
+/// d = amax/127 rounded to fp16, q = round(x/d)), then every block of 32 is an integer dot product scaled by
+/// d_w·d_x. For many rows (prompt processing, M ≥ <see cref="PanelGemmRows"/>) panels of W are decoded and multiplied
+/// with the F32 GEMM instead (activations stay F32 there). F16 weights are widened to float inside the dot product. Work is split over N on the
+/// <see cref="ComputePool"/>; every output element depends only on its own row and column, so any thread count gives
+/// the same bits.</summary>
+public static unsafe class QuantMatMul
+{
+    /// <summary>The instruction path the integer dot products take on this machine: "avx-vnni", "avx2" or "scalar".</summary>
+    public static string Path => !(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported) ? "scalar"
+        : System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "avx-vnni" : "avx2";
+
+    /// <summary>From this many activation rows on (prompt processing), W is decoded a panel of rows at a time into
+    /// F32 and multiplied by the F32 GEMM: its AVX-512 FMA micro-kernel outruns 256-bit integer dot products once the
+    /// decoding cost (N·K) is shared by enough rows (M·N·K).</summary>
+    public const int PanelGemmRows = 32;
+
+    /// <summary>Scratch bytes <see cref="Forward"/> needs for <paramref name="m"/> rows of <paramref name="k"/>
+    /// activations: the quantized activations and their block scales (Q types, M &lt; <see cref="PanelGemmRows"/>),
+    /// or one decoded weight panel (M ≥ <see cref="PanelGemmRows"/>); 0 for F16 matvec.</summary>
+    public static long ScratchBytes(QuantType type, int m, int k)
+    {
+        if (m >= PanelGemmRows) return (long)PanelRows(k) * k * sizeof(float);
+        return type == QuantType.F16 ? 0 : AlignUp((long)m * k) + 2L * m * (k / 32) * sizeof(float);
+    }
+
+    // Rows of W decoded per GEMM panel: about 1 MB of floats (an L2), a multiple of 16.
+    static int PanelRows(int k) => Math.Max(16, 256 * 1024 / k / 16 * 16);
+
+    static long AlignUp(long bytes) => (bytes + 63) & ~63L;
+
+    /// <summary>Overwrites y (<paramref name="m"/>, <paramref name="n"/>) with x·Wᵀ. <paramref name="w"/> points at
+    /// <paramref name="n"/> rows laid out as <paramref name="type"/>; <paramref name="scratch"/> holds at least
+    /// <see cref="ScratchBytes"/> bytes (may be null when that is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(float* x, int m, int k, byte* w, QuantType type, int n, float* y, byte* scratch)
+    {
+        Validate(x, m, k, w, type, n, y, scratch);
+        if (m == 0 || n == 0) return;
+        long rowBytes = QuantTypes.RowBytes(type, k);
+        if (m >= PanelGemmRows) { PanelGemm(x, m, k, w, type, rowBytes, n, y, (float*)scratch); return; }
+        var body = new Body { X = x, W = w, Y = y, M = m, K = k, N = n, Type = type, RowBytes = rowBytes };
+        if (type != QuantType.F16)
+        {
+            body.Q = (sbyte*)scratch;
+            body.D = (float*)(scratch + AlignUp((long)m * k));
+            body.C = body.D + (long)m * (k / 32);
+            QuantizeActivations(x, m, k, body.Q, body.D, body.C);
+        }
+        body.RowsPerChunk = RowsPerChunk(m, k, n);
+        ComputePool.Shared.For((n + body.RowsPerChunk - 1) / body.RowsPerChunk, ref body);
+    }
+
+    // y[:, n0:n0+P] = x · decode(W[n0:n0+P])ᵀ panel by panel: only one panel of W is ever decoded.
+    static void PanelGemm(float* x, int m, int k, byte* w, QuantType type, long rowBytes, int n, float* y, float* panel)
+    {
+        int rows = PanelRows(k);
+        for (int n0 = 0; n0 < n; n0 += rows)
+        {
+            int p = Math.Min(rows, n - n0);
+            var decode = new DecodeBody { W = w + n0 * rowBytes, RowBytes = rowBytes, K = k, Type = type, Panel = panel };
+            ComputePool.Shared.For(p, ref decode);
+            Gemm.Multiply(false, true, m, p, k, x, k, panel, k, y + n0, n);
+        }
+    }
+
+    struct DecodeBody : IParallelBody
+    {
+        public byte* W;
+        public float* Panel;
+        public long RowBytes;
+        public int K;
+        public QuantType Type;
+
+        public void Execute(int row) => DecodeRow(Type, W + row * RowBytes, RowBytes, K, Panel + (long)row * K);
+    }
+
+    /// <summary>One row of W to floats, value = d·q exactly as the reference dequantizers compute it (float product of
+    /// the widened fp16 scale and the integer quant), eight values per vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void DecodeRow(QuantType type, byte* row, long rowBytes, int k, float* destination)
+    {
+        if (type == QuantType.F16)
+        {
+            ushort* h = (ushort*)row;
+            for (int i = 0; i < k; i++) destination[i] = HalfBits.ToSingle(h[i]);
+            return;
+        }
+        int blockBytes = type == QuantType.Q8_0 ? Q8_0.BlockBytes : Q4_0.BlockBytes;
+        for (int b = 0; b < k / 32; b++, row += blockBytes, destination += 32)
+        {
+            var d = Vector256.Create(HalfBits.ToSingle(*(ushort*)row));
+            Vector128<sbyte> first, second;   // values 0..15 and 16..31
+            if (type == QuantType.Q8_0)
+            {
+                first = Vector128.Load((sbyte*)row + 2);
+                second = Vector128.Load((sbyte*)row + 18);
+            }
+            else
+            {
+                var packed = Vector128.Load(row + 2);
+                var mask = Vector128.Create((byte)0x0F);
+                var eight = Vector128.Create((sbyte)8);
+                first = Vector128.AsSByte(packed & mask) - eight;
+                second = Vector128.AsSByte(Vector128.ShiftRightLogical(packed, 4) & mask) - eight;
+            }
+            Store(first, d, destination);
+            Store(second, d, destination + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector128<sbyte> q, Vector256<float> d, float* destination)
+    {
+        var wide = Vector256.WidenLower(Vector256.Create(q, q));     // 16 × int16
+        (d * Vector256.ConvertToSingle(Vector256.WidenLower(wide))).Store(destination);
+        (d * Vector256.ConvertToSingle(Vector256.WidenUpper(wide))).Store(destination + 8);
+    }
+
+    internal static void Validate(float* x, int m, int k, byte* w, QuantType type, int n, float* y, byte* scratch)
+    {
+        if (m < 0 || k <= 0 || n < 0)
+            throw new ArgumentException($"QuantMatMul: dims m={m}, k={k}, n={n} must be non-negative (k positive).");
+        if (type != QuantType.F16 && k % 32 != 0)
+            throw new ArgumentException($"QuantMatMul: {type} needs k a multiple of 32 (k={k}).");
+        if (m > 0 && n > 0 && (x == null || w == null || y == null || (ScratchBytes(type, m, k) > 0 && scratch == null)))
+            throw new ArgumentException($"QuantMatMul: null buffer for m={m}, k={k}, n={n} ({type}).");
+    }
+
+    // Enough weight rows per task that one task is worth a dispatch (~32k multiply-adds), and for M > 1 at least
+    // 16 so a group of activation rows meets several weight rows while both are in L1.
+    static int RowsPerChunk(int m, int k, int n)
+    {
+        long perRow = (long)m * k;
+        int rows = (int)Math.Clamp((32 * 1024 + perRow - 1) / perRow, 1, n);
+        if (m > 1) rows = Math.Max(rows, Math.Min(16, n));
+        return rows;
+    }
+
+    /// <summary>ggml's quantize_row_q8_0 reference for each row: per block of 32, d = max|x|/127 (stored and used as
+    /// fp16), q = round-half-away(x·(1/d)). Scales go to <paramref name="d"/> (M·K/32 floats, the fp16 value widened);
+    /// if <paramref name="c"/> is given, each block's 8·d·Σq goes there (the Q4_0 matvec's offset correction).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void QuantizeActivations(float* x, int m, int k, sbyte* q, float* d, float* c = null)
+    {
+        long blocks = (long)m * (k / 32);
+        for (long b = 0; b < blocks; b++)
+        {
+            float* v = x + b * 32;
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = MathF.Max(amax, MathF.Abs(v[i]));
+            float scale = amax / 127f;
+            float inverse = scale != 0 ? 1f / scale : 0f;
+            d[b] = (float)(Half)scale;
+            sbyte* qb = q + b * 32;
+            int sum = 0;
+            for (int i = 0; i < 32; i++) sum += qb[i] = (sbyte)MathF.Round(v[i] * inverse, MidpointRounding.AwayFromZero);
+            if (c != null) c[b] = 8f * d[b] * sum;
+        }
+    }
+
+    struct Body : IParallelBody
+    {
+        public float* X, Y, D, C;
+        public byte* W;
+        public sbyte* Q;
+        public long RowBytes;
+        public int M, K, N, RowsPerChunk;
+        public QuantType Type;
+
+        public void Execute(int chunk)
+        {
+            int n0 = chunk * RowsPerChunk, n1 = Math.Min(N, n0 + RowsPerChunk);
+            if (Type == QuantType.F16) { QuantDot.F16Rows(X, M, K, W, RowBytes, n0, n1, Y, N); return; }
+            int nb = K / 32;
+            int r = 0;
+            // Four activation rows share each weight block while it is in registers.
+            for (; r + 4 <= M; r += 4)
+                for (int j = n0; j < n1; j++)
+                    QuantDot.Rows4(Type, W + j * RowBytes, Q + (long)r * K, K, D + (long)r * nb, nb, Y + (long)r * N + j, N);
+            for (; r < M; r++)
+                for (int j = n0; j < n1; j++)
+                    Y[(long)r * N + j] = QuantDot.Row(Type, W + j * RowBytes, Q + (long)r * K, D + (long)r * nb, C + (long)r * nb, nb);
+        }
+    }
+}

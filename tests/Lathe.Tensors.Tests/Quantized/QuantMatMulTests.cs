@@ -1,0 +1,158 @@
+using System.Runtime.InteropServices;
+using Lathe.Tensors.Kernels;
+using Lathe.Tensors.Quantized;
+using Lathe.Tensors.Tests.Kernels;
+
+namespace Lathe.Tensors.Tests.Quantized;
+
+/// <summary><see cref="QuantMatMul"/> against its scalar twin and against a float64 product of the weights and
+/// activations decoded by the reference quantizers (<see cref="Q8_0"/>, <see cref="Q4_0"/>, <see cref="Half"/>).</summary>
+public unsafe class QuantMatMulTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0, QuantType.F16 })
+            foreach (int k in new[] { 32, 64, 96, 160, 288, 512, 1024, 4096 })
+                foreach (int m in new[] { 1, 3, 17 })
+                    yield return [type, m, k, k >= 1024 ? 63 : 129];
+        foreach (int k in new[] { 1, 7, 33, 250 }) yield return [QuantType.F16, 3, k, 17];
+        yield return [QuantType.Q4_0, 1, 512, 1001];   // many chunks on the pool
+        // Prompt-sized M: panels of W decoded for the F32 GEMM (several panels when N is large).
+        foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0, QuantType.F16 })
+        {
+            yield return [type, QuantMatMul.PanelGemmRows, 96, 33];
+            yield return [type, 37, 4096, 129];
+        }
+        yield return [QuantType.Q8_0, 5, 64, 1];
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Fast_kernel_matches_twin_and_float64_reference(QuantType type, int m, int k, int n)
+    {
+        var wf = TestData.Uniform((long)n * k, 1000 + k + n, -0.5f, 0.5f);
+        var x = TestData.Uniform((long)m * k, 2000 + k + m, -2f, 2f);
+        if (k >= 32) { wf[0] = 0; x[0] = 0; for (int i = 0; i < 32; i++) x[i] = 0; }   // an all-zero activation block (d = 0)
+        using var w = QuantizedMatrix.FromFloat(wf, n, k, type);
+        var fast = new float[(long)m * n];
+        var twin = new float[(long)m * n];
+        var scratch = new byte[QuantMatMul.ScratchBytes(type, m, k) + 1];
+        fixed (float* px = x, pf = fast, pt = twin)
+        fixed (byte* ps = scratch)
+        {
+            QuantMatMul.Forward(px, m, k, w.Data, type, n, pf, ps);
+            QuantMatMulReference.Scalar(px, m, k, w.Data, type, n, pt);
+        }
+
+        // Reference: decode W with the reference dequantizers; for Q types quantize-dequantize x the same way.
+        // The panel path (M ≥ PanelGemmRows) multiplies F32 activations; the matvec path quantizes them.
+        bool panel = m >= QuantMatMul.PanelGemmRows;
+        var xr = (float[])x.Clone();
+        if (type != QuantType.F16 && !panel)
+        {
+            var blocks = new byte[Q8_0.Bytes(x.Length)];
+            Q8_0.Quantize(x, blocks);
+            Q8_0.Dequantize(blocks, xr);
+        }
+        var row = new float[k];
+        int nb = Math.Max(1, k / 32);
+        var amax = new double[(k + 31) / 32];
+        for (int j = 0; j < n; j++)
+        {
+            w.DequantizeRow(j, row);
+            for (int b = 0; b < amax.Length; b++)
+            {
+                amax[b] = 0;
+                for (int i = b * 32; i < Math.Min(k, b * 32 + 32); i++) amax[b] = Math.Max(amax[b], Math.Abs(row[i]));
+            }
+            for (int r = 0; r < m; r++)
+            {
+                double sum = 0, abs = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    double p = (double)row[i] * xr[(long)r * k + i];
+                    sum += p;
+                    // Q4_0 matvec sums unsigned nibbles u·x and subtracts 8·Σx per block: its terms reach
+                    // (|w| + 8|d_w|)·|x|, and 8|d_w| is the block's largest |w| (that value is stored as q = 0).
+                    abs += type == QuantType.Q4_0 && !panel ? (Math.Abs(row[i]) + amax[i / 32]) * Math.Abs(xr[(long)r * k + i]) : Math.Abs(p);
+                }
+                // Q matvec: float32 accumulation over ≤ nb block terms in vector lanes, each term carrying the rounding
+                // of d_w·d_x: a few float ulps per term of Σ|terms| (rigorous). F16 and the panel path (F32 GEMM) sum k
+                // float products in blocked vector lanes: 1e-5 of Σ|products| (the engine's fp32 reduction tolerance;
+                // far below the error of a wrongly decoded block).
+                double tol = (type == QuantType.F16 || panel ? 1e-5 : (nb + 4) * Math.Pow(2, -22)) * abs + 1e-30;
+                float f = fast[(long)r * n + j], t = twin[(long)r * n + j];
+                if (!panel) Assert.True(Math.Abs(t - sum) <= tol, $"{type} m={m} k={k} n={n}: twin y[{r},{j}] = {t}, float64 reference {sum} (tol {tol})");
+                Assert.True(Math.Abs(f - sum) <= tol, $"{type} m={m} k={k} n={n}: fast y[{r},{j}] = {f}, float64 reference {sum} (tol {tol})");
+            }
+        }
+    }
+
+    [Fact]
+    public void Activation_quantization_is_ggml_quantize_row_q8_0()
+    {
+        foreach (int k in new[] { 32, 96, 1024 })
+        {
+            var x = TestData.Uniform(3 * k, k, -3f, 3f);
+            x[5] = 0.5f * (2f * 3f / 127f);    // values near rounding ties
+            for (int i = 32; i < 64 && i < x.Length; i++) x[i] = 0;
+            var q = new sbyte[x.Length];
+            var d = new float[x.Length / 32];
+            fixed (float* px = x) fixed (sbyte* pq = q) fixed (float* pd = d)
+                QuantMatMul.QuantizeActivations(px, 3, k, pq, pd);
+            var blocks = new byte[Q8_0.Bytes(x.Length)];
+            Q8_0.Quantize(x, blocks);
+            for (int b = 0; b < d.Length; b++)
+            {
+                Assert.Equal((float)BitConverter.ToHalf(blocks, b * Q8_0.BlockBytes), d[b]);
+                for (int i = 0; i < 32; i++) Assert.Equal((sbyte)blocks[b * Q8_0.BlockBytes + 2 + i], q[b * 32 + i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Half_bits_convert_exactly_for_every_pattern()
+    {
+        for (int bits = 0; bits < 65536; bits++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf((ushort)bits), actual = HalfBits.ToSingle((ushort)bits);
+            if (float.IsNaN(expected)) Assert.True(float.IsNaN(actual), $"half 0x{bits:X4} should be NaN");
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(actual));
+        }
+    }
+
+    [Fact]
+    public void F16_weights_with_specials_widen_like_Half_in_the_vector_path()
+    {
+        // Every finite half magnitude class (zero, subnormal, normal, max) through the SIMD widening (infinities are covered by the scalar conversion test: here inf·0 in other lanes would be NaN).
+        ushort[] bits = [0x0000, 0x8000, 0x0001, 0x03FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0xFBFF, 0x0200, 0x83FF, 0x3555, 0x8201, 0x4248, 0x1234, 0x5678];
+        var x = new float[16];
+        fixed (ushort* pb = bits) fixed (float* px = x)
+            for (int i = 0; i < 16; i++)
+            {
+                Array.Clear(x); x[i] = 1f;
+                float y;
+                QuantMatMul.Forward(px, 1, 16, (byte*)pb, QuantType.F16, 1, &y, null);
+                Assert.Equal((float)BitConverter.UInt16BitsToHalf(bits[i]), y);
+            }
+    }
+
+    [Fact]
+    public void Bad_arguments_are_rejected_with_the_dims()
+    {
+        using var w = QuantizedMatrix.FromFloat(new float[4 * 64], 4, 64, QuantType.Q8_0);
+        var e = Assert.Throws<ArgumentException>(() => Call(1, 48, w, QuantType.Q8_0, scratch: true));
+        Assert.Contains("k=48", e.Message);
+        Assert.Throws<ArgumentException>(() => Call(1, 64, w, QuantType.Q4_0, scratch: false));
+        Assert.Throws<ArgumentException>(() => Call(-1, 64, w, QuantType.Q4_0, scratch: true));
+    }
+
+    static void Call(int m, int k, QuantizedMatrix w, QuantType type, bool scratch)
+    {
+        var x = new float[64];
+        var y = new float[4];
+        var s = new byte[4096];
+        fixed (float* px = x, py = y) fixed (byte* ps = s)
+            QuantMatMul.Forward(px, m, k, w.Data, type, 4, py, scratch ? ps : null);
+    }
+}
