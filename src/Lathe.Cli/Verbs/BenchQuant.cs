@@ -68,7 +68,7 @@ internal static unsafe class BenchQuant
             byte* scratch = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, QuantMatMul.ScratchBytes(qt, m, k)), 64);
             try
             {
-                var t = BenchSupport.Time(() => QuantMatMul.Forward(x, m, k, qm.Data, qt, n, y, scratch), warmup: 5, minRuns: 20, minSeconds: seconds);
+                var t = BenchSupport.Time(() => QuantMatMul.Forward(x, m, k, qm, y, scratch), warmup: 5, minRuns: 20, minSeconds: seconds);
                 return (BenchSupport.Median(t), qm.ByteLength);
             }
             finally { NativeMemory.AlignedFree(scratch); }

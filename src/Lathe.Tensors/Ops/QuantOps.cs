@@ -28,7 +28,7 @@ public static unsafe partial class Ops
         // The activations' Q8_0 copy lives in this thread's call scratch (grown once, reused every token).
         long scratchBytes = QuantMatMul.ScratchBytes(weight.Type, rows, inF);
         byte* scratch = scratchBytes == 0 ? null : (byte*)Scratch.GetForCall((scratchBytes + 3) / 4);
-        QuantMatMul.Forward(cx.Data, rows, inF, weight.Data, weight.Type, outF, y.Data, scratch);
+        QuantMatMul.Forward(cx.Data, rows, inF, weight, y.Data, scratch);
         if (bias is not null)
         {
             var cb = new ReadOnlySpan<float>(Contiguous(bias).Data, outF);

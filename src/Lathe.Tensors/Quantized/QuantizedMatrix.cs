@@ -123,6 +123,25 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         return m;
     }
 
+    Q4_0Packed? _packed;
+
+    /// <summary>This Q4_0 matrix regrouped for the prompt-processing GEMM, made on first use (the first prompt of a
+    /// run pays ~1 ms per million weights; generation alone never does) and kept until dispose.</summary>
+    internal Q4_0Packed Packed
+    {
+        get
+        {
+            var packed = Volatile.Read(ref _packed);
+            if (packed != null) return packed;
+            if (Type != QuantType.Q4_0) throw new InvalidOperationException($"QuantizedMatrix: only Q4_0 is packed, not {Type}.");
+            var fresh = Q4_0Packed.Pack(Data, Rows, Columns);
+            packed = Interlocked.CompareExchange(ref _packed, fresh, null);
+            if (packed == null) return fresh;
+            fresh.Dispose();
+            return packed;
+        }
+    }
+
     /// <summary>Row <paramref name="row"/> decoded to floats (for tests, embeddings and debugging; never the matmul path).</summary>
     public void DequantizeRow(int row, Span<float> destination)
     {
@@ -142,6 +161,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
 
     public void Dispose()
     {
+        Interlocked.Exchange(ref _packed, null)?.Dispose();
         if (_owns && _data != null) NativeMemory.AlignedFree(_data);
         _data = null;
         GC.KeepAlive(_owner);

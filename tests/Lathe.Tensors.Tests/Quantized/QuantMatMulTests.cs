@@ -24,6 +24,11 @@ public unsafe class QuantMatMulTests
             yield return [type, 37, 4096, 129];
         }
         yield return [QuantType.Q8_0, 5, 64, 1];
+        // Q4_0 prompts with N a multiple of 16: the packed integer GEMM (odd group counts pad a group; M not a multiple of 4).
+        yield return [QuantType.Q4_0, 32, 96, 48];
+        yield return [QuantType.Q4_0, 37, 4096, 128];
+        yield return [QuantType.Q4_0, 130, 512, 64];
+        yield return [QuantType.Q4_0, 33, 1408, 16];
     }
 
     [Theory]
@@ -40,13 +45,16 @@ public unsafe class QuantMatMulTests
         fixed (float* px = x, pf = fast, pt = twin)
         fixed (byte* ps = scratch)
         {
-            QuantMatMul.Forward(px, m, k, w.Data, type, n, pf, ps);
+            QuantMatMul.Forward(px, m, k, w, pf, ps);
             QuantMatMulReference.Scalar(px, m, k, w.Data, type, n, pt);
         }
 
         // Reference: decode W with the reference dequantizers; for Q types quantize-dequantize x the same way.
-        // The panel path (M ≥ PanelGemmRows) multiplies F32 activations; the matvec path quantizes them.
-        bool panel = m >= QuantMatMul.PanelGemmRows;
+        // The panel path (M ≥ PanelGemmRows) multiplies F32 activations; the matvec path and the packed Q4_0 GEMM
+        // quantize them.
+        bool packed = QuantMatMul.UsesPacked(type, m, n);
+        if (n % 16 == 0 && type == QuantType.Q4_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q4PackedGemm.IsSupported, packed);
+        bool panel = m >= QuantMatMul.PanelGemmRows && !packed;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
         {
@@ -106,6 +114,77 @@ public unsafe class QuantMatMulTests
             {
                 Assert.Equal((float)BitConverter.ToHalf(blocks, b * Q8_0.BlockBytes), d[b]);
                 for (int i = 0; i < 32; i++) Assert.Equal((sbyte)blocks[b * Q8_0.BlockBytes + 2 + i], q[b * 32 + i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Packed_gemm_quantizes_activations_with_the_bits_of_the_scalar_quantizer()
+    {
+        if (!Q4PackedGemm.IsSupported) return;   // AVX-512BW only; the scalar quantizer is tested above
+        foreach (int k in new[] { 32, 96, 1024 })
+        {
+            var x = TestData.Uniform(k, 7 * k, -3f, 3f);
+            // A block whose scale is exactly 1 (max |x| = 127): every half-integer is a rounding tie.
+            for (int i = 0; i < 32; i++) x[i] = i == 0 ? 127f : (i % 2 == 0 ? 1 : -1) * (i * 3.5f + 0.5f) % 127f;
+            if (k > 32) for (int i = 32; i < 64; i++) x[i] = 0;   // an all-zero block (d = 0)
+            int nb = k / 32;
+            var q = new sbyte[k]; var d = new float[nb];
+            var qv = new sbyte[k]; var dv = new float[nb]; var c = new int[nb];
+            fixed (float* px = x) fixed (sbyte* pq = q, pqv = qv) fixed (float* pd = d, pdv = dv) fixed (int* pc = c)
+            {
+                QuantMatMul.QuantizeActivations(px, 1, k, pq, pd);
+                Q4PackedGemm.QuantizeRow(px, nb, pqv, pdv, pc);
+            }
+            Assert.Equal(q, qv);
+            Assert.Equal(d, dv);
+            for (int b = 0; b < nb; b++)
+            {
+                int low = 0, high = 0;
+                for (int i = 0; i < 32; i++) { if (i % 4 < 2) low += q[b * 32 + i]; else high += q[b * 32 + i]; }
+                Assert.Equal((short)(-8 * low), (short)c[b]);
+                Assert.Equal((short)(-8 * high), (short)(c[b] >> 16));
+            }
+        }
+    }
+
+    [Fact]
+    public void Packed_gemm_block_sums_are_exact_at_the_int16_extremes()
+    {
+        if (!Q4PackedGemm.IsSupported) return;
+        // Every weight nibble 0 (value −8) or 15 (value 7) against activations of ±127: the int16 lanes wrap on the
+        // way and must still land on the exact block sums. Weights are built from bytes so no quantizer rounds them.
+        const int n = 32, k = 64, m = 4;
+        var bytes = new byte[n * 2 * Q4_0.BlockBytes];
+        var rng = new Random(5);
+        for (int row = 0; row < n; row++)
+            for (int b = 0; b < 2; b++)
+            {
+                int o = (row * 2 + b) * Q4_0.BlockBytes;
+                BitConverter.TryWriteBytes(bytes.AsSpan(o), (Half)1f);
+                for (int i = 0; i < 16; i++)
+                    bytes[o + 2 + i] = row == 0 ? (byte)0x00 : row == 1 ? (byte)0xFF : (byte)(rng.Next(2) == 0 ? 0x00 : rng.Next(2) == 0 ? 0xFF : 0xF0);
+            }
+        var x = new float[m * k];
+        // Scale 1, quants ±127; rows 0 and 1 all +127 and all −127 meet weight rows 0 and 1 at every lane's extreme.
+        for (int i = 0; i < x.Length; i++) x[i] = i < k ? 127f : i < 2 * k ? -127f : rng.Next(2) == 0 ? 127f : -127f;
+        using var w = QuantizedMatrix.FromBytes(bytes, n, k, QuantType.Q4_0);
+        var y = new float[m * n];
+        var scratch = new byte[QuantMatMul.ScratchBytes(QuantType.Q4_0, QuantMatMul.PanelGemmRows, k)];
+        var decoded = new float[k];
+        var xs = new float[QuantMatMul.PanelGemmRows * k];
+        Array.Copy(x, xs, x.Length);
+        var ys = new float[QuantMatMul.PanelGemmRows * n];
+        fixed (float* px = xs, py = ys) fixed (byte* ps = scratch)
+            QuantMatMul.Forward(px, QuantMatMul.PanelGemmRows, k, w, py, ps);
+        for (int j = 0; j < n; j++)
+        {
+            w.DequantizeRow(j, decoded);
+            for (int r = 0; r < m; r++)
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
+                Assert.Equal(sum, ys[r * n + j]);   // integers below 2^24: exact in float
             }
         }
     }
