@@ -5,7 +5,8 @@ namespace Lathe.Tensors.Kernels;
 
 /// <summary>C (m×n) += A (m×k) · B (k×n) for the small blocks of attention (≤ 64 on a side), on the calling
 /// thread, with no packing. A is read through strides (A(i,p) = a[i·aRow + p·aCol]) so Aᵀ costs nothing;
-/// B and C are row-major. Tiles of 4 rows × 2 vectors keep 8 accumulators in registers per k step.</summary>
+/// B and C are row-major. With 512-bit vectors, tiles of 8 rows × 2 vectors keep 16 accumulators in registers per
+/// k step (two B loads feed 16 FMAs); 256-bit tiles are 4 rows × 2 vectors.</summary>
 internal static unsafe class BlockGemm
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -41,6 +42,43 @@ internal static unsafe class BlockGemm
     static void Columns512x2(int m, int k, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc)
     {
         int i = 0;
+        for (; i + 8 <= m; i += 8)
+        {
+            Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
+                             c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+            float* ai = a + (long)i * aRow;
+            for (int p = 0; p < k; p++)
+            {
+                float* bp = b + (long)p * ldb;
+                var b0 = Vector512.Load(bp); var b1 = Vector512.Load(bp + 16);
+                float* ap = ai + (long)p * aCol;
+                var x = Vector512.Create(ap[0]);
+                c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                x = Vector512.Create(ap[aRow]);
+                c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                x = Vector512.Create(ap[2 * aRow]);
+                c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                x = Vector512.Create(ap[3 * aRow]);
+                c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                x = Vector512.Create(ap[4 * aRow]);
+                c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+                x = Vector512.Create(ap[5 * aRow]);
+                c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+                x = Vector512.Create(ap[6 * aRow]);
+                c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+                x = Vector512.Create(ap[7 * aRow]);
+                c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            }
+            float* ci = c + (long)i * ldc;
+            (Vector512.Load(ci) + c00).Store(ci); (Vector512.Load(ci + 16) + c01).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c10).Store(ci); (Vector512.Load(ci + 16) + c11).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c20).Store(ci); (Vector512.Load(ci + 16) + c21).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c30).Store(ci); (Vector512.Load(ci + 16) + c31).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c40).Store(ci); (Vector512.Load(ci + 16) + c41).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c50).Store(ci); (Vector512.Load(ci + 16) + c51).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c60).Store(ci); (Vector512.Load(ci + 16) + c61).Store(ci + 16); ci += ldc;
+            (Vector512.Load(ci) + c70).Store(ci); (Vector512.Load(ci + 16) + c71).Store(ci + 16);
+        }
         for (; i + 4 <= m; i += 4)
         {
             Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
@@ -143,12 +181,7 @@ internal static unsafe class BlockGemm
         }
     }
 
-    /// <summary>Transposes rows × cols (row stride ld) into cols × rows (row stride rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Transposes rows × cols (row stride ld) into cols × rows (row stride rows), in 8×8 register tiles.</summary>
     public static void Transpose(float* src, int rows, int cols, int ld, float* dst)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                dst[(long)c * rows + r] = src[(long)r * ld + c];
-    }
+        => GemmPacking.TransposePanel(src, ld, rows, cols, rows, dst);
 }

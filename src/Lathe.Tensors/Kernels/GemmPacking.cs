@@ -58,7 +58,7 @@ internal static unsafe class GemmPacking
     /// panel of `rows` stored rows read across. Full 8×8 and 4×4 tiles are transposed in registers (the loads and
     /// stores stay contiguous); the edges go element by element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void TransposePanel(float* src, long ld, int rows, int kc, int width, float* dst)
+    internal static void TransposePanel(float* src, long ld, int rows, int kc, int width, float* dst)
     {
         // Tiles: rows [0, rows8) in 8×8 for k < kc8; rows [rows8, rows4) in 4×4 for k < kc4; the rest one by one.
         int rows8 = 0, rows4 = 0, kc8 = 0, kc4 = 0;
