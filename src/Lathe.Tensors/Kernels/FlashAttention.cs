@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Lathe.Tensors.Threading;
 
 namespace Lathe.Tensors.Kernels;
@@ -40,6 +41,9 @@ internal static unsafe class FlashAttention
 {
     public const int Block = 64;
 
+    /// <summary>The backward keeps the key pass's dS blocks for the query pass up to this many floats (64 MB).</summary>
+    internal const long MaxStoredScoreFloats = 16L << 20;
+
     // Scratch per task: S/P block (Block²), dP block (Block²), a transposed K or V block (D·Block), O accumulator (Block·D),
     // and per-row m, l, D (3·Block).
     static long ScratchFloats(int d) => 2L * Block * Block + 2L * d * Block + 3L * Block;
@@ -76,13 +80,10 @@ internal static unsafe class FlashAttention
                 for (int i = 0; i < rows; i++)
                 {
                     var row = new Span<float>(s + (long)i * cols, cols);
-                    if (!ScaleAndMask(ref P, b, h, t0 + i, s0, row)) { row.Clear(); continue; }
-                    float blockMax = TensorPrimitives.Max(row);
+                    if (!ScaleAndMask(ref P, b, h, t0 + i, s0, row, out float blockMax)) { row.Clear(); continue; }
                     float mNew = MathF.Max(m[i], blockMax);
                     float alpha = MathF.Exp(m[i] - mNew);   // 0 when m was −∞
-                    TensorPrimitives.Subtract(row, mNew, row);
-                    TensorPrimitives.Exp(row, row);          // masked entries: exp(−∞) = 0
-                    l[i] = l[i] * alpha + TensorPrimitives.Sum(row);
+                    l[i] = l[i] * alpha + ExpShifted(row, mNew);   // masked entries: exp(−∞) = 0
                     if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
                     m[i] = mNew;
                     any = true;
@@ -101,19 +102,74 @@ internal static unsafe class FlashAttention
         }
     }
 
-    /// <summary>Scales a row of raw scores, adds the bias and sets invisible keys to −∞. False when the block
-    /// holds no visible key for this query.</summary>
-    static bool ScaleAndMask(ref AttentionProblem p, int b, int h, int t, int s0, Span<float> row)
+    /// <summary>Scales a row of raw scores, adds the bias and sets invisible keys to −∞; gives the row's maximum.
+    /// False when the block holds no visible key for this query.</summary>
+    static bool ScaleAndMask(ref AttentionProblem p, int b, int h, int t, int s0, Span<float> row, out float max)
     {
+        max = float.NegativeInfinity;
         p.Visible(b, t, out int lo, out int hi);
         int from = Math.Max(lo - s0, 0), to = Math.Min(hi - s0, row.Length);
         if (to <= from) return false;
-        TensorPrimitives.Multiply(row, p.Scale, row);
         float* bias = p.BiasRow(b, h, t);
-        if (bias != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias + s0, row.Length), row);
+        if (bias != null) bias += s0;
+        if (Vector512.IsHardwareAccelerated && row.Length % 16 == 0)
+        {
+            // One pass in registers: the same products and sums as the span calls below, lane by lane.
+            fixed (float* r = row)
+            {
+                var scale = Vector512.Create(p.Scale);
+                var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                var maxv = Vector512.Create(float.NegativeInfinity);
+                for (int j = 0; j < row.Length; j += 16)
+                {
+                    var v = Vector512.Load(r + j) * scale;
+                    if (bias != null) v += Vector512.Load(bias + j);
+                    var index = lanes + Vector512.Create(j);
+                    var visible = Vector512.GreaterThanOrEqual(index, Vector512.Create(from)) & Vector512.LessThan(index, Vector512.Create(to));
+                    v = Vector512.ConditionalSelect(visible.AsSingle(), v, Vector512.Create(float.NegativeInfinity));
+                    v.Store(r + j);
+                    maxv = Vector512.Max(maxv, v);
+                }
+                max = HorizontalMax(maxv);
+            }
+            return true;
+        }
+        TensorPrimitives.Multiply(row, p.Scale, row);
+        if (bias != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, row.Length), row);
         row[..from].Fill(float.NegativeInfinity);
         row[to..].Fill(float.NegativeInfinity);
+        max = TensorPrimitives.Max(row);
         return true;
+    }
+
+    /// <summary>row = exp(row − shift) in place; returns the row's sum.</summary>
+    static float ExpShifted(Span<float> row, float shift)
+    {
+        if (Vector512.IsHardwareAccelerated && row.Length % 16 == 0)
+        {
+            fixed (float* r = row)
+            {
+                var m = Vector512.Create(shift);
+                var sum = Vector512<float>.Zero;
+                for (int j = 0; j < row.Length; j += 16)
+                {
+                    var e = Vector512.Exp(Vector512.Load(r + j) - m);
+                    e.Store(r + j);
+                    sum += e;
+                }
+                return Vector512.Sum(sum);
+            }
+        }
+        TensorPrimitives.Subtract(row, shift, row);
+        TensorPrimitives.Exp(row, row);
+        return TensorPrimitives.Sum(row);
+    }
+
+    static float HorizontalMax(Vector512<float> v)
+    {
+        var v8 = Vector256.Max(v.GetLower(), v.GetUpper());
+        var v4 = Vector128.Max(v8.GetLower(), v8.GetUpper());
+        return MathF.Max(MathF.Max(v4[0], v4[1]), MathF.Max(v4[2], v4[3]));
     }
 
     public static void Forward(ref AttentionProblem p, ComputePool? pool = null)
@@ -128,8 +184,15 @@ internal static unsafe class FlashAttention
     {
         public AttentionProblem P;
         public float* DO, DQ, DK, DV, DBias, Delta;   // Delta (B,H,T) = rowsum(dO ∘ O)
+        // When set, the key pass leaves each block's scaled dS here (block (b, h, qb, kb) at
+        // ((b·H + h)·QueryBlocks + qb)·KeyBlocks + kb, Block² floats) with a byte flag for blocks it found non-empty,
+        // and the query pass reads dQ += dS·K from it instead of recomputing the scores.
+        public float* DS;
+        public byte* DSFilled;
         public int QueryBlocks, KeyBlocks;
         public bool KeyPass;
+
+        readonly long DSBlock(int b, int h, int qb, int kb) => (((long)b * P.H + h) * QueryBlocks + qb) * KeyBlocks + kb;
 
         public void Execute(int task)
         {
@@ -150,9 +213,8 @@ internal static unsafe class FlashAttention
             for (int i = 0; i < rows; i++)
             {
                 var row = new Span<float>(s + (long)i * cols, cols);
-                if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row)) { row.Clear(); continue; }
-                TensorPrimitives.Subtract(row, lse[i], row);
-                TensorPrimitives.Exp(row, row);     // P = exp(S − L)
+                if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row, out _)) { row.Clear(); continue; }
+                ExpShifted(row, lse[i]);     // P = exp(S − L)
                 any = true;
             }
             if (!any) return false;
@@ -162,9 +224,12 @@ internal static unsafe class FlashAttention
             BlockGemm.MulAdd(rows, cols, D, dO, D, 1, vt, cols, dp, cols);
             for (int i = 0; i < rows; i++)
             {
-                var dpi = new Span<float>(dp + (long)i * cols, cols);
-                TensorPrimitives.Subtract(dpi, delta[i], dpi);
-                TensorPrimitives.Multiply(dpi, new ReadOnlySpan<float>(s + (long)i * cols, cols), dpi);
+                float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (var d = Vector512.Create(delta[i]); j + 16 <= cols; j += 16)
+                        ((Vector512.Load(dpi + j) - d) * Vector512.Load(pi + j)).Store(dpi + j);
+                for (; j < cols; j++) dpi[j] = (dpi[j] - delta[i]) * pi[j];
             }
             return true;
         }
@@ -182,14 +247,16 @@ internal static unsafe class FlashAttention
                 for (int qb = 0; qb < QueryBlocks; qb++)
                 {
                     int t0 = qb * Block, rows = Math.Min(Block, P.T - t0);
-                    if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
+                    long stored = DS == null ? -1 : DSBlock(b, h, qb, kb);
+                    float* ds = DS == null ? dp : DS + stored * Block * Block;
+                    bool filled = ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, ds, kt, vt);
+                    if (DS != null) DSFilled[stored] = filled ? (byte)1 : (byte)0;
+                    if (!filled) continue;
                     // dV += Pᵀ·dO ; dK += scale·dSᵀ·Q   (Aᵀ through strides: A(i,p) = X[p·cols + i])
                     if (dv != null) BlockGemm.MulAdd(cols, D, rows, s, 1, cols, DO + P.QOffset(b, h) + (long)t0 * D, D, dv, D);
-                    if (dk != null)
-                    {
-                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, rows * cols), P.Scale, new Span<float>(dp, rows * cols));
-                        BlockGemm.MulAdd(cols, D, rows, dp, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * D, D, dk, D);
-                    }
+                    if (dk != null || DS != null)
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(ds, rows * cols), P.Scale, new Span<float>(ds, rows * cols));
+                    if (dk != null) BlockGemm.MulAdd(cols, D, rows, ds, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * D, D, dk, D);
                 }
         }
 
@@ -203,6 +270,14 @@ internal static unsafe class FlashAttention
                 for (int kb = 0; kb < KeyBlocks; kb++)
                 {
                     int s0 = kb * Block, cols = Math.Min(Block, P.S - s0);
+                    if (DS != null)
+                    {
+                        // dQ += dS·K from the key pass's blocks: the same products in the same order as below.
+                        long stored = DSBlock(b, h, qb, kb);
+                        if (DSFilled[stored] != 0)
+                            BlockGemm.MulAdd(rows, D, cols, DS + stored * Block * Block, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * D, D, DQ + P.QOffset(b, h) + (long)t0 * D, D);
+                        continue;
+                    }
                     if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
                     if (DBias != null)
                         for (int i = 0; i < rows; i++)
@@ -234,6 +309,14 @@ internal static unsafe class FlashAttention
             P = p, DO = dO, DQ = dq, DK = dk, DV = dv, DBias = dbias, Delta = delta,
             QueryBlocks = (p.T + Block - 1) / Block, KeyBlocks = (p.S + Block - 1) / Block,
         };
+        // Keep dS between the passes when both run and it is small (the query pass then skips two of its three block
+        // products); dBias needs dS unscaled, so it keeps the recomputing path.
+        long dsBlocks = (long)p.B * p.H * body.QueryBlocks * body.KeyBlocks;
+        if (dq != null && dbias == null && (dk != null || dv != null) && dsBlocks * Block * Block <= MaxStoredScoreFloats)
+        {
+            body.DS = Scratch.GetForCall(dsBlocks * Block * Block + (dsBlocks + 3) / 4);
+            body.DSFilled = (byte*)(body.DS + dsBlocks * Block * Block);
+        }
         if (dk != null || dv != null)
         {
             body.KeyPass = true;
