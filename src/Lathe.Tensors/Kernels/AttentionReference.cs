@@ -13,9 +13,11 @@ internal static unsafe class AttentionReference
         return true;
     }
 
-    /// <summary>O = softmax(Q·Kᵀ·scale + bias + mask)·V, writing the probabilities to p (B,H,T,S).</summary>
+    /// <summary>O = (Z ∘ softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S);
+    /// Z is <see cref="AttentionDropout.Mask"/> when <paramref name="dropout"/> &gt; 0, else 1.</summary>
     public static void Forward(float* q, float* k, float* v, float* bias, bool biasPerBatch, ReadOnlySpan<int> keyLengths,
-        float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window)
+        float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window,
+        float dropout = 0, ulong seed = 0)
     {
         int group = H / Hkv;
         for (int b = 0; b < B; b++)
@@ -44,7 +46,7 @@ internal static unsafe class AttentionReference
                     for (int d = 0; d < D; d++)
                     {
                         double acc = 0;
-                        for (int s = 0; s < S; s++) acc += (double)pr[s] * vb[(long)s * D + d];
+                        for (int s = 0; s < S; s++) acc += (double)pr[s] * Z(dropout, seed, b, h, t, s) * vb[(long)s * D + d];
                         ob[(long)t * D + d] = (float)acc;
                     }
                 }
@@ -52,9 +54,12 @@ internal static unsafe class AttentionReference
     }
 
 
-    /// <summary>Adds dQ, dK, dV, dBias (any null) from dO, given the probabilities p of <see cref="Forward"/>.</summary>
+    static double Z(float dropout, ulong seed, int b, int h, int t, int s) => dropout > 0 ? AttentionDropout.Mask(seed, dropout, b, h, t, s) : 1.0;
+
+    /// <summary>Adds dQ, dK, dV, dBias (any null) from dO, given the probabilities p of <see cref="Forward"/> and the
+    /// same dropout and seed: dP = Z ∘ (dO·Vᵀ), dS = P ∘ (dP − rowsum(P ∘ dP)), dV += (Z ∘ P)ᵀ·dO.</summary>
     public static void Backward(float* q, float* k, float* v, float* p, float* g, float* dq, float* dk, float* dv, float* dbias,
-        bool biasPerBatch, int B, int H, int Hkv, int T, int S, int D, float scale)
+        bool biasPerBatch, int B, int H, int Hkv, int T, int S, int D, float scale, float dropout = 0, ulong seed = 0)
     {
         int group = H / Hkv;
         var dS = new double[S];
@@ -72,6 +77,7 @@ internal static unsafe class AttentionReference
                     {
                         double dp = 0;
                         for (int d = 0; d < D; d++) dp += (double)gr[d] * v[ko + (long)s * D + d];
+                        dp *= Z(dropout, seed, b, h, t, s);
                         dS[s] = dp;
                         rowDot += dp * pr[s];
                     }
@@ -79,7 +85,7 @@ internal static unsafe class AttentionReference
                     {
                         double ds = pr[s] * (dS[s] - rowDot);
                         if (dv != null)
-                            for (int d = 0; d < D; d++) dv[ko + (long)s * D + d] += pr[s] * gr[d];
+                            for (int d = 0; d < D; d++) dv[ko + (long)s * D + d] += (float)(pr[s] * Z(dropout, seed, b, h, t, s) * gr[d]);
                         if (dbias != null) dbias[((biasPerBatch ? (long)b * H : 0) + h) * T * S + (long)t * S + s] += (float)ds;
                         if (dq != null)
                             for (int d = 0; d < D; d++) dq[qo + (long)t * D + d] += (float)(ds * scale * k[ko + (long)s * D + d]);

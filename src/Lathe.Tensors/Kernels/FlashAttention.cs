@@ -15,6 +15,10 @@ internal unsafe struct AttentionProblem
     public int KvCapacity;
     public float Scale;
     public bool Causal, BiasPerBatch;
+    /// <summary>Dropout probability on the attention probabilities (0: none) and the seed of its mask
+    /// (see <see cref="AttentionDropout"/>).</summary>
+    public float Dropout;
+    public ulong DropoutSeed;
 
     public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
     public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D;
@@ -87,6 +91,8 @@ internal static unsafe class FlashAttention
                     if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
                     m[i] = mNew;
                     any = true;
+                    // The normaliser l sums the undropped probabilities; only the products with V see the mask.
+                    if (P.Dropout > 0) DropRow(ref P, b, h, t0 + i, s0, row);
                 }
                 if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * D, D, acc, D);
             }
@@ -98,6 +104,30 @@ internal static unsafe class FlashAttention
                 if (l[i] == 0) { oi.Clear(); lse[i] = float.NegativeInfinity; continue; }
                 TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + (long)i * D, D), 1f / l[i], oi);
                 lse[i] = m[i] + MathF.Log(l[i]);
+            }
+        }
+    }
+
+    /// <summary>row ∘= Z for query t's keys s0 … s0 + row.Length − 1.</summary>
+    static void DropRow(ref AttentionProblem p, int b, int h, int t, int s0, Span<float> row)
+    {
+        float* z = stackalloc float[Block];
+        AttentionDropout.Row(p.DropoutSeed, p.Dropout, b, h, t, s0, row.Length, z);
+        TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(z, row.Length), row);
+    }
+
+    /// <summary>With dropout mask Z: dS = P ∘ (Z ∘ dP − Δ) into dp, then P ← Z ∘ P (what dV's product needs).</summary>
+    static void DropoutScores(ref AttentionProblem p, int b, int h, int t0, int rows, int cols, int s0, float* s, float* dp, float* delta)
+    {
+        float* z = stackalloc float[Block];
+        for (int i = 0; i < rows; i++)
+        {
+            AttentionDropout.Row(p.DropoutSeed, p.Dropout, b, h, t0 + i, s0, cols, z);
+            float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
+            for (int j = 0; j < cols; j++)
+            {
+                dpi[j] = (z[j] * dpi[j] - delta[i]) * pi[j];
+                pi[j] *= z[j];
             }
         }
     }
@@ -200,7 +230,8 @@ internal static unsafe class FlashAttention
             else QueryBlockTask(task);
         }
 
-        // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
+        // Computes, for query block (b, h, t0) against key block s0: P (in s; Z ∘ P with dropout) and dS (in dp, unscaled).
+        // False if empty.
         bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
         {
             int D = P.D;
@@ -222,6 +253,11 @@ internal static unsafe class FlashAttention
             BlockGemm.Transpose(P.V + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, vt);
             new Span<float>(dp, rows * cols).Clear();
             BlockGemm.MulAdd(rows, cols, D, dO, D, 1, vt, cols, dp, cols);
+            if (P.Dropout > 0)
+            {
+                DropoutScores(ref P, b, h, t0, rows, cols, s0, s, dp, delta);
+                return true;
+            }
             for (int i = 0; i < rows; i++)
             {
                 float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;

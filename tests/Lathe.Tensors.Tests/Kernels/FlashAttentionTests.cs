@@ -23,8 +23,25 @@ public unsafe class FlashAttentionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Matches_the_scalar_twin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded)
+    public void Matches_the_scalar_twin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded) =>
+        CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, 0f);
+
+    /// <summary>Every case of <see cref="Cases"/> with p = 0.1 and p = 0.5.</summary>
+    public static IEnumerable<object[]> DropoutCases()
     {
+        foreach (var c in Cases)
+            foreach (float p in new[] { 0.1f, 0.5f })
+                yield return [.. c, p];
+    }
+
+    [Theory]
+    [MemberData(nameof(DropoutCases))]
+    public void Dropout_matches_the_scalar_twin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout) =>
+        CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, dropout);
+
+    static void CompareWithTwin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout)
+    {
+        const ulong seed = 0x5EED_1234_ABCDUL;
         var q = Rand((long)B * H * T * D, 1); var k = Rand((long)B * Hkv * S * D, 2); var v = Rand((long)B * Hkv * S * D, 3);
         var dO = Rand((long)B * H * T * D, 4);
         float[]? bias = biasKind == 0 ? null : Rand((biasKind == 2 ? B : 1) * (long)H * T * S, 5);
@@ -38,12 +55,13 @@ public unsafe class FlashAttentionTests
                pdq1 = dq1, pdq2 = dq2, pdk1 = dk1, pdk2 = dk2, pdv1 = dv1, pdv2 = dv2, pdb1 = db1, pdb2 = db2)
         fixed (int* plen = lengths)
         {
-            AttentionReference.Forward(pq, pk, pv, pb, biasKind == 2, lengths, pp, po1, B, H, Hkv, T, S, D, scale, causal, window);
-            AttentionReference.Backward(pq, pk, pv, pp, pdo, pdq1, pdk1, pdv1, bias is null ? null : pdb1, biasKind == 2, B, H, Hkv, T, S, D, scale);
+            AttentionReference.Forward(pq, pk, pv, pb, biasKind == 2, lengths, pp, po1, B, H, Hkv, T, S, D, scale, causal, window, dropout, seed);
+            AttentionReference.Backward(pq, pk, pv, pp, pdo, pdq1, pdk1, pdv1, bias is null ? null : pdb1, biasKind == 2, B, H, Hkv, T, S, D, scale, dropout, seed);
             var problem = new AttentionProblem
             {
                 Q = pq, K = pk, V = pv, O = po2, L = pl, Bias = pb, KeyLengths = padded ? plen : null,
                 B = B, H = H, Hkv = Hkv, T = T, S = S, D = D, Scale = scale, Causal = causal, BiasPerBatch = biasKind == 2, Window = window,
+                Dropout = dropout, DropoutSeed = seed,
             };
             FlashAttention.Forward(ref problem);
             FlashAttention.Backward(ref problem, pdo, pdq2, pdk2, pdv2, bias is null ? null : pdb2, pd);
