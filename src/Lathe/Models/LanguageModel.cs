@@ -44,6 +44,15 @@ public abstract class LanguageModel : IDisposable
         return Ops.Dropout(x, Config.Dropout, seed);
     }
 
+    /// <summary>The attention dropout rate and a fresh mask seed when training (rate 0 otherwise), for
+    /// <see cref="Ops.Attention"/>. Draws from <see cref="DropoutRng"/> only when the rate is non-zero.</summary>
+    private protected (float Rate, ulong Seed) AttentionDropout()
+    {
+        float p = Config.AttentionDropoutRate;
+        if (DropoutRng is null || p == 0f) return (0f, 0);
+        return (p, ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt());
+    }
+
     /// <summary>The scalar loss of the model's pre-training objective on one micro-batch (causal LM, masked LM +
     /// next-sentence prediction, span corruption …), on the active tape.</summary>
     public abstract Tensor TrainingLoss(TrainingBatch batch);

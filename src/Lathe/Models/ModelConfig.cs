@@ -55,7 +55,9 @@ public sealed partial record ModelConfig
         if (ModelType == "gpt2" && KvHeads != Heads) Fail("num_key_value_heads", "gpt2 has no grouped-query attention (must equal n_head)");
         if (ModelType == "llama" && HeadDim % 2 != 0) Fail("hidden_size", $"head dim {HeadDim} must be even for RoPE");
         if (!(NormEps > 0)) Fail(ModelType == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps", $"{NormEps} must be > 0");
-        if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
+        if (!(Dropout >= 0 && Dropout < 1)) Fail(ModelType == "gpt2" ? "resid_pdrop" : "dropout", $"{Dropout} must be in [0, 1)");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1))
+            Fail(ModelType == "gpt2" ? "attn_pdrop" : "attention_dropout", $"{AttentionDropout} must be in [0, 1)");
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
@@ -108,7 +110,9 @@ public sealed partial record ModelConfig
                 Intermediate = Int(node, "intermediate_size") ?? 11008,
                 NormEps = (float)(Dbl(node, "rms_norm_eps") ?? 1e-6),
                 TieEmbeddings = Bool(node, "tie_word_embeddings") ?? false,
-                Dropout = (float)(Dbl(node, "attention_dropout") ?? 0),
+                // HF Llama's attention_dropout drops attention weights only; residual dropout is Lathe's own "dropout".
+                Dropout = (float)(Dbl(node, "dropout") ?? 0),
+                AttentionDropout = (float)(Dbl(node, "attention_dropout") ?? 0),
                 RopeTheta = Dbl(node, "rope_theta") ?? 10000,
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
@@ -130,6 +134,7 @@ public sealed partial record ModelConfig
                 NormEps = (float)(Dbl(node, "layer_norm_epsilon") ?? 1e-5),
                 TieEmbeddings = Bool(node, "tie_word_embeddings") ?? true,
                 Dropout = (float)(Dbl(node, "resid_pdrop") ?? 0),
+                AttentionDropout = (float)(Dbl(node, "attn_pdrop") ?? 0),
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
         }
@@ -158,7 +163,8 @@ public sealed partial record ModelConfig
             o["rms_norm_eps"] = NormEps;
             o["rope_theta"] = RopeTheta;
             o["tie_word_embeddings"] = TieEmbeddings;
-            o["attention_dropout"] = Dropout;
+            o["attention_dropout"] = AttentionDropout;
+            if (Dropout != 0) o["dropout"] = Dropout;
         }
         else
         {
@@ -176,7 +182,7 @@ public sealed partial record ModelConfig
             o["tie_word_embeddings"] = TieEmbeddings;
             o["resid_pdrop"] = Dropout;
             o["embd_pdrop"] = Dropout;
-            o["attn_pdrop"] = Dropout;
+            o["attn_pdrop"] = AttentionDropout;
         }
         WriteMoE(o);
         o["initializer_range"] = InitStd;
@@ -204,6 +210,7 @@ public sealed partial record ModelConfig
             "num_key_value_heads" => this with { KvHeads = I() },
             "n_inner" or "intermediate_size" => this with { Intermediate = I() },
             "dropout" => this with { Dropout = (float)D() },
+            "attention_dropout" or "attn_pdrop" or "attention_probs_dropout_prob" => this with { AttentionDropout = (float)D() },
             "rope_theta" => this with { RopeTheta = D() },
             _ => throw new InvalidDataException($"config: unknown field '{field}'"),
         };

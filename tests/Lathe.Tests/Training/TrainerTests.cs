@@ -26,10 +26,11 @@ public class TrainerTests
     [Theory]
     [InlineData(0f)]
     [InlineData(0.1f)]   // dropout masks come from the trainer's generator, whose state the checkpoint saves
-    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout)
+    [InlineData(0.1f, 0.2f)]   // and so do the attention-probability masks' seeds
+    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout, float attentionDropout = 0f)
     {
         const int N = 6;
-        var config = Tiny with { Dropout = dropout };
+        var config = Tiny with { Dropout = dropout, AttentionDropout = attentionDropout };
         int[] corpus = Corpus(4000, 1);
         float[][] straight;
         using (var model = CausalLM.Create(config, 3))
