@@ -9,8 +9,9 @@ namespace Lathe.Tensors.Kernels;
 /// decoding W as a whole. For Q8_0/Q4_0 each row of x is first quantized to Q8_0 (ggml's quantize_row_q8_0:
 /// d = amax/127 rounded to fp16, q = round(x/d)), then every block of 32 is an integer dot product scaled by
 /// d_w·d_x. For many rows (prompt processing, M ≥ <see cref="PanelGemmRows"/>) panels of W are decoded and multiplied
-/// with the F32 GEMM instead (activations stay F32 there) — except Q4_0 where AVX-512BW exists, whose prompts run in
-/// integers on a packed copy of W (<see cref="Q4PackedGemm"/>, through the <see cref="QuantizedMatrix"/> overload). F16 weights are widened to float inside the dot product. Work is split over N on the
+/// with the F32 GEMM instead (activations stay F32 there) — except where the integer GEMMs can run (Q4_0 with
+/// AVX-512BW, Q8_0 with AVX-VNNI and AVX-512F; N a multiple of 16): there prompts multiply a packed copy of W
+/// (<see cref="Q4PackedGemm"/>, <see cref="Q8PackedGemm"/>, through the <see cref="QuantizedMatrix"/> overload). F16 weights are widened to float inside the dot product. Work is split over N on the
 /// <see cref="ComputePool"/>; every output element depends only on its own row and column, so any thread count gives
 /// the same bits.</summary>
 public static unsafe class QuantMatMul
@@ -30,7 +31,7 @@ public static unsafe class QuantMatMul
     public static long ScratchBytes(QuantType type, int m, int k)
     {
         if (m >= PanelGemmRows)
-            return Math.Max((long)PanelRows(k) * k * sizeof(float), type == QuantType.Q4_0 ? Q4PackedGemm.ScratchBytes(m, k) : 0);
+            return Math.Max((long)PanelRows(k) * k * sizeof(float), type == QuantType.F16 ? 0 : PackedActivations.ScratchBytes(m, k));
         return type == QuantType.F16 ? 0 : AlignUp((long)m * k) + 2L * m * (k / 32) * sizeof(float);
     }
 
@@ -62,8 +63,8 @@ public static unsafe class QuantMatMul
     }
 
     /// <summary><see cref="Forward(float*, int, int, byte*, QuantType, int, float*, byte*)"/> for a whole matrix: a
-    /// prompt-sized product with Q4_0 weights runs in integers on the matrix's packed copy
-    /// (<see cref="Q4PackedGemm"/>) where AVX-512BW exists; everything else takes the pointer path.</summary>
+    /// prompt-sized product with Q4_0 or Q8_0 weights runs in integers on the matrix's packed copy where
+    /// <see cref="UsesPacked"/> says so; everything else takes the pointer path.</summary>
     public static void Forward(float* x, int m, int k, QuantizedMatrix w, float* y, byte* scratch)
     {
         ArgumentNullException.ThrowIfNull(w);
@@ -71,7 +72,8 @@ public static unsafe class QuantMatMul
         if (UsesPacked(w.Type, m, w.Rows))
         {
             Validate(x, m, k, w.Data, w.Type, w.Rows, y, scratch);
-            Q4PackedGemm.Forward(x, m, k, w.Packed, w.Rows, y, scratch);
+            if (w.Type == QuantType.Q4_0) Q4PackedGemm.Forward(x, m, k, w.PackedQ4, w.Rows, y, scratch);
+            else Q8PackedGemm.Forward(x, m, k, w.PackedQ8, w.Rows, y, scratch);
         }
         else Forward(x, m, k, w.Data, w.Type, w.Rows, y, scratch);
         GC.KeepAlive(w);
@@ -80,7 +82,8 @@ public static unsafe class QuantMatMul
     /// <summary>Whether <see cref="Forward(float*, int, int, QuantizedMatrix, float*, byte*)"/> takes the packed
     /// integer GEMM for this product.</summary>
     public static bool UsesPacked(QuantType type, int m, int n)
-        => type == QuantType.Q4_0 && m >= PanelGemmRows && n % Q4_0Packed.GroupRows == 0 && Q4PackedGemm.IsSupported;
+        => m >= PanelGemmRows && n % 16 == 0
+           && (type == QuantType.Q4_0 ? Q4PackedGemm.IsSupported : type == QuantType.Q8_0 && Q8PackedGemm.IsSupported);
 
     // y[:, n0:n0+P] = x · decode(W[n0:n0+P])ᵀ panel by panel: only one panel of W is ever decoded.
     static void PanelGemm(float* x, int m, int k, byte* w, QuantType type, long rowBytes, int n, float* y, float* panel)

@@ -29,6 +29,11 @@ public unsafe class QuantMatMulTests
         yield return [QuantType.Q4_0, 37, 4096, 128];
         yield return [QuantType.Q4_0, 130, 512, 64];
         yield return [QuantType.Q4_0, 33, 1408, 16];
+        // Q8_0 prompts with N a multiple of 16: the packed VNNI GEMM (M not a multiple of 6).
+        yield return [QuantType.Q8_0, 32, 96, 48];
+        yield return [QuantType.Q8_0, 37, 4096, 128];
+        yield return [QuantType.Q8_0, 130, 512, 64];
+        yield return [QuantType.Q8_0, 33, 1408, 16];
     }
 
     [Theory]
@@ -54,6 +59,7 @@ public unsafe class QuantMatMulTests
         // quantize them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
         if (n % 16 == 0 && type == QuantType.Q4_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q4PackedGemm.IsSupported, packed);
+        if (n % 16 == 0 && type == QuantType.Q8_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q8PackedGemm.IsSupported, packed);
         bool panel = m >= QuantMatMul.PanelGemmRows && !packed;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
@@ -134,10 +140,15 @@ public unsafe class QuantMatMulTests
             fixed (float* px = x) fixed (sbyte* pq = q, pqv = qv) fixed (float* pd = d, pdv = dv) fixed (int* pc = c)
             {
                 QuantMatMul.QuantizeActivations(px, 1, k, pq, pd);
-                Q4PackedGemm.QuantizeRow(px, nb, pqv, pdv, pc);
+                PackedActivations.QuantizeRow(px, nb, (byte*)pqv, pdv, pc);
             }
             Assert.Equal(q, qv);
             Assert.Equal(d, dv);
+            // Offset binary (the Q8_0 GEMM's unsigned operand): the same quants plus 128.
+            var qo = new byte[k];
+            fixed (float* px = x) fixed (byte* pqo = qo) fixed (float* pdv = dv) fixed (int* pc = c)
+                PackedActivations.QuantizeRow(px, nb, pqo, pdv, null, offsetBinary: true);
+            for (int i = 0; i < k; i++) Assert.Equal(q[i] + 128, qo[i]);
             for (int b = 0; b < nb; b++)
             {
                 int low = 0, high = 0;
@@ -185,6 +196,43 @@ public unsafe class QuantMatMulTests
                 double sum = 0;
                 for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
                 Assert.Equal(sum, ys[r * n + j]);   // integers below 2^24: exact in float
+            }
+        }
+    }
+
+    [Fact]
+    public void Packed_q8_gemm_block_sums_are_exact_at_the_extremes()
+    {
+        if (!Q8PackedGemm.IsSupported) return;
+        // Weights −128 (a file may hold it though ggml's quantizer never writes it) and 127 against activations of
+        // ±127 (scale 1): the offset q + 128 and the −128·Σw start must cancel exactly.
+        const int n = 16, k = 64, m = QuantMatMul.PanelGemmRows;
+        var bytes = new byte[n * 2 * Q8_0.BlockBytes];
+        var rng = new Random(9);
+        for (int row = 0; row < n; row++)
+            for (int b = 0; b < 2; b++)
+            {
+                int o = (row * 2 + b) * Q8_0.BlockBytes;
+                BitConverter.TryWriteBytes(bytes.AsSpan(o), (Half)1f);
+                for (int i = 0; i < 32; i++)
+                    bytes[o + 2 + i] = row == 0 ? (byte)0x80 : row == 1 ? (byte)127 : (byte)rng.Next(256);
+            }
+        var x = new float[m * k];
+        for (int i = 0; i < x.Length; i++) x[i] = i < k ? -127f : i < 2 * k ? 127f : rng.Next(2) == 0 ? 127f : -127f;
+        using var w = QuantizedMatrix.FromBytes(bytes, n, k, QuantType.Q8_0);
+        var y = new float[m * n];
+        var scratch = new byte[QuantMatMul.ScratchBytes(QuantType.Q8_0, m, k)];
+        fixed (float* px = x, py = y) fixed (byte* ps = scratch)
+            QuantMatMul.Forward(px, m, k, w, py, ps);
+        var decoded = new float[k];
+        for (int j = 0; j < n; j++)
+        {
+            w.DequantizeRow(j, decoded);
+            for (int r = 0; r < m; r++)
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
+                Assert.Equal(sum, y[r * n + j]);   // integers below 2^24: exact in float
             }
         }
     }
