@@ -22,7 +22,7 @@ internal static unsafe class PackedActivations
     /// <summary>Scratch bytes for <paramref name="m"/> rows of <paramref name="k"/> values.</summary>
     public static long ScratchBytes(int m, int k) => AlignUp((long)m * k) + 2L * m * (k / 32) * sizeof(float);
 
-    static long AlignUp(long bytes) => (bytes + 63) & ~63L;
+    internal static long AlignUp(long bytes) => (bytes + 63) & ~63L;
 
     /// <summary>Quantizes x (<paramref name="m"/>, <paramref name="k"/>) into <paramref name="scratch"/>. Signed
     /// quants come with the Q4_0 corrections of <see cref="QuantizeRow"/>; offset-binary quants (q + 128, the

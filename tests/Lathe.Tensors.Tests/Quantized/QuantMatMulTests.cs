@@ -17,7 +17,8 @@ public unsafe class QuantMatMulTests
                     yield return [type, m, k, k >= 1024 ? 63 : 129];
         foreach (int k in new[] { 1, 7, 33, 250 }) yield return [QuantType.F16, 3, k, 17];
         yield return [QuantType.Q4_0, 1, 512, 1001];   // many chunks on the pool
-        // Prompt-sized M: panels of W decoded for the F32 GEMM (several panels when N is large).
+        // Prompt-sized M: F16 panels of W decoded for the F32 GEMM (several panels when N is large); Q types with N not a
+        // multiple of 16 stay on the matvec kernels.
         foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0, QuantType.F16 })
         {
             yield return [type, QuantMatMul.PanelGemmRows, 96, 33];
@@ -55,12 +56,11 @@ public unsafe class QuantMatMulTests
         }
 
         // Reference: decode W with the reference dequantizers; for Q types quantize-dequantize x the same way.
-        // The panel path (M ≥ PanelGemmRows) multiplies F32 activations; the matvec path and the packed Q4_0 GEMM
-        // quantize them.
+        // The F16 panel path (M ≥ PanelGemmRows) multiplies F32 activations; for Q types every path quantizes them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
         if (n % 16 == 0 && type == QuantType.Q4_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q4PackedGemm.IsSupported, packed);
         if (n % 16 == 0 && type == QuantType.Q8_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q8PackedGemm.IsSupported, packed);
-        bool panel = m >= QuantMatMul.PanelGemmRows && !packed;
+        bool panel = type == QuantType.F16 && m >= QuantMatMul.PanelGemmRows;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
         {
