@@ -30,6 +30,13 @@ public unsafe class QuantMatMulTests
         yield return [QuantType.Q4_0, 37, 4096, 128];
         yield return [QuantType.Q4_0, 130, 512, 64];
         yield return [QuantType.Q4_0, 33, 1408, 16];
+        // Single tokens and short prompts with N a multiple of 16: the packed GEMMs' one-row and four/six-row tiles.
+        foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0 })
+        {
+            yield return [type, 1, 512, 64];
+            yield return [type, 3, 96, 16];
+            yield return [type, 17, 1408, 48];
+        }
         // Q8_0 prompts with N a multiple of 16: the packed VNNI GEMM (M not a multiple of 6).
         yield return [QuantType.Q8_0, 32, 96, 48];
         yield return [QuantType.Q8_0, 37, 4096, 128];
@@ -58,8 +65,8 @@ public unsafe class QuantMatMulTests
         // Reference: decode W with the reference dequantizers; for Q types quantize-dequantize x the same way.
         // The F16 panel path (M ≥ PanelGemmRows) multiplies F32 activations; for Q types every path quantizes them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
-        if (n % 16 == 0 && type == QuantType.Q4_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q4PackedGemm.IsSupported, packed);
-        if (n % 16 == 0 && type == QuantType.Q8_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q8PackedGemm.IsSupported, packed);
+        if (n % 16 == 0 && type == QuantType.Q4_0) Assert.Equal(Q4PackedGemm.IsSupported, packed);
+        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported, packed);
         bool panel = type == QuantType.F16 && m >= QuantMatMul.PanelGemmRows;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)

@@ -58,8 +58,8 @@ public class GgufParityTests
 
     /// <summary>The same comparison through the kernels `generate`, `chat` and `bench decode` run: weights kept
     /// quantized (<see cref="ModelQuantizer.LoadGguf"/>) and activations rounded to Q8_0 blocks as llama.cpp rounds
-    /// them, so the integer block sums are llama.cpp's own and only float summation order differs (the teacher-forced
-    /// pass has ~80 rows: the packed integer GEMMs where the CPU has them, else the matvec kernels). Measured max KL
+    /// them, so the integer block sums are llama.cpp's own and only float summation order differs (the packed integer
+    /// GEMMs where the CPU has them, else the matvec kernels). Measured max KL
     /// 5.5e-12 (Q8_0) and 3.8e-12 nats (Q4_0), bound 1e-9; F16 4.8e-7, bound 1e-5.</summary>
     [Theory]
     [InlineData("gpt2vocab-q8_0", 1e-9)]
@@ -71,8 +71,8 @@ public class GgufParityTests
         Assert.True(maxKl <= bound, $"{name}: max KL(llama.cpp ‖ Lathe quantized kernels) = {maxKl} nats > {bound}");
     }
 
-    /// <summary>Greedy decoding of the quantized files with the decode kernels (the prompt's ~15 rows and then single
-    /// tokens through the KV cache: the Q8_0-activation matvecs), teacher-forced on llama.cpp's 64 tokens: Lathe picks
+    /// <summary>Greedy decoding of the quantized files with the decode kernels (the prompt in one pass, then single
+    /// tokens through the KV cache), teacher-forced on llama.cpp's 64 tokens: Lathe picks
     /// llama.cpp's token at every step, except where its own two best logits are within 1e-4 of each other (a tie that
     /// summation order may break either way). At most two ties.</summary>
     [Theory]
