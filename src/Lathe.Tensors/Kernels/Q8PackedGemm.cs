@@ -101,22 +101,33 @@ internal static unsafe class Q8PackedGemm
         }
     }
 
-    /// <summary>One activation row against a pair of groups (the rows left over after sixes).</summary>
+    /// <summary>One activation row against a pair of groups (single tokens, and the rows left over after sixes). With
+    /// one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
+    /// odd quads (four chains of four vpdpbusd instead of two of eight), and the float sums stay in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row1(byte* g0, long groupBytes, byte* q, float* d, int nb, float* y)
     {
-        Vector256<float>.Zero.Store(y); Vector256<float>.Zero.Store(y + 8);
+        Vector256<float> f0 = default, f1 = default;
         byte* p0 = g0, p1 = g0 + groupBytes;
         for (int b = 0; b < nb; b++, p0 += Q8_0Packed.RecordBytes, p1 += Q8_0Packed.RecordBytes, q += 32)
         {
             var s0 = Vector256.Load((int*)(p0 + ScaleBytes));
             var s1 = Vector256.Load((int*)(p1 + ScaleBytes));
-            for (int t = 0; t < 32; t += 4)
+            Vector256<int> t0 = default, t1 = default;
+            for (int t = 0; t < 32; t += 8)
             {
-                s0 = Dot(s0, q + t, Vector256.Load((sbyte*)(p0 + QuadsOffset + 8 * t)));
-                s1 = Dot(s1, q + t, Vector256.Load((sbyte*)(p1 + QuadsOffset + 8 * t)));
+                var x = Vector256.Create(*(int*)(q + t)).AsByte();
+                var x4 = Vector256.Create(*(int*)(q + t + 4)).AsByte();
+                s0 = AvxVnni.MultiplyWideningAndAdd(s0, x, Vector256.Load((sbyte*)(p0 + QuadsOffset + 8 * t)));
+                s1 = AvxVnni.MultiplyWideningAndAdd(s1, x, Vector256.Load((sbyte*)(p1 + QuadsOffset + 8 * t)));
+                t0 = AvxVnni.MultiplyWideningAndAdd(t0, x4, Vector256.Load((sbyte*)(p0 + QuadsOffset + 8 * t + 32)));
+                t1 = AvxVnni.MultiplyWideningAndAdd(t1, x4, Vector256.Load((sbyte*)(p1 + QuadsOffset + 8 * t + 32)));
             }
-            Accumulate(y, s0, s1, Vector256.Load((float*)p0), Vector256.Load((float*)p1), d[b]);
+            var e = Vector256.Create(d[b]);
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0 + t0), Vector256.Load((float*)p0) * e, f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1 + t1), Vector256.Load((float*)p1) * e, f1);
         }
+        f0.Store(y);
+        f1.Store(y + 8);
     }
 }
