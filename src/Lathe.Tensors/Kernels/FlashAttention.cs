@@ -15,6 +15,14 @@ internal unsafe struct AttentionProblem
     public int KvCapacity;
     public float Scale;
     public bool Causal, BiasPerBatch;
+    /// <summary>Dropout on the attention probabilities (0: none): P[b,h,t,s] is kept, times 1/(1 − p), iff
+    /// <see cref="ReferenceKernels.Uniform"/>(DropoutSeed, ((b·H + h)·T + t)·S + s) ≥ p — the rule of
+    /// <c>Ops.Dropout</c> over the (B,H,T,S) probability tensor, recomputed by the backward instead of saved.</summary>
+    public float Dropout;
+    public ulong DropoutSeed;
+
+    /// <summary>Index of P[b,h,t,s0] in the (B,H,T,S) probabilities, for <see cref="Dropout"/>'s draws.</summary>
+    public readonly ulong DropoutIndex(int b, int h, int t, int s0) => (ulong)((((long)b * H + h) * T + t) * S + s0);
 
     public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
     public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D;
@@ -87,6 +95,8 @@ internal static unsafe class FlashAttention
                     if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
                     m[i] = mNew;
                     any = true;
+                    // The normaliser l counts every probability; only the V products see the dropped ones.
+                    if (P.Dropout > 0) DropRow(P.DropoutSeed, P.DropoutIndex(b, h, t0 + i, s0), P.Dropout, s + (long)i * cols, cols);
                 }
                 if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * D, D, acc, D);
             }
@@ -165,6 +175,59 @@ internal static unsafe class FlashAttention
         return TensorPrimitives.Sum(row);
     }
 
+    /// <summary>row[j] ×= z(index + j): 1/(1 − p) where the draw keeps it, else 0.</summary>
+    internal static void DropRow(ulong seed, ulong index, float p, float* row, int cols)
+    {
+        float keep = 1f / (1f - p);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + 16 <= cols; j += 16)
+                (Vector512.Load(row + j) * KeepScale(seed, index + (ulong)j, p, keep)).Store(row + j);
+        for (; j < cols; j++) row[j] *= ReferenceKernels.Uniform(seed, index + (ulong)j) >= p ? keep : 0f;
+    }
+
+    /// <summary>dp[j] = P[j]·(z·dp[j] − Δ) and P[j] = z·P[j], z the keep-scale of index + j.</summary>
+    static void DropoutScoreRow(ulong seed, ulong index, float p, float* pRow, float* dpRow, float delta, int cols)
+    {
+        float keep = 1f / (1f - p);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var d = Vector512.Create(delta); j + 16 <= cols; j += 16)
+            {
+                var z = KeepScale(seed, index + (ulong)j, p, keep);
+                var pv = Vector512.Load(pRow + j);
+                (pv * (z * Vector512.Load(dpRow + j) - d)).Store(dpRow + j);
+                (z * pv).Store(pRow + j);
+            }
+        for (; j < cols; j++)
+        {
+            float z = ReferenceKernels.Uniform(seed, index + (ulong)j) >= p ? keep : 0f;
+            dpRow[j] = pRow[j] * (z * dpRow[j] - delta);
+            pRow[j] *= z;
+        }
+    }
+
+    /// <summary>Sixteen keep-scales for indices index..index+15: <see cref="ReferenceKernels.Uniform"/> lane by lane
+    /// (SplitMix64's finaliser in 64-bit lanes), compared with p.</summary>
+    static Vector512<float> KeepScale(ulong seed, ulong index, float p, float keep)
+    {
+        var lanes = Vector512.Create(1UL, 2, 3, 4, 5, 6, 7, 8);
+        var golden = Vector512.Create(0x9E3779B97F4A7C15UL);
+        var lo = Mix(Vector512.Create(seed) + (Vector512.Create(index) + lanes) * golden);
+        var hi = Mix(Vector512.Create(seed) + (Vector512.Create(index + 8) + lanes) * golden);
+        // The top 24 bits of each 64-bit draw, as float in [0, 1): narrow the two halves to 16 int lanes.
+        var bits = Vector512.Narrow(lo >> 40, hi >> 40).AsInt32();
+        var u = Vector512.ConvertToSingle(bits) * Vector512.Create(1f / (1 << 24));
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(u, Vector512.Create(p)), Vector512.Create(keep), Vector512<float>.Zero);
+    }
+
+    static Vector512<ulong> Mix(Vector512<ulong> z)
+    {
+        z = (z ^ (z >> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ (z >> 27)) * Vector512.Create(0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
+    }
+
     static float HorizontalMax(Vector512<float> v)
     {
         var v8 = Vector256.Max(v.GetLower(), v.GetUpper());
@@ -225,6 +288,12 @@ internal static unsafe class FlashAttention
             for (int i = 0; i < rows; i++)
             {
                 float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
+                if (P.Dropout > 0)
+                {
+                    // With keep-scale z: dS = P ∘ (z·dP − Δ), and dV takes z·P, left in s.
+                    DropoutScoreRow(P.DropoutSeed, P.DropoutIndex(b, h, t0 + i, s0), P.Dropout, pi, dpi, delta[i], cols);
+                    continue;
+                }
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated)
                     for (var d = Vector512.Create(delta[i]); j + 16 <= cols; j += 16)

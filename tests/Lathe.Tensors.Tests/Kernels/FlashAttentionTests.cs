@@ -24,7 +24,28 @@ public unsafe class FlashAttentionTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void Matches_the_scalar_twin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded)
+        => CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, 0f);
+
+    // The shapes above that cross block edges, with dropout on the probabilities (rate 0.1 and 0.5):
+    // B, H, Hkv, T, S, D, causal, window, bias kind, padded, dropout. The last has no bias: the stored-dS backward.
+    public static IEnumerable<object[]> DropoutCases() =>
+    [
+        [2, 2, 1, 3, 5, 3, true, 0, 1, false, 0.5f],
+        [1, 4, 2, 17, 17, 16, true, 0, 0, true, 0.1f],
+        [2, 2, 2, 64, 64, 64, true, 0, 2, false, 0.1f],
+        [1, 4, 1, 129, 129, 32, true, 40, 0, false, 0.5f],
+        [2, 2, 2, 65, 130, 8, false, 0, 1, true, 0.1f],
+        [2, 2, 2, 80, 80, 16, true, 0, 0, false, 0.5f],
+    ];
+
+    [Theory]
+    [MemberData(nameof(DropoutCases))]
+    public void Matches_the_scalar_twin_with_dropout(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout)
+        => CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, dropout);
+
+    static void CompareWithTwin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout)
     {
+        const ulong seed = 0x5eed;
         var q = Rand((long)B * H * T * D, 1); var k = Rand((long)B * Hkv * S * D, 2); var v = Rand((long)B * Hkv * S * D, 3);
         var dO = Rand((long)B * H * T * D, 4);
         float[]? bias = biasKind == 0 ? null : Rand((biasKind == 2 ? B : 1) * (long)H * T * S, 5);
@@ -38,12 +59,13 @@ public unsafe class FlashAttentionTests
                pdq1 = dq1, pdq2 = dq2, pdk1 = dk1, pdk2 = dk2, pdv1 = dv1, pdv2 = dv2, pdb1 = db1, pdb2 = db2)
         fixed (int* plen = lengths)
         {
-            AttentionReference.Forward(pq, pk, pv, pb, biasKind == 2, lengths, pp, po1, B, H, Hkv, T, S, D, scale, causal, window);
-            AttentionReference.Backward(pq, pk, pv, pp, pdo, pdq1, pdk1, pdv1, bias is null ? null : pdb1, biasKind == 2, B, H, Hkv, T, S, D, scale);
+            AttentionReference.Forward(pq, pk, pv, pb, biasKind == 2, lengths, pp, po1, B, H, Hkv, T, S, D, scale, causal, window, dropout, seed);
+            AttentionReference.Backward(pq, pk, pv, pp, pdo, pdq1, pdk1, pdv1, bias is null ? null : pdb1, biasKind == 2, B, H, Hkv, T, S, D, scale, dropout, seed);
             var problem = new AttentionProblem
             {
                 Q = pq, K = pk, V = pv, O = po2, L = pl, Bias = pb, KeyLengths = padded ? plen : null,
                 B = B, H = H, Hkv = Hkv, T = T, S = S, D = D, Scale = scale, Causal = causal, BiasPerBatch = biasKind == 2, Window = window,
+                Dropout = dropout, DropoutSeed = seed,
             };
             FlashAttention.Forward(ref problem);
             FlashAttention.Backward(ref problem, pdo, pdq2, pdk2, pdv2, bias is null ? null : pdb2, pd);
@@ -65,8 +87,10 @@ public unsafe class FlashAttentionTests
         }
     }
 
-    [Fact]
-    public void Thread_count_does_not_change_a_bit()
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.2f)]
+    public void Thread_count_does_not_change_a_bit(float dropout)
     {
         float[] Run(int threads)
         {
@@ -78,7 +102,7 @@ public unsafe class FlashAttentionTests
                 float[] o = new float[q.Length], lse = new float[B * H * T], delta = new float[B * H * T], dq = new float[q.Length], dk = new float[k.Length];
                 fixed (float* pq = q, pk = k, pv = v, pdo = dO, po = o, pl = lse, pd = delta, pdq = dq, pdk = dk)
                 {
-                    var problem = new AttentionProblem { Q = pq, K = pk, V = pv, O = po, L = pl, B = B, H = H, Hkv = Hkv, T = T, S = S, D = D, Scale = 0.2f, Causal = true };
+                    var problem = new AttentionProblem { Q = pq, K = pk, V = pv, O = po, L = pl, B = B, H = H, Hkv = Hkv, T = T, S = S, D = D, Scale = 0.2f, Causal = true, Dropout = dropout, DropoutSeed = 9 };
                     FlashAttention.Forward(ref problem, pool);
                     FlashAttention.Backward(ref problem, pdo, pdq, pdk, null, null, pd, pool);
                 }
