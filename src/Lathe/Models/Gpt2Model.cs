@@ -136,7 +136,11 @@ public sealed class Gpt2Model : CausalLM
             Tensor q = Ops.Reshape(qkv[0], B, H, T, D), k = Ops.Reshape(qkv[1], B, H, T, D), v = Ops.Reshape(qkv[2], B, H, T, D);
             if (model._rope is { } rope) { q = Ops.Rope(q, rope, cache?.Length ?? 0); k = Ops.Rope(k, rope, cache?.Length ?? 0); }
             Tensor y;
-            if (cache is null) y = Ops.Attention(q, k, v, causal: true, bias: bias);  // (B,H,T,D)
+            if (cache is null)
+            {
+                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
+                y = Ops.Attention(q, k, v, causal: true, bias: bias, dropout: rate, dropoutSeed: seed);  // (B,H,T,D)
+            }
             else
             {
                 cache.Write(layer, k, v);

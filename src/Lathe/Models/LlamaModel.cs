@@ -174,7 +174,11 @@ public sealed class LlamaModel : CausalLM
             var kh = Ops.Rope(Heads(kp, B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
             var vh = Heads(vp, B, T, Hkv, D);
             Tensor y;
-            if (cache is null) y = Ops.Attention(qh, kh, vh, causal: true);
+            if (cache is null)
+            {
+                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attention_dropout
+                y = Ops.Attention(qh, kh, vh, causal: true, dropout: rate, dropoutSeed: seed);
+            }
             else
             {
                 cache.Write(layer, kh, vh);

@@ -15,9 +15,6 @@ public sealed partial record ModelConfig
 {
     /// <summary>BERT: number of segment (token type) embeddings; 2 for sentence A / sentence B.</summary>
     public int TypeVocabSize { get; init; } = 2;
-    /// <summary>BERT: attention_probs_dropout_prob, kept for the config.json round trip. Lathe's fused attention
-    /// applies no dropout to attention probabilities; only hidden_dropout_prob (<see cref="Dropout"/>) is used.</summary>
-    public float AttentionDropout { get; init; }
     /// <summary>BERT special ids as given in config.json; null means the default at the top of the vocabulary.</summary>
     public int? ClsTokenId { get; init; }
     public int? SepTokenId { get; init; }
@@ -137,6 +134,7 @@ public sealed partial record ModelConfig
             "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = I() },   // no grouped-query attention
             "type_vocab_size" => this with { TypeVocabSize = I() },
             "hidden_dropout_prob" => With("dropout", value),
+            "attention_probs_dropout_prob" => With("attention_dropout", value),
             "cls_token_id" => this with { ClsTokenId = I() },
             "sep_token_id" => this with { SepTokenId = I() },
             "mask_token_id" => this with { MaskTokenId = I() },

@@ -26,7 +26,12 @@ public sealed partial record ModelConfig
     public int Intermediate { get; init; } = 3072;
     public float NormEps { get; init; } = 1e-5f;
     public bool TieEmbeddings { get; init; } = true;
+    /// <summary>Dropout on residual branches and embeddings (gpt2 resid_pdrop/embd_pdrop, bert hidden_dropout_prob,
+    /// t5 dropout_rate).</summary>
     public float Dropout { get; init; }
+    /// <summary>Dropout on attention probabilities (gpt2 attn_pdrop, llama attention_dropout, bert
+    /// attention_probs_dropout_prob; t5 uses dropout_rate here too, as Hugging Face's T5 does).</summary>
+    public float AttentionDropout { get; init; }
     public double RopeTheta { get; init; } = 10000;
     public float InitStd { get; init; } = 0.02f;
 
@@ -56,6 +61,7 @@ public sealed partial record ModelConfig
         if (ModelType == "llama" && HeadDim % 2 != 0) Fail("hidden_size", $"head dim {HeadDim} must be even for RoPE");
         if (!(NormEps > 0)) Fail(ModelType == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps", $"{NormEps} must be > 0");
         if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1)) Fail(ModelType switch { "gpt2" => "attn_pdrop", "bert" => "attention_probs_dropout_prob", _ => "attention_dropout" }, $"{AttentionDropout} must be in [0, 1)");
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
@@ -108,7 +114,9 @@ public sealed partial record ModelConfig
                 Intermediate = Int(node, "intermediate_size") ?? 11008,
                 NormEps = (float)(Dbl(node, "rms_norm_eps") ?? 1e-6),
                 TieEmbeddings = Bool(node, "tie_word_embeddings") ?? false,
-                Dropout = (float)(Dbl(node, "attention_dropout") ?? 0),
+                // Hugging Face's Llama has only attention_dropout; Lathe's residual dropout travels as resid_pdrop.
+                Dropout = (float)(Dbl(node, "resid_pdrop") ?? 0),
+                AttentionDropout = (float)(Dbl(node, "attention_dropout") ?? 0),
                 RopeTheta = Dbl(node, "rope_theta") ?? 10000,
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
@@ -130,6 +138,7 @@ public sealed partial record ModelConfig
                 NormEps = (float)(Dbl(node, "layer_norm_epsilon") ?? 1e-5),
                 TieEmbeddings = Bool(node, "tie_word_embeddings") ?? true,
                 Dropout = (float)(Dbl(node, "resid_pdrop") ?? 0),
+                AttentionDropout = (float)(Dbl(node, "attn_pdrop") ?? 0),
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
         }
@@ -158,7 +167,8 @@ public sealed partial record ModelConfig
             o["rms_norm_eps"] = NormEps;
             o["rope_theta"] = RopeTheta;
             o["tie_word_embeddings"] = TieEmbeddings;
-            o["attention_dropout"] = Dropout;
+            o["attention_dropout"] = AttentionDropout;
+            if (Dropout != 0) o["resid_pdrop"] = Dropout;
         }
         else
         {
@@ -176,7 +186,7 @@ public sealed partial record ModelConfig
             o["tie_word_embeddings"] = TieEmbeddings;
             o["resid_pdrop"] = Dropout;
             o["embd_pdrop"] = Dropout;
-            o["attn_pdrop"] = Dropout;
+            o["attn_pdrop"] = AttentionDropout;
         }
         WriteMoE(o);
         o["initializer_range"] = InitStd;
@@ -203,7 +213,8 @@ public sealed partial record ModelConfig
             "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = ModelType == "gpt2" ? I() : KvHeads },
             "num_key_value_heads" => this with { KvHeads = I() },
             "n_inner" or "intermediate_size" => this with { Intermediate = I() },
-            "dropout" => this with { Dropout = (float)D() },
+            "dropout" or "resid_pdrop" => this with { Dropout = (float)D() },
+            "attention_dropout" or "attn_pdrop" => this with { AttentionDropout = (float)D() },
             "rope_theta" => this with { RopeTheta = D() },
             _ => throw new InvalidDataException($"config: unknown field '{field}'"),
         };
