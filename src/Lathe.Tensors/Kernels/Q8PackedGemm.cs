@@ -101,8 +101,8 @@ internal static unsafe class Q8PackedGemm
         }
     }
 
-    /// <summary>One activation row against a pair of groups (single tokens, and the rows left over after sixes). With
-    /// one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
+    /// <summary>One activation row against a pair of groups (the rows left over after sixes; single tokens take the
+    /// matvec, see <see cref="QuantMatMul.UsesPacked"/>). With one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
     /// odd quads (four chains of four vpdpbusd instead of two of eight), and the float sums stay in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row1(byte* g0, long groupBytes, byte* q, float* d, int nb, float* y)
