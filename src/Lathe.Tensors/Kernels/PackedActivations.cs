@@ -27,7 +27,7 @@ internal static unsafe class PackedActivations
     /// <summary>Quantizes x (<paramref name="m"/>, <paramref name="k"/>) into <paramref name="scratch"/>. Signed
     /// quants come with the Q4_0 corrections of <see cref="QuantizeRow"/>; offset-binary quants (q + 128, the
     /// unsigned operand of vpdpbusd) come without extras.</summary>
-    public static Rows Quantize(float* x, int m, int k, byte* scratch, bool offsetBinary)
+    public static Rows Quantize(float* x, int m, int k, byte* scratch, bool offsetBinary, ComputePool pool)
     {
         var body = new Body
         {
@@ -35,7 +35,7 @@ internal static unsafe class PackedActivations
             Q = scratch, D = (float*)(scratch + AlignUp((long)m * k)),
         };
         body.C = (int*)(body.D + (long)m * (k / 32));
-        ComputePool.Shared.For((m + body.RowsPerTask - 1) / body.RowsPerTask, ref body);
+        pool.For((m + body.RowsPerTask - 1) / body.RowsPerTask, ref body);
         return new Rows(body.Q, body.D, body.C);
     }
 

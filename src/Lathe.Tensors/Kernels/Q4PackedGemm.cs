@@ -23,15 +23,16 @@ internal static unsafe class Q4PackedGemm
 {
     public static bool IsSupported => Avx512BW.IsSupported;
 
-    public static void Forward(float* x, int m, int k, Q4_0Packed w, int n, float* y, byte* scratch)
+    public static void Forward(float* x, int m, int k, Q4_0Packed w, int n, float* y, byte* scratch, ComputePool? pool = null)
     {
         if (!IsSupported) throw new PlatformNotSupportedException("Q4PackedGemm needs AVX-512BW.");
         if (w.Columns != k || w.Rows != n)
             throw new ArgumentException($"Q4PackedGemm: packed weight ({w.Rows}, {w.Columns}) does not match n={n}, k={k}.");
         int nb = k / 32;
-        var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: false);
+        pool ??= ComputePool.Shared;
+        var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: false, pool);
         var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb };
-        ComputePool.Shared.For(w.StoredGroups / 2, ref body);
+        pool.For(w.StoredGroups / 2, ref body);
     }
 
     struct Body : IParallelBody

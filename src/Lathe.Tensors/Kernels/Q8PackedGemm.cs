@@ -19,14 +19,15 @@ internal static unsafe class Q8PackedGemm
 {
     public static bool IsSupported => AvxVnni.IsSupported && Avx512F.IsSupported;
 
-    public static void Forward(float* x, int m, int k, Q8_0Packed w, int n, float* y, byte* scratch)
+    public static void Forward(float* x, int m, int k, Q8_0Packed w, int n, float* y, byte* scratch, ComputePool? pool = null)
     {
         if (!IsSupported) throw new PlatformNotSupportedException("Q8PackedGemm needs AVX-VNNI and AVX-512F.");
         if (w.Columns != k || w.Rows != n)
             throw new ArgumentException($"Q8PackedGemm: packed weight ({w.Rows}, {w.Columns}) does not match n={n}, k={k}.");
-        var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: true);
+        pool ??= ComputePool.Shared;
+        var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: true, pool);
         var body = new Body { Q = a.Q, D = a.D, W = w.Data, GroupBytes = w.GroupBytes, Y = y, M = m, K = k, N = n, Nb = k / 32 };
-        ComputePool.Shared.For(w.Groups / 2, ref body);
+        pool.For(w.Groups / 2, ref body);
     }
 
     struct Body : IParallelBody

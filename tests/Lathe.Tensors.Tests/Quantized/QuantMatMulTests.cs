@@ -1,6 +1,8 @@
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using Lathe.Tensors.Kernels;
 using Lathe.Tensors.Quantized;
+using Lathe.Tensors.Threading;
 using Lathe.Tensors.Tests.Kernels;
 
 namespace Lathe.Tensors.Tests.Quantized;
@@ -134,7 +136,9 @@ public unsafe class QuantMatMulTests
     [Fact]
     public void Packed_gemm_quantizes_activations_with_the_bits_of_the_scalar_quantizer()
     {
-        if (!Q4PackedGemm.IsSupported) return;   // AVX-512BW only; the scalar quantizer is tested above
+        // The vector quantizer needs AVX-512; without it the packed GEMMs are never taken (asserted), and the scalar
+        // quantizer is tested above.
+        if (!Avx512F.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q4_0, 32, 64) || QuantMatMul.UsesPacked(QuantType.Q8_0, 32, 64)); return; }
         foreach (int k in new[] { 32, 96, 1024 })
         {
             var x = TestData.Uniform(k, 7 * k, -3f, 3f);
@@ -169,7 +173,7 @@ public unsafe class QuantMatMulTests
     [Fact]
     public void Packed_gemm_block_sums_are_exact_at_the_int16_extremes()
     {
-        if (!Q4PackedGemm.IsSupported) return;
+        if (!Q4PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q4_0, 32, 32)); return; }   // the matvec path, tested above
         // Every weight nibble 0 (value −8) or 15 (value 7) against activations of ±127: the int16 lanes wrap on the
         // way and must still land on the exact block sums. Weights are built from bytes so no quantizer rounds them.
         const int n = 32, k = 64, m = 4;
@@ -210,7 +214,7 @@ public unsafe class QuantMatMulTests
     [Fact]
     public void Packed_q8_gemm_block_sums_are_exact_at_the_extremes()
     {
-        if (!Q8PackedGemm.IsSupported) return;
+        if (!Q8PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q8_0, 32, 16)); return; }   // the matvec path, tested above
         // Weights −128 (a file may hold it though ggml's quantizer never writes it) and 127 against activations of
         // ±127 (scale 1): the offset q + 128 and the −128·Σw start must cancel exactly.
         const int n = 16, k = 64, m = QuantMatMul.PanelGemmRows;
@@ -242,6 +246,32 @@ public unsafe class QuantMatMulTests
                 Assert.Equal(sum, y[r * n + j]);   // integers below 2^24: exact in float
             }
         }
+    }
+
+    [Theory]
+    [InlineData(QuantType.Q4_0, 1)]
+    [InlineData(QuantType.Q4_0, 37)]
+    [InlineData(QuantType.Q8_0, 2)]
+    [InlineData(QuantType.Q8_0, 37)]
+    public void Packed_gemms_give_the_same_bits_on_one_and_two_threads(QuantType type, int m)
+    {
+        if (type == QuantType.Q4_0 ? !Q4PackedGemm.IsSupported : !Q8PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(type, m, 96)); return; }
+        const int n = 96, k = 512;
+        using var w = QuantizedMatrix.FromFloat(TestData.Uniform((long)n * k, 51, -0.5f, 0.5f), n, k, type);
+        var x = TestData.Uniform((long)m * k, 52, -2f, 2f);
+        float[] Run(int threads)
+        {
+            using var pool = new ComputePool(threads);
+            var y = new float[m * n];
+            var scratch = new byte[QuantMatMul.ScratchBytes(type, m, k)];
+            fixed (float* px = x, py = y) fixed (byte* ps = scratch)
+            {
+                if (type == QuantType.Q4_0) Q4PackedGemm.Forward(px, m, k, w.PackedQ4, n, py, ps, pool);
+                else Q8PackedGemm.Forward(px, m, k, w.PackedQ8, n, py, ps, pool);
+            }
+            return y;
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 
     [Fact]
