@@ -36,6 +36,7 @@ internal static unsafe class ElementwiseKernels
                 case Log: TensorPrimitives.Log(x, y); break;
                 case Tanh: TensorPrimitives.Tanh(x, y); break;
                 case Sqrt: TensorPrimitives.Sqrt(x, y); break;
+                case GeluTanh when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: GeluTanhKernel.Forward(X + s, Y + s, n); break;
                 case GeluTanh:
                     // y = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
                     TensorPrimitives.Multiply(x, x, y);
@@ -88,6 +89,7 @@ internal static unsafe class ElementwiseKernels
                     break;
                 }
                 case Sqrt: TensorPrimitives.Divide(dy, new ReadOnlySpan<float>(Y + s, n), t); TensorPrimitives.MultiplyAdd(t, 0.5f, dx, dx); break;
+                case GeluTanh when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: GeluTanhKernel.Backward(X + s, DY + s, DX + s, n); break;
                 case GeluTanh:
                 {
                     // u = c(x + a x³), th = tanh(u): d = ½(1 + th) + ½x(1 − th²)·c(1 + 3a x²)
