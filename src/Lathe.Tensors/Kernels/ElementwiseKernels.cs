@@ -50,6 +50,8 @@ internal static unsafe class ElementwiseKernels
                     TensorPrimitives.Multiply(y, 0.5f, y);
                     break;
                 case GeluErf: GeluErfKernel.Forward(X + s, Y + s, n); break;
+                case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Forward(X + s, null, Y + s, n); break;
+                case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Forward(X + s, U + s, Y + s, n); break;
                 case Silu:
                     TensorPrimitives.Sigmoid(x, y);
                     TensorPrimitives.Multiply(y, x, y);
@@ -110,6 +112,10 @@ internal static unsafe class ElementwiseKernels
                     break;
                 }
                 case GeluErf: GeluErfKernel.Backward(X + s, DY + s, DX + s, n); break;
+                case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Backward(X + s, null, DY + s, DX + s, null, n); break;
+                case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated:
+                    SiluKernel.Backward(X + s, U + s, DY + s, DX == null ? null : DX + s, DU == null ? null : DU + s, n);
+                    break;
                 case Silu:
                     // d = σ(x)(1 + x(1 − σ(x)))
                     TensorPrimitives.Sigmoid(x, t);
