@@ -29,7 +29,6 @@ public sealed unsafe partial class Tensor
     internal float F0, F1;
     internal int I0, I1, I2;
     internal bool B0, B1;
-    internal ulong U0;
     internal int[] Ints = [];
     /// <summary>An op-specific reference (tables, a parts array). Not cleared between steps, so an op can
     /// reuse what it left there last time.</summary>
@@ -44,7 +43,6 @@ public sealed unsafe partial class Tensor
         F0 = F1 = 0;
         I0 = I1 = I2 = 0;
         B0 = B1 = false;
-        U0 = 0;
         GradValid = false;
         RequiresGrad = false;
         Name = null;

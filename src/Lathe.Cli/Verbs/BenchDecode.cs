@@ -56,7 +56,12 @@ internal static unsafe class BenchDecode
         using var tape = new Tape();
         var next = new int[1];
 
-        Measure(model, cache, tape, prompt[..Math.Min(64, promptTokens)], Math.Min(8, genTokens), next);   // JIT warm-up
+        // Warm-up: whole repetitions for at least 2 s, so the runtime's tier-1 recompilation (which runs on a background
+        // thread, taking a core from the compute threads) is over before timing — a short warm-up left it inside the
+        // timed runs and made 2-thread figures swing by up to 2× between processes.
+        long warmStart = Stopwatch.GetTimestamp();
+        for (int w = 0; w < 2 || Stopwatch.GetElapsedTime(warmStart).TotalSeconds < 2; w++)
+            Measure(model, cache, tape, prompt, genTokens, next);
         var pp = new List<double>();
         var tg = new List<double>();
         var process = Process.GetCurrentProcess();

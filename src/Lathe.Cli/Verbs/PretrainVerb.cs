@@ -31,16 +31,19 @@ internal static class PretrainVerb
         var o = new TrainingOptionSet();
         var overrides = ConfigOverrides.Select(c => new Option<int?>(c.Option) { Description = c.Help }).ToArray();
         var dropout = new Option<float?>("--dropout") { Description = "Residual and embedding dropout rate (config field resid_pdrop)." };
+        var attentionDropout = new Option<float?>("--attention-dropout") { Description = "Dropout rate on attention probabilities (config field attn_pdrop / attention_dropout)." };
         var command = new Command("pretrain", "Pre-train a decoder (GPT-2 / Llama) on token shards; Ctrl-C writes a checkpoint.") { config, data, output, resume };
         o.AddTo(command);
         foreach (var opt in overrides) command.Options.Add(opt);
         command.Options.Add(dropout);
+        command.Options.Add(attentionDropout);
         command.SetAction(r =>
         {
             var cfg = ModelConfig.FromPresetOrFile(r.GetValue(config)!);
             for (int i = 0; i < overrides.Length; i++)
                 if (r.GetValue(overrides[i]) is { } v) cfg = cfg.With(ConfigOverrides[i].Field, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (r.GetValue(dropout) is { } p) cfg = cfg.With("dropout", p.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (r.GetValue(attentionDropout) is { } pa) cfg = cfg.With("attention_dropout", pa.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return Run(cfg.Validate(), r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r));
         });
         return command;

@@ -65,9 +65,10 @@ internal static class QuantizeVerb
             }
             if (evalText is not null)
             {
-                using var file = GgufFile.Open(output);
-                int[] ids = Limit(GgufTokenizer.Read(file).Encode(evalText, addSpecial: true), evalTokens);
-                using var lm = GgufModelLoader.Load(file);
+                int[] ids;
+                using (var file = GgufFile.Open(output)) ids = Limit(GgufTokenizer.Read(file).Encode(evalText, addSpecial: true), evalTokens);
+                // Scored with the weights kept quantized: the kernels generate and llama.cpp run (8-bit activations).
+                using var lm = ModelQuantizer.LoadGguf(output);
                 (after, _) = Perplexity(lm, ids, block);
             }
         }
@@ -84,8 +85,9 @@ internal static class QuantizeVerb
                 tokenizer.EncodeBytes(Encoding.UTF8.GetBytes(evalText), list, allowSpecial: false);
                 int[] ids = Limit(list, evalTokens);
                 (before, scored) = Perplexity(lm, ids, block);
-                // Read the written file back: the figure is of what llama.cpp will load.
-                using var written = GgufModelLoader.Load(output, new GgufLoadOptions { ContextLength = lm.Config.MaxPositions });
+                // Read the written file back, weights kept quantized: the figure is of what generate and llama.cpp run
+                // (their kernels round activations to 8 bits too).
+                using var written = ModelQuantizer.LoadGguf(output, lm.Config.MaxPositions);
                 (after, _) = Perplexity(written, ids, block);
             }
         }

@@ -1,7 +1,7 @@
 namespace Lathe.Tensors.Kernels;
 
 /// <summary>The scalar twin of <see cref="FlashAttention"/>: materialises every score row, sums in double.
-/// Same semantics (masks, bias, fully masked rows give zero).</summary>
+/// Same semantics (masks, bias, fully masked rows give zero, dropout on the probabilities drawn per (b,h,t,s)).</summary>
 internal static unsafe class AttentionReference
 {
     static bool Visible(int t, int s, int T, int S, bool causal, int window, int keyLength)
@@ -13,8 +13,11 @@ internal static unsafe class AttentionReference
         return true;
     }
 
-    /// <summary>O = (Z ∘ softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S);
-    /// Z is <see cref="AttentionDropout.Mask"/> when <paramref name="dropout"/> &gt; 0, else 1.</summary>
+    /// <summary>The keep-scale of probability (b,h,t,s): 1/(1 − p) if its draw is kept, else 0 (1 without dropout).</summary>
+    public static double Keep(float dropout, ulong seed, int b, int h, int t, int s, int H, int T, int S)
+        => dropout == 0 ? 1 : ReferenceKernels.Uniform(seed, (ulong)((((long)b * H + h) * T + t) * S + s)) >= dropout ? 1.0 / (1.0 - dropout) : 0;
+
+    /// <summary>O = dropout(softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S).</summary>
     public static void Forward(float* q, float* k, float* v, float* bias, bool biasPerBatch, ReadOnlySpan<int> keyLengths,
         float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window,
         float dropout = 0, ulong seed = 0)
@@ -46,7 +49,7 @@ internal static unsafe class AttentionReference
                     for (int d = 0; d < D; d++)
                     {
                         double acc = 0;
-                        for (int s = 0; s < S; s++) acc += (double)pr[s] * Z(dropout, seed, b, h, t, s) * vb[(long)s * D + d];
+                        for (int s = 0; s < S; s++) acc += Keep(dropout, seed, b, h, t, s, H, T, S) * pr[s] * vb[(long)s * D + d];
                         ob[(long)t * D + d] = (float)acc;
                     }
                 }
@@ -54,10 +57,7 @@ internal static unsafe class AttentionReference
     }
 
 
-    static double Z(float dropout, ulong seed, int b, int h, int t, int s) => dropout > 0 ? AttentionDropout.Mask(seed, dropout, b, h, t, s) : 1.0;
-
-    /// <summary>Adds dQ, dK, dV, dBias (any null) from dO, given the probabilities p of <see cref="Forward"/> and the
-    /// same dropout and seed: dP = Z ∘ (dO·Vᵀ), dS = P ∘ (dP − rowsum(P ∘ dP)), dV += (Z ∘ P)ᵀ·dO.</summary>
+    /// <summary>Adds dQ, dK, dV, dBias (any null) from dO, given the probabilities p of <see cref="Forward"/>.</summary>
     public static void Backward(float* q, float* k, float* v, float* p, float* g, float* dq, float* dk, float* dv, float* dbias,
         bool biasPerBatch, int B, int H, int Hkv, int T, int S, int D, float scale, float dropout = 0, ulong seed = 0)
     {
@@ -77,15 +77,15 @@ internal static unsafe class AttentionReference
                     {
                         double dp = 0;
                         for (int d = 0; d < D; d++) dp += (double)gr[d] * v[ko + (long)s * D + d];
-                        dp *= Z(dropout, seed, b, h, t, s);
-                        dS[s] = dp;
-                        rowDot += dp * pr[s];
+                        dS[s] = Keep(dropout, seed, b, h, t, s, H, T, S) * dp;   // through the dropout
+                        rowDot += dS[s] * pr[s];
                     }
                     for (int s = 0; s < S; s++)
                     {
                         double ds = pr[s] * (dS[s] - rowDot);
+                        double kept = Keep(dropout, seed, b, h, t, s, H, T, S) * pr[s];
                         if (dv != null)
-                            for (int d = 0; d < D; d++) dv[ko + (long)s * D + d] += (float)(pr[s] * Z(dropout, seed, b, h, t, s) * gr[d]);
+                            for (int d = 0; d < D; d++) dv[ko + (long)s * D + d] += (float)(kept * gr[d]);
                         if (dbias != null) dbias[((biasPerBatch ? (long)b * H : 0) + h) * T * S + (long)t * S + s] += (float)ds;
                         if (dq != null)
                             for (int d = 0; d < D; d++) dq[qo + (long)t * D + d] += (float)(ds * scale * k[ko + (long)s * D + d]);

@@ -36,6 +36,7 @@ internal static unsafe class ElementwiseKernels
                 case Log: TensorPrimitives.Log(x, y); break;
                 case Tanh: TensorPrimitives.Tanh(x, y); break;
                 case Sqrt: TensorPrimitives.Sqrt(x, y); break;
+                case GeluTanh when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: GeluTanhKernel.Forward(X + s, Y + s, n); break;
                 case GeluTanh:
                     // y = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
                     TensorPrimitives.Multiply(x, x, y);
@@ -49,6 +50,8 @@ internal static unsafe class ElementwiseKernels
                     TensorPrimitives.Multiply(y, 0.5f, y);
                     break;
                 case GeluErf: GeluErfKernel.Forward(X + s, Y + s, n); break;
+                case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Forward(X + s, null, Y + s, n); break;
+                case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Forward(X + s, U + s, Y + s, n); break;
                 case Silu:
                     TensorPrimitives.Sigmoid(x, y);
                     TensorPrimitives.Multiply(y, x, y);
@@ -88,6 +91,7 @@ internal static unsafe class ElementwiseKernels
                     break;
                 }
                 case Sqrt: TensorPrimitives.Divide(dy, new ReadOnlySpan<float>(Y + s, n), t); TensorPrimitives.MultiplyAdd(t, 0.5f, dx, dx); break;
+                case GeluTanh when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: GeluTanhKernel.Backward(X + s, DY + s, DX + s, n); break;
                 case GeluTanh:
                 {
                     // u = c(x + a x³), th = tanh(u): d = ½(1 + th) + ½x(1 − th²)·c(1 + 3a x²)
@@ -108,6 +112,10 @@ internal static unsafe class ElementwiseKernels
                     break;
                 }
                 case GeluErf: GeluErfKernel.Backward(X + s, DY + s, DX + s, n); break;
+                case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Backward(X + s, null, DY + s, DX + s, null, n); break;
+                case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated:
+                    SiluKernel.Backward(X + s, U + s, DY + s, DX == null ? null : DX + s, DU == null ? null : DU + s, n);
+                    break;
                 case Silu:
                     // d = σ(x)(1 + x(1 − σ(x)))
                     TensorPrimitives.Sigmoid(x, t);

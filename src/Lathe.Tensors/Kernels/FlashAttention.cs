@@ -15,10 +15,14 @@ internal unsafe struct AttentionProblem
     public int KvCapacity;
     public float Scale;
     public bool Causal, BiasPerBatch;
-    /// <summary>Dropout probability on the attention probabilities (0: none) and the seed of its mask
-    /// (see <see cref="AttentionDropout"/>).</summary>
+    /// <summary>Dropout on the attention probabilities (0: none): P[b,h,t,s] is kept, times 1/(1 − p), iff
+    /// <see cref="ReferenceKernels.Uniform"/>(DropoutSeed, ((b·H + h)·T + t)·S + s) ≥ p — the rule of
+    /// <c>Ops.Dropout</c> over the (B,H,T,S) probability tensor, recomputed by the backward instead of saved.</summary>
     public float Dropout;
     public ulong DropoutSeed;
+
+    /// <summary>Index of P[b,h,t,s0] in the (B,H,T,S) probabilities, for <see cref="Dropout"/>'s draws.</summary>
+    public readonly ulong DropoutIndex(int b, int h, int t, int s0) => (ulong)((((long)b * H + h) * T + t) * S + s0);
 
     public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
     public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D;
@@ -91,8 +95,8 @@ internal static unsafe class FlashAttention
                     if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
                     m[i] = mNew;
                     any = true;
-                    // The normaliser l sums the undropped probabilities; only the products with V see the mask.
-                    if (P.Dropout > 0) DropRow(ref P, b, h, t0 + i, s0, row);
+                    // The normaliser l counts every probability; only the V products see the dropped ones.
+                    if (P.Dropout > 0) DropRow(P.DropoutSeed, P.DropoutIndex(b, h, t0 + i, s0), P.Dropout, s + (long)i * cols, cols);
                 }
                 if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * D, D, acc, D);
             }
@@ -104,30 +108,6 @@ internal static unsafe class FlashAttention
                 if (l[i] == 0) { oi.Clear(); lse[i] = float.NegativeInfinity; continue; }
                 TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + (long)i * D, D), 1f / l[i], oi);
                 lse[i] = m[i] + MathF.Log(l[i]);
-            }
-        }
-    }
-
-    /// <summary>row ∘= Z for query t's keys s0 … s0 + row.Length − 1.</summary>
-    static void DropRow(ref AttentionProblem p, int b, int h, int t, int s0, Span<float> row)
-    {
-        float* z = stackalloc float[Block];
-        AttentionDropout.Row(p.DropoutSeed, p.Dropout, b, h, t, s0, row.Length, z);
-        TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(z, row.Length), row);
-    }
-
-    /// <summary>With dropout mask Z: dS = P ∘ (Z ∘ dP − Δ) into dp, then P ← Z ∘ P (what dV's product needs).</summary>
-    static void DropoutScores(ref AttentionProblem p, int b, int h, int t0, int rows, int cols, int s0, float* s, float* dp, float* delta)
-    {
-        float* z = stackalloc float[Block];
-        for (int i = 0; i < rows; i++)
-        {
-            AttentionDropout.Row(p.DropoutSeed, p.Dropout, b, h, t0 + i, s0, cols, z);
-            float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
-            for (int j = 0; j < cols; j++)
-            {
-                dpi[j] = (z[j] * dpi[j] - delta[i]) * pi[j];
-                pi[j] *= z[j];
             }
         }
     }
@@ -195,6 +175,59 @@ internal static unsafe class FlashAttention
         return TensorPrimitives.Sum(row);
     }
 
+    /// <summary>row[j] ×= z(index + j): 1/(1 − p) where the draw keeps it, else 0.</summary>
+    internal static void DropRow(ulong seed, ulong index, float p, float* row, int cols)
+    {
+        float keep = 1f / (1f - p);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + 16 <= cols; j += 16)
+                (Vector512.Load(row + j) * KeepScale(seed, index + (ulong)j, p, keep)).Store(row + j);
+        for (; j < cols; j++) row[j] *= ReferenceKernels.Uniform(seed, index + (ulong)j) >= p ? keep : 0f;
+    }
+
+    /// <summary>dp[j] = P[j]·(z·dp[j] − Δ) and P[j] = z·P[j], z the keep-scale of index + j.</summary>
+    static void DropoutScoreRow(ulong seed, ulong index, float p, float* pRow, float* dpRow, float delta, int cols)
+    {
+        float keep = 1f / (1f - p);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var d = Vector512.Create(delta); j + 16 <= cols; j += 16)
+            {
+                var z = KeepScale(seed, index + (ulong)j, p, keep);
+                var pv = Vector512.Load(pRow + j);
+                (pv * (z * Vector512.Load(dpRow + j) - d)).Store(dpRow + j);
+                (z * pv).Store(pRow + j);
+            }
+        for (; j < cols; j++)
+        {
+            float z = ReferenceKernels.Uniform(seed, index + (ulong)j) >= p ? keep : 0f;
+            dpRow[j] = pRow[j] * (z * dpRow[j] - delta);
+            pRow[j] *= z;
+        }
+    }
+
+    /// <summary>Sixteen keep-scales for indices index..index+15: <see cref="ReferenceKernels.Uniform"/> lane by lane
+    /// (SplitMix64's finaliser in 64-bit lanes), compared with p.</summary>
+    static Vector512<float> KeepScale(ulong seed, ulong index, float p, float keep)
+    {
+        var lanes = Vector512.Create(1UL, 2, 3, 4, 5, 6, 7, 8);
+        var golden = Vector512.Create(0x9E3779B97F4A7C15UL);
+        var lo = Mix(Vector512.Create(seed) + (Vector512.Create(index) + lanes) * golden);
+        var hi = Mix(Vector512.Create(seed) + (Vector512.Create(index + 8) + lanes) * golden);
+        // The top 24 bits of each 64-bit draw, as float in [0, 1): narrow the two halves to 16 int lanes.
+        var bits = Vector512.Narrow(lo >> 40, hi >> 40).AsInt32();
+        var u = Vector512.ConvertToSingle(bits) * Vector512.Create(1f / (1 << 24));
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(u, Vector512.Create(p)), Vector512.Create(keep), Vector512<float>.Zero);
+    }
+
+    static Vector512<ulong> Mix(Vector512<ulong> z)
+    {
+        z = (z ^ (z >> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ (z >> 27)) * Vector512.Create(0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
+    }
+
     static float HorizontalMax(Vector512<float> v)
     {
         var v8 = Vector256.Max(v.GetLower(), v.GetUpper());
@@ -230,8 +263,7 @@ internal static unsafe class FlashAttention
             else QueryBlockTask(task);
         }
 
-        // Computes, for query block (b, h, t0) against key block s0: P (in s; Z ∘ P with dropout) and dS (in dp, unscaled).
-        // False if empty.
+        // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
         bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
         {
             int D = P.D;
@@ -253,14 +285,15 @@ internal static unsafe class FlashAttention
             BlockGemm.Transpose(P.V + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, vt);
             new Span<float>(dp, rows * cols).Clear();
             BlockGemm.MulAdd(rows, cols, D, dO, D, 1, vt, cols, dp, cols);
-            if (P.Dropout > 0)
-            {
-                DropoutScores(ref P, b, h, t0, rows, cols, s0, s, dp, delta);
-                return true;
-            }
             for (int i = 0; i < rows; i++)
             {
                 float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
+                if (P.Dropout > 0)
+                {
+                    // With keep-scale z: dS = P ∘ (z·dP − Δ), and dV takes z·P, left in s.
+                    DropoutScoreRow(P.DropoutSeed, P.DropoutIndex(b, h, t0 + i, s0), P.Dropout, pi, dpi, delta[i], cols);
+                    continue;
+                }
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated)
                     for (var d = Vector512.Create(delta[i]); j + 16 <= cols; j += 16)

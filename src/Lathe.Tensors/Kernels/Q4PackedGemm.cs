@@ -23,82 +23,16 @@ internal static unsafe class Q4PackedGemm
 {
     public static bool IsSupported => Avx512BW.IsSupported;
 
-    /// <summary>Scratch for <paramref name="m"/> rows of <paramref name="k"/> activations: Q8_0 quants, block scales,
-    /// and the packed int16 offset corrections.</summary>
-    public static long ScratchBytes(int m, int k) => AlignUp((long)m * k) + 2L * m * (k / 32) * sizeof(float);
-
-    static long AlignUp(long bytes) => (bytes + 63) & ~63L;
-
-    public static void Forward(float* x, int m, int k, Q4_0Packed w, int n, float* y, byte* scratch)
+    public static void Forward(float* x, int m, int k, Q4_0Packed w, int n, float* y, byte* scratch, ComputePool? pool = null)
     {
         if (!IsSupported) throw new PlatformNotSupportedException("Q4PackedGemm needs AVX-512BW.");
         if (w.Columns != k || w.Rows != n)
             throw new ArgumentException($"Q4PackedGemm: packed weight ({w.Rows}, {w.Columns}) does not match n={n}, k={k}.");
         int nb = k / 32;
-        var quantize = new QuantizeBody
-        {
-            X = x, K = k, Q = (sbyte*)scratch, D = (float*)(scratch + AlignUp((long)m * k)),
-        };
-        quantize.C = (int*)(quantize.D + (long)m * nb);
-        quantize.RowsPerTask = Math.Max(1, 8192 / k);
-        quantize.M = m;
-        ComputePool.Shared.For((m + quantize.RowsPerTask - 1) / quantize.RowsPerTask, ref quantize);
-        var body = new Body { Q = quantize.Q, D = quantize.D, C = quantize.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb };
-        ComputePool.Shared.For(w.StoredGroups / 2, ref body);
-    }
-
-    struct QuantizeBody : IParallelBody
-    {
-        public float* X, D;
-        public sbyte* Q;
-        public int* C;
-        public int M, K, RowsPerTask;
-
-        public void Execute(int task)
-        {
-            int r0 = task * RowsPerTask, r1 = Math.Min(M, r0 + RowsPerTask), nb = K / 32;
-            for (int r = r0; r < r1; r++)
-                QuantizeRow(X + (long)r * K, nb, Q + (long)r * K, D + (long)r * nb, C + (long)r * nb);
-        }
-    }
-
-    /// <summary>One row to Q8_0 with the bits of <see cref="QuantMatMul.QuantizeActivations"/> (d = max|x|/127 kept as
-    /// fp16, q = round-half-away(x·(1/d)) from the unrounded d), sixteen values per vector; and per block the packed
-    /// corrections: low int16 −8·Σ x[k] over k mod 4 ∈ {0, 1}, high int16 over k mod 4 ∈ {2, 3}.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void QuantizeRow(float* x, int nb, sbyte* q, float* d, int* c)
-    {
-        var pairMask = Vector512.Create(-1, -1, 0, 0, -1, -1, 0, 0, -1, -1, 0, 0, -1, -1, 0, 0);
-        for (int b = 0; b < nb; b++, x += 32, q += 32)
-        {
-            var v0 = Vector512.Load(x);
-            var v1 = Vector512.Load(x + 16);
-            var a = Vector512.Max(Vector512.Abs(v0), Vector512.Abs(v1));
-            var a8 = Vector256.Max(a.GetLower(), a.GetUpper());
-            var a4 = Vector128.Max(a8.GetLower(), a8.GetUpper());
-            float amax = MathF.Max(MathF.Max(a4[0], a4[1]), MathF.Max(a4[2], a4[3]));
-            float scale = amax / 127f;
-            var inverse = Vector512.Create(scale != 0 ? 1f / scale : 0f);
-            d[b] = (float)(Half)scale;
-            var i0 = RoundHalfAway(v0 * inverse);
-            var i1 = RoundHalfAway(v1 * inverse);
-            Avx512F.ConvertToVector128SByte(i0).Store(q);
-            Avx512F.ConvertToVector128SByte(i1).Store(q + 16);
-            var s = i0 + i1;
-            int low = Vector512.Sum(s & pairMask), high = Vector512.Sum(s) - low;
-            c[b] = (ushort)(short)(-8 * low) | (-8 * high << 16);
-        }
-    }
-
-    // MathF.Round(v, MidpointRounding.AwayFromZero) lane by lane: truncate, then step away from zero when the dropped
-    // fraction is at least one half (the fraction v − trunc(v) is exact in float).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> RoundHalfAway(Vector512<float> v)
-    {
-        var t = Vector512.Truncate(v);
-        var away = Vector512.GreaterThanOrEqual(Vector512.Abs(v - t), Vector512.Create(0.5f));
-        var step = (v & Vector512.Create(-0f)) | Vector512.Create(1f);
-        return Vector512.ConvertToInt32(t + (step & away));
+        pool ??= ComputePool.Shared;
+        var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: false, pool);
+        var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb };
+        pool.For(w.StoredGroups / 2, ref body);
     }
 
     struct Body : IParallelBody

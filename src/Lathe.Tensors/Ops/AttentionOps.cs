@@ -9,13 +9,13 @@ public static unsafe partial class Ops
     /// Causal: query t sees key s iff s ≤ t + (S − T). <paramref name="window"/> &gt; 0 also hides keys
     /// s ≤ t + (S − T) − window. <paramref name="keyLengths"/> (one per batch) hides keys s ≥ length.
     /// <paramref name="bias"/> is (H,T,S) shared over the batch or (B,H,T,S). A query that sees no key gets 0.
-    /// <paramref name="dropout"/> p &gt; 0 drops attention probabilities while training (only when a tape is recording):
-    /// O = (Z ∘ P)·V with Z ∈ {0, 1/(1 − p)} a mask derived from <paramref name="dropoutSeed"/> and (b, h, t, s), so the
-    /// backward regenerates it; the softmax normaliser is taken before dropping.</summary>
+    /// <paramref name="dropout"/> &gt; 0 drops attention probabilities (after the softmax, before V) as
+    /// <see cref="Dropout"/> would over the (B,H,T,S) probability tensor with <paramref name="dropoutSeed"/>; the
+    /// backward regenerates the mask from the seed. Callers pass it only when training.</summary>
     public static Tensor Attention(Tensor q, Tensor k, Tensor v, bool causal, float? scale = null, Tensor? bias = null,
-        ReadOnlySpan<int> keyLengths = default, int window = 0, float dropout = 0, ulong dropoutSeed = 0)
+        ReadOnlySpan<int> keyLengths = default, int window = 0, float dropout = 0f, ulong dropoutSeed = 0)
     {
-        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentException($"Attention: dropout {dropout} must be in [0, 1).");
+        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentException($"Attention: dropout = {dropout} must be in [0, 1).");
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
             throw new ArgumentException($"Attention: q {Tensor.ShapeString(q.Shape)}, k {Tensor.ShapeString(k.Shape)}, v {Tensor.ShapeString(v.Shape)} must be rank 4 (B, H, T, D).");
         int B = q.Shape[0], H = q.Shape[1], T = q.Shape[2], D = q.Shape[3];
@@ -46,8 +46,8 @@ public static unsafe partial class Ops
         fixed (int* lengths = keyLengths)
         {
             var problem = Problem(cq, ck, cv, cb, y, lse, keyLengths.IsEmpty ? null : lengths, sc, causal, biasPerBatch, window);
-            if (dropout > 0 && Autograd.Tape.IsRecording) { problem.Dropout = dropout; problem.DropoutSeed = dropoutSeed; }
-            else dropout = 0;
+            problem.Dropout = dropout;
+            problem.DropoutSeed = dropoutSeed;
             Kernels.FlashAttention.Forward(ref problem);
         }
         if (Record(y, &AttentionBackward, cq, ck, cv, cb))
@@ -58,11 +58,13 @@ public static unsafe partial class Ops
             y.B0 = biasPerBatch;
             y.B1 = causal;
             y.I0 = window;
-            y.F1 = dropout;
-            y.U0 = dropoutSeed;
             y.I1 = keyLengths.Length;
-            y.Ints = EnsureLength(y.Ints, keyLengths.Length);
+            y.F1 = dropout;
+            // Ints: the key lengths, then the dropout seed's two halves.
+            y.Ints = EnsureLength(y.Ints, keyLengths.Length + 2);
             keyLengths.CopyTo(y.Ints);
+            y.Ints[keyLengths.Length] = (int)(dropoutSeed & 0xffffffff);
+            y.Ints[keyLengths.Length + 1] = (int)(dropoutSeed >> 32);
         }
         return y;
     }
@@ -86,7 +88,7 @@ public static unsafe partial class Ops
         {
             var problem = Problem(q, k, v, y.In3, y, y.Saved0!, y.I1 == 0 ? null : lengths, y.F0, y.B1, y.B0, y.I0);
             problem.Dropout = y.F1;
-            problem.DropoutSeed = y.U0;
+            problem.DropoutSeed = (uint)y.Ints![y.I1] | ((ulong)(uint)y.Ints[y.I1 + 1] << 32);
             Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, dq is null ? null : dq.Data, dk is null ? null : dk.Data,
                 dv is null ? null : dv.Data, dbias is null ? null : dbias.Data, y.Saved1!.Data);
         }

@@ -123,23 +123,23 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         return m;
     }
 
-    Q4_0Packed? _packed;
+    IDisposable? _packed;
 
-    /// <summary>This Q4_0 matrix regrouped for the prompt-processing GEMM, made on first use (the first prompt of a
-    /// run pays ~1 ms per million weights; generation alone never does) and kept until dispose.</summary>
-    internal Q4_0Packed Packed
+    /// <summary>This Q4_0 matrix regrouped for the prompt-processing GEMM; see <see cref="GetPacked{T}"/>.</summary>
+    internal Q4_0Packed PackedQ4 => GetPacked(QuantType.Q4_0, static m => Q4_0Packed.Pack(m.Data, m.Rows, m.Columns));
+
+    /// <summary>This Q8_0 matrix regrouped for the prompt-processing GEMM; see <see cref="GetPacked{T}"/>.</summary>
+    internal Q8_0Packed PackedQ8 => GetPacked(QuantType.Q8_0, static m => Q8_0Packed.Pack(m.Data, m.Rows, m.Columns));
+
+    // The packed copy is made on first use (the first prompt of a run pays ~1 ms per million weights; generation alone
+    // never does) and kept until dispose; racing first users keep one copy.
+    T GetPacked<T>(QuantType type, Func<QuantizedMatrix, T> pack) where T : class, IDisposable
     {
-        get
-        {
-            var packed = Volatile.Read(ref _packed);
-            if (packed != null) return packed;
-            if (Type != QuantType.Q4_0) throw new InvalidOperationException($"QuantizedMatrix: only Q4_0 is packed, not {Type}.");
-            var fresh = Q4_0Packed.Pack(Data, Rows, Columns);
-            packed = Interlocked.CompareExchange(ref _packed, fresh, null);
-            if (packed == null) return fresh;
-            fresh.Dispose();
-            return packed;
-        }
+        if (Volatile.Read(ref _packed) is T packed) return packed;
+        if (Type != type) throw new InvalidOperationException($"QuantizedMatrix: a {Type} matrix has no {type} packing.");
+        var fresh = pack(this);
+        if (Interlocked.CompareExchange(ref _packed, fresh, null) is T prior) { fresh.Dispose(); return prior; }
+        return fresh;
     }
 
     /// <summary>Row <paramref name="row"/> decoded to floats (for tests, embeddings and debugging; never the matmul path).</summary>

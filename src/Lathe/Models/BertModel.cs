@@ -149,8 +149,8 @@ public sealed class BertModel : LanguageModel
             int C = x.Dim(-1), D = C / H;
             // (B,T,C) → (B,T,H,D) → (B,H,T,D); the attention makes its inputs contiguous.
             Tensor Heads(LinearLayer proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), B, T, H, D), 0, 2, 1, 3);
-            var (drop, seed) = model.AttentionDropout();   // attention_probs_dropout_prob
-            var y = Ops.Attention(Heads(query), Heads(key), Heads(value), causal: false, keyLengths: lengths, dropout: drop, dropoutSeed: seed);   // (B,H,T,D)
+            var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attention_probs_dropout_prob
+            var y = Ops.Attention(Heads(query), Heads(key), Heads(value), causal: false, keyLengths: lengths, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
             y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
             x = attnNorm.Forward(Ops.Add(x, model.Dropout(attnOut.Forward(y))));
             var m = Ops.Gelu(intermediate.Forward(x), tanhApproximation: false);   // (B,T,I), erf GELU

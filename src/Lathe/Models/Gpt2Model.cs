@@ -138,8 +138,8 @@ public sealed class Gpt2Model : CausalLM
             Tensor y;
             if (cache is null)
             {
-                var (drop, seed) = model.AttentionDropout();                                // attn_pdrop
-                y = Ops.Attention(q, k, v, causal: true, bias: bias, dropout: drop, dropoutSeed: seed);  // (B,H,T,D)
+                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
+                y = Ops.Attention(q, k, v, causal: true, bias: bias, dropout: rate, dropoutSeed: seed);  // (B,H,T,D)
             }
             else
             {

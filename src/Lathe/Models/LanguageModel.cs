@@ -40,18 +40,15 @@ public abstract class LanguageModel : IDisposable
     private protected Tensor Dropout(Tensor x)
     {
         if (DropoutRng is null || Config.Dropout == 0f) return x;
-        ulong seed = ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt();
-        return Ops.Dropout(x, Config.Dropout, seed);
+        return Ops.Dropout(x, Config.Dropout, NextDropoutSeed());
     }
 
-    /// <summary>The attention dropout rate and a fresh mask seed when training (rate 0 otherwise), for
-    /// <see cref="Ops.Attention"/>. Draws from <see cref="DropoutRng"/> only when the rate is non-zero.</summary>
-    private protected (float Rate, ulong Seed) AttentionDropout()
-    {
-        float p = Config.AttentionDropoutRate;
-        if (DropoutRng is null || p == 0f) return (0f, 0);
-        return (p, ((ulong)DropoutRng.NextUInt() << 32) | DropoutRng.NextUInt());
-    }
+    /// <summary>The rate and seed for dropout on one attention call's probabilities: (0, 0) unless training with
+    /// <paramref name="rate"/> &gt; 0 (a seed is drawn only then, so runs without it keep their masks).</summary>
+    internal (float Rate, ulong Seed) AttentionDropout(float rate)
+        => DropoutRng is null || rate == 0f ? (0f, 0UL) : (rate, NextDropoutSeed());
+
+    ulong NextDropoutSeed() => ((ulong)DropoutRng!.NextUInt() << 32) | DropoutRng.NextUInt();
 
     /// <summary>The scalar loss of the model's pre-training objective on one micro-batch (causal LM, masked LM +
     /// next-sentence prediction, span corruption …), on the active tape.</summary>

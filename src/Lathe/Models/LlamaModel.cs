@@ -176,8 +176,8 @@ public sealed class LlamaModel : CausalLM
             Tensor y;
             if (cache is null)
             {
-                var (drop, seed) = model.AttentionDropout();   // attention_dropout
-                y = Ops.Attention(qh, kh, vh, causal: true, dropout: drop, dropoutSeed: seed);
+                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attention_dropout
+                y = Ops.Attention(qh, kh, vh, causal: true, dropout: rate, dropoutSeed: seed);
             }
             else
             {

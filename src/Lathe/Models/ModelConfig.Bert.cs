@@ -15,14 +15,6 @@ public sealed partial record ModelConfig
 {
     /// <summary>BERT: number of segment (token type) embeddings; 2 for sentence A / sentence B.</summary>
     public int TypeVocabSize { get; init; } = 2;
-    /// <summary>Dropout on attention probabilities while training (gpt2 attn_pdrop, llama attention_dropout, bert
-    /// attention_probs_dropout_prob). T5 has no field of its own: it drops attention weights with dropout_rate
-    /// (see <see cref="AttentionDropoutRate"/>).</summary>
-    public float AttentionDropout { get; init; }
-
-    /// <summary>The rate a model drops attention probabilities with: dropout_rate for t5 (as Hugging Face's T5),
-    /// else <see cref="AttentionDropout"/>.</summary>
-    public float AttentionDropoutRate => ModelType == "t5" ? Dropout : AttentionDropout;
     /// <summary>BERT special ids as given in config.json; null means the default at the top of the vocabulary.</summary>
     public int? ClsTokenId { get; init; }
     public int? SepTokenId { get; init; }
@@ -142,6 +134,7 @@ public sealed partial record ModelConfig
             "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = I() },   // no grouped-query attention
             "type_vocab_size" => this with { TypeVocabSize = I() },
             "hidden_dropout_prob" => With("dropout", value),
+            "attention_probs_dropout_prob" => With("attention_dropout", value),
             "cls_token_id" => this with { ClsTokenId = I() },
             "sep_token_id" => this with { SepTokenId = I() },
             "mask_token_id" => this with { MaskTokenId = I() },

@@ -26,7 +26,12 @@ public sealed partial record ModelConfig
     public int Intermediate { get; init; } = 3072;
     public float NormEps { get; init; } = 1e-5f;
     public bool TieEmbeddings { get; init; } = true;
+    /// <summary>Dropout on residual branches and embeddings (gpt2 resid_pdrop/embd_pdrop, bert hidden_dropout_prob,
+    /// t5 dropout_rate).</summary>
     public float Dropout { get; init; }
+    /// <summary>Dropout on attention probabilities (gpt2 attn_pdrop, llama attention_dropout, bert
+    /// attention_probs_dropout_prob; t5 uses dropout_rate here too, as Hugging Face's T5 does).</summary>
+    public float AttentionDropout { get; init; }
     public double RopeTheta { get; init; } = 10000;
     public float InitStd { get; init; } = 0.02f;
 
@@ -55,9 +60,8 @@ public sealed partial record ModelConfig
         if (ModelType == "gpt2" && KvHeads != Heads) Fail("num_key_value_heads", "gpt2 has no grouped-query attention (must equal n_head)");
         if (ModelType == "llama" && HeadDim % 2 != 0) Fail("hidden_size", $"head dim {HeadDim} must be even for RoPE");
         if (!(NormEps > 0)) Fail(ModelType == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps", $"{NormEps} must be > 0");
-        if (!(Dropout >= 0 && Dropout < 1)) Fail(ModelType == "gpt2" ? "resid_pdrop" : "dropout", $"{Dropout} must be in [0, 1)");
-        if (!(AttentionDropout >= 0 && AttentionDropout < 1))
-            Fail(ModelType == "gpt2" ? "attn_pdrop" : "attention_dropout", $"{AttentionDropout} must be in [0, 1)");
+        if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
+        if (!(AttentionDropout >= 0 && AttentionDropout < 1)) Fail(ModelType switch { "gpt2" => "attn_pdrop", "bert" => "attention_probs_dropout_prob", _ => "attention_dropout" }, $"{AttentionDropout} must be in [0, 1)");
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
@@ -110,8 +114,8 @@ public sealed partial record ModelConfig
                 Intermediate = Int(node, "intermediate_size") ?? 11008,
                 NormEps = (float)(Dbl(node, "rms_norm_eps") ?? 1e-6),
                 TieEmbeddings = Bool(node, "tie_word_embeddings") ?? false,
-                // HF Llama's attention_dropout drops attention weights only; residual dropout is Lathe's own "dropout".
-                Dropout = (float)(Dbl(node, "dropout") ?? 0),
+                // Hugging Face's Llama has only attention_dropout; Lathe's residual dropout travels as resid_pdrop.
+                Dropout = (float)(Dbl(node, "resid_pdrop") ?? 0),
                 AttentionDropout = (float)(Dbl(node, "attention_dropout") ?? 0),
                 RopeTheta = Dbl(node, "rope_theta") ?? 10000,
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
@@ -164,7 +168,7 @@ public sealed partial record ModelConfig
             o["rope_theta"] = RopeTheta;
             o["tie_word_embeddings"] = TieEmbeddings;
             o["attention_dropout"] = AttentionDropout;
-            if (Dropout != 0) o["dropout"] = Dropout;
+            if (Dropout != 0) o["resid_pdrop"] = Dropout;
         }
         else
         {
@@ -209,8 +213,8 @@ public sealed partial record ModelConfig
             "n_head" or "num_attention_heads" => this with { Heads = I(), KvHeads = ModelType == "gpt2" ? I() : KvHeads },
             "num_key_value_heads" => this with { KvHeads = I() },
             "n_inner" or "intermediate_size" => this with { Intermediate = I() },
-            "dropout" => this with { Dropout = (float)D() },
-            "attention_dropout" or "attn_pdrop" or "attention_probs_dropout_prob" => this with { AttentionDropout = (float)D() },
+            "dropout" or "resid_pdrop" => this with { Dropout = (float)D() },
+            "attention_dropout" or "attn_pdrop" => this with { AttentionDropout = (float)D() },
             "rope_theta" => this with { RopeTheta = D() },
             _ => throw new InvalidDataException($"config: unknown field '{field}'"),
         };

@@ -122,14 +122,15 @@ public sealed partial class T5Model : LanguageModel
         readonly LinearLayer _v = Proj(p, name + ".v", c.Heads * c.DKv, c.Embd, c.InitStd / MathF.Sqrt(c.Embd));
         readonly LinearLayer _o = Proj(p, name + ".o", c.Embd, c.Heads * c.DKv, c.InitStd / MathF.Sqrt(c.Heads * (float)c.DKv));
 
-        /// <summary>Queries from <paramref name="x"/> (B,Tq,C) over keys/values from <paramref name="kv"/> (B,Tk,C) → (B,Tq,C).</summary>
-        public Tensor Forward(T5Model model, Tensor x, Tensor kv, int B, int Tq, int Tk, bool causal, Tensor? bias, ReadOnlySpan<int> keyLengths)
+        /// <summary>Queries from <paramref name="x"/> (B,Tq,C) over keys/values from <paramref name="kv"/> (B,Tk,C) → (B,Tq,C);
+        /// <paramref name="dropout"/> drops attention probabilities (Hugging Face's T5 applies dropout_rate there).</summary>
+        public Tensor Forward(Tensor x, Tensor kv, int B, int Tq, int Tk, bool causal, Tensor? bias, ReadOnlySpan<int> keyLengths,
+            (float Rate, ulong Seed) dropout = default)
         {
-            var (drop, seed) = model.AttentionDropout();   // dropout_rate, as HF T5 drops attention weights too
             var q = Heads(_q.Forward(x), B, Tq);    // (B,H,Tq,D)
             var k = Heads(_k.Forward(kv), B, Tk);   // (B,H,Tk,D)
             var v = Heads(_v.Forward(kv), B, Tk);
-            var y = Ops.Attention(q, k, v, causal, scale: 1f, bias, keyLengths, dropout: drop, dropoutSeed: seed);   // T5: no 1/√d
+            var y = Ops.Attention(q, k, v, causal, scale: 1f, bias, keyLengths, dropout: dropout.Rate, dropoutSeed: dropout.Seed);   // T5: no 1/√d
             return _o.Forward(Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, Tq, _H * _D));
         }
 
@@ -187,11 +188,11 @@ public sealed partial class T5Model : LanguageModel
             bool decoder = memory is not null;
             var h = _selfNorm.Forward(x);
             // Encoder self-attention hides padding keys; decoder self-attention is causal.
-            x = Ops.Add(x, model.Dropout(_self.Forward(model, h, h, B, T, T, causal: decoder, bias, decoder ? default : encoderLengths)));
+            x = Ops.Add(x, model.Dropout(_self.Forward(h, h, B, T, T, causal: decoder, bias, decoder ? default : encoderLengths, model.AttentionDropout(model.Config.Dropout))));
             if (decoder)
             {
                 h = _crossNorm!.Forward(x);
-                x = Ops.Add(x, model.Dropout(_cross!.Forward(model, h, memory!, B, T, Te, causal: false, null, encoderLengths)));
+                x = Ops.Add(x, model.Dropout(_cross!.Forward(h, memory!, B, T, Te, causal: false, null, encoderLengths, model.AttentionDropout(model.Config.Dropout))));
             }
             return FeedForward(model, x);
         }

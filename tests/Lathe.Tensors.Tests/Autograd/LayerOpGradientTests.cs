@@ -86,6 +86,49 @@ public class LayerOpGradientTests
             inputs.ToArray(), tolerance: 5e-3);
     }
 
+    /// <summary>With dropout on the probabilities: a fixed seed fixes the mask, so the op is a smooth function the
+    /// finite differences can check (the mask is redrawn identically by the backward).</summary>
+    [Theory]
+    [InlineData(true, 2, false, 0.3f)]
+    [InlineData(false, 1, true, 0.5f)]
+    public void Attention_with_dropout(bool causal, int group, bool withBias, float dropout)
+    {
+        int B = 2, Hkv = 2, H = Hkv * group, T = 3, S = 5, D = 4;
+        var inputs = new List<Tensor> { GradCheck.Random(35, B, H, T, D), GradCheck.Random(36, B, Hkv, S, D), GradCheck.Random(37, B, Hkv, S, D) };
+        if (withBias) inputs.Add(GradCheck.Random(38, H, T, S));
+        GradCheck.Check(x => Ops.Attention(x[0], x[1], x[2], causal, bias: withBias ? x[3] : null, dropout: dropout, dropoutSeed: 77),
+            inputs.ToArray(), tolerance: 5e-3);
+    }
+
+    [Fact]
+    public void Attention_dropout_keeps_about_1_minus_p_and_zero_rate_changes_nothing()
+    {
+        // V = identity rows (D = S): O[t] is row t of the dropped probabilities, so O shows the mask directly.
+        int B = 4, H = 4, T = 64, S = 64;
+        using var q = GradCheck.Random(40, B, H, T, S);
+        using var k = GradCheck.Random(41, B, H, S, S);
+        var eye = new float[B * H * S * S];
+        for (int bh = 0; bh < B * H; bh++) for (int s = 0; s < S; s++) eye[(bh * S + s) * S + s] = 1f;
+        using var v = Tensor.FromArray(eye, B, H, S, S);
+        var plain = Ops.Attention(q, k, v, causal: false).ToArray();
+        Assert.Equal(plain, Ops.Attention(q, k, v, causal: false, dropout: 0f, dropoutSeed: 5).ToArray());
+        const float p = 0.25f;
+        var dropped = Ops.Attention(q, k, v, causal: false, dropout: p, dropoutSeed: 5).ToArray();
+        int kept = 0, n = plain.Length;
+        for (int i = 0; i < n; i++)
+        {
+            if (dropped[i] == 0f) continue;
+            kept++;
+            Assert.Equal(plain[i] / (1 - p), dropped[i], 1e-5f * (1 + Math.Abs(dropped[i])));   // kept ones are scaled by 1/(1 − p)
+        }
+        // 65,536 Bernoulli(0.75) draws: the kept fraction is within 5 standard deviations (0.0085) of 0.75.
+        double rate = (double)kept / n, sd = Math.Sqrt(p * (1 - p) / n);
+        Assert.True(Math.Abs(rate - (1 - p)) < 5 * sd, $"kept {rate:F4} of the probabilities, expected {1 - p} ± {5 * sd:F4}");
+        // Another seed draws another mask.
+        var other = Ops.Attention(q, k, v, causal: false, dropout: p, dropoutSeed: 6).ToArray();
+        Assert.NotEqual(dropped, other);
+    }
+
     [Fact]
     public void Attention_query_that_sees_no_key_gets_zero()
     {

@@ -1,6 +1,8 @@
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using Lathe.Tensors.Kernels;
 using Lathe.Tensors.Quantized;
+using Lathe.Tensors.Threading;
 using Lathe.Tensors.Tests.Kernels;
 
 namespace Lathe.Tensors.Tests.Quantized;
@@ -17,7 +19,8 @@ public unsafe class QuantMatMulTests
                     yield return [type, m, k, k >= 1024 ? 63 : 129];
         foreach (int k in new[] { 1, 7, 33, 250 }) yield return [QuantType.F16, 3, k, 17];
         yield return [QuantType.Q4_0, 1, 512, 1001];   // many chunks on the pool
-        // Prompt-sized M: panels of W decoded for the F32 GEMM (several panels when N is large).
+        // Prompt-sized M: F16 panels of W decoded for the F32 GEMM (several panels when N is large); Q types with N not a
+        // multiple of 16 stay on the matvec kernels.
         foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0, QuantType.F16 })
         {
             yield return [type, QuantMatMul.PanelGemmRows, 96, 33];
@@ -29,6 +32,18 @@ public unsafe class QuantMatMulTests
         yield return [QuantType.Q4_0, 37, 4096, 128];
         yield return [QuantType.Q4_0, 130, 512, 64];
         yield return [QuantType.Q4_0, 33, 1408, 16];
+        // Single tokens and short prompts with N a multiple of 16: the packed GEMMs' one-row and four/six-row tiles.
+        foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0 })
+        {
+            yield return [type, 1, 512, 64];
+            yield return [type, 3, 96, 16];
+            yield return [type, 17, 1408, 48];
+        }
+        // Q8_0 prompts with N a multiple of 16: the packed VNNI GEMM (M not a multiple of 6).
+        yield return [QuantType.Q8_0, 32, 96, 48];
+        yield return [QuantType.Q8_0, 37, 4096, 128];
+        yield return [QuantType.Q8_0, 130, 512, 64];
+        yield return [QuantType.Q8_0, 33, 1408, 16];
     }
 
     [Theory]
@@ -50,11 +65,11 @@ public unsafe class QuantMatMulTests
         }
 
         // Reference: decode W with the reference dequantizers; for Q types quantize-dequantize x the same way.
-        // The panel path (M ≥ PanelGemmRows) multiplies F32 activations; the matvec path and the packed Q4_0 GEMM
-        // quantize them.
+        // The F16 panel path (M ≥ PanelGemmRows) multiplies F32 activations; for Q types every path quantizes them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
-        if (n % 16 == 0 && type == QuantType.Q4_0 && m >= QuantMatMul.PanelGemmRows) Assert.Equal(Q4PackedGemm.IsSupported, packed);
-        bool panel = m >= QuantMatMul.PanelGemmRows && !packed;
+        if (n % 16 == 0 && type == QuantType.Q4_0) Assert.Equal(Q4PackedGemm.IsSupported, packed);
+        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported && m >= 2, packed);
+        bool panel = type == QuantType.F16 && m >= QuantMatMul.PanelGemmRows;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
         {
@@ -121,7 +136,9 @@ public unsafe class QuantMatMulTests
     [Fact]
     public void Packed_gemm_quantizes_activations_with_the_bits_of_the_scalar_quantizer()
     {
-        if (!Q4PackedGemm.IsSupported) return;   // AVX-512BW only; the scalar quantizer is tested above
+        // The vector quantizer needs AVX-512; without it the packed GEMMs are never taken (asserted), and the scalar
+        // quantizer is tested above.
+        if (!Avx512F.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q4_0, 32, 64) || QuantMatMul.UsesPacked(QuantType.Q8_0, 32, 64)); return; }
         foreach (int k in new[] { 32, 96, 1024 })
         {
             var x = TestData.Uniform(k, 7 * k, -3f, 3f);
@@ -134,10 +151,15 @@ public unsafe class QuantMatMulTests
             fixed (float* px = x) fixed (sbyte* pq = q, pqv = qv) fixed (float* pd = d, pdv = dv) fixed (int* pc = c)
             {
                 QuantMatMul.QuantizeActivations(px, 1, k, pq, pd);
-                Q4PackedGemm.QuantizeRow(px, nb, pqv, pdv, pc);
+                PackedActivations.QuantizeRow(px, nb, (byte*)pqv, pdv, pc);
             }
             Assert.Equal(q, qv);
             Assert.Equal(d, dv);
+            // Offset binary (the Q8_0 GEMM's unsigned operand): the same quants plus 128.
+            var qo = new byte[k];
+            fixed (float* px = x) fixed (byte* pqo = qo) fixed (float* pdv = dv) fixed (int* pc = c)
+                PackedActivations.QuantizeRow(px, nb, pqo, pdv, null, offsetBinary: true);
+            for (int i = 0; i < k; i++) Assert.Equal(q[i] + 128, qo[i]);
             for (int b = 0; b < nb; b++)
             {
                 int low = 0, high = 0;
@@ -151,7 +173,7 @@ public unsafe class QuantMatMulTests
     [Fact]
     public void Packed_gemm_block_sums_are_exact_at_the_int16_extremes()
     {
-        if (!Q4PackedGemm.IsSupported) return;
+        if (!Q4PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q4_0, 32, 32)); return; }   // the matvec path, tested above
         // Every weight nibble 0 (value −8) or 15 (value 7) against activations of ±127: the int16 lanes wrap on the
         // way and must still land on the exact block sums. Weights are built from bytes so no quantizer rounds them.
         const int n = 32, k = 64, m = 4;
@@ -187,6 +209,69 @@ public unsafe class QuantMatMulTests
                 Assert.Equal(sum, ys[r * n + j]);   // integers below 2^24: exact in float
             }
         }
+    }
+
+    [Fact]
+    public void Packed_q8_gemm_block_sums_are_exact_at_the_extremes()
+    {
+        if (!Q8PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(QuantType.Q8_0, 32, 16)); return; }   // the matvec path, tested above
+        // Weights −128 (a file may hold it though ggml's quantizer never writes it) and 127 against activations of
+        // ±127 (scale 1): the offset q + 128 and the −128·Σw start must cancel exactly.
+        const int n = 16, k = 64, m = QuantMatMul.PanelGemmRows;
+        var bytes = new byte[n * 2 * Q8_0.BlockBytes];
+        var rng = new Random(9);
+        for (int row = 0; row < n; row++)
+            for (int b = 0; b < 2; b++)
+            {
+                int o = (row * 2 + b) * Q8_0.BlockBytes;
+                BitConverter.TryWriteBytes(bytes.AsSpan(o), (Half)1f);
+                for (int i = 0; i < 32; i++)
+                    bytes[o + 2 + i] = row == 0 ? (byte)0x80 : row == 1 ? (byte)127 : (byte)rng.Next(256);
+            }
+        var x = new float[m * k];
+        for (int i = 0; i < x.Length; i++) x[i] = i < k ? -127f : i < 2 * k ? 127f : rng.Next(2) == 0 ? 127f : -127f;
+        using var w = QuantizedMatrix.FromBytes(bytes, n, k, QuantType.Q8_0);
+        var y = new float[m * n];
+        var scratch = new byte[QuantMatMul.ScratchBytes(QuantType.Q8_0, m, k)];
+        fixed (float* px = x, py = y) fixed (byte* ps = scratch)
+            QuantMatMul.Forward(px, m, k, w, py, ps);
+        var decoded = new float[k];
+        for (int j = 0; j < n; j++)
+        {
+            w.DequantizeRow(j, decoded);
+            for (int r = 0; r < m; r++)
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
+                Assert.Equal(sum, y[r * n + j]);   // integers below 2^24: exact in float
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(QuantType.Q4_0, 1)]
+    [InlineData(QuantType.Q4_0, 37)]
+    [InlineData(QuantType.Q8_0, 2)]
+    [InlineData(QuantType.Q8_0, 37)]
+    public void Packed_gemms_give_the_same_bits_on_one_and_two_threads(QuantType type, int m)
+    {
+        if (type == QuantType.Q4_0 ? !Q4PackedGemm.IsSupported : !Q8PackedGemm.IsSupported) { Assert.False(QuantMatMul.UsesPacked(type, m, 96)); return; }
+        const int n = 96, k = 512;
+        using var w = QuantizedMatrix.FromFloat(TestData.Uniform((long)n * k, 51, -0.5f, 0.5f), n, k, type);
+        var x = TestData.Uniform((long)m * k, 52, -2f, 2f);
+        float[] Run(int threads)
+        {
+            using var pool = new ComputePool(threads);
+            var y = new float[m * n];
+            var scratch = new byte[QuantMatMul.ScratchBytes(type, m, k)];
+            fixed (float* px = x, py = y) fixed (byte* ps = scratch)
+            {
+                if (type == QuantType.Q4_0) Q4PackedGemm.Forward(px, m, k, w.PackedQ4, n, py, ps, pool);
+                else Q8PackedGemm.Forward(px, m, k, w.PackedQ8, n, py, ps, pool);
+            }
+            return y;
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 
     [Fact]

@@ -45,7 +45,8 @@ public class GgufCliTests
         Assert.True(code == 0, stderr);
         var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.Equal("q8_0", json.GetProperty("quantize").GetString());
-        // Before: the checkpoint; after: the written file; both over the same tokens, windows of min(context, 512).
+        // Before: the checkpoint; after: the written file with its weights kept quantized (the kernels generate runs);
+        // both over the same tokens, windows of min(context, 512).
         var ids = tokenizer.Encode(Text + Text, allowSpecial: false).ToArray();
         int T = Math.Min(64, ids.Length - 1);
         using (var before = Checkpoint.LoadModel(ckpt))
@@ -53,7 +54,7 @@ public class GgufCliTests
             var (sum, count) = LossEvaluator.Evaluate(before, ids, 4, T);
             Assert.Equal(Math.Exp(sum / count), json.GetProperty("ppl_before").GetDouble(), 3);
         }
-        using (var after = GgufModelLoader.Load(gguf))
+        using (var after = ModelQuantizer.LoadGguf(gguf))
         {
             var (sum, count) = LossEvaluator.Evaluate(after, ids, 4, T);
             Assert.Equal(Math.Exp(sum / count), json.GetProperty("ppl_after").GetDouble(), 3);

@@ -18,7 +18,6 @@ public class AttentionDropoutConfigTests
         Assert.Contains($"\"{field}\": 0.25", json);
         var back = ModelConfig.Parse(json);
         Assert.Equal(c, back);
-        Assert.Equal(0.25f, back.AttentionDropoutRate);
         Assert.Equal(0.25f, ModelConfig.FromPresetOrFile(preset).With(field, "0.25").AttentionDropout);
     }
 
@@ -30,13 +29,6 @@ public class AttentionDropoutConfigTests
         // Lathe's own residual rate round-trips through its own field, which HF ignores.
         var d = c with { Dropout = 0.2f };
         Assert.Equal(d, ModelConfig.Parse(d.ToJson()));
-    }
-
-    [Fact]
-    public void T5_drops_attention_with_dropout_rate()
-    {
-        var c = ModelConfig.FromPresetOrFile("t5-tiny").With("dropout", "0.3");
-        Assert.Equal(0.3f, c.AttentionDropoutRate);
     }
 
     [Theory]

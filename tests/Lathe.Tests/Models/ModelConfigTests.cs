@@ -62,4 +62,21 @@ public class ModelConfigTests
         Assert.Equal((2, 64, 256), (c.Layers, c.Embd, c.Intermediate));
         Assert.Throws<InvalidDataException>(() => c.With("n_wings", "2"));
     }
+
+    /// <summary>Attention-probability dropout travels under each family's Hugging Face name, apart from the residual
+    /// rate, and round-trips; a rate outside [0, 1) names its field.</summary>
+    [Theory]
+    [InlineData("gpt2", "attn_pdrop", "resid_pdrop")]
+    [InlineData("llama", "attention_dropout", "resid_pdrop")]
+    [InlineData("bert", "attention_probs_dropout_prob", "hidden_dropout_prob")]
+    public void Attention_dropout_has_its_own_field(string type, string attentionField, string residualField)
+    {
+        var c = ModelConfig.Parse($$"""{"model_type":"{{type}}","{{attentionField}}":0.25,"{{residualField}}":0.125}""");
+        Assert.Equal((0.25f, 0.125f), (c.AttentionDropout, c.Dropout));
+        var again = ModelConfig.Parse(c.ToJson());
+        Assert.Equal((0.25f, 0.125f), (again.AttentionDropout, again.Dropout));
+        Assert.Equal(0.5f, c.With(attentionField, "0.5").AttentionDropout);
+        var e = Assert.Throws<InvalidDataException>(() => ModelConfig.Parse($$"""{"model_type":"{{type}}","{{attentionField}}":1.5}"""));
+        Assert.Contains(attentionField, e.Message);
+    }
 }

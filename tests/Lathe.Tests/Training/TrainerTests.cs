@@ -24,10 +24,10 @@ public class TrainerTests
     };
 
     [Theory]
-    [InlineData(0f)]
-    [InlineData(0.1f)]   // dropout masks come from the trainer's generator, whose state the checkpoint saves
-    [InlineData(0.1f, 0.2f)]   // and so do the attention-probability masks' seeds
-    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout, float attentionDropout = 0f)
+    [InlineData(0f, 0f)]
+    [InlineData(0.1f, 0f)]   // dropout masks come from the trainer's generator, whose state the checkpoint saves
+    [InlineData(0.1f, 0.1f)] // attention-probability masks too (their seeds are drawn from the same generator)
+    public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout, float attentionDropout)
     {
         const int N = 6;
         var config = Tiny with { Dropout = dropout, AttentionDropout = attentionDropout };
@@ -61,10 +61,15 @@ public class TrainerTests
         }
     }
 
-    [Fact]
-    public void Dropout_applies_only_while_training()
+    [Theory]
+    [InlineData("gpt2", 0.2f, 0f)]
+    [InlineData("gpt2", 0f, 0.2f)]
+    [InlineData("llama", 0f, 0.2f)]
+    public void Dropout_applies_only_while_training(string type, float dropout, float attentionDropout)
     {
-        using var model = CausalLM.Create(Tiny with { Dropout = 0.2f }, 3);
+        var config = type == "gpt2" ? Tiny with { Dropout = dropout, AttentionDropout = attentionDropout }
+            : new ModelConfig { ModelType = "llama", VocabSize = 64, MaxPositions = 16, Embd = 32, Layers = 2, Heads = 4, KvHeads = 2, Intermediate = 64, AttentionDropout = attentionDropout };
+        using var model = CausalLM.Create(config, 3);
         int[] ids = Corpus(33, 4);
         using var tape = new Lathe.Tensors.Autograd.Tape();
         float Loss()
@@ -151,8 +156,8 @@ public class TrainerTests
     [InlineData("llama")]
     public void A_steady_state_step_allocates_no_managed_memory(string type)
     {
-        var config = type == "gpt2" ? Tiny with { Dropout = 0.1f }
-            : new ModelConfig { ModelType = "llama", VocabSize = 64, MaxPositions = 16, Embd = 32, Layers = 2, Heads = 4, KvHeads = 2, Intermediate = 64, TieEmbeddings = false };
+        var config = type == "gpt2" ? Tiny with { Dropout = 0.1f, AttentionDropout = 0.1f }
+            : new ModelConfig { ModelType = "llama", VocabSize = 64, MaxPositions = 16, Embd = 32, Layers = 2, Heads = 4, KvHeads = 2, Intermediate = 64, TieEmbeddings = false, AttentionDropout = 0.1f };
         using var model = CausalLM.Create(config, 3);
         using var trainer = new Trainer(model, Options(20), new TokenStreamSource(Corpus(3000, 1), 16), null, null, null);
         for (int i = 0; i < 3; i++) trainer.TrainStep();
