@@ -191,14 +191,21 @@ public unsafe class QuantMatMulTests
         // Scale 1, quants ±127; rows 0 and 1 all +127 and all −127 meet weight rows 0 and 1 at every lane's extreme.
         for (int i = 0; i < x.Length; i++) x[i] = i < k ? 127f : i < 2 * k ? -127f : rng.Next(2) == 0 ? 127f : -127f;
         using var w = QuantizedMatrix.FromBytes(bytes, n, k, QuantType.Q4_0);
-        var y = new float[m * n];
-        var scratch = new byte[QuantMatMul.ScratchBytes(QuantType.Q4_0, QuantMatMul.PanelGemmRows, k)];
-        var decoded = new float[k];
-        var xs = new float[QuantMatMul.PanelGemmRows * k];
-        Array.Copy(x, xs, x.Length);
-        var ys = new float[QuantMatMul.PanelGemmRows * n];
+        AssertPackedProductExact(w, x, m);
+    }
+
+    // A prompt-sized product through the packed GEMM (x's m rows padded with zeros to PanelGemmRows) equals the float64
+    // product of the decoded weights and x exactly: every value here is a small integer, so float holds the sums.
+    static void AssertPackedProductExact(QuantizedMatrix w, float[] x, int m)
+    {
+        int n = w.Rows, k = w.Columns, rows = Math.Max(m, QuantMatMul.PanelGemmRows);
+        var xs = new float[rows * k];
+        Array.Copy(x, xs, m * k);
+        var ys = new float[rows * n];
+        var scratch = new byte[QuantMatMul.ScratchBytes(w.Type, rows, k)];
         fixed (float* px = xs, py = ys) fixed (byte* ps = scratch)
-            QuantMatMul.Forward(px, QuantMatMul.PanelGemmRows, k, w, py, ps);
+            QuantMatMul.Forward(px, rows, k, w, py, ps);
+        var decoded = new float[k];
         for (int j = 0; j < n; j++)
         {
             w.DequantizeRow(j, decoded);
@@ -206,7 +213,7 @@ public unsafe class QuantMatMulTests
             {
                 double sum = 0;
                 for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
-                Assert.Equal(sum, ys[r * n + j]);   // integers below 2^24: exact in float
+                Assert.Equal(sum, ys[r * n + j]);
             }
         }
     }
@@ -231,21 +238,7 @@ public unsafe class QuantMatMulTests
         var x = new float[m * k];
         for (int i = 0; i < x.Length; i++) x[i] = i < k ? -127f : i < 2 * k ? 127f : rng.Next(2) == 0 ? 127f : -127f;
         using var w = QuantizedMatrix.FromBytes(bytes, n, k, QuantType.Q8_0);
-        var y = new float[m * n];
-        var scratch = new byte[QuantMatMul.ScratchBytes(QuantType.Q8_0, m, k)];
-        fixed (float* px = x, py = y) fixed (byte* ps = scratch)
-            QuantMatMul.Forward(px, m, k, w, py, ps);
-        var decoded = new float[k];
-        for (int j = 0; j < n; j++)
-        {
-            w.DequantizeRow(j, decoded);
-            for (int r = 0; r < m; r++)
-            {
-                double sum = 0;
-                for (int i = 0; i < k; i++) sum += decoded[i] * x[r * k + i];
-                Assert.Equal(sum, y[r * n + j]);   // integers below 2^24: exact in float
-            }
-        }
+        AssertPackedProductExact(w, x, m);
     }
 
     [Theory]

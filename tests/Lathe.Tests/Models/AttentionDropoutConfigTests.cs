@@ -51,25 +51,7 @@ public class AttentionDropoutConfigTests
         return t;
     }
 
-    [Fact]
-    public void Attention_dropout_applies_only_while_training()
-    {
-        using var model = CausalLM.Create(Tiny, 3);
-        int[] ids = Corpus(33, 4);
-        using var tape = new Lathe.Tensors.Autograd.Tape();
-        float Loss()
-        {
-            tape.Reset();
-            using (tape.Activate()) return model.Loss(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16).Item();
-        }
-        float plain = Loss();
-        model.DropoutRng = new Lathe.Tensors.Philox(1);
-        float dropped = Loss();
-        Assert.NotEqual(plain, dropped);
-        Assert.NotEqual(dropped, Loss());   // a fresh mask each call
-        model.DropoutRng = null;
-        Assert.Equal(plain, Loss());
-    }
+    // Training-only application is TrainerTests.Dropout_applies_only_while_training (gpt2 and llama, attention dropout).
 
     [Fact]
     public void A_gpt2_with_attention_dropout_learns()
