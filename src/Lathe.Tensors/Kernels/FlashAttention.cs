@@ -140,7 +140,7 @@ internal static unsafe class FlashAttention
                     v.Store(r + j);
                     maxv = Vector512.Max(maxv, v);
                 }
-                max = HorizontalMax(maxv);
+                max = VectorReduce.Max(maxv);
             }
             return true;
         }
@@ -226,13 +226,6 @@ internal static unsafe class FlashAttention
         z = (z ^ (z >> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
         z = (z ^ (z >> 27)) * Vector512.Create(0x94D049BB133111EBUL);
         return z ^ (z >> 31);
-    }
-
-    static float HorizontalMax(Vector512<float> v)
-    {
-        var v8 = Vector256.Max(v.GetLower(), v.GetUpper());
-        var v4 = Vector128.Max(v8.GetLower(), v8.GetUpper());
-        return MathF.Max(MathF.Max(v4[0], v4[1]), MathF.Max(v4[2], v4[3]));
     }
 
     public static void Forward(ref AttentionProblem p, ComputePool? pool = null)

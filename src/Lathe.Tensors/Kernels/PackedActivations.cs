@@ -67,10 +67,7 @@ internal static unsafe class PackedActivations
         {
             var v0 = Vector512.Load(x);
             var v1 = Vector512.Load(x + 16);
-            var a = Vector512.Max(Vector512.Abs(v0), Vector512.Abs(v1));
-            var a8 = Vector256.Max(a.GetLower(), a.GetUpper());
-            var a4 = Vector128.Max(a8.GetLower(), a8.GetUpper());
-            float amax = MathF.Max(MathF.Max(a4[0], a4[1]), MathF.Max(a4[2], a4[3]));
+            float amax = VectorReduce.Max(Vector512.Max(Vector512.Abs(v0), Vector512.Abs(v1)));
             float scale = amax / 127f;
             var inverse = Vector512.Create(scale != 0 ? 1f / scale : 0f);
             d[b] = (float)(Half)scale;
