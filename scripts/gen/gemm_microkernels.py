@@ -4,7 +4,7 @@ every accumulator is a local the JIT keeps in a register. Run from the repo root
 import sys
 
 TILES = [  # (name, MR, vectors across NR, vector type, lanes, create, fma, load, store)
-    ("Avx512", 6, 4, "Vector512<float>", 16, "Vector512.Create", "Avx512F.FusedMultiplyAdd", "Avx512F.LoadVector512", "Avx512F.Store"),
+    ("Avx512", 12, 2, "Vector512<float>", 16, "Vector512.Create", "Avx512F.FusedMultiplyAdd", "Avx512F.LoadVector512", "Avx512F.Store"),
     ("Avx2", 6, 2, "Vector256<float>", 8, "Vector256.Create", "Fma.MultiplyAdd", "Avx.LoadVector256", "Avx.Store"),
 ]
 if len(sys.argv) > 1:  # experiment: MR and vector count for the AVX-512 tile
@@ -33,6 +33,10 @@ for name, mr, nv, V, lanes, create, fma, load, store in TILES:
     w("    {")
     for r in range(mr):
         w("        " + " ".join(f"{V} c{r}_{j} = {V}.Zero;" for j in range(nv)))
+    # The tile of C is read (or written) once, after kc steps: fetch its lines now so the misses overlap the
+    # FMAs instead of stalling the stores (first, last and middle line of each row: rows need not be aligned).
+    for r in range(mr):
+        w("        " + " ".join(f"Sse.Prefetch0(c + {r} * (long)ldc + {o});" for o in sorted({0, lanes, nv * lanes - 1})))
     w("        for (int p = 0; p < kc; p++)")
     w("        {")
     for j in range(nv):

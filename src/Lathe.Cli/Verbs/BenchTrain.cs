@@ -20,7 +20,7 @@ internal static class BenchTrain
         var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch-size") { Description = "B (default: 8 for S and M)." };
-        var block = new Option<int>("--block-size") { Description = "T (default: S 256, M 512)." };
+        var block = new Option<int>("--block-size") { Description = "T (default: 256 for S and M)." };
         var command = new Command("train", "Training-step throughput of a preset; prints tokens/s, peak RSS and MFU as JSON last.")
         {
             preset, threads, steps, warmup, batch, block,

@@ -28,6 +28,18 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c9_0 = Vector512<float>.Zero; Vector512<float> c9_1 = Vector512<float>.Zero;
         Vector512<float> c10_0 = Vector512<float>.Zero; Vector512<float> c10_1 = Vector512<float>.Zero;
         Vector512<float> c11_0 = Vector512<float>.Zero; Vector512<float> c11_1 = Vector512<float>.Zero;
+        Sse.Prefetch0(c + 0 * (long)ldc + 0); Sse.Prefetch0(c + 0 * (long)ldc + 16); Sse.Prefetch0(c + 0 * (long)ldc + 31);
+        Sse.Prefetch0(c + 1 * (long)ldc + 0); Sse.Prefetch0(c + 1 * (long)ldc + 16); Sse.Prefetch0(c + 1 * (long)ldc + 31);
+        Sse.Prefetch0(c + 2 * (long)ldc + 0); Sse.Prefetch0(c + 2 * (long)ldc + 16); Sse.Prefetch0(c + 2 * (long)ldc + 31);
+        Sse.Prefetch0(c + 3 * (long)ldc + 0); Sse.Prefetch0(c + 3 * (long)ldc + 16); Sse.Prefetch0(c + 3 * (long)ldc + 31);
+        Sse.Prefetch0(c + 4 * (long)ldc + 0); Sse.Prefetch0(c + 4 * (long)ldc + 16); Sse.Prefetch0(c + 4 * (long)ldc + 31);
+        Sse.Prefetch0(c + 5 * (long)ldc + 0); Sse.Prefetch0(c + 5 * (long)ldc + 16); Sse.Prefetch0(c + 5 * (long)ldc + 31);
+        Sse.Prefetch0(c + 6 * (long)ldc + 0); Sse.Prefetch0(c + 6 * (long)ldc + 16); Sse.Prefetch0(c + 6 * (long)ldc + 31);
+        Sse.Prefetch0(c + 7 * (long)ldc + 0); Sse.Prefetch0(c + 7 * (long)ldc + 16); Sse.Prefetch0(c + 7 * (long)ldc + 31);
+        Sse.Prefetch0(c + 8 * (long)ldc + 0); Sse.Prefetch0(c + 8 * (long)ldc + 16); Sse.Prefetch0(c + 8 * (long)ldc + 31);
+        Sse.Prefetch0(c + 9 * (long)ldc + 0); Sse.Prefetch0(c + 9 * (long)ldc + 16); Sse.Prefetch0(c + 9 * (long)ldc + 31);
+        Sse.Prefetch0(c + 10 * (long)ldc + 0); Sse.Prefetch0(c + 10 * (long)ldc + 16); Sse.Prefetch0(c + 10 * (long)ldc + 31);
+        Sse.Prefetch0(c + 11 * (long)ldc + 0); Sse.Prefetch0(c + 11 * (long)ldc + 16); Sse.Prefetch0(c + 11 * (long)ldc + 31);
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Avx512F.LoadVector512(b + 0);
@@ -136,6 +148,12 @@ internal static unsafe class GemmMicroKernels
         Vector256<float> c3_0 = Vector256<float>.Zero; Vector256<float> c3_1 = Vector256<float>.Zero;
         Vector256<float> c4_0 = Vector256<float>.Zero; Vector256<float> c4_1 = Vector256<float>.Zero;
         Vector256<float> c5_0 = Vector256<float>.Zero; Vector256<float> c5_1 = Vector256<float>.Zero;
+        Sse.Prefetch0(c + 0 * (long)ldc + 0); Sse.Prefetch0(c + 0 * (long)ldc + 8); Sse.Prefetch0(c + 0 * (long)ldc + 15);
+        Sse.Prefetch0(c + 1 * (long)ldc + 0); Sse.Prefetch0(c + 1 * (long)ldc + 8); Sse.Prefetch0(c + 1 * (long)ldc + 15);
+        Sse.Prefetch0(c + 2 * (long)ldc + 0); Sse.Prefetch0(c + 2 * (long)ldc + 8); Sse.Prefetch0(c + 2 * (long)ldc + 15);
+        Sse.Prefetch0(c + 3 * (long)ldc + 0); Sse.Prefetch0(c + 3 * (long)ldc + 8); Sse.Prefetch0(c + 3 * (long)ldc + 15);
+        Sse.Prefetch0(c + 4 * (long)ldc + 0); Sse.Prefetch0(c + 4 * (long)ldc + 8); Sse.Prefetch0(c + 4 * (long)ldc + 15);
+        Sse.Prefetch0(c + 5 * (long)ldc + 0); Sse.Prefetch0(c + 5 * (long)ldc + 8); Sse.Prefetch0(c + 5 * (long)ldc + 15);
         for (int p = 0; p < kc; p++)
         {
             Vector256<float> b0 = Avx.LoadVector256(b + 0);
