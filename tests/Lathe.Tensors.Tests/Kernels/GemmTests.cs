@@ -54,7 +54,7 @@ public unsafe class GemmTests
     [Fact]
     public void Thread_count_does_not_change_a_bit()
     {
-        foreach (var (m, n, k) in new[] { (200, 333, 300), (500, 64, 300) })   // split by panels; split by row blocks
+        foreach (var (m, n, k) in new[] { (200, 333, 300), (500, 64, 300), (610, 333, 600) })   // by panels (row blocks under 4 micro-panels); by row blocks; by row blocks with edge tiles and two KC slices
             SameBits(m, n, k);
     }
 
