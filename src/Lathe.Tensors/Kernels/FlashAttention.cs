@@ -24,8 +24,20 @@ internal unsafe struct AttentionProblem
     /// <summary>Index of P[b,h,t,s0] in the (B,H,T,S) probabilities, for <see cref="Dropout"/>'s draws.</summary>
     public readonly ulong DropoutIndex(int b, int h, int t, int s0) => (ulong)((((long)b * H + h) * T + t) * S + s0);
 
-    public readonly long QOffset(int b, int h) => ((long)b * H + h) * T * D;
-    public readonly long KOffset(int b, int kvh) => ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D;
+    /// <summary>Strided layouts (all 0: the contiguous ones above). Q (and dQ) rows of head h in batch b start at
+    /// b·QBatch + h·QHead and are QRow apart; K, V (and dK, dV) likewise with the K fields; O (and dO) with the O
+    /// fields. A projection's output (B,T,(H+2Hkv)·D) read in place is QBatch = T·(H+2Hkv)·D, QHead = D,
+    /// QRow = (H+2Hkv)·D; an output written as (B,T,H·D) is OBatch = T·H·D, OHead = D, ORow = H·D.</summary>
+    public long QBatch, QHead, KBatch, KHead, OBatch, OHead;
+    public int QRow, KRow, ORow;
+
+    public readonly int QStride => QRow == 0 ? D : QRow;
+    public readonly int KStride => KRow == 0 ? D : KRow;
+    public readonly int OStride => ORow == 0 ? D : ORow;
+    public readonly long QOffset(int b, int h) => QRow == 0 ? ((long)b * H + h) * T * D : b * QBatch + h * QHead;
+    public readonly long KOffset(int b, int kvh) =>
+        KRow == 0 ? ((long)b * Hkv + kvh) * (KvCapacity > 0 ? KvCapacity : S) * D : b * KBatch + kvh * KHead;
+    public readonly long OOffset(int b, int h) => ORow == 0 ? ((long)b * H + h) * T * D : b * OBatch + h * OHead;
     public readonly float* BiasRow(int b, int h, int t) =>
         Bias == null ? null : Bias + (((BiasPerBatch ? (long)b * H : 0) + h) * T + t) * S;
 
@@ -65,10 +77,10 @@ internal static unsafe class FlashAttention
         {
             int qb = task % QueryBlocks, bh = task / QueryBlocks;
             int b = bh / P.H, h = bh % P.H, kvh = h / (P.H / P.Hkv);
-            int t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D, S = P.S;
+            int t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D, S = P.S, qld = P.QStride, kld = P.KStride, old = P.OStride;
             float* scratch = Scratch.Get(ScratchFloats(D));
             float* s = scratch, kt = scratch + 2L * Block * Block, acc = kt + (long)D * Block, m = acc + (long)Block * D, l = m + Block;
-            float* q = P.Q + P.QOffset(b, h) + (long)t0 * D, k = P.K + P.KOffset(b, kvh), v = P.V + P.KOffset(b, kvh);
+            float* q = P.Q + P.QOffset(b, h) + (long)t0 * qld, k = P.K + P.KOffset(b, kvh), v = P.V + P.KOffset(b, kvh);
             new Span<float>(acc, rows * D).Clear();
             int loAll = int.MaxValue, hiAll = 0;
             for (int i = 0; i < rows; i++)
@@ -81,9 +93,9 @@ internal static unsafe class FlashAttention
             {
                 int cols = Math.Min(Block, S - s0);
                 // s = Q·Kᵀ for this block: transpose the K block to D×cols, then row-major products.
-                BlockGemm.Transpose(k + (long)s0 * D, cols, D, D, kt);
+                BlockGemm.Transpose(k + (long)s0 * kld, cols, D, kld, kt);
                 new Span<float>(s, rows * cols).Clear();
-                BlockGemm.MulAdd(rows, cols, D, q, D, 1, kt, cols, s, cols);
+                BlockGemm.MulAdd(rows, cols, D, q, qld, 1, kt, cols, s, cols);
                 bool any = false;
                 for (int i = 0; i < rows; i++)
                 {
@@ -98,13 +110,13 @@ internal static unsafe class FlashAttention
                     // The normaliser l counts every probability; only the V products see the dropped ones.
                     if (P.Dropout > 0) DropRow(P.DropoutSeed, P.DropoutIndex(b, h, t0 + i, s0), P.Dropout, s + (long)i * cols, cols);
                 }
-                if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * D, D, acc, D);
+                if (any) BlockGemm.MulAdd(rows, D, cols, s, cols, 1, v + (long)s0 * kld, kld, acc, D);
             }
-            float* o = P.O + P.QOffset(b, h) + (long)t0 * D;
+            float* o = P.O + P.OOffset(b, h) + (long)t0 * old;
             float* lse = P.L + ((long)b * P.H + h) * P.T + t0;
             for (int i = 0; i < rows; i++)
             {
-                var oi = new Span<float>(o + (long)i * D, D);
+                var oi = new Span<float>(o + (long)i * old, D);
                 if (l[i] == 0) { oi.Clear(); lse[i] = float.NegativeInfinity; continue; }
                 TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + (long)i * D, D), 1f / l[i], oi);
                 lse[i] = m[i] + MathF.Log(l[i]);
@@ -259,12 +271,12 @@ internal static unsafe class FlashAttention
         // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
         bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
         {
-            int D = P.D;
-            float* q = P.Q + P.QOffset(b, h) + (long)t0 * D, dO = DO + P.QOffset(b, h) + (long)t0 * D;
+            int D = P.D, qld = P.QStride, kld = P.KStride, old = P.OStride;
+            float* q = P.Q + P.QOffset(b, h) + (long)t0 * qld, dO = DO + P.OOffset(b, h) + (long)t0 * old;
             float* lse = P.L + ((long)b * P.H + h) * P.T + t0, delta = Delta + ((long)b * P.H + h) * P.T + t0;
-            BlockGemm.Transpose(P.K + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, kt);
+            BlockGemm.Transpose(P.K + P.KOffset(b, kvh) + (long)s0 * kld, cols, D, kld, kt);
             new Span<float>(s, rows * cols).Clear();
-            BlockGemm.MulAdd(rows, cols, D, q, D, 1, kt, cols, s, cols);
+            BlockGemm.MulAdd(rows, cols, D, q, qld, 1, kt, cols, s, cols);
             bool any = false;
             for (int i = 0; i < rows; i++)
             {
@@ -275,9 +287,9 @@ internal static unsafe class FlashAttention
             }
             if (!any) return false;
             // dP = dO·Vᵀ; dS = P ∘ (dP − Δ)
-            BlockGemm.Transpose(P.V + P.KOffset(b, kvh) + (long)s0 * D, cols, D, D, vt);
+            BlockGemm.Transpose(P.V + P.KOffset(b, kvh) + (long)s0 * kld, cols, D, kld, vt);
             new Span<float>(dp, rows * cols).Clear();
-            BlockGemm.MulAdd(rows, cols, D, dO, D, 1, vt, cols, dp, cols);
+            BlockGemm.MulAdd(rows, cols, D, dO, old, 1, vt, cols, dp, cols);
             for (int i = 0; i < rows; i++)
             {
                 float* dpi = dp + (long)i * cols, pi = s + (long)i * cols;
@@ -300,11 +312,11 @@ internal static unsafe class FlashAttention
         {
             int kb = task % KeyBlocks, bkv = task / KeyBlocks;
             int b = bkv / P.Hkv, kvh = bkv % P.Hkv, group = P.H / P.Hkv;
-            int s0 = kb * Block, cols = Math.Min(Block, P.S - s0), D = P.D;
+            int s0 = kb * Block, cols = Math.Min(Block, P.S - s0), D = P.D, qld = P.QStride, kld = P.KStride, old = P.OStride;
             float* scratch = Scratch.Get(ScratchFloats(D));
             float* s = scratch, dp = s + (long)Block * Block, kt = dp + (long)Block * Block, vt = kt + (long)D * Block;
-            float* dk = DK == null ? null : DK + P.KOffset(b, kvh) + (long)s0 * D;
-            float* dv = DV == null ? null : DV + P.KOffset(b, kvh) + (long)s0 * D;
+            float* dk = DK == null ? null : DK + P.KOffset(b, kvh) + (long)s0 * kld;
+            float* dv = DV == null ? null : DV + P.KOffset(b, kvh) + (long)s0 * kld;
             for (int h = kvh * group; h < (kvh + 1) * group; h++)
                 for (int qb = 0; qb < QueryBlocks; qb++)
                 {
@@ -315,17 +327,17 @@ internal static unsafe class FlashAttention
                     if (DS != null) DSFilled[stored] = filled ? (byte)1 : (byte)0;
                     if (!filled) continue;
                     // dV += Pᵀ·dO ; dK += scale·dSᵀ·Q   (Aᵀ through strides: A(i,p) = X[p·cols + i])
-                    if (dv != null) BlockGemm.MulAdd(cols, D, rows, s, 1, cols, DO + P.QOffset(b, h) + (long)t0 * D, D, dv, D);
+                    if (dv != null) BlockGemm.MulAdd(cols, D, rows, s, 1, cols, DO + P.OOffset(b, h) + (long)t0 * old, old, dv, kld);
                     if (dk != null || DS != null)
                         TensorPrimitives.Multiply(new ReadOnlySpan<float>(ds, rows * cols), P.Scale, new Span<float>(ds, rows * cols));
-                    if (dk != null) BlockGemm.MulAdd(cols, D, rows, ds, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * D, D, dk, D);
+                    if (dk != null) BlockGemm.MulAdd(cols, D, rows, ds, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * qld, qld, dk, kld);
                 }
         }
 
         void QueryBlockTask(int task)
         {
             int qb = task % QueryBlocks, h = task / QueryBlocks;
-            int kvh = h / (P.H / P.Hkv), t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D;
+            int kvh = h / (P.H / P.Hkv), t0 = qb * Block, rows = Math.Min(Block, P.T - t0), D = P.D, qld = P.QStride, kld = P.KStride;
             float* scratch = Scratch.Get(ScratchFloats(D));
             float* s = scratch, dp = s + (long)Block * Block, kt = dp + (long)Block * Block, vt = kt + (long)D * Block;
             for (int b = 0; b < P.B; b++)
@@ -337,7 +349,7 @@ internal static unsafe class FlashAttention
                         // dQ += dS·K from the key pass's blocks: the same products in the same order as below.
                         long stored = DSBlock(b, h, qb, kb);
                         if (DSFilled[stored] != 0)
-                            BlockGemm.MulAdd(rows, D, cols, DS + stored * Block * Block, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * D, D, DQ + P.QOffset(b, h) + (long)t0 * D, D);
+                            BlockGemm.MulAdd(rows, D, cols, DS + stored * Block * Block, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * kld, kld, DQ + P.QOffset(b, h) + (long)t0 * qld, qld);
                         continue;
                     }
                     if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
@@ -351,7 +363,7 @@ internal static unsafe class FlashAttention
                     {
                         // dQ += scale·dS·K
                         TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, rows * cols), P.Scale, new Span<float>(dp, rows * cols));
-                        BlockGemm.MulAdd(rows, D, cols, dp, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * D, D, DQ + P.QOffset(b, h) + (long)t0 * D, D);
+                        BlockGemm.MulAdd(rows, D, cols, dp, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * kld, kld, DQ + P.QOffset(b, h) + (long)t0 * qld, qld);
                     }
                 }
         }
@@ -363,9 +375,13 @@ internal static unsafe class FlashAttention
     {
         pool ??= ComputePool.Shared;
         // Δ = rowsum(dO ∘ O)
-        long rowsTotal = (long)p.B * p.H * p.T;
-        for (long r = 0; r < rowsTotal; r++)
-            delta[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + r * p.D, p.D), new ReadOnlySpan<float>(p.O + r * p.D, p.D));
+        for (int b = 0; b < p.B; b++)
+            for (int h = 0; h < p.H; h++)
+            {
+                float* o = p.O + p.OOffset(b, h), g = dO + p.OOffset(b, h), d = delta + ((long)b * p.H + h) * p.T;
+                for (int t = 0; t < p.T; t++)
+                    d[t] = TensorPrimitives.Dot(new ReadOnlySpan<float>(g + (long)t * p.OStride, p.D), new ReadOnlySpan<float>(o + (long)t * p.OStride, p.D));
+            }
         var body = new BackwardBody
         {
             P = p, DO = dO, DQ = dq, DK = dk, DV = dv, DBias = dbias, Delta = delta,

@@ -127,8 +127,26 @@ public sealed class Gpt2Model : CausalLM
 
         public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv, Tensor? bias, KvCache? cache = null, int layer = 0)
         {
-            int C = x.Dim(-1), D = C / H;
             var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
+            Tensor y;                                                    // (B,T,C)
+            if (cache is null && bias is null && model._rope is null)
+            {
+                // Training and full-sequence scoring with learned or sinusoidal positions: the kernel reads q, k, v
+                // in place from h and writes (B,T,C) — no head split or merge to copy (the same values as below).
+                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
+                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed);
+            }
+            else y = SplitHeadsAttention(model, h, B, T, H, qkv, bias, cache, layer);
+            x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));        // resid_pdrop
+            var h2 = ln2.Forward(x);
+            var m = moe is not null ? moe.Forward(h2) : fcProj!.Forward(Ops.Gelu(fc!.Forward(h2), tanhApproximation: true));   // (B,T,4C) inside
+            return Ops.Add(x, model.Dropout(m));
+        }
+
+        /// <summary>Attention through (B,H,T,D) heads: rotary positions, an additive bias, or a KV cache. (B,T,C).</summary>
+        static Tensor SplitHeadsAttention(Gpt2Model model, Tensor h, int B, int T, int H, Tensor[] qkv, Tensor? bias, KvCache? cache, int layer)
+        {
+            int C = h.Dim(-1) / 3, D = C / H;
             // One copy puts q, k and v each in (B,H,T,D) row-major order: (B,T,3,H,D) → (3,B,H,T,D);
             // the three slices along the first axis are then contiguous views the attention reads in place.
             var heads = Ops.Contiguous(Ops.Permute(Ops.Reshape(h, B, T, 3, H, D), 2, 0, 3, 1, 4));
@@ -149,11 +167,7 @@ public sealed class Gpt2Model : CausalLM
                 y = bias is null ? Ops.AttentionCached(q, cache.Keys(layer), cache.Values(layer), S)
                     : Ops.Attention(q, Ops.Narrow(cache.Keys(layer), 2, 0, S), Ops.Narrow(cache.Values(layer), 2, 0, S), causal: true, bias: bias);
             }
-            y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
-            x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));         // resid_pdrop
-            var h2 = ln2.Forward(x);
-            var m = moe is not null ? moe.Forward(h2) : fcProj!.Forward(Ops.Gelu(fc!.Forward(h2), tanhApproximation: true));   // (B,T,4C) inside
-            return Ops.Add(x, model.Dropout(m));
+            return Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
         }
     }
 }
