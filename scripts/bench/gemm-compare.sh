@@ -8,7 +8,7 @@ rounds=${1:-5}
 threads=${2:-2}
 "$here/lathe" bench gemm --m 64 --n 64 --k 64 --seconds 0.1 >/dev/null 2>&1
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-for shape in "1024 1024 1024" "512 3072 768" "512 768 3072 --trans-b" "768 3072 512 --trans-a"; do
+for shape in "1024 1024 1024" "512 3072 768" "512 768 3072 --trans-b" "768 3072 512 --trans-a" "2048 1152 384 --trans-b" "2048 384 1536 --trans-b"; do
   set -- $shape
   ours=(); peer=()
   for ((r = 0; r < rounds; r++)); do

@@ -230,10 +230,11 @@ public static unsafe partial class Gemm
         var packA = new PackABody { Job = &job };
         // Several threads and enough rows: split by row blocks, each task packing its own block of A. That is two
         // pool calls per KC slice instead of two per MC block, and no thread waits for another's share of the A
-        // packing (measured at 2 threads on the M preset's shapes: 8–20% faster than splitting by panels). Row
-        // blocks of at least 4 micro-panels keep each B panel's trip from L2 paid for.
+        // packing (measured at 2 threads on the M preset's shapes: 8–20% faster than splitting by panels). But each
+        // row block walks all of packed B, so a short block over a wide B (more than L2 holds) pays a trip from L3
+        // per few tiles: there, splitting by panels wins (512×3072×768: ~340 against ~300 GFLOP/s).
         int rowBlock = Math.Min(mcBlock, ((m + pool.Threads * 4 - 1) / (pool.Threads * 4) + MR - 1) / MR * MR);
-        bool byRows = pool.Threads > 1 && rowBlock >= 4 * MR && m >= 2 * rowBlock;
+        bool byRows = pool.Threads > 1 && m >= 2 * rowBlock && rowBlock >= 4 * MR && (panels * NR <= 512 || rowBlock >= 16 * MR);
         var rows = new RowBlockBody { Job = &job, RowBlock = rowBlock };
         int rowTasks = (m + rowBlock - 1) / rowBlock;
         for (int p0 = 0; p0 < k; p0 += KC)

@@ -54,7 +54,7 @@ public unsafe class GemmTests
     [Fact]
     public void Thread_count_does_not_change_a_bit()
     {
-        foreach (var (m, n, k) in new[] { (200, 333, 300), (500, 64, 300), (610, 333, 600) })   // by panels (row blocks under 4 micro-panels); by row blocks; by row blocks with edge tiles and two KC slices
+        foreach (var (m, n, k) in new[] { (200, 333, 300), (500, 64, 300), (610, 333, 600), (400, 700, 300) })   // by panels (row blocks under 4 micro-panels); by row blocks; by row blocks with edge tiles and two KC slices; by panels (short row blocks, wide B)
             SameBits(m, n, k);
     }
 
