@@ -69,24 +69,71 @@ public static unsafe partial class Ops
         RopeApply(y.Grad!.Data, dx.Data, y.Shape[0] * y.Shape[1], y.Shape[2], tables, y.I0, inverse: true, accumulate: true);
     }
 
-    // y1 = x1·cos − x2·sin, y2 = x2·cos + x1·sin; the inverse (the transpose, for backward) flips sin's sign.
     static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
     {
         int D = tables.HeadDim, half = D / 2;
         fixed (float* cosBase = tables.Cos, sinBase = tables.Sin)
             for (int h = 0; h < heads; h++)
                 for (int t = 0; t < T; t++)
+                    RotateHead(x + ((long)h * T + t) * D, y + ((long)h * T + t) * D, cosBase + (long)(t + offset) * half,
+                        sinBase + (long)(t + offset) * half, half, inverse, accumulate);
+    }
+
+    // One head's D values: y1 = x1·cos − x2·sin, y2 = x2·cos + x1·sin; the inverse (the transpose, for backward)
+    // flips sin's sign.
+    static void RotateHead(float* xr, float* yr, float* c, float* s, int half, bool inverse, bool accumulate)
+    {
+        for (int i = 0; i < half; i++)
+        {
+            float sin = inverse ? -s[i] : s[i];
+            float a = xr[i] * c[i] - xr[i + half] * sin;
+            float b = xr[i + half] * c[i] + xr[i] * sin;
+            if (accumulate) { yr[i] += a; yr[i + half] += b; }
+            else { yr[i] = a; yr[i + half] = b; }
+        }
+    }
+
+    /// <summary><see cref="Rope"/> for heads stored token-major: <paramref name="x"/> (B, T, n·D), each token's n heads
+    /// of D values side by side, as a projection writes them. The same rotation, value for value, without moving the
+    /// heads ahead of the tokens (<see cref="AttentionTokenMajor"/> reads this layout).</summary>
+    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, int positionOffset = 0)
+    {
+        int D = tables.HeadDim;
+        if (x.Rank != 3 || x.Shape[2] % D != 0)
+            throw new ArgumentException($"RopeTokenMajor: input {Tensor.ShapeString(x.Shape)} must be (B, T, heads·{D}).");
+        int T = x.Shape[1];
+        if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
+            throw new ArgumentException($"RopeTokenMajor: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
+        var src = Contiguous(x);
+        var y = Autograd.Tape.NewResult(x.Shape);
+        RopeTokenMajorApply(src.Data, y.Data, x.Shape[0], T, x.Shape[2] / D, tables, positionOffset, inverse: false, accumulate: false);
+        if (Record(y, &RopeTokenMajorBackward, src))
+        {
+            y.I0 = positionOffset;
+            y.Extra = tables;
+        }
+        return y;
+    }
+
+    static void RopeTokenMajorBackward(Tensor y)
+    {
+        var dx = GradOf(y.In0);
+        if (dx is null) return;
+        var tables = (RopeTables)y.Extra!;
+        RopeTokenMajorApply(y.Grad!.Data, dx.Data, y.Shape[0], y.Shape[1], y.Shape[2] / tables.HeadDim, tables, y.I0, inverse: true, accumulate: true);
+    }
+
+    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, RopeTables tables, int offset, bool inverse, bool accumulate)
+    {
+        int D = tables.HeadDim, half = D / 2;
+        fixed (float* cosBase = tables.Cos, sinBase = tables.Sin)
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
                 {
-                    float* xr = x + ((long)h * T + t) * D, yr = y + ((long)h * T + t) * D;
+                    long row = ((long)b * T + t) * heads * D;
                     float* c = cosBase + (long)(t + offset) * half, s = sinBase + (long)(t + offset) * half;
-                    for (int i = 0; i < half; i++)
-                    {
-                        float sin = inverse ? -s[i] : s[i];
-                        float a = xr[i] * c[i] - xr[i + half] * sin;
-                        float b = xr[i + half] * c[i] + xr[i] * sin;
-                        if (accumulate) { yr[i] += a; yr[i + half] += b; }
-                        else { yr[i] = a; yr[i + half] = b; }
-                    }
+                    for (int h = 0; h < heads; h++)
+                        RotateHead(x + row + (long)h * D, y + row + (long)h * D, c, s, half, inverse, accumulate);
                 }
     }
 

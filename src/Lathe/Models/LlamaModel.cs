@@ -170,21 +170,22 @@ public sealed class LlamaModel : CausalLM
                 vp = Ops.Narrow(all, 2, (H + Hkv) * D, Hkv * D);
             }
             else { qp = q.Forward(h); kp = k.Forward(h); vp = v.Forward(h); }
-            var qh = Ops.Rope(Heads(qp, B, T, H, D), rope, position);   // (B,H,T,D)
-            var kh = Ops.Rope(Heads(kp, B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
-            var vh = Heads(vp, B, T, Hkv, D);
-            Tensor y;
+            Tensor y;                                                   // (B,T,H·D)
             if (cache is null)
             {
+                // Training and full-sequence scoring: rotate and attend in the projections' token-major layout, so no
+                // head split or merge is copied (the same values as the cached path's (B,H,T,D) heads).
                 var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attention_dropout
-                y = Ops.Attention(qh, kh, vh, causal: true, dropout: rate, dropoutSeed: seed);
+                y = Ops.AttentionTokenMajor(Ops.RopeTokenMajor(qp, rope, position), Ops.RopeTokenMajor(kp, rope, position), vp,
+                    H, Hkv, causal: true, dropout: rate, dropoutSeed: seed);
             }
             else
             {
-                cache.Write(layer, kh, vh);
-                y = Ops.AttentionCached(qh, cache.Keys(layer), cache.Values(layer), position + T);
+                var qh = Ops.Rope(Heads(qp, B, T, H, D), rope, position);   // (B,H,T,D)
+                var kh = Ops.Rope(Heads(kp, B, T, Hkv, D), rope, position); // (B,Hkv,T,D)
+                cache.Write(layer, kh, Heads(vp, B, T, Hkv, D));
+                y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(Ops.AttentionCached(qh, cache.Keys(layer), cache.Values(layer), position + T), 1, 2)), B, T, H * D);
             }
-            y = Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
             x = Ops.Add(x, model.Dropout(o.Forward(y)));
             var m = postNorm.Forward(x);
             Tensor f;
