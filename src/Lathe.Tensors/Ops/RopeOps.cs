@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Lathe.Tensors;
 
 /// <summary>Cosine and sine tables for rotary position embedding (RoPE, Su et al. 2021) in the Hugging Face
@@ -69,21 +71,62 @@ public static unsafe partial class Ops
         RopeApply(y.Grad!.Data, dx.Data, y.Shape[0] * y.Shape[1], y.Shape[2], tables, y.I0, inverse: true, accumulate: true);
     }
 
-    static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
+    static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate) =>
+        RotateSegments(x, y, heads * T, perPosition: 1, T, tables, offset, inverse, accumulate);
+
+    /// <summary>Rotates <paramref name="segments"/> runs of D values laid end to end; segment r is at position
+    /// offset + (r / perPosition) mod T — perPosition 1 for (B,H,T,D), the head count for (B,T,heads·D). In parallel
+    /// over chunks of segments, each written by one task.</summary>
+    static void RotateSegments(float* x, float* y, int segments, int perPosition, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
     {
-        int D = tables.HeadDim, half = D / 2;
-        fixed (float* cosBase = tables.Cos, sinBase = tables.Sin)
-            for (int h = 0; h < heads; h++)
-                for (int t = 0; t < T; t++)
-                    RotateHead(x + ((long)h * T + t) * D, y + ((long)h * T + t) * D, cosBase + (long)(t + offset) * half,
-                        sinBase + (long)(t + offset) * half, half, inverse, accumulate);
+        int D = tables.HeadDim;
+        fixed (float* cos = tables.Cos, sin = tables.Sin)
+        {
+            var body = new RotateBody
+            {
+                X = x, Y = y, Cos = cos, Sin = sin, Segments = segments, PerPosition = perPosition, T = T, Offset = offset,
+                Half = D / 2, Inverse = inverse, Accumulate = accumulate, Chunks = Kernels.RowPartition.Chunks(segments, D),
+            };
+            if (body.Chunks > 0) Threading.ComputePool.Shared.For(body.Chunks, ref body);
+        }
+    }
+
+    struct RotateBody : Threading.IParallelBody
+    {
+        public float* X, Y, Cos, Sin;
+        public int Segments, PerPosition, T, Offset, Half, Chunks;
+        public bool Inverse, Accumulate;
+
+        public void Execute(int chunk)
+        {
+            int r0 = Kernels.RowPartition.Start(chunk, Chunks, Segments), r1 = Kernels.RowPartition.Start(chunk + 1, Chunks, Segments);
+            long D = 2L * Half;
+            for (int r = r0; r < r1; r++)
+            {
+                long position = Offset + r / PerPosition % T;
+                RotateHead(X + r * D, Y + r * D, Cos + position * Half, Sin + position * Half, Half, Inverse, Accumulate);
+            }
+        }
     }
 
     // One head's D values: y1 = x1·cos − x2·sin, y2 = x2·cos + x1·sin; the inverse (the transpose, for backward)
-    // flips sin's sign.
+    // flips sin's sign. Eight lanes at a time with the scalar tail's exact operations (no fused multiply-add).
     static void RotateHead(float* xr, float* yr, float* c, float* s, int half, bool inverse, bool accumulate)
     {
-        for (int i = 0; i < half; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= half; i += 8)
+            {
+                var x1 = Vector256.Load(xr + i); var x2 = Vector256.Load(xr + half + i);
+                var cv = Vector256.Load(c + i); var sv = Vector256.Load(s + i);
+                if (inverse) sv = -sv;
+                var a = x1 * cv - x2 * sv;
+                var b = x2 * cv + x1 * sv;
+                if (accumulate) { a += Vector256.Load(yr + i); b += Vector256.Load(yr + half + i); }
+                a.Store(yr + i);
+                b.Store(yr + half + i);
+            }
+        for (; i < half; i++)
         {
             float sin = inverse ? -s[i] : s[i];
             float a = xr[i] * c[i] - xr[i + half] * sin;
@@ -123,19 +166,8 @@ public static unsafe partial class Ops
         RopeTokenMajorApply(y.Grad!.Data, dx.Data, y.Shape[0], y.Shape[1], y.Shape[2] / tables.HeadDim, tables, y.I0, inverse: true, accumulate: true);
     }
 
-    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, RopeTables tables, int offset, bool inverse, bool accumulate)
-    {
-        int D = tables.HeadDim, half = D / 2;
-        fixed (float* cosBase = tables.Cos, sinBase = tables.Sin)
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < T; t++)
-                {
-                    long row = ((long)b * T + t) * heads * D;
-                    float* c = cosBase + (long)(t + offset) * half, s = sinBase + (long)(t + offset) * half;
-                    for (int h = 0; h < heads; h++)
-                        RotateHead(x + row + (long)h * D, y + row + (long)h * D, c, s, half, inverse, accumulate);
-                }
-    }
+    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, RopeTables tables, int offset, bool inverse, bool accumulate) =>
+        RotateSegments(x, y, B * T * heads, perPosition: heads, T, tables, offset, inverse, accumulate);
 
     /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>
     public static Tensor Concat(ReadOnlySpan<Tensor> xs, int axis)

@@ -84,6 +84,42 @@ public class AttentionTokenMajorTests
         Assert.Equal(g0, g1);
     }
 
+    [Theory]
+    [InlineData(32)]   // two 8-lane steps per half
+    [InlineData(20)]   // one 8-lane step and a scalar tail of 2
+    public void Rope_vector_lanes_equal_the_scalar_formula_forward_and_backward(int D)
+    {
+        // The rotation, written out in float as the scalar tail computes it: y1 = x1·c − x2·s, y2 = x2·c + x1·s,
+        // and its transpose for the gradient of Σ y ∘ w.
+        int B = 2, H = 3, T = 5, offset = 2, half = D / 2;
+        var tables = RopeTables.Create(T + offset, D, theta: 1000, scaling: 1.5);
+        var xs = Random(B * H * T * D, 5);
+        var ws = Random(B * H * T * D, 6);
+        var x = Tensor.FromArray(xs, B, H, T, D);
+        x.RequiresGrad = true;
+        using var tape = new Tape();
+        float[] y;
+        using (tape.Activate())
+        {
+            var r = Ops.Rope(x, tables, offset);
+            y = r.ToArray();
+            tape.Backward(Ops.SumAll(Ops.Mul(r, Tensor.FromArray(ws, B, H, T, D))));
+        }
+        var g = x.Grad!.ToArray();
+        for (int row = 0; row < B * H * T; row++)
+        {
+            int t = row % T, o = row * D;
+            for (int i = 0; i < half; i++)
+            {
+                float c = tables.Cos[(t + offset) * half + i], sn = tables.Sin[(t + offset) * half + i];
+                Assert.Equal(xs[o + i] * c - xs[o + i + half] * sn, y[o + i]);
+                Assert.Equal(xs[o + i + half] * c + xs[o + i] * sn, y[o + i + half]);
+                Assert.Equal(ws[o + i] * c - ws[o + i + half] * -sn, g[o + i]);
+                Assert.Equal(ws[o + i + half] * c + ws[o + i] * -sn, g[o + i + half]);
+            }
+        }
+    }
+
     [Fact]
     public void Bad_shapes_and_head_counts_name_the_problem()
     {
