@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace Lathe.Tensors;
@@ -72,19 +73,20 @@ public static unsafe partial class Ops
     }
 
     static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate) =>
-        RotateSegments(x, y, heads * T, perPosition: 1, T, tables, offset, inverse, accumulate);
+        RotateSegments(x, y, heads * T, perPosition: 1, rotated: 1, T, tables, offset, inverse, accumulate);
 
     /// <summary>Rotates <paramref name="segments"/> runs of D values laid end to end; segment r is at position
-    /// offset + (r / perPosition) mod T — perPosition 1 for (B,H,T,D), the head count for (B,T,heads·D). In parallel
+    /// offset + (r / perPosition) mod T — perPosition 1 for (B,H,T,D), the head count for (B,T,heads·D) — and only
+    /// the first <paramref name="rotated"/> of each position's segments turn (the rest pass through). In parallel
     /// over chunks of segments, each written by one task.</summary>
-    static void RotateSegments(float* x, float* y, int segments, int perPosition, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
+    static void RotateSegments(float* x, float* y, int segments, int perPosition, int rotated, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
     {
         int D = tables.HeadDim;
         fixed (float* cos = tables.Cos, sin = tables.Sin)
         {
             var body = new RotateBody
             {
-                X = x, Y = y, Cos = cos, Sin = sin, Segments = segments, PerPosition = perPosition, T = T, Offset = offset,
+                X = x, Y = y, Cos = cos, Sin = sin, Segments = segments, PerPosition = perPosition, Rotated = rotated, T = T, Offset = offset,
                 Half = D / 2, Inverse = inverse, Accumulate = accumulate, Chunks = Kernels.RowPartition.Chunks(segments, D),
             };
             if (body.Chunks > 0) Threading.ComputePool.Shared.For(body.Chunks, ref body);
@@ -94,7 +96,7 @@ public static unsafe partial class Ops
     struct RotateBody : Threading.IParallelBody
     {
         public float* X, Y, Cos, Sin;
-        public int Segments, PerPosition, T, Offset, Half, Chunks;
+        public int Segments, PerPosition, Rotated, T, Offset, Half, Chunks;
         public bool Inverse, Accumulate;
 
         public void Execute(int chunk)
@@ -104,7 +106,9 @@ public static unsafe partial class Ops
             for (int r = r0; r < r1; r++)
             {
                 long position = Offset + r / PerPosition % T;
-                RotateHead(X + r * D, Y + r * D, Cos + position * Half, Sin + position * Half, Half, Inverse, Accumulate);
+                if (r % PerPosition < Rotated) RotateHead(X + r * D, Y + r * D, Cos + position * Half, Sin + position * Half, Half, Inverse, Accumulate);
+                else if (Accumulate) TensorPrimitives.Add(new ReadOnlySpan<float>(Y + r * D, (int)D), new ReadOnlySpan<float>(X + r * D, (int)D), new Span<float>(Y + r * D, (int)D));
+                else new ReadOnlySpan<float>(X + r * D, (int)D).CopyTo(new Span<float>(Y + r * D, (int)D));
             }
         }
     }
@@ -138,21 +142,27 @@ public static unsafe partial class Ops
 
     /// <summary><see cref="Rope"/> for heads stored token-major: <paramref name="x"/> (B, T, n·D), each token's n heads
     /// of D values side by side, as a projection writes them. The same rotation, value for value, without moving the
-    /// heads ahead of the tokens (<see cref="AttentionTokenMajor"/> reads this layout).</summary>
-    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, int positionOffset = 0)
+    /// heads ahead of the tokens (<see cref="AttentionTokenMajor"/> and <see cref="AttentionPacked"/> read this
+    /// layout). Only each token's first <paramref name="rotatedHeads"/> heads turn (default: all); the rest are
+    /// copied — the values of a fused QKV projection.</summary>
+    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, int positionOffset = 0, int rotatedHeads = -1)
     {
         int D = tables.HeadDim;
         if (x.Rank != 3 || x.Shape[2] % D != 0)
             throw new ArgumentException($"RopeTokenMajor: input {Tensor.ShapeString(x.Shape)} must be (B, T, heads·{D}).");
+        int heads = x.Shape[2] / D;
+        if (rotatedHeads < 0) rotatedHeads = heads;
+        if (rotatedHeads > heads) throw new ArgumentException($"RopeTokenMajor: {rotatedHeads} rotated heads of {heads}.");
         int T = x.Shape[1];
         if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
             throw new ArgumentException($"RopeTokenMajor: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        RopeTokenMajorApply(src.Data, y.Data, x.Shape[0], T, x.Shape[2] / D, tables, positionOffset, inverse: false, accumulate: false);
+        RopeTokenMajorApply(src.Data, y.Data, x.Shape[0], T, heads, rotatedHeads, tables, positionOffset, inverse: false, accumulate: false);
         if (Record(y, &RopeTokenMajorBackward, src))
         {
             y.I0 = positionOffset;
+            y.I1 = rotatedHeads;
             y.Extra = tables;
         }
         return y;
@@ -163,11 +173,11 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null) return;
         var tables = (RopeTables)y.Extra!;
-        RopeTokenMajorApply(y.Grad!.Data, dx.Data, y.Shape[0], y.Shape[1], y.Shape[2] / tables.HeadDim, tables, y.I0, inverse: true, accumulate: true);
+        RopeTokenMajorApply(y.Grad!.Data, dx.Data, y.Shape[0], y.Shape[1], y.Shape[2] / tables.HeadDim, y.I1, tables, y.I0, inverse: true, accumulate: true);
     }
 
-    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, RopeTables tables, int offset, bool inverse, bool accumulate) =>
-        RotateSegments(x, y, B * T * heads, perPosition: heads, T, tables, offset, inverse, accumulate);
+    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, int rotated, RopeTables tables, int offset, bool inverse, bool accumulate) =>
+        RotateSegments(x, y, B * T * heads, perPosition: heads, rotated, T, tables, offset, inverse, accumulate);
 
     /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>
     public static Tensor Concat(ReadOnlySpan<Tensor> xs, int axis)

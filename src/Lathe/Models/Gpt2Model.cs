@@ -129,10 +129,12 @@ public sealed class Gpt2Model : CausalLM
         {
             var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
             Tensor y;                                                    // (B,T,C)
-            if (cache is null && bias is null && model._rope is null)
+            if (cache is null && bias is null)
             {
-                // Training and full-sequence scoring with learned or sinusoidal positions: the kernel reads q, k, v
-                // in place from h and writes (B,T,C) — no head split or merge to copy (the same values as below).
+                // Training and full-sequence scoring without an additive bias: the kernel reads q, k, v in place from h
+                // (rotated first under RoPE) and writes (B,T,C) — no head split or merge to copy (the same values as
+                // below).
+                if (model._rope is { } rope) h = Ops.RopeTokenMajor(h, rope, rotatedHeads: 2 * H);   // q and k turn, v does not
                 var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
                 y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed);
             }
@@ -143,7 +145,7 @@ public sealed class Gpt2Model : CausalLM
             return Ops.Add(x, model.Dropout(m));
         }
 
-        /// <summary>Attention through (B,H,T,D) heads: rotary positions, an additive bias, or a KV cache. (B,T,C).</summary>
+        /// <summary>Attention through (B,H,T,D) heads, for an additive bias or a KV cache. (B,T,C).</summary>
         static Tensor SplitHeadsAttention(Gpt2Model model, Tensor h, int B, int T, int H, Tensor[] qkv, Tensor? bias, KvCache? cache, int layer)
         {
             int C = h.Dim(-1) / 3, D = C / H;

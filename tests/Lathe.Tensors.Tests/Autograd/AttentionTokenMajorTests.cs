@@ -18,7 +18,7 @@ public class AttentionTokenMajorTests
 
     enum Path { SplitHeads, Packed, TokenMajor }
 
-    // (output, dL/dqkv) for L = Σ y ∘ w. With a rope table, q and k are rotated first (TokenMajor and SplitHeads only).
+    // (output, dL/dqkv) for L = Σ y ∘ w. With a rope table, q and k are rotated first (from position 3).
     static (float[] Y, float[] Grad) Run(Path path, int B, int T, int H, int Hkv, int D, bool causal, int window, float dropout,
         RopeTables? rope = null)
     {
@@ -33,7 +33,8 @@ public class AttentionTokenMajorTests
             Tensor o;
             Span<Tensor> parts = new Tensor[3];
             Ops.Split(qkv, 2, [H * D, Hkv * D, Hkv * D], parts);
-            if (path == Path.Packed) o = Ops.AttentionPacked(qkv, H, Hkv, causal, window, dropout, dropoutSeed: 77);
+            if (path == Path.Packed)
+                o = Ops.AttentionPacked(rope is null ? qkv : Ops.RopeTokenMajor(qkv, rope, 3, rotatedHeads: H + Hkv), H, Hkv, causal, window, dropout, dropoutSeed: 77);
             else if (path == Path.TokenMajor)
             {
                 Tensor q = parts[0], k = parts[1];
@@ -79,9 +80,12 @@ public class AttentionTokenMajorTests
     {
         var rope = RopeTables.Create(T + 3, D, theta: 500);   // positions 3..T+2: an offset, as a cache continues
         var (y0, g0) = Run(Path.SplitHeads, B, T, H, Hkv, D, causal: true, 0, 0f, rope);
-        var (y1, g1) = Run(Path.TokenMajor, B, T, H, Hkv, D, causal: true, 0, 0f, rope);
-        Assert.Equal(y0, y1);
-        Assert.Equal(g0, g1);
+        foreach (var path in new[] { Path.Packed, Path.TokenMajor })
+        {
+            var (y1, g1) = Run(path, B, T, H, Hkv, D, causal: true, 0, 0f, rope);
+            Assert.Equal(y0, y1);
+            Assert.Equal(g0, g1);
+        }
     }
 
     [Theory]
@@ -131,5 +135,6 @@ public class AttentionTokenMajorTests
         var kv = Tensor.FromArray(new float[2 * 3 * 6], 2, 3, 6);
         Assert.Contains("two equal (B, T, 2·D)", Assert.Throws<ArgumentException>(() => Ops.AttentionTokenMajor(q, kv, kv, 4, 2, true)).Message);
         Assert.Contains("exceed the table", Assert.Throws<ArgumentException>(() => Ops.RopeTokenMajor(q, RopeTables.Create(2, 4))).Message);
+        Assert.Contains("3 rotated heads of 2", Assert.Throws<ArgumentException>(() => Ops.RopeTokenMajor(q, RopeTables.Create(3, 4), rotatedHeads: 3)).Message);
     }
 }
