@@ -53,12 +53,22 @@ public static unsafe partial class Ops
         int T = x.Shape[2];
         if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
             throw new ArgumentException($"Rope: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
+        return RopeNode(x, tables, positionOffset, tokenMajor: false, perPosition: 1, rotated: 1);
+    }
+
+    // Both layouts: the rotated copy of x, recorded with what the backward's inverse rotation needs.
+    static Tensor RopeNode(Tensor x, RopeTables tables, int offset, bool tokenMajor, int perPosition, int rotated)
+    {
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        RopeApply(src.Data, y.Data, x.Shape[0] * x.Shape[1], T, tables, positionOffset, inverse: false, accumulate: false);
+        RotateSegments(src.Data, y.Data, x.Length / tables.HeadDim, perPosition, rotated, x.Shape[tokenMajor ? 1 : 2], tables, offset,
+            inverse: false, accumulate: false);
         if (Record(y, &RopeBackward, src))
         {
-            y.I0 = positionOffset;
+            y.I0 = offset;
+            y.I1 = perPosition;
+            y.I2 = rotated;
+            y.B0 = tokenMajor;
             y.Extra = tables;
         }
         return y;
@@ -69,11 +79,9 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null) return;
         var tables = (RopeTables)y.Extra!;
-        RopeApply(y.Grad!.Data, dx.Data, y.Shape[0] * y.Shape[1], y.Shape[2], tables, y.I0, inverse: true, accumulate: true);
+        RotateSegments(y.Grad!.Data, dx.Data, y.Length / tables.HeadDim, y.I1, y.I2, y.Shape[y.B0 ? 1 : 2], tables, y.I0,
+            inverse: true, accumulate: true);
     }
-
-    static void RopeApply(float* x, float* y, int heads, int T, RopeTables tables, int offset, bool inverse, bool accumulate) =>
-        RotateSegments(x, y, heads * T, perPosition: 1, rotated: 1, T, tables, offset, inverse, accumulate);
 
     /// <summary>Rotates <paramref name="segments"/> runs of D values laid end to end; segment r is at position
     /// offset + (r / perPosition) mod T — perPosition 1 for (B,H,T,D), the head count for (B,T,heads·D) — and only
@@ -156,28 +164,8 @@ public static unsafe partial class Ops
         int T = x.Shape[1];
         if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
             throw new ArgumentException($"RopeTokenMajor: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
-        var src = Contiguous(x);
-        var y = Autograd.Tape.NewResult(x.Shape);
-        RopeTokenMajorApply(src.Data, y.Data, x.Shape[0], T, heads, rotatedHeads, tables, positionOffset, inverse: false, accumulate: false);
-        if (Record(y, &RopeTokenMajorBackward, src))
-        {
-            y.I0 = positionOffset;
-            y.I1 = rotatedHeads;
-            y.Extra = tables;
-        }
-        return y;
+        return RopeNode(x, tables, positionOffset, tokenMajor: true, perPosition: heads, rotatedHeads);
     }
-
-    static void RopeTokenMajorBackward(Tensor y)
-    {
-        var dx = GradOf(y.In0);
-        if (dx is null) return;
-        var tables = (RopeTables)y.Extra!;
-        RopeTokenMajorApply(y.Grad!.Data, dx.Data, y.Shape[0], y.Shape[1], y.Shape[2] / tables.HeadDim, y.I1, tables, y.I0, inverse: true, accumulate: true);
-    }
-
-    static void RopeTokenMajorApply(float* x, float* y, int B, int T, int heads, int rotated, RopeTables tables, int offset, bool inverse, bool accumulate) =>
-        RotateSegments(x, y, B * T * heads, perPosition: heads, rotated, T, tables, offset, inverse, accumulate);
 
     /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>
     public static Tensor Concat(ReadOnlySpan<Tensor> xs, int axis)
