@@ -14,10 +14,7 @@ public static unsafe partial class Ops
     public static Tensor AttentionPacked(Tensor qkv, int heads, int kvHeads, bool causal, int window = 0,
         float dropout = 0f, ulong dropoutSeed = 0)
     {
-        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentException($"AttentionPacked: dropout = {dropout} must be in [0, 1).");
-        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"AttentionPacked: {heads} heads and {kvHeads} kv heads (both positive, heads a multiple of kv heads).");
-        if (window < 0) throw new ArgumentException($"AttentionPacked: window {window} must be ≥ 0.");
+        CheckTokenMajor("AttentionPacked", heads, kvHeads, window, dropout);
         int parts = heads + 2 * kvHeads;
         if (qkv.Rank != 3 || qkv.Shape[2] % parts != 0 || qkv.Shape[2] == 0)
             throw new ArgumentException($"AttentionPacked: qkv {Tensor.ShapeString(qkv.Shape)} must be (B, T, (heads + 2·kv heads)·D) with {heads} + 2·{kvHeads} heads.");
@@ -64,10 +61,7 @@ public static unsafe partial class Ops
     public static Tensor AttentionTokenMajor(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, bool causal, int window = 0,
         float dropout = 0f, ulong dropoutSeed = 0)
     {
-        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentException($"AttentionTokenMajor: dropout = {dropout} must be in [0, 1).");
-        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"AttentionTokenMajor: {heads} heads and {kvHeads} kv heads (both positive, heads a multiple of kv heads).");
-        if (window < 0) throw new ArgumentException($"AttentionTokenMajor: window {window} must be ≥ 0.");
+        CheckTokenMajor("AttentionTokenMajor", heads, kvHeads, window, dropout);
         if (q.Rank != 3 || q.Shape[2] % heads != 0 || q.Shape[2] == 0 || !k.Shape.SequenceEqual(v.Shape) || k.Rank != 3
             || k.Shape[0] != q.Shape[0] || k.Shape[1] != q.Shape[1] || k.Shape[2] != q.Shape[2] / heads * kvHeads)
             throw new ArgumentException($"AttentionTokenMajor: q {Tensor.ShapeString(q.Shape)}, k {Tensor.ShapeString(k.Shape)}, v {Tensor.ShapeString(v.Shape)} must be (B, T, {heads}·D) and two equal (B, T, {kvHeads}·D).");
@@ -84,6 +78,14 @@ public static unsafe partial class Ops
         Kernels.FlashAttention.Forward(ref problem);
         if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed);
         return y;
+    }
+
+    static void CheckTokenMajor(string op, int heads, int kvHeads, int window, float dropout)
+    {
+        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentException($"{op}: dropout = {dropout} must be in [0, 1).");
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+            throw new ArgumentException($"{op}: {heads} heads and {kvHeads} kv heads (both positive, heads a multiple of kv heads).");
+        if (window < 0) throw new ArgumentException($"{op}: window {window} must be ≥ 0.");
     }
 
     static void SaveForBackward(Tensor y, Tensor lse, int heads, int kvHeads, float scale, bool causal, int window, float dropout, ulong seed)
