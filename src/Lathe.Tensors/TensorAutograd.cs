@@ -54,6 +54,14 @@ public sealed unsafe partial class Tensor
         if (Grad is not null) Kernels.ParallelSpans.Clear(Grad.Data, Grad.Length);
     }
 
+    /// <summary>Frees the gradient buffer of a leaf (a parameter that is frozen from now on).</summary>
+    public void ReleaseGrad()
+    {
+        Grad?.Dispose();
+        Grad = null;
+        GradValid = false;
+    }
+
     /// <summary>The gradient buffer to add into during backward, created (zeroed) on first use.</summary>
     internal Tensor GradForAccumulate()
     {

@@ -3,14 +3,14 @@ using Lathe.Tensors.Threading;
 
 namespace Lathe.Tensors.Kernels;
 
-/// <summary>Softmax cross-entropy over rows of logits (N, V) with an ignore index. Memory-lean: no (N, V)
+/// <summary>Softmax cross-entropy over rows of logits (N, V) with an ignore index and optional per-row weights. Memory-lean: no (N, V)
 /// probability buffer — the backward recomputes each row's softmax straight into dlogits. Per-row losses go
 /// to a buffer and are summed in row order (deterministic). Twin: <see cref="ReferenceKernels.CrossEntropyForward"/>.</summary>
 internal static unsafe class CrossEntropyKernel
 {
     struct Body : IParallelBody
     {
-        public float* X, DX, Losses;
+        public float* X, DX, Losses, Weights;   // Weights: null = every row 1
         public int* Targets;
         public int Rows, Cols, Chunks, Ignore;
         public float Scale;
@@ -31,29 +31,42 @@ internal static unsafe class CrossEntropyKernel
                 float sum = TensorPrimitives.Sum(tmp);
                 if (!Backward) { Losses[r] = max + MathF.Log(sum) - x[t]; continue; }
                 var dx = new Span<float>(DX + (long)r * Cols, Cols);
-                TensorPrimitives.MultiplyAdd(tmp, Scale / sum, dx, dx);
-                dx[t] -= Scale;
+                float scale = Weights == null ? Scale : Scale * Weights[r];
+                TensorPrimitives.MultiplyAdd(tmp, scale / sum, dx, dx);
+                dx[t] -= scale;
             }
         }
     }
 
     /// <summary>Returns Σ loss over non-ignored rows (in double, summed in row order) and their count.
     /// <paramref name="losses"/> (N floats) receives each row's loss (0 for ignored rows).</summary>
-    public static double Forward(float* logits, int* targets, int ignore, int n, int vocab, float* losses, out int count)
+    public static double Forward(float* logits, int* targets, int ignore, int n, int vocab, float* losses, out int count) =>
+        Forward(logits, targets, null, ignore, n, vocab, losses, out count, out _);
+
+    /// <summary>Weighted form: returns Σ wᵣ·lossᵣ and Σ wᵣ over non-ignored rows (in double, in row order);
+    /// <paramref name="weights"/> null means every weight is 1 (then the weight sum equals the count).</summary>
+    public static double Forward(float* logits, int* targets, float* weights, int ignore, int n, int vocab, float* losses, out int count, out double weightSum)
     {
         var body = new Body { X = logits, Targets = targets, Losses = losses, Rows = n, Cols = vocab, Ignore = ignore, Chunks = RowPartition.Chunks(n, vocab) };
         ComputePool.Shared.For(body.Chunks, ref body);
         double total = 0;
         count = 0;
+        weightSum = 0;
         for (int r = 0; r < n; r++)
-            if (targets[r] != ignore) { total += losses[r]; count++; }
+        {
+            if (targets[r] == ignore) continue;
+            double w = weights == null ? 1.0 : weights[r];
+            total += w * losses[r];
+            weightSum += w;
+            count++;
+        }
         return total;
     }
 
-    /// <summary>dlogits += scale·(softmax − onehot) for non-ignored rows.</summary>
-    public static void Backward(float* logits, int* targets, int ignore, float* dlogits, int n, int vocab, float scale)
+    /// <summary>dlogits += scale·wᵣ·(softmax − onehot) for non-ignored rows (wᵣ = 1 when <paramref name="weights"/> is null).</summary>
+    public static void Backward(float* logits, int* targets, int ignore, float* dlogits, int n, int vocab, float scale, float* weights = null)
     {
-        var body = new Body { X = logits, DX = dlogits, Targets = targets, Rows = n, Cols = vocab, Ignore = ignore, Scale = scale, Backward = true, Chunks = RowPartition.Chunks(n, vocab) };
+        var body = new Body { X = logits, DX = dlogits, Targets = targets, Weights = weights, Rows = n, Cols = vocab, Ignore = ignore, Scale = scale, Backward = true, Chunks = RowPartition.Chunks(n, vocab) };
         ComputePool.Shared.For(body.Chunks, ref body);
     }
 }

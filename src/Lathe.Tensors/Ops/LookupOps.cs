@@ -41,27 +41,48 @@ public static unsafe partial class Ops
 
     /// <summary>Mean softmax cross-entropy of <paramref name="logits"/> (N, V) against <paramref name="targets"/> (N),
     /// skipping rows whose target is <paramref name="ignoreIndex"/>. Returns a scalar; 0 when every row is ignored.</summary>
-    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100)
+    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100) =>
+        CrossEntropy(logits, targets, default, ignoreIndex);
+
+    /// <summary>Weighted mean softmax cross-entropy: Σ wᵢ·ℓᵢ / Σ wᵢ over rows whose target is not
+    /// <paramref name="ignoreIndex"/> (a loss mask is weights of 0 and 1). <paramref name="weights"/> (N, finite,
+    /// ≥ 0) or empty for all 1 — then it is exactly the unweighted mean. 0 when the weights sum to 0.</summary>
+    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights, int ignoreIndex = -100)
     {
         if (logits.Rank != 2 || logits.Shape[0] != targets.Length)
             throw new ArgumentException($"CrossEntropy: logits {Tensor.ShapeString(logits.Shape)} and {targets.Length} targets do not match (expected (N, V) with N = targets).");
         int n = logits.Shape[0], vocab = logits.Shape[1];
+        if (!weights.IsEmpty && weights.Length != n)
+            throw new ArgumentException($"CrossEntropy: {weights.Length} weights for {n} rows.");
         for (int i = 0; i < n; i++)
+        {
             if (targets[i] != ignoreIndex && (uint)targets[i] >= (uint)vocab)
                 throw new ArgumentException($"CrossEntropy: target {targets[i]} at row {i} is outside the vocabulary of {vocab}.");
+            if (!weights.IsEmpty && !(weights[i] >= 0f && float.IsFinite(weights[i])))
+                throw new ArgumentException($"CrossEntropy: weight {weights[i]} at row {i} must be finite and ≥ 0.");
+        }
         var x = Contiguous(logits);
         var y = Autograd.Tape.NewResult([]);
         var losses = Autograd.Tape.NewResult([n]);
         int count;
-        double total;
+        double total, weightSum;
         fixed (int* t = targets)
-            total = Kernels.CrossEntropyKernel.Forward(x.Data, t, ignoreIndex, n, vocab, losses.Data, out count);
-        *y.Data = count == 0 ? 0f : (float)(total / count);
+        fixed (float* w = weights)
+            total = Kernels.CrossEntropyKernel.Forward(x.Data, t, weights.IsEmpty ? null : w, ignoreIndex, n, vocab, losses.Data, out count, out weightSum);
+        *y.Data = weightSum == 0 ? 0f : (float)(total / weightSum);
         if (Record(y, &CrossEntropyBackward, x))
         {
             y.Ints = EnsureLength(y.Ints, n);
             targets.CopyTo(y.Ints);
             y.I0 = ignoreIndex; y.I1 = count;
+            y.F0 = (float)weightSum;
+            y.B0 = !weights.IsEmpty;
+            if (y.B0)
+            {
+                // The weights are kept for the backward in a buffer the slot reuses from step to step.
+                if (y.Extra is not float[] saved || saved.Length < n) y.Extra = saved = new float[n];
+                weights.CopyTo(saved);
+            }
         }
         return y;
     }
@@ -69,10 +90,11 @@ public static unsafe partial class Ops
     static void CrossEntropyBackward(Tensor y)
     {
         var dx = GradOf(y.In0);
-        if (dx is null || y.I1 == 0) return;
+        if (dx is null || y.I1 == 0 || y.F0 == 0) return;
         var x = y.In0!;
         fixed (int* t = y.Ints)
-            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.I1);
+        fixed (float* w = y.B0 ? (float[])y.Extra! : null)
+            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.F0, y.B0 ? w : null);
     }
 
     /// <summary>Inverted dropout: each element is zeroed with probability <paramref name="p"/> and the rest scaled by

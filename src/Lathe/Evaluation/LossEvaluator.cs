@@ -2,6 +2,8 @@ using Lathe.Data;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
+using Lathe.Training;
+using Lathe.Training.Objectives;
 
 namespace Lathe.Evaluation;
 
@@ -12,9 +14,12 @@ public static class LossEvaluator
 {
     /// <summary>Sum of per-token losses (nats) and the number of predicted tokens over windows of
     /// <paramref name="T"/> tokens (B rows at a time; the tail shorter than a window is scored as one shorter row).
-    /// <paramref name="maxBatches"/> &gt; 0 stops early.</summary>
-    public static (double SumNats, long Tokens) Evaluate(LanguageModel model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null)
+    /// <paramref name="maxBatches"/> &gt; 0 stops early;
+    /// <paramref name="objective"/> null scores the model's pre-training objective.</summary>
+    public static (double SumNats, long Tokens) Evaluate(LanguageModel model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null,
+        ITrainingObjective? objective = null)
     {
+        objective ??= PretrainingObjective.For(model);
         bool ownTape = tape is null;
         tape ??= new Tape();
         double sum = 0;
@@ -32,7 +37,7 @@ public static class LossEvaluator
                     tokens.Slice(pos + b * T, T).CopyTo(inputs.AsSpan(b * T, T));
                     tokens.Slice(pos + b * T + 1, T).CopyTo(targets.AsSpan(b * T, T));
                 }
-                sum += Score(model, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
+                sum += Score(model, objective, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
                 count += rows * T;
                 pos += rows * T;
                 batches++;
@@ -40,7 +45,7 @@ public static class LossEvaluator
             int tail = predictable - pos;
             if (tail > 0 && (maxBatches <= 0 || batches < maxBatches))
             {
-                sum += Score(model, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
+                sum += Score(model, objective, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
                 count += tail;
             }
         }
@@ -48,11 +53,11 @@ public static class LossEvaluator
         return (sum, count);
     }
 
-    static double Score(LanguageModel model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, ulong position, Tape tape)
+    static double Score(LanguageModel model, ITrainingObjective objective, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, ulong position, Tape tape)
     {
         tape.Reset();
         using (tape.Activate())
         using (Tape.NoGrad())
-            return (double)model.TrainingLoss(new TrainingBatch(inputs, targets, B, T, Hash64.Mix(position))).Item() * B * T;
+            return (double)objective.Loss(model, new TrainingBatch(inputs, targets, B, T, Hash64.Mix(position))).Item() * B * T;
     }
 }

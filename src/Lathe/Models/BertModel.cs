@@ -6,8 +6,7 @@ namespace Lathe.Models;
 /// with LayerNorm; post-LN encoder layers of bidirectional multi-head attention (key-padding mask) and an erf-GELU
 /// MLP; a pooler (dense + tanh on [CLS]); the masked-LM head (dense + GELU + LayerNorm, decoder tied to the word
 /// embeddings, plus a bias) and the next-sentence head (2 classes). Parameter names and layouts are Hugging Face
-/// BertForPreTraining's. <see cref="TrainingLoss"/> builds the MLM + NSP objective from raw corpus rows
-/// (<see cref="BertPretrainingObjective"/>).</summary>
+/// BertForPreTraining's. Its pre-training objective (MLM + NSP) is Training/Objectives/MaskedLmObjective.</summary>
 public sealed class BertModel : LanguageModel
 {
     /// <summary>HF's ignore index: an MLM label that is not predicted.</summary>
@@ -21,8 +20,7 @@ public sealed class BertModel : LanguageModel
     readonly LinearLayer _pooler, _transform, _nsp;
     readonly NormLayer _transformNorm;
     readonly Tensor _mlmBias;   // (V)
-    readonly BertPretrainingObjective _objective;
-    int[] _rows = [], _targets = [];   // reused: gathered row indices (masked positions, [CLS] rows) and their labels
+    int[] _rows = [];   // reused: the gathered [CLS] row indices
 
     internal BertModel(ModelConfig config, ulong seed) : this(config, new ParameterBuilder(seed)) { }
 
@@ -53,7 +51,6 @@ public sealed class BertModel : LanguageModel
         _transformNorm = new NormLayer(p, "cls.predictions.transform.LayerNorm", c.Embd, rms: false, c.NormEps);
         _mlmBias = p.Constant("cls.predictions.bias", 0f, c.VocabSize);   // the decoder's weight is _word (tied)
         _nsp = Dense(p, "cls.seq_relationship", c.Embd, 2, std);
-        _objective = new BertPretrainingObjective(c);
     }
 
     // An nn.Linear with bias: (out, in) both on disk and in memory.
@@ -96,33 +93,6 @@ public sealed class BertModel : LanguageModel
         for (int b = 0; b < B; b++) rows[b] = b * T;
         var cls = Ops.Embedding(hidden, rows.AsSpan(0, B));                         // gather (B, C)
         return _nsp.Forward(Ops.Tanh(_pooler.Forward(cls)));
-    }
-
-    /// <summary>BertForPreTraining's loss: mean MLM cross-entropy over the positions whose label is not
-    /// <see cref="IgnoreLabel"/> plus mean NSP cross-entropy over the rows. Only the labelled rows go through the
-    /// MLM head (the same loss as scoring every position, for ~15% of the vocabulary matmul).</summary>
-    public Tensor PretrainingLoss(ReadOnlySpan<int> ids, ReadOnlySpan<int> tokenTypes, ReadOnlySpan<int> lengths,
-        ReadOnlySpan<int> mlmLabels, ReadOnlySpan<int> nspLabels, int B, int T)
-    {
-        if (mlmLabels.Length != B * T || nspLabels.Length != B)
-            throw new ArgumentException($"bert: {mlmLabels.Length} MLM labels and {nspLabels.Length} NSP labels for B={B}, T={T}.");
-        var hidden = Encode(ids, tokenTypes, lengths, B, T);                         // (B·T, C)
-        var nsp = Ops.CrossEntropy(NextSentenceLogits(hidden, B, T), nspLabels);
-        int m = 0;
-        var rows = Rows(B * T);
-        for (int i = 0; i < mlmLabels.Length; i++) if (mlmLabels[i] != IgnoreLabel) rows[m++] = i;
-        if (m == 0) return nsp;
-        if (_targets.Length < m) _targets = new int[B * T];
-        for (int j = 0; j < m; j++) _targets[j] = mlmLabels[rows[j]];
-        var logits = MaskedLmLogits(Ops.Embedding(hidden, rows.AsSpan(0, m)));     // (M, V)
-        return Ops.Add(Ops.CrossEntropy(logits, _targets.AsSpan(0, m)), nsp);
-    }
-
-    /// <summary>Masked LM + next-sentence prediction on sequences built from the batch's corpus rows.</summary>
-    public override Tensor TrainingLoss(TrainingBatch batch)
-    {
-        _objective.Build(batch.Inputs, batch.Targets, batch.B, batch.T, batch.Seed);
-        return PretrainingLoss(_objective.Ids, _objective.TokenTypes, default, _objective.MlmLabels, _objective.NspLabels, batch.B, _objective.Length);
     }
 
     public override double ForwardFlopsPerToken(int T)

@@ -7,8 +7,27 @@ public abstract class CausalLM : LanguageModel
 {
     private protected CausalLM(ModelConfig config, List<ModelParameter> parameters) : base(config, parameters) { }
 
+    /// <summary>Token embeddings (B,T,C) of <paramref name="ids"/> laid out (B, T) — the model's input before
+    /// positions are added. Prompt tuning prepends trained rows to these; a vision encoder's tokens take their place.</summary>
+    public abstract Tensor Embed(ReadOnlySpan<int> ids, int B, int T);
+
+    /// <summary>Final hidden states (B·T, C), after the last norm, of input embeddings (B,T,C) — what the lm_head reads,
+    /// and what a reward or value head reads instead.</summary>
+    public abstract Tensor Hidden(Tensor embeddings, int B, int T);
+
+    /// <summary>Next-token logits (N, V) of hidden rows (N, C): the lm_head.</summary>
+    public abstract Tensor Head(Tensor hidden);
+
     /// <summary>Logits (B·T, V) for <paramref name="ids"/> laid out (B, T).</summary>
-    public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T);
+    public Tensor Logits(ReadOnlySpan<int> ids, int B, int T) => Head(Hidden(Embed(ids, B, T), B, T));
+
+    /// <summary>Logits (B·T, V) for input embeddings (B,T,C) instead of ids.</summary>
+    public Tensor Logits(Tensor embeddings, int B, int T) => Head(Hidden(embeddings, B, T));
+
+    /// <summary><paramref name="loss"/> plus the auxiliary losses the last training forward produced (Mixture-of-Experts
+    /// load balancing), added one layer at a time; <paramref name="loss"/> itself when there are none. Objectives
+    /// call it on their loss.</summary>
+    public virtual Tensor AddAuxiliaryLosses(Tensor loss) => loss;
 
     /// <summary>Logits (B·T, V) of T new tokens per sequence that follow the <paramref name="cache"/>'s
     /// <see cref="KvCache.Length"/> cached ones; their keys and values are appended to the cache. Decoding only
@@ -28,12 +47,6 @@ public abstract class CausalLM : LanguageModel
     private protected static Tensor LastPositions(Tensor x, int B, int T) =>
         T == 1 ? x : Ops.Reshape(Ops.Narrow(Ops.Reshape(x, B, T, x.Dim(-1)), 1, T - 1, 1), B, x.Dim(-1));
 
-    /// <summary>Mean next-token cross-entropy of <paramref name="ids"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
-    public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int B, int T) => Ops.CrossEntropy(Logits(ids, B, T), targets);
-
-    /// <summary>Causal LM: predict each next token.</summary>
-    public override Tensor TrainingLoss(TrainingBatch batch) => Loss(batch.Inputs, batch.Targets, batch.B, batch.T);
-
     public override double ForwardFlopsPerToken(int T)
     {
         var c = Config;
@@ -46,7 +59,10 @@ public abstract class CausalLM : LanguageModel
     /// <summary>Every projection, MLP and lm_head layer (what <see cref="Quantize"/> converts; embeddings and norms excluded).</summary>
     private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
 
-    internal IEnumerable<LinearLayer> Linears => LinearLayers();
+    /// <summary>Every dense projection of the model with its Hugging Face module name, in a fixed order: where a
+    /// parameter-efficient method attaches its <see cref="LinearLayer.Adapter"/>. Mixture-of-Experts experts are not
+    /// among them (their weights are stacked per layer).</summary>
+    public IEnumerable<LinearLayer> Linears => LinearLayers();
 
     /// <summary>Converts every projection, MLP and lm_head weight to <paramref name="type"/> for inference (embeddings and
     /// norms stay F32); see <see cref="ModelQuantizer.Quantize"/>.</summary>

@@ -53,16 +53,18 @@ public sealed class Gpt2Model : CausalLM
         if (!c.TieEmbeddings) throw new InvalidDataException("config: tie_word_embeddings: gpt2 models here always tie lm_head to wte");
     }
 
-    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T)
+    public override Tensor Embed(ReadOnlySpan<int> ids, int B, int T) => Ops.Reshape(Ops.Embedding(_wte, ids), B, T, Config.Embd);   // (B,T,C)
+
+    public override Tensor Hidden(Tensor embeddings, int B, int T)
     {
         int C = Config.Embd;
-        var tok = Ops.Reshape(Ops.Embedding(_wte, ids), B, T, C);      // (B,T,C)
-        var x = Dropout(_wpe is null ? tok : Ops.Add(tok, Ops.Narrow(_wpe, 0, 0, T)));   // + (T,C) broadcast over B
+        var x = Dropout(_wpe is null ? embeddings : Ops.Add(embeddings, Ops.Narrow(_wpe, 0, 0, T)));   // + (T,C) broadcast over B
         var bias = _alibiSlopes is null ? null : PositionalEncodings.AlibiBias(_alibiSlopes, T, T);   // (H,T,T)
         foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, _qkv, bias);
-        x = _lnF.Forward(x);
-        return _lmHead.Forward(Ops.Reshape(x, B * T, C));               // (B·T, V), lm_head tied to wte
+        return Ops.Reshape(_lnF.Forward(x), B * T, C);                    // (B·T, C)
     }
+
+    public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V), lm_head tied to wte
 
     public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: false);
 
@@ -90,10 +92,7 @@ public sealed class Gpt2Model : CausalLM
         yield return _lmHead;
     }
 
-    /// <summary>Training loss: next-token cross-entropy plus, in training passes, the MoE layers' auxiliary losses.</summary>
-    public override Tensor TrainingLoss(TrainingBatch batch) => AddAuxiliaryLosses(base.TrainingLoss(batch));
-
-    Tensor AddAuxiliaryLosses(Tensor loss)
+    public override Tensor AddAuxiliaryLosses(Tensor loss)
     {
         foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
         return loss;

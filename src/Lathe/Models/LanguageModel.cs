@@ -2,23 +2,9 @@ using Lathe.Tensors;
 
 namespace Lathe.Models;
 
-/// <summary>One micro-batch as the trainer hands it to a model: B rows of T input tokens and, for each, the T
-/// tokens that follow them (so a row and its targets are T + 1 consecutive tokens of the corpus). A causal model
-/// predicts the targets; an encoder or encoder-decoder builds its own objective (masked LM, span corruption) from
-/// the inputs, drawing its random choices from <see cref="Seed"/> so a resumed run draws the same ones.</summary>
-public readonly ref struct TrainingBatch(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int b, int t, ulong seed)
-{
-    public ReadOnlySpan<int> Inputs { get; } = inputs;
-    public ReadOnlySpan<int> Targets { get; } = targets;
-    public int B { get; } = b;
-    public int T { get; } = t;
-    /// <summary>A seed unique to this micro-batch of this run (a function of the run seed, step and micro-batch).</summary>
-    public ulong Seed { get; } = seed;
-}
-
-/// <summary>Any model Lathe trains: its config, its parameters in a fixed order, dropout, and the loss of its
-/// pre-training objective. Decoders derive from <see cref="CausalLM"/>; encoders and encoder-decoders derive
-/// from this directly.</summary>
+/// <summary>Any model Lathe trains: its config, its parameters in a fixed order, and dropout. A model computes
+/// hidden states and logits; what it is trained to predict is an objective's business (Training/Objectives).
+/// Decoders derive from <see cref="CausalLM"/>; encoders and encoder-decoders derive from this directly.</summary>
 public abstract class LanguageModel : IDisposable
 {
     public ModelConfig Config { get; }
@@ -49,14 +35,6 @@ public abstract class LanguageModel : IDisposable
         => DropoutRng is null || rate == 0f ? (0f, 0UL) : (rate, NextDropoutSeed());
 
     ulong NextDropoutSeed() => ((ulong)DropoutRng!.NextUInt() << 32) | DropoutRng.NextUInt();
-
-    /// <summary>The scalar loss of the model's pre-training objective on one micro-batch (causal LM, masked LM +
-    /// next-sentence prediction, span corruption …), on the active tape.</summary>
-    public abstract Tensor TrainingLoss(TrainingBatch batch);
-
-    /// <summary>Number of tokens the loss of <paramref name="batch"/> averages over — for throughput figures;
-    /// B·T unless the objective says otherwise.</summary>
-    public virtual long TokensProcessed(int B, int T) => (long)B * T;
 
     /// <summary>Matmul FLOPs of one forward pass per token (training ≈ 3× this), counting attention.</summary>
     public abstract double ForwardFlopsPerToken(int T);

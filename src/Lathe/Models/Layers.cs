@@ -28,28 +28,61 @@ internal sealed class ParameterBuilder(ulong seed)
     }
 }
 
-/// <summary>y = x·Wᵀ + b with W (out, in); with <see cref="Quantized"/> set, inference runs on those weights instead.</summary>
-internal sealed class LinearLayer(Tensor weight, Tensor? bias, bool sharesWeight = false)
+/// <summary>A parameter-efficient tuning method's hook into one dense projection (LoRA, also over a quantized base
+/// weight; bottleneck adapters; IA³ …): it receives the layer's input and the base output x·Wᵀ + b and returns what
+/// the layer passes on. The method owns its parameters; the base weight stays as it is (frozen or not).</summary>
+public interface ILinearAdapter
 {
-    public Tensor Weight { get; } = weight;
-    public Tensor? Bias { get; } = bias;
+    /// <summary>The layer's output given its input <paramref name="x"/> (…, in) and base output <paramref name="y"/> (…, out).</summary>
+    Tensor Forward(Tensor x, Tensor y);
+}
+
+/// <summary>Every dense projection of every architecture: y = x·Wᵀ + b with W (out, in); with <see cref="Quantized"/>
+/// set, inference runs on those weights instead; with an <see cref="Adapter"/> attached, its output is what the
+/// layer returns. PEFT methods plug in here, so no architecture file forks for them.</summary>
+public sealed class LinearLayer
+{
+    internal LinearLayer(Tensor weight, Tensor? bias, bool sharesWeight = false)
+    {
+        Weight = weight;
+        Bias = bias;
+        SharesWeight = sharesWeight;
+    }
+
+    /// <summary>The Hugging Face module name ("transformer.h.0.attn.c_attn", "model.layers.3.self_attn.q_proj",
+    /// "lm_head"): what PEFT's target_modules match against.</summary>
+    public string Name => SharesWeight ? "lm_head" : Weight.Name is { } n && n.EndsWith(".weight", StringComparison.Ordinal) ? n[..^7] : Weight.Name ?? "";
+
+    /// <summary>W (out, in), F32. A tied lm_head shares the token embedding here.</summary>
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+    public int InFeatures => Quantized?.Columns ?? Weight.Dim(1);
+    public int OutFeatures => Quantized?.Rows ?? Weight.Dim(0);
+
     /// <summary>True when <see cref="Weight"/> is also used elsewhere (an lm_head tied to the embedding), so it must
     /// stay allocated when the float weights of quantized layers are released.</summary>
-    public bool SharesWeight { get; } = sharesWeight;
+    public bool SharesWeight { get; }
 
     /// <summary>A quantized copy of W (out, in) that <see cref="Forward"/> uses when set (inference only: the F32
     /// <see cref="Weight"/> keeps the training path). A GGUF loader can set it directly. The layer disposes it.</summary>
     public QuantizedMatrix? Quantized { get; set; }
 
-    public Tensor Forward(Tensor x) => Quantized is null ? Ops.Linear(x, Weight, Bias) : Ops.QuantLinear(x, Quantized, Bias);
+    /// <summary>The tuning method attached to this projection, or null.</summary>
+    public ILinearAdapter? Adapter { get; set; }
+
+    public Tensor Forward(Tensor x) => Adapt(x, Quantized is null ? Ops.Linear(x, Weight, Bias) : Ops.QuantLinear(x, Quantized, Bias));
+
+    /// <summary>The adapter's output for a base output <paramref name="y"/> computed elsewhere (a fused projection
+    /// that stacks this layer's rows with others'); <paramref name="y"/> itself when no adapter is attached.</summary>
+    public Tensor Adapt(Tensor x, Tensor y) => Adapter is null ? y : Adapter.Forward(x, y);
 
     /// <summary>A GPT-2 Conv1D: HF name, (in, out) on disk, (out, in) in memory, with bias.</summary>
-    public static LinearLayer Conv1D(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
+    internal static LinearLayer Conv1D(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
         new(p.Normal(name + ".weight", std, decay: true, storedTransposed: true, outFeatures, inFeatures),
             p.Constant(name + ".bias", 0f, outFeatures));
 
     /// <summary>An nn.Linear without bias (Llama projections), (out, in) both on disk and in memory.</summary>
-    public static LinearLayer NoBias(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
+    internal static LinearLayer NoBias(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
         new(p.Normal(name + ".weight", std, decay: true, storedTransposed: false, outFeatures, inFeatures), null);
 }
 

@@ -45,15 +45,16 @@ public sealed class LlamaModel : CausalLM
         _rope = RopeTables.Create(c.MaxPositions, D, c.RopeTheta);
     }
 
-    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T)
+    public override Tensor Embed(ReadOnlySpan<int> ids, int B, int T) => Ops.Reshape(Ops.Embedding(_embed, ids), B, T, Config.Embd);   // (B,T,C)
+
+    public override Tensor Hidden(Tensor embeddings, int B, int T)
     {
-        int C = Config.Embd;
-        var x = Ops.Reshape(Ops.Embedding(_embed, ids), B, T, C);       // (B,T,C)
+        var x = embeddings;                                             // (B,T,C)
         foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, Config.KvHeads, _rope);
-        x = _norm.Forward(x);
-        return _lmHead.Forward(Ops.Reshape(x, B * T, C));                // (B·T, V)
+        return Ops.Reshape(_norm.Forward(x), B * T, Config.Embd);       // (B·T, C)
     }
 
+    public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V)
 
     public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: false);
 
@@ -90,10 +91,8 @@ public sealed class LlamaModel : CausalLM
         foreach (var b in _blocks) b.DisposeFused();
     }
 
-    /// <summary>Training loss: next-token cross-entropy plus, in training passes, the MoE layers' auxiliary losses.</summary>
-    public override Tensor TrainingLoss(TrainingBatch batch)
+    public override Tensor AddAuxiliaryLosses(Tensor loss)
     {
-        var loss = base.TrainingLoss(batch);
         foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
         return loss;
     }
@@ -165,9 +164,9 @@ public sealed class LlamaModel : CausalLM
             if (_qkv is { } qkv)
             {
                 var all = Ops.QuantLinear(h, qkv);                                  // (B,T,(H+2·Hkv)·D)
-                qp = Ops.Narrow(all, 2, 0, H * D);
-                kp = Ops.Narrow(all, 2, H * D, Hkv * D);
-                vp = Ops.Narrow(all, 2, (H + Hkv) * D, Hkv * D);
+                qp = q.Adapt(h, Ops.Narrow(all, 2, 0, H * D));
+                kp = k.Adapt(h, Ops.Narrow(all, 2, H * D, Hkv * D));
+                vp = v.Adapt(h, Ops.Narrow(all, 2, (H + Hkv) * D, Hkv * D));
             }
             else { qp = q.Forward(h); kp = k.Forward(h); vp = v.Forward(h); }
             Tensor y;                                                   // (B,T,H·D)
@@ -194,7 +193,7 @@ public sealed class LlamaModel : CausalLM
             {
                 var both = Ops.QuantLinear(m, gateUp);                              // (B,T,2·I)
                 int I = gateUp.Rows / 2;
-                f = down!.Forward(Ops.SwiGlu(Ops.Narrow(both, 2, 0, I), Ops.Narrow(both, 2, I, I)));
+                f = down!.Forward(Ops.SwiGlu(gate!.Adapt(m, Ops.Narrow(both, 2, 0, I)), up!.Adapt(m, Ops.Narrow(both, 2, I, I))));
             }
             else f = down!.Forward(Ops.SwiGlu(gate!.Forward(m), up!.Forward(m)));
             return Ops.Add(x, model.Dropout(f));

@@ -16,8 +16,6 @@ public sealed partial class T5Model : LanguageModel
     readonly Block[] _encoder, _decoder;
     readonly NormLayer _encoderNorm, _decoderNorm;
     readonly RelativePositionBias _encoderBias, _decoderBias;
-    SpanCorruption? _corruption;
-    int[] _row = [], _encIds = [], _decIds = [], _targets = [];
 
     internal T5Model(ModelConfig config, ulong seed) : this(config, new ParameterBuilder(seed)) { }
 
@@ -69,33 +67,6 @@ public sealed partial class T5Model : LanguageModel
         y = Dropout(_decoderNorm.Forward(y));
         if (Config.TieEmbeddings) y = Ops.Scale(y, 1f / MathF.Sqrt(C));   // T5 rescales before the tied projection
         return Ops.Linear(Ops.Reshape(y, B * Td, C), _lmHead);           // (B·Td, V)
-    }
-
-    /// <summary>Mean cross-entropy of the decoder's predictions of <paramref name="targets"/> (B·Td; −100 ignored).</summary>
-    public Tensor Loss(ReadOnlySpan<int> encoderIds, ReadOnlySpan<int> encoderLengths, int B, int Te, ReadOnlySpan<int> decoderIds,
-        ReadOnlySpan<int> targets, int Td) => Ops.CrossEntropy(Logits(encoderIds, encoderLengths, B, Te, decoderIds, Td), targets);
-
-    /// <summary>Span corruption (<see cref="SpanCorruption"/>) of each row's T + 1 tokens, drawn from the batch seed.</summary>
-    public override Tensor TrainingLoss(TrainingBatch batch)
-    {
-        int B = batch.B, T = batch.T, L = T + 1;
-        if (_corruption is null || _corruption.Length != L)
-        {
-            _corruption = new SpanCorruption(L, Config.VocabSize, Config.EosTokenId, Config.DecoderStartTokenId);
-            _row = new int[L];
-        }
-        var sc = _corruption;
-        int Te = sc.EncoderLength, Td = sc.DecoderLength;
-        if (_encIds.Length != B * Te) _encIds = new int[B * Te];
-        if (_decIds.Length != B * Td) { _decIds = new int[B * Td]; _targets = new int[B * Td]; }
-        var rng = new SeededDraws(batch.Seed);
-        for (int b = 0; b < B; b++)
-        {
-            batch.Inputs.Slice(b * T, T).CopyTo(_row);
-            _row[T] = batch.Targets[b * T + T - 1];
-            sc.Apply(_row, ref rng, _encIds.AsSpan(b * Te, Te), _decIds.AsSpan(b * Td, Td), _targets.AsSpan(b * Td, Td));
-        }
-        return Loss(_encIds, default, B, Te, _decIds, _targets, Td);
     }
 
     /// <summary>Per corpus token of a span-corrupted row: encoder work on its ~0.9·T inputs, decoder and lm_head

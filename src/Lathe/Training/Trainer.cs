@@ -4,6 +4,7 @@ using Lathe.Evaluation;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
+using Lathe.Training.Objectives;
 
 namespace Lathe.Training;
 
@@ -13,12 +14,16 @@ public readonly record struct TrainingProgress(int Step, int TotalSteps, float L
 /// <summary>How a run ended.</summary>
 public enum TrainingOutcome { Completed, Interrupted }
 
-/// <summary>Causal-LM pre-training: AdamW, warm-up + cosine schedule, global-norm clipping, gradient
-/// accumulation, periodic evaluation, metrics and crash-safe checkpoints that resume bit for bit.</summary>
-/// <remarks>One <see cref="Tape"/> is reused step after step (Reset), so a steady-state step allocates nothing.</remarks>
+/// <summary>The training loop for every stage: a model, an objective that turns a batch into a loss, and the set of
+/// parameters to train. AdamW, warm-up + cosine schedule, global-norm clipping, gradient accumulation, periodic
+/// evaluation, metrics and crash-safe checkpoints that resume bit for bit.</summary>
+/// <remarks>Parameters outside the trainable set are frozen: they get no gradient buffer and no optimizer state, and
+/// the backward pass computes no gradient for them (ops skip the inputs that need none). One <see cref="Tape"/> is
+/// reused step after step (Reset), so a steady-state step allocates nothing.</remarks>
 public sealed class Trainer : IDisposable
 {
     readonly LanguageModel _model;
+    readonly ITrainingObjective _objective;
     readonly IBatchSource _train;
     readonly int[]? _validation;
     readonly string? _runDir, _tokenizerJson;
@@ -34,17 +39,27 @@ public sealed class Trainer : IDisposable
     /// <summary>Updates taken so far.</summary>
     public int Step { get; private set; }
     public LanguageModel Model => _model;
+    public ITrainingObjective Objective => _objective;
+    /// <summary>The parameters the optimizer updates (all of the model's unless a trainable set was given).</summary>
+    public IReadOnlyList<ModelParameter> Trainable { get; }
 
-    public Trainer(LanguageModel model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson)
+    /// <param name="objective">The loss; null for the model's pre-training objective (<see cref="PretrainingObjective.For"/>).</param>
+    /// <param name="trainable">The parameters to train — some of the model's and/or extra ones an adapter adds; the
+    /// model's others are frozen. Null trains every parameter of the model.</param>
+    public Trainer(LanguageModel model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson,
+        ITrainingObjective? objective = null, IReadOnlyList<ModelParameter>? trainable = null)
     {
         Options = options.Validate();
         model.Config.ValidateContext(options.BlockSize);
         _model = model;
+        _objective = objective ?? PretrainingObjective.For(model);
+        Trainable = trainable ?? model.Parameters;
+        Freeze(model, Trainable);
         _train = train;
         _validation = validation;
         _runDir = runDir;
         _tokenizerJson = tokenizerJson;
-        _optimizer = new AdamWOptimizer(model.Parameters)
+        _optimizer = new AdamWOptimizer(Trainable)
         {
             Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay,
         };
@@ -52,6 +67,22 @@ public sealed class Trainer : IDisposable
         _targets = new int[options.BatchSize * options.BlockSize];
         _rng = new Philox(options.Seed ^ 0x9E3779B97F4A7C15UL);
         if (runDir is not null) _metrics = new MetricsLog(runDir);
+    }
+
+    // Every parameter of the model outside the trainable set stops requiring a gradient (and drops any buffer it
+    // had); the trainable ones, the model's or an adapter's, require one.
+    static void Freeze(LanguageModel model, IReadOnlyList<ModelParameter> trainable)
+    {
+        if (trainable.Count == 0) throw new ArgumentException("trainer: the trainable parameter set is empty");
+        var train = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var p in trainable) train.Add(p.Value);
+        foreach (var p in model.Parameters)
+        {
+            bool on = train.Contains(p.Value);
+            p.Value.RequiresGrad = on;
+            if (!on) p.Value.ReleaseGrad();
+        }
+        foreach (var p in trainable) p.Value.RequiresGrad = true;
     }
 
     /// <summary>Restores weights, moments, step, RNG and data position from a checkpoint folder.</summary>
@@ -82,7 +113,7 @@ public sealed class Trainer : IDisposable
             _tape.Reset();
             using (_tape.Activate())
             {
-                var loss = _model.TrainingLoss(new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro)));
+                var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro)));
                 float value = loss.Item();
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
@@ -115,7 +146,7 @@ public sealed class Trainer : IDisposable
         if (_validation is null) return double.NaN;
         _model.DropoutRng = null;
         int T = Math.Min(Options.BlockSize, _validation.Length - 1);
-        var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches, _evalTape);
+        var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches, _evalTape, _objective);
         return sum / count;
     }
 

@@ -1,3 +1,4 @@
+using Lathe.Training.Objectives;
 using Lathe.Formats;
 using Lathe.Models;
 using Lathe.Tensors.Autograd;
@@ -42,7 +43,7 @@ public class BertParityTests
             mlmLogits = model.MaskedLmLogits(hidden).ToArray();
             nspLogits = model.NextSentenceLogits(hidden, B, T).ToArray();
             tape.Reset();
-            var l = model.PretrainingLoss(ids, types, lengths, mlmLabels, nspLabels, B, T);
+            var l = new MaskedLmObjective(model.Config).Loss(model, ids, types, lengths, mlmLabels, nspLabels, B, T);
             loss = l.Item();
             tape.Backward(l);
         }

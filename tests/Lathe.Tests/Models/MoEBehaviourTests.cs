@@ -1,3 +1,4 @@
+using Lathe.Training.Objectives;
 using Lathe.Evaluation;
 using Lathe.Models;
 using Lathe.Tensors;
@@ -157,10 +158,10 @@ public class MoEBehaviourTests
         float ce, training;
         using (tape.Activate())
         using (Tape.NoGrad())
-            ce = model.TrainingLoss(new TrainingBatch(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16, 0)).Item();
+            ce = new CausalLmObjective().Loss(model, new TrainingBatch(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16, 0)).Item();
         tape.Reset();
         using (tape.Activate())
-            training = model.TrainingLoss(new TrainingBatch(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16, 0)).Item();
+            training = new CausalLmObjective().Loss(model, new TrainingBatch(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16, 0)).Item();
         double aux = 0;
         for (int l = 0; l < config.Layers; l++)
         {
@@ -336,7 +337,7 @@ public class MoEThreadTests
             float loss;
             using (tape.Activate())
             {
-                var l = model.TrainingLoss(new TrainingBatch(ids.AsSpan(0, 4 * 64), ids.AsSpan(1, 4 * 64), 4, 64, 0));
+                var l = new CausalLmObjective().Loss(model, new TrainingBatch(ids.AsSpan(0, 4 * 64), ids.AsSpan(1, 4 * 64), 4, 64, 0));
                 loss = l.Item();
                 tape.Backward(l);
             }

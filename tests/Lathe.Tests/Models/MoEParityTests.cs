@@ -1,3 +1,5 @@
+using Lathe.Training.Objectives;
+using Lathe.Training;
 using Lathe.Formats;
 using Lathe.Models;
 using Lathe.Tensors.Autograd;
@@ -61,7 +63,7 @@ public class MoEParityTests
         {
             logits = model.Logits(ids, B, T).ToArray();
             tape.Reset();
-            var l = model.TrainingLoss(new TrainingBatch(ids, targets, B, T, 0));
+            var l = new CausalLmObjective().Loss(model, new TrainingBatch(ids, targets, B, T, 0));
             loss = l.Item();
             tape.Backward(l);
         }

@@ -1,0 +1,30 @@
+using Lathe.Models;
+using Lathe.Tensors;
+
+namespace Lathe.Training.Objectives;
+
+/// <summary>Turns a batch into a scalar loss on the active tape. A model computes hidden states and logits; the
+/// objective decides what is predicted and how it is scored (causal LM, masked LM + next sentence, span corruption,
+/// and later SFT, reward ranking, DPO, PPO, distillation). The trainer calls it once per micro-batch and runs the
+/// backward pass from what it returns.</summary>
+public interface ITrainingObjective
+{
+    /// <summary>A short name for logs and metrics ("causal-lm", "masked-lm+nsp", …).</summary>
+    string Name { get; }
+
+    /// <summary>The scalar loss of <paramref name="batch"/> under <paramref name="model"/>.</summary>
+    Tensor Loss(LanguageModel model, in TrainingBatch batch);
+}
+
+/// <summary>The pre-training objective of each architecture.</summary>
+public static class PretrainingObjective
+{
+    /// <summary>Causal LM for decoders, masked LM + next-sentence prediction for BERT, span corruption for T5.</summary>
+    public static ITrainingObjective For(LanguageModel model) => model switch
+    {
+        CausalLM => new CausalLmObjective(),
+        BertModel bert => new MaskedLmObjective(bert.Config),
+        T5Model => new SpanCorruptionObjective(),
+        _ => throw new InvalidDataException($"config: model_type: '{model.Config.ModelType}' has no pre-training objective"),
+    };
+}
