@@ -67,33 +67,9 @@ public class BertTrainingTests
     [InlineData(0.1f)]   // dropout masks come from the trainer's generator, whose state the checkpoint saves
     public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout)
     {
-        const int N = 4;
-        var config = Tiny with { Dropout = dropout };
         int[] corpus = Corpus(6000, 1);
-        float[][] straight;
-        using (var model = LanguageModel.Create(config, 3))
-        using (var trainer = new Trainer(model, Options(2 * N, accum: 2), new TokenStreamSource(corpus, 32), null, null, null))
-        {
-            for (int i = 0; i < 2 * N; i++) trainer.TrainStep();
-            straight = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
-        }
-        string run = CheckpointTests.TempDir();
-        using (var model = LanguageModel.Create(config, 3))
-        using (var trainer = new Trainer(model, Options(2 * N, accum: 2), new TokenStreamSource(corpus, 32), null, run, null))
-        {
-            for (int i = 0; i < N; i++) trainer.TrainStep();
-            trainer.SaveCheckpoint();
-            trainer.TrainStep();   // work after the checkpoint that a kill would lose
-        }
-        using (var model = LanguageModel.Create(config, 99))   // different init: everything must come from the checkpoint
-        using (var trainer = new Trainer(model, Options(2 * N, accum: 2), new TokenStreamSource(corpus, 32), null, run, null))
-        {
-            trainer.Resume(Checkpoint.Resolve(run));
-            Assert.Equal(N, trainer.Step);
-            while (trainer.Step < 2 * N) trainer.TrainStep();
-            for (int i = 0; i < straight.Length; i++)
-                Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
-        }
+        Lathe.Tests.Training.ExactResume.Check(seed => LanguageModel.Create(Tiny with { Dropout = dropout }, seed),
+            (model, run) => new Trainer(model, Options(8, accum: 2), new TokenStreamSource(corpus, 32), null, run, null), n: 4);
     }
 
     [Fact]

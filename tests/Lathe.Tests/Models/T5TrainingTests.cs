@@ -47,32 +47,9 @@ public class T5TrainingTests
     [InlineData(0.1f)]
     public void Interrupted_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit(float dropout)
     {
-        const int N = 4;
-        var config = Tiny with { Dropout = dropout };
         int[] corpus = Corpus(3000, 1);
-        float[][] straight;
-        using (var model = LanguageModel.Create(config, 3))
-        using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 32), null, null, null))
-        {
-            for (int i = 0; i < 2 * N; i++) trainer.TrainStep();
-            straight = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
-        }
-        string run = CheckpointTests.TempDir();
-        using (var model = LanguageModel.Create(config, 3))
-        using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 32), null, run, null))
-        {
-            for (int i = 0; i < N; i++) trainer.TrainStep();
-            trainer.SaveCheckpoint();
-            trainer.TrainStep();
-        }
-        using (var model = LanguageModel.Create(config, 99))
-        using (var trainer = new Trainer(model, Options(2 * N), new TokenStreamSource(corpus, 32), null, run, null))
-        {
-            trainer.Resume(Checkpoint.Resolve(run));
-            while (trainer.Step < 2 * N) trainer.TrainStep();
-            for (int i = 0; i < straight.Length; i++)
-                Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
-        }
+        Lathe.Tests.Training.ExactResume.Check(seed => LanguageModel.Create(Tiny with { Dropout = dropout }, seed),
+            (model, run) => new Trainer(model, Options(8), new TokenStreamSource(corpus, 32), null, run, null), n: 4);
     }
 
     [Fact]

@@ -1,0 +1,48 @@
+using Lathe.Models;
+using Lathe.Tests.Models;
+using Lathe.Training;
+
+namespace Lathe.Tests.Training;
+
+/// <summary>The exact-resume check every architecture and objective reuses: a run interrupted after N steps (with one
+/// more step done and lost, as a kill would lose it) and resumed from its checkpoint into a differently initialised
+/// model ends, after 2N steps, with the same parameters bit for bit as the uninterrupted run, and its metrics.jsonl
+/// holds each step once.</summary>
+internal static class ExactResume
+{
+    /// <param name="create">A fresh model from an init seed.</param>
+    /// <param name="trainer">The trainer of a model, writing checkpoints into the run folder (null: none). Its
+    /// options must run 2·<paramref name="n"/> steps with no checkpoints of its own.</param>
+    public static void Check(Func<ulong, LanguageModel> create, Func<LanguageModel, string?, Trainer> trainer, int n)
+    {
+        float[][] straight;
+        using (var model = create(3))
+        using (var t = trainer(model, null))
+        {
+            Assert.Equal(2 * n, t.Options.Steps);
+            for (int i = 0; i < 2 * n; i++) t.TrainStep();
+            straight = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+        }
+        string run = CheckpointTests.TempDir();
+        using (var model = create(3))
+        using (var t = trainer(model, run))
+        {
+            for (int i = 0; i < n; i++) t.TrainStep();
+            t.SaveCheckpoint();
+            t.TrainStep();   // work after the checkpoint that a kill would lose
+        }
+        using (var model = create(99))   // a different init: everything must come from the checkpoint
+        using (var t = trainer(model, run))
+        {
+            t.Resume(Checkpoint.Resolve(run));
+            Assert.Equal(n, t.Step);
+            while (t.Step < 2 * n) t.TrainStep();
+            t.SaveCheckpoint();
+            var steps = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+                .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32());
+            Assert.Equal(Enumerable.Range(1, 2 * n), steps);   // rows up to the checkpoint kept, the lost step's row recomputed once
+            for (int i = 0; i < straight.Length; i++)
+                Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
+        }
+    }
+}
