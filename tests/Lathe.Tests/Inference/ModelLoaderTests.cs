@@ -158,6 +158,32 @@ public class ModelLoaderTests
     }
 
     [Fact]
+    public async Task A_chat_session_stops_at_the_models_stop_ids_and_the_templates_end_of_turn_token()
+    {
+        using var dir = new TempDir();
+        string ckpt = dir.File("ckpt");
+        var tokenizer = WriteCheckpoint(ckpt, Gpt2Tiny with { MaxPositions = 128 });
+        using var loaded = ModelLoader.Load(ckpt);
+        using var chatml = new ChatSession(loaded, ChatTemplate.Named("chatml"));
+        Assert.Equal([Special(tokenizer, "<|endoftext|>"), Special(tokenizer, "<|im_end|>")], chatml.StopTokens.Order());
+        using var plain = new ChatSession(loaded, ChatTemplate.Named("plain"));   // "\nUser:" is no token: a stop string only
+        Assert.Equal([Special(tokenizer, "<|endoftext|>")], plain.StopTokens);
+
+        // The prompt of a turn is the template's rendering through LoadedModel.Encode, special markup parsed: a greedy
+        // reply equals the generator's on those ids.
+        var greedy = new SamplingOptions { Temperature = 0 };
+        var pieces = new List<string>();
+        await foreach (string piece in chatml.ReplyAsync("the whale", 6, greedy)) pieces.Add(piece);
+        int[] prompt = tokenizer.Encode(ChatTemplate.Named("chatml").Render([new ChatMessage("user", "the whale")])).ToArray();
+        Assert.Contains(Special(tokenizer, "<|im_end|>"), prompt);   // the markup became its token, not its characters
+        using var generator = new Generator(loaded.Decoder);
+        int[] expected = generator.Generate(prompt, 6, greedy, chatml.StopTokens).ToArray();
+        var streamer = new TextStreamer(tokenizer, ["<|im_end|>"]);
+        string text = string.Concat(expected.Where(t => !chatml.StopTokens.Contains(t)).Select(streamer.Push)) + streamer.Flush();
+        Assert.Equal(text, string.Concat(pieces));
+    }
+
+    [Fact]
     public void An_encoder_loads_for_scoring_but_is_not_a_decoder()
     {
         using var dir = new TempDir();
