@@ -171,10 +171,18 @@ public sealed class GgufTokenizer : ITokenizer
         }
     }
 
-    /// <summary>Not supported: a GGUF tokenizer travels inside its GGUF file (<c>lathe quantize</c> copies it), and
-    /// Lathe's tokenizer.json writer has no SentencePiece (byte-fallback BPE with ▁) or GGUF control-token form.</summary>
-    public void Save(string path) =>
-        throw new NotSupportedException($"{path}: a GGUF file's tokenizer cannot be written as tokenizer.json; it stays in the GGUF file.");
+    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary as tokenizer.json: tokens, merges, and the control and
+    /// user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary is <see cref="NotSupportedException"/>:
+    /// Lathe's tokenizer.json has no byte-fallback BPE with ▁ form yet, so it stays in its GGUF file.</summary>
+    public void Save(string path)
+    {
+        if (Bpe is null || _bpeTokens is null || _bpeMerges is null)
+            throw new NotSupportedException($"{path}: a SentencePiece (tokenizer.ggml.model 'llama') tokenizer cannot be written as tokenizer.json yet; it stays in the GGUF file.");
+        TokenizerJson.SaveGgufBpe(path, _bpeTokens, _bpeMerges, Bpe.SpecialTokens);
+    }
+
+    // "gpt2" vocabularies: the tokens and merges as stored (byte-level text), for Save.
+    string[]? _bpeTokens, _bpeMerges;
 
     /// <summary>The bytes some ids decode to (control tokens contribute nothing).</summary>
     public byte[] DecodeBytes(IEnumerable<int> ids)
@@ -267,7 +275,8 @@ public sealed class GgufTokenizer : ITokenizer
                 string? eosText = eos >= 0 && control.Contains(eos) ? tokens[eos] : null;
                 var tokenizer = new Tokenizer(bpe, Gpt2PreTokenizer.Instance, specials, eosText);
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? false;
-                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template) { _specialBytes = specialBytes }
+                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template)
+                    { _specialBytes = specialBytes, _bpeTokens = tokens, _bpeMerges = mergeTexts }
                     .WithSpecials(tokens, types, eot, pad);
             }
             default:

@@ -293,11 +293,30 @@ public class ModelLoaderTests
     }
 
     [Fact]
-    public void A_gguf_tokenizer_is_not_saved_as_tokenizer_json()
+    public void A_gguf_byte_level_tokenizer_saves_as_a_tokenizer_json_that_encodes_alike()
     {
-        GgufTokenizer tokenizer;
-        using (var file = GgufFile.Open(GgufParityTests.Fixture("gpt2vocab-f32.gguf"))) tokenizer = GgufTokenizer.Read(file);
-        var e = Assert.Throws<NotSupportedException>(() => ((ITokenizer)tokenizer).Save("x.json"));
+        using var dir = new TempDir();
+        GgufTokenizer gguf;
+        using (var file = GgufFile.Open(GgufParityTests.Fixture("gpt2vocab-f32.gguf"))) gguf = GgufTokenizer.Read(file);
+        ((ITokenizer)gguf).Save(dir.File("tokenizer.json"));
+        var json = TokenizerJson.LoadAny(dir.File("tokenizer.json"));
+        Assert.IsType<Tokenizer>(json);
+        Assert.Equal(gguf.VocabSize, json.VocabSize);
+        Assert.Contains(gguf.SpecialId("<|endoftext|>")!.Value, gguf.Encode("a<|endoftext|>b", parseSpecial: true));
+        foreach (string text in new[] { Text, "  leading spaces, é中 and 🐳 emoji", "ends<|endoftext|>with a special" })
+        {
+            var ids = gguf.Encode(text, parseSpecial: true);
+            Assert.Equal(ids, json.Encode(text, allowSpecial: true));
+            Assert.Equal(gguf.Encode(text), json.Encode(text, allowSpecial: false));
+            var ordinary = ids.Where(id => !gguf.SpecialTokens.Any(s => s.Id == id)).ToList();
+            Assert.Equal(gguf.DecodeBytes(ordinary), json.DecodeBytes(ordinary));
+        }
+
+        // SentencePiece has no tokenizer.json form here yet: a clear error, nothing written.
+        GgufTokenizer spm;
+        using (var file = GgufFile.Open(GgufParityTests.Fixture("spm-f16.gguf"))) spm = GgufTokenizer.Read(file);
+        var e = Assert.Throws<NotSupportedException>(() => ((ITokenizer)spm).Save(dir.File("spm.json")));
         Assert.Contains("stays in the GGUF file", e.Message);
+        Assert.False(File.Exists(dir.File("spm.json")));
     }
 }
