@@ -194,6 +194,14 @@ public class ModelLoaderTests
         Assert.Equal("bert", loaded.Model.Config.ModelType);
         var e = Assert.Throws<InvalidDataException>(() => loaded.Decoder);
         Assert.Contains("'bert' is not a decoder", e.Message);
+        // Scoring takes any architecture: its own objective over the same ids and windows.
+        int[] ids = loaded.Encode(Text + Text, parseSpecial: false);
+        int T = Math.Min(loaded.Model.Config.MaxPositions, ids.Length - 1);
+        var (sum, count) = LossEvaluator.Evaluate(loaded.Model, ids, 2, T);
+        var score = TextLoss.Measure(loaded, Encoding.UTF8.GetBytes(Text + Text), 2);
+        Assert.Equal(count, score.Tokens);
+        Assert.Equal(sum / count, score.Loss, 1e-12);
+        Assert.True(double.IsFinite(score.Loss) && score.Loss > 0);
     }
 
     [Fact]
