@@ -22,7 +22,7 @@ internal static class GenerateVerb
         var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
         var earlyStopping = new Option<bool>("--early-stopping") { Description = "Beam search stops once --beams hypotheses finish." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
+        var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
         {
             model, prompt, promptIds, beams, lengthPenalty, earlyStopping, json, threads,
         };
