@@ -2,55 +2,41 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Lathe.Formats;
 using Lathe.Inference;
-using Lathe.Models;
 using Lathe.Tensors.Threading;
 
 namespace Lathe.Cli.Verbs;
 
-/// <summary>`lathe generate`: continue a prompt with a trained checkpoint (KV-cached decoding), streaming the text.</summary>
+/// <summary>`lathe generate`: continue a prompt with a model (checkpoint, Hugging Face folder or GGUF; KV-cached decoding),
+/// streaming the text.</summary>
 internal static class GenerateVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), or a .gguf file.", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), Hugging Face folder, or .gguf file.", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 0.8f };
-        var topK = new Option<int>("--top-k") { Description = "0 = off.", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "1 = off.", DefaultValueFactory = _ => 0.95f };
-        var minP = new Option<float>("--min-p") { Description = "0 = off.", DefaultValueFactory = _ => 0.05f };
-        var repeat = new Option<float>("--repeat-penalty") { Description = "1 = off.", DefaultValueFactory = _ => 1f };
-        var frequency = new Option<float>("--frequency-penalty") { Description = "0 = off." };
-        var presence = new Option<float>("--presence-penalty") { Description = "0 = off." };
-        var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1 };
-        var stop = new Option<string[]>("--stop") { Description = "Stop when the text produces this string.", AllowMultipleArgumentsPerToken = true };
+        var sampling = new SamplingOptionSet(maxTokens: 100, stopStrings: true);
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the token ids and the text." };
         var beams = new Option<int>("--beams") { Description = "Beam search with this many beams (1 = sample/greedy).", DefaultValueFactory = _ => 1 };
         var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
         var earlyStopping = new Option<bool>("--early-stopping") { Description = "Beam search stops once --beams hypotheses finish." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("generate", "Continue a prompt with a checkpoint (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
+        var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
         {
-            model, prompt, promptIds, maxTokens, temperature, topK, topP, minP, repeat, frequency, presence, seed, stop, beams, lengthPenalty, earlyStopping, json, threads,
+            model, prompt, promptIds, beams, lengthPenalty, earlyStopping, json, threads,
         };
+        sampling.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
+            var options = sampling.Read(r, "generate");
+            int maxTokens = sampling.ReadMaxTokens(r, "generate");
             ComputePool.SetSharedThreads(r.GetValue(threads));
-            using var loaded = InferenceModel.Open(r.GetValue(model)!);
-            var lm = loaded.Model;
-            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded.Encode, lm.Config.VocabSize);
-            var options = new SamplingOptions
-            {
-                Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP), MinP = r.GetValue(minP),
-                RepetitionPenalty = r.GetValue(repeat), FrequencyPenalty = r.GetValue(frequency), PresencePenalty = r.GetValue(presence),
-                Seed = r.GetValue(seed),
-            };
-            try { options.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
-            var streamer = new TextStreamer(loaded.TokenBytes, r.GetValue(stop) ?? []);
+            using var loaded = ModelLoader.Load(r.GetValue(model)!);
+            var lm = loaded.Decoder;
+            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded, lm.Config.VocabSize);
+            var streamer = new TextStreamer(loaded.Tokenizer, sampling.ReadStops(r));
             var tokens = new List<int>();
             bool quiet = r.GetValue(json);
             var watch = Stopwatch.StartNew();
@@ -60,7 +46,7 @@ internal static class GenerateVerb
                 var beamOptions = new BeamSearchOptions { Beams = r.GetValue(beams), LengthPenalty = r.GetValue(lengthPenalty), EarlyStopping = r.GetValue(earlyStopping) };
                 try { beamOptions.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
                 using var search = new BeamSearch(lm, beamOptions);
-                var best = search.Search(ids, r.GetValue(maxTokens), loaded.StopTokens)[0];
+                var best = search.Search(ids, maxTokens, loaded.StopIds)[0];
                 // Beam search decides the whole sequence before anything is final; print it through the same streamer.
                 foreach (int id in best.Tokens)
                 {
@@ -76,7 +62,7 @@ internal static class GenerateVerb
             else
             {
                 using var generator = new Generator(lm);
-                await foreach (var piece in generator.GenerateAsync(ids, r.GetValue(maxTokens), options, streamer, loaded.StopTokens, cancel))
+                await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel))
                 {
                     if (piece.TokenId >= 0) tokens.Add(piece.TokenId);
                     if (!quiet) Console.Write(piece.Text);
@@ -106,10 +92,10 @@ internal static class GenerateVerb
         return command;
     }
 
-    static int[] PromptIds(string? prompt, string? promptIds, Func<string, int[]> encode, int vocab)
+    static int[] PromptIds(string? prompt, string? promptIds, LoadedModel model, int vocab)
     {
         if ((prompt is null) == (promptIds is null)) throw new UserInputException("generate: give exactly one of --prompt or --prompt-ids.");
-        if (prompt is not null) return encode(prompt);
+        if (prompt is not null) return model.Encode(prompt);
         var parts = promptIds!.Split(new[] { ' ', ',' }, StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Text;
 using Lathe.Evaluation;
 using Lathe.Formats;
+using Lathe.Inference;
 using Lathe.Models;
+using Lathe.Tokenizers;
 using Lathe.Tensors.Threading;
 
 namespace Lathe.Cli.Verbs;
@@ -50,45 +52,38 @@ internal static class QuantizeVerb
         double? before = null, after = null;
         long scored = 0;
         string arch;
-        if (fromGguf)
+        if (fromGguf && evalText is null)
         {
-            using (var file = GgufFile.Open(source))
-            {
-                arch = file.Metadata.TryGetValue("general.architecture", out var a) ? a as string ?? "?" : "?";
-                if (evalText is not null)
-                {
-                    int[] ids = Limit(GgufTokenizer.Read(file).Encode(evalText, addSpecial: true), evalTokens);
-                    using var lm = GgufModelLoader.Load(file);
-                    (before, scored) = Perplexity(lm, ids, block);
-                }
-                GgufExport.Requantize(file, output, type);
-            }
-            if (evalText is not null)
-            {
-                int[] ids;
-                using (var file = GgufFile.Open(output)) ids = Limit(GgufTokenizer.Read(file).Encode(evalText, addSpecial: true), evalTokens);
-                // Scored with the weights kept quantized: the kernels generate and llama.cpp run (8-bit activations).
-                using var lm = ModelQuantizer.LoadGguf(output);
-                (after, _) = Perplexity(lm, ids, block);
-            }
+            // Nothing to score: the tensors are re-encoded file to file, no model is built.
+            using var file = GgufFile.Open(source);
+            arch = file.Metadata.TryGetValue("general.architecture", out var a) ? a as string ?? "?" : "?";
+            GgufExport.Requantize(file, output, type);
         }
         else
         {
-            string dir = Checkpoint.Resolve(source);
-            var tokenizer = TokenizerJson.Load(Path.Combine(dir, Checkpoint.TokenizerFile));
-            using var lm = Checkpoint.LoadModel(dir);
+            // "Before" is the source as stored, decoded to F32 (a checkpoint is F32 already).
+            using var loaded = ModelLoader.Load(source, new LoadOptions { Dequantize = true });
+            var lm = loaded.Decoder;
             arch = lm.Config.ModelType;
-            GgufExport.Save(lm, tokenizer, output, type, Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar)));
+            if (fromGguf)
+            {
+                using var file = GgufFile.Open(source);
+                GgufExport.Requantize(file, output, type);
+            }
+            else
+            {
+                var tokenizer = loaded.Tokenizer as Tokenizer
+                    ?? throw new UserInputException($"quantize: {loaded.Source}: GGUF export needs a byte-level BPE tokenizer.json, not {loaded.Tokenizer.GetType().Name}.");
+                GgufExport.Save(lm, tokenizer, output, type, Path.GetFileName(Path.GetFullPath(loaded.Source).TrimEnd(Path.DirectorySeparatorChar)));
+            }
             if (evalText is not null)
             {
-                var list = new List<int>();
-                tokenizer.EncodeBytes(Encoding.UTF8.GetBytes(evalText), list, allowSpecial: false);
-                int[] ids = Limit(list, evalTokens);
+                int[] ids = Limit(loaded.Encode(evalText, parseSpecial: false), evalTokens);
                 (before, scored) = Perplexity(lm, ids, block);
                 // Read the written file back, weights kept quantized: the figure is of what generate and llama.cpp run
-                // (their kernels round activations to 8 bits too).
-                using var written = ModelQuantizer.LoadGguf(output, lm.Config.MaxPositions);
-                (after, _) = Perplexity(written, ids, block);
+                // (their kernels round activations to 8 bits too). The same ids: the file carries the source's tokenizer.
+                using var written = ModelLoader.Load(output, new LoadOptions { ContextLength = lm.Config.MaxPositions });
+                (after, _) = Perplexity(written.Decoder, ids, block);
             }
         }
         var inv = CultureInfo.InvariantCulture;
@@ -101,10 +96,10 @@ internal static class QuantizeVerb
         return 0;
     }
 
-    static int[] Limit(List<int> ids, int max)
+    static int[] Limit(int[] ids, int max)
     {
-        if (ids.Count < 2) throw new UserInputException("quantize: --eval text has fewer than 2 tokens.");
-        return ids.Count > max ? ids.GetRange(0, max).ToArray() : ids.ToArray();
+        if (ids.Length < 2) throw new UserInputException("quantize: --eval text has fewer than 2 tokens.");
+        return ids.Length > max ? ids[..max] : ids;
     }
 
     /// <summary>exp(mean next-token loss) over windows of min(context, 512) (or --block-size) tokens.</summary>

@@ -6,8 +6,9 @@ namespace Lathe.Formats;
 /// <summary>The tokenizer stored in a GGUF file's <c>tokenizer.ggml.*</c> keys: "gpt2" (byte-level BPE: tokens, merges,
 /// token types; pre-tokenizer "gpt-2") becomes a <see cref="Tokenizer"/>, "llama" (SentencePiece: tokens, scores, token
 /// types with &lt;0xNN&gt; byte tokens) a <see cref="SentencePieceBpe"/>. Exactly one of <see cref="Bpe"/> and
-/// <see cref="SentencePiece"/> is set. Also carries BOS/EOS and <c>tokenizer.chat_template</c>.</summary>
-public sealed class GgufTokenizer
+/// <see cref="SentencePiece"/> is set. Also carries BOS/EOS and <c>tokenizer.chat_template</c>. As an
+/// <see cref="ITokenizer"/> it encodes one input as llama.cpp's tokenize with add_special (BOS first when the file asks).</summary>
+public sealed class GgufTokenizer : ITokenizer
 {
     public Tokenizer? Bpe { get; }
     public SentencePieceBpe? SentencePiece { get; }
@@ -16,6 +17,10 @@ public sealed class GgufTokenizer
     public int VocabSize { get; }
     public int BosId { get; }
     public int EosId { get; }
+    /// <summary>Padding (tokenizer.ggml.padding_token_id), or -1.</summary>
+    public int PadId { get; private set; } = -1;
+    /// <summary>End of sequence: what separates documents (-1 when the file names none).</summary>
+    public int EndOfTextId => EosId;
     /// <summary>Whether encoding with special tokens puts BOS first (tokenizer.ggml.add_bos_token).</summary>
     public bool AddBos { get; }
     /// <summary>The model's Jinja chat template (tokenizer.chat_template), or null.</summary>
@@ -28,14 +33,18 @@ public sealed class GgufTokenizer
     /// <summary>The id of a control or user-defined token by its text (e.g. "&lt;|im_end|&gt;"), or null.</summary>
     public int? SpecialId(string text) => _specialIds.TryGetValue(text, out int id) ? id : null;
 
+    /// <summary>Control and user-defined tokens (longest text first), as chat templates write them.</summary>
+    public IReadOnlyList<(string Text, int Id)> SpecialTokens => _allSpecials;
+
     GgufTokenizer(string model, Tokenizer? bpe, SentencePieceBpe? spm, int vocab, int bos, int eos, bool addBos, string? template)
     {
         ModelName = model; Bpe = bpe; SentencePiece = spm; VocabSize = vocab; BosId = bos; EosId = eos; AddBos = addBos; ChatTemplate = template;
     }
 
     // Completes construction: the special-token index and the end-of-turn id.
-    GgufTokenizer WithSpecials(string[] tokens, GgmlTokenType[] types, int eot)
+    GgufTokenizer WithSpecials(string[] tokens, GgmlTokenType[] types, int eot, int pad)
     {
+        PadId = pad;
         for (int i = 0; i < tokens.Length; i++)
             if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) _specialIds.TryAdd(tokens[i], i);
         var all = new List<(string Text, int Id)>();
@@ -85,6 +94,96 @@ public sealed class GgufTokenizer
         }
     }
 
+    /// <summary>One input as llama.cpp tokenizes it with add_special: BOS first when the file asks;
+    /// <paramref name="allowSpecial"/> parses control tokens written in the text.</summary>
+    List<int> ITokenizer.Encode(string text, bool allowSpecial) => Encode(text, addSpecial: true, parseSpecial: allowSpecial);
+
+    /// <summary>Appends the ids of <paramref name="text"/> (no BOS; control-token text is ordinary text).</summary>
+    public void Encode(string text, List<int> ids) => ids.AddRange(Encode(text));
+
+    /// <summary>The tokens of <paramref name="text"/> (as <see cref="ITokenizer.Encode"/>: BOS first when the file asks,
+    /// with an empty span at 0) with their [Start, End) spans in UTF-16 units. A token holding only some bytes of a
+    /// character spans the whole character; SentencePiece's ▁ prefix belongs to no character, so the first token of a
+    /// stretch starts at the stretch.</summary>
+    public List<Token> EncodeWithOffsets(string text, bool allowSpecial = true)
+    {
+        var tokens = new List<Token>();
+        if (AddBos && BosId >= 0) tokens.Add(new Token(BosId, 0, 0));
+        var specials = allowSpecial ? _allSpecials : _userDefined;
+        var ids = new List<int>();
+        int start = 0;
+        bool afterSpecial = true;
+        while (true)
+        {
+            int at = -1, which = -1;
+            for (int s = 0; s < specials.Length; s++)   // the same search as Encode
+            {
+                int i = specials[s].Text.Length == 0 ? -1 : text.IndexOf(specials[s].Text, start, StringComparison.Ordinal);
+                if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+            }
+            int end = at < 0 ? text.Length : at;
+            if (end > start)
+            {
+                string piece = text.Substring(start, end - start);
+                if (Bpe is not null)
+                    foreach (var t in Bpe.EncodeWithOffsets(piece, allowSpecial: false)) tokens.Add(new Token(t.Id, t.Start + start, t.End + start));
+                else
+                {
+                    bool prefix = SentencePiece!.AddSpacePrefix && afterSpecial;
+                    ids.Clear();
+                    SentencePiece.Encode(piece, ids, prefix);
+                    AddSentencePieceOffsets(piece, start, prefix, ids, tokens);
+                }
+                afterSpecial = false;
+            }
+            if (at < 0) return tokens;
+            tokens.Add(new Token(specials[which].Id, at, at + specials[which].Text.Length));
+            afterSpecial = true;
+            start = at + specials[which].Text.Length;
+        }
+    }
+
+    // SentencePiece tokens of one stretch: their bytes (▁ as a space, <0xNN> as the byte) laid end to end are the
+    // stretch's UTF-8 with the prefixed space first, so each token's byte range maps back to the characters holding it.
+    void AddSentencePieceOffsets(string piece, int pieceStart, bool prefix, List<int> ids, List<Token> output)
+    {
+        var byteToChar = new List<int>();
+        if (prefix) byteToChar.Add(-1);   // the ▁ the encoder put before the stretch
+        for (int c = 0; c < piece.Length; c++)
+        {
+            int width = char.IsHighSurrogate(piece[c]) && c + 1 < piece.Length && char.IsLowSurrogate(piece[c + 1]) ? 2 : 1;
+            int count = Encoding.UTF8.GetByteCount(piece.AsSpan(c, width));
+            for (int b = 0; b < count; b++) byteToChar.Add(c);
+            c += width - 1;
+        }
+        int position = 0;
+        foreach (int id in ids)
+        {
+            int length = id == SentencePiece!.UnknownId
+                // The unknown token stands for one whole character the vocabulary lacks.
+                ? byteToChar.Count(b => b == byteToChar[Math.Min(position, byteToChar.Count - 1)])
+                : SentencePiece.DecodeBytes([id]).Length;
+            int first = Math.Min(position, byteToChar.Count - 1), last = Math.Min(position + length, byteToChar.Count) - 1;
+            int startChar = byteToChar[first] < 0 ? 0 : byteToChar[first];
+            int endChar = last < 0 || byteToChar[last] < 0 ? 0 : byteToChar[last] + (char.IsHighSurrogate(piece[byteToChar[last]]) ? 2 : 1);
+            output.Add(new Token(id, pieceStart + startChar, pieceStart + Math.Max(startChar, endChar)));
+            position += length;
+        }
+    }
+
+    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary as tokenizer.json: tokens, merges, and the control and
+    /// user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary is <see cref="NotSupportedException"/>:
+    /// Lathe's tokenizer.json has no byte-fallback BPE with ▁ form yet, so it stays in its GGUF file.</summary>
+    public void Save(string path)
+    {
+        if (Bpe is null || _bpeTokens is null || _bpeMerges is null)
+            throw new NotSupportedException($"{path}: a SentencePiece (tokenizer.ggml.model 'llama') tokenizer cannot be written as tokenizer.json yet; it stays in the GGUF file.");
+        TokenizerJson.SaveGgufBpe(path, _bpeTokens, _bpeMerges, Bpe.SpecialTokens);
+    }
+
+    // "gpt2" vocabularies: the tokens and merges as stored (byte-level text), for Save.
+    string[]? _bpeTokens, _bpeMerges;
+
     /// <summary>The bytes some ids decode to (control tokens contribute nothing).</summary>
     public byte[] DecodeBytes(IEnumerable<int> ids)
     {
@@ -123,6 +222,7 @@ public sealed class GgufTokenizer
         string? template = Str(file, "tokenizer.chat_template");
         int bos = Id(file, "tokenizer.ggml.bos_token_id", tokens.Length), eos = Id(file, "tokenizer.ggml.eos_token_id", tokens.Length);
         int eot = Id(file, "tokenizer.ggml.eot_token_id", tokens.Length);
+        int pad = Id(file, "tokenizer.ggml.padding_token_id", tokens.Length);
         switch (model)
         {
             case "llama":
@@ -132,7 +232,7 @@ public sealed class GgufTokenizer
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? true;
                 bool addSpace = Bool(file, "tokenizer.ggml.add_space_prefix") ?? true;
                 var spm = new SentencePieceBpe(tokens, scores, types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos < 0 ? 2 : eos, addBos, addSpace, file.Path);
-                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template).WithSpecials(tokens, types, eot);
+                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template).WithSpecials(tokens, types, eot, pad);
             }
             case "gpt2":
             {
@@ -175,8 +275,9 @@ public sealed class GgufTokenizer
                 string? eosText = eos >= 0 && control.Contains(eos) ? tokens[eos] : null;
                 var tokenizer = new Tokenizer(bpe, Gpt2PreTokenizer.Instance, specials, eosText);
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? false;
-                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template) { _specialBytes = specialBytes }
-                    .WithSpecials(tokens, types, eot);
+                return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template)
+                    { _specialBytes = specialBytes, _bpeTokens = tokens, _bpeMerges = mergeTexts }
+                    .WithSpecials(tokens, types, eot, pad);
             }
             default:
                 throw new InvalidDataException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (gpt2, llama).");

@@ -1,39 +1,41 @@
 using System.Runtime.CompilerServices;
-using Lathe.Models;
 
 namespace Lathe.Inference;
 
 /// <summary>A conversation with a decoder: the history is rendered through a <see cref="ChatTemplate"/> each turn and
 /// the generator's cache keeps the unchanged prefix, so a turn costs only its new tokens. When the history outgrows
-/// the context, the oldest exchanges are dropped (a system message is kept).</summary>
+/// the context, the oldest exchanges are dropped (a system message is kept). Replies stop at the model's stop ids and at
+/// the template's end-of-turn markers (as tokens when the tokenizer has them, and as text).</summary>
 public sealed class ChatSession : IDisposable
 {
     readonly Generator _generator;
     readonly ChatTemplate _template;
-    readonly Func<string, int[]> _encode;
-    readonly Func<int, byte[]> _tokenBytes;
-    readonly IReadOnlySet<int> _stopTokens;
+    readonly LoadedModel _model;
+    readonly HashSet<int> _stopTokens;
     readonly int _context;
     readonly List<ChatMessage> _messages = [];
     readonly string? _system;
 
-    /// <param name="encode">Text → token ids (adding BOS if the model wants it).</param>
-    /// <param name="tokenBytes">A token's UTF-8 bytes.</param>
-    /// <param name="stopTokens">End-of-sequence and end-of-turn token ids.</param>
-    public ChatSession(CausalLM model, ChatTemplate template, Func<string, int[]> encode, Func<int, byte[]> tokenBytes,
-        IReadOnlySet<int> stopTokens, string? systemPrompt = null)
+    /// <param name="model">A decoder with its tokenizer (prompts go through <see cref="LoadedModel.Encode"/>); the
+    /// session does not own it.</param>
+    /// <param name="template">How the history is rendered.</param>
+    /// <param name="systemPrompt">A system message kept first through resets and trimming.</param>
+    public ChatSession(LoadedModel model, ChatTemplate template, string? systemPrompt = null)
     {
-        _generator = new Generator(model);
+        _generator = new Generator(model.Decoder);
+        _model = model;
         _template = template;
-        _encode = encode;
-        _tokenBytes = tokenBytes;
-        _stopTokens = stopTokens;
-        _context = model.Config.MaxPositions;
+        _stopTokens = new HashSet<int>(model.StopIds);
+        foreach (string end in template.EndOfTurn)
+            if (model.SpecialId(end) is int id) _stopTokens.Add(id);
+        _context = model.Model.Config.MaxPositions;
         _system = systemPrompt;
         Reset();
     }
 
     public IReadOnlyList<ChatMessage> Messages => _messages;
+    /// <summary>The ids that end a reply: the model's stop ids and the template's end-of-turn tokens.</summary>
+    public IReadOnlySet<int> StopTokens => _stopTokens;
     public StopReason Reason => _generator.Reason;
     /// <summary>Prompt tokens the last turn ran through the model (the rest of the history came from the cache).</summary>
     public int PromptTokensProcessed => _generator.PromptTokensProcessed;
@@ -51,7 +53,7 @@ public sealed class ChatSession : IDisposable
     {
         _messages.Add(new ChatMessage("user", user));
         int[] prompt = FitPrompt(maxTokens);
-        var streamer = new TextStreamer(_tokenBytes, _template.EndOfTurn);
+        var streamer = new TextStreamer(_model.Tokenizer, _template.EndOfTurn);
         await foreach (var piece in _generator.GenerateAsync(prompt, maxTokens, options, streamer, _stopTokens, cancel).ConfigureAwait(false))
             if (piece.Text.Length > 0) yield return piece.Text;
         _messages.Add(new ChatMessage("assistant", streamer.Text.Trim()));
@@ -62,7 +64,7 @@ public sealed class ChatSession : IDisposable
     {
         while (true)
         {
-            int[] ids = _encode(_template.Render(_messages));
+            int[] ids = _model.Encode(_template.Render(_messages));
             if (ids.Length + maxTokens <= _context) return ids;
             int first = _messages.Count > 0 && _messages[0].Role == "system" ? 1 : 0;
             if (_messages.Count - first <= 1)

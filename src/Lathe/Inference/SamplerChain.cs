@@ -20,13 +20,17 @@ public sealed record SamplingOptions
     public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>Throws <see cref="ArgumentException"/> with one line naming the first value out of range.</summary>
     public void Validate()
     {
         if (!(Temperature >= 0)) throw new ArgumentException($"temperature {Temperature} must be ≥ 0.");
         if (TopK < 0) throw new ArgumentException($"top-k {TopK} must be ≥ 0.");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top-p {TopP} must be in (0, 1].");
         if (!(MinP >= 0 && MinP < 1)) throw new ArgumentException($"min-p {MinP} must be in [0, 1).");
-        if (!(RepetitionPenalty > 0)) throw new ArgumentException($"repetition penalty {RepetitionPenalty} must be > 0.");
+        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw new ArgumentException($"repetition penalty {RepetitionPenalty} must be a finite number > 0.");
+        if (!float.IsFinite(FrequencyPenalty)) throw new ArgumentException($"frequency penalty {FrequencyPenalty} must be a finite number.");
+        if (!float.IsFinite(PresencePenalty)) throw new ArgumentException($"presence penalty {PresencePenalty} must be a finite number.");
+        if (PenaltyWindow < 0) throw new ArgumentException($"penalty window {PenaltyWindow} must be ≥ 0.");
     }
 }
 

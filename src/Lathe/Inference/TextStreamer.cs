@@ -1,4 +1,5 @@
 using System.Text;
+using Lathe.Tokenizers;
 
 namespace Lathe.Inference;
 
@@ -7,18 +8,19 @@ namespace Lathe.Inference;
 /// completes the stop string (then generation should stop and the stop string is never shown) or cannot any more.</summary>
 public sealed class TextStreamer
 {
-    readonly Func<int, byte[]> _tokenBytes;
+    readonly ITokenizer _tokenizer;
+    readonly int[] _one = new int[1];
     readonly string[] _stops;
     readonly Decoder _utf8 = new UTF8Encoding(false).GetDecoder();
     readonly StringBuilder _text = new();
     char[] _chars = new char[64];
     int _emitted;
 
-    /// <param name="tokenBytes">The bytes a token stands for (its piece of the UTF-8 text).</param>
+    /// <param name="tokenizer">Gives the bytes a token stands for (its piece of the UTF-8 text).</param>
     /// <param name="stops">Stop strings; generation stops at the first occurrence of any.</param>
-    public TextStreamer(Func<int, byte[]> tokenBytes, IEnumerable<string>? stops = null)
+    public TextStreamer(ITokenizer tokenizer, IEnumerable<string>? stops = null)
     {
-        _tokenBytes = tokenBytes;
+        _tokenizer = tokenizer;
         _stops = stops?.Where(s => s.Length > 0).ToArray() ?? [];
     }
 
@@ -32,7 +34,8 @@ public sealed class TextStreamer
     public string Push(int id)
     {
         if (Stopped) return "";
-        byte[] bytes = _tokenBytes(id);
+        _one[0] = id;
+        byte[] bytes = _tokenizer.DecodeBytes(_one);
         if (_chars.Length < bytes.Length + 4) _chars = new char[bytes.Length + 4];
         int n = _utf8.GetChars(bytes, 0, bytes.Length, _chars, 0, flush: false);
         int searchFrom = _text.Length;

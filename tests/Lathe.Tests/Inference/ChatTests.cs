@@ -55,10 +55,11 @@ public class ChatTests
     public async Task A_session_keeps_history_and_drops_the_oldest_turns_when_the_context_fills()
     {
         var config = ModelConfig.FromPresetOrFile("llama-tiny") with { MaxPositions = 64 };
-        using var model = CausalLM.Create(config, 2);
+        var model = CausalLM.Create(config, 2);   // owned (disposed) by the LoadedModel below
         // One token per char (ids = char codes mod vocab), one byte per token.
         int[] Encode(string s) => s.Select(c => c % config.VocabSize).ToArray();
-        using var session = new ChatSession(model, ChatTemplate.Named("plain"), Encode, id => [(byte)'x'], new HashSet<int>(), "S");
+        using var loaded = new LoadedModel(model, new ToyTokenizer(config.VocabSize, Encode, id => [(byte)'x']));
+        using var session = new ChatSession(loaded, ChatTemplate.Named("plain"), "S");
         var greedy = new SamplingOptions { Temperature = 0 };
         await foreach (var _ in session.ReplyAsync("hello", 5, greedy)) { }
         Assert.Equal(["system", "user", "assistant"], session.Messages.Select(m => m.Role));

@@ -9,7 +9,7 @@ namespace Lathe.Tests.Inference;
 public class StreamingTests
 {
     // A toy vocabulary of byte strings: each "token" is one UTF-8 byte of a text.
-    static Func<int, byte[]> Bytes => id => [(byte)id];
+    static ToyTokenizer Bytes => ToyTokenizer.Bytes;
 
     static string StreamAll(TextStreamer s, byte[] bytes, List<string> pieces)
     {

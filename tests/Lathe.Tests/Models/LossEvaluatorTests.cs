@@ -44,7 +44,7 @@ public class LossEvaluatorTests
         string input = Path.Combine(dir, "input.txt");
         File.WriteAllText(input, text);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll"), "eval", "loss", "--model", dir, "--input", input, "--threads", "1" })
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll"), "eval", "loss", "--model", dir, "--input", input, "--threads", "1", "--json" })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd();

@@ -1,0 +1,35 @@
+using System.Text;
+using Lathe.Inference;
+
+namespace Lathe.Evaluation;
+
+/// <summary>How well a model predicts a text: mean next-token loss (nats) over the predicted tokens and bits per byte
+/// over the bytes they cover, whatever the model was loaded from (checkpoint, Hugging Face folder, GGUF with its weights
+/// kept quantized).</summary>
+/// <param name="Tokens">Predicted tokens (every token but the first, which is only context).</param>
+/// <param name="Loss">Mean loss in nats per predicted token.</param>
+/// <param name="BitsPerByte">Total nats / ln 2 / the UTF-8 bytes of the predicted tokens: comparable across tokenizers.</param>
+public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
+{
+    /// <summary>exp(<see cref="Loss"/>).</summary>
+    public double Perplexity => Math.Exp(Loss);
+
+    /// <summary>Scores <paramref name="utf8"/> encoded as the model encodes a prompt without parsing special-token text
+    /// (<see cref="LoadedModel.Encode"/>; BOS first when the source asks), in windows of <paramref name="blockSize"/>
+    /// tokens (0 = the model's context), <paramref name="batchSize"/> windows per forward pass.</summary>
+    /// <exception cref="ArgumentException">The text has fewer than two tokens, or a size is out of range.</exception>
+    public static TextLoss Measure(LoadedModel model, byte[] utf8, int batchSize, int blockSize = 0)
+    {
+        if (batchSize <= 0) throw new ArgumentException($"batch size {batchSize} must be positive.");
+        var lm = model.Model;
+        int T = blockSize > 0 ? blockSize : lm.Config.MaxPositions;
+        try { lm.Config.ValidateContext(T); }
+        catch (InvalidDataException e) { throw new ArgumentException(e.Message); }
+        int[] ids = model.Encode(Encoding.UTF8.GetString(utf8), parseSpecial: false);
+        if (ids.Length < 2) throw new ArgumentException($"the text has {ids.Length} token(s); scoring needs at least two.");
+        var (sum, count) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1));
+        // The first token is context only: its bytes (none for BOS) are not predicted.
+        long bytes = Math.Max(1, utf8.Length - model.Tokenizer.DecodeBytes([ids[0]]).Length);
+        return new TextLoss(count, sum / count, sum / Math.Log(2) / bytes);
+    }
+}
