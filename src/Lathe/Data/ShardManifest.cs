@@ -34,7 +34,7 @@ public sealed record ShardManifest
     /// <summary>The shard files (names relative to the folder).</summary>
     [JsonPropertyName("shards")] public List<ManifestShard> Shards { get; init; } = [];
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes manifest.json into <paramref name="dir"/> atomically.</summary>
     public void Save(string dir) => AtomicFile.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(this, Json) + "\n");
