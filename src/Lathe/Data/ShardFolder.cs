@@ -6,8 +6,8 @@ public sealed record ShardRange(string Path, long Start, long Count);
 /// <summary>A data folder as the trainer sees it: its train and validation shards, decided by ONE rule, and the
 /// tokenizer.json and manifest.json that <see cref="CorpusPipeline.Prepare"/> writes beside them.</summary>
 /// <remarks>The rule: every <c>*.bin</c> file in the folder is a shard, taken in ordinal name order. A shard is
-/// validation when one part of its name, cut at '_', '-' and '.', is "val" (ours: <c>corpus_val_000000.bin</c>;
-/// llm.c's: <c>tiny_shakespeare_val.bin</c>); every other shard is training. A folder with no validation shard
+/// validation when one part of its name, cut at '_', '-' and '.', is "val", "valid" or "validation" (ours:
+/// <c>corpus_val_000000.bin</c>; llm.c's: <c>tiny_shakespeare_val.bin</c>); every other shard is training. A folder with no validation shard
 /// holds out the last 5% (at least one token) of its LAST training shard: those tokens are the validation range
 /// and training never reads them. No other code decides which tokens are validation.</remarks>
 public sealed class ShardFolder
@@ -43,7 +43,8 @@ public sealed class ShardFolder
     {
         string stem = fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? fileName[..^4] : fileName;
         foreach (var part in stem.Split(['_', '-', '.']))
-            if (part.Equals("val", StringComparison.OrdinalIgnoreCase)) return true;
+            if (part.Equals("val", StringComparison.OrdinalIgnoreCase) || part.Equals("valid", StringComparison.OrdinalIgnoreCase)
+                || part.Equals("validation", StringComparison.OrdinalIgnoreCase)) return true;
         return false;
     }
 

@@ -19,7 +19,9 @@ public class ShardFolderTests
     [InlineData("fineweb-val-000001.bin", true)]
     [InlineData("corpus_train_000000.bin", false)]
     [InlineData("interval_train_000.bin", false)]   // "val" inside a word is not the split
-    [InlineData("validation.bin", false)]
+    [InlineData("validation.bin", true)]
+    [InlineData("wiki.valid.bin", true)]
+    [InlineData("invalid_train_000.bin", false)]
     [InlineData("x.bin", false)]
     public void Validation_shards_are_named_by_a_val_part(string name, bool isVal) =>
         Assert.Equal(isVal, ShardFolder.IsValidationName(name));
