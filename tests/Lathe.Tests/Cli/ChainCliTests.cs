@@ -71,7 +71,9 @@ public class ChainCliTests
     static void LibraryLoss(LatheProcess lathe, ITokenizer tokenizer)
     {
         using var model = Checkpoint.LoadAny(lathe.PathOf("run"));
-        var ids = tokenizer.Encode("It is a way I have of driving off the spleen, and regulating the circulation. Whenever I find myself growing grim.", allowSpecial: false);
+        // The shard form of the text (no [CLS] … [SEP] template): what the objective reads.
+        var ids = new List<int>();
+        ((ITextEncoder)tokenizer).Encode("It is a way I have of driving off the spleen, and regulating the circulation. Whenever I find myself growing grim.", ids);
         var (sum, count) = LossEvaluator.Evaluate(model, ids.ToArray(), 2, 16, maxBatches: 1);
         Assert.True(count > 0 && double.IsFinite(sum / count) && sum > 0, $"loss {sum / count}");
     }
@@ -116,6 +118,28 @@ public class ChainCliTests
         Assert.Equal((config.ClsId, config.SepId, config.MaskId, config.PadId),
             (tokenizer.SpecialId("[CLS]"), tokenizer.SpecialId("[SEP]"), tokenizer.SpecialId("[MASK]"), tokenizer.SpecialId("[PAD]")));
         Assert.Equal([config.MaskId], tokenizer.Encode("[MASK]"));
+        LibraryLoss(lathe, tokenizer);
+    }
+
+    [Fact]
+    public void Bert_chain_with_a_wordpiece_tokenizer_uses_its_own_special_ids()
+    {
+        using var lathe = new LatheProcess();
+        WriteCorpus(lathe);
+        // Many short documents, so the [SEP] that data prepare writes between them lands in nearly every window.
+        var sentences = File.ReadAllText(lathe.PathOf("corpus.txt")).Split('.', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(s => s.Split(' ').Length >= 8).Take(200);
+        File.WriteAllLines(lathe.PathOf("docs.jsonl"), sentences.Select(s => JsonSerializer.Serialize(new { text = s + "." })));
+        lathe.RunOk("tokenizer", "train", "--type", "wordpiece", "--vocab", "500", "--input", "corpus.txt", "--output", "wp.json");
+        lathe.RunOk("data", "prepare", "--source", "docs.jsonl", "--out", "data", "--tokenizer", "wp.json", "--min-words", "5", "--threads", "1");
+        var wordPiece = TokenizerJson.LoadAny(lathe.PathOf("wp.json"));
+        int sep = wordPiece.SpecialId("[SEP]");
+        Assert.Equal(sep, wordPiece.EndOfTextId);
+        var (config, tokenizer) = Pretrain(lathe, "bert-tiny", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--intermediate-size", "64");
+        Assert.Equal(wordPiece.VocabSize, config.VocabSize);   // nothing added: the WordPiece vocabulary has all four
+        Assert.Equal((wordPiece.SpecialId("[CLS]"), sep, wordPiece.SpecialId("[MASK]"), wordPiece.SpecialId("[PAD]")),
+            (config.ClsId, config.SepId, config.MaskId, config.PadId));
+        Assert.Equal(wordPiece.SpecialTokens.OrderBy(s => s.Id), tokenizer.SpecialTokens.OrderBy(s => s.Id));
         LibraryLoss(lathe, tokenizer);
     }
 

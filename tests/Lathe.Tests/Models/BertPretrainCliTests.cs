@@ -56,10 +56,10 @@ public class BertPretrainCliTests
     [Fact]
     public void Corpus_ids_that_collide_with_the_special_ids_are_a_one_line_error()
     {
-        // 64 is [CLS] and 65 [SEP] when vocab_size is 68; the corpus holds both, and the shuffled windows decide which is met first.
-        var (code, stderr) = Run(MakeData(65), CheckpointTests.TempDir(), 5);
+        // 64 is [CLS] when vocab_size is 68 ([SEP] 65 is allowed: it is the document separator of WordPiece shards).
+        var (code, stderr) = Run(MakeData(64), CheckpointTests.TempDir(), 5);
         Assert.Equal(2, code);
         string line = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
-        Assert.Matches(@"^lathe: bert: corpus token (64|65) is a special id", line);
+        Assert.StartsWith("lathe: bert: corpus token 64 is a special id", line);
     }
 }
