@@ -156,6 +156,23 @@ public class ChainCliTests
     }
 
     [Fact]
+    public void T5_chain_with_a_unigram_tokenizer_reuses_its_eos_and_adds_the_rest()
+    {
+        using var lathe = new LatheProcess();
+        WriteCorpus(lathe);
+        lathe.RunOk("tokenizer", "train", "--type", "unigram", "--vocab", "500", "--input", "corpus.txt", "--output", "ug.json");
+        lathe.RunOk("data", "prepare", "--source", "corpus.txt", "--out", "data", "--tokenizer", "ug.json", "--min-words", "5", "--threads", "1");
+        var unigram = TokenizerJson.LoadAny(lathe.PathOf("ug.json"));
+        int eos = unigram.SpecialId("</s>");
+        Assert.True(eos >= 0 && unigram.SpecialId("<pad>") < 0);
+        var (config, tokenizer) = Pretrain(lathe, "t5-tiny", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--intermediate-size", "64");
+        Assert.Equal((unigram.VocabSize + 1 + 100, eos, unigram.VocabSize), (config.VocabSize, config.EosTokenId, config.DecoderStartTokenId));
+        Assert.Equal(unigram.VocabSize, tokenizer.SpecialId("<pad>"));
+        for (int n = 0; n < 100; n++) Assert.Equal(config.VocabSize - 1 - n, tokenizer.SpecialId($"<extra_id_{n}>"));
+        LibraryLoss(lathe, tokenizer);
+    }
+
+    [Fact]
     public void Shards_of_another_tokenizer_or_no_tokenizer_are_one_line_errors_with_exit_2_and_nothing_written()
     {
         using var lathe = new LatheProcess();
