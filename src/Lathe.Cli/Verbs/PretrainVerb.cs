@@ -11,7 +11,7 @@ internal static class PretrainVerb
     // Config overrides: option name → config.json field.
     static readonly (string Option, string Field, string Help)[] ConfigOverrides =
     [
-        ("--vocab-size", "vocab_size", "Vocabulary size."),
+        ("--vocab-size", "vocab_size", "Vocabulary size (default: the data folder's tokenizer.json; needed only without one)."),
         ("--n-positions", "n_positions", "Context length (position table)."),
         ("--n-embd", "n_embd", "Model width d_model."),
         ("--n-layer", "n_layer", "Number of blocks."),
@@ -25,7 +25,7 @@ internal static class PretrainVerb
     public static Command Create()
     {
         var config = new Option<string>("--config") { Description = "Preset name (gpt2-tiny, S, M, gpt2, llama-tiny) or a config.json path.", DefaultValueFactory = _ => "gpt2-tiny" };
-        var data = new Option<string>("--data") { Description = "Folder of llm.c token shards (*train*.bin, *val*.bin) and optionally tokenizer.json.", Required = true };
+        var data = new Option<string>("--data") { Description = "Folder from `data prepare`: llm.c token shards (*_val_* ones are validation), tokenizer.json (sets the vocabulary) and manifest.json.", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder (checkpoint/, metrics.jsonl, loss.svg).", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off." };
         var o = new TrainingOptionSet();
