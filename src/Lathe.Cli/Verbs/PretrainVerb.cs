@@ -72,9 +72,10 @@ internal static class PretrainVerb
             setup = PretrainSetup.ForNewRun(config, dataDir, vocabSizeGiven);
         }
         config = setup.Config;
+        config.ValidateContext(options.BlockSize);
         var validation = setup.ReadValidation(options);
-        string? tokenizer = setup.WriteTokenizer(runDir);
         using var train = setup.CreateBatchSource(options);
+        string? tokenizer = setup.WriteTokenizer(runDir);   // the first file written: every check above has passed
         using var model = LanguageModel.Create(config, options.Seed);
         using var trainer = new Trainer(model, options, train, validation, runDir, tokenizer);
         if (checkpoint is not null) trainer.Resume(checkpoint);
