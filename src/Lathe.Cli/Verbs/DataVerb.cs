@@ -127,6 +127,7 @@ internal static class DataVerb
         command.SetAction(r =>
         {
             var encoder = DefaultTokenizer.Load(r.GetValue(tokenizer));
+            string? tokenizerFile = r.GetValue(tokenizer) is { } tk && tk.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? tk : null;
             double fraction = r.GetValue(val);
             if (fraction is < 0 or >= 1) throw new UserInputException($"data prepare: --val-fraction must be in [0, 1) (got {fraction})");
             int tokens = r.GetValue(perShard);
@@ -134,7 +135,11 @@ internal static class DataVerb
             string shardName = r.GetValue(name)!;
             if (shardName.Length == 0 || shardName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || shardName.Contains('/'))
                 throw new UserInputException($"data prepare: --name must be a plain file name (got \"{shardName}\")");
-            var options = pipeline.Build(r, dedup: true) with { ValidationFraction = fraction, TokensPerShard = tokens, Name = shardName };
+            var options = pipeline.Build(r, dedup: true) with
+            {
+                ValidationFraction = fraction, TokensPerShard = tokens, Name = shardName,
+                TokenizerFile = tokenizerFile, TokenizerSource = r.GetValue(tokenizer) ?? "gpt2", SourceName = r.GetValue(source.Source)!,
+            };
             var stats = new CorpusStats();
             var report = stats.Source;
             report.Warning = Report().Warning;
@@ -142,7 +147,8 @@ internal static class DataVerb
             Console.Error.WriteLine();
             Console.Error.WriteLine($"data: {stats.Cleaning.DocumentsIn:N0} documents in, {stats.DocumentsKept:N0} kept " +
                 $"({stats.ExactDuplicates:N0} exact and {stats.NearDuplicates:N0} near duplicates dropped); " +
-                $"{stats.TrainTokens:N0} train + {stats.ValidationTokens:N0} val tokens in {stats.Shards.Count} shards, {stats.Seconds:F1} s");
+                $"{stats.TrainTokens:N0} train + {stats.ValidationTokens:N0} val tokens in {stats.Shards.Count} shards, {stats.Seconds:F1} s; " +
+                $"tokenizer.json and manifest.json beside them");
             return 0;
         });
         return command;
@@ -205,6 +211,8 @@ internal static class DataVerb
             var options = new PrepareOptions
             {
                 Cleaning = none, ExactDedup = false, NearDedup = false, ValidationFraction = r.GetValue(val), Name = r.GetValue(name)!, Progress = ProgressLine(),
+                TokenizerFile = r.GetValue(tokenizer) is { } tk && tk.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? tk : null, TokenizerSource = r.GetValue(tokenizer) ?? "gpt2",
+                SourceName = r.GetValue(source.Source)!,
             };
             var stats = new CorpusStats();
             stats.Source.Warning = Report().Warning;
@@ -225,17 +233,15 @@ internal static class DataVerb
         {
             string folder = r.GetValue(dir)!;
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"data stats: folder {folder} not found");
-            var files = Directory.GetFiles(folder, "*.bin");
-            Array.Sort(files, StringComparer.Ordinal);
-            if (files.Length == 0) throw new InvalidDataException($"data stats: {folder} holds no token shards (*.bin)");
+            var (trainFiles, valFiles) = ShardFolder.ListShards(folder);
+            if (trainFiles.Count + valFiles.Count == 0) throw new InvalidDataException($"data stats: {folder} holds no token shards (*.bin)");
             long trainTokens = 0, valTokens = 0;
-            int trainShards = 0, valShards = 0, width = 0;
-            foreach (var f in files)
+            int trainShards = trainFiles.Count, valShards = valFiles.Count, width = 0;
+            foreach (var f in trainFiles.Concat(valFiles))
             {
                 using var shard = TokenShard.Open(f);
                 width = Math.Max(width, shard.TokenBytes);
-                if (Path.GetFileName(f).Contains("_val_", StringComparison.Ordinal)) { valShards++; valTokens += shard.Count; }
-                else { trainShards++; trainTokens += shard.Count; }
+                if (ShardFolder.IsValidationName(Path.GetFileName(f))) valTokens += shard.Count; else trainTokens += shard.Count;
             }
             string statsPath = Path.Combine(folder, "stats.json");
             JsonDocument? saved = File.Exists(statsPath) ? JsonDocument.Parse(File.ReadAllText(statsPath)) : null;

@@ -71,7 +71,7 @@ internal static class DemoVerb
                 EvalEvery = Math.Min(options.EvalEvery, Math.Max(1, steps / 10)), EvalBatches = 2, CheckpointEvery = Math.Min(options.CheckpointEvery, Math.Max(1, steps / 4)),
             };
         }
-        int exit = PretrainVerb.Run(config, dataDir, runDir, resume: false, options, threads, []);
+        int exit = PretrainVerb.Run(config, dataDir, runDir, resume: false, options, threads, [], vocabSizeGiven: false);
         if (exit != 0) return exit;
         // 5. Samples.
         using var model = Checkpoint.LoadModel(runDir);

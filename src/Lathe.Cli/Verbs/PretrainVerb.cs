@@ -11,7 +11,7 @@ internal static class PretrainVerb
     // Config overrides: option name → config.json field.
     static readonly (string Option, string Field, string Help)[] ConfigOverrides =
     [
-        ("--vocab-size", "vocab_size", "Vocabulary size."),
+        ("--vocab-size", "vocab_size", "Vocabulary size (default: the data folder's tokenizer.json; needed only without one)."),
         ("--n-positions", "n_positions", "Context length (position table)."),
         ("--n-embd", "n_embd", "Model width d_model."),
         ("--n-layer", "n_layer", "Number of blocks."),
@@ -25,7 +25,7 @@ internal static class PretrainVerb
     public static Command Create()
     {
         var config = new Option<string>("--config") { Description = "Preset name (gpt2-tiny, S, M, gpt2, llama-tiny) or a config.json path.", DefaultValueFactory = _ => "gpt2-tiny" };
-        var data = new Option<string>("--data") { Description = "Folder of llm.c token shards (*train*.bin, *val*.bin) and optionally tokenizer.json.", Required = true };
+        var data = new Option<string>("--data") { Description = "Folder from `data prepare`: llm.c token shards (*_val_* ones are validation), tokenizer.json (sets the vocabulary) and manifest.json.", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder (checkpoint/, metrics.jsonl, loss.svg).", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off." };
         var o = new TrainingOptionSet();
@@ -44,34 +44,44 @@ internal static class PretrainVerb
                 if (r.GetValue(overrides[i]) is { } v) cfg = cfg.With(ConfigOverrides[i].Field, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (r.GetValue(dropout) is { } p) cfg = cfg.With("dropout", p.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (r.GetValue(attentionDropout) is { } pa) cfg = cfg.With("attention_dropout", pa.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            return Run(cfg.Validate(), r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r));
+            // A preset's vocab_size is a placeholder that the data folder's tokenizer replaces; --vocab-size or the
+            // user's own config.json is a choice that is kept (when it is large enough).
+            bool vocabGiven = r.GetValue(overrides[0]) is not null || !ModelConfig.PresetNames().Contains(r.GetValue(config)!);
+            return Run(cfg, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r), vocabGiven);
         });
         return command;
     }
 
-    internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads, HashSet<string> explicitOptions)
+    internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads,
+        HashSet<string> explicitOptions, bool vocabSizeGiven)
     {
         ComputePool.SetSharedThreads(threads);
-        var (train, validation) = TokenShards.LoadFolder(dataDir);
-        string? tokenizer = File.Exists(Path.Combine(dataDir, "tokenizer.json")) ? Path.Combine(dataDir, "tokenizer.json") : null;
+        PretrainSetup setup;
         string? checkpoint = null;
         if (resume)
         {
             checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"pretrain: --resume: no checkpoint in {runDir}");
-            config = ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile));
             var saved = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
             options = explicitOptions.Contains("steps") ? saved with { Steps = options.Steps } : saved;
+            setup = PretrainSetup.ForResume(ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile)), dataDir, checkpoint);
         }
-        else if (Checkpoint.Find(runDir) is not null)
-            throw new UserInputException($"pretrain: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
-        int maxToken = 0;
-        foreach (int t in train) maxToken = Math.Max(maxToken, t);
-        if (maxToken >= config.VocabSize)
-            throw new UserInputException($"pretrain: vocab_size {config.VocabSize} is too small for token id {maxToken} in {dataDir}");
+        else
+        {
+            if (Checkpoint.Find(runDir) is not null)
+                throw new UserInputException($"pretrain: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+            setup = PretrainSetup.ForNewRun(config, dataDir, vocabSizeGiven);
+        }
+        config = setup.Config;
+        config.ValidateContext(options.BlockSize);
+        var validation = setup.ReadValidation(options);
+        using var train = setup.CreateBatchSource(options);
+        string? tokenizer = setup.WriteTokenizer(runDir);   // the first file written: every check above has passed
         using var model = LanguageModel.Create(config, options.Seed);
-        using var trainer = new Trainer(model, options, new TokenStreamSource(train, options.BlockSize), validation, runDir, tokenizer);
+        using var trainer = new Trainer(model, options, train, validation, runDir, tokenizer);
         if (checkpoint is not null) trainer.Resume(checkpoint);
-        Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, {train.Length:N0} train / {validation.Length:N0} val tokens, " +
+        string added = setup.Tokenizer is { } t && setup.Data.Manifest is { } m && t.VocabSize > m.VocabSize ? $" (+{t.VocabSize - m.VocabSize} special tokens)" : "";
+        Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
+            $"{setup.Data.TrainTokens:N0} train / {setup.Data.ValidationTokens:N0} val tokens, " +
             $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
         return Train(trainer, runDir);
     }

@@ -143,11 +143,16 @@ public static class CorpusPipeline
 
     /// <summary>Cleans, deduplicates and tokenizes <paramref name="source"/> into `{Name}_train_NNNNNN.bin` and
     /// `{Name}_val_NNNNNN.bin` shards in <paramref name="outDir"/> (each document preceded by the end-of-text id,
-    /// as llm.c does), and writes stats.json there.</summary>
+    /// as llm.c does), and writes stats.json, the tokenizer as tokenizer.json and manifest.json there
+    /// (see <see cref="ShardFolder"/> and <see cref="ShardManifest"/>). A folder that already holds shards of another
+    /// name made with a different tokenizer is refused before anything is written.</summary>
     public static CorpusStats Prepare(IEnumerable<Document> source, ITextEncoder encoder, string outDir, PrepareOptions options, CorpusStats? stats = null)
     {
         stats ??= new CorpusStats();
         var clock = Stopwatch.StartNew();
+        byte[]? tokenizerBytes = TokenizerBytes(encoder, options);
+        List<ManifestShard> kept = tokenizerBytes is null ? []
+            : ForeignShards(outDir, options.Name, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(tokenizerBytes)));
         Directory.CreateDirectory(outDir);
         var train = new ShardWriter(Path.Combine(outDir, $"{options.Name}_train"), encoder.VocabSize, options.TokensPerShard);
         var val = new ShardWriter(Path.Combine(outDir, $"{options.Name}_val"), encoder.VocabSize, options.TokensPerShard);
@@ -189,6 +194,79 @@ public static class CorpusPipeline
         }
         stats.Seconds = clock.Elapsed.TotalSeconds;
         stats.Save(outDir);
+        if (tokenizerBytes is not null)
+        {
+            IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, ShardFolder.TokenizerFile), tokenizerBytes);
+            WriteManifest(outDir, encoder, options, train, val, kept);
+        }
         return stats;
+    }
+
+    // The tokenizer.json to put beside the shards: the given file's bytes, else the encoder saved as tokenizer.json;
+    // null for an encoder that has no tokenizer.json form (then neither tokenizer.json nor manifest.json is written).
+    static byte[]? TokenizerBytes(ITextEncoder encoder, PrepareOptions options)
+    {
+        if (options.TokenizerFile is { } file)
+        {
+            if (!File.Exists(file)) throw new FileNotFoundException($"data: tokenizer {file} not found", file);
+            return File.ReadAllBytes(file);
+        }
+        if (encoder is not ITokenizer tokenizer) return null;
+        string temp = Path.Combine(Path.GetTempPath(), $"lathe-tokenizer-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        try
+        {
+            tokenizer.Save(temp);
+            return File.ReadAllBytes(temp);
+        }
+        finally { File.Delete(temp); }
+    }
+
+    // Shards in outDir that this run will not rewrite (another --name): they may stay only when the folder's manifest
+    // lists them as made with the same tokenizer; returns their manifest entries, to be carried into the new manifest.
+    static List<ManifestShard> ForeignShards(string outDir, string name, string sha256)
+    {
+        var kept = new List<ManifestShard>();
+        if (!Directory.Exists(outDir)) return kept;
+        string manifestPath = Path.Combine(outDir, ShardManifest.FileName);
+        var old = File.Exists(manifestPath) ? ShardManifest.Load(manifestPath) : null;
+        foreach (var f in Directory.GetFiles(outDir, "*.bin"))
+        {
+            string file = Path.GetFileName(f);
+            if (file.StartsWith($"{name}_train_", StringComparison.Ordinal) || file.StartsWith($"{name}_val_", StringComparison.Ordinal)) continue;
+            var entry = old?.Shards.FirstOrDefault(s => s.File == file);
+            if (old is null || entry is null || old.Tokenizer.Sha256 != sha256)
+                throw new InvalidDataException($"data: {f} was made by another run{(old is null ? "" : " or tokenizer")} ({manifestPath}); " +
+                    "shards of one folder must share one tokenizer — choose another --out or remove it");
+            kept.Add(entry);
+        }
+        kept.Sort((a, b) => string.CompareOrdinal(a.File, b.File));
+        return kept;
+    }
+
+    static void WriteManifest(string outDir, ITextEncoder encoder, PrepareOptions options, ShardWriter train, ShardWriter val, List<ManifestShard> kept)
+    {
+        var shards = new List<ManifestShard>(kept);
+        foreach (var p in train.Paths.Concat(val.Paths))
+        {
+            using var shard = TokenShard.Open(p);
+            string file = Path.GetFileName(p);
+            shards.Add(new ManifestShard { File = file, Split = ShardFolder.IsValidationName(file) ? "val" : "train", Tokens = shard.Count });
+        }
+        shards.Sort((a, b) => string.CompareOrdinal(a.File, b.File));
+        var specials = new List<ManifestSpecialToken>();
+        if (encoder is ITokenizer tokenizer)
+            foreach (var (text, id) in tokenizer.SpecialTokens.OrderBy(s => s.Id)) specials.Add(new ManifestSpecialToken { Text = text, Id = id });
+        string tokenizerPath = Path.Combine(outDir, ShardFolder.TokenizerFile);
+        new ShardManifest
+        {
+            VocabSize = encoder.VocabSize,
+            EndOfTextId = encoder.EndOfTextId,
+            SpecialTokens = specials,
+            Tokenizer = new ManifestTokenizer { Sha256 = ShardManifest.Fingerprint(tokenizerPath), Source = options.TokenizerSource },
+            Source = options.SourceName,
+            TrainTokens = shards.Where(s => s.Split == "train").Sum(s => s.Tokens),
+            ValidationTokens = shards.Where(s => s.Split == "val").Sum(s => s.Tokens),
+            Shards = shards,
+        }.Save(outDir);
     }
 }

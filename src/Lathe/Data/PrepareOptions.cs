@@ -25,6 +25,13 @@ public sealed record PrepareOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Shard name prefix: `{Name}_train_000000.bin`.</summary>
     public string Name { get; init; } = "corpus";
+    /// <summary>A tokenizer.json to copy byte for byte beside the shards; null writes the encoder itself (it must then
+    /// be an <see cref="Lathe.Tokenizers.ITokenizer"/>, e.g. GPT-2's vocabulary) as tokenizer.json.</summary>
+    public string? TokenizerFile { get; init; }
+    /// <summary>What the tokenizer was loaded from, for the manifest ("gpt2", a path).</summary>
+    public string TokenizerSource { get; init; } = "";
+    /// <summary>The corpus as given, for the manifest.</summary>
+    public string SourceName { get; init; } = "";
     /// <summary>Receives a one-line progress report now and then (the CLI prints it on stderr).</summary>
     public Action<string>? Progress { get; init; }
 }

@@ -80,13 +80,16 @@ public sealed unsafe class TokenShard : IDisposable
 
     public void Dispose() => file?.Dispose();
 
-    /// <summary>The shards of one split ("train" or "val") in a folder written by the data stage, in order.</summary>
+    /// <summary>The shards of one split ("train" or "val") in a folder, in order, by <see cref="ShardFolder"/>'s rule.</summary>
     public static List<string> Find(string dir, string split)
     {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"data: folder {dir} not found");
-        var files = new List<string>(Directory.GetFiles(dir, $"*_{split}_*.bin"));
-        files.Sort(StringComparer.Ordinal);
-        return files;
+        var (train, val) = ShardFolder.ListShards(dir);
+        return split switch
+        {
+            "train" => train,
+            "val" => val,
+            _ => throw new ArgumentException($"data: split '{split}' is not train or val", nameof(split)),
+        };
     }
 
     /// <summary>Writes the 1024-byte header for <paramref name="count"/> tokens of <paramref name="tokenBytes"/> bytes.</summary>

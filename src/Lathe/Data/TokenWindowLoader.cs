@@ -7,15 +7,18 @@ namespace Lathe.Data;
 /// <param name="Position">Windows already served in the current epoch.</param>
 public sealed record LoaderState(ulong Seed, long Epoch, long Position);
 
-/// <summary>Serves batches of (B, T+1) token windows from memory-mapped shards: window k of a shard is tokens
-/// [kT, kT+T+1), so consecutive windows overlap by the one token that is the last target. Each epoch visits
-/// every window once in an order shuffled by (seed, epoch); only the pages of the windows served are read.</summary>
+/// <summary>Serves batches of (B, T+1) token windows from memory-mapped shards: window k of a shard (or of a token
+/// range of one, see <see cref="ShardRange"/>) is tokens [kT, kT+T+1) of it, so consecutive windows overlap by the
+/// one token that is the last target, and no window crosses a range's end. Each epoch visits every window once in
+/// an order shuffled by (seed, epoch); only the pages of the windows served are read.</summary>
 public sealed class TokenWindowLoader : IDisposable
 {
     readonly TokenShard[] shards;
-    readonly long[] firstWindow; // first global window index of each shard; last entry = total
+    readonly long[] start;       // first token of each range inside its shard
+    readonly long[] firstWindow; // first global window index of each range; last entry = total
     int[] order = [];
     long epoch, position;
+    long shuffledEpoch = -1;
     readonly ulong seed;
 
     /// <summary>Batch size and context length.</summary>
@@ -25,18 +28,27 @@ public sealed class TokenWindowLoader : IDisposable
     public long WindowCount { get; }
 
     public TokenWindowLoader(IReadOnlyList<string> shardPaths, int b, int t, LoaderState state)
+        : this(WholeShards(shardPaths), b, t, state) { }
+
+    /// <summary>A loader over token ranges of shards (the trainer's view of a <see cref="ShardFolder"/>).</summary>
+    public TokenWindowLoader(IReadOnlyList<ShardRange> ranges, int b, int t, LoaderState state)
     {
         if (b < 1) throw new ArgumentOutOfRangeException(nameof(b));
         if (t < 1) throw new ArgumentOutOfRangeException(nameof(t));
         B = b; T = t;
-        shards = new TokenShard[shardPaths.Count];
-        firstWindow = new long[shardPaths.Count + 1];
+        shards = new TokenShard[ranges.Count];
+        start = new long[ranges.Count];
+        firstWindow = new long[ranges.Count + 1];
         try
         {
             for (int i = 0; i < shards.Length; i++)
             {
-                shards[i] = TokenShard.Open(shardPaths[i]);
-                long windows = shards[i].Count > t ? (shards[i].Count - 1) / t : 0;
+                var r = ranges[i];
+                shards[i] = TokenShard.Open(r.Path);
+                if (r.Start < 0 || r.Count < 0 || r.Start + r.Count > shards[i].Count)
+                    throw new ArgumentException($"data: {r.Path}: range [{r.Start}, {r.Start + r.Count}) is outside its {shards[i].Count} tokens");
+                start[i] = r.Start;
+                long windows = r.Count > t ? (r.Count - 1) / t : 0;
                 firstWindow[i + 1] = firstWindow[i] + windows;
             }
         }
@@ -49,10 +61,29 @@ public sealed class TokenWindowLoader : IDisposable
         if (WindowCount == 0) throw new InvalidDataException($"data: shards hold no window of T+1 = {t + 1} tokens");
         if (WindowCount > int.MaxValue) throw new InvalidDataException("data: more than 2^31 windows; use a larger T or fewer shards");
         seed = state.Seed;
-        epoch = state.Epoch;
-        position = state.Position;
-        if (position < 0 || position > WindowCount || epoch < 0) throw new ArgumentException($"loader state position {position} out of range 0..{WindowCount}");
-        Shuffle();
+        Seek(state.Epoch, state.Position);
+    }
+
+    static ShardRange[] WholeShards(IReadOnlyList<string> paths)
+    {
+        var ranges = new ShardRange[paths.Count];
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            using var s = TokenShard.Open(paths[i]);
+            ranges[i] = new ShardRange(paths[i], 0, s.Count);
+        }
+        return ranges;
+    }
+
+    /// <summary>Moves to window <paramref name="windowPosition"/> of epoch <paramref name="epochIndex"/> (the state a
+    /// saved run had); the epoch's order is reshuffled only when the epoch changes.</summary>
+    public void Seek(long epochIndex, long windowPosition)
+    {
+        if (windowPosition < 0 || windowPosition > WindowCount || epochIndex < 0)
+            throw new ArgumentException($"loader state position {windowPosition} out of range 0..{WindowCount}");
+        epoch = epochIndex;
+        position = windowPosition;
+        if (shuffledEpoch != epoch) Shuffle();
     }
 
     /// <summary>A fresh loader at the start of epoch 0.</summary>
@@ -71,7 +102,7 @@ public sealed class TokenWindowLoader : IDisposable
             if (position == WindowCount) { epoch++; position = 0; Shuffle(); }
             long window = order[position++];
             int shard = ShardOf(window);
-            shards[shard].Read((window - firstWindow[shard]) * T, batch.Slice(b * row, row));
+            shards[shard].Read(start[shard] + (window - firstWindow[shard]) * T, batch.Slice(b * row, row));
         }
     }
 
@@ -90,6 +121,7 @@ public sealed class TokenWindowLoader : IDisposable
     void Shuffle()
     {
         if (order.Length != WindowCount) order = new int[WindowCount];
+        shuffledEpoch = epoch;
         for (int i = 0; i < order.Length; i++) order[i] = i;
         ulong state = Hash64.Combine(seed, (ulong)epoch);
         for (int i = order.Length - 1; i > 0; i--)

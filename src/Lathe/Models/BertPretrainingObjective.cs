@@ -121,10 +121,13 @@ public sealed class BertPretrainingObjective(ModelConfig config)
         }
     }
 
+    // [SEP] may appear in the corpus: it is the document separator `data prepare` writes with a WordPiece tokenizer
+    // (its end-of-text), and is kept as an ordinary content token. [CLS], [MASK] and [PAD] must not appear.
     void CheckToken(int t)
     {
-        if (config.IsBertSpecial(t))
-            throw new InvalidDataException($"bert: corpus token {t} is a special id ([CLS] {config.ClsId}, [SEP] {config.SepId}, [MASK] {config.MaskId}, [PAD] {config.PadId}); set vocab_size to the tokenizer's size + 4 or set cls_token_id/sep_token_id/mask_token_id/pad_token_id");
+        if (config.IsBertSpecial(t) && t != config.SepId)
+            throw new InvalidDataException($"bert: corpus token {t} is a special id ([CLS] {config.ClsId}, [SEP] {config.SepId}, [MASK] {config.MaskId}, [PAD] {config.PadId}); " +
+                "pretrain adds the four to the data folder's tokenizer.json, or set cls_token_id/mask_token_id/pad_token_id outside the corpus ids");
     }
 
     static void Ensure(ref int[] a, int n) { if (a.Length < n) a = new int[n]; }

@@ -7,8 +7,9 @@ namespace Lathe.Models;
 // BERT's config.json (Hugging Face BertConfig field names) and the fields only BERT has.
 //
 // Special tokens: BERT's objective needs [CLS], [SEP], [MASK] and [PAD] ids. A byte-level BPE vocabulary (the
-// demo's, GPT-2's) has none of them, so by default they are the four ids above the tokenizer's vocabulary:
-// set vocab_size to the tokenizer's size + 4 and [CLS] = vocab_size − 4, [SEP] = − 3, [MASK] = − 2, [PAD] = − 1.
+// demo's, GPT-2's) has none of them; `pretrain` adds the missing ones to the data folder's tokenizer and sets the
+// ids from it (Training/PretrainSetup). Without a tokenizer the default is the four ids at the top of the
+// vocabulary: [CLS] = vocab_size − 4, [SEP] = − 3, [MASK] = − 2, [PAD] = − 1.
 // A WordPiece vocabulary that has its own (bert-base-uncased: 101, 102, 103, 0) sets cls_token_id,
 // sep_token_id, mask_token_id and pad_token_id explicitly. config.json always records the ids in use.
 public sealed partial record ModelConfig

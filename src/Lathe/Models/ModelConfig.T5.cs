@@ -103,7 +103,7 @@ public sealed partial record ModelConfig
             ["feed_forward_proj"] = FeedForwardProj,
             ["is_encoder_decoder"] = true,
             ["tie_word_embeddings"] = TieEmbeddings,
-            ["pad_token_id"] = 0,
+            ["pad_token_id"] = DecoderStartTokenId,   // T5 starts the decoder with its pad token (HF convention)
             ["eos_token_id"] = EosTokenId,
             ["decoder_start_token_id"] = DecoderStartTokenId,
             ["torch_dtype"] = "float32",

@@ -9,7 +9,8 @@ namespace Lathe.Models;
 /// then EOS; the decoder predicts each sentinel followed by the span it hid, then EOS, from that sequence
 /// shifted right behind decoder_start_token_id. Sentinels count down from the top of the vocabulary, as T5's
 /// <c>&lt;extra_id_N&gt;</c> do: sentinel N = vocab_size − 1 − N — so a tokenizer's own ids must stay below
-/// vocab_size − spans (checked). Because L fixes the counts, every row of a batch yields the same lengths.
+/// vocab_size − spans (checked; `pretrain` adds the sentinels to the data folder's tokenizer at exactly these ids,
+/// see Training/PretrainSetup). Because L fixes the counts, every row of a batch yields the same lengths.
 /// All random choices come from a <see cref="SeededDraws"/> (Philox-4x32-10) seeded by the caller (the micro-batch seed).</summary>
 internal sealed class SpanCorruption
 {

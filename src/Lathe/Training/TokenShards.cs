@@ -2,8 +2,8 @@ using Lathe.Data;
 
 namespace Lathe.Training;
 
-/// <summary>The trainer's view of a data folder: llm.c token shards (read and written by the data stage's
-/// <see cref="TokenShard"/> and <see cref="ShardWriter"/>) loaded as whole token streams.</summary>
+/// <summary>Whole-array helpers over llm.c token shards, for tests and small tools; training itself streams the
+/// shards through <see cref="ShardBatchSource"/>, and which shards are validation is decided by <see cref="ShardFolder"/>.</summary>
 public static class TokenShards
 {
     /// <summary>Reads a whole shard; a bad header or short file is a one-line error naming the file.</summary>
@@ -16,36 +16,26 @@ public static class TokenShards
     /// <summary>Writes one shard atomically, uint16 when every id fits, else uint32.</summary>
     public static void Write(string path, ReadOnlySpan<int> tokens) => TokenShard.Write(path, tokens);
 
-    /// <summary>The training and validation token streams of a data folder: shards named *train*.bin and
-    /// *val*.bin (llm.c's naming); with no val shard, the last 5% of the training tokens are held out.</summary>
+    /// <summary>The training and validation tokens of a data folder as two arrays, split by <see cref="ShardFolder"/>'s
+    /// rule (limited to 2^31 tokens each; training uses <see cref="ShardBatchSource"/> instead).</summary>
     public static (int[] Train, int[] Validation) LoadFolder(string dir)
     {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"data: folder {dir} not found");
-        var all = Directory.GetFiles(dir, "*.bin");
-        Array.Sort(all, StringComparer.Ordinal);
-        var train = new List<string>();
-        var val = new List<string>();
-        foreach (var f in all) (Path.GetFileName(f).Contains("val", StringComparison.OrdinalIgnoreCase) ? val : train).Add(f);
-        if (train.Count == 0) throw new InvalidDataException($"data: {dir} holds no token shards (*.bin)");
-        int[] trainTokens = Concat(train), valTokens;
-        if (val.Count > 0) valTokens = Concat(val);
-        else
-        {
-            int held = Math.Max(1, trainTokens.Length / 20);
-            valTokens = trainTokens[^held..];
-            trainTokens = trainTokens[..^held];
-        }
-        return (trainTokens, valTokens);
+        var folder = ShardFolder.Open(dir);
+        return (ReadRanges(folder.Train), ReadRanges(folder.Validation));
     }
 
-    static int[] Concat(List<string> files)
+    static int[] ReadRanges(IReadOnlyList<ShardRange> ranges)
     {
-        var parts = new List<int[]>();
         long total = 0;
-        foreach (var f in files) { var t = Read(f); parts.Add(t); total += t.Length; }
+        foreach (var r in ranges) total += r.Count;
         var result = new int[checked((int)total)];
         int o = 0;
-        foreach (var p in parts) { p.CopyTo(result, o); o += p.Length; }
+        foreach (var r in ranges)
+        {
+            using var shard = TokenShard.Open(r.Path);
+            shard.Read(r.Start, result.AsSpan(o, (int)r.Count));
+            o += (int)r.Count;
+        }
         return result;
     }
 }

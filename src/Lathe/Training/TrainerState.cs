@@ -8,6 +8,8 @@ namespace Lathe.Training;
 public sealed record TrainerState
 {
     [JsonPropertyName("step")] public int Step { get; init; }
+    /// <summary>The batch source's <see cref="IBatchSource.Position"/>; for shards (<see cref="ShardBatchSource"/>)
+    /// epoch · windows per epoch + window, so one number restores the loader's shuffled order and place.</summary>
     [JsonPropertyName("data_position")] public long DataPosition { get; init; }
     [JsonPropertyName("tokens_seen")] public long TokensSeen { get; init; }
     [JsonPropertyName("rng_seed")] public ulong RngSeed { get; init; }
