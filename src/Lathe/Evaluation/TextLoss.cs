@@ -14,8 +14,9 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
     /// <summary>exp(<see cref="Loss"/>).</summary>
     public double Perplexity => Math.Exp(Loss);
 
-    /// <summary>Scores <paramref name="utf8"/> encoded as the model encodes a prompt without parsing special-token text
-    /// (<see cref="LoadedModel.Encode"/>; BOS first when the source asks), in windows of <paramref name="blockSize"/>
+    /// <summary>Scores <paramref name="utf8"/> — for a decoder encoded as it encodes a prompt without parsing special-token
+    /// text (<see cref="LoadedModel.Encode"/>; BOS first when the source asks), for an encoder in the shard form its
+    /// pre-training objective read — in windows of <paramref name="blockSize"/>
     /// tokens (0 = the model's context), <paramref name="batchSize"/> windows per forward pass.</summary>
     /// <exception cref="ArgumentException">The text has fewer than two tokens, or a size is out of range.</exception>
     public static TextLoss Measure(LoadedModel model, byte[] utf8, int batchSize, int blockSize = 0)
@@ -25,7 +26,17 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
         int T = blockSize > 0 ? blockSize : lm.Config.MaxPositions;
         try { lm.Config.ValidateContext(T); }
         catch (InvalidDataException e) { throw new ArgumentException(e.Message); }
-        int[] ids = model.Encode(Encoding.UTF8.GetString(utf8), parseSpecial: false);
+        string text = Encoding.UTF8.GetString(utf8);
+        int[] ids;
+        if (lm is Models.CausalLM) ids = model.Encode(text, parseSpecial: false);
+        else
+        {
+            // An encoder's objective builds its own [CLS]/[SEP]/sentinel framing from corpus rows: score the text in the
+            // form data prepare writes into shards (no post-processor template), which is what pre-training read.
+            var list = new List<int>();
+            model.Tokenizer.Encode(text, list);
+            ids = list.ToArray();
+        }
         if (ids.Length < 2) throw new ArgumentException($"the text has {ids.Length} token(s); scoring needs at least two.");
         var (sum, count) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1));
         // The first token is context only: its bytes (none for BOS) are not predicted.

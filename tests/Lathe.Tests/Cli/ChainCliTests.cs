@@ -62,20 +62,19 @@ public class ChainCliTests
         Assert.Equal(6, tokens.Length);
         Assert.All(tokens, t => Assert.InRange(t, 0, config.VocabSize - 1));
         File.WriteAllText(lathe.PathOf("held.txt"), "It is a way I have of driving off the spleen, and regulating the circulation.");
-        using var eval = JsonDocument.Parse(lathe.RunOk("eval", "loss", "--model", "run", "--input", "held.txt"));
+        using var eval = JsonDocument.Parse(lathe.RunOk("eval", "loss", "--model", "run", "--input", "held.txt", "--json"));
         double loss = eval.RootElement.GetProperty("loss").GetDouble();
         Assert.True(double.IsFinite(loss) && loss > 0, $"eval loss {loss}");
     }
 
-    // An encoder's checkpoint loads with its tokenizer and scores text to a finite loss through the library.
-    static void LibraryLoss(LatheProcess lathe, ITokenizer tokenizer)
+    // An encoder's checkpoint scores text through `eval loss`, as a user runs it, under its own objective (masked LM +
+    // NSP, span corruption) to a finite loss.
+    static void CliLoss(LatheProcess lathe)
     {
-        using var model = Checkpoint.LoadAny(lathe.PathOf("run"));
-        // The shard form of the text (no [CLS] … [SEP] template): what the objective reads.
-        var ids = new List<int>();
-        ((ITextEncoder)tokenizer).Encode("It is a way I have of driving off the spleen, and regulating the circulation. Whenever I find myself growing grim.", ids);
-        var (sum, count) = LossEvaluator.Evaluate(model, ids.ToArray(), 2, 16, maxBatches: 1);
-        Assert.True(count > 0 && double.IsFinite(sum / count) && sum > 0, $"loss {sum / count}");
+        File.WriteAllText(lathe.PathOf("held.txt"), "It is a way I have of driving off the spleen, and regulating the circulation. Whenever I find myself growing grim.");
+        using var eval = JsonDocument.Parse(lathe.RunOk("eval", "loss", "--model", "run", "--input", "held.txt", "--block-size", "16", "--json"));
+        double loss = eval.RootElement.GetProperty("loss").GetDouble();
+        Assert.True(eval.RootElement.GetProperty("tokens").GetInt64() > 0 && double.IsFinite(loss) && loss > 0, $"eval loss {loss}");
     }
 
     [Fact]
@@ -118,7 +117,7 @@ public class ChainCliTests
         Assert.Equal((config.ClsId, config.SepId, config.MaskId, config.PadId),
             (tokenizer.SpecialId("[CLS]"), tokenizer.SpecialId("[SEP]"), tokenizer.SpecialId("[MASK]"), tokenizer.SpecialId("[PAD]")));
         Assert.Equal([config.MaskId], tokenizer.Encode("[MASK]"));
-        LibraryLoss(lathe, tokenizer);
+        CliLoss(lathe);
     }
 
     [Fact]
@@ -140,7 +139,7 @@ public class ChainCliTests
         Assert.Equal((wordPiece.SpecialId("[CLS]"), sep, wordPiece.SpecialId("[MASK]"), wordPiece.SpecialId("[PAD]")),
             (config.ClsId, config.SepId, config.MaskId, config.PadId));
         Assert.Equal(wordPiece.SpecialTokens.OrderBy(s => s.Id), tokenizer.SpecialTokens.OrderBy(s => s.Id));
-        LibraryLoss(lathe, tokenizer);
+        CliLoss(lathe);
     }
 
     [Fact]
@@ -152,7 +151,7 @@ public class ChainCliTests
         Assert.Equal(vocab + 2 + 100, config.VocabSize);
         Assert.Equal((config.DecoderStartTokenId, config.EosTokenId), (tokenizer.SpecialId("<pad>"), tokenizer.SpecialId("</s>")));
         for (int n = 0; n < 100; n++) Assert.Equal(config.VocabSize - 1 - n, tokenizer.SpecialId($"<extra_id_{n}>"));
-        LibraryLoss(lathe, tokenizer);
+        CliLoss(lathe);
     }
 
     [Fact]
@@ -169,7 +168,7 @@ public class ChainCliTests
         Assert.Equal((unigram.VocabSize + 1 + 100, eos, unigram.VocabSize), (config.VocabSize, config.EosTokenId, config.DecoderStartTokenId));
         Assert.Equal(unigram.VocabSize, tokenizer.SpecialId("<pad>"));
         for (int n = 0; n < 100; n++) Assert.Equal(config.VocabSize - 1 - n, tokenizer.SpecialId($"<extra_id_{n}>"));
-        LibraryLoss(lathe, tokenizer);
+        CliLoss(lathe);
     }
 
     [Fact]
