@@ -69,7 +69,7 @@ public class BertTrainingTests
     {
         int[] corpus = Corpus(6000, 1);
         Lathe.Tests.Training.ExactResume.Check(seed => LanguageModel.Create(Tiny with { Dropout = dropout }, seed),
-            (model, run) => new Trainer(model, Options(8, accum: 2), new TokenStreamSource(corpus, 32), null, run, null), n: 4);
+            () => new TokenStreamSource(corpus, 32), (model, source, run) => new Trainer(model, Options(8, accum: 2), source, null, run, null), n: 4);
     }
 
     [Fact]

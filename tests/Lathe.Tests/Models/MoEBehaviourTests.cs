@@ -254,7 +254,7 @@ public class MoEBehaviourTests
     {
         int[] corpus = Corpus(4000, 1);
         Lathe.Tests.Training.ExactResume.Check(seed => CausalLM.Create(TinyMoe(type), seed),
-            (model, run) => new Trainer(model, Options(8), new TokenStreamSource(corpus, 16), null, run, null), n: 4);
+            () => new TokenStreamSource(corpus, 16), (model, source, run) => new Trainer(model, Options(8), source, null, run, null), n: 4);
     }
 
     [Theory]

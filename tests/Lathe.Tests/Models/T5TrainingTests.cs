@@ -49,7 +49,7 @@ public class T5TrainingTests
     {
         int[] corpus = Corpus(3000, 1);
         Lathe.Tests.Training.ExactResume.Check(seed => LanguageModel.Create(Tiny with { Dropout = dropout }, seed),
-            (model, run) => new Trainer(model, Options(8), new TokenStreamSource(corpus, 32), null, run, null), n: 4);
+            () => new TokenStreamSource(corpus, 32), (model, source, run) => new Trainer(model, Options(8), source, null, run, null), n: 4);
     }
 
     [Fact]

@@ -11,9 +11,23 @@ namespace Lathe.Tests.Training;
 internal static class ExactResume
 {
     /// <param name="create">A fresh model from an init seed.</param>
-    /// <param name="trainer">The trainer of a model, writing checkpoints into the run folder (null: none). Its
-    /// options must run 2·<paramref name="n"/> steps with no checkpoints of its own.</param>
-    public static void Check(Func<ulong, LanguageModel> create, Func<LanguageModel, string?, Trainer> trainer, int n)
+    /// <param name="source">A fresh batch source at its start (disposed after each run when disposable).</param>
+    /// <param name="trainer">The trainer of a model over a source, writing checkpoints into the run folder (null: none).
+    /// Its options must run 2·<paramref name="n"/> steps with no checkpoints of its own.</param>
+    public static void Check(Func<ulong, LanguageModel> create, Func<IBatchSource> source, Func<LanguageModel, IBatchSource, string?, Trainer> trainer, int n)
+    {
+        Trainer Make(LanguageModel model, string? run, List<IDisposable> owned)
+        {
+            var s = source();
+            if (s is IDisposable d) owned.Add(d);
+            return trainer(model, s, run);
+        }
+        var sources = new List<IDisposable>();
+        try { Run(create, (m, r) => Make(m, r, sources), n); }
+        finally { foreach (var d in sources) d.Dispose(); }
+    }
+
+    static void Run(Func<ulong, LanguageModel> create, Func<LanguageModel, string?, Trainer> trainer, int n)
     {
         float[][] straight;
         using (var model = create(3))

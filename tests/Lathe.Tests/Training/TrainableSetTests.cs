@@ -90,6 +90,16 @@ public class TrainableSetTests
     }
 
     [Fact]
+    public void A_run_with_frozen_parameters_resumes_bit_for_bit()
+    {
+        // The optimizer file then holds moments for the trainable set only; resume must read exactly those.
+        int[] corpus = Corpus(3000);
+        ExactResume.Check(seed => CausalLM.Create(AdapterSlotTests.Llama, seed), () => new TokenStreamSource(corpus, 16),
+            (model, source, run) => new Trainer(model, Options(8), source, null, run, null,
+                trainable: model.Parameters.Where(p => p.Name.Contains("layers.1.") || p.Name.Contains("norm")).ToList()), n: 4);
+    }
+
+    [Fact]
     public void Weighted_targets_train_only_where_the_weight_is_not_zero()
     {
         // SFT's loss mask: with every weight 0 except the second half of each row, the loss equals the mean over that half.
