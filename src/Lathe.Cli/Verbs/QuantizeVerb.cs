@@ -1,3 +1,4 @@
+using Lathe.Training;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;

@@ -1,5 +1,6 @@
 using System.Text;
 using Lathe.Inference;
+using Lathe.Training;
 
 namespace Lathe.Evaluation;
 

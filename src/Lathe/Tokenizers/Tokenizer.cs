@@ -205,7 +205,7 @@ public sealed class Tokenizer : ITokenizer
     }
 
     /// <summary>Writes this tokenizer as a Hugging Face tokenizer.json.</summary>
-    public void Save(string path) => Lathe.Formats.TokenizerJson.Save(this, path);
+    public void Save(string path) => TokenizerJson.Save(this, path);
 
     /// <summary>The text of some ids; byte sequences that are not valid UTF-8 become U+FFFD.</summary>
     public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(DecodeBytes(ids));

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Lathe.Data.Unicode;
+using Lathe.Tokenizers.Unicode;
 
 namespace Lathe.Tokenizers;
 

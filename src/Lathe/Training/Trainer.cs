@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Lathe.Data;
-using Lathe.Evaluation;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;

@@ -127,7 +127,7 @@ public class NfcTests
         {
             if (line.StartsWith('#')) continue;
             var parts = line.Split('\t');
-            Assert.Equal(FromHex(parts[1]), Lathe.Data.Unicode.Nfc.Normalize(FromHex(parts[0])));
+            Assert.Equal(FromHex(parts[1]), Lathe.Tokenizers.Unicode.Nfc.Normalize(FromHex(parts[0])));
             cases++;
         }
         Assert.Equal(3000, cases);
@@ -137,7 +137,7 @@ public class NfcTests
     public void AsciiIsReturnedAsIs()
     {
         string s = "plain ascii text";
-        Assert.Same(s, Lathe.Data.Unicode.Nfc.Normalize(s));
+        Assert.Same(s, Lathe.Tokenizers.Unicode.Nfc.Normalize(s));
     }
 }
 
@@ -152,10 +152,10 @@ public class NfcQuickCheckTests
         {
             if (char.IsSurrogate((char)cp)) continue;
             foreach (var s in new[] { ((char)cp).ToString(), "e" + (char)cp, (char)cp + "e" })
-                if (Lathe.Data.Unicode.Nfc.IsQuickNormalized(s)) Assert.Equal(s, Lathe.Data.Unicode.Nfc.Normalize(s));
+                if (Lathe.Tokenizers.Unicode.Nfc.IsQuickNormalized(s)) Assert.Equal(s, Lathe.Tokenizers.Unicode.Nfc.Normalize(s));
         }
-        Assert.True(Lathe.Data.Unicode.Nfc.IsQuickNormalized("em dash \u2014 and quotes \u201C\u201D"));
-        Assert.False(Lathe.Data.Unicode.Nfc.IsQuickNormalized("e\u0301"));
+        Assert.True(Lathe.Tokenizers.Unicode.Nfc.IsQuickNormalized("em dash \u2014 and quotes \u201C\u201D"));
+        Assert.False(Lathe.Tokenizers.Unicode.Nfc.IsQuickNormalized("e\u0301"));
     }
 }
 

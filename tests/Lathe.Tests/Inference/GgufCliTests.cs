@@ -1,3 +1,4 @@
+using Lathe.Training;
 using System.Diagnostics;
 using System.Text.Json;
 using Lathe.Evaluation;

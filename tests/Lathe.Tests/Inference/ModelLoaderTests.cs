@@ -1,3 +1,4 @@
+using Lathe.Training;
 using System.Text;
 using Lathe.Evaluation;
 using Lathe.Formats;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Lathe.Data.Unicode;
+using Lathe.Tokenizers.Unicode;
 
 namespace Lathe.Tokenizers;
 

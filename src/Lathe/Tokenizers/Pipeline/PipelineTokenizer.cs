@@ -1,5 +1,4 @@
 using System.Text;
-using Lathe.Formats;
 
 namespace Lathe.Tokenizers;
 

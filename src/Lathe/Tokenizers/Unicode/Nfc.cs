@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Lathe.Data.Unicode;
+namespace Lathe.Tokenizers.Unicode;
 
 /// <summary>Unicode normalization form C (UAX #15): canonical decomposition, canonical ordering of combining
 /// marks, canonical composition. Written here because Lathe runs with InvariantGlobalization (no ICU), where

@@ -5,7 +5,7 @@ using Lathe.Tensors.Autograd;
 using Lathe.Training;
 using Lathe.Training.Objectives;
 
-namespace Lathe.Evaluation;
+namespace Lathe.Training;
 
 /// <summary>The loss of a model's objective over a token stream, in non-overlapping windows, without gradients:
 /// next-token loss for a decoder; for an encoder or encoder-decoder, its own objective with random choices fixed by

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Lathe.IO;
 using Lathe.Tokenizers;
 
-namespace Lathe.Formats;
+namespace Lathe.Tokenizers;
 
 /// <summary>Reads and writes Hugging Face <c>tokenizer.json</c> for byte-level BPE tokenizers (GPT-2 style: a
 /// ByteLevel pre-tokenizer and decoder, a BPE model with vocab and merges, added special tokens). Merges are read in

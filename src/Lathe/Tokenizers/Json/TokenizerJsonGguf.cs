@@ -2,7 +2,7 @@ using System.Text.Json;
 using Lathe.IO;
 using Lathe.Tokenizers;
 
-namespace Lathe.Formats;
+namespace Lathe.Tokenizers;
 
 // tokenizer.json for the byte-level BPE vocabulary of a GGUF file (tokenizer.ggml.model "gpt2"): GGUF stores the tokens
 // and merges in the same byte-level text form Hugging Face does, so they are written as they are.

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Lathe.IO;
 using Lathe.Tokenizers;
 
-namespace Lathe.Formats;
+namespace Lathe.Tokenizers;
 
 // tokenizer.json for pipeline tokenizers (WordPiece, Unigram, …): every stage read and written by its Hugging Face
 // "type", so a file round-trips and loads in HF tokenizers.
