@@ -10,23 +10,25 @@ public abstract class CausalLM : LanguageModel
     /// <summary>Logits (B·T, V) for <paramref name="ids"/> laid out (B, T).</summary>
     public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T);
 
-    /// <summary>Logits (B·T, V) of T new tokens per sequence that follow the <paramref name="cache"/>'s
-    /// <see cref="KvCache.Length"/> cached ones; their keys and values are appended to the cache. Decoding only
-    /// (call under <c>Tape.NoGrad()</c>).</summary>
-    public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache);
+    /// <summary>The cached forward of one decoding step: <paramref name="ids"/> are the step's N token rows as the
+    /// <paramref name="cache"/> laid them out (rows of several sequences at different positions; prompt chunks and
+    /// single decode tokens may mix). Projections and MLPs run as one batched GEMM over all rows; only attention is per
+    /// sequence. The rows' keys and values join the cache. Returns the logits of each sequence's last row (sequences, V)
+    /// when <paramref name="lastOnly"/> — what decoding needs — else of every row (N, V). Decoding only (call under
+    /// <c>Tape.NoGrad()</c>).</summary>
+    public abstract Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true);
 
-    /// <summary>Logits (B, V) of only the last of T new tokens per sequence, after appending all T to the
-    /// <paramref name="cache"/> — what decoding needs: prompt processing skips the lm_head for every other position.
-    /// Decoding only (call under <c>Tape.NoGrad()</c>).</summary>
-    public virtual Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    /// <summary>Validates a cached step's ids against the cache's layout and the context; returns the rows' positions.</summary>
+    private protected ReadOnlySpan<int> CheckStep(ReadOnlySpan<int> ids, IKvCache cache)
     {
-        var all = Logits(ids, B, T, cache);                                      // (B·T, V)
-        return Ops.Reshape(Ops.Narrow(Ops.Reshape(all, B, T, Config.VocabSize), 1, T - 1, 1), B, Config.VocabSize);
+        if (ids.Length != cache.Rows || ids.Length == 0)
+            throw new ArgumentException($"{Config.ModelType}: {ids.Length} ids for a cache step of {cache.Rows} rows.");
+        var positions = cache.Positions;
+        foreach (int p in positions)
+            if ((uint)p >= (uint)Config.MaxPositions)
+                throw new ArgumentException($"{Config.ModelType}: position {p} exceeds the context of {Config.MaxPositions}.");
+        return positions;
     }
-
-    /// <summary>Rows T−1, 2T−1, … of <paramref name="x"/> (B·T, C): the last position of each sequence, (B, C).</summary>
-    private protected static Tensor LastPositions(Tensor x, int B, int T) =>
-        T == 1 ? x : Ops.Reshape(Ops.Narrow(Ops.Reshape(x, B, T, x.Dim(-1)), 1, T - 1, 1), B, x.Dim(-1));
 
     /// <summary>Mean next-token cross-entropy of <paramref name="ids"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
     public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int B, int T) => Ops.CrossEntropy(Logits(ids, B, T), targets);

@@ -61,9 +61,8 @@ public sealed partial class T5Model
     {
         int V = Config.VocabSize, C = Config.Embd;
         // Caches shaped by the decoder: DecoderLayers layers of (B, H, capacity, d_kv).
-        var shape = Config with { Layers = Config.DecoderLayers, Embd = Config.Heads * Config.DKv, KvHeads = Config.Heads };
-        using var cross = new KvCache(shape with { MaxPositions = Te }, B, Te);
-        using var self = new KvCache(shape with { MaxPositions = steps }, B, steps);
+        using var cross = new StepCache(Config.DecoderLayers, B, Config.Heads, Te, Config.DKv);
+        using var self = new StepCache(Config.DecoderLayers, B, Config.Heads, steps, Config.DKv);
         tape.Reset();
         using (tape.Activate())
         using (Tape.NoGrad())
@@ -112,11 +111,11 @@ public sealed partial class T5Model
     sealed partial class Attention
     {
         /// <summary>Projects keys and values of <paramref name="kv"/> (B,T,C) into rows [Length, Length+T) of layer <paramref name="layer"/>.</summary>
-        public void WriteKv(Tensor kv, int B, int T, KvCache cache, int layer) =>
+        public void WriteKv(Tensor kv, int B, int T, StepCache cache, int layer) =>
             cache.Write(layer, Heads(_k.Forward(kv), B, T), Heads(_v.Forward(kv), B, T));
 
         /// <summary>One new query per row (x (B,1,C)) over the cached keys [0, length) of <paramref name="layer"/> → (B,1,C).</summary>
-        public Tensor ForwardCached(Tensor x, int B, KvCache cache, int layer, int length, bool causal, Tensor? bias, ReadOnlySpan<int> keyLengths)
+        public Tensor ForwardCached(Tensor x, int B, StepCache cache, int layer, int length, bool causal, Tensor? bias, ReadOnlySpan<int> keyLengths)
         {
             var q = Heads(_q.Forward(x), B, 1);                     // (B,H,1,D)
             var k = Ops.Narrow(cache.Keys(layer), 2, 0, length);    // (B,H,length,D)
@@ -128,11 +127,11 @@ public sealed partial class T5Model
 
     sealed partial class Block
     {
-        public void WriteCrossKv(Tensor memory, int B, int Te, KvCache cross, int layer) => _cross!.WriteKv(memory, B, Te, cross, layer);
+        public void WriteCrossKv(Tensor memory, int B, int Te, StepCache cross, int layer) => _cross!.WriteKv(memory, B, Te, cross, layer);
 
         /// <summary>One decoding step of a decoder block: x (B,1,C) → (B,1,C); appends this token's self-attention
         /// keys and values to <paramref name="self"/> (advanced by the caller after the last layer).</summary>
-        public Tensor Step(T5Model model, Tensor x, int B, Tensor bias, KvCache self, KvCache cross, ReadOnlySpan<int> memoryLengths, int layer)
+        public Tensor Step(T5Model model, Tensor x, int B, Tensor bias, StepCache self, StepCache cross, ReadOnlySpan<int> memoryLengths, int layer)
         {
             int position = self.Length;
             var h = _selfNorm.Forward(x);
@@ -141,6 +140,52 @@ public sealed partial class T5Model
             h = _crossNorm!.Forward(x);
             x = Ops.Add(x, _cross!.ForwardCached(h, B, cross, layer, cross.Length, causal: false, null, memoryLengths));
             return FeedForward(model, x);
+        }
+    }
+
+    /// <summary>The decoder's keys and values, (B, H, capacity, D) per layer, rows [0, Length) filled — every row at the
+    /// same position, as this greedy loop needs. (The decoder-only models decode through the paged cache in Inference;
+    /// T5 moving onto it is still to do.)</summary>
+    sealed unsafe class StepCache : IDisposable
+    {
+        readonly Tensor[] _keys, _values;
+        readonly int _capacity;
+
+        public int Length { get; private set; }
+
+        public StepCache(int layers, int B, int H, int capacity, int D)
+        {
+            _capacity = capacity;
+            _keys = new Tensor[layers];
+            _values = new Tensor[layers];
+            for (int l = 0; l < layers; l++) { _keys[l] = Tensor.Zeros(B, H, capacity, D); _values[l] = Tensor.Zeros(B, H, capacity, D); }
+        }
+
+        public Tensor Keys(int layer) => _keys[layer];
+        public Tensor Values(int layer) => _values[layer];
+
+        /// <summary>Copies new keys and values (B, H, T, D) of a layer into rows [Length, Length + T).</summary>
+        public void Write(int layer, Tensor k, Tensor v)
+        {
+            int BH = k.Dim(0) * k.Dim(1), T = k.Dim(2), D = k.Dim(3);
+            if (Length + T > _capacity) throw new InvalidOperationException($"t5: {Length} + {T} tokens exceed the cache of {_capacity}.");
+            var ck = Ops.Contiguous(k);
+            var cv = Ops.Contiguous(v);
+            for (int bh = 0; bh < BH; bh++)
+            {
+                long src = (long)bh * T * D, dst = ((long)bh * _capacity + Length) * D;
+                new ReadOnlySpan<float>(ck.Data + src, T * D).CopyTo(new Span<float>(_keys[layer].Data + dst, T * D));
+                new ReadOnlySpan<float>(cv.Data + src, T * D).CopyTo(new Span<float>(_values[layer].Data + dst, T * D));
+            }
+        }
+
+        /// <summary>Marks <paramref name="tokens"/> more positions filled (after every layer has written them).</summary>
+        public void Advance(int tokens) => Length += tokens;
+
+        public void Dispose()
+        {
+            foreach (var t in _keys) t.Dispose();
+            foreach (var t in _values) t.Dispose();
         }
     }
 }

@@ -1,0 +1,85 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>Decoding attention over a paged KV cache: each query row reads its sequence's keys and values through a
+/// block table instead of from one contiguous (B,Hkv,capacity,D) tensor, so sequences of different lengths share one
+/// pool of fixed-size blocks. The same three passes as <see cref="DecodeAttention"/> (scores, softmax, weighted sum of
+/// V) per (row, head), each a task on the pool. Its slow twin is <see cref="AttentionReference"/> over the keys
+/// gathered into order (the tests do that gather).</summary>
+public static unsafe class PagedAttention
+{
+    /// <summary>o (N,H,D) = softmax(q·Kᵀ·scale + alibi)·V for N query rows. Row r sees keys 0..visible[r]−1 of its
+    /// sequence, whose key s lives in block tables[tableStart[r] + s / blockSize] at offset s mod blockSize of
+    /// <paramref name="kPool"/>, <paramref name="vPool"/> (blocks, Hkv, blockSize, D). Query row r, head h starts at
+    /// q + r·qRow + h·D; output row r at o + r·oRow + h·D. Head h reads kv head h / (H/Hkv).
+    /// <paramref name="alibiSlopes"/> (H values, or null) adds −m_h·(visible[r] − 1 − s) to the score of key s (Press
+    /// et al. 2022, the query at position visible[r] − 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
+        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* alibiSlopes)
+    {
+        if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || qRow < H * D || oRow < H * D)
+            throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
+        if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null))
+            throw new ArgumentException($"PagedAttention: null buffer for N={N}, H={H}, D={D}.");
+        long work = 0;
+        for (int r = 0; r < N; r++)
+        {
+            if (visible[r] <= 0) throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; it must see at least its own.");
+            work += visible[r];
+        }
+        var body = new Body
+        {
+            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Slopes = alibiSlopes,
+            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Scale = scale,
+        };
+        int tasks = N * H;
+        if (work * H * D < 32 * 1024) for (int i = 0; i < tasks; i++) body.Execute(i);
+        else ComputePool.Shared.For(tasks, ref body);
+    }
+
+    struct Body : IParallelBody
+    {
+        public float* Q, K, V, O, Slopes;
+        public int* Tables, TableStart, Visible;
+        public int QRow, ORow, H, Hkv, D, BlockSize;
+        public float Scale;
+
+        public void Execute(int task)
+        {
+            int r = task / H, h = task % H, kvh = h / (H / Hkv), S = Visible[r];
+            var query = new ReadOnlySpan<float>(Q + (long)r * QRow + (long)h * D, D);
+            int* table = Tables + TableStart[r];
+            long headOffset = (long)kvh * BlockSize * D, blockFloats = (long)Hkv * BlockSize * D;
+            var scores = new Span<float>(Scratch.Get(S), S);
+            // Keys block by block: inside a block a head's rows are contiguous.
+            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            {
+                float* kb = K + table[s0 / BlockSize] * blockFloats + headOffset;
+                int n = Math.Min(BlockSize, S - s0);
+                for (int i = 0; i < n; i++) scores[s0 + i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(kb + (long)i * D, D)) * Scale;
+            }
+            if (Slopes != null)
+            {
+                float m = Slopes[h];
+                for (int s = 0; s < S; s++) scores[s] += -m * (S - 1 - s);
+            }
+            float max = TensorPrimitives.Max(scores);
+            TensorPrimitives.Subtract(scores, max, scores);
+            TensorPrimitives.Exp(scores, scores);
+            float inverse = 1f / TensorPrimitives.Sum(scores);
+            var output = new Span<float>(O + (long)r * ORow + (long)h * D, D);
+            output.Clear();
+            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            {
+                float* vb = V + table[s0 / BlockSize] * blockFloats + headOffset;
+                int n = Math.Min(BlockSize, S - s0);
+                for (int i = 0; i < n; i++)
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vb + (long)i * D, D), scores[s0 + i] * inverse, output, output);
+            }
+        }
+    }
+}
