@@ -11,15 +11,16 @@ namespace Lathe.Tensors.Kernels;
 /// gathered into order (the tests do that gather).</summary>
 public static unsafe class PagedAttention
 {
-    /// <summary>o (N,H,D) = softmax(q·Kᵀ·scale + alibi)·V for N query rows. Row r sees keys 0..visible[r]−1 of its
+    /// <summary>o (N,H,D) = softmax(q·Kᵀ·scale + bias)·V for N query rows. Row r sees keys 0..visible[r]−1 of its
     /// sequence, whose key s lives in block tables[tableStart[r] + s / blockSize] at offset s mod blockSize of
     /// <paramref name="kPool"/>, <paramref name="vPool"/> (blocks, Hkv, blockSize, D). Query row r, head h starts at
     /// q + r·qRow + h·D; output row r at o + r·oRow + h·D. Head h reads kv head h / (H/Hkv).
-    /// <paramref name="alibiSlopes"/> (H values, or null) adds −m_h·(visible[r] − 1 − s) to the score of key s (Press
-    /// et al. 2022, the query at position visible[r] − 1).</summary>
+    /// <paramref name="positionBias"/> (H rows of <paramref name="biasStride"/> values, or null) adds
+    /// positionBias[h, visible[r] − 1 − s] — a bias by the query-to-key distance, as ALiBi (Press et al. 2022) and T5's
+    /// relative buckets are — to the score of key s.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
-        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* alibiSlopes)
+        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* positionBias = null, int biasStride = 0)
     {
         if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || qRow < H * D || oRow < H * D)
             throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
@@ -29,11 +30,13 @@ public static unsafe class PagedAttention
         for (int r = 0; r < N; r++)
         {
             if (visible[r] <= 0) throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; it must see at least its own.");
+            if (positionBias != null && visible[r] > biasStride)
+                throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; the position bias covers distances below {biasStride}.");
             work += visible[r];
         }
         var body = new Body
         {
-            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Slopes = alibiSlopes,
+            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride,
             QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Scale = scale,
         };
         int tasks = N * H;
@@ -43,9 +46,9 @@ public static unsafe class PagedAttention
 
     struct Body : IParallelBody
     {
-        public float* Q, K, V, O, Slopes;
+        public float* Q, K, V, O, Bias;
         public int* Tables, TableStart, Visible;
-        public int QRow, ORow, H, Hkv, D, BlockSize;
+        public int QRow, ORow, H, Hkv, D, BlockSize, BiasStride;
         public float Scale;
 
         public void Execute(int task)
@@ -62,10 +65,10 @@ public static unsafe class PagedAttention
                 int n = Math.Min(BlockSize, S - s0);
                 for (int i = 0; i < n; i++) scores[s0 + i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(kb + (long)i * D, D)) * Scale;
             }
-            if (Slopes != null)
+            if (Bias != null)
             {
-                float m = Slopes[h];
-                for (int s = 0; s < S; s++) scores[s] += -m * (S - 1 - s);
+                float* bias = Bias + (long)h * BiasStride;
+                for (int s = 0; s < S; s++) scores[s] += bias[S - 1 - s];
             }
             float max = TensorPrimitives.Max(scores);
             TensorPrimitives.Subtract(scores, max, scores);

@@ -11,10 +11,12 @@ public static unsafe partial class Ops
     /// order; row r sees keys 0..<paramref name="rowVisible"/>[r]−1 (its own position included) through the block table
     /// at <paramref name="rowTableStart"/>[r] in <paramref name="tables"/>. A one-row segment (a decode token) runs the
     /// paged kernel; a longer one (a prompt chunk) gathers its sequence's keys and runs the blocked flash kernel, which
-    /// is faster for many queries. <paramref name="alibiSlopes"/> (H values or empty) adds ALiBi. Returns (N, H·D).
-    /// Decoding only: no gradient flows.</summary>
+    /// is faster for many queries. <paramref name="positionBias"/> (H, L), when given, adds positionBias[h, d] to the
+    /// score of a key d positions before the query (ALiBi's −m_h·d, T5's relative buckets); L must exceed every
+    /// row's distance. <paramref name="scale"/> defaults to 1/√D (T5 uses 1). Returns (N, H·D). Decoding only: no
+    /// gradient flows.</summary>
     public static Tensor AttentionPaged(Tensor q, Tensor kPool, Tensor vPool, int heads, ReadOnlySpan<int> tables,
-        ReadOnlySpan<int> rowTableStart, ReadOnlySpan<int> rowVisible, ReadOnlySpan<int> segmentStarts, ReadOnlySpan<float> alibiSlopes = default)
+        ReadOnlySpan<int> rowTableStart, ReadOnlySpan<int> rowVisible, ReadOnlySpan<int> segmentStarts, Tensor? positionBias = null, float? scale = null)
     {
         if (Autograd.Tape.IsRecording && q.NeedsGrad)
             throw new InvalidOperationException("AttentionPaged: decoding only — call it under Tape.NoGrad().");
@@ -25,50 +27,50 @@ public static unsafe partial class Ops
             throw new ArgumentException($"AttentionPaged: q {Tensor.ShapeString(q.Shape)} must be (N, {heads}·{D}) rows with unit column stride; {heads} heads over {Hkv} kv heads.");
         if (rowTableStart.Length != N || rowVisible.Length != N || segmentStarts.Length < 1 || segmentStarts[0] != 0 || segmentStarts[^1] != N)
             throw new ArgumentException($"AttentionPaged: {rowTableStart.Length} table starts, {rowVisible.Length} visible counts and segments ending at {(segmentStarts.Length > 0 ? segmentStarts[^1] : -1)} for {N} rows.");
-        if (!alibiSlopes.IsEmpty && alibiSlopes.Length != heads)
-            throw new ArgumentException($"AttentionPaged: {alibiSlopes.Length} ALiBi slopes for {heads} heads.");
+        if (positionBias is not null && (positionBias.Rank != 2 || positionBias.Shape[0] != heads || !positionBias.IsContiguous))
+            throw new ArgumentException($"AttentionPaged: position bias {Tensor.ShapeString(positionBias.Shape)} must be ({heads}, distances), contiguous.");
+        int biasStride = positionBias?.Shape[1] ?? 0;
         for (int r = 0; r < N; r++)
         {
             int blocksNeeded = (rowVisible[r] + blockSize - 1) / blockSize;
-            if (rowVisible[r] <= 0 || rowTableStart[r] < 0 || rowTableStart[r] + blocksNeeded > tables.Length)
+            if (rowVisible[r] <= 0 || rowTableStart[r] < 0 || rowTableStart[r] + blocksNeeded > tables.Length || (positionBias is not null && rowVisible[r] > biasStride))
                 throw new ArgumentException($"AttentionPaged: row {r} sees {rowVisible[r]} keys through a table at {rowTableStart[r]} of {tables.Length} entries.");
             for (int i = 0; i < blocksNeeded; i++)
                 if ((uint)tables[rowTableStart[r] + i] >= (uint)kPool.Shape[0])
                     throw new ArgumentException($"AttentionPaged: row {r}'s block {tables[rowTableStart[r] + i]} is outside the pool of {kPool.Shape[0]}.");
         }
         int qRow = N > 1 ? q.Strides[0] : heads * D, C = heads * D;
-        float scale = 1f / MathF.Sqrt(D);
+        float sc = scale ?? 1f / MathF.Sqrt(D);
         var y = Autograd.Tape.NewResult([N, C]);
         fixed (int* pTables = tables, pStart = rowTableStart, pVisible = rowVisible)
-        fixed (float* pSlopes = alibiSlopes)
         {
             // Consecutive one-token segments (decode rows) go to the paged kernel in one call; they never wait on each other.
-            float* slopes = alibiSlopes.IsEmpty ? null : pSlopes;
+            float* bias = positionBias is null ? null : positionBias.Data;
             int runStart = -1;
             for (int s = 0; s + 1 < segmentStarts.Length; s++)
             {
                 int start = segmentStarts[s], count = segmentStarts[s + 1] - start;
                 if (count <= 0) throw new ArgumentException($"AttentionPaged: segment {s} has {count} rows.");
                 if (count == 1) { if (runStart < 0) runStart = start; continue; }
-                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, scale, slopes);
+                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride);
                 runStart = -1;
                 PromptSegment(q.Data + (long)start * qRow, qRow, kPool, vPool, y.Data + (long)start * C, C, pTables + pStart[start + count - 1],
-                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, scale, alibiSlopes);
+                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, sc, bias, biasStride);
             }
-            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, scale, slopes);
+            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride);
         }
         return y;
     }
 
     static void DecodeRows(Tensor q, int qRow, Tensor kPool, Tensor vPool, Tensor y, int* tables, int* tableStart, int* visible,
-        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* slopes) =>
+        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride) =>
         Kernels.PagedAttention.Forward(q.Data + (long)first * qRow, qRow, kPool.Data, vPool.Data, y.Data + (long)first * H * D, H * D,
-            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, scale, slopes);
+            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, scale, bias, biasStride);
 
     // A prompt chunk of T rows whose last row sees S keys: gather the S keys and values into (Hkv,S,D) order, then
     // causal flash attention with the queries read in place (token-major) and the output written token-major.
     static void PromptSegment(float* q, int qRow, Tensor kPool, Tensor vPool, float* o, int oRow, int* table, int S, int T,
-        int H, int Hkv, int D, int blockSize, float scale, ReadOnlySpan<float> alibiSlopes)
+        int H, int Hkv, int D, int blockSize, float scale, float* positionBias, int biasStride)
     {
         var k = Autograd.Tape.NewResult([Hkv, S, D]);
         var v = Autograd.Tape.NewResult([Hkv, S, D]);
@@ -83,16 +85,16 @@ public static unsafe partial class Ops
             }
         var lse = Autograd.Tape.NewResult([H, T]);
         Tensor? bias = null;
-        if (!alibiSlopes.IsEmpty)
+        if (positionBias != null)
         {
-            // (H,T,S): −m_h·(query − s) for keys at or before the query; later keys are masked anyway.
+            // (H,T,S): the bias of distance query − s for keys at or before the query; later keys are masked anyway.
             bias = Autograd.Tape.NewResult([H, T, S]);
             for (int h = 0; h < H; h++)
                 for (int t = 0; t < T; t++)
                 {
                     int query = S - T + t;
-                    float* row = bias.Data + ((long)h * T + t) * S;
-                    for (int s = 0; s < S; s++) row[s] = s <= query ? -alibiSlopes[h] * (query - s) : 0f;
+                    float* row = bias.Data + ((long)h * T + t) * S, distances = positionBias + (long)h * biasStride;
+                    for (int s = 0; s < S; s++) row[s] = s <= query ? distances[query - s] : 0f;
                 }
         }
         var problem = new Kernels.AttentionProblem

@@ -27,6 +27,12 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
     int[] _stepSequences = [], _stepCounts = [], _segmentStarts = [0], _lastRows = [];
     int[] _rowPositions = [], _rowTableStart = [], _rowVisible = [], _tables = [];
 
+    // An encoder-decoder's memory (cross-attention keys and values), one memory sequence per sequence, and the step's
+    // layout over it: every row its own segment, seeing its whole memory.
+    PagedKvCache? _memory;
+    int[] _memoryOf = [];
+    int[] _memoryTables = [], _memoryRowStart = [], _memoryRowVisible = [], _memorySegments = [];
+
     sealed class Sequence(int maxBlocks)
     {
         public readonly int[] Table = new int[maxBlocks];
@@ -80,13 +86,45 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
         return _sequences.Count - 1;
     }
 
-    /// <summary>Ends a sequence, returning the blocks no other sequence shares to the pool.</summary>
+    /// <summary>Ends a sequence, returning the blocks no other sequence shares to the pool (its memory's too).</summary>
     public void Free(int sequence)
     {
         var s = Get(sequence);
         Release(s, 0);
         _sequences[sequence] = null;
+        if (MemoryOf(sequence) is int m and >= 0) { _memory!.Free(m); _memoryOf[sequence] = -1; }
     }
+
+    /// <summary>Gives the cache room for encoder memories (cross-attention keys and values of an encoder-decoder):
+    /// sequences of up to <paramref name="maxLength"/> encoder tokens in a pool of <paramref name="blocks"/> blocks.</summary>
+    public void EnableMemory(int maxLength, int blocks)
+    {
+        if (_memory is not null) throw new InvalidOperationException("kv cache: the memory pool exists already.");
+        _memory = new PagedKvCache(Layers, KvHeads, HeadDim, maxLength, blocks, BlockSize);
+    }
+
+    /// <summary>Stores <paramref name="sequence"/>'s encoder memory for <paramref name="layer"/>: keys and values
+    /// (Te, Hkv·D). Call once per layer, layers in order, before the sequence's first step; every layer with the same
+    /// Te (the encoder's real tokens: padding is simply not stored).</summary>
+    public void StoreMemory(int sequence, int layer, Tensor k, Tensor v)
+    {
+        Get(sequence);
+        var memory = _memory ?? throw new InvalidOperationException("kv cache: no memory pool (call EnableMemory first).");
+        int id = MemoryOf(sequence) ?? -1;
+        if (layer == 0)
+        {
+            if (id >= 0) throw new InvalidOperationException($"kv cache: sequence {sequence} has its memory already.");
+            if (_memoryOf.Length < _sequences.Count) Array.Resize(ref _memoryOf, Math.Max(_sequences.Count, 2 * _memoryOf.Length));
+            id = _memoryOf[sequence] = memory.AddSequence();
+            memory.Schedule([id], [k.Shape[0]]);
+        }
+        else if (id < 0 || memory.Rows != k.Shape[0] || memory._stepSequences[0] != id)
+            throw new InvalidOperationException($"kv cache: store sequence {sequence}'s memory layer by layer from 0, {k.Shape[0]} rows each.");
+        memory.StoreRows(layer, k, v);
+        if (layer == Layers - 1) memory.Commit();
+    }
+
+    int? MemoryOf(int sequence) => sequence < _memoryOf.Length && _memoryOf[sequence] >= 0 ? _memoryOf[sequence] : null;
 
     /// <summary>A new sequence with the same cached tokens as <paramref name="sequence"/>. Blocks are shared until
     /// either writes into one (then that block is copied), so a fork costs no copy up front.</summary>
@@ -94,6 +132,11 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
     {
         var source = Get(sequence);
         int id = AddSequence();
+        if (MemoryOf(sequence) is int m)
+        {
+            if (_memoryOf.Length <= id) Array.Resize(ref _memoryOf, Math.Max(id + 1, 2 * _memoryOf.Length));
+            _memoryOf[id] = _memory!.Fork(m);
+        }
         var s = _sequences[id]!;
         source.Table.AsSpan(0, source.Blocks).CopyTo(s.Table);
         s.Blocks = source.Blocks;
@@ -169,6 +212,44 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
         _segmentStarts[sequences.Length] = row;
         _rows = rows;
         _scheduled = sequences.Length;
+        if (_memory is not null) LayOutMemory();
+    }
+
+    // The step's rows over their sequences' memories (for AttendMemory); rows of a sequence without one see none.
+    void LayOutMemory()
+    {
+        var memory = _memory!;
+        Grow(ref _memoryRowStart, _rows);
+        Grow(ref _memoryRowVisible, _rows);
+        Grow(ref _memorySegments, _rows + 1);
+        int entries = 0;
+        for (int i = 0; i < _scheduled; i++)
+            if (MemoryOf(_stepSequences[i]) is int m) entries += memory.Get(m).Blocks;
+        Grow(ref _memoryTables, entries);
+        int table = 0;
+        for (int i = 0; i < _scheduled; i++)
+        {
+            var m = MemoryOf(_stepSequences[i]) is int id ? memory.Get(id) : null;
+            if (m is not null) m.Table.AsSpan(0, m.Blocks).CopyTo(_memoryTables.AsSpan(table));
+            for (int r = _segmentStarts[i]; r < _segmentStarts[i + 1]; r++)
+            {
+                _memoryRowStart[r] = table;
+                _memoryRowVisible[r] = m?.Length ?? 0;
+            }
+            table += m?.Blocks ?? 0;
+        }
+        for (int r = 0; r <= _rows; r++) _memorySegments[r] = r;
+    }
+
+    /// <summary>Cross-attention over each row's sequence memory (see <see cref="IKvCache.AttendMemory"/>).</summary>
+    public Tensor AttendMemory(int layer, Tensor q, int heads, float? scale = null)
+    {
+        if (_rows == 0) throw new InvalidOperationException("kv cache: no step is scheduled (call Schedule before the model's Forward).");
+        if (_memory is null) throw new InvalidOperationException("kv cache: no memory pool (call EnableMemory first).");
+        for (int r = 0; r < _rows; r++)
+            if (_memoryRowVisible[r] == 0) throw new InvalidOperationException($"kv cache: row {r}'s sequence has no stored memory.");
+        return Ops.AttentionPaged(q, _memory._keys[layer], _memory._values[layer], heads, _memoryTables, _memoryRowStart.AsSpan(0, _rows),
+            _memoryRowVisible.AsSpan(0, _rows), _memorySegments.AsSpan(0, _rows + 1), null, scale);
     }
 
     /// <summary>Runs one step of one sequence: schedules <paramref name="ids"/> after its cached tokens and returns the
@@ -195,7 +276,14 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
 
     /// <summary>Stores the rows' keys and values of <paramref name="layer"/> at their positions, then attends (see
     /// <see cref="Ops.AttentionPaged"/>).</summary>
-    public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, ReadOnlySpan<float> alibiSlopes = default)
+    public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, Tensor? positionBias = null, float? scale = null)
+    {
+        StoreRows(layer, k, v);
+        return Ops.AttentionPaged(q, _keys[layer], _values[layer], heads, _tables, _rowTableStart.AsSpan(0, _rows), _rowVisible.AsSpan(0, _rows),
+            _segmentStarts.AsSpan(0, _scheduled + 1), positionBias, scale);
+    }
+
+    void StoreRows(int layer, Tensor k, Tensor v)
     {
         if (_rows == 0) throw new InvalidOperationException("kv cache: no step is scheduled (call Schedule before the model's Forward).");
         int width = KvHeads * HeadDim;
@@ -204,8 +292,6 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
             throw new ArgumentException($"kv cache: layer {layer} of {Layers}, keys {Tensor.ShapeString(k.Shape)} and values {Tensor.ShapeString(v.Shape)} must be ({_rows}, {width}) rows.");
         Store(_keys[layer], k);
         Store(_values[layer], v);
-        return Ops.AttentionPaged(q, _keys[layer], _values[layer], heads, _tables, _rowTableStart.AsSpan(0, _rows), _rowVisible.AsSpan(0, _rows),
-            _segmentStarts.AsSpan(0, _scheduled + 1), alibiSlopes);
     }
 
     // Copies row r's Hkv heads of D values to its position's slot in the pool.
@@ -285,6 +371,7 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
 
     public void Dispose()
     {
+        _memory?.Dispose();
         foreach (var t in _keys) t.Dispose();
         foreach (var t in _values) t.Dispose();
     }

@@ -12,6 +12,7 @@ public sealed class Gpt2Model : CausalLM
     readonly Tensor _wte;   // (V, C)
     readonly Tensor? _wpe;  // (maxT, C) learned positions; the sinusoidal table (not a parameter); null for alibi/rope
     readonly double[]? _alibiSlopes;
+    readonly Tensor? _alibiDistances;   // (H, maxT): the cached path's ALiBi by distance
     readonly Block[] _blocks;
     readonly NormLayer _lnF;
     readonly LinearLayer _lmHead;   // (V, C), tied to wte
@@ -31,6 +32,7 @@ public sealed class Gpt2Model : CausalLM
             _ => null,
         };
         _alibiSlopes = c.PositionEmbeddingType == "alibi" ? PositionalEncodings.AlibiSlopes(c.Heads) : null;
+        _alibiDistances = _alibiSlopes is null ? null : PositionalEncodings.AlibiDistances(_alibiSlopes, c.MaxPositions);
         var rope = c.PositionEmbeddingType == "rope" ? RopeTables.Create(c.MaxPositions, c.HeadDim, c.RopeTheta) : null;
         _blocks = new Block[c.Layers];
         for (int l = 0; l < c.Layers; l++)
@@ -39,7 +41,7 @@ public sealed class Gpt2Model : CausalLM
             bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".ln_1", c.Embd, rms: false, c.NormEps),
-                CausalSelfAttention.Gpt2(p, n + ".attn", c, std, residualStd, rope, _alibiSlopes),
+                CausalSelfAttention.Gpt2(p, n + ".attn", c, std, residualStd, rope, _alibiDistances),
                 new NormLayer(p, n + ".ln_2", c.Embd, rms: false, c.NormEps),
                 moe ? null : GeluMlp.Gpt2(p, n + ".mlp", c, std, residualStd),
                 moe ? MixtureOfExperts.Gpt2(p, c, n + ".mlp", std, residualStd) : null);
@@ -96,6 +98,7 @@ public sealed class Gpt2Model : CausalLM
     {
         base.DisposeExtra();
         if (_wpe is not null && !_wpe.RequiresGrad) _wpe.Dispose();
+        _alibiDistances?.Dispose();
     }
 
     /// <summary>x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)) — the MLP an MoE layer in the layers the config names.</summary>

@@ -5,7 +5,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 
 /// <summary><see cref="PagedAttention"/> and <see cref="Ops.AttentionPaged"/> against the scalar attention twin
 /// (<see cref="AttentionReference"/>, sums in double) run over each row's keys gathered into order: block sizes, GQA,
-/// ragged lengths including 1 and block ± 1, shuffled block tables, ALiBi. fp32 dot products of length D and a softmax
+/// ragged lengths including 1 and block ± 1, shuffled block tables, a distance bias (ALiBi's table). fp32 dot products of length D and a softmax
 /// over S keys stay within 1e-5 relative of the twin.</summary>
 public unsafe class PagedAttentionTests
 {
@@ -55,6 +55,15 @@ public unsafe class PagedAttentionTests
         return o;
     }
 
+    // ALiBi as a distance table (H, L): −m_h·d.
+    static float[] DistanceTable(float[] slopes, int L)
+    {
+        var table = new float[slopes.Length * L];
+        for (int h = 0; h < slopes.Length; h++)
+            for (int d = 0; d < L; d++) table[h * L + d] = -slopes[h] * d;
+        return table;
+    }
+
     static void AssertClose(float expected, float actual, string what) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"{what}: {actual}, reference {expected}");
 
@@ -74,13 +83,15 @@ public unsafe class PagedAttentionTests
             var (k, v, tables) = Pool(blocks, Hkv, bs, D, lengths, seed: bs + H + D);
             var q = TestData.Uniform((long)N * H * D, 7);
             float[]? slopes = alibi ? Enumerable.Range(0, H).Select(h => MathF.Pow(2, -8f * (h + 1) / H)).ToArray() : null;
+            int L = lengths.Max();
+            float[]? table = slopes is null ? null : DistanceTable(slopes, L);
             var flat = tables.SelectMany(t => t).ToArray();
             var start = new int[N];
             for (int r = 1; r < N; r++) start[r] = start[r - 1] + tables[r - 1].Length;
             var o = new float[q.Length];
-            fixed (float* pq = q, pk = k, pv = v, po = o, ps = slopes)
+            fixed (float* pq = q, pk = k, pv = v, po = o, pb = table)
             fixed (int* pt = flat, pst = start, pvis = lengths)
-                PagedAttention.Forward(pq, H * D, pk, pv, po, H * D, pt, pst, pvis, N, H, Hkv, D, bs, 1f / MathF.Sqrt(D), ps);
+                PagedAttention.Forward(pq, H * D, pk, pv, po, H * D, pt, pst, pvis, N, H, Hkv, D, bs, 1f / MathF.Sqrt(D), pb, alibi ? L : 0);
             for (int r = 0; r < N; r++)
             {
                 var expected = Reference(q.AsSpan(r * H * D, H * D).ToArray(), Gather(k, tables[r], Hkv, bs, D, lengths[r]),
@@ -122,7 +133,8 @@ public unsafe class PagedAttentionTests
             using var packed = Tensor.FromArray(all, N, wide);
             using var kPool = Tensor.FromArray(k, blocks, Hkv, bs, D);
             using var vPool = Tensor.FromArray(v, blocks, Hkv, bs, D);
-            var y = Ops.AttentionPaged(Ops.Narrow(packed, 1, 0, C), kPool, vPool, H, flat, rowStart, rowVisible, segmentStarts, slopes).ToArray();
+            using var bias = alibi ? Tensor.FromArray(DistanceTable(slopes, 20), H, 20) : null;
+            var y = Ops.AttentionPaged(Ops.Narrow(packed, 1, 0, C), kPool, vPool, H, flat, rowStart, rowVisible, segmentStarts, bias).ToArray();
             row = 0;
             for (int i = 0; i < counts.Length; i++)
             {

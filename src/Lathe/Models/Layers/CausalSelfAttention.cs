@@ -16,24 +16,25 @@ internal sealed class CausalSelfAttention
     readonly LinearLayer _proj;            // (C, H·D)
     readonly int _heads, _kvHeads, _headDim;
     readonly RopeTables? _rope;
-    readonly float[] _alibiSlopes;         // H slopes, or empty
+    readonly Tensor? _alibi;               // (H, maxT): −m_h·d by distance d, shared by the layers; the model owns it
     // With quantized weights, q/k/v run as one stacked matrix: one activation quantization and one pool dispatch
     // instead of three per token. The layers' own matrices then borrow rows of it.
     QuantizedMatrix? _fusedQkv;
 
-    CausalSelfAttention(LinearLayer? qkv, LinearLayer? q, LinearLayer? k, LinearLayer? v, LinearLayer proj, ModelConfig c, RopeTables? rope, double[]? alibiSlopes)
+    CausalSelfAttention(LinearLayer? qkv, LinearLayer? q, LinearLayer? k, LinearLayer? v, LinearLayer proj, ModelConfig c, RopeTables? rope, Tensor? alibi)
     {
         _qkv = qkv; _q = q; _k = k; _v = v; _proj = proj;
         _heads = c.Heads; _kvHeads = c.KvHeads; _headDim = c.HeadDim;
         _rope = rope;
-        _alibiSlopes = alibiSlopes is null ? [] : Array.ConvertAll(alibiSlopes, s => (float)s);
+        _alibi = alibi;
     }
 
     /// <summary>GPT-2's attention (HF names <paramref name="prefix"/>.c_attn, .c_proj; Conv1D layout): one fused
-    /// projection to q, k, v of H heads each; rotary or ALiBi positions when given.</summary>
-    public static CausalSelfAttention Gpt2(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables? rope, double[]? alibiSlopes) =>
+    /// projection to q, k, v of H heads each; rotary positions, or ALiBi (<paramref name="alibi"/>: the (H, maxT)
+    /// distance table of <see cref="PositionalEncodings.AlibiDistances"/>) when given.</summary>
+    public static CausalSelfAttention Gpt2(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables? rope, Tensor? alibi) =>
         new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Embd, std), null, null, null,
-            LinearLayer.Conv1D(p, prefix + ".c_proj", c.Embd, c.Embd, residualStd), c, rope, alibiSlopes);
+            LinearLayer.Conv1D(p, prefix + ".c_proj", c.Embd, c.Embd, residualStd), c, rope, alibi);
 
     /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases):
     /// grouped-query heads and rotary positions.</summary>
@@ -128,7 +129,7 @@ internal sealed class CausalSelfAttention
             k = Ops.RopeAtPositions(_k!.Forward(x), _rope!, cache.Positions, Hkv);
             v = _v!.Forward(x);
         }
-        return _proj.Forward(cache.Attend(layer, q, k, v, H, _alibiSlopes));        // (N,H·D) → (N,C)
+        return _proj.Forward(cache.Attend(layer, q, k, v, H, _alibi));              // (N,H·D) → (N,C)
     }
 
     // (…, (H+2·Hkv)·D) → q (…, H·D), k and v (…, Hkv·D): views of the last axis.

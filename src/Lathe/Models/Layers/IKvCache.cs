@@ -21,8 +21,14 @@ public interface IKvCache
     /// <summary>Stores the step's keys and values of <paramref name="layer"/> at the rows' positions and returns causal
     /// attention of every row over its sequence's keys so far (its own included). <paramref name="q"/> (N, H·D) and
     /// <paramref name="k"/>, <paramref name="v"/> (N, Hkv·D) may be column views of one fused projection.
-    /// <paramref name="alibiSlopes"/> (H values, or empty) adds ALiBi. Returns (N, H·D).</summary>
-    Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, ReadOnlySpan<float> alibiSlopes = default);
+    /// <paramref name="positionBias"/> (H, L), when given, adds positionBias[h, d] to the score of the key d positions
+    /// before the query (ALiBi, T5's relative buckets). <paramref name="scale"/> defaults to 1/√D. Returns (N, H·D).</summary>
+    Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, Tensor? positionBias = null, float? scale = null);
+
+    /// <summary>Cross-attention of an encoder-decoder: every row attends, without a mask, over the encoder memory's keys
+    /// and values of its sequence in <paramref name="layer"/>, stored once when the sequence started (nothing is
+    /// appended). q (N, H·D) → (N, H·D).</summary>
+    Tensor AttendMemory(int layer, Tensor q, int heads, float? scale = null);
 
     /// <summary>Called once after the last layer (and after reading <see cref="LastRows"/>): the step's rows become part
     /// of their sequences and the step's layout is cleared.</summary>
