@@ -17,14 +17,18 @@ public static unsafe class PagedAttention
     /// q + r·qRow + h·D; output row r at o + r·oRow + h·D. Head h reads kv head h / (H/Hkv).
     /// <paramref name="positionBias"/> (H rows of <paramref name="biasStride"/> values, or null) adds
     /// positionBias[h, visible[r] − 1 − s] — a bias by the query-to-key distance, as ALiBi (Press et al. 2022) and T5's
-    /// relative buckets are — to the score of key s.</summary>
+    /// relative buckets are — to the score of key s. <paramref name="prefixK"/>, <paramref name="prefixV"/> (Hkv, P, D),
+    /// when P &gt; 0, are P more keys and values every row sees before its sequence's (prefix tuning); the bias does not
+    /// apply to them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
-        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* positionBias = null, int biasStride = 0)
+        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* positionBias = null, int biasStride = 0,
+        float* prefixK = null, float* prefixV = null, int P = 0)
     {
         if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || qRow < H * D || oRow < H * D)
             throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
-        if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null))
+        if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null
+            || (P > 0 && (prefixK == null || prefixV == null)) || P < 0))
             throw new ArgumentException($"PagedAttention: null buffer for N={N}, H={H}, D={D}.");
         long work = 0;
         for (int r = 0; r < N; r++)
@@ -32,11 +36,11 @@ public static unsafe class PagedAttention
             if (visible[r] <= 0) throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; it must see at least its own.");
             if (positionBias != null && visible[r] > biasStride)
                 throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; the position bias covers distances below {biasStride}.");
-            work += visible[r];
+            work += visible[r] + P;
         }
         var body = new Body
         {
-            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride,
+            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride, PrefixK = prefixK, PrefixV = prefixV, P = P,
             QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Scale = scale,
         };
         int tasks = N * H;
@@ -46,9 +50,9 @@ public static unsafe class PagedAttention
 
     struct Body : IParallelBody
     {
-        public float* Q, K, V, O, Bias;
+        public float* Q, K, V, O, Bias, PrefixK, PrefixV;
         public int* Tables, TableStart, Visible;
-        public int QRow, ORow, H, Hkv, D, BlockSize, BiasStride;
+        public int QRow, ORow, H, Hkv, D, BlockSize, BiasStride, P;
         public float Scale;
 
         public void Execute(int task)
@@ -57,7 +61,10 @@ public static unsafe class PagedAttention
             var query = new ReadOnlySpan<float>(Q + (long)r * QRow + (long)h * D, D);
             int* table = Tables + TableStart[r];
             long headOffset = (long)kvh * BlockSize * D, blockFloats = (long)Hkv * BlockSize * D;
-            var scores = new Span<float>(Scratch.Get(S), S);
+            var all = new Span<float>(Scratch.Get(P + S), P + S);   // prefix keys' scores, then the sequence's
+            var scores = all.Slice(P);
+            float* pk = PrefixK + (long)kvh * P * D, pv = PrefixV + (long)kvh * P * D;
+            for (int i = 0; i < P; i++) all[i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(pk + (long)i * D, D)) * Scale;
             // Keys block by block: inside a block a head's rows are contiguous.
             for (int s0 = 0; s0 < S; s0 += BlockSize)
             {
@@ -70,12 +77,14 @@ public static unsafe class PagedAttention
                 float* bias = Bias + (long)h * BiasStride;
                 for (int s = 0; s < S; s++) scores[s] += bias[S - 1 - s];
             }
-            float max = TensorPrimitives.Max(scores);
-            TensorPrimitives.Subtract(scores, max, scores);
-            TensorPrimitives.Exp(scores, scores);
-            float inverse = 1f / TensorPrimitives.Sum(scores);
+            float max = TensorPrimitives.Max(all);
+            TensorPrimitives.Subtract(all, max, all);
+            TensorPrimitives.Exp(all, all);
+            float inverse = 1f / TensorPrimitives.Sum(all);
             var output = new Span<float>(O + (long)r * ORow + (long)h * D, D);
             output.Clear();
+            for (int i = 0; i < P; i++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(pv + (long)i * D, D), all[i] * inverse, output, output);
             for (int s0 = 0; s0 < S; s0 += BlockSize)
             {
                 float* vb = V + table[s0 / BlockSize] * blockFloats + headOffset;

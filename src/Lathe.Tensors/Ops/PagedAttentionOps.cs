@@ -13,10 +13,12 @@ public static unsafe partial class Ops
     /// paged kernel; a longer one (a prompt chunk) gathers its sequence's keys and runs the blocked flash kernel, which
     /// is faster for many queries. <paramref name="positionBias"/> (H, L), when given, adds positionBias[h, d] to the
     /// score of a key d positions before the query (ALiBi's −m_h·d, T5's relative buckets); L must exceed every
-    /// row's distance. <paramref name="scale"/> defaults to 1/√D (T5 uses 1). Returns (N, H·D). Decoding only: no
-    /// gradient flows.</summary>
+    /// row's distance. <paramref name="scale"/> defaults to 1/√D (T5 uses 1). <paramref name="prefixKeys"/>,
+    /// <paramref name="prefixValues"/> (Hkv, P, D) are P keys and values every row sees before its sequence's (prefix
+    /// tuning; not with a position bias). Returns (N, H·D). Decoding only: no gradient flows.</summary>
     public static Tensor AttentionPaged(Tensor q, Tensor kPool, Tensor vPool, int heads, ReadOnlySpan<int> tables,
-        ReadOnlySpan<int> rowTableStart, ReadOnlySpan<int> rowVisible, ReadOnlySpan<int> segmentStarts, Tensor? positionBias = null, float? scale = null)
+        ReadOnlySpan<int> rowTableStart, ReadOnlySpan<int> rowVisible, ReadOnlySpan<int> segmentStarts, Tensor? positionBias = null, float? scale = null,
+        Tensor? prefixKeys = null, Tensor? prefixValues = null)
     {
         if (Autograd.Tape.IsRecording && q.NeedsGrad)
             throw new InvalidOperationException("AttentionPaged: decoding only — call it under Tape.NoGrad().");
@@ -29,7 +31,18 @@ public static unsafe partial class Ops
             throw new ArgumentException($"AttentionPaged: {rowTableStart.Length} table starts, {rowVisible.Length} visible counts and segments ending at {(segmentStarts.Length > 0 ? segmentStarts[^1] : -1)} for {N} rows.");
         if (positionBias is not null && (positionBias.Rank != 2 || positionBias.Shape[0] != heads || !positionBias.IsContiguous))
             throw new ArgumentException($"AttentionPaged: position bias {Tensor.ShapeString(positionBias.Shape)} must be ({heads}, distances), contiguous.");
-        int biasStride = positionBias?.Shape[1] ?? 0;
+        int biasStride = positionBias?.Shape[1] ?? 0, P = 0;
+        if (prefixKeys is not null || prefixValues is not null)
+        {
+            if (prefixKeys is null || prefixValues is null || prefixKeys.Rank != 3 || !prefixKeys.Shape.SequenceEqual(prefixValues.Shape)
+                || prefixKeys.Shape[0] != Hkv || prefixKeys.Shape[2] != D)
+                throw new ArgumentException($"AttentionPaged: prefix keys {(prefixKeys is null ? "none" : Tensor.ShapeString(prefixKeys.Shape))} and values {(prefixValues is null ? "none" : Tensor.ShapeString(prefixValues.Shape))} must both be ({Hkv}, P, {D}).");
+            if (positionBias is not null) throw new ArgumentException("AttentionPaged: a prefix and a position bias together are not supported (the prefix has no position).");
+            P = prefixKeys.Shape[1];
+        }
+        var pk = P > 0 ? Contiguous(prefixKeys!) : null;
+        var pv = P > 0 ? Contiguous(prefixValues!) : null;
+        float* prefixK = pk is null ? null : pk.Data, prefixV = pv is null ? null : pv.Data;
         for (int r = 0; r < N; r++)
         {
             int blocksNeeded = (rowVisible[r] + blockSize - 1) / blockSize;
@@ -52,37 +65,44 @@ public static unsafe partial class Ops
                 int start = segmentStarts[s], count = segmentStarts[s + 1] - start;
                 if (count <= 0) throw new ArgumentException($"AttentionPaged: segment {s} has {count} rows.");
                 if (count == 1) { if (runStart < 0) runStart = start; continue; }
-                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride);
+                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P);
                 runStart = -1;
                 PromptSegment(q.Data + (long)start * qRow, qRow, kPool, vPool, y.Data + (long)start * C, C, pTables + pStart[start + count - 1],
-                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, sc, bias, biasStride);
+                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P);
             }
-            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride);
+            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P);
         }
         return y;
     }
 
     static void DecodeRows(Tensor q, int qRow, Tensor kPool, Tensor vPool, Tensor y, int* tables, int* tableStart, int* visible,
-        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride) =>
+        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride, float* prefixK, float* prefixV, int P) =>
         Kernels.PagedAttention.Forward(q.Data + (long)first * qRow, qRow, kPool.Data, vPool.Data, y.Data + (long)first * H * D, H * D,
-            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, scale, bias, biasStride);
+            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, scale, bias, biasStride, prefixK, prefixV, P);
 
     // A prompt chunk of T rows whose last row sees S keys: gather the S keys and values into (Hkv,S,D) order, then
     // causal flash attention with the queries read in place (token-major) and the output written token-major.
     static void PromptSegment(float* q, int qRow, Tensor kPool, Tensor vPool, float* o, int oRow, int* table, int S, int T,
-        int H, int Hkv, int D, int blockSize, float scale, float* positionBias, int biasStride)
+        int H, int Hkv, int D, int blockSize, float scale, float* positionBias, int biasStride, float* prefixK, float* prefixV, int P)
     {
-        var k = Autograd.Tape.NewResult([Hkv, S, D]);
-        var v = Autograd.Tape.NewResult([Hkv, S, D]);
+        // The prefix keys (if any) come first: then causal flash over P + S keys lets query t see all of them.
+        var k = Autograd.Tape.NewResult([Hkv, P + S, D]);
+        var v = Autograd.Tape.NewResult([Hkv, P + S, D]);
         long blockFloats = (long)Hkv * blockSize * D;
         for (int h = 0; h < Hkv; h++)
+        {
+            long at = (long)h * (P + S) * D;
+            new ReadOnlySpan<float>(prefixK + (long)h * P * D, P * D).CopyTo(new Span<float>(k.Data + at, P * D));
+            new ReadOnlySpan<float>(prefixV + (long)h * P * D, P * D).CopyTo(new Span<float>(v.Data + at, P * D));
             for (int s0 = 0; s0 < S; s0 += blockSize)
             {
                 int n = Math.Min(blockSize, S - s0);
-                long src = table[s0 / blockSize] * blockFloats + (long)h * blockSize * D, dst = ((long)h * S + s0) * D;
+                long src = table[s0 / blockSize] * blockFloats + (long)h * blockSize * D, dst = at + ((long)P + s0) * D;
                 new ReadOnlySpan<float>(kPool.Data + src, n * D).CopyTo(new Span<float>(k.Data + dst, n * D));
                 new ReadOnlySpan<float>(vPool.Data + src, n * D).CopyTo(new Span<float>(v.Data + dst, n * D));
             }
+        }
+        S += P;
         var lse = Autograd.Tape.NewResult([H, T]);
         Tensor? bias = null;
         if (positionBias != null)

@@ -18,6 +18,19 @@ public abstract class CausalLM : LanguageModel
     /// <c>Tape.NoGrad()</c>).</summary>
     public abstract Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true);
 
+    /// <summary>Prefix tuning (Li &amp; Liang 2021): <paramref name="keys"/> and <paramref name="values"/> (Hkv, P, D), the
+    /// caller's (typically trainable) tensors, become P extra key/value rows that every sequence's queries in attention
+    /// layer <paramref name="layer"/> see before their own keys, in training (gradients reach them) and in cached
+    /// decoding alike. Null for both removes the prefix.</summary>
+    public void SetAttentionPrefix(int layer, Tensor? keys, Tensor? values)
+    {
+        if ((uint)layer >= (uint)Config.Layers) throw new ArgumentException($"{Config.ModelType}: attention prefix for layer {layer} of {Config.Layers}.");
+        (AttentionLayer(layer) ?? throw new NotSupportedException($"{Config.ModelType}: attention prefixes are not supported.")).SetPrefix(keys, values);
+    }
+
+    /// <summary>The shared attention layer of layer <paramref name="layer"/> (null when the model has none).</summary>
+    private protected virtual CausalSelfAttention? AttentionLayer(int layer) => null;
+
     /// <summary>Validates a cached step's ids against the cache's layout and the context; returns the rows' positions.</summary>
     private protected ReadOnlySpan<int> CheckStep(ReadOnlySpan<int> ids, IKvCache cache)
     {

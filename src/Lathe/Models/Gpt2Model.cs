@@ -89,6 +89,8 @@ public sealed class Gpt2Model : CausalLM
         return loss;
     }
 
+    private protected override CausalSelfAttention AttentionLayer(int layer) => _blocks[layer].Attention;
+
     /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
     internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
 
@@ -105,6 +107,7 @@ public sealed class Gpt2Model : CausalLM
     sealed class Block(NormLayer ln1, CausalSelfAttention attn, NormLayer ln2, GeluMlp? mlp, MixtureOfExperts? moe)
     {
         public MixtureOfExperts? Moe => moe;
+        public CausalSelfAttention Attention => attn;
 
         /// <summary>The dense projections (an MoE layer's experts are not LinearLayers and stay F32).</summary>
         public IEnumerable<LinearLayer> Linears => mlp is null ? attn.Linears : attn.Linears.Concat(mlp.Linears);

@@ -5,7 +5,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 
 /// <summary><see cref="PagedAttention"/> and <see cref="Ops.AttentionPaged"/> against the scalar attention twin
 /// (<see cref="AttentionReference"/>, sums in double) run over each row's keys gathered into order: block sizes, GQA,
-/// ragged lengths including 1 and block ± 1, shuffled block tables, a distance bias (ALiBi's table). fp32 dot products of length D and a softmax
+/// ragged lengths including 1 and block ± 1, shuffled block tables, a distance bias (ALiBi's table), prefix keys. fp32 dot products of length D and a softmax
 /// over S keys stay within 1e-5 relative of the twin.</summary>
 public unsafe class PagedAttentionTests
 {
@@ -105,15 +105,20 @@ public unsafe class PagedAttentionTests
     public void A_step_mixing_prompt_chunks_and_decode_rows_matches_the_reference()
     {
         // Four sequences in one step: a decode row, a prompt chunk of 5 after 12 cached keys, two decode rows, a chunk
-        // of 3 from the start. q is read as a column view of a wider (fused) projection.
+        // of 3 from the start. q is read as a column view of a wider (fused) projection. Plain, with ALiBi's distance
+        // table, and with 3 prefix keys and values (prefix tuning) every row sees first.
         const int bs = 4, H = 4, Hkv = 2, D = 8;
         int[] counts = [1, 5, 1, 3], lengths = [9, 17, 4, 3];   // keys after the step
         int N = counts.Sum(), C = H * D, wide = C + 2 * Hkv * D;
         int blocks = lengths.Sum(l => (l + bs - 1) / bs);
         var (k, v, tables) = Pool(blocks, Hkv, bs, D, lengths, seed: 3);
         var all = TestData.Uniform((long)N * wide, 11);
-        foreach (bool alibi in new[] { false, true })
+        const int P = 3;
+        var prefixK = TestData.Uniform(Hkv * P * D, 21);
+        var prefixV = TestData.Uniform(Hkv * P * D, 22);
+        foreach (string variant in new[] { "plain", "alibi", "prefix" })
         {
+            bool alibi = variant == "alibi", prefix = variant == "prefix";
             float[] slopes = alibi ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
             var flat = tables.SelectMany(t => t).ToArray();
             var segmentStarts = new int[counts.Length + 1];
@@ -134,7 +139,10 @@ public unsafe class PagedAttentionTests
             using var kPool = Tensor.FromArray(k, blocks, Hkv, bs, D);
             using var vPool = Tensor.FromArray(v, blocks, Hkv, bs, D);
             using var bias = alibi ? Tensor.FromArray(DistanceTable(slopes, 20), H, 20) : null;
-            var y = Ops.AttentionPaged(Ops.Narrow(packed, 1, 0, C), kPool, vPool, H, flat, rowStart, rowVisible, segmentStarts, bias).ToArray();
+            using var pk = prefix ? Tensor.FromArray(prefixK, Hkv, P, D) : null;
+            using var pv = prefix ? Tensor.FromArray(prefixV, Hkv, P, D) : null;
+            var y = Ops.AttentionPaged(Ops.Narrow(packed, 1, 0, C), kPool, vPool, H, flat, rowStart, rowVisible, segmentStarts, bias,
+                prefixKeys: pk, prefixValues: pv).ToArray();
             row = 0;
             for (int i = 0; i < counts.Length; i++)
             {
@@ -143,15 +151,32 @@ public unsafe class PagedAttentionTests
                 var q = new float[H * T * D];
                 for (int t = 0; t < T; t++)
                     for (int h = 0; h < H; h++) Array.Copy(all, (long)(row + t) * wide + h * D, q, ((long)h * T + t) * D, D);
-                var expected = Reference(q, Gather(k, tables[i], Hkv, bs, D, lengths[i]), Gather(v, tables[i], Hkv, bs, D, lengths[i]),
-                    H, Hkv, T, lengths[i], D, alibi ? slopes : null);
+                float[] keys = Gather(k, tables[i], Hkv, bs, D, lengths[i]), values = Gather(v, tables[i], Hkv, bs, D, lengths[i]);
+                int S = lengths[i];
+                if (prefix)   // the twin sees the prefix as P more keys before the sequence's: causal with the offset
+                {
+                    (keys, values, S) = (Prepend(prefixK, keys, Hkv, P, S, D), Prepend(prefixV, values, Hkv, P, S, D), S + P);
+                }
+                var expected = Reference(q, keys, values, H, Hkv, T, S, D, alibi ? slopes : null);
                 for (int t = 0; t < T; t++)
                     for (int h = 0; h < H; h++)
                         for (int d = 0; d < D; d++)
-                            AssertClose(expected[((long)h * T + t) * D + d], y[(row + t) * C + h * D + d], $"alibi {alibi} sequence {i} row {t} head {h} [{d}]");
+                            AssertClose(expected[((long)h * T + t) * D + d], y[(row + t) * C + h * D + d], $"{variant} sequence {i} row {t} head {h} [{d}]");
                 row += T;
             }
         }
+    }
+
+    // (Hkv,P,D) before (Hkv,S,D) → (Hkv,P+S,D).
+    static float[] Prepend(float[] prefix, float[] keys, int Hkv, int P, int S, int D)
+    {
+        var result = new float[Hkv * (P + S) * D];
+        for (int h = 0; h < Hkv; h++)
+        {
+            Array.Copy(prefix, h * P * D, result, h * (P + S) * D, P * D);
+            Array.Copy(keys, h * S * D, result, (h * (P + S) + P) * D, S * D);
+        }
+        return result;
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace Lathe.Models;
 /// (rotary q/k, or ALiBi on the scores), and the output projection. The fast-path choice lives here once: training and
 /// full-sequence scoring run <see cref="Ops.AttentionPacked"/> / <see cref="Ops.AttentionTokenMajor"/> on the
 /// projections' token-major layout (split heads through <see cref="Ops.Attention"/> only for an additive bias); the
-/// cached path runs through an <see cref="IKvCache"/>, rows of several sequences at once. Holds weights only.</summary>
+/// cached path runs through an <see cref="IKvCache"/>, rows of several sequences at once. Optional prefix keys and
+/// values (prefix tuning) join both paths. Holds weights (and the caller's prefix) only, no per-request state.</summary>
 internal sealed class CausalSelfAttention
 {
     readonly LinearLayer? _qkv;            // (3C, C): GPT-2 c_attn, q|k|v side by side
@@ -47,6 +48,21 @@ internal sealed class CausalSelfAttention
         return new(null, q, k, v, LinearLayer.NoBias(p, prefix + ".o_proj", c.Heads * D, c.Embd, residualStd), c, rope, null);
     }
 
+    (Tensor Keys, Tensor Values)? _prefix;
+
+    /// <summary>Prefix tuning (Li &amp; Liang 2021): P key and value rows, (Hkv, P, D) each, that every query sees before
+    /// its own sequence's keys — with no position (not rotated, no ALiBi). The tensors are the caller's (trainable:
+    /// the training path's gradient reaches them); null removes the prefix.</summary>
+    public void SetPrefix(Tensor? keys, Tensor? values)
+    {
+        if (keys is null && values is null) { _prefix = null; return; }
+        if (keys is null || values is null || keys.Rank != 3 || !keys.Shape.SequenceEqual(values.Shape)
+            || keys.Shape[0] != _kvHeads || keys.Shape[2] != _headDim || keys.Shape[1] <= 0)
+            throw new ArgumentException($"attention prefix: keys {(keys is null ? "none" : Tensor.ShapeString(keys.Shape))} and values {(values is null ? "none" : Tensor.ShapeString(values.Shape))} must both be ({_kvHeads}, P, {_headDim}) with P ≥ 1.");
+        if (_alibi is not null) throw new ArgumentException("attention prefix: not with ALiBi positions (a prefix row has no position).");
+        _prefix = (keys, values);
+    }
+
     public IEnumerable<LinearLayer> Linears
     {
         get
@@ -76,7 +92,13 @@ internal sealed class CausalSelfAttention
         if (_qkv is not null)
         {
             var h = _qkv.Forward(x);                                                // (B,T,3C)
-            if (alibiBias is null)
+            if (_prefix is not null)
+            {
+                if (_rope is not null) h = Ops.RopeTokenMajor(h, _rope, rotatedHeads: 2 * H);
+                var (q, k, v) = SplitColumns(h);
+                y = HeadsAttention(q, k, v, B, T, null, rate, seed);
+            }
+            else if (alibiBias is null)
             {
                 // The kernel reads q, k, v in place from h (rotated first under RoPE) and writes (B,T,C): no head split
                 // or merge to copy.
@@ -90,10 +112,38 @@ internal sealed class CausalSelfAttention
             Tensor qp, kp, vp;
             if (_fusedQkv is { } fused) (qp, kp, vp) = SplitColumns(Ops.QuantLinear(x, fused));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
-            y = Ops.AttentionTokenMajor(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp,
+            if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, null, rate, seed);
+            else y = Ops.AttentionTokenMajor(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp,
                 H, Hkv, causal: true, dropout: rate, dropoutSeed: seed);
         }
         return _proj.Forward(y);
+    }
+
+    // With a prefix: q (B,T,H·D), k, v (B,T,Hkv·D) split to heads, the prefix rows put before every sequence's keys, and
+    // the general kernel (causal with the offset P: query t sees the whole prefix and keys 0..t) → (B,T,H·D).
+    Tensor HeadsAttention(Tensor q, Tensor k, Tensor v, int B, int T, Tensor? bias, float rate, ulong seed)
+    {
+        int H = _heads, Hkv = _kvHeads, D = _headDim;
+        var qh = Ops.Transpose(Ops.Reshape(q, B, T, H, D), 1, 2);                  // (B,H,T,D)
+        var kh = Ops.Transpose(Ops.Reshape(k, B, T, Hkv, D), 1, 2);                // (B,Hkv,T,D)
+        var vh = Ops.Transpose(Ops.Reshape(v, B, T, Hkv, D), 1, 2);
+        if (_prefix is { } prefix)
+        {
+            kh = Ops.Concat([Repeat(prefix.Keys, B), kh], 2);                      // (B,Hkv,P+T,D)
+            vh = Ops.Concat([Repeat(prefix.Values, B), vh], 2);
+        }
+        var y = Ops.Attention(qh, kh, vh, causal: true, bias: bias, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
+        return Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
+    }
+
+    // (Hkv,P,D) → (B,Hkv,P,D): the same rows for every sequence; the gradients of the B copies add up in the prefix.
+    static Tensor Repeat(Tensor prefix, int B)
+    {
+        var one = Ops.Reshape(prefix, 1, prefix.Dim(0), prefix.Dim(1), prefix.Dim(2));
+        if (B == 1) return one;
+        var copies = new Tensor[B];
+        Array.Fill(copies, one);
+        return Ops.Concat(copies, 0);
     }
 
     // ALiBi needs an additive bias, which only the general kernel takes: heads split to (B,H,T,D) and merged back.
@@ -129,7 +179,8 @@ internal sealed class CausalSelfAttention
             k = Ops.RopeAtPositions(_k!.Forward(x), _rope!, cache.Positions, Hkv);
             v = _v!.Forward(x);
         }
-        return _proj.Forward(cache.Attend(layer, q, k, v, H, _alibi));              // (N,H·D) → (N,C)
+        var y = cache.Attend(layer, q, k, v, H, _alibi, null, _prefix?.Keys, _prefix?.Values);   // (N,H·D)
+        return _proj.Forward(y);                                                    // (N,C)
     }
 
     // (…, (H+2·Hkv)·D) → q (…, H·D), k and v (…, Hkv·D): views of the last axis.
