@@ -6,8 +6,9 @@ namespace Lathe.Tensors.Kernels;
 
 /// <summary>Decoding attention over a paged KV cache: each query row reads its sequence's keys and values through a
 /// block table instead of from one contiguous (B,Hkv,capacity,D) tensor, so sequences of different lengths share one
-/// pool of fixed-size blocks. The same three passes as <see cref="DecodeAttention"/> (scores, softmax, weighted sum of
-/// V) per (row, head), each a task on the pool. Its slow twin is <see cref="AttentionReference"/> over the keys
+/// pool of fixed-size blocks. The blocked <see cref="FlashAttention"/> pays for query tiles and masks one query does not
+/// need; this does the three obvious passes (scores, softmax, weighted sum of V) per (row, head), each a task on the
+/// pool. Its slow twin is <see cref="AttentionReference"/> over the keys
 /// gathered into order (the tests do that gather).</summary>
 public static unsafe class PagedAttention
 {
