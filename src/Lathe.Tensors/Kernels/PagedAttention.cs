@@ -14,7 +14,8 @@ public static unsafe class PagedAttention
 {
     /// <summary>o (N,H,D) = softmax(q·Kᵀ·scale + bias)·V for N query rows. Row r sees keys 0..visible[r]−1 of its
     /// sequence, whose key s lives in block tables[tableStart[r] + s / blockSize] at offset s mod blockSize of
-    /// <paramref name="kPool"/>, <paramref name="vPool"/> (blocks, Hkv, blockSize, D). Query row r, head h starts at
+    /// <paramref name="kPool"/>, <paramref name="vPool"/> (Hkv, blocks, blockSize, D) — head-major, so a sequence whose
+    /// blocks were handed out in order reads each head's keys as one contiguous run, as from a contiguous cache. Query row r, head h starts at
     /// q + r·qRow + h·D; output row r at o + r·oRow + h·D. Head h reads kv head h / (H/Hkv).
     /// <paramref name="positionBias"/> (H rows of <paramref name="biasStride"/> values, or null) adds
     /// positionBias[h, visible[r] − 1 − s] — a bias by the query-to-key distance, as ALiBi (Press et al. 2022) and T5's
@@ -23,10 +24,10 @@ public static unsafe class PagedAttention
     /// apply to them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
-        int* visible, int N, int H, int Hkv, int D, int blockSize, float scale, float* positionBias = null, int biasStride = 0,
+        int* visible, int N, int H, int Hkv, int D, int blockSize, int blocks, float scale, float* positionBias = null, int biasStride = 0,
         float* prefixK = null, float* prefixV = null, int P = 0)
     {
-        if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || qRow < H * D || oRow < H * D)
+        if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || blocks <= 0 || qRow < H * D || oRow < H * D)
             throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
         if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null
             || (P > 0 && (prefixK == null || prefixV == null)) || P < 0))
@@ -42,7 +43,7 @@ public static unsafe class PagedAttention
         var body = new Body
         {
             Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride, PrefixK = prefixK, PrefixV = prefixV, P = P,
-            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Scale = scale,
+            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Blocks = blocks, Scale = scale,
         };
         int tasks = N * H;
         if (work * H * D < 32 * 1024) for (int i = 0; i < tasks; i++) body.Execute(i);
@@ -53,7 +54,7 @@ public static unsafe class PagedAttention
     {
         public float* Q, K, V, O, Bias, PrefixK, PrefixV;
         public int* Tables, TableStart, Visible;
-        public int QRow, ORow, H, Hkv, D, BlockSize, BiasStride, P;
+        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P;
         public float Scale;
 
         public void Execute(int task)
@@ -61,7 +62,7 @@ public static unsafe class PagedAttention
             int r = task / H, h = task % H, kvh = h / (H / Hkv), S = Visible[r];
             var query = new ReadOnlySpan<float>(Q + (long)r * QRow + (long)h * D, D);
             int* table = Tables + TableStart[r];
-            long headOffset = (long)kvh * BlockSize * D, blockFloats = (long)Hkv * BlockSize * D;
+            long headOffset = (long)kvh * Blocks * BlockSize * D, blockFloats = (long)BlockSize * D;
             var all = new Span<float>(Scratch.Get(P + S), P + S);   // prefix keys' scores, then the sequence's
             var scores = all.Slice(P);
             float* pk = PrefixK + (long)kvh * P * D, pv = PrefixV + (long)kvh * P * D;

@@ -5,7 +5,7 @@ namespace Lathe.Tensors;
 public static unsafe partial class Ops
 {
     /// <summary>Attention of the N query rows of one decoding step over their sequences' cached keys and values in
-    /// <paramref name="kPool"/>, <paramref name="vPool"/> (blocks, Hkv, blockSize, D). <paramref name="q"/> is (N, ≥H·D)
+    /// <paramref name="kPool"/>, <paramref name="vPool"/> (Hkv, blocks, blockSize, D). <paramref name="q"/> is (N, ≥H·D)
     /// with head h of row r at columns h·D..h·D+D−1 (a narrowed view of a fused projection is read in place).
     /// The rows form segments (<paramref name="segmentStarts"/>: S+1 row boundaries), one per sequence, in position
     /// order; row r sees keys 0..<paramref name="rowVisible"/>[r]−1 (its own position included) through the block table
@@ -23,8 +23,8 @@ public static unsafe partial class Ops
         if (Autograd.Tape.IsRecording && q.NeedsGrad)
             throw new InvalidOperationException("AttentionPaged: decoding only — call it under Tape.NoGrad().");
         if (kPool.Rank != 4 || !kPool.Shape.SequenceEqual(vPool.Shape) || !kPool.IsContiguous || !vPool.IsContiguous)
-            throw new ArgumentException($"AttentionPaged: pools {Tensor.ShapeString(kPool.Shape)} / {Tensor.ShapeString(vPool.Shape)} must be (blocks, Hkv, block size, D), equal and contiguous.");
-        int Hkv = kPool.Shape[1], blockSize = kPool.Shape[2], D = kPool.Shape[3], N = q.Rank == 2 ? q.Shape[0] : -1;
+            throw new ArgumentException($"AttentionPaged: pools {Tensor.ShapeString(kPool.Shape)} / {Tensor.ShapeString(vPool.Shape)} must be (Hkv, blocks, block size, D), equal and contiguous.");
+        int Hkv = kPool.Shape[0], blocks = kPool.Shape[1], blockSize = kPool.Shape[2], D = kPool.Shape[3], N = q.Rank == 2 ? q.Shape[0] : -1;
         if (q.Rank != 2 || q.Strides[1] != 1 || q.Shape[1] != heads * D || heads % Hkv != 0 || (N > 1 && q.Strides[0] < heads * D))
             throw new ArgumentException($"AttentionPaged: q {Tensor.ShapeString(q.Shape)} must be (N, {heads}·{D}) rows with unit column stride; {heads} heads over {Hkv} kv heads.");
         if (rowTableStart.Length != N || rowVisible.Length != N || segmentStarts.Length < 1 || segmentStarts[0] != 0 || segmentStarts[^1] != N)
@@ -49,8 +49,8 @@ public static unsafe partial class Ops
             if (rowVisible[r] <= 0 || rowTableStart[r] < 0 || rowTableStart[r] + blocksNeeded > tables.Length || (positionBias is not null && rowVisible[r] > biasStride))
                 throw new ArgumentException($"AttentionPaged: row {r} sees {rowVisible[r]} keys through a table at {rowTableStart[r]} of {tables.Length} entries.");
             for (int i = 0; i < blocksNeeded; i++)
-                if ((uint)tables[rowTableStart[r] + i] >= (uint)kPool.Shape[0])
-                    throw new ArgumentException($"AttentionPaged: row {r}'s block {tables[rowTableStart[r] + i]} is outside the pool of {kPool.Shape[0]}.");
+                if ((uint)tables[rowTableStart[r] + i] >= (uint)blocks)
+                    throw new ArgumentException($"AttentionPaged: row {r}'s block {tables[rowTableStart[r] + i]} is outside the pool of {blocks}.");
         }
         int qRow = N > 1 ? q.Strides[0] : heads * D, C = heads * D;
         float sc = scale ?? 1f / MathF.Sqrt(D);
@@ -78,7 +78,7 @@ public static unsafe partial class Ops
     static void DecodeRows(Tensor q, int qRow, Tensor kPool, Tensor vPool, Tensor y, int* tables, int* tableStart, int* visible,
         int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride, float* prefixK, float* prefixV, int P) =>
         Kernels.PagedAttention.Forward(q.Data + (long)first * qRow, qRow, kPool.Data, vPool.Data, y.Data + (long)first * H * D, H * D,
-            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, scale, bias, biasStride, prefixK, prefixV, P);
+            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, kPool.Shape[1], scale, bias, biasStride, prefixK, prefixV, P);
 
     // A prompt chunk of T rows whose last row sees S keys: gather the S keys and values into (Hkv,S,D) order, then
     // causal flash attention with the queries read in place (token-major) and the output written token-major.
@@ -88,7 +88,7 @@ public static unsafe partial class Ops
         // The prefix keys (if any) come first: then causal flash over P + S keys lets query t see all of them.
         var k = Autograd.Tape.NewResult([Hkv, P + S, D]);
         var v = Autograd.Tape.NewResult([Hkv, P + S, D]);
-        long blockFloats = (long)Hkv * blockSize * D;
+        long blockFloats = (long)blockSize * D, headFloats = (long)kPool.Shape[1] * blockFloats;
         for (int h = 0; h < Hkv; h++)
         {
             long at = (long)h * (P + S) * D;
@@ -97,7 +97,7 @@ public static unsafe partial class Ops
             for (int s0 = 0; s0 < S; s0 += blockSize)
             {
                 int n = Math.Min(blockSize, S - s0);
-                long src = table[s0 / blockSize] * blockFloats + (long)h * blockSize * D, dst = at + ((long)P + s0) * D;
+                long src = h * headFloats + table[s0 / blockSize] * blockFloats, dst = at + ((long)P + s0) * D;
                 new ReadOnlySpan<float>(kPool.Data + src, n * D).CopyTo(new Span<float>(k.Data + dst, n * D));
                 new ReadOnlySpan<float>(vPool.Data + src, n * D).CopyTo(new Span<float>(v.Data + dst, n * D));
             }

@@ -4,7 +4,7 @@ using Lathe.Tensors;
 namespace Lathe.Inference;
 
 /// <summary>A KV cache shared by many sequences: per layer, one pool of fixed-size blocks of keys and values
-/// (blocks, Hkv, blockSize, D); each sequence owns a block table and a length, so sequences of different lengths share
+/// (Hkv, blocks, blockSize, D), head-major so that a sequence's blocks handed out in order read as one run per head; each sequence owns a block table and a length, so sequences of different lengths share
 /// the pool and a scheduler can add and remove them between steps. Forked sequences share their blocks (reference
 /// counted) until one of them writes into a shared block, which is then copied (copy-on-write) — a beam search's
 /// hypotheses share their common prefix. A step is laid out with <see cref="Schedule"/> and run by a model's
@@ -15,7 +15,7 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
     /// block, large enough that the attention kernel reads long contiguous runs.</summary>
     public const int DefaultBlockSize = 16;
 
-    readonly Tensor[] _keys, _values;          // per layer (Blocks, Hkv, BlockSize, D)
+    readonly Tensor[] _keys, _values;          // per layer (Hkv, Blocks, BlockSize, D)
     readonly int[] _references;                // per block: how many sequences' tables hold it (0: free)
     readonly int[] _freeList;                  // free block ids, a stack
     int _freeCount;
@@ -68,8 +68,8 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
         _values = new Tensor[layers];
         for (int l = 0; l < layers; l++)
         {
-            _keys[l] = Tensor.Zeros(blocks, kvHeads, blockSize, headDim);
-            _values[l] = Tensor.Zeros(blocks, kvHeads, blockSize, headDim);
+            _keys[l] = Tensor.Zeros(kvHeads, blocks, blockSize, headDim);
+            _values[l] = Tensor.Zeros(kvHeads, blocks, blockSize, headDim);
         }
         _references = new int[blocks];
         _freeList = new int[blocks];
@@ -306,7 +306,7 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
             long block = _tables[_rowTableStart[r] + position / BlockSize], offset = position % BlockSize;
             for (int h = 0; h < KvHeads; h++)
                 new ReadOnlySpan<float>(src + (long)r * rowStride + h * D, D)
-                    .CopyTo(new Span<float>(dst + ((block * KvHeads + h) * BlockSize + offset) * D, D));
+                    .CopyTo(new Span<float>(dst + (((long)h * Blocks + block) * BlockSize + offset) * D, D));
         }
     }
 
@@ -335,12 +335,14 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
             int shared = s.Table[i];
             if (_references[shared] == 1) continue;
             int copy = Take();
-            long floats = (long)KvHeads * BlockSize * HeadDim;
+            int floats = BlockSize * HeadDim;
             for (int l = 0; l < Layers; l++)
-            {
-                new ReadOnlySpan<float>(_keys[l].Data + shared * floats, (int)floats).CopyTo(new Span<float>(_keys[l].Data + copy * floats, (int)floats));
-                new ReadOnlySpan<float>(_values[l].Data + shared * floats, (int)floats).CopyTo(new Span<float>(_values[l].Data + copy * floats, (int)floats));
-            }
+                for (int h = 0; h < KvHeads; h++)
+                {
+                    long head = (long)h * Blocks * floats;
+                    new ReadOnlySpan<float>(_keys[l].Data + head + (long)shared * floats, floats).CopyTo(new Span<float>(_keys[l].Data + head + (long)copy * floats, floats));
+                    new ReadOnlySpan<float>(_values[l].Data + head + (long)shared * floats, floats).CopyTo(new Span<float>(_values[l].Data + head + (long)copy * floats, floats));
+                }
             _references[shared]--;
             s.Table[i] = copy;
         }

@@ -9,7 +9,7 @@ namespace Lathe.Tensors.Tests.Kernels;
 /// over S keys stay within 1e-5 relative of the twin.</summary>
 public unsafe class PagedAttentionTests
 {
-    // A pool of `blocks` blocks (blocks, Hkv, bs, D) with random contents, and per sequence a table of distinct blocks in
+    // A pool of `blocks` blocks (Hkv, blocks, bs, D) with random contents, and per sequence a table of distinct blocks in
     // shuffled order: sequence i holds lengths[i] keys.
     static (float[] K, float[] V, int[][] Tables) Pool(int blocks, int Hkv, int bs, int D, int[] lengths, int seed)
     {
@@ -33,7 +33,7 @@ public unsafe class PagedAttentionTests
         var result = new float[(long)Hkv * S * D];
         for (int h = 0; h < Hkv; h++)
             for (int s = 0; s < S; s++)
-                Array.Copy(pool, (((long)table[s / bs] * Hkv + h) * bs + s % bs) * D, result, ((long)h * S + s) * D, D);
+                Array.Copy(pool, (((long)h * (pool.Length / ((long)Hkv * bs * D)) + table[s / bs]) * bs + s % bs) * D, result, ((long)h * S + s) * D, D);
         return result;
     }
 
@@ -91,7 +91,7 @@ public unsafe class PagedAttentionTests
             var o = new float[q.Length];
             fixed (float* pq = q, pk = k, pv = v, po = o, pb = table)
             fixed (int* pt = flat, pst = start, pvis = lengths)
-                PagedAttention.Forward(pq, H * D, pk, pv, po, H * D, pt, pst, pvis, N, H, Hkv, D, bs, 1f / MathF.Sqrt(D), pb, alibi ? L : 0);
+                PagedAttention.Forward(pq, H * D, pk, pv, po, H * D, pt, pst, pvis, N, H, Hkv, D, bs, blocks, 1f / MathF.Sqrt(D), pb, alibi ? L : 0);
             for (int r = 0; r < N; r++)
             {
                 var expected = Reference(q.AsSpan(r * H * D, H * D).ToArray(), Gather(k, tables[r], Hkv, bs, D, lengths[r]),
@@ -136,8 +136,8 @@ public unsafe class PagedAttentionTests
             using var active = tape.Activate();
             using var noGrad = Tape.NoGrad();
             using var packed = Tensor.FromArray(all, N, wide);
-            using var kPool = Tensor.FromArray(k, blocks, Hkv, bs, D);
-            using var vPool = Tensor.FromArray(v, blocks, Hkv, bs, D);
+            using var kPool = Tensor.FromArray(k, Hkv, blocks, bs, D);
+            using var vPool = Tensor.FromArray(v, Hkv, blocks, bs, D);
             using var bias = alibi ? Tensor.FromArray(DistanceTable(slopes, 20), H, 20) : null;
             using var pk = prefix ? Tensor.FromArray(prefixK, Hkv, P, D) : null;
             using var pv = prefix ? Tensor.FromArray(prefixV, Hkv, P, D) : null;
@@ -186,7 +186,7 @@ public unsafe class PagedAttentionTests
         using var active = tape.Activate();
         using var noGrad = Tape.NoGrad();
         using var q = Tensor.Zeros(2, 8);
-        using var pool = Tensor.Zeros(2, 1, 4, 8);
+        using var pool = Tensor.Zeros(1, 2, 4, 8);
         // Row 1 sees 5 keys (two blocks) but its table has one entry left.
         var e = Assert.Throws<ArgumentException>(() => Ops.AttentionPaged(q, pool, pool, 1, [0, 1], [0, 1], [4, 5], [0, 1, 2]));
         Assert.Contains("row 1", e.Message);
