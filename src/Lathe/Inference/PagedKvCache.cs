@@ -355,10 +355,11 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
         return block;
     }
 
-    // Drops s's blocks from index `keep` on.
+    // Drops s's blocks from index `keep` on. Last block first onto the free stack, so the next sequence takes them back
+    // in ascending order (its keys then read forward through memory).
     void Release(Sequence s, int keep)
     {
-        for (int i = keep; i < s.Blocks; i++)
+        for (int i = s.Blocks - 1; i >= keep; i--)
             if (--_references[s.Table[i]] == 0) _freeList[_freeCount++] = s.Table[i];
         s.Blocks = Math.Min(s.Blocks, keep);
     }
