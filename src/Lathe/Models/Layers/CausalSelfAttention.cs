@@ -96,7 +96,7 @@ internal sealed class CausalSelfAttention
             {
                 if (_rope is not null) h = Ops.RopeTokenMajor(h, _rope, rotatedHeads: 2 * H);
                 var (q, k, v) = SplitColumns(h);
-                y = HeadsAttention(q, k, v, B, T, null, rate, seed);
+                y = HeadsAttention(q, k, v, B, T, rate, seed);
             }
             else if (alibiBias is null)
             {
@@ -112,7 +112,7 @@ internal sealed class CausalSelfAttention
             Tensor qp, kp, vp;
             if (_fusedQkv is { } fused) (qp, kp, vp) = SplitColumns(Ops.QuantLinear(x, fused));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
-            if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, null, rate, seed);
+            if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed);
             else y = Ops.AttentionTokenMajor(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp,
                 H, Hkv, causal: true, dropout: rate, dropoutSeed: seed);
         }
@@ -121,7 +121,7 @@ internal sealed class CausalSelfAttention
 
     // With a prefix: q (B,T,H·D), k, v (B,T,Hkv·D) split to heads, the prefix rows put before every sequence's keys, and
     // the general kernel (causal with the offset P: query t sees the whole prefix and keys 0..t) → (B,T,H·D).
-    Tensor HeadsAttention(Tensor q, Tensor k, Tensor v, int B, int T, Tensor? bias, float rate, ulong seed)
+    Tensor HeadsAttention(Tensor q, Tensor k, Tensor v, int B, int T, float rate, ulong seed)
     {
         int H = _heads, Hkv = _kvHeads, D = _headDim;
         var qh = Ops.Transpose(Ops.Reshape(q, B, T, H, D), 1, 2);                  // (B,H,T,D)
@@ -132,7 +132,7 @@ internal sealed class CausalSelfAttention
             kh = Ops.Concat([Repeat(prefix.Keys, B), kh], 2);                      // (B,Hkv,P+T,D)
             vh = Ops.Concat([Repeat(prefix.Values, B), vh], 2);
         }
-        var y = Ops.Attention(qh, kh, vh, causal: true, bias: bias, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
+        var y = Ops.Attention(qh, kh, vh, causal: true, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
         return Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
     }
 
