@@ -11,7 +11,8 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe bench decode`: llama.cpp-style inference figures — prompt processing tokens/s (one batched pass over
 /// a random prompt, logits of the last token only, as llama-bench's pp) and generation tokens/s (greedy, one token per
-/// forward with the KV cache, as llama-bench's tg), median over repetitions, and peak RSS (whole process, and from after
+/// forward with the KV cache, as llama-bench's tg; with --sequences N, N sequences advance together in one batched step and tokens/s are
+/// their sum), median over repetitions, and peak RSS (whole process, and from after
 /// loading on: decode_peak_rss_mb).</summary>
 internal static unsafe class BenchDecode
 {
@@ -24,18 +25,20 @@ internal static unsafe class BenchDecode
         var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt length for prompt processing.", DefaultValueFactory = _ => 512 };
         var gen = new Option<int>("--gen-tokens") { Description = "Tokens generated for the generation figure.", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("--repetitions") { Description = "Timed repetitions (median reported).", DefaultValueFactory = _ => 3 };
+        var sequences = new Option<int>("--sequences") { Description = "Concurrent sequences advanced together by the batched step (each with its own prompt); tokens/s are summed over them.", DefaultValueFactory = _ => 1 };
         var command = new Command("decode", "Prompt-processing and generation tokens/s with the KV cache; prints pp_tokens_per_s, tg_tokens_per_s, peak_rss_mb as JSON last.")
         {
-            model, preset, type, threads, prompt, gen, reps,
+            model, preset, type, threads, prompt, gen, reps, sequences,
         };
-        command.SetAction(r => Run(r.GetValue(model), r.GetValue(preset)!, r.GetValue(type)!, r.GetValue(threads), r.GetValue(prompt), r.GetValue(gen), r.GetValue(reps)));
+        command.SetAction(r => Run(r.GetValue(model), r.GetValue(preset)!, r.GetValue(type)!, r.GetValue(threads), r.GetValue(prompt), r.GetValue(gen),
+            r.GetValue(reps), r.GetValue(sequences)));
         return command;
     }
 
-    static int Run(string? modelPath, string preset, string typeName, int threads, int promptTokens, int genTokens, int repetitions)
+    static int Run(string? modelPath, string preset, string typeName, int threads, int promptTokens, int genTokens, int repetitions, int sequences)
     {
-        if (threads <= 0 || promptTokens <= 0 || genTokens <= 0 || repetitions <= 0)
-            throw new UserInputException("bench decode: --threads, --prompt-tokens, --gen-tokens and --repetitions must be positive");
+        if (threads <= 0 || promptTokens <= 0 || genTokens <= 0 || repetitions <= 0 || sequences <= 0)
+            throw new UserInputException("bench decode: --threads, --prompt-tokens, --gen-tokens, --repetitions and --sequences must be positive");
         QuantType? type = typeName.ToLowerInvariant() == "f32" ? null
             : typeName.ToLowerInvariant() is "f16" or "q8_0" or "q4_0" ? QuantTypes.Parse(typeName)
             : throw new UserInputException($"bench decode: --type '{typeName}' is not one of f32, f16, q8_0, q4_0");
@@ -50,11 +53,12 @@ internal static unsafe class BenchDecode
         double loadPeak = BenchSupport.PeakRssMb();
         bool hwmReset = ResetPeakRss();
         var rng = new Philox(7);
-        var prompt = new int[promptTokens];
+        var prompt = new int[sequences * promptTokens];   // one prompt per sequence, side by side
         for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.NextInt(config.VocabSize);
-        using var cache = new KvCache(config, 1, promptTokens + genTokens);
+        int blocksPerSequence = (promptTokens + genTokens + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize;
+        using var cache = new PagedKvCache(config, sequences * blocksPerSequence);
         using var tape = new Tape();
-        var next = new int[1];
+        var next = new int[sequences];
 
         // Warm-up: whole repetitions for at least 2 s, so the runtime's tier-1 recompilation (which runs on a background
         // thread, taking a core from the compute threads) is over before timing — a short warm-up left it inside the
@@ -69,8 +73,8 @@ internal static unsafe class BenchDecode
         for (int r = 0; r < repetitions; r++)
         {
             var (ppSeconds, tgSeconds) = Measure(model, cache, tape, prompt, genTokens, next);
-            pp.Add(promptTokens / ppSeconds);
-            tg.Add(genTokens / tgSeconds);
+            pp.Add((double)sequences * promptTokens / ppSeconds);
+            tg.Add((double)sequences * genTokens / tgSeconds);
         }
         process.Refresh();
         // CPU seconds per repetition: on a loaded machine wall time overstates the cost; CPU time shows the work
@@ -81,9 +85,9 @@ internal static unsafe class BenchDecode
         string label = modelPath ?? preset;
         if (modelPath is not null) typeName = "gguf";
         Console.Error.WriteLine($"bench decode {label} ({model.ParameterCount / 1e6:F1}M params, {typeName}), {threads} threads: " +
-            $"pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
+            $"{(sequences > 1 ? $"{sequences} sequences, " : "")}pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
         BenchSupport.PrintJson(("bench", "decode"), ("model", label), ("type", typeName.ToLowerInvariant()), ("threads", threads),
-            ("params_m", model.ParameterCount / 1e6), ("prompt_tokens", promptTokens), ("gen_tokens", genTokens), ("repetitions", repetitions),
+            ("params_m", model.ParameterCount / 1e6), ("sequences", sequences), ("prompt_tokens", promptTokens), ("gen_tokens", genTokens), ("repetitions", repetitions),
             ("cpu_ms_per_repetition", cpuPerRep * 1e3), ("pp_tokens_per_s", ppRate), ("tg_tokens_per_s", tgRate), ("peak_rss_mb", Math.Max(loadPeak, rss)), ("decode_peak_rss_mb", decodeRss));
         return 0;
     }
@@ -107,35 +111,56 @@ internal static unsafe class BenchDecode
         return model;
     }
 
-    // One prompt pass, then greedy generation; returns (prompt seconds, generation seconds).
-    static (double, double) Measure(CausalLM model, KvCache cache, Tape tape, int[] prompt, int genTokens, int[] next)
+    // Each sequence's prompt, then greedy generation with every sequence advancing one token per batched step; returns
+    // (prompt seconds, generation seconds) summed over the sequences.
+    static (double, double) Measure(CausalLM model, PagedKvCache cache, Tape tape, int[] prompt, int genTokens, int[] next)
     {
-        cache.Reset();
+        int n = next.Length, promptTokens = prompt.Length / n;
+        Span<int> ids = stackalloc int[n];
+        for (int i = 0; i < n; i++) ids[i] = cache.AddSequence();
         long start = Stopwatch.GetTimestamp();
-        next[0] = Step(model, cache, tape, prompt);
+        for (int i = 0; i < n; i++) next[i] = Step(model, cache, tape, prompt.AsSpan(i * promptTokens, promptTokens), ids[i]);
         double ppSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        Span<int> ones = stackalloc int[n];
+        ones.Fill(1);
         start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < genTokens; i++) next[0] = Step(model, cache, tape, next);
-        return (ppSeconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
-    }
-
-    // Feeds tokens (a prompt in chunks of Generator.PromptChunk, as generation does) and returns the greedy next token.
-    static int Step(CausalLM model, KvCache cache, Tape tape, int[] tokens)
-    {
-        int best = 0;
-        for (int start = 0; start < tokens.Length; start += Generator.PromptChunk)
+        for (int t = 0; t < genTokens; t++)
         {
-            var chunk = tokens.AsSpan(start, Math.Min(Generator.PromptChunk, tokens.Length - start));
             tape.Reset();
             using (tape.Activate())
             using (Tape.NoGrad())
             {
-                var logits = Ops.Contiguous(model.LastLogits(chunk, 1, chunk.Length, cache));   // (1, V)
-                var row = new ReadOnlySpan<float>(logits.Data, model.Config.VocabSize);
-                best = 0;
-                for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
+                var logits = Ops.Contiguous(cache.Forward(model, next, ids, ones));   // (n, V): one row per sequence
+                for (int i = 0; i < n; i++) next[i] = ArgMax(new ReadOnlySpan<float>(logits.Data + (long)i * model.Config.VocabSize, model.Config.VocabSize));
             }
         }
+        double tgSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        for (int i = 0; i < n; i++) cache.Free(ids[i]);
+        return (ppSeconds, tgSeconds);
+    }
+
+    // Feeds a prompt (in chunks of Generator.PromptChunk, as generation does) and returns the greedy next token.
+    static int Step(CausalLM model, PagedKvCache cache, Tape tape, ReadOnlySpan<int> tokens, int sequence)
+    {
+        int best = 0;
+        for (int start = 0; start < tokens.Length; start += Generator.PromptChunk)
+        {
+            var chunk = tokens.Slice(start, Math.Min(Generator.PromptChunk, tokens.Length - start));
+            tape.Reset();
+            using (tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var logits = Ops.Contiguous(cache.Forward(model, chunk, sequence));   // (1, V)
+                best = ArgMax(new ReadOnlySpan<float>(logits.Data, model.Config.VocabSize));
+            }
+        }
+        return best;
+    }
+
+    static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int v = 1; v < row.Length; v++) if (row[v] > row[best]) best = v;
         return best;
     }
 }

@@ -93,35 +93,4 @@ public static unsafe partial class Ops
                 dv is null ? null : dv.Data, dbias is null ? null : dbias.Data, y.Saved1!.Data);
         }
     }
-
-    /// <summary>Attention of <paramref name="q"/> (B,H,T,D) over the first <paramref name="length"/> rows of a KV cache
-    /// <paramref name="kCache"/>, <paramref name="vCache"/> (B,Hkv,capacity,D), read in place (no copy of the cache).
-    /// For decoding: no gradient flows. Causal with the usual offset: query t sees keys ≤ t + (length − T).</summary>
-    public static Tensor AttentionCached(Tensor q, Tensor kCache, Tensor vCache, int length)
-    {
-        if (Autograd.Tape.IsRecording && q.NeedsGrad)
-            throw new InvalidOperationException("AttentionCached: decoding only — call it under Tape.NoGrad().");
-        if (q.Rank != 4 || kCache.Rank != 4 || !kCache.Shape.SequenceEqual(vCache.Shape) || !kCache.IsContiguous || !vCache.IsContiguous)
-            throw new ArgumentException($"AttentionCached: q {Tensor.ShapeString(q.Shape)}, caches {Tensor.ShapeString(kCache.Shape)} / {Tensor.ShapeString(vCache.Shape)} must be rank 4, equal and contiguous.");
-        int B = q.Shape[0], H = q.Shape[1], T = q.Shape[2], D = q.Shape[3], Hkv = kCache.Shape[1], capacity = kCache.Shape[2];
-        if (kCache.Shape[0] != B || kCache.Shape[3] != D || H % Hkv != 0)
-            throw new ArgumentException($"AttentionCached: q {Tensor.ShapeString(q.Shape)} does not fit caches {Tensor.ShapeString(kCache.Shape)}.");
-        if (length < T || length > capacity)
-            throw new ArgumentException($"AttentionCached: length {length} must be between T = {T} and the capacity {capacity}.");
-        var cq = Contiguous(q);
-        var y = Autograd.Tape.NewResult(q.Shape);
-        if (T == 1)   // one new token: the decoding step's own kernel
-        {
-            Kernels.DecodeAttention.Forward(cq.Data, kCache.Data, vCache.Data, y.Data, B, H, Hkv, length, D, capacity, 1f / MathF.Sqrt(D));
-            return y;
-        }
-        var lse = Autograd.Tape.NewResult([B, H, T]);
-        var problem = new Kernels.AttentionProblem
-        {
-            Q = cq.Data, K = kCache.Data, V = vCache.Data, O = y.Data, L = lse.Data,
-            B = B, H = H, T = T, D = D, Hkv = Hkv, S = length, KvCapacity = capacity, Scale = 1f / MathF.Sqrt(D), Causal = true,
-        };
-        Kernels.FlashAttention.Forward(ref problem);
-        return y;
-    }
 }

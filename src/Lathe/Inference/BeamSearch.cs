@@ -1,4 +1,5 @@
 using Lathe.Models;
+using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 
 namespace Lathe.Inference;
@@ -24,23 +25,33 @@ public sealed record BeamSearchOptions
 /// and the length-normalised score beams are ranked by.</summary>
 public sealed record BeamHypothesis(int[] Tokens, double LogProb, double Score, bool Finished);
 
-/// <summary>Beam search over a decoder with a KV cache of one row per beam: the prompt is processed once and copied
-/// to every row; each step scores W·V continuations, keeps the best 2W candidates (so stop tokens cannot starve the
-/// beam), finishes hypotheses that pick a stop token (only from the top W, as is usual) and reorders the cache rows to
-/// the surviving parents. Deterministic: ties break toward the lower (beam, token) index.</summary>
+/// <summary>Beam search over a decoder with a paged KV cache of one sequence per beam: the prompt is processed once;
+/// each step scores W·V continuations, keeps the best 2W candidates (so stop tokens cannot starve the beam), finishes
+/// hypotheses that pick a stop token (only from the top W, as is usual) and forks each survivor's sequence from its
+/// parent's (forks share the prefix's blocks; only a partly filled last block is copied when written). The surviving
+/// beams then advance together in one batched step. Deterministic: ties break toward the lower (beam, token) index.</summary>
 public sealed class BeamSearch : IDisposable
 {
     readonly CausalLM _model;
     readonly BeamSearchOptions _options;
-    readonly KvCache _cache;
+    readonly PagedKvCache _cache;
     readonly Tape _tape = new();
+    readonly int _capacity;
 
+    /// <param name="capacity">Tokens per hypothesis (prompt included) the cache holds; default the model's context.</param>
     public BeamSearch(CausalLM model, BeamSearchOptions options, int? capacity = null)
     {
         options.Validate();
         _model = model;
         _options = options;
-        _cache = new KvCache(model.Config, options.Beams, capacity);
+        _capacity = capacity ?? model.Config.MaxPositions;
+        if (_capacity <= 0 || _capacity > model.Config.MaxPositions)
+            throw new ArgumentException($"beam search: capacity {_capacity} must be in 1..{model.Config.MaxPositions} (the model's context).");
+        var c = model.Config;
+        // Every beam may own a full sequence, and a fork writing into its shared last block copies it while the parent
+        // still holds the original: W blocks more than W full sequences.
+        int perSequence = (_capacity + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize;
+        _cache = new PagedKvCache(c.Layers, c.KvHeads, c.HeadDim, _capacity, options.Beams * (perSequence + 1));
     }
 
     /// <summary>Every hypothesis kept, best first (finished ones, then — if the budget ran out — the running ones).</summary>
@@ -48,17 +59,15 @@ public sealed class BeamSearch : IDisposable
     {
         int W = _options.Beams, V = _model.Config.VocabSize;
         if (prompt.Length == 0) throw new ArgumentException("beam search: the prompt is empty.");
-        if (prompt.Length + maxTokens > _cache.Capacity + 1)
-            maxTokens = _cache.Capacity + 1 - prompt.Length;   // the last token needs no forward pass
-        if (maxTokens < 0) throw new ArgumentException($"beam search: the prompt has {prompt.Length} tokens; the context is {_cache.Capacity}.");
+        if (prompt.Length + maxTokens > _capacity + 1)
+            maxTokens = _capacity + 1 - prompt.Length;   // the last token needs no forward pass
+        if (maxTokens < 0) throw new ArgumentException($"beam search: the prompt has {prompt.Length} tokens; the context is {_capacity}.");
 
         var logProbs = new float[W * V];
-        // Prompt: once, into a one-row cache, then copied to every beam.
-        using (var promptCache = new KvCache(_model.Config, 1, prompt.Length))
-        {
-            Forward(prompt, 1, prompt.Length, promptCache, logProbs);
-            _cache.CopyFromRow(promptCache, 0);
-        }
+        var beams = new int[W];                      // the cache sequence of each running beam
+        var forked = new int[W];
+        var ones = new int[W];
+        Array.Fill(ones, 1);
         var tokens = new List<int>[W];
         var score = new double[W];
         int alive = 1;                               // at step 0 every row holds the same prefix: expand row 0 only
@@ -70,37 +79,50 @@ public sealed class BeamSearch : IDisposable
         var nextScore = new double[W];
         var step = new int[W];
 
-        for (int length = 1; length <= maxTokens; length++)
+        // Prompt: once, into the first beam's sequence; the others fork from it as they are chosen.
+        beams[0] = _cache.AddSequence();
+        int live = 1;                                // cache sequences held by `beams`
+        try
         {
-            int count = TopCandidates(logProbs, alive, V, score, candidates);
-            int kept = 0;
-            for (int c = 0; c < count && kept < W; c++)
+            Forward(prompt, beams.AsSpan(0, 1), [prompt.Length], logProbs);
+            for (int length = 1; length <= maxTokens; length++)
             {
-                var (s, beam, token) = candidates[c];
-                if (stopTokens is not null && stopTokens.Contains(token))
+                int count = TopCandidates(logProbs, alive, V, score, candidates);
+                int kept = 0;
+                for (int c = 0; c < count && kept < W; c++)
                 {
-                    if (c < W) finished.Add(new BeamHypothesis(tokens[beam].ToArray(), s, Normalise(s, length - 1), true));
-                    continue;
+                    var (s, beam, token) = candidates[c];
+                    if (stopTokens is not null && stopTokens.Contains(token))
+                    {
+                        if (c < W) finished.Add(new BeamHypothesis(tokens[beam].ToArray(), s, Normalise(s, length - 1), true));
+                        continue;
+                    }
+                    parents[kept] = beam;
+                    nextTokens[kept] = new List<int>(tokens[beam]) { token };
+                    nextScore[kept] = s;
+                    step[kept] = token;
+                    kept++;
                 }
-                parents[kept] = beam;
-                nextTokens[kept] = new List<int>(tokens[beam]) { token };
-                nextScore[kept] = s;
-                step[kept] = token;
-                kept++;
-            }
-            if (kept == 0 || Done(finished, nextScore, kept, length)) { alive = kept; CopyBack(); break; }
-            CopyBack();
-            if (length == maxTokens) break;
-            // Rows beyond `kept` repeat the last kept row so the batch stays full; their results are ignored.
-            for (int b = kept; b < W; b++) { parents[b] = parents[kept - 1]; step[b] = step[kept - 1]; }
-            _cache.Reorder(parents);
-            Forward(step, W, 1, _cache, logProbs);
+                if (kept == 0 || Done(finished, nextScore, kept, length)) { alive = kept; CopyBack(); break; }
+                // Each survivor continues its parent's prefix: fork, then drop the old beams (shared blocks stay).
+                for (int b = 0; b < kept; b++) forked[b] = _cache.Fork(beams[parents[b]]);
+                for (int b = 0; b < live; b++) _cache.Free(beams[b]);
+                forked.AsSpan(0, kept).CopyTo(beams);
+                live = kept;
+                CopyBack();
+                if (length == maxTokens) break;
+                Forward(step.AsSpan(0, kept), beams.AsSpan(0, kept), ones.AsSpan(0, kept), logProbs);
 
-            void CopyBack()
-            {
-                for (int b = 0; b < kept; b++) { tokens[b] = nextTokens[b]; score[b] = nextScore[b]; }
-                alive = kept;
+                void CopyBack()
+                {
+                    for (int b = 0; b < kept; b++) { tokens[b] = nextTokens[b]; score[b] = nextScore[b]; }
+                    alive = kept;
+                }
             }
+        }
+        finally
+        {
+            for (int b = 0; b < live; b++) _cache.Free(beams[b]);
         }
         var result = new List<BeamHypothesis>(finished);
         if (finished.Count < W || !_options.EarlyStopping)
@@ -143,18 +165,19 @@ public sealed class BeamSearch : IDisposable
         return count;
     }
 
-    // Runs ids (B, T) and writes each row's last-position log-softmax into logProbs (B, V).
-    unsafe void Forward(ReadOnlySpan<int> ids, int B, int T, KvCache cache, float[] logProbs)
+    // Runs counts[i] ids of each sequence in one step and writes each sequence's last-position log-softmax into
+    // logProbs (sequences, V).
+    unsafe void Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> sequences, ReadOnlySpan<int> counts, float[] logProbs)
     {
         int V = _model.Config.VocabSize;
         _tape.Reset();
         using (_tape.Activate())
         using (Tape.NoGrad())
         {
-            var logits = _model.Logits(ids, B, T, cache);
-            for (int b = 0; b < B; b++)
+            var logits = Ops.Contiguous(_cache.Forward(_model, ids, sequences, counts));   // (sequences, V)
+            for (int b = 0; b < sequences.Length; b++)
             {
-                var row = new ReadOnlySpan<float>(logits.Data + ((long)b * T + T - 1) * V, V);
+                var row = new ReadOnlySpan<float>(logits.Data + (long)b * V, V);
                 float max = float.NegativeInfinity;
                 foreach (float x in row) max = Math.Max(max, x);
                 double sum = 0;

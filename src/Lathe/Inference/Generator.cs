@@ -13,13 +13,14 @@ public enum StopReason { MaxTokens, StopToken, StopString, Context, Cancelled }
 /// character or a possible stop string is incomplete).</summary>
 public readonly record struct GeneratedPiece(int TokenId, string Text);
 
-/// <summary>Decoding with a KV cache: the prompt is processed in one batched pass, then each new token costs one
+/// <summary>Decoding with a (paged) KV cache: the prompt is processed in one batched pass, then each new token costs one
 /// single-position forward. The cache is kept between calls: a prompt that starts with the tokens already cached
 /// (a chat history growing turn by turn) only processes what is new.</summary>
 public sealed class Generator : IDisposable
 {
     readonly CausalLM _model;
-    readonly KvCache _cache;
+    readonly PagedKvCache _cache;
+    readonly int _sequence;
     readonly Tape _tape = new();
     readonly List<int> _cached = [];   // the tokens whose keys and values are in the cache, in order
     float[] _last = [];
@@ -32,7 +33,8 @@ public sealed class Generator : IDisposable
     public Generator(CausalLM model)
     {
         _model = model;
-        _cache = new KvCache(model.Config);
+        _cache = new PagedKvCache(model.Config);   // one sequence of the full context
+        _sequence = _cache.AddSequence();
     }
 
     /// <summary>Continues <paramref name="prompt"/> by up to <paramref name="maxTokens"/> tokens, stopping early at a
@@ -85,7 +87,7 @@ public sealed class Generator : IDisposable
         // Reuse the cached prefix; at least the last prompt token is run again, for its logits.
         int keep = 0, limit = Math.Min(_cached.Count, prompt.Length - 1);
         while (keep < limit && _cached[keep] == prompt[keep]) keep++;
-        _cache.Truncate(keep);
+        _cache.Truncate(_sequence, keep);
         _cached.RemoveRange(keep, _cached.Count - keep);
         PromptTokensProcessed = prompt.Length - keep;
         Forward(prompt.AsSpan(keep));
@@ -105,7 +107,7 @@ public sealed class Generator : IDisposable
     // Feeds the chosen token; false when the context is full.
     bool Advance(int token)
     {
-        if (_cache.Length >= _cache.Capacity) { Reason = StopReason.Context; return false; }
+        if (_cache.Length(_sequence) >= _cache.MaxLength) { Reason = StopReason.Context; return false; }
         Forward([token]);
         return true;
     }
@@ -124,7 +126,7 @@ public sealed class Generator : IDisposable
             using (_tape.Activate())
             using (Tape.NoGrad())
             {
-                var logits = _model.LastLogits(chunk, 1, chunk.Length, _cache);   // (1, V): the lm_head on the last position only
+                var logits = _cache.Forward(_model, chunk, _sequence);   // (1, V): the lm_head on the last position only
                 if (start + chunk.Length == tokens.Length)
                     new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, _last.Length).CopyTo(_last);
             }

@@ -29,23 +29,38 @@ public abstract class CausalLM : LanguageModel
     /// call it on their loss.</summary>
     public virtual Tensor AddAuxiliaryLosses(Tensor loss) => loss;
 
-    /// <summary>Logits (B·T, V) of T new tokens per sequence that follow the <paramref name="cache"/>'s
-    /// <see cref="KvCache.Length"/> cached ones; their keys and values are appended to the cache. Decoding only
-    /// (call under <c>Tape.NoGrad()</c>).</summary>
-    public abstract Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache);
+    /// <summary>The cached forward of one decoding step: <paramref name="ids"/> are the step's N token rows as the
+    /// <paramref name="cache"/> laid them out (rows of several sequences at different positions; prompt chunks and
+    /// single decode tokens may mix). Projections and MLPs run as one batched GEMM over all rows; only attention is per
+    /// sequence. The rows' keys and values join the cache. Returns the logits of each sequence's last row (sequences, V)
+    /// when <paramref name="lastOnly"/> — what decoding needs — else of every row (N, V). Decoding only (call under
+    /// <c>Tape.NoGrad()</c>).</summary>
+    public abstract Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true);
 
-    /// <summary>Logits (B, V) of only the last of T new tokens per sequence, after appending all T to the
-    /// <paramref name="cache"/> — what decoding needs: prompt processing skips the lm_head for every other position.
-    /// Decoding only (call under <c>Tape.NoGrad()</c>).</summary>
-    public virtual Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache)
+    /// <summary>Prefix tuning (Li &amp; Liang 2021): <paramref name="keys"/> and <paramref name="values"/> (Hkv, P, D), the
+    /// caller's (typically trainable) tensors, become P extra key/value rows that every sequence's queries in attention
+    /// layer <paramref name="layer"/> see before their own keys, in training (gradients reach them) and in cached
+    /// decoding alike. Null for both removes the prefix.</summary>
+    public void SetAttentionPrefix(int layer, Tensor? keys, Tensor? values)
     {
-        var all = Logits(ids, B, T, cache);                                      // (B·T, V)
-        return Ops.Reshape(Ops.Narrow(Ops.Reshape(all, B, T, Config.VocabSize), 1, T - 1, 1), B, Config.VocabSize);
+        if ((uint)layer >= (uint)Config.Layers) throw new ArgumentException($"{Config.ModelType}: attention prefix for layer {layer} of {Config.Layers}.");
+        (AttentionLayer(layer) ?? throw new NotSupportedException($"{Config.ModelType}: attention prefixes are not supported.")).SetPrefix(keys, values);
     }
 
-    /// <summary>Rows T−1, 2T−1, … of <paramref name="x"/> (B·T, C): the last position of each sequence, (B, C).</summary>
-    private protected static Tensor LastPositions(Tensor x, int B, int T) =>
-        T == 1 ? x : Ops.Reshape(Ops.Narrow(Ops.Reshape(x, B, T, x.Dim(-1)), 1, T - 1, 1), B, x.Dim(-1));
+    /// <summary>The shared attention layer of layer <paramref name="layer"/> (null when the model has none).</summary>
+    private protected virtual CausalSelfAttention? AttentionLayer(int layer) => null;
+
+    /// <summary>Validates a cached step's ids against the cache's layout and the context; returns the rows' positions.</summary>
+    private protected ReadOnlySpan<int> CheckStep(ReadOnlySpan<int> ids, IKvCache cache)
+    {
+        if (ids.Length != cache.Rows || ids.Length == 0)
+            throw new ArgumentException($"{Config.ModelType}: {ids.Length} ids for a cache step of {cache.Rows} rows.");
+        var positions = cache.Positions;
+        foreach (int p in positions)
+            if ((uint)p >= (uint)Config.MaxPositions)
+                throw new ArgumentException($"{Config.ModelType}: position {p} exceeds the context of {Config.MaxPositions}.");
+        return positions;
+    }
 
     public override double ForwardFlopsPerToken(int T)
     {

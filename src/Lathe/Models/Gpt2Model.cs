@@ -12,11 +12,10 @@ public sealed class Gpt2Model : CausalLM
     readonly Tensor _wte;   // (V, C)
     readonly Tensor? _wpe;  // (maxT, C) learned positions; the sinusoidal table (not a parameter); null for alibi/rope
     readonly double[]? _alibiSlopes;
-    readonly RopeTables? _rope;
+    readonly Tensor? _alibiDistances;   // (H, maxT): the cached path's ALiBi by distance
     readonly Block[] _blocks;
     readonly NormLayer _lnF;
     readonly LinearLayer _lmHead;   // (V, C), tied to wte
-    readonly Tensor[] _qkv = new Tensor[3];
 
     internal Gpt2Model(ModelConfig config, ulong seed) : this(config, new ParameterBuilder(seed)) { }
 
@@ -33,7 +32,8 @@ public sealed class Gpt2Model : CausalLM
             _ => null,
         };
         _alibiSlopes = c.PositionEmbeddingType == "alibi" ? PositionalEncodings.AlibiSlopes(c.Heads) : null;
-        _rope = c.PositionEmbeddingType == "rope" ? RopeTables.Create(c.MaxPositions, c.HeadDim, c.RopeTheta) : null;
+        _alibiDistances = _alibiSlopes is null ? null : PositionalEncodings.AlibiDistances(_alibiSlopes, c.MaxPositions);
+        var rope = c.PositionEmbeddingType == "rope" ? RopeTables.Create(c.MaxPositions, c.HeadDim, c.RopeTheta) : null;
         _blocks = new Block[c.Layers];
         for (int l = 0; l < c.Layers; l++)
         {
@@ -41,11 +41,9 @@ public sealed class Gpt2Model : CausalLM
             bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".ln_1", c.Embd, rms: false, c.NormEps),
-                LinearLayer.Conv1D(p, n + ".attn.c_attn", c.Embd, 3 * c.Embd, std),
-                LinearLayer.Conv1D(p, n + ".attn.c_proj", c.Embd, c.Embd, residualStd),
+                CausalSelfAttention.Gpt2(p, n + ".attn", c, std, residualStd, rope, _alibiDistances),
                 new NormLayer(p, n + ".ln_2", c.Embd, rms: false, c.NormEps),
-                moe ? null : LinearLayer.Conv1D(p, n + ".mlp.c_fc", c.Embd, c.Intermediate, std),
-                moe ? null : LinearLayer.Conv1D(p, n + ".mlp.c_proj", c.Intermediate, c.Embd, residualStd),
+                moe ? null : GeluMlp.Gpt2(p, n + ".mlp", c, std, residualStd),
                 moe ? MixtureOfExperts.Gpt2(p, c, n + ".mlp", std, residualStd) : null);
         }
         _lnF = new NormLayer(p, "transformer.ln_f", c.Embd, rms: false, c.NormEps);
@@ -60,29 +58,21 @@ public sealed class Gpt2Model : CausalLM
         int C = Config.Embd;
         var x = Dropout(_wpe is null ? embeddings : Ops.Add(embeddings, Ops.Narrow(_wpe, 0, 0, T)));   // + (T,C) broadcast over B
         var bias = _alibiSlopes is null ? null : PositionalEncodings.AlibiBias(_alibiSlopes, T, T);   // (H,T,T)
-        foreach (var block in _blocks) x = block.Forward(this, x, B, T, Config.Heads, _qkv, bias);
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, bias);
         return Ops.Reshape(_lnF.Forward(x), B * T, C);                    // (B·T, C)
     }
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V), lm_head tied to wte
 
-    public override Tensor Logits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: false);
-
-    public override Tensor LastLogits(ReadOnlySpan<int> ids, int B, int T, KvCache cache) => Decode(ids, B, T, cache, lastOnly: true);
-
-    Tensor Decode(ReadOnlySpan<int> ids, int B, int T, KvCache cache, bool lastOnly)
+    public override Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true)
     {
-        int C = Config.Embd, position = cache.Length;
-        if (position + T > Config.MaxPositions)
-            throw new ArgumentException($"gpt2: positions {position}..{position + T - 1} exceed the context of {Config.MaxPositions}.");
-        var tok = Ops.Reshape(Ops.Embedding(_wte, ids), B, T, C);
-        var x = _wpe is null ? tok : Ops.Add(tok, Ops.Narrow(_wpe, 0, position, T));
-        var bias = _alibiSlopes is null ? null : PositionalEncodings.AlibiBias(_alibiSlopes, T, position + T);   // (H,T,S)
-        for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(this, x, B, T, Config.Heads, _qkv, bias, cache, l);
-        cache.Advance(T);
-        x = Ops.Reshape(x, B * T, C);
-        if (lastOnly) x = LastPositions(x, B, T);                          // (B, C): only the next token's logits
-        return _lmHead.Forward(_lnF.Forward(x));
+        var positions = CheckStep(ids, cache);
+        var x = Ops.Embedding(_wte, ids);                                  // (N,C)
+        if (_wpe is not null) x = Ops.Add(x, Ops.Embedding(_wpe, positions));   // + each row's own position
+        for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(x, cache, l);
+        if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                // (sequences, C): only the next tokens' logits
+        cache.Commit();
+        return _lmHead.Forward(_lnF.Forward(x));                           // (N or sequences, V)
     }
 
     private protected override IEnumerable<LinearLayer> LinearLayers()
@@ -98,6 +88,8 @@ public sealed class Gpt2Model : CausalLM
         return loss;
     }
 
+    private protected override CausalSelfAttention AttentionLayer(int layer) => _blocks[layer].Attention;
+
     /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
     internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
 
@@ -107,68 +99,31 @@ public sealed class Gpt2Model : CausalLM
     {
         base.DisposeExtra();
         if (_wpe is not null && !_wpe.RequiresGrad) _wpe.Dispose();
+        _alibiDistances?.Dispose();
     }
 
-    sealed class Block(NormLayer ln1, LinearLayer attn, LinearLayer attnProj, NormLayer ln2, LinearLayer? fc, LinearLayer? fcProj, MixtureOfExperts? moe)
+    /// <summary>x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)) — the MLP an MoE layer in the layers the config names.</summary>
+    sealed class Block(NormLayer ln1, CausalSelfAttention attn, NormLayer ln2, GeluMlp? mlp, MixtureOfExperts? moe)
     {
         public MixtureOfExperts? Moe => moe;
+        public CausalSelfAttention Attention => attn;
 
         /// <summary>The dense projections (an MoE layer's experts are not LinearLayers and stay F32).</summary>
-        public IEnumerable<LinearLayer> Linears
+        public IEnumerable<LinearLayer> Linears => mlp is null ? attn.Linears : attn.Linears.Concat(mlp.Linears);
+
+        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, Tensor? alibiBias)
         {
-            get
-            {
-                yield return attn; yield return attnProj;
-                if (fc is not null) yield return fc;
-                if (fcProj is not null) yield return fcProj;
-            }
+            x = Ops.Add(x, model.Dropout(attn.Forward(model, ln1.Forward(x), B, T, alibiBias)));   // resid_pdrop
+            return Ops.Add(x, model.Dropout(FeedForward(ln2.Forward(x))));
         }
 
-        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, int H, Tensor[] qkv, Tensor? bias, KvCache? cache = null, int layer = 0)
+        /// <summary>The cached step: x (N,C) rows of several sequences → (N,C).</summary>
+        public Tensor Forward(Tensor x, IKvCache cache, int layer)
         {
-            var h = attn.Forward(ln1.Forward(x));                        // (B,T,3C)
-            Tensor y;                                                    // (B,T,C)
-            if (cache is null && bias is null)
-            {
-                // Training and full-sequence scoring without an additive bias: the kernel reads q, k, v in place from h
-                // (rotated first under RoPE) and writes (B,T,C) — no head split or merge to copy (the same values as
-                // below).
-                if (model._rope is { } rope) h = Ops.RopeTokenMajor(h, rope, rotatedHeads: 2 * H);   // q and k turn, v does not
-                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
-                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed);
-            }
-            else y = SplitHeadsAttention(model, h, B, T, H, qkv, bias, cache, layer);
-            x = Ops.Add(x, model.Dropout(attnProj.Forward(y)));        // resid_pdrop
-            var h2 = ln2.Forward(x);
-            var m = moe is not null ? moe.Forward(h2) : fcProj!.Forward(Ops.Gelu(fc!.Forward(h2), tanhApproximation: true));   // (B,T,4C) inside
-            return Ops.Add(x, model.Dropout(m));
+            x = Ops.Add(x, attn.Forward(ln1.Forward(x), cache, layer));
+            return Ops.Add(x, FeedForward(ln2.Forward(x)));
         }
 
-        /// <summary>Attention through (B,H,T,D) heads, for an additive bias or a KV cache. (B,T,C).</summary>
-        static Tensor SplitHeadsAttention(Gpt2Model model, Tensor h, int B, int T, int H, Tensor[] qkv, Tensor? bias, KvCache? cache, int layer)
-        {
-            int C = h.Dim(-1) / 3, D = C / H;
-            // One copy puts q, k and v each in (B,H,T,D) row-major order: (B,T,3,H,D) → (3,B,H,T,D);
-            // the three slices along the first axis are then contiguous views the attention reads in place.
-            var heads = Ops.Contiguous(Ops.Permute(Ops.Reshape(h, B, T, 3, H, D), 2, 0, 3, 1, 4));
-            Ops.Split(heads, 0, [1, 1, 1], qkv);
-            Tensor q = Ops.Reshape(qkv[0], B, H, T, D), k = Ops.Reshape(qkv[1], B, H, T, D), v = Ops.Reshape(qkv[2], B, H, T, D);
-            if (model._rope is { } rope) { q = Ops.Rope(q, rope, cache?.Length ?? 0); k = Ops.Rope(k, rope, cache?.Length ?? 0); }
-            Tensor y;
-            if (cache is null)
-            {
-                var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop
-                y = Ops.Attention(q, k, v, causal: true, bias: bias, dropout: rate, dropoutSeed: seed);  // (B,H,T,D)
-            }
-            else
-            {
-                cache.Write(layer, k, v);
-                int S = cache.Length + T;
-                // The cached-attention kernel takes no bias: ALiBi reads the cache prefix through the general kernel.
-                y = bias is null ? Ops.AttentionCached(q, cache.Keys(layer), cache.Values(layer), S)
-                    : Ops.Attention(q, Ops.Narrow(cache.Keys(layer), 2, 0, S), Ops.Narrow(cache.Values(layer), 2, 0, S), causal: true, bias: bias);
-            }
-            return Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, C);
-        }
+        Tensor FeedForward(Tensor h) => moe is not null ? moe.Forward(h) : mlp!.Forward(h);
     }
 }

@@ -37,6 +37,20 @@ internal static class PositionalEncodings
         return slopes;
     }
 
+    /// <summary>ALiBi by distance: (H, maxT) with −m_h·d at [h, d], what the cached path adds to the score of the key
+    /// d positions before the query (the same float product as <see cref="AlibiBias"/>). Caller-owned.</summary>
+    public static Tensor AlibiDistances(double[] slopes, int maxPositions)
+    {
+        var t = Tensor.Zeros(slopes.Length, maxPositions);
+        var s = t.AsSpan();
+        for (int h = 0; h < slopes.Length; h++)
+        {
+            float m = (float)slopes[h];
+            for (int d = 0; d < maxPositions; d++) s[h * maxPositions + d] = -m * d;
+        }
+        return t;
+    }
+
     /// <summary>The ALiBi bias (H, T, S) for T queries that follow S − T cached keys: −m_h·((S − T + t) − s) for
     /// keys at or before the query (later keys are masked by causality anyway; they get 0). A constant on the
     /// active tape.</summary>

@@ -45,6 +45,22 @@ internal sealed class RelativePositionBias
         return bucket + Math.Min(maxExact + (int)scaled, buckets - 1);
     }
 
+    /// <summary>The unidirectional bias by distance (H, L): [h, d] is the bias of a key d positions before the query —
+    /// what cached decoding adds (the same lookup as <see cref="Forward"/>'s entry for key j = query − d). On the active
+    /// tape.</summary>
+    public Tensor ByDistance(int L)
+    {
+        if (_distanceIds.Length != L)
+        {
+            _distanceIds = new int[L];
+            for (int d = 0; d < L; d++) _distanceIds[d] = Bucket(-d, _bidirectional, _buckets, _maxDistance);
+        }
+        var rows = Ops.Embedding(_table, _distanceIds);                   // (L, H)
+        return Ops.Contiguous(Ops.Transpose(rows, 0, 1));                 // (H, L)
+    }
+
+    int[] _distanceIds = [];
+
     /// <summary>The bias (H, Tq, Tk) for <paramref name="tq"/> queries at positions offset..offset+Tq−1 over
     /// <paramref name="tk"/> keys at 0..Tk−1, on the active tape (its gradient reaches the table through the
     /// embedding lookup's scatter-add).</summary>

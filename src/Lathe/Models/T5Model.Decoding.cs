@@ -1,145 +1,64 @@
 using Lathe.Tensors;
-using Lathe.Tensors.Autograd;
 
 namespace Lathe.Models;
 
-// Greedy decoding for T5: the encoder runs once; each decoder layer's cross-attention keys and values are projected
-// once into a cache the size of the input; self-attention keys and values are appended to a KV cache one token at a
-// time, and the relative bias is built for the one new query at its position. The full-recompute path (every step
-// re-runs the whole decoder prefix) is kept beside it as the slow, obvious twin the tests compare against.
+// T5's decoder through the cache seam the decoder-only models use (IKvCache): self-attention keys and values are
+// appended to the cache a step at a time with the relative bias looked up by query-to-key distance; each sequence's
+// cross-attention keys and values are projected once from its encoder output and stored as the cache's memory. The
+// greedy loop itself lives in Inference (Seq2SeqGreedy), beside its full-recompute twin.
 public sealed partial class T5Model
 {
-    /// <summary>Greedy continuation: <paramref name="maxNewTokens"/> ids per row (B, maxNewTokens) after
-    /// decoder_start_token_id, for encoder inputs (B, Te) with <paramref name="encoderLengths"/> real tokens per row
-    /// (empty: all). Rows keep going past EOS (trim at the first eos_token_id). <paramref name="useCache"/> false
-    /// recomputes the decoder over the whole prefix at every step instead (the reference). Set
-    /// <see cref="LanguageModel.DropoutRng"/> to null first.</summary>
-    public int[] GreedyDecode(ReadOnlySpan<int> encoderIds, ReadOnlySpan<int> encoderLengths, int B, int Te, int maxNewTokens, bool useCache = true) =>
-        GreedyDecode(encoderIds, encoderLengths, B, Te, maxNewTokens, useCache, null);
-
-    /// <summary>As the public overload; also copies each step's logits into <paramref name="stepLogits"/> (B, steps, V) when given.</summary>
-    internal int[] GreedyDecode(ReadOnlySpan<int> encoderIds, ReadOnlySpan<int> encoderLengths, int B, int Te, int maxNewTokens, bool useCache,
-        float[]? stepLogits)
+    /// <summary>Cross-attention keys and values (Te, H·d_kv) each of decoder layer <paramref name="layer"/> for one
+    /// sequence's encoder output <paramref name="memory"/> (Te, C): what a cache stores once as the sequence's memory.</summary>
+    public (Tensor Keys, Tensor Values) CrossAttentionMemory(Tensor memory, int layer)
     {
-        if (encoderIds.Length != B * Te) throw new ArgumentException($"t5: {encoderIds.Length} encoder ids do not fill (B={B}, Te={Te}).");
-        if (maxNewTokens <= 0) throw new ArgumentException($"t5: max new tokens {maxNewTokens} must be positive.");
-        var output = new int[B * maxNewTokens];
-        using var tape = new Tape();
-        _stepLogits = stepLogits;
-        try
-        {
-            return useCache ? DecodeCached(tape, encoderIds, encoderLengths.ToArray(), B, Te, maxNewTokens, output)
-                : DecodeRecompute(tape, encoderIds, encoderLengths.ToArray(), B, Te, maxNewTokens, output);
-        }
-        finally { _stepLogits = null; }
+        if ((uint)layer >= (uint)_decoder.Length) throw new ArgumentException($"t5: decoder layer {layer} of {_decoder.Length}.");
+        return _decoder[layer].CrossKeysValues(memory);
     }
 
-    int[] DecodeRecompute(Tape tape, ReadOnlySpan<int> encoderIds, int[] lengths, int B, int Te, int steps, int[] output)
+    /// <summary>One cached decoder step: <paramref name="ids"/> are the step's rows as the <paramref name="cache"/> laid
+    /// them out (several sequences, each with its memory stored); returns the logits of each sequence's last row
+    /// (sequences, V). Decoding only (call under <c>Tape.NoGrad()</c>).</summary>
+    public Tensor DecodeStep(ReadOnlySpan<int> ids, IKvCache cache)
     {
-        int V = Config.VocabSize;
-        for (int s = 0; s < steps; s++)
-        {
-            int Td = s + 1;
-            var ids = new int[B * Td];
-            for (int b = 0; b < B; b++)
-            {
-                ids[b * Td] = Config.DecoderStartTokenId;
-                for (int i = 0; i < s; i++) ids[b * Td + 1 + i] = output[b * steps + i];
-            }
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var logits = Logits(encoderIds, lengths, B, Te, ids, Td).AsSpan();   // (B·Td, V)
-                for (int b = 0; b < B; b++) output[b * steps + s] = Pick(logits.Slice((b * Td + s) * V, V), b, s, steps);
-            }
-        }
-        return output;
-    }
-
-    int[] DecodeCached(Tape tape, ReadOnlySpan<int> encoderIds, int[] lengths, int B, int Te, int steps, int[] output)
-    {
-        int V = Config.VocabSize, C = Config.Embd;
-        // Caches shaped by the decoder: DecoderLayers layers of (B, H, capacity, d_kv).
-        var shape = Config with { Layers = Config.DecoderLayers, Embd = Config.Heads * Config.DKv, KvHeads = Config.Heads };
-        using var cross = new KvCache(shape with { MaxPositions = Te }, B, Te);
-        using var self = new KvCache(shape with { MaxPositions = steps }, B, steps);
-        tape.Reset();
-        using (tape.Activate())
-        using (Tape.NoGrad())
-        {
-            var memory = Encode(encoderIds, lengths, B, Te);   // (B,Te,C)
-            for (int l = 0; l < _decoder.Length; l++) _decoder[l].WriteCrossKv(memory, B, Te, cross, l);
-            cross.Advance(Te);
-        }
-        var next = new int[B];
-        Array.Fill(next, Config.DecoderStartTokenId);
-        for (int s = 0; s < steps; s++)
-        {
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                int position = self.Length;
-                var y = Ops.Reshape(Ops.Embedding(_shared, next), B, 1, C);            // (B,1,C)
-                var bias = _decoderBias.Forward(1, position + 1, offset: position);    // (H,1,position+1)
-                for (int l = 0; l < _decoder.Length; l++) y = _decoder[l].Step(this, y, B, bias, self, cross, lengths, l);
-                self.Advance(1);
-                y = _decoderNorm.Forward(y);
-                if (Config.TieEmbeddings) y = Ops.Scale(y, 1f / MathF.Sqrt(C));
-                var logits = Ops.Linear(Ops.Reshape(y, B, C), _lmHead).AsSpan();       // (B,V)
-                for (int b = 0; b < B; b++) next[b] = output[b * steps + s] = Pick(logits.Slice(b * V, V), b, s, steps);
-            }
-        }
-        return output;
-    }
-
-    float[]? _stepLogits;
-
-    int Pick(ReadOnlySpan<float> row, int b, int s, int steps)
-    {
-        if (_stepLogits is not null) row.CopyTo(_stepLogits.AsSpan((b * steps + s) * row.Length));
-        return ArgMax(row);
-    }
-
-    static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
+        int C = Config.Embd;
+        if (ids.Length != cache.Rows || ids.Length == 0)
+            throw new ArgumentException($"t5: {ids.Length} ids for a cache step of {cache.Rows} rows.");
+        int longest = 0;
+        foreach (int p in cache.Positions) longest = Math.Max(longest, p + 1);
+        var bias = _decoderBias.ByDistance(longest);                              // (H, longest)
+        var y = Ops.Embedding(_shared, ids);                                      // (N,C)
+        for (int l = 0; l < _decoder.Length; l++) y = _decoder[l].Step(this, y, bias, cache, l);
+        y = Ops.Embedding(y, cache.LastRows);                                     // (sequences, C)
+        cache.Commit();
+        y = _decoderNorm.Forward(y);
+        if (Config.TieEmbeddings) y = Ops.Scale(y, 1f / MathF.Sqrt(C));
+        return Ops.Linear(y, _lmHead);                                            // (sequences, V)
     }
 
     sealed partial class Attention
     {
-        /// <summary>Projects keys and values of <paramref name="kv"/> (B,T,C) into rows [Length, Length+T) of layer <paramref name="layer"/>.</summary>
-        public void WriteKv(Tensor kv, int B, int T, KvCache cache, int layer) =>
-            cache.Write(layer, Heads(_k.Forward(kv), B, T), Heads(_v.Forward(kv), B, T));
+        /// <summary>Keys and values (Tk, H·D) of <paramref name="kv"/> (Tk, C).</summary>
+        public (Tensor, Tensor) KeysValues(Tensor kv) => (_k.Forward(kv), _v.Forward(kv));
 
-        /// <summary>One new query per row (x (B,1,C)) over the cached keys [0, length) of <paramref name="layer"/> → (B,1,C).</summary>
-        public Tensor ForwardCached(Tensor x, int B, KvCache cache, int layer, int length, bool causal, Tensor? bias, ReadOnlySpan<int> keyLengths)
-        {
-            var q = Heads(_q.Forward(x), B, 1);                     // (B,H,1,D)
-            var k = Ops.Narrow(cache.Keys(layer), 2, 0, length);    // (B,H,length,D)
-            var v = Ops.Narrow(cache.Values(layer), 2, 0, length);
-            var y = Ops.Attention(q, k, v, causal, scale: 1f, bias, keyLengths);
-            return _o.Forward(Ops.Reshape(y, B, 1, _H * _D));       // (B,H,1,D) is (B,1,H·D) in memory
-        }
+        /// <summary>Self-attention of the step's rows x (N,C) through the cache → (N,C); T5 scales by 1.</summary>
+        public Tensor ForwardCached(Tensor x, IKvCache cache, int layer, Tensor bias) =>
+            _o.Forward(cache.Attend(layer, _q.Forward(x), _k.Forward(x), _v.Forward(x), _H, bias, scale: 1f));
+
+        /// <summary>Cross-attention of x (N,C) over each row's stored memory → (N,C).</summary>
+        public Tensor ForwardMemory(Tensor x, IKvCache cache, int layer) =>
+            _o.Forward(cache.AttendMemory(layer, _q.Forward(x), _H, scale: 1f));
     }
 
     sealed partial class Block
     {
-        public void WriteCrossKv(Tensor memory, int B, int Te, KvCache cross, int layer) => _cross!.WriteKv(memory, B, Te, cross, layer);
+        public (Tensor, Tensor) CrossKeysValues(Tensor memory) => _cross!.KeysValues(memory);
 
-        /// <summary>One decoding step of a decoder block: x (B,1,C) → (B,1,C); appends this token's self-attention
-        /// keys and values to <paramref name="self"/> (advanced by the caller after the last layer).</summary>
-        public Tensor Step(T5Model model, Tensor x, int B, Tensor bias, KvCache self, KvCache cross, ReadOnlySpan<int> memoryLengths, int layer)
+        /// <summary>One decoding step of a decoder block: x (N,C) → (N,C).</summary>
+        public Tensor Step(T5Model model, Tensor x, Tensor bias, IKvCache cache, int layer)
         {
-            int position = self.Length;
-            var h = _selfNorm.Forward(x);
-            _self.WriteKv(h, B, 1, self, layer);
-            x = Ops.Add(x, _self.ForwardCached(h, B, self, layer, position + 1, causal: true, bias, default));
-            h = _crossNorm!.Forward(x);
-            x = Ops.Add(x, _cross!.ForwardCached(h, B, cross, layer, cross.Length, causal: false, null, memoryLengths));
+            x = Ops.Add(x, _self.ForwardCached(_selfNorm.Forward(x), cache, layer, bias));
+            x = Ops.Add(x, _cross!.ForwardMemory(_crossNorm!.Forward(x), cache, layer));
             return FeedForward(model, x);
         }
     }

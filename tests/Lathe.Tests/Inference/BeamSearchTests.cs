@@ -89,31 +89,4 @@ public class BeamSearchTests
             if (i > 0) Assert.True(results[i - 1].Score >= h.Score, "hypotheses must be sorted best first");
         }
     }
-
-    [Fact]
-    public void Reordering_the_cache_moves_whole_rows()
-    {
-        var config = ModelConfig.FromPresetOrFile("llama-tiny");
-        using var cache = new KvCache(config, 3, 8);
-        using var model = CausalLM.Create(config, 1);
-        using var tape = new Tape();
-        using (tape.Activate())
-        using (Tape.NoGrad())
-            model.Logits([1, 2, 3, 4, 5, 6], 3, 2, cache);   // three rows of two tokens each
-        float[][] before = Enumerable.Range(0, 3).Select(b => Row(cache, b)).ToArray();
-        cache.Reorder([2, 0, 0]);
-        Assert.Equal(before[2], Row(cache, 0));
-        Assert.Equal(before[0], Row(cache, 1));
-        Assert.Equal(before[0], Row(cache, 2));
-    }
-
-    static unsafe float[] Row(KvCache cache, int b)
-    {
-        var k = cache.Keys(0);
-        int Hkv = k.Dim(1), cap = k.Dim(2), D = k.Dim(3);
-        var result = new List<float>();
-        for (int h = 0; h < Hkv; h++)
-            result.AddRange(new ReadOnlySpan<float>(k.Data + ((long)(b * Hkv + h) * cap) * D, cache.Length * D).ToArray());
-        return result.ToArray();
-    }
 }

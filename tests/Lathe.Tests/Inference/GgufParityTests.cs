@@ -83,11 +83,11 @@ public class GgufParityTests
         var reference = Reference(name);
         int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
         using var model = ModelQuantizer.LoadGguf(Fixture(name + ".gguf"));
-        using var cache = new KvCache(model.Config);
+        using var cache = new OneSequenceCache(model.Config);
         using var tape = new Tape();
         using var active = tape.Activate();
         using var noGrad = Tape.NoGrad();
-        float[] logits = model.LastLogits(prompt, 1, prompt.Length, cache).ToArray();
+        float[] logits = cache.LastLogits(model, prompt).ToArray();
         int ties = 0;
         for (int step = 0; step < greedy.Length; step++)
         {
@@ -100,7 +100,7 @@ public class GgufParityTests
                 ties++;
             }
             tape.Reset();
-            logits = model.LastLogits(greedy.AsSpan(step, 1), 1, 1, cache).ToArray();
+            logits = cache.LastLogits(model, greedy.AsSpan(step, 1)).ToArray();
         }
         Assert.True(ties <= 2, $"{name}: {ties} near-tie steps");
     }

@@ -7,6 +7,7 @@ namespace Lathe.Tests.Inference;
 /// <summary>Decoding with a KV cache must give the logits of recomputing the whole sequence.</summary>
 public class KvCacheTests
 {
+    // (The gpt2 position variants — sinusoidal, ALiBi, rotary — are checked the same way in MoEBehaviourTests.)
     [Theory]
     [InlineData("gpt2-tiny")]
     [InlineData("llama-tiny")]
@@ -22,7 +23,7 @@ public class KvCacheTests
         using (tape.Activate())
         using (Tape.NoGrad())
             full = model.Logits(ids, 1, ids.Length).ToArray();
-        using var cache = new KvCache(config);
+        using var cache = new OneSequenceCache(config);
         int position = 0;
         foreach (int step in new[] { 5, 1, 1, 3, 1, 1, 1 })   // a prompt of 5, then single tokens and one chunk of 3
         {
@@ -30,7 +31,7 @@ public class KvCacheTests
             float[] part;
             using (tape.Activate())
             using (Tape.NoGrad())
-                part = model.Logits(ids.AsSpan(position, step), 1, step, cache).ToArray();
+                part = cache.Logits(model, ids.AsSpan(position, step)).ToArray();
             for (int t = 0; t < step; t++)
                 for (int v = 0; v < V; v++)
                 {
@@ -47,13 +48,15 @@ public class KvCacheTests
     {
         var config = ModelConfig.FromPresetOrFile("gpt2-tiny");
         using var model = CausalLM.Create(config, 1);
-        using var cache = new KvCache(config, capacity: 4);
+        using var cache = new OneSequenceCache(config with { MaxPositions = 4 });
         using var tape = new Tape();
         using (tape.Activate())
         using (Tape.NoGrad())
         {
-            model.Logits([1, 2, 3, 4], 1, 4, cache);
-            Assert.Throws<InvalidOperationException>(() => model.Logits([5], 1, 1, cache));
+            cache.Logits(model, [1, 2, 3, 4]);
+            var error = Assert.Throws<InvalidOperationException>(() => cache.Logits(model, [5]));
+            Assert.Contains("exceeds the context of 4", error.Message);
+            Assert.Equal(4, cache.Length);   // the failed step changed nothing
         }
     }
 }

@@ -88,12 +88,12 @@ public class QuantizedInferenceTests
         using var model = CausalLM.Create(config, 3);
         var ids = Tokens(9, config.VocabSize, 4);
         int V = config.VocabSize;
-        using var c1 = new KvCache(config);
-        using var c2 = new KvCache(config);
+        using var c1 = new OneSequenceCache(config);
+        using var c2 = new OneSequenceCache(config);
         foreach (var (start, count) in new[] { (0, 7), (7, 1), (8, 1) })
         {
-            var all = Run(() => model.Logits(ids.AsSpan(start, count), 1, count, c1));
-            var last = Run(() => model.LastLogits(ids.AsSpan(start, count), 1, count, c2));
+            var all = Run(() => c1.Logits(model, ids.AsSpan(start, count)));
+            var last = Run(() => c2.LastLogits(model, ids.AsSpan(start, count)));
             Assert.Equal(V, last.Length);
             for (int v = 0; v < V; v++)
                 Assert.True(Math.Abs(all[(count - 1) * V + v] - last[v]) <= 1e-6f * (1 + Math.Abs(last[v])), $"{preset} at {start}+{count}: token {v}");
@@ -136,13 +136,13 @@ public class QuantizedInferenceTests
 
         // Single cached tokens: activations are rounded to Q8_0 (8 bits per 32-block) before each product, so the
         // logits move by about 1% of their spread (a wrong layout or scale would move them by ~100%).
-        using var c1 = new KvCache(config);
-        using var c2 = new KvCache(config);
+        using var c1 = new OneSequenceCache(config);
+        using var c2 = new OneSequenceCache(config);
         double num = 0, den = 0;
         for (int t = 0; t < 6; t++)
         {
-            var e = Run(() => oracle.LastLogits(ids.AsSpan(t, 1), 1, 1, c1));
-            var a = Run(() => quantized.LastLogits(ids.AsSpan(t, 1), 1, 1, c2));
+            var e = Run(() => c1.LastLogits(oracle, ids.AsSpan(t, 1)));
+            var a = Run(() => c2.LastLogits(quantized, ids.AsSpan(t, 1)));
             for (int i = 0; i < e.Length; i++) { num += Math.Pow(e[i] - a[i], 2); den += Math.Pow(e[i], 2); }
         }
         double relative = Math.Sqrt(num / den);

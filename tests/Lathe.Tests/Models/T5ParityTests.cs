@@ -1,3 +1,4 @@
+using Lathe.Inference;
 using Lathe.Formats;
 using Lathe.Models;
 using Lathe.Tensors.Autograd;
@@ -82,7 +83,8 @@ public class T5ParityTests
     }
 }
 
-/// <summary>Incremental decoding (KV cache for self-attention, cross-attention keys/values projected once) against
+/// <summary>Incremental decoding (paged KV cache for self-attention, cross-attention keys/values projected once into the
+/// cache's memory) against
 /// full recompute of the decoder prefix at every step.</summary>
 public class T5DecodingTests
 {
@@ -106,12 +108,12 @@ public class T5DecodingTests
         int[] enc = expected.ReadInts("encoder_ids"), lengths = expected.ReadInts("encoder_lengths");
         const int Steps = 24;   // past the log buckets (max distance 20 / 9) of the decoder's relative bias
         float[] cachedLogits = new float[2 * Steps * 61], fullLogits = new float[2 * Steps * 61];
-        int[] cached = model.GreedyDecode(enc, lengths, 2, Te, Steps, useCache: true, cachedLogits);
-        int[] full = model.GreedyDecode(enc, lengths, 2, Te, Steps, useCache: false, fullLogits);
+        int[] cached = Seq2SeqGreedy.Decode(model, enc, lengths, 2, Te, Steps, useCache: true, cachedLogits);
+        int[] full = Seq2SeqGreedy.Decode(model, enc, lengths, 2, Te, Steps, useCache: false, fullLogits);
         Assert.Equal(full, cached);
         // Same sums in a different blocking (one query vs the prefix): float round-off only.
         ModelParityTests.AssertClose("step logits", fullLogits, cachedLogits, 1e-5f);
-        Assert.Equal(cached, model.GreedyDecode(enc, lengths, 2, Te, Steps));
+        Assert.Equal(cached, Seq2SeqGreedy.Decode(model, enc, lengths, 2, Te, Steps));
         // The tied v1.0 fixture (embeddings of std 1, one dominant row) greedily repeats one token; the gated one varies.
         if (gated) Assert.True(cached.Distinct().Count() > 3, "decoding should not be a constant: " + string.Join(" ", cached));
         Assert.NotEqual(cachedLogits.AsSpan(0, Steps * 61).ToArray(), cachedLogits.AsSpan(Steps * 61).ToArray());   // rows differ

@@ -133,6 +133,18 @@ public class AdapterSlotTests
         float[] f32Adapted = Logits(f32, ids, 1, 16), q8Adapted = Logits(q8, ids, 1, 16);
         double quantError = MaxAbsDiff(f32Adapted, q8Adapted), adapterEffect = MaxAbsDiff(q8Plain, q8Adapted);
         Assert.True(adapterEffect > 20 * quantError, $"adapter effect {adapterEffect:G3} vs Q8_0 error {quantError:G3}: the fused path lost the adapters");
+        // Decoding through the paged cache (the server's path) applies them too: the prompt's last-position logits agree.
+        using (var cache = new Lathe.Inference.PagedKvCache(q8.Config))
+        {
+            int sequence = cache.AddSequence();
+            float[] cached;
+            using (var tape = new Tape())
+            using (tape.Activate())
+            using (Tape.NoGrad())
+                cached = cache.Forward(q8, ids, sequence).ToArray();                       // (1, V)
+            double diff = MaxAbsDiff(cached, q8Adapted.AsSpan(15 * 64, 64).ToArray());
+            Assert.True(diff <= 1e-5, $"cached decoding with adapters differs by {diff:G3} (adapter effect {adapterEffect:G3})");   // same kernels: equal in practice
+        }
         foreach (var a in adapters) a.Dispose();
     }
 

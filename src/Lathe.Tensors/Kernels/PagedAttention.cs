@@ -1,0 +1,99 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Tensors.Kernels;
+
+/// <summary>Decoding attention over a paged KV cache: each query row reads its sequence's keys and values through a
+/// block table instead of from one contiguous (B,Hkv,capacity,D) tensor, so sequences of different lengths share one
+/// pool of fixed-size blocks. The blocked <see cref="FlashAttention"/> pays for query tiles and masks one query does not
+/// need; this does the three obvious passes (scores, softmax, weighted sum of V) per (row, head), each a task on the
+/// pool. Its slow twin is <see cref="AttentionReference"/> over the keys
+/// gathered into order (the tests do that gather).</summary>
+public static unsafe class PagedAttention
+{
+    /// <summary>o (N,H,D) = softmax(q·Kᵀ·scale + bias)·V for N query rows. Row r sees keys 0..visible[r]−1 of its
+    /// sequence, whose key s lives in block tables[tableStart[r] + s / blockSize] at offset s mod blockSize of
+    /// <paramref name="kPool"/>, <paramref name="vPool"/> (Hkv, blocks, blockSize, D) — head-major, so a sequence whose
+    /// blocks were handed out in order reads each head's keys as one contiguous run, as from a contiguous cache. Query row r, head h starts at
+    /// q + r·qRow + h·D; output row r at o + r·oRow + h·D. Head h reads kv head h / (H/Hkv).
+    /// <paramref name="positionBias"/> (H rows of <paramref name="biasStride"/> values, or null) adds
+    /// positionBias[h, visible[r] − 1 − s] — a bias by the query-to-key distance, as ALiBi (Press et al. 2022) and T5's
+    /// relative buckets are — to the score of key s. <paramref name="prefixK"/>, <paramref name="prefixV"/> (Hkv, P, D),
+    /// when P &gt; 0, are P more keys and values every row sees before its sequence's (prefix tuning); the bias does not
+    /// apply to them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
+        int* visible, int N, int H, int Hkv, int D, int blockSize, int blocks, float scale, float* positionBias = null, int biasStride = 0,
+        float* prefixK = null, float* prefixV = null, int P = 0)
+    {
+        if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || blocks <= 0 || qRow < H * D || oRow < H * D)
+            throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
+        if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null
+            || (P > 0 && (prefixK == null || prefixV == null)) || P < 0))
+            throw new ArgumentException($"PagedAttention: null buffer for N={N}, H={H}, D={D}.");
+        long work = 0;
+        for (int r = 0; r < N; r++)
+        {
+            if (visible[r] <= 0) throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; it must see at least its own.");
+            if (positionBias != null && visible[r] > biasStride)
+                throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; the position bias covers distances below {biasStride}.");
+            work += visible[r] + P;
+        }
+        var body = new Body
+        {
+            Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride, PrefixK = prefixK, PrefixV = prefixV, P = P,
+            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Blocks = blocks, Scale = scale,
+        };
+        int tasks = N * H;
+        if (work * H * D < 32 * 1024) for (int i = 0; i < tasks; i++) body.Execute(i);
+        else ComputePool.Shared.For(tasks, ref body);
+    }
+
+    struct Body : IParallelBody
+    {
+        public float* Q, K, V, O, Bias, PrefixK, PrefixV;
+        public int* Tables, TableStart, Visible;
+        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P;
+        public float Scale;
+
+        public void Execute(int task)
+        {
+            int r = task / H, h = task % H, kvh = h / (H / Hkv), S = Visible[r];
+            var query = new ReadOnlySpan<float>(Q + (long)r * QRow + (long)h * D, D);
+            int* table = Tables + TableStart[r];
+            long headOffset = (long)kvh * Blocks * BlockSize * D, blockFloats = (long)BlockSize * D;
+            var all = new Span<float>(Scratch.Get(P + S), P + S);   // prefix keys' scores, then the sequence's
+            var scores = all.Slice(P);
+            float* pk = PrefixK + (long)kvh * P * D, pv = PrefixV + (long)kvh * P * D;
+            for (int i = 0; i < P; i++) all[i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(pk + (long)i * D, D)) * Scale;
+            // Keys block by block: inside a block a head's rows are contiguous.
+            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            {
+                float* kb = K + table[s0 / BlockSize] * blockFloats + headOffset;
+                int n = Math.Min(BlockSize, S - s0);
+                for (int i = 0; i < n; i++) scores[s0 + i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(kb + (long)i * D, D)) * Scale;
+            }
+            if (Bias != null)
+            {
+                float* bias = Bias + (long)h * BiasStride;
+                for (int s = 0; s < S; s++) scores[s] += bias[S - 1 - s];
+            }
+            float max = TensorPrimitives.Max(all);
+            TensorPrimitives.Subtract(all, max, all);
+            TensorPrimitives.Exp(all, all);
+            float inverse = 1f / TensorPrimitives.Sum(all);
+            var output = new Span<float>(O + (long)r * ORow + (long)h * D, D);
+            output.Clear();
+            for (int i = 0; i < P; i++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(pv + (long)i * D, D), all[i] * inverse, output, output);
+            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            {
+                float* vb = V + table[s0 / BlockSize] * blockFloats + headOffset;
+                int n = Math.Min(BlockSize, S - s0);
+                for (int i = 0; i < n; i++)
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vb + (long)i * D, D), scores[s0 + i] * inverse, output, output);
+            }
+        }
+    }
+}
