@@ -1,3 +1,5 @@
+using Lathe.Formats;
+using Lathe.Compression;
 using System.CommandLine;
 using System.Diagnostics;
 using Lathe.Inference;
@@ -104,10 +106,10 @@ internal static unsafe class BenchDecode
         if (modelPath is not null)
         {
             if (!File.Exists(modelPath)) throw new FileNotFoundException($"bench decode: --model {modelPath}: file not found");
-            return ModelQuantizer.LoadGguf(modelPath);
+            return GgufModelLoader.LoadQuantized(modelPath);
         }
         var model = CausalLM.Create(ModelConfig.FromPresetOrFile(preset), seed: 1);
-        if (type is { } t) model.Quantize(t, releaseFloatWeights: true);
+        if (type is { } t) ModelQuantizer.Quantize(model, t, releaseFloatWeights: true);
         return model;
     }
 

@@ -1,3 +1,4 @@
+using Lathe.Data;
 using System.CommandLine;
 using System.Diagnostics;
 using Lathe.Evaluation;

@@ -66,7 +66,7 @@ internal static class BenchTrain
         long allocatedPerStep = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / steps;
         double median = BenchSupport.Median(times);
         double tokensPerSecond = B * T / median;
-        double flopsPerToken = 3 * model.ForwardFlopsPerToken(T);   // forward + backward ≈ 3× forward
+        double flopsPerToken = 3 * trainer.Objective.ForwardFlopsPerToken(model, T);   // forward + backward ≈ 3× forward
         double mfu = tokensPerSecond * flopsPerToken / (PeakGflops * 1e9);
         Console.Error.WriteLine($"bench train {preset}: {model.ParameterCount / 1e6:F2}M params, B={B} T={T}, {threads} threads: median step {median * 1e3:F1} ms over {steps}, " +
             $"{tokensPerSecond:F0} tok/s, {tokensPerSecond * flopsPerToken / 1e9:F1} GFLOP/s, {allocatedPerStep} B allocated/step (managed, this thread)");

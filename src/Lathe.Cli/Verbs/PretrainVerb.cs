@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using System.CommandLine;
 using Lathe.Models;
 using Lathe.Tensors.Threading;

@@ -1,3 +1,4 @@
+using Lathe.Compression;
 using System.Text.Json;
 using Lathe.Formats;
 using Lathe.Models;
@@ -87,7 +88,7 @@ public static class ModelLoader
         using (var file = GgufFile.Open(path)) tokenizer = GgufTokenizer.Read(file);
         // Kept quantized, F16/Q8_0/Q4_0 linear weights run the integer kernels (what generate and llama.cpp run).
         CausalLM model = options.Dequantize ? GgufModelLoader.Load(path, new GgufLoadOptions { ContextLength = options.ContextLength })
-            : ModelQuantizer.LoadGguf(path, options.ContextLength);
+            : GgufModelLoader.LoadQuantized(path, options.ContextLength);
         try
         {
             if (tokenizer.VocabSize > model.Config.VocabSize)

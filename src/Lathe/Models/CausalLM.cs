@@ -62,7 +62,8 @@ public abstract class CausalLM : LanguageModel
         return positions;
     }
 
-    public override double ForwardFlopsPerToken(int T)
+    /// <summary>Matmul FLOPs of one forward pass per token of a length-T sequence (training ≈ 3× this), counting attention.</summary>
+    public virtual double ForwardFlopsPerToken(int T)
     {
         var c = Config;
         double perLayer = 2.0 * c.Embd * (c.Embd + 2 * c.KvHeads * c.HeadDim) + 2.0 * c.Embd * c.Embd
@@ -71,7 +72,7 @@ public abstract class CausalLM : LanguageModel
         return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize;
     }
 
-    /// <summary>Every projection, MLP and lm_head layer (what <see cref="Quantize"/> converts; embeddings and norms excluded).</summary>
+    /// <summary>Every projection, MLP and lm_head layer (what Compression's ModelQuantizer converts; embeddings and norms excluded).</summary>
     private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
 
     /// <summary>Every dense projection of the model with its Hugging Face module name, in a fixed order: where a
@@ -79,12 +80,7 @@ public abstract class CausalLM : LanguageModel
     /// among them (their weights are stacked per layer).</summary>
     public IEnumerable<LinearLayer> Linears => LinearLayers();
 
-    /// <summary>Converts every projection, MLP and lm_head weight to <paramref name="type"/> for inference (embeddings and
-    /// norms stay F32); see <see cref="ModelQuantizer.Quantize"/>.</summary>
-    public void Quantize(Lathe.Tensors.Quantized.QuantType type, bool releaseFloatWeights = false) =>
-        ModelQuantizer.Quantize(this, type, releaseFloatWeights);
-
-    /// <summary>Called after every linear layer has its quantized weights (by <see cref="ModelQuantizer"/>, or by a loader
+    /// <summary>Called after every linear layer has its quantized weights (by Compression's ModelQuantizer, or by a loader
     /// through <see cref="PrepareQuantized"/>): a model may stack matrices that read the same input.</summary>
     private protected virtual void OnQuantized() { }
 

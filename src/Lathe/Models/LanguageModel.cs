@@ -36,9 +36,6 @@ public abstract class LanguageModel : IDisposable
 
     ulong NextDropoutSeed() => ((ulong)DropoutRng!.NextUInt() << 32) | DropoutRng.NextUInt();
 
-    /// <summary>Matmul FLOPs of one forward pass per token (training ≈ 3× this), counting attention.</summary>
-    public abstract double ForwardFlopsPerToken(int T);
-
     /// <summary>Number of scalar parameters (tied weights counted once).</summary>
     public long ParameterCount
     {

@@ -32,6 +32,9 @@ public sealed partial record ModelConfig
     public int PadId => PadTokenId ?? VocabSize - 1;
 
     /// <summary>Whether <paramref name="id"/> is one of BERT's four special ids.</summary>
+    /// <summary>The shortest BERT input with two segments: [CLS] A [SEP] B [SEP].</summary>
+    public const int BertMinSequence = 5;
+
     public bool IsBertSpecial(int id) => id == ClsId || id == SepId || id == MaskId || id == PadId;
 
     static ModelConfig ParseBert(JsonObject node)
@@ -105,8 +108,8 @@ public sealed partial record ModelConfig
         Positive(Heads, "num_attention_heads");
         Positive(Intermediate, "intermediate_size");
         Positive(TypeVocabSize, "type_vocab_size");
-        if (MaxPositions < BertPretrainingObjective.MinLength)
-            Fail("max_position_embeddings", $"{MaxPositions} is too short for [CLS] A [SEP] B [SEP] (need ≥ {BertPretrainingObjective.MinLength})");
+        if (MaxPositions < BertMinSequence)
+            Fail("max_position_embeddings", $"{MaxPositions} is too short for [CLS] A [SEP] B [SEP] (need ≥ {BertMinSequence})");
         if (Embd % Heads != 0) Fail("num_attention_heads", $"{Heads} heads do not divide hidden_size {Embd}");
         if (KvHeads != Heads) Fail("num_key_value_heads", "bert has no grouped-query attention (must equal num_attention_heads)");
         if (!(NormEps > 0)) Fail("layer_norm_eps", $"{NormEps} must be > 0");

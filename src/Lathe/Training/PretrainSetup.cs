@@ -1,3 +1,4 @@
+using Lathe.Training.Objectives;
 using Lathe.Data;
 using Lathe.Formats;
 using Lathe.Models;

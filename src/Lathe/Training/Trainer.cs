@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using System.Diagnostics;
 using Lathe.Data;
 using Lathe.Models;

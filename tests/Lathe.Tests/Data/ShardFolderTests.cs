@@ -57,7 +57,7 @@ public class ShardFolderTests
         Assert.Equal(new ShardRange(tmp.File("c_train_000001.bin"), 0, 380), folder.Train[1]);
         Assert.Equal(b[380..], folder.ReadValidation(long.MaxValue));
         // The whole-array view follows the same rule.
-        var (train, val) = Lathe.Training.TokenShards.LoadFolder(tmp.Path);
+        var (train, val) = Lathe.Data.TokenShards.LoadFolder(tmp.Path);
         Assert.Equal(a.Concat(b[..380]).ToArray(), train);
         Assert.Equal(b[380..], val);
     }

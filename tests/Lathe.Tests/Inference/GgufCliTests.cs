@@ -55,7 +55,7 @@ public class GgufCliTests
             var (sum, count) = LossEvaluator.Evaluate(before, ids, 4, T);
             Assert.Equal(Math.Exp(sum / count), json.GetProperty("ppl_before").GetDouble(), 3);
         }
-        using (var after = ModelQuantizer.LoadGguf(gguf))
+        using (var after = GgufModelLoader.LoadQuantized(gguf))
         {
             var (sum, count) = LossEvaluator.Evaluate(after, ids, 4, T);
             Assert.Equal(Math.Exp(sum / count), json.GetProperty("ppl_after").GetDouble(), 3);

@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using System.Text.Json;
 using Lathe.Inference;
 using Lathe.Models;
@@ -57,7 +58,7 @@ public class GgufParityTests
     }
 
     /// <summary>The same comparison through the kernels `generate`, `chat` and `bench decode` run: weights kept
-    /// quantized (<see cref="ModelQuantizer.LoadGguf"/>) and activations rounded to Q8_0 blocks as llama.cpp rounds
+    /// quantized (<see cref="GgufModelLoader.LoadQuantized"/>) and activations rounded to Q8_0 blocks as llama.cpp rounds
     /// them, so the integer block sums are llama.cpp's own and only float summation order differs (the packed integer
     /// GEMMs where the CPU has them, else the matvec kernels). Measured max KL
     /// 5.5e-12 (Q8_0) and 3.8e-12 nats (Q4_0), bound 1e-9; F16 4.8e-7, bound 1e-5.</summary>
@@ -82,7 +83,7 @@ public class GgufParityTests
     {
         var reference = Reference(name);
         int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
-        using var model = ModelQuantizer.LoadGguf(Fixture(name + ".gguf"));
+        using var model = GgufModelLoader.LoadQuantized(Fixture(name + ".gguf"));
         using var cache = new OneSequenceCache(model.Config);
         using var tape = new Tape();
         using var active = tape.Activate();
@@ -112,7 +113,7 @@ public class GgufParityTests
         var reference = Reference(name);
         int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
         int[] ids = [.. prompt, .. greedy];
-        using var model = quantizedKernels ? ModelQuantizer.LoadGguf(Fixture(name + ".gguf")) : GgufModelLoader.Load(Fixture(name + ".gguf"));
+        using var model = quantizedKernels ? GgufModelLoader.LoadQuantized(Fixture(name + ".gguf")) : GgufModelLoader.Load(Fixture(name + ".gguf"));
         int V = model.Config.VocabSize;
         float[] logits;
         using (var tape = new Tape())

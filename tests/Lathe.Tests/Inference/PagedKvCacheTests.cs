@@ -1,3 +1,4 @@
+using Lathe.Compression;
 using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
@@ -75,7 +76,7 @@ public class PagedKvCacheTests
         var config = ModelConfig.FromPresetOrFile(preset) with { InitStd = 0.1f };
         if (variant == "alibi") config = config with { PositionEmbeddingType = "alibi" };
         var model = CausalLM.Create(config, 9);
-        if (variant == "q4_0") model.Quantize(QuantType.Q4_0);
+        if (variant == "q4_0") ModelQuantizer.Quantize(model, QuantType.Q4_0);
         return model;
     }
 

@@ -1,3 +1,4 @@
+using Lathe.Compression;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
@@ -113,7 +114,7 @@ public class QuantizedInferenceTests
         var config = ModelConfig.FromPresetOrFile(preset) with { InitStd = 0.1f };
         using var oracle = CausalLM.Create(config, 21);
         using var quantized = CausalLM.Create(config, 21);
-        quantized.Quantize(type, releaseFloatWeights: true);
+        ModelQuantizer.Quantize(quantized, type, releaseFloatWeights: true);
         foreach (var (o, q) in oracle.Linears.Zip(quantized.Linears))
         {
             if (o.SharesWeight) continue;   // a tied lm_head: its F32 weight is the embedding, which stays as is
@@ -176,13 +177,13 @@ public class QuantizedInferenceTests
     {
         var config = ModelConfig.FromPresetOrFile("llama-tiny") with { Embd = 48, Heads = 2, KvHeads = 1, Intermediate = 64 };
         using var model = CausalLM.Create(config, 1);
-        var e = Assert.Throws<ArgumentException>(() => model.Quantize(QuantType.Q4_0));
+        var e = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(model, QuantType.Q4_0));
         Assert.Contains("model.layers.0.self_attn.q_proj.weight", e.Message);
-        model.Quantize(QuantType.F16);   // F16 has no blocks
+        ModelQuantizer.Quantize(model, QuantType.F16);   // F16 has no blocks
     }
 }
 
-/// <summary>GGUF files loaded with their quantized weights kept as stored (<see cref="ModelQuantizer.LoadGguf"/>).</summary>
+/// <summary>GGUF files loaded with their quantized weights kept as stored (<see cref="GgufModelLoader.LoadQuantized"/>).</summary>
 public class QuantizedGgufTests
 {
     [Theory]
@@ -205,7 +206,7 @@ public class QuantizedGgufTests
             using var model = CausalLM.Create(config, seed: 3);
             var tokenizer = new BpeTrainer(300, ["<|endoftext|>"], minFrequency: 1).Train(["the whale and the ship, the sea and the sky; 12 whales!"]);
             GgufExport.Save(model, tokenizer, path, type);
-            using var quantized = ModelQuantizer.LoadGguf(path);
+            using var quantized = GgufModelLoader.LoadQuantized(path);
             Assert.All(quantized.Linears, l => Assert.Equal(ToQuant(type), l.Quantized!.Type));
             // Oracle: the F32 model with every stored weight rounded through the type (what the file decodes to).
             GgufExport.RoundTripWeights(model, type);

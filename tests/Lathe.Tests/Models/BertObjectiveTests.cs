@@ -1,3 +1,4 @@
+using Lathe.Training.Objectives;
 using Lathe.Models;
 using Lathe.Tensors;
 
@@ -29,7 +30,7 @@ public class BertObjectiveTests
     public void Layout_segments_and_next_sentence_spans_are_right()
     {
         const int B = 4, T = 32;
-        var objective = new BertPretrainingObjective(Config);
+        var objective = new BertPretrainingBatch(Config);
         int next = 0, notNext = 0;
         for (ulong seed = 0; seed < 50; seed++)
         {
@@ -84,7 +85,7 @@ public class BertObjectiveTests
         // 400 micro-batches × 8 rows × 9 predictions = 28,800 predicted positions. The bounds below are ≥ 5 standard
         // deviations of the binomial share (√(p(1−p)/n): 0.0024 for 80%, 0.0018 for 10%) and of NSP's ½ over 3,200 rows.
         const int B = 8, T = 64, Draws = 400;
-        var objective = new BertPretrainingObjective(Config);
+        var objective = new BertPretrainingBatch(Config);
         long predicted = 0, masked = 0, random = 0, kept = 0, content = 0, notNext = 0;
         var (inputs, targets) = Rows(B, T, 3);
         for (int d = 0; d < Draws; d++)
@@ -126,8 +127,8 @@ public class BertObjectiveTests
     {
         const int B = 3, T = 20;
         var (inputs, targets) = Rows(B, T, 11);
-        var a = new BertPretrainingObjective(Config);
-        var b = new BertPretrainingObjective(Config);
+        var a = new BertPretrainingBatch(Config);
+        var b = new BertPretrainingBatch(Config);
         a.Build(inputs, targets, B, T, 42);
         b.Build(inputs, targets, B, T, 41);
         b.Build(inputs, targets, B, T, 42);   // buffers reused: nothing of the previous call may leak
@@ -148,7 +149,7 @@ public class BertObjectiveTests
     public void Short_rows_and_single_row_batches_still_make_valid_examples(int B, int T)
     {
         var (inputs, targets) = Rows(B, T, 0);
-        var objective = new BertPretrainingObjective(Config);
+        var objective = new BertPretrainingBatch(Config);
         for (ulong seed = 0; seed < 40; seed++)
         {
             objective.Build(inputs, targets, B, T, seed);
@@ -180,7 +181,7 @@ public class BertObjectiveTests
     {
         var (inputs, targets) = Rows(2, 8, 0);
         inputs[5] = Config.MaskId;
-        var e = Assert.Throws<InvalidDataException>(() => new BertPretrainingObjective(Config).Build(inputs, targets, 2, 8, 1));
+        var e = Assert.Throws<InvalidDataException>(() => new BertPretrainingBatch(Config).Build(inputs, targets, 2, 8, 1));
         Assert.StartsWith($"bert: corpus token {Config.MaskId} is a special id", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
@@ -191,7 +192,7 @@ public class BertObjectiveTests
         // Uniform over the 1000 non-special ids: with ~2,900 random replacements each id is expected ~2.9 times;
         // the chance that a uniform draw leaves more than a quarter of ids unseen is negligible (expected unseen ≈ 5.5%).
         const int B = 8, T = 64;
-        var objective = new BertPretrainingObjective(Config);
+        var objective = new BertPretrainingBatch(Config);
         var (inputs, targets) = Rows(B, T, 3);
         var seen = new bool[V];
         for (int d = 0; d < 400; d++)

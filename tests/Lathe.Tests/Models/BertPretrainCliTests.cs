@@ -1,3 +1,5 @@
+using Lathe.Data;
+using Lathe.Formats;
 using System.Diagnostics;
 using System.Text.Json;
 using Lathe.Models;

@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using Lathe.Models;
 using Lathe.Tests.Training;
 using Lathe.Training;

@@ -1,3 +1,4 @@
+using Lathe.Compression;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
@@ -120,7 +121,7 @@ public class AdapterSlotTests
         int[] ids = Ids(16, 4);
         using var f32 = CausalLM.Create(Llama, 5);
         using var q8 = CausalLM.Create(Llama, 5);
-        q8.Quantize(QuantType.Q8_0);
+        ModelQuantizer.Quantize(q8, QuantType.Q8_0);
         float[] q8Plain = Logits(q8, ids, 1, 16);
         var adapters = new List<LowRank>();
         foreach (var model in new[] { f32, q8 })

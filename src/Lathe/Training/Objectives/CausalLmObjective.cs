@@ -10,6 +10,8 @@ public sealed class CausalLmObjective : ITrainingObjective
 {
     public string Name => "causal-lm";
 
+    public double ForwardFlopsPerToken(LanguageModel model, int T) => ((CausalLM)model).ForwardFlopsPerToken(T);
+
     public Tensor Loss(LanguageModel model, in TrainingBatch batch)
     {
         var decoder = (CausalLM)model;

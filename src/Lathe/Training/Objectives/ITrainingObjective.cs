@@ -14,6 +14,10 @@ public interface ITrainingObjective
 
     /// <summary>The scalar loss of <paramref name="batch"/> under <paramref name="model"/>.</summary>
     Tensor Loss(LanguageModel model, in TrainingBatch batch);
+
+    /// <summary>Matmul FLOPs of one forward pass per corpus token of B×T batches under this objective (training ≈ 3×
+    /// this), for throughput and MFU figures: what runs depends on the objective as much as on the model.</summary>
+    double ForwardFlopsPerToken(LanguageModel model, int T);
 }
 
 /// <summary>The pre-training objective of each architecture.</summary>

@@ -4,15 +4,19 @@ using Lathe.Tensors;
 namespace Lathe.Training.Objectives;
 
 /// <summary>BERT's pre-training objective (Devlin et al. 2019 §3.1): masked LM over ~15% of positions plus
-/// next-sentence prediction, built from raw corpus rows by <see cref="BertPretrainingObjective"/> (sentence pairs,
+/// next-sentence prediction, built from raw corpus rows by <see cref="BertPretrainingBatch"/> (sentence pairs,
 /// masking) with the batch seed. Loss = mean MLM cross-entropy over labelled positions + mean NSP cross-entropy,
 /// as Hugging Face's BertForPreTraining computes it.</summary>
 public sealed class MaskedLmObjective(ModelConfig config) : ITrainingObjective
 {
-    readonly BertPretrainingObjective _data = new(config);
+    readonly BertPretrainingBatch _data = new(config);
     int[] _rows = [], _labels = [];   // reused: the labelled positions and their labels
 
     public string Name => "masked-lm+nsp";
+
+    /// <summary>Per corpus token: the encoder over each row's sequence and the MLM head over the masked share of it.</summary>
+    public double ForwardFlopsPerToken(LanguageModel model, int T) =>
+        ((BertModel)model).ForwardFlopsPerToken(BertPretrainingBatch.SequenceLength(T), BertPretrainingBatch.MaskFraction);
 
     public Tensor Loss(LanguageModel model, in TrainingBatch batch)
     {

@@ -14,6 +14,15 @@ public sealed class SpanCorruptionObjective : ITrainingObjective
 
     public string Name => "span-corruption";
 
+    /// <summary>Per corpus token of a span-corrupted row: encoder work on its ~0.9·T inputs, decoder and lm_head work on its
+    /// ~0.2·T targets.</summary>
+    public double ForwardFlopsPerToken(LanguageModel model, int T)
+    {
+        var t5 = (T5Model)model;
+        var sc = new SpanCorruption(Math.Max(T + 1, 2), t5.Config.VocabSize, t5.Config.EosTokenId, t5.Config.DecoderStartTokenId);
+        return t5.ForwardFlops(sc.EncoderLength, sc.DecoderLength) / T;
+    }
+
     public Tensor Loss(LanguageModel model, in TrainingBatch batch)
     {
         var t5 = (T5Model)model;

@@ -1,8 +1,9 @@
+using Lathe.Models;
 using Lathe.Formats;
 using Lathe.IO;
 using Lathe.Tensors;
 
-namespace Lathe.Models;
+namespace Lathe.Formats;
 
 /// <summary>A checkpoint folder: config.json, model.safetensors (Hugging Face names and layouts),
 /// tokenizer.json and, while training, trainer_state.json + optimizer.safetensors.</summary>

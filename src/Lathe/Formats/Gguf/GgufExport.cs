@@ -1,9 +1,10 @@
+using Lathe.Models;
 using System.Runtime.InteropServices;
 using Lathe.Formats;
 using Lathe.Tensors.Quantized;
 using Lathe.Tokenizers;
 
-namespace Lathe.Models;
+namespace Lathe.Formats;
 
 /// <summary>Writes Lathe models as GGUF v3 files llama.cpp runs: a llama model as architecture "llama" (q/k rows
 /// permuted into ggml's RoPE order, <see cref="GgufRope"/>), a gpt2 model as architecture "gpt2" (fused attn_qkv,

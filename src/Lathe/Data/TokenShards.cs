@@ -1,6 +1,6 @@
 using Lathe.Data;
 
-namespace Lathe.Training;
+namespace Lathe.Data;
 
 /// <summary>Whole-array helpers over llm.c token shards, for tests and small tools; training itself streams the
 /// shards through <see cref="ShardBatchSource"/>, and which shards are validation is decided by <see cref="ShardFolder"/>.</summary>

@@ -71,17 +71,18 @@ public sealed partial class T5Model : LanguageModel
 
     /// <summary>Per corpus token of a span-corrupted row: encoder work on its ~0.9·T inputs, decoder and lm_head
     /// work on its ~0.2·T targets (attention counted in full: the encoder's is bidirectional).</summary>
-    public override double ForwardFlopsPerToken(int T)
+    /// <summary>Matmul FLOPs of one forward pass of one row: <paramref name="encoderLength"/> encoder inputs and
+    /// <paramref name="decoderLength"/> decoder positions (attention counted in full: the encoder's is bidirectional).</summary>
+    public double ForwardFlops(int encoderLength, int decoderLength)
     {
         var c = Config;
-        var sc = new SpanCorruption(Math.Max(T + 1, 2), c.VocabSize, c.EosTokenId, c.DecoderStartTokenId);
-        double inner = c.Heads * c.DKv, te = sc.EncoderLength, td = sc.DecoderLength;
+        double inner = c.Heads * c.DKv, te = encoderLength, td = decoderLength;
         double ffn = 2.0 * c.Embd * c.Intermediate * (c.GatedFeedForward ? 3 : 2);
         double attnProj = 2.0 * c.Embd * inner * 4;
         double encoder = c.Layers * te * (attnProj + ffn + 2.0 * 2 * te * inner);
         double decoder = c.DecoderLayers * td * (2 * attnProj + ffn + 2.0 * 2 * (td / 2) * inner + 2.0 * 2 * te * inner)
             + c.DecoderLayers * te * 2.0 * c.Embd * inner * 2;   // cross-attention keys and values of the memory
-        return (encoder + decoder + td * 2.0 * c.Embd * c.VocabSize) / T;
+        return encoder + decoder + td * 2.0 * c.Embd * c.VocabSize;
     }
 
     /// <summary>Multi-head attention projections: q, k, v (inner, C) and o (C, inner), no biases.</summary>

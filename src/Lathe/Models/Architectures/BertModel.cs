@@ -95,12 +95,14 @@ public sealed class BertModel : LanguageModel
         return _nsp.Forward(Ops.Tanh(_pooler.Forward(cls)));
     }
 
-    public override double ForwardFlopsPerToken(int T)
+    /// <summary>Matmul FLOPs of one forward pass per token of a length-T sequence whose <paramref name="predictedFraction"/>
+    /// of positions go through the MLM head (the objective decides which), counting attention.</summary>
+    public double ForwardFlopsPerToken(int T, double predictedFraction)
     {
         var c = Config;
         double perLayer = 2.0 * c.Embd * 3 * c.Embd + 2.0 * c.Embd * c.Embd + 2.0 * 2 * c.Embd * c.Intermediate
             + 2.0 * 2 * T * c.Embd;   // QKᵀ and A·V over all T keys (bidirectional)
-        double mlmHead = BertPretrainingObjective.MaskFraction * (2.0 * c.Embd * c.Embd + 2.0 * c.Embd * c.VocabSize);
+        double mlmHead = predictedFraction * (2.0 * c.Embd * c.Embd + 2.0 * c.Embd * c.VocabSize);
         return c.Layers * perLayer + mlmHead;
     }
 

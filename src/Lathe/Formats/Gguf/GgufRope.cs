@@ -1,4 +1,5 @@
-namespace Lathe.Models;
+using Lathe.Models;
+namespace Lathe.Formats;
 
 /// <summary>The row order of q/k projections in llama-architecture GGUF files.</summary>
 /// <remarks>ggml's RoPE for the llama architecture (rope type "norm") rotates adjacent pairs (x[2j], x[2j+1]) of each

@@ -1,6 +1,6 @@
 using Lathe.Tensors;
 
-namespace Lathe.Models;
+namespace Lathe.Training.Objectives;
 
 /// <summary>T5's span-corruption objective (Raffel et al. 2020, §3.1.4): in a row of L tokens,
 /// round(L·0.15) tokens (at least 1, at most L−1) are noise, split into round(noise / 3) spans (at least 1).

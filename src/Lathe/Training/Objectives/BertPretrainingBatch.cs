@@ -1,6 +1,7 @@
+using Lathe.Models;
 using Lathe.Tensors;
 
-namespace Lathe.Models;
+namespace Lathe.Training.Objectives;
 
 /// <summary>BERT's pre-training examples (Devlin et al. 2019, §3.1 and appendix A.1) built from the trainer's corpus
 /// rows of T + 1 tokens (inputs + the last target): for each row, "[CLS] A [SEP] B [SEP]" of S = max(T, 5) tokens
@@ -14,14 +15,14 @@ namespace Lathe.Models;
 /// order, so a resumed run rebuilds the same examples. Rows need no padding (the corpus stream is contiguous);
 /// end-of-text separators inside a row stay ordinary tokens. S exceeds T only for rows shorter than 5 tokens (the
 /// evaluator's tail window). Buffers are reused from call to call.</remarks>
-public sealed class BertPretrainingObjective(ModelConfig config)
+public sealed class BertPretrainingBatch(ModelConfig config)
 {
     /// <summary>Fraction of the content positions whose token is predicted.</summary>
     public const float MaskFraction = 0.15f;
     /// <summary>Of the predicted positions: the share replaced by [MASK], then the share given a random token.</summary>
     public const float MaskTokenShare = 0.8f, RandomTokenShare = 0.1f;
     /// <summary>The shortest sequence the layout fits: [CLS] a [SEP] b [SEP].</summary>
-    public const int MinLength = 5;
+    public const int MinLength = ModelConfig.BertMinSequence;
 
     int[] _ids = [], _types = [], _labels = [], _nsp = [], _candidates = [];
     int _n, _b;

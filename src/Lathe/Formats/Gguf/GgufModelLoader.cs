@@ -1,7 +1,7 @@
-using Lathe.Formats;
+using Lathe.Models;
 using Lathe.Tensors.Quantized;
 
-namespace Lathe.Models;
+namespace Lathe.Formats;
 
 /// <summary>A linear weight of a GGUF file in its stored ggml type, handed to a <see cref="GgufLoadOptions.TakeWeight"/>
 /// callback before it would be dequantized. <see cref="Data"/> holds <see cref="Rows"/> rows of <see cref="Cols"/>
@@ -262,4 +262,50 @@ public static class GgufModelLoader
         if (!(d > 0) || double.IsInfinity(d)) throw new InvalidDataException($"{file.Path}: metadata '{key}' = {d} must be positive.");
         return d;
     }
+
+    /// <summary>Loads a GGUF model (<see cref="GgufModelLoader"/>) keeping its F16/Q8_0/Q4_0 linear weights in their stored
+    /// type: the bytes become each layer's <see cref="QuantizedMatrix"/> instead of being decoded to F32 (F32 tensors stay
+    /// F32). A head tied to token_embd is given token_embd's own type, as llama.cpp computes it. Inference only.</summary>
+    public static CausalLM LoadQuantized(string path, int contextLength = 0)
+    {
+        var taken = new Dictionary<string, QuantizedMatrix>(StringComparer.Ordinal);
+        try
+        {
+            using var file = GgufFile.Open(path);
+            var options = new GgufLoadOptions
+            {
+                ContextLength = contextLength,
+                TakeWeight = w =>
+                {
+                    if (ToQuantType(w.Type) is not { } type) return false;
+                    taken[w.ParameterName] = QuantizedMatrix.FromBytes(w.Data, w.Rows, w.Cols, type);
+                    return true;
+                },
+            };
+            var model = Load(file, options);
+            QuantType? embeddingType = file.Tensors.Any(t => t.Name == "token_embd.weight") ? ToQuantType(file.Get("token_embd.weight").Type) : null;
+            foreach (var layer in model.Linears)
+            {
+                if (layer.Weight.Name is { } name && taken.Remove(name, out var m)) { layer.Quantized = m; layer.Weight.Dispose(); }
+                else if (layer.SharesWeight && embeddingType is { } t && layer.Weight.Dim(1) % QuantTypes.BlockValues(t) == 0)
+                    // The tied head: re-encoding the decoded token_embd gives back its bytes (the block maximum fixes d).
+                    layer.Quantized = QuantizedMatrix.FromFloat(layer.Weight.AsSpan(), layer.Weight.Dim(0), layer.Weight.Dim(1), t);
+            }
+            model.PrepareQuantized();
+            Lathe.Tensors.Storage.BufferPool.Trim();
+            return model;
+        }
+        finally
+        {
+            foreach (var m in taken.Values) m.Dispose();   // anything not attached to a layer
+        }
+    }
+
+    static QuantType? ToQuantType(GgmlType type) => type switch
+    {
+        GgmlType.F16 => QuantType.F16,
+        GgmlType.Q8_0 => QuantType.Q8_0,
+        GgmlType.Q4_0 => QuantType.Q4_0,
+        _ => null,
+    };
 }
