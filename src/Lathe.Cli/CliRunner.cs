@@ -7,7 +7,7 @@ public sealed class UserInputException(string message) : Exception(message);
 
 internal static class CliRunner
 {
-    public static int Run(RootCommand root, string[] args)
+    public static int Run(Command root, string[] args)
     {
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
