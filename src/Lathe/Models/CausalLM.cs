@@ -27,7 +27,14 @@ public abstract class CausalLM : LanguageModel
     /// <summary><paramref name="loss"/> plus the auxiliary losses the last training forward produced (Mixture-of-Experts
     /// load balancing), added one layer at a time; <paramref name="loss"/> itself when there are none. Objectives
     /// call it on their loss.</summary>
-    public virtual Tensor AddAuxiliaryLosses(Tensor loss) => loss;
+    public Tensor AddAuxiliaryLosses(Tensor loss)
+    {
+        for (int l = 0; l < Config.Layers; l++) if (MoeLayer(l)?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
+        return loss;
+    }
+
+    /// <summary>The Mixture-of-Experts feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
+    internal virtual MixtureOfExperts? MoeLayer(int layer) => null;
 
     /// <summary>The cached forward of one decoding step: <paramref name="ids"/> are the step's N token rows as the
     /// <paramref name="cache"/> laid them out (rows of several sequences at different positions; prompt chunks and
@@ -63,13 +70,13 @@ public abstract class CausalLM : LanguageModel
     }
 
     /// <summary>Matmul FLOPs of one forward pass per token of a length-T sequence (training ≈ 3× this), counting attention.</summary>
-    public virtual double ForwardFlopsPerToken(int T)
+    public double ForwardFlopsPerToken(int T)
     {
         var c = Config;
         double perLayer = 2.0 * c.Embd * (c.Embd + 2 * c.KvHeads * c.HeadDim) + 2.0 * c.Embd * c.Embd
             + 2.0 * c.Embd * c.Intermediate * (c.ModelType == "llama" ? 3 : 2)
             + 2.0 * 2 * T * c.Embd / 2;   // QKᵀ and A·V, causal → half of T on average
-        return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize;
+        return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize + MixtureOfExperts.ExtraFlopsPerToken(c);   // + the extra experts' work
     }
 
     /// <summary>Every projection, MLP and lm_head layer (what Compression's ModelQuantizer converts; embeddings and norms excluded).</summary>

@@ -82,18 +82,9 @@ public sealed class Gpt2Model : CausalLM
         yield return _lmHead;
     }
 
-    public override Tensor AddAuxiliaryLosses(Tensor loss)
-    {
-        foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
-        return loss;
-    }
-
     private protected override CausalSelfAttention AttentionLayer(int layer) => _blocks[layer].Attention;
 
-    /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
-    internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
-
-    public override double ForwardFlopsPerToken(int T) => base.ForwardFlopsPerToken(T) + MixtureOfExperts.ExtraFlopsPerToken(Config);
+    internal override MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
 
     private protected override void DisposeExtra()
     {

@@ -78,18 +78,9 @@ public sealed class LlamaModel : CausalLM
         foreach (var b in _blocks) b.DisposeFused();
     }
 
-    public override Tensor AddAuxiliaryLosses(Tensor loss)
-    {
-        foreach (var block in _blocks) if (block.Moe?.LastAuxLoss is { } aux) loss = Ops.Add(loss, aux);
-        return loss;
-    }
-
     private protected override CausalSelfAttention AttentionLayer(int layer) => _blocks[layer].Attention;
 
-    /// <summary>The MoE feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
-    internal MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
-
-    public override double ForwardFlopsPerToken(int T) => base.ForwardFlopsPerToken(T) + MixtureOfExperts.ExtraFlopsPerToken(Config);
+    internal override MixtureOfExperts? MoeLayer(int layer) => _blocks[layer].Moe;
 
     /// <summary>x = x + attn(input_layernorm(x)); x = x + mlp(post_attention_layernorm(x)) — the MLP Mixtral's sparse
     /// experts in the layers the config names.</summary>

@@ -15,25 +15,32 @@ public static partial class TokenizerJson
         AtomicFile.Write(path, stream =>
         {
             using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            WriteAddedTokens(w, tokenizer.SpecialTokens, normalized: true);
-            w.WriteNull("normalizer");
-            w.WritePropertyName("pre_tokenizer");
-            tokenizer.PreTokenizer.WriteJson(w);
-            w.WriteNull("post_processor");
-            w.WriteStartObject("decoder");
-            w.WriteString("type", "ByteLevel");
-            w.WriteBoolean("add_prefix_space", true);
-            w.WriteBoolean("trim_offsets", true);
-            w.WriteBoolean("use_regex", true);
-            w.WriteEndObject();
+            WriteByteLevelFrame(w, tokenizer.SpecialTokens, normalized: true, tokenizer.PreTokenizer);
             w.WritePropertyName("model");
             tokenizer.Model.WriteJson(w, tokenizer.SpecialTokens.ToDictionary(s => s.Id, s => s.Text), tokenizer.VocabSize);
             w.WriteEndObject();
         });
+    }
+
+    // What every byte-level BPE tokenizer.json holds before its "model": the object opened, version, no truncation or
+    // padding, the added tokens, no normalizer, the pre-tokenizer, no post-processor, the byte-level decoder.
+    static void WriteByteLevelFrame(Utf8JsonWriter w, IEnumerable<(string Text, int Id)> added, bool normalized, IPreTokenizer preTokenizer)
+    {
+        w.WriteStartObject();
+        w.WriteString("version", "1.0");
+        w.WriteNull("truncation");
+        w.WriteNull("padding");
+        WriteAddedTokens(w, added, normalized);
+        w.WriteNull("normalizer");
+        w.WritePropertyName("pre_tokenizer");
+        preTokenizer.WriteJson(w);
+        w.WriteNull("post_processor");
+        w.WriteStartObject("decoder");
+        w.WriteString("type", "ByteLevel");
+        w.WriteBoolean("add_prefix_space", true);
+        w.WriteBoolean("trim_offsets", true);
+        w.WriteBoolean("use_regex", true);
+        w.WriteEndObject();
     }
 
     /// <summary>Loads a byte-level BPE tokenizer.json; anything else, or a malformed file, gives

@@ -20,21 +20,7 @@ public static partial class TokenizerJson
         AtomicFile.Write(path, stream =>
         {
             using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            WriteAddedTokens(w, added, normalized: false);
-            w.WriteNull("normalizer");
-            w.WritePropertyName("pre_tokenizer");
-            Gpt2PreTokenizer.Instance.WriteJson(w);
-            w.WriteNull("post_processor");
-            w.WriteStartObject("decoder");
-            w.WriteString("type", "ByteLevel");
-            w.WriteBoolean("add_prefix_space", true);
-            w.WriteBoolean("trim_offsets", true);
-            w.WriteBoolean("use_regex", true);
-            w.WriteEndObject();
+            WriteByteLevelFrame(w, added, normalized: false, Gpt2PreTokenizer.Instance);
             w.WriteStartObject("model");
             w.WriteString("type", "BPE");
             w.WriteNull("dropout");
