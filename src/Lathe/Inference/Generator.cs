@@ -18,7 +18,7 @@ public readonly record struct GeneratedPiece(int TokenId, string Text);
 /// (a chat history growing turn by turn) only processes what is new.</summary>
 public sealed class Generator : IDisposable
 {
-    readonly CausalLM _model;
+    readonly ICachedDecoder _model;
     readonly PagedKvCache _cache;
     readonly int _sequence;
     readonly Tape _tape = new();
@@ -35,6 +35,36 @@ public sealed class Generator : IDisposable
         _model = model;
         _cache = new PagedKvCache(model.Config);   // one sequence of the full context
         _sequence = _cache.AddSequence();
+    }
+
+    /// <summary>A generator over an encoder-decoder's decoder: the encoder runs once over <paramref name="encoderIds"/> and
+    /// its cross-attention keys and values are stored as the sequence's memory; prompts are then decoder prompts
+    /// (usually just <see cref="ModelConfig.DecoderStartTokenId"/>), sampled, stopped and streamed as for a decoder-only
+    /// model. The cache holds up to <see cref="ModelConfig.MaxPositions"/> decoder tokens.</summary>
+    public Generator(T5Model model, ReadOnlySpan<int> encoderIds)
+    {
+        var c = model.Config;
+        if (encoderIds.IsEmpty) throw new ArgumentException("generate: the encoder input is empty.");
+        int blockSize = PagedKvCache.DefaultBlockSize, Te = encoderIds.Length;
+        _model = model;
+        _cache = new PagedKvCache(c.DecoderLayers, c.Heads, c.DKv, c.MaxPositions, (c.MaxPositions + blockSize - 1) / blockSize, blockSize);
+        try
+        {
+            _cache.EnableMemory(Te, (Te + blockSize - 1) / blockSize);
+            _sequence = _cache.AddSequence();
+            _tape.Reset();
+            using (_tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var memory = Ops.Reshape(model.Encode(encoderIds, default, 1, Te), Te, c.Embd);   // (Te, C)
+                for (int l = 0; l < c.DecoderLayers; l++)
+                {
+                    var (k, v) = model.CrossAttentionMemory(memory, l);
+                    _cache.StoreMemory(_sequence, l, k, v);
+                }
+            }
+        }
+        catch { _cache.Dispose(); _tape.Dispose(); throw; }
     }
 
     /// <summary>Continues <paramref name="prompt"/> by up to <paramref name="maxTokens"/> tokens, stopping early at a
@@ -79,8 +109,8 @@ public sealed class Generator : IDisposable
     SamplerChain Start(int[] prompt, int maxTokens, SamplingOptions options)
     {
         if (prompt.Length == 0) throw new ArgumentException("generate: the prompt is empty.");
-        if (prompt.Length > _model.Config.MaxPositions)
-            throw new ArgumentException($"generate: the prompt has {prompt.Length} tokens; the model's context is {_model.Config.MaxPositions}.");
+        if (prompt.Length > _cache.MaxLength)
+            throw new ArgumentException($"generate: the prompt has {prompt.Length} tokens; the model's context is {_cache.MaxLength}.");
         if (maxTokens < 0) throw new ArgumentException($"generate: max tokens {maxTokens} must be ≥ 0.");
         var sampler = new SamplerChain(options);
         if (_last.Length != _model.Config.VocabSize) _last = new float[_model.Config.VocabSize];

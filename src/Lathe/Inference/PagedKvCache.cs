@@ -254,7 +254,7 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
 
     /// <summary>Runs one step of one sequence: schedules <paramref name="ids"/> after its cached tokens and returns the
     /// model's logits — of the last token (1, V) when <paramref name="lastOnly"/>, else of every token (T, V).</summary>
-    public Tensor Forward(CausalLM model, ReadOnlySpan<int> ids, int sequence, bool lastOnly = true)
+    public Tensor Forward(ICachedDecoder model, ReadOnlySpan<int> ids, int sequence, bool lastOnly = true)
     {
         Schedule([sequence], [ids.Length]);
         return model.Forward(ids, this, lastOnly);
@@ -263,7 +263,7 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
     /// <summary>Runs one batched step: <paramref name="counts"/>[i] tokens of <paramref name="sequences"/>[i], the ids
     /// concatenated in that order. Returns each sequence's last-token logits (sequences, V) when
     /// <paramref name="lastOnly"/>, else every row's (N, V).</summary>
-    public Tensor Forward(CausalLM model, ReadOnlySpan<int> ids, ReadOnlySpan<int> sequences, ReadOnlySpan<int> counts, bool lastOnly = true)
+    public Tensor Forward(ICachedDecoder model, ReadOnlySpan<int> ids, ReadOnlySpan<int> sequences, ReadOnlySpan<int> counts, bool lastOnly = true)
     {
         Schedule(sequences, counts);
         return model.Forward(ids, this, lastOnly);

@@ -69,7 +69,7 @@ public static class Seq2SeqGreedy
             using (Tape.NoGrad())
             {
                 cache.Schedule(sequences, ones);
-                var logits = model.DecodeStep(next, cache).AsSpan();                // (B, V)
+                var logits = model.Forward(next, cache).AsSpan();                // (B, V)
                 for (int b = 0; b < B; b++) next[b] = output[b * steps + s] = Pick(logits.Slice(b * V, V), b, s, steps, stepLogits);
             }
         }

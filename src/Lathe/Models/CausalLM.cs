@@ -3,7 +3,7 @@ using Lathe.Tensors;
 namespace Lathe.Models;
 
 /// <summary>A decoder-only language model: token ids in, next-token logits out.</summary>
-public abstract class CausalLM : LanguageModel
+public abstract class CausalLM : LanguageModel, ICachedDecoder
 {
     private protected CausalLM(ModelConfig config, List<ModelParameter> parameters) : base(config, parameters) { }
 

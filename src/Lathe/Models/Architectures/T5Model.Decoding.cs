@@ -18,8 +18,9 @@ public sealed partial class T5Model
 
     /// <summary>One cached decoder step: <paramref name="ids"/> are the step's rows as the <paramref name="cache"/> laid
     /// them out (several sequences, each with its memory stored); returns the logits of each sequence's last row
-    /// (sequences, V). Decoding only (call under <c>Tape.NoGrad()</c>).</summary>
-    public Tensor DecodeStep(ReadOnlySpan<int> ids, IKvCache cache)
+    /// (sequences, V), or of every row when <paramref name="lastOnly"/> is false. Decoding only (call under
+    /// <c>Tape.NoGrad()</c>).</summary>
+    public Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true)
     {
         int C = Config.Embd;
         if (ids.Length != cache.Rows || ids.Length == 0)
@@ -29,11 +30,11 @@ public sealed partial class T5Model
         var bias = _decoderBias.ByDistance(longest);                              // (H, longest)
         var y = Ops.Embedding(_shared, ids);                                      // (N,C)
         for (int l = 0; l < _decoder.Length; l++) y = _decoder[l].Step(this, y, bias, cache, l);
-        y = Ops.Embedding(y, cache.LastRows);                                     // (sequences, C)
+        if (lastOnly) y = Ops.Embedding(y, cache.LastRows);                       // (sequences, C)
         cache.Commit();
         y = _decoderNorm.Forward(y);
         if (Config.TieEmbeddings) y = Ops.Scale(y, 1f / MathF.Sqrt(C));
-        return Ops.Linear(y, _lmHead);                                            // (sequences, V)
+        return Ops.Linear(y, _lmHead);                                            // (sequences or N, V)
     }
 
     sealed partial class Attention

@@ -9,7 +9,7 @@ namespace Lathe.Models;
 /// encoder's padding); final RMSNorms; an lm_head tied to the embedding (then the decoder output is scaled by
 /// d_model^-0.5 first) or not. T5 does not scale attention logits by 1/√d_kv (the init accounts for it).
 /// Dropout (dropout_rate) is applied where T5 applies it, except on the attention probabilities.</summary>
-public sealed partial class T5Model : LanguageModel
+public sealed partial class T5Model : LanguageModel, ICachedDecoder
 {
     readonly Tensor _shared;   // (V, C)
     readonly Tensor _lmHead;   // (V, C), the embedding when tied
