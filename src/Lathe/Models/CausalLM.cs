@@ -42,7 +42,29 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
     /// sequence. The rows' keys and values join the cache. Returns the logits of each sequence's last row (sequences, V)
     /// when <paramref name="lastOnly"/> — what decoding needs — else of every row (N, V). Decoding only (call under
     /// <c>Tape.NoGrad()</c>).</summary>
-    public abstract Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true);
+    public Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true)
+    {
+        if (ids.Length != cache.Rows || ids.Length == 0)
+            throw new ArgumentException($"{Config.ModelType}: {ids.Length} ids for a cache step of {cache.Rows} rows.");
+        return Forward(Embed(ids, 1, ids.Length), cache, lastOnly);
+    }
+
+    /// <summary>The cached step from token embeddings instead of ids: <paramref name="embeddings"/> (N,C) or (1,N,C),
+    /// one row per scheduled row (trained prompt rows, vision tokens); positions are added by the model as for ids.</summary>
+    public Tensor Forward(Tensor embeddings, IKvCache cache, bool lastOnly = true)
+    {
+        int C = Config.Embd;
+        if (embeddings.Dim(-1) != C || embeddings.Length != (long)cache.Rows * C || cache.Rows == 0)
+            throw new ArgumentException($"{Config.ModelType}: embeddings {Tensor.ShapeString(embeddings.Shape)} for a cache step of {cache.Rows} rows of {C}.");
+        var positions = cache.Positions;
+        foreach (int p in positions)
+            if ((uint)p >= (uint)Config.MaxPositions)
+                throw new ArgumentException($"{Config.ModelType}: position {p} exceeds the context of {Config.MaxPositions}.");
+        return CachedStep(Ops.Reshape(embeddings, cache.Rows, C), cache, lastOnly);
+    }
+
+    /// <summary>The architecture's cached step over validated embedding rows x (N,C).</summary>
+    private protected abstract Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly);
 
     /// <summary>Prefix tuning (Li &amp; Liang 2021): <paramref name="keys"/> and <paramref name="values"/> (Hkv, P, D), the
     /// caller's (typically trainable) tensors, become P extra key/value rows that every sequence's queries in attention
@@ -58,17 +80,6 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
     private protected virtual CausalSelfAttention? AttentionLayer(int layer) => null;
 
     /// <summary>Validates a cached step's ids against the cache's layout and the context; returns the rows' positions.</summary>
-    private protected ReadOnlySpan<int> CheckStep(ReadOnlySpan<int> ids, IKvCache cache)
-    {
-        if (ids.Length != cache.Rows || ids.Length == 0)
-            throw new ArgumentException($"{Config.ModelType}: {ids.Length} ids for a cache step of {cache.Rows} rows.");
-        var positions = cache.Positions;
-        foreach (int p in positions)
-            if ((uint)p >= (uint)Config.MaxPositions)
-                throw new ArgumentException($"{Config.ModelType}: position {p} exceeds the context of {Config.MaxPositions}.");
-        return positions;
-    }
-
     /// <summary>Matmul FLOPs of one forward pass per token of a length-T sequence (training ≈ 3× this), counting attention.</summary>
     public double ForwardFlopsPerToken(int T)
     {

@@ -176,6 +176,37 @@ public class AdapterSlotTests
         }
     }
 
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void Prompt_rows_decode_through_the_cache_as_they_score_in_full(string type)
+    {
+        // Prompt tuning at inference: trained rows, then the tokens, through the paged cache in two steps (prompt rows +
+        // tokens, then one more token) give the logits the full forward over the same embeddings gives.
+        using var model = CausalLM.Create(type == "gpt2" ? Gpt2 : Llama, 12);
+        const int P = 3, T = 5;
+        int[] ids = Ids(T + 1, 13);
+        using var prompt = Tensor.Zeros(1, P, 32);
+        new Philox(14).FillNormal(prompt.AsSpan(), 0, 0.5f);
+        using var tape = new Tape();
+        using var cache = new Lathe.Inference.PagedKvCache(model.Config);
+        int sequence = cache.AddSequence();
+        using (tape.Activate())
+        using (Tape.NoGrad())
+        {
+            var all = Ops.Concat([prompt, model.Embed(ids, 1, T + 1)], 1);                 // (1, P+T+1, C)
+            float[] full = model.Logits(all, 1, P + T + 1).ToArray();                       // (P+T+1, V)
+            cache.Schedule([sequence], [P + T]);
+            float[] first = model.Forward(Ops.Narrow(all, 1, 0, P + T), cache).ToArray();    // (1, V): row P+T−1
+            cache.Schedule([sequence], [1]);
+            float[] second = model.Forward(ids.AsSpan(T, 1), cache).ToArray();              // (1, V): row P+T
+            Assert.True(MaxAbsDiff(first, full.AsSpan((P + T - 1) * 64, 64).ToArray()) <= 1e-5);
+            Assert.True(MaxAbsDiff(second, full.AsSpan((P + T) * 64, 64).ToArray()) <= 1e-5);
+            var e = Assert.Throws<ArgumentException>(() => { cache.Schedule([sequence], [2]); model.Forward(Tensor.Zeros(3, 32), cache); });
+            Assert.Contains("embeddings", e.Message);
+        }
+    }
+
     [Fact]
     public void Prompt_rows_prepended_to_the_embeddings_get_the_finite_difference_gradient()
     {

@@ -64,11 +64,9 @@ public sealed class Gpt2Model : CausalLM
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V), lm_head tied to wte
 
-    public override Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true)
+    private protected override Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly)
     {
-        var positions = CheckStep(ids, cache);
-        var x = Ops.Embedding(_wte, ids);                                  // (N,C)
-        if (_wpe is not null) x = Ops.Add(x, Ops.Embedding(_wpe, positions));   // + each row's own position
+        if (_wpe is not null) x = Ops.Add(x, Ops.Embedding(_wpe, cache.Positions));   // (N,C) + each row's own position
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(x, cache, l);
         if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                // (sequences, C): only the next tokens' logits
         cache.Commit();

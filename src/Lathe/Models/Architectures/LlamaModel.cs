@@ -50,10 +50,8 @@ public sealed class LlamaModel : CausalLM
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V)
 
-    public override Tensor Forward(ReadOnlySpan<int> ids, IKvCache cache, bool lastOnly = true)
+    private protected override Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly)
     {
-        CheckStep(ids, cache);
-        var x = Ops.Embedding(_embed, ids);                                // (N,C)
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(x, cache, l);
         if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                // (sequences, C): only the next tokens' logits
         cache.Commit();
