@@ -9,11 +9,7 @@ namespace Lathe.Tests.Inference;
 /// stop tokens and seeded sampling behave as they do for a decoder.</summary>
 public class Seq2SeqGeneratorTests
 {
-    static ModelConfig Tiny => new()
-    {
-        ModelType = "t5", VocabSize = 72, MaxPositions = 64, Embd = 32, DKv = 8, Heads = 4, KvHeads = 4, Intermediate = 64,
-        Layers = 2, DecoderLayers = 2, RelativeBuckets = 16, RelativeMaxDistance = 32, NormEps = 1e-6f, InitStd = 1f, EosTokenId = 1,
-    };
+    static ModelConfig Tiny => Lathe.Tests.Models.T5TrainingTests.Tiny;   // 2+2 layers, 4 heads of 8, vocab 72
 
     static int[] Encoder(int n, int seed)
     {

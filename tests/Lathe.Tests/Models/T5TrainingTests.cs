@@ -9,7 +9,7 @@ namespace Lathe.Tests.Models;
 /// checkpoints reload, and bad configs name their field.</summary>
 public class T5TrainingTests
 {
-    static ModelConfig Tiny => new()
+    internal static ModelConfig Tiny => new()
     {
         ModelType = "t5", VocabSize = 72, MaxPositions = 64, Embd = 32, DKv = 8, Heads = 4, KvHeads = 4, Intermediate = 64,
         Layers = 2, DecoderLayers = 2, RelativeBuckets = 16, RelativeMaxDistance = 32, NormEps = 1e-6f, InitStd = 1f, EosTokenId = 1,
