@@ -17,6 +17,7 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--seconds", type=float, default=1.0)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
+torch.set_flush_denormal(True)   # as train-torch.py: denormals slow Intel cores several-fold
 torch.manual_seed(1)
 
 

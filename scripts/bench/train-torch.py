@@ -71,6 +71,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    # Flush denormals to zero, as PyTorch's CPU tuning guide advises: on Intel cores, AdamW's tiny second moments and
+    # small gradients turn denormal after a few steps and every op that touches them slows down several-fold (S ran at
+    # 1,466 tok/s without this, 4,504 with it, on the 2026-12-04 Xeon).
+    torch.set_flush_denormal(True)
     torch.manual_seed(1)
     p = PRESETS[a.preset]
     model = GPT(p["vocab"], p["ctx"], p["C"], p["L"], p["H"])
