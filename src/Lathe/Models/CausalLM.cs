@@ -60,11 +60,18 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
         foreach (int p in positions)
             if ((uint)p >= (uint)Config.MaxPositions)
                 throw new ArgumentException($"{Config.ModelType}: position {p} exceeds the context of {Config.MaxPositions}.");
-        return CachedStep(Ops.Reshape(embeddings, cache.Rows, C), cache, lastOnly);
+        var x = CachedBlocks(Ops.Reshape(embeddings, cache.Rows, C), cache);   // (N,C)
+        if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                    // (sequences, C): only the next tokens' logits
+        cache.Commit();
+        return Head(FinalNorm(x));                                             // (N or sequences, V)
     }
 
-    /// <summary>The architecture's cached step over validated embedding rows x (N,C).</summary>
-    private protected abstract Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly);
+    /// <summary>The architecture's positions and blocks over validated embedding rows x (N,C) of a cached step → (N,C),
+    /// before the final norm.</summary>
+    private protected abstract Tensor CachedBlocks(Tensor x, IKvCache cache);
+
+    /// <summary>The norm after the last block (ln_f, model.norm).</summary>
+    private protected abstract Tensor FinalNorm(Tensor x);
 
     /// <summary>Prefix tuning (Li &amp; Liang 2021): <paramref name="keys"/> and <paramref name="values"/> (Hkv, P, D), the
     /// caller's (typically trainable) tensors, become P extra key/value rows that every sequence's queries in attention

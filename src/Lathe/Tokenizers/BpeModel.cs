@@ -165,11 +165,10 @@ public sealed class BpeModel : ITokenizerModel
 
     public void WriteJson(Utf8JsonWriter writer) => WriteJson(writer, null, VocabSize);
 
-    /// <summary>Writes the "model" object; <paramref name="specials"/> (id → text) are listed in the vocab too, as
-    /// Hugging Face writes them, for ids up to <paramref name="vocabSize"/>.</summary>
-    public void WriteJson(Utf8JsonWriter writer, IReadOnlyDictionary<int, string>? specials, int vocabSize)
+    /// <summary>The fields of a byte-level BPE "model" object before its vocab: type BPE, no dropout, unknown token,
+    /// affixes, unk fusing, byte fallback or merge skipping.</summary>
+    internal static void WriteByteLevelOptions(Utf8JsonWriter writer)
     {
-        writer.WriteStartObject();
         writer.WriteString("type", "BPE");
         writer.WriteNull("dropout");
         writer.WriteNull("unk_token");
@@ -178,6 +177,14 @@ public sealed class BpeModel : ITokenizerModel
         writer.WriteBoolean("fuse_unk", false);
         writer.WriteBoolean("byte_fallback", false);
         writer.WriteBoolean("ignore_merges", false);
+    }
+
+    /// <summary>Writes the "model" object; <paramref name="specials"/> (id → text) are listed in the vocab too, as
+    /// Hugging Face writes them, for ids up to <paramref name="vocabSize"/>.</summary>
+    public void WriteJson(Utf8JsonWriter writer, IReadOnlyDictionary<int, string>? specials, int vocabSize)
+    {
+        writer.WriteStartObject();
+        WriteByteLevelOptions(writer);
         writer.WriteStartObject("vocab");
         for (int id = 0; id < vocabSize; id++)
         {

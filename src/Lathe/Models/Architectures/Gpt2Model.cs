@@ -59,19 +59,19 @@ public sealed class Gpt2Model : CausalLM
         var x = Dropout(_wpe is null ? embeddings : Ops.Add(embeddings, Ops.Narrow(_wpe, 0, 0, T)));   // + (T,C) broadcast over B
         var bias = _alibiSlopes is null ? null : PositionalEncodings.AlibiBias(_alibiSlopes, T, T);   // (H,T,T)
         foreach (var block in _blocks) x = block.Forward(this, x, B, T, bias);
-        return Ops.Reshape(_lnF.Forward(x), B * T, C);                    // (B·T, C)
+        return Ops.Reshape(FinalNorm(x), B * T, C);                    // (B·T, C)
     }
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V), lm_head tied to wte
 
-    private protected override Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly)
+    private protected override Tensor CachedBlocks(Tensor x, IKvCache cache)
     {
         if (_wpe is not null) x = Ops.Add(x, Ops.Embedding(_wpe, cache.Positions));   // (N,C) + each row's own position
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(x, cache, l);
-        if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                // (sequences, C): only the next tokens' logits
-        cache.Commit();
-        return _lmHead.Forward(_lnF.Forward(x));                           // (N or sequences, V)
+        return x;
     }
+
+    private protected override Tensor FinalNorm(Tensor x) => _lnF.Forward(x);
 
     private protected override IEnumerable<LinearLayer> LinearLayers()
     {

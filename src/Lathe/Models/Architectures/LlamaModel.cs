@@ -45,18 +45,18 @@ public sealed class LlamaModel : CausalLM
     {
         var x = embeddings;                                             // (B,T,C)
         foreach (var block in _blocks) x = block.Forward(this, x, B, T);
-        return Ops.Reshape(_norm.Forward(x), B * T, Config.Embd);       // (B·T, C)
+        return Ops.Reshape(FinalNorm(x), B * T, Config.Embd);       // (B·T, C)
     }
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V)
 
-    private protected override Tensor CachedStep(Tensor x, IKvCache cache, bool lastOnly)
+    private protected override Tensor CachedBlocks(Tensor x, IKvCache cache)
     {
         for (int l = 0; l < _blocks.Length; l++) x = _blocks[l].Forward(x, cache, l);
-        if (lastOnly) x = Ops.Embedding(x, cache.LastRows);                // (sequences, C): only the next tokens' logits
-        cache.Commit();
-        return _lmHead.Forward(_norm.Forward(x));                          // (N or sequences, V)
+        return x;
     }
+
+    private protected override Tensor FinalNorm(Tensor x) => _norm.Forward(x);
 
     private protected override IEnumerable<LinearLayer> LinearLayers()
     {

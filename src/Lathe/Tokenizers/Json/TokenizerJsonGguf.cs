@@ -22,14 +22,7 @@ public static partial class TokenizerJson
             using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             WriteByteLevelFrame(w, added, normalized: false, Gpt2PreTokenizer.Instance);
             w.WriteStartObject("model");
-            w.WriteString("type", "BPE");
-            w.WriteNull("dropout");
-            w.WriteNull("unk_token");
-            w.WriteString("continuing_subword_prefix", "");
-            w.WriteString("end_of_word_suffix", "");
-            w.WriteBoolean("fuse_unk", false);
-            w.WriteBoolean("byte_fallback", false);
-            w.WriteBoolean("ignore_merges", false);
+            BpeModel.WriteByteLevelOptions(w);
             w.WriteStartObject("vocab");
             for (int i = 0; i < tokens.Count; i++) w.WriteNumber(tokens[i], i);
             w.WriteEndObject();
