@@ -1,0 +1,13 @@
+using Lathe.Models;
+
+namespace Lathe.Training;
+
+/// <summary>A batch source of separate examples (supervised fine-tuning, classification) rather than one token stream:
+/// besides inputs and targets it fills per-target loss weights (0 on prompt tokens and padding, 1 on what the model
+/// must learn to produce) and, when it packs several examples into a row, their layout.</summary>
+public interface IExampleBatchSource : IBatchSource
+{
+    /// <summary>Fills inputs, targets and weights (each B·T, row-major (B, T)); returns the packed layout of the rows,
+    /// or null when every row holds one example (padded).</summary>
+    PackedLayout? Next(Span<int> inputs, Span<int> targets, Span<float> weights, int B, int T);
+}
