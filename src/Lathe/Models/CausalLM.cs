@@ -24,6 +24,18 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
     /// <summary>Logits (B·T, V) for input embeddings (B,T,C) instead of ids.</summary>
     public Tensor Logits(Tensor embeddings, int B, int T) => Head(Hidden(embeddings, B, T));
 
+    /// <summary>Final hidden states (B·T, C) of packed rows: several examples back to back in each row, laid out by
+    /// <paramref name="layout"/> (null: one sequence per row, as <see cref="Hidden(Tensor, int, int)"/>). Each token
+    /// attends only within its own example, at its position within that example.</summary>
+    public virtual Tensor Hidden(Tensor embeddings, int B, int T, PackedLayout? layout)
+    {
+        if (layout is null) return Hidden(embeddings, B, T);
+        throw new NotSupportedException($"{Config.ModelType}: packed rows are not supported; pad the examples instead.");
+    }
+
+    /// <summary>Logits (B·T, V) of packed rows (see <see cref="Hidden(Tensor, int, int, PackedLayout?)"/>).</summary>
+    public Tensor Logits(Tensor embeddings, int B, int T, PackedLayout? layout) => Head(Hidden(embeddings, B, T, layout));
+
     /// <summary><paramref name="loss"/> plus the auxiliary losses the last training forward produced (Mixture-of-Experts
     /// load balancing), added one layer at a time; <paramref name="loss"/> itself when there are none. Objectives
     /// call it on their loss.</summary>
