@@ -151,6 +151,8 @@ public class GgufLoraTests
             ReadError(w => w.AddTensor("blk.0.attn_q.weight", [64, 64], GgmlType.F32, new byte[64 * 64 * 4]), Llama));
         Assert.Contains("a LoRA on the token embedding is not supported",
             ReadError(w => Pair(w, "token_embd.weight", 300, 8, 64), Llama));
+        Assert.Contains("tensor 'blk.0.attn_v.weight.lora_a' appears twice",
+            ReadError(w => { Pair(w, "blk.0.attn_v.weight", 64, 8, 32); Pair(w, "blk.0.attn_v.weight", 64, 8, 32, b: false); }, Llama));
         // gpt2's head is tied to token_embd: there is no output.weight to attach a pair to.
         Assert.Contains("'output.weight.lora_a' has no base projection",
             ReadError(w => Pair(w, "output.weight", 64, 8, 300), Gpt2));
