@@ -152,10 +152,11 @@ public static class GgufModelLoader
     }
 
     /// <summary>One GGUF tensor and the parameter it becomes: ggml dims, whether it is a linear weight (offered to
-    /// <see cref="GgufLoadOptions.TakeWeight"/>), and the head count of a q/k projection whose rows are un-permuted.</summary>
-    readonly record struct Slot(string Tensor, string Parameter, long[] Dims, bool Linear = false, int RopeHeads = 0);
+    /// <see cref="GgufLoadOptions.TakeWeight"/>), and the head count of a q/k projection whose rows are un-permuted.
+    /// Internal so that the LoRA adapter format (<see cref="GgufLoraTargets"/>) maps module names with this same table.</summary>
+    internal readonly record struct Slot(string Tensor, string Parameter, long[] Dims, bool Linear = false, int RopeHeads = 0);
 
-    static IEnumerable<Slot> Plan(ModelConfig c)
+    internal static IEnumerable<Slot> Plan(ModelConfig c)
     {
         int C = c.Embd, D = c.HeadDim, F = c.Intermediate, V = c.VocabSize;
         if (c.ModelType == "gpt2")
