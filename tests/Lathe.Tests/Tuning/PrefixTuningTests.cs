@@ -138,7 +138,7 @@ public class PrefixTuningTests
             method.Save(dir);
         using var llama = CausalLM.Create(Llama, 5);
         var e = Assert.Throws<InvalidDataException>(() => PrefixTuning.Load(llama, dir));
-        Assert.Contains("num_attention_heads", e.Message);   // gpt2's 2 heads of 16 vs llama's 2 kv heads … of 8: token_dim or heads
+        Assert.Contains("token_dim: 32, but the model needs 16", e.Message);   // gpt2: 2 heads of 16; llama: 2 kv heads of 8
         File.Delete(Path.Combine(dir, PrefixTuning.EncoderStateFile));
         using var gpt2 = CausalLM.Create(Gpt2, 5);
         using var projected = PrefixTuning.Attach(gpt2, Projected, 6);
