@@ -22,6 +22,14 @@ public class BottleneckAdaptersTests
         CheckParity("bottleneck_" + arch, model, method);
     }
 
+    [Fact]
+    public void The_adapter_gradients_match_finite_differences()
+    {
+        using var model = BaseModel("bottleneck_gpt2", "gpt2");
+        using var method = BottleneckAdapters.Attach(model, new BottleneckConfig { BottleneckSize = 8 }, 1);
+        CheckFiniteDifferences("bottleneck_gpt2", method);
+    }
+
     [Theory]
     [InlineData("gpt2")]
     [InlineData("llama")]

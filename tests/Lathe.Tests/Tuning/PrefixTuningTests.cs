@@ -27,6 +27,14 @@ public class PrefixTuningTests
         CheckParity("prefix_" + arch, model, method);
     }
 
+    [Fact]
+    public void The_MLP_gradient_matches_finite_differences()
+    {
+        using var model = BaseModel("prefix_llama", "llama");
+        using var method = PrefixTuning.Attach(model, Projected, 1);
+        CheckFiniteDifferences("prefix_llama", method);
+    }
+
     [Theory]
     [InlineData("gpt2")]
     [InlineData("llama")]

@@ -27,6 +27,14 @@ public class PromptTuningTests
         CheckParity("prompt_" + arch, model, method);
     }
 
+    [Fact]
+    public void The_rows_gradient_matches_finite_differences()
+    {
+        using var model = BaseModel("prompt_gpt2", "gpt2");
+        using var method = PromptTuning.Attach(model, Three, 1);
+        CheckFiniteDifferences("prompt_gpt2", method);
+    }
+
     /// <summary>Each character is its code point mod 64 — enough to check which rows TEXT init copies.</summary>
     sealed class CharTokenizer : ITokenizer
     {
