@@ -27,7 +27,7 @@ public class BottleneckAdaptersTests
     {
         using var model = BaseModel("bottleneck_gpt2", "gpt2");
         using var method = BottleneckAdapters.Attach(model, new BottleneckConfig { BottleneckSize = 8 }, 1);
-        CheckFiniteDifferences("bottleneck_gpt2", method);
+        CheckFiniteDifferences("bottleneck_gpt2", method, name => name.Contains(".h.0.", StringComparison.Ordinal));   // layer 0's 8 tensors: time
     }
 
     [Theory]

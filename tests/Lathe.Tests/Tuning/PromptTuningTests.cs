@@ -108,6 +108,8 @@ public class PromptTuningTests
         {
             var generated = generator.Generate([.. tokens], 3, new SamplingOptions { Temperature = 0 }).ToArray();
             Assert.Equal(3, generated.Length);
+            // Round 0 runs the rows and 4 tokens; round 1 finds the rows, the 4 tokens and the 2 fed-back ones cached.
+            Assert.Equal(round == 0 ? 4 : 1, generator.PromptTokensProcessed);
             foreach (int next in generated)
             {
                 float[] logits = Logits(method, [.. tokens], 1, tokens.Count);   // (P+T, V)
@@ -118,7 +120,7 @@ public class PromptTuningTests
                 tokens.Add(next);
             }
         }
-        Assert.Equal(16 - 3, tokens.Count + 3);   // 4 + 6 tokens + 3 rows = 13 of 16 positions
+        Assert.Equal(10, tokens.Count);   // with the 3 rows, 13 of the 16 positions
         // The rows count against the context: 14 tokens + 3 rows exceed 16.
         var e = Assert.Throws<ArgumentException>(() => generator.Generate(Corpus(14, 6), 1, new SamplingOptions { Temperature = 0 }).ToArray());
         Assert.Contains("prompt-tuning rows", e.Message);
