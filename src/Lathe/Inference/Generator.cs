@@ -19,6 +19,10 @@ public readonly record struct GeneratedPiece(int TokenId, string Text);
 public sealed class Generator : IDisposable
 {
     readonly ICachedDecoder _model;
+    readonly CausalLM? _decoder;
+    readonly Tensor? _promptRows;      // (P, C): prompt tuning's trained rows, in the cache before every prompt
+    readonly int _rowCount;            // P, or 0
+    readonly Tensor[] _pair = new Tensor[2];
     readonly PagedKvCache _cache;
     readonly int _sequence;
     readonly Tape _tape = new();
@@ -30,9 +34,18 @@ public sealed class Generator : IDisposable
     /// <summary>Prompt tokens the last call actually ran through the model (the rest came from the cache).</summary>
     public int PromptTokensProcessed { get; private set; }
 
-    public Generator(CausalLM model)
+    /// <param name="model">The decoder.</param>
+    /// <param name="promptRows">Prompt tuning's trained rows (P, C) (<c>PromptTuning.Rows</c>), or null: the first
+    /// prefill puts them before the prompt, at positions 0 … P−1, and they stay cached for later prompts. They count
+    /// against the context: a prompt may then hold MaxPositions − P tokens. The generator reads them, never owns them.</param>
+    public Generator(CausalLM model, Tensor? promptRows = null)
     {
+        if (promptRows is not null && (promptRows.Rank != 2 || promptRows.Dim(1) != model.Config.Embd || promptRows.Dim(0) < 1 || promptRows.Dim(0) >= model.Config.MaxPositions))
+            throw new ArgumentException($"generate: prompt rows {Tensor.ShapeString(promptRows.Shape)} must be (P, {model.Config.Embd}) with 1 ≤ P < {model.Config.MaxPositions}.");
         _model = model;
+        _decoder = model;
+        _promptRows = promptRows;
+        _rowCount = promptRows?.Dim(0) ?? 0;
         _cache = new PagedKvCache(model.Config);   // one sequence of the full context
         _sequence = _cache.AddSequence();
     }
@@ -109,15 +122,17 @@ public sealed class Generator : IDisposable
     SamplerChain Start(int[] prompt, int maxTokens, SamplingOptions options)
     {
         if (prompt.Length == 0) throw new ArgumentException("generate: the prompt is empty.");
-        if (prompt.Length > _cache.MaxLength)
-            throw new ArgumentException($"generate: the prompt has {prompt.Length} tokens; the model's context is {_cache.MaxLength}.");
+        if (prompt.Length > _cache.MaxLength - _rowCount)
+            throw new ArgumentException(_rowCount == 0 ? $"generate: the prompt has {prompt.Length} tokens; the model's context is {_cache.MaxLength}."
+                : $"generate: the prompt has {prompt.Length} tokens; the model's context is {_cache.MaxLength}, of which the {_rowCount} prompt-tuning rows take {_rowCount}.");
         if (maxTokens < 0) throw new ArgumentException($"generate: max tokens {maxTokens} must be ≥ 0.");
         var sampler = new SamplerChain(options);
         if (_last.Length != _model.Config.VocabSize) _last = new float[_model.Config.VocabSize];
         // Reuse the cached prefix; at least the last prompt token is run again, for its logits.
         int keep = 0, limit = Math.Min(_cached.Count, prompt.Length - 1);
         while (keep < limit && _cached[keep] == prompt[keep]) keep++;
-        _cache.Truncate(_sequence, keep);
+        // The prompt-tuning rows stay cached before the tokens (when nothing is kept they are run again with the prompt).
+        _cache.Truncate(_sequence, keep == 0 ? 0 : _rowCount + keep);
         _cached.RemoveRange(keep, _cached.Count - keep);
         PromptTokensProcessed = prompt.Length - keep;
         Forward(prompt.AsSpan(keep));
@@ -156,12 +171,26 @@ public sealed class Generator : IDisposable
             using (_tape.Activate())
             using (Tape.NoGrad())
             {
-                var logits = _cache.Forward(_model, chunk, _sequence);   // (1, V): the lm_head on the last position only
+                var logits = _promptRows is not null && _cache.Length(_sequence) == 0
+                    ? WithPromptRows(chunk)
+                    : _cache.Forward(_model, chunk, _sequence);           // (1, V): the lm_head on the last position only
                 if (start + chunk.Length == tokens.Length)
                     new ReadOnlySpan<float>(Ops.Contiguous(logits).Data, _last.Length).CopyTo(_last);
             }
         }
         foreach (int t in tokens) _cached.Add(t);
+    }
+
+    // The first prefill of a prompt-tuned sequence: the P rows, then the chunk's token embeddings, as one cached step.
+    Tensor WithPromptRows(ReadOnlySpan<int> chunk)
+    {
+        int P = _rowCount, C = _decoder!.Config.Embd;
+        _cache.Schedule([_sequence], [P + chunk.Length]);
+        _pair[0] = Ops.Reshape(_promptRows!, 1, P, C);                    // (1,P,C)
+        _pair[1] = _decoder.Embed(chunk, 1, chunk.Length);                 // (1,n,C)
+        var embeddings = Ops.Concat(_pair, 1);                             // (1,P+n,C)
+        Array.Clear(_pair);
+        return _decoder.Forward(embeddings, _cache);                       // (1, V)
     }
 
     public void Dispose()
