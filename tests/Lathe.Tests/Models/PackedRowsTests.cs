@@ -130,6 +130,33 @@ public class PackedRowsTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void One_example_per_row_with_dropout_gives_the_unpacked_logits_bit_for_bit(string preset, string? positions)
+    {
+        // Dropout draws the same masks packed or not: a layout of whole rows changes nothing, in training mode too.
+        var config = Config(preset, positions) with { Dropout = 0.1f, AttentionDropout = 0.2f };
+        using var model = CausalLM.Create(config, 4);
+        var (ids, _) = Data(config.VocabSize);
+        int B = Examples.Length;
+        var whole = new PackedLayout(B, T);
+        for (int i = 0; i < B * T; i++) whole.Positions[i] = i % T;
+        using var tape = new Tape();
+        float[] Run(PackedLayout? layout)
+        {
+            model.DropoutRng = new Philox(9);
+            tape.Reset();
+            using (tape.Activate())
+                return model.Logits(model.Embed(ids, B, T), B, T, layout).ToArray();
+        }
+        var plain = Run(null);
+        Assert.Equal(plain, Run(whole));
+        model.DropoutRng = null;
+        tape.Reset();
+        using (tape.Activate())
+            Assert.NotEqual(plain, model.Logits(model.Embed(ids, B, T), B, T, whole).ToArray());   // dropout was on
+    }
+
     static Tensor Scalar(float value) => Tensor.FromArray([value]);
 
     [Fact]
