@@ -65,6 +65,7 @@ public class PackedRowsTests
         { "gpt2-tiny", "rope" },
         { "gpt2-tiny", "sinusoidal" },
         { "llama-tiny", null },           // rotary, grouped-query heads (4 query heads over 2 kv heads)
+        { "llama-moe-tiny", null },       // Mixtral experts: routed per token, nothing to pack
     };
 
     [Theory]
