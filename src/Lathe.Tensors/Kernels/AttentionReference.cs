@@ -1,12 +1,13 @@
 namespace Lathe.Tensors.Kernels;
 
 /// <summary>The scalar twin of <see cref="FlashAttention"/>: materialises every score row, sums in double.
-/// Same semantics (masks, bias, fully masked rows give zero, dropout on the probabilities drawn per (b,h,t,s)).</summary>
+/// Same semantics (masks, bias, packed segments, fully masked rows give zero, dropout on the probabilities drawn per
+/// (b,h,t,s)).</summary>
 internal static unsafe class AttentionReference
 {
-    static bool Visible(int t, int s, int T, int S, bool causal, int window, int keyLength)
+    static bool Visible(int t, int s, int T, int S, bool causal, int window, int keyLength, int segmentStart)
     {
-        if (s >= keyLength) return false;
+        if (s >= keyLength || s < segmentStart) return false;
         int last = t + (S - T);
         if (causal && s > last) return false;
         if (window > 0 && s <= last - window) return false;
@@ -17,10 +18,11 @@ internal static unsafe class AttentionReference
     public static double Keep(float dropout, ulong seed, int b, int h, int t, int s, int H, int T, int S)
         => dropout == 0 ? 1 : ReferenceKernels.Uniform(seed, (ulong)((((long)b * H + h) * T + t) * S + s)) >= dropout ? 1.0 / (1.0 - dropout) : 0;
 
-    /// <summary>O = dropout(softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S).</summary>
+    /// <summary>O = dropout(softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S).
+    /// <paramref name="segmentStarts"/> (B·T, or empty) hides from query (b, t) every key before segmentStarts[b·T + t].</summary>
     public static void Forward(float* q, float* k, float* v, float* bias, bool biasPerBatch, ReadOnlySpan<int> keyLengths,
         float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window,
-        float dropout = 0, ulong seed = 0)
+        float dropout = 0, ulong seed = 0, ReadOnlySpan<int> segmentStarts = default)
     {
         int group = H / Hkv;
         for (int b = 0; b < B; b++)
@@ -37,7 +39,7 @@ internal static unsafe class AttentionReference
                     float max = float.NegativeInfinity;
                     for (int s = 0; s < S; s++)
                     {
-                        if (!Visible(t, s, T, S, causal, window, len)) { pr[s] = float.NegativeInfinity; continue; }
+                        if (!Visible(t, s, T, S, causal, window, len, segmentStarts.IsEmpty ? 0 : segmentStarts[b * T + t])) { pr[s] = float.NegativeInfinity; continue; }
                         double dot = 0;
                         for (int d = 0; d < D; d++) dot += (double)qb[(long)t * D + d] * kb[(long)s * D + d];
                         pr[s] = (float)dot * scale + (bb == null ? 0f : bb[(long)t * S + s]);

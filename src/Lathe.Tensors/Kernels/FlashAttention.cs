@@ -10,6 +10,9 @@ internal unsafe struct AttentionProblem
     public float* Q, K, V, O, L;          // Q, O (B,H,T,D); K, V (B,Hkv,S,D); L (B,H,T) logsumexp per query
     public float* Bias;                   // null, (H,T,S) or (B,H,T,S)
     public int* KeyLengths;               // null or B lengths
+    /// <summary>Null, or (B,T): the first key index query (b, t) may see — its example's start when several examples are
+    /// packed into one row (sequence packing), so attention never crosses from one example into another.</summary>
+    public int* SegmentStarts;
     public int B, H, Hkv, T, S, D, Window;
     /// <summary>Rows allotted to each (b, kv head) in K and V: a KV cache's capacity (≥ S), or 0 for S.</summary>
     public int KvCapacity;
@@ -48,6 +51,20 @@ internal unsafe struct AttentionProblem
         hi = KeyLengths == null ? S : Math.Min(S, KeyLengths[b]);
         if (Causal) hi = Math.Min(hi, last + 1);
         lo = Window > 0 ? Math.Max(0, last - Window + 1) : 0;
+        if (SegmentStarts != null) lo = Math.Max(lo, SegmentStarts[(long)b * T + t]);
+    }
+
+    /// <summary>Whether any of queries t0 … t0 + rows − 1 of batch b sees a key in [s0, s0 + cols). A block pair that
+    /// fails this is skipped whole (causal blocks above the diagonal, blocks across packed examples).</summary>
+    public readonly bool AnyVisible(int b, int t0, int rows, int s0, int cols)
+    {
+        // From the last query down: under a causal mask it sees the most keys, so the usual block exits at once.
+        for (int i = rows - 1; i >= 0; i--)
+        {
+            Visible(b, t0 + i, out int lo, out int hi);
+            if (Math.Max(lo, s0) < Math.Min(hi, s0 + cols)) return true;
+        }
+        return false;
     }
 }
 
@@ -92,6 +109,9 @@ internal static unsafe class FlashAttention
             for (int s0 = loAll / Block * Block; s0 < hiAll; s0 += Block)
             {
                 int cols = Math.Min(Block, S - s0);
+                // Packed examples can leave a key block between loAll and hiAll that no query of this block sees;
+                // without segments each query's keys are one run, so their union has no such gap.
+                if (P.SegmentStarts != null && !P.AnyVisible(b, t0, rows, s0, cols)) continue;
                 // s = Q·Kᵀ for this block: transpose the K block to D×cols, then row-major products.
                 BlockGemm.Transpose(k + (long)s0 * kld, cols, D, kld, kt);
                 new Span<float>(s, rows * cols).Clear();
@@ -271,6 +291,8 @@ internal static unsafe class FlashAttention
         // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
         bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
         {
+            // A block pair no query sees (above the causal diagonal, across packed examples) gives nothing: skip its products.
+            if (!P.AnyVisible(b, t0, rows, s0, cols)) return false;
             int D = P.D, qld = P.QStride, kld = P.KStride, old = P.OStride;
             float* q = P.Q + P.QOffset(b, h) + (long)t0 * qld, dO = DO + P.OOffset(b, h) + (long)t0 * old;
             float* lse = P.L + ((long)b * P.H + h) * P.T + t0, delta = Delta + ((long)b * P.H + h) * P.T + t0;

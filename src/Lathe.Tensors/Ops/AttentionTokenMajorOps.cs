@@ -10,15 +10,19 @@ public static unsafe partial class Ops
     /// then the Hkv key heads, then the Hkv value heads, each head's D values adjacent — the layout of a fused
     /// projection whose output is viewed as (B,T,3,H,D) when Hkv = H. Returns (B,T,H·D), head h at columns
     /// [h·D, (h+1)·D). Equal, value for value and gradient for gradient, to splitting the heads into (B,H,T,D)
-    /// tensors, calling <see cref="Attention"/> with the same arguments and merging the heads back.</summary>
+    /// tensors, calling <see cref="Attention"/> with the same arguments and merging the heads back.
+    /// <paramref name="segmentStarts"/> (B·T, or empty for none) packs several sequences into each row: query (b, t) sees
+    /// no key before segmentStarts[b·T + t] (0 ≤ start ≤ t), so with each sequence's start there it attends only within
+    /// its own sequence.</summary>
     public static Tensor AttentionPacked(Tensor qkv, int heads, int kvHeads, bool causal, int window = 0,
-        float dropout = 0f, ulong dropoutSeed = 0)
+        float dropout = 0f, ulong dropoutSeed = 0, ReadOnlySpan<int> segmentStarts = default)
     {
         CheckTokenMajor("AttentionPacked", heads, kvHeads, window, dropout);
         int parts = heads + 2 * kvHeads;
         if (qkv.Rank != 3 || qkv.Shape[2] % parts != 0 || qkv.Shape[2] == 0)
             throw new ArgumentException($"AttentionPacked: qkv {Tensor.ShapeString(qkv.Shape)} must be (B, T, (heads + 2·kv heads)·D) with {heads} + 2·{kvHeads} heads.");
         int B = qkv.Shape[0], T = qkv.Shape[1], D = qkv.Shape[2] / parts;
+        CheckSegmentStarts("AttentionPacked", segmentStarts, B, T);
         var c = Contiguous(qkv);
         float scale = 1f / MathF.Sqrt(D);
         var y = Autograd.Tape.NewResult([B, T, heads * D]);
@@ -26,8 +30,12 @@ public static unsafe partial class Ops
         var problem = PackedProblem(c, y, lse, heads, kvHeads, scale, causal, window);
         problem.Dropout = dropout;
         problem.DropoutSeed = dropoutSeed;
-        Kernels.FlashAttention.Forward(ref problem);
-        if (Record(y, &AttentionPackedBackward, c)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed);
+        fixed (int* starts = segmentStarts)
+        {
+            problem.SegmentStarts = segmentStarts.IsEmpty ? null : starts;
+            Kernels.FlashAttention.Forward(ref problem);
+        }
+        if (Record(y, &AttentionPackedBackward, c)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed, segmentStarts);
         return y;
     }
 
@@ -57,15 +65,17 @@ public static unsafe partial class Ops
     /// <summary>Causal or full attention of queries <paramref name="q"/> (B,T,H·D) over keys and values
     /// <paramref name="k"/>, <paramref name="v"/> (B,T,Hkv·D), all token-major as separate projections write them;
     /// returns (B,T,H·D). Equal, value for value and gradient for gradient, to viewing each as (B,T,heads,D), moving
-    /// the heads ahead of the tokens, calling <see cref="Attention"/> and merging the heads back.</summary>
+    /// the heads ahead of the tokens, calling <see cref="Attention"/> and merging the heads back.
+    /// <paramref name="segmentStarts"/>: packed sequences, as for <see cref="AttentionPacked"/>.</summary>
     public static Tensor AttentionTokenMajor(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, bool causal, int window = 0,
-        float dropout = 0f, ulong dropoutSeed = 0)
+        float dropout = 0f, ulong dropoutSeed = 0, ReadOnlySpan<int> segmentStarts = default)
     {
         CheckTokenMajor("AttentionTokenMajor", heads, kvHeads, window, dropout);
         if (q.Rank != 3 || q.Shape[2] % heads != 0 || q.Shape[2] == 0 || !k.Shape.SequenceEqual(v.Shape) || k.Rank != 3
             || k.Shape[0] != q.Shape[0] || k.Shape[1] != q.Shape[1] || k.Shape[2] != q.Shape[2] / heads * kvHeads)
             throw new ArgumentException($"AttentionTokenMajor: q {Tensor.ShapeString(q.Shape)}, k {Tensor.ShapeString(k.Shape)}, v {Tensor.ShapeString(v.Shape)} must be (B, T, {heads}·D) and two equal (B, T, {kvHeads}·D).");
         int B = q.Shape[0], T = q.Shape[1], D = q.Shape[2] / heads;
+        CheckSegmentStarts("AttentionTokenMajor", segmentStarts, B, T);
         var cq = Contiguous(q);
         var ck = Contiguous(k);
         var cv = Contiguous(v);
@@ -75,8 +85,12 @@ public static unsafe partial class Ops
         var problem = TokenMajorProblem(cq.Data, heads * D, ck.Data, cv.Data, kvHeads * D, y, lse, heads, kvHeads, D, scale, causal, window);
         problem.Dropout = dropout;
         problem.DropoutSeed = dropoutSeed;
-        Kernels.FlashAttention.Forward(ref problem);
-        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed);
+        fixed (int* starts = segmentStarts)
+        {
+            problem.SegmentStarts = segmentStarts.IsEmpty ? null : starts;
+            Kernels.FlashAttention.Forward(ref problem);
+        }
+        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed, segmentStarts);
         return y;
     }
 
@@ -88,7 +102,19 @@ public static unsafe partial class Ops
         if (window < 0) throw new ArgumentException($"{op}: window {window} must be ≥ 0.");
     }
 
-    static void SaveForBackward(Tensor y, Tensor lse, int heads, int kvHeads, float scale, bool causal, int window, float dropout, ulong seed)
+    // Each query's segment start lies in its own row, at or before it: 0 ≤ start ≤ t (it always sees itself).
+    static void CheckSegmentStarts(string op, ReadOnlySpan<int> starts, int B, int T)
+    {
+        if (starts.IsEmpty) return;
+        if (starts.Length != B * T) throw new ArgumentException($"{op}: {starts.Length} segment starts for B·T = {B}·{T} queries.");
+        for (int i = 0; i < starts.Length; i++)
+            if ((uint)starts[i] > (uint)(i % T))
+                throw new ArgumentException($"{op}: segment start {starts[i]} of query {i % T} in row {i / T} must be in 0..{i % T}.");
+    }
+
+    // Ints: the dropout seed's two halves, then the B·T segment starts if any.
+    static void SaveForBackward(Tensor y, Tensor lse, int heads, int kvHeads, float scale, bool causal, int window, float dropout, ulong seed,
+        ReadOnlySpan<int> segmentStarts)
     {
         y.Saved0 = lse;
         y.Saved1 = Autograd.Tape.NewResult([y.Shape[0], heads, y.Shape[1]]);   // Δ scratch for the backward
@@ -98,9 +124,22 @@ public static unsafe partial class Ops
         y.I1 = heads;
         y.I2 = kvHeads;
         y.F1 = dropout;
-        y.Ints = EnsureLength(y.Ints, 2);
+        y.Ints = EnsureLength(y.Ints, 2 + segmentStarts.Length);
         y.Ints[0] = (int)(seed & 0xffffffff);
         y.Ints[1] = (int)(seed >> 32);
+        segmentStarts.CopyTo(y.Ints.AsSpan(2));
+    }
+
+    // The backward kernel call of both token-major ops, with the segment starts saved on the node pinned.
+    static void TokenMajorBackward(Tensor y, ref Kernels.AttentionProblem problem, float* dq, float* dk, float* dv)
+    {
+        problem.Dropout = y.F1;
+        problem.DropoutSeed = (uint)y.Ints[0] | ((ulong)(uint)y.Ints[1] << 32);
+        fixed (int* ints = y.Ints)
+        {
+            problem.SegmentStarts = y.Ints.Length > 2 ? ints + 2 : null;
+            Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, dq, dk, dv, null, y.Saved1!.Data);
+        }
     }
 
     static void AttentionTokenMajorBackward(Tensor y)
@@ -111,10 +150,7 @@ public static unsafe partial class Ops
         var dv = GradOf(v);
         int heads = y.I1, kvHeads = y.I2, D = q.Shape[2] / heads;
         var problem = TokenMajorProblem(q.Data, heads * D, k.Data, v.Data, kvHeads * D, y, y.Saved0!, heads, kvHeads, D, y.F0, y.B1, y.I0);
-        problem.Dropout = y.F1;
-        problem.DropoutSeed = (uint)y.Ints[0] | ((ulong)(uint)y.Ints[1] << 32);
-        Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, dq is null ? null : dq.Data, dk is null ? null : dk.Data,
-            dv is null ? null : dv.Data, null, y.Saved1!.Data);
+        TokenMajorBackward(y, ref problem, dq is null ? null : dq.Data, dk is null ? null : dk.Data, dv is null ? null : dv.Data);
     }
 
     static void AttentionPackedBackward(Tensor y)
@@ -123,10 +159,8 @@ public static unsafe partial class Ops
         var g = GradOf(qkv);
         if (g is null) return;
         var problem = PackedProblem(qkv, y, y.Saved0!, y.I1, y.I2, y.F0, y.B1, y.I0);
-        problem.Dropout = y.F1;
-        problem.DropoutSeed = (uint)y.Ints[0] | ((ulong)(uint)y.Ints[1] << 32);
         // dQ, dK, dV are the three column ranges of dqkv, in the layout of Q, K, V.
         long D = problem.D;
-        Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, g.Data, g.Data + y.I1 * D, g.Data + (y.I1 + y.I2) * D, null, y.Saved1!.Data);
+        TokenMajorBackward(y, ref problem, g.Data, g.Data + y.I1 * D, g.Data + (y.I1 + y.I2) * D);
     }
 }

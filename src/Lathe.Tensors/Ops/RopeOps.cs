@@ -56,19 +56,28 @@ public static unsafe partial class Ops
         return RopeNode(x, tables, positionOffset, tokenMajor: false, perPosition: 1, rotated: 1);
     }
 
-    // Both layouts: the rotated copy of x, recorded with what the backward's inverse rotation needs.
-    static Tensor RopeNode(Tensor x, RopeTables tables, int offset, bool tokenMajor, int perPosition, int rotated)
+    // Both layouts: the rotated copy of x, recorded with what the backward's inverse rotation needs. Positions: empty
+    // for offset + t, else one per token (B·T, token-major only), copied onto the node for the backward.
+    static Tensor RopeNode(Tensor x, RopeTables tables, int offset, bool tokenMajor, int perPosition, int rotated,
+        ReadOnlySpan<int> positions = default)
     {
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
-        RotateSegments(src.Data, y.Data, x.Length / tables.HeadDim, perPosition, rotated, x.Shape[tokenMajor ? 1 : 2], tables, offset,
-            inverse: false, accumulate: false);
+        fixed (int* at = positions)
+            RotateSegments(src.Data, y.Data, x.Length / tables.HeadDim, perPosition, rotated, x.Shape[tokenMajor ? 1 : 2], tables, offset,
+                positions.IsEmpty ? null : at, inverse: false, accumulate: false);
         if (Record(y, &RopeBackward, src))
         {
             y.I0 = offset;
             y.I1 = perPosition;
             y.I2 = rotated;
             y.B0 = tokenMajor;
+            y.B1 = !positions.IsEmpty;
+            if (y.B1)
+            {
+                y.Ints = EnsureLength(y.Ints, positions.Length);
+                positions.CopyTo(y.Ints);
+            }
             y.Extra = tables;
         }
         return y;
@@ -79,22 +88,25 @@ public static unsafe partial class Ops
         var dx = GradOf(y.In0);
         if (dx is null) return;
         var tables = (RopeTables)y.Extra!;
-        RotateSegments(y.Grad!.Data, dx.Data, y.Length / tables.HeadDim, y.I1, y.I2, y.Shape[y.B0 ? 1 : 2], tables, y.I0,
-            inverse: true, accumulate: true);
+        fixed (int* at = y.Ints)
+            RotateSegments(y.Grad!.Data, dx.Data, y.Length / tables.HeadDim, y.I1, y.I2, y.Shape[y.B0 ? 1 : 2], tables, y.I0,
+                y.B1 ? at : null, inverse: true, accumulate: true);
     }
 
     /// <summary>Rotates <paramref name="segments"/> runs of D values laid end to end; segment r is at position
     /// offset + (r / perPosition) mod T — perPosition 1 for (B,H,T,D), the head count for (B,T,heads·D) — and only
-    /// the first <paramref name="rotated"/> of each position's segments turn (the rest pass through). In parallel
+    /// the first <paramref name="rotated"/> of each position's segments turn (the rest pass through). With
+    /// <paramref name="positions"/> (one per token) segment r is at positions[r / perPosition] instead. In parallel
     /// over chunks of segments, each written by one task.</summary>
-    static void RotateSegments(float* x, float* y, int segments, int perPosition, int rotated, int T, RopeTables tables, int offset, bool inverse, bool accumulate)
+    static void RotateSegments(float* x, float* y, int segments, int perPosition, int rotated, int T, RopeTables tables, int offset,
+        int* positions, bool inverse, bool accumulate)
     {
         int D = tables.HeadDim;
         fixed (float* cos = tables.Cos, sin = tables.Sin)
         {
             var body = new RotateBody
             {
-                X = x, Y = y, Cos = cos, Sin = sin, Segments = segments, PerPosition = perPosition, Rotated = rotated, T = T, Offset = offset,
+                X = x, Y = y, Cos = cos, Sin = sin, Positions = positions, Segments = segments, PerPosition = perPosition, Rotated = rotated, T = T, Offset = offset,
                 Half = D / 2, Inverse = inverse, Accumulate = accumulate, Chunks = Kernels.RowPartition.Chunks(segments, D),
             };
             if (body.Chunks > 0) Threading.ComputePool.Shared.For(body.Chunks, ref body);
@@ -104,6 +116,7 @@ public static unsafe partial class Ops
     struct RotateBody : Threading.IParallelBody
     {
         public float* X, Y, Cos, Sin;
+        public int* Positions;
         public int Segments, PerPosition, Rotated, T, Offset, Half, Chunks;
         public bool Inverse, Accumulate;
 
@@ -113,7 +126,7 @@ public static unsafe partial class Ops
             long D = 2L * Half;
             for (int r = r0; r < r1; r++)
             {
-                long position = Offset + r / PerPosition % T;
+                long position = Positions == null ? Offset + r / PerPosition % T : Positions[r / PerPosition];
                 if (r % PerPosition < Rotated) RotateHead(X + r * D, Y + r * D, Cos + position * Half, Sin + position * Half, Half, Inverse, Accumulate);
                 else if (Accumulate) TensorPrimitives.Add(new ReadOnlySpan<float>(Y + r * D, (int)D), new ReadOnlySpan<float>(X + r * D, (int)D), new Span<float>(Y + r * D, (int)D));
                 else new ReadOnlySpan<float>(X + r * D, (int)D).CopyTo(new Span<float>(Y + r * D, (int)D));
@@ -165,6 +178,25 @@ public static unsafe partial class Ops
         if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
             throw new ArgumentException($"RopeTokenMajor: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
         return RopeNode(x, tables, positionOffset, tokenMajor: true, perPosition: heads, rotatedHeads);
+    }
+
+    /// <summary><see cref="RopeTokenMajor(Tensor, RopeTables, int, int)"/> with a position per token:
+    /// <paramref name="positions"/> (B·T) gives token (b, t) its own position — packed rows, where each sequence's
+    /// positions restart at 0. Differentiable (the backward rotates the gradient back by the same angles).</summary>
+    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, ReadOnlySpan<int> positions, int rotatedHeads = -1)
+    {
+        int D = tables.HeadDim;
+        if (x.Rank != 3 || x.Shape[2] % D != 0)
+            throw new ArgumentException($"RopeTokenMajor: input {Tensor.ShapeString(x.Shape)} must be (B, T, heads·{D}).");
+        int heads = x.Shape[2] / D;
+        if (rotatedHeads < 0) rotatedHeads = heads;
+        if (rotatedHeads > heads) throw new ArgumentException($"RopeTokenMajor: {rotatedHeads} rotated heads of {heads}.");
+        if (positions.Length != x.Shape[0] * x.Shape[1])
+            throw new ArgumentException($"RopeTokenMajor: {positions.Length} positions for B·T = {x.Shape[0]}·{x.Shape[1]} tokens.");
+        for (int i = 0; i < positions.Length; i++)
+            if ((uint)positions[i] >= (uint)tables.MaxPositions)
+                throw new ArgumentException($"RopeTokenMajor: position {positions[i]} of token {i} exceeds the table of {tables.MaxPositions}.");
+        return RopeNode(x, tables, 0, tokenMajor: true, perPosition: heads, rotatedHeads, positions);
     }
 
     /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>

@@ -55,11 +55,28 @@ public sealed class Gpt2Model : CausalLM
 
     public override Tensor Hidden(Tensor embeddings, int B, int T)
     {
-        int C = Config.Embd;
         var x = Dropout(_wpe is null ? embeddings : Ops.Add(embeddings, Ops.Narrow(_wpe, 0, 0, T)));   // + (T,C) broadcast over B
         var bias = _alibiSlopes is null ? null : PositionalEncodings.AlibiBias(_alibiSlopes, T, T);   // (H,T,T)
-        foreach (var block in _blocks) x = block.Forward(this, x, B, T, bias);
-        return Ops.Reshape(FinalNorm(x), B * T, C);                    // (B·T, C)
+        return Blocks(x, B, T, bias, null);
+    }
+
+    /// <summary>Packed rows: learned or sinusoidal positions looked up at each token's position within its example, rotary
+    /// angles likewise, attention kept inside each example. ALiBi is not supported (its bias is by row distance).</summary>
+    public override Tensor Hidden(Tensor embeddings, int B, int T, PackedLayout? layout)
+    {
+        if (layout is null) return Hidden(embeddings, B, T);
+        if (_alibiSlopes is not null) throw new NotSupportedException("gpt2: packed rows are not supported with ALiBi positions; pad the examples instead.");
+        PackedRows.Check(layout, B, T, Config);
+        var x = embeddings;                                            // (B,T,C)
+        if (_wpe is not null) x = Ops.Add(x, Ops.Reshape(Ops.Embedding(_wpe, layout.Positions), B, T, Config.Embd));   // + each token's own position
+        return Blocks(Dropout(x), B, T, null, layout);
+    }
+
+    // The blocks and the final norm over x (B,T,C) with positions added → (B·T, C).
+    Tensor Blocks(Tensor x, int B, int T, Tensor? alibiBias, PackedLayout? layout)
+    {
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, alibiBias, layout);
+        return Ops.Reshape(FinalNorm(x), B * T, Config.Embd);          // (B·T, C)
     }
 
     public override Tensor Head(Tensor hidden) => _lmHead.Forward(hidden);   // (N, V), lm_head tied to wte
@@ -100,9 +117,9 @@ public sealed class Gpt2Model : CausalLM
         /// <summary>The dense projections (an MoE layer's experts are not LinearLayers and stay F32).</summary>
         public IEnumerable<LinearLayer> Linears => mlp is null ? attn.Linears : attn.Linears.Concat(mlp.Linears);
 
-        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, Tensor? alibiBias)
+        public Tensor Forward(Gpt2Model model, Tensor x, int B, int T, Tensor? alibiBias, PackedLayout? layout)
         {
-            x = Ops.Add(x, model.Dropout(attn.Forward(model, ln1.Forward(x), B, T, alibiBias)));   // resid_pdrop
+            x = Ops.Add(x, model.Dropout(attn.Forward(model, ln1.Forward(x), B, T, alibiBias, layout)));   // resid_pdrop
             return Ops.Add(x, model.Dropout(FeedForward(ln2.Forward(x))));
         }
 

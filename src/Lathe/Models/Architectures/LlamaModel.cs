@@ -41,10 +41,15 @@ public sealed class LlamaModel : CausalLM
 
     public override Tensor Embed(ReadOnlySpan<int> ids, int B, int T) => Ops.Reshape(Ops.Embedding(_embed, ids), B, T, Config.Embd);   // (B,T,C)
 
-    public override Tensor Hidden(Tensor embeddings, int B, int T)
+    public override Tensor Hidden(Tensor embeddings, int B, int T) => Hidden(embeddings, B, T, null);
+
+    /// <summary>With a packed layout: rotary angles at each token's position within its example, attention kept inside
+    /// each example.</summary>
+    public override Tensor Hidden(Tensor embeddings, int B, int T, PackedLayout? layout)
     {
+        if (layout is not null) PackedRows.Check(layout, B, T, Config);
         var x = embeddings;                                             // (B,T,C)
-        foreach (var block in _blocks) x = block.Forward(this, x, B, T);
+        foreach (var block in _blocks) x = block.Forward(this, x, B, T, layout);
         return Ops.Reshape(FinalNorm(x), B * T, Config.Embd);       // (B·T, C)
     }
 
@@ -94,9 +99,9 @@ public sealed class LlamaModel : CausalLM
 
         public void DisposeFused() { attn.DisposeFused(); mlp?.DisposeFused(); }
 
-        public Tensor Forward(LlamaModel model, Tensor x, int B, int T)
+        public Tensor Forward(LlamaModel model, Tensor x, int B, int T, PackedLayout? layout)
         {
-            x = Ops.Add(x, model.Dropout(attn.Forward(model, inNorm.Forward(x), B, T, alibiBias: null)));
+            x = Ops.Add(x, model.Dropout(attn.Forward(model, inNorm.Forward(x), B, T, alibiBias: null, layout)));
             return Ops.Add(x, model.Dropout(FeedForward(postNorm.Forward(x))));
         }
 

@@ -83,11 +83,16 @@ internal sealed class CausalSelfAttention
     public void DisposeFused() { _fusedQkv?.Dispose(); _fusedQkv = null; }
 
     /// <summary>Training and full-sequence scoring: x (B,T,C) → (B,T,C), before the residual add.
-    /// <paramref name="alibiBias"/> (H,T,T) when the model uses ALiBi (built once per forward, shared by the layers).</summary>
-    public Tensor Forward(LanguageModel model, Tensor x, int B, int T, Tensor? alibiBias)
+    /// <paramref name="alibiBias"/> (H,T,T) when the model uses ALiBi (built once per forward, shared by the layers).
+    /// <paramref name="layout"/>: packed rows — rotary angles at each token's position within its example, and keys
+    /// only from the token's own example (not with ALiBi, which the model refuses, nor with a prefix).</summary>
+    public Tensor Forward(LanguageModel model, Tensor x, int B, int T, Tensor? alibiBias, PackedLayout? layout = null)
     {
+        if (layout is not null && _prefix is not null)
+            throw new ArgumentException("attention prefix: not with packed rows (a packed layout); pad the examples instead.");
         var (rate, seed) = model.AttentionDropout(model.Config.AttentionDropout);   // attn_pdrop / attention_dropout
         int H = _heads, Hkv = _kvHeads;
+        ReadOnlySpan<int> starts = layout is null ? default : layout.SegmentStarts;   // (B·T) or none
         Tensor y;                                                                   // (B,T,H·D)
         if (_qkv is not null)
         {
@@ -102,8 +107,8 @@ internal sealed class CausalSelfAttention
             {
                 // The kernel reads q, k, v in place from h (rotated first under RoPE) and writes (B,T,C): no head split
                 // or merge to copy.
-                if (_rope is not null) h = Ops.RopeTokenMajor(h, _rope, rotatedHeads: 2 * H);   // q and k turn, v does not
-                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed);
+                if (_rope is not null) h = Rotate(h, layout, 2 * H);               // q and k turn, v does not
+                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
             }
             else y = SplitHeadsAttention(h, B, T, alibiBias, rate, seed);
         }
@@ -113,11 +118,17 @@ internal sealed class CausalSelfAttention
             if (_fusedQkv is { } fused) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
             if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed);
-            else y = Ops.AttentionTokenMajor(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp,
-                H, Hkv, causal: true, dropout: rate, dropoutSeed: seed);
+            else y = Ops.AttentionTokenMajor(Rotate(qp, layout, H), Rotate(kp, layout, Hkv), vp,
+                H, Hkv, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
         }
         return _proj.Forward(y);
     }
+
+    // Rotary positions on token-major heads (B,T,n·D), the first rotatedHeads of each token: at t, or at the token's
+    // position within its packed example.
+    Tensor Rotate(Tensor x, PackedLayout? layout, int rotatedHeads) => layout is null
+        ? Ops.RopeTokenMajor(x, _rope!, rotatedHeads: rotatedHeads)
+        : Ops.RopeTokenMajor(x, _rope!, layout.Positions, rotatedHeads);
 
     // With a prefix: q (B,T,H·D), k, v (B,T,Hkv·D) split to heads, the prefix rows put before every sequence's keys, and
     // the general kernel (causal with the offset P: query t sees the whole prefix and keys 0..t) → (B,T,H·D).
