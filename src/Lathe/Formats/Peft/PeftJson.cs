@@ -23,7 +23,10 @@ public static class PeftJson
     {
         var n = o[field];
         if (n is null) return null;
-        return n is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : throw Wrong(path, field, n, "a number");
+        // Through the JSON text: a value parsed from a file and one built in code (an int, a double) read alike.
+        return n is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            ? double.Parse(v.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture)
+            : throw Wrong(path, field, n, "a number");
     }
 
     public static int? Integer(JsonObject o, string field, string path)
