@@ -5,7 +5,7 @@ using Lathe.Tensors.Quantized;
 namespace Lathe.Tuning;
 
 /// <summary>QLoRA (Dettmers et al. 2023): LoRA over a frozen base whose projections stay quantized (Q8_0/Q4_0 here —
-/// ggml's block formats, not the paper's NF4). The backward needs only the input gradient through each quantized
+/// ggml's block formats, not the paper's NF4; F16 too). The backward needs only the input gradient through each quantized
 /// matrix (<c>Ops.QuantLinear</c>'s backward decodes W a panel at a time), so the F32 copies of the projections are
 /// freed and memory holds the quantized bytes, the F32 embeddings and norms (and a tied lm_head's shared embedding),
 /// and the adapters.</summary>
@@ -31,8 +31,8 @@ public static class QloraMethod
     static void Quantize(CausalLM model, LoraConfig config, QuantType type)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (type is not (QuantType.Q8_0 or QuantType.Q4_0))
-            throw new ArgumentException($"qlora: the base must be quantized to q8_0 or q4_0 (got {type})");
+        if (type is not (QuantType.Q8_0 or QuantType.Q4_0 or QuantType.F16))
+            throw new ArgumentException($"qlora: the base must be quantized to q8_0, q4_0 or f16 (got {type})");
         config.Validate();
         LoraTargets.Select(model, config);   // a target error before the weights are touched
         if (model.Linears.All(l => l.Quantized is not null)) return;
