@@ -22,11 +22,14 @@ public sealed class LoraLibrary : IDisposable
         RequireNewName(name);
         string? active = Active;
         Use(null);   // loading attaches; the slots must be free
-        var method = LoraMethod.Load(Model, dir);
-        method.Detach();
-        _adapters[name] = method;
-        Use(active);
-        return method;
+        try
+        {
+            var method = LoraMethod.Load(Model, dir);
+            method.Detach();
+            _adapters[name] = method;
+            return method;
+        }
+        finally { Use(active); }   // a folder that fails to load leaves the active adapter as it was
     }
 
     /// <summary>Adds an adapter already attached to <see cref="Model"/> (e.g. just trained); the library owns it from now on.</summary>
