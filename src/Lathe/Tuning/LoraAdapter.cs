@@ -34,10 +34,9 @@ public sealed class LoraAdapter : ILinearAdapter, IDisposable
         var h = x;
         if (_model.DropoutRng is { } rng && Dropout > 0)
             h = Ops.Dropout(x, Dropout, ((ulong)rng.NextUInt() << 32) | rng.NextUInt());
-        // The scale goes on the r-wide intermediate: the same product as PEFT's lora_B(lora_A(x))·s with r·rows
-        // multiplies instead of out·rows.
-        var low = Ops.Scale(Ops.Linear(h, A), Scaling);                          // (…, r)
-        return Ops.Add(y, Ops.Linear(low, B));                                   // (…, out)
+        // One op: the tape keeps the (…, r) intermediate and one (…, out) result, not three out-sized tensors. The scale
+        // goes on the r-wide intermediate (PEFT scales the out-wide product; the same up to rounding).
+        return Ops.AddLowRank(y, h, A, B, Scaling);                              // (…, out)
     }
 
     /// <summary>W += s·B·A in place (F32 weights only) — ΔW computed the same way by <see cref="UnmergeFromBase"/>, so
