@@ -36,6 +36,10 @@ public static class QloraMethod
         config.Validate();
         LoraTargets.Select(model, config);   // a target error before the weights are touched
         if (model.Linears.All(l => l.Quantized is not null)) return;
+        int block = QuantTypes.BlockValues(type);
+        foreach (var l in model.Linears)   // checked before any layer is converted, so a refusal leaves the model as it was
+            if (l.InFeatures % block != 0)
+                throw new ArgumentException($"qlora: '{l.Name}' has {l.InFeatures} input features, not a multiple of the {type} block size {block}");
         ModelQuantizer.Quantize(model, type, releaseFloatWeights: true);
     }
 }

@@ -118,6 +118,30 @@ public class LoraQloraTests
     }
 
     [Fact]
+    public void A_PEFT_adapter_loads_over_a_quantized_base()
+    {
+        int[] ids = LoraMethodTests.Ids(16, 3, vocab: 97);
+        float[] f32;
+        using (var model = LoraParityTests.Base("gpt2"))
+        using (LoraMethod.Load(model, LoraParityTests.Fixture("gpt2-all-linear")))
+            f32 = LoraMethodTests.Logits(model, ids, 2, 8);
+        using var quantized = LoraParityTests.Base("gpt2");
+        float[] plain = LoraMethodTests.Logits(quantized, ids, 2, 8);
+        using var qlora = QloraMethod.Load(quantized, LoraParityTests.Fixture("gpt2-all-linear"), QuantType.Q8_0);
+        Assert.Equal("qlora", qlora.Name);
+        Assert.All(quantized.Linears, l => Assert.NotNull(l.Quantized));
+        float[] q8 = LoraMethodTests.Logits(quantized, ids, 2, 8);
+        double error = 0, effect = 0;
+        for (int i = 0; i < f32.Length; i++) { error = Math.Max(error, Math.Abs(f32[i] - q8[i])); effect = Math.Max(effect, Math.Abs(f32[i] - plain[i])); }
+        Assert.True(error < effect / 10, $"Q8_0 base + adapter differs from F32 base + adapter by {error:G3}; the adapter's own effect is {effect:G3}");
+        // The llama fixture's MLP (48 wide) does not fill Q8_0 blocks: refused before any weight is touched.
+        using var llama = LoraParityTests.Base("llama");
+        var e = Assert.Throws<ArgumentException>(() => QloraMethod.Load(llama, LoraParityTests.Fixture("llama-all-linear"), QuantType.Q8_0));
+        Assert.Contains("down_proj", e.Message);
+        Assert.All(llama.Linears, l => Assert.Null(l.Quantized));
+    }
+
+    [Fact]
     public void A_quantized_base_refuses_to_merge_and_to_train_its_own_weights()
     {
         using var model = CausalLM.Create(AdapterSlotTests.Llama, 8);
