@@ -4,11 +4,12 @@ using Lathe.Tensors.Quantized;
 
 namespace Lathe.Tensors;
 
-// Inference with quantized weights: no backward exists, so a graph that would need one is refused.
+// Quantized weights are frozen: the backward reaches the input (and a bias that needs it) but never the weight, which
+// is not a tensor and has no gradient to hold (QLoRA trains adapters over such a base).
 public static unsafe partial class Ops
 {
-    /// <summary>y = x·Wᵀ + b for x (…, K), a quantized W (N, K) and b (N) or null; inference only (throws when the tape
-    /// records and <paramref name="x"/> or <paramref name="bias"/> needs a gradient).</summary>
+    /// <summary>y = x·Wᵀ + b for x (…, K), a quantized W (N, K) and b (N) or null. Differentiable in
+    /// <paramref name="x"/> and <paramref name="bias"/> (dx = dy·W, decoded a panel at a time); W is frozen.</summary>
     public static Tensor QuantLinear(Tensor x, QuantizedMatrix weight, Tensor? bias = null)
     {
         ArgumentNullException.ThrowIfNull(weight);
@@ -17,8 +18,6 @@ public static unsafe partial class Ops
             throw new ArgumentException($"QuantLinear: input {Tensor.ShapeString(x.Shape)} does not match {weight.Type} weight ({outF}, {inF}).");
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF))
             throw new ArgumentException($"QuantLinear: bias {Tensor.ShapeString(bias.Shape)} does not match {weight.Type} weight ({outF}, {inF}).");
-        if (Autograd.Tape.IsRecording && (x.NeedsGrad || (bias?.NeedsGrad ?? false)))
-            throw new InvalidOperationException("QuantLinear: quantized weights are inference-only; run under Tape.NoGrad() or without a tape.");
         var cx = Contiguous(x);
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
@@ -39,6 +38,25 @@ public static unsafe partial class Ops
             }
         }
         GC.KeepAlive(weight);
+        if (Record(y, &QuantLinearBackward, cx, null, bias))
+        {
+            y.I0 = rows;
+            y.Extra = weight;   // read by the backward; overwritten by the slot's next use
+        }
         return y;
+    }
+
+    static void QuantLinearBackward(Tensor y)
+    {
+        Tensor x = y.In0!;
+        var w = (QuantizedMatrix)y.Extra!;
+        int rows = y.I0, outF = w.Rows;
+        float* g = y.Grad!.Data;
+        if (GradOfForWrite(x, out bool freshX) is { } dx)
+        {
+            float* panel = Scratch.GetForCall(QuantInputGradient.ScratchFloats(outF, w.Columns));
+            QuantInputGradient.Backward(g, rows, w, dx.Data, accumulate: !freshX, panel);
+        }
+        if (GradOfForWrite(y.In2, out bool freshB) is { } db) BiasKernels.SumRows(g, db.Data, rows, outF, freshB);
     }
 }

@@ -67,14 +67,10 @@ public class QuantizedInferenceTests
     }
 
     [Fact]
-    public void QuantLinear_refuses_a_graph_that_needs_gradients()
+    public void QuantLinear_names_both_shapes_when_the_input_does_not_fit()
     {
+        // (Its backward, for QLoRA, is tested in Lathe.Tensors.Tests' QuantLinearBackwardTests.)
         using var qw = QuantizedMatrix.FromFloat(new float[32 * 4], 4, 32, QuantType.Q8_0);
-        using var x = Tensor.Zeros(2, 32);
-        x.RequiresGrad = true;
-        using var tape = new Tape();
-        using (tape.Activate())
-            Assert.Throws<InvalidOperationException>(() => Ops.QuantLinear(x, qw));
         using var wrong = Tensor.Zeros(2, 31);
         var e = Assert.Throws<ArgumentException>(() => Ops.QuantLinear(wrong, qw));
         Assert.Contains("(4, 32)", e.Message);

@@ -70,7 +70,15 @@ public sealed class LinearLayer
     /// <summary>The tuning method attached to this projection, or null.</summary>
     public ILinearAdapter? Adapter { get; set; }
 
-    public Tensor Forward(Tensor x) => Adapt(x, Quantized is null ? Ops.Linear(x, Weight, Bias) : Ops.QuantLinear(x, Quantized, Bias));
+    public Tensor Forward(Tensor x)
+    {
+        if (Quantized is null) return Adapt(x, Ops.Linear(x, Weight, Bias));
+        // A quantized weight is frozen (its backward reaches only the input, as QLoRA needs): asking it to train is an
+        // error rather than a silently missing gradient.
+        if (Weight.RequiresGrad && Lathe.Tensors.Autograd.Tape.IsRecording)
+            throw new InvalidOperationException($"{Name}: the weight runs quantized ({Quantized.Type}) and cannot be trained; freeze it and train adapters over it (QLoRA), or train the F32 model");
+        return Adapt(x, Ops.QuantLinear(x, Quantized, Bias));
+    }
 
     /// <summary>The adapter's output for a base output <paramref name="y"/> computed elsewhere (a fused projection
     /// that stacks this layer's rows with others'); <paramref name="y"/> itself when no adapter is attached.</summary>
