@@ -49,7 +49,7 @@ internal static class ExactResume
         using (var model = create(99))   // a different init: everything must come from the checkpoint
         using (var t = trainer(model, run))
         {
-            t.Resume(Checkpoint.Resolve(run));
+            t.Resume(Checkpoint.ResolveState(run));
             Assert.Equal(n, t.Step);
             while (t.Step < 2 * n) t.TrainStep();
             t.SaveCheckpoint();
