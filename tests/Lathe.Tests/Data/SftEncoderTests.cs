@@ -112,3 +112,22 @@ public class SftEncoderTests
         Assert.Contains($"{stats.Dropped} dropped", stats.ToString());
     }
 }
+
+public class ValidationSplitTests
+{
+    [Fact]
+    public void A_seeded_fraction_is_held_out_the_same_way_every_time()
+    {
+        var items = Enumerable.Range(0, 200).ToArray();
+        var (train, validation) = ValidationSplit.Split(items, 0.1, seed: 7);
+        Assert.Equal(20, validation.Count);
+        Assert.Equal(items, train.Concat(validation).Order());                 // a partition
+        Assert.Equal(validation.Order(), validation);                          // the given order kept
+        Assert.Equal(validation, ValidationSplit.Split(items, 0.1, seed: 7).Validation);
+        Assert.NotEqual(validation, ValidationSplit.Split(items, 0.1, seed: 8).Validation);
+        Assert.Single(ValidationSplit.Split(items[..3], 0.01, 1).Validation);   // a nonzero fraction holds out at least one
+        Assert.Empty(ValidationSplit.Split(items, 0, 1).Validation);
+        Assert.Throws<ArgumentException>(() => ValidationSplit.Split(items, 1.0, 1));
+        Assert.Throws<ArgumentException>(() => ValidationSplit.Split(items[..1], 0.5, 1));
+    }
+}
