@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
 

@@ -33,6 +33,16 @@ public static class Checkpoint
     public static string Resolve(string path) =>
         Find(path) ?? throw new FileNotFoundException($"checkpoint: no config.json + model.safetensors in {path} (or {Path.Combine(path, Folder)})");
 
+    /// <summary>The folder of a run's last training state (trainer_state.json): <paramref name="path"/> itself, else its
+    /// checkpoint/ (or checkpoint.old/). A fine-tuning run with an adapter method holds the adapter's files there
+    /// instead of model.safetensors, so this, not <see cref="Resolve"/>, is what a resume looks for.</summary>
+    public static string ResolveState(string path)
+    {
+        foreach (var d in new[] { path, Path.Combine(path, Folder), Path.Combine(path, Folder + ".old") })
+            if (File.Exists(Path.Combine(d, StateFile))) return d;
+        throw new FileNotFoundException($"checkpoint: no {StateFile} in {path} (or {Path.Combine(path, Folder)})");
+    }
+
     /// <summary>Writes the model's parameters to model.safetensors in Hugging Face layout.</summary>
     public static void SaveWeights(string path, LanguageModel model)
     {

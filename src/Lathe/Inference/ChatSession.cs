@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Lathe.Formats;
 
 namespace Lathe.Inference;
 

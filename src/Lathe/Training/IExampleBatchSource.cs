@@ -10,4 +10,9 @@ public interface IExampleBatchSource : IBatchSource
     /// <summary>Fills inputs, targets and weights (each B·T, row-major (B, T)); returns the packed layout of the rows,
     /// or null when every row holds one example (padded).</summary>
     PackedLayout? Next(Span<int> inputs, Span<int> targets, Span<float> weights, int B, int T);
+
+    /// <summary>For a finite source evaluated whole (validation): the (B, T) batches one pass over every example takes
+    /// from <see cref="IBatchSource.Position"/> 0, after which its rows are padding of weight 0; 0 for a source that
+    /// cannot say (the evaluator then reads <see cref="TrainingOptions.EvalBatches"/> batches).</summary>
+    int BatchesPerPass(int B, int T) => 0;
 }

@@ -53,6 +53,38 @@ public static class LossEvaluator
         return (sum, count);
     }
 
+    /// <summary>The weighted loss over a source of examples (fine-tuning validation): Σ over batches of the objective's
+    /// weighted mean × that batch's weight sum, and the weight sum Σ wᵢ (the trainable targets) — so sum / weight is
+    /// the mean over every trainable token, however the examples fall into batches. Reads from position 0 either one
+    /// whole pass (<see cref="IExampleBatchSource.BatchesPerPass"/>) or <paramref name="maxBatches"/> batches when the
+    /// source cannot say; the source's position is restored afterwards. Buffers come from the caller.</summary>
+    public static (double SumNats, double Weight) Evaluate(LanguageModel model, IExampleBatchSource source, int B, int T, int maxBatches,
+        Tape tape, ITrainingObjective objective, int[] inputs, int[] targets, float[] weights)
+    {
+        long saved = source.Position;
+        source.Position = 0;
+        int batches = source.BatchesPerPass(B, T);
+        if (batches <= 0) batches = maxBatches;
+        double sum = 0, weight = 0;
+        try
+        {
+            for (int i = 0; i < batches; i++)
+            {
+                var layout = source.Next(inputs, targets, weights, B, T);
+                double w = 0;
+                for (int j = 0; j < B * T; j++) if (targets[j] != -100) w += weights[j];
+                if (w == 0) continue;
+                tape.Reset();
+                using (tape.Activate())
+                using (Tape.NoGrad())
+                    sum += (double)objective.Loss(model, new TrainingBatch(inputs, targets, B, T, Hash64.Mix((ulong)i), weights, layout)).Item() * w;
+                weight += w;
+            }
+        }
+        finally { source.Position = saved; }
+        return (sum, weight);
+    }
+
     static double Score(LanguageModel model, ITrainingObjective objective, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int B, int T, ulong position, Tape tape)
     {
         tape.Reset();

@@ -1,10 +1,12 @@
 using Lathe.Formats;
+using Lathe.IO;
 using System.Diagnostics;
 using Lathe.Data;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 using Lathe.Training.Objectives;
+using Lathe.Tuning;
 
 namespace Lathe.Training;
 
@@ -26,10 +28,13 @@ public sealed class Trainer : IDisposable
     readonly ITrainingObjective _objective;
     readonly IBatchSource _train;
     readonly int[]? _validation;
+    readonly IExampleBatchSource? _validationExamples;
+    readonly ITuningMethod? _method;
     readonly string? _runDir, _tokenizerJson;
     readonly AdamWOptimizer _optimizer;
     readonly Tape _tape = new(), _evalTape = new();
     readonly int[] _inputs, _targets;
+    readonly float[] _weights;   // per-target loss weights of an example source, filled in place each micro-batch
     readonly MetricsLog? _metrics;
     Philox _rng;   // for dropout masks; saved in trainer_state.json
     long _tokensSeen;
@@ -45,18 +50,30 @@ public sealed class Trainer : IDisposable
 
     /// <param name="objective">The loss; null for the model's pre-training objective (<see cref="PretrainingObjective.For"/>).</param>
     /// <param name="trainable">The parameters to train — some of the model's and/or extra ones an adapter adds; the
-    /// model's others are frozen. Null trains every parameter of the model.</param>
+    /// model's others are frozen. Null trains the method's <see cref="ITuningMethod.Trainable"/> set when a method is
+    /// given, else every parameter of the model.</param>
+    /// <param name="validationExamples">Validation as a source of examples (fine-tuning), evaluated whole; used instead
+    /// of <paramref name="validation"/> tokens when given.</param>
+    /// <param name="method">The tuning method attached to the model. Unless it is full fine-tuning, checkpoints hold
+    /// its files (<see cref="ITuningMethod.Save"/>) instead of the whole model, and a resume loads them back.</param>
+    /// <remarks>When <paramref name="train"/> is an <see cref="IExampleBatchSource"/>, each micro-batch carries its loss
+    /// weights and packed layout (<see cref="TrainingBatch.Weights"/>, <see cref="TrainingBatch.Extra"/>).</remarks>
     public Trainer(LanguageModel model, TrainingOptions options, IBatchSource train, int[]? validation, string? runDir, string? tokenizerJson,
-        ITrainingObjective? objective = null, IReadOnlyList<ModelParameter>? trainable = null)
+        ITrainingObjective? objective = null, IReadOnlyList<ModelParameter>? trainable = null,
+        IExampleBatchSource? validationExamples = null, ITuningMethod? method = null)
     {
+        if (method is not null && !ReferenceEquals(method.Model, model))
+            throw new ArgumentException($"trainer: the {method.Name} method is attached to another model");
         Options = options.Validate();
         model.Config.ValidateContext(options.BlockSize);
         _model = model;
         _objective = objective ?? PretrainingObjective.For(model);
-        Trainable = trainable ?? model.Parameters;
+        Trainable = trainable ?? method?.Trainable ?? model.Parameters;
         Freeze(model, Trainable);
         _train = train;
         _validation = validation;
+        _validationExamples = validationExamples;
+        _method = method;
         _runDir = runDir;
         _tokenizerJson = tokenizerJson;
         _optimizer = new AdamWOptimizer(Trainable)
@@ -65,6 +82,7 @@ public sealed class Trainer : IDisposable
         };
         _inputs = new int[options.BatchSize * options.BlockSize];
         _targets = new int[options.BatchSize * options.BlockSize];
+        _weights = new float[options.BatchSize * options.BlockSize];
         _rng = new Philox(options.Seed ^ 0x9E3779B97F4A7C15UL);
         if (runDir is not null) _metrics = new MetricsLog(runDir);
     }
@@ -89,7 +107,8 @@ public sealed class Trainer : IDisposable
     public void Resume(string checkpointDir)
     {
         var state = TrainerState.Load(Path.Combine(checkpointDir, Checkpoint.StateFile));
-        Checkpoint.LoadWeights(Path.Combine(checkpointDir, Checkpoint.ModelFile), _model);
+        if (SavesAdapterOnly) _method!.Load(checkpointDir);
+        else Checkpoint.LoadWeights(Path.Combine(checkpointDir, Checkpoint.ModelFile), _model);
         _optimizer.Load(Path.Combine(checkpointDir, Checkpoint.OptimizerFile));
         Step = state.Step;
         _train.Position = state.DataPosition;
@@ -109,11 +128,18 @@ public sealed class Trainer : IDisposable
         float lossSum = 0;
         for (int micro = 0; micro < accum; micro++)
         {
-            _train.Next(_inputs, _targets, B, T);
+            PackedLayout? layout = null;
+            ReadOnlySpan<float> weights = default;
+            if (_train is IExampleBatchSource examples)
+            {
+                layout = examples.Next(_inputs, _targets, _weights, B, T);
+                weights = _weights;
+            }
+            else _train.Next(_inputs, _targets, B, T);
             _tape.Reset();
             using (_tape.Activate())
             {
-                var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro)));
+                var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro), weights, layout));
                 float value = loss.Item();
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
@@ -140,11 +166,18 @@ public sealed class Trainer : IDisposable
     // so a resumed run draws exactly what the uninterrupted one drew.
     ulong BatchSeed(int step, int micro) => Hash64.Mix(Hash64.Mix(Hash64.Mix(Options.Seed) ^ (uint)step) ^ (uint)micro);
 
-    /// <summary>Mean loss over up to <see cref="TrainingOptions.EvalBatches"/> batches of the validation tokens.</summary>
+    /// <summary>Mean loss over up to <see cref="TrainingOptions.EvalBatches"/> batches of the validation tokens, or over
+    /// every trainable token of the validation examples (one whole pass, deterministic).</summary>
     public double Evaluate()
     {
-        if (_validation is null) return double.NaN;
         _model.DropoutRng = null;
+        if (_validationExamples is not null)
+        {
+            var (nats, weight) = LossEvaluator.Evaluate(_model, _validationExamples, Options.BatchSize, Options.BlockSize, Options.EvalBatches,
+                _evalTape, _objective, _inputs, _targets, _weights);
+            return weight > 0 ? nats / weight : double.NaN;
+        }
+        if (_validation is null) return double.NaN;
         int T = Math.Min(Options.BlockSize, _validation.Length - 1);
         var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches, _evalTape, _objective);
         return sum / count;
@@ -156,7 +189,13 @@ public sealed class Trainer : IDisposable
         if (_runDir is null) return;
         Checkpoint.SwapIn(_runDir, dir =>
         {
-            Checkpoint.SaveModel(dir, _model, _tokenizerJson);
+            if (SavesAdapterOnly)
+            {
+                _method!.Save(dir);
+                if (_tokenizerJson is not null && File.Exists(_tokenizerJson))
+                    AtomicFile.WriteAllBytes(Path.Combine(dir, Checkpoint.TokenizerFile), File.ReadAllBytes(_tokenizerJson));
+            }
+            else Checkpoint.SaveModel(dir, _model, _tokenizerJson);
             _optimizer.Save(Path.Combine(dir, Checkpoint.OptimizerFile));
             var (seed, counter, used) = _rng.State;
             new TrainerState
@@ -167,6 +206,9 @@ public sealed class Trainer : IDisposable
         });
         _metrics?.Flush();
     }
+
+    // A parameter-efficient method's checkpoint is its own files; full fine-tuning's is the model, as in pre-training.
+    bool SavesAdapterOnly => _method is not null && _method.Name != "full";
 
     /// <summary>Trains until <see cref="TrainingOptions.Steps"/> or cancellation; a checkpoint is written
     /// every <see cref="TrainingOptions.CheckpointEvery"/> steps, on cancellation and at the end.</summary>
@@ -180,7 +222,7 @@ public sealed class Trainer : IDisposable
             if (cancel.IsCancellationRequested) { SaveCheckpoint(); return TrainingOutcome.Interrupted; }
             float loss = TrainStep();
             double? val = null;
-            if (Options.EvalEvery > 0 && (Step % Options.EvalEvery == 0 || Step == Options.Steps) && _validation is not null)
+            if (Options.EvalEvery > 0 && (Step % Options.EvalEvery == 0 || Step == Options.Steps) && (_validation is not null || _validationExamples is not null))
             {
                 val = Evaluate();
                 _lastValidation = val;

@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
 

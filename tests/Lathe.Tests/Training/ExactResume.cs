@@ -30,13 +30,14 @@ internal static class ExactResume
 
     static void Run(Func<ulong, LanguageModel> create, Func<LanguageModel, string?, Trainer> trainer, int n)
     {
-        float[][] straight;
+        float[][] straight, straightTrained;
         using (var model = create(3))
         using (var t = trainer(model, null))
         {
             Assert.Equal(2 * n, t.Options.Steps);
             for (int i = 0; i < 2 * n; i++) t.TrainStep();
             straight = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+            straightTrained = t.Trainable.Select(p => p.Value.ToArray()).ToArray();   // an adapter's parameters are not the model's
         }
         string run = CheckpointTests.TempDir();
         using (var model = create(3))
@@ -49,7 +50,7 @@ internal static class ExactResume
         using (var model = create(99))   // a different init: everything must come from the checkpoint
         using (var t = trainer(model, run))
         {
-            t.Resume(Checkpoint.Resolve(run));
+            t.Resume(Checkpoint.ResolveState(run));
             Assert.Equal(n, t.Step);
             while (t.Step < 2 * n) t.TrainStep();
             t.SaveCheckpoint();
@@ -58,6 +59,8 @@ internal static class ExactResume
             Assert.Equal(Enumerable.Range(1, 2 * n), steps);   // rows up to the checkpoint kept, the lost step's row recomputed once
             for (int i = 0; i < straight.Length; i++)
                 Assert.True(straight[i].AsSpan().SequenceEqual(model.Parameters[i].Value.ToArray()), $"{model.Parameters[i].Name} differs after resume");
+            for (int i = 0; i < straightTrained.Length; i++)
+                Assert.True(straightTrained[i].AsSpan().SequenceEqual(t.Trainable[i].Value.ToArray()), $"trained {t.Trainable[i].Name} differs after resume");
         }
     }
 }
