@@ -12,6 +12,8 @@ internal static class VerbRegistry
         yield return DataVerb.Create();
         yield return TokenizerVerb.Create();
         yield return PretrainVerb.Create();
+        yield return FinetuneVerb.Create();
+        yield return LoraVerb.Create();
         yield return EvalVerb.Create();
         yield return GenerateVerb.Create();
         yield return ChatVerb.Create();

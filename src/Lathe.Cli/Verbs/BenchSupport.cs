@@ -46,8 +46,17 @@ internal static class BenchSupport
         return -1;
     }
 
+    /// <summary>Resets the process's peak RSS (VmHWM) to its current RSS (Linux: "5" into /proc/self/clear_refs), so a
+    /// later <see cref="PeakRssMb"/> measures one phase; a no-op where the kernel offers no such reset.</summary>
+    public static void ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
     /// <summary>Prints one JSON object on one line (the figures a script reads).</summary>
-    public static void PrintJson(params (string Key, object Value)[] fields)
+    public static void PrintJson(params (string Key, object? Value)[] fields)
     {
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -57,7 +66,9 @@ internal static class BenchSupport
             {
                 switch (value)
                 {
+                    case null: w.WriteNull(key); break;
                     case string s: w.WriteString(key, s); break;
+                    case double d when !double.IsFinite(d): w.WriteNull(key); break;
                     case bool b: w.WriteBoolean(key, b); break;
                     case int i: w.WriteNumber(key, i); break;
                     case long l: w.WriteNumber(key, l); break;

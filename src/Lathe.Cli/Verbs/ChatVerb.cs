@@ -12,6 +12,7 @@ internal static class ChatVerb
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint folder (or run folder), Hugging Face folder, or GGUF file.", Required = true };
+        var adapterPath = AdapterOption.Create();
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
         var system = new Option<string?>("--system") { Description = "System prompt." };
         // Chat keeps its repeat penalty of 1.1: small models otherwise tend to repeat themselves across turns.
@@ -19,7 +20,7 @@ internal static class ChatVerb
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("chat", "Talk with a model: one line per message; /reset forgets the history, /exit (or end of input) quits.")
         {
-            model, template, system, threads,
+            model, adapterPath, template, system, threads,
         };
         sampling.AddTo(command);
         command.SetAction(async (r, cancel) =>
@@ -32,7 +33,8 @@ internal static class ChatVerb
             ChatTemplate chatTemplate;
             try { chatTemplate = r.GetValue(template) is { } name ? ChatTemplate.Named(name) : ChatTemplate.Detect(loaded.ChatTemplate); }
             catch (ArgumentException e) { throw new UserInputException("chat: --template: " + e.Message); }
-            using var session = new ChatSession(loaded, chatTemplate, r.GetValue(system));
+            using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "chat");
+            using var session = new ChatSession(loaded, chatTemplate, r.GetValue(system), Lathe.Tuning.TuningMethods.ForDecoding(adapter));
             bool interactive = !Console.IsInputRedirected;
             Console.Error.WriteLine($"chat: template {chatTemplate.Name}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
             while (!cancel.IsCancellationRequested)

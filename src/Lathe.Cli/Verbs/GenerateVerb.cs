@@ -14,6 +14,7 @@ internal static class GenerateVerb
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint folder (or a run folder holding checkpoint/), Hugging Face folder, or .gguf file.", Required = true };
+        var adapterPath = AdapterOption.Create();
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
         var sampling = new SamplingOptionSet(maxTokens: 100, stopStrings: true);
@@ -24,7 +25,7 @@ internal static class GenerateVerb
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
         {
-            model, prompt, promptIds, beams, lengthPenalty, earlyStopping, json, threads,
+            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, json, threads,
         };
         sampling.AddTo(command);
         command.SetAction(async (r, cancel) =>
@@ -35,6 +36,8 @@ internal static class GenerateVerb
             ComputePool.SetSharedThreads(r.GetValue(threads));
             using var loaded = ModelLoader.Load(r.GetValue(model)!);
             var lm = loaded.Decoder;
+            using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "generate");
+            var promptRows = Lathe.Tuning.TuningMethods.ForDecoding(adapter);
             int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded, lm.Config.VocabSize);
             var streamer = new TextStreamer(loaded.Tokenizer, sampling.ReadStops(r));
             var tokens = new List<int>();
@@ -43,6 +46,7 @@ internal static class GenerateVerb
             string reason;
             if (r.GetValue(beams) > 1)
             {
+                if (promptRows is not null) throw new UserInputException("generate: --beams with a prompt-tuning adapter is not supported; sample or decode greedily");
                 var beamOptions = new BeamSearchOptions { Beams = r.GetValue(beams), LengthPenalty = r.GetValue(lengthPenalty), EarlyStopping = r.GetValue(earlyStopping) };
                 try { beamOptions.Validate(); } catch (ArgumentException e) { throw new UserInputException("generate: " + e.Message); }
                 using var search = new BeamSearch(lm, beamOptions);
@@ -61,7 +65,7 @@ internal static class GenerateVerb
             }
             else
             {
-                using var generator = new Generator(lm);
+                using var generator = new Generator(lm, promptRows);
                 await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel))
                 {
                     if (piece.TokenId >= 0) tokens.Add(piece.TokenId);

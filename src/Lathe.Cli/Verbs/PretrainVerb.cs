@@ -88,7 +88,7 @@ internal static class PretrainVerb
     }
 
     /// <summary>Runs the trainer with the progress line and signal handling; exit code.</summary>
-    internal static int Train(Trainer trainer, string runDir)
+    internal static int Train(Trainer trainer, string runDir, string verb = "pretrain")
     {
         using var console = new TrainingConsole();
         try
@@ -96,8 +96,8 @@ internal static class PretrainVerb
             var outcome = trainer.Run(console.Token, console.Report);
             console.EndLine();
             Console.Error.WriteLine(outcome == TrainingOutcome.Interrupted
-                ? $"pretrain: interrupted at step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)"
-                : $"pretrain: done, step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, curves in {Path.Combine(runDir, "loss.svg")}");
+                ? $"{verb}: interrupted at step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)"
+                : $"{verb}: done, step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, curves in {Path.Combine(runDir, "loss.svg")}");
             return outcome == TrainingOutcome.Interrupted ? 130 : 0;
         }
         catch (TrainingDivergedException e)

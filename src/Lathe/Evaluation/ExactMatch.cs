@@ -23,7 +23,9 @@ public static class ExactMatch
     /// or strings, or after <paramref name="maxTokens"/> tokens.</summary>
     /// <exception cref="ArgumentException">A conversation that does not end with the assistant's answer, or a prompt
     /// longer than the context (named by its source).</exception>
-    public static ExactMatchResult Evaluate(LoadedModel model, ChatTemplate template, IEnumerable<ChatConversation> conversations, int maxTokens = 32)
+    /// <param name="promptRows">Prompt tuning's trained rows, put before every prompt (see <see cref="Generator"/>).</param>
+    public static ExactMatchResult Evaluate(LoadedModel model, ChatTemplate template, IEnumerable<ChatConversation> conversations, int maxTokens = 32,
+        Lathe.Tensors.Tensor? promptRows = null)
     {
         var stopTokens = new HashSet<int>(model.StopIds);
         foreach (string end in template.EndOfTurn)
@@ -32,7 +34,7 @@ public static class ExactMatch
         string[] stopStrings = [.. template.EndOfTurn, template.TurnEnd];
         var greedy = new SamplingOptions { Temperature = 0 };
         var items = new List<ExactMatchItem>();
-        using var generator = new Generator(model.Decoder);   // one cache: prompts sharing a prefix reuse it
+        using var generator = new Generator(model.Decoder, promptRows);   // one cache: prompts sharing a prefix reuse it
         foreach (var c in conversations)
         {
             if (c.Messages.Count < 2 || c.Messages[^1].Role != "assistant")

@@ -21,9 +21,9 @@ public sealed class ChatSession : IDisposable
     /// session does not own it.</param>
     /// <param name="template">How the history is rendered.</param>
     /// <param name="systemPrompt">A system message kept first through resets and trimming.</param>
-    public ChatSession(LoadedModel model, ChatTemplate template, string? systemPrompt = null)
+    public ChatSession(LoadedModel model, ChatTemplate template, string? systemPrompt = null, Lathe.Tensors.Tensor? promptRows = null)
     {
-        _generator = new Generator(model.Decoder);
+        _generator = new Generator(model.Decoder, promptRows);
         _model = model;
         _template = template;
         _stopTokens = new HashSet<int>(model.StopIds);
