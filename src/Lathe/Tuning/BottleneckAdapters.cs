@@ -1,4 +1,5 @@
-using Lathe.Formats;
+using System.Text.Json.Nodes;
+using Lathe.Formats.Peft;
 using Lathe.Models;
 using Lathe.Tensors;
 
@@ -92,7 +93,7 @@ public sealed class BottleneckAdapters : ITuningMethod
 
     Tensor Add(string name, Tensor value, bool decay)
     {
-        _trainable.Add(TuningAdapterFiles.Parameter(name, value, decay));
+        _trainable.Add(TuningParameters.Parameter(name, value, decay));
         return value;
     }
 
@@ -119,25 +120,25 @@ public sealed class BottleneckAdapters : ITuningMethod
     /// projection of the model, every tensor the model's shape.</summary>
     public static BottleneckAdapters Load(CausalLM model, string dir)
     {
-        var root = TuningAdapterFiles.ReadConfig(dir, PeftType);
-        string path = Path.Combine(dir, TuningAdapterFiles.ConfigFile);
-        int m = TuningAdapterFiles.Int(root, path, "bottleneck_size");
+        var folder = PeftAdapterFolder.Read(dir, PeftType);
+        string path = folder.ConfigPath;
+        int m = folder.RequiredInteger("bottleneck_size");
         if (m <= 0) throw new InvalidDataException($"{path}: bottleneck_size: {m} must be ≥ 1.");
-        string act = TuningAdapterFiles.String(root, path, "non_linearity");
+        string act = PeftJson.RequiredString(folder.Config, "non_linearity", path);
         var activation = act switch
         {
             "gelu" => BottleneckActivation.Gelu,
             "relu" => BottleneckActivation.Relu,
             _ => throw new InvalidDataException($"{path}: non_linearity: '{act}', expected 'gelu' or 'relu'."),
         };
-        string[] modules = TuningAdapterFiles.Strings(root, path, "target_modules");
-        if (modules.Length == 0) throw new InvalidDataException($"{path}: target_modules: empty.");
+        var modules = PeftJson.RequiredStringList(folder.Config, "target_modules", path);
+        if (modules.Count == 0) throw new InvalidDataException($"{path}: target_modules: empty.");
         BottleneckAdapters method;
         try { method = new BottleneckAdapters(model, new BottleneckConfig { BottleneckSize = m, Activation = activation }, modules); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}"); }
         try
         {
-            method.Load(dir);
+            method.ReadTensors(folder);
             method.Attach();
             return method;
         }
@@ -169,25 +170,25 @@ public sealed class BottleneckAdapters : ITuningMethod
     public void Save(string dir)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var config = new List<KeyValuePair<string, object?>>
+        var config = PeftJson.CausalLmConfig(PeftType, new JsonObject
         {
-            new("peft_type", PeftType),
-            new("task_type", "CAUSAL_LM"),
-            new("base_model_name_or_path", null),
-            new("inference_mode", true),
-            new("bottleneck_size", _config.BottleneckSize),
-            new("non_linearity", _config.Activation == BottleneckActivation.Relu ? "relu" : "gelu"),
-            new("target_modules", _adapters.Select(a => a.Layer.Name).ToArray()),
-        };
-        TuningAdapterFiles.Write(dir, config, _trainable.Select(p => TuningAdapterFiles.Of(p.Name, p.Value)).ToList());
+            ["bottleneck_size"] = _config.BottleneckSize,
+            ["non_linearity"] = _config.Activation == BottleneckActivation.Relu ? "relu" : "gelu",
+            ["target_modules"] = PeftJson.List(Modules),
+        });
+        PeftAdapterFolder.Write(dir, config, _trainable.Select(p => PeftTensor.Of(p.Name, p.Value)).ToList());
     }
 
     /// <summary>Reads every adapter tensor of <paramref name="dir"/> back by name; shapes must match.</summary>
     public void Load(string dir)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using var file = SafetensorsFile.Open(Path.Combine(dir, TuningAdapterFiles.WeightsFile));
-        foreach (var p in _trainable) TuningAdapterFiles.ReadInto(file, p.Name, p.Value.Shape, p.Value);
+        ReadTensors(PeftAdapterFolder.Read(dir, PeftType));
+    }
+
+    void ReadTensors(PeftAdapterFolder folder)
+    {
+        foreach (var p in _trainable) folder.ReadInto(p.Name, p.Value);
     }
 
     /// <summary>Clears the adapter slots this method filled. Idempotent.</summary>
@@ -204,6 +205,6 @@ public sealed class BottleneckAdapters : ITuningMethod
         if (_disposed) return;
         Detach();
         _disposed = true;
-        TuningAdapterFiles.Dispose(_trainable);
+        TuningParameters.Dispose(_trainable);
     }
 }

@@ -84,7 +84,7 @@ public sealed record LoraConfig
     /// <summary>adapter_config.json as PEFT writes it for peft_type "LORA" (fields Lathe does not use at their defaults).</summary>
     public JsonObject ToJson()
     {
-        JsonNode targets = TargetModules is { } list ? new JsonArray(list.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()) : JsonValue.Create(TargetPattern)!;
+        JsonNode targets = TargetModules is { } list ? PeftJson.List(list) : JsonValue.Create(TargetPattern)!;
         JsonNode init = InitLoraWeights switch { "true" => JsonValue.Create(true), "false" => JsonValue.Create(false), _ => JsonValue.Create(InitLoraWeights) };
         return new JsonObject
         {
@@ -116,8 +116,7 @@ public sealed record LoraConfig
     /// other fields (revision, auto_mapping …) are ignored.</summary>
     public static LoraConfig FromJson(JsonObject json, string path)
     {
-        string type = PeftJson.String(json, "peft_type", path) ?? throw PeftJson.Missing(path, "peft_type");
-        if (type != "LORA") throw new InvalidDataException($"{path}: peft_type: '{type}' is not a LoRA adapter (expected LORA)");
+        PeftJson.ExpectPeftType(json, path, "LORA");
         foreach (var field in new[] { "use_dora", "modules_to_save", "layers_to_transform", "rank_pattern", "alpha_pattern", "lora_bias", "layer_replication", "exclude_modules", "target_parameters", "trainable_token_indices" })
             if (!PeftJson.IsUnset(json, field))
                 throw new InvalidDataException($"{path}: {field}: {json[field]!.ToJsonString()} is not supported by Lathe's LoRA");

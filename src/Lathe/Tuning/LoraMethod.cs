@@ -54,7 +54,6 @@ public sealed class LoraMethod : ITuningMethod
         foreach (var layer in layers)
         {
             var (a, b) = NewPair(layer, config.Rank);
-            int inF = layer.InFeatures;
             switch (config.InitLoraWeights)
             {
                 case "gaussian":
@@ -62,15 +61,11 @@ public sealed class LoraMethod : ITuningMethod
                     break;
                 default:
                     // kaiming_uniform_(a=√5) on a (r, in) weight: gain √(2/(1+5)) · √(3/fan_in) = 1/√in.
-                    float bound = 1f / MathF.Sqrt(inF);
-                    rng.FillUniform(a.AsSpan(), -bound, bound);
+                    TuningParameters.LinearDefault(rng, a.AsSpan(), layer.InFeatures);
                     break;
             }
             if (config.InitLoraWeights == "false")
-            {
-                float boundB = 1f / MathF.Sqrt(config.Rank);
-                rng.FillUniform(b.AsSpan(), -boundB, boundB);
-            }
+                TuningParameters.LinearDefault(rng, b.AsSpan(), config.Rank);
             adapters.Add(new LoraAdapter(model, layer, a, b, config.Scaling, (float)config.Dropout));
         }
         return Install(model, config, adapters);
@@ -148,9 +143,7 @@ public sealed class LoraMethod : ITuningMethod
                     ? $"{file}: tensor '{name}' is for module '{module}', which target_modules do not select"
                     : $"{file}: tensor '{name}' names no LoRA matrix of this {model.Config.ModelType} model (no module '{module}')");
             }
-            if (!tensor.Shape.AsSpan().SequenceEqual(target.Shape))
-                throw new InvalidDataException($"{file}: tensor '{name}' has shape {Tensor.ShapeString(tensor.Shape)}, the base needs {Tensor.ShapeString(target.Shape)}");
-            tensor.Values.CopyTo(target.AsSpan());
+            tensor.CopyTo(target, file);
             seen.Add(name);
         }
         foreach (var key in byKey.Keys)
@@ -188,8 +181,8 @@ public sealed class LoraMethod : ITuningMethod
         var tensors = new List<PeftTensor>(2 * _adapters.Count);
         foreach (var a in _adapters)
         {
-            tensors.Add(new PeftTensor(a.A.Name!, a.A.Shape.ToArray(), a.A.ToArray()));
-            tensors.Add(new PeftTensor(a.B.Name!, a.B.Shape.ToArray(), a.B.ToArray()));
+            tensors.Add(PeftTensor.Of(a.A.Name!, a.A));
+            tensors.Add(PeftTensor.Of(a.B.Name!, a.B));
         }
         PeftAdapterFolder.Write(dir, config.ToJson(), tensors);
     }

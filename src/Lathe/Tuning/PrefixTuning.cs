@@ -1,4 +1,5 @@
-using Lathe.Formats;
+using System.Text.Json.Nodes;
+using Lathe.Formats.Peft;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
@@ -42,6 +43,7 @@ public sealed class PrefixTuning : ITuningMethod
 {
     /// <summary>Lathe's file with the reparameterisation MLP's tensors (training state; not part of PEFT's format).</summary>
     public const string EncoderStateFile = "prefix_encoder_state.safetensors";
+    const string PeftType = "PREFIX_TUNING", TableTensor = "prompt_embeddings";
 
     readonly CausalLM _model;
     readonly PrefixTuningConfig _config;
@@ -84,7 +86,7 @@ public sealed class PrefixTuning : ITuningMethod
 
     Tensor Add(string name, Tensor value, bool decay)
     {
-        _trainable.Add(TuningAdapterFiles.Parameter(name, value, decay));
+        _trainable.Add(TuningParameters.Parameter(name, value, decay));
         return value;
     }
 
@@ -100,10 +102,10 @@ public sealed class PrefixTuning : ITuningMethod
         else
         {
             rng.FillNormal(method._embedding!.AsSpan(), 0, 1);
-            TuningAdapterFiles.LinearDefault(rng, method._w1!.AsSpan(), method._tokenDim);
-            TuningAdapterFiles.LinearDefault(rng, method._b1!.AsSpan(), method._tokenDim);
-            TuningAdapterFiles.LinearDefault(rng, method._w2!.AsSpan(), method._hidden);
-            TuningAdapterFiles.LinearDefault(rng, method._b2!.AsSpan(), method._hidden);
+            TuningParameters.LinearDefault(rng, method._w1!.AsSpan(), method._tokenDim);
+            TuningParameters.LinearDefault(rng, method._b1!.AsSpan(), method._tokenDim);
+            TuningParameters.LinearDefault(rng, method._w2!.AsSpan(), method._hidden);
+            TuningParameters.LinearDefault(rng, method._b2!.AsSpan(), method._hidden);
         }
         method.Attach();
         return method;
@@ -113,19 +115,17 @@ public sealed class PrefixTuning : ITuningMethod
     /// <c>prompt_embeddings</c>); the adapter must have been made for this model's layers and kv heads.</summary>
     public static PrefixTuning Load(CausalLM model, string dir)
     {
-        var root = TuningAdapterFiles.ReadConfig(dir, "PREFIX_TUNING");
-        string path = Path.Combine(dir, TuningAdapterFiles.ConfigFile);
+        var folder = PeftAdapterFolder.Read(dir, PeftType);
         var c = model.Config;
-        TuningAdapterFiles.Expect(path, "num_layers", TuningAdapterFiles.Int(root, path, "num_layers"), c.Layers);
-        TuningAdapterFiles.Expect(path, "num_attention_heads", TuningAdapterFiles.Int(root, path, "num_attention_heads"), c.KvHeads);
-        TuningAdapterFiles.Expect(path, "token_dim", TuningAdapterFiles.Int(root, path, "token_dim"), c.KvHeads * c.HeadDim);
-        int P = TuningAdapterFiles.Int(root, path, "num_virtual_tokens");
-        if (P <= 0) throw new InvalidDataException($"{path}: num_virtual_tokens: {P} must be ≥ 1.");
+        folder.ExpectInteger("num_layers", c.Layers);
+        folder.ExpectInteger("num_attention_heads", c.KvHeads);
+        folder.ExpectInteger("token_dim", c.KvHeads * c.HeadDim);
+        int P = folder.RequiredInteger("num_virtual_tokens");
+        if (P <= 0) throw new InvalidDataException($"{folder.ConfigPath}: num_virtual_tokens: {P} must be ≥ 1.");
         var method = new PrefixTuning(model, new PrefixTuningConfig { VirtualTokens = P });
         try
         {
-            using (var file = SafetensorsFile.Open(Path.Combine(dir, TuningAdapterFiles.WeightsFile)))
-                TuningAdapterFiles.ReadInto(file, "prompt_embeddings", method._table!.Shape, method._table);
+            folder.ReadInto(TableTensor, method._table!);
             method.Attach();
             return method;
         }
@@ -225,22 +225,22 @@ public sealed class PrefixTuning : ITuningMethod
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int P = _config.VirtualTokens;
-        if (_table is null) TuningAdapterFiles.WriteState(Path.Combine(dir, EncoderStateFile), _trainable);
-        var config = new List<KeyValuePair<string, object?>>
+        if (_table is null)
         {
-            new("peft_type", "PREFIX_TUNING"),
-            new("task_type", "CAUSAL_LM"),
-            new("base_model_name_or_path", null),
-            new("inference_mode", true),
-            new("num_virtual_tokens", P),
-            new("token_dim", _tokenDim),
-            new("num_transformer_submodules", 1),
-            new("num_attention_heads", _kvHeads),
-            new("num_layers", _layers),
-            new("encoder_hidden_size", _hidden),
-            new("prefix_projection", _table is null),
-        };
-        TuningAdapterFiles.Write(dir, config, [new("prompt_embeddings", [P, TableWidth], PromptEmbeddings())]);
+            Directory.CreateDirectory(dir);
+            PeftAdapterFolder.WriteTensors(Path.Combine(dir, EncoderStateFile), _trainable.Select(p => PeftTensor.Of(p.Name, p.Value)).ToList(), format: "lathe");
+        }
+        var config = PeftJson.CausalLmConfig(PeftType, new JsonObject
+        {
+            ["num_virtual_tokens"] = P,
+            ["token_dim"] = _tokenDim,
+            ["num_transformer_submodules"] = 1,
+            ["num_attention_heads"] = _kvHeads,
+            ["num_layers"] = _layers,
+            ["encoder_hidden_size"] = _hidden,
+            ["prefix_projection"] = _table is null,
+        });
+        PeftAdapterFolder.Write(dir, config, [new(TableTensor, [P, TableWidth], PromptEmbeddings())]);
     }
 
     /// <summary>Reads the state <see cref="Save"/> wrote back into this method's tensors: the table, or with the
@@ -248,22 +248,18 @@ public sealed class PrefixTuning : ITuningMethod
     public void Load(string dir)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var root = TuningAdapterFiles.ReadConfig(dir, "PREFIX_TUNING");
-        string path = Path.Combine(dir, TuningAdapterFiles.ConfigFile);
-        TuningAdapterFiles.Expect(path, "num_virtual_tokens", TuningAdapterFiles.Int(root, path, "num_virtual_tokens"), _config.VirtualTokens);
-        TuningAdapterFiles.Expect(path, "num_layers", TuningAdapterFiles.Int(root, path, "num_layers"), _layers);
-        TuningAdapterFiles.Expect(path, "token_dim", TuningAdapterFiles.Int(root, path, "token_dim"), _tokenDim);
-        if (_table is not null)
-        {
-            using var file = SafetensorsFile.Open(Path.Combine(dir, TuningAdapterFiles.WeightsFile));
-            TuningAdapterFiles.ReadInto(file, "prompt_embeddings", _table.Shape, _table);
-        }
+        var folder = PeftAdapterFolder.Read(dir, PeftType);
+        folder.ExpectInteger("num_virtual_tokens", _config.VirtualTokens);
+        folder.ExpectInteger("num_layers", _layers);
+        folder.ExpectInteger("token_dim", _tokenDim);
+        if (_table is not null) folder.ReadInto(TableTensor, _table);
         else
         {
             string state = Path.Combine(dir, EncoderStateFile);
             if (!File.Exists(state))
                 throw new InvalidDataException($"{state}: missing; a folded prefix (prompt_embeddings only) cannot restore the projection MLP — load it with PrefixTuning.Load(model, dir).");
-            TuningAdapterFiles.ReadState(state, _trainable);
+            var tensors = PeftAdapterFolder.ReadTensors(state);
+            foreach (var p in _trainable) PeftAdapterFolder.CopyInto(tensors, state, p.Name, p.Value);
         }
         if (_attached) Materialize();
     }
@@ -281,7 +277,7 @@ public sealed class PrefixTuning : ITuningMethod
         if (_disposed) return;
         Detach();
         _disposed = true;
-        TuningAdapterFiles.Dispose(_trainable);
+        TuningParameters.Dispose(_trainable);
         foreach (var t in _keys) t.Dispose();
         foreach (var t in _values) t.Dispose();
         _inferenceTape.Dispose();

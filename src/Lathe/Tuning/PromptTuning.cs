@@ -1,4 +1,5 @@
-using Lathe.Formats;
+using System.Text.Json.Nodes;
+using Lathe.Formats.Peft;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
@@ -33,6 +34,7 @@ public sealed record PromptTuningConfig
 /// <see cref="Inference.Generator"/>.</summary>
 public sealed class PromptTuning : ITuningMethod
 {
+    const string PeftType = "PROMPT_TUNING", RowsTensor = "prompt_embeddings";
     readonly CausalLM _model;
     readonly PromptTuningConfig _config;
     readonly Tensor _rows;                    // (P, C)
@@ -49,7 +51,7 @@ public sealed class PromptTuning : ITuningMethod
         _model = model;
         _config = config;
         _rows = Tensor.Zeros(config.VirtualTokens, model.Config.Embd);
-        _trainable = [TuningAdapterFiles.Parameter("prompt_encoder.embedding.weight", _rows, decay: false)];
+        _trainable = [TuningParameters.Parameter("prompt_encoder.embedding.weight", _rows, decay: false)];
     }
 
     /// <summary>Attaches fresh prompt tuning: rows N(0, 1) from <paramref name="seed"/> (Random), or the embeddings of
@@ -90,20 +92,20 @@ public sealed class PromptTuning : ITuningMethod
     /// <summary>Loads a PEFT prompt-tuning folder onto <paramref name="model"/>; its token_dim must be the model's width.</summary>
     public static PromptTuning Load(CausalLM model, string dir)
     {
-        var root = TuningAdapterFiles.ReadConfig(dir, "PROMPT_TUNING");
-        string path = Path.Combine(dir, TuningAdapterFiles.ConfigFile);
-        TuningAdapterFiles.Expect(path, "token_dim", TuningAdapterFiles.Int(root, path, "token_dim"), model.Config.Embd);
-        int P = TuningAdapterFiles.Int(root, path, "num_virtual_tokens");
+        var folder = PeftAdapterFolder.Read(dir, PeftType);
+        string path = folder.ConfigPath;
+        folder.ExpectInteger("token_dim", model.Config.Embd);
+        int P = folder.RequiredInteger("num_virtual_tokens");
         if (P <= 0 || P >= model.Config.MaxPositions)
             throw new InvalidDataException($"{path}: num_virtual_tokens: {P} must be in [1, {model.Config.MaxPositions}).");
-        string init = TuningAdapterFiles.OptionalString(root, "prompt_tuning_init") ?? "RANDOM";
+        string init = PeftJson.String(folder.Config, "prompt_tuning_init", path) ?? "RANDOM";
         var method = new PromptTuning(model, new PromptTuningConfig
         {
             VirtualTokens = P,
             Init = init == "TEXT" ? PromptTuningInit.Text : PromptTuningInit.Random,
-            InitText = TuningAdapterFiles.OptionalString(root, "prompt_tuning_init_text"),
+            InitText = PeftJson.String(folder.Config, "prompt_tuning_init_text", path),
         });
-        try { method.Load(dir); return method; }
+        try { method.ReadRows(folder); return method; }
         catch { method.Dispose(); throw; }
     }
 
@@ -137,32 +139,28 @@ public sealed class PromptTuning : ITuningMethod
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var c = _model.Config;
-        var config = new List<KeyValuePair<string, object?>>
+        var config = PeftJson.CausalLmConfig(PeftType, new JsonObject
         {
-            new("peft_type", "PROMPT_TUNING"),
-            new("task_type", "CAUSAL_LM"),
-            new("base_model_name_or_path", null),
-            new("inference_mode", true),
-            new("num_virtual_tokens", _config.VirtualTokens),
-            new("token_dim", c.Embd),
-            new("num_transformer_submodules", 1),
-            new("num_attention_heads", c.Heads),
-            new("num_layers", c.Layers),
-            new("prompt_tuning_init", _config.Init == PromptTuningInit.Text ? "TEXT" : "RANDOM"),
-            new("prompt_tuning_init_text", _config.Init == PromptTuningInit.Text ? _config.InitText : null),
-            new("tokenizer_name_or_path", null),
-        };
-        TuningAdapterFiles.Write(dir, config, [TuningAdapterFiles.Of("prompt_embeddings", _rows)]);
+            ["num_virtual_tokens"] = _config.VirtualTokens,
+            ["token_dim"] = c.Embd,
+            ["num_transformer_submodules"] = 1,
+            ["num_attention_heads"] = c.Heads,
+            ["num_layers"] = c.Layers,
+            ["prompt_tuning_init"] = _config.Init == PromptTuningInit.Text ? "TEXT" : "RANDOM",
+            ["prompt_tuning_init_text"] = _config.Init == PromptTuningInit.Text ? _config.InitText : null,
+            ["tokenizer_name_or_path"] = null,
+        });
+        PeftAdapterFolder.Write(dir, config, [PeftTensor.Of(RowsTensor, _rows)]);
     }
 
     /// <summary>Reads <c>prompt_embeddings</c> of <paramref name="dir"/> into the rows (shape checked).</summary>
     public void Load(string dir)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        TuningAdapterFiles.ReadConfig(dir, "PROMPT_TUNING");
-        using var file = SafetensorsFile.Open(Path.Combine(dir, TuningAdapterFiles.WeightsFile));
-        TuningAdapterFiles.ReadInto(file, "prompt_embeddings", _rows.Shape, _rows);
+        ReadRows(PeftAdapterFolder.Read(dir, PeftType));
     }
+
+    void ReadRows(PeftAdapterFolder folder) => folder.ReadInto(RowsTensor, _rows);
 
     /// <summary>Nothing to take off: the rows only enter through <see cref="Embed"/>.</summary>
     public void Detach() { }
@@ -171,6 +169,6 @@ public sealed class PromptTuning : ITuningMethod
     {
         if (_disposed) return;
         _disposed = true;
-        TuningAdapterFiles.Dispose(_trainable);
+        TuningParameters.Dispose(_trainable);
     }
 }

@@ -23,7 +23,8 @@ public static class QloraMethod
     /// <summary>As <see cref="Attach"/> with the adapter read from a PEFT folder.</summary>
     public static LoraMethod Load(CausalLM model, string dir, QuantType type)
     {
-        var config = LoraConfig.FromJson(Formats.Peft.PeftAdapterFolder.Read(dir).Config, Path.Combine(dir, Formats.Peft.PeftAdapterFolder.ConfigFile));
+        var folder = Formats.Peft.PeftAdapterFolder.Read(dir);
+        var config = LoraConfig.FromJson(folder.Config, folder.ConfigPath);
         Quantize(model, config, type);
         return LoraMethod.Load(model, dir);
     }
