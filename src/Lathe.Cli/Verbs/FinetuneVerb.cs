@@ -68,7 +68,7 @@ internal static class FinetuneVerb
             var training = o.Read(r, allowZeroSteps: true);
             if (r.GetResult(o.Lr) is null or { Implicit: true }) training = training with { LearningRate = DefaultLearningRate(tuning.Method) };
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), r.GetValue(heldout), r.GetValue(output)!,
-                r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r));
+                r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"));
         });
         return command;
     }
@@ -104,7 +104,7 @@ internal static class FinetuneVerb
     const string SettingsFile = "finetune.json";
 
     static int Run(string modelPath, string dataPath, string? valPath, double valFraction, string? heldoutPath, string runDir, bool resume,
-        RunSettings settings, TrainingOptions training, double epochs, int threads)
+        RunSettings settings, TrainingOptions training, double epochs, int threads, bool stepsGiven)
     {
         ComputePool.SetSharedThreads(threads);
         string? checkpoint = null;
@@ -113,7 +113,8 @@ internal static class FinetuneVerb
             checkpoint = Checkpoint.ResolveState(runDir);
             settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(Path.Combine(runDir, SettingsFile)))
                 ?? throw new InvalidDataException($"{Path.Combine(runDir, SettingsFile)}: empty");
-            training = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
+            var saved = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
+            training = stepsGiven ? saved with { Steps = training.Steps } : saved;   // more steps: the schedule stretches to them
         }
         else if (Directory.Exists(Path.Combine(runDir, Checkpoint.Folder)))
             throw new UserInputException($"finetune: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");

@@ -36,8 +36,7 @@ internal static class LoraVerb
             if (loaded.Format == "gguf")
                 throw new UserInputException("lora merge: a GGUF base cannot be written back with its tokenizer; run it with --adapter, or export the adapter with `lora export-gguf`");
             using var method = Open(loaded, r.GetValue(adapter)!, "lora merge");
-            method.Merge();
-            method.Detach();
+            method.Merge();   // the adapters leave their slots; W holds W + s·B·A
             Checkpoint.SaveModel(outDir, loaded.Model, Path.Combine(loaded.Source, Checkpoint.TokenizerFile));
             foreach (var extra in new[] { ModelLoader.TokenizerConfigFile })
                 if (File.Exists(Path.Combine(loaded.Source, extra)))
