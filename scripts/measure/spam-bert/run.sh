@@ -18,7 +18,7 @@ run split "$data" 0.2 1 "$out/train-text.jsonl"
 "$repo/lathe" tokenizer train --type wordpiece --vocab 4000 --input "$out/train-text.txt" --output "$out/wordpiece.json"
 "$repo/lathe" data prepare --source "$out/train-text.jsonl" --out "$out/shards" --tokenizer "$out/wordpiece.json" --min-words 5 --no-quality-filter --threads 2
 "$repo/lathe" pretrain --config bert-tiny --data "$out/shards" --out "$out/pretrain" --steps "$PRE_STEPS" --batch-size 16 --block-size "$BLOCK" \
-  --lr 1e-3 --warmup 100 --eval-every 250 --checkpoint-every 500 --threads 2
+  --lr 1e-3 --warmup 100 --eval-every 500 --checkpoint-every 500 --threads 2
 tok="$out/pretrain/checkpoint/tokenizer.json"
 run finetune "$data" "$tok" "$out/pretrain" "$out/ft-pretrained" "$FT_STEPS" 16 "$BLOCK" 3e-4 1
 run finetune "$data" "$tok" "$out/pretrain" "$out/ft-pretrained-lr1e-3" "$FT_STEPS" 16 "$BLOCK" 1e-3 1
