@@ -53,21 +53,39 @@ public static class Checkpoint
     }
 
     /// <summary>Loads model.safetensors into <paramref name="model"/>; a missing or mis-shaped tensor is a one-line error naming it.</summary>
-    public static void LoadWeights(string path, LanguageModel model)
+    public static void LoadWeights(string path, LanguageModel model) => Load(path, model, requireAll: true);
+
+    /// <summary>Loads every parameter of <paramref name="model"/> that model.safetensors holds and returns the names of
+    /// those it lacks, which keep their values (a new head over a pre-trained body). Tensors of the file the model has
+    /// no parameter for are ignored; a mis-shaped one is a one-line error naming it.</summary>
+    public static IReadOnlyList<string> LoadPresentWeights(string path, LanguageModel model) => Load(path, model, requireAll: false);
+
+    // Every name and shape is checked before any value is copied, so an error leaves the model as it was.
+    static List<string> Load(string path, LanguageModel model, bool requireAll)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint: {path} not found");
         using var file = SafetensorsFile.Open(path);
+        var missing = new List<string>();
         foreach (var p in model.Parameters)
         {
             if (!file.Entries.TryGetValue(p.Name, out var e))
-                throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' is missing");
+            {
+                if (requireAll) throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' is missing");
+                missing.Add(p.Name);
+                continue;
+            }
             long[] want = p.StoredShape;
             if (!e.Shape.AsSpan().SequenceEqual(want))
                 throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' has shape [{string.Join(", ", e.Shape)}], expected [{string.Join(", ", want)}]");
+        }
+        foreach (var p in model.Parameters)
+        {
+            if (!file.Entries.ContainsKey(p.Name)) continue;
             float[] values = file.ReadFloats(p.Name);
-            if (p.StoredTransposed) Transpose(values, (int)want[0], (int)want[1], p.Value.AsSpan());
+            if (p.StoredTransposed) Transpose(values, (int)p.StoredShape[0], (int)p.StoredShape[1], p.Value.AsSpan());
             else values.CopyTo(p.Value.AsSpan());
         }
+        return missing;
     }
 
     /// <summary>Writes config.json and model.safetensors (and copies tokenizer.json) into <paramref name="dir"/>.</summary>

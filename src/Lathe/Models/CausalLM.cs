@@ -109,14 +109,6 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
         return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize + MixtureOfExperts.ExtraFlopsPerToken(c);   // + the extra experts' work
     }
 
-    /// <summary>Every projection, MLP and lm_head layer (what Compression's ModelQuantizer converts; embeddings and norms excluded).</summary>
-    private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
-
-    /// <summary>Every dense projection of the model with its Hugging Face module name, in a fixed order: where a
-    /// parameter-efficient method attaches its <see cref="LinearLayer.Adapter"/>. Mixture-of-Experts experts are not
-    /// among them (their weights are stacked per layer).</summary>
-    public IEnumerable<LinearLayer> Linears => LinearLayers();
-
     /// <summary>Called after every linear layer has its quantized weights (by Compression's ModelQuantizer, or by a loader
     /// through <see cref="PrepareQuantized"/>): a model may stack matrices that read the same input.</summary>
     private protected virtual void OnQuantized() { }
@@ -124,11 +116,6 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
     /// <summary>Lets the model reorganise quantized weights set directly on its layers (e.g. by a GGUF loader) for speed:
     /// Llama stacks q/k/v and gate/up. Call once after the last <c>LinearLayer.Quantized</c> is set.</summary>
     public void PrepareQuantized() => OnQuantized();
-
-    private protected override void DisposeExtra()
-    {
-        foreach (var layer in LinearLayers()) { layer.Quantized?.Dispose(); layer.Quantized = null; }
-    }
 
     /// <summary>Creates a freshly initialised decoder of the config's type.</summary>
     public static new CausalLM Create(ModelConfig config, ulong seed) => Decoder(LanguageModel.Create(config, seed));

@@ -23,7 +23,7 @@ public abstract class LanguageModel : IDisposable
     public Philox? DropoutRng { get; set; }
 
     /// <summary>Dropout with the config's rate when training, identity otherwise.</summary>
-    private protected Tensor Dropout(Tensor x)
+    internal Tensor Dropout(Tensor x)
     {
         if (DropoutRng is null || Config.Dropout == 0f) return x;
         return Ops.Dropout(x, Config.Dropout, NextDropoutSeed());
@@ -47,14 +47,25 @@ public abstract class LanguageModel : IDisposable
     {
         "gpt2" => new Gpt2Model(config, seed),
         "llama" => new LlamaModel(config, seed),
-        "bert" => new BertModel(config, seed),
+        "bert" => config.Labels is null ? new BertModel(config, seed) : new BertClassifier(config, seed),
         "t5" => new T5Model(config, seed),
         _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),
     };
 
+    /// <summary>Every projection, MLP and output-head layer (what Compression's ModelQuantizer converts; embeddings and
+    /// norms excluded). Architectures list theirs; a model without any yields none.</summary>
+    private protected virtual IEnumerable<LinearLayer> LinearLayers() { yield break; }
+
+    /// <summary>Every dense projection of the model with its Hugging Face module name, in a fixed order: where a
+    /// parameter-efficient method attaches its <see cref="LinearLayer.Adapter"/>. The output head (gpt2/llama
+    /// lm_head, BERT's classifier or pre-training heads) comes last; Mixture-of-Experts experts are not among them
+    /// (their weights are stacked per layer).</summary>
+    public IEnumerable<LinearLayer> Linears => LinearLayers();
+
     public void Dispose()
     {
         foreach (var p in _parameters) { p.Value.Grad?.Dispose(); p.Value.Dispose(); }
+        foreach (var layer in LinearLayers()) { layer.Quantized?.Dispose(); layer.Quantized = null; }
         DisposeExtra();
         GC.SuppressFinalize(this);
     }

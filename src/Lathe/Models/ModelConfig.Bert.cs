@@ -22,6 +22,12 @@ public sealed partial record ModelConfig
     public int? MaskTokenId { get; init; }
     public int? PadTokenId { get; init; }
 
+    /// <summary>BERT with a sequence-classification head (Hugging Face BertForSequenceClassification): the classes by id
+    /// (config.json's id2label / label2id, num_labels = their count). Null for the pre-training model (MLM + NSP heads).</summary>
+    public ClassLabels? Labels { get; init; }
+    /// <summary>Number of classes of the classification head; 0 for the pre-training model.</summary>
+    public int NumLabels => Labels?.Count ?? 0;
+
     /// <summary>The [CLS] id in use: cls_token_id, else vocab_size − 4.</summary>
     public int ClsId => ClsTokenId ?? VocabSize - 4;
     /// <summary>The [SEP] id in use: sep_token_id, else vocab_size − 3.</summary>
@@ -67,14 +73,46 @@ public sealed partial record ModelConfig
             SepTokenId = Special("sep_token_id", 3),
             MaskTokenId = Special("mask_token_id", 2),
             PadTokenId = Special("pad_token_id", 1),
+            Labels = ParseClassLabels(node),
         };
     }
+
+    // A classifier's config.json says so in "architectures"; its classes are id2label (Hugging Face writes it only when
+    // the names differ from LABEL_i), else num_labels (default 2) default names. A hand-written config may give
+    // id2label or num_labels without "architectures".
+    static ClassLabels? ParseClassLabels(JsonObject node)
+    {
+        var id2label = node["id2label"];
+        int? numLabels = Int(node, "num_labels");
+        bool classifier = node["architectures"] is JsonArray a
+            ? a.Any(x => x is JsonValue v && v.TryGetValue(out string? s) && s == ClassifierArchitecture)   // BertForMaskedLM etc. are not
+            : id2label is not null || numLabels is not null;
+        if (!classifier) return null;
+        if (node["classifier_dropout"] is JsonValue cd && cd.TryGetValue(out double rate) && rate != (Dbl(node, "hidden_dropout_prob") ?? 0.1))
+            throw new InvalidDataException("config: classifier_dropout: a rate other than hidden_dropout_prob is not supported");
+        if (id2label is null) return ClassLabels.Default(numLabels ?? 2);
+        if (id2label is not JsonObject map) throw new InvalidDataException("config: id2label: not a JSON object of id → name");
+        var names = new string[map.Count];
+        foreach (var (key, value) in map)
+        {
+            if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out int id) || id < 0 || id >= names.Length)
+                throw new InvalidDataException($"config: id2label: key '{key}' is not an id in 0..{names.Length - 1}");
+            names[id] = value is JsonValue v && v.TryGetValue(out string? s) ? s
+                : throw new InvalidDataException($"config: id2label: '{key}' is not a string name");
+        }
+        if (numLabels is { } n && n != names.Length)
+            throw new InvalidDataException($"config: num_labels: {n} but id2label has {names.Length} labels");
+        return new ClassLabels(names);
+    }
+
+    /// <summary>Hugging Face's class name of a BERT classifier, as config.json's "architectures" lists it.</summary>
+    public const string ClassifierArchitecture = "BertForSequenceClassification";
 
     string BertToJson()
     {
         var o = new JsonObject
         {
-            ["architectures"] = new JsonArray("BertForPreTraining"),
+            ["architectures"] = new JsonArray(Labels is null ? "BertForPreTraining" : ClassifierArchitecture),
             ["model_type"] = "bert",
             ["vocab_size"] = VocabSize,
             ["max_position_embeddings"] = MaxPositions,
@@ -96,6 +134,16 @@ public sealed partial record ModelConfig
             ["initializer_range"] = InitStd,
             ["torch_dtype"] = "float32",
         };
+        if (Labels is { } labels)
+        {
+            var id2label = new JsonObject();
+            var label2id = new JsonObject();
+            for (int i = 0; i < labels.Count; i++) { id2label[i.ToString(CultureInfo.InvariantCulture)] = labels[i]; label2id[labels[i]] = i; }
+            o["num_labels"] = labels.Count;
+            o["id2label"] = id2label;
+            o["label2id"] = label2id;
+            o["problem_type"] = "single_label_classification";
+        }
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
@@ -143,6 +191,7 @@ public sealed partial record ModelConfig
             "sep_token_id" => this with { SepTokenId = I() },
             "mask_token_id" => this with { MaskTokenId = I() },
             "pad_token_id" => this with { PadTokenId = I() },
+            "num_labels" => this with { Labels = ClassLabels.Default(I()) },
             _ => null,
         };
     }

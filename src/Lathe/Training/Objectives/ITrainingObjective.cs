@@ -23,11 +23,13 @@ public interface ITrainingObjective
 /// <summary>The pre-training objective of each architecture.</summary>
 public static class PretrainingObjective
 {
-    /// <summary>Causal LM for decoders, masked LM + next-sentence prediction for BERT, span corruption for T5.</summary>
+    /// <summary>Causal LM for decoders, masked LM + next-sentence prediction for BERT, span corruption for T5;
+    /// a BERT classifier's is sequence classification.</summary>
     public static ITrainingObjective For(LanguageModel model) => model switch
     {
         CausalLM => new CausalLmObjective(),
         BertModel bert => new MaskedLmObjective(bert.Config),
+        BertClassifier => new SequenceClassificationObjective(),   // a classifier's own objective (it has no pre-training heads)
         T5Model => new SpanCorruptionObjective(),
         _ => throw new InvalidDataException($"config: model_type: '{model.Config.ModelType}' has no pre-training objective"),
     };
