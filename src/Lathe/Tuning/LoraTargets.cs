@@ -5,13 +5,14 @@ namespace Lathe.Tuning;
 /// <summary>Which projections of a model a LoRA config selects.</summary>
 internal static class LoraTargets
 {
-    /// <summary>The model's dense projections with their Hugging Face names. The one place that knows where a model
-    /// lists them: decoders through <see cref="CausalLM.Linears"/>; an encoder (BERT) joins here once it lists its own.</summary>
-    public static IReadOnlyList<LinearLayer> LinearsOf(LanguageModel model) => model switch
+    /// <summary>The model's dense projections with their Hugging Face names (<see cref="LanguageModel.Linears"/>: decoders,
+    /// BERT and its classifier).</summary>
+    public static IReadOnlyList<LinearLayer> LinearsOf(LanguageModel model)
     {
-        CausalLM decoder => decoder.Linears.ToList(),
-        _ => throw new ArgumentException($"lora: a {model.Config.ModelType} model does not list its linear layers; LoRA needs a decoder (gpt2, llama)"),
-    };
+        var all = model.Linears.ToList();
+        if (all.Count == 0) throw new ArgumentException($"lora: a {model.Config.ModelType} model lists no linear layers");
+        return all;
+    }
 
     /// <summary>The projections <paramref name="config"/> targets, in the model's order; a one-line error naming the
     /// targets and a few module names that exist when nothing matches.</summary>
@@ -27,8 +28,10 @@ internal static class LoraTargets
         return chosen;
     }
 
-    /// <summary>The output head all-linear leaves out (PEFT excludes the model's output embedding layer).</summary>
-    public static bool IsOutputHead(LinearLayer layer) => layer.Name == "lm_head";
+    /// <summary>The output heads all-linear leaves out (PEFT excludes the model's output layer): a decoder's lm_head, BERT's
+    /// classifier and pre-training heads (a classifier head is trained whole instead, as PEFT's modules_to_save).</summary>
+    public static bool IsOutputHead(LinearLayer layer) =>
+        layer.Name is "lm_head" or "classifier" || layer.Name.StartsWith("cls.", StringComparison.Ordinal);
 
     /// <summary>The saved key of a LoRA matrix: PEFT's <c>base_model.model.&lt;module&gt;.lora_A.weight</c>.</summary>
     public static string Key(string module, char which) => $"base_model.model.{module}.lora_{which}.weight";
