@@ -75,6 +75,9 @@ internal static class BenchFinetune
         GC.Collect();
         GC.WaitForPendingFinalizers();
         BenchSupport.ResetPeakRss();
+        double baseRss = BenchSupport.CurrentRssMb();   // the model (quantized for QLoRA), the method, the runtime
+        Lathe.Tensors.Storage.BufferPool.ResetPeak();
+        long tensorsBefore = Lathe.Tensors.Storage.BufferPool.LiveBytes;
         for (int i = 0; i < warmup; i++) trainer.TrainStep();
         var times = new List<double>(steps);
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
@@ -89,12 +92,13 @@ internal static class BenchFinetune
         long trainable = 0;
         foreach (var p in method.Trainable) trainable += p.Value.Length;
         double peak = BenchSupport.PeakRssMb();
+        double tensorPeak = (Lathe.Tensors.Storage.BufferPool.PeakLiveBytes - tensorsBefore) / 1048576.0;   // the steps' own tensors
         Console.Error.WriteLine($"bench finetune {tuning.Method} {preset}: {model.ParameterCount / 1e6:F2}M params, {trainable:N0} trainable, B={B} T={T}, {threads} threads: " +
-            $"median step {median * 1e3:F1} ms over {steps}, {B * T / median:F0} tok/s, peak RSS {peak:F0} MB while training ({startupPeak:F0} MB before), {allocatedPerStep} B allocated/step");
+            $"median step {median * 1e3:F1} ms over {steps}, {B * T / median:F0} tok/s, peak RSS {peak:F0} MB while training (from {baseRss:F0} MB; {startupPeak:F0} MB peak while building), {allocatedPerStep} B allocated/step");
         BenchSupport.PrintJson(("bench", "finetune"), ("method", method.Name), ("preset", preset), ("targets", tuning.Method is "lora" or "qlora" ? tuning.Targets ?? TuningMethods.DefaultTargets(model) : null),
             ("rank", tuning.Rank), ("threads", threads), ("batch", B), ("block", T), ("steps", steps), ("params_m", model.ParameterCount / 1e6),
             ("trainable_params", trainable), ("step_ms", median * 1e3), ("tokens_per_s", B * T / median), ("peak_rss_mb", peak),
-            ("startup_peak_rss_mb", startupPeak), ("alloc_bytes_per_step", allocatedPerStep));
+            ("startup_peak_rss_mb", startupPeak), ("rss_before_training_mb", baseRss), ("step_tensor_peak_mb", tensorPeak), ("alloc_bytes_per_step", allocatedPerStep));
         return 0;
     }
 }

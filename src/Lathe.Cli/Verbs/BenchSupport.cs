@@ -34,13 +34,18 @@ internal static class BenchSupport
     }
 
     /// <summary>Peak resident set size of this process in MiB (VmHWM from /proc), or -1 where unavailable.</summary>
-    public static double PeakRssMb()
+    public static double PeakRssMb() => StatusMb("VmHWM:");
+
+    /// <summary>The resident set now, in MB (-1 where /proc is missing).</summary>
+    public static double CurrentRssMb() => StatusMb("VmRSS:");
+
+    static double StatusMb(string field)
     {
         try
         {
             foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
         }
         catch (IOException) { }
         return -1;

@@ -195,13 +195,24 @@ internal static class FinetuneVerb
             using var trainer = new Trainer(loaded.Model, training, train, null, runDir, tokenizerJson, new SftObjective(method), method.Trainable,
                 validation, method);
             if (checkpoint is not null) trainer.Resume(checkpoint);
+            int startStep = trainer.Step;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             int code = PretrainVerb.Train(trainer, runDir, "finetune");
-            if (code != 0 || heldout is null) return code;
-            var after = Ask(loaded, chat, heldout, method);
-            Console.Error.WriteLine($"finetune: held-out exact match after: {after.Correct}/{after.Total} ({after.Accuracy:P1})" +
-                (before is null ? "" : $", before {before.Correct}/{before.Total}"));
-            BenchSupport.PrintJson(("finetune", method.Name), ("steps", trainer.Step), ("validation_loss", trainer.Evaluate()),
-                ("exact_match", after.Accuracy), ("exact_match_before", before?.Accuracy), ("heldout", after.Total));
+            double seconds = clock.Elapsed.TotalSeconds;
+            if (code != 0) return code;
+            double validationLoss = validation is null ? double.NaN : trainer.Evaluate();
+            ExactMatchResult? after = null;
+            if (heldout is not null)
+            {
+                after = Ask(loaded, chat, heldout, method);
+                Console.Error.WriteLine($"finetune: held-out exact match after: {after.Correct}/{after.Total} ({after.Accuracy:P1})" +
+                    (before is null ? "" : $", before {before.Correct}/{before.Total}"));
+            }
+            // Tokens/s counts the rows' slots, padding included (what the steps compute over).
+            double tokensPerSecond = (trainer.Step - startStep) * (double)training.BatchSize * training.BlockSize * training.GradAccum / Math.Max(seconds, 1e-9);
+            BenchSupport.PrintJson(("finetune", method.Name), ("steps", trainer.Step), ("trainable_params", TrainableCount(method)),
+                ("tokens_per_s", tokensPerSecond), ("peak_rss_mb", BenchSupport.PeakRssMb()), ("validation_loss", validationLoss),
+                ("exact_match", after?.Accuracy), ("exact_match_before", before?.Accuracy), ("heldout", after?.Total));
             return 0;
         }
         finally { method.Dispose(); }

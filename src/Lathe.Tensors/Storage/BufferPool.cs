@@ -58,6 +58,9 @@ public static class BufferPool
         s_free.GetOrAdd(buffer.Capacity, _ => new ConcurrentBag<NativeBuffer>()).Add(buffer);
     }
 
+    /// <summary>Starts a new high-water mark of <see cref="PeakLiveBytes"/> at the bytes live now (to measure one phase).</summary>
+    public static void ResetPeak() => Interlocked.Exchange(ref s_peakLiveBytes, Interlocked.Read(ref s_liveBytes));
+
     /// <summary>Frees every pooled buffer (tests and benchmarks use this to measure from a clean state).</summary>
     public static void Trim()
     {

@@ -115,7 +115,8 @@ internal sealed class CausalSelfAttention
         else
         {
             Tensor qp, kp, vp;
-            if (_fusedQkv is { } fused) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
+            // Stacked q/k/v for inference; training (QLoRA) runs each layer's own quantized rows (as SwiGluMlp does).
+            if (_fusedQkv is { } fused && !Tensors.Autograd.Tape.IsRecording) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
             if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed);
             else y = Ops.AttentionTokenMajor(Rotate(qp, layout, H), Rotate(kp, layout, Hkv), vp,

@@ -23,7 +23,9 @@ internal sealed class SwiGluMlp(LinearLayer gate, LinearLayer up, LinearLayer do
 
     public Tensor Forward(Tensor x)
     {
-        if (_gateUp is not { } gateUp) return down.Forward(Ops.SwiGlu(gate.Forward(x), up.Forward(x)));
+        // Training (QLoRA) runs the layers' own quantized rows: the stacked product's slices would each need a copy and a
+        // full-width gradient on the tape; one activation quantization saved per token is not worth that.
+        if (_gateUp is not { } gateUp || Tensors.Autograd.Tape.IsRecording) return down.Forward(Ops.SwiGlu(gate.Forward(x), up.Forward(x)));
         var both = Ops.QuantLinear(x, gateUp);                              // (…,2·I)
         int I = gateUp.Rows / 2, axis = both.Rank - 1;
         return down.Forward(Ops.SwiGlu(gate.Adapt(x, Ops.Narrow(both, axis, 0, I)), up.Adapt(x, Ops.Narrow(both, axis, I, I))));
