@@ -21,5 +21,5 @@ run lora-3e-3 --method lora --lr 3e-3
 run lora-1e-2 --method lora --lr 1e-2
 run adapter-1e-3 --method adapter --lr 1e-3
 run adapter-3e-3 --method adapter --lr 3e-3
-# A bottleneck as small as LoRA's parameter budget (m 8: 16.9 k trainable with the head).
+# A bottleneck as small as LoRA's parameter budget (m 8: 17.7 k trainable with the head).
 run adapter-m8-3e-3 --method adapter --bottleneck 8 --lr 3e-3
