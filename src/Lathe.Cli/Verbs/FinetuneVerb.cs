@@ -16,7 +16,8 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe finetune`: supervised fine-tuning of a checkpoint or GGUF base on chat JSONL with one method — full,
 /// lora, qlora, prefix, prompt or adapter — into a run folder (checkpoint/ with the adapter files or the tuned model,
-/// metrics.jsonl, loss.svg, finetune.json). Every input is read and checked before the first byte is written.</summary>
+/// metrics.jsonl, loss.svg, finetune.json). Every input is read and checked before the first byte is written.
+/// --task classify (the default for a bert checkpoint) is <see cref="FinetuneClassify"/>'s.</summary>
 internal static class FinetuneVerb
 {
     /// <summary>What a run was started with (finetune.json in the run folder); --resume reads it back.</summary>
@@ -25,7 +26,7 @@ internal static class FinetuneVerb
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Base: checkpoint folder (or run folder), Hugging Face folder or .gguf file.", Required = true };
-        var data = new Option<string>("--data") { Description = "Training conversations: JSONL of {\"messages\":[…]} or {\"prompt\":…,\"completion\":…} (.gz too).", Required = true };
+        var data = new Option<string>("--data") { Description = "Training conversations: JSONL of {\"messages\":[…]} or {\"prompt\":…,\"completion\":…} (.gz too); classify: JSONL of {\"text\",\"label\"} or a SpamAssassin data folder.", Required = true };
         var val = new Option<string?>("--val") { Description = "Validation JSONL (default: --val-fraction of --data, held out with the seed)." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Fraction of --data held out for validation when --val is not given.", DefaultValueFactory = _ => 0.05 };
         var heldout = new Option<string?>("--heldout") { Description = "Held-out questions (JSONL, last message the reference answer): exact match of greedy answers, before and after." };
@@ -48,11 +49,14 @@ internal static class FinetuneVerb
         var bottleneck = new Option<int>("--bottleneck") { Description = "Adapter: bottleneck width.", DefaultValueFactory = _ => 64 };
         var activation = new Option<string>("--activation") { Description = "Adapter: gelu or relu.", DefaultValueFactory = _ => "gelu" };
         var layers = new Option<string?>("--layers") { Description = "Full: train only these blocks, e.g. \"4,5\" (default: every parameter)." };
+        var task = FinetuneClassify.TaskOption();
+        var heldoutFraction = FinetuneClassify.HeldOutFractionOption();
         var o = new TrainingOptionSet(steps: 0, batch: 8, block: 256, lr: 1e-3f, warmup: 20, evalEvery: 50);
-        var command = new Command("finetune", "Fine-tune a model on chat JSONL: full, lora, qlora, prefix, prompt or adapter; Ctrl-C writes a checkpoint.")
+        var command = new Command("finetune", "Fine-tune a model on chat JSONL (full, lora, qlora, prefix, prompt or adapter) or a BERT classifier on labelled texts (--task classify: full, lora or adapter); Ctrl-C writes a checkpoint.")
         {
             model, data, val, valFraction, heldout, method, output, resume, template, packing, overlong, epochs,
             rank, alpha, dropout, targets, rslora, quant, virtualTokens, prefixProjection, initText, bottleneck, activation, layers,
+            task, heldoutFraction,
         };
         o.AddTo(command);
         command.SetAction(r =>
@@ -67,6 +71,9 @@ internal static class FinetuneVerb
             var settings = new RunSettings(tuning.Method, tuning, r.GetValue(template) ?? "", r.GetValue(packing)!, r.GetValue(overlong)!);
             var training = o.Read(r, allowZeroSteps: true);
             if (r.GetResult(o.Lr) is null or { Implicit: true }) training = training with { LearningRate = DefaultLearningRate(tuning.Method) };
+            if (FinetuneClassify.IsClassify(r, task, r.GetValue(model)!, heldoutFraction, val, valFraction, heldout, template, packing, overlong))
+                return FinetuneClassify.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), tuning, r.GetValue(heldoutFraction),
+                    training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), r.GetResult(o.BlockSize) is { Implicit: false });
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), r.GetValue(heldout), r.GetValue(output)!,
                 r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"));
         });

@@ -23,10 +23,15 @@ public sealed record BottleneckConfig
 
 /// <summary>Houlsby bottleneck adapters (Houlsby et al. 2019, "Parameter-Efficient Transfer Learning for NLP"): after
 /// each block's attention output projection and after its MLP output projection (gpt2 attn.c_proj and mlp.c_proj,
-/// llama self_attn.o_proj and mlp.down_proj), before the residual add, a small residual MLP
+/// llama self_attn.o_proj and mlp.down_proj, bert attention.output.dense and output.dense), before the residual add, a
+/// small residual MLP
 /// out = y + W_up·act(W_down·y + b_down) + b_up with W_down (m, C), W_up (C, m). They attach through each projection's
 /// <see cref="LinearLayer.Adapter"/> slot; the base stays frozen.</summary>
 /// <remarks>
+/// <para>BERT is post-LN: each sub-layer ends LayerNorm(x + Dropout(dense(h))). The adapter acts on dense's output, so it
+/// sits before the residual add and the LayerNorm — where the paper puts it (its Figure 2). Hugging Face's adapter
+/// libraries apply the sub-layer's dropout before the adapter; here it comes after (the slot wraps the projection), which
+/// only moves where training noise enters.</para>
 /// <para>Initialisation (the paper's near-identity start): W_up and b_up are zero, so a fresh adapter returns y exactly
 /// and training starts from the base model bit for bit; W_down is N(0, 0.01²) truncated at two standard deviations (the
 /// paper's choice, section 3.6); b_down is zero.</para>
@@ -39,9 +44,9 @@ public sealed record BottleneckConfig
 public sealed class BottleneckAdapters : ITuningMethod
 {
     const string PeftType = "LATHE_BOTTLENECK";
-    static readonly string[] Targets = [".attn.c_proj", ".mlp.c_proj", ".self_attn.o_proj", ".mlp.down_proj"];
+    static readonly string[] DecoderTargets = [".attn.c_proj", ".mlp.c_proj", ".self_attn.o_proj", ".mlp.down_proj"];
 
-    readonly CausalLM _model;
+    readonly LanguageModel _model;
     readonly BottleneckConfig _config;
     readonly List<(LinearLayer Layer, Adapter Adapter)> _adapters = [];
     readonly List<ModelParameter> _trainable = [];
@@ -60,7 +65,22 @@ public sealed class BottleneckAdapters : ITuningMethod
         }
     }
 
-    BottleneckAdapters(CausalLM model, BottleneckConfig config, IReadOnlyList<string>? modules)
+    /// <summary>True for a sub-layer's output projection: the decoders' (by suffix) or BERT's
+    /// <c>….layer.N.attention.output.dense</c> and <c>….layer.N.output.dense</c> — matched on the whole tail, because
+    /// "output.dense" alone also ends the attention one's name and intermediate.dense is the FFN's input.</summary>
+    internal static bool IsTarget(string name)
+    {
+        foreach (var suffix in DecoderTargets)
+            if (name.EndsWith(suffix, StringComparison.Ordinal)) return true;
+        var parts = name.Split('.');
+        if (parts.Length < 4 || parts[^2] != "output" || parts[^1] != "dense") return false;
+        return (parts[^4] == "layer" && IsIndex(parts[^3]))                                          // FFN: layer.N.output.dense
+            || (parts[^3] == "attention" && parts.Length >= 5 && parts[^5] == "layer" && IsIndex(parts[^4]));   // layer.N.attention.output.dense
+    }
+
+    static bool IsIndex(string s) => s.Length > 0 && s.All(char.IsAsciiDigit);
+
+    BottleneckAdapters(LanguageModel model, BottleneckConfig config, IReadOnlyList<string>? modules)
     {
         if (config.BottleneckSize <= 0) throw new ArgumentException($"bottleneck adapters: bottleneck_size {config.BottleneckSize} must be ≥ 1.");
         _model = model;
@@ -71,10 +91,9 @@ public sealed class BottleneckAdapters : ITuningMethod
         if (modules is null)
         {
             foreach (var layer in model.Linears)
-                foreach (var suffix in Targets)
-                    if (layer.Name.EndsWith(suffix, StringComparison.Ordinal)) { chosen.Add(layer); break; }
+                if (IsTarget(layer.Name)) chosen.Add(layer);
             if (chosen.Count == 0)
-                throw new ArgumentException($"bottleneck adapters: {model.Config.ModelType} has no attention or MLP output projection (attn.c_proj, mlp.c_proj, self_attn.o_proj, mlp.down_proj).");
+                throw new ArgumentException($"bottleneck adapters: {model.Config.ModelType} has no attention or MLP output projection (attn.c_proj, mlp.c_proj, self_attn.o_proj, mlp.down_proj, attention.output.dense, output.dense).");
         }
         else
             foreach (var name in modules)
@@ -98,7 +117,7 @@ public sealed class BottleneckAdapters : ITuningMethod
     }
 
     /// <summary>Attaches fresh adapters after every attention and MLP output projection of <paramref name="model"/>.</summary>
-    public static BottleneckAdapters Attach(CausalLM model, BottleneckConfig config, ulong seed)
+    public static BottleneckAdapters Attach(LanguageModel model, BottleneckConfig config, ulong seed)
     {
         var method = new BottleneckAdapters(model, config, null);
         var rng = new Philox(seed);
@@ -118,7 +137,7 @@ public sealed class BottleneckAdapters : ITuningMethod
 
     /// <summary>Loads a Lathe bottleneck-adapter folder onto <paramref name="model"/>; every module it names must be a
     /// projection of the model, every tensor the model's shape.</summary>
-    public static BottleneckAdapters Load(CausalLM model, string dir)
+    public static BottleneckAdapters Load(LanguageModel model, string dir)
     {
         var folder = PeftAdapterFolder.Read(dir, PeftType);
         string path = folder.ConfigPath;
@@ -160,11 +179,14 @@ public sealed class BottleneckAdapters : ITuningMethod
         _attached = true;
     }
 
-    /// <summary>The model's token embeddings: the adapters act inside the projections.</summary>
+    /// <summary>The decoder's token embeddings: the adapters act inside the projections. An encoder (BERT) embeds its
+    /// own inputs; its objectives never call this.</summary>
     public Tensor Embed(ReadOnlySpan<int> ids, int B, int T)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _model.Embed(ids, B, T);
+        return _model is CausalLM decoder
+            ? decoder.Embed(ids, B, T)
+            : throw new NotSupportedException($"adapter: a {_model.Config.ModelType} model has no decoder embedding");
     }
 
     public void Save(string dir)
@@ -176,6 +198,8 @@ public sealed class BottleneckAdapters : ITuningMethod
             ["non_linearity"] = _config.Activation == BottleneckActivation.Relu ? "relu" : "gelu",
             ["target_modules"] = PeftJson.List(Modules),
         });
+        // PEFT's task_type for an encoder: a BERT classifier's is SEQ_CLS; another has none PEFT names.
+        if (_model is not CausalLM) config["task_type"] = _model is BertClassifier ? "SEQ_CLS" : null;
         PeftAdapterFolder.Write(dir, config, _trainable.Select(p => PeftTensor.Of(p.Name, p.Value)).ToList());
     }
 

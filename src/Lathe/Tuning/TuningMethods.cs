@@ -49,7 +49,7 @@ public static class TuningMethods
                     InitText = options.InitText,
                 }, seed, tokenizer);
             case TuningOptions.Adapter:
-                return BottleneckAdapters.Attach(Decoder(model, "adapter"), new BottleneckConfig
+                return BottleneckAdapters.Attach(model, new BottleneckConfig
                 {
                     BottleneckSize = options.Bottleneck,
                     Activation = options.Activation switch
