@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Lathe.Models;
 using Lathe.Tensors.Quantized;
 using Lathe.Tensors.Threading;
@@ -78,17 +77,7 @@ internal static class BenchFinetune
         double baseRss = BenchSupport.CurrentRssMb();   // the model (quantized for QLoRA), the method, the runtime
         Lathe.Tensors.Storage.BufferPool.ResetPeak();
         long tensorsBefore = Lathe.Tensors.Storage.BufferPool.LiveBytes;
-        for (int i = 0; i < warmup; i++) trainer.TrainStep();
-        var times = new List<double>(steps);
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < steps; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            trainer.TrainStep();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        long allocatedPerStep = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / steps;
-        double median = BenchSupport.Median(times);
+        var (median, allocatedPerStep) = BenchSupport.TimeSteps(() => trainer.TrainStep(), warmup, steps);
         long trainable = 0;
         foreach (var p in method.Trainable) trainable += p.Value.Length;
         double peak = BenchSupport.PeakRssMb();

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
@@ -54,17 +53,7 @@ internal static class BenchTrain
         var options = new TrainingOptions { Steps = steps + warmup, BatchSize = B, BlockSize = T, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LearningRate = 3e-4f };
         using var model = LanguageModel.Create(config, 1);
         using var trainer = new Trainer(model, options, new TokenStreamSource(tokens, T), null, null, null);
-        for (int i = 0; i < warmup; i++) trainer.TrainStep();
-        var times = new List<double>(steps);   // sized up front: the loop measures the step's allocations, not the list's
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < steps; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            trainer.TrainStep();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        long allocatedPerStep = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / steps;
-        double median = BenchSupport.Median(times);
+        var (median, allocatedPerStep) = BenchSupport.TimeSteps(() => trainer.TrainStep(), warmup, steps);
         double tokensPerSecond = B * T / median;
         double flopsPerToken = 3 * trainer.Objective.ForwardFlopsPerToken(model, T);   // forward + backward ≈ 3× forward
         double mfu = tokensPerSecond * flopsPerToken / (PeakGflops * 1e9);

@@ -168,22 +168,15 @@ public static unsafe partial class Ops
     /// copied — the values of a fused QKV projection.</summary>
     public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, int positionOffset = 0, int rotatedHeads = -1)
     {
-        int D = tables.HeadDim;
-        if (x.Rank != 3 || x.Shape[2] % D != 0)
-            throw new ArgumentException($"RopeTokenMajor: input {Tensor.ShapeString(x.Shape)} must be (B, T, heads·{D}).");
-        int heads = x.Shape[2] / D;
-        if (rotatedHeads < 0) rotatedHeads = heads;
-        if (rotatedHeads > heads) throw new ArgumentException($"RopeTokenMajor: {rotatedHeads} rotated heads of {heads}.");
+        var (heads, rotated) = TokenMajorHeads(x, tables, rotatedHeads);
         int T = x.Shape[1];
         if (positionOffset < 0 || positionOffset + T > tables.MaxPositions)
             throw new ArgumentException($"RopeTokenMajor: positions {positionOffset}..{positionOffset + T - 1} exceed the table of {tables.MaxPositions}.");
-        return RopeNode(x, tables, positionOffset, tokenMajor: true, perPosition: heads, rotatedHeads);
+        return RopeNode(x, tables, positionOffset, tokenMajor: true, perPosition: heads, rotated);
     }
 
-    /// <summary><see cref="RopeTokenMajor(Tensor, RopeTables, int, int)"/> with a position per token:
-    /// <paramref name="positions"/> (B·T) gives token (b, t) its own position — packed rows, where each sequence's
-    /// positions restart at 0. Differentiable (the backward rotates the gradient back by the same angles).</summary>
-    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, ReadOnlySpan<int> positions, int rotatedHeads = -1)
+    // The head count of a token-major (B, T, heads·D) input and how many of them turn (rotatedHeads < 0: all).
+    static (int Heads, int Rotated) TokenMajorHeads(Tensor x, RopeTables tables, int rotatedHeads)
     {
         int D = tables.HeadDim;
         if (x.Rank != 3 || x.Shape[2] % D != 0)
@@ -191,12 +184,21 @@ public static unsafe partial class Ops
         int heads = x.Shape[2] / D;
         if (rotatedHeads < 0) rotatedHeads = heads;
         if (rotatedHeads > heads) throw new ArgumentException($"RopeTokenMajor: {rotatedHeads} rotated heads of {heads}.");
+        return (heads, rotatedHeads);
+    }
+
+    /// <summary><see cref="RopeTokenMajor(Tensor, RopeTables, int, int)"/> with a position per token:
+    /// <paramref name="positions"/> (B·T) gives token (b, t) its own position — packed rows, where each sequence's
+    /// positions restart at 0. Differentiable (the backward rotates the gradient back by the same angles).</summary>
+    public static Tensor RopeTokenMajor(Tensor x, RopeTables tables, ReadOnlySpan<int> positions, int rotatedHeads = -1)
+    {
+        var (heads, rotated) = TokenMajorHeads(x, tables, rotatedHeads);
         if (positions.Length != x.Shape[0] * x.Shape[1])
             throw new ArgumentException($"RopeTokenMajor: {positions.Length} positions for B·T = {x.Shape[0]}·{x.Shape[1]} tokens.");
         for (int i = 0; i < positions.Length; i++)
             if ((uint)positions[i] >= (uint)tables.MaxPositions)
                 throw new ArgumentException($"RopeTokenMajor: position {positions[i]} of token {i} exceeds the table of {tables.MaxPositions}.");
-        return RopeNode(x, tables, 0, tokenMajor: true, perPosition: heads, rotatedHeads, positions);
+        return RopeNode(x, tables, 0, tokenMajor: true, perPosition: heads, rotated, positions);
     }
 
     /// <summary>Joins tensors along <paramref name="axis"/>; all other axes must agree.</summary>

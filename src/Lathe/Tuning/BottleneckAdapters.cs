@@ -110,11 +110,7 @@ public sealed class BottleneckAdapters : ITuningMethod
         }
     }
 
-    Tensor Add(string name, Tensor value, bool decay)
-    {
-        _trainable.Add(TuningParameters.Parameter(name, value, decay));
-        return value;
-    }
+    Tensor Add(string name, Tensor value, bool decay) => TuningParameters.Add(_trainable, name, value, decay);
 
     /// <summary>Attaches fresh adapters after every attention and MLP output projection of <paramref name="model"/>.</summary>
     public static BottleneckAdapters Attach(LanguageModel model, BottleneckConfig config, ulong seed)
@@ -155,13 +151,11 @@ public sealed class BottleneckAdapters : ITuningMethod
         BottleneckAdapters method;
         try { method = new BottleneckAdapters(model, new BottleneckConfig { BottleneckSize = m, Activation = activation }, modules); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}"); }
-        try
+        return TuningParameters.CompleteOrDispose(method, m =>
         {
-            method.ReadTensors(folder);
-            method.Attach();
-            return method;
-        }
-        catch { method.Dispose(); throw; }
+            m.ReadTensors(folder);
+            m.Attach();
+        });
     }
 
     public string Name => "adapter";

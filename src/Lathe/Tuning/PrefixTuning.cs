@@ -84,11 +84,7 @@ public sealed class PrefixTuning : ITuningMethod
         }
     }
 
-    Tensor Add(string name, Tensor value, bool decay)
-    {
-        _trainable.Add(TuningParameters.Parameter(name, value, decay));
-        return value;
-    }
+    Tensor Add(string name, Tensor value, bool decay) => TuningParameters.Add(_trainable, name, value, decay);
 
     int TableWidth => _layers * 2 * _tokenDim;
 
@@ -123,13 +119,11 @@ public sealed class PrefixTuning : ITuningMethod
         int P = folder.RequiredInteger("num_virtual_tokens");
         if (P <= 0) throw new InvalidDataException($"{folder.ConfigPath}: num_virtual_tokens: {P} must be ≥ 1.");
         var method = new PrefixTuning(model, new PrefixTuningConfig { VirtualTokens = P });
-        try
+        return TuningParameters.CompleteOrDispose(method, m =>
         {
-            folder.ReadInto(TableTensor, method._table!);
-            method.Attach();
-            return method;
-        }
-        catch { method.Dispose(); throw; }
+            folder.ReadInto(TableTensor, m._table!);
+            m.Attach();
+        });
     }
 
     public string Name => "prefix";

@@ -59,14 +59,11 @@ public sealed class PromptTuning : ITuningMethod
     /// cut at P as PEFT does (Text).</summary>
     public static PromptTuning Attach(CausalLM model, PromptTuningConfig config, ulong seed, ITokenizer? tokenizer = null)
     {
-        var method = new PromptTuning(model, config);
-        try
+        return TuningParameters.CompleteOrDispose(new PromptTuning(model, config), m =>
         {
-            if (config.Init == PromptTuningInit.Random) new Philox(seed).FillNormal(method._rows.AsSpan(), 0, 1);
-            else method.InitFromText(config.InitText, tokenizer);
-            return method;
-        }
-        catch { method.Dispose(); throw; }
+            if (config.Init == PromptTuningInit.Random) new Philox(seed).FillNormal(m._rows.AsSpan(), 0, 1);
+            else m.InitFromText(config.InitText, tokenizer);
+        });
     }
 
     void InitFromText(string? text, ITokenizer? tokenizer)
@@ -105,8 +102,7 @@ public sealed class PromptTuning : ITuningMethod
             Init = init == "TEXT" ? PromptTuningInit.Text : PromptTuningInit.Random,
             InitText = PeftJson.String(folder.Config, "prompt_tuning_init_text", path),
         });
-        try { method.ReadRows(folder); return method; }
-        catch { method.Dispose(); throw; }
+        return TuningParameters.CompleteOrDispose(method, m => m.ReadRows(folder));
     }
 
     public string Name => "prompt";

@@ -15,6 +15,30 @@ internal static class TuningParameters
         return new ModelParameter(name, value, storedTransposed: false, decay);
     }
 
+    /// <summary>Makes <paramref name="value"/> a parameter of the method, adds it to <paramref name="trainable"/> and
+    /// returns it (so a constructor keeps the field and registers it in one expression).</summary>
+    public static Tensor Add(List<ModelParameter> trainable, string name, Tensor value, bool decay)
+    {
+        trainable.Add(Parameter(name, value, decay));
+        return value;
+    }
+
+    /// <summary>Finishes a freshly built method (reads its tensors, attaches it) and returns it; if that throws, the
+    /// method is disposed first, so a failed load leaves no slot filled and no tensor allocated.</summary>
+    public static T CompleteOrDispose<T>(T method, Action<T> complete) where T : ITuningMethod
+    {
+        try
+        {
+            complete(method);
+            return method;
+        }
+        catch
+        {
+            method.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Releases a method's parameters and their gradient buffers.</summary>
     public static void Dispose(IEnumerable<ModelParameter> parameters)
     {

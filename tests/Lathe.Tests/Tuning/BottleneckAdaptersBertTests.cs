@@ -126,16 +126,7 @@ public class BottleneckAdaptersBertTests
         {
             float[] analytic = p.Value.Grad!.ToArray();
             Assert.Contains(analytic, g => g != 0);
-            var data = p.Value.AsSpan();
-            foreach (int i in new[] { 0, data.Length / 3, data.Length - 1 })
-            {
-                float saved = data[i];
-                data[i] = saved + 1e-2f; double plus = Loss();
-                data[i] = saved - 1e-2f; double minus = Loss();
-                data[i] = saved;
-                double numeric = (plus - minus) / 2e-2;
-                Assert.True(Math.Abs(numeric - analytic[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{p.Name}[{i}]: analytic {analytic[i]:G5}, numeric {numeric:G5}");
-            }
+            TuningTestSupport.CheckFiniteDifferences(p, analytic, Loss);
         }
     }
 }

@@ -82,13 +82,32 @@ internal static class TuningTestSupport
         }
     }
 
+    /// <summary>A fixture case opened for <paramref name="method"/>: its tensors set from the case, and the expected
+    /// file with its batch (B, T, inputs, targets).</summary>
+    sealed class FixtureCase : IDisposable
+    {
+        public readonly SafetensorsFile Expected;
+        public readonly int B, T;
+        public readonly int[] Ids, Targets;
+
+        public FixtureCase(string caseName, ITuningMethod method)
+        {
+            SetMethodTensors(method, caseName);
+            Expected = SafetensorsFile.Open(Fixture(caseName + ".expected.safetensors"));
+            B = int.Parse(Expected.Metadata["B"]);
+            T = int.Parse(Expected.Metadata["T"]);
+            Ids = Expected.ReadInts("inputs");
+            Targets = Expected.ReadInts("targets");
+        }
+
+        public void Dispose() => Expected.Dispose();
+    }
+
     /// <summary>Logits, loss and the gradient of every method tensor against the PyTorch fixture.</summary>
     public static void CheckParity(string caseName, CausalLM model, ITuningMethod method)
     {
-        SetMethodTensors(method, caseName);
-        using var expected = SafetensorsFile.Open(Fixture(caseName + ".expected.safetensors"));
-        int B = int.Parse(expected.Metadata["B"]), T = int.Parse(expected.Metadata["T"]);
-        int[] ids = expected.ReadInts("inputs"), targets = expected.ReadInts("targets");
+        using var fixture = new FixtureCase(caseName, method);
+        var (expected, B, T, ids, targets) = (fixture.Expected, fixture.B, fixture.T, fixture.Ids, fixture.Targets);
         var objective = new TuningMethodObjective(method);
         using var tape = new Tape();
         float[] logits;
@@ -115,10 +134,8 @@ internal static class TuningTestSupport
     /// 2e-3 + 2e-2·|numeric| (rounding of the loss / step, and the step's O(h²) truncation).</summary>
     public static void CheckFiniteDifferences(string caseName, ITuningMethod method, Func<string, bool>? which = null)
     {
-        SetMethodTensors(method, caseName);
-        using var expected = SafetensorsFile.Open(Fixture(caseName + ".expected.safetensors"));
-        int B = int.Parse(expected.Metadata["B"]), T = int.Parse(expected.Metadata["T"]);
-        int[] ids = expected.ReadInts("inputs"), targets = expected.ReadInts("targets");
+        using var fixture = new FixtureCase(caseName, method);
+        var (B, T, ids, targets) = (fixture.B, fixture.T, fixture.Ids, fixture.Targets);
         var objective = new TuningMethodObjective(method);
         using var tape = new Tape();
         using (tape.Activate())
@@ -136,18 +153,24 @@ internal static class TuningTestSupport
         foreach (var p in method.Trainable)
         {
             if (which is not null && !which(p.Name)) { p.Value.ReleaseGrad(); continue; }
-            float[] analytic = p.Value.Grad!.ToArray();
-            var data = p.Value.AsSpan();
-            foreach (int i in new[] { 0, data.Length / 3, data.Length - 1 })
-            {
-                float saved = data[i];
-                data[i] = saved + 1e-2f; double plus = Loss();
-                data[i] = saved - 1e-2f; double minus = Loss();
-                data[i] = saved;
-                double numeric = (plus - minus) / 2e-2;
-                Assert.True(Math.Abs(numeric - analytic[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{p.Name}[{i}]: analytic {analytic[i]:G5}, numeric {numeric:G5}");
-            }
+            CheckFiniteDifferences(p, p.Value.Grad!.ToArray(), Loss);
             p.Value.ReleaseGrad();
+        }
+    }
+
+    /// <summary>Central differences (step 1e-2) of <paramref name="loss"/> at entries 0, n/3 and n−1 of
+    /// <paramref name="p"/> against <paramref name="analytic"/>, within 2e-3 + 2e-2·|numeric|.</summary>
+    public static void CheckFiniteDifferences(ModelParameter p, float[] analytic, Func<double> loss)
+    {
+        var data = p.Value.AsSpan();
+        foreach (int i in new[] { 0, data.Length / 3, data.Length - 1 })
+        {
+            float saved = data[i];
+            data[i] = saved + 1e-2f; double plus = loss();
+            data[i] = saved - 1e-2f; double minus = loss();
+            data[i] = saved;
+            double numeric = (plus - minus) / 2e-2;
+            Assert.True(Math.Abs(numeric - analytic[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{p.Name}[{i}]: analytic {analytic[i]:G5}, numeric {numeric:G5}");
         }
     }
 
