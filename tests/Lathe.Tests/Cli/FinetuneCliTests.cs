@@ -97,6 +97,27 @@ public class FinetuneCliTests
     }
 
     [Fact]
+    public void A_llama_gguf_base_fine_tunes_and_stays_quantized_under_qlora()
+    {
+        using var lathe = new LatheProcess();
+        Base(lathe, "llama-tiny", "--n-layer", "2", "--n-embd", "64", "--n-head", "2", "--n-kv-head", "1", "--intermediate-size", "128");
+        lathe.RunOk("quantize", "--model", "base", "--type", "q8_0", "--out", "base.gguf");
+        foreach (var method in new[] { "lora", "qlora", "prefix" })
+        {
+            string log = lathe.RunOk(["finetune", "--model", "base.gguf", "--data", "chat.jsonl", "--method", method, "--out", "g-" + method, .. Few]);
+            Assert.True(File.Exists(lathe.PathOf($"g-{method}/checkpoint/adapter_config.json")), method);
+            using var reply = JsonDocument.Parse(lathe.RunOk("generate", "--model", "base.gguf", "--adapter", "g-" + method, "--prompt", "Who hunts whales?",
+                "--max-tokens", "4", "--temperature", "0", "--threads", "1", "--json"));
+            Assert.Equal(4, reply.RootElement.GetProperty("tokens").GetArrayLength());
+        }
+        // Full fine-tuning cannot write a GGUF base's tokenizer back: refused in one line before anything is written.
+        var (code, _, err) = lathe.Run(["finetune", "--model", "base.gguf", "--data", "chat.jsonl", "--method", "full", "--out", "g-full", .. Few]);
+        Assert.Equal(2, code);
+        Assert.Contains("GGUF", err);
+        Assert.False(Directory.Exists(lathe.PathOf("g-full")));
+    }
+
+    [Fact]
     public void Bad_input_is_one_line_with_exit_2_and_nothing_written()
     {
         using var lathe = new LatheProcess();
