@@ -160,6 +160,9 @@ public sealed unsafe partial class Tensor : IDisposable
     internal long Offset => _offset;
     internal NativeBuffer? Buffer => _buffer;
 
+    /// <summary>True when this tensor reads its own contiguous memory from the start (not a view of another's).</summary>
+    internal bool OwnsContiguousMemory => _ownedBuffer is not null && ReferenceEquals(_buffer, _ownedBuffer) && _offset == 0 && IsContiguous;
+
     void SetShape(ReadOnlySpan<int> shape)
     {
         if (_shape.Length != shape.Length)

@@ -8,7 +8,10 @@ public static unsafe partial class Ops
     /// <summary>y + s·(x·Aᵀ)·Bᵀ for y (…, N), x (…, K) with the same leading shape, A (r, K), B (N, r): a low-rank
     /// update added to a base output (LoRA, Hu et al. 2021). Differentiable in all four tensors; keeps only the
     /// (…, r) intermediate s·x·Aᵀ for the backward. Composed twin: <c>Add(y, Linear(Scale(Linear(x, A), s), B))</c>.</summary>
-    public static Tensor AddLowRank(Tensor y, Tensor x, Tensor a, Tensor b, float scale)
+    /// <param name="overwriteY">The caller guarantees nothing else reads <paramref name="y"/>'s values (a projection's
+    /// fresh base output, which no backward needs): when the active tape owns <paramref name="y"/>'s memory, the update
+    /// is added into it and the result is a view of it — one out-sized tensor per adapted projection fewer on the tape.</param>
+    public static Tensor AddLowRank(Tensor y, Tensor x, Tensor a, Tensor b, float scale, bool overwriteY = false)
     {
         if (a.Rank != 2 || b.Rank != 2 || x.Rank < 1 || y.Rank != x.Rank || a.Shape[1] != x.Shape[x.Rank - 1]
             || b.Shape[1] != a.Shape[0] || b.Shape[0] != y.Shape[y.Rank - 1] || !x.Shape[..^1].SequenceEqual(y.Shape[..^1]))
@@ -19,8 +22,14 @@ public static unsafe partial class Ops
         var low = Autograd.Tape.NewResult([rows, r]);                           // s·x·Aᵀ (rows, r)
         Gemm.Multiply(false, true, rows, r, k, cx.Data, k, ca.Data, k, low.Data, r);
         ParallelSpans.Scale(low.Data, scale, low.Data, low.Length);
-        var result = Autograd.Tape.NewResult(y.Shape);                          // (…, N)
-        ParallelSpans.Copy(cy.Data, result.Data, result.Length);
+        Tensor result;                                                          // (…, N)
+        if (overwriteY && Autograd.Tape.Current is { } tape && ReferenceEquals(y.Owner, tape) && y.OwnsContiguousMemory)
+            result = Autograd.Tape.NewView(y, y.Shape, y.Strides, 0);           // y's values are not needed again
+        else
+        {
+            result = Autograd.Tape.NewResult(y.Shape);
+            ParallelSpans.Copy(cy.Data, result.Data, result.Length);
+        }
         Gemm.Multiply(false, true, rows, n, r, low.Data, r, cb.Data, r, result.Data, n, accumulate: true);
         if (Record(result, &AddLowRankBackward, cy, cx, ca, cb))
         {

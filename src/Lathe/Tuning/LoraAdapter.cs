@@ -36,7 +36,9 @@ public sealed class LoraAdapter : ILinearAdapter, IDisposable
             h = Ops.Dropout(x, Dropout, ((ulong)rng.NextUInt() << 32) | rng.NextUInt());
         // One op: the tape keeps the (…, r) intermediate and one (…, out) result, not three out-sized tensors. The scale
         // goes on the r-wide intermediate (PEFT scales the out-wide product; the same up to rounding).
-        return Ops.AddLowRank(y, h, A, B, Scaling);                              // (…, out)
+        // y is the layer's own base output (LinearLayer hands each adapter a fresh result or a view of a stacked one), and
+        // no backward reads a projection's output: the update may go into it in place when the tape owns it.
+        return Ops.AddLowRank(y, h, A, B, Scaling, overwriteY: true);          // (…, out)
     }
 
     /// <summary>W += s·B·A in place (F32 weights only) — ΔW computed the same way by <see cref="UnmergeFromBase"/>, so

@@ -35,7 +35,18 @@ public class AddLowRankTests
                 Assert.True(Math.Abs(fusedGrads[t][i] - composedGrads[t][i]) <= 1e-4 * (1 + Math.Abs(composedGrads[t][i])), $"input {t} grad[{i}]: {fusedGrads[t][i]} vs {composedGrads[t][i]}");
     }
 
-    static float[] Run(bool fused, int rows, int k, int n, int r, out float[][] grads)
+    [Fact]
+    public void Overwriting_the_base_output_gives_the_same_bits_and_shares_its_memory()
+    {
+        // overwriteY: the update goes into y's own memory (a projection's fresh output, read by no backward); output and
+        // every gradient equal the copying path bit for bit.
+        float[] copied = Run(true, 33, 48, 40, 4, out var copiedGrads, overwrite: false);
+        float[] inPlace = Run(true, 33, 48, 40, 4, out var inPlaceGrads, overwrite: true, checkShared: true);
+        Assert.Equal(copied, inPlace);
+        for (int t = 0; t < 4; t++) Assert.Equal(copiedGrads[t], inPlaceGrads[t]);
+    }
+
+    static unsafe float[] Run(bool fused, int rows, int k, int n, int r, out float[][] grads, bool overwrite = false, bool checkShared = false)
     {
         using Tensor x = T(5, rows, k), a = T(6, r, k), b = T(7, n, r), w = T(8, n, k);
         foreach (var p in new[] { x, a, b, w }) p.RequiresGrad = true;
@@ -44,7 +55,8 @@ public class AddLowRankTests
         using (tape.Activate())
         {
             var y = Ops.Linear(x, w);   // x feeds the base too: its gradient sums both paths
-            var result = fused ? Ops.AddLowRank(y, x, a, b, 0.7f) : Ops.Add(y, Ops.Linear(Ops.Scale(Ops.Linear(x, a), 0.7f), b));
+            var result = fused ? Ops.AddLowRank(y, x, a, b, 0.7f, overwrite) : Ops.Add(y, Ops.Linear(Ops.Scale(Ops.Linear(x, a), 0.7f), b));
+            if (checkShared) Assert.True(result.Data == y.Data, "the result should be a view of y's memory");
             output = result.ToArray();
             using var g = T(9, rows, n);
             tape.Backward(result, g);

@@ -33,7 +33,9 @@ internal sealed class ParameterBuilder(ulong seed)
 /// the layer passes on. The method owns its parameters; the base weight stays as it is (frozen or not).</summary>
 public interface ILinearAdapter
 {
-    /// <summary>The layer's output given its input <paramref name="x"/> (…, in) and base output <paramref name="y"/> (…, out).</summary>
+    /// <summary>The layer's output given its input <paramref name="x"/> (…, in) and base output <paramref name="y"/> (…, out).
+    /// <paramref name="y"/> is the layer's own (a fresh result, or a view of a stacked product): nothing reads it after
+    /// the adapter, so an adapter may write its update into it (LoRA does, to keep one out-sized tensor fewer).</summary>
     Tensor Forward(Tensor x, Tensor y);
 }
 
