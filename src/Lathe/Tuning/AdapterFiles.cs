@@ -38,15 +38,8 @@ public static class AdapterFiles
     }
 
     // adapter_config.json's peft_type, read alone (the method's loader then reads the folder in full).
-    static string PeftType(string dir)
-    {
-        string path = Path.Combine(dir, PeftAdapterFolder.ConfigFile);
-        System.Text.Json.Nodes.JsonNode? root;
-        try { root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})"); }
-        return (root as System.Text.Json.Nodes.JsonObject) is { } o ? PeftJson.String(o, "peft_type", path) ?? throw PeftJson.Missing(path, "peft_type")
-            : throw new InvalidDataException($"{path}: not a JSON object");
-    }
+    static string PeftType(string dir) =>
+        PeftJson.RequiredString(PeftAdapterFolder.ReadConfig(dir), "peft_type", Path.Combine(dir, PeftAdapterFolder.ConfigFile));
 
     static CausalLM Decoder(LanguageModel model, string dir, string type) => model as CausalLM
         ?? throw new InvalidDataException($"{dir}: a {type} adapter needs a decoder; the model is {model.Config.ModelType}");

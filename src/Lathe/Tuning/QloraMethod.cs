@@ -23,8 +23,8 @@ public static class QloraMethod
     /// <summary>As <see cref="Attach"/> with the adapter read from a PEFT folder.</summary>
     public static LoraMethod Load(CausalLM model, string dir, QuantType type)
     {
-        var folder = Formats.Peft.PeftAdapterFolder.Read(dir);
-        var config = LoraConfig.FromJson(folder.Config, folder.ConfigPath);
+        // The config alone: LoraMethod.Load reads the weights once the base is quantized.
+        var config = LoraConfig.FromJson(Formats.Peft.PeftAdapterFolder.ReadConfig(dir), Path.Combine(dir, Formats.Peft.PeftAdapterFolder.ConfigFile));
         Quantize(model, config, type);
         return LoraMethod.Load(model, dir);
     }

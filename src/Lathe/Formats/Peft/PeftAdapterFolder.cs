@@ -41,17 +41,7 @@ public sealed class PeftAdapterFolder
         if (!System.IO.Directory.Exists(directory))
             throw new InvalidDataException($"{directory}: no such adapter folder (a PEFT adapter is a folder holding {ConfigFile} and {WeightsFile})");
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
-        if (!File.Exists(configPath)) throw new InvalidDataException($"{configPath}: missing (a PEFT adapter folder holds {ConfigFile} and {WeightsFile})");
-        JsonObject config;
-        try
-        {
-            config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
-                ?? throw new InvalidDataException($"{configPath}: expected a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{configPath}: invalid JSON: {e.Message}");
-        }
+        var config = ReadConfig(directory);
         // The type before the weights: a folder of another method is named as such, whatever its weights are.
         if (peftType is not null) PeftJson.ExpectPeftType(config, configPath, peftType);
         if (!File.Exists(weightsPath))
@@ -59,6 +49,23 @@ public sealed class PeftAdapterFolder
                 ? $"{weightsPath}: missing; adapter_model.bin (a PyTorch pickle) is not read — save the adapter with safe_serialization=True"
                 : $"{weightsPath}: missing (a PEFT adapter folder holds {ConfigFile} and {WeightsFile})");
         return new PeftAdapterFolder(directory, config, ReadTensors(weightsPath));
+    }
+
+    /// <summary>adapter_config.json of <paramref name="directory"/> alone (to see its peft_type before a method reads the
+    /// folder); a missing file or invalid JSON is one line naming the file.</summary>
+    public static JsonObject ReadConfig(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(configPath)) throw new InvalidDataException($"{configPath}: missing (a PEFT adapter folder holds {ConfigFile} and {WeightsFile})");
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
+                ?? throw new InvalidDataException($"{configPath}: expected a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{configPath}: invalid JSON: {e.Message}");
+        }
     }
 
     /// <summary>Every tensor of a safetensors file by name, in file order, widened to F32.</summary>
