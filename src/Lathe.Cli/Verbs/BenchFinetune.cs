@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Lathe.Models;
-using Lathe.Tensors.Quantized;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
 using Lathe.Training.Objectives;
@@ -40,12 +39,7 @@ internal static class BenchFinetune
             var tuning = new TuningOptions
             {
                 Method = r.GetValue(method)!, Rank = r.GetValue(rank), Alpha = r.GetValue(alpha), Targets = r.GetValue(targets),
-                Quant = r.GetValue(quant)!.ToLowerInvariant() switch
-                {
-                    "q4_0" => QuantType.Q4_0,
-                    "q8_0" => QuantType.Q8_0,
-                    var q => throw new UserInputException($"--quant: '{q}' is not q4_0 or q8_0"),
-                },
+                Quant = FinetuneVerb.ParseQuant(r.GetValue(quant)!),
                 VirtualTokens = r.GetValue(virtualTokens), Bottleneck = r.GetValue(bottleneck),
             };
             return Run(tuning, r.GetValue(preset)!, r.GetValue(threads), r.GetValue(steps), r.GetValue(warmup), r.GetValue(batch), r.GetValue(block));

@@ -21,7 +21,7 @@ namespace Lathe.Cli.Verbs;
 internal static class FinetuneVerb
 {
     /// <summary>What a run was started with (finetune.json in the run folder); --resume reads it back.</summary>
-    sealed record RunSettings(string Method, TuningOptions Tuning, string Template, string Packing, string Overlong);
+    sealed record RunSettings(TuningOptions Tuning, string Template, string Packing, string Overlong);
 
     public static Command Create()
     {
@@ -68,7 +68,7 @@ internal static class FinetuneVerb
                 VirtualTokens = r.GetValue(virtualTokens), PrefixProjection = r.GetValue(prefixProjection), InitText = r.GetValue(initText),
                 Bottleneck = r.GetValue(bottleneck), Activation = r.GetValue(activation)!, Layers = ParseLayers(r.GetValue(layers)),
             };
-            var settings = new RunSettings(tuning.Method, tuning, r.GetValue(template) ?? "", r.GetValue(packing)!, r.GetValue(overlong)!);
+            var settings = new RunSettings(tuning, r.GetValue(template) ?? "", r.GetValue(packing)!, r.GetValue(overlong)!);
             var training = o.Read(r, allowZeroSteps: true);
             if (r.GetResult(o.Lr) is null or { Implicit: true }) training = training with { LearningRate = DefaultLearningRate(tuning.Method) };
             if (FinetuneClassify.IsClassify(r, task, r.GetValue(model)!, heldoutFraction, val, valFraction, heldout, template, packing, overlong))
@@ -90,7 +90,7 @@ internal static class FinetuneVerb
         _ => 1e-3f,
     };
 
-    static QuantType ParseQuant(string s) => s.ToLowerInvariant() switch
+    internal static QuantType ParseQuant(string s) => s.ToLowerInvariant() switch
     {
         "q4_0" => QuantType.Q4_0,
         "q8_0" => QuantType.Q8_0,
@@ -207,7 +207,7 @@ internal static class FinetuneVerb
             int code = PretrainVerb.Train(trainer, runDir, "finetune");
             double seconds = clock.Elapsed.TotalSeconds;
             if (code != 0) return code;
-            double validationLoss = validation is null ? double.NaN : trainer.Evaluate();
+            double validationLoss = trainer.LastValidationLoss ?? double.NaN;   // Run evaluates at the last step
             ExactMatchResult? after = null;
             if (heldout is not null)
             {

@@ -38,9 +38,8 @@ internal static class LoraVerb
             using var method = Open(loaded, r.GetValue(adapter)!, "lora merge");
             method.Merge();   // the adapters leave their slots; W holds W + s·B·A
             Checkpoint.SaveModel(outDir, loaded.Model, Path.Combine(loaded.Source, Checkpoint.TokenizerFile));
-            foreach (var extra in new[] { ModelLoader.TokenizerConfigFile })
-                if (File.Exists(Path.Combine(loaded.Source, extra)))
-                    IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, extra), File.ReadAllBytes(Path.Combine(loaded.Source, extra)));
+            string settings = Path.Combine(loaded.Source, ModelLoader.TokenizerConfigFile);   // a Hugging Face base's chat template and ids
+            if (File.Exists(settings)) IO.AtomicFile.WriteAllBytes(Path.Combine(outDir, ModelLoader.TokenizerConfigFile), File.ReadAllBytes(settings));
             Console.Error.WriteLine($"lora merge: {method.Adapters.Count} projections merged (rank {method.Config.Rank}, scale {method.Config.Scaling:G4}) → {outDir}");
             return 0;
         });

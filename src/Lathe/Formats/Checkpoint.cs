@@ -94,6 +94,12 @@ public static class Checkpoint
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
         SaveWeights(Path.Combine(dir, ModelFile), model);
+        CopyTokenizer(dir, tokenizerJson);
+    }
+
+    /// <summary>Copies <paramref name="tokenizerJson"/> (when given and present) into <paramref name="dir"/> as tokenizer.json.</summary>
+    public static void CopyTokenizer(string dir, string? tokenizerJson)
+    {
         if (tokenizerJson is not null && File.Exists(tokenizerJson))
             AtomicFile.WriteAllBytes(Path.Combine(dir, TokenizerFile), File.ReadAllBytes(tokenizerJson));
     }

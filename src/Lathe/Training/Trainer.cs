@@ -1,5 +1,4 @@
 using Lathe.Formats;
-using Lathe.IO;
 using System.Diagnostics;
 using Lathe.Data;
 using Lathe.Models;
@@ -41,6 +40,9 @@ public sealed class Trainer : IDisposable
     double? _lastValidation;
 
     public TrainingOptions Options { get; }
+    /// <summary>The validation loss of the last evaluation <see cref="Run"/> made (null before the first).</summary>
+    public double? LastValidationLoss => _lastValidation;
+
     /// <summary>Updates taken so far.</summary>
     public int Step { get; private set; }
     public LanguageModel Model => _model;
@@ -192,8 +194,7 @@ public sealed class Trainer : IDisposable
             if (SavesAdapterOnly)
             {
                 _method!.Save(dir);
-                if (_tokenizerJson is not null && File.Exists(_tokenizerJson))
-                    AtomicFile.WriteAllBytes(Path.Combine(dir, Checkpoint.TokenizerFile), File.ReadAllBytes(_tokenizerJson));
+                Checkpoint.CopyTokenizer(dir, _tokenizerJson);
             }
             else Checkpoint.SaveModel(dir, _model, _tokenizerJson);
             _optimizer.Save(Path.Combine(dir, Checkpoint.OptimizerFile));
@@ -208,7 +209,7 @@ public sealed class Trainer : IDisposable
     }
 
     // A parameter-efficient method's checkpoint is its own files; full fine-tuning's is the model, as in pre-training.
-    bool SavesAdapterOnly => _method is not null && _method.Name != "full";
+    bool SavesAdapterOnly => _method is not null and not FullFineTuning;
 
     /// <summary>Trains until <see cref="TrainingOptions.Steps"/> or cancellation; a checkpoint is written
     /// every <see cref="TrainingOptions.CheckpointEvery"/> steps, on cancellation and at the end.</summary>
