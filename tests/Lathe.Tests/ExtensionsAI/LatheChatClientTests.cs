@@ -4,6 +4,7 @@ using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tests.Inference;
+using Lathe.Tokenizers;
 using Lathe.Tuning;
 using Microsoft.Extensions.AI;
 using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
@@ -149,7 +150,7 @@ public sealed class LatheChatClientTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_max_output_tokens_the_reply_may_fill_the_context()
+    public async Task Without_max_output_tokens_the_reply_fills_the_context()
     {
         var response = await _client.GetResponseAsync(Conversation, new ChatOptions { Temperature = 0 });
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
@@ -243,5 +244,46 @@ public sealed class LatheChatClientTests : IDisposable
             Assert.NotEqual(plain.Text, tuned.Text);
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    // A tokenizer with the template's end of turn as one special token (id 255, a byte UTF-8 text never holds).
+    sealed class EndOfTurnTokenizer : ITokenizer
+    {
+        const string EndOfTurn = "<|im_end|>";
+        public int VocabSize => 256;
+        public int EndOfTextId => -1;
+        public IReadOnlyList<(string Text, int Id)> SpecialTokens => [(EndOfTurn, 255)];
+        public List<int> Encode(string text, bool allowSpecial = true)
+        {
+            var ids = new List<int>();
+            var parts = allowSpecial ? text.Split(EndOfTurn) : [text];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (i > 0) ids.Add(255);
+                ids.AddRange(Encoding.UTF8.GetBytes(parts[i]).Select(b => (int)b));
+            }
+            return ids;
+        }
+        public void Encode(string text, List<int> ids) => ids.AddRange(Encode(text));
+        public List<Lathe.Tokenizers.Token> EncodeWithOffsets(string text, bool allowSpecial = true) => throw new NotSupportedException();
+        public byte[] DecodeBytes(IEnumerable<int> ids) => Ascii.DecodeBytes(ids);
+        public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(DecodeBytes(ids));
+        public void Save(string path) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void The_end_of_turn_stops_as_a_token_when_the_tokenizer_has_it_else_as_text()
+    {
+        var chatml = ChatTemplate.Named("chatml");
+        var asText = new ChatRequestMapper(_engine, chatml, "m").Map(Conversation, new ChatOptions { StopSequences = ["Q:"] });
+        Assert.Equal(["Q:", "<|im_end|>"], asText.StopStrings);
+        Assert.Empty(asText.StopTokens);
+
+        using var model = new LoadedModel(CausalLM.Create(Config, 5), new EndOfTurnTokenizer());
+        using var engine = new InferenceEngine(model);
+        var asToken = new ChatRequestMapper(engine, chatml, "m").Map(Conversation, new ChatOptions { StopSequences = ["Q:"] });
+        Assert.Equal(["Q:"], asToken.StopStrings);
+        Assert.Equal([255], asToken.StopTokens);
+        Assert.Equal(4, asToken.Prompt.Count(t => t == 255));   // the rendered turns' ends are that token in the prompt too
     }
 }
