@@ -12,6 +12,9 @@ public sealed partial class InferenceEngine
     readonly List<Slot> _batch = [];
     readonly List<int> _ids = [], _sequences = [], _counts = [];
     readonly List<string?> _groups = [];
+    readonly List<Slot> _choosers = [];
+    readonly List<int> _rows = [];
+    int[] _chosen = [];
 
     (int Sequences, int Rows, int PrefillRows) Step()
     {
@@ -61,17 +64,30 @@ public sealed partial class InferenceEngine
         {
             var logits = Ops.Contiguous(_cache!.Forward(_decoder, CollectionsMarshal.AsSpan(_ids), CollectionsMarshal.AsSpan(_sequences),
                 CollectionsMarshal.AsSpan(_counts)));   // (sequences, V): each sequence's last row
+            float* data = logits.Data;
             lock (_gate)
             {
+                // Which slots choose a token now, and from which row: decoding ones, prompts just completed, their forks.
+                _choosers.Clear(); _rows.Clear();
                 for (int i = 0; i < _batch.Count; i++)
                 {
                     var s = _batch[i];
-                    var row = new ReadOnlySpan<float>(logits.Data + (long)i * V, V);
-                    if (s.Next >= 0) { s.Next = -1; Choose(s, row); continue; }
+                    if (s.Next >= 0) { s.Next = -1; _choosers.Add(s); _rows.Add(i); continue; }
                     s.Position += _counts[i];
-                    if (s.Position == s.Prompt.Length) PromptDone(s, row);
+                    if (s.Position < s.Prompt.Length) continue;
+                    foreach (var chooser in PromptDone(s)) { _choosers.Add(chooser); _rows.Add(i); }
                 }
             }
+            // Sampling is per slot (own sampler, history and constraint), so the slots draw in parallel; what they
+            // draw is applied in order afterwards.
+            if (_chosen.Length < _choosers.Count) _chosen = new int[Math.Max(_choosers.Count, 2 * _chosen.Length)];
+            if (_choosers.Count >= 4)
+                Parallel.For(0, _choosers.Count, j => _chosen[j] = Draw(_choosers[j], new ReadOnlySpan<float>(data + (long)_rows[j] * V, V)));
+            else
+                for (int j = 0; j < _choosers.Count; j++) _chosen[j] = Draw(_choosers[j], new ReadOnlySpan<float>(data + (long)_rows[j] * V, V));
+            lock (_gate)
+                for (int j = 0; j < _choosers.Count; j++)
+                    Apply(_choosers[j], _chosen[j], new ReadOnlySpan<float>(data + (long)_rows[j] * V, V));
         }
         return (_batch.Count, _ids.Count, prefillRows);
     }
@@ -94,27 +110,30 @@ public sealed partial class InferenceEngine
         while (_cache!.FreeBlocks < needed && _prefixes.EvictOne()) { }
     }
 
-    // The prompt is in the cache: keep its full blocks for later requests, fork the other choices, choose first tokens.
-    void PromptDone(Slot s, ReadOnlySpan<float> row)
+    // The prompt is in the cache: its full blocks join the prefix cache and the request's other choices fork from it.
+    // Returns the slots that now choose their first token from the prompt's last logits.
+    Slot[] PromptDone(Slot s)
     {
         var owner = s.Owner;
         _prefixes?.Insert(owner.Request.Adapter, s.Prompt, _cache!.BlockTable(s.Sequence));
-        var forks = new Slot[owner.Request.Choices - 1];
-        for (int c = 1; c < owner.Request.Choices; c++)
+        var slots = new Slot[owner.Request.Choices];
+        slots[0] = s;
+        for (int c = 1; c < slots.Length; c++)
         {
-            forks[c - 1] = new Slot(owner, c, _cache!.Fork(s.Sequence), s.Prompt.Length, this);
+            slots[c] = new Slot(owner, c, _cache!.Fork(s.Sequence), s.Prompt.Length, this);
             owner.Live++;
-            _running.Add(forks[c - 1]);
+            _running.Add(slots[c]);
         }
-        Choose(s, row);
-        foreach (var f in forks) Choose(f, row);
+        return slots;
     }
 
-    // Samples the slot's next token from its logits row and reports it, or ends the choice.
-    void Choose(Slot s, ReadOnlySpan<float> row)
+    // The slot's next token from its logits row (any thread: touches only the slot's own state).
+    static int Draw(Slot s, ReadOnlySpan<float> row) => s.Sampler.Sample(row, CollectionsMarshal.AsSpan(s.History), s.Processor);
+
+    // Reports the drawn token, or ends the choice (a stop token is not reported).
+    void Apply(Slot s, int token, ReadOnlySpan<float> row)
     {
         var request = s.Owner.Request;
-        int token = s.Sampler.Sample(row, CollectionsMarshal.AsSpan(s.History), s.Processor);
         if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop); return; }
         s.Processor?.Accept(token);
         s.History.Add(token);

@@ -178,8 +178,27 @@ public sealed partial class InferenceEngine : IDisposable
             }
             if (!busy) { _wake.Wait(); continue; }
             var clock = Stopwatch.StartNew();
-            var (sequences, rows, prefill) = Step();
-            StepCompleted?.Invoke(new StepInfo(sequences, rows, prefill, clock.Elapsed.TotalSeconds));
+            try
+            {
+                var (sequences, rows, prefill) = Step();
+                StepCompleted?.Invoke(new StepInfo(sequences, rows, prefill, clock.Elapsed.TotalSeconds));
+            }
+            catch (Exception e)
+            {
+                // A failure inside the model is a bug, not the client's: the requests of the step end with the error
+                // (their streams throw it) and the engine goes on serving the others.
+                lock (_gate) FailRunning(e);
+            }
+        }
+    }
+
+    void FailRunning(Exception error)
+    {
+        foreach (var s in _running.ToArray())
+        {
+            _running.Remove(s);
+            _cache!.Free(s.Sequence);
+            if (--s.Owner.Live == 0) Finish(s.Owner, error);
         }
     }
 
