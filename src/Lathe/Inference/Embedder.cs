@@ -32,7 +32,7 @@ public static class Embedder
     const int TokensPerBatch = 2048;
 
     /// <summary>Whether <paramref name="model"/> can embed: a decoder (<see cref="CausalLM"/>) or a BERT encoder.</summary>
-    public static bool Supports(LanguageModel model) => model is CausalLM or BertModel or BertClassifier;
+    public static bool Supports(LanguageModel model) => model is CausalLM or BertModel or BertClassifier or BertEncoderModel;
 
     /// <summary>One L2-normalised vector (C floats) per input, in the inputs' order. Inputs of different lengths are
     /// sorted by length and run in right-padded batches — padding that no real token sees (a decoder's causal mask, BERT's
@@ -114,6 +114,7 @@ public static class Embedder
         CausalLM decoder => decoder.Hidden(decoder.Embed(ids, B, T), B, T),   // causal: a real token never sees the padding after it
         BertModel bert => bert.Encode(ids, new int[B * T], lengths, B, T),
         BertClassifier classifier => classifier.Encode(ids, new int[B * T], lengths, B, T),
+        BertEncoderModel encoder => encoder.Encode(ids, new int[B * T], lengths, B, T),
         _ => throw new NotSupportedException($"embeddings: model_type '{model.Config.ModelType}' cannot embed."),
     };
 
