@@ -63,8 +63,10 @@ internal sealed class ChatRequestMapper(InferenceEngine engine, ChatTemplate tem
     static SamplingOptions Sampling(ChatOptions o) => new()
     {
         Temperature = o.Temperature ?? 1f,
-        TopP = o.TopP ?? 1f,
-        TopK = o.TopK ?? 0,
+        // As the server reads top_p and top_k: 0 keeps only the most likely token (the nucleus needs a positive mass);
+        // a negative top-k is off, as vLLM writes it.
+        TopP = o.TopP is float p ? (p == 0 ? 1e-9f : p) : 1f,
+        TopK = Math.Max(o.TopK ?? 0, 0),
         MinP = Extra(o, "min_p") ?? 0f,
         RepetitionPenalty = Extra(o, "repetition_penalty") ?? 1f,
         FrequencyPenalty = o.FrequencyPenalty ?? 0f,

@@ -1,3 +1,4 @@
+using Lathe.Formats;
 using Lathe.Inference;
 
 namespace Lathe.Extensions.AI;
@@ -6,11 +7,15 @@ namespace Lathe.Extensions.AI;
 /// <see cref="IAdapterSet"/>), as the server lists them in /v1/models.</summary>
 internal static class ModelNames
 {
-    /// <summary>The base model's id when none is given: the name of the folder or file it was loaded from.</summary>
+    /// <summary>The base model's id when none is given, by the rule the server names it by: a GGUF file's name without
+    /// its extension, a folder's name (a run folder's for its checkpoint/), else "lathe".</summary>
     public static string DefaultId(LoadedModel model)
     {
-        string name = Path.GetFileName(model.Source.TrimEnd('/', '\\'));
-        return name.Length > 0 ? name : model.Source;
+        string path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source));
+        if (File.Exists(path)) return Path.GetFileNameWithoutExtension(path);
+        string name = Path.GetFileName(path);
+        if (name is Checkpoint.Folder or Checkpoint.Folder + ".old") name = Path.GetFileName(Path.GetDirectoryName(path)) ?? name;
+        return string.IsNullOrEmpty(name) ? "lathe" : name;
     }
 
     /// <summary>The adapter <paramref name="requested"/> selects: null for the base (or no model id), the adapter's name

@@ -96,6 +96,35 @@ public sealed class LatheChatClientTests : IDisposable
     }
 
     [Fact]
+    public async Task Top_p_zero_keeps_only_the_most_likely_token()
+    {
+        var greedy = await _client.GetResponseAsync(Conversation, new ChatOptions { Temperature = 0, MaxOutputTokens = 12 });
+        var topP = await _client.GetResponseAsync(Conversation, new ChatOptions { TopP = 0, TopK = -1, Seed = 9, MaxOutputTokens = 12 });
+        Assert.Equal(greedy.Text, topP.Text);
+    }
+
+    [Theory]
+    [InlineData("runs/chat/checkpoint", "chat")]
+    [InlineData("/models/tiny-chat/", "tiny-chat")]
+    [InlineData("FILE", "tiny")]
+    public void The_default_model_id_is_the_servers(string source, string id)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "lathe-id-" + Guid.NewGuid().ToString("N"));
+        if (source == "FILE")
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(source = Path.Combine(dir, "tiny.gguf"), "");
+        }
+        try
+        {
+            using var model = new LoadedModel(CausalLM.Create(Config with { Layers = 1 }, 1), Ascii, source);
+            using var engine = new InferenceEngine(model);
+            Assert.Equal(id, new LatheChatClient(engine).GetService<ChatClientMetadata>()!.DefaultModelId);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public async Task Streaming_gives_the_same_text_usage_and_finish_as_one_response_for_the_same_seed()
     {
         var options = new ChatOptions { Temperature = 1.1f, Seed = 42, MaxOutputTokens = 20 };
