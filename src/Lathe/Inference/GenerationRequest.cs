@@ -19,7 +19,8 @@ public sealed record GenerationRequest
     /// <summary>How many continuations (OpenAI's <c>n</c>). They share the prompt's cached keys and values.</summary>
     public int Choices { get; init; } = 1;
 
-    /// <summary>Strings that end a choice (not included in its text); at most 4, as OpenAI allows.</summary>
+    /// <summary>Strings that end a choice (not included in its text). OpenAI allows a client 4; the engine takes up to
+    /// 16, so a caller can add the chat template's end-of-turn text beside them.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
     /// <summary>Extra ids that end a choice, beside the model's stop ids (end of turn of the chat template).</summary>

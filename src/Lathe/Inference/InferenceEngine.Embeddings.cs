@@ -27,11 +27,17 @@ public sealed partial class InferenceEngine
     }
 
     // Called on the loop thread under the gate.
+    // Called on the loop thread; the model runs outside the gate so that Submit and Stats never wait for it.
     void RunEmbeddings()
     {
-        while (_embeddings.Count > 0)
+        while (true)
         {
-            var job = _embeddings.Dequeue();
+            EmbeddingJob job;
+            lock (_gate)
+            {
+                if (_embeddings.Count == 0) return;
+                job = _embeddings.Dequeue();
+            }
             if (job.Cancel.IsCancellationRequested) { job.Result.TrySetCanceled(job.Cancel); continue; }
             try { job.Result.TrySetResult(ComputeEmbeddings(job.Inputs)); }
             catch (Exception e) { job.Result.TrySetException(e); }

@@ -113,7 +113,8 @@ public sealed partial class InferenceEngine : IDisposable
         if (r.Prompt.Length + r.MaxTokens > ContextLength)
             throw new ArgumentException($"max_tokens: the prompt's {r.Prompt.Length} tokens + {r.MaxTokens} exceed the context of {ContextLength}; lower max_tokens.");
         if (r.Choices < 1 || r.Choices > Options.Parallel) throw new ArgumentException($"n: {r.Choices} must be between 1 and {Options.Parallel} (this server's parallel sequences).");
-        if (r.StopStrings.Count > 4) throw new ArgumentException($"stop: at most 4 sequences, got {r.StopStrings.Count}.");
+        // OpenAI's limit of 4 is the API's to check; callers add the template's end-of-turn text beside the user's.
+        if (r.StopStrings.Count > 16) throw new ArgumentException($"stop: at most 16 sequences, got {r.StopStrings.Count}.");
         if (r.TopLogprobs < -1 || r.TopLogprobs > 20) throw new ArgumentException($"top_logprobs: {r.TopLogprobs} must be between 0 and 20.");
         try { r.Sampling.Validate(); }
         catch (ArgumentException e) { throw new ArgumentException($"sampling: {e.Message}"); }
@@ -168,15 +169,16 @@ public sealed partial class InferenceEngine : IDisposable
     {
         while (!_stopping)
         {
-            bool busy;
+            bool busy, embeddings;
+            RunEmbeddings();
             lock (_gate)
             {
-                RunEmbeddings();
                 DropCancelled();
                 Admit();
                 busy = _running.Count > 0;
+                embeddings = _embeddings.Count > 0;
             }
-            if (!busy) { _wake.Wait(); continue; }
+            if (!busy) { if (!embeddings) _wake.Wait(); continue; }
             var clock = Stopwatch.StartNew();
             try
             {
