@@ -74,6 +74,7 @@ public sealed class LatheServer : IAsyncDisposable
             k.Listen(endpoint);
         });
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         if (options.CorsOrigin is not null) builder.Services.AddCors();
         var app = builder.Build();
 

@@ -35,12 +35,18 @@ internal static class Oracle
         return rows;
     }
 
-    /// <summary>The token id whose bytes are <paramref name="bytes"/> (byte-level BPE: every token's bytes are unique).</summary>
+    /// <summary>The token id whose bytes are <paramref name="bytes"/> (byte-level BPE: every token's bytes are unique; a
+    /// special token's text is matched only when no ordinary token has it).</summary>
     public static int IdOfBytes(LoadedModel model, byte[] bytes)
     {
+        int special = -1;
         for (int id = 0; id < model.Tokenizer.VocabSize; id++)
-            if (model.Tokenizer.DecodeBytes([id]).AsSpan().SequenceEqual(bytes) && !IsSpecial(model, id)) return id;
-        throw new Xunit.Sdk.XunitException($"no token has the bytes [{string.Join(",", bytes)}]");
+            if (model.Tokenizer.DecodeBytes([id]).AsSpan().SequenceEqual(bytes))
+            {
+                if (!IsSpecial(model, id)) return id;
+                special = id;
+            }
+        return special >= 0 ? special : throw new Xunit.Sdk.XunitException($"no token has the bytes [{string.Join(",", bytes)}]");
     }
 
     static bool IsSpecial(LoadedModel model, int id) => model.Tokenizer.SpecialTokens.Any(s => s.Id == id);

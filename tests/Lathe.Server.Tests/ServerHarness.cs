@@ -23,8 +23,13 @@ internal sealed class ServerHarness : IAsyncDisposable
         var model = TinyModel.Create(seed);
         var e = new InferenceEngine(model, engine ?? new EngineOptions { Parallel = 4 }, adapters);
         var log = new List<string>();
-        var server = await LatheServer.StartAsync((options ?? new ServerOptions()) with { Port = 0, ModelName = options?.ModelName ?? ModelId },
-            e, line => { lock (log) log.Add(line); });
+        LatheServer server;
+        try
+        {
+            server = await LatheServer.StartAsync((options ?? new ServerOptions()) with { Port = 0, ModelName = options?.ModelName ?? ModelId },
+                e, line => { lock (log) log.Add(line); });
+        }
+        catch { e.Dispose(); model.Dispose(); throw; }
         var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         return new ServerHarness { Model = model, Engine = e, Server = server, Http = http, Log = log };
     }

@@ -13,7 +13,7 @@ internal static class ErrorResponses
         response.StatusCode = status;
         response.ContentType = "application/json";
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) ApiException.Write(w, message, type, param, code);
+        using (var w = new Utf8JsonWriter(buffer, OpenAiJson.WriterOptions)) ApiException.Write(w, message, type, param, code);
         await response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).ConfigureAwait(false);
     }
 

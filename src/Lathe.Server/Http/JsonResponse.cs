@@ -1,3 +1,4 @@
+using Lathe.Server.OpenAi;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -11,7 +12,7 @@ internal static class JsonResponse
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/json";
-        using (var w = new Utf8JsonWriter(response.BodyWriter)) write(w);
+        using (var w = new Utf8JsonWriter(response.BodyWriter, OpenAiJson.WriterOptions)) write(w);
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using Lathe.Server.OpenAi;
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +19,7 @@ internal sealed class SseWriter : IDisposable
     {
         _response = response;
         _cancel = cancel;
-        _json = new Utf8JsonWriter(_buffer);
+        _json = new Utf8JsonWriter(_buffer, OpenAiJson.WriterOptions);
     }
 
     /// <summary>Sends the 200 and the event-stream headers.</summary>

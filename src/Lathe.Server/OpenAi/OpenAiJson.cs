@@ -14,6 +14,11 @@ internal readonly record struct Usage(int PromptTokens, int CompletionTokens, in
 /// reasons and log-probability entries.</summary>
 internal static class OpenAiJson
 {
+    /// <summary>How responses are written: non-ASCII text as UTF-8 rather than \u escapes (smaller, readable). The
+    /// relaxed encoder's only difference, unescaped HTML characters, is safe for application/json and event streams,
+    /// which no browser renders as HTML.</summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>"chatcmpl-…" / "cmpl-…" with 24 random characters, as OpenAI's ids look.</summary>
     public static string NewId(string prefix)
     {
