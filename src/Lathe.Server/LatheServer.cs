@@ -69,8 +69,10 @@ public sealed class LatheServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            // Kestrel's own limit is the backstop; RequestBody answers an oversized body with OpenAI's 413 first.
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // RequestBody answers an oversized body with OpenAI's 413. Kestrel's own limit sits 1 MiB above it: Kestrel then
+            // reads and drops the rest of a body that is somewhat too large, so the client finishes sending and reads the
+            // 413, instead of a connection reset mid-upload; a body larger still is cut off.
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes + (1 << 20);
             k.Listen(endpoint);
         });
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);

@@ -30,7 +30,9 @@ internal sealed class ServerHarness : IAsyncDisposable
                 e, line => { lock (log) log.Add(line); });
         }
         catch { e.Dispose(); model.Dispose(); throw; }
-        var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+        // No draining: a response disposed before its end closes the connection, as a client that goes away does
+        // (by default the handler would read up to 1 MB more to reuse the connection).
+        var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         return new ServerHarness { Model = model, Engine = e, Server = server, Http = http, Log = log };
     }
 

@@ -32,14 +32,24 @@ internal static class ChatCompletions
             Constraint = ConstraintBinding.Constraint(r.Constraints, model.Loaded, [.. model.Engine.StopTokens, .. model.ChatStopTokens]),
             Adapter = adapter,
         };
-        var stream = GenerationRun.Submit(model.Engine, request, context.RequestAborted);
+        // The engine's work ends with the handler however it ends: the client leaving, an error, or done.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        try { await RunAsync(context, state, r, request, model, start, cancel.Token).ConfigureAwait(false); }
+        finally { cancel.Cancel(); }
+    }
+
+    static async Task RunAsync(HttpContext context, ServerState state, ChatRequest r, GenerationRequest request, ServedModel model,
+        long start, CancellationToken cancel)
+    {
+        var g = r.Generation;
+        var stream = GenerationRun.Submit(model.Engine, request, cancel);
         var run = new GenerationRun(stream, g.N, keepLogprobs: !g.Stream && r.TopLogprobs >= 0, state.Metrics, start);
         string id = OpenAiJson.NewId("chatcmpl-"), name = g.Model ?? model.Id;
         long created = OpenAiJson.UnixNow();
-        if (g.Stream) await StreamAsync(context, state, r, run, model, id, created, name).ConfigureAwait(false);
+        if (g.Stream) await StreamAsync(context, state, r, run, model, id, created, name, cancel).ConfigureAwait(false);
         else
         {
-            await run.ReadAllAsync(context.RequestAborted).ConfigureAwait(false);
+            await run.ReadAllAsync(cancel).ConfigureAwait(false);
             await JsonResponse.WriteAsync(context, w =>
             {
                 OpenAiJson.WriteHead(w, id, "chat.completion", created, name);
@@ -57,7 +67,8 @@ internal static class ChatCompletions
         }
     }
 
-    static async Task StreamAsync(HttpContext context, ServerState state, ChatRequest r, GenerationRun run, ServedModel model, string id, long created, string name)
+    static async Task StreamAsync(HttpContext context, ServerState state, ChatRequest r, GenerationRun run, ServedModel model, string id,
+        long created, string name, CancellationToken cancel)
     {
         var g = r.Generation;
         bool logprobs = r.TopLogprobs >= 0, hold = ConstraintBinding.HoldsText(r.Constraints);
@@ -73,7 +84,7 @@ internal static class ChatCompletions
         }
         try
         {
-            await foreach (var e in run.ReadAsync(context.RequestAborted).ConfigureAwait(false))
+            await foreach (var e in run.ReadAsync(cancel).ConfigureAwait(false))
             {
                 if (e.Finish is null)
                 {
@@ -110,7 +121,7 @@ internal static class ChatCompletions
                 await sse.SendAsync().ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
         {
             await StreamErrors.SendAsync(sse, e, state.Log).ConfigureAwait(false);
             return;

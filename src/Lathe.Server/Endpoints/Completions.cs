@@ -50,9 +50,17 @@ internal static class Completions
             }
         }
         catch { cancel.Cancel(); throw; }
+        // The engine's work ends with the handler however it ends: the client leaving, an error, or done.
+        try { await RespondAsync(context, state, r, runs, echoes, model, id, created, name, cancel.Token).ConfigureAwait(false); }
+        finally { cancel.Cancel(); }
+    }
 
-        if (g.Stream) { await StreamAsync(context, state, r, runs, echoes, model, id, created, name, cancel.Token).ConfigureAwait(false); return; }
-        await Task.WhenAll(runs.Select(run => run.ReadAllAsync(cancel.Token))).ConfigureAwait(false);
+    static async Task RespondAsync(HttpContext context, ServerState state, CompletionRequest r, GenerationRun[] runs, string[] echoes,
+        ServedModel model, string id, long created, string name, CancellationToken cancel)
+    {
+        var g = r.Generation;
+        if (g.Stream) { await StreamAsync(context, state, r, runs, echoes, model, id, created, name, cancel).ConfigureAwait(false); return; }
+        await Task.WhenAll(runs.Select(run => run.ReadAllAsync(cancel))).ConfigureAwait(false);
         var usage = new Usage();
         foreach (var run in runs) usage += run.Usage;
         await JsonResponse.WriteAsync(context, w =>
@@ -111,7 +119,7 @@ internal static class Completions
                 await sse.SendAsync().ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
         {
             await StreamErrors.SendAsync(sse, e, state.Log).ConfigureAwait(false);
             return;

@@ -18,6 +18,13 @@ internal sealed class ErrorBoundary(ServerMetrics metrics, Action<string> log)
         {
             await next(context).ConfigureAwait(false);
         }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (whatever the failed read or write threw); there is no one to answer. Counted under
+            // nginx's "client closed request" when nothing was sent yet.
+            if (!context.Response.HasStarted) context.Response.StatusCode = 499;
+            metrics.CountCancelled(endpoint);
+        }
         catch (ApiException e) when (!context.Response.HasStarted)
         {
             if (e.Status == 429) context.Response.Headers.RetryAfter = "1";
@@ -30,13 +37,6 @@ internal sealed class ErrorBoundary(ServerMetrics metrics, Action<string> log)
                 ? RequestBody.TooLarge(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0)
                 : new ApiException(e.StatusCode, $"request: {e.Message}");
             await ErrorResponses.WriteAsync(context, error).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            // The client went away; there is no one to answer. Counted under nginx's "client closed request" when nothing
-            // was sent yet.
-            if (!context.Response.HasStarted) context.Response.StatusCode = 499;
-            metrics.CountCancelled(endpoint);
         }
         catch (Exception e) when (!context.Response.HasStarted)
         {

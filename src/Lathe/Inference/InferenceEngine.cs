@@ -15,7 +15,7 @@ namespace Lathe.Inference;
 /// <summary>Serves one model to many requests (placeholder: one at a time).</summary>
 public sealed class InferenceEngine : IDisposable
 {
-    readonly Channel<Job> _queue;
+    readonly System.Collections.Concurrent.BlockingCollection<Job> _queue = new();
     readonly SemaphoreSlim _modelLock = new(1, 1);
     readonly CancellationTokenSource _stop = new();
     readonly Task _worker;
@@ -42,8 +42,8 @@ public sealed class InferenceEngine : IDisposable
         catch (InvalidDataException) { }
         int blocks = 2 * ((ContextLength + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize);
         _cache = new PagedKvCache(config, blocks);
-        _queue = Channel.CreateUnbounded<Job>();
-        _worker = Task.Run(WorkAsync);
+        // A thread of its own: decoding is long CPU-bound work that must not hold a thread-pool thread.
+        _worker = Task.Factory.StartNew(Work, TaskCreationOptions.LongRunning);
     }
 
     public LoadedModel Model { get; }
@@ -84,7 +84,7 @@ public sealed class InferenceEngine : IDisposable
             throw new EngineBusyException($"the queue is full ({Options.QueueCapacity} requests waiting); try again later.");
         }
         var job = new Job(request, Channel.CreateUnbounded<GenerationEvent>(), cancel);
-        _queue.Writer.TryWrite(job);
+        _queue.Add(job);
         Interlocked.Increment(ref _requests);
         Interlocked.Add(ref _promptTokens, request.Prompt.Length);
         return new GenerationStream(request.Prompt.Length, job.Events.Reader, cancel);
@@ -134,16 +134,20 @@ public sealed class InferenceEngine : IDisposable
 
     sealed record Job(GenerationRequest Request, Channel<GenerationEvent> Events, CancellationToken Cancel);
 
-    async Task WorkAsync()
+    void Work()
     {
-        await foreach (var job in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+        try
         {
-            Interlocked.Decrement(ref _queued);
-            await _modelLock.WaitAsync(_stop.Token).ConfigureAwait(false);
-            try { Run(job); }
-            catch (Exception e) { job.Events.Writer.TryComplete(e); }
-            finally { _modelLock.Release(); job.Events.Writer.TryComplete(); }
+            foreach (var job in _queue.GetConsumingEnumerable(_stop.Token))
+            {
+                Interlocked.Decrement(ref _queued);
+                _modelLock.Wait(_stop.Token);
+                try { Run(job); }
+                catch (Exception e) { job.Events.Writer.TryComplete(e); }
+                finally { _modelLock.Release(); job.Events.Writer.TryComplete(); }
+            }
         }
+        catch (OperationCanceledException) { }
     }
 
     void Run(Job job)
@@ -230,7 +234,7 @@ public sealed class InferenceEngine : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _queue.Writer.TryComplete();
+        _queue.CompleteAdding();
         try { _worker.Wait(); } catch (AggregateException) { }
         _cache.Dispose();
     }
