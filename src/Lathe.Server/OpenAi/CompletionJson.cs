@@ -54,16 +54,23 @@ internal static class CompletionJson
     }
 
     // {token text: logprob} for the most likely tokens and the chosen one, as the legacy API reports "up to logprobs + 1"
-    // entries. Two ids with the same text would repeat a key; the first (more likely) is kept.
+    // entries. Two ids with the same text would repeat a key; the first (more likely) is kept. At most six entries, so
+    // the repeat check scans instead of allocating a set per token.
     static void WriteTop(Utf8JsonWriter w, GenerationEvent e, TokenText tokenText)
     {
         w.WriteStartObject();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        if (e.TopLogprobs is { } top)
-            foreach (var t in top)
-                if (seen.Add(tokenText.Text(t.Token))) w.WriteNumber(tokenText.Text(t.Token), Finite(t.Logprob));
-        if (seen.Add(tokenText.Text(e.Token))) w.WriteNumber(tokenText.Text(e.Token), Finite(e.Logprob ?? float.NaN));
+        var top = e.TopLogprobs ?? [];
+        for (int i = 0; i < top.Length; i++)
+            if (!SeenBefore(top, i, tokenText.Text(top[i].Token), tokenText)) w.WriteNumber(tokenText.Text(top[i].Token), Finite(top[i].Logprob));
+        string chosen = tokenText.Text(e.Token);
+        if (!SeenBefore(top, top.Length, chosen, tokenText)) w.WriteNumber(chosen, Finite(e.Logprob ?? float.NaN));
         w.WriteEndObject();
+    }
+
+    static bool SeenBefore(TokenLogprob[] top, int end, string text, TokenText tokenText)
+    {
+        for (int j = 0; j < end; j++) if (tokenText.Text(top[j].Token) == text) return true;
+        return false;
     }
 
     static float Finite(float logprob) => float.IsFinite(logprob) ? logprob : -9999f;
