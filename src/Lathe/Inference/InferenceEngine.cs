@@ -1,264 +1,288 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
-using Lathe.Formats;
+using System.Diagnostics;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 
 namespace Lathe.Inference;
 
-// PLACEHOLDER (branch h15-server only): a sequential stand-in with the integrator's public API, so that the HTTP server
-// and its integration tests can be written before the real continuous-batching engine lands on main. It runs one
-// request at a time, its choices one after another, with no prefix cache. On merge, main's InferenceEngine.cs replaces
-// this file entirely.
-
-/// <summary>Serves one model to many requests (placeholder: one at a time).</summary>
-public sealed class InferenceEngine : IDisposable
+/// <summary>One model shared by many concurrent requests: continuous batching over a paged KV cache. A single loop
+/// thread owns the model and the cache. Between steps it admits queued requests (when their worst-case KV blocks fit
+/// and a slot is free), drops cancelled ones, and then runs one forward pass holding every decoding sequence's next
+/// token plus chunks of the prompts being prefilled (chunked prefill), each sequence at its own position. Sequences
+/// finish independently and free their blocks at once. Full blocks of finished prompts and replies stay in a
+/// <see cref="PrefixCache"/>, so a request that repeats a prefix starts after it. Several choices of one request
+/// (<see cref="GenerationRequest.Choices"/>) fork the prompt's sequence after its prefill and share its blocks.</summary>
+/// <remarks>Admission reserves each request's worst case (prompt + max tokens, per choice) against the pool, so a
+/// running sequence never runs out of blocks and nothing is ever preempted; the prefix cache only holds blocks no
+/// reservation needs, evicting them when a step needs room. The model holds no per-request state; adapters (one base,
+/// several adapters) are switched per group of sequences, one forward per adapter in use.</remarks>
+public sealed partial class InferenceEngine : IDisposable
 {
-    readonly System.Collections.Concurrent.BlockingCollection<Job> _queue = new();
-    readonly SemaphoreSlim _modelLock = new(1, 1);
-    readonly CancellationTokenSource _stop = new();
-    readonly Task _worker;
-    readonly PagedKvCache _cache;
+    readonly CausalLM? _decoder;
+    readonly PagedKvCache? _cache;
+    readonly PrefixCache? _prefixes;
     readonly HashSet<int> _stopTokens;
-    int _queued, _running;
-    long _requests, _promptTokens, _generatedTokens, _steps;
+    readonly Thread _loop;
+    readonly object _gate = new();
+    readonly Queue<Pending> _queue = new();
+    readonly Queue<EmbeddingJob> _embeddings = new();
+    readonly List<Slot> _running = [];
+    readonly SemaphoreSlim _wake = new(0);
+    readonly Tape _tape = new();
+    volatile bool _stopping;
+    int _reservedBlocks;
+    long _requests, _promptTokens, _cachedPromptTokens, _generatedTokens, _steps;
 
+    /// <param name="model">The model (a decoder for generation; any model for embeddings). The engine does not own it.</param>
+    /// <param name="options">Limits and batching settings.</param>
+    /// <param name="adapters">Adapters loaded over <paramref name="model"/>, selected per request by name.</param>
     public InferenceEngine(LoadedModel model, EngineOptions? options = null, IAdapterSet? adapters = null)
     {
-        options ??= new EngineOptions();
-        options.Validate();
         Model = model;
-        Options = options;
+        Options = options ?? new EngineOptions();
+        Options.Validate();
         Adapters = adapters;
-        var config = model.Decoder.Config;
-        ContextLength = options.ContextLength > 0 ? Math.Min(options.ContextLength, config.MaxPositions) : config.MaxPositions;
+        _decoder = model.Model as CausalLM;
+        int modelContext = model.Model.Config.MaxPositions;
+        ContextLength = Options.ContextLength > 0 ? Math.Min(Options.ContextLength, modelContext) : modelContext;
         _stopTokens = new HashSet<int>(model.StopIds);
-        try
-        {
-            foreach (string end in ChatTemplate.Detect(model.ChatTemplate).EndOfTurn)
+        if (model.ChatTemplate is not null || model.SpecialId("<|im_end|>") is not null)
+            foreach (string end in Lathe.Formats.ChatTemplate.Detect(model.ChatTemplate).EndOfTurn)
                 if (model.SpecialId(end) is int id) _stopTokens.Add(id);
+        if (_decoder is not null)
+        {
+            int blockSize = PagedKvCache.DefaultBlockSize;
+            int tokens = Options.KvTokens > 0 ? Options.KvTokens : Options.Parallel * ContextLength;
+            int blocks = Math.Max((tokens + blockSize - 1) / blockSize, (ContextLength + blockSize - 1) / blockSize + 1);
+            _cache = new PagedKvCache(_decoder.Config.Layers, _decoder.Config.KvHeads, _decoder.Config.HeadDim, ContextLength, blocks, blockSize);
+            if (Options.PrefixCaching) _prefixes = new PrefixCache(_cache);
         }
-        catch (InvalidDataException) { }
-        int blocks = 2 * ((ContextLength + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize);
-        _cache = new PagedKvCache(config, blocks);
-        // A thread of its own: decoding is long CPU-bound work that must not hold a thread-pool thread.
-        _worker = Task.Factory.StartNew(Work, TaskCreationOptions.LongRunning);
+        _loop = new Thread(Run) { IsBackground = true, Name = "lathe-engine" };
+        _loop.Start();
     }
 
     public LoadedModel Model { get; }
     public EngineOptions Options { get; }
     public IAdapterSet? Adapters { get; }
+
+    /// <summary>Tokens one sequence may hold (prompt + output).</summary>
     public int ContextLength { get; }
+
+    /// <summary>Ids that end a choice for every request: the model's stop ids and its chat template's end-of-turn ids.</summary>
     public IReadOnlySet<int> StopTokens => _stopTokens;
+
+    /// <summary>Raised on the engine's thread after every step (for metrics); keep handlers short.</summary>
     public event Action<StepInfo>? StepCompleted;
 
-    public EngineStats Stats => new()
-    {
-        Queued = Volatile.Read(ref _queued), RunningSequences = Volatile.Read(ref _running),
-        KvBlocks = _cache.Blocks, KvBlocksFree = _cache.FreeBlocks, KvBlockSize = _cache.BlockSize,
-        Requests = Interlocked.Read(ref _requests), PromptTokens = Interlocked.Read(ref _promptTokens),
-        GeneratedTokens = Interlocked.Read(ref _generatedTokens), Steps = Interlocked.Read(ref _steps),
-    };
-
+    /// <summary>Queues <paramref name="request"/>. Throws <see cref="ArgumentException"/> (one line naming the field) for
+    /// a request outside the limits and <see cref="EngineBusyException"/> when the queue is full.</summary>
     public GenerationStream Submit(GenerationRequest request, CancellationToken cancel = default)
     {
-        int V = Model.Decoder.Config.VocabSize;
-        if (request.Prompt.Length == 0) throw new ArgumentException("prompt: is empty.");
-        foreach (int id in request.Prompt)
-            if ((uint)id >= (uint)V) throw new ArgumentException($"prompt: token id {id} is not below the vocabulary size {V}.");
+        Validate(request);
+        var stream = new GenerationStream(request.Prompt.Length, request.Choices);
+        var pending = new Pending(request, stream, BlocksNeeded(request));
+        lock (_gate)
+        {
+            if (_stopping) throw new ObjectDisposedException(nameof(InferenceEngine));
+            // The queue's limit counts requests waiting; with room to run at once (nothing waiting, a slot free) even a
+            // zero-length queue takes the request.
+            if (_queue.Count >= Options.QueueCapacity && !(_queue.Count == 0 && _running.Count + request.Choices <= Options.Parallel))
+                throw new EngineBusyException($"the server is busy: {_queue.Count} requests are waiting (the queue holds {Options.QueueCapacity}); retry later.");
+            _queue.Enqueue(pending);
+            _requests++;
+        }
+        if (cancel.CanBeCanceled) pending.Registration = cancel.Register(() => { stream.Cancel(); _wake.Release(); });
+        _wake.Release();
+        return stream;
+    }
+
+    void Validate(GenerationRequest r)
+    {
+        if (_decoder is null)
+            throw new ArgumentException($"model: '{Model.Model.Config.ModelType}' is not a decoder (causal LM); it serves embeddings only.");
+        if (r.Prompt.Length == 0) throw new ArgumentException("prompt: it is empty.");
+        int vocab = _decoder.Config.VocabSize;
+        foreach (int t in r.Prompt)
+            if ((uint)t >= (uint)vocab) throw new ArgumentException($"prompt: token id {t} is outside the vocabulary of {vocab}.");
         int maxPrompt = Options.MaxPromptTokens > 0 ? Math.Min(Options.MaxPromptTokens, ContextLength - 1) : ContextLength - 1;
-        if (request.Prompt.Length > maxPrompt)
-            throw new ArgumentException($"prompt: {request.Prompt.Length} tokens is more than the {maxPrompt} this server takes (context {ContextLength}).");
-        int maxOut = Options.MaxOutputTokens > 0 ? Options.MaxOutputTokens : ContextLength;
-        if (request.MaxTokens < 1 || request.MaxTokens > maxOut)
-            throw new ArgumentException($"max_tokens: {request.MaxTokens} must be in 1…{maxOut}.");
-        if (request.Choices < 1) throw new ArgumentException($"n: {request.Choices} must be ≥ 1.");
-        if (request.TopLogprobs > 20) throw new ArgumentException($"top_logprobs: {request.TopLogprobs} must be ≤ 20.");
-        if (request.Adapter is { } name && (Adapters is null || !Adapters.Names.Contains(name)))
-            throw new ArgumentException($"model: no adapter named '{name}'.");
-        request.Sampling.Validate();
-        if (Interlocked.Increment(ref _queued) > Options.QueueCapacity + 1)
-        {
-            Interlocked.Decrement(ref _queued);
-            throw new EngineBusyException($"the queue is full ({Options.QueueCapacity} requests waiting); try again later.");
-        }
-        var job = new Job(request, Channel.CreateUnbounded<GenerationEvent>(), cancel);
-        _queue.Add(job);
-        Interlocked.Increment(ref _requests);
-        Interlocked.Add(ref _promptTokens, request.Prompt.Length);
-        return new GenerationStream(request.Prompt.Length, job.Events.Reader, cancel);
+        if (r.Prompt.Length > maxPrompt)
+            throw new ArgumentException($"prompt: {r.Prompt.Length} tokens is more than this server accepts ({maxPrompt}; the context is {ContextLength}).");
+        if (r.MaxTokens < 1) throw new ArgumentException($"max_tokens: {r.MaxTokens} must be ≥ 1.");
+        int maxOutput = Options.MaxOutputTokens > 0 ? Options.MaxOutputTokens : ContextLength;
+        if (r.MaxTokens > maxOutput) throw new ArgumentException($"max_tokens: {r.MaxTokens} is more than this server allows ({maxOutput}).");
+        if (r.Prompt.Length + r.MaxTokens > ContextLength)
+            throw new ArgumentException($"max_tokens: the prompt's {r.Prompt.Length} tokens + {r.MaxTokens} exceed the context of {ContextLength}; lower max_tokens.");
+        if (r.Choices < 1 || r.Choices > Options.Parallel) throw new ArgumentException($"n: {r.Choices} must be between 1 and {Options.Parallel} (this server's parallel sequences).");
+        if (r.StopStrings.Count > 4) throw new ArgumentException($"stop: at most 4 sequences, got {r.StopStrings.Count}.");
+        if (r.TopLogprobs < -1 || r.TopLogprobs > 20) throw new ArgumentException($"top_logprobs: {r.TopLogprobs} must be between 0 and 20.");
+        try { r.Sampling.Validate(); }
+        catch (ArgumentException e) { throw new ArgumentException($"sampling: {e.Message}"); }
+        if (r.Adapter is not null && (Adapters is null || !Adapters.Names.Contains(r.Adapter)))
+            throw new ArgumentException($"model: no adapter named '{r.Adapter}' is loaded.");
+        if (BlocksNeeded(r) > _cache!.Blocks)
+            throw new ArgumentException($"max_tokens: {r.Choices} × ({r.Prompt.Length} + {r.MaxTokens}) tokens need more KV cache than this server has ({_cache.Blocks * _cache.BlockSize} tokens).");
     }
 
-    public async Task<float[][]> EmbedAsync(IReadOnlyList<int[]> inputs, CancellationToken cancel = default)
+    // A request's worst case in blocks: the prompt's full blocks once (the choices fork and share them), and per choice
+    // the prompt's last partial block (copied on its first write) and the output.
+    int BlocksNeeded(GenerationRequest r)
     {
-        var decoder = Model.Decoder;
-        for (int i = 0; i < inputs.Count; i++)
+        int size = PagedKvCache.DefaultBlockSize, p = r.Prompt.Length;
+        return p / size + r.Choices * ((p % size + r.MaxTokens + size - 1) / size);
+    }
+
+    /// <summary>What the engine is doing now.</summary>
+    public EngineStats Stats
+    {
+        get
         {
-            if (inputs[i].Length == 0) throw new ArgumentException($"input[{i}]: is empty.");
-            if (inputs[i].Length > ContextLength) throw new ArgumentException($"input[{i}]: {inputs[i].Length} tokens is more than the context {ContextLength}.");
-            foreach (int id in inputs[i])
-                if ((uint)id >= (uint)decoder.Config.VocabSize) throw new ArgumentException($"input[{i}]: token id {id} is not below the vocabulary size {decoder.Config.VocabSize}.");
-        }
-        await _modelLock.WaitAsync(cancel).ConfigureAwait(false);
-        try
-        {
-            return await Task.Run(() =>
+            lock (_gate)
             {
-                var result = new float[inputs.Count][];
-                using var tape = new Tape();
-                for (int i = 0; i < inputs.Count; i++)
+                return new EngineStats
                 {
-                    tape.Reset();
-                    using (tape.Activate())
-                    using (Tape.NoGrad())
-                    {
-                        int T = inputs[i].Length, C = decoder.Config.Embd;
-                        var hidden = Ops.Contiguous(decoder.Hidden(decoder.Embed(inputs[i], 1, T), 1, T));   // (T, C)
-                        float[] data = new float[T * C];
-                        unsafe { new ReadOnlySpan<float>(hidden.Data, T * C).CopyTo(data); }
-                        var v = new float[C];
-                        for (int t = 0; t < T; t++) for (int c = 0; c < C; c++) v[c] += data[t * C + c] / T;
-                        double norm = 0;
-                        foreach (float x in v) norm += x * x;
-                        float scale = norm > 0 ? (float)(1 / Math.Sqrt(norm)) : 0;
-                        for (int c = 0; c < C; c++) v[c] *= scale;
-                        result[i] = v;
-                    }
-                }
-                return result;
-            }, cancel).ConfigureAwait(false);
-        }
-        finally { _modelLock.Release(); }
-    }
-
-    sealed record Job(GenerationRequest Request, Channel<GenerationEvent> Events, CancellationToken Cancel);
-
-    void Work()
-    {
-        try
-        {
-            foreach (var job in _queue.GetConsumingEnumerable(_stop.Token))
-            {
-                Interlocked.Decrement(ref _queued);
-                _modelLock.Wait(_stop.Token);
-                try { Run(job); }
-                catch (Exception e) { job.Events.Writer.TryComplete(e); }
-                finally { _modelLock.Release(); job.Events.Writer.TryComplete(); }
+                    Queued = _queue.Count,
+                    RunningSequences = _running.Count,
+                    KvBlocks = _cache?.Blocks ?? 0,
+                    KvBlocksFree = _cache?.FreeBlocks ?? 0,
+                    KvBlocksCached = _prefixes?.IdleBlocks ?? 0,
+                    KvBlockSize = _cache?.BlockSize ?? 0,
+                    Requests = _requests,
+                    PromptTokens = _promptTokens,
+                    CachedPromptTokens = _cachedPromptTokens,
+                    GeneratedTokens = _generatedTokens,
+                    Steps = _steps,
+                };
             }
         }
-        catch (OperationCanceledException) { }
     }
 
-    void Run(Job job)
+    /// <summary>Empties the prefix cache (its blocks return to the pool once no running sequence holds them).</summary>
+    public void ClearPrefixCache()
     {
-        var r = job.Request;
-        var decoder = Model.Decoder;
-        int V = decoder.Config.VocabSize;
-        Adapters?.Use(r.Adapter);
-        var stops = new HashSet<int>(_stopTokens);
-        foreach (int t in r.StopTokens) stops.Add(t);
-        var logits = new float[V];
-        var masked = new float[V];
-        using var tape = new Tape();
-        for (int choice = 0; choice < r.Choices && !job.Cancel.IsCancellationRequested; choice++)
+        lock (_gate) _prefixes?.Clear();
+    }
+
+    // ── The loop ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+    void Run()
+    {
+        while (!_stopping)
         {
-            int seq = _cache.AddSequence();
-            Interlocked.Increment(ref _running);
+            bool busy;
+            lock (_gate)
+            {
+                RunEmbeddings();
+                DropCancelled();
+                Admit();
+                busy = _running.Count > 0;
+            }
+            if (!busy) { _wake.Wait(); continue; }
+            var clock = Stopwatch.StartNew();
             try
             {
-                Step(tape, decoder, r.Prompt, seq, logits);
-                var sampler = new SamplerChain(r.Sampling with { Seed = r.Sampling.Seed + (ulong)choice });
-                var processor = r.Constraint?.Invoke();
-                var streamer = new TextStreamer(Model.Tokenizer, r.StopStrings);
-                var history = new List<int>(r.Prompt);
-                FinishReason finish = FinishReason.Length;
-                for (int n = 0; n < r.MaxTokens; n++)
-                {
-                    if (job.Cancel.IsCancellationRequested) { finish = FinishReason.Cancelled; break; }
-                    logits.CopyTo(masked);
-                    processor?.Process(masked);
-                    int next = sampler.Sample(masked, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
-                    if (stops.Contains(next)) { finish = FinishReason.Stop; break; }
-                    history.Add(next);
-                    processor?.Accept(next);
-                    Interlocked.Increment(ref _generatedTokens);
-                    var e = new GenerationEvent(choice, next, streamer.Push(next));
-                    if (r.TopLogprobs >= 0) e = WithLogprobs(e, logits, next, r.TopLogprobs);
-                    job.Events.Writer.TryWrite(e);
-                    if (streamer.Stopped || processor?.IsComplete == true) { finish = FinishReason.Stop; break; }
-                    if (n + 1 == r.MaxTokens) break;
-                    if (_cache.Length(seq) >= ContextLength) break;
-                    Step(tape, decoder, [next], seq, logits);
-                }
-                job.Events.Writer.TryWrite(new GenerationEvent(choice, -1, streamer.Flush(), finish));
+                var (sequences, rows, prefill) = Step();
+                StepCompleted?.Invoke(new StepInfo(sequences, rows, prefill, clock.Elapsed.TotalSeconds));
             }
-            finally
+            catch (Exception e)
             {
-                _cache.Free(seq);
-                Interlocked.Decrement(ref _running);
+                // A failure inside the model is a bug, not the client's: the requests of the step end with the error
+                // (their streams throw it) and the engine goes on serving the others.
+                lock (_gate) FailRunning(e);
             }
         }
     }
 
-    void Step(Tape tape, CausalLM decoder, ReadOnlySpan<int> ids, int seq, float[] logits)
+    void FailRunning(Exception error)
     {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        tape.Reset();
-        using (tape.Activate())
-        using (Tape.NoGrad())
+        foreach (var s in _running.ToArray())
         {
-            var last = Ops.Contiguous(_cache.Forward(decoder, ids, seq));
-            unsafe { new ReadOnlySpan<float>(last.Data, logits.Length).CopyTo(logits); }
+            _running.Remove(s);
+            _cache!.Free(s.Sequence);
+            if (--s.Owner.Live == 0) Finish(s.Owner, error);
         }
-        Interlocked.Increment(ref _steps);
-        StepCompleted?.Invoke(new StepInfo(1, ids.Length, ids.Length > 1 ? ids.Length : 0, watch.Elapsed.TotalSeconds));
     }
 
-    static GenerationEvent WithLogprobs(GenerationEvent e, float[] logits, int token, int top)
+    // Queued requests join while a slot and their worst-case blocks are free, first come first served.
+    void Admit()
     {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        float logZ = max + (float)Math.Log(sum);
-        TokenLogprob[]? best = null;
-        if (top > 0)
+        while (_queue.Count > 0)
         {
-            var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(top);
-            best = order.Select(i => new TokenLogprob(i, logits[i] - logZ)).ToArray();
+            var p = _queue.Peek();
+            if (p.Stream.Cancelled) { _queue.Dequeue(); Finish(p); continue; }
+            if (_running.Count + p.Request.Choices > Options.Parallel || _reservedBlocks + p.Blocks > _cache!.Blocks) return;
+            _queue.Dequeue();
+            _reservedBlocks += p.Blocks;
+            var r = p.Request;
+            int sequence, cached = 0;
+            if (_prefixes is not null)
+            {
+                var blocks = new List<int>();
+                // At least the last prompt token runs again: its logits choose the first token.
+                cached = _prefixes.Match(r.Adapter, r.Prompt.AsSpan(0, r.Prompt.Length - 1), blocks);
+                sequence = cached > 0 ? _cache.AddSequence(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(blocks), cached) : _cache.AddSequence();
+            }
+            else sequence = _cache.AddSequence();
+            p.Stream.CachedPromptTokens = cached;
+            _promptTokens += r.Prompt.Length;
+            _cachedPromptTokens += cached;
+            p.Live = 1;
+            p.Admitted = true;
+            _running.Add(new Slot(p, 0, sequence, cached, this));
         }
-        return e with { Logprob = logits[token] - logZ, TopLogprobs = best };
+    }
+
+    void DropCancelled()
+    {
+        for (int i = _running.Count - 1; i >= 0; i--)
+            if (_running[i].Owner.Stream.Cancelled) End(_running[i], FinishReason.Cancelled);
+        if (_queue.Count > 0 && _queue.Any(p => p.Stream.Cancelled))
+        {
+            var keep = _queue.Where(p => !p.Stream.Cancelled).ToList();
+            foreach (var p in _queue.Where(p => p.Stream.Cancelled)) Finish(p);
+            _queue.Clear();
+            foreach (var p in keep) _queue.Enqueue(p);
+        }
+    }
+
+    // A request whose every choice has ended: its stream closes and its reservation returns.
+    void Finish(Pending p, Exception? error = null)
+    {
+        if (p.Done) return;
+        p.Done = true;
+        p.Registration.Dispose();
+        if (p.Admitted) _reservedBlocks -= p.Blocks;
+        p.Stream.Complete(error);
     }
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _queue.CompleteAdding();
-        try { _worker.Wait(); } catch (AggregateException) { }
-        _cache.Dispose();
+        lock (_gate)
+        {
+            if (_stopping) return;
+            _stopping = true;
+        }
+        _wake.Release();
+        _loop.Join();
+        lock (_gate)
+        {
+            foreach (var s in _running.ToArray()) End(s, FinishReason.Cancelled);
+            while (_queue.Count > 0) Finish(_queue.Dequeue(), new ObjectDisposedException(nameof(InferenceEngine)));
+            while (_embeddings.Count > 0) _embeddings.Dequeue().Result.TrySetException(new ObjectDisposedException(nameof(InferenceEngine)));
+            _prefixes?.Clear();
+        }
+        _cache?.Dispose();
+        _tape.Dispose();
+        _wake.Dispose();
     }
-}
 
-/// <summary>The events of one submitted request (placeholder).</summary>
-public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
-{
-    readonly ChannelReader<GenerationEvent> _events;
-    readonly CancellationToken _cancel;
-
-    internal GenerationStream(int promptTokens, ChannelReader<GenerationEvent> events, CancellationToken cancel)
+    sealed class Pending(GenerationRequest request, GenerationStream stream, int blocks)
     {
-        PromptTokens = promptTokens;
-        _events = events;
-        _cancel = cancel;
-    }
-
-    public int PromptTokens { get; }
-    public int CachedPromptTokens => 0;
-
-    public async IAsyncEnumerator<GenerationEvent> GetAsyncEnumerator(CancellationToken cancellationToken = default)
-    {
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(_cancel, cancellationToken);
-        await foreach (var e in _events.ReadAllAsync(both.Token).ConfigureAwait(false)) yield return e;
+        public readonly GenerationRequest Request = request;
+        public readonly GenerationStream Stream = stream;
+        public readonly int Blocks = blocks;
+        public CancellationTokenRegistration Registration;
+        public int Live;          // choices still running
+        public bool Admitted;     // its blocks are reserved
+        public bool Done;
     }
 }

@@ -86,6 +86,49 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
         return _sequences.Count - 1;
     }
 
+    /// <summary>Starts a sequence whose first <paramref name="length"/> tokens are already cached in
+    /// <paramref name="blocks"/> (full blocks another sequence computed, e.g. from a prefix cache): the blocks are shared,
+    /// reference counted, and copied only if the new sequence writes into one.</summary>
+    public int AddSequence(ReadOnlySpan<int> blocks, int length)
+    {
+        if (length < 0 || length > blocks.Length * BlockSize || (blocks.Length > 0 && length <= (blocks.Length - 1) * BlockSize) || blocks.Length > _maxBlocksPerSequence)
+            throw new ArgumentException($"kv cache: {length} cached tokens do not fill {blocks.Length} blocks of {BlockSize}.");
+        foreach (int b in blocks)
+            if ((uint)b >= (uint)Blocks || _references[b] == 0) throw new ArgumentException($"kv cache: block {b} is not in use; only cached blocks can be shared.");
+        int id = AddSequence();
+        var s = _sequences[id]!;
+        blocks.CopyTo(s.Table);
+        s.Blocks = blocks.Length;
+        s.Length = length;
+        foreach (int b in blocks) _references[b]++;
+        return id;
+    }
+
+    /// <summary>The blocks holding <paramref name="sequence"/>'s tokens, in order (block i holds positions
+    /// i·BlockSize …).</summary>
+    public ReadOnlySpan<int> BlockTable(int sequence)
+    {
+        var s = Get(sequence);
+        return s.Table.AsSpan(0, s.Blocks);
+    }
+
+    /// <summary>Keeps <paramref name="block"/> alive beyond the sequences that hold it (a prefix cache's reference).</summary>
+    public void Retain(int block)
+    {
+        if ((uint)block >= (uint)Blocks || _references[block] == 0) throw new ArgumentException($"kv cache: block {block} is not in use.");
+        _references[block]++;
+    }
+
+    /// <summary>Drops a reference taken with <see cref="Retain"/>; the block returns to the pool when none is left.</summary>
+    public void Release(int block)
+    {
+        if ((uint)block >= (uint)Blocks || _references[block] == 0) throw new ArgumentException($"kv cache: block {block} is not in use.");
+        if (--_references[block] == 0) _freeList[_freeCount++] = block;
+    }
+
+    /// <summary>How many holders (sequences, retains) <paramref name="block"/> has; 0 when it is free.</summary>
+    public int References(int block) => _references[block];
+
     /// <summary>Ends a sequence, returning the blocks no other sequence shares to the pool (its memory's too).</summary>
     public void Free(int sequence)
     {

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Lathe.Tensors;
 
 namespace Lathe.Inference;
@@ -56,19 +57,27 @@ public sealed class SamplerChain
     }
 
     /// <summary>The next token for <paramref name="logits"/>, given the tokens so far (for the penalties).</summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history) => Sample(logits, history, null);
+
+    /// <summary>The next token, with <paramref name="processor"/> (a grammar mask, …) shaping the logits before the
+    /// sampler's own stages. Tokens it sets to −∞ are never chosen. The processor is not told the choice: the caller
+    /// calls <see cref="ILogitsProcessor.Accept"/> once it keeps the token.</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, ILogitsProcessor? processor)
     {
         int V = logits.Length;
         if (V == 0) throw new ArgumentException("sampler: empty logits.");
         if (_logits.Length != V) { _logits = new float[V]; _order = new int[V]; _probs = new float[V]; _keys = new float[V]; }
         logits.CopyTo(_logits);
+        processor?.Process(_logits);
         ApplyBiasAndPenalties(history);
         if (_options.Temperature == 0) return ArgMax(_logits);
 
-        // Candidates sorted by logit, best first (sorting negated logits as keys; no comparison delegate).
-        for (int i = 0; i < V; i++) { _order[i] = i; _keys[i] = -_logits[i]; }
-        Array.Sort(_keys, _order);
-        int n = _options.TopK > 0 ? Math.Min(_options.TopK, V) : V;
+        // No truncating stage: draw from the whole tempered distribution, no sort needed (OpenAI's defaults).
+        if (_options.TopK == 0 && _options.TopP >= 1 && _options.MinP == 0) return DrawUnsorted(V);
+
+        // Candidates best first: a top-k selection (O(V log k)) when k is set, else every finite logit sorted.
+        int n = _options.TopK > 0 ? SelectTopK(Math.Min(_options.TopK, V)) : SortFinite(V);
+        if (n == 0) throw new InvalidOperationException("sampler: every token is masked.");
         Softmax(n, 1f);
         if (_options.TopP < 1)
         {
@@ -95,6 +104,95 @@ public sealed class SamplerChain
             if (u < acc) return _order[i];
         }
         return _order[n - 1];
+    }
+
+    // Softmax(logits / T) over the whole vocabulary in id order and one draw; masked (−∞) tokens have probability 0.
+    // Vectorised: with a 32k–150k vocabulary this is most of a sampled token's cost.
+    int DrawUnsorted(int V)
+    {
+        var logits = _logits.AsSpan(0, V);
+        var probs = _probs.AsSpan(0, V);
+        float max = TensorPrimitives.Max(logits);
+        if (float.IsNegativeInfinity(max) || float.IsNaN(max)) throw new InvalidOperationException("sampler: every token is masked.");
+        TensorPrimitives.Subtract(logits, max, probs);
+        TensorPrimitives.Multiply(probs, 1f / _options.Temperature, probs);
+        TensorPrimitives.Exp(probs, probs);
+        double u = _rng.NextFloat() * TensorPrimitives.Sum(probs), acc = 0;
+        int last = 0;
+        for (int i = 0; i < V; i++)
+        {
+            if (probs[i] == 0) continue;
+            acc += probs[i];
+            last = i;
+            if (u < acc) return i;
+        }
+        return last;
+    }
+
+    // _order[0..k) = the k highest finite logits, best first (a min-heap of k keeps the scan O(V log k)); returns how
+    // many there are (fewer than k when the rest are masked).
+    int SelectTopK(int k)
+    {
+        int size = 0;
+        for (int i = 0; i < _logits.Length; i++)
+        {
+            float l = _logits[i];
+            if (float.IsNegativeInfinity(l) || float.IsNaN(l)) continue;
+            if (size < k) { _order[size] = i; _keys[size] = l; SiftUp(size++); }
+            else if (l > _keys[0]) { _order[0] = i; _keys[0] = l; SiftDown(size); }
+        }
+        // Heap sort in place: repeatedly move the smallest to the end, leaving the best first.
+        for (int end = size - 1; end > 0; end--)
+        {
+            (_keys[0], _keys[end]) = (_keys[end], _keys[0]);
+            (_order[0], _order[end]) = (_order[end], _order[0]);
+            SiftDown(end);
+        }
+        return size;
+    }
+
+    void SiftUp(int i)
+    {
+        while (i > 0)
+        {
+            int parent = (i - 1) / 2;
+            if (!Less(i, parent)) break;
+            Swap(i, parent);
+            i = parent;
+        }
+    }
+
+    void SiftDown(int size)
+    {
+        int i = 0;
+        while (true)
+        {
+            int l = 2 * i + 1, r = l + 1, smallest = i;
+            if (l < size && Less(l, smallest)) smallest = l;
+            if (r < size && Less(r, smallest)) smallest = r;
+            if (smallest == i) return;
+            Swap(i, smallest);
+            i = smallest;
+        }
+    }
+
+    // Heap order: lower logit first; on equal logits the higher id counts as lower, so the lower id ranks better.
+    bool Less(int a, int b) => _keys[a] < _keys[b] || (_keys[a] == _keys[b] && _order[a] > _order[b]);
+
+    void Swap(int a, int b)
+    {
+        (_keys[a], _keys[b]) = (_keys[b], _keys[a]);
+        (_order[a], _order[b]) = (_order[b], _order[a]);
+    }
+
+    // Every finite logit sorted best first into _order; returns how many.
+    int SortFinite(int V)
+    {
+        int n = 0;
+        for (int i = 0; i < V; i++)
+            if (!float.IsNegativeInfinity(_logits[i]) && !float.IsNaN(_logits[i])) { _order[n] = i; _keys[n] = -_logits[i]; n++; }
+        Array.Sort(_keys, _order, 0, n);
+        return n;
     }
 
     void ApplyBiasAndPenalties(ReadOnlySpan<int> history)
