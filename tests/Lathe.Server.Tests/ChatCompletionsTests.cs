@@ -47,6 +47,21 @@ public class ChatCompletionsTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task A_repeated_prompt_reports_its_cached_tokens()
+    {
+        var messages = new[] { new { role = "system", content = "You answer questions about whales, ships and the sea, briefly." }, new { role = "user", content = "Which whale?" } };
+        var (_, first) = await H.PostAsync(Chat, new { messages, max_tokens = 2 });
+        var (_, second) = await H.PostAsync(Chat, new { messages, max_tokens = 2 });
+        var usage = second.GetProperty("usage");
+        int prompt = usage.GetProperty("prompt_tokens").GetInt32(), cached = usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.Equal(first.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(), prompt);
+        Assert.True(prompt >= 2 * H.Engine.Stats.KvBlockSize, $"the prompt ({prompt} tokens) should fill at least two KV blocks");
+        // Whole blocks of the prompt came from the prefix cache; at least its last token is always computed.
+        Assert.InRange(cached, H.Engine.Stats.KvBlockSize, prompt - 1);
+        Assert.Equal(0, cached % H.Engine.Stats.KvBlockSize);
+    }
+
+    [Fact]
     public async Task The_same_seed_gives_the_same_choices_and_choice_i_draws_from_seed_plus_i()
     {
         var request = new { messages = Conversation, max_tokens = 10, n = 3, seed = 42, temperature = 1.0, logit_bias = NoStops };
@@ -121,7 +136,7 @@ public class ChatCompletionsTests(SharedServer shared)
         // Every chunk but the last says "usage": null; the last has no choices and the usage.
         Assert.All(chunks.SkipLast(1), c => Assert.Equal(JsonValueKind.Null, c.GetProperty("usage").ValueKind));
         Assert.Empty(chunks[^1].GetProperty("choices").EnumerateArray());
-        Assert.Equal(whole.GetProperty("usage").GetRawText(), chunks[^1].GetProperty("usage").GetRawText());
+        Usage.AssertSame(whole.GetProperty("usage"), chunks[^1].GetProperty("usage"));
         var wholeChoices = whole.GetProperty("choices").EnumerateArray().ToList();
         for (int i = 0; i < 2; i++)
         {

@@ -43,7 +43,7 @@ public class OpenAiNpmClientTests
         Assert.Equal("assistant", chat.GetProperty("role").GetString());
         Assert.Equal(content, chat.GetProperty("content").GetString());
         Assert.Equal("length", chat.GetProperty("finish").GetString());
-        Assert.Equal(raw.GetProperty("usage").GetRawText(), chat.GetProperty("usage").GetRawText());
+        Usage.AssertSame(raw.GetProperty("usage"), chat.GetProperty("usage"));
         var rawLogprobs = raw.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray().ToList();
         var logprobs = chat.GetProperty("logprobs").EnumerateArray().ToList();
         Assert.Equal(6, logprobs.Count);
@@ -59,7 +59,7 @@ public class OpenAiNpmClientTests
         Assert.Equal(content, stream.GetProperty("text").GetString());
         Assert.Equal("assistant", stream.GetProperty("role").GetString());
         Assert.Equal("length", stream.GetProperty("finish").GetString());
-        Assert.Equal(raw.GetProperty("usage").GetRawText(), stream.GetProperty("usage").GetRawText());
+        Usage.AssertSame(raw.GetProperty("usage"), stream.GetProperty("usage"));
 
         var (_, many) = await h.PostAsync("/v1/chat/completions", new { model = "tiny", messages, n = 3, max_tokens = 4, seed = 1, logit_bias = NoStops }, Key);
         var n = summary.GetProperty("n").EnumerateArray().ToList();
@@ -77,12 +77,20 @@ public class OpenAiNpmClientTests
         Assert.Equal(4, summary.GetProperty("completion").GetProperty("tokens").GetInt32());
 
         // The client asks for base64 and decodes it: the floats must be the server's float answer, bit for bit.
-        var (_, embeddings) = await h.PostAsync("/v1/embeddings", new { model = "tiny", input = new[] { "the whale", "the sea" } }, Key);
         var e = summary.GetProperty("embeddings");
-        Assert.Equal(2, e.GetProperty("count").GetInt32());
-        Assert.Equal(Floats(embeddings.GetProperty("data")[0].GetProperty("embedding")), Floats(e.GetProperty("first")));
-        Assert.Equal(Floats(embeddings.GetProperty("data")[1].GetProperty("embedding")), Floats(e.GetProperty("second")));
-        Assert.Equal(embeddings.GetProperty("usage").GetRawText(), e.GetProperty("usage").GetRawText());
+        if (await h.EmbeddingsWired())
+        {
+            var (_, embeddings) = await h.PostAsync("/v1/embeddings", new { model = "tiny", input = new[] { "the whale", "the sea" } }, Key);
+            Assert.Equal(2, e.GetProperty("count").GetInt32());
+            Assert.Equal(Floats(embeddings.GetProperty("data")[0].GetProperty("embedding")), Floats(e.GetProperty("first")));
+            Assert.Equal(Floats(embeddings.GetProperty("data")[1].GetProperty("embedding")), Floats(e.GetProperty("second")));
+            Assert.Equal(embeddings.GetProperty("usage").GetRawText(), e.GetProperty("usage").GetRawText());
+        }
+        else
+        {
+            Assert.Equal(501, e.GetProperty("error").GetInt32());
+            Assert.Equal("not_implemented", e.GetProperty("code").GetString());
+        }
 
         Assert.Equal(["tiny"], summary.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
         Assert.Equal("tiny", summary.GetProperty("retrieved").GetString());

@@ -38,6 +38,23 @@ internal sealed class ServerHarness : IAsyncDisposable
 
     public static string Json(object body) => JsonSerializer.Serialize(body);
 
+    /// <summary>Whether the engine computes embeddings (main's engine refused them until the Embedder landed); the
+    /// embedding tests check the full answer when it does and a clean 501 when it does not.</summary>
+    public async Task<bool> EmbeddingsWired()
+    {
+        try { await Engine.EmbedAsync([[1]]); return true; }
+        catch (NotSupportedException) { return false; }
+    }
+
+    /// <summary>Asserts /v1/embeddings answers 501 with OpenAI's error object (the engine cannot embed).</summary>
+    public async Task AssertEmbeddingsNotImplemented()
+    {
+        var (status, body) = await PostAsync("/v1/embeddings", new { input = "the whale" });
+        Assert.Equal(501, status);
+        Assert.Equal("not_implemented", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith("embeddings: ", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
     public HttpRequestMessage Request(HttpMethod method, string path, string? body = null, string? key = null)
     {
         var request = new HttpRequestMessage(method, path);
@@ -120,3 +137,15 @@ public sealed class SharedServer : IAsyncLifetime
 
 [CollectionDefinition("server")]
 public sealed class ServerCollection : ICollectionFixture<SharedServer>;
+
+/// <summary>Usage of the same request asked twice: the token counts are equal; the cached count may differ (the second
+/// finds the first's prompt in the prefix cache) but never exceeds the prompt.</summary>
+internal static class Usage
+{
+    public static void AssertSame(JsonElement expected, JsonElement actual)
+    {
+        foreach (string field in new[] { "prompt_tokens", "completion_tokens", "total_tokens" })
+            Assert.Equal(expected.GetProperty(field).GetInt32(), actual.GetProperty(field).GetInt32());
+        Assert.InRange(actual.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32(), 0, actual.GetProperty("prompt_tokens").GetInt32());
+    }
+}

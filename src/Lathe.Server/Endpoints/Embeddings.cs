@@ -30,6 +30,11 @@ internal static class Embeddings
         float[][] vectors;
         try { vectors = await model.Engine.EmbedAsync(inputs, context.RequestAborted).ConfigureAwait(false); }
         catch (ArgumentException e) { throw new ApiException(400, e.Message, GenerationRun.FieldOf(e.Message) ?? "input"); }
+        catch (NotSupportedException e)
+        {
+            // The engine cannot embed with this model: the server's shortcoming, said plainly rather than as a crash.
+            throw new ApiException(501, $"embeddings: {e.Message}", code: "not_implemented", type: "server_error");
+        }
         await JsonResponse.WriteAsync(context, w =>
         {
             w.WriteStartObject();
