@@ -101,6 +101,7 @@ public sealed class LatheServer : IAsyncDisposable
         Route(app, "GET", EndpointNames.Models + "/{**model}", c => ModelList.GetAsync(c, state));
         Route(app, "GET", EndpointNames.Health, c => Health.HandleAsync(c, state));
         Route(app, "GET", EndpointNames.Metrics, c => MetricsEndpoint.HandleAsync(c, state));
+        Route(app, "GET", EndpointNames.Playground, c => Playground.HandleAsync(c, state));
         app.MapFallback(context => throw new ApiException(404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", code: "unknown_url"));
 
         try { await app.StartAsync(cancel).ConfigureAwait(false); }

@@ -9,7 +9,7 @@ public sealed record ServerOptions
     /// <summary>The TCP port; 0 picks a free one (<see cref="LatheServer.Address"/> tells which).</summary>
     public int Port { get; init; } = 8080;
 
-    /// <summary>When set, every route but /health needs <c>Authorization: Bearer</c> this key.</summary>
+    /// <summary>When set, every route but /health and the playground page (/) needs <c>Authorization: Bearer</c> this key.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary>Largest request body accepted; a larger one is answered 413.</summary>

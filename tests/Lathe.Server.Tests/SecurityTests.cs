@@ -27,8 +27,16 @@ public class SecurityTests
         var (right, _) = await h.PostAsync("/v1/chat/completions", Chat, key: "sekret-123");
         Assert.Equal(200, right);
         Assert.Equal(200, (await h.GetAsync("/v1/models", key: "sekret-123")).Status);
-        // The readiness probe stays open.
+        // The readiness probe stays open, and so does the playground's page (its API calls carry the key).
         Assert.Equal(200, (await h.GetAsync("/health")).Status);
+        using (var page = await h.Http.GetAsync("/"))
+        {
+            Assert.Equal(200, (int)page.StatusCode);
+            Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+            string html = await page.Content.ReadAsStringAsync();
+            Assert.Contains("/v1/chat/completions", html);
+            Assert.Contains("Authorization", html);
+        }
         // A key given in another scheme is no key.
         var basic = h.Request(HttpMethod.Get, "/v1/models");
         basic.Headers.Authorization = new AuthenticationHeaderValue("Basic", "sekret-123");

@@ -18,7 +18,7 @@ internal static class ServeVerb
         var name = new Option<string?>("--name") { Description = "The base model's id (default: the file or folder name)." };
         var host = new Option<string>("--host") { Description = "Address to bind (0.0.0.0 opens it to the network).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free one).", DefaultValueFactory = _ => 8080 };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require Authorization: Bearer KEY on every route but /health." };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require Authorization: Bearer KEY on every route but /health and the playground page /." };
         var parallel = new Option<int>("--parallel") { Description = "Sequences decoded at once (continuous batching).", DefaultValueFactory = _ => new EngineOptions().Parallel };
         var ctx = new Option<int>("--ctx") { Description = "Tokens one sequence may hold (0: the model's context).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };

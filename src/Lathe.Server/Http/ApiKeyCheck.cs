@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Http;
 
 namespace Lathe.Server.Http;
 
-/// <summary>With an API key set, every request but GET /health (the readiness probe) and CORS preflights (browsers send
-/// them without credentials) must carry <c>Authorization: Bearer KEY</c>; otherwise 401 with OpenAI's error object.
-/// The key is compared in constant time.</summary>
+/// <summary>With an API key set, every request but GET /health (the readiness probe), the playground page at / (static,
+/// no data: its API calls carry the key) and CORS preflights (browsers send them without credentials) must carry
+/// <c>Authorization: Bearer KEY</c>; otherwise 401 with OpenAI's error object. The key is compared in constant time.</summary>
 internal sealed class ApiKeyCheck(string key)
 {
     readonly byte[] _key = Encoding.UTF8.GetBytes(key);
@@ -14,7 +14,7 @@ internal sealed class ApiKeyCheck(string key)
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
-        if (request.Path == EndpointNames.Health || HttpMethods.IsOptions(request.Method)) { await next(context).ConfigureAwait(false); return; }
+        if (request.Path == EndpointNames.Health || request.Path == EndpointNames.Playground || HttpMethods.IsOptions(request.Method)) { await next(context).ConfigureAwait(false); return; }
         string? header = request.Headers.Authorization;
         const string Scheme = "Bearer ";
         if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))

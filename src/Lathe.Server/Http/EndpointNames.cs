@@ -11,10 +11,11 @@ internal static class EndpointNames
     public const string Model = "/v1/models/{model}";
     public const string Health = "/health";
     public const string Metrics = "/metrics";
+    public const string Playground = "/";
 
     public static string Label(string path) => path switch
     {
-        ChatCompletions or Completions or Embeddings or Models or Health or Metrics => path,
+        ChatCompletions or Completions or Embeddings or Models or Health or Metrics or Playground => path,
         _ when path.StartsWith(Models + "/", StringComparison.Ordinal) => Model,
         _ => "other",
     };
