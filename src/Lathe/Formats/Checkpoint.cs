@@ -114,7 +114,16 @@ public static class Checkpoint
         string dir = Resolve(path);
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
         var model = LanguageModel.Create(config, seed: 0);
-        try { LoadWeights(Path.Combine(dir, ModelFile), model); }
+        try
+        {
+            string file = Path.Combine(dir, ModelFile);
+            if (model is not BertEncoderModel) LoadWeights(file, model);
+            else
+                // A headless BERT saved with add_pooling_layer=False has no pooler; every other tensor must be there.
+                foreach (string name in LoadPresentWeights(file, model))
+                    if (!name.StartsWith(BertEncoderModel.PoolerPrefix, StringComparison.Ordinal))
+                        throw new InvalidDataException($"checkpoint: {file}: tensor '{name}' is missing");
+        }
         catch { model.Dispose(); throw; }
         return model;
     }

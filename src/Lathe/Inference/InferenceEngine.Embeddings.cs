@@ -38,6 +38,16 @@ public sealed partial class InferenceEngine
         }
     }
 
+    EmbeddingPooling? _pooling;   // the model's stated convention, read at the first embedding request
+
+    // The base alone embeds: an adapter a decode step left active would change the hidden states.
+    float[][] ComputeEmbeddings(IReadOnlyList<int[]> inputs)
+    {
+        Adapters?.Use(null);
+        _pooling ??= Embedder.PoolingFor(Model);
+        return Embedder.Embed(Model.Model, inputs, _pooling.Value);
+    }
+
     sealed class EmbeddingJob(IReadOnlyList<int[]> inputs, CancellationToken cancel)
     {
         public readonly IReadOnlyList<int[]> Inputs = inputs;

@@ -25,6 +25,14 @@ public sealed partial record ModelConfig
     /// <summary>BERT with a sequence-classification head (Hugging Face BertForSequenceClassification): the classes by id
     /// (config.json's id2label / label2id, num_labels = their count). Null for the pre-training model (MLM + NSP heads).</summary>
     public ClassLabels? Labels { get; init; }
+    /// <summary>BERT without heads (Hugging Face <c>BertModel</c>, config.json's architectures ["BertModel"]): the
+    /// embeddings, encoder and pooler alone, under their names without the "bert." prefix — what sentence-transformers
+    /// saves. It embeds; it has nothing to pre-train or classify with.</summary>
+    public bool EncoderOnly { get; init; }
+
+    /// <summary>Hugging Face's class name of a BERT without heads.</summary>
+    public const string EncoderArchitecture = "BertModel";
+
     /// <summary>Number of classes of the classification head; 0 for the pre-training model.</summary>
     public int NumLabels => Labels?.Count ?? 0;
 
@@ -74,6 +82,7 @@ public sealed partial record ModelConfig
             MaskTokenId = Special("mask_token_id", 2),
             PadTokenId = Special("pad_token_id", 1),
             Labels = ParseClassLabels(node),
+            EncoderOnly = node["architectures"] is JsonArray a && a.Count == 1 && a[0] is JsonValue v && v.TryGetValue(out string? arch) && arch == EncoderArchitecture,
         };
     }
 
@@ -112,7 +121,7 @@ public sealed partial record ModelConfig
     {
         var o = new JsonObject
         {
-            ["architectures"] = new JsonArray(Labels is null ? "BertForPreTraining" : ClassifierArchitecture),
+            ["architectures"] = new JsonArray(Labels is not null ? ClassifierArchitecture : EncoderOnly ? EncoderArchitecture : "BertForPreTraining"),
             ["model_type"] = "bert",
             ["vocab_size"] = VocabSize,
             ["max_position_embeddings"] = MaxPositions,
@@ -165,6 +174,7 @@ public sealed partial record ModelConfig
         if (!(AttentionDropout >= 0 && AttentionDropout < 1)) Fail("attention_probs_dropout_prob", $"{AttentionDropout} must be in [0, 1)");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         if (!TieEmbeddings) Fail("tie_word_embeddings", "bert's MLM decoder is always tied to the word embeddings here");
+        if (EncoderOnly && Labels is not null) Fail("architectures", $"{EncoderArchitecture} has no classification head; a classifier is {ClassifierArchitecture}");
         ReadOnlySpan<(int Id, string Field)> specials = [(ClsId, "cls_token_id"), (SepId, "sep_token_id"), (MaskId, "mask_token_id"), (PadId, "pad_token_id")];
         for (int i = 0; i < specials.Length; i++)
         {

@@ -167,8 +167,14 @@ public sealed class BottleneckAdapters : ITuningMethod
     /// <summary>The Hugging Face names of the projections that carry an adapter, in the model's order.</summary>
     public IEnumerable<string> Modules => _adapters.Select(a => a.Layer.Name);
 
-    void Attach()
+    /// <summary>Puts every adapter back into its projection's slot after <see cref="Detach"/>. Idempotent; a slot another
+    /// method holds is a one-line error, and nothing changes.</summary>
+    public void Attach()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var (layer, adapter) in _adapters)
+            if (layer.Adapter is not null && !ReferenceEquals(layer.Adapter, adapter))
+                throw new InvalidOperationException($"bottleneck adapters: '{layer.Name}' already has another adapter attached; detach it first.");
         foreach (var (layer, adapter) in _adapters) layer.Adapter = adapter;
         _attached = true;
     }

@@ -53,5 +53,8 @@ public sealed partial class FullFineTuning : ITuningMethod
 
     public void Detach() { }
 
+    /// <summary>Nothing to put back: the method is the model's own weights.</summary>
+    public void Attach() { }
+
     public void Dispose() { }
 }

@@ -10,7 +10,8 @@ namespace Lathe.Tuning;
 /// <remarks>Lifecycle: a method's factory attaches it to a model (fresh weights, or loaded from an adapter folder);
 /// training runs; <see cref="Save"/> writes the files people already use (PEFT's <c>adapter_config.json</c> +
 /// <c>adapter_model.safetensors</c>, or a whole checkpoint for full fine-tuning); <see cref="Detach"/> takes it off
-/// the model again so the base is as it was (other adapters can then be attached to the same base).</remarks>
+/// the model again so the base is as it was (other adapters can then be attached to the same base) and
+/// <see cref="Attach"/> puts it back.</remarks>
 public interface ITuningMethod : IDisposable
 {
     /// <summary>"full", "lora", "qlora", "prefix", "prompt" or "adapter".</summary>
@@ -42,4 +43,9 @@ public interface ITuningMethod : IDisposable
 
     /// <summary>Removes the method from the model: adapter slots cleared, prefixes removed. Idempotent.</summary>
     void Detach();
+
+    /// <summary>Puts the method back on its model after <see cref="Detach"/> (a method is attached when made), so that
+    /// several adapters loaded over one base can take turns (Tuning/AdapterSet). Idempotent.</summary>
+    /// <exception cref="InvalidOperationException">A slot the method needs holds another method's adapter (nothing changes).</exception>
+    void Attach();
 }

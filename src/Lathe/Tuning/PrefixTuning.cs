@@ -132,8 +132,11 @@ public sealed class PrefixTuning : ITuningMethod
     public int VirtualTokens => 0;   // the rows live in attention, not in the sequence
     public PrefixTuningConfig Config => _config;
 
-    void Attach()
+    /// <summary>Sets the prefix rows on every attention layer again after <see cref="Detach"/> (replacing any other
+    /// prefix there). Idempotent.</summary>
+    public void Attach()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _attached = true;
         Materialize();
     }

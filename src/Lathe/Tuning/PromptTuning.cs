@@ -161,6 +161,9 @@ public sealed class PromptTuning : ITuningMethod
     /// <summary>Nothing to take off: the rows only enter through <see cref="Embed"/>.</summary>
     public void Detach() { }
 
+    /// <summary>Nothing to put back: the rows only enter through <see cref="Embed"/>.</summary>
+    public void Attach() { }
+
     public void Dispose()
     {
         if (_disposed) return;

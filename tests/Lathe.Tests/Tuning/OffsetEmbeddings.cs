@@ -64,6 +64,7 @@ internal sealed class OffsetEmbeddings : ITuningMethod
     }
 
     public void Detach() { }
+    public void Attach() { }
 
     public void Dispose()
     {

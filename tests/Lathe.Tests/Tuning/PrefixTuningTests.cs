@@ -97,6 +97,7 @@ public class PrefixTuningTests
         public void Save(string dir) { }
         public void Load(string dir) { }
         public void Detach() { }
+        public void Attach() { }
         public void Dispose() { }
     }
 

@@ -49,6 +49,11 @@ public sealed class BertClassifier : LanguageModel
         return _classifier.Forward(pooled);                                  // (B, num_labels)
     }
 
+    /// <summary>The encoder's last hidden states (B·T, C), before the pooler and the head: what an embedding pools. The
+    /// contract is <see cref="BertModel.Encode"/>'s.</summary>
+    public Tensor Encode(ReadOnlySpan<int> ids, ReadOnlySpan<int> tokenTypes, ReadOnlySpan<int> lengths, int B, int T)
+        => _encoder.Encode(this, ids, tokenTypes, lengths, B, T);
+
     /// <summary>Matmul FLOPs of one forward pass per token of a length-T sequence (the head is per sequence: negligible).</summary>
     public double ForwardFlopsPerToken(int T) => _encoder.ForwardFlopsPerToken(T);
 

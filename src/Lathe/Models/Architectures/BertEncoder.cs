@@ -2,7 +2,8 @@ using Lathe.Tensors;
 
 namespace Lathe.Models;
 
-/// <summary>The body every BERT model shares (Hugging Face's <c>BertModel</c>, under the prefix "bert."): word + learned
+/// <summary>The body every BERT model shares (Hugging Face's <c>BertModel</c>, under the prefix "bert." inside a model with
+/// heads, without one alone): word + learned
 /// absolute position + segment embeddings with LayerNorm; post-LN encoder layers of bidirectional multi-head attention
 /// (key-padding mask) and an erf-GELU MLP; the pooler (dense + tanh on [CLS]). The heads on top — pre-training
 /// (<see cref="BertModel"/>) or sequence classification (<see cref="BertClassifier"/>) — are the owners' business.</summary>
@@ -19,18 +20,18 @@ internal sealed class BertEncoder
 
     /// <summary>Registers the body's parameters in Hugging Face's order (embeddings, layers, pooler) with HF
     /// BertPreTrainedModel._init_weights: every matrix and embedding N(0, initializer_range), biases 0, norms 1.</summary>
-    public BertEncoder(ModelConfig c, ParameterBuilder p)
+    public BertEncoder(ModelConfig c, ParameterBuilder p, string prefix = "bert.")
     {
         _config = c;
         float std = c.InitStd;
-        _word = p.Normal("bert.embeddings.word_embeddings.weight", std, decay: false, storedTransposed: false, c.VocabSize, c.Embd);
-        _position = p.Normal("bert.embeddings.position_embeddings.weight", std, decay: false, storedTransposed: false, c.MaxPositions, c.Embd);
-        _tokenType = p.Normal("bert.embeddings.token_type_embeddings.weight", std, decay: false, storedTransposed: false, c.TypeVocabSize, c.Embd);
-        _embeddingNorm = new NormLayer(p, "bert.embeddings.LayerNorm", c.Embd, rms: false, c.NormEps);
+        _word = p.Normal(prefix + "embeddings.word_embeddings.weight", std, decay: false, storedTransposed: false, c.VocabSize, c.Embd);
+        _position = p.Normal(prefix + "embeddings.position_embeddings.weight", std, decay: false, storedTransposed: false, c.MaxPositions, c.Embd);
+        _tokenType = p.Normal(prefix + "embeddings.token_type_embeddings.weight", std, decay: false, storedTransposed: false, c.TypeVocabSize, c.Embd);
+        _embeddingNorm = new NormLayer(p, prefix + "embeddings.LayerNorm", c.Embd, rms: false, c.NormEps);
         _layers = new Layer[c.Layers];
         for (int l = 0; l < c.Layers; l++)
         {
-            string n = $"bert.encoder.layer.{l}";
+            string n = $"{prefix}encoder.layer.{l}";
             _layers[l] = new Layer(
                 Dense(p, n + ".attention.self.query", c.Embd, c.Embd, std),
                 Dense(p, n + ".attention.self.key", c.Embd, c.Embd, std),
@@ -41,7 +42,7 @@ internal sealed class BertEncoder
                 Dense(p, n + ".output.dense", c.Intermediate, c.Embd, std),
                 new NormLayer(p, n + ".output.LayerNorm", c.Embd, rms: false, c.NormEps));
         }
-        _pooler = Dense(p, "bert.pooler.dense", c.Embd, c.Embd, std);
+        _pooler = Dense(p, prefix + "pooler.dense", c.Embd, c.Embd, std);
     }
 
     /// <summary>The word embedding table (V, C) — the MLM decoder is tied to it.</summary>
