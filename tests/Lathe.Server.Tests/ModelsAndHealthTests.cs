@@ -95,6 +95,26 @@ public class ModelsAndHealthTests
     }
 
     [Fact]
+    public async Task An_encoder_decoder_is_refused_for_generation_400_and_embeddings_501_never_500()
+    {
+        var t5 = new Lathe.Models.ModelConfig
+        {
+            ModelType = "t5", VocabSize = TinyModel.Vocab, MaxPositions = 64, Embd = 32, DKv = 8, Heads = 4, KvHeads = 4, Intermediate = 64,
+            Layers = 1, DecoderLayers = 1, RelativeBuckets = 16, RelativeMaxDistance = 32, NormEps = 1e-6f, EosTokenId = 1,
+        };
+        var model = new LoadedModel(Lathe.Models.LanguageModel.Create(t5, 1), TinyModel.Tokenizer, "t5-tiny");
+        await using var h = await ServerHarness.StartAsync(model: model);
+        var (s1, e1) = await h.PostAsync("/v1/chat/completions", new { messages = new[] { new { role = "user", content = "hi" } } });
+        Assert.Equal(400, s1);
+        Assert.Equal("model", e1.GetProperty("error").GetProperty("param").GetString());
+        var (s2, e2) = await h.PostAsync("/v1/embeddings", new { input = "the whale" });
+        Assert.Equal(501, s2);
+        Assert.Equal("not_implemented", e2.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith("embeddings: ", e2.GetProperty("error").GetProperty("message").GetString());
+        Assert.Empty(h.Log);
+    }
+
+    [Fact]
     public async Task An_adapter_named_like_the_base_is_refused_at_start()
     {
         var e = await Assert.ThrowsAsync<ArgumentException>(() => ServerHarness.StartAsync(adapters: new RecordingAdapters("tiny")));

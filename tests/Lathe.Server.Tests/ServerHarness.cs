@@ -18,9 +18,9 @@ internal sealed class ServerHarness : IAsyncDisposable
     public const string ModelId = "tiny";
 
     public static async Task<ServerHarness> StartAsync(ServerOptions? options = null, EngineOptions? engine = null,
-        IAdapterSet? adapters = null, ulong seed = 7)
+        IAdapterSet? adapters = null, ulong seed = 7, LoadedModel? model = null)
     {
-        var model = TinyModel.Create(seed);
+        model ??= TinyModel.Create(seed);
         var e = new InferenceEngine(model, engine ?? new EngineOptions { Parallel = 4 }, adapters);
         var log = new List<string>();
         LatheServer server;
@@ -37,23 +37,6 @@ internal sealed class ServerHarness : IAsyncDisposable
     }
 
     public static string Json(object body) => JsonSerializer.Serialize(body);
-
-    /// <summary>Whether the engine computes embeddings (main's engine refused them until the Embedder landed); the
-    /// embedding tests check the full answer when it does and a clean 501 when it does not.</summary>
-    public async Task<bool> EmbeddingsWired()
-    {
-        try { await Engine.EmbedAsync([[1]]); return true; }
-        catch (NotSupportedException) { return false; }
-    }
-
-    /// <summary>Asserts /v1/embeddings answers 501 with OpenAI's error object (the engine cannot embed).</summary>
-    public async Task AssertEmbeddingsNotImplemented()
-    {
-        var (status, body) = await PostAsync("/v1/embeddings", new { input = "the whale" });
-        Assert.Equal(501, status);
-        Assert.Equal("not_implemented", body.GetProperty("error").GetProperty("code").GetString());
-        Assert.StartsWith("embeddings: ", body.GetProperty("error").GetProperty("message").GetString());
-    }
 
     public HttpRequestMessage Request(HttpMethod method, string path, string? body = null, string? key = null)
     {

@@ -4,17 +4,18 @@ using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Server;
 using Lathe.Tensors.Threading;
+using Lathe.Tuning;
 
 namespace Lathe.Cli.Verbs;
 
-/// <summary>`lathe serve`: a model (and named LoRA adapters) behind the OpenAI-compatible HTTP API until Ctrl-C. The
+/// <summary>`lathe serve`: a model (and named adapters) behind the OpenAI-compatible HTTP API until Ctrl-C. The
 /// server listens before the model loads, so /health answers 503 until it is ready (docs/SERVING.md).</summary>
 internal static class ServeVerb
 {
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint folder (or run folder), Hugging Face folder, or .gguf file.", Required = true };
-        var adapters = new Option<string[]>("--adapter") { Description = "A LoRA adapter served as model id NAME: NAME=PATH (PEFT folder, finetune run folder or LoRA .gguf); repeat for more.", AllowMultipleArgumentsPerToken = false };
+        var adapters = new Option<string[]>("--adapter") { Description = "An adapter served as model id NAME: NAME=PATH (LoRA/QLoRA, prefix or bottleneck PEFT folder, finetune run folder, or llama.cpp LoRA .gguf); repeat for more.", AllowMultipleArgumentsPerToken = false };
         var name = new Option<string?>("--name") { Description = "The base model's id (default: the file or folder name)." };
         var host = new Option<string>("--host") { Description = "Address to bind (0.0.0.0 opens it to the network).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free one).", DefaultValueFactory = _ => 8080 };
@@ -52,7 +53,7 @@ internal static class ServeVerb
             await using var server = await StartAsync(serverOptions, cancel);
             Console.Error.WriteLine($"serve: listening on {server.Address} — loading {r.GetValue(model)} (/health is 503 until ready)");
             using var loaded = ModelLoader.Load(r.GetValue(model)!, new LoadOptions { ContextLength = engineOptions.ContextLength });
-            using var adapterSet = adapterList.Count > 0 ? LoraAdapterSet.Load(loaded.Model, adapterList) : null;
+            using var adapterSet = adapterList.Count > 0 ? LoadAdapters(loaded, adapterList) : null;
             using var engine = new InferenceEngine(loaded, engineOptions, adapterSet);
             try { server.Serve(engine); }
             catch (ArgumentException e) { throw new UserInputException("serve: " + e.Message); }
@@ -78,6 +79,22 @@ internal static class ServeVerb
         catch (IOException e) { throw new UserInputException("serve: " + e.Message); }
     }
 
+    // Every --adapter over the base; a bad one is a one-line error naming it (and nothing stays loaded).
+    static AdapterSet LoadAdapters(LoadedModel loaded, List<(string Name, string Path)> adapters)
+    {
+        var set = new AdapterSet(loaded.Model);
+        foreach (var (adapterName, path) in adapters)
+        {
+            try { set.Add(adapterName, path); }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                set.Dispose();
+                throw new UserInputException($"serve: --adapter {adapterName}={path}: {e.Message}");
+            }
+        }
+        return set;
+    }
+
     // NAME=PATH pairs; names are model ids, so they must be distinct and non-empty.
     static List<(string Name, string Path)> ParseAdapters(string[] values)
     {
@@ -89,7 +106,10 @@ internal static class ServeVerb
                 throw new UserInputException($"serve: --adapter '{value}' must be NAME=PATH (the name is the model id requests use).");
             string adapterName = value[..eq];
             if (result.Exists(a => a.Item1 == adapterName)) throw new UserInputException($"serve: --adapter name '{adapterName}' is given twice.");
-            result.Add((adapterName, value[(eq + 1)..]));
+            string path = value[(eq + 1)..];
+            // Checked before the server starts listening, so a mistyped path fails at once.
+            if (!File.Exists(path) && !Directory.Exists(path)) throw new UserInputException($"serve: --adapter {value}: no such file or folder.");
+            result.Add((adapterName, path));
         }
         return result;
     }

@@ -32,8 +32,9 @@ internal static class Embeddings
         catch (ArgumentException e) { throw new ApiException(400, e.Message, GenerationRun.FieldOf(e.Message) ?? "input"); }
         catch (NotSupportedException e)
         {
-            // The engine cannot embed with this model: the server's shortcoming, said plainly rather than as a crash.
-            throw new ApiException(501, $"embeddings: {e.Message}", code: "not_implemented", type: "server_error");
+            // The model cannot embed (an encoder-decoder): the server's shortcoming, said plainly rather than as a crash.
+            throw new ApiException(501, e.Message.StartsWith("embeddings", StringComparison.Ordinal) ? e.Message : $"embeddings: {e.Message}",
+                code: "not_implemented", type: "server_error");
         }
         await JsonResponse.WriteAsync(context, w =>
         {
