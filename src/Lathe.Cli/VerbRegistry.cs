@@ -17,6 +17,7 @@ internal static class VerbRegistry
         yield return EvalVerb.Create();
         yield return GenerateVerb.Create();
         yield return ChatVerb.Create();
+        yield return ServeVerb.Create();
         yield return QuantizeVerb.Create();
         yield return BenchVerb.Create();
     }
