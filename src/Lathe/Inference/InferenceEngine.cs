@@ -46,9 +46,8 @@ public sealed partial class InferenceEngine : IDisposable
         int modelContext = model.Model.Config.MaxPositions;
         ContextLength = Options.ContextLength > 0 ? Math.Min(Options.ContextLength, modelContext) : modelContext;
         _stopTokens = new HashSet<int>(model.StopIds);
-        if (model.ChatTemplate is not null || model.SpecialId("<|im_end|>") is not null)
-            foreach (string end in Lathe.Formats.ChatTemplate.Detect(model.ChatTemplate).EndOfTurn)
-                if (model.SpecialId(end) is int id) _stopTokens.Add(id);
+        foreach (string end in EndOfTurn(model))
+            if (model.SpecialId(end) is int id) _stopTokens.Add(id);
         if (_decoder is not null)
         {
             int blockSize = PagedKvCache.DefaultBlockSize;
@@ -59,6 +58,14 @@ public sealed partial class InferenceEngine : IDisposable
         }
         _loop = new Thread(Run) { IsBackground = true, Name = "lathe-engine" };
         _loop.Start();
+    }
+
+    // The end-of-turn markers of the model's template family; none when the family is not one Lathe knows (the caller
+    // then names a template and passes its end-of-turn ids as the request's stop tokens).
+    static IReadOnlyList<string> EndOfTurn(LoadedModel model)
+    {
+        try { return Lathe.Formats.ChatTemplate.Detect(model.ChatTemplate).EndOfTurn; }
+        catch (InvalidDataException) { return []; }
     }
 
     public LoadedModel Model { get; }
