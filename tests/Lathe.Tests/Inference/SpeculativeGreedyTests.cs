@@ -13,9 +13,10 @@ namespace Lathe.Tests.Inference;
 /// stop token, at max tokens and at the end of the context as Generator does.</summary>
 public class SpeculativeGreedyTests
 {
-    internal static CausalLM Model(string preset, ulong seed, string variant = "f32", int? layers = null, int? embd = null)
+    internal static CausalLM Model(string preset, ulong seed, string variant = "f32", int? layers = null, int? embd = null, int? context = null)
     {
         var config = ModelConfig.FromPresetOrFile(preset) with { InitStd = 0.1f };
+        if (context is int n) config = config with { MaxPositions = n };
         if (layers is int l) config = config with { Layers = l };
         if (embd is int e) config = config with { Embd = e, Intermediate = 2 * e };
         var model = CausalLM.Create(config, seed);
