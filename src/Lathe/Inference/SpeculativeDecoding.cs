@@ -36,25 +36,47 @@ public sealed class SpeculativeDecoder : IDisposable
     }
 
     /// <summary>Refuses a draft whose tokenizer is not the target's: a different vocabulary size (the error names both),
-    /// or the same size with a token whose bytes differ (the error names the token). Ids past the tokenizers' vocabulary
-    /// (a config's padded vocab_size) never reach the target: the draft proposes only ids the target has.</summary>
+    /// or the same size with a token that differs (the error names it) — a special token by its text (a GGUF file's
+    /// tokenizer decodes control tokens to nothing where tokenizer.json gives their text, so their bytes cannot be
+    /// compared), every other token by its bytes. Ids past the tokenizers' vocabulary (a config's padded vocab_size)
+    /// never reach the target: the draft proposes only ids the target has.</summary>
     public static void CheckVocabularies(LoadedModel target, LoadedModel draft)
     {
         int Vt = target.Tokenizer.VocabSize, Vd = draft.Tokenizer.VocabSize;
         if (Vt != Vd)
             throw new ArgumentException($"draft: the draft's tokenizer has {Vd} tokens and the target's {Vt}; speculative decoding needs the target's tokenizer.");
-        // Every token's bytes (cheap next to loading a model): a retrained tokenizer of the same size is caught too.
+        var targetSpecials = Specials(target.Tokenizer);
+        var draftSpecials = Specials(draft.Tokenizer);
+        // Every token (cheap next to loading a model): a retrained tokenizer of the same size is caught too.
         var one = new int[1];
         for (int id = 0; id < Vt; id++)
         {
-            one[0] = id;
-            byte[] a = target.Tokenizer.DecodeBytes(one), b = draft.Tokenizer.DecodeBytes(one);
-            if (!a.AsSpan().SequenceEqual(b))
-                throw new ArgumentException($"draft: token {id} is {Show(a)} in the target's tokenizer but {Show(b)} in the draft's; speculative decoding needs the target's tokenizer.");
+            string? a, b;
+            if (targetSpecials.ContainsKey(id) || draftSpecials.ContainsKey(id))
+            {
+                a = targetSpecials.TryGetValue(id, out var ta) ? Show(ta) + " (special)" : "not special";
+                b = draftSpecials.TryGetValue(id, out var tb) ? Show(tb) + " (special)" : "not special";
+            }
+            else
+            {
+                one[0] = id;
+                byte[] x = target.Tokenizer.DecodeBytes(one), y = draft.Tokenizer.DecodeBytes(one);
+                if (x.AsSpan().SequenceEqual(y)) continue;
+                (a, b) = (Show(System.Text.Encoding.UTF8.GetString(x)), Show(System.Text.Encoding.UTF8.GetString(y)));
+            }
+            if (a != b)
+                throw new ArgumentException($"draft: token {id} is {a} in the target's tokenizer but {b} in the draft's; speculative decoding needs the target's tokenizer.");
         }
     }
 
-    static string Show(byte[] bytes) => System.Text.Json.JsonSerializer.Serialize(System.Text.Encoding.UTF8.GetString(bytes));
+    static Dictionary<int, string> Specials(Lathe.Tokenizers.ITokenizer tokenizer)
+    {
+        var specials = new Dictionary<int, string>();
+        foreach (var (text, id) in tokenizer.SpecialTokens) specials.TryAdd(id, text);
+        return specials;
+    }
+
+    static string Show(string text) => System.Text.Json.JsonSerializer.Serialize(text);
 
     /// <summary>One speculative step for every sequence in <paramref name="sequences"/>: the draft proposes, the target
     /// verifies in one pass, each sequence's <see cref="SpeculativeSequence.Emitted"/> holds 1 … k + 1 new tokens, and

@@ -194,7 +194,7 @@ public class SpeculativeBatchTests
         using var dir = new TempDir();
         string targetDir = dir.File("target"), bigger = dir.File("bigger"), same = dir.File("same"), retrained = dir.File("retrained");
         var small = ModelLoaderTests.Gpt2Tiny with { Embd = 16, Heads = 1, KvHeads = 1, Intermediate = 32 };
-        ModelLoaderTests.WriteCheckpoint(targetDir, tokenizerSize: 290);
+        var tokenizer290 = ModelLoaderTests.WriteCheckpoint(targetDir, tokenizerSize: 290);
         ModelLoaderTests.WriteCheckpoint(bigger, small, tokenizerSize: 295);
         ModelLoaderTests.WriteCheckpoint(same, small, tokenizerSize: 290, seed: 3);
         using var target = ModelLoader.Load(targetDir);
@@ -205,6 +205,10 @@ public class SpeculativeBatchTests
             Assert.DoesNotContain('\n', e.Message);
         }
         using (var draft = ModelLoader.Load(same)) SpeculativeDecoder.CheckVocabularies(target, draft);   // same tokenizer: fine
+        // The same tokenizer inside a GGUF file (its special token a control token, decoded to nothing): fine too.
+        string gguf = dir.File("same.gguf");
+        using (var model = CausalLM.Create(small with { VocabSize = 290 }, 5)) GgufExport.Save(model, tokenizer290, gguf, GgmlType.F32);
+        using (var draft = ModelLoader.Load(gguf)) SpeculativeDecoder.CheckVocabularies(target, draft);
 
         // Same size, other merges: a tokenizer trained on other text.
         var tokenizer = new Lathe.Tokenizers.BpeTrainer(290, ["<|endoftext|>", "<s>", "<|im_end|>"], minFrequency: 1)
