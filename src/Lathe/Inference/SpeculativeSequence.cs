@@ -17,7 +17,11 @@ public sealed class SpeculativeSequence
     readonly List<int> _emitted = [];
     int[] _proposal = new int[16];
     float[] _q = [];                      // (k, Vd): the draft's distribution at each proposal (sampled decoding)
+    int _qWidth;                          // Vd of _q
     float[] _p = [], _row = [];           // (Vt): the target's distribution, and one row of processed logits
+    // During a step the proposals follow the tokens in _tokens (so that every penalty history is a prefix of one list);
+    // _count is the number of real tokens.
+    int _count;
 
     /// <param name="targetSequence">The sequence's id in the target's <see cref="PagedKvCache"/>, holding every token of
     /// <paramref name="tokens"/> but the last.</param>
@@ -79,10 +83,6 @@ public sealed class SpeculativeSequence
 
     bool Greedy => Sampling.Temperature == 0;
 
-    // During a step the proposals follow the tokens in _tokens (so that every penalty history is a prefix of one list);
-    // _count is the number of real tokens.
-    int _count;
-
     /// <summary>Tokens the draft has not seen yet, given its cache holds <paramref name="draftLength"/> of them.</summary>
     internal ReadOnlySpan<int> DraftBacklog(int draftLength) => CollectionsMarshal.AsSpan(_tokens)[draftLength.._tokens.Count];
 
@@ -124,8 +124,6 @@ public sealed class SpeculativeSequence
         _tokens.Add(token);
         Proposals = j + 1;
     }
-
-    int _qWidth;
 
     /// <summary>Verifies the proposals against the target's logits <paramref name="rows"/> ((k + 1) × Vt: row i predicts
     /// the token after proposal i − 1), fills <see cref="Emitted"/> and appends it to <see cref="Tokens"/>. Returns how
