@@ -105,6 +105,15 @@ public class SpeculativeGreedyTests
         Assert.Equal(9, expected.Count);
         Assert.Equal((StopReason.Context, StopReason.Context), (plain.Reason, speculative.Reason));
         Assert.Empty(speculative.Generate(prompt, 0, greedy));
+
+        // A draft with a shorter context (32) proposes while the sequence fits it, then the target decodes alone.
+        using var shortDraft = Model("gpt2-tiny", 5, "q4_0", context: 32);
+        using var limited = new SpeculativeGenerator(target, shortDraft, 4);
+        int[] prompt20 = Prompts(target.Config.VocabSize, 20)[0];
+        expected = plain.Generate(prompt20, 40, greedy).ToList();
+        Assert.Equal(expected, limited.Generate(prompt20, 40, greedy).ToList());
+        Assert.InRange(limited.Proposed, 1, 4 * (32 - 20 + 1));
+        Assert.True(limited.Steps >= 20 + 40 - 33, $"{limited.Steps} steps");   // one token a step once past 33 tokens
     }
 
     [Fact]

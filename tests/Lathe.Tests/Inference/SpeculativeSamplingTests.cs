@@ -145,12 +145,12 @@ public class SpeculativeSamplingTests
     }
 
     /// <summary>The first three tokens of <paramref name="count"/> sequences (seeds 1 … count), decoded in batches of
-    /// 250 by <see cref="SpeculativeDecoder.Step"/>; also returns the acceptance rate.</summary>
+    /// 500 by <see cref="SpeculativeDecoder.Step"/>; also returns the acceptance rate.</summary>
     static (Dictionary<(int, int, int), long> Counts, double Acceptance) Speculate(CausalLM target, CausalLM draft, int[] prompt, SamplingOptions options, int k, int count)
     {
         var counts = new Dictionary<(int, int, int), long>();
         long proposed = 0, accepted = 0;
-        const int batch = 250;
+        const int batch = 500;
         using var decoder = new SpeculativeDecoder(target, draft);
         using var tape = new Tape();
         for (int start = 0; start < count; start += batch)
@@ -184,11 +184,14 @@ public class SpeculativeSamplingTests
         return (counts, (double)accepted / proposed);
     }
 
+    /// <remarks>llama-tiny (V = 256) for both drafts: the rule does not depend on the architecture (the greedy tests
+    /// cover gpt2 and llama), and a small vocabulary keeps 3,000 sequences' distributions cheap.</remarks>
     [Theory]
-    [InlineData("llama-tiny", "twin")]     // the draft is the target quantized to Q4_0: close to p, often accepted
-    [InlineData("gpt2-tiny", "other")]     // a random 1-layer draft: mostly rejected, the residual draws carry the output
-    public void The_first_tokens_follow_the_targets_distribution(string preset, string draftKind)
+    [InlineData("twin")]      // the draft is the target quantized to Q4_0: close to p, often accepted
+    [InlineData("other")]     // a random 1-layer draft: mostly rejected, the residual draws carry the output
+    public void The_first_tokens_follow_the_targets_distribution(string draftKind)
     {
+        const string preset = "llama-tiny";
         using var target = SpeculativeGreedyTests.Model(preset, 5);
         using var draft = draftKind == "twin" ? SpeculativeGreedyTests.Model(preset, 5, "q4_0") : SpeculativeGreedyTests.Model(preset, 8, layers: 1, embd: 64);
         // Top-k 3 keeps 27 outcomes; a repetition penalty makes each position's p depend on the proposals before it.
