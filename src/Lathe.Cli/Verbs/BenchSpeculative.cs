@@ -32,6 +32,7 @@ internal static class BenchSpeculative
         var model = new Option<string>("--model") { Description = "The target model (checkpoint, Hugging Face folder or .gguf).", Required = true };
         var draft = new Option<string>("--draft") { Description = "The draft model, with the target's tokenizer.", Required = true };
         var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => 4 };
+        var pMin = new Option<float>("--draft-p-min") { Description = "The draft stops a step's proposals below this confidence (0 = always --draft-tokens).", DefaultValueFactory = _ => 0f };
         var prompts = new Option<int>("--prompts") { Description = "Prompts to run (the built-in openings, or --prompt-file's lines, cycled).", DefaultValueFactory = _ => 8 };
         var promptFile = new Option<string?>("--prompt-file") { Description = "A text file with one prompt per line." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens generated per prompt (stop tokens ignored, so every run generates them all).", DefaultValueFactory = _ => 128 };
@@ -39,18 +40,19 @@ internal static class BenchSpeculative
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("speculative", "Tokens/s with and without a draft model on the same prompts, acceptance rate and speed-up; JSON line last.")
         {
-            model, draft, draftTokens, prompts, promptFile, maxTokens, temperature, threads,
+            model, draft, draftTokens, pMin, prompts, promptFile, maxTokens, temperature, threads,
         };
-        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(draft)!, r.GetValue(draftTokens), r.GetValue(prompts), r.GetValue(promptFile),
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(draft)!, r.GetValue(draftTokens), r.GetValue(pMin), r.GetValue(prompts), r.GetValue(promptFile),
             r.GetValue(maxTokens), r.GetValue(temperature), r.GetValue(threads)));
         return command;
     }
 
-    static int Run(string modelPath, string draftPath, int k, int promptCount, string? promptFile, int maxTokens, float temperature, int threads)
+    static int Run(string modelPath, string draftPath, int k, float pMin, int promptCount, string? promptFile, int maxTokens, float temperature, int threads)
     {
         if (threads <= 0 || promptCount <= 0 || maxTokens <= 0)
             throw new UserInputException("bench speculative: --threads, --prompts and --max-tokens must be positive");
         if (k is < 1 or > 16) throw new UserInputException($"bench speculative: --draft-tokens {k} must be in 1-16");
+        if (!(pMin is >= 0 and <= 1)) throw new UserInputException($"bench speculative: --draft-p-min {pMin} must be in [0, 1]");
         if (!(temperature >= 0)) throw new UserInputException($"bench speculative: --temperature {temperature} must be ≥ 0");
         string[] texts = promptFile is null ? DefaultPrompts
             : File.Exists(promptFile) ? [.. File.ReadAllLines(promptFile).Where(l => l.Trim().Length > 0)]
@@ -73,7 +75,7 @@ internal static class BenchSpeculative
         SamplingOptions Options(int i) => temperature == 0 ? new SamplingOptions { Temperature = 0 } : new SamplingOptions { Temperature = temperature, Seed = (ulong)(i + 1) };
 
         using var plain = new Generator(lm);
-        using var speculative = new SpeculativeGenerator(lm, small, k);
+        using var speculative = new SpeculativeGenerator(lm, small, k, pMin);
         // Warm-up of both paths for at least 2 s: the runtime's tier-1 recompilation runs on a background thread and
         // would otherwise fall inside the first timed runs (see bench decode).
         long warmStart = Stopwatch.GetTimestamp();
@@ -110,12 +112,12 @@ internal static class BenchSpeculative
         var (pass1, passK, draftPass) = PassCosts(lm, small, ids[0], k);
         double plainRate = plainTokens / plainSeconds, specRate = specTokens / specSeconds, speedup = specRate / plainRate;
         double acceptance = proposed == 0 ? 0 : (double)accepted / proposed;
-        Console.Error.WriteLine($"bench speculative: {modelPath} ({lm.ParameterCount / 1e6:F1}M) with draft {draftPath} ({small.ParameterCount / 1e6:F2}M), k {k}, " +
+        Console.Error.WriteLine($"bench speculative: {modelPath} ({lm.ParameterCount / 1e6:F1}M) with draft {draftPath} ({small.ParameterCount / 1e6:F2}M), k {k}{(pMin > 0 ? $", p-min {pMin}" : "")}, " +
             $"temperature {temperature}, {threads} threads: plain {plainRate:F1} tok/s, speculative {specRate:F1} tok/s, speed-up {speedup:F2}× " +
             $"(acceptance {100 * acceptance:F1}%, {(double)specTokens / steps:F2} tokens per target pass; target pass {pass1:F2} ms for 1 row, {passK:F2} ms for {k + 1}; draft pass {draftPass:F2} ms)" +
             (temperature == 0 ? mismatches == 0 ? "; greedy output identical" : $"; greedy output DIFFERENT on {mismatches} of {promptCount} prompts" : ""));
         BenchSupport.PrintJson(("bench", "speculative"), ("model", modelPath), ("draft", draftPath), ("threads", threads),
-            ("target_params_m", lm.ParameterCount / 1e6), ("draft_params_m", small.ParameterCount / 1e6), ("draft_tokens", k),
+            ("target_params_m", lm.ParameterCount / 1e6), ("draft_params_m", small.ParameterCount / 1e6), ("draft_tokens", k), ("draft_p_min", (double)pMin),
             ("temperature", (double)temperature), ("prompts", promptCount), ("max_tokens", maxTokens),
             ("plain_tokens_per_s", plainRate), ("speculative_tokens_per_s", specRate), ("speedup", speedup), ("speedup_median", BenchSupport.Median(ratios)),
             ("acceptance_rate", acceptance), ("tokens_per_target_pass", (double)specTokens / steps),

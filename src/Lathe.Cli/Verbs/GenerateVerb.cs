@@ -25,15 +25,17 @@ internal static class GenerateVerb
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var draftPath = new Option<string?>("--draft") { Description = "Speculative decoding: a small draft model with the same tokenizer (checkpoint, Hugging Face folder or .gguf) proposes tokens the model verifies in one pass." };
         var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => 4 };
+        var draftPMin = new Option<float>("--draft-p-min") { Description = "The draft stops a step's proposals when its most likely token is below this probability (0 = always --draft-tokens).", DefaultValueFactory = _ => 0f };
         var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search, speculative decoding with --draft).")
         {
-            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, json, threads,
+            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, draftPMin, json, threads,
         };
         sampling.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             if (r.GetValue(draftTokens) is < 1 or > 16) throw new UserInputException($"generate: --draft-tokens {r.GetValue(draftTokens)} must be in 1-16.");
+            if (!(r.GetValue(draftPMin) is >= 0 and <= 1)) throw new UserInputException($"generate: --draft-p-min {r.GetValue(draftPMin)} must be in [0, 1].");
             if (r.GetValue(draftPath) is not null && r.GetValue(beams) > 1) throw new UserInputException("generate: --draft and --beams cannot be combined; speculative decoding samples or decodes greedily");
             var options = sampling.Read(r, "generate");
             int maxTokens = sampling.ReadMaxTokens(r, "generate");
@@ -76,7 +78,7 @@ internal static class GenerateVerb
             }
             else if (draft is not null)
             {
-                using var generator = new SpeculativeGenerator(lm, draft.Decoder, r.GetValue(draftTokens));
+                using var generator = new SpeculativeGenerator(lm, draft.Decoder, r.GetValue(draftTokens), r.GetValue(draftPMin));
                 await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel))
                 {
                     if (piece.TokenId >= 0) tokens.Add(piece.TokenId);

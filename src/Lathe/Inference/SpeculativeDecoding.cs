@@ -191,7 +191,7 @@ public sealed class SpeculativeDecoder : IDisposable
             foreach (var s in _rows)
             {
                 if (s.Planned <= j) continue;
-                s.Propose(new ReadOnlySpan<float>(logits.Data + (long)row * Vd, width));
+                if (!s.Propose(new ReadOnlySpan<float>(logits.Data + (long)row * Vd, width))) s.Planned = j;   // unsure: stop here
                 row++;
             }
         }

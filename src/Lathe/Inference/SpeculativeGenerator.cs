@@ -21,17 +21,22 @@ public sealed class SpeculativeGenerator : IDisposable
     /// <param name="target">The model whose output counts.</param>
     /// <param name="draft">The proposer, with the target's tokenizer (check with <see cref="SpeculativeDecoder.CheckVocabularies"/>).</param>
     /// <param name="draftTokens">Tokens the draft proposes per step (1 … 16).</param>
-    public SpeculativeGenerator(CausalLM target, CausalLM draft, int draftTokens = 4)
+    /// <param name="minDraftProbability">The draft stops a step's proposals below this confidence
+    /// (<see cref="SpeculativeSequence.MinDraftProbability"/>; 0: always k).</param>
+    public SpeculativeGenerator(CausalLM target, CausalLM draft, int draftTokens = 4, float minDraftProbability = 0)
     {
         if (draftTokens is < 1 or > 16) throw new ArgumentException($"generate: draft tokens {draftTokens} must be in 1…16.");
+        if (!(minDraftProbability is >= 0 and <= 1)) throw new ArgumentException($"generate: draft p-min {minDraftProbability} must be in [0, 1].");
         _target = target;
         DraftTokens = draftTokens;
+        MinDraftProbability = minDraftProbability;
         _targetCache = new PagedKvCache(target.Config);
         _draftCache = new PagedKvCache(draft.Config);
         _decoder = new SpeculativeDecoder(target, draft);
     }
 
     public int DraftTokens { get; }
+    public float MinDraftProbability { get; }
 
     public StopReason Reason { get; private set; }
 
@@ -113,7 +118,7 @@ public sealed class SpeculativeGenerator : IDisposable
         Reason = StopReason.MaxTokens;
         Proposed = Accepted = 0;
         Steps = 0;
-        return new SpeculativeSequence(_targetSequence, _draftSequence, prompt, options, stopTokens: stopTokens);
+        return new SpeculativeSequence(_targetSequence, _draftSequence, prompt, options, stopTokens: stopTokens) { MinDraftProbability = MinDraftProbability };
     }
 
     // One step proposing at most left − 1 tokens (so it emits no more than are wanted); false when the context is full.

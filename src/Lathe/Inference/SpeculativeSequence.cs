@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Lathe.Tensors;
 
@@ -19,6 +20,7 @@ public sealed class SpeculativeSequence
     float[] _q = [];                      // (k, Vd): the draft's distribution at each proposal (sampled decoding)
     int _qWidth;                          // Vd of _q
     float[] _p = [], _row = [];           // (Vt): the target's distribution, and one row of processed logits
+    float[] _softmax = [];                // (Vd): scratch for the draft's confidence (greedy)
     // During a step the proposals follow the tokens in _tokens (so that every penalty history is a prefix of one list);
     // _count is the number of real tokens.
     int _count;
@@ -63,6 +65,17 @@ public sealed class SpeculativeSequence
         set => field = value is >= 0 and <= 16 ? value : throw new ArgumentException($"speculative: draft tokens {value} must be in 0…16.");
     } = 4;
 
+    /// <summary>The draft stops proposing for this step when its most likely next token has a probability below this
+    /// (llama.cpp's draft p-min): a proposal it is unsure of is likely rejected, and every proposal costs the target a
+    /// row. 0 (the default) always proposes <see cref="DraftTokens"/>. The rule stays exact: whether to propose depends
+    /// on the draft alone, and a position without a proposal is drawn from the target. Greedy: the draft's softmax at
+    /// temperature 1; sampled: its distribution after the sampling stages.</summary>
+    public float MinDraftProbability
+    {
+        get;
+        set => field = value is >= 0 and <= 1 ? value : throw new ArgumentException($"speculative: draft p-min {value} must be in [0, 1].");
+    }
+
     /// <summary>The tokens the last step emitted, in order (1 … k + 1): the draft tokens the target accepted, then the
     /// target's own (a correction, or the bonus token after k accepted), unless a stop token or a complete constraint
     /// ended the list first.</summary>
@@ -105,24 +118,40 @@ public sealed class SpeculativeSequence
     }
 
     /// <summary>Draws the next proposal from the draft's logits (Vd) for the position after the tokens and the
-    /// proposals so far.</summary>
-    internal void Propose(ReadOnlySpan<float> logits)
+    /// proposals so far; false (and no proposal) when the draft's confidence is below <see cref="MinDraftProbability"/>.</summary>
+    internal bool Propose(ReadOnlySpan<float> logits)
     {
         int j = Proposals, Vd = logits.Length;
         var history = CollectionsMarshal.AsSpan(_tokens);          // the tokens and proposals 0 … j − 1
         int token;
-        if (Greedy) token = _draftSampler.Sample(logits, history);
+        if (Greedy)
+        {
+            if (MinDraftProbability > 0 && TopProbability(logits) < MinDraftProbability) return false;
+            token = _draftSampler.Sample(logits, history);
+        }
         else
         {
             if (_qWidth != Vd) { _qWidth = Vd; _q = []; }
             if (_q.Length < (j + 1) * Vd) Array.Resize(ref _q, (j + 1) * Vd);
             var q = _q.AsSpan(j * Vd, Vd);
             _draftSampler.Probabilities(logits, history, q);
+            if (MinDraftProbability > 0 && TensorPrimitives.Max(q) < MinDraftProbability) return false;
             token = SpeculativeSampling.Draw(q, _rng.NextFloat());
         }
         _proposal[j] = token;
         _tokens.Add(token);
         Proposals = j + 1;
+        return true;
+    }
+
+    // The largest softmax probability of the logits: 1 / Σ exp(l − max).
+    float TopProbability(ReadOnlySpan<float> logits)
+    {
+        if (_softmax.Length != logits.Length) _softmax = new float[logits.Length];
+        float max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, _softmax);
+        TensorPrimitives.Exp(_softmax, _softmax);
+        return 1f / TensorPrimitives.Sum(_softmax);
     }
 
     /// <summary>Verifies the proposals against the target's logits <paramref name="rows"/> ((k + 1) × Vt: row i predicts
@@ -175,7 +204,8 @@ public sealed class SpeculativeSequence
         Proposed += k;
         _tokens.RemoveRange(_count, k);
         _tokens.AddRange(_emitted);
-        // The draft's cache holds the old tokens and proposals 0 … k − 2 (the last proposal was never fed to it).
+        // The draft's cache holds the old tokens and proposals 0 … k − 2 (the last proposal was never fed to it; or
+        // 0 … k − 1 when the draft declined a proposal after the last — the caller cuts the cache to what this returns).
         int keep = 0, limit = Math.Min(k - 1, _emitted.Count - 1);
         while (keep < limit && _proposal[keep] == _emitted[keep]) keep++;
         Proposals = 0;

@@ -42,6 +42,9 @@ public class SpeculativeGreedyTests
         { "llama-tiny", "q4_0", "f32", 5 },       // a Q4_0 target (one packed kernel for any row count) and its F32 twin as draft
     };
 
+    // A draft p-min that these random drafts (flat distributions) fall below at some positions and not at others.
+    const float PMin = 0.2f;
+
     [Theory]
     [MemberData(nameof(Pairs))]
     public void Greedy_output_is_the_targets_greedy_output(string preset, string targetVariant, string draftKind, int k)
@@ -58,7 +61,8 @@ public class SpeculativeGreedyTests
         var greedy = new SamplingOptions { Temperature = 0 };
         var penalised = new SamplingOptions { Temperature = 0, RepetitionPenalty = 1.5f, FrequencyPenalty = 0.3f, PenaltyWindow = 8 };
         using var speculative = new SpeculativeGenerator(target, draft, k);
-        long proposed = 0, accepted = 0;
+        using var unsure = new SpeculativeGenerator(target, draft, k, minDraftProbability: PMin);   // stops where the draft is unsure
+        long proposed = 0, accepted = 0, proposedUnsure = 0;
         foreach (var options in new[] { greedy, penalised })
             foreach (var prompt in Prompts(V, 1, 7, 40))
             {
@@ -69,7 +73,10 @@ public class SpeculativeGreedyTests
                 Assert.Equal(StopReason.MaxTokens, speculative.Reason);
                 proposed += speculative.Proposed;
                 accepted += speculative.Accepted;
+                Assert.Equal(expected, unsure.Generate(prompt, 48, options).ToList());
+                proposedUnsure += unsure.Proposed;
             }
+        Assert.True(proposedUnsure < proposed, $"p-min proposed {proposedUnsure} of {proposed}");
         // The pair does what its name says (so each case exercises the path it is here for).
         double rate = (double)accepted / proposed;
         switch (draftKind)

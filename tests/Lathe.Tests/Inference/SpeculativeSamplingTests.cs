@@ -146,10 +146,11 @@ public class SpeculativeSamplingTests
 
     /// <summary>The first three tokens of <paramref name="count"/> sequences (seeds 1 … count), decoded in batches of
     /// 500 by <see cref="SpeculativeDecoder.Step"/>; also returns the acceptance rate.</summary>
-    static (Dictionary<(int, int, int), long> Counts, double Acceptance) Speculate(CausalLM target, CausalLM draft, int[] prompt, SamplingOptions options, int k, int count)
+    static (Dictionary<(int, int, int), long> Counts, double Acceptance, double ProposedPerStep) Speculate(CausalLM target, CausalLM draft,
+        int[] prompt, SamplingOptions options, int k, int count, float pMin)
     {
         var counts = new Dictionary<(int, int, int), long>();
-        long proposed = 0, accepted = 0;
+        long proposed = 0, accepted = 0, steps = 0;
         const int batch = 500;
         using var decoder = new SpeculativeDecoder(target, draft);
         using var tape = new Tape();
@@ -166,11 +167,12 @@ public class SpeculativeSamplingTests
             var sequences = new List<SpeculativeSequence>();
             for (int i = 0; i < n; i++)
                 sequences.Add(new SpeculativeSequence(targetCache.Fork(prefilled), draftCache.AddSequence(), prompt,
-                    options with { Seed = (ulong)(start + i + 1) }) { DraftTokens = k });
+                    options with { Seed = (ulong)(start + i + 1) }) { DraftTokens = k, MinDraftProbability = pMin });
             var running = sequences.ToList();
             while (running.Count > 0)
             {
                 decoder.Step(targetCache, draftCache, running);
+                steps += running.Count;
                 running.RemoveAll(s => s.Tokens.Count >= prompt.Length + 3);
             }
             foreach (var s in sequences)
@@ -181,15 +183,16 @@ public class SpeculativeSamplingTests
                 accepted += s.Accepted;
             }
         }
-        return (counts, (double)accepted / proposed);
+        return (counts, (double)accepted / proposed, (double)proposed / steps);
     }
 
     /// <remarks>llama-tiny (V = 256) for both drafts: the rule does not depend on the architecture (the greedy tests
     /// cover gpt2 and llama), and a small vocabulary keeps 3,000 sequences' distributions cheap.</remarks>
     [Theory]
-    [InlineData("twin")]      // the draft is the target quantized to Q4_0: close to p, often accepted
-    [InlineData("other")]     // a random 1-layer draft: mostly rejected, the residual draws carry the output
-    public void The_first_tokens_follow_the_targets_distribution(string draftKind)
+    [InlineData("twin", 0f)]      // the draft is the target quantized to Q4_0: close to p, often accepted
+    [InlineData("other", 0f)]     // a random 1-layer draft: mostly rejected, the residual draws carry the output
+    [InlineData("twin", 0.4f)]    // the draft stops where its best token is below 0.4: fewer proposals, same p
+    public void The_first_tokens_follow_the_targets_distribution(string draftKind, float pMin)
     {
         const string preset = "llama-tiny";
         using var target = SpeculativeGreedyTests.Model(preset, 5);
@@ -198,7 +201,7 @@ public class SpeculativeSamplingTests
         var options = new SamplingOptions { Temperature = 0.8f, TopK = 3, TopP = 1, MinP = 0, RepetitionPenalty = 1.3f };
         int[] prompt = SpeculativeGreedyTests.Prompts(target.Config.VocabSize, 6)[0];
         var joint = Joint(target, prompt, options);
-        var (counts, acceptance) = Speculate(target, draft, prompt, options, k: 3, count: 3000);
+        var (counts, acceptance, proposedPerStep) = Speculate(target, draft, prompt, options, k: 3, count: 3000, pMin);
 
         var keys = joint.Keys.ToList();
         Assert.All(counts.Keys, key => Assert.Contains(key, joint.Keys));   // nothing the target cannot produce
@@ -210,5 +213,8 @@ public class SpeculativeSamplingTests
         double divergence = keys.Sum(key => Math.Pow(draftJoint.GetValueOrDefault(key) - joint[key], 2) / joint[key]);
         Assert.True(3000 * divergence > 3 * ChiSquareLimit(df), $"draft too close to the target to tell: N·χ²-divergence {3000 * divergence:F1}");
         Assert.InRange(acceptance, draftKind == "twin" ? 0.2 : 0.0, draftKind == "twin" ? 0.99 : 0.2);
+        // The cut-off is in effect: fewer proposals per step than k.
+        if (pMin > 0) Assert.InRange(proposedPerStep, 0.05, 2.5);
+        else Assert.True(proposedPerStep > 2.5, $"{proposedPerStep:F2} proposals per step");
     }
 }
