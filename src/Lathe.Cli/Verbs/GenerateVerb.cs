@@ -23,14 +23,20 @@ internal static class GenerateVerb
         var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
         var earlyStopping = new Option<bool>("--early-stopping") { Description = "Beam search stops once --beams hypotheses finish." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search).")
+        var draftPath = new Option<string?>("--draft") { Description = "Speculative decoding: a small draft model with the same tokenizer (checkpoint, Hugging Face folder or .gguf) proposes tokens the model verifies in one pass." };
+        var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => 4 };
+        var draftPMin = new Option<float>("--draft-p-min") { Description = "The draft stops a step's proposals when its most likely token is below this probability (0 = always --draft-tokens).", DefaultValueFactory = _ => 0f };
+        var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search, speculative decoding with --draft).")
         {
-            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, json, threads,
+            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, draftPMin, json, threads,
         };
         sampling.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
+            if (r.GetValue(draftTokens) is < 1 or > 16) throw new UserInputException($"generate: --draft-tokens {r.GetValue(draftTokens)} must be in 1-16.");
+            if (!(r.GetValue(draftPMin) is >= 0 and <= 1)) throw new UserInputException($"generate: --draft-p-min {r.GetValue(draftPMin)} must be in [0, 1].");
+            if (r.GetValue(draftPath) is not null && r.GetValue(beams) > 1) throw new UserInputException("generate: --draft and --beams cannot be combined; speculative decoding samples or decodes greedily");
             var options = sampling.Read(r, "generate");
             int maxTokens = sampling.ReadMaxTokens(r, "generate");
             ComputePool.SetSharedThreads(r.GetValue(threads));
@@ -38,12 +44,19 @@ internal static class GenerateVerb
             var lm = loaded.Decoder;
             using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "generate");
             var promptRows = Lathe.Tuning.TuningMethods.ForDecoding(adapter);
+            using var draft = r.GetValue(draftPath) is { } path ? ModelLoader.Load(path) : null;
+            if (draft is not null)
+            {
+                SpeculativeDecoder.CheckVocabularies(loaded, draft);
+                if (promptRows is not null) throw new UserInputException("generate: --draft with a prompt-tuning adapter is not supported");
+            }
             int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded, lm.Config.VocabSize);
             var streamer = new TextStreamer(loaded.Tokenizer, sampling.ReadStops(r));
             var tokens = new List<int>();
             bool quiet = r.GetValue(json);
             var watch = Stopwatch.StartNew();
             string reason;
+            string? acceptance = null;
             if (r.GetValue(beams) > 1)
             {
                 if (promptRows is not null) throw new UserInputException("generate: --beams with a prompt-tuning adapter is not supported; sample or decode greedily");
@@ -62,6 +75,17 @@ internal static class GenerateVerb
                 string rest = streamer.Flush();
                 if (!quiet) Console.Write(rest);
                 reason = streamer.Stopped ? "StopString" : best.Finished ? "StopToken" : "MaxTokens";
+            }
+            else if (draft is not null)
+            {
+                using var generator = new SpeculativeGenerator(lm, draft.Decoder, r.GetValue(draftTokens), r.GetValue(draftPMin));
+                await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel))
+                {
+                    if (piece.TokenId >= 0) tokens.Add(piece.TokenId);
+                    if (!quiet) Console.Write(piece.Text);
+                }
+                reason = generator.Reason.ToString();
+                acceptance = $"generate: draft {draft.Source}: {generator.Accepted} of {generator.Proposed} proposed tokens accepted ({100 * generator.AcceptanceRate:F1}%), {generator.Steps} target passes for {tokens.Count} tokens";
             }
             else
             {
@@ -91,6 +115,7 @@ internal static class GenerateVerb
             }
             else Console.WriteLine();
             Console.Error.WriteLine($"generate: {tokens.Count} tokens in {seconds:F2} s ({tokens.Count / Math.Max(seconds, 1e-9):F1} tokens/s, prompt {ids.Length} tokens)");
+            if (acceptance is not null) Console.Error.WriteLine(acceptance);
             return 0;
         });
         return command;

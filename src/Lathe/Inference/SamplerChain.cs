@@ -229,4 +229,47 @@ public sealed class SamplerChain
         for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
         return best;
     }
+
+    /// <summary>The distribution <see cref="Sample"/> draws from, written over the whole vocabulary: the logits after
+    /// bias and penalties (given <paramref name="history"/>), cut by top-k, top-p and min-p, then softmax at the
+    /// temperature; 0 outside the kept candidates, and one-hot at the greedy choice when the temperature is 0.
+    /// Speculative decoding's acceptance rule (Leviathan et al. 2023; Chen et al. 2023) needs the target's and the
+    /// draft's distributions whole, not one draw. Draws nothing from the chain's random stream.</summary>
+    /// <remarks>Added beside <see cref="Sample"/> without touching it: the candidate cut is the same stages in the same
+    /// order (a test checks that Sample's frequencies follow these probabilities).</remarks>
+    public void Probabilities(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, Span<float> probabilities)
+    {
+        int V = logits.Length;
+        if (V == 0) throw new ArgumentException("sampler: empty logits.");
+        if (probabilities.Length != V) throw new ArgumentException($"sampler: {probabilities.Length} probabilities for {V} logits.");
+        if (_logits.Length != V) { _logits = new float[V]; _order = new int[V]; _probs = new float[V]; _keys = new float[V]; }
+        logits.CopyTo(_logits);
+        ApplyBiasAndPenalties(history);
+        probabilities.Clear();
+        if (_options.Temperature == 0) { probabilities[ArgMax(_logits)] = 1; return; }
+
+        for (int i = 0; i < V; i++) { _order[i] = i; _keys[i] = -_logits[i]; }
+        Array.Sort(_keys, _order);
+        int n = _options.TopK > 0 ? Math.Min(_options.TopK, V) : V;
+        Softmax(n, 1f);
+        if (_options.TopP < 1)
+        {
+            double cumulative = 0;
+            for (int i = 0; i < n; i++)
+            {
+                cumulative += _probs[i];
+                if (cumulative >= _options.TopP) { n = i + 1; break; }
+            }
+        }
+        if (_options.MinP > 0)
+        {
+            Softmax(n, 1f);
+            float floor = _options.MinP * _probs[0];
+            int keep = 1;
+            while (keep < n && _probs[keep] >= floor) keep++;
+            n = keep;
+        }
+        Softmax(n, _options.Temperature);
+        for (int i = 0; i < n; i++) probabilities[_order[i]] = _probs[i];
+    }
 }
