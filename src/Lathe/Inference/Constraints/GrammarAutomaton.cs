@@ -9,7 +9,8 @@ namespace Lathe.Inference.Constraints;
 internal sealed class GrammarAutomaton
 {
     public const int Dead = -1;
-    const int Unknown = -2;
+    /// <summary>A row entry not computed yet (see <see cref="Row"/>).</summary>
+    public const int Unknown = -2;
 
     readonly Grammar _grammar;
 
@@ -57,6 +58,10 @@ internal sealed class GrammarAutomaton
         int next = _rows[state][b];
         return next != Unknown ? next : _rows[state][b] = Step(state, b);
     }
+
+    /// <summary>The cached transitions of <paramref name="state"/> by byte: a state, <see cref="Dead"/>, or
+    /// <see cref="Unknown"/> until <see cref="Next"/> computes it (which fills this same array).</summary>
+    internal int[] Row(int state) => _rows[state];
 
     /// <summary>The state after all of <paramref name="bytes"/> (<see cref="Dead"/> as soon as one is refused).</summary>
     public int Advance(int state, ReadOnlySpan<byte> bytes)

@@ -8,6 +8,9 @@ internal sealed class GrammarLogitsProcessor(TokenMasker masker) : ILogitsProces
 {
     int _state = masker.Automaton.Initial;
 
+    /// <summary>The shared grammar, trie and masks.</summary>
+    internal TokenMasker Masker => masker;
+
     /// <summary>The automaton state (Dead after a refused token).</summary>
     internal int State => _state;
 

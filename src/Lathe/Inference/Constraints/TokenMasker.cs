@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Lathe.Inference.Constraints;
 
 /// <summary>What the processors of one constraint share: the grammar's automaton, the vocabulary's trie, the stop
@@ -20,6 +22,7 @@ internal sealed class TokenMasker
     readonly Dictionary<int, Mask> _masks = [];
     long _maskBytes;
     readonly int[] _walkNode, _walkState, _walkEdge;
+    readonly int[][] _walkRow;
 
     /// <summary>Mask computations and cache hits (for the benchmark).</summary>
     public int MasksComputed { get; private set; }
@@ -37,6 +40,7 @@ internal sealed class TokenMasker
         _walkNode = new int[trie.MaxDepth + 1];
         _walkState = new int[trie.MaxDepth + 1];
         _walkEdge = new int[trie.MaxDepth + 1];
+        _walkRow = new int[trie.MaxDepth + 1][];
     }
 
     public bool IsStop(int token) => Array.IndexOf(_stops, token) >= 0;
@@ -57,13 +61,18 @@ internal sealed class TokenMasker
             var mask = MaskFor(state);
             any = mask.Any;
             var bits = mask.Bits;
+            // Only the refused tokens are touched: whole refused words are filled, mixed words walk their zero bits.
             for (int w = 0, start = 0; start < V; w++, start += 64)
             {
-                ulong word = w < bits.Length ? bits[w] : 0;
-                int end = Math.Min(start + 64, V);
-                if (word == ulong.MaxValue && end - start == 64) continue;
-                for (int i = start; i < end; i++)
-                    if ((word >> (i - start) & 1) == 0) logits[i] = float.NegativeInfinity;
+                int count = Math.Min(64, V - start);
+                ulong refused = ~(w < bits.Length ? bits[w] : 0) & (count == 64 ? ulong.MaxValue : (1UL << count) - 1);
+                if (refused == 0) continue;
+                if (refused == ulong.MaxValue) { logits.Slice(start, 64).Fill(float.NegativeInfinity); continue; }
+                while (refused != 0)
+                {
+                    logits[start + BitOperations.TrailingZeroCount(refused)] = float.NegativeInfinity;
+                    refused &= refused - 1;
+                }
             }
             for (int i = 0; i < _literals.Length; i++)
             {
@@ -88,6 +97,8 @@ internal sealed class TokenMasker
         return bytes is null ? GrammarAutomaton.Dead : Automaton.Advance(state, bytes);
     }
 
+    internal void ClearCacheForTests() { _masks.Clear(); _maskBytes = 0; }
+
     Mask MaskFor(int state)
     {
         if (_masks.TryGetValue(state, out var mask)) { MaskHits++; return mask; }
@@ -102,7 +113,8 @@ internal sealed class TokenMasker
     }
 
     // Depth-first over the trie carrying the automaton state: a token is allowed when the walk reaches its node, and a
-    // child whose byte the grammar refuses is never entered. Iterative, on preallocated per-depth arrays.
+    // child whose byte the grammar refuses is never entered. Iterative, on preallocated per-depth arrays; the edges of a
+    // node are scanned in an inner loop against the state's cached transition row.
     bool Walk(int state, ulong[] bits)
     {
         var trie = Trie;
@@ -111,28 +123,40 @@ internal sealed class TokenMasker
         var edgeChild = trie._edgeChild;
         var firstToken = trie._firstToken;
         var tokens = trie._tokens;
+        var nodeAt = _walkNode;
+        var edgeAt = _walkEdge;
+        var stateAt = _walkState;
+        var rowAt = _walkRow;
         bool any = false;
         int depth = 0;
-        _walkNode[0] = 0; _walkState[0] = state; _walkEdge[0] = firstEdge[0];
+        nodeAt[0] = 0; edgeAt[0] = firstEdge[0]; stateAt[0] = state; rowAt[0] = Automaton.Row(state);
         while (depth >= 0)
         {
-            int node = _walkNode[depth], e = _walkEdge[depth];
-            if (e == firstEdge[node + 1]) { depth--; continue; }
-            _walkEdge[depth] = e + 1;
-            int next = Automaton.Next(_walkState[depth], edgeByte[e]);
-            if (next < 0) continue;
-            int child = edgeChild[e];
-            for (int t = firstToken[child]; t < firstToken[child + 1]; t++)
+            int node = nodeAt[depth], end = firstEdge[node + 1];
+            int[] row = rowAt[depth];
+            int e = edgeAt[depth];
+            for (; e < end; e++)
             {
-                int id = tokens[t];
-                bits[id >> 6] |= 1UL << (id & 63);
-                any = true;
+                int next = row[edgeByte[e]];
+                if (next == GrammarAutomaton.Unknown) next = Automaton.Next(stateAt[depth], edgeByte[e]);
+                if (next < 0) continue;
+                int child = edgeChild[e];
+                for (int t = firstToken[child], tEnd = firstToken[child + 1]; t < tEnd; t++)
+                {
+                    int id = tokens[t];
+                    bits[id >> 6] |= 1UL << id;
+                    any = true;
+                }
+                if (firstEdge[child] != firstEdge[child + 1])
+                {
+                    edgeAt[depth] = e + 1;
+                    depth++;
+                    nodeAt[depth] = child; edgeAt[depth] = firstEdge[child]; stateAt[depth] = next; rowAt[depth] = Automaton.Row(next);
+                    goto descended;
+                }
             }
-            if (firstEdge[child] != firstEdge[child + 1])
-            {
-                depth++;
-                _walkNode[depth] = child; _walkState[depth] = next; _walkEdge[depth] = firstEdge[child];
-            }
+            depth--;
+        descended:;
         }
         return any;
     }
