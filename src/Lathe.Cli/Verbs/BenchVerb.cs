@@ -18,6 +18,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchQuality.Create());
         bench.Subcommands.Add(BenchDecode.Create());
         bench.Subcommands.Add(BenchQuant.Create());
+        bench.Subcommands.Add(BenchGrammar.Create());
         return bench;
     }
 }

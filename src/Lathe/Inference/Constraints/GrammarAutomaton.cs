@@ -30,6 +30,7 @@ internal sealed class GrammarAutomaton
     readonly HashSet<long> _visited = [];
     readonly Stack<(int Pos, int Parent)> _work = new();
     readonly HashSet<int> _found = [];
+    readonly Dictionary<ulong, int> _classStates = [];
 
     public GrammarAutomaton(Grammar grammar)
     {
@@ -56,7 +57,9 @@ internal sealed class GrammarAutomaton
     public int Next(int state, byte b)
     {
         int next = _rows[state][b];
-        return next != Unknown ? next : _rows[state][b] = Step(state, b);
+        if (next != Unknown) return next;
+        FillRow(state);
+        return _rows[state][b];
     }
 
     /// <summary>The cached transitions of <paramref name="state"/> by byte: a state, <see cref="Dead"/>, or
@@ -77,11 +80,40 @@ internal sealed class GrammarAutomaton
     /// <summary>Whether the whole of <paramref name="text"/> is a sentence of the grammar.</summary>
     public bool Accepts(ReadOnlySpan<byte> text) => IsAccepting(Advance(Initial, text));
 
-    int Step(int state, byte b)
+    // Computes the state's transitions on all 256 bytes at once. Bytes that the same stacks accept lead to the same
+    // state, and there are few such classes (in a string: ordinary characters, the quote, the backslash, each UTF-8
+    // lead-byte range), so one closure is computed per class rather than per byte.
+    void FillRow(int state)
+    {
+        var stacks = _stacks[state];
+        var row = _rows[state];
+        var code = _grammar.Code;
+        var terminals = _grammar.Terminals;
+        _classStates.Clear();
+        for (int b = 0; b < 256; b++)
+        {
+            // The stacks (by index in the state, up to 64 of them) whose terminal accepts b.
+            ulong matching = 0;
+            bool overflow = false;
+            for (int i = 0; i < stacks.Length; i++)
+            {
+                int stack = stacks[i];
+                if (stack == 0 || !terminals[Grammar.Arg(code[_nodePos[stack]])].Contains((byte)b)) continue;
+                if (i < 64) matching |= 1UL << i; else overflow = true;
+            }
+            if (matching == 0 && !overflow) { row[b] = Dead; continue; }
+            if (!overflow && _classStates.TryGetValue(matching, out int known)) { row[b] = known; continue; }
+            int next = Step(stacks, (byte)b);
+            if (!overflow) _classStates[matching] = next;
+            row[b] = next;
+        }
+    }
+
+    int Step(int[] stacks, byte b)
     {
         _visited.Clear();
         _found.Clear();
-        foreach (int stack in _stacks[state])
+        foreach (int stack in stacks)
         {
             if (stack == 0) continue;
             int pos = _nodePos[stack];
