@@ -16,7 +16,7 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe bench grammar`: the cost of constrained decoding. For each vocabulary (GPT-2's 50,257 tokens, and a
 /// 4,096-token BPE trained on the State of the Union text) and each built-in constraint (an object schema, a recursive
-/// $ref schema, json_object, required tool calls), a random-weight decoder generates with the constraint's processor
+/// $ref schema, json_object, required tool calls), a random-weight decoder generates greedily with the constraint's processor
 /// in the loop: the processor's time per token (mask + accept; median, mean and p99 over every token, the first visits
 /// of a state, which walk the token trie, included) and tokens/s with the constraint and without it (same model, same
 /// number of tokens). In-process, after a warm-up; JSON line per pair, and a summary line last.</summary>
@@ -50,7 +50,7 @@ internal static class BenchGrammar
         var preset = new Option<string>("--preset") { Description = "Decoder preset with random weights (its vocab_size is set to each vocabulary's).", DefaultValueFactory = _ => "gpt2-tiny" };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var tokens = new Option<int>("--tokens") { Description = "Tokens per output (a constrained output ends sooner when its value closes).", DefaultValueFactory = _ => 96 };
-        var outputs = new Option<int>("--outputs") { Description = "Outputs per vocabulary and constraint (seeds 1..N).", DefaultValueFactory = _ => 8 };
+        var outputs = new Option<int>("--outputs") { Description = "Outputs (requests, each with its own prompt and a freshly compiled constraint) per vocabulary and constraint.", DefaultValueFactory = _ => 8 };
         var vocabs = new Option<string[]>("--vocab") { Description = "Vocabularies: gpt2, bpe4k.", DefaultValueFactory = _ => ["gpt2", "bpe4k"], AllowMultipleArgumentsPerToken = true };
         var command = new Command("grammar", "Constrained decoding: processor µs per token and tokens/s with and without the constraint; JSON line last.")
         {
@@ -76,42 +76,44 @@ internal static class BenchGrammar
             var config = ModelConfig.FromPresetOrFile(preset) with { VocabSize = tokenizer.VocabSize };
             using var model = CausalLM.Create(config, seed: 1);
             int stop = tokenizer.EndOfTextId;
-            int[] prompt = [.. tokenizer.Encode("Reply with JSON:\n", allowSpecial: false)];
-            if (prompt.Length + tokens > config.MaxPositions)
-                throw new UserInputException($"bench grammar: {prompt.Length} + {tokens} tokens exceed the preset's context {config.MaxPositions}");
+            // A different prompt per output, so that greedy outputs differ.
+            var prompts = Enumerable.Range(0, outputs + 1).Select(o => tokenizer.Encode($"Record {o}. Reply with JSON:\n", allowSpecial: false).ToArray()).ToArray();
+            if (prompts.Max(p => p.Length) + tokens > config.MaxPositions)
+                throw new UserInputException($"bench grammar: the prompt + {tokens} tokens exceed the preset's context {config.MaxPositions}");
             using var cache = new PagedKvCache(config);
             using var tape = new Tape();
             var logits = new float[config.VocabSize];
 
-            Generate(model, cache, tape, prompt, tokens, null, stop, logits, 1, null);   // warm-up
+            Generate(model, cache, tape, prompts[0], tokens, null, stop, logits, null);   // warm-up
             foreach (var (name, json) in Schemas)
             {
-                long compileStart = Stopwatch.GetTimestamp();
-                var factory = Constraint(tokenizer, name, json, stop);
-                double compileMs = Stopwatch.GetElapsedTime(compileStart).TotalMilliseconds;
-                Generate(model, cache, tape, prompt, tokens, factory(), stop, logits, 0, null);   // warm-up (JIT)
-                factory = Constraint(tokenizer, name, json, stop);   // fresh caches: first visits are measured
+                Generate(model, cache, tape, prompts[0], tokens, Constraint(tokenizer, name, json, stop)(), stop, logits, null);   // warm-up (JIT)
                 var perToken = new List<double>();
+                var compileMs = new List<double>();
                 int constrainedTokens = 0, freeTokens = 0;
                 double constrainedSeconds = 0, freeSeconds = 0;
                 for (int o = 1; o <= outputs; o++)
                 {
+                    // As a request: the constraint compiled for it, its masks computed as its output first needs them.
                     long start = Stopwatch.GetTimestamp();
-                    int n = Generate(model, cache, tape, prompt, tokens, factory(), stop, logits, (ulong)o, perToken);
+                    var factory = Constraint(tokenizer, name, json, stop);
+                    compileMs.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    start = Stopwatch.GetTimestamp();
+                    int n = Generate(model, cache, tape, prompts[o], tokens, factory(), stop, logits, perToken);
                     constrainedSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
                     constrainedTokens += n;
                     // The same number of tokens without a constraint (the stop token ignored).
                     start = Stopwatch.GetTimestamp();
-                    freeTokens += Generate(model, cache, tape, prompt, n, null, -1, logits, (ulong)o, null);
+                    freeTokens += Generate(model, cache, tape, prompts[o], n, null, -1, logits, null);
                     freeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
                 }
                 var sorted = perToken.Order().ToArray();
                 double median = BenchSupport.Median(sorted), mean = sorted.Average(), p99 = sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(sorted.Length * 0.99) - 1)];
                 double withRate = constrainedTokens / constrainedSeconds, withoutRate = freeTokens / freeSeconds;
                 Console.Error.WriteLine($"bench grammar {vocab} (V={tokenizer.VocabSize}, trie {trie.NodeCount} nodes) {name}: processor median {median:F1} µs, mean {mean:F1} µs, p99 {p99:F1} µs per token; " +
-                    $"{withRate:F1} tok/s constrained vs {withoutRate:F1} free ({constrainedTokens} tokens)");
+                    $"{withRate:F1} tok/s constrained vs {withoutRate:F1} free ({constrainedTokens} tokens); compile {BenchSupport.Median(compileMs):F2} ms");
                 BenchSupport.PrintJson(("bench", "grammar"), ("vocab", vocab), ("vocab_size", tokenizer.VocabSize), ("trie_nodes", trie.NodeCount), ("trie_build_ms", trieMs),
-                    ("constraint", name), ("compile_ms", compileMs), ("tokens", constrainedTokens), ("mask_us_median", median), ("mask_us_mean", mean), ("mask_us_p99", p99),
+                    ("constraint", name), ("compile_ms", BenchSupport.Median(compileMs)), ("tokens", constrainedTokens), ("mask_us_median", median), ("mask_us_mean", mean), ("mask_us_p99", p99),
                     ("tokens_per_s_constrained", withRate), ("tokens_per_s_free", withoutRate));
                 summary.Add(($"{vocab}_{name}_mask_us_median", median));
                 summary.Add(($"{vocab}_{name}_mask_us_mean", mean));
@@ -138,14 +140,15 @@ internal static class BenchGrammar
         _ => JsonSchemaConstraint.Create(tokenizer, JsonDocument.Parse(json).RootElement, [stop]),
     };
 
-    // One output: the prompt, then up to maxTokens sampled tokens (temperature 1, top-k 40); with a processor its time per
+    // One output: the prompt, then up to maxTokens greedy tokens (the sampler's full sort, which masking shortens, would
+    // blur the comparison; over a random-weight model greedy is as good a workload); with a processor its time per
     // token (Process + Accept) is added to perToken, and the output ends at the stop token or when it is complete.
     // Returns the tokens generated.
     static unsafe int Generate(CausalLM model, PagedKvCache cache, Tape tape, int[] prompt, int maxTokens, ILogitsProcessor? processor, int stop,
-        float[] logits, ulong seed, List<double>? perToken)
+        float[] logits, List<double>? perToken)
     {
         int sequence = cache.AddSequence();
-        var sampler = new SamplerChain(new SamplingOptions { Temperature = 1, TopK = 40, TopP = 1, MinP = 0, Seed = seed });
+        var sampler = new SamplerChain(new SamplingOptions { Temperature = 0 });
         try
         {
             Forward(model, cache, tape, prompt, sequence, logits);

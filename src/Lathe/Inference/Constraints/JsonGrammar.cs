@@ -6,10 +6,12 @@ namespace Lathe.Inference.Constraints;
 /// whitespace is at most <see cref="MaxWhitespace"/> bytes; an integer part at most <see cref="MaxIntegerDigits"/>
 /// digits, a fraction <see cref="MaxFractionDigits"/>, an exponent <see cref="MaxExponentDigits"/>. Strings are
 /// unbounded (a string ends when the model closes it, or at max_tokens). Strings hold valid UTF-8 only (no overlong
-/// forms, no surrogates) and escapes; a \u escape of a surrogate (D800–DFFF) is refused, since a lone one is not text.</remarks>
+/// forms, no surrogates) and escapes; a \u escape of a surrogate must be a high one followed by an escaped low one
+/// (what json.dumps writes for characters beyond U+FFFF), since a lone surrogate is not text. Two exponent digits
+/// keep every number a finite double (at most about 1e115).</remarks>
 internal sealed class JsonGrammar(GrammarBuilder builder)
 {
-    public const int MaxWhitespace = 16, MaxIntegerDigits = 16, MaxFractionDigits = 16, MaxExponentDigits = 3;
+    public const int MaxWhitespace = 16, MaxIntegerDigits = 16, MaxFractionDigits = 16, MaxExponentDigits = 2;
 
     static readonly ByteSet Digit = ByteSet.Range('0', '9'), Hex = Digit | ByteSet.Range('a', 'f') | ByteSet.Range('A', 'F');
     static readonly ByteSet Tail = ByteSet.Range(0x80, 0xBF);   // UTF-8 continuation byte
@@ -31,10 +33,12 @@ internal sealed class JsonGrammar(GrammarBuilder builder)
         {
             if (_string >= 0) return _string;
             var plain = ByteSet.Range(0x20, 0x7F) - ByteSet.Chars("\"\\");
+            // \u then four hex digits: not a surrogate (D800–DFFF), or a high surrogate then \u and a low one.
             int hex4 = builder.Rule("hex4-not-surrogate",
                 [S(Digit | ByteSet.Range('A', 'C') | ByteSet.Range('a', 'c')), S(Hex), S(Hex), S(Hex)],
                 [S(ByteSet.Chars("Dd")), S(ByteSet.Range('0', '7')), S(Hex), S(Hex)],
-                [S(ByteSet.Chars("EeFf")), S(Hex), S(Hex), S(Hex)]);
+                [S(ByteSet.Chars("EeFf")), S(Hex), S(Hex), S(Hex)],
+                [S(ByteSet.Chars("Dd")), S(ByteSet.Chars("89ABab")), S(Hex), S(Hex), .. Lit("\\u"), S(ByteSet.Chars("Dd")), S(ByteSet.Chars("CDEFcdef")), S(Hex), S(Hex)]);
             int escape = builder.Rule("escape", [S(ByteSet.Chars("\"\\/bfnrt"))], [.. Lit("u"), R(hex4)]);
             int chars = builder.Declare("string-chars");
             var c = R(chars);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Lathe.Formats;
 using Lathe.Inference.Constraints;
 using Lathe.Tokenizers;
@@ -57,15 +58,9 @@ public static class ToolCallConstraint
         {
             var tool = tools[i];
             if (choice.Mode == ToolChoiceMode.Function && tool.Name != choice.FunctionName) continue;
-            int arguments;
-            if (tool.ParametersJson is null) arguments = g.Rule($"no-arguments {tool.Name}", [.. JsonGrammar.Lit("{"), R(ws), .. JsonGrammar.Lit("}")]);
-            else
-            {
-                JsonDocument doc;
-                try { doc = JsonDocument.Parse(tool.ParametersJson); }
-                catch (JsonException e) { throw new ArgumentException($"tools[{i}].function.parameters: not JSON ({e.Message})"); }
-                using (doc) arguments = JsonSchemaCompiler.Compile(json, doc.RootElement, $"tools[{i}].function.parameters");
-            }
+            int arguments = tool.ParametersJson is null
+                ? g.Rule($"no-arguments {tool.Name}", [.. JsonGrammar.Lit("{"), R(ws), .. JsonGrammar.Lit("}")])
+                : Arguments(json, tool.ParametersJson, $"tools[{i}].function.parameters");
             named.Add([.. Symbol.Bytes(JsonLiteral.String(tool.Name)), R(ws), .. JsonGrammar.Lit(","), R(ws),
                 .. JsonGrammar.Lit("\"arguments\""), R(ws), .. JsonGrammar.Lit(":"), R(ws), R(arguments), R(ws)]);
         }
@@ -76,6 +71,20 @@ public static class ToolCallConstraint
         int calls = parallelToolCalls ? g.Rule("calls", [R(call), R(g.Star("more-calls", [R(ws), R(call)]))]) : call;
         if (choice.Mode != ToolChoiceMode.Auto) return g.Build(g.Rule("root", [R(ws), R(calls)]));
         return g.Build(AutoRoot(g, calls));
+    }
+
+    // The arguments are an object: a parameters schema that names no type (nor a $ref, anyOf, enum or const) is read as
+    // an object schema, so that "{}" or {"properties": …} cannot let the model write a string or a number there.
+    static int Arguments(JsonGrammar json, string parametersJson, string path)
+    {
+        JsonNode? node;
+        try { node = JsonNode.Parse(parametersJson); }
+        catch (JsonException e) { throw new ArgumentException($"{path}: not JSON ({e.Message})"); }
+        if (node is JsonObject schema && !schema.ContainsKey("type") && !schema.ContainsKey("$ref") && !schema.ContainsKey("anyOf")
+            && !schema.ContainsKey("enum") && !schema.ContainsKey("const"))
+            schema["type"] = "object";
+        using var doc = JsonDocument.Parse(node?.ToJsonString() ?? "null");
+        return JsonSchemaCompiler.Compile(json, doc.RootElement, path);
     }
 
     // auto: lead_k = [space] lead_{k-1} | calls | free | ε, lead_0 = calls | free | [space] any | ε, where free is any

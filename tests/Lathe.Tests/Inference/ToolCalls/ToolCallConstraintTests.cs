@@ -75,6 +75,16 @@ public class ToolCallConstraintTests
     public void Auto_is_free_text_unless_the_reply_starts_with_a_call(string reply, bool valid) =>
         Assert.Equal(valid, Automaton(ToolChoice.Auto, parallel: true).Accepts(reply));
 
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"properties":{"q":{"type":"string"}}}""")]
+    public void Arguments_are_an_object_even_when_the_schema_names_no_type(string parameters)
+    {
+        var automaton = new GrammarAutomaton(ToolCallConstraint.Compile([new("f", null, parameters)], ToolChoice.Required, false)!);
+        Assert.True(automaton.Accepts("<tool_call>{\"name\": \"f\", \"arguments\": {\"q\": \"x\"}}</tool_call>"));
+        Assert.False(automaton.Accepts("<tool_call>{\"name\": \"f\", \"arguments\": \"x\"}</tool_call>"));
+    }
+
     [Fact]
     public void None_constrains_nothing() =>
         Assert.Null(ToolCallConstraint.Create(ConstraintTestSupport.JsonBpe, Tools, ToolChoice.None, true, [0]));
