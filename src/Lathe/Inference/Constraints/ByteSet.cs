@@ -34,6 +34,9 @@ internal readonly struct ByteSet : IEquatable<ByteSet>
 
     public bool Contains(byte b) => ((b >> 6) switch { 0 => _w0, 1 => _w1, 2 => _w2, _ => _w3 } >> (b & 63) & 1) != 0;
 
+    /// <summary>Whether every byte of this set is in <paramref name="other"/>.</summary>
+    public bool IsSubsetOf(ByteSet other) => (_w0 & ~other._w0 | _w1 & ~other._w1 | _w2 & ~other._w2 | _w3 & ~other._w3) == 0;
+
     public static ByteSet operator |(ByteSet a, ByteSet b) => new(a._w0 | b._w0, a._w1 | b._w1, a._w2 | b._w2, a._w3 | b._w3);
     public static ByteSet operator -(ByteSet a, ByteSet b) => new(a._w0 & ~b._w0, a._w1 & ~b._w1, a._w2 & ~b._w2, a._w3 & ~b._w3);
 

@@ -23,6 +23,7 @@ internal sealed class GrammarAutomaton
     int[][] _stacks = new int[64][];
     int[][] _rows = new int[64][];
     bool[] _accepting = new bool[64], _complete = new bool[64];
+    ByteSet[] _selfLoops = new ByteSet[64];
     int _stateCount;
     readonly Dictionary<int[], int> _stateIds = new(StackSetComparer.Instance);
 
@@ -66,6 +67,14 @@ internal sealed class GrammarAutomaton
     /// <see cref="Unknown"/> until <see cref="Next"/> computes it (which fills this same array).</summary>
     internal int[] Row(int state) => _rows[state];
 
+    /// <summary>The bytes that lead from <paramref name="state"/> back to itself (inside a string: every ordinary
+    /// character). A token trie subtree spelled only with them is allowed whole without walking it.</summary>
+    internal ByteSet SelfLoops(int state)
+    {
+        if (_rows[state][0] == Unknown) FillRow(state);
+        return _selfLoops[state];
+    }
+
     /// <summary>The state after all of <paramref name="bytes"/> (<see cref="Dead"/> as soon as one is refused).</summary>
     public int Advance(int state, ReadOnlySpan<byte> bytes)
     {
@@ -107,6 +116,10 @@ internal sealed class GrammarAutomaton
             if (!overflow) _classStates[matching] = next;
             row[b] = next;
         }
+        var loops = ByteSet.Empty;
+        for (int b = 0; b < 256; b++)
+            if (row[b] == state) loops |= ByteSet.Of((byte)b);
+        _selfLoops[state] = loops;
     }
 
     int Step(int[] stacks, byte b)
@@ -182,6 +195,7 @@ internal sealed class GrammarAutomaton
             Array.Resize(ref _rows, size);
             Array.Resize(ref _accepting, size);
             Array.Resize(ref _complete, size);
+            Array.Resize(ref _selfLoops, size);
         }
         id = _stateCount++;
         _stacks[id] = stacks;

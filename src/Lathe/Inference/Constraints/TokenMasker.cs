@@ -10,8 +10,9 @@ namespace Lathe.Inference.Constraints;
 /// share the caches safely.</remarks>
 internal sealed class TokenMasker
 {
-    // A bound on the cached masks (≈ 6 KB each for a 50k vocabulary): past it the cache starts again.
-    const long MaxMaskBytes = 64L << 20;
+    // A bound on one constraint's cached masks (≈ 6 KB each for a 50k vocabulary, so ~2,600 states): past it the
+    // cache starts again. Typical outputs visit a few hundred states.
+    const long MaxMaskBytes = 16L << 20;
 
     public GrammarAutomaton Automaton { get; }
     public TokenTrie Trie { get; }
@@ -123,6 +124,8 @@ internal sealed class TokenMasker
         var edgeChild = trie._edgeChild;
         var firstToken = trie._firstToken;
         var tokens = trie._tokens;
+        var subtreeEnd = trie._subtreeEnd;
+        var subtreeBytes = trie._subtreeBytes;
         var nodeAt = _walkNode;
         var edgeAt = _walkEdge;
         var stateAt = _walkState;
@@ -141,13 +144,17 @@ internal sealed class TokenMasker
                 if (next == GrammarAutomaton.Unknown) next = Automaton.Next(stateAt[depth], edgeByte[e]);
                 if (next < 0) continue;
                 int child = edgeChild[e];
-                for (int t = firstToken[child], tEnd = firstToken[child + 1]; t < tEnd; t++)
+                // A subtree spelled only with bytes that keep the state where it is (ordinary characters inside a
+                // string) is allowed whole: its tokens are one run, marked without walking it.
+                bool whole = subtreeBytes[child].IsSubsetOf(Automaton.SelfLoops(next));
+                int tokensEnd = whole ? firstToken[subtreeEnd[child]] : firstToken[child + 1];
+                for (int t = firstToken[child]; t < tokensEnd; t++)
                 {
                     int id = tokens[t];
                     bits[id >> 6] |= 1UL << id;
                     any = true;
                 }
-                if (firstEdge[child] != firstEdge[child + 1])
+                if (!whole && firstEdge[child] != firstEdge[child + 1])
                 {
                     edgeAt[depth] = e + 1;
                     depth++;

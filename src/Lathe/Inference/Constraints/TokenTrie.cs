@@ -30,6 +30,10 @@ public sealed class TokenTrie
     internal readonly int[] _firstEdge, _edgeChild, _firstToken, _tokens;
     internal readonly byte[] _edgeByte;
     internal readonly int MaxDepth;
+    // The subtree of node n is the nodes [n, _subtreeEnd[n]) (preorder), so its tokens are the contiguous run
+    // _tokens[_firstToken[n] .. _firstToken[_subtreeEnd[n]]); _subtreeBytes[n] is every byte on an edge below n.
+    internal readonly int[] _subtreeEnd;
+    internal readonly ByteSet[] _subtreeBytes;
     readonly byte[]?[] _bytes;
 
     TokenTrie(ITokenizer tokenizer)
@@ -93,6 +97,23 @@ public sealed class TokenTrie
         _tokens = new int[ids.Count];
         var at = _firstToken[..nodes];
         for (int i = 0; i < ids.Count; i++) _tokens[at[nodeOfToken[i]]++] = ids[i];
+
+        // Bottom-up (reverse preorder visits children before parents).
+        _subtreeEnd = new int[nodes];
+        _subtreeBytes = new ByteSet[nodes];
+        for (int n = nodes - 1; n >= 0; n--)
+        {
+            int end = n + 1;
+            var below = ByteSet.Empty;
+            for (int e = _firstEdge[n]; e < _firstEdge[n + 1]; e++)
+            {
+                int child = _edgeChild[e];
+                below |= ByteSet.Of(_edgeByte[e]) | _subtreeBytes[child];
+                end = Math.Max(end, _subtreeEnd[child]);
+            }
+            _subtreeEnd[n] = end;
+            _subtreeBytes[n] = below;
+        }
     }
 
     /// <summary>The bytes of an ordinary token, or null for a special or empty one (or an id out of range).</summary>

@@ -68,7 +68,7 @@ public class JsonConstraintSamplingTests
         for (ulong seed = 0; seed < 200; seed++)
         {
             var processor = factory();
-            var (bytes, done, _) = ConstraintTestSupport.Sample(tokenizer, processor, seed, eot, maxSteps: 400);
+            var (bytes, done, _) = ConstraintTestSupport.Sample(tokenizer, processor, seed, eot, maxSteps: 300);
             if (!done)
             {
                 // Random logits can nest without end (any value may open another); the prefix must still be viable.
@@ -79,7 +79,7 @@ public class JsonConstraintSamplingTests
             using var doc = JsonDocument.Parse(ConstraintTestSupport.Utf8(bytes), ConstraintTestSupport.DeepJson);
             Assert.Equal(JsonValueKind.Object, doc.RootElement.ValueKind);
         }
-        Assert.True(ended >= 120, $"only {ended} of 200 outputs ended");
+        Assert.True(ended >= 100, $"only {ended} of 200 outputs ended");
     }
 
     [Fact]
