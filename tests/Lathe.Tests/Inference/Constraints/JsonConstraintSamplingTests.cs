@@ -122,6 +122,45 @@ public class JsonConstraintSamplingTests
     }
 
     [Fact]
+    public void The_trie_walk_mask_equals_checking_every_token_alone_on_gpt2()
+    {
+        // GPT-2's vocabulary at states where the walk takes its shortcuts (whole subtrees inside a string) and where it
+        // cannot (after a backslash, inside a UTF-8 character, in a number, between members).
+        var gpt2 = Gpt2Vocabulary.FromNodeModules(NodeModules.Find());
+        const string schemaJson = """{"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},"t":{"type":"array","items":{"enum":["x","y"]}}},"required":["s"]}""";
+        using var schema = JsonDocument.Parse(schemaJson);
+        var factory = JsonSchemaConstraint.Create(gpt2, schema.RootElement, [gpt2.EndOfTextId]);
+        var reference = ConstraintTestSupport.Automaton(schemaJson);
+        var trie = TokenTrie.For(gpt2);
+        var byteToken = new int[256];
+        for (int id = 0; id < gpt2.VocabSize; id++)
+            if (trie.TokenBytes(id) is { Length: 1 } one) byteToken[one[0]] = id;
+        byte[][] prefixes =
+        [
+            "{"u8.ToArray(), "{\"s\":\"ab"u8.ToArray(), "{\"s\":\"a\\"u8.ToArray(), "{\"s\":\"a\\u00"u8.ToArray(), [.. "{\"s\":\"caf"u8, 0xC3],
+            [.. "{\"s\":\"x"u8, 0xE6, 0x97], "{\"s\":\"\", \"n\": -1"u8.ToArray(), "{\"s\":\"\",\"t\":[\"x\","u8.ToArray(), "{\"s\":\"\"}"u8.ToArray(),
+        ];
+        foreach (var prefix in prefixes)
+        {
+            var processor = factory();
+            foreach (byte b in prefix) processor.Accept(byteToken[b]);
+            var logits = new float[gpt2.VocabSize];
+            processor.Process(logits);
+            int state = reference.Advance(reference.Initial, prefix);
+            Assert.NotEqual(GrammarAutomaton.Dead, state);
+            int allowed = 0;
+            for (int id = 0; id < gpt2.VocabSize; id++)
+            {
+                bool expected = id == gpt2.EndOfTextId ? reference.IsAccepting(state)
+                    : trie.TokenBytes(id) is { } b && reference.Advance(state, b) != GrammarAutomaton.Dead;
+                Assert.True(expected == float.IsFinite(logits[id]), $"after {System.Text.Encoding.UTF8.GetString(prefix)}: token {id} expected allowed={expected}");
+                if (expected) allowed++;
+            }
+            Assert.True(allowed > 0);
+        }
+    }
+
+    [Fact]
     public void Stop_tokens_only_where_the_value_may_end_and_complete_at_the_close()
     {
         var tokenizer = ToyTokenizer.Bytes;   // id b = byte b; no specials, so make 0 the stop token and keep it out of the text
