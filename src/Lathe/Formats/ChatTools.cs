@@ -63,7 +63,7 @@ public static class HermesTools
     public static string CallText(string name, string argumentsJson)
     {
         var s = new StringBuilder(CallOpen).Append("\n{\"name\": ");
-        WriteString(name, s);
+        JsonText.WriteString(name, s);
         s.Append(", \"arguments\": ").Append(Reformat(argumentsJson)).Append("}\n").Append(CallClose);
         return s.ToString();
     }
@@ -75,8 +75,8 @@ public static class HermesTools
         foreach (var tool in tools)
         {
             s.Append("\n{\"type\": \"function\", \"function\": {\"name\": ");
-            WriteString(tool.Name, s);
-            if (tool.Description is not null) { s.Append(", \"description\": "); WriteString(tool.Description, s); }
+            JsonText.WriteString(tool.Name, s);
+            if (tool.Description is not null) { s.Append(", \"description\": "); JsonText.WriteString(tool.Description, s); }
             if (tool.ParametersJson is not null) s.Append(", \"parameters\": ").Append(Reformat(tool.ParametersJson));
             s.Append("}}");
         }
@@ -92,64 +92,9 @@ public static class HermesTools
         {
             using var doc = JsonDocument.Parse(json);
             var s = new StringBuilder();
-            Write(doc.RootElement, s);
+            JsonText.Write(doc.RootElement, s, ", ", ": ");
             return s.ToString();
         }
         catch (JsonException) { return json; }
-    }
-
-    static void Write(JsonElement e, StringBuilder s)
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.Object:
-                s.Append('{');
-                bool first = true;
-                foreach (var p in e.EnumerateObject())
-                {
-                    if (!first) s.Append(", ");
-                    first = false;
-                    WriteString(p.Name, s);
-                    s.Append(": ");
-                    Write(p.Value, s);
-                }
-                s.Append('}');
-                break;
-            case JsonValueKind.Array:
-                s.Append('[');
-                int i = 0;
-                foreach (var item in e.EnumerateArray())
-                {
-                    if (i++ > 0) s.Append(", ");
-                    Write(item, s);
-                }
-                s.Append(']');
-                break;
-            case JsonValueKind.String: WriteString(e.GetString()!, s); break;
-            default: s.Append(e.GetRawText()); break;
-        }
-    }
-
-    static void WriteString(string value, StringBuilder s)
-    {
-        s.Append('"');
-        foreach (char c in value)
-        {
-            switch (c)
-            {
-                case '"': s.Append("\\\""); break;
-                case '\\': s.Append("\\\\"); break;
-                case '\n': s.Append("\\n"); break;
-                case '\r': s.Append("\\r"); break;
-                case '\t': s.Append("\\t"); break;
-                case '\b': s.Append("\\b"); break;
-                case '\f': s.Append("\\f"); break;
-                default:
-                    if (c < 0x20) s.Append("\\u").Append(((int)c).ToString("x4"));
-                    else s.Append(c);
-                    break;
-            }
-        }
-        s.Append('"');
     }
 }
