@@ -33,7 +33,11 @@ public static class HermesTools
         if (anyTools)
         {
             string block = ToolsBlock(tools!);
-            if (messages.Count > 0 && messages[0].Role == "system") { flat.Add(new("system", messages[0].Content + "\n\n" + block)); start = 1; }
+            if (messages.Count > 0 && messages[0].Role == "system")
+            {
+                flat.Add(new("system", string.IsNullOrWhiteSpace(messages[0].Content) ? block : messages[0].Content + "\n\n" + block));
+                start = 1;
+            }
             else flat.Add(new("system", block));
         }
         for (int i = start; i < messages.Count; i++)

@@ -88,6 +88,14 @@ public class ToolRenderingTests
     }
 
     [Fact]
+    public void An_empty_system_message_becomes_the_tools_block_alone()
+    {
+        string tools = System["Be brief.\n\n".Length..];
+        Assert.StartsWith($"<|im_start|>system\n{tools}<|im_end|>\n<|im_start|>user\nHi",
+            ChatTemplate.Named("chatml").Render([new("system", ""), new("user", "Hi")], tools: Tools));
+    }
+
+    [Fact]
     public void A_tool_without_parameters_and_non_ascii_text_are_written_as_json_dumps_does()
     {
         string rendered = ChatTemplate.Named("chatml").Render([new("user", "x")], tools: [new("ping", "Répond \"pong\"")]);
