@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Lathe.Inference.Constraints;
 
 /// <summary>Recognises a <see cref="Grammar"/> byte by byte. A state is the set of parse stacks still alive (the
@@ -92,6 +94,7 @@ internal sealed class GrammarAutomaton
     // Computes the state's transitions on all 256 bytes at once. Bytes that the same stacks accept lead to the same
     // state, and there are few such classes (in a string: ordinary characters, the quote, the backslash, each UTF-8
     // lead-byte range), so one closure is computed per class rather than per byte.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void FillRow(int state)
     {
         var stacks = _stacks[state];
@@ -122,6 +125,7 @@ internal sealed class GrammarAutomaton
         _selfLoops[state] = loops;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     int Step(int[] stacks, byte b)
     {
         _visited.Clear();
@@ -137,6 +141,7 @@ internal sealed class GrammarAutomaton
 
     // Every stack reachable from running position `pos` over `parent` without consuming a byte: refs expand into
     // their alternatives, an alternative's end returns to the parent. The visited set makes ε-cycles harmless.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Close(int pos, int parent)
     {
         _work.Push((pos, parent));

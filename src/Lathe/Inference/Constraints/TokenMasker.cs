@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Lathe.Inference.Constraints;
 
@@ -49,6 +50,7 @@ internal sealed class TokenMasker
     /// <summary>Sets to −∞ the logits of every token that cannot continue from <paramref name="state"/>; the stop
     /// tokens stay only where the output may end. If nothing at all may follow (a dead state, or a grammar the
     /// vocabulary cannot spell), the stop tokens are left so that the sequence ends rather than sampling from nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(int state, Span<float> logits)
     {
         int V = logits.Length;
@@ -116,6 +118,7 @@ internal sealed class TokenMasker
     // Depth-first over the trie carrying the automaton state: a token is allowed when the walk reaches its node, and a
     // child whose byte the grammar refuses is never entered. Iterative, on preallocated per-depth arrays; the edges of a
     // node are scanned in an inner loop against the state's cached transition row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool Walk(int state, ulong[] bits)
     {
         var trie = Trie;
@@ -146,7 +149,8 @@ internal sealed class TokenMasker
                 int child = edgeChild[e];
                 // A subtree spelled only with bytes that keep the state where it is (ordinary characters inside a
                 // string) is allowed whole: its tokens are one run, marked without walking it.
-                bool whole = subtreeBytes[child].IsSubsetOf(Automaton.SelfLoops(next));
+                bool leaf = firstEdge[child] == firstEdge[child + 1];
+                bool whole = !leaf && subtreeBytes[child].IsSubsetOf(Automaton.SelfLoops(next));
                 int tokensEnd = whole ? firstToken[subtreeEnd[child]] : firstToken[child + 1];
                 for (int t = firstToken[child]; t < tokensEnd; t++)
                 {
@@ -154,7 +158,7 @@ internal sealed class TokenMasker
                     bits[id >> 6] |= 1UL << id;
                     any = true;
                 }
-                if (!whole && firstEdge[child] != firstEdge[child + 1])
+                if (!whole && !leaf)
                 {
                     edgeAt[depth] = e + 1;
                     depth++;
