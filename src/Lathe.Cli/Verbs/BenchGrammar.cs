@@ -19,7 +19,8 @@ namespace Lathe.Cli.Verbs;
 /// $ref schema, json_object, required tool calls), a random-weight decoder generates greedily with the constraint's processor
 /// in the loop: the processor's time per token (mask + accept; median, mean and p99 over every token, the first visits
 /// of a state, which walk the token trie, included) and tokens/s with the constraint and without it (same model, same
-/// number of tokens). In-process, after a warm-up; JSON line per pair, and a summary line last.</summary>
+/// number of tokens), per wall second and per CPU second of the process. In-process, after a warm-up; JSON line per
+/// pair, and a summary line last.</summary>
 internal static class BenchGrammar
 {
     static readonly (string Name, string Json)[] Schemas =
@@ -91,7 +92,7 @@ internal static class BenchGrammar
                 var perToken = new List<double>();
                 var compileMs = new List<double>();
                 int constrainedTokens = 0, freeTokens = 0;
-                double constrainedSeconds = 0, freeSeconds = 0;
+                double constrainedSeconds = 0, freeSeconds = 0, constrainedCpu = 0, freeCpu = 0;
                 for (int o = 1; o <= outputs; o++)
                 {
                     // As a request: the constraint compiled for it, its masks computed as its output first needs them.
@@ -99,22 +100,28 @@ internal static class BenchGrammar
                     var factory = Constraint(tokenizer, name, json, stop);
                     compileMs.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     start = Stopwatch.GetTimestamp();
+                    double cpu = CpuSeconds();
                     int n = Generate(model, cache, tape, prompts[o], tokens, factory(), stop, logits, perToken);
                     constrainedSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    constrainedCpu += CpuSeconds() - cpu;
                     constrainedTokens += n;
                     // The same number of tokens without a constraint (the stop token ignored).
                     start = Stopwatch.GetTimestamp();
+                    cpu = CpuSeconds();
                     freeTokens += Generate(model, cache, tape, prompts[o], n, null, -1, logits, null);
                     freeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    freeCpu += CpuSeconds() - cpu;
                 }
                 var sorted = perToken.Order().ToArray();
                 double median = BenchSupport.Median(sorted), mean = sorted.Average(), p99 = sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(sorted.Length * 0.99) - 1)];
                 double withRate = constrainedTokens / constrainedSeconds, withoutRate = freeTokens / freeSeconds;
                 Console.Error.WriteLine($"bench grammar {vocab} (V={tokenizer.VocabSize}, trie {trie.NodeCount} nodes) {name}: processor median {median:F1} µs, mean {mean:F1} µs, p99 {p99:F1} µs per token; " +
-                    $"{withRate:F1} tok/s constrained vs {withoutRate:F1} free ({constrainedTokens} tokens); compile {BenchSupport.Median(compileMs):F2} ms");
+                    $"{withRate:F1} tok/s constrained vs {withoutRate:F1} free ({constrainedTokens / constrainedCpu:F1} vs {freeTokens / freeCpu:F1} per CPU second; " +
+                    $"{constrainedTokens} tokens); compile {BenchSupport.Median(compileMs):F2} ms");
                 BenchSupport.PrintJson(("bench", "grammar"), ("vocab", vocab), ("vocab_size", tokenizer.VocabSize), ("trie_nodes", trie.NodeCount), ("trie_build_ms", trieMs),
                     ("constraint", name), ("compile_ms", BenchSupport.Median(compileMs)), ("tokens", constrainedTokens), ("mask_us_median", median), ("mask_us_mean", mean), ("mask_us_p99", p99),
-                    ("tokens_per_s_constrained", withRate), ("tokens_per_s_free", withoutRate));
+                    ("tokens_per_s_constrained", withRate), ("tokens_per_s_free", withoutRate),
+                    ("tokens_per_cpu_s_constrained", constrainedTokens / constrainedCpu), ("tokens_per_cpu_s_free", freeTokens / freeCpu));
                 summary.Add(($"{vocab}_{name}_mask_us_median", median));
                 summary.Add(($"{vocab}_{name}_mask_us_mean", mean));
                 summary.Add(($"{vocab}_{name}_tokens_per_s_ratio", withRate / withoutRate));
@@ -123,6 +130,15 @@ internal static class BenchGrammar
         summary.Add(("peak_rss_mb", BenchSupport.PeakRssMb()));
         BenchSupport.PrintJson([.. summary]);
         return 0;
+    }
+
+    // The process's CPU seconds: on a loaded machine wall time counts the time other processes held the cores; CPU time
+    // counts the work (with --threads above 1 it includes the workers' spinning).
+    static double CpuSeconds()
+    {
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.TotalProcessorTime.TotalSeconds;
     }
 
     static ITokenizer LoadVocabulary(string name)
