@@ -20,6 +20,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchQuant.Create());
         bench.Subcommands.Add(BenchServe.Create());
         bench.Subcommands.Add(BenchSpeculative.Create());
+        bench.Subcommands.Add(BenchGrammar.Create());
         return bench;
     }
 }

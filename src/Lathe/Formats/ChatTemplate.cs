@@ -2,8 +2,16 @@ using System.Text;
 
 namespace Lathe.Formats;
 
-/// <summary>A message of a conversation.</summary>
-public sealed record ChatMessage(string Role, string Content);
+/// <summary>A message of a conversation. Role is system, user, assistant or tool; an assistant message may carry
+/// <see cref="ToolCalls"/>, a tool message answers the call <see cref="ToolCallId"/>.</summary>
+public sealed record ChatMessage(string Role, string Content)
+{
+    /// <summary>The calls an assistant message made (written after its text, see <see cref="HermesTools"/>).</summary>
+    public IReadOnlyList<ChatToolCall>? ToolCalls { get; init; }
+
+    /// <summary>The call a tool message is the result of (OpenAI's tool_call_id; not written into the prompt).</summary>
+    public string? ToolCallId { get; init; }
+}
 
 /// <summary>A run of rendered conversation text and whether a fine-tuning loss covers it (an assistant's reply and
 /// its end-of-turn marker) or not (system and user messages, role headers, BOS).</summary>
@@ -60,11 +68,12 @@ public sealed class ChatTemplate
     }
 
     /// <summary>The prompt text for <paramref name="messages"/>, ending with the opening of the assistant's turn.
-    /// <paramref name="bos"/> is prepended where the family writes it as text (null: the tokenizer adds it).</summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, string? bos = null)
+    /// <paramref name="bos"/> is prepended where the family writes it as text (null: the tokenizer adds it).
+    /// <paramref name="tools"/>, tool calls and tool results are written as <see cref="HermesTools"/> says.</summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, string? bos = null, IReadOnlyList<ChatTool>? tools = null)
     {
         var s = new StringBuilder();
-        foreach (var piece in Write(messages, bos, generationPrompt: true)) s.Append(piece.Text);
+        foreach (var piece in Write(HermesTools.Flatten(messages, tools), bos, generationPrompt: true)) s.Append(piece.Text);
         return s.ToString();
     }
 
@@ -74,9 +83,9 @@ public sealed class ChatTemplate
     /// it). Adjacent runs alternate: no two neighbours share <see cref="ChatPiece.Trainable"/>.</summary>
     /// <remarks>For a conversation [.. prompt, assistant] the non-trainable text before the last reply is exactly
     /// <c>Render([.. prompt])</c>, so training and inference agree on the prompt.</remarks>
-    public IReadOnlyList<ChatPiece> RenderForTraining(IReadOnlyList<ChatMessage> messages, string? bos = null)
+    public IReadOnlyList<ChatPiece> RenderForTraining(IReadOnlyList<ChatMessage> messages, string? bos = null, IReadOnlyList<ChatTool>? tools = null)
     {
-        var pieces = Write(messages, bos, generationPrompt: false);
+        var pieces = Write(HermesTools.Flatten(messages, tools), bos, generationPrompt: false);
         int lastTrainable = pieces.FindLastIndex(p => p.Trainable);
         if (lastTrainable >= 0) pieces.RemoveRange(lastTrainable + 1, pieces.Count - lastTrainable - 1);
         return pieces;
