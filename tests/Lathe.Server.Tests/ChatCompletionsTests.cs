@@ -231,22 +231,6 @@ public class ChatCompletionsTests(SharedServer shared)
         Assert.Equal(expected, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 
-    [Fact]
-    public async Task Structured_output_and_tools_are_refused_until_constraints_are_wired()
-    {
-        var schema = new { type = "json_schema", json_schema = new { name = "answer", schema = new { type = "object" }, strict = true } };
-        var (s1, b1) = await H.PostAsync(Chat, new { messages = Conversation, response_format = schema });
-        Assert.Equal(400, s1);
-        Assert.Equal("response_format", b1.GetProperty("error").GetProperty("param").GetString());
-        var tools = new[] { new { type = "function", function = new { name = "get_time", parameters = new { type = "object" } } } };
-        var (s2, b2) = await H.PostAsync(Chat, new { messages = Conversation, tools });
-        Assert.Equal(400, s2);
-        Assert.Equal("tools", b2.GetProperty("error").GetProperty("param").GetString());
-        // tool_choice "none" keeps the reply free text, which is served.
-        var (s3, _) = await H.PostAsync(Chat, new { messages = Conversation, tools, tool_choice = "none", max_tokens = 2 });
-        Assert.Equal(200, s3);
-    }
-
     static string[] Contents(JsonElement body) =>
         body.GetProperty("choices").EnumerateArray().Select(c => c.GetProperty("message").GetProperty("content").GetString()!).ToArray();
 

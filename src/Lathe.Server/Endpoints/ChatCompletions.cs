@@ -19,7 +19,7 @@ internal static class ChatCompletions
         var r = ChatRequest.Parse(body.RootElement, model.VocabSize);
         var g = r.Generation;
         string? adapter = model.AdapterFor(g.Model);
-        int[] prompt = model.Loaded.Encode(model.Template.Render(ConstraintBinding.TemplateMessages(r.Messages)));
+        int[] prompt = model.Loaded.Encode(model.Template.Render(ConstraintBinding.TemplateMessages(r.Messages), tools: ConstraintBinding.Tools(r.Constraints)));
         var request = new GenerationRequest
         {
             Prompt = prompt,

@@ -1,5 +1,7 @@
 using Lathe.Formats;
 using Lathe.Inference;
+using Lathe.Inference.Constraints;
+using Lathe.Inference.ToolCalls;
 
 namespace Lathe.Server.OpenAi;
 
@@ -11,36 +13,63 @@ internal sealed record ChatReply(string? Content, IReadOnlyList<ToolCallOutput> 
 
 /// <summary>The one place where a chat request's <c>response_format</c> and <c>tools</c> meet the engine: how the
 /// conversation (tool calls and results included) reaches the chat template, which logits constraint the reply decodes
-/// under, and how the reply's text becomes content and tool calls. Everything else in the server is independent of
-/// constrained decoding, so wiring Lathe.Inference.Constraints in is a change to this file only.</summary>
-/// <remarks>Until that wiring lands the structured formats and tool calls are refused with a 400 naming the field;
-/// their request shapes are already checked by <see cref="ChatConstraints"/>.</remarks>
+/// under (Lathe.Inference.Constraints: a JSON-schema grammar, any JSON object, or the tool-call grammar), and how the
+/// reply's text becomes content and tool calls (Hermes-style <c>&lt;tool_call&gt;</c> blocks, docs/CONSTRAINED_DECODING.md).</summary>
 internal static class ConstraintBinding
 {
-    /// <summary>The conversation as the chat template renders it.</summary>
+    /// <summary>The conversation as the chat template renders it: an assistant's earlier calls and the tool results
+    /// that answer them included.</summary>
     public static List<ChatMessage> TemplateMessages(IReadOnlyList<ChatInputMessage> messages)
     {
         var result = new List<ChatMessage>(messages.Count);
-        for (int i = 0; i < messages.Count; i++)
-        {
-            var m = messages[i];
-            if (m.ToolCalls is not null)
-                throw ApiException.BadField($"messages[{i}].tool_calls", "tool calls are not supported yet.");
-            result.Add(new ChatMessage(m.Role, m.Content ?? ""));
-        }
+        foreach (var m in messages)
+            result.Add(new ChatMessage(m.Role, m.Content ?? "")
+            {
+                ToolCalls = m.ToolCalls?.Select(c => new ChatToolCall(c.Name, c.Arguments, c.Id)).ToList(),
+                ToolCallId = m.ToolCallId,
+            });
         return result;
     }
 
-    /// <summary>The logits constraint the reply decodes under (one processor per choice), or null for free text.</summary>
+    /// <summary>The tools the template describes to the model, or null when the reply cannot call any.</summary>
+    public static IReadOnlyList<ChatTool>? Tools(ChatConstraints c) =>
+        c.UsesTools ? c.Tools.Select(t => new ChatTool(t.Name, t.Description, t.Parameters?.GetRawText())).ToList() : null;
+
+    /// <summary>The logits constraint the reply decodes under (one processor per choice), or null for free text. A schema
+    /// the compiler does not support is a 400 naming its path.</summary>
     public static Func<ILogitsProcessor>? Constraint(ChatConstraints c, LoadedModel model, IReadOnlyCollection<int> stopTokens)
     {
-        if (c.ResponseFormat != "text")
-            throw ApiException.BadField("response_format", $"type '{c.ResponseFormat}' is not supported yet.");
         if (c.UsesTools)
-            throw ApiException.BadField("tools", "tool calls are not supported yet.");
-        _ = model;
-        _ = stopTokens;
-        return null;
+        {
+            if (c.ResponseFormat != "text")
+                throw ApiException.BadField("response_format", $"'{c.ResponseFormat}' cannot be combined with tools here; send tool_choice \"none\" or drop the tools.");
+            var choice = c.ToolChoice switch
+            {
+                "required" => ToolChoice.Required,
+                "function" => new ToolChoice(ToolChoiceMode.Function, c.ToolChoiceName),
+                _ => ToolChoice.Auto,
+            };
+            return Bad(() => ToolCallConstraint.Create(model.Tokenizer, Tools(c)!, choice, c.ParallelToolCalls, stopTokens));
+        }
+        return c.ResponseFormat switch
+        {
+            "json_object" => JsonSchemaConstraint.JsonObject(model.Tokenizer, stopTokens),
+            "json_schema" when c.Schema is { } schema =>
+                Bad(() => JsonSchemaConstraint.Create(model.Tokenizer, schema, stopTokens, "response_format.json_schema.schema")),
+            "json_schema" => JsonSchemaConstraint.JsonObject(model.Tokenizer, stopTokens),
+            _ => null,
+        };
+    }
+
+    // The compilers' one-line ArgumentExceptions name the field: they become 400s with that field as param.
+    static Func<ILogitsProcessor>? Bad(Func<Func<ILogitsProcessor>?> compile)
+    {
+        try { return compile(); }
+        catch (ArgumentException e)
+        {
+            int colon = e.Message.IndexOf(": ", StringComparison.Ordinal);
+            throw colon > 0 ? ApiException.BadField(e.Message[..colon], e.Message[(colon + 2)..]) : ApiException.BadField("response_format", e.Message);
+        }
     }
 
     /// <summary>Whether a streamed reply's text must be held until the choice ends (its tool calls are parsed from the
@@ -51,9 +80,8 @@ internal static class ConstraintBinding
     /// from <paramref name="seed"/> so the same request gives the same ids.</summary>
     public static ChatReply Reply(string text, ChatConstraints c, ulong seed, int choice)
     {
-        _ = c;
-        _ = seed;
-        _ = choice;
-        return new ChatReply(text, []);
+        if (!c.UsesTools) return new ChatReply(text, []);
+        var parsed = ToolCallParser.Parse(text, seed, choice);
+        return new ChatReply(parsed.Content, parsed.ToolCalls.Select(t => new ToolCallOutput(t.Id, t.Name, t.ArgumentsJson)).ToList());
     }
 }
