@@ -227,7 +227,8 @@ public class ChatCompletionsTests(SharedServer shared)
             max_tokens = 1,
         });
         Assert.Equal(200, status);
-        int expected = PromptTokens(("system", "Be brief."), ("user", "one\ntwo"), ("assistant", "ok"), ("tool", "42"), ("user", "again"));
+        // A tool result is a user turn holding <tool_response> (the Hermes/Qwen convention, docs/CONSTRAINED_DECODING.md).
+        int expected = PromptTokens(("system", "Be brief."), ("user", "one\ntwo"), ("assistant", "ok"), ("user", "<tool_response>\n42\n</tool_response>"), ("user", "again"));
         Assert.Equal(expected, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 

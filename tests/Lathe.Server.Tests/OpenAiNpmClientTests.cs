@@ -32,7 +32,8 @@ public class OpenAiNpmClientTests
     {
         Assert.True(File.Exists(OpenAiModule), $"{OpenAiModule} is missing: run scripts/install-peers.sh");
         const string Key = "test-key-1";
-        await using var h = await ServerHarness.StartAsync(new ServerOptions { ApiKey = Key });
+        // A context long enough for the tools block (this byte-level vocabulary spends about a token per character).
+        await using var h = await ServerHarness.StartAsync(new ServerOptions { ApiKey = Key }, model: TinyModel.Create(7, maxPositions: 2048));
         var summary = await RunScript(h, Key);
 
         var messages = new object[] { new { role = "system", content = "You are terse." }, new { role = "user", content = "Hello there." } };
@@ -83,6 +84,28 @@ public class OpenAiNpmClientTests
         Assert.Equal(Floats(embeddings.GetProperty("data")[0].GetProperty("embedding")), Floats(e.GetProperty("first")));
         Assert.Equal(Floats(embeddings.GetProperty("data")[1].GetProperty("embedding")), Floats(e.GetProperty("second")));
         Assert.Equal(embeddings.GetProperty("usage").GetRawText(), e.GetProperty("usage").GetRawText());
+
+        // json_schema: the client's parse() helper read the content as JSON satisfying the schema.
+        var js = summary.GetProperty("jsonSchema");
+        Assert.Equal("stop", js.GetProperty("finish").GetString());
+        var parsed = js.GetProperty("parsed");
+        Assert.Contains(parsed.GetProperty("kind").GetString(), new[] { "whale", "ship" });
+        Assert.True(parsed.GetProperty("count").TryGetInt64(out _));
+        var structured = JsonDocument.Parse(js.GetProperty("content").GetString()!).RootElement;
+        Assert.Equal(structured.GetProperty("kind").GetString(), parsed.GetProperty("kind").GetString());
+        Assert.Equal(structured.GetProperty("count").GetInt64(), parsed.GetProperty("count").GetInt64());
+
+        // Tools: the named call as the client sees it, and the streamed deltas it assembled into the same call.
+        var tools = summary.GetProperty("tools");
+        Assert.Equal("tool_calls", tools.GetProperty("finish").GetString());
+        Assert.Equal(JsonValueKind.Null, tools.GetProperty("content").ValueKind);
+        var call = tools.GetProperty("calls")[0];
+        Assert.Equal("get_weather", call.GetProperty("function").GetProperty("name").GetString());
+        Assert.Contains(JsonDocument.Parse(call.GetProperty("function").GetProperty("arguments").GetString()!).RootElement.GetProperty("city").GetString(), new[] { "Paris", "Oslo" });
+        var streamedCall = summary.GetProperty("toolsStream").GetProperty("calls")[0];
+        Assert.Equal("tool_calls", summary.GetProperty("toolsStream").GetProperty("finish").GetString());
+        Assert.Equal(call.GetProperty("id").GetString(), streamedCall.GetProperty("id").GetString());
+        Assert.Equal(call.GetProperty("function").GetProperty("arguments").GetString(), streamedCall.GetProperty("function").GetProperty("arguments").GetString());
 
         Assert.Equal(["tiny"], summary.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
         Assert.Equal("tiny", summary.GetProperty("retrieved").GetString());

@@ -28,11 +28,12 @@ internal static class TinyModel
         Intermediate = 64, TieEmbeddings = false, InitStd = 0.25f,
     };
 
-    public static LoadedModel Create(ulong seed = 7)
+    /// <param name="maxPositions">The context: 256 unless a test needs long prompts (tools blocks).</param>
+    public static LoadedModel Create(ulong seed = 7, int maxPositions = 256)
     {
         var tokenizer = Tokenizer;
         int eos = tokenizer.SpecialTokens.First(t => t.Text == EndOfText).Id;
-        return new LoadedModel(CausalLM.Create(Config, seed), tokenizer, "tiny", "checkpoint",
+        return new LoadedModel(CausalLM.Create(Config with { MaxPositions = maxPositions }, seed), tokenizer, "tiny", "checkpoint",
             chatTemplate: "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}", eosId: eos);
     }
 

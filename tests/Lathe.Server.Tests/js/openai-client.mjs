@@ -44,6 +44,21 @@ summary.completion = { text: completion.choices[0].text, tokens: completion.choi
 const emb = await client.embeddings.create({ model, input: ['the whale', 'the sea'] });
 summary.embeddings = { count: emb.data.length, first: Array.from(emb.data[0].embedding), second: Array.from(emb.data[1].embedding), usage: emb.usage };
 
+// Structured output: a json_schema reply, parsed by the client's own helper (chat.completions.parse).
+const schema = { type: 'object', properties: { kind: { type: 'string', enum: ['whale', 'ship'] }, count: { type: 'integer' } }, required: ['kind', 'count'], additionalProperties: false };
+const structured = await client.chat.completions.parse({ model, messages, seed: 4, temperature: 1, max_tokens: 400,
+  response_format: { type: 'json_schema', json_schema: { name: 'thing', schema, strict: true } } });
+summary.jsonSchema = { content: structured.choices[0].message.content, parsed: structured.choices[0].message.parsed, finish: structured.choices[0].finish_reason };
+
+// Tools: a named function call, whole and streamed (the client assembles streamed tool_call deltas itself).
+const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } } }];
+const toolChoice = { type: 'function', function: { name: 'get_weather' } };
+const called = await client.chat.completions.create({ model, messages, tools, tool_choice: toolChoice, seed: 2, temperature: 1, max_tokens: 400 });
+summary.tools = { finish: called.choices[0].finish_reason, content: called.choices[0].message.content, calls: called.choices[0].message.tool_calls };
+const toolStream = client.chat.completions.stream({ model, messages, tools, tool_choice: toolChoice, seed: 2, temperature: 1, max_tokens: 400 });
+const final = await toolStream.finalChatCompletion();
+summary.toolsStream = { finish: final.choices[0].finish_reason, calls: final.choices[0].message.tool_calls };
+
 const ids = [];
 for await (const m of client.models.list()) ids.push(m.id);
 summary.models = ids;
