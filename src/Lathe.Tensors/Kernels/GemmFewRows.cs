@@ -41,6 +41,18 @@ internal static unsafe class GemmFewRows
         pool.For((strips + stripsPerTask - 1) / stripsPerTask, ref body);
     }
 
+    /// <summary>The same product on the calling thread, for kernels that already run as pool tasks (decoding attention's
+    /// scores: a few query heads against a block of keys). Needs AVX2 and FMA.</summary>
+    internal static void MultiplyOnThisThread(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        var body = new Body
+        {
+            A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k, Accumulate = accumulate,
+            RowsPerTask = n, Avx512 = Avx512F.IsSupported,
+        };
+        body.Execute(0);
+    }
+
     struct Body : IParallelBody
     {
         public float* A, B, C;
