@@ -42,12 +42,25 @@ internal static unsafe class Q8PackedGemm
             int g = 2 * pair;
             byte* group = W + g * GroupBytes;
             float* y = Y + g * Q8_0Packed.GroupRows;
+            // The first pass over this pair fetches the next pair's records (see Prefetch); later passes read from L1.
+            byte* next = group + 2 * GroupBytes;
             int r = 0;
-            for (; r + 6 <= M; r += 6)
-                Rows6(group, GroupBytes, Q + (long)r * K, K, D + (long)r * Nb, Nb, y + (long)r * N, N);
-            for (; r < M; r++)
-                Row1(group, GroupBytes, Q + (long)r * K, D + (long)r * Nb, Nb, y + (long)r * N);
+            for (; r + 6 <= M; r += 6, next = null)
+                Rows6(group, GroupBytes, Q + (long)r * K, K, D + (long)r * Nb, Nb, y + (long)r * N, N, next);
+            for (; r < M; r++, next = null)
+                Row1(group, GroupBytes, Q + (long)r * K, D + (long)r * Nb, Nb, y + (long)r * N, next);
         }
+    }
+
+    /// <summary>Fetches record b of both groups of the pair at <paramref name="next"/> (null: nothing). A decoding step
+    /// reads each weight once, from L3 or memory, in runs (a pair's records) too short for the hardware prefetcher to
+    /// ramp up; fetching the next pair one record per block while this one computes hides that latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Prefetch(byte* next, long groupBytes, int b)
+    {
+        if (next == null) return;
+        byte* r0 = next + (long)b * Q8_0Packed.RecordBytes, r1 = r0 + groupBytes;
+        for (int line = 0; line < Q8_0Packed.RecordBytes; line += 64) { Sse.Prefetch0(r0 + line); Sse.Prefetch0(r1 + line); }
     }
 
     const int ScaleBytes = Q8_0Packed.GroupRows * sizeof(float);
@@ -68,12 +81,13 @@ internal static unsafe class Q8PackedGemm
 
     /// <summary>Six activation rows against a pair of groups (16 output columns).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows6(byte* g0, long groupBytes, byte* q, int k, float* d, int nb, float* y, int ldy)
+    static void Rows6(byte* g0, long groupBytes, byte* q, int k, float* d, int nb, float* y, int ldy, byte* next)
     {
         for (int i = 0; i < 6; i++) { Vector256<float>.Zero.Store(y + (long)i * ldy); Vector256<float>.Zero.Store(y + (long)i * ldy + 8); }
         byte* p0 = g0, p1 = g0 + groupBytes;
         for (int b = 0; b < nb; b++, p0 += Q8_0Packed.RecordBytes, p1 += Q8_0Packed.RecordBytes)
         {
+            Prefetch(next, groupBytes, b);
             var c0 = Vector256.Load((int*)(p0 + ScaleBytes));
             var c1 = Vector256.Load((int*)(p1 + ScaleBytes));
             Vector256<int> s00 = c0, s01 = c1, s10 = c0, s11 = c1, s20 = c0, s21 = c1,
@@ -106,12 +120,13 @@ internal static unsafe class Q8PackedGemm
     /// matvec, see <see cref="QuantMatMul.UsesPacked"/>). With one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
     /// odd quads (four chains of four vpdpbusd instead of two of eight), and the float sums stay in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row1(byte* g0, long groupBytes, byte* q, float* d, int nb, float* y)
+    static void Row1(byte* g0, long groupBytes, byte* q, float* d, int nb, float* y, byte* next)
     {
         Vector256<float> f0 = default, f1 = default;
         byte* p0 = g0, p1 = g0 + groupBytes;
         for (int b = 0; b < nb; b++, p0 += Q8_0Packed.RecordBytes, p1 += Q8_0Packed.RecordBytes, q += 32)
         {
+            Prefetch(next, groupBytes, b);
             var s0 = Vector256.Load((int*)(p0 + ScaleBytes));
             var s1 = Vector256.Load((int*)(p1 + ScaleBytes));
             Vector256<int> t0 = default, t1 = default;
