@@ -6,7 +6,7 @@ using Lathe.Tensors.Threading;
 
 namespace Lathe.Tensors.Kernels;
 
-/// <summary>Prompt processing with Q8_0 weights in integers: y (M, N) = x (M, K) · Wᵀ for W regrouped as
+/// <summary>Products with Q8_0 weights in integers (prompts, batched decoding steps, single tokens): y (M, N) = x (M, K) · Wᵀ for W regrouped as
 /// <see cref="Q8_0Packed"/>. Activation rows are quantized to Q8_0 as <see cref="QuantMatMul"/> does and stored as
 /// q + 128; AVX-VNNI's vpdpbusd multiplies those unsigned bytes by the signed weights, four products per int32 lane,
 /// and each lane starts at the weight row's −128·Σw so it ends on the exact block sum Σq·w (at most 32·127·128 in
@@ -116,9 +116,10 @@ internal static unsafe class Q8PackedGemm
         }
     }
 
-    /// <summary>One activation row against a pair of groups (the rows left over after sixes; single tokens take the
-    /// matvec, see <see cref="QuantMatMul.UsesPacked"/>). With one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
-    /// odd quads (four chains of four vpdpbusd instead of two of eight), and the float sums stay in registers.</summary>
+    /// <summary>One activation row against a pair of groups (a single token, and the rows left over after sixes). With
+    /// one row the dependency chains, not the multiplies, set the pace: each group's block sum is split over even and
+    /// odd quads (four chains of four vpdpbusd instead of two of eight; integer sums, so the split changes no bit), and
+    /// the float sums stay in registers, accumulated block by block exactly as <see cref="Rows6"/> accumulates them in y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row1(byte* g0, long groupBytes, byte* q, float* d, int nb, float* y, byte* next)
     {

@@ -68,7 +68,7 @@ public unsafe class QuantMatMulTests
         // The F16 panel path (M ≥ PanelGemmRows) multiplies F32 activations; for Q types every path quantizes them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
         if (n % 16 == 0 && type == QuantType.Q4_0) Assert.Equal(Q4PackedGemm.IsSupported, packed);
-        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported && m >= 2, packed);
+        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported, packed);
         bool panel = type == QuantType.F16 && m >= QuantMatMul.PanelGemmRows;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
@@ -244,6 +244,7 @@ public unsafe class QuantMatMulTests
     [Theory]
     [InlineData(QuantType.Q4_0, 1)]
     [InlineData(QuantType.Q4_0, 37)]
+    [InlineData(QuantType.Q8_0, 1)]
     [InlineData(QuantType.Q8_0, 2)]
     [InlineData(QuantType.Q8_0, 37)]
     public void Packed_gemms_give_the_same_bits_on_one_and_two_threads(QuantType type, int m)
