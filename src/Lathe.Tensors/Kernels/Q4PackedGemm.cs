@@ -31,9 +31,15 @@ internal static unsafe class Q4PackedGemm
         int nb = k / 32;
         pool ??= ComputePool.Shared;
         var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: false, pool);
-        var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb };
-        pool.For(w.StoredGroups / 2, ref body);
+        int pairs = w.StoredGroups / 2, perTask = PairsPerTask(m, k, pairs, Q4_0Packed.GroupRows);
+        var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb, Pairs = pairs, PairsPerTask = perTask };
+        pool.For((pairs + perTask - 1) / perTask, ref body);
     }
+
+    /// <summary>Pairs of groups per pool task: enough for ~64k multiply-adds, so a single token's many small pairs (an
+    /// lm_head: 1000–2000) cost a few hundred claims on the pool rather than one each. Results do not depend on it.</summary>
+    internal static int PairsPerTask(int m, int k, int pairs, int groupRows) =>
+        (int)Math.Clamp(65536 / ((long)m * k * 2 * groupRows), 1, Math.Max(1, pairs));
 
     struct Body : IParallelBody
     {
@@ -42,9 +48,14 @@ internal static unsafe class Q4PackedGemm
         public int* C;
         public byte* W;
         public long GroupBytes;
-        public int Groups, M, K, N, Nb;
+        public int Groups, M, K, N, Nb, Pairs, PairsPerTask;
 
-        public void Execute(int pair)
+        public void Execute(int task)
+        {
+            for (int pair = task * PairsPerTask, end = Math.Min(Pairs, pair + PairsPerTask); pair < end; pair++) Pair(pair);
+        }
+
+        void Pair(int pair)
         {
             int g = 2 * pair;
             byte* group = W + g * GroupBytes;

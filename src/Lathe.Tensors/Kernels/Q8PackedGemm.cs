@@ -26,8 +26,9 @@ internal static unsafe class Q8PackedGemm
             throw new ArgumentException($"Q8PackedGemm: packed weight ({w.Rows}, {w.Columns}) does not match n={n}, k={k}.");
         pool ??= ComputePool.Shared;
         var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: true, pool);
-        var body = new Body { Q = a.Q, D = a.D, W = w.Data, GroupBytes = w.GroupBytes, Y = y, M = m, K = k, N = n, Nb = k / 32 };
-        pool.For(w.Groups / 2, ref body);
+        int pairs = w.Groups / 2, perTask = Q4PackedGemm.PairsPerTask(m, k, pairs, Q8_0Packed.GroupRows);
+        var body = new Body { Q = a.Q, D = a.D, W = w.Data, GroupBytes = w.GroupBytes, Y = y, M = m, K = k, N = n, Nb = k / 32, Pairs = pairs, PairsPerTask = perTask };
+        pool.For((pairs + perTask - 1) / perTask, ref body);
     }
 
     struct Body : IParallelBody
@@ -35,9 +36,14 @@ internal static unsafe class Q8PackedGemm
         public byte* Q, W;
         public float* D, Y;
         public long GroupBytes;
-        public int M, K, N, Nb;
+        public int M, K, N, Nb, Pairs, PairsPerTask;
 
-        public void Execute(int pair)
+        public void Execute(int task)
+        {
+            for (int pair = task * PairsPerTask, end = Math.Min(Pairs, pair + PairsPerTask); pair < end; pair++) Pair(pair);
+        }
+
+        void Pair(int pair)
         {
             int g = 2 * pair;
             byte* group = W + g * GroupBytes;
