@@ -15,6 +15,8 @@
 //   first (sampling through node-llama-cpp's native greedy sampler, as a user of `sequence.evaluate` gets it).
 // - tg_decode_only_tokens_per_s: the same N·G tokens as G batched decode steps with no sampling in between (each step
 //   N concurrent `evaluateWithoutGeneratingNewTokens([token])`, one llama_decode): llama.cpp at its best from JavaScript.
+// - tg_tokens_per_cpu_s, tg_decode_only_tokens_per_cpu_s: the same tokens over the process's CPU seconds (all threads)
+//   in those phases — robust on a loaded machine at one thread; with more, it counts the threads' spinning too.
 // Each prompt is token ids 3 + ((7·i + 13·s) mod (vocab − 3)) for sequence s — any valid ids serve for speed.
 // Threads: the context is pinned to exactly --threads (`threads: {ideal, min}`). llama.cpp's defaults otherwise (F16
 // KV cache, flash attention "auto"). node-llama-cpp is found in LLAMA_PEER or <repo>/.llama-peer/node_modules.
@@ -50,29 +52,37 @@ async function once(context, sequences) {
     const prompts = sequences.map((_, s) => Array.from({ length: promptLength }, (_, i) => 3 + ((7 * i + 13 * s) % (vocab - 3))));
     const start = process.hrtime.bigint();
     const firsts = new Array(n), ends = new Array(n);
+    let cpuAtPromptsDone = null;
     await Promise.all(sequences.map(async (sequence, s) => {
         let count = 0;
         for await (const token of sequence.evaluate(prompts[s], { temperature: 0, yieldEogToken: true })) {
             void token;
-            if (count === 0) firsts[s] = process.hrtime.bigint();
+            if (count === 0) {
+                firsts[s] = process.hrtime.bigint();
+                if (firsts.filter(f => f !== undefined).length === n) cpuAtPromptsDone = process.cpuUsage();
+            }
             if (++count > generate) break;
         }
         ends[s] = process.hrtime.bigint();
     }));
     const promptsDone = firsts.reduce((a, b) => (a > b ? a : b));
     const generated = ends.reduce((a, b) => (a > b ? a : b));
+    const tgCpu = process.cpuUsage(cpuAtPromptsDone);
 
     // Decode only: G steps, each one batched llama_decode of one token per sequence, no sampling.
     await Promise.all(sequences.map(s => s.clearHistory()));
     await Promise.all(sequences.map((sequence, s) => sequence.evaluateWithoutGeneratingNewTokens(prompts[s])));
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), cpu0 = process.cpuUsage();
     for (let i = 0; i < generate; i++)
         await Promise.all(sequences.map((sequence, s) => sequence.evaluateWithoutGeneratingNewTokens([3 + ((11 * i + 5 * s) % (vocab - 3))])));
-    const t1 = process.hrtime.bigint();
+    const t1 = process.hrtime.bigint(), decodeCpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (u) => (u.user + u.system) / 1e6;
     return {
         pp: n * promptLength / seconds(start, promptsDone),
         tg: n * generate / seconds(promptsDone, generated),
         tgDecode: n * generate / seconds(t0, t1),
+        tgCpu: n * generate / cpuSeconds(tgCpu),
+        tgDecodeCpu: n * generate / cpuSeconds(decodeCpu),
     };
 }
 
@@ -86,13 +96,17 @@ for (const n of sequenceCounts) {
     });
     const sequences = Array.from({ length: n }, () => context.getSequence());
     await once(context, sequences);
-    const pp = [], tg = [], tgDecode = [];
-    for (let r = 0; r < runs; r++) { const m = await once(context, sequences); pp.push(m.pp); tg.push(m.tg); tgDecode.push(m.tgDecode); }
+    const pp = [], tg = [], tgDecode = [], tgCpu = [], tgDecodeCpu = [];
+    for (let r = 0; r < runs; r++) {
+        const m = await once(context, sequences);
+        pp.push(m.pp); tg.push(m.tg); tgDecode.push(m.tgDecode); tgCpu.push(m.tgCpu); tgDecodeCpu.push(m.tgDecodeCpu);
+    }
     const result = {
         bench: "decode_parallel", peer: "llama.cpp", version: "node-llama-cpp 3.22.1", model: path.basename(file), threads, runs,
         sequences: n, prompt_tokens: promptLength, gen_tokens: generate,
         pp_tokens_per_s: +median(pp).toFixed(1), tg_tokens_per_s: +median(tg).toFixed(1),
-        tg_decode_only_tokens_per_s: +median(tgDecode).toFixed(1), rss_mb: +(process.memoryUsage().rss / 1048576).toFixed(0),
+        tg_decode_only_tokens_per_s: +median(tgDecode).toFixed(1),
+        tg_tokens_per_cpu_s: +median(tgCpu).toFixed(1), tg_decode_only_tokens_per_cpu_s: +median(tgDecodeCpu).toFixed(1), rss_mb: +(process.memoryUsage().rss / 1048576).toFixed(0),
     };
     results.push(result);
     console.error(`llama.cpp ${path.basename(file)}, ${threads} threads, ${n} sequences: pp ${result.pp_tokens_per_s} tok/s, ` +
