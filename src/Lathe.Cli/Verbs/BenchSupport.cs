@@ -7,8 +7,27 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>What every benchmark verb shares: timing (median of repeated runs after warm-up), peak
 /// resident memory, and the JSON line a benchmark prints last.</summary>
-internal static class BenchSupport
+internal static unsafe class BenchSupport
 {
+    /// <summary>CPU seconds this process has used (all threads), to the nanosecond where Linux's
+    /// clock_gettime(CLOCK_PROCESS_CPUTIME_ID) is there; else <see cref="Process.TotalProcessorTime"/>, which /proc
+    /// rounds to clock ticks (10 ms), too coarse for one benchmark phase.</summary>
+    public static double ProcessCpuSeconds()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            TimeSpec t;
+            if (clock_gettime(ClockProcessCpuTime, &t) == 0) return t.Seconds + t.Nanoseconds * 1e-9;
+        }
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    const int ClockProcessCpuTime = 2;
+    struct TimeSpec { public long Seconds, Nanoseconds; }
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    static extern int clock_gettime(int clock, TimeSpec* time);
+
     /// <summary>Runs <paramref name="action"/> <paramref name="warmup"/> times, then times it until both
     /// <paramref name="minRuns"/> runs and <paramref name="minSeconds"/> have passed; returns the run times in ms.</summary>
     public static List<double> Time(Action action, int warmup = 3, int minRuns = 5, double minSeconds = 1.0)

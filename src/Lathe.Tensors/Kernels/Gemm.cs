@@ -39,6 +39,12 @@ public static unsafe partial class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
             return;
         }
+        // A few rows against a weight stored (out, in) — a decoding step's linear layers: B read once, in place.
+        if (GemmFewRows.Applies(transA, transB, m, n, k))
+        {
+            GemmFewRows.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool);
+            return;
+        }
         if ((long)m * n * k <= SmallWork || m == 1 || n == 1 || !(Avx2.IsSupported && Fma.IsSupported))
         {
             GemmSmall.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);

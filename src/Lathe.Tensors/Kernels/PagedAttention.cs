@@ -7,8 +7,11 @@ namespace Lathe.Tensors.Kernels;
 /// <summary>Decoding attention over a paged KV cache: each query row reads its sequence's keys and values through a
 /// block table instead of from one contiguous (B,Hkv,capacity,D) tensor, so sequences of different lengths share one
 /// pool of fixed-size blocks. The blocked <see cref="FlashAttention"/> pays for query tiles and masks one query does not
-/// need; this does the three obvious passes (scores, softmax, weighted sum of V) per (row, head), each a task on the
-/// pool. Its slow twin is <see cref="AttentionReference"/> over the keys
+/// need; this does the three obvious passes (scores, softmax, weighted sum of V) per (row, kv head), each a task on the
+/// pool. The query heads that share a kv head (grouped-query attention) go together, so each block of keys and values
+/// is read once for all of them, and both products are small GEMMs over a block: scores (G×n) = Q_group·K_blockᵀ
+/// (<see cref="GemmFewRows"/>), O_group (G×D) += P_block·V_block (<see cref="BlockGemm"/>) — instead of a dot product and
+/// an axpy of length D per key and head. Its slow twin is <see cref="AttentionReference"/> over the keys
 /// gathered into order (the tests do that gather).</summary>
 public static unsafe class PagedAttention
 {
@@ -45,7 +48,13 @@ public static unsafe class PagedAttention
             Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride, PrefixK = prefixK, PrefixV = prefixV, P = P,
             QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Blocks = blocks, Scale = scale,
         };
-        int tasks = N * H;
+        // A task per (row, kv head) and its G query heads; split the heads further when that leaves the threads idle
+        // (one sequence over one or two kv heads).
+        int G = H / Hkv, pool = ComputePool.Shared.Threads;
+        int splits = Math.Min(G, Math.Max(1, (2 * pool + N * Hkv - 1) / (N * Hkv)));
+        body.GroupHeads = (G + splits - 1) / splits;
+        body.Splits = (G + body.GroupHeads - 1) / body.GroupHeads;
+        int tasks = N * Hkv * body.Splits;
         if (work * H * D < 32 * 1024) for (int i = 0; i < tasks; i++) body.Execute(i);
         else ComputePool.Shared.For(tasks, ref body);
     }
@@ -54,46 +63,51 @@ public static unsafe class PagedAttention
     {
         public float* Q, K, V, O, Bias, PrefixK, PrefixV;
         public int* Tables, TableStart, Visible;
-        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P;
+        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P, GroupHeads, Splits;
         public float Scale;
 
         public void Execute(int task)
         {
-            int r = task / H, h = task % H, kvh = h / (H / Hkv), S = Visible[r];
-            var query = new ReadOnlySpan<float>(Q + (long)r * QRow + (long)h * D, D);
+            int r = task / (Hkv * Splits), kvh = task / Splits % Hkv, h0 = kvh * (H / Hkv) + task % Splits * GroupHeads;
+            int g = Math.Min(GroupHeads, (kvh + 1) * (H / Hkv) - h0), S = Visible[r], width = P + S;
+            float* q = Q + (long)r * QRow + (long)h0 * D, o = O + (long)r * ORow + (long)h0 * D;   // g heads, D apart
             int* table = Tables + TableStart[r];
             long headOffset = (long)kvh * Blocks * BlockSize * D, blockFloats = (long)BlockSize * D;
-            var all = new Span<float>(Scratch.Get(P + S), P + S);   // prefix keys' scores, then the sequence's
-            var scores = all.Slice(P);
+            float* scores = Scratch.Get((long)g * width);   // (g, P + S): prefix keys' scores, then the sequence's
             float* pk = PrefixK + (long)kvh * P * D, pv = PrefixV + (long)kvh * P * D;
-            for (int i = 0; i < P; i++) all[i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(pk + (long)i * D, D)) * Scale;
-            // Keys block by block: inside a block a head's rows are contiguous.
+            if (P > 0) Scores(q, g, pk, P, scores, width);
+            // Keys block by block: inside a block a kv head's rows are contiguous.
             for (int s0 = 0; s0 < S; s0 += BlockSize)
+                Scores(q, g, K + table[s0 / BlockSize] * blockFloats + headOffset, Math.Min(BlockSize, S - s0), scores + P + s0, width);
+            for (int i = 0; i < g; i++)
             {
-                float* kb = K + table[s0 / BlockSize] * blockFloats + headOffset;
-                int n = Math.Min(BlockSize, S - s0);
-                for (int i = 0; i < n; i++) scores[s0 + i] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(kb + (long)i * D, D)) * Scale;
+                var all = new Span<float>(scores + (long)i * width, width);
+                TensorPrimitives.Multiply(all, Scale, all);
+                if (Bias != null)
+                {
+                    float* bias = Bias + (long)(h0 + i) * BiasStride, row = scores + (long)i * width + P;
+                    for (int s = 0; s < S; s++) row[s] += bias[S - 1 - s];
+                }
+                float max = TensorPrimitives.Max(all);
+                TensorPrimitives.Subtract(all, max, all);
+                TensorPrimitives.Exp(all, all);
+                TensorPrimitives.Multiply(all, 1f / TensorPrimitives.Sum(all), all);
+                new Span<float>(o + (long)i * D, D).Clear();
             }
-            if (Bias != null)
-            {
-                float* bias = Bias + (long)h * BiasStride;
-                for (int s = 0; s < S; s++) scores[s] += bias[S - 1 - s];
-            }
-            float max = TensorPrimitives.Max(all);
-            TensorPrimitives.Subtract(all, max, all);
-            TensorPrimitives.Exp(all, all);
-            float inverse = 1f / TensorPrimitives.Sum(all);
-            var output = new Span<float>(O + (long)r * ORow + (long)h * D, D);
-            output.Clear();
-            for (int i = 0; i < P; i++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(pv + (long)i * D, D), all[i] * inverse, output, output);
+            // O (g, D) += P (g, n) · V (n, D), block by block.
+            if (P > 0) BlockGemm.MulAdd(g, D, P, scores, width, 1, pv, D, o, D);
             for (int s0 = 0; s0 < S; s0 += BlockSize)
-            {
-                float* vb = V + table[s0 / BlockSize] * blockFloats + headOffset;
-                int n = Math.Min(BlockSize, S - s0);
-                for (int i = 0; i < n; i++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vb + (long)i * D, D), scores[s0 + i] * inverse, output, output);
-            }
+                BlockGemm.MulAdd(g, D, Math.Min(BlockSize, S - s0), scores + P + s0, width, 1,
+                    V + table[s0 / BlockSize] * blockFloats + headOffset, D, o, D);
+        }
+
+        // scores[i, s] = q_i · k_s for g query heads (D apart) and n keys (D apart), unscaled.
+        readonly void Scores(float* q, int g, float* keys, int n, float* scores, int ldScores)
+        {
+            if (GemmFewRows.Applies(false, true, g, n, D)) { GemmFewRows.MultiplyOnThisThread(g, n, D, q, D, keys, D, scores, ldScores, false); return; }
+            for (int i = 0; i < g; i++)
+                for (int s = 0; s < n; s++)
+                    scores[(long)i * ldScores + s] = TensorPrimitives.Dot(new ReadOnlySpan<float>(q + (long)i * D, D), new ReadOnlySpan<float>(keys + (long)s * D, D));
         }
     }
 }

@@ -31,9 +31,15 @@ internal static unsafe class Q4PackedGemm
         int nb = k / 32;
         pool ??= ComputePool.Shared;
         var a = PackedActivations.Quantize(x, m, k, scratch, offsetBinary: false, pool);
-        var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb };
-        pool.For(w.StoredGroups / 2, ref body);
+        int pairs = w.StoredGroups / 2, perTask = PairsPerTask(m, k, pairs, Q4_0Packed.GroupRows);
+        var body = new Body { Q = (sbyte*)a.Q, D = a.D, C = a.C, W = w.Data, GroupBytes = w.GroupBytes, Groups = w.Groups, Y = y, M = m, K = k, N = n, Nb = nb, Pairs = pairs, PairsPerTask = perTask };
+        pool.For((pairs + perTask - 1) / perTask, ref body);
     }
+
+    /// <summary>Pairs of groups per pool task: enough for ~64k multiply-adds, so a single token's many small pairs (an
+    /// lm_head: 1000–2000) cost a few hundred claims on the pool rather than one each. Results do not depend on it.</summary>
+    internal static int PairsPerTask(int m, int k, int pairs, int groupRows) =>
+        (int)Math.Clamp(65536 / ((long)m * k * 2 * groupRows), 1, Math.Max(1, pairs));
 
     struct Body : IParallelBody
     {
@@ -42,25 +48,33 @@ internal static unsafe class Q4PackedGemm
         public int* C;
         public byte* W;
         public long GroupBytes;
-        public int Groups, M, K, N, Nb;
+        public int Groups, M, K, N, Nb, Pairs, PairsPerTask;
 
-        public void Execute(int pair)
+        public void Execute(int task)
+        {
+            for (int pair = task * PairsPerTask, end = Math.Min(Pairs, pair + PairsPerTask); pair < end; pair++) Pair(pair);
+        }
+
+        void Pair(int pair)
         {
             int g = 2 * pair;
             byte* group = W + g * GroupBytes;
             bool second = g + 1 < Groups;
             float* y = Y + g * Q4_0Packed.GroupRows;
+            // The first pass over this pair fetches the next pair's records (as Q8PackedGemm.Prefetch); later passes
+            // read from L1.
+            byte* next = g + 2 < Groups ? group + 2 * GroupBytes : null;
             int r = 0;
-            for (; r + 4 <= M; r += 4)
-                Rows4(group, GroupBytes, Q + (long)r * K, K, D + (long)r * Nb, C + (long)r * Nb, Nb, y + (long)r * N, N, second);
-            for (; r < M; r++)
-                Row1(group, GroupBytes, Q + (long)r * K, D + (long)r * Nb, C + (long)r * Nb, Nb, y + (long)r * N, second);
+            for (; r + 4 <= M; r += 4, next = null)
+                Rows4(group, GroupBytes, Q + (long)r * K, K, D + (long)r * Nb, C + (long)r * Nb, Nb, y + (long)r * N, N, second, next);
+            for (; r < M; r++, next = null)
+                Row1(group, GroupBytes, Q + (long)r * K, D + (long)r * Nb, C + (long)r * Nb, Nb, y + (long)r * N, second, next);
         }
     }
 
     /// <summary>Four activation rows against a pair of groups (32 output columns).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows4(byte* g0, long groupBytes, sbyte* q, int k, float* d, int* c, int nb, float* y, int ldy, bool second)
+    static void Rows4(byte* g0, long groupBytes, sbyte* q, int k, float* d, int* c, int nb, float* y, int ldy, bool second, byte* next)
     {
         var mask = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
@@ -70,6 +84,7 @@ internal static unsafe class Q4PackedGemm
         byte* p0 = g0 + sizeof(float) * Q4_0Packed.GroupRows, p1 = p0 + groupBytes;
         for (int b = 0; b < nb; b++, p0 += Q4_0Packed.RecordBytes, p1 += Q4_0Packed.RecordBytes, q0 += 32, q1 += 32, q2 += 32, q3 += 32)
         {
+            Prefetch(next, groupBytes, b);
             var s00 = Vector512.Create(c[b]).AsInt16(); var s01 = s00;
             var s10 = Vector512.Create(c[nb + b]).AsInt16(); var s11 = s10;
             var s20 = Vector512.Create(c[2 * nb + b]).AsInt16(); var s21 = s20;
@@ -121,7 +136,7 @@ internal static unsafe class Q4PackedGemm
 
     /// <summary>One activation row against a pair of groups (the rows left over after fours).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row1(byte* g0, long groupBytes, sbyte* q, float* d, int* c, int nb, float* y, bool second)
+    static void Row1(byte* g0, long groupBytes, sbyte* q, float* d, int* c, int nb, float* y, bool second, byte* next)
     {
         var mask = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
@@ -129,6 +144,7 @@ internal static unsafe class Q4PackedGemm
         byte* p0 = g0 + sizeof(float) * Q4_0Packed.GroupRows, p1 = p0 + groupBytes;
         for (int b = 0; b < nb; b++, p0 += Q4_0Packed.RecordBytes, p1 += Q4_0Packed.RecordBytes, q += 32)
         {
+            Prefetch(next, groupBytes, b);
             var s0 = Vector512.Create(c[b]).AsInt16(); var s1 = s0;
             for (int j = 0; j < 16; j += 4)
             {
@@ -145,6 +161,15 @@ internal static unsafe class Q4PackedGemm
         }
         f0.Store(y);
         if (second) f1.Store(y + 16);
+    }
+
+    // Record b of both groups of the pair at next (null: nothing); see Q8PackedGemm.Prefetch.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Prefetch(byte* next, long groupBytes, int b)
+    {
+        if (next == null) return;
+        byte* r0 = next + (long)b * Q4_0Packed.RecordBytes, r1 = r0 + groupBytes;
+        for (int line = 0; line < Q4_0Packed.RecordBytes; line += 64) { Sse.Prefetch0(r0 + line); Sse.Prefetch0(r1 + line); }
     }
 
     // A block's int16 lane pairs joined into one int32 per row (vpmaddwd with ones), as float.

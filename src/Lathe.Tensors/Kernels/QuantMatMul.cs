@@ -77,14 +77,14 @@ public static unsafe class QuantMatMul
     }
 
     /// <summary>Whether <see cref="Forward(float*, int, int, QuantizedMatrix, float*, byte*)"/> takes the packed
-    /// integer GEMM for this product: N a multiple of 16 where the CPU has the instructions; Q4_0 for any M — a single
-    /// token too, where sixteen weight rows per vector spare the matvec's horizontal sums (M = 1, 1408×512: 33 → 4 µs on
-    /// one core; decoding 1.2× faster) — and Q8_0 from two rows on: a single Q8_0 token streams the whole matrix from
-    /// memory, and the matvec's 34-byte blocks beat the packed 40-byte records there (measured 300–420 vs 240–250
-    /// tokens/s on the 38.9M model, one thread).</summary>
+    /// integer GEMM for this product: N a multiple of 16 where the CPU has the instructions, for any M — a single token
+    /// too, where sixteen (Q4_0) or eight (Q8_0) weight rows per vector spare the matvec's horizontal sums: Q4_0 M = 1,
+    /// 1408×512, 33 → 4 µs on one core (decoding 1.2× faster); Q8_0 decoding of the 38.9M model 3.0 → 1.95 ms per token
+    /// on one core of the Xeon (an earlier measurement on a Zen 5 EPYC had the matvec ahead for Q8_0). Every row then
+    /// takes the same arithmetic whatever M, so a sequence's logits do not depend on the batch it is decoded in.</summary>
     public static bool UsesPacked(QuantType type, int m, int n)
         => m >= 1 && n % 16 == 0
-           && (type == QuantType.Q4_0 ? Q4PackedGemm.IsSupported : type == QuantType.Q8_0 && m >= 2 && Q8PackedGemm.IsSupported);
+           && (type == QuantType.Q4_0 ? Q4PackedGemm.IsSupported : type == QuantType.Q8_0 && Q8PackedGemm.IsSupported);
 
     // F16 W: y[:, n0:n0+P] = x · decode(W[n0:n0+P])ᵀ panel by panel: only one panel of W is ever decoded.
     static void PanelGemm(float* x, int m, int k, byte* w, long rowBytes, int n, float* y, float* panel)

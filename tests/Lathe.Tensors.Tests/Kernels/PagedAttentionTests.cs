@@ -5,7 +5,8 @@ namespace Lathe.Tensors.Tests.Kernels;
 
 /// <summary><see cref="PagedAttention"/> and <see cref="Ops.AttentionPaged"/> against the scalar attention twin
 /// (<see cref="AttentionReference"/>, sums in double) run over each row's keys gathered into order: block sizes, GQA,
-/// ragged lengths including 1 and block ± 1, shuffled block tables, a distance bias (ALiBi's table), prefix keys. fp32 dot products of length D and a softmax
+/// ragged lengths including 1 and block ± 1, shuffled block tables, a distance bias (ALiBi's table), prefix keys, query
+/// heads split over tasks. fp32 dot products of length D and a softmax
 /// over S keys stay within 1e-5 relative of the twin.</summary>
 public unsafe class PagedAttentionTests
 {
@@ -99,6 +100,29 @@ public unsafe class PagedAttentionTests
                 for (int i = 0; i < H * D; i++) AssertClose(expected[i], o[r * H * D + i], $"bs {bs} alibi {alibi} row {r} (S={lengths[r]}) [{i}]");
             }
         }
+    }
+
+    [Theory]
+    [InlineData(8, 1, 64)]
+    [InlineData(6, 1, 20)]
+    [InlineData(8, 2, 32)]
+    public void One_long_sequence_splits_its_query_heads_over_tasks(int H, int Hkv, int D)
+    {
+        // One decode row over 300 keys: too few (row, kv head) tasks for the threads, so each kv head's query heads are
+        // split over several tasks (groups of 2 or 3 heads, the last one shorter when G does not divide evenly).
+        const int bs = 16, S = 300;
+        int blocks = (S + bs - 1) / bs + 2;
+        var (k, v, tables) = Pool(blocks, Hkv, bs, D, [S], seed: H + D);
+        var q = TestData.Uniform((long)H * D, 9);
+        var o = new float[H * D];
+        fixed (float* pq = q, pk = k, pv = v, po = o)
+        fixed (int* pt = tables[0], pvis = new[] { S })
+        {
+            int zero = 0;
+            PagedAttention.Forward(pq, H * D, pk, pv, po, H * D, pt, &zero, pvis, 1, H, Hkv, D, bs, blocks, 1f / MathF.Sqrt(D));
+        }
+        var expected = Reference(q, Gather(k, tables[0], Hkv, bs, D, S), Gather(v, tables[0], Hkv, bs, D, S), H, Hkv, 1, S, D, null);
+        for (int i = 0; i < H * D; i++) AssertClose(expected[i], o[i], $"H {H} Hkv {Hkv} D {D} [{i}]");
     }
 
     [Fact]

@@ -68,7 +68,7 @@ public unsafe class QuantMatMulTests
         // The F16 panel path (M ≥ PanelGemmRows) multiplies F32 activations; for Q types every path quantizes them.
         bool packed = QuantMatMul.UsesPacked(type, m, n);
         if (n % 16 == 0 && type == QuantType.Q4_0) Assert.Equal(Q4PackedGemm.IsSupported, packed);
-        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported && m >= 2, packed);
+        if (n % 16 == 0 && type == QuantType.Q8_0) Assert.Equal(Q8PackedGemm.IsSupported, packed);
         bool panel = type == QuantType.F16 && m >= QuantMatMul.PanelGemmRows;
         var xr = (float[])x.Clone();
         if (type != QuantType.F16 && !panel)
@@ -242,8 +242,36 @@ public unsafe class QuantMatMulTests
     }
 
     [Theory]
+    [InlineData(QuantType.Q4_0)]
+    [InlineData(QuantType.Q8_0)]
+    public void Packed_rows_have_the_same_bits_whatever_the_row_count(QuantType type)
+    {
+        // Every tile (Q8_0: six, four, one row; Q4_0: four, one) does a row's arithmetic the same way, so row r of a
+        // product over m rows equals the one-row product of row r: a decoding step's rows do not depend on the batch.
+        if (type == QuantType.Q4_0 ? !Q4PackedGemm.IsSupported : !Q8PackedGemm.IsSupported) return;
+        const int n = 64, k = 256, most = 17;
+        using var w = QuantizedMatrix.FromFloat(TestData.Uniform((long)n * k, 61, -0.5f, 0.5f), n, k, type);
+        var x = TestData.Uniform((long)most * k, 62, -2f, 2f);
+        float[] Product(int m, int first)
+        {
+            var y = new float[m * n];
+            var scratch = new byte[QuantMatMul.ScratchBytes(type, m, k)];
+            fixed (float* px = x, py = y) fixed (byte* ps = scratch)
+                QuantMatMul.Forward(px + (long)first * k, m, k, w, py, ps);
+            return y;
+        }
+        var alone = Enumerable.Range(0, most).Select(r => Product(1, r)).ToArray();
+        for (int m = 2; m <= most; m++)
+        {
+            var y = Product(m, 0);
+            for (int r = 0; r < m; r++) Assert.Equal(alone[r], y.AsSpan(r * n, n).ToArray());
+        }
+    }
+
+    [Theory]
     [InlineData(QuantType.Q4_0, 1)]
     [InlineData(QuantType.Q4_0, 37)]
+    [InlineData(QuantType.Q8_0, 1)]
     [InlineData(QuantType.Q8_0, 2)]
     [InlineData(QuantType.Q8_0, 37)]
     public void Packed_gemms_give_the_same_bits_on_one_and_two_threads(QuantType type, int m)

@@ -83,10 +83,8 @@ public class PagedKvCacheTests
     /// <summary>Three sequences of different lengths (prompts crossing block boundaries) decoded greedily for 32 tokens
     /// in batched steps — two prompts in one step, the third prompt joining two steps later beside the others' decode
     /// tokens — against each decoded alone. Tokens must agree exactly; logits within 1e-5 relative: attention is per row
-    /// and identical, but the projections' GEMMs see N rows instead of 1 and may take another kernel path (a different
-    /// summation order), so the bits may differ. Q4_0 runs one packed kernel for every row count; Q8_0 is not in the list
-    /// because a single Q8_0 row takes the matvec and two or more the packed GEMM (QuantMatMul.UsesPacked), which round
-    /// differently: alone and batched then differ by ~1e-3 relative, a property of those kernels, not of the batching.</summary>
+    /// and identical, and where the machine has the batch-invariant kernels the bits agree too (BatchInvarianceTests,
+    /// with Q8_0); elsewhere the projections' GEMMs may take another kernel path for N rows than for 1.</summary>
     [Theory]
     [MemberData(nameof(Models))]
     public void A_batched_step_of_three_sequences_equals_each_decoded_alone(string preset, string variant)
