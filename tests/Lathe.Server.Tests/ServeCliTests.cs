@@ -89,6 +89,8 @@ public sealed class ServeCliTests : IDisposable
     [InlineData("--max-body", "10")]
     [InlineData("--cors", "example.com")]
     [InlineData("--parallel", "0")]
+    [InlineData("--draft", "/no/such/draft")]
+    [InlineData("--draft-tokens", "0")]
     public void Bad_options_exit_2_with_one_line(string option, string value)
     {
         var (modelDir, _) = WriteModelAndAdapter();
