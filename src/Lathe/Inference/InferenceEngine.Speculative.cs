@@ -34,17 +34,16 @@ public sealed partial class InferenceEngine
         SpeculativeDecoder.CheckVocabularies(model, draft);
     }
 
-    // The draft's own pool: one sequence per running slot, each at most the draft's context (choices do not share a
-    // prompt here: each catches up on its own), so it can never run out whatever the target's reservations are.
+    // The draft's own pool, as many blocks as the target's (the draft's layers, heads and context). Choices do not
+    // share their prompt's blocks here (each catches up on its own), so the pool can be short where the target's
+    // reservations are not: a slot without room then takes a plain step (see DraftRoom), never an error.
     void UseDraft(LoadedModel draft)
     {
         Draft = draft;
         _draft = (CausalLM)draft.Model;
         var c = _draft.Config;
-        int size = PagedKvCache.DefaultBlockSize;
         int maxLength = Math.Min(ContextLength, c.MaxPositions);
-        int blocks = Options.Parallel * ((maxLength + size - 1) / size);
-        _draftCache = new PagedKvCache(c.Layers, c.KvHeads, c.HeadDim, maxLength, blocks, size);
+        _draftCache = new PagedKvCache(c.Layers, c.KvHeads, c.HeadDim, maxLength, _cache!.Blocks, _cache.BlockSize);
         _speculative = new SpeculativeDecoder(_decoder!, _draft);
     }
 
@@ -61,14 +60,14 @@ public sealed partial class InferenceEngine
         lock (_gate)
         {
             _specSlots.Clear(); _specs.Clear(); _prefillSlots.Clear(); _prefillCounts.Clear();
-            int budget = Options.PrefillChunk;
+            int budget = Options.PrefillChunk, draftFree = _draftCache!.FreeBlocks;
             foreach (var s in _running)
             {
                 if (s.Owner.Request.Adapter != adapter || s.Owner.Stream.Cancelled) continue;
                 if (s.Speculative is { } spec)
                 {
                     // No more proposals than the choice may still emit − 1: a step never runs past max_tokens.
-                    spec.DraftTokens = Math.Min(Options.DraftTokens, s.Owner.Request.MaxTokens - s.Generated - 1);
+                    spec.DraftTokens = DraftRoom(spec, Math.Min(Options.DraftTokens, s.Owner.Request.MaxTokens - s.Generated - 1), ref draftFree);
                     _specSlots.Add(s);
                     _specs.Add(spec);
                 }
@@ -135,6 +134,18 @@ public sealed partial class InferenceEngine
                 }
         }
         return (_batch.Count, _ids.Count, prefillRows);
+    }
+
+    // k, or 0 when the draft's pool cannot hold the sequence's tokens and k − 1 proposals (what the draft caches by the
+    // end of Propose); the blocks granted are taken from `free`.
+    int DraftRoom(SpeculativeSequence spec, int k, ref int free)
+    {
+        if (k <= 0) return 0;
+        int size = _draftCache!.BlockSize;
+        int need = (spec.Tokens.Count + k - 1 + size - 1) / size - (_draftCache.Length(spec.DraftSequence) + size - 1) / size;
+        if (need > free) return 0;
+        free -= need;
+        return k;
     }
 
     // The slot's speculative sequence: the target caches its prompt, its first token is the one not yet fed; the draft's

@@ -86,6 +86,23 @@ public class InferenceEngineSpeculativeTests
     }
 
     [Fact]
+    public async Task A_draft_pool_too_small_for_forked_choices_falls_back_to_plain_steps()
+    {
+        using var m = Target();
+        using var d = Draft("twin");
+        // 8 blocks: the target's reservation for 3 choices of 40 + 20 (2 shared prompt blocks + 3 × 2); the draft's
+        // copies of the prompt would need 12, so some steps of some choices go without proposals.
+        using var engine = new InferenceEngine(m, new EngineOptions { Parallel = 3, ContextLength = 64, KvTokens = 128, DraftTokens = 4 }, draft: d);
+        Assert.Equal(8, engine.Stats.DraftKvBlocks);
+        int[] prompt = Prompt(40, 4);
+        var results = await Run(engine, new GenerationRequest { Prompt = prompt, MaxTokens = 20, Sampling = Greedy, Choices = 3 });
+        var expected = Solo(m, prompt, 20);
+        for (int c = 0; c < 3; c++) Assert.Equal(expected, results[c].Tokens);
+        Assert.True(engine.Stats.DraftProposed > 0);
+        AssertPoolsFree(engine);
+    }
+
+    [Fact]
     public async Task Sampled_requests_and_choices_complete_with_their_counts()
     {
         using var m = Target();
