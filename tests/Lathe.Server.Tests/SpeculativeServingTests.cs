@@ -47,13 +47,15 @@ public class SpeculativeServingTests
         Assert.Equal("stop", expected[^1]);
 
         var metrics = (await h.Http.GetStringAsync("/metrics")).Split('\n')
-            .Where(l => l.StartsWith("lathe_draft_tokens_", StringComparison.Ordinal))
+            .Where(l => l.StartsWith("lathe_draft_", StringComparison.Ordinal))
             .ToDictionary(l => l.Split(' ')[0], l => double.Parse(l.Split(' ')[1], CultureInfo.InvariantCulture));
         double proposed = metrics["lathe_draft_tokens_proposed_total"], accepted = metrics["lathe_draft_tokens_accepted_total"];
         Assert.True(proposed > 0);
         if (draftSeed == 7) Assert.Equal(proposed, accepted);
         else Assert.True(accepted < proposed);
         Assert.Equal(h.Engine.Stats.DraftProposed, (long)proposed);
+        Assert.True(metrics["lathe_draft_kv_blocks"] > 0);
+        Assert.Equal(metrics["lathe_draft_kv_blocks"], metrics["lathe_draft_kv_blocks_free"]);   // every reply has ended
         Assert.Empty(h.Log);
     }
 }
