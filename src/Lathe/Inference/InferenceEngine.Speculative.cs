@@ -169,12 +169,13 @@ public sealed partial class InferenceEngine
         _draftAccepted += spec.Accepted - accepted;
         var emitted = spec.Emitted;
         for (int j = 0; j < emitted.Length; j++)
-            if (!Report(s, emitted[j], rows.Slice(j * V, V))) return;
+            if (!Report(s, emitted[j], rows.Slice(j * V, V), j == emitted.Length - 1)) return;
     }
 
-    // Apply's counterpart for a verified token: the speculative sequence has already told the constraint, and the next
-    // token to feed is the sequence's own. False once the choice has ended.
-    bool Report(Slot s, int token, ReadOnlySpan<float> row)
+    // Apply's counterpart for a verified token: the speculative sequence has already told the constraint (of all the
+    // step's tokens, so only the last may find it complete), and the next token to feed is the sequence's own. False
+    // once the choice has ended.
+    bool Report(Slot s, int token, ReadOnlySpan<float> row, bool last)
     {
         var request = s.Owner.Request;
         if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop); return false; }
@@ -185,7 +186,7 @@ public sealed partial class InferenceEngine
         var e = new GenerationEvent(s.Choice, token, text);
         if (request.TopLogprobs >= 0) e = Logprobs.Describe(e, row, token, request.TopLogprobs);
         s.Owner.Stream.Write(e);
-        if (s.Streamer.Stopped || s.Processor?.IsComplete == true) { End(s, FinishReason.Stop); return false; }
+        if (s.Streamer.Stopped || (last && s.Processor?.IsComplete == true)) { End(s, FinishReason.Stop); return false; }
         if (s.Generated >= request.MaxTokens) { End(s, FinishReason.Length); return false; }
         return true;
     }

@@ -176,6 +176,60 @@ public class InferenceEngineSpeculativeTests
     }
 
     [Fact]
+    public async Task A_logits_processor_masks_the_verify_rows_and_hears_each_token_once()
+    {
+        using var m = Target();
+        using var d = Draft("twin");   // proposes unmasked: its proposals are rejected wherever they are not digits
+        using var plain = new InferenceEngine(m);
+        using var engine = new InferenceEngine(m, draft: d);
+        var greedy = new GenerationRequest { Prompt = Prompt(10, 5), MaxTokens = 30, Sampling = Greedy, Constraint = () => new OnlyDigits(6) };
+        Assert.Equal((await Run(plain, greedy))[0].Tokens, (await Run(engine, greedy))[0].Tokens);
+        var sampled = greedy with { Choices = 2, Sampling = new SamplingOptions { Temperature = 1.5f, TopK = 0, TopP = 1, MinP = 0, Seed = 3 } };
+        foreach (var r in await Run(engine, sampled))
+        {
+            Assert.Equal(6, r.Tokens.Count);   // one Accept per token: a second would end the choice early
+            Assert.All(r.Tokens, t => Assert.InRange(t, '0', '9'));
+            Assert.Equal(FinishReason.Stop, r.Finish);
+        }
+        AssertPoolsFree(engine);
+    }
+
+    [Fact]
+    public async Task A_constraint_completed_inside_a_verified_run_keeps_the_whole_run()
+    {
+        using var m = Target();
+        using var d = Draft("twin");
+        using var engine = new InferenceEngine(m, new EngineOptions { DraftTokens = 4 }, draft: d);
+        int[] prompt = Prompt(10, 6);
+        // The first token, a run of 5, then a run cut by the constraint after its 2nd token: all 8 are reported.
+        var r = (await Run(engine, new GenerationRequest { Prompt = prompt, MaxTokens = 30, Sampling = Greedy, Constraint = () => new CompleteAfter(8) }))[0];
+        Assert.Equal(Solo(m, prompt, 8), r.Tokens);
+        Assert.Equal(FinishReason.Stop, r.Finish);
+        AssertPoolsFree(engine);
+    }
+
+    // Masks nothing; complete after `count` tokens.
+    sealed class CompleteAfter(int count) : ILogitsProcessor
+    {
+        int _seen;
+        public void Process(Span<float> logits) { }
+        public void Accept(int token) => _seen++;
+        public bool IsComplete => _seen >= count;
+    }
+
+    // Allows only the digits' byte tokens and is complete after `count` of them.
+    sealed class OnlyDigits(int count) : ILogitsProcessor
+    {
+        int _seen;
+        public void Process(Span<float> logits)
+        {
+            for (int i = 0; i < logits.Length; i++) if (i < '0' || i > '9') logits[i] = float.NegativeInfinity;
+        }
+        public void Accept(int token) { Assert.InRange(token, '0', '9'); _seen++; }
+        public bool IsComplete => _seen == count;
+    }
+
+    [Fact]
     public async Task Cancelling_frees_both_pools()
     {
         using var m = Target();
