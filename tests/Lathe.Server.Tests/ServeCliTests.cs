@@ -89,6 +89,8 @@ public sealed class ServeCliTests : IDisposable
     [InlineData("--max-body", "10")]
     [InlineData("--cors", "example.com")]
     [InlineData("--parallel", "0")]
+    [InlineData("--draft", "/no/such/draft")]
+    [InlineData("--draft-tokens", "0")]
     public void Bad_options_exit_2_with_one_line(string option, string value)
     {
         var (modelDir, _) = WriteModelAndAdapter();
@@ -99,6 +101,33 @@ public sealed class ServeCliTests : IDisposable
         string err = serve.Stderr.Trim();
         Assert.StartsWith("lathe: serve: ", err);
         Assert.DoesNotContain("\n", err);
+    }
+
+    [Fact]
+    public async Task Serve_with_a_draft_decodes_speculatively_with_the_same_output()
+    {
+        var (modelDir, _) = WriteModelAndAdapter();
+        string draftDir = Path.Combine(_folder, "draft");
+        using (var d = TinyModel.Create(9))   // another random model with the same tokenizer
+        {
+            Checkpoint.SaveModel(draftDir, d.Model, null);
+            d.Tokenizer.Save(Path.Combine(draftDir, Checkpoint.TokenizerFile));
+        }
+        using var serve = Start("serve", "--model", modelDir, "--draft", draftDir, "--draft-tokens", "3", "--port", "0", "--threads", "1");
+        var ready = await serve.WaitForLine(l => l.StartsWith("serve: http://", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        using var http = new HttpClient { BaseAddress = new Uri(ready.Split(' ')[1]) };
+        using var loaded = ModelLoader.Load(modelDir);
+        int[] prompt = loaded.Encode("the whale");
+        var body = JsonSerializer.Serialize(new { prompt, max_tokens = 8, temperature = 0, logit_bias = NoStops.ToDictionary(p => p.Key.ToString(), p => p.Value) });
+        using var response = await http.PostAsync("/v1/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(200, (int)response.StatusCode);
+        string text = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(Greedy(loaded, prompt), text);
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.Matches(@"(?m)^lathe_draft_tokens_proposed_total [1-9]", metrics);
+        Assert.Contains("proposing 3 tokens a step", serve.Stderr);
+        Assert.Equal(0, kill(serve.Process.Id, 15));
+        Assert.True(serve.Process.WaitForExit(20_000));
     }
 
     [Fact]

@@ -18,10 +18,10 @@ internal sealed class ServerHarness : IAsyncDisposable
     public const string ModelId = "tiny";
 
     public static async Task<ServerHarness> StartAsync(ServerOptions? options = null, EngineOptions? engine = null,
-        IAdapterSet? adapters = null, ulong seed = 7, LoadedModel? model = null)
+        IAdapterSet? adapters = null, ulong seed = 7, LoadedModel? model = null, LoadedModel? draft = null)
     {
         model ??= TinyModel.Create(seed);
-        var e = new InferenceEngine(model, engine ?? new EngineOptions { Parallel = 4 }, adapters);
+        var e = new InferenceEngine(model, engine ?? new EngineOptions { Parallel = 4 }, adapters, draft);
         var log = new List<string>();
         LatheServer server;
         try

@@ -27,9 +27,11 @@ internal static class ServeVerb
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes; larger is answered 413.", DefaultValueFactory = _ => new ServerOptions().MaxBodyBytes };
         var cors = new Option<string?>("--cors") { Description = "Allow this browser origin (e.g. http://localhost:3000, or *) to call the API; off by default." };
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
+        var draft = new Option<string?>("--draft") { Description = "Speculative decoding: a small draft model with the same tokenizer (checkpoint, Hugging Face folder or .gguf) proposes tokens the model verifies in one pass; output unchanged." };
+        var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => new EngineOptions().DraftTokens };
         var command = new Command("serve", "Serve a model over the OpenAI-compatible HTTP API (chat, completions, embeddings, models, health, metrics).")
         {
-            model, adapters, name, host, port, apiKey, parallel, ctx, threads, queue, maxBody, cors, template,
+            model, adapters, name, host, port, apiKey, parallel, ctx, threads, queue, maxBody, cors, template, draft, draftTokens,
         };
         command.SetAction(async (r, cancel) =>
         {
@@ -39,7 +41,15 @@ internal static class ServeVerb
                 Host = r.GetValue(host)!, Port = r.GetValue(port), ApiKey = r.GetValue(apiKey), MaxBodyBytes = r.GetValue(maxBody),
                 CorsOrigin = r.GetValue(cors), ModelName = r.GetValue(name), Template = r.GetValue(template),
             };
-            var engineOptions = new EngineOptions { Parallel = r.GetValue(parallel), QueueCapacity = r.GetValue(queue), ContextLength = r.GetValue(ctx) };
+            var engineOptions = new EngineOptions
+            {
+                Parallel = r.GetValue(parallel), QueueCapacity = r.GetValue(queue), ContextLength = r.GetValue(ctx), DraftTokens = r.GetValue(draftTokens),
+            };
+            if (r.GetValue(draftTokens) is < 1 or > 16) throw new UserInputException($"serve: --draft-tokens {r.GetValue(draftTokens)} must be in 1-16.");
+            string? draftPath = r.GetValue(draft);
+            // Checked before listening, as adapters are: a typo fails at once, not after the model has loaded.
+            if (draftPath is not null && !File.Exists(draftPath) && !Directory.Exists(draftPath))
+                throw new UserInputException($"serve: --draft {draftPath}: no such file or folder.");
             try
             {
                 serverOptions.Validate();
@@ -54,12 +64,14 @@ internal static class ServeVerb
             Console.Error.WriteLine($"serve: listening on {server.Address} — loading {r.GetValue(model)} (/health is 503 until ready)");
             using var loaded = ModelLoader.Load(r.GetValue(model)!, new LoadOptions { ContextLength = engineOptions.ContextLength });
             using var adapterSet = adapterList.Count > 0 ? LoadAdapters(loaded, adapterList) : null;
-            using var engine = new InferenceEngine(loaded, engineOptions, adapterSet);
+            using var draftModel = draftPath is null ? null : LoadDraft(draftPath, engineOptions.ContextLength);
+            using var engine = CreateEngine(loaded, engineOptions, adapterSet, draftModel);
             try { server.Serve(engine); }
             catch (ArgumentException e) { throw new UserInputException("serve: " + e.Message); }
             catch (InvalidDataException e) { throw new UserInputException("serve: " + e.Message); }
             Console.WriteLine($"serve: {server.Address} models: {string.Join(", ", server.ModelIds)}");
-            Console.Error.WriteLine($"serve: context {engine.ContextLength} tokens, {engineOptions.Parallel} parallel sequences; Ctrl-C stops");
+            Console.Error.WriteLine($"serve: context {engine.ContextLength} tokens, {engineOptions.Parallel} parallel sequences"
+                + (draftModel is null ? "" : $", draft {draftModel.Source} proposing {engineOptions.DraftTokens} tokens a step") + "; Ctrl-C stops");
             // Ctrl-C and SIGTERM (a container's stop) end the wait instead of the process, so the server stops gracefully.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -71,6 +83,21 @@ internal static class ServeVerb
             return 0;
         });
         return command;
+    }
+
+    static LoadedModel LoadDraft(string path, int context)
+    {
+        try { return ModelLoader.Load(path, new LoadOptions { ContextLength = context }); }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException or FormatException)
+        {
+            throw new UserInputException($"serve: --draft {path}: {e.Message}");
+        }
+    }
+
+    static InferenceEngine CreateEngine(LoadedModel model, EngineOptions options, IAdapterSet? adapters, LoadedModel? draft)
+    {
+        try { return new InferenceEngine(model, options, adapters, draft); }
+        catch (ArgumentException e) { throw new UserInputException("serve: " + e.Message); }
     }
 
     static async Task<LatheServer> StartAsync(ServerOptions options, CancellationToken cancel)

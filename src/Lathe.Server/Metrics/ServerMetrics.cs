@@ -82,6 +82,11 @@ public sealed class ServerMetrics
             Prometheus.Single(s, "lathe_kv_blocks_cached", "gauge", "KV blocks held only by the prefix cache (evictable).", e.KvBlocksCached);
             Prometheus.Single(s, "lathe_kv_blocks_used", "gauge", "KV blocks held by running sequences.", e.KvBlocks - e.KvBlocksFree - e.KvBlocksCached);
             Prometheus.Single(s, "lathe_kv_block_size", "gauge", "Tokens per KV block.", e.KvBlockSize);
+            if (e.DraftKvBlocks > 0)
+            {
+                Prometheus.Single(s, "lathe_draft_kv_blocks", "gauge", "Blocks in the draft model's KV pool (speculative decoding).", e.DraftKvBlocks);
+                Prometheus.Single(s, "lathe_draft_kv_blocks_free", "gauge", "Draft KV blocks free.", e.DraftKvBlocksFree);
+            }
         }
         foreach (var h in new[] { TimeToFirstToken, InterTokenLatency, RequestDuration, BatchSize, StepRows, StepDuration }) h.WriteTo(s);
         return s.ToString();

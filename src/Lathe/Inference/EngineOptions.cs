@@ -69,6 +69,9 @@ public sealed record EngineStats
     /// <summary>Draft tokens proposed and accepted (speculative decoding), 0 without a draft.</summary>
     public long DraftProposed { get; init; }
     public long DraftAccepted { get; init; }
+    /// <summary>The draft's KV pool (0 without a draft): every block is free again once no request runs.</summary>
+    public int DraftKvBlocks { get; init; }
+    public int DraftKvBlocksFree { get; init; }
 }
 
 /// <summary>One engine step, as the <see cref="InferenceEngine.StepCompleted"/> event reports it.</summary>

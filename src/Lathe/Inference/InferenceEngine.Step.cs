@@ -27,7 +27,7 @@ public sealed partial class InferenceEngine
         int sequences = 0, rows = 0, prefill = 0;
         foreach (string? adapter in _groups)
         {
-            var (s, r, p) = StepGroup(adapter);
+            var (s, r, p) = _speculative is null ? StepGroup(adapter) : StepGroupSpeculative(adapter);
             sequences += s; rows += r; prefill += p;
         }
         lock (_gate) _steps++;
@@ -155,9 +155,11 @@ public sealed partial class InferenceEngine
         if (!_running.Remove(s)) return;
         string rest = reason == FinishReason.Cancelled ? "" : s.Streamer.Flush();
         s.Owner.Stream.Write(new GenerationEvent(s.Choice, -1, rest, reason));
-        int cached = _cache!.Length(s.Sequence);
+        // A speculative slot's cache may hold emitted tokens dropped after a stop: only the reported ones are cached.
+        int cached = Math.Min(_cache!.Length(s.Sequence), s.History.Count);
         if (reason != FinishReason.Cancelled) _prefixes?.Insert(s.Owner.Request.Adapter, CollectionsMarshal.AsSpan(s.History)[..cached], _cache.BlockTable(s.Sequence));
         _cache.Free(s.Sequence);
+        FreeDraft(s);
         if (--s.Owner.Live == 0) Finish(s.Owner);
     }
 
@@ -175,6 +177,7 @@ public sealed partial class InferenceEngine
         public readonly TextStreamer Streamer;
         public readonly ILogitsProcessor? Processor;
         public readonly HashSet<int>? ExtraStops;
+        public SpeculativeSequence? Speculative;   // with a draft, once the first token is chosen
 
         public Slot(Pending owner, int choice, int sequence, int position, InferenceEngine engine)
         {

@@ -36,11 +36,14 @@ public sealed partial class InferenceEngine : IDisposable
     /// <param name="model">The model (a decoder for generation; any model for embeddings). The engine does not own it.</param>
     /// <param name="options">Limits and batching settings.</param>
     /// <param name="adapters">Adapters loaded over <paramref name="model"/>, selected per request by name.</param>
-    public InferenceEngine(LoadedModel model, EngineOptions? options = null, IAdapterSet? adapters = null)
+    /// <param name="draft">A small decoder with the model's tokenizer: every decoding sequence is then decoded
+    /// speculatively (<see cref="EngineOptions.DraftTokens"/> proposals a step). The engine does not own it.</param>
+    public InferenceEngine(LoadedModel model, EngineOptions? options = null, IAdapterSet? adapters = null, LoadedModel? draft = null)
     {
         Model = model;
         Options = options ?? new EngineOptions();
         Options.Validate();
+        if (draft is not null) CheckDraft(model, draft);   // before any pool is allocated
         Adapters = adapters;
         _decoder = model.Model as CausalLM;
         int modelContext = model.Model.Config.MaxPositions;
@@ -56,6 +59,7 @@ public sealed partial class InferenceEngine : IDisposable
             _cache = new PagedKvCache(_decoder.Config.Layers, _decoder.Config.KvHeads, _decoder.Config.HeadDim, ContextLength, blocks, blockSize);
             if (Options.PrefixCaching) _prefixes = new PrefixCache(_cache);
         }
+        if (draft is not null) UseDraft(draft);
         _loop = new Thread(Run) { IsBackground = true, Name = "lathe-engine" };
         _loop.Start();
     }
@@ -159,6 +163,10 @@ public sealed partial class InferenceEngine : IDisposable
                     CachedPromptTokens = _cachedPromptTokens,
                     GeneratedTokens = _generatedTokens,
                     Steps = _steps,
+                    DraftProposed = _draftProposed,
+                    DraftAccepted = _draftAccepted,
+                    DraftKvBlocks = _draftCache?.Blocks ?? 0,
+                    DraftKvBlocksFree = _draftCache?.FreeBlocks ?? 0,
                 };
             }
         }
@@ -207,6 +215,7 @@ public sealed partial class InferenceEngine : IDisposable
         {
             _running.Remove(s);
             _cache!.Free(s.Sequence);
+            FreeDraft(s);
             if (--s.Owner.Live == 0) Finish(s.Owner, error);
         }
     }
@@ -280,6 +289,8 @@ public sealed partial class InferenceEngine : IDisposable
             _prefixes?.Clear();
         }
         _cache?.Dispose();
+        _draftCache?.Dispose();
+        _speculative?.Dispose();
         _tape.Dispose();
         _wake.Dispose();
     }
