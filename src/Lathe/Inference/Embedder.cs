@@ -27,9 +27,9 @@ public enum EmbeddingPooling
 /// (<see cref="LanguageModel.DropoutRng"/> null, as serving holds it), or its dropout sites would draw masks.</summary>
 public static class Embedder
 {
-    // Tokens one forward holds (B·T, padding included): bounds the activations (B·T·C per layer, B·H·T·T scores) while
-    // keeping the GEMMs large enough to run at full speed.
-    const int TokensPerBatch = 2048;
+    // Tokens one forward holds (B·T, padding included). Kept within the rows whose products are batch-invariant, so an
+    // input's vector has the same bits alone and in any list (an input longer than this runs alone either way).
+    const int TokensPerBatch = Lathe.Tensors.Ops.BatchInvariantRows;
 
     /// <summary>Whether <paramref name="model"/> can embed: a decoder (<see cref="CausalLM"/>) or a BERT encoder.</summary>
     public static bool Supports(LanguageModel model) => model is CausalLM or BertModel or BertClassifier or BertEncoderModel;

@@ -24,7 +24,9 @@ public sealed record EngineOptions
 
     /// <summary>Prompt tokens one step may process beside the decoding sequences (chunked prefill): a long prompt is
     /// split over steps so that the streams already running keep their pace.</summary>
-    public int PrefillChunk { get; init; } = 256;
+    /// <remarks>A step also stays within <c>Ops.BatchInvariantRows</c> rows (decoding rows included) whenever it can, so a
+    /// sequence's numbers never depend on what shares its step.</remarks>
+    public int PrefillChunk { get; init; } = 128;
 
     /// <summary>Whether full blocks of finished prompts (and replies) are kept for reuse by later requests that start
     /// with the same tokens: a repeated system prompt or chat history is not recomputed.</summary>

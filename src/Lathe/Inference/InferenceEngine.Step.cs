@@ -40,7 +40,11 @@ public sealed partial class InferenceEngine
         lock (_gate)
         {
             _batch.Clear(); _ids.Clear(); _sequences.Clear(); _counts.Clear();
-            int budget = Options.PrefillChunk;
+            // Rows per step stay within the batch-invariant bound when they can (a sequence's bits then never depend
+            // on what shares its step): decoding rows first, prompt chunks in what is left.
+            int decoding = 0;
+            foreach (var s in _running) if (s.Next >= 0 && s.Owner.Request.Adapter == adapter) decoding++;
+            int budget = Math.Min(Options.PrefillChunk, Math.Max(Ops.BatchInvariantRows - decoding, 1));
             foreach (var s in _running)
             {
                 if (s.Owner.Request.Adapter != adapter || s.Owner.Stream.Cancelled) continue;
