@@ -75,7 +75,21 @@ public sealed class SamplerChain
         // No truncating stage: draw from the whole tempered distribution, no sort needed (OpenAI's defaults).
         if (_options.TopK == 0 && _options.TopP >= 1 && _options.MinP == 0) return DrawUnsorted(V);
 
-        // Candidates best first: a top-k selection (O(V log k)) when k is set, else every finite logit sorted.
+        int n = Candidates(V);
+        double u = _rng.NextFloat(), acc = 0;
+        for (int i = 0; i < n; i++)
+        {
+            acc += _probs[i];
+            if (u < acc) return _order[i];
+        }
+        return _order[n - 1];
+    }
+
+    // The truncating stages on the processed logits: candidates best first (a top-k selection, O(V log k), when k is
+    // set, else every finite logit sorted), then top-p, then min-p; leaves _probs[0..n) the tempered distribution over
+    // _order[0..n) and returns n. Sample draws from it; Probabilities spreads it over the vocabulary.
+    int Candidates(int V)
+    {
         int n = _options.TopK > 0 ? SelectTopK(Math.Min(_options.TopK, V)) : SortFinite(V);
         if (n == 0) throw new InvalidOperationException("sampler: every token is masked.");
         Softmax(n, 1f);
@@ -97,13 +111,7 @@ public sealed class SamplerChain
             n = keep;
         }
         Softmax(n, _options.Temperature);
-        double u = _rng.NextFloat(), acc = 0;
-        for (int i = 0; i < n; i++)
-        {
-            acc += _probs[i];
-            if (u < acc) return _order[i];
-        }
-        return _order[n - 1];
+        return n;
     }
 
     // Softmax(logits / T) over the whole vocabulary in id order and one draw; masked (−∞) tokens have probability 0.
@@ -248,28 +256,7 @@ public sealed class SamplerChain
         probabilities.Clear();
         if (_options.Temperature == 0) { probabilities[ArgMax(_logits)] = 1; return; }
 
-        for (int i = 0; i < V; i++) { _order[i] = i; _keys[i] = -_logits[i]; }
-        Array.Sort(_keys, _order);
-        int n = _options.TopK > 0 ? Math.Min(_options.TopK, V) : V;
-        Softmax(n, 1f);
-        if (_options.TopP < 1)
-        {
-            double cumulative = 0;
-            for (int i = 0; i < n; i++)
-            {
-                cumulative += _probs[i];
-                if (cumulative >= _options.TopP) { n = i + 1; break; }
-            }
-        }
-        if (_options.MinP > 0)
-        {
-            Softmax(n, 1f);
-            float floor = _options.MinP * _probs[0];
-            int keep = 1;
-            while (keep < n && _probs[keep] >= floor) keep++;
-            n = keep;
-        }
-        Softmax(n, _options.Temperature);
+        int n = Candidates(V);
         for (int i = 0; i < n; i++) probabilities[_order[i]] = _probs[i];
     }
 }
