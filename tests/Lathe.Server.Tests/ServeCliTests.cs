@@ -140,6 +140,28 @@ public sealed class ServeCliTests : IDisposable
         Assert.Contains("nothing-here", serve.Stderr);
     }
 
+    [Fact]
+    public void Bench_serve_drives_the_server_and_prints_a_json_line_per_client_count()
+    {
+        var (modelDir, _) = WriteModelAndAdapter();
+        using var bench = Start("bench", "serve", "--model", modelDir, "--clients", "1,3", "--threads", "1", "--prompt-tokens", "8", "--gen-tokens", "6");
+        Assert.True(bench.Process.WaitForExit(120_000), bench.Stderr);
+        bench.Process.WaitForExit();
+        Assert.True(bench.Process.ExitCode == 0, bench.Stderr);
+        var lines = bench.Stdout.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([1, 3], lines.Select(l => l.GetProperty("clients").GetInt32()));
+        foreach (var line in lines)
+        {
+            int clients = line.GetProperty("clients").GetInt32();
+            Assert.Equal(0, line.GetProperty("failures").GetInt32());
+            Assert.Equal(6 * clients, line.GetProperty("tokens").GetInt32());   // end-of-sequence is banned: exact lengths
+            Assert.True(line.GetProperty("tokens_per_s").GetDouble() > 0);
+            Assert.True(line.GetProperty("ttft_ms_p50").GetDouble() > 0);
+            Assert.True(line.GetProperty("itl_ms_p50").GetDouble() >= 0);
+            Assert.True(line.GetProperty("decode_step_ms_p50").GetDouble() > 0);
+        }
+    }
+
     static string Greedy(LoadedModel loaded, int[] prompt)
     {
         using var generator = new Generator(loaded.Decoder);
@@ -171,6 +193,7 @@ public sealed class ServeCliTests : IDisposable
         }
 
         public Process Process { get; }
+        public IReadOnlyList<string> Stdout { get { lock (_stdout) return [.. _stdout]; } }
         public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
         public async Task<string> WaitForLine(Func<string, bool> match, TimeSpan timeout)

@@ -52,6 +52,10 @@ internal static class BenchServe
         });
         await using var server = await LatheServer.StartAsync(new ServerOptions { Port = 0, ModelName = "bench" }, engine, cancel: cancel);
         using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(30) };
+        // Each timed round's engine steps: the median time of a decoding step (no prompt rows in it) tells the
+        // engine's share of the inter-token latency from the server's and the clients'.
+        var steps = new List<StepInfo>();
+        engine.StepCompleted += step => { if (step.PrefillRows == 0) lock (steps) steps.Add(step); };
         var bias = engine.StopTokens.ToDictionary(id => id.ToString(CultureInfo.InvariantCulture), _ => -100);
         string Body(int client, int index, int maxTokens) => JsonSerializer.Serialize(new
         {
@@ -60,12 +64,17 @@ internal static class BenchServe
         });
         Console.Error.WriteLine($"bench serve: {modelPath} at {server.Address}, {threads} threads, {slots} parallel sequences, prompts {promptTokens}, {genTokens} tokens each");
 
-        // Warm-up: the runtime's tiered compilation and the kernels' first calls stay out of the timed rounds.
-        await ServeLoad.RunAsync(http, "/v1/completions", Math.Min(4, slots), 1, (c, i) => Body(c, i + 1000, Math.Min(genTokens, 32)), cancel);
         foreach (int n in counts)
         {
+            // Warm-up at this client count: the runtime's tiered compilation of the paths this batch size takes (the
+            // kernels' row tiles differ with it) and their first calls stay out of the timed round, as in a server
+            // that has been up for a while.
+            await ServeLoad.RunAsync(http, "/v1/completions", Math.Min(n, slots), 1, (c, i) => Body(c, i + 1000, genTokens), cancel);
             BenchSupport.ResetPeakRss();
+            lock (steps) steps.Clear();
             var result = await ServeLoad.RunAsync(http, "/v1/completions", n, requests, (c, i) => Body(c, i, genTokens), cancel);
+            double stepMs;
+            lock (steps) stepMs = steps.Count == 0 ? double.NaN : steps.Select(x => x.Seconds * 1000).Order().ElementAt(steps.Count / 2);
             Console.Error.WriteLine($"bench serve: {n} clients: {result.TokensPerSecond:F1} tok/s ({result.DecodeTokensPerSecond:F1} steady), TTFT p50 {result.TtftP50Ms:F0} ms p99 {result.TtftP99Ms:F0} ms, ITL p50 {result.ItlP50Ms:F1} ms p99 {result.ItlP99Ms:F1} ms, {result.Failures} failed");
             BenchSupport.PrintJson(
                 ("bench", "serve"), ("model", Path.GetFileName(modelPath)), ("threads", threads), ("clients", n), ("parallel", slots),
@@ -73,6 +82,7 @@ internal static class BenchServe
                 ("tokens_per_s", Math.Round(result.TokensPerSecond, 1)), ("steady_tokens_per_s", Math.Round(result.DecodeTokensPerSecond, 1)),
                 ("ttft_ms_p50", Math.Round(result.TtftP50Ms, 1)), ("ttft_ms_p99", Math.Round(result.TtftP99Ms, 1)),
                 ("itl_ms_p50", Math.Round(result.ItlP50Ms, 2)), ("itl_ms_p99", Math.Round(result.ItlP99Ms, 2)),
+                ("decode_step_ms_p50", Math.Round(stepMs, 2)),
                 ("failures", result.Failures), ("peak_rss_mb", Math.Round(BenchSupport.PeakRssMb())));
         }
         return 0;
