@@ -117,7 +117,7 @@ internal static class DemoVerb
     // The corpus that ships in the repo (data/corpus/moby-dick.txt.gz), else the Moby-Dick chapters of the npm peers.
     static (string Text, string Source) LoadCorpus()
     {
-        string root = RepoRoot();
+        string root = RepoPaths.Root();
         string gz = Path.Combine(root, "data", "corpus", "moby-dick.txt.gz");
         if (File.Exists(gz))
         {
@@ -136,12 +136,5 @@ internal static class DemoVerb
             sb.Append(File.ReadAllText(f)).Append("\n\n");
         }
         return (sb.ToString(), chapters);
-    }
-
-    static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Lathe.sln"))) return d.FullName;
-        return Directory.GetCurrentDirectory();
     }
 }

@@ -24,6 +24,7 @@ internal static class EvalVerb
         var loss = new Command("loss", "Mean next-token loss (nats), perplexity and bits per byte of a text file.") { model, input, block, batch, threads, json };
         loss.SetAction(r => Loss(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(block), r.GetValue(batch), r.GetValue(threads), r.GetValue(json)));
         eval.Subcommands.Add(loss);
+        eval.Subcommands.Add(EvalTasksVerb.Create());
         return eval;
     }
 

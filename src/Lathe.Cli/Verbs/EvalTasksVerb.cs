@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Lathe.Evaluation.Tasks;
+using Lathe.Inference;
+using Lathe.Tensors.Threading;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe eval tasks`: runs task files (built-in names from data/tasks/, or paths) on a model, prints the
+/// Markdown table, and writes the results document (--output) and the per-document samples (--log-samples).</summary>
+internal static class EvalTasksVerb
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Checkpoint folder (or run folder), Hugging Face folder, or .gguf file.", Required = true };
+        var tasks = new Option<string>("--tasks") { Description = "Comma-separated task names (data/tasks/NAME.json) or task-file paths.", Required = true };
+        var shots = new Option<int>("--shots") { Description = "Few-shot examples before each document.", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int?>("--limit") { Description = "Score only the first N documents of each task." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the few-shot draw and the bootstrap.", DefaultValueFactory = _ => 1234 };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples for the standard errors.", DefaultValueFactory = _ => 1000 };
+        var batch = new Option<int>("--batch-tokens") { Description = "Tokens per forward pass when scoring.", DefaultValueFactory = _ => 512 };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var output = new Option<string?>("--output") { Description = "Write the results document (JSON) here, and the Markdown table beside it (.md)." };
+        var samples = new Option<string?>("--log-samples") { Description = "Write every document's requests and answers (JSONL) here." };
+        var adapter = AdapterOption.Create();
+        var command = new Command("tasks", "Score a model on tasks (multiple choice, log-likelihood, perplexity, generation), with standard errors.")
+        {
+            model, tasks, shots, limit, seed, bootstrap, batch, threads, output, samples, adapter,
+        };
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(tasks)!, new TaskRunOptions
+        {
+            Shots = r.GetValue(shots), Limit = r.GetValue(limit), Seed = r.GetValue(seed), BootstrapIterations = r.GetValue(bootstrap),
+            BatchTokens = r.GetValue(batch),
+        }, r.GetValue(threads), r.GetValue(output), r.GetValue(samples), r.GetValue(adapter)));
+        return command;
+    }
+
+    static int Run(string modelPath, string taskList, TaskRunOptions options, int threads, string? output, string? samplesPath, string? adapterPath)
+    {
+        if (options.Shots < 0) throw new UserInputException($"eval tasks: --shots {options.Shots} must be 0 or more");
+        if (options.Limit is <= 0) throw new UserInputException($"eval tasks: --limit {options.Limit} must be positive");
+        if (options.BootstrapIterations < 0) throw new UserInputException($"eval tasks: --bootstrap {options.BootstrapIterations} must be 0 or more");
+        if (options.BatchTokens <= 0) throw new UserInputException($"eval tasks: --batch-tokens {options.BatchTokens} must be positive");
+        if (threads <= 0) throw new UserInputException($"eval tasks: --threads {threads} must be positive");
+        var specs = new List<TaskSpec>();
+        foreach (string name in taskList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try { specs.Add(TaskSpec.Load(Resolve(name))); }
+            catch (InvalidDataException e) { throw new UserInputException($"eval tasks: {e.Message}"); }
+        }
+        if (specs.Count == 0) throw new UserInputException("eval tasks: --tasks names no task");
+        if (specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UserInputException($"eval tasks: --tasks names '{twice.Key}' twice");
+        ComputePool.SetSharedThreads(threads);
+        using var loaded = ModelLoader.Load(modelPath);
+        if (loaded.Model is not Models.CausalLM) throw new UserInputException($"eval tasks: {modelPath} is a {loaded.Model.Config.ModelType} model; tasks score causal language models");
+        using var method = AdapterOption.Attach(loaded, adapterPath, "eval tasks");
+        if (method?.Name == "prompt") throw new UserInputException("eval tasks: --adapter: prompt-tuning adapters are not supported here yet (their rows are not in the scorer's input)");
+        var watch = Stopwatch.StartNew();
+        var results = new List<TaskResult>();
+        foreach (var spec in specs)
+        {
+            var started = Stopwatch.StartNew();
+            try { results.Add(TaskRunner.Run(spec, loaded, options, p => Console.Error.Write($"\r{p}   "))); }
+            catch (InvalidDataException e) { Console.Error.WriteLine(); throw new UserInputException($"eval tasks: {e.Message}"); }
+            Console.Error.WriteLine($"\reval tasks: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
+        }
+        Console.Write(EvalResults.Markdown(results));
+        if (output is not null)
+        {
+            EvalResults.WriteJson(output, loaded, options, adapterPath, results, watch.Elapsed.TotalSeconds);
+            Lathe.IO.AtomicFile.WriteAllText(Path.ChangeExtension(output, ".md"), EvalResults.Markdown(results));
+            Console.Error.WriteLine($"eval tasks: results in {output}");
+        }
+        if (samplesPath is not null) EvalResults.WriteSamples(samplesPath, results);
+        return 0;
+    }
+
+    // A name without a path separator or extension is a built-in task (data/tasks/NAME.json in the repository).
+    static string Resolve(string name)
+    {
+        if (name.Contains('/') || name.Contains('\\') || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return name;
+        string path = Path.Combine(RepoPaths.Root(), "data", "tasks", name + ".json");
+        if (!File.Exists(path))
+        {
+            IEnumerable<string?> known = Directory.Exists(Path.GetDirectoryName(path)) ? Directory.GetFiles(Path.GetDirectoryName(path)!, "*.json").Select(Path.GetFileNameWithoutExtension).Order() : [];
+            throw new UserInputException($"eval tasks: --tasks: no built-in task '{name}' (known: {string.Join(", ", known)})");
+        }
+        return path;
+    }
+}

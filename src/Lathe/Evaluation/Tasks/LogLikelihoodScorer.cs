@@ -1,0 +1,248 @@
+using System.Numerics.Tensors;
+using Lathe.Inference;
+using Lathe.Models;
+using Lathe.Tensors;
+using Lathe.Tensors.Autograd;
+using Tensor = Lathe.Tensors.Tensor;
+
+namespace Lathe.Evaluation.Tasks;
+
+/// <summary>A log-likelihood request as lm-evaluation-harness has it: how likely <see cref="Continuation"/> is after
+/// <see cref="Context"/> (token ids; the context has at least one token).</summary>
+public sealed record LogLikelihoodRequest(int[] Context, int[] Continuation);
+
+/// <summary>The answer to one request: the sum of the continuation tokens' log-probabilities (nats), and whether
+/// greedy decoding from the context would have produced the continuation exactly.</summary>
+public readonly record struct LogLikelihood(double Value, bool IsGreedy);
+
+/// <summary>Scores log-likelihood requests on a causal model, batched and deduplicated: requests that share a context
+/// (a multiple-choice question's choices) run the context once and fork its cached keys and values for each
+/// continuation; identical requests are scored once. The result of a request does not depend on which others share
+/// its batch except through the engine's batch-invariant kernels.</summary>
+public sealed class LogLikelihoodScorer : IDisposable
+{
+    readonly CausalLM _model;
+    readonly int _batchTokens, _context;
+    readonly Tape _tape = new();
+    PagedKvCache? _cache;
+    float[] _row = [];
+
+    /// <param name="batchTokens">Tokens run per forward pass (contexts of several requests, or continuations).</param>
+    public LogLikelihoodScorer(CausalLM model, int batchTokens = 512)
+    {
+        if (batchTokens < 1) throw new ArgumentException($"batch tokens {batchTokens} must be positive.");
+        _model = model;
+        _batchTokens = batchTokens;
+        _context = model.Config.MaxPositions;
+    }
+
+    /// <summary>The log-likelihoods of <paramref name="requests"/>, in order. A context longer than the model's window
+    /// loses its oldest tokens (as lm-evaluation-harness truncates from the left).</summary>
+    /// <exception cref="ArgumentException">An empty context or continuation, or a continuation longer than the window.</exception>
+    public LogLikelihood[] Score(IReadOnlyList<LogLikelihoodRequest> requests, Action<int>? progress = null)
+    {
+        var results = new LogLikelihood[requests.Count];
+        // Groups by context, in order of first appearance; each group's distinct continuations, with the requests
+        // that asked for them.
+        var groups = new List<(int[] Context, List<(int[] Continuation, List<int> Requests)> Continuations)>();
+        var byContext = new Dictionary<string, int>();
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var (context, continuation) = Fit(requests[i], i);
+            string key = string.Join(',', context);
+            if (!byContext.TryGetValue(key, out int g)) { g = groups.Count; byContext[key] = g; groups.Add((context, [])); }
+            var list = groups[g].Continuations;
+            int c = list.FindIndex(x => x.Continuation.AsSpan().SequenceEqual(continuation));
+            if (c < 0) list.Add((continuation, [i]));
+            else list[c].Requests.Add(i);
+        }
+        int done = 0;
+        for (int start = 0; start < groups.Count;)
+        {
+            int end = start, tokens = 0;
+            while (end < groups.Count && (end == start || tokens + groups[end].Context.Length <= _batchTokens)) tokens += groups[end++].Context.Length;
+            ScoreGroups(groups, start, end, results);
+            foreach (var g in groups.Skip(start).Take(end - start)) done += g.Continuations.Sum(c => c.Requests.Count);
+            progress?.Invoke(done);
+            start = end;
+        }
+        return results;
+    }
+
+    (int[] Context, int[] Continuation) Fit(LogLikelihoodRequest r, int index)
+    {
+        if (r.Context.Length == 0) throw new ArgumentException($"request {index}: the context is empty (start it with a BOS or end-of-text token).");
+        if (r.Continuation.Length == 0) throw new ArgumentException($"request {index}: the continuation is empty.");
+        if (r.Continuation.Length > _context) throw new ArgumentException($"request {index}: the continuation has {r.Continuation.Length} tokens; the model's window is {_context}.");
+        // The last continuation token is predicted, never input: context + continuation may hold window + 1 tokens.
+        int keep = Math.Min(r.Context.Length, _context + 1 - r.Continuation.Length);
+        return (r.Context[^keep..], r.Continuation);
+    }
+
+    void ScoreGroups(List<(int[] Context, List<(int[] Continuation, List<int> Requests)> Continuations)> groups, int start, int end, LogLikelihood[] results)
+    {
+        int count = end - start, bs = PagedKvCache.DefaultBlockSize, blocks = 0;
+        for (int g = start; g < end; g++)
+        {
+            blocks += (groups[g].Context.Length + bs - 1) / bs;
+            foreach (var (cont, _) in groups[g].Continuations) blocks += (cont.Length + bs - 1) / bs + 1;   // + the copied last block
+        }
+        var cache = Cache(blocks);
+        var sequences = new int[count];
+        var first = new (double Log, int Argmax)[count][];   // per group, per continuation: the first token's score
+        try
+        {
+            for (int g = 0; g < count; g++) sequences[g] = cache.AddSequence();
+            // The contexts, one batched pass; each context's last row predicts every continuation's first token.
+            var ids = groups.Skip(start).Take(count).SelectMany(x => x.Context).ToArray();
+            var counts = groups.Skip(start).Take(count).Select(x => x.Context.Length).ToArray();
+            Run(cache, ids, sequences, counts, lastOnly: true, logits =>
+            {
+                for (int g = 0; g < count; g++)
+                {
+                    var conts = groups[start + g].Continuations;
+                    first[g] = new (double, int)[conts.Count];
+                    for (int c = 0; c < conts.Count; c++) first[g][c] = LogProb(logits, g, conts[c].Continuation[0]);
+                }
+            });
+            // The continuations' remaining tokens, forked from their context, in passes of about batch-tokens rows.
+            var pending = new List<(int Group, int Choice)>();
+            for (int g = 0; g < count; g++)
+                for (int c = 0; c < groups[start + g].Continuations.Count; c++) pending.Add((g, c));
+            for (int p = 0; p < pending.Count;)
+            {
+                var part = new List<(int Group, int Choice)>();
+                int rows = 0;
+                for (; p < pending.Count && (part.Count == 0 || rows + groups[start + pending[p].Group].Continuations[pending[p].Choice].Continuation.Length - 1 <= _batchTokens); p++)
+                {
+                    part.Add(pending[p]);
+                    rows += groups[start + pending[p].Group].Continuations[pending[p].Choice].Continuation.Length - 1;
+                }
+                var scores = part.Select(x => (Sum: first[x.Group][x.Choice].Log, Greedy: first[x.Group][x.Choice].Argmax == groups[start + x.Group].Continuations[x.Choice].Continuation[0])).ToArray();
+                var longer = part.Select((x, i) => (x, i)).Where(t => groups[start + t.x.Group].Continuations[t.x.Choice].Continuation.Length > 1).ToList();
+                if (longer.Count > 0)
+                {
+                    var forks = longer.Select(t => cache.Fork(sequences[t.x.Group])).ToArray();
+                    var conts = longer.Select(t => groups[start + t.x.Group].Continuations[t.x.Choice].Continuation).ToArray();
+                    try
+                    {
+                        Run(cache, conts.SelectMany(c => c[..^1]).ToArray(), forks, conts.Select(c => c.Length - 1).ToArray(), lastOnly: false, logits =>
+                        {
+                            int row = 0;
+                            for (int f = 0; f < conts.Length; f++)
+                            {
+                                ref var s = ref scores[longer[f].i];
+                                for (int t = 1; t < conts[f].Length; t++, row++)
+                                {
+                                    var (log, argmax) = LogProb(logits, row, conts[f][t]);
+                                    s.Sum += log;
+                                    s.Greedy &= argmax == conts[f][t];
+                                }
+                            }
+                        });
+                    }
+                    finally { foreach (int f in forks) cache.Free(f); }
+                }
+                for (int i = 0; i < part.Count; i++)
+                    foreach (int request in groups[start + part[i].Group].Continuations[part[i].Choice].Requests)
+                        results[request] = new LogLikelihood(scores[i].Sum, scores[i].Greedy);
+            }
+        }
+        finally { foreach (int s in sequences) cache.Free(s); }
+    }
+
+    /// <summary>Rolling log-likelihood of whole texts (perplexity): <paramref name="texts"/>[i] is a token sequence
+    /// whose first token is context only (a BOS or end-of-text token); every later token is predicted once. A text
+    /// longer than the window is cut into disjoint windows, each predicting its tokens from the tokens before them in
+    /// the window (lm-evaluation-harness's rolling windows with one token of context).</summary>
+    /// <returns>Per text: the sum of log-probabilities (nats) and the number of tokens predicted.</returns>
+    public (double Sum, int Tokens)[] ScoreRolling(IReadOnlyList<int[]> texts)
+    {
+        var results = new (double Sum, int Tokens)[texts.Count];
+        // Windows: (text, first input position, inputs); inputs predict the tokens one after each.
+        var windows = new List<(int Text, int Start, int Length)>();
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (texts[i].Length < 2) throw new ArgumentException($"text {i} has {texts[i].Length} token(s); a rolling score needs a context token and one more.");
+            for (int start = 0; start < texts[i].Length - 1; start += _context)
+                windows.Add((i, start, Math.Min(_context, texts[i].Length - 1 - start)));
+        }
+        for (int w = 0; w < windows.Count;)
+        {
+            var part = new List<(int Text, int Start, int Length)>();
+            int rows = 0;
+            for (; w < windows.Count && (part.Count == 0 || rows + windows[w].Length <= _batchTokens); w++) { part.Add(windows[w]); rows += windows[w].Length; }
+            var cache = Cache(part.Sum(x => (x.Length + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize));
+            var sequences = part.Select(_ => cache.AddSequence()).ToArray();
+            try
+            {
+                // A window longer than a pass runs in chunks on its own sequence (its keys and values carry over).
+                int longest = part.Max(x => x.Length);
+                for (int offset = 0; offset < longest; offset += _batchTokens)
+                {
+                    var live = Enumerable.Range(0, part.Count).Where(j => part[j].Length > offset).ToArray();
+                    var counts = live.Select(j => Math.Min(_batchTokens, part[j].Length - offset)).ToArray();
+                    var ids = live.SelectMany((j, k) => texts[part[j].Text].AsSpan(part[j].Start + offset, counts[k]).ToArray()).ToArray();
+                    Run(cache, ids, live.Select(j => sequences[j]).ToArray(), counts, lastOnly: false, logits =>
+                    {
+                        int row = 0;
+                        for (int k = 0; k < live.Length; k++)
+                        {
+                            var (text, start, _) = part[live[k]];
+                            for (int t = 0; t < counts[k]; t++, row++)
+                            {
+                                var (log, _) = LogProb(logits, row, texts[text][start + offset + t + 1]);
+                                results[text].Sum += log;
+                                results[text].Tokens++;
+                            }
+                        }
+                    });
+                }
+            }
+            finally { foreach (int s in sequences) cache.Free(s); }
+        }
+        return results;
+    }
+
+    // One forward pass under a fresh tape; the logits are read inside, while the tape still owns them.
+    void Run(PagedKvCache cache, int[] ids, int[] sequences, int[] counts, bool lastOnly, Action<Tensor> read)
+    {
+        _tape.Reset();
+        using (_tape.Activate())
+        using (Tape.NoGrad())
+            read(Ops.Contiguous(cache.Forward(_model, ids, sequences, counts, lastOnly)));
+    }
+
+    /// <summary>log softmax(logits[row])[target] in double precision, and the row's argmax (the first, on ties).</summary>
+    (double Log, int Argmax) LogProb(Tensor logits, int row, int target)
+    {
+        int V = logits.Shape[1];
+        if ((uint)target >= (uint)V) throw new ArgumentException($"token {target} is outside the vocabulary of {V}.");
+        var x = logits.AsSpan().Slice(row * V, V);
+        if (_row.Length < V) _row = new float[V];
+        int argmax = TensorPrimitives.IndexOfMax(x);
+        float max = x[argmax];
+        var shifted = _row.AsSpan(0, V);
+        TensorPrimitives.Subtract(x, max, shifted);
+        TensorPrimitives.Exp(shifted, shifted);
+        double sum = 0;
+        foreach (float e in shifted) sum += e;
+        return ((double)x[target] - max - Math.Log(sum), argmax);
+    }
+
+    PagedKvCache Cache(int blocks)
+    {
+        if (_cache is null || _cache.Blocks < blocks)
+        {
+            _cache?.Dispose();
+            _cache = new PagedKvCache(_model.Config, Math.Max(blocks, 2 * (_batchTokens / PagedKvCache.DefaultBlockSize + 1)));
+        }
+        return _cache;
+    }
+
+    public void Dispose()
+    {
+        _cache?.Dispose();
+        _tape.Dispose();
+    }
+}
