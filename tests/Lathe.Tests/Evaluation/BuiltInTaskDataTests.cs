@@ -145,7 +145,7 @@ public partial class BuiltInTaskDataTests
                 Assert.All(choices, c => Assert.False(string.IsNullOrWhiteSpace(c), $"{where}: empty choice"));
                 // The target is an index into the choices, or the text of one.
                 int gold = int.TryParse(target, NumberStyles.None, CultureInfo.InvariantCulture, out int index) ? index : choices.IndexOf(target);
-                Assert.InRange(gold, 0, choices.Count - 1);
+                Assert.True(gold >= 0 && gold < choices.Count, $"{where}: gold answer '{target}' is not an index into, or a text of, the {choices.Count} choices");
             }
         }
     }
