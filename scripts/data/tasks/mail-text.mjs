@@ -101,7 +101,9 @@ function findText(raw, depth) {
   if (type !== 'text/plain' && type !== 'text/html') return null;   // no Content-Type header reads as text/plain
   const text = partText(body, headers);
   if (text === null) return null;
-  return type === 'text/html' ? { kind: 'html', text: htmlToText(text) } : { kind: 'plain', text };
+  if (type === 'text/html') return { kind: 'html', text: htmlToText(text) };
+  // Some spam sends an HTML page labelled text/plain; show its text, not its markup, like a mail reader would.
+  return { kind: 'plain', text: /<(html|body)\b/i.test(text) ? htmlToText(text) : text };
 }
 
 const oneLine = (s) => s.replace(/\s+/g, ' ').trim();
