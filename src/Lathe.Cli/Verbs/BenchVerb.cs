@@ -14,6 +14,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchTokenizer.Create());
         bench.Subcommands.Add(BenchUnigram.Create());
         bench.Subcommands.Add(BenchTrain.Create());
+        bench.Subcommands.Add(BenchEval.Create());
         bench.Subcommands.Add(BenchFinetune.Create());
         bench.Subcommands.Add(BenchQuality.Create());
         bench.Subcommands.Add(BenchDecode.Create());

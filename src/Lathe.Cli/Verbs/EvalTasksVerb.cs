@@ -78,7 +78,8 @@ internal static class EvalTasksVerb
     // A name without a path separator or extension is a built-in task (data/tasks/NAME.json in the repository).
     static string Resolve(string name)
     {
-        if (name.Contains('/') || name.Contains('\\') || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return name;
+        if (name.Contains('/') || name.Contains('\\') || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)) return name;
         string path = Path.Combine(RepoPaths.Root(), "data", "tasks", name + ".json");
         if (!File.Exists(path))
         {

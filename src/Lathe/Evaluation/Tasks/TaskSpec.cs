@@ -45,20 +45,22 @@ public sealed partial class TaskSpec
     [GeneratedRegex("^[a-z0-9_]+$")]
     private static partial Regex NamePattern();
 
-    /// <summary>Reads and checks a task file (JSON).</summary>
+    /// <summary>Reads and checks a task file (JSON, or YAML by its .yaml/.yml extension).</summary>
     /// <exception cref="InvalidDataException">A missing or ill-typed field, an unknown output type or metric, a bad
     /// template: one line naming the file and the field.</exception>
     public static TaskSpec Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: task file not found");
         JsonElement root;
-        try
+        if (path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            root = YamlToJson.Parse(File.ReadAllText(path), path);
+        else try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             root = doc.RootElement.Clone();
         }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {FirstLine(e.Message)}"); }
-        if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: a task file is one JSON object");
+        if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: a task file is one object (a JSON object or a YAML mapping)");
         return FromJson(root, path);
     }
 

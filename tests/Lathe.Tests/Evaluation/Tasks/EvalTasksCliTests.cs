@@ -151,6 +151,32 @@ public sealed class EvalTasksCliTests : IDisposable
     }
 
     [Fact]
+    public void A_yaml_task_file_reads_as_its_json_twin()
+    {
+        string model = Checkpoint();
+        Tasks();
+        Write("capitals.yaml", """
+            # the same task as capitals.json
+            task: capitals
+            version: 2
+            documents: capitals.jsonl.gz
+            output_type: multiple_choice
+            doc_to_text: "the capital of {{country}} is"
+            doc_to_target: "{{answer}}"
+            doc_to_choice: "{{choices}}"
+            """);
+        _cli.RunOk("eval", "tasks", "--model", model, "--tasks", "capitals.json", "--threads", "1", "--bootstrap", "20", "--output", "json.json");
+        _cli.RunOk("eval", "tasks", "--model", model, "--tasks", "capitals.yaml", "--threads", "1", "--bootstrap", "20", "--output", "yaml.json");
+        string TasksOf(string f) => JsonDocument.Parse(File.ReadAllText(_cli.PathOf(f))).RootElement.GetProperty("tasks").GetRawText();
+        Assert.Equal(TasksOf("json.json"), TasksOf("yaml.json"));
+
+        Write("bad.yaml", "task: x\nversion: [1\n");
+        var (code, _, stderr) = _cli.Run("eval", "tasks", "--model", model, "--tasks", "bad.yaml");
+        Assert.Equal(2, code);
+        Assert.Contains("bad.yaml: not valid YAML (line", stderr);
+    }
+
+    [Fact]
     public void An_unknown_built_in_task_is_named()
     {
         string model = Checkpoint();
