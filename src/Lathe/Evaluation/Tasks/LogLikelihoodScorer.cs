@@ -23,6 +23,7 @@ public sealed class LogLikelihoodScorer : IDisposable
 {
     readonly CausalLM _model;
     readonly int _batchTokens, _context;
+    readonly bool _packed;
     readonly Tape _tape = new();
     PagedKvCache? _cache;
     float[] _row = [];
@@ -34,6 +35,9 @@ public sealed class LogLikelihoodScorer : IDisposable
         _model = model;
         _batchTokens = batchTokens;
         _context = model.Config.MaxPositions;
+        // Packed rows need positions that restart per segment; ALiBi's bias is by row distance, so those models score
+        // every request through the cache instead.
+        _packed = model.Config.PositionEmbeddingType != "alibi";
     }
 
     /// <summary>The log-likelihoods of <paramref name="requests"/>, in order. A context longer than the model's window
@@ -57,16 +61,93 @@ public sealed class LogLikelihoodScorer : IDisposable
             else list[c].Requests.Add(i);
         }
         int done = 0;
-        for (int start = 0; start < groups.Count;)
+        // A context with one continuation runs as one packed sequence (the model's own full forward pass, no cache); a
+        // context several continuations share runs once, and its cached keys and values are forked for each of them.
+        var single = groups.Where(g => g.Continuations.Count == 1).ToList();
+        var shared = groups.Where(g => g.Continuations.Count > 1).ToList();
+        if (!_packed) { shared = groups; single = []; }
+        for (int start = 0; start < single.Count;)
+        {
+            int end = ScoreDense(single, start, results);
+            for (int g = start; g < end; g++) done += single[g].Continuations[0].Requests.Count;
+            progress?.Invoke(done);
+            start = end;
+        }
+        for (int start = 0; start < shared.Count;)
         {
             int end = start, tokens = 0;
-            while (end < groups.Count && (end == start || tokens + groups[end].Context.Length <= _batchTokens)) tokens += groups[end++].Context.Length;
-            ScoreGroups(groups, start, end, results);
-            foreach (var g in groups.Skip(start).Take(end - start)) done += g.Continuations.Sum(c => c.Requests.Count);
+            while (end < shared.Count && (end == start || tokens + shared[end].Context.Length <= _batchTokens)) tokens += shared[end++].Context.Length;
+            ScoreGroups(shared, start, end, results);
+            foreach (var g in shared.Skip(start).Take(end - start)) done += g.Continuations.Sum(c => c.Requests.Count);
             progress?.Invoke(done);
             start = end;
         }
         return results;
+    }
+
+    // Packs requests from `start` into rows of the model's window (each request its own segment: positions restart and
+    // attention stays inside it), about batch-tokens tokens a pass; the LM head runs only on the rows that predict a
+    // continuation token. Returns the first request not scored.
+    int ScoreDense(List<(int[] Context, List<(int[] Continuation, List<int> Requests)> Continuations)> groups, int start, LogLikelihood[] results)
+    {
+        int T = _context, rowsPerPass = Math.Max(1, _batchTokens / T);
+        var placed = new List<(int Group, int Row, int Offset)>();
+        int row = 0, used = 0, g = start;
+        for (; g < groups.Count; g++)
+        {
+            int length = groups[g].Context.Length + groups[g].Continuations[0].Continuation.Length - 1;
+            if (used + length > T) { row++; used = 0; }
+            if (row == rowsPerPass) break;
+            placed.Add((g, row, used));
+            used += length;
+        }
+        int B = placed.Count == 0 ? 0 : placed[^1].Row + 1;
+        var ids = new int[B * T];
+        var layout = new Models.PackedLayout(B, T);
+        var targets = new List<(int Group, int Index, int Token)>();
+        var rows = new List<int>();
+        foreach (var (group, r, offset) in placed)
+        {
+            var (context, continuations) = groups[group];
+            int[] continuation = continuations[0].Continuation;
+            int length = context.Length + continuation.Length - 1;
+            for (int t = 0; t < length; t++)
+            {
+                int at = r * T + offset + t;
+                ids[at] = t < context.Length ? context[t] : continuation[t - context.Length];
+                layout.Positions[at] = t;
+                layout.SegmentStarts[at] = offset;
+            }
+            for (int j = 0; j < continuation.Length; j++)
+            {
+                rows.Add(r * T + offset + context.Length - 1 + j);
+                targets.Add((group, j, continuation[j]));
+            }
+        }
+        // Padding after each row's last request is a segment of its own (token 0 at positions 0, 1, …).
+        for (int r = 0; r < B; r++)
+        {
+            int end = placed.Where(p => p.Row == r).Max(p => p.Offset + groups[p.Group].Context.Length + groups[p.Group].Continuations[0].Continuation.Length - 1);
+            for (int t = end; t < T; t++) { layout.Positions[r * T + t] = t - end; layout.SegmentStarts[r * T + t] = end; }
+        }
+        var sums = new Dictionary<int, (double Sum, bool Greedy)>();
+        _tape.Reset();
+        using (_tape.Activate())
+        using (Tape.NoGrad())
+        {
+            var hidden = _model.Hidden(_model.Embed(ids, B, T), B, T, layout);
+            var logits = Ops.Contiguous(_model.Head(Ops.GatherRows(hidden, rows.ToArray())));
+            for (int i = 0; i < targets.Count; i++)
+            {
+                var (group, _, token) = targets[i];
+                var (log, argmax) = LogProb(logits, i, token);
+                var s = sums.GetValueOrDefault(group, (Sum: 0.0, Greedy: true));
+                sums[group] = (s.Sum + log, s.Greedy && argmax == token);
+            }
+        }
+        foreach (var (group, (sum, greedy)) in sums)
+            foreach (int request in groups[group].Continuations[0].Requests) results[request] = new LogLikelihood(sum, greedy);
+        return g;
     }
 
     (int[] Context, int[] Continuation) Fit(LogLikelihoodRequest r, int index)
