@@ -60,9 +60,11 @@ internal static class EvalTasksVerb
         foreach (var spec in specs)
         {
             var started = Stopwatch.StartNew();
-            try { results.Add(TaskRunner.Run(spec, loaded, options, p => Console.Error.Write($"\r{p}   "))); }
-            catch (InvalidDataException e) { Console.Error.WriteLine(); throw new UserInputException($"eval tasks: {e.Message}"); }
-            Console.Error.WriteLine($"\reval tasks: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
+            // Progress on a terminal only: redirected stderr (logs, CI) gets the one line per task below.
+            Action<string>? progress = Console.IsErrorRedirected ? null : p => Console.Error.Write($"\r{p}   ");
+            try { results.Add(TaskRunner.Run(spec, loaded, options, progress)); }
+            catch (InvalidDataException e) { if (progress is not null) Console.Error.WriteLine(); throw new UserInputException($"eval tasks: {e.Message}"); }
+            Console.Error.WriteLine($"{(progress is null ? "" : "\r")}eval tasks: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
         }
         Console.Write(EvalResults.Markdown(results));
         if (output is not null)

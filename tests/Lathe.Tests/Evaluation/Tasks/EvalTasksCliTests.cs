@@ -177,6 +177,19 @@ public sealed class EvalTasksCliTests : IDisposable
     }
 
     [Fact]
+    public void A_gguf_file_is_scored_like_a_checkpoint()
+    {
+        Tasks();
+        string gguf = Path.Combine(AppContext.BaseDirectory, "Inference", "fixtures", "gguf", "gpt2vocab-q8_0.gguf");
+        string table = _cli.RunOk("eval", "tasks", "--model", gguf, "--tasks", "spam.json,prose.json", "--threads", "1", "--bootstrap", "20",
+            "--output", "gguf.json");
+        Assert.Contains("| spam | 1 | acc |", table);
+        using var results = JsonDocument.Parse(File.ReadAllText(_cli.PathOf("gguf.json")));
+        Assert.Equal("gguf", results.RootElement.GetProperty("model").GetProperty("format").GetString());
+        Assert.True(results.RootElement.GetProperty("tasks").GetProperty("prose").GetProperty("metrics").GetProperty("bits_per_byte").GetProperty("value").GetDouble() > 0);
+    }
+
+    [Fact]
     public void An_unknown_built_in_task_is_named()
     {
         string model = Checkpoint();
