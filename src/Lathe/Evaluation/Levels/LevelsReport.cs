@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using Lathe.IO;
 
@@ -110,7 +109,7 @@ public static class LevelsReport
     static string FormatParameters(long p) => p >= 1_000_000_000 ? (p / 1e9).ToString("0.##", Inv) + "B parameters"
         : p >= 1_000_000 ? (p / 1e6).ToString("0.##", Inv) + "M parameters" : p.ToString(Inv) + " parameters";
 
-    static string E(string s) => WebUtility.HtmlEncode(s);
+    static string E(string s) => HtmlText.Escape(s);
 
     const string Css = """
 body { margin: 0; background: #fafafa; color: #1a1a1a; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }

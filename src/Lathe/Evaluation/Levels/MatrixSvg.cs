@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 
 namespace Lathe.Evaluation.Levels;
@@ -97,5 +96,5 @@ public static class MatrixSvg
 
     static string Shorten(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
-    static string E(string s) => WebUtility.HtmlEncode(s);
+    static string E(string s) => HtmlText.Escape(s);
 }
