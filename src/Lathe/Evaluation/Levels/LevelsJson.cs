@@ -11,7 +11,7 @@ namespace Lathe.Evaluation.Levels;
 ///   "level_reason": "…", "generality_reason": "…", "verdict": "…", "anchors_assumed": 40, "anchors_total": 45,
 ///   "families": [ { "family": "world_knowledge", "title": "…", "level": 0, "tasks": ["country_capital", …] } ],
 ///   "tasks": [ { "task": "…", "standing": "assessed" | "no_reference" | "metric_missing", "family": …, "metric": …,
-///               "value": …, "stderr": …, "chance": …, "at_chance": false, "level": 0,
+///               "value": …, "stderr": …, "chance": …, "at_chance": false, "level": 0, "note": …,
 ///               "anchors": { "unskilled": { "value": …, "assumption": true, "reason": "…" } … } } ] }
 /// </code></summary>
 public static class LevelsJson
@@ -78,6 +78,7 @@ public static class LevelsJson
                 w.WriteBoolean("at_chance", t.AtChance);
                 w.WriteNumber("level", (int)t.Level);
                 w.WriteBoolean("higher_is_better", t.Reference!.HigherIsBetter);
+                WriteOptional(w, "note", t.Reference.Note);
                 w.WriteStartObject("anchors");
                 foreach (var anchor in Enum.GetValues<Anchor>())
                 {

@@ -31,7 +31,7 @@ public static class LevelsReport
         facts.Add($"results: {a.Results.Path}");
         h.Append(Inv, $"<p class=\"meta\">{E(string.Join(" · ", facts))}</p>\n");
 
-        h.Append(Inv, $"<section class=\"verdict level-{(int)a.Level}\">\n<div class=\"cell-name\">Level {(int)a.Level} · {E(a.Cell)}</div>\n<p>{E(a.Verdict)}</p>\n</section>\n");
+        h.Append(Inv, $"<section class=\"verdict\">\n<div class=\"cell-name\">Level {(int)a.Level} · {E(a.Cell)}</div>\n<p>{E(a.Verdict)}</p>\n</section>\n");
 
         h.Append("<section>\n<h2>Performance × generality</h2>\n<div class=\"matrix\">\n");
         h.Append(MatrixSvg.Render(a.Level, a.Generality, name));
@@ -83,12 +83,14 @@ public static class LevelsReport
         h.Append("</tbody>\n</table>\n<p class=\"note\">* an assumption, not a measured human figure (hover a value for its reason). ↑ higher is better, ↓ lower is better. The level is the highest anchor the score meets; Level 5 needs a score strictly better than the best person; a score within two standard errors of chance is Level 0.</p>\n</section>\n");
     }
 
-    // One line per distinct provenance, so five anchors with the same reason read once.
+    // A one-line summary that opens (a <details> element: no script) on the anchors' sources and reasons, so five
+    // reasons per task do not make the table five times taller; the task's note, if any, stays visible.
     static string Provenance(TaskReference r)
     {
-        var lines = Enum.GetValues<Anchor>().GroupBy(a => r[a].Provenance)
-            .Select(g => $"{string.Join(", ", g.Select(ReferenceTable.Key))}: {g.Key}");
-        return string.Join("<br>", lines.Select(E));
+        string summary = r.Assumptions == 5 ? "all 5 anchors assumed" : r.Assumptions == 0 ? "all 5 anchors sourced" : $"{r.Assumptions} of 5 anchors assumed";
+        var lines = Enum.GetValues<Anchor>().Select(a => $"<li><b>{ReferenceTable.Key(a)}</b> {E(r[a].Provenance)}</li>");
+        string note = r.Note is null ? "" : $"<div class=\"task-note\">{E(r.Note)}</div>";
+        return $"{note}<details><summary>{summary}</summary><ul>{string.Concat(lines)}</ul></details>";
     }
 
     static void Rules(StringBuilder h, LevelsAssessment a)
@@ -126,7 +128,10 @@ th, td { border-bottom: 1px solid #e4e4e4; padding: 6px 8px; text-align: left; v
 th { background: #f0f0f0; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.assumed { color: #8a5a00; }
-td.prov { font-size: 12px; color: #444; max-width: 340px; }
+td.prov { font-size: 12px; color: #444; max-width: 360px; }
+td.prov ul { margin: 4px 0; padding-left: 16px; }
+td.prov summary { cursor: pointer; color: #8a5a00; }
+.task-note { color: #7a2e00; margin-bottom: 2px; }
 .fam { font-size: 11px; color: #777; }
 tr.unref td { color: #888; font-style: italic; }
 .lvl { font-weight: 600; white-space: nowrap; }

@@ -24,7 +24,7 @@ public static class MatrixSvg
         var svg = new StringBuilder();
         svg.Append(inv, $"<svg id=\"levels-matrix\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"Levels of AGI matrix: the model is {E(LevelsOfAgi.CellName(level, generality))}\" font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\">\n");
         svg.Append(inv, $"<rect x=\"0\" y=\"0\" width=\"{Width}\" height=\"{Height}\" fill=\"#ffffff\"/>\n");
-        Text(svg, LabelWidth / 2, HeaderHeight - 12, "Performance (rows) × generality", 12, "#555", "middle", bold: false);
+        Text(svg, Pad, HeaderHeight - 12, "Performance level", 13, "#555", "start", bold: false);
         Text(svg, LabelWidth + CellWidth / 2, HeaderHeight - 12, "Narrow", 15, "#222", "middle", bold: true);
         Text(svg, LabelWidth + CellWidth + CellWidth / 2, HeaderHeight - 12, "General", 15, "#222", "middle", bold: true);
 

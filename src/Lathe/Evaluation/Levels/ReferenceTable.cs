@@ -24,8 +24,10 @@ public sealed record AnchorScore(double Value, string? Source, bool Assumption, 
 }
 
 /// <summary>The human reference for one task: the family it counts for, the metric compared, the direction of that
-/// metric, its chance level (null when the metric has none) and the five anchors in <see cref="Anchor"/> order.</summary>
-public sealed record TaskReference(string Task, string Family, string Metric, bool HigherIsBetter, double? Chance, IReadOnlyList<AnchorScore> Anchors)
+/// metric, its chance level (null when the metric has none), the five anchors in <see cref="Anchor"/> order, and an
+/// optional caveat the report prints beside the task (e.g. that common training data holds its documents).</summary>
+public sealed record TaskReference(string Task, string Family, string Metric, bool HigherIsBetter, double? Chance, IReadOnlyList<AnchorScore> Anchors,
+    string? Note = null)
 {
     public AnchorScore this[Anchor a] => Anchors[(int)a];
 
@@ -41,7 +43,7 @@ public sealed record TaskFamily(string Name, string Title, string? Description);
 /// <code>
 /// { "lathe_levels_references": 1,
 ///   "families": { "world_knowledge": { "title": "World knowledge", "description": "…" }, … },
-///   "tasks": { "country_capital": { "family": "world_knowledge", "metric": "acc", "higher_is_better": true, "chance": 0.25,
+///   "tasks": { "country_capital": { "family": "world_knowledge", "metric": "acc", "higher_is_better": true, "chance": 0.25, "note": "…",
 ///     "anchors": { "unskilled": { "value": 0.45, "assumption": true, "reason": "…" }, "p50": …, "p90": …, "p99": …,
 ///                  "best": { "value": 1.0, "source": "…" } } }, … } }
 /// </code>
@@ -118,7 +120,8 @@ public sealed record ReferenceTable(string Path, IReadOnlyDictionary<string, Tas
                     throw f.Error(aat + ".value", $"{value} is worse than the previous anchor ({anchors[^1].Value}); anchors go from unskilled to best");
                 anchors.Add(new AnchorScore(value, source, assumption, reason));
             }
-            tasks[task.Name] = new TaskReference(task.Name, family, f.String(t, "metric", at + ".metric"), higher, f.OptionalNumber(t, "chance", at + ".chance"), anchors);
+            tasks[task.Name] = new TaskReference(task.Name, family, f.String(t, "metric", at + ".metric"), higher, f.OptionalNumber(t, "chance", at + ".chance"), anchors,
+                f.OptionalString(t, "note", at + ".note"));
         }
         return new ReferenceTable(name, families, tasks);
     }
