@@ -98,3 +98,36 @@ public sealed class ConsoleCapture : IDisposable
         Console.SetError(_err);
     }
 }
+
+/// <summary>`lathe eval report` in process: a run folder → DIR/report.html by default, the parts listed on stdout; a
+/// bad metrics line → exit 2 naming the file and line.</summary>
+[Collection(nameof(ConsoleCapture))]
+public class EvalReportCliTests
+{
+    static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var root = new Command("lathe") { new Command("eval") { EvalReportVerb.CreateReport() } };
+        using var capture = new ConsoleCapture();
+        int code = CliRunner.Run(root, ["eval", "report", .. args]);
+        return (code, capture.Stdout, capture.Stderr);
+    }
+
+    [Fact]
+    public void A_run_folder_becomes_its_report()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\":1,\"loss\":5.5,\"lr\":0.001,\"grad_norm\":1.2,\"tokens\":4096}\n{\"step\":2,\"loss\":5.0,\"lr\":0.001,\"grad_norm\":1.1,\"tokens\":8192,\"val_loss\":5.1}\n");
+        File.WriteAllText(Path.Combine(run, "results.json"), LevelsFixtures.ResultsJson("runs/demo", new LevelsFixtures.Row("spam_ham", "acc", 0.5, 0.02, 0.5)));
+        var (code, stdout, stderr) = Run("--run", run);
+        Assert.True(code == 0, stderr);
+        Assert.Equal($"report: {Path.Combine(run, "report.html")} — loss curves (2 steps), 1 tasks, levels: Narrow Non-AI", stdout.Trim());
+        Assert.Contains("<svg id=\"levels-matrix\"", File.ReadAllText(Path.Combine(run, "report.html")));
+
+        File.AppendAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\":3,\"loss\":\"low\"}\n");
+        (code, _, stderr) = Run("--run", run, "--out", dir.File("other.html"));
+        Assert.Equal((2, $"lathe: {Path.Combine(run, "metrics.jsonl")}: line 3: loss: expected a number"), (code, stderr.Trim()));
+        Assert.False(File.Exists(dir.File("other.html")));
+    }
+}

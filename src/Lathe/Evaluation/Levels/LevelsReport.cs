@@ -30,7 +30,15 @@ public static class LevelsReport
         if (model.Parameters is long p) facts.Add(FormatParameters(p));
         facts.Add($"results: {a.Results.Path}");
         h.Append(Inv, $"<p class=\"meta\">{E(string.Join(" · ", facts))}</p>\n");
+        AppendAssessment(h, a, name);
+        h.Append("</main>\n</body>\n</html>\n");
+        return h.ToString();
+    }
 
+    /// <summary>The report's sections (verdict, matrix, families, evidence, rules) without the page around them, for
+    /// pages that hold the levels among other things (the run report).</summary>
+    internal static void AppendAssessment(StringBuilder h, LevelsAssessment a, string name)
+    {
         h.Append(Inv, $"<section class=\"verdict\">\n<div class=\"cell-name\">Level {(int)a.Level} · {E(a.Cell)}</div>\n<p>{E(a.Verdict)}</p>\n</section>\n");
 
         h.Append("<section>\n<h2>Performance × generality</h2>\n<div class=\"matrix\">\n");
@@ -41,8 +49,6 @@ public static class LevelsReport
         Families(h, a);
         Evidence(h, a);
         Rules(h, a);
-        h.Append("</main>\n</body>\n</html>\n");
-        return h.ToString();
     }
 
     static void Families(StringBuilder h, LevelsAssessment a)
@@ -106,14 +112,15 @@ public static class LevelsReport
         h.Append(". Narrow means a clearly scoped task or set of tasks; general means a wide range of non-physical tasks, metacognitive ones included.</p>\n</section>\n");
     }
 
-    static string Number(double? v) => v is double x ? (double.IsFinite(x) ? x.ToString("0.####", Inv) : x.ToString(Inv)) : "—";
+    internal static string Number(double? v) => v is double x ? (double.IsFinite(x) ? x.ToString("0.####", Inv) : x.ToString(Inv)) : "—";
 
-    static string FormatParameters(long p) => p >= 1_000_000_000 ? (p / 1e9).ToString("0.##", Inv) + "B parameters"
+    internal static string FormatParameters(long p) => p >= 1_000_000_000 ? (p / 1e9).ToString("0.##", Inv) + "B parameters"
         : p >= 1_000_000 ? (p / 1e6).ToString("0.##", Inv) + "M parameters" : p.ToString(Inv) + " parameters";
 
     static string E(string s) => HtmlText.Escape(s);
 
-    const string Css = """
+    /// <summary>The page style, shared with the run report.</summary>
+    internal const string Css = """
 body { margin: 0; background: #fafafa; color: #1a1a1a; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
 main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; }
 h1 { font-size: 26px; margin: 0 0 4px; }
