@@ -25,7 +25,7 @@ internal static class EvalLevelsVerb
     {
         referencesPath ??= ReferenceTable.FindBuiltIn()
             ?? throw new UserInputException("eval levels: data/levels/references.json not found; pass --references FILE");
-        var results = EvalResults.Load(resultsPath);
+        var results = ResultsDocument.Load(resultsPath);
         var table = ReferenceTable.Load(referencesPath);
         var assessment = LevelsAssessment.Assess(results, table);
         LevelsReport.Write(assessment, outPath);

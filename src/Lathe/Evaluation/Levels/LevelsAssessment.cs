@@ -45,7 +45,7 @@ public sealed class LevelsAssessment
     /// <summary>Families a suite must cover before a model can be called General.</summary>
     public const int MinimumFamiliesForGeneral = 4;
 
-    public EvalResults Results { get; }
+    public ResultsDocument Results { get; }
     public ReferenceTable References { get; }
     public IReadOnlyList<TaskAssessment> Tasks { get; }
     public IReadOnlyList<FamilyAssessment> Families { get; }
@@ -56,7 +56,7 @@ public sealed class LevelsAssessment
     /// <summary>The rule applied to reach <see cref="Level"/>, with the families involved.</summary>
     public string LevelReason { get; }
 
-    LevelsAssessment(EvalResults results, ReferenceTable references, IReadOnlyList<TaskAssessment> tasks, IReadOnlyList<FamilyAssessment> families,
+    LevelsAssessment(ResultsDocument results, ReferenceTable references, IReadOnlyList<TaskAssessment> tasks, IReadOnlyList<FamilyAssessment> families,
         Generality generality, PerformanceLevel level, string generalityReason, string levelReason)
     {
         (Results, References, Tasks, Families, Generality, Level, GeneralityReason, LevelReason) =
@@ -67,7 +67,7 @@ public sealed class LevelsAssessment
     public string Cell => LevelsOfAgi.CellName(Level, Generality);
 
     /// <summary>Applies the rules (see the class summary) to every task of <paramref name="results"/>.</summary>
-    public static LevelsAssessment Assess(EvalResults results, ReferenceTable references)
+    public static LevelsAssessment Assess(ResultsDocument results, ReferenceTable references)
     {
         var tasks = results.Tasks.Select(t => AssessTask(t, references)).ToList();
         var families = references.Families.Values

@@ -17,7 +17,7 @@ public static class RunReport
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>What the page was built from.</summary>
-    public sealed record Contents(string RunDir, IReadOnlyList<MetricsRow>? Metrics, EvalResults? Results, LevelsAssessment? Levels,
+    public sealed record Contents(string RunDir, IReadOnlyList<MetricsRow>? Metrics, ResultsDocument? Results, LevelsAssessment? Levels,
         IReadOnlyList<string> ScalingPlots, string? ScalingJson);
 
     /// <summary>Gathers a run folder's files. <paramref name="referencesPath"/> is the levels reference table (null: the
@@ -29,7 +29,7 @@ public static class RunReport
         if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"{runDir}: run folder not found");
         string metricsPath = Path.Combine(runDir, "metrics.jsonl"), resultsPath = Path.Combine(runDir, "results.json");
         var metrics = File.Exists(metricsPath) ? TrainingMetrics.Load(metricsPath) : null;
-        var results = File.Exists(resultsPath) ? EvalResults.Load(resultsPath) : null;
+        var results = File.Exists(resultsPath) ? ResultsDocument.Load(resultsPath) : null;
         var levels = results is not null && referencesPath is not null ? LevelsAssessment.Assess(results, ReferenceTable.Load(referencesPath)) : null;
         var plots = new List<string>();
         string? scalingJson = null;
@@ -107,7 +107,7 @@ public static class RunReport
 
     static void Row(StringBuilder h, string key, string value) => h.Append(Inv, $"<tr><th>{E(key)}</th><td>{E(value)}</td></tr>\n");
 
-    static void Tasks(StringBuilder h, EvalResults results)
+    static void Tasks(StringBuilder h, ResultsDocument results)
     {
         h.Append("<section>\n<h2 class=\"part\">Tasks</h2>\n<table class=\"tasks\">\n<thead><tr><th>task</th><th>version</th><th>metric</th><th>value</th><th>± stderr</th><th>n</th><th>chance</th></tr></thead>\n<tbody>\n");
         foreach (var t in results.Tasks)

@@ -40,7 +40,7 @@ internal static class LevelsFixtures
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    public static EvalResults Results(string model, params Row[] rows) => EvalResults.Parse(ResultsJson(model, rows), "results.json");
+    public static ResultsDocument Results(string model, params Row[] rows) => ResultsDocument.Parse(ResultsJson(model, rows), "results.json");
 
     /// <summary>The nine built-in tasks at the given scores (multiple choice with the chance the harness reports).</summary>
     public static Row[] Suite(double capital, double currency, double language, double element, double wordnet, double lambada, double bpb,

@@ -6,7 +6,7 @@ namespace Lathe.Tests.Evaluation.Levels;
 /// <summary>Bad results documents and reference tables: one-line errors naming the file and the field's path.</summary>
 public class LevelsInputTests
 {
-    static string ResultsError(string json) => Assert.Throws<InvalidDataException>(() => EvalResults.Parse(json, "results.json")).Message;
+    static string ResultsError(string json) => Assert.Throws<InvalidDataException>(() => ResultsDocument.Parse(json, "results.json")).Message;
 
     [Fact]
     public void A_results_document_reads_its_model_and_metrics()
@@ -53,7 +53,7 @@ public class LevelsInputTests
     [Fact]
     public void A_missing_results_file_is_named()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => EvalResults.Load("/nonexistent/results.json"));
+        var e = Assert.Throws<FileNotFoundException>(() => ResultsDocument.Load("/nonexistent/results.json"));
         Assert.Equal("/nonexistent/results.json: results file not found", e.Message);
     }
 

@@ -48,7 +48,7 @@ public class LevelsOracleTests
         var levelsSeen = new HashSet<PerformanceLevel>();
         for (int c = 0; c < cases.Count; c++)
         {
-            var a = LevelsAssessment.Assess(EvalResults.Parse(cases[c], $"case-{c}"), table);
+            var a = LevelsAssessment.Assess(ResultsDocument.Parse(cases[c], $"case-{c}"), table);
             var expected = oracle[c]!;
             foreach (var t in a.Tasks)
             {

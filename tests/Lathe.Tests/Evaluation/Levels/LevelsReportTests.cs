@@ -30,6 +30,7 @@ public class LevelsReportTests
         Assert.Equal(PerformanceLevel.Emerging, a.Tasks.Single(t => t.Task == "bpb_moby").Level);
         Assert.Equal((PerformanceLevel.NoAi, Generality.Narrow), (a.Level, a.Generality));
         string html = LevelsReport.Render(a);
+        Assert.Equal(html, LevelsReport.Render(SmallModel()));   // the same results give the same page, byte for byte
 
         Assert.StartsWith("<!DOCTYPE html>", html);
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);

@@ -16,19 +16,19 @@ public sealed record ModelFigures(string? Source, string? Format, string? ModelT
 /// the task-format brief), read for the levels report. Only the fields the report uses are required: <c>lathe_eval</c>,
 /// <c>tasks</c>, and per task <c>output_type</c> and <c>metrics</c> (each metric an object with a numeric or null
 /// <c>value</c>); everything else is optional.</summary>
-public sealed record EvalResults(string Path, ModelFigures Model, IReadOnlyList<TaskFigures> Tasks)
+public sealed record ResultsDocument(string Path, ModelFigures Model, IReadOnlyList<TaskFigures> Tasks)
 {
     /// <summary>Reads a results file.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not JSON, or a field missing or of the wrong type (named with its path).</exception>
-    public static EvalResults Load(string path)
+    public static ResultsDocument Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: results file not found");
         return Parse(File.ReadAllText(path), path);
     }
 
     /// <summary>Reads a results document from text; <paramref name="name"/> names it in errors.</summary>
-    public static EvalResults Parse(string json, string name)
+    public static ResultsDocument Parse(string json, string name)
     {
         var f = new JsonFields(name);
         using var doc = f.Parse(json);
@@ -61,6 +61,6 @@ public sealed record EvalResults(string Path, ModelFigures Model, IReadOnlyList<
                 f.OptionalInteger(t, "documents", at + ".documents"), f.OptionalString(t, "source", at + ".source"),
                 f.OptionalNumber(t, "chance", at + ".chance"), metrics));
         }
-        return new EvalResults(name, model, tasks);
+        return new ResultsDocument(name, model, tasks);
     }
 }
