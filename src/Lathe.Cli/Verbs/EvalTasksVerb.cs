@@ -37,24 +37,43 @@ internal static class EvalTasksVerb
 
     static int Run(string modelPath, string taskList, TaskRunOptions options, int threads, string? output, string? samplesPath, string? adapterPath)
     {
-        if (options.Shots < 0) throw new UserInputException($"eval tasks: --shots {options.Shots} must be 0 or more");
-        if (options.Limit is <= 0) throw new UserInputException($"eval tasks: --limit {options.Limit} must be positive");
-        if (options.BootstrapIterations < 0) throw new UserInputException($"eval tasks: --bootstrap {options.BootstrapIterations} must be 0 or more");
-        if (options.BatchTokens <= 0) throw new UserInputException($"eval tasks: --batch-tokens {options.BatchTokens} must be positive");
-        if (threads <= 0) throw new UserInputException($"eval tasks: --threads {threads} must be positive");
-        var specs = new List<TaskSpec>();
-        foreach (string name in taskList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var (json, results) = Evaluate(modelPath, taskList, options, threads, adapterPath, "eval tasks");
+        Console.Write(EvalResults.Markdown(results));
+        if (output is not null)
         {
-            try { specs.Add(TaskSpec.Load(Resolve(name))); }
-            catch (InvalidDataException e) { throw new UserInputException($"eval tasks: {e.Message}"); }
+            Lathe.IO.AtomicFile.WriteAllBytes(output, json);
+            Lathe.IO.AtomicFile.WriteAllText(Path.ChangeExtension(output, ".md"), EvalResults.Markdown(results));
+            Console.Error.WriteLine($"eval tasks: results in {output}");
         }
-        if (specs.Count == 0) throw new UserInputException("eval tasks: --tasks names no task");
-        if (specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UserInputException($"eval tasks: --tasks names '{twice.Key}' twice");
+        if (samplesPath is not null) EvalResults.WriteSamples(samplesPath, results);
+        return 0;
+    }
+
+    /// <summary>Loads the model, runs the tasks and returns the results document (and the per-task results); `eval
+    /// levels --model` runs the suite through here too. <paramref name="taskList"/> null: every built-in task.</summary>
+    internal static (byte[] Json, IReadOnlyList<TaskResult> Results) Evaluate(string modelPath, string? taskList, TaskRunOptions options, int threads,
+        string? adapterPath, string verb)
+    {
+        if (options.Shots < 0) throw new UserInputException($"{verb}: --shots {options.Shots} must be 0 or more");
+        if (options.Limit is <= 0) throw new UserInputException($"{verb}: --limit {options.Limit} must be positive");
+        if (options.BootstrapIterations < 0) throw new UserInputException($"{verb}: --bootstrap {options.BootstrapIterations} must be 0 or more");
+        if (options.BatchTokens <= 0) throw new UserInputException($"{verb}: --batch-tokens {options.BatchTokens} must be positive");
+        if (threads <= 0) throw new UserInputException($"{verb}: --threads {threads} must be positive");
+        var names = taskList?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            ?? Directory.GetFiles(Path.Combine(RepoPaths.Root(), "data", "tasks"), "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToArray();
+        var specs = new List<TaskSpec>();
+        foreach (string name in names)
+        {
+            try { specs.Add(TaskSpec.Load(Resolve(name, verb))); }
+            catch (InvalidDataException e) { throw new UserInputException($"{verb}: {e.Message}"); }
+        }
+        if (specs.Count == 0) throw new UserInputException($"{verb}: --tasks names no task");
+        if (specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new UserInputException($"{verb}: --tasks names '{twice.Key}' twice");
         ComputePool.SetSharedThreads(threads);
         using var loaded = ModelLoader.Load(modelPath);
-        if (loaded.Model is not Models.CausalLM) throw new UserInputException($"eval tasks: {modelPath} is a {loaded.Model.Config.ModelType} model; tasks score causal language models");
-        using var method = AdapterOption.Attach(loaded, adapterPath, "eval tasks");
-        if (method?.Name == "prompt") throw new UserInputException("eval tasks: --adapter: prompt-tuning adapters are not supported here yet (their rows are not in the scorer's input)");
+        if (loaded.Model is not Models.CausalLM) throw new UserInputException($"{verb}: {modelPath} is a {loaded.Model.Config.ModelType} model; tasks score causal language models");
+        using var method = AdapterOption.Attach(loaded, adapterPath, verb);
+        if (method?.Name == "prompt") throw new UserInputException($"{verb}: --adapter: prompt-tuning adapters are not supported here yet (their rows are not in the scorer's input)");
         var watch = Stopwatch.StartNew();
         var results = new List<TaskResult>();
         foreach (var spec in specs)
@@ -63,22 +82,14 @@ internal static class EvalTasksVerb
             // Progress on a terminal only: redirected stderr (logs, CI) gets the one line per task below.
             Action<string>? progress = Console.IsErrorRedirected ? null : p => Console.Error.Write($"\r{p}   ");
             try { results.Add(TaskRunner.Run(spec, loaded, options, progress)); }
-            catch (InvalidDataException e) { if (progress is not null) Console.Error.WriteLine(); throw new UserInputException($"eval tasks: {e.Message}"); }
-            Console.Error.WriteLine($"{(progress is null ? "" : "\r")}eval tasks: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
+            catch (InvalidDataException e) { if (progress is not null) Console.Error.WriteLine(); throw new UserInputException($"{verb}: {e.Message}"); }
+            Console.Error.WriteLine($"{(progress is null ? "" : "\r")}{verb}: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
         }
-        Console.Write(EvalResults.Markdown(results));
-        if (output is not null)
-        {
-            EvalResults.WriteJson(output, loaded, options, adapterPath, results, watch.Elapsed.TotalSeconds);
-            Lathe.IO.AtomicFile.WriteAllText(Path.ChangeExtension(output, ".md"), EvalResults.Markdown(results));
-            Console.Error.WriteLine($"eval tasks: results in {output}");
-        }
-        if (samplesPath is not null) EvalResults.WriteSamples(samplesPath, results);
-        return 0;
+        return (EvalResults.Json(loaded, options, adapterPath, results, watch.Elapsed.TotalSeconds), results);
     }
 
     // A name without a path separator or extension is a built-in task (data/tasks/NAME.json in the repository).
-    static string Resolve(string name)
+    static string Resolve(string name, string verb)
     {
         if (name.Contains('/') || name.Contains('\\') || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             || name.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)) return name;
@@ -86,7 +97,7 @@ internal static class EvalTasksVerb
         if (!File.Exists(path))
         {
             IEnumerable<string?> known = Directory.Exists(Path.GetDirectoryName(path)) ? Directory.GetFiles(Path.GetDirectoryName(path)!, "*.json").Select(Path.GetFileNameWithoutExtension).Order() : [];
-            throw new UserInputException($"eval tasks: --tasks: no built-in task '{name}' (known: {string.Join(", ", known)})");
+            throw new UserInputException($"{verb}: --tasks: no built-in task '{name}' (known: {string.Join(", ", known)})");
         }
         return path;
     }

@@ -190,6 +190,21 @@ public sealed class EvalTasksCliTests : IDisposable
     }
 
     [Fact]
+    public void Eval_levels_scores_a_model_first_and_reports_beside_its_results()
+    {
+        string model = Checkpoint();
+        Tasks();
+        string stdout = _cli.RunOk("eval", "levels", "--model", model, "--tasks", "capitals.json,spam.json", "--threads", "1", "--out", "levels.html");
+        Assert.Contains("Level 0", stdout);
+        Assert.True(File.Exists(_cli.PathOf("levels.html")));
+        using var results = JsonDocument.Parse(File.ReadAllText(_cli.PathOf("levels.results.json")));
+        Assert.Equal(["capitals", "spam"], results.RootElement.GetProperty("tasks").EnumerateObject().Select(p => p.Name));
+        var (code, _, stderr) = _cli.Run("eval", "levels", "--out", "x.html");
+        Assert.Equal(2, code);
+        Assert.Contains("either --results FILE or --model", stderr);
+    }
+
+    [Fact]
     public void An_unknown_built_in_task_is_named()
     {
         string model = Checkpoint();
