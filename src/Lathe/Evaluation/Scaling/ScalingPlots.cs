@@ -45,7 +45,7 @@ public static class ScalingPlots
             foreach (var p in analysis.Predictions)
                 chart.AddLine(null, [(p.Run.Compute, p.Run.Loss), (p.Run.Compute, p.Predicted)], "#999999", dashed: true);
             chart.AddPoints("held out: measured", analysis.Predictions.Select(p => (p.Run.Compute, p.Run.Loss)), HeldOutColor, SvgMarker.Square, size: 5);
-            chart.AddPoints("held out: predicted", analysis.Predictions.Select(p => (p.Run.Compute, p.Predicted)), PredictedColor, SvgMarker.Diamond, hollow: true, size: 5);
+            chart.AddPoints("held out: predicted", analysis.Predictions.Select(p => (p.Run.Compute, p.Predicted)), PredictedColor, SvgMarker.Cross, size: 7);
         }
         return chart.Render();
     }
@@ -57,7 +57,7 @@ public static class ScalingPlots
         for (int i = 0; i < iso.Budgets.Count; i++)
         {
             var b = iso.Budgets[i];
-            string color = SvgChart.Palette[i % SvgChart.Palette.Length];
+            string color = SvgChart.Sequential(iso.Budgets.Count == 1 ? 0 : (double)i / (iso.Budgets.Count - 1));
             string label = string.Create(CultureInfo.InvariantCulture, $"C = {b.Compute:0.0e0}");
             chart.AddPoints(label, b.Runs.Select(r => (r.Parameters, r.Loss)), color);
             double lo = Math.Log(b.Runs.Min(r => r.Parameters)), hi = Math.Log(b.Runs.Max(r => r.Parameters));
@@ -83,6 +83,9 @@ public static class ScalingPlots
         double lo = all.Min(), hi = all.Max(), pad = 0.05 * Math.Max(hi - lo, 1e-3);
         chart.SetRange(lo - pad, hi + pad, lo - pad, hi + pad);   // equal ranges, so y = x is the diagonal
         chart.AddLine("y = x", [(lo - pad, lo - pad), (hi + pad, hi + pad)], "#777777", dashed: true);
+        // The goal for a held-out prediction is within 2%: the band shows which points meet it.
+        chart.AddLine("±2%", [(lo - pad, 1.02 * (lo - pad)), (hi + pad, 1.02 * (hi + pad))], "#bbbbbb");
+        chart.AddLine(null, [(lo - pad, 0.98 * (lo - pad)), (hi + pad, 0.98 * (hi + pad))], "#bbbbbb");
         chart.AddPoints($"fitted runs ({fitted.Count})", fitted, RunColor);
         if (held.Count > 0) chart.AddPoints($"held out ({held.Count})", held, HeldOutColor, SvgMarker.Square, size: 5);
         return chart.Render();

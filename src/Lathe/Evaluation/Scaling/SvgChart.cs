@@ -15,6 +15,18 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
     /// <summary>Colours that stay distinct for the colour-blind (Okabe &amp; Ito 2008).</summary>
     public static readonly string[] Palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"];
 
+    /// <summary>A colour along viridis (van der Walt &amp; Smith 2015), t in [0, 1], for series in an order (such as
+    /// increasing compute); stops short of its pale yellow end, which vanishes on white.</summary>
+    public static string Sequential(double t)
+    {
+        (int R, int G, int B)[] stops = [(0x44, 0x01, 0x54), (0x3b, 0x52, 0x8b), (0x21, 0x91, 0x8c), (0x5e, 0xc9, 0x62), (0xb5, 0xde, 0x2b)];
+        double x = Math.Clamp(t, 0, 1) * (stops.Length - 1);
+        int i = Math.Min((int)x, stops.Length - 2);
+        double f = x - i;
+        int Mix(int a, int b) => (int)Math.Round(a + (b - a) * f);
+        return $"#{Mix(stops[i].R, stops[i + 1].R):x2}{Mix(stops[i].G, stops[i + 1].G):x2}{Mix(stops[i].B, stops[i + 1].B):x2}";
+    }
+
     const int Width = 760, Height = 500;
     const int Left = 78, Right = 24, Top = 44, Bottom = 62;
 
