@@ -28,7 +28,56 @@ internal static class EvalScalingVerb
         fit.SetAction(r => Fit(r.GetValue(runs)!, r.GetValue(heldOut), r.GetValue(output)!, r.GetValue(bootstrap), r.GetValue(seed),
             r.GetValue(grid)!, r.GetValue(tolerance), r.GetValue(confidence), r.InvocationConfiguration.Output));
         scaling.Subcommands.Add(fit);
+        scaling.Subcommands.Add(CreatePlan());
         return scaling;
+    }
+
+    // `eval scaling plan`: sizes from presets, a measured speed and a wall-time budget → a sweep as JSON (not run).
+    static Command CreatePlan()
+    {
+        var minutes = new Option<double>("--budget-minutes") { Description = "Wall time for the whole sweep, held-out run included.", Required = true };
+        var speed = new Option<double>("--tokens-per-second") { Description = "Training tokens per second measured (e.g. from `pretrain`'s log) on --measured-on.", Required = true };
+        var measuredOn = new Option<string>("--measured-on") { Description = "Preset or config.json the speed was measured on.", DefaultValueFactory = _ => "S" };
+        var configs = new Option<string>("--configs") { Description = "Comma-separated presets or config.json paths: the model sizes (at least three).", DefaultValueFactory = _ => "gpt2-tiny,S,M" };
+        var budgets = new Option<int>("--budgets") { Description = "Compute budgets (IsoFLOP profiles) to fit.", DefaultValueFactory = _ => 3 };
+        var ratio = new Option<double>("--budget-ratio") { Description = "Compute of each budget over the previous one.", DefaultValueFactory = _ => 2 };
+        var heldOutRatio = new Option<double>("--heldout-ratio") { Description = "Held-out run's compute over the largest fitted run's.", DefaultValueFactory = _ => 4 };
+        var batch = new Option<int>("--batch-size") { Description = "pretrain --batch-size the runs will use.", DefaultValueFactory = _ => 8 };
+        var block = new Option<int>("--block-size") { Description = "pretrain --block-size the runs will use.", DefaultValueFactory = _ => 128 };
+        var threads = new Option<int>("--threads") { Description = "Threads the speed was measured with (recorded in the plan).", DefaultValueFactory = _ => 2 };
+        var output = new Option<string>("--out") { Description = "Plan file to write (JSON).", Required = true };
+        var plan = new Command("plan", "Plan a sweep of (N, D) runs that fits a wall-time budget, plus a held-out run at 4x the largest compute; runs nothing.")
+        {
+            minutes, speed, measuredOn, configs, budgets, ratio, heldOutRatio, batch, block, threads, output,
+        };
+        plan.SetAction(r => Plan(r.GetValue(minutes), r.GetValue(speed), r.GetValue(measuredOn)!, r.GetValue(configs)!, r.GetValue(budgets),
+            r.GetValue(ratio), r.GetValue(heldOutRatio), r.GetValue(batch), r.GetValue(block), r.GetValue(threads), r.GetValue(output)!, r.InvocationConfiguration.Output));
+        return plan;
+    }
+
+    static int Plan(double minutes, double speed, string measuredOn, string configs, int budgets, double ratio, double heldOutRatio,
+        int batch, int block, int threads, string output, TextWriter stdout)
+    {
+        if (batch < 1 || block < 1) throw new UserInputException($"eval scaling plan: --batch-size {batch} and --block-size {block} must be positive");
+        PlanModel Model(string name, string option)
+        {
+            try { return PlanModel.From(name); }
+            catch (ArgumentException e) { throw new UserInputException($"eval scaling plan: {option} {name}: {e.Message}"); }
+        }
+        var models = configs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(c => Model(c, "--configs")).ToList();
+        ScalingPlan result;
+        try
+        {
+            result = ScalingPlan.Make(new ScalingPlanRequest(models, speed, Model(measuredOn, "--measured-on"), minutes, budgets, ratio, heldOutRatio, batch * block, threads));
+        }
+        catch (ArgumentException e) { throw new UserInputException($"eval scaling plan: {e.Message}"); }
+        result.Write(output);
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var run in result.Runs.Append(result.HeldOut))
+            stdout.WriteLine(string.Create(inv, $"{run.Name,-24} N = {run.Parameters,10:N0}  D = {run.Tokens,14:N0}  C = {run.Compute:E2}  {run.Steps,7} steps  {run.Minutes,7:F1} min"));
+        foreach (string warning in result.Warnings) stdout.WriteLine("warning: " + warning);
+        stdout.WriteLine(string.Create(inv, $"fitted runs {result.FittedMinutes:F1} min + held-out {result.HeldOut.Minutes:F1} min = {result.TotalMinutes:F1} of {minutes:F1} min; held-out compute {result.HeldOut.Compute / result.Runs.Max(r => r.Compute):F2}x the largest fitted; wrote {output}"));
+        return 0;
     }
 
     static int Fit(string runsPath, string? heldOutPath, string folder, int resamples, int seed, string gridName, double tolerance, double confidence, TextWriter stdout)

@@ -114,4 +114,19 @@ public class EvalScalingCliTests : IDisposable
         Assert.Contains("--grid 'huge' is not one of paper, small", stderr);
         Assert.Single(stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void Plan_writes_a_sweep_within_the_budget()
+    {
+        var (code, stdout, stderr) = Lathe("eval", "scaling", "plan", "--budget-minutes", "30", "--tokens-per-second", "15000",
+            "--threads", "2", "--out", PathOf("plan.json"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("heldout-", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(PathOf("plan.json")));
+        Assert.InRange(doc.RootElement.GetProperty("total_minutes").GetDouble(), 0, 30);
+        Assert.True(doc.RootElement.GetProperty("held_out_ratio").GetDouble() >= 4);
+        (code, _, stderr) = Lathe("eval", "scaling", "plan", "--budget-minutes", "30", "--tokens-per-second", "15000", "--configs", "S,M", "--out", PathOf("p2.json"));
+        Assert.Equal(2, code);
+        Assert.Contains("at least three distinct model sizes", stderr);
+    }
 }
