@@ -6,13 +6,13 @@ using Lathe.Evaluation.Scaling;
 
 namespace Lathe.Tests.Evaluation.Scaling;
 
-[CollectionDefinition(nameof(ConsoleCollection), DisableParallelization = true)]
-public class ConsoleCollection;
+[CollectionDefinition(nameof(ScalingCliConsoleCollection), DisableParallelization = true)]
+public class ScalingCliConsoleCollection;
 
 /// <summary>`lathe eval scaling fit` as a user runs it, in-process: the verb's command under a root `eval`, through the
 /// CLI's own runner (exit codes and one-line errors). The verb is internal to Lathe.Cli and not yet registered in the
 /// shipped command tree, so it is reached by name; the console is redirected, hence no parallel neighbours.</summary>
-[Collection(nameof(ConsoleCollection))]
+[Collection(nameof(ScalingCliConsoleCollection))]
 public class EvalScalingCliTests : IDisposable
 {
     readonly string folder = Path.Combine(Path.GetTempPath(), "lathe-scaling-" + Guid.NewGuid().ToString("N"));
