@@ -74,6 +74,25 @@ public class LbfgsTests
     }
 
     [Fact]
+    public void Steps_into_a_region_where_f_is_not_finite_are_shortened()
+    {
+        // f(x) = x − ln x on x > 0, NaN beyond: its minimum is at x = 1. From x = 50 the slope is nearly constant, so
+        // the bracketing phase doubles the step (1, 2, …, 64) until it lands at x < 0, where f is NaN.
+        int notFinite = 0;
+        double F(ReadOnlySpan<double> x, Span<double> g)
+        {
+            g[0] = 1 - 1 / x[0];
+            if (x[0] > 0) return x[0] - Math.Log(x[0]);
+            notFinite++;
+            return double.NaN;
+        }
+        var result = Lbfgs.Minimize(F, [50.0]);
+        Assert.True(notFinite > 0, "the test never stepped outside the domain");
+        Assert.True(result.Converged, result.Reason);
+        Assert.Equal(1.0, result.X[0], 1e-9);
+    }
+
+    [Fact]
     public void A_start_where_f_is_not_finite_is_an_argument_error()
     {
         static double Bad(ReadOnlySpan<double> x, Span<double> g) { g[0] = 0; return double.NaN; }
