@@ -25,6 +25,7 @@ internal static class EvalVerb
         loss.SetAction(r => Loss(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(block), r.GetValue(batch), r.GetValue(threads), r.GetValue(json)));
         eval.Subcommands.Add(loss);
         eval.Subcommands.Add(EvalTasksVerb.Create());
+        eval.Subcommands.Add(EvalScalingVerb.CreateScaling());
         eval.Subcommands.Add(EvalLevelsVerb.CreateLevels());
         eval.Subcommands.Add(EvalReportVerb.CreateReport());
         return eval;
