@@ -37,7 +37,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="S", choices=sorted(train_torch.PRESETS))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--passes", type=int, default=8)
+    ap.add_argument("--passes", type=int, default=16)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
