@@ -29,6 +29,7 @@ internal static class EvalScalingVerb
             r.GetValue(grid)!, r.GetValue(tolerance), r.GetValue(confidence), r.InvocationConfiguration.Output));
         scaling.Subcommands.Add(fit);
         scaling.Subcommands.Add(CreatePlan());
+        scaling.Subcommands.Add(EvalScalingSweep.Create());
         return scaling;
     }
 
