@@ -73,16 +73,21 @@ public sealed record ScalingPlan(ScalingPlanRequest Request, IReadOnlyList<Plann
         double Seconds(PlanModel m, double tokens) => tokens * (m.Parameters + m.OutputHead) / work;
         var models = request.Models.DistinctBy(m => m.Parameters).OrderBy(m => m.Parameters).ToList();
         double maxRelative = Math.Pow(request.BudgetRatio, request.Budgets - 1) * request.HeldOutRatio;
-        PlanModel held = models.MinBy(m => Math.Abs(Math.Log(maxRelative / (6.0 * m.Parameters * m.Parameters) / ChinchillaTokensPerParameter)))!;
 
-        // Time of the whole sweep with the smallest budget at C = 1 FLOP; everything scales linearly with that C₀.
-        double unitSeconds = Seconds(held, maxRelative / (6.0 * held.Parameters));
-        for (int j = 0; j < request.Budgets; j++)
-            foreach (var m in models) unitSeconds += Seconds(m, Math.Pow(request.BudgetRatio, j) / (6.0 * m.Parameters));
-        // Runs are whole steps: fitted runs round down, the held-out run up (so its ratio stays ≥ the one asked), and
-        // one held-out step is kept in reserve for that rounding, so the total stays within the budget.
-        double reserve = Seconds(held, request.TokensPerStep);
-        double c0 = (request.BudgetMinutes * 60 - reserve) / unitSeconds;
+        // The smallest budget's compute C₀ when `held` makes the held-out run: the time of the whole sweep at C₀ = 1 FLOP
+        // scales linearly with C₀. Runs are whole steps: fitted runs round down, the held-out run up (so its ratio stays
+        // ≥ the one asked), and one held-out step is kept in reserve for that rounding, so the total stays within budget.
+        double C0(PlanModel held)
+        {
+            double unitSeconds = Seconds(held, maxRelative / (6.0 * held.Parameters));
+            for (int j = 0; j < request.Budgets; j++)
+                foreach (var m in models) unitSeconds += Seconds(m, Math.Pow(request.BudgetRatio, j) / (6.0 * m.Parameters));
+            return (request.BudgetMinutes * 60 - Seconds(held, request.TokensPerStep)) / unitSeconds;
+        }
+        // The held-out size: the one whose run at C₀·ratio comes nearest Chinchilla's tokens per parameter (in log),
+        // each candidate judged at the C₀ it itself leaves.
+        PlanModel held = models.MinBy(m => Math.Abs(Math.Log(Math.Max(1e-300, C0(m)) * maxRelative / (6.0 * m.Parameters * m.Parameters) / ChinchillaTokensPerParameter)))!;
+        double c0 = C0(held);
         if (!(c0 > 0)) throw new ArgumentException($"budget minutes {request.BudgetMinutes} do not cover one step of the held-out run.", nameof(request));
 
         PlannedRun Run(string name, PlanModel m, double compute, int budget, bool roundUp)
