@@ -1,3 +1,4 @@
+using Lathe.Tests.Browser;
 using System.Diagnostics;
 using System.Text.Json;
 
