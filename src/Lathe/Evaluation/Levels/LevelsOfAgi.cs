@@ -72,21 +72,24 @@ public static class LevelsOfAgi
         _ => $"{Name(level)} AGI",
     };
 
-    /// <summary>The paper's examples (Table 1). The general column above Level 1 holds none: the paper marks those
-    /// cells "not yet achieved".</summary>
+    /// <summary>The paper's examples (Table 1 of arXiv:2311.02462, checked against the table on 2026-12-05). The general
+    /// column above Level 1 holds none: the paper marks those cells "not yet achieved".</summary>
     public static IReadOnlyList<PaperExample> Examples { get; } =
     [
         new(PerformanceLevel.NoAi, Generality.Narrow, "calculator software"),
         new(PerformanceLevel.NoAi, Generality.Narrow, "compilers"),
         new(PerformanceLevel.NoAi, Generality.General, "human-in-the-loop computing (Amazon Mechanical Turk)"),
+        new(PerformanceLevel.Emerging, Generality.Narrow, "GOFAI"),
         new(PerformanceLevel.Emerging, Generality.Narrow, "rule-based systems (SHRDLU)"),
         new(PerformanceLevel.Emerging, Generality.General, "ChatGPT"),
         new(PerformanceLevel.Emerging, Generality.General, "Bard"),
         new(PerformanceLevel.Emerging, Generality.General, "Llama 2"),
         new(PerformanceLevel.Emerging, Generality.General, "Gemini"),
         new(PerformanceLevel.Competent, Generality.Narrow, "toxicity detectors (Jigsaw)"),
-        new(PerformanceLevel.Competent, Generality.Narrow, "smart speakers (Siri, Alexa)"),
+        new(PerformanceLevel.Competent, Generality.Narrow, "smart speakers (Siri, Alexa, Google Assistant)"),
+        new(PerformanceLevel.Competent, Generality.Narrow, "VQA systems (PaLI)"),
         new(PerformanceLevel.Competent, Generality.Narrow, "Watson"),
+        new(PerformanceLevel.Competent, Generality.Narrow, "state-of-the-art LLMs on some tasks (short essays, simple coding)"),
         new(PerformanceLevel.Expert, Generality.Narrow, "spelling and grammar checkers (Grammarly)"),
         new(PerformanceLevel.Expert, Generality.Narrow, "image generators (Imagen, DALL·E 2)"),
         new(PerformanceLevel.Virtuoso, Generality.Narrow, "Deep Blue"),
