@@ -124,7 +124,7 @@ internal static class DemoVerb
             using var s = new GZipStream(File.OpenRead(gz), CompressionMode.Decompress);
             return (new StreamReader(s, Encoding.UTF8).ReadToEnd(), gz);
         }
-        string modules = Environment.GetEnvironmentVariable("LATHE_NODE_MODULES") ?? Path.Combine(root, ".peers", "node_modules");
+        string modules = Lathe.IO.NodeModules.TryFind() ?? Path.Combine(root, ".peers", "node_modules");
         string chapters = Path.Combine(modules, "@stdlib", "datasets", "moby-dick", "data");
         if (!Directory.Exists(chapters))
             throw new FileNotFoundException($"demo: no corpus: neither {gz} nor {chapters} (run scripts/install-peers.sh)");

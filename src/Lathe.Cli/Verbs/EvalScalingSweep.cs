@@ -89,14 +89,7 @@ internal static class EvalScalingSweep
     }
 
     // The last validation loss pretrain logged (it evaluates at its final step).
-    static double FinalValidationLoss(string metrics)
-    {
-        double? loss = null;
-        foreach (string line in File.ReadLines(metrics))
-        {
-            using var doc = JsonDocument.Parse(line);
-            if (doc.RootElement.TryGetProperty("val_loss", out var v)) loss = v.GetDouble();
-        }
-        return loss ?? throw new InvalidDataException($"{metrics}: no val_loss logged");
-    }
+    static double FinalValidationLoss(string metrics) =>
+        Lathe.Evaluation.Reports.TrainingMetrics.Load(metrics).LastOrDefault(r => r.ValLoss is not null)?.ValLoss
+        ?? throw new InvalidDataException($"{metrics}: no val_loss logged");
 }

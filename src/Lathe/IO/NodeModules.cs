@@ -9,15 +9,7 @@ public static class NodeModules
     {
         string? fromEnv = Environment.GetEnvironmentVariable("LATHE_NODE_MODULES");
         if (!string.IsNullOrEmpty(fromEnv)) return Directory.Exists(fromEnv) ? fromEnv : null;
-        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Lathe.sln")))
-                {
-                    string candidate = Path.Combine(dir.FullName, ".peers", "node_modules");
-                    if (Directory.Exists(candidate)) return candidate;
-                    break;
-                }
-        return null;
+        return RepoFiles.Find(".peers", "node_modules");
     }
 
     /// <summary>The folder, or a one-line error saying how to install it.</summary>

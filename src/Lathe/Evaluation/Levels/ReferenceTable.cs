@@ -58,18 +58,7 @@ public sealed record ReferenceTable(string Path, IReadOnlyDictionary<string, Tas
 
     /// <summary>The built-in table, <c>data/levels/references.json</c> in the repository that holds this program or the
     /// working folder (found by walking up to <c>Lathe.sln</c>), or null.</summary>
-    public static string? FindBuiltIn()
-    {
-        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(System.IO.Path.Combine(dir.FullName, "Lathe.sln")))
-                {
-                    string candidate = System.IO.Path.Combine(dir.FullName, "data", "levels", "references.json");
-                    if (File.Exists(candidate)) return candidate;
-                    break;
-                }
-        return null;
-    }
+    public static string? FindBuiltIn() => Lathe.IO.RepoFiles.Find("data", "levels", "references.json");
 
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">A field missing, of the wrong type, or anchors out of order (named).</exception>

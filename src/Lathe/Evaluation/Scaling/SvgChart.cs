@@ -189,6 +189,5 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
 
     static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 
-    internal static string Escape(string s) =>
-        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+    internal static string Escape(string s) => Levels.HtmlText.Escape(s);
 }
