@@ -1,0 +1,176 @@
+using Lathe.Formats;
+using Lathe.Tensors;
+using Lathe.Tensors.Autograd;
+
+namespace Lathe.Tensors.Tests.Autograd;
+
+/// <summary>The engine ops of the alignment losses — TokenLogProbs, Sigmoid, LogSigmoid, Softplus, Clamp, Minimum,
+/// Maximum — against PyTorch (Fixtures/make_alignment_op_fixtures.py, float64 reference from float32 inputs) and
+/// against finite differences.</summary>
+public class AlignmentOpTests
+{
+    // As PyTorchKernelFixtureTests: float32 kernels against a float64 reference.
+    const float OutputTolerance = 1e-5f;
+    const float GradientTolerance = 5e-5f;
+
+    static readonly SafetensorsFile Fixtures = SafetensorsFile.Open(Path.Combine(AppContext.BaseDirectory, "Fixtures", "alignment_ops.safetensors"));
+
+    static Tensor Load(string name, bool requiresGrad = true)
+    {
+        var e = Fixtures.Get(name);
+        var t = Tensor.FromArray(Fixtures.ReadFloats(name), e.Shape.Select(d => (int)d).ToArray());
+        t.RequiresGrad = requiresGrad;
+        return t;
+    }
+
+    static void Check(string name, string[] inputs, Func<Tensor[], Tensor> op)
+    {
+        var xs = inputs.Select(i => Load($"{name}.{i}")).ToArray();
+        using var tape = new Tape();
+        float[] y;
+        using (tape.Activate())
+        {
+            var result = op(xs);
+            y = result.ToArray();
+            using var up = Load($"{name}.upstream", false);
+            tape.Backward(result, Ops.Reshape(up, result.Shape));
+        }
+        Close($"{name}.y", Fixtures.ReadFloats($"{name}.y"), y, OutputTolerance);
+        for (int i = 0; i < inputs.Length; i++)
+            Close($"{name}.grad_{inputs[i]}", Fixtures.ReadFloats($"{name}.grad_{inputs[i]}"), xs[i].Grad!.ToArray(), GradientTolerance);
+        foreach (var x in xs) x.Dispose();
+    }
+
+    static void Close(string what, float[] expected, float[] actual, float tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])),
+                $"{what}[{i}]: {actual[i]} vs PyTorch {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData("token_log_probs_5x17")]
+    [InlineData("token_log_probs_63x129")]
+    [InlineData("token_log_probs_17x1000")]
+    public void TokenLogProbs_matches_PyTorch_with_ignored_rows(string name)
+    {
+        int[] targets = Fixtures.ReadInts($"{name}.t");
+        Assert.Contains(-100, targets);
+        Check(name, ["x"], x => Ops.TokenLogProbs(x[0], targets));
+    }
+
+    [Fact]
+    public void Sigmoid_family_clamp_and_extrema_match_PyTorch()
+    {
+        Check("sigmoid", ["x"], x => Ops.Sigmoid(x[0]));
+        Check("log_sigmoid", ["x"], x => Ops.LogSigmoid(x[0]));
+        Check("softplus", ["x"], x => Ops.Softplus(x[0]));
+        Check("clamp", ["x"], x => Ops.Clamp(x[0], 0.8f, 1.2f));
+        Check("minimum", ["a", "b"], x => Ops.Minimum(x[0], x[1]));
+        Check("maximum", ["a", "b"], x => Ops.Maximum(x[0], x[1]));
+    }
+
+    [Fact]
+    public void Gradients_match_finite_differences()
+    {
+        int[] targets = [3, -100, 0, 16, 8, 16];
+        GradCheck.Check(x => Ops.TokenLogProbs(x[0], targets), [GradCheck.Random(31, -2f, 2f, 6, 17)]);
+        GradCheck.Check(x => Ops.Sigmoid(x[0]), [GradCheck.Random(32, -4f, 4f, 5, 3)]);
+        GradCheck.Check(x => Ops.LogSigmoid(x[0]), [GradCheck.Random(33, -4f, 4f, 5, 3)]);
+        GradCheck.Check(x => Ops.Softplus(x[0]), [GradCheck.Random(34, -4f, 4f, 5, 3)]);
+        // Values kept ≥ 2·eps away from the bounds and from each other, where the kinks are.
+        GradCheck.Check(x => Ops.Clamp(x[0], -0.5f, 0.5f), [Tensor.FromArray([-0.9f, -0.3f, 0.1f, 0.45f, 0.8f, -0.56f], 2, 3)]);
+        GradCheck.Check(x => Ops.Minimum(x[0], x[1]), [Tensor.FromArray([0.1f, -0.5f, 0.7f, 0.3f], 4), Tensor.FromArray([0.4f, -0.9f, 0.2f, 0.35f], 4)]);
+        GradCheck.Check(x => Ops.Maximum(x[0], x[1]), [Tensor.FromArray([0.1f, -0.5f, 0.7f, 0.3f], 4), Tensor.FromArray([0.4f, -0.9f, 0.2f, 0.35f], 4)]);
+    }
+
+    [Fact]
+    public void TokenLogProbs_ignored_rows_are_exactly_zero_with_zero_gradient()
+    {
+        using var x = GradCheck.Random(5, -3f, 3f, 4, 9);
+        x.RequiresGrad = true;
+        using var tape = new Tape();
+        using (tape.Activate())
+        {
+            var lp = Ops.TokenLogProbs(x, [2, 5, 7, -1], ignoreIndex: -1);
+            var v = lp.ToArray();
+            Assert.Equal(0, BitConverter.SingleToInt32Bits(v[3]));   // +0, not −0
+            Assert.True(v[0] < 0 && v[1] < 0 && v[2] < 0);
+            tape.Backward(Ops.SumAll(lp));
+        }
+        var g = x.Grad!.ToArray();
+        for (int j = 0; j < 9; j++) Assert.Equal(0f, g[3 * 9 + j]);
+        // A kept row's gradient is onehot − softmax: it sums to 0.
+        Assert.Equal(0.0, g.AsSpan(0, 9).ToArray().Sum(v => (double)v), 6);
+    }
+
+    [Fact]
+    public void TokenLogProbs_rows_do_not_depend_on_how_rows_are_split_across_threads()
+    {
+        // Each row is computed by one thread, alone, in the same sequence of operations whatever chunk holds it: so
+        // the batch (split over the pool's threads) and each row alone (one chunk, one thread) agree bit for bit —
+        // which is what makes the result the same for any thread count.
+        const int N = 64, V = 3001;
+        using var x = GradCheck.Random(8, -5f, 5f, N, V);
+        x.RequiresGrad = true;
+        int[] targets = Enumerable.Range(0, N).Select(i => i % 7 == 3 ? -100 : (i * 131) % V).ToArray();
+        float[] up = Enumerable.Range(0, N).Select(i => 0.25f + i * 0.01f).ToArray();
+        float[] batch, batchGrad;
+        using var tape = new Tape();
+        using (tape.Activate())
+        {
+            var lp = Ops.TokenLogProbs(x, targets);
+            batch = lp.ToArray();
+            using var u = Tensor.FromArray(up, N);
+            tape.Backward(lp, u);
+            batchGrad = x.Grad!.ToArray();
+        }
+        for (int i = 0; i < N; i += 9)
+        {
+            using var row = Tensor.FromArray(x.AsSpan().Slice(i * V, V), 1, V);
+            row.RequiresGrad = true;
+            tape.Reset();
+            using (tape.Activate())
+            {
+                var lp = Ops.TokenLogProbs(row, targets.AsSpan(i, 1));
+                Assert.Equal(BitConverter.SingleToInt32Bits(batch[i]), BitConverter.SingleToInt32Bits(lp.ToArray()[0]));
+                tape.Backward(lp, Tensor.FromArray([up[i]], 1));
+            }
+            Assert.True(row.Grad!.AsSpan().SequenceEqual(batchGrad.AsSpan(i * V, V)), $"row {i} gradient differs");
+        }
+    }
+
+    [Fact]
+    public void LogSigmoid_and_softplus_are_finite_and_exact_in_the_tails()
+    {
+        using var x = Tensor.FromArray([-200f, -40f, 40f, 200f], 4);
+        var ls = Ops.LogSigmoid(x).ToArray();
+        Assert.Equal(-200f, ls[0]);
+        Assert.Equal(-40f, ls[1]);
+        Assert.Equal((float)-Math.Exp(-40), ls[2], 1e-25f);
+        Assert.Equal(0f, ls[3]);
+        var sp = Ops.Softplus(x).ToArray();
+        Assert.Equal(200f, sp[3]);
+        Assert.Equal((float)Math.Exp(-200.0), sp[0]);
+        var s = Ops.Sigmoid(x).ToArray();
+        Assert.Equal((float)Math.Exp(-40), s[1], 1e-25f);
+        Assert.Equal(1f, s[3]);
+    }
+
+    [Fact]
+    public void Ties_go_to_the_first_argument_and_bad_arguments_name_the_op()
+    {
+        using var a = Tensor.FromArray([1f, 2f], 2);
+        using var b = Tensor.FromArray([1f, 3f], 2);
+        a.RequiresGrad = b.RequiresGrad = true;
+        using var tape = new Tape();
+        using (tape.Activate()) tape.Backward(Ops.SumAll(Ops.Minimum(a, b)));
+        Assert.Equal([1f, 1f], a.Grad!.ToArray());
+        Assert.Equal([0f, 0f], b.Grad!.ToArray());
+        using var c = Tensor.FromArray([1f, 2f, 3f], 3);
+        Assert.Contains("Maximum", Assert.Throws<ArgumentException>(() => Ops.Maximum(a, c)).Message);
+        Assert.Contains("Clamp", Assert.Throws<ArgumentException>(() => Ops.Clamp(a, 1f, 0f)).Message);
+        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Ops.TokenLogProbs(Tensor.Zeros(2, 3), [0, 3])).Message);
+    }
+}
