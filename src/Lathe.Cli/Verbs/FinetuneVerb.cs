@@ -30,44 +30,25 @@ internal static class FinetuneVerb
         var val = new Option<string?>("--val") { Description = "Validation JSONL (default: --val-fraction of --data, held out with the seed)." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Fraction of --data held out for validation when --val is not given.", DefaultValueFactory = _ => 0.05 };
         var heldout = new Option<string?>("--heldout") { Description = "Held-out questions (JSONL, last message the reference answer): exact match of greedy answers, before and after." };
-        var method = new Option<string>("--method") { Description = "full, lora, qlora, prefix, prompt or adapter.", DefaultValueFactory = _ => "lora" };
         var output = new Option<string>("--out") { Description = "Run folder.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off." };
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
         var packing = new Option<string>("--packing") { Description = "packed (examples back to back, attending only within each) or padded (one per row).", DefaultValueFactory = _ => "packed" };
         var overlong = new Option<string>("--overlong") { Description = "A conversation longer than the context: truncate (keep its start) or drop. Counted either way.", DefaultValueFactory = _ => "truncate" };
         var epochs = new Option<double>("--epochs") { Description = "Passes over the training set (sets --steps when it is not given).", DefaultValueFactory = _ => 1 };
-        var rank = new Option<int>("--rank") { Description = "LoRA/QLoRA: rank r.", DefaultValueFactory = _ => 8 };
-        var alpha = new Option<float>("--alpha") { Description = "LoRA/QLoRA: lora_alpha (scale alpha/r).", DefaultValueFactory = _ => 16 };
-        var dropout = new Option<float>("--dropout") { Description = "LoRA/QLoRA: dropout on the LoRA branch's input.", DefaultValueFactory = _ => 0 };
-        var targets = new Option<string?>("--targets") { Description = "LoRA/QLoRA: module names (\"c_attn\", \"q_proj,v_proj\") or all-linear (default: PEFT's per architecture)." };
-        var rslora = new Option<bool>("--rslora") { Description = "LoRA/QLoRA: scale alpha/√r (rsLoRA)." };
-        var quant = new Option<string>("--quant") { Description = "QLoRA: the frozen base's type, q4_0 or q8_0 (a quantized GGUF base stays as it is).", DefaultValueFactory = _ => "q4_0" };
-        var virtualTokens = new Option<int>("--virtual-tokens") { Description = "Prefix/prompt tuning: virtual tokens P.", DefaultValueFactory = _ => 16 };
-        var prefixProjection = new Option<int>("--prefix-projection") { Description = "Prefix tuning: width of the reparameterisation MLP (0: a plain table).", DefaultValueFactory = _ => 256 };
-        var initText = new Option<string?>("--init-text") { Description = "Prompt tuning: initialise the rows from this text's token embeddings (default: random)." };
-        var bottleneck = new Option<int>("--bottleneck") { Description = "Adapter: bottleneck width.", DefaultValueFactory = _ => 64 };
-        var activation = new Option<string>("--activation") { Description = "Adapter: gelu or relu.", DefaultValueFactory = _ => "gelu" };
-        var layers = new Option<string?>("--layers") { Description = "Full: train only these blocks, e.g. \"4,5\" (default: every parameter)." };
+        var tuningSet = new TuningOptionSet();
         var task = FinetuneClassify.TaskOption();
         var heldoutFraction = FinetuneClassify.HeldOutFractionOption();
         var o = new TrainingOptionSet(steps: 0, batch: 8, block: 256, lr: 1e-3f, warmup: 20, evalEvery: 50);
         var command = new Command("finetune", "Fine-tune a model on chat JSONL (full, lora, qlora, prefix, prompt or adapter) or a BERT classifier on labelled texts (--task classify: full, lora or adapter); Ctrl-C writes a checkpoint.")
         {
-            model, data, val, valFraction, heldout, method, output, resume, template, packing, overlong, epochs,
-            rank, alpha, dropout, targets, rslora, quant, virtualTokens, prefixProjection, initText, bottleneck, activation, layers,
-            task, heldoutFraction,
+            model, data, val, valFraction, heldout, output, resume, template, packing, overlong, epochs, task, heldoutFraction,
         };
+        tuningSet.AddTo(command);
         o.AddTo(command);
         command.SetAction(r =>
         {
-            var tuning = new TuningOptions
-            {
-                Method = r.GetValue(method)!, Rank = r.GetValue(rank), Alpha = r.GetValue(alpha), Dropout = r.GetValue(dropout),
-                Targets = r.GetValue(targets), RsLora = r.GetValue(rslora), Quant = ParseQuant(r.GetValue(quant)!),
-                VirtualTokens = r.GetValue(virtualTokens), PrefixProjection = r.GetValue(prefixProjection), InitText = r.GetValue(initText),
-                Bottleneck = r.GetValue(bottleneck), Activation = r.GetValue(activation)!, Layers = ParseLayers(r.GetValue(layers)),
-            };
+            var tuning = tuningSet.Read(r);
             var settings = new RunSettings(tuning, r.GetValue(template) ?? "", r.GetValue(packing)!, r.GetValue(overlong)!);
             var training = o.Read(r, allowZeroSteps: true);
             if (r.GetResult(o.Lr) is null or { Implicit: true }) training = training with { LearningRate = DefaultLearningRate(tuning.Method) };
@@ -97,7 +78,7 @@ internal static class FinetuneVerb
         _ => throw new UserInputException($"--quant: '{s}' is not q4_0 or q8_0"),
     };
 
-    static int[]? ParseLayers(string? s)
+    internal static int[]? ParseLayers(string? s)
     {
         if (string.IsNullOrWhiteSpace(s)) return null;
         var parts = s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

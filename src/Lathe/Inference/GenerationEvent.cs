@@ -13,6 +13,11 @@ public readonly record struct TokenLogprob(int Token, float Logprob);
 /// the choice (a stop token) is not reported.</summary>
 public sealed record GenerationEvent(int Choice, int Token, string Text, FinishReason? Finish = null)
 {
+    /// <summary>On the last event of a choice that a stop token ended: that token (it is not reported as a token
+    /// event; a trainer that replays the choice — PPO, rejection sampling — needs it to end the sequence as the model
+    /// did).</summary>
+    public int? StopToken { get; init; }
+
     /// <summary>The chosen token's log-probability, when the request asked for them.</summary>
     public float? Logprob { get; init; }
 

@@ -56,7 +56,7 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
             var r = results[e.Choice];
             r.Text.Append(e.Text);
             if (e.Token >= 0) { r.Tokens.Add(e.Token); r.Events.Add(e); }
-            if (e.Finish is { } f) r.Finish = f;
+            if (e.Finish is { } f) { r.Finish = f; r.StopToken = e.StopToken; }
         }
         return results;
     }
@@ -70,4 +70,6 @@ public sealed class GenerationResult
     /// <summary>The token events (with log-probabilities when asked for).</summary>
     public List<GenerationEvent> Events { get; } = [];
     public FinishReason Finish { get; set; }
+    /// <summary>The stop token that ended the choice, when one did.</summary>
+    public int? StopToken { get; set; }
 }

@@ -178,7 +178,7 @@ public sealed partial class InferenceEngine
     bool Report(Slot s, int token, ReadOnlySpan<float> row, bool last)
     {
         var request = s.Owner.Request;
-        if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop); return false; }
+        if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop, token); return false; }
         s.History.Add(token);
         s.Generated++;
         _generatedTokens++;

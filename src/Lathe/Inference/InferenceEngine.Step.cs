@@ -138,7 +138,7 @@ public sealed partial class InferenceEngine
     void Apply(Slot s, int token, ReadOnlySpan<float> row)
     {
         var request = s.Owner.Request;
-        if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop); return; }
+        if (_stopTokens.Contains(token) || s.ExtraStops?.Contains(token) == true) { End(s, FinishReason.Stop, token); return; }
         s.Processor?.Accept(token);
         s.History.Add(token);
         s.Generated++;
@@ -154,11 +154,11 @@ public sealed partial class InferenceEngine
 
     // Ends one choice: held-back text and the finish reason go out, full blocks join the prefix cache, the sequence's
     // blocks are freed; the request's stream closes with its last choice.
-    void End(Slot s, FinishReason reason)
+    void End(Slot s, FinishReason reason, int stopToken = -1)
     {
         if (!_running.Remove(s)) return;
         string rest = reason == FinishReason.Cancelled ? "" : s.Streamer.Flush();
-        s.Owner.Stream.Write(new GenerationEvent(s.Choice, -1, rest, reason));
+        s.Owner.Stream.Write(new GenerationEvent(s.Choice, -1, rest, reason) { StopToken = stopToken >= 0 ? stopToken : null });
         // A speculative slot's cache may hold emitted tokens dropped after a stop: only the reported ones are cached.
         int cached = Math.Min(_cache!.Length(s.Sequence), s.History.Count);
         if (reason != FinishReason.Cancelled) _prefixes?.Insert(s.Owner.Request.Adapter, CollectionsMarshal.AsSpan(s.History)[..cached], _cache.BlockTable(s.Sequence));

@@ -15,4 +15,9 @@ public interface IExampleBatchSource : IBatchSource
     /// from <see cref="IBatchSource.Position"/> 0, after which its rows are padding of weight 0; 0 for a source that
     /// cannot say (the evaluator then reads <see cref="TrainingOptions.EvalBatches"/> batches).</summary>
     int BatchesPerPass(int B, int T) => 0;
+
+    /// <summary>What the objective needs beyond ids and weights about the batch the last <see cref="Next"/> filled (the
+    /// pairs of a preference batch and their reference log-probabilities, …); the trainer hands it over as
+    /// <see cref="TrainingBatch.Extra"/> when the rows are not packed. Null for plain examples.</summary>
+    object? Payload => null;
 }

@@ -11,7 +11,9 @@ public sealed class MetricsLog
     readonly string _dir;
     readonly List<Row> _rows = [];
 
-    record struct Row(int Step, double Loss, double Lr, double GradNorm, double? ValLoss, long Tokens);
+    record struct Row(int Step, double Loss, double Lr, double GradNorm, double? ValLoss, long Tokens, IReadOnlyList<KeyValuePair<string, double>>? Extra = null);
+
+    static readonly HashSet<string> Standard = ["step", "loss", "lr", "grad_norm", "val_loss", "tokens"];
 
     /// <summary>A fresh log for <paramref name="runDir"/> (a file left there is replaced at the first flush).</summary>
     public MetricsLog(string runDir) => _dir = runDir;
@@ -28,15 +30,21 @@ public sealed class MetricsLog
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 using var doc = System.Text.Json.JsonDocument.Parse(line);
                 var r = doc.RootElement;
+                List<KeyValuePair<string, double>>? extra = null;
+                foreach (var p in r.EnumerateObject())
+                    if (!Standard.Contains(p.Name) && p.Value.ValueKind == System.Text.Json.JsonValueKind.Number)
+                        (extra ??= []).Add(new(p.Name, p.Value.GetDouble()));
                 _rows.Add(new Row(r.GetProperty("step").GetInt32(), r.GetProperty("loss").GetDouble(), r.GetProperty("lr").GetDouble(),
                     r.GetProperty("grad_norm").GetDouble(),
-                    r.TryGetProperty("val_loss", out var v) ? v.GetDouble() : null, r.GetProperty("tokens").GetInt64()));
+                    r.TryGetProperty("val_loss", out var v) ? v.GetDouble() : null, r.GetProperty("tokens").GetInt64(), extra));
             }
         _rows.RemoveAll(r => r.Step > step);
     }
 
-    public void Add(int step, double loss, double lr, double gradNorm, double? valLoss, long tokens) =>
-        _rows.Add(new Row(step, loss, lr, gradNorm, valLoss, tokens));
+    /// <param name="extra">An objective's own figures for the step (<see cref="Objectives.ITrainingObjective.TakeStepMetrics"/>),
+    /// written as further fields of the step's line.</param>
+    public void Add(int step, double loss, double lr, double gradNorm, double? valLoss, long tokens, IReadOnlyList<KeyValuePair<string, double>>? extra = null) =>
+        _rows.Add(new Row(step, loss, lr, gradNorm, valLoss, tokens, extra));
 
     public void SetValidation(int step, double valLoss)
     {
@@ -51,6 +59,9 @@ public sealed class MetricsLog
         {
             sb.Append(CultureInfo.InvariantCulture, $"{{\"step\":{r.Step},\"loss\":{r.Loss:R},\"lr\":{r.Lr:R},\"grad_norm\":{r.GradNorm:R},\"tokens\":{r.Tokens}");
             if (r.ValLoss is { } v) sb.Append(CultureInfo.InvariantCulture, $",\"val_loss\":{v:R}");
+            if (r.Extra is not null)
+                foreach (var (name, value) in r.Extra)
+                    if (double.IsFinite(value)) sb.Append(CultureInfo.InvariantCulture, $",{System.Text.Json.JsonSerializer.Serialize(name)}:{value:R}");
             sb.Append("}\n");
         }
         AtomicFile.WriteAllText(Path.Combine(_dir, "metrics.jsonl"), sb.ToString());

@@ -73,17 +73,8 @@ public sealed class SftBatchSource : IExampleBatchSource
     void Order(long epoch)
     {
         if (epoch == _orderEpoch) return;
-        for (int i = 0; i < _order.Length; i++) _order[i] = i;
-        if (_shuffle)
-        {
-            // Fisher–Yates from a generator keyed by (seed, epoch): any epoch's order is recomputed alone on resume.
-            var rng = new Philox(Hash64.Mix(Hash64.Mix(_seed) ^ (ulong)epoch));
-            for (int i = _order.Length - 1; i > 0; i--)
-            {
-                int j = rng.NextInt(i + 1);
-                (_order[i], _order[j]) = (_order[j], _order[i]);
-            }
-        }
+        if (_shuffle) EpochPermutation.Fill(_order, _seed, epoch);
+        else for (int i = 0; i < _order.Length; i++) _order[i] = i;
         _orderEpoch = epoch;
     }
 

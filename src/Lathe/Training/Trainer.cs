@@ -43,6 +43,9 @@ public sealed class Trainer : IDisposable
     /// <summary>The validation loss of the last evaluation <see cref="Run"/> made (null before the first).</summary>
     public double? LastValidationLoss => _lastValidation;
 
+    /// <summary>The objective's own figures for the last step (<see cref="ITrainingObjective.TakeStepMetrics"/>), or null.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>>? LastStepMetrics { get; private set; }
+
     /// <summary>Updates taken so far.</summary>
     public int Step { get; private set; }
     public LanguageModel Model => _model;
@@ -130,18 +133,18 @@ public sealed class Trainer : IDisposable
         float lossSum = 0;
         for (int micro = 0; micro < accum; micro++)
         {
-            PackedLayout? layout = null;
+            object? extra = null;
             ReadOnlySpan<float> weights = default;
             if (_train is IExampleBatchSource examples)
             {
-                layout = examples.Next(_inputs, _targets, _weights, B, T);
+                extra = (object?)examples.Next(_inputs, _targets, _weights, B, T) ?? examples.Payload;
                 weights = _weights;
             }
             else _train.Next(_inputs, _targets, B, T);
             _tape.Reset();
             using (_tape.Activate())
             {
-                var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro), weights, layout));
+                var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro), weights, extra));
                 float value = loss.Item();
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
@@ -160,7 +163,8 @@ public sealed class Trainer : IDisposable
         Step++;
         _tokensSeen += (long)B * T * accum;
         float mean = lossSum / accum;
-        _metrics?.Add(Step, mean, lr, norm, null, _tokensSeen);
+        LastStepMetrics = _objective.TakeStepMetrics();
+        _metrics?.Add(Step, mean, lr, norm, null, _tokensSeen, LastStepMetrics);
         return mean;
     }
 

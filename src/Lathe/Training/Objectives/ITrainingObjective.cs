@@ -18,6 +18,11 @@ public interface ITrainingObjective
     /// <summary>Matmul FLOPs of one forward pass per corpus token of B×T batches under this objective (training ≈ 3×
     /// this), for throughput and MFU figures: what runs depends on the objective as much as on the model.</summary>
     double ForwardFlopsPerToken(LanguageModel model, int T);
+
+    /// <summary>The objective's own figures for the step that just ended, averaged over its micro-batches (DPO's
+    /// rewards/chosen, rewards/accuracies, …), which the trainer writes into metrics.jsonl beside the loss; taking them
+    /// starts the next step's averages. Null when the objective has none.</summary>
+    IReadOnlyList<KeyValuePair<string, double>>? TakeStepMetrics() => null;
 }
 
 /// <summary>The pre-training objective of each architecture.</summary>

@@ -1,0 +1,65 @@
+using Lathe.Formats;
+using Lathe.Models;
+using Lathe.Tensors.Autograd;
+using Lathe.Tuning;
+
+namespace Lathe.Alignment;
+
+/// <summary>The frozen reference's response log-probabilities for every preference pair, computed once before DPO's
+/// first step (the reference is the policy as it starts: the SFT model, or the base with a freshly attached adapter
+/// whose update is still zero) and saved in the run folder, so a resumed run reads them back instead of recomputing
+/// them from weights that have since moved.</summary>
+public static class ReferenceLogProbs
+{
+    public const string FileName = "reference_logps.safetensors";
+
+    /// <summary>(chosen, rejected) per pair, batched B rows at a time without gradients; sums, or length-averaged
+    /// when <paramref name="average"/> (IPO).</summary>
+    public static (float[] Chosen, float[] Rejected) Compute(CausalLM policy, ITuningMethod? method, IReadOnlyList<EncodedPair> pairs,
+        int B, int T, int padId, bool average)
+    {
+        var source = new PairBatchSource(pairs, seed: 0, padId, repeat: false);
+        var chosen = new float[pairs.Count];
+        var rejected = new float[pairs.Count];
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        var weights = new float[B * T];
+        var scorer = new SequenceLogProbs();
+        using var tape = new Tape();
+        int batches = source.BatchesPerPass(B, T);
+        for (int i = 0; i < batches; i++)
+        {
+            source.Next(inputs, targets, weights, B, T);
+            var batch = (PairBatch)source.Payload!;
+            tape.Reset();
+            float[] rows;
+            using (tape.Activate())
+            using (Tape.NoGrad())
+                rows = DpoObjective.RowLogProbs(policy, method, batch.Rows, average, scorer);
+            for (int p = 0; p < batch.Pairs; p++)
+            {
+                int index = batch.PairIndex[p];
+                if (index < 0) continue;
+                chosen[index] = rows[2 * p];
+                rejected[index] = rows[2 * p + 1];
+            }
+        }
+        return (chosen, rejected);
+    }
+
+    public static void Save(string path, float[] chosen, float[] rejected) =>
+        SafetensorsWriter.Write(path,
+            [SafetensorsWriter.F32("chosen", [chosen.Length], chosen), SafetensorsWriter.F32("rejected", [rejected.Length], rejected)],
+            new Dictionary<string, string> { ["format"] = "pt" });
+
+    /// <summary>Reads a saved pair of arrays; a file of another pair count is a one-line error (the data changed).</summary>
+    public static (float[] Chosen, float[] Rejected) Load(string path, int pairs)
+    {
+        using var file = SafetensorsFile.Open(path);
+        var chosen = file.ReadFloats("chosen");
+        var rejected = file.ReadFloats("rejected");
+        if (chosen.Length != pairs || rejected.Length != pairs)
+            throw new InvalidDataException($"{path}: {chosen.Length} reference log-probabilities for {pairs} pairs (the training data changed since the run began)");
+        return (chosen, rejected);
+    }
+}
