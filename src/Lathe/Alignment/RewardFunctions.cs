@@ -1,0 +1,98 @@
+using Lathe.Inference;
+using Lathe.Tensors.Autograd;
+using Lathe.Tuning;
+
+namespace Lathe.Alignment;
+
+/// <summary>What judges a rollout: a trained reward model, Llama 2's combination of two, or (in tests) a rule whose
+/// optimum is known. One number per whole response; PPO adds its per-token KL penalty itself.</summary>
+public interface IRewardFunction
+{
+    /// <summary>The reward of each rollout's response to its prompt (<see cref="Rollout.Prompt"/> indexes
+    /// <paramref name="promptKinds"/>, the prompts' kinds — "unsafe", "fact", … or null when unknown).</summary>
+    void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards);
+}
+
+/// <summary>One reward model scoring rollouts: its decoder reads the rollout's ids as they are, so it must share the
+/// policy's tokenizer (checked when it is opened against a policy). Scores are the head's raw output (the logit of
+/// P(preferred)), batched without gradients.</summary>
+public sealed class RewardModelScorer : IRewardFunction, IDisposable
+{
+    readonly AlignedModel _model;
+    readonly int _batch;
+
+    RewardModelScorer(AlignedModel model, RewardModel reward, int batch)
+    {
+        _model = model; Reward = reward; _batch = Math.Max(1, batch);
+    }
+
+    public RewardModel Reward { get; }
+    public RewardInfo Info => Reward.Info;
+
+    /// <summary>Opens the reward model at <paramref name="path"/> (a run of `align reward`) for a policy with
+    /// <paramref name="policy"/>'s tokenizer; a reward model whose tokenizer differs is a one-line error.</summary>
+    public static RewardModelScorer Open(string path, LoadedModel policy, int batch = 8)
+    {
+        var model = AlignedModel.Open(path);
+        try
+        {
+            TokenizerMatch.Require(policy, model.Loaded, path);
+            var reward = new RewardModel(model.Loaded.Decoder);
+            reward.LoadHead(AlignedModel.FilesOf(path));
+            return new RewardModelScorer(model, reward, batch);
+        }
+        catch { model.Dispose(); throw; }
+    }
+
+    public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards)
+    {
+        int T = 2;
+        foreach (var r in rollouts) T = Math.Max(T, r.Sequence.Ids.Length);
+        int pad = _model.Loaded.PadId ?? _model.Loaded.EosId ?? 0;
+        var rows = new ResponseRows(_batch, T);
+        using var tape = new Tape();
+        for (int start = 0; start < rollouts.Count; start += _batch)
+        {
+            int n = Math.Min(_batch, rollouts.Count - start);
+            for (int b = 0; b < _batch; b++) rows.Set(b, b < n ? rollouts[start + b].Sequence : null, pad);
+            rows.Complete();
+            tape.Reset();
+            using (tape.Activate())
+            using (Tape.NoGrad())
+            {
+                var scores = Reward.Scores(_model.Adapter, rows).AsSpan();
+                for (int b = 0; b < n; b++) rewards[start + b] = scores[b];
+            }
+        }
+    }
+
+    public void Dispose() => _model.Dispose();
+}
+
+/// <summary>Llama 2's combined reward (Touvron et al. 2023, §3.2.2): the safety model's score where the prompt is
+/// safety-related or the safety model finds the response unsafe (σ(safety score) &lt; 0.15), the helpfulness model's
+/// score otherwise; the chosen model's logit is whitened by that model's own score statistics (its mean and standard
+/// deviation over its training responses, reward.json), so the two scales are comparable.</summary>
+public sealed class Llama2Reward(IRewardFunction helpfulness, RewardInfo helpfulnessInfo, IRewardFunction safety, RewardInfo safetyInfo,
+    float threshold = 0.15f) : IRewardFunction
+{
+    /// <summary>Prompt kinds treated as safety-related (IS_SAFETY(p) in the paper).</summary>
+    public static readonly HashSet<string> SafetyKinds = ["unsafe", "safety"];
+
+    public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards)
+    {
+        var h = new float[rollouts.Count];
+        var s = new float[rollouts.Count];
+        helpfulness.Score(rollouts, promptKinds, h);
+        safety.Score(rollouts, promptKinds, s);
+        for (int i = 0; i < rollouts.Count; i++)
+        {
+            string? kind = promptKinds[rollouts[i].Prompt];
+            bool useSafety = (kind is not null && SafetyKinds.Contains(kind)) || Sigmoid(s[i]) < threshold;
+            rewards[i] = useSafety ? Whiten(s[i], safetyInfo) : Whiten(h[i], helpfulnessInfo);
+        }
+    }
+
+    static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+    static float Whiten(float x, RewardInfo info) => (float)((x - info.ScoreMean) / Math.Max(info.ScoreStd, 1e-6));
+}
