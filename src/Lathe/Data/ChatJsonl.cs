@@ -19,20 +19,25 @@ public static class ChatJsonl
     /// <exception cref="InvalidDataException">A malformed line, or a file without conversations.</exception>
     public static List<ChatConversation> Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"data: {path}: no such file", path);
         var conversations = new List<ChatConversation>();
+        foreach (var (where, text) in Lines(path)) conversations.Add(new ChatConversation(where, Parse(text, where)));
+        if (conversations.Count == 0) throw new InvalidDataException($"data: {path}: no conversations");
+        return conversations;
+    }
+
+    /// <summary>The non-blank lines of a JSONL (optionally .gz) file, each with its "file:line" (shared with the other
+    /// chat-shaped readers, e.g. alignment's preference pairs and prompt sets).</summary>
+    internal static IEnumerable<(string Where, string Text)> Lines(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"data: {path}: no such file", path);
         using var stream = CorpusFiles.Open(path);
         using var reader = new StreamReader(stream, detectEncodingFromByteOrderMarks: true);
         long line = 0;
         while (reader.ReadLine() is { } text)
         {
             line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            string where = $"{path}:{line}";
-            conversations.Add(new ChatConversation(where, Parse(text, where)));
+            if (!string.IsNullOrWhiteSpace(text)) yield return ($"{path}:{line}", text);
         }
-        if (conversations.Count == 0) throw new InvalidDataException($"data: {path}: no conversations");
-        return conversations;
     }
 
     /// <summary>The messages of one JSON line; <paramref name="where"/> prefixes any error ("file:line").</summary>
@@ -56,24 +61,32 @@ public static class ChatJsonl
 
     static List<ChatMessage> Messages(JsonElement list, string where)
     {
-        if (list.ValueKind != JsonValueKind.Array) throw Bad(where, "\"messages\" must be an array");
-        if (list.GetArrayLength() == 0) throw Bad(where, "empty conversation (\"messages\" is [])");
-        var messages = new List<ChatMessage>(list.GetArrayLength());
-        int i = 0;
-        foreach (var m in list.EnumerateArray())
-        {
-            string at = $"messages[{i++}]";
-            if (m.ValueKind != JsonValueKind.Object) throw Bad(where, $"{at} must be an object");
-            string role = Text(m, "role", where, at);
-            if (Array.IndexOf(Roles, role) < 0) throw Bad(where, $"{at}: unknown role '{role}' (expected system, user or assistant)");
-            messages.Add(new ChatMessage(role, Text(m, "content", where, at)));
-        }
+        var messages = MessageList(list, where, "messages");
         if (!messages.Exists(m => m.Role == "assistant")) throw Bad(where, "no assistant turn (nothing to learn)");
         if (messages[^1].Role != "assistant") throw Bad(where, $"the last message must be the assistant's, not the {messages[^1].Role}'s");
         return messages;
     }
 
-    static string Text(JsonElement obj, string field, string where, string? at = null)
+    /// <summary>A non-empty array of {role, content} messages held by <paramref name="field"/>; errors name the field
+    /// and index ("prompt[1].content"). Which roles may come last is the caller's rule.</summary>
+    internal static List<ChatMessage> MessageList(JsonElement list, string where, string field)
+    {
+        if (list.ValueKind != JsonValueKind.Array) throw Bad(where, $"\"{field}\" must be an array");
+        if (list.GetArrayLength() == 0) throw Bad(where, $"empty conversation (\"{field}\" is [])");
+        var messages = new List<ChatMessage>(list.GetArrayLength());
+        int i = 0;
+        foreach (var m in list.EnumerateArray())
+        {
+            string at = $"{field}[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object) throw Bad(where, $"{at} must be an object");
+            string role = Text(m, "role", where, at);
+            if (Array.IndexOf(Roles, role) < 0) throw Bad(where, $"{at}: unknown role '{role}' (expected system, user or assistant)");
+            messages.Add(new ChatMessage(role, Text(m, "content", where, at)));
+        }
+        return messages;
+    }
+
+    internal static string Text(JsonElement obj, string field, string where, string? at = null)
     {
         string name = at is null ? $"\"{field}\"" : $"{at}.{field}";
         if (!obj.TryGetProperty(field, out var v)) throw Bad(where, $"missing field {name}");
@@ -81,5 +94,5 @@ public static class ChatJsonl
         return v.GetString()!;
     }
 
-    static InvalidDataException Bad(string where, string what) => new($"data: {where}: {what}");
+    internal static InvalidDataException Bad(string where, string what) => new($"data: {where}: {what}");
 }
