@@ -203,6 +203,45 @@ public class PpoTests
     }
 
     [Theory]
+    [InlineData(TuningOptions.Full)]
+    [InlineData(TuningOptions.Lora)]
+    [InlineData(TuningOptions.Adapter)]
+    public void The_reference_is_the_initial_policy_so_the_first_phase_has_no_KL_and_later_ones_do(string methodName)
+    {
+        using var policy = Policy();
+        using var method = TuningMethods.Create(policy.Model, new TuningOptions { Method = methodName, Rank = 4, Bottleneck = 4, Targets = "all-linear" }, 3);
+        using var ppo = new PpoTrainer(policy, method, new FirstTokenReward(), ChatTemplate.Named("plain"), Prompts(8), Options(3, 3e-2f) with { KlEstimator = KlEstimator.K3 });
+        var first = ppo.RunPhase();
+        Assert.Equal(0f, first.Kl);                               // exactly: the same function of the same weights
+        Assert.InRange(first.Entropy, 1.5, Math.Log(Vocab) + 1e-6);
+        Assert.Equal(2f, first.ResponseLength);                   // no stop token in this vocabulary: every response runs to the limit
+        var second = ppo.RunPhase();
+        Assert.True(second.Kl > 0, $"{methodName}: the policy moved, so k3 (never negative) must be > 0; got {second.Kl}");
+    }
+
+    [Fact]
+    public void The_first_update_sees_ratios_of_one_so_the_shuffled_minibatch_lines_up_with_the_rollout_tokens()
+    {
+        // One epoch, one minibatch of every rollout in shuffled order: before its update the policy is the one that
+        // produced the old log-probabilities, so every ratio is 1 (approx KL 0, nothing clipped) — unless a token's old
+        // log-probability, advantage or value were gathered from another rollout's or position's slot.
+        using var policy = Policy();
+        using var method = TuningMethods.Create(policy.Model, new TuningOptions { Method = TuningOptions.Full }, 3);
+        var prompts = Prompts(8);
+        using var ppo = new PpoTrainer(policy, method, new FirstTokenReward(), ChatTemplate.Named("plain"), prompts,
+            Options(1) with { PpoEpochs = 1, MinibatchSize = 32, MaxNewTokens = 3 });
+        var phase = ppo.PhasePrompts();
+        var rollouts = ppo.GenerateRollouts(phase);
+        var scores = ppo.Score(rollouts, phase);
+        var stats = ppo.OptimisePhase(rollouts, scores);
+        Assert.True(stats.ApproxKl < 1e-10, $"approx KL {stats.ApproxKl}");
+        Assert.Equal(0f, stats.ClipFraction);
+        Assert.Equal(0f, stats.ValueClipFraction);   // V = V_old at the first step: the clipped step is 0
+        Assert.Equal(scores.Average(), stats.Score, 6);
+        Assert.Equal(0.01f, ppo.Kl.Value);   // fixed β
+    }
+
+    [Theory]
     [InlineData(TuningOptions.Prefix)]
     [InlineData(TuningOptions.Prompt)]
     public void Prefix_and_prompt_tuning_are_refused_by_name(string methodName)

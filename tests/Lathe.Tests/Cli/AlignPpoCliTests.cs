@@ -94,6 +94,20 @@ public class AlignPpoCliTests : IDisposable
         Assert.Equal(3, File.ReadAllLines(Path.Combine(PathOf("run"), "metrics.jsonl")).Length);
     }
 
+    [Fact]
+    public void A_LoRA_run_against_Llama_2s_reward_pair_opens_as_the_base_with_its_adapter()
+    {
+        Models();
+        var (code, stdout, stderr) = Lathe(["align", "ppo", "--model", PathOf("sft"), "--prompts", PathOf("prompts.jsonl"), "--helpfulness", PathOf("rm"),
+            "--safety", PathOf("rm"), "--out", PathOf("lora"), "--phases", "1", "--method", "lora", "--rank", "2", .. Small]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("\"method\":\"lora\"", stdout);
+        Assert.True(File.Exists(Path.Combine(PathOf("lora"), Checkpoint.Folder, ValueHead.FileName)));
+        Assert.False(File.Exists(Path.Combine(PathOf("lora"), Checkpoint.Folder, Checkpoint.ModelFile)));
+        using var opened = AlignedModel.Open(PathOf("lora"));
+        Assert.Equal("lora", opened.Adapter!.Name);
+    }
+
     [Theory]
     [InlineData("--method", "prompt", "--method")]
     [InlineData("--kl-estimator", "k2", "--kl-estimator")]
