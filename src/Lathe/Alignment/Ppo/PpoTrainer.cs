@@ -175,7 +175,7 @@ public sealed class PpoTrainer : IDisposable
         // Rows of the phase: a full minibatch and, when R is not a multiple of it, the remainder.
         var rows = new ResponseRows(mb, T);
         var tail = R % mb == 0 ? null : new ResponseRows(R % mb, T);
-        int n = R * Tr;
+        int n = R * Tr;   // the phase's (R, Tr) grid: row b holds rollout b's response tokens from position 0
         var mask = new float[n];
         var logp = new float[n];
         var refLogp = new float[n];
@@ -206,11 +206,11 @@ public sealed class PpoTrainer : IDisposable
             using (_tape.Activate())
             using (Tape.NoGrad())
             {
-                var lp = _scorer.TokenLogProbs(_model, _method, batch);
-                var hidden = _scorer.ScoredHidden!;
+                var lp = _scorer.TokenLogProbs(_model, _method, batch);   // (M)
+                var hidden = _scorer.ScoredHidden!;                        // (M, C)
                 Scatter(lp.AsSpan(), batch, start, Tr, logp);
                 Scatter(ValueHead.Values(hidden).AsSpan(), batch, start, Tr, values);
-                entropySum += EntropySum(_model.Head(hidden));
+                entropySum += EntropySum(_model.Head(hidden));             // (M, V)
             }
             _tape.Reset();
             using (_tape.Activate())
@@ -256,8 +256,8 @@ public sealed class PpoTrainer : IDisposable
                 _tape.Reset();
                 using (_tape.Activate())
                 {
-                    var lp = _scorer.TokenLogProbs(_model, _method, batch);
-                    var v = ValueHead.Values(_scorer.ScoredHidden!);
+                    var lp = _scorer.TokenLogProbs(_model, _method, batch);   // (M)
+                    var v = ValueHead.Values(_scorer.ScoredHidden!);          // (M, C) → (M)
                     var policyLoss = PpoLosses.ClippedPolicyLoss(lp, oldLp.AsSpan(0, M), adv.AsSpan(0, M), ones.AsSpan(0, M), Options.ClipRange, out var ps);
                     var valueLoss = PpoLosses.ClippedValueLoss(v, oldV.AsSpan(0, M), ret.AsSpan(0, M), ones.AsSpan(0, M), Options.ValueClip, out float vclip);
                     var loss = Ops.Add(policyLoss, Ops.Affine(valueLoss, Options.VfCoef));
@@ -333,8 +333,8 @@ public sealed class PpoTrainer : IDisposable
         return rowOf.Length;
     }
 
-    // Σ over rows of the entropy −Σ p log p of softmax(logits row), in double.
-    static double EntropySum(Tensor logits)
+    /// <summary>Σ over the rows of <paramref name="logits"/> (M, V) of the entropy −Σ p log p of their softmax, in double.</summary>
+    internal static double EntropySum(Tensor logits)
     {
         int M = logits.Shape[0], V = logits.Shape[1];
         var all = logits.AsSpan();
