@@ -181,6 +181,22 @@ public class PpoTests
     }
 
     [Fact]
+    public void Cancelling_between_phases_writes_a_checkpoint_that_resumes_there()
+    {
+        string run = CheckpointTests.TempDir();
+        using var cancel = new CancellationTokenSource();
+        using (var policy = Policy())
+        using (var method = TuningMethods.Create(policy.Model, new TuningOptions { Method = TuningOptions.Lora, Rank = 2 }, 3))
+        using (var ppo = new PpoTrainer(policy, method, new FirstTokenReward(), ChatTemplate.Named("plain"), Prompts(4), Options(5), run))
+        {
+            Assert.Equal(TrainingOutcome.Interrupted, ppo.Run(cancel.Token, (s, _) => { if (s.Phase == 2) cancel.Cancel(); }));
+            Assert.Equal(2, ppo.Phase);
+        }
+        Assert.Equal(2, PpoState.Load(Path.Combine(PpoState.Resolve(run), PpoState.FileName)).Phase);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length);
+    }
+
+    [Fact]
     public void An_exploding_KL_stops_the_run_with_a_message_and_the_last_checkpoint_resumes()
     {
         var prompts = Prompts(8);
