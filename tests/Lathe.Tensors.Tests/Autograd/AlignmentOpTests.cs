@@ -173,4 +173,28 @@ public class AlignmentOpTests
         Assert.Contains("Clamp", Assert.Throws<ArgumentException>(() => Ops.Clamp(a, 1f, 0f)).Message);
         Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Ops.TokenLogProbs(Tensor.Zeros(2, 3), [0, 3])).Message);
     }
+    [Fact]
+    public void A_repeated_step_allocates_nothing()
+    {
+        // TokenLogProbs runs every PPO/DPO step over B·T rows: once the tape is warm, a step allocates nothing.
+        using var x = GradCheck.Random(4, -3f, 3f, 33, 257);
+        using var lo = GradCheck.Random(5, 0.5f, 1.5f, 33);
+        x.RequiresGrad = lo.RequiresGrad = true;
+        int[] targets = Enumerable.Range(0, 33).Select(i => i % 5 == 0 ? -100 : i * 7).ToArray();
+        using var tape = new Tape();
+        void Step()
+        {
+            tape.Reset();
+            using (tape.Activate())
+            {
+                var lp = Ops.TokenLogProbs(x, targets);
+                var z = Ops.Maximum(Ops.Clamp(Ops.Exp(lp), 0.8f, 1.2f), Ops.Minimum(lo, Ops.Sigmoid(lp)));
+                tape.Backward(Ops.MeanAll(Ops.Add(Ops.LogSigmoid(z), Ops.Softplus(z))));
+            }
+        }
+        Step(); Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -325,4 +325,35 @@ public class AlignmentLossTests
         Assert.Contains("more than 1", Assert.Throws<ArgumentException>(() => Advantages.Whiten(new float[3], [0f, 1f, 0f])).Message);
         Assert.Contains("horizon", Assert.Throws<ArgumentException>(() => new AdaptiveKlController(0.1f, 6f, 0)).Message);
     }
+    [Fact]
+    public void A_repeated_loss_step_allocates_nothing()
+    {
+        var dpo = Reference.GetProperty("dpo_cdpo");
+        var ppo = Reference.GetProperty("ppo_policy");
+        var value = Reference.GetProperty("ppo_value");
+        float[] refc = Floats(dpo, "reference_chosen"), refr = Floats(dpo, "reference_rejected");
+        float[] old = Floats(ppo, "old_log_probs"), adv = Floats(ppo, "advantages"), mask = Floats(ppo, "mask");
+        float[] oldV = Floats(value, "old_values"), returns = Floats(value, "returns");
+        using var pc = Leaf(Floats(dpo, "policy_chosen"));
+        using var pr = Leaf(Floats(dpo, "policy_rejected"));
+        using var lp = Leaf(Floats(ppo, "log_probs"));
+        using var v = Leaf(Floats(value, "values"));
+        var settings = new DpoSettings(0.5f, DpoLossType.Sigmoid, 0.2f);
+        using var tape = new Tape();
+        void Step()
+        {
+            tape.Reset();
+            using (tape.Activate())
+            {
+                var loss = Ops.Add(PreferenceLosses.Dpo(pc, pr, refc, refr, settings, out _), PreferenceLosses.BradleyTerry(pc, pr, refc));
+                loss = Ops.Add(loss, PpoLosses.ClippedPolicyLoss(lp, old, adv, mask, 0.2f, out _));
+                loss = Ops.Add(loss, PpoLosses.ClippedValueLoss(v, oldV, returns, mask, 0.2f, out _));
+                tape.Backward(loss);
+            }
+        }
+        Step(); Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
