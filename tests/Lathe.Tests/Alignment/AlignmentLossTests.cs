@@ -204,6 +204,19 @@ public class AlignmentLossTests
     }
 
     [Fact]
+    public void Masked_entropy_matches_PyTorch_Categorical()
+    {
+        var c = Reference.GetProperty("entropy");
+        float[] logits = Floats(c, "logits");
+        int v = c.GetProperty("V").GetInt32();
+        using var x = Tensor.FromArray(logits, logits.Length / v, v);
+        Close("entropy", Number(c, "entropy"), PpoLosses.MaskedEntropy(x, Floats(c, "mask")));
+        // A uniform row has entropy log V.
+        using var uniform = Tensor.Full(3f, 2, 7);
+        Assert.Equal((float)Math.Log(7), PpoLosses.MaskedEntropy(uniform, [1f, 1f]), 6);
+    }
+
+    [Fact]
     public void Gae_matches_PyTorch()
     {
         var c = Reference.GetProperty("gae");

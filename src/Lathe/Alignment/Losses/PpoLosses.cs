@@ -79,4 +79,32 @@ public static class PpoLosses
         clipFraction = (float)(clippedMass / maskSum);
         return loss;
     }
+    /// <summary>Masked mean over rows of logits (N, V) of the softmax entropy H = log Σ e^x − Σ softmax(x)·x — PPO's
+    /// logged <c>objective/entropy</c>. A statistic, not a loss: no tape, no gradient. Rows with mask 0 are not read.</summary>
+    public static unsafe float MaskedEntropy(Tensor logits, ReadOnlySpan<float> mask)
+    {
+        const string Op = "MaskedEntropy";
+        if (logits.Rank != 2) throw new ArgumentException($"{Op}: logits has shape {Tensor.ShapeString(logits.Shape)}, expected (N, V).");
+        int n = logits.Shape[0], vocab = logits.Shape[1];
+        double maskSum = LossInputs.MaskSum(Op, mask, n);
+        if (!logits.IsContiguous) throw new ArgumentException($"{Op}: logits must be contiguous.");
+        float* x = logits.Data;
+        double total = 0;
+        for (int r = 0; r < n; r++)
+        {
+            if (mask[r] == 0f) continue;
+            var row = new ReadOnlySpan<float>(x + (long)r * vocab, vocab);
+            float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+            // With u = x − max: H = log Σ e^u − Σ e^u·u / Σ e^u, both sums in double (no V-sized buffer needed).
+            double sum = 0, weighted = 0;
+            for (int j = 0; j < vocab; j++)
+            {
+                double u = row[j] - max, e = Math.Exp(u);
+                sum += e;
+                weighted += e * u;
+            }
+            total += mask[r] * (Math.Log(sum) - weighted / sum);
+        }
+        return (float)(total / maskSum);
+    }
 }
