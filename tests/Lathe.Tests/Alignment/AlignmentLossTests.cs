@@ -186,6 +186,23 @@ public class AlignmentLossTests
     }
 
     [Fact]
+    public void Ppo_policy_loss_ignores_what_padding_holds()
+    {
+        // Position 2 is padding with a log-prob gap of 200: exp would overflow, and ∞·0 would be a NaN gradient.
+        float[] logp = [-1f, -2f, 0f], old = [-1.1f, -1.9f, -200f], adv = [1f, -1f, 5f];
+        using var a = Leaf(logp);
+        using var b = Leaf(logp[..2]);
+        using var tape = new Tape();
+        float la, lb;
+        using (tape.Activate()) { var l = PpoLosses.ClippedPolicyLoss(a, old, adv, [1f, 1f, 0f], 0.2f, out _); la = l.Item(); tape.Backward(l); }
+        tape.Reset();
+        using (tape.Activate()) { var l = PpoLosses.ClippedPolicyLoss(b, old[..2], adv[..2], [1f, 1f], 0.2f, out _); lb = l.Item(); tape.Backward(l); }
+        Assert.Equal(lb, la);
+        Assert.Equal(b.Grad!.ToArray(), a.Grad!.ToArray()[..2]);
+        Assert.Equal(0f, a.Grad!.ToArray()[2]);
+    }
+
+    [Fact]
     public void Ppo_value_loss_matches_PyTorch()
     {
         var c = Reference.GetProperty("ppo_value");
