@@ -131,6 +131,39 @@ public class AlignmentLossTests
     }
 
     [Fact]
+    public void Dpo_takes_chosen_and_rejected_as_views_of_one_concatenated_batch()
+    {
+        // As TRL's concatenated forward: one (2B) tensor of sequence log-probs, chosen first, then rejected — here a
+        // (2B, T) per-token tensor summed over T and narrowed, so the gradient reaches the tokens through the views.
+        var c = Reference.GetProperty("dpo_cdpo");
+        float[] pc = Floats(c, "policy_chosen"), pr = Floats(c, "policy_rejected");
+        int B = pc.Length;
+        const int T = 4;
+        var tokens = new float[2 * B * T];
+        for (int i = 0; i < B; i++)
+            for (int t = 0; t < T; t++) { tokens[i * T + t] = pc[i] / T; tokens[(B + i) * T + t] = pr[i] / T; }
+        using var leaf = Tensor.FromArray(tokens, 2 * B, T);
+        leaf.RequiresGrad = true;
+        var settings = new DpoSettings((float)Number(c, "beta"), DpoLossType.Sigmoid, (float)Number(c, "label_smoothing"));
+        using var tape = new Tape();
+        using (tape.Activate())
+        {
+            var sums = Ops.Sum(leaf, 1);                                                  // (2B)
+            var loss = PreferenceLosses.Dpo(Ops.Narrow(sums, 0, 0, B), Ops.Narrow(sums, 0, B, B),
+                Floats(c, "reference_chosen"), Floats(c, "reference_rejected"), settings, out _);
+            Assert.Equal(Number(c, "loss"), loss.Item(), 4);
+            tape.Backward(loss);
+        }
+        float[] gc = Floats(c, "grad_chosen"), gr = Floats(c, "grad_rejected"), g = leaf.Grad!.ToArray();
+        for (int i = 0; i < B; i++)
+            for (int t = 0; t < T; t++)
+            {
+                Close($"chosen token ({i},{t})", gc[i], g[i * T + t]);
+                Close($"rejected token ({i},{t})", gr[i], g[(B + i) * T + t]);
+            }
+    }
+
+    [Fact]
     public void Ipo_is_zero_with_zero_gradient_at_logits_one_over_two_beta()
     {
         // β = 0.25: 1/(2β) = 2 = (−10 − −12) − (−11 − −11), all exact in float.
