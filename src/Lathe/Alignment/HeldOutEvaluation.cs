@@ -57,7 +57,10 @@ public sealed record HeldOutResult(
         AtomicFile.WriteAllText(path, text.ToString());
     }
 
-    static readonly JsonSerializerOptions SampleJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions SampleJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 }
 
 /// <summary>The held-out behaviour evaluation of issue #14's "Measured" table: greedy replies to every prompt of a

@@ -119,7 +119,10 @@ public class HeldOutEvaluationTests
         result.WriteSamples(dir.File("samples.jsonl"));
         var lines = File.ReadAllLines(dir.File("samples.jsonl"));
         Assert.Equal(15, lines.Length);
-        Assert.Contains("\"reply_tokens\":", lines[0]);
+        using var first = System.Text.Json.JsonDocument.Parse(lines[0]);
+        Assert.Equal(result.Samples[0].Reply, first.RootElement.GetProperty("reply").GetString());
+        Assert.Equal(result.Samples[0].ReplyTokens, first.RootElement.GetProperty("reply_tokens").GetInt32());
+        Assert.Equal(result.Samples[0].Kind, first.RootElement.GetProperty("kind").GetString());
     }
 
     [Fact]
