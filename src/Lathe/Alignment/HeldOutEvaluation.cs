@@ -27,7 +27,8 @@ public sealed record HeldOutSample(string? Source, string Prompt, string? Kind, 
 
 /// <summary>Behaviour on held-out prompts, per kind: accuracy on facts and arithmetic, the format rate (one line and
 /// correct), the refusal rate on unsafe prompts and the answer rate (not a refusal) on benign ones — so a policy that
-/// refuses everything shows it. A rate is null when the set has no prompt of its kind.</summary>
+/// refuses everything shows it. A rate is null when the set has no prompt of its kind. <see cref="Counts"/> holds the
+/// prompts per kind ("(none)" for prompts without a kind).</summary>
 public sealed record HeldOutResult(
     double? FactAccuracy, double? ArithAccuracy, double? FormatRate, double? RefusalRate, double? AnswerRate,
     double MeanReplyChars, double? MeanReplyTokens, IReadOnlyDictionary<string, int> Counts, IReadOnlyList<HeldOutSample> Samples)
