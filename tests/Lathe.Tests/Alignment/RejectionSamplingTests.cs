@@ -17,8 +17,8 @@ namespace Lathe.Tests.Alignment;
 public class RejectionSamplingTests
 {
     // A tiny Llama over bytes with room for a chat prompt and a short reply.
-    internal static LoadedModel Tiny(ulong seed = 5) =>
-        new(CausalLM.Create(AdapterSlotTests.Llama with { VocabSize = 256, MaxPositions = 128 }, seed), ToyTokenizer.Bytes);
+    internal static LoadedModel Tiny(ulong seed = 5, int context = 128) =>
+        new(CausalLM.Create(AdapterSlotTests.Llama with { VocabSize = 256, MaxPositions = context }, seed), ToyTokenizer.Bytes);
 
     internal static List<AlignmentPrompt> Prompts(int n) =>
         [.. Enumerable.Range(0, n).Select(i => new AlignmentPrompt([new ChatMessage("user", $"Question {i}: say {(char)('a' + i)}")], i % 2 == 0 ? "fact" : "benign", null))];
