@@ -188,17 +188,17 @@ public static class AiFeedback
         return new AiFeedbackResult(pairs, unjudgeable);
     }
 
-    /// <summary>Writes the pairs judged with confidence ≥ ½ + <paramref name="minMargin"/> as preference-pair JSONL
-    /// (TRL's shape, which <see cref="PreferencePairs.Load"/> reads: prompt, chosen, rejected, plus the prompt's kind
-    /// and judge_confidence), gzip-compressed when <paramref name="path"/> ends in .gz, atomically. Returns how many
-    /// were kept.</summary>
-    public static int WritePairs(string path, IReadOnlyList<AlignmentPrompt> prompts, IReadOnlyList<JudgedPair> pairs, double minMargin)
+    /// <summary>Writes the pairs judged with confidence max(P, 1 − P) ≥ <paramref name="minConfidence"/> (that is,
+    /// |P − ½| ≥ <paramref name="minConfidence"/> − ½) as preference-pair JSONL (TRL's shape, which
+    /// <see cref="PreferencePairs.Load"/> reads: prompt, chosen, rejected, plus the prompt's kind and judge_confidence),
+    /// gzip-compressed when <paramref name="path"/> ends in .gz, atomically. Returns how many were kept.</summary>
+    public static int WritePairs(string path, IReadOnlyList<AlignmentPrompt> prompts, IReadOnlyList<JudgedPair> pairs, double minConfidence)
     {
-        if (!(minMargin >= 0 && minMargin <= 0.5)) throw new ArgumentException($"--min-confidence: {minMargin} must be in [0, 0.5] (the margin |P − ½| a kept pair needs)");
+        if (!(minConfidence >= 0.5 && minConfidence <= 1)) throw new ArgumentException($"--min-confidence: {minConfidence} must be in [0.5, 1] (the judge's max(P, 1 − P) a kept pair needs)");
         var lines = new List<string>();
         foreach (var pair in pairs)
         {
-            if (Math.Abs(pair.PFirst - 0.5) < minMargin) continue;
+            if (pair.Confidence < minConfidence) continue;
             var p = prompts[pair.Prompt];
             object prompt = p.Prompt.Count == 1 && p.Prompt[0].Role == "user"
                 ? p.Prompt[0].Content

@@ -56,7 +56,7 @@ public class AiFeedbackTests
         Assert.Equal(4, judge.Seen.Count);   // two prompts × both orders
         Assert.All(result.Judged, p => Assert.Equal(0.5, p.PFirst, 15));
         using var dir = new TempDir();
-        Assert.Equal(0, AiFeedback.WritePairs(dir.File("pairs.jsonl"), Prompts, result.Judged, 0.1));
+        Assert.Equal(0, AiFeedback.WritePairs(dir.File("pairs.jsonl"), Prompts, result.Judged, 0.6));
         Assert.Equal("", File.ReadAllText(dir.File("pairs.jsonl")));
     }
 
@@ -86,7 +86,7 @@ public class AiFeedbackTests
         using var dir = new TempDir();
         foreach (string name in new[] { "pairs.jsonl", "pairs.jsonl.gz" })
         {
-            Assert.Equal(2, AiFeedback.WritePairs(dir.File(name), Prompts, result.Judged, 0.2));
+            Assert.Equal(2, AiFeedback.WritePairs(dir.File(name), Prompts, result.Judged, 0.7));
             var pairs = PreferencePairs.Load(dir.File(name));
             Assert.Equal(2, pairs.Count);
             Assert.Equal(("Accra, a good answer.", "Lagos.", "fact"), (pairs[0].Chosen, pairs[0].Rejected, pairs[0].Kind));
@@ -95,9 +95,9 @@ public class AiFeedbackTests
         }
         string line = File.ReadLines(dir.File("pairs.jsonl")).First();
         Assert.Contains($"\"judge_confidence\":{Math.Round(expected, 6).ToString(System.Globalization.CultureInfo.InvariantCulture)}", line);
-        // A margin above the confidence keeps nothing; a margin outside [0, ½] is refused.
-        Assert.Equal(0, AiFeedback.WritePairs(dir.File("none.jsonl"), Prompts, result.Judged, expected - 0.5 + 1e-6));
-        Assert.StartsWith("--min-confidence: 0.7 must be in [0, 0.5]", Assert.Throws<ArgumentException>(() => AiFeedback.WritePairs(dir.File("x.jsonl"), Prompts, result.Judged, 0.7)).Message);
+        // A threshold above the confidence keeps nothing; one outside [½, 1] is refused.
+        Assert.Equal(0, AiFeedback.WritePairs(dir.File("none.jsonl"), Prompts, result.Judged, expected + 1e-6));
+        Assert.StartsWith("--min-confidence: 0.4 must be in [0.5, 1]", Assert.Throws<ArgumentException>(() => AiFeedback.WritePairs(dir.File("x.jsonl"), Prompts, result.Judged, 0.4)).Message);
         Assert.Empty(Directory.GetFiles(dir.Path, ".*.tmp"));
     }
 
