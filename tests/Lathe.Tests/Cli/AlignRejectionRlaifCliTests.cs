@@ -171,6 +171,9 @@ public class AlignRlaifCliTests
         var strictLines = File.ReadAllLines(dir.File("strict.jsonl"));
         Assert.Equal(strict, strictLines.Length);
         Assert.All(strictLines, l => Assert.True(JsonDocument.Parse(l).RootElement.GetProperty("judge_confidence").GetDouble() >= 0.5001));
+        (code, _, stderr) = AlignLoopInputs.Run(AlignRlaifVerb.Create(), [.. args, "--min-confidence", "0.5001", "--out", dir.File("strict2.jsonl")]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(dir.File("strict.jsonl")), File.ReadAllBytes(dir.File("strict2.jsonl")));   // default principles = the shipped file
         using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(dir.File("all.jsonl.gz")), System.IO.Compression.CompressionMode.Decompress))
         using (var reader = new StreamReader(gz))
         {
