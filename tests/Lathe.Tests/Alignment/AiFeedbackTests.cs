@@ -4,6 +4,7 @@ using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Tensors.Autograd;
 using Lathe.Tests.Data;
+using Lathe.Tests.Inference;
 
 namespace Lathe.Tests.Alignment;
 
@@ -145,6 +146,43 @@ public class AiFeedbackTests
         judge.OptionScores(prompts, a2, b2);
         Assert.Equal(a, a2);
         Assert.Equal(b, b2);
+    }
+
+    [Fact]
+    public void Swapping_the_pair_gives_the_complement_with_a_real_model_judge()
+    {
+        // Both orders are judged, so P(x over y) + P(y over x) = 1 whatever the model's position bias.
+        using var model = RejectionSamplingTests.Tiny(9, context: 256);
+        var judge = new ModelJudge(model, batch: 3);
+        var prompts = new List<AlignmentPrompt> { new([new ChatMessage("user", "2+2?")], "arith", "4"), new([new ChatMessage("user", "2+2?")], "arith", "4") };
+        var result = AiFeedback.Label(judge, "Be right.", prompts, [R(0, 0, "4"), R(0, 1, "5, I think"), R(1, 0, "5, I think"), R(1, 1, "4")]);
+        Assert.Equal(2, result.Judged.Count);
+        Assert.Equal(1.0, result.Judged[0].PFirst + result.Judged[1].PFirst, 6);
+        Assert.Equal(result.Judged[0].Chosen, result.Judged[1].Chosen);
+        Assert.NotEqual(0.5, result.Judged[0].PFirst);   // a random judge still has a (weak) preference
+    }
+
+    [Fact]
+    public void A_tokenizer_that_joins_the_space_to_the_answer_is_read_with_the_space_moved()
+    {
+        // Bytes, except " A" and " B" are single tokens (300, 301), as in BPE vocabularies.
+        static int[] Encode(string s)
+        {
+            var ids = new List<int>();
+            var bytes = System.Text.Encoding.UTF8.GetBytes(s);
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                if (bytes[i] == ' ' && i + 1 < bytes.Length && bytes[i + 1] is (byte)'A' or (byte)'B') { ids.Add(bytes[++i] == 'A' ? 300 : 301); continue; }
+                ids.Add(bytes[i]);
+            }
+            return [.. ids];
+        }
+        var tokenizer = new ToyTokenizer(302, Encode, id => id == 300 ? " A"u8.ToArray() : id == 301 ? " B"u8.ToArray() : [(byte)id]);
+        using var model = new LoadedModel(Lathe.Models.CausalLM.Create(Lathe.Tests.Tuning.AdapterSlotTests.Llama with { VocabSize = 302, MaxPositions = 256 }, 3), tokenizer);
+        var judge = new ModelJudge(model);
+        var (ids, a, b) = judge.Encode("Which response is better? Answer: ");
+        Assert.Equal((300, 301), (a, b));
+        Assert.Equal(Encode("Which response is better? Answer:"), ids);
     }
 
     [Fact]
