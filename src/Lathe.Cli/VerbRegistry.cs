@@ -14,6 +14,7 @@ internal static class VerbRegistry
         yield return PretrainVerb.Create();
         yield return FinetuneVerb.Create();
         yield return LoraVerb.Create();
+        yield return AlignVerb.Create();
         yield return EvalVerb.Create();
         yield return GenerateVerb.Create();
         yield return ChatVerb.Create();

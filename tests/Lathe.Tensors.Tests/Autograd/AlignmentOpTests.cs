@@ -86,6 +86,26 @@ public class AlignmentOpTests
     }
 
     [Fact]
+    public void TokenLogProbs_at_a_32k_vocabulary_matches_a_double_log_softmax()
+    {
+        const int N = 3, V = 32000;
+        using var x = GradCheck.Random(12, -8f, 8f, N, V);
+        int[] targets = [0, 31999, 12345];
+        using var result = Ops.TokenLogProbs(x, targets);
+        var lp = result.ToArray();
+        var data = x.AsSpan();
+        for (int i = 0; i < N; i++)
+        {
+            var row = data.Slice(i * V, V);
+            double max = double.NegativeInfinity, sum = 0;
+            foreach (float v in row) max = Math.Max(max, v);
+            foreach (float v in row) sum += Math.Exp(v - max);
+            double expected = row[targets[i]] - max - Math.Log(sum);
+            Assert.True(Math.Abs(lp[i] - expected) <= 1e-5 * Math.Abs(expected), $"row {i}: {lp[i]} vs {expected}");
+        }
+    }
+
+    [Fact]
     public void TokenLogProbs_ignored_rows_are_exactly_zero_with_zero_gradient()
     {
         using var x = GradCheck.Random(5, -3f, 3f, 4, 9);
@@ -145,6 +165,9 @@ public class AlignmentOpTests
     public void LogSigmoid_and_softplus_are_finite_and_exact_in_the_tails()
     {
         using var x = Tensor.FromArray([-200f, -40f, 40f, 200f], 4);
+        // Under a tape, so the results are its slots (disposed with it).
+        using var tape = new Tape();
+        using var scope = tape.Activate();
         var ls = Ops.LogSigmoid(x).ToArray();
         Assert.Equal(-200f, ls[0]);
         Assert.Equal(-40f, ls[1]);
@@ -171,6 +194,31 @@ public class AlignmentOpTests
         using var c = Tensor.FromArray([1f, 2f, 3f], 3);
         Assert.Contains("Maximum", Assert.Throws<ArgumentException>(() => Ops.Maximum(a, c)).Message);
         Assert.Contains("Clamp", Assert.Throws<ArgumentException>(() => Ops.Clamp(a, 1f, 0f)).Message);
-        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Ops.TokenLogProbs(Tensor.Zeros(2, 3), [0, 3])).Message);
+        using var z = Tensor.Zeros(2, 3);
+        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Ops.TokenLogProbs(z, [0, 3])).Message);
+    }
+    [Fact]
+    public void A_repeated_step_allocates_nothing()
+    {
+        // TokenLogProbs runs every PPO/DPO step over B·T rows: once the tape is warm, a step allocates nothing.
+        using var x = GradCheck.Random(4, -3f, 3f, 33, 257);
+        using var lo = GradCheck.Random(5, 0.5f, 1.5f, 33);
+        x.RequiresGrad = lo.RequiresGrad = true;
+        int[] targets = Enumerable.Range(0, 33).Select(i => i % 5 == 0 ? -100 : i * 7).ToArray();
+        using var tape = new Tape();
+        void Step()
+        {
+            tape.Reset();
+            using (tape.Activate())
+            {
+                var lp = Ops.TokenLogProbs(x, targets);
+                var z = Ops.Maximum(Ops.Clamp(Ops.Exp(lp), 0.8f, 1.2f), Ops.Minimum(lo, Ops.Sigmoid(lp)));
+                tape.Backward(Ops.MeanAll(Ops.Add(Ops.LogSigmoid(z), Ops.Softplus(z))));
+            }
+        }
+        Step(); Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

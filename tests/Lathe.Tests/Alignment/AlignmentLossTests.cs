@@ -131,6 +131,39 @@ public class AlignmentLossTests
     }
 
     [Fact]
+    public void Dpo_takes_chosen_and_rejected_as_views_of_one_concatenated_batch()
+    {
+        // As TRL's concatenated forward: one (2B) tensor of sequence log-probs, chosen first, then rejected — here a
+        // (2B, T) per-token tensor summed over T and narrowed, so the gradient reaches the tokens through the views.
+        var c = Reference.GetProperty("dpo_cdpo");
+        float[] pc = Floats(c, "policy_chosen"), pr = Floats(c, "policy_rejected");
+        int B = pc.Length;
+        const int T = 4;
+        var tokens = new float[2 * B * T];
+        for (int i = 0; i < B; i++)
+            for (int t = 0; t < T; t++) { tokens[i * T + t] = pc[i] / T; tokens[(B + i) * T + t] = pr[i] / T; }
+        using var leaf = Tensor.FromArray(tokens, 2 * B, T);
+        leaf.RequiresGrad = true;
+        var settings = new DpoSettings((float)Number(c, "beta"), DpoLossType.Sigmoid, (float)Number(c, "label_smoothing"));
+        using var tape = new Tape();
+        using (tape.Activate())
+        {
+            var sums = Ops.Sum(leaf, 1);                                                  // (2B)
+            var loss = PreferenceLosses.Dpo(Ops.Narrow(sums, 0, 0, B), Ops.Narrow(sums, 0, B, B),
+                Floats(c, "reference_chosen"), Floats(c, "reference_rejected"), settings, out _);
+            Assert.Equal(Number(c, "loss"), loss.Item(), 4);
+            tape.Backward(loss);
+        }
+        float[] gc = Floats(c, "grad_chosen"), gr = Floats(c, "grad_rejected"), g = leaf.Grad!.ToArray();
+        for (int i = 0; i < B; i++)
+            for (int t = 0; t < T; t++)
+            {
+                Close($"chosen token ({i},{t})", gc[i], g[i * T + t]);
+                Close($"rejected token ({i},{t})", gr[i], g[(B + i) * T + t]);
+            }
+    }
+
+    [Fact]
     public void Ipo_is_zero_with_zero_gradient_at_logits_one_over_two_beta()
     {
         // β = 0.25: 1/(2β) = 2 = (−10 − −12) − (−11 − −11), all exact in float.
@@ -186,6 +219,23 @@ public class AlignmentLossTests
     }
 
     [Fact]
+    public void Ppo_policy_loss_ignores_what_padding_holds()
+    {
+        // Position 2 is padding with a log-prob gap of 200: exp would overflow, and ∞·0 would be a NaN gradient.
+        float[] logp = [-1f, -2f, 0f], old = [-1.1f, -1.9f, -200f], adv = [1f, -1f, 5f];
+        using var a = Leaf(logp);
+        using var b = Leaf(logp[..2]);
+        using var tape = new Tape();
+        float la, lb;
+        using (tape.Activate()) { var l = PpoLosses.ClippedPolicyLoss(a, old, adv, [1f, 1f, 0f], 0.2f, out _); la = l.Item(); tape.Backward(l); }
+        tape.Reset();
+        using (tape.Activate()) { var l = PpoLosses.ClippedPolicyLoss(b, old[..2], adv[..2], [1f, 1f], 0.2f, out _); lb = l.Item(); tape.Backward(l); }
+        Assert.Equal(lb, la);
+        Assert.Equal(b.Grad!.ToArray(), a.Grad!.ToArray()[..2]);
+        Assert.Equal(0f, a.Grad!.ToArray()[2]);
+    }
+
+    [Fact]
     public void Ppo_value_loss_matches_PyTorch()
     {
         var c = Reference.GetProperty("ppo_value");
@@ -201,6 +251,19 @@ public class AlignmentLossTests
         Close("grad_values", Floats(c, "grad_values"), v.Grad!.AsSpan());
         Assert.Equal(Number(c, "clip_fraction"), clipFraction, 6);
         Assert.True(clipFraction > 0f && clipFraction < 1f, "the fixture must exercise both branches");
+    }
+
+    [Fact]
+    public void Masked_entropy_matches_PyTorch_Categorical()
+    {
+        var c = Reference.GetProperty("entropy");
+        float[] logits = Floats(c, "logits");
+        int v = c.GetProperty("V").GetInt32();
+        using var x = Tensor.FromArray(logits, logits.Length / v, v);
+        Close("entropy", Number(c, "entropy"), PpoLosses.MaskedEntropy(x, Floats(c, "mask")));
+        // A uniform row has entropy log V.
+        using var uniform = Tensor.Full(3f, 2, 7);
+        Assert.Equal((float)Math.Log(7), PpoLosses.MaskedEntropy(uniform, [1f, 1f]), 6);
     }
 
     [Fact]
@@ -324,5 +387,36 @@ public class AlignmentLossTests
         Assert.Contains("gamma", Assert.Throws<ArgumentException>(() => Advantages.Gae(new float[4], new float[4], new float[4], 1, 4, 1.5f, 1f, o, o)).Message);
         Assert.Contains("more than 1", Assert.Throws<ArgumentException>(() => Advantages.Whiten(new float[3], [0f, 1f, 0f])).Message);
         Assert.Contains("horizon", Assert.Throws<ArgumentException>(() => new AdaptiveKlController(0.1f, 6f, 0)).Message);
+    }
+    [Fact]
+    public void A_repeated_loss_step_allocates_nothing()
+    {
+        var dpo = Reference.GetProperty("dpo_cdpo");
+        var ppo = Reference.GetProperty("ppo_policy");
+        var value = Reference.GetProperty("ppo_value");
+        float[] refc = Floats(dpo, "reference_chosen"), refr = Floats(dpo, "reference_rejected");
+        float[] old = Floats(ppo, "old_log_probs"), adv = Floats(ppo, "advantages"), mask = Floats(ppo, "mask");
+        float[] oldV = Floats(value, "old_values"), returns = Floats(value, "returns");
+        using var pc = Leaf(Floats(dpo, "policy_chosen"));
+        using var pr = Leaf(Floats(dpo, "policy_rejected"));
+        using var lp = Leaf(Floats(ppo, "log_probs"));
+        using var v = Leaf(Floats(value, "values"));
+        var settings = new DpoSettings(0.5f, DpoLossType.Sigmoid, 0.2f);
+        using var tape = new Tape();
+        void Step()
+        {
+            tape.Reset();
+            using (tape.Activate())
+            {
+                var loss = Ops.Add(PreferenceLosses.Dpo(pc, pr, refc, refr, settings, out _), PreferenceLosses.BradleyTerry(pc, pr, refc));
+                loss = Ops.Add(loss, PpoLosses.ClippedPolicyLoss(lp, old, adv, mask, 0.2f, out _));
+                loss = Ops.Add(loss, PpoLosses.ClippedValueLoss(v, oldV, returns, mask, 0.2f, out _));
+                tape.Backward(loss);
+            }
+        }
+        Step(); Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

@@ -25,7 +25,8 @@ public static class PpoLosses
         LossInputs.Finite(Op, "advantages", advantages, n);
         double maskSum = LossInputs.MaskSum(Op, mask, n);
 
-        var ratio = Ops.Exp(Ops.Add(logProbs, LossInputs.Constant(oldLogProbs, -1f)));       // (N)
+        var lp = Ops.Contiguous(logProbs).AsSpan();
+        var ratio = Ops.Exp(Ops.Add(logProbs, NegatedOldLogProbs(lp, oldLogProbs, mask)));   // (N)
         var negA = LossInputs.Constant(advantages, -1f);
         var unclipped = Ops.Mul(ratio, negA);
         var clipped = Ops.Mul(Ops.Clamp(ratio, 1f - clip, 1f + clip), negA);
@@ -33,7 +34,6 @@ public static class PpoLosses
         // unclipped term, whose gradient is then the same as the clipped one's.
         var loss = LossInputs.MaskedMean(Ops.Maximum(unclipped, clipped), mask, maskSum);
 
-        var lp = Ops.Contiguous(logProbs).AsSpan();
         var u = unclipped.AsSpan();
         var c = clipped.AsSpan();
         double clippedMass = 0, kl = 0;
@@ -45,6 +45,17 @@ public static class PpoLosses
         }
         stats = new PolicyStats((float)(clippedMass / maskSum), (float)(kl / maskSum));
         return loss;
+    }
+
+    /// <summary>−log π_old as a tape constant, with −log π at masked-out positions: there the ratio is exactly 1, so
+    /// whatever padding holds (a log-prob of 0 against an old one of −100, say) cannot overflow exp into an ∞ that the
+    /// mask's 0 would turn into a NaN gradient.</summary>
+    static unsafe Tensor NegatedOldLogProbs(ReadOnlySpan<float> logProbs, ReadOnlySpan<float> oldLogProbs, ReadOnlySpan<float> mask)
+    {
+        var t = Lathe.Tensors.Autograd.Tape.NewResult([logProbs.Length]);
+        float* p = t.Data;
+        for (int i = 0; i < logProbs.Length; i++) p[i] = -(mask[i] == 0f ? logProbs[i] : oldLogProbs[i]);
+        return t;
     }
 
     /// <summary>Value loss: ½·masked mean of max((V − R)², (V_clip − R)²) with V_clip = V_old + clip(V − V_old, −c, c),
@@ -78,5 +89,33 @@ public static class PpoLosses
             if (b[i] > a[i]) clippedMass += mask[i];
         clipFraction = (float)(clippedMass / maskSum);
         return loss;
+    }
+    /// <summary>Masked mean over rows of logits (N, V) of the softmax entropy H = log Σ e^x − Σ softmax(x)·x — PPO's
+    /// logged <c>objective/entropy</c>. A statistic, not a loss: no tape, no gradient. Rows with mask 0 are not read.</summary>
+    public static unsafe float MaskedEntropy(Tensor logits, ReadOnlySpan<float> mask)
+    {
+        const string Op = "MaskedEntropy";
+        if (logits.Rank != 2) throw new ArgumentException($"{Op}: logits has shape {Tensor.ShapeString(logits.Shape)}, expected (N, V).");
+        int n = logits.Shape[0], vocab = logits.Shape[1];
+        double maskSum = LossInputs.MaskSum(Op, mask, n);
+        if (!logits.IsContiguous) throw new ArgumentException($"{Op}: logits must be contiguous.");
+        float* x = logits.Data;
+        double total = 0;
+        for (int r = 0; r < n; r++)
+        {
+            if (mask[r] == 0f) continue;
+            var row = new ReadOnlySpan<float>(x + (long)r * vocab, vocab);
+            float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+            // With u = x − max: H = log Σ e^u − Σ e^u·u / Σ e^u, both sums in double (no V-sized buffer needed).
+            double sum = 0, weighted = 0;
+            for (int j = 0; j < vocab; j++)
+            {
+                double u = row[j] - max, e = Math.Exp(u);
+                sum += e;
+                weighted += e * u;
+            }
+            total += mask[r] * (Math.Log(sum) - weighted / sum);
+        }
+        return (float)(total / maskSum);
     }
 }
