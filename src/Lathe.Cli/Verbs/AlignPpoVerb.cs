@@ -22,9 +22,7 @@ internal static class AlignPpoVerb
     {
         var model = new Option<string>("--model") { Description = "The SFT policy: checkpoint or run folder (or .gguf for lora/qlora/adapter).", Required = true };
         var prompts = new Option<string>("--prompts") { Description = "Training prompts: JSONL of {\"prompt\", \"kind\"?, \"answer\"?} (.gz too).", Required = true };
-        var reward = new Option<string?>("--reward") { Description = "The reward model: a run of `lathe align reward`." };
-        var helpfulness = new Option<string?>("--helpfulness") { Description = "Llama 2's helpfulness reward model (with --safety)." };
-        var safety = new Option<string?>("--safety") { Description = "Llama 2's safety reward model (with --helpfulness)." };
+        var rewardSet = new RewardOptionSet();
         var output = new Option<string>("--out") { Description = "Run folder.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off." };
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
@@ -58,11 +56,12 @@ internal static class AlignPpoVerb
         var tuningSet = new TuningOptionSet(TuningOptions.Full, "full, lora, qlora or adapter (prefix and prompt tuning are not supported)");
         var command = new Command("ppo", "RLHF with PPO: a policy, its value head and a frozen reference against a reward model; Ctrl-C writes a checkpoint.")
         {
-            model, prompts, reward, helpfulness, safety, output, resume, template, heldout, phases, perPhase, samples, maxNew, temperature, epochs, minibatch,
+            model, prompts, output, resume, template, heldout, phases, perPhase, samples, maxNew, temperature, epochs, minibatch,
             clip, valueClip, vfCoef, gamma, lambda, estimator, klCoef, klTarget, klHorizon, whiten, missingEos, klStop, lr, weightDecay, clipNorm,
             checkpointEvery, threads, seed,
         };
         tuningSet.AddTo(command);
+        rewardSet.AddTo(command);
         command.SetAction(r =>
         {
             var options = new PpoOptions
@@ -74,14 +73,14 @@ internal static class AlignPpoVerb
                 WhitenRewards = r.GetValue(whiten), MissingEosPenalty = r.GetValue(missingEos), KlStop = r.GetValue(klStop), LearningRate = r.GetValue(lr),
                 WeightDecay = r.GetValue(weightDecay), ClipNorm = r.GetValue(clipNorm), CheckpointEvery = r.GetValue(checkpointEvery), Seed = r.GetValue(seed),
             };
-            var rewards = new RewardChoice(r.GetValue(reward), r.GetValue(helpfulness), r.GetValue(safety));
+            var rewards = rewardSet.Read(r, Verb);
             return Run(r.GetValue(model)!, r.GetValue(prompts)!, rewards, r.GetValue(output)!, r.GetValue(resume), r.GetValue(template), r.GetValue(heldout),
                 options, r.GetResult(phases) is { Implicit: false }, tuningSet.Read(r), r.GetValue(threads));
         });
         return command;
     }
 
-    sealed record RewardChoice(string? Reward, string? Helpfulness, string? Safety);
+    const string Verb = "align ppo";
 
     static KlEstimator ParseEstimator(string s) => s.ToLowerInvariant() switch
     {
@@ -90,7 +89,7 @@ internal static class AlignPpoVerb
         _ => throw new UserInputException($"--kl-estimator: '{s}' is not k1 or k3"),
     };
 
-    static int Run(string modelPath, string promptsPath, RewardChoice rewards, string runDir, bool resume, string? templateName, string? heldoutPath,
+    static int Run(string modelPath, string promptsPath, RewardOptionSet.Choice rewards, string runDir, bool resume, string? templateName, string? heldoutPath,
         PpoOptions options, bool phasesGiven, TuningOptions tuning, int threads)
     {
         if (threads < 1) throw new UserInputException($"--threads: {threads} must be at least 1");
@@ -101,75 +100,40 @@ internal static class AlignPpoVerb
             checkpoint = PpoState.Resolve(runDir);
             var settings = AlignedModel.ReadSettings(runDir) ?? throw new UserInputException($"--resume: {runDir} has no {AlignedModel.SettingsFile}");
             if (settings["method"]?.GetValue<string>() != "ppo") throw new UserInputException($"--resume: {runDir} is not a PPO run");
-            tuning = settings["tuning"].Deserialize<TuningOptions>() ?? throw new InvalidDataException($"{Path.Combine(runDir, AlignedModel.SettingsFile)}: no tuning options");
+            tuning = settings[TuningKey].Deserialize<TuningOptions>() ?? throw new InvalidDataException($"{Path.Combine(runDir, AlignedModel.SettingsFile)}: no {TuningKey}");
             templateName = settings["template"]?.GetValue<string>();
             var saved = PpoState.Load(Path.Combine(checkpoint, PpoState.FileName)).Options;
             options = phasesGiven ? saved with { Phases = options.Phases } : saved;   // more phases: the run goes on
         }
         else if (Directory.Exists(Path.Combine(runDir, Checkpoint.Folder)))
-            throw new UserInputException($"align ppo: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+            throw new UserInputException($"{Verb}: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
         options.Validate();
-        tuning.Validate();
         if (tuning.Method is TuningOptions.Prefix or TuningOptions.Prompt)
             throw new UserInputException($"--method: {tuning.Method} is not supported by PPO (rollouts decode without its virtual rows); use full, lora, qlora or adapter");
-        bool single = rewards.Reward is not null, pair = rewards.Helpfulness is not null || rewards.Safety is not null;
-        if (single == pair) throw new UserInputException("align ppo: give --reward RUN, or --helpfulness RUN and --safety RUN");
-        if (pair && (rewards.Helpfulness is null || rewards.Safety is null)) throw new UserInputException("align ppo: --helpfulness and --safety go together");
 
         // 1. The data, read and checked before any model is loaded.
         var trainPrompts = PromptSet.Load(promptsPath);
-        if (trainPrompts.Count == 0) throw new UserInputException($"--prompts: {promptsPath} holds no prompt");
         var heldout = heldoutPath is null ? null : PromptSet.Load(heldoutPath);
 
-        // 2. The policy, its method, the reward model(s).
-        using var loaded = ModelLoader.Load(modelPath, new LoadOptions { Dequantize = tuning.Method != TuningOptions.Qlora });
-        if (tuning.Method == TuningOptions.Full && loaded.Format == "gguf")
-            throw new UserInputException("align ppo: --method full on a GGUF policy is not supported (its tokenizer cannot be written as tokenizer.json); use lora, qlora or adapter");
-        ChatTemplate chat;
-        try { chat = !string.IsNullOrEmpty(templateName) ? ChatTemplate.Named(templateName) : ChatTemplate.Detect(loaded.ChatTemplate); }
-        catch (ArgumentException e) { throw new UserInputException("align ppo: --template: " + e.Message); }
-        string? tokenizerJson = loaded.Format == "gguf" ? null : Path.Combine(loaded.Source, Checkpoint.TokenizerFile);
-        var owned = new List<IDisposable>();
+        // 2. The policy with its method, the reward model(s).
+        using var policy = AlignCommon.OpenPolicy(Verb, modelPath, tuning, templateName, options.Seed);
+        var (scorer, owned) = rewards.Open(policy.Loaded);
         try
         {
-            IRewardFunction scorer;
-            if (single)
-            {
-                var one = RewardModelScorer.Open(rewards.Reward!, loaded);
-                owned.Add(one);
-                scorer = one;
-            }
-            else
-            {
-                var h = RewardModelScorer.Open(rewards.Helpfulness!, loaded);
-                owned.Add(h);
-                var s = RewardModelScorer.Open(rewards.Safety!, loaded);
-                owned.Add(s);
-                scorer = new Llama2Reward(h, h.Info, s, s.Info);
-            }
-            var method = TuningMethods.Create(loaded.Model, tuning, options.Seed, loaded.Tokenizer, tokenizerJson);
-            owned.Add(method);
-            Console.Error.WriteLine($"align ppo: {loaded.Model.Config.ModelType} {loaded.Model.ParameterCount / 1e6:F2}M parameters ({loaded.Format}), method {method.Name}, " +
-                $"template {chat.Name}, {trainPrompts.Count} prompts, {options.PromptsPerPhase}×{options.SamplesPerPrompt} rollouts of ≤ {options.MaxNewTokens} tokens per phase, " +
-                $"{options.Phases} phases, {options.PpoEpochs} epochs of minibatches of {options.MinibatchSize}, lr {options.LearningRate:G3}, {threads} threads");
-
-            var evaluation = new HeldOutOptions { Template = chat };
-            IReadOnlyDictionary<string, double>? before = null;
-            if (heldout is not null && !resume)
-            {
-                before = HeldOutEvaluation.Run(loaded, heldout, evaluation).Metrics();
-                Console.Error.WriteLine("align ppo: held-out before: " + Describe(before));
-            }
+            var loaded = policy.Loaded;
+            Console.Error.WriteLine($"{Verb}: {loaded.Model.Config.ModelType} {loaded.Model.ParameterCount / 1e6:F2}M parameters ({loaded.Format}), method {policy.Method.Name}: " +
+                $"{AlignCommon.TrainableCount(policy.Method):N0} trainable, template {policy.Chat.Name}, {trainPrompts.Count} prompts, {options.PromptsPerPhase}×{options.SamplesPerPrompt} " +
+                $"rollouts of ≤ {options.MaxNewTokens} tokens per phase, {options.Phases} phases, {options.PpoEpochs} epochs of minibatches of {options.MinibatchSize}, " +
+                $"lr {options.LearningRate:G3}, {threads} threads");
+            var before = resume ? null : AlignCommon.HeldOut(Verb, policy, heldout, "before");
 
             // 3. The first write: every input has been checked.
-            using var ppo = new PpoTrainer(loaded, method, scorer, chat, trainPrompts, options, runDir, tokenizerJson);
+            using var ppo = new PpoTrainer(loaded, policy.Method, scorer!, policy.Chat, trainPrompts, options, runDir, policy.TokenizerJson);
             if (!resume)
-                AlignedModel.WriteSettings(runDir, new JsonObject
+                AlignCommon.WriteSettings(runDir, "ppo", modelPath, policy, new JsonObject
                 {
-                    ["method"] = "ppo", ["base"] = Path.GetFullPath(modelPath), ["template"] = chat.Name,
-                    ["tuning"] = JsonSerializer.SerializeToNode(tuning), ["reward"] = rewards.Reward is null ? null : Path.GetFullPath(rewards.Reward),
-                    ["helpfulness"] = rewards.Helpfulness is null ? null : Path.GetFullPath(rewards.Helpfulness),
-                    ["safety"] = rewards.Safety is null ? null : Path.GetFullPath(rewards.Safety),
+                    [TuningKey] = JsonSerializer.SerializeToNode(tuning), ["reward"] = Full(rewards.Reward), ["helpfulness"] = Full(rewards.Helpfulness),
+                    ["safety"] = Full(rewards.Safety),
                 });
             if (checkpoint is not null) ppo.Resume(checkpoint);
             int startPhase = ppo.Phase;
@@ -180,7 +144,7 @@ internal static class AlignPpoVerb
                 try
                 {
                     outcome = ppo.Run(console.Token, (s, elapsed) => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"align ppo: phase {s.Phase}/{options.Phases}: score {s.Score:F4}, kl {s.Kl:F4}, entropy {s.Entropy:F3}, clipfrac {s.ClipFraction:F3}, " +
+                        $"{Verb}: phase {s.Phase}/{options.Phases}: score {s.Score:F4}, kl {s.Kl:F4}, entropy {s.Entropy:F3}, clipfrac {s.ClipFraction:F3}, " +
                         $"value loss {s.ValueLoss:F4}, approx kl {s.ApproxKl:F5}, length {s.ResponseLength:F1}, β {s.KlCoef:G3} ({elapsed.TotalSeconds:F1} s)")));
                 }
                 catch (TrainingDivergedException e)
@@ -192,34 +156,25 @@ internal static class AlignPpoVerb
             double seconds = clock.Elapsed.TotalSeconds;
             if (outcome == TrainingOutcome.Interrupted)
             {
-                Console.Error.WriteLine($"align ppo: interrupted at phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)");
+                Console.Error.WriteLine($"{Verb}: interrupted at phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)");
                 return 130;
             }
-            Console.Error.WriteLine($"align ppo: done, phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, metrics in {Path.Combine(runDir, "metrics.jsonl")}");
-            IReadOnlyDictionary<string, double>? after = null;
-            if (heldout is not null)
-            {
-                after = HeldOutEvaluation.Run(loaded, heldout, evaluation).Metrics();
-                Console.Error.WriteLine("align ppo: held-out after: " + Describe(after));
-            }
-            var fields = new List<(string, object?)>
-            {
-                ("align", "ppo"), ("method", method.Name), ("phases", ppo.Phase), ("phases_run", ppo.Phase - startPhase),
+            Console.Error.WriteLine($"{Verb}: done, phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, metrics in {Path.Combine(runDir, "metrics.jsonl")}");
+            var after = AlignCommon.HeldOut(Verb, policy, heldout, "after");
+            BenchSupport.PrintJson([
+                ("align", "ppo"), ("method", policy.Method.Name), ("phases", ppo.Phase), ("phases_run", ppo.Phase - startPhase),
                 ("mean_reward", ppo.Last?.Score), ("kl", ppo.Last?.Kl), ("kl_coef", ppo.Kl.Value), ("wall_s", seconds), ("peak_rss_mb", BenchSupport.PeakRssMb()),
-            };
-            if (after is not null)
-                foreach (var (k, v) in after) fields.Add((k, v));
-            if (before is not null)
-                foreach (var (k, v) in before) fields.Add((k + "_before", v));
-            BenchSupport.PrintJson([.. fields]);
+                .. AlignCommon.HeldOutFields(before, after)]);
             return 0;
         }
         finally
         {
-            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+            foreach (var d in owned) d.Dispose();
         }
     }
 
-    static string Describe(IReadOnlyDictionary<string, double> metrics) =>
-        string.Join(", ", metrics.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:G4}")));
+    // The full tuning options (align.json's "tuning" is the method's name): what --resume re-creates the method from.
+    const string TuningKey = "tuning_options";
+
+    static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
 }

@@ -118,14 +118,6 @@ public class PpoTests
     }
 
     [Fact]
-    public void Entropy_is_that_of_the_softmax_of_each_row()
-    {
-        using var logits = Lathe.Tensors.Tensor.FromArray([0f, 0f, 0f, 0f, 0f, MathF.Log(3f), -1e30f, -1e30f, 7f, 7f, 7f, 7f], 3, 4);
-        double uniform = Math.Log(4), quarter = -(0.25 * Math.Log(0.25) + 0.75 * Math.Log(0.75));
-        Assert.Equal(uniform + quarter + uniform, PpoTrainer.EntropySum(logits), 6);
-    }
-
-    [Fact]
     public void A_response_without_tokens_is_named()
     {
         float[] mask = [1f, 0f];

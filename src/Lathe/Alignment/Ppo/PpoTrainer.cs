@@ -196,6 +196,9 @@ public sealed class PpoTrainer : IDisposable
             tokens += len;
         }
 
+        var ones = new float[mb * Tr];   // every scored token counts: the rows hold only response targets
+        Array.Fill(ones, 1f);
+
         // 1. The policy's log-probabilities, values and entropy, and the reference's log-probabilities, without gradients.
         var identity = new int[R];
         for (int b = 0; b < R; b++) identity[b] = b;
@@ -210,7 +213,8 @@ public sealed class PpoTrainer : IDisposable
                 var hidden = _scorer.ScoredHidden!;                        // (M, C)
                 Scatter(lp.AsSpan(), batch, start, Tr, logp);
                 Scatter(ValueHead.Values(hidden).AsSpan(), batch, start, Tr, values);
-                entropySum += EntropySum(_model.Head(hidden));             // (M, V)
+                int M = lp.Length;
+                entropySum += (double)PpoLosses.MaskedEntropy(_model.Head(hidden), ones.AsSpan(0, M)) * M;   // logits (M, V)
             }
             _tape.Reset();
             using (_tape.Activate())
@@ -240,8 +244,6 @@ public sealed class PpoTrainer : IDisposable
         var oldV = new float[mb * Tr];
         var adv = new float[mb * Tr];
         var ret = new float[mb * Tr];
-        var ones = new float[mb * Tr];
-        Array.Fill(ones, 1f);
         double clipSum = 0, policySum = 0, valueSum = 0, valueClipSum = 0, approxSum = 0, normSum = 0;
         int steps = 0;
         ulong phaseSeed = PhaseSeed(Phase);
@@ -331,29 +333,6 @@ public sealed class PpoTrainer : IDisposable
             oldLp[m] = logp[i]; oldV[m] = values[i]; adv[m] = advantages[i]; ret[m] = returns[i];
         }
         return rowOf.Length;
-    }
-
-    /// <summary>Σ over the rows of <paramref name="logits"/> (M, V) of the entropy −Σ p log p of their softmax, in double.</summary>
-    internal static double EntropySum(Tensor logits)
-    {
-        int M = logits.Shape[0], V = logits.Shape[1];
-        var all = logits.AsSpan();
-        double total = 0;
-        for (int m = 0; m < M; m++)
-        {
-            var row = all.Slice(m * V, V);
-            double max = double.NegativeInfinity;
-            foreach (float x in row) max = Math.Max(max, x);
-            double z = 0, weighted = 0;
-            foreach (float x in row)
-            {
-                double e = Math.Exp(x - max);
-                z += e;
-                weighted += e * (x - max);
-            }
-            total += Math.Log(z) - weighted / z;   // H = log Z − E_p[x − max]
-        }
-        return total;
     }
 
     bool SavesAdapterOnly => _method is not FullFineTuning;
