@@ -1,4 +1,5 @@
 using Lathe.Alignment;
+using Xunit.Abstractions;
 using Lathe.Data;
 using Lathe.Formats;
 using Lathe.Inference;
@@ -14,7 +15,7 @@ namespace Lathe.Tests.Alignment;
 /// <summary>PPO on a toy policy whose best behaviour is known: an 8-token vocabulary and a rule reward of 1 when the
 /// response starts with the target token (else 0). PPO must drive P(target first) from its initial ≈ 1/8 above 0.9;
 /// it resumes bit for bit, stops on an exploding KL with a usable checkpoint, and refuses prefix/prompt tuning.</summary>
-public class PpoTests
+public class PpoTests(ITestOutputHelper output)
 {
     const int Vocab = 8, Target = 5;
 
@@ -87,6 +88,7 @@ public class PpoTests
         var scores = new List<float>();
         while (ppo.Phase < 15) scores.Add(ppo.RunPhase().Score);
         double after = TargetProbability(policy, generator, prompts);
+        output.WriteLine($"P(target first) {before:F3} → {after:F3}; mean score per phase {string.Join(' ', scores.Select(s => s.ToString("F2")))}");
         Assert.True(after > 0.9, $"P(target first) went from {before:F3} to {after:F3}; scores {string.Join(' ', scores.Select(s => s.ToString("F2")))}");
         Assert.True(scores.Skip(12).Average() > 0.8, $"the mean score stayed low: {string.Join(' ', scores.Select(s => s.ToString("F2")))}");
         Assert.True(scores[0] < 0.4, $"the first phase already scored {scores[0]}");

@@ -59,8 +59,8 @@ public class AlignPpoCliTests : IDisposable
     }
 
     static readonly string[] Small =
-        ["--template", "plain", "--prompts-per-phase", "2", "--samples", "2", "--max-new-tokens", "4", "--minibatch-size", "2", "--ppo-epochs", "2",
-         "--threads", "1", "--seed", "3", "--lr", "1e-3"];
+        ["--template", "plain", "--prompts-per-phase", "2", "--samples", "2", "--max-new-tokens", "4", "--ppo-epochs", "2",
+         "--threads", "1", "--seed", "3"];
 
     [Fact]
     public void A_run_prints_its_figures_writes_a_model_that_opens_and_resumes()
@@ -106,6 +106,22 @@ public class AlignPpoCliTests : IDisposable
         Assert.False(File.Exists(Path.Combine(PathOf("lora"), Checkpoint.Folder, Checkpoint.ModelFile)));
         using var opened = AlignedModel.Open(PathOf("lora"));
         Assert.Equal("lora", opened.Adapter!.Name);
+    }
+
+    [Fact]
+    public void An_exploding_KL_exits_1_with_one_line_and_keeps_the_last_checkpoint()
+    {
+        Models();
+        var (code, _, stderr) = Lathe(["align", "ppo", "--model", PathOf("sft"), "--prompts", PathOf("prompts.jsonl"), "--reward", PathOf("rm"),
+            "--out", PathOf("run"), "--phases", "4", "--checkpoint-every", "1", "--kl-estimator", "k3", "--kl-stop", "1e-9", .. Small, "--lr", "0.1"]);
+        Assert.Equal(1, code);
+        var last = stderr.Trim().Split('\n')[^1];
+        Assert.StartsWith("lathe: ppo: the KL to the reference", last);
+        Assert.Contains("--kl-stop", last);
+        var state = PpoState.Load(Path.Combine(PpoState.Resolve(PathOf("run")), PpoState.FileName));
+        Assert.InRange(state.Phase, 1, 3);
+        using var opened = AlignedModel.Open(PathOf("run"));   // the kept checkpoint opens as a model
+        Assert.NotNull(opened.Loaded);
     }
 
     [Theory]
