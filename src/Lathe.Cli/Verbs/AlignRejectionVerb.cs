@@ -21,9 +21,7 @@ internal static class AlignRejectionVerb
         var model = new Option<string>("--model") { Description = "The policy to start from (an SFT checkpoint or run folder, or a GGUF file).", Required = true };
         var prompts = new Option<string>("--prompts") { Description = "Prompts: JSONL of {\"prompt\",\"kind\"?} (.gz too; preference-pair files work).", Required = true };
         var limit = new Option<int>("--limit") { Description = "Use only the first N prompts (0: all)." };
-        var reward = new Option<string?>("--reward") { Description = "The reward model (a run of `align reward`)." };
-        var helpfulness = new Option<string?>("--helpfulness") { Description = "Llama 2's helpfulness reward model (with --safety, instead of --reward)." };
-        var safety = new Option<string?>("--safety") { Description = "Llama 2's safety reward model (used on unsafe prompts and responses it finds unsafe)." };
+        var rewards = new RewardOptionSet();
         var samples = new Option<int>("--samples") { Description = "Samples per prompt (K).", DefaultValueFactory = _ => 4 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds (R): each samples from the policy as the last left it.", DefaultValueFactory = _ => 1 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (no top-k/top-p).", DefaultValueFactory = _ => 1f };
@@ -36,8 +34,9 @@ internal static class AlignRejectionVerb
         var o = new TrainingOptionSet(steps: 0, batch: 8, block: 128, lr: 5e-5f, warmup: 5, evalEvery: 0);
         var command = new Command("rejection", "Rejection-sampling fine-tuning (Llama 2): best of K samples per prompt by a reward model, then SFT on the winners, for R rounds.")
         {
-            model, prompts, limit, reward, helpfulness, safety, samples, rounds, temperature, maxNew, epochs, heldout, output, template,
+            model, prompts, limit, samples, rounds, temperature, maxNew, epochs, heldout, output, template,
         };
+        rewards.AddTo(command);
         tuningSet.AddTo(command);
         o.AddTo(command);
         command.SetAction(r =>
@@ -52,19 +51,16 @@ internal static class AlignRejectionVerb
                 Training = training, Epochs = r.GetValue(epochs),
             }.Validate();
             if (r.GetValue(limit) < 0) throw new UserInputException($"--limit: {r.GetValue(limit)} must be ≥ 0");
-            return Run(r.GetValue(model)!, r.GetValue(prompts)!, r.GetValue(limit), r.GetValue(reward), r.GetValue(helpfulness), r.GetValue(safety),
+            return Run(r.GetValue(model)!, r.GetValue(prompts)!, r.GetValue(limit), rewards.Read(r, "rejection"),
                 r.GetValue(maxNew), r.GetValue(heldout), r.GetValue(output)!, r.GetValue(template), tuning, options);
         });
         return command;
     }
 
-    static int Run(string modelPath, string promptsPath, int limit, string? rewardPath, string? helpfulnessPath, string? safetyPath, int maxNewTokens,
+    static int Run(string modelPath, string promptsPath, int limit, RewardOptionSet.Choice rewards, int maxNewTokens,
         string? heldoutPath, string runDir, string? template, TuningOptions tuning, RejectionOptions options)
     {
-        if (rewardPath is not null == (helpfulnessPath is not null || safetyPath is not null))
-            throw new UserInputException("rejection: give --reward RUN, or --helpfulness RUN and --safety RUN (not both)");
-        if (rewardPath is null && (helpfulnessPath is null || safetyPath is null))
-            throw new UserInputException($"rejection: --{(helpfulnessPath is null ? "helpfulness" : "safety")} is missing (Llama 2's reward needs both models)");
+        var (rewardPath, helpfulnessPath, safetyPath) = (rewards.Reward, rewards.Helpfulness, rewards.Safety);
         if (tuning.Method is TuningOptions.Prompt or TuningOptions.Prefix)
             throw new UserInputException($"--method {tuning.Method}: rejection sampling samples through the batched engine, which does not see virtual tokens; use full, lora, qlora or adapter");
         AlignCommon.CheckRunFolder("rejection", runDir, resume: false);
@@ -78,17 +74,10 @@ internal static class AlignRejectionVerb
 
         // 2. The policy and the reward, which must read the policy's token ids.
         using var policy = AlignCommon.OpenPolicy("rejection", modelPath, tuning, template, options.Training.Seed);
-        var scorers = new List<RewardModelScorer>();
+        var (opened, scorers) = rewards.Open(policy.Loaded);
         try
         {
-            IRewardFunction rewardFunction;
-            if (rewardPath is not null) { scorers.Add(RewardModelScorer.Open(rewardPath, policy.Loaded)); rewardFunction = scorers[0]; }
-            else
-            {
-                scorers.Add(RewardModelScorer.Open(helpfulnessPath!, policy.Loaded));
-                scorers.Add(RewardModelScorer.Open(safetyPath!, policy.Loaded));
-                rewardFunction = new Llama2Reward(scorers[0], scorers[0].Info, scorers[1], scorers[1].Info);
-            }
+            var rewardFunction = opened!;
             var generator = new RolloutGenerator(policy.Loaded, policy.Chat, maxNewTokens);
             var sampler = new RejectionSampler(policy.Loaded, policy.Method, generator, rewardFunction, options, policy.TokenizerJson);
             var decoder = policy.Loaded.Decoder;

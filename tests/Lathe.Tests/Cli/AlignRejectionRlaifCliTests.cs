@@ -121,8 +121,8 @@ public class AlignRejectionCliTests
         foreach (var (args, message) in new (string[], string)[]
         {
             ([.. common, "--reward", dir.File("rm"), "--helpfulness", dir.File("rm"), "--out", dir.File("bad")], "lathe: rejection: give --reward RUN, or --helpfulness RUN and --safety RUN (not both)"),
-            ([.. common, "--out", dir.File("bad")], "lathe: rejection: give --reward RUN, or --helpfulness RUN and --safety RUN (not both)"),
-            ([.. common, "--helpfulness", dir.File("rm"), "--out", dir.File("bad")], "lathe: rejection: --safety is missing (Llama 2's reward needs both models)"),
+            ([.. common, "--out", dir.File("bad")], "lathe: rejection: give --reward RUN, or --helpfulness RUN and --safety RUN"),
+            ([.. common, "--helpfulness", dir.File("rm"), "--out", dir.File("bad")], "lathe: rejection: --helpfulness and --safety go together"),
             ([.. common, "--reward", dir.File("rm"), "--samples", "0", "--out", dir.File("bad")], "lathe: --samples: 0 must be at least 1"),
             ([.. common, "--reward", dir.File("rm"), "--method", "prompt", "--out", dir.File("bad")], "lathe: --method prompt: rejection sampling samples through the batched engine, which does not see virtual tokens; use full, lora, qlora or adapter"),
             (["--model", dir.File("policy"), "--prompts", dir.File("absent.jsonl"), "--reward", dir.File("rm"), "--out", dir.File("bad")], null!),
