@@ -9,45 +9,12 @@ namespace Lathe.Tensors.Tests.Autograd;
 /// against finite differences.</summary>
 public class AlignmentOpTests
 {
-    // As PyTorchKernelFixtureTests: float32 kernels against a float64 reference.
-    const float OutputTolerance = 1e-5f;
-    const float GradientTolerance = 5e-5f;
-
-    static readonly SafetensorsFile Fixtures = SafetensorsFile.Open(Path.Combine(AppContext.BaseDirectory, "Fixtures", "alignment_ops.safetensors"));
-
-    static Tensor Load(string name, bool requiresGrad = true)
-    {
-        var e = Fixtures.Get(name);
-        var t = Tensor.FromArray(Fixtures.ReadFloats(name), e.Shape.Select(d => (int)d).ToArray());
-        t.RequiresGrad = requiresGrad;
-        return t;
-    }
-
-    static void Check(string name, string[] inputs, Func<Tensor[], Tensor> op)
-    {
-        var xs = inputs.Select(i => Load($"{name}.{i}")).ToArray();
-        using var tape = new Tape();
-        float[] y;
-        using (tape.Activate())
-        {
-            var result = op(xs);
-            y = result.ToArray();
-            using var up = Load($"{name}.upstream", false);
-            tape.Backward(result, Ops.Reshape(up, result.Shape));
-        }
-        Close($"{name}.y", Fixtures.ReadFloats($"{name}.y"), y, OutputTolerance);
-        for (int i = 0; i < inputs.Length; i++)
-            Close($"{name}.grad_{inputs[i]}", Fixtures.ReadFloats($"{name}.grad_{inputs[i]}"), xs[i].Grad!.ToArray(), GradientTolerance);
-        foreach (var x in xs) x.Dispose();
-    }
-
-    static void Close(string what, float[] expected, float[] actual, float tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])),
-                $"{what}[{i}]: {actual[i]} vs PyTorch {expected[i]}");
-    }
+    static readonly TorchFixture Torch = new("alignment_ops.safetensors");
+    static SafetensorsFile Fixtures => Torch.File;
+    const float OutputTolerance = TorchFixture.OutputTolerance, GradientTolerance = TorchFixture.GradientTolerance;
+    static Tensor Load(string name, bool requiresGrad = true) => Torch.Load(name, requiresGrad);
+    static void Check(string name, string[] inputs, Func<Tensor[], Tensor> op) => Torch.Check(name, inputs, op);
+    static void Close(string what, float[] expected, float[] actual, float tolerance) => TorchFixture.Close(what, expected, actual, tolerance);
 
     [Theory]
     [InlineData("token_log_probs_5x17")]

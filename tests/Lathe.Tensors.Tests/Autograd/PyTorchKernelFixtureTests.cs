@@ -9,49 +9,12 @@ namespace Lathe.Tensors.Tests.Autograd;
 /// outputs and input gradients for a random upstream gradient, on odd shapes.</summary>
 public unsafe class PyTorchKernelFixtureTests
 {
-    // Float32 kernels against a float64 reference: outputs within 1e-5 relative (a few ulps compounded over a
-    // reduction of ≤ 1000 terms); gradients within 5e-5 (one more reduction in the backward).
-    const float OutputTolerance = 1e-5f;
-    const float GradientTolerance = 5e-5f;
-
-    static readonly SafetensorsFile Fixtures = SafetensorsFile.Open(Path.Combine(AppContext.BaseDirectory, "Fixtures", "kernels.safetensors"));
-
-    static Tensor Load(string name, bool requiresGrad = true)
-    {
-        var e = Fixtures.Get(name);
-        var t = Tensor.FromArray(Fixtures.ReadFloats(name), e.Shape.Select(d => (int)d).ToArray());
-        t.RequiresGrad = requiresGrad;
-        return t;
-    }
-
-    /// <summary>Runs <paramref name="op"/> on the named inputs under a tape, back-propagates the fixture's upstream
-    /// gradient and compares the output and each input's gradient.</summary>
-    static void Check(string name, string[] inputs, Func<Tensor[], Tensor> op)
-    {
-        var xs = inputs.Select(i => Load($"{name}.{i}")).ToArray();
-        using var tape = new Tape();
-        float[] y;
-        using (tape.Activate())
-        {
-            var result = op(xs);
-            y = result.ToArray();
-            using var up = Load($"{name}.upstream", false);
-            if (result.Length == 1) tape.Backward(result, up.ToArray()[0]);
-            else tape.Backward(result, Ops.Reshape(up, result.Shape));
-        }
-        Close($"{name}.y", Fixtures.ReadFloats($"{name}.y"), y, OutputTolerance);
-        for (int i = 0; i < inputs.Length; i++)
-            Close($"{name}.grad_{inputs[i]}", Fixtures.ReadFloats($"{name}.grad_{inputs[i]}"), xs[i].Grad!.ToArray(), GradientTolerance);
-        foreach (var x in xs) x.Dispose();
-    }
-
-    static void Close(string what, float[] expected, float[] actual, float tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])),
-                $"{what}[{i}]: {actual[i]} vs PyTorch {expected[i]}");
-    }
+    static readonly TorchFixture Torch = new("kernels.safetensors");
+    static SafetensorsFile Fixtures => Torch.File;
+    const float OutputTolerance = TorchFixture.OutputTolerance, GradientTolerance = TorchFixture.GradientTolerance;
+    static Tensor Load(string name, bool requiresGrad = true) => Torch.Load(name, requiresGrad);
+    static void Check(string name, string[] inputs, Func<Tensor[], Tensor> op) => Torch.Check(name, inputs, op);
+    static void Close(string what, float[] expected, float[] actual, float tolerance) => TorchFixture.Close(what, expected, actual, tolerance);
 
     public static TheoryData<string> Shapes => new() { "3x1", "17x17", "63x129" };
 
