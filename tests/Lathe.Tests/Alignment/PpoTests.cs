@@ -48,28 +48,9 @@ public class PpoTests(ITestOutputHelper output)
 
     static LoadedModel Policy(ulong seed = 4) => new(CausalLM.Create(Config, seed), Letters);
 
-    // P(first response token = Target) under the policy, averaged over the prompts: softmax of the logits after each
-    // rendered prompt, computed directly from the model's full forward.
-    static double TargetProbability(LoadedModel policy, RolloutGenerator generator, IReadOnlyList<AlignmentPrompt> prompts)
-    {
-        double sum = 0;
-        using var tape = new Tape();
-        foreach (var p in prompts)
-        {
-            int[] ids = generator.EncodePrompt(p.Prompt);
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var logits = policy.Decoder.Logits(ids, 1, ids.Length).ToArray().AsSpan((ids.Length - 1) * Vocab, Vocab);
-                double max = double.NegativeInfinity, z = 0;
-                foreach (float x in logits) max = Math.Max(max, x);
-                foreach (float x in logits) z += Math.Exp(x - max);
-                sum += Math.Exp(logits[Target] - max) / z;
-            }
-        }
-        return sum / prompts.Count;
-    }
+    // P(first response token = Target) under the policy, averaged over the prompts.
+    static double TargetProbability(LoadedModel policy, RolloutGenerator generator, IReadOnlyList<AlignmentPrompt> prompts) =>
+        FirstTokenMass.Of(policy, generator, prompts, v => v == Target);
 
     // Full fine-tuning: on this randomly initialised toy the tied embeddings are tiny and sit behind a frozen final
     // LayerNorm, so a LoRA on the blocks cannot move the output distribution far enough to reach the optimum (its

@@ -38,32 +38,9 @@ public class RejectionSamplingTests
         }
     }
 
-    // E[reward] of the policy's first response token, exactly: Σ_{id<128} softmax(logits at the prompt's last position).
-    static double ExpectedReward(LoadedModel model, RolloutGenerator generator, IReadOnlyList<AlignmentPrompt> prompts)
-    {
-        double total = 0;
-        using var tape = new Tape();
-        foreach (var p in prompts)
-        {
-            int[] ids = generator.EncodePrompt(p.Prompt);
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var logits = model.Decoder.Logits(ids, 1, ids.Length).AsSpan().Slice((ids.Length - 1) * 256, 256);
-                double max = double.NegativeInfinity, sum = 0, ascii = 0;
-                foreach (float x in logits) max = Math.Max(max, x);
-                for (int v = 0; v < 256; v++)
-                {
-                    double e = Math.Exp(logits[v] - max);
-                    sum += e;
-                    if (v < 128) ascii += e;
-                }
-                total += ascii / sum;
-            }
-        }
-        return total / prompts.Count;
-    }
+    // E[reward] of the policy's first response token, exactly: the softmax mass of the ASCII ids.
+    static double ExpectedReward(LoadedModel model, RolloutGenerator generator, IReadOnlyList<AlignmentPrompt> prompts) =>
+        FirstTokenMass.Of(model, generator, prompts, v => v < 128);
 
     static Rollout R(int prompt, int sample, params int[] response) =>
         new(prompt, sample, new SftExample([1, 2, .. response], [false, false, .. response.Select(_ => true)]), "", false);
