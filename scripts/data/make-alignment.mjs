@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
+import { mulberry32, pick as pickFrom, shuffle as shuffleWith } from './seeded.mjs';
 
 const modules = process.argv[2];
 if (!modules) { console.error('usage: node make-alignment.mjs <node_modules> [out]'); process.exit(2); }
@@ -23,19 +24,9 @@ const { countries, continents } = require('countries-list');
 const periodic = require('periodic-table');
 
 // mulberry32: a small seeded generator, so the files are the same on every run.
-let state = 0xA119E14;
-function random() {
-  state = (state + 0x6D2B79F5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const pick = (xs) => xs[Math.floor(random() * xs.length)];
-function shuffle(xs) {
-  for (let i = xs.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [xs[i], xs[j]] = [xs[j], xs[i]]; }
-  return xs;
-}
+const random = mulberry32(0xA119E14);
+const pick = (xs) => pickFrom(random, xs);
+const shuffle = (xs) => shuffleWith(random, xs);
 const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
 const other = (xs, not) => { for (;;) { const x = pick(xs); if (x !== not) return x; } };
 

@@ -16,6 +16,7 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { mailText, hasNoise } from './tasks/mail-text.mjs';
 import { heldOutStart, paragraphs, sentences } from './tasks/prose.mjs';
+import { mulberry32, fnv1a, shuffle } from './seeded.mjs';
 
 const repo = join(import.meta.dirname, '..', '..');
 const modules = process.argv[2];
@@ -26,21 +27,7 @@ const require = createRequire(join(resolve(modules), 'noop.js'));
 const version = (pkg, from = modules) => JSON.parse(readFileSync(join(resolve(from), pkg, 'package.json'), 'utf8')).version;
 
 // ---- seeded randomness: mulberry32, seeded per task from the task's name (FNV-1a) -----------------------------------
-function generator(name) {
-  let state = 0x811C9DC5;
-  for (const ch of Buffer.from(name, 'utf8')) state = Math.imul(state ^ ch, 0x01000193) >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function shuffle(random, xs) {
-  for (let i = xs.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [xs[i], xs[j]] = [xs[j], xs[i]]; }
-  return xs;
-}
+const generator = (name) => mulberry32(fnv1a(name));
 
 // Four choices: the gold answer at `position`, three distinct distractors drawn from `pool` (the same relation's other
 // answers), none equal to the gold answer or to anything in `exclude` (other right answers for this question).
