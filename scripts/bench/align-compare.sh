@@ -3,7 +3,7 @@
 # shapes, losses and token count), interleaved round by round so both see the same machine noise. One JSON line per
 # round and preset, then one per preset with the median ratio of tokens/s (and, for DPO, of the reference pass).
 # Usage: scripts/bench/align-compare.sh [rounds] [threads] [method] [preset...]   (default: 5 2 dpo S)
-#   method: dpo, reward or ppo (ppo needs the Lathe side's PPO phase; see bench align --help).
+#   method: dpo, reward or ppo (PPO: one optimisation phase over 8 rollouts; generation compared on its own line fields).
 #   ALIGN_BENCH_ARGS="--pairs 1 --prompt-tokens 8 --response-tokens 8 --warmup 0 --steps 1" passes the same extra
 #   arguments to both sides (a smoke test of the script; the issue's figures use the defaults).
 set -euo pipefail
@@ -15,7 +15,9 @@ shift $(($# < 3 ? $# : 3))
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(S)
 peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/align-torch.py")
-read -r -a extra <<<"${ALIGN_BENCH_ARGS:---steps 8}"
+# A PPO phase is 4 epochs of updates, so fewer of them are timed.
+default_args="--steps 8"; [ "$method" = ppo ] && default_args="--steps 4 --warmup 2"
+read -r -a extra <<<"${ALIGN_BENCH_ARGS:-$default_args}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for ((r = 1; r <= rounds; r++)); do

@@ -10,19 +10,32 @@ Methods, written by hand as TRL defines them (TRL itself is not installable here
   reward  RewardTrainer's Bradley–Terry loss −log σ(r_c − r_r) with a scalar `score` head (Linear(C, 1, bias=False), as
           AutoModelForSequenceClassification) on the final hidden state of each row's last token. The head starts at zero,
           as Lathe's RewardModel does.
+  ppo     one optimisation phase of TRL's PPO over R rollouts (its last defaults: KL coefficient 0.05 with the k1 estimator,
+          clip 0.2, value clip 0.2, vf_coef 0.1, γ = 1, λ = 0.95, 4 PPO epochs, minibatches of 4 rollouts, lr 1e-5): the
+          reward model's scores (its own GPT trunk and a score head drawn N(0, 0.02²)); under no_grad, in one forward of all
+          R rollouts (TRL's local_rollout_forward_batch_size ≥ R), the policy's log-probabilities, entropy and values
+          (AutoModelForCausalLMWithValueHead's v_head: Linear(C, 1) on the shared trunk, zero-initialised as Lathe's) and
+          the frozen reference's (a copy of the initial policy) log-probabilities; per-token rewards −β·KL plus the score
+          on the last response token; GAE; whitened advantages; then 4 epochs over shuffled minibatches of the clipped
+          policy loss + vf_coef × the clipped value loss (½·max of the squared errors), each with backward, clipping and
+          AdamW. Generation of the rollouts is timed apart (a KV-cached sampler: the R prompts prefilled together, then
+          one token per step for all R, temperature 1, no stop token) and is not in the phase.
 The lm_head runs only over the positions that predict response tokens (prompt positions are never scored), as Lathe
 does and as scripts/bench/eval-torch.py does: the peer at its best, not TRL's full-vocabulary logits at every position.
 Optimiser: AdamW with Hugging Face TrainingArguments' defaults (β = (0.9, 0.999), eps 1e-8, weight decay 0), gradient
 norm clipped at 1; learning rate 1e-6 (DPOConfig) or 1e-5 (RewardConfig).
 
 Tokens counted: every token of every sequence a step processes — prompt + response of the chosen and the rejected row of
-each pair, 2·pairs·(prompt + response) per step. Rows are exactly prompt + response long (no padding).
+each pair, 2·pairs·(prompt + response) per step; for PPO the rollouts' tokens, R·(prompt + response) per phase, however
+many passes the phase makes over them. Rows are exactly prompt + response long (no padding).
 
 Run:  OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/bench/align-torch.py --method dpo --preset S --threads 2
 """
 import argparse
+import copy
 import importlib.util
 import json
+import math
 import os
 import resource
 import statistics
@@ -54,6 +67,105 @@ def response_logps(model, idx, prompt):
     return -nll.view(targets.shape).sum(-1)
 
 
+def response_token_logps(model, idx, prompt):
+    """log π(y_t | x, y_<t) per response token (B, R), the lm_head only on the positions that predict them, and those
+    positions' hidden states (B, R, C) — what a value head reads."""
+    h = hidden(model, idx)[:, prompt - 1:-1]
+    logits = h @ model.wte.weight.T
+    targets = idx[:, prompt:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    return -nll.view(targets.shape), h
+
+
+def whiten(x, shift_mean=True):
+    """TRL's masked_whiten with every position unmasked (the rollouts are all full length): unbiased variance."""
+    mean, var = x.mean(), x.var()
+    w = (x - mean) * torch.rsqrt(var + 1e-8)
+    return w if shift_mean else w + mean
+
+
+KL_COEF, CLIP, VALUE_CLIP, VF_COEF, GAMMA, LAMBDA, PPO_EPOCHS = 0.05, 0.2, 0.2, 0.1, 1.0, 0.95, 4
+
+
+def ppo_phase(policy, v_head, ref, reward, score, opt, params, rows, prompt, minibatch, gen):
+    """One PPO optimisation phase over rollouts `rows` (R, prompt + response): scores, no-grad rollout forwards, GAE,
+    then PPO_EPOCHS passes over shuffled minibatches."""
+    R = rows.shape[0]
+    targets = rows[:, prompt:]
+    with torch.no_grad():
+        scores = score(hidden(reward, rows)[:, -1]).squeeze(-1)
+        h = hidden(policy, rows)[:, prompt - 1:-1]
+        logits = h @ policy.wte.weight.T
+        all_logps = torch.log_softmax(logits, dim=-1)
+        logps = all_logps.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        entropy = -(all_logps.exp() * all_logps).sum(-1).mean()   # logged by TRL, as objective/entropy
+        values = v_head(h).squeeze(-1)
+        ref_logps, _ = response_token_logps(ref, rows, prompt)
+        kl = logps - ref_logps                                     # k1
+        rewards = -KL_COEF * kl
+        rewards[:, -1] += scores                                   # every response ends at its last position
+        last, advs = 0.0, []
+        for t in reversed(range(targets.shape[1])):                # TRL's GAE loop
+            next_values = values[:, t + 1] if t + 1 < targets.shape[1] else 0.0
+            delta = rewards[:, t] + GAMMA * next_values - values[:, t]
+            last = delta + GAMMA * LAMBDA * last
+            advs.append(last)
+        advantages = torch.stack(advs[::-1], dim=1)
+        returns = advantages + values
+        advantages = whiten(advantages)
+    for _ in range(PPO_EPOCHS):
+        order = torch.randperm(R, generator=gen)
+        for start in range(0, R, minibatch):
+            i = order[start:start + minibatch]
+            opt.zero_grad(set_to_none=False)
+            new_logps, h = response_token_logps(policy, rows[i], prompt)
+            vpred = v_head(h).squeeze(-1)
+            vclipped = torch.clamp(vpred, values[i] - VALUE_CLIP, values[i] + VALUE_CLIP)
+            vf_loss = 0.5 * torch.max((vpred - returns[i]) ** 2, (vclipped - returns[i]) ** 2).mean()
+            ratio = torch.exp(new_logps - logps[i])
+            pg_loss = torch.max(-advantages[i] * ratio, -advantages[i] * torch.clamp(ratio, 1 - CLIP, 1 + CLIP)).mean()
+            loss = pg_loss + VF_COEF * vf_loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+    return kl.sum(-1).mean().item(), entropy.item()
+
+
+def cached_block(b, x, cache):
+    """train-torch.py's Block over new positions x (B, t, C) attending to the cached keys and values too."""
+    B, t, C = x.shape
+    q, k, v = b.c_attn(b.ln_1(x)).split(C, dim=2)
+    q, k, v = (u.view(B, t, b.H, C // b.H).transpose(1, 2) for u in (q, k, v))
+    if cache is not None:
+        k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+    att = (q @ k.transpose(-2, -1)) / math.sqrt(C // b.H)
+    if t > 1:   # the prefill: causal within the new positions (nothing is cached before them)
+        att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+    y = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, t, C)
+    x = x + b.c_proj(y)
+    return x + b.mlp_proj(F.gelu(b.c_fc(b.ln_2(x)), approximate="tanh")), (k, v)
+
+
+@torch.no_grad()
+def generate(model, prompts, new_tokens, gen):
+    """Rollouts: R prompts prefilled together, then one sampled token per step for all R (temperature 1, no stop)."""
+    x = model.wte(prompts) + model.wpe(torch.arange(prompts.shape[1]))
+    caches = [None] * len(model.h)
+    for j, b in enumerate(model.h):
+        x, caches[j] = cached_block(b, x, None)
+    out = []
+    for step in range(new_tokens):
+        logits = model.ln_f(x[:, -1]) @ model.wte.weight.T
+        token = torch.multinomial(logits.softmax(-1), 1, generator=gen)
+        out.append(token)
+        if step + 1 == new_tokens:
+            break
+        x = model.wte(token) + model.wpe(torch.tensor([prompts.shape[1] + step]))
+        for j, b in enumerate(model.h):
+            x, caches[j] = cached_block(b, x, caches[j])
+    return torch.cat(out, dim=1)
+
+
 def synthetic_pairs(n, prompt, response, vocab, gen):
     """n pairs as (2n, prompt + response) rows, chosen in even rows and rejected in odd, sharing their prompt."""
     p = torch.randint(0, vocab, (n, 1, prompt), generator=gen).expand(n, 2, prompt)
@@ -63,12 +175,14 @@ def synthetic_pairs(n, prompt, response, vocab, gen):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--method", default="dpo", choices=["dpo", "reward"])
+    ap.add_argument("--method", default="dpo", choices=["dpo", "reward", "ppo"])
     ap.add_argument("--preset", default="S", choices=sorted(train_torch.PRESETS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=8)
+    ap.add_argument("--rollouts", type=int, default=8)
+    ap.add_argument("--minibatch", type=int, default=4)
     ap.add_argument("--prompt-tokens", type=int, default=128)
     ap.add_argument("--response-tokens", type=int, default=128)
     a = ap.parse_args()
@@ -82,6 +196,8 @@ def main():
         raise SystemExit(f"align-torch.py: --prompt-tokens {P} + --response-tokens {R} exceed preset {a.preset}'s context of {p['ctx']}")
     model = train_torch.GPT(p["vocab"], p["ctx"], p["C"], p["L"], p["H"])
     total = a.warmup + a.steps
+    if a.method == "ppo":
+        return main_ppo(a, p, model, total)
     gen = torch.Generator().manual_seed(42)
     data = [synthetic_pairs(n, P, R, p["vocab"], gen) for _ in range(total)]   # distinct pairs for every step
 
@@ -129,6 +245,52 @@ def main():
                       "tokens_per_s": round(tokens / step, 4),
                       "reference_tokens_per_s": None if ref_tps is None else round(ref_tps, 4),
                       "reference_ms_per_batch": None if ref_ms is None else round(ref_ms, 4), "peak_rss_mb": round(rss, 4)}))
+
+
+def main_ppo(a, p, policy, total):
+    P, Rl, R = a.prompt_tokens, a.response_tokens, a.rollouts
+    T = P + Rl
+    if not 1 <= a.minibatch <= R:
+        raise SystemExit(f"align-torch.py: --minibatch {a.minibatch} must be between 1 and the {R} rollouts")
+    ref = copy.deepcopy(policy)
+    for q in ref.parameters():
+        q.requires_grad_(False)
+    reward = train_torch.GPT(p["vocab"], p["ctx"], p["C"], p["L"], p["H"])
+    score = nn.Linear(p["C"], 1, bias=False)
+    nn.init.normal_(score.weight, std=0.02)
+    for q in list(reward.parameters()) + list(score.parameters()):
+        q.requires_grad_(False)
+    v_head = nn.Linear(p["C"], 1)
+    nn.init.zeros_(v_head.weight)
+    nn.init.zeros_(v_head.bias)
+    params = list(policy.parameters()) + list(v_head.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(42)
+
+    prompts = lambda: torch.randint(0, p["vocab"], (R, P), generator=gen)
+    generate(policy, prompts(), min(Rl, 8), gen)   # one short untimed run, as the Lathe side does
+    t0 = time.perf_counter()
+    generate(policy, prompts(), Rl, gen)
+    gen_seconds = time.perf_counter() - t0
+
+    data = [torch.randint(0, p["vocab"], (R, T), generator=gen) for _ in range(total)]   # fresh rollouts every phase
+    times = []
+    for i in range(total):
+        t0 = time.perf_counter()
+        kl, _ = ppo_phase(policy, v_head, ref, reward, score, opt, params, data[i], P, a.minibatch, gen)
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    step = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tokens = R * T
+    updates = PPO_EPOCHS * ((R + a.minibatch - 1) // a.minibatch)
+    print(json.dumps({"bench": "align", "peer": "pytorch " + torch.__version__, "method": "ppo", "preset": a.preset, "threads": a.threads,
+                      "batch": R, "rows": R, "prompt_tokens": P, "response_tokens": Rl, "tokens_per_step": tokens,
+                      "tokens_counted": "prompt and response tokens of every rollout, once per phase", "steps": a.steps,
+                      "ppo_epochs": PPO_EPOCHS, "minibatch": a.minibatch, "optimiser_steps_per_phase": updates,
+                      "trainable_params": sum(q.numel() for q in params), "step_ms": round(step * 1e3, 4),
+                      "tokens_per_s": round(tokens / step, 4), "generation_tokens_per_s": round(R * Rl / gen_seconds, 4),
+                      "generation_ms": round(gen_seconds * 1e3, 4), "last_kl": round(kl, 6), "peak_rss_mb": round(rss, 4)}))
 
 
 if __name__ == "__main__":
