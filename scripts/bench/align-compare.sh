@@ -25,11 +25,17 @@ for ((r = 1; r <= rounds; r++)); do
     ours=$("$here/lathe" bench align --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>/dev/null | tail -1)
     theirs=$("${peer[@]}" --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>/dev/null | tail -1)
     /usr/bin/python3 - "$ours" "$theirs" "$method" "$preset" "$r" <<'PY' | tee -a "$log"
-import json, sys
+import json, math, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 if a["tokens_per_step"] != b["tokens_per_step"] or a["trainable_params"] != b["trainable_params"]:
     sys.exit(f"align-compare: the two sides differ: tokens/step {a['tokens_per_step']} vs {b['tokens_per_step']}, "
              f"trainable {a['trainable_params']} vs {b['trainable_params']}")
+# Both sides must compute the same method: at the first step the policy is its own reference and the score head is
+# zero, so DPO's and the reward model's loss is ln 2, and PPO's KL to the reference is 0.
+for side, j in (("lathe", a), ("pytorch", b)):
+    key, want = ("first_kl", 0.0) if sys.argv[3] == "ppo" else ("first_loss", math.log(2))
+    if j.get(key) is None or abs(j[key] - want) > 1e-4:
+        sys.exit(f"align-compare: {side}'s {key} is {j.get(key)}, expected {want:.6f}")
 row = {"bench": "align-compare", "method": sys.argv[3], "preset": sys.argv[4], "round": int(sys.argv[5]),
        "lathe_tokens_per_s": round(a["tokens_per_s"]), "pytorch_tokens_per_s": round(b["tokens_per_s"]),
        "ratio": round(a["tokens_per_s"] / b["tokens_per_s"], 3), "lathe_peak_rss_mb": round(a["peak_rss_mb"]),

@@ -218,7 +218,7 @@ def main():
         params.append(score.weight)
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
 
-    times = []
+    times, first_loss = [], None
     for i in range(total):
         rows = data[i]
         t0 = time.perf_counter()
@@ -230,6 +230,8 @@ def main():
         else:
             rewards = score(hidden(model, rows)[:, -1]).squeeze(-1)   # the last token of every row (no padding)
             loss = -F.logsigmoid(rewards[0::2] - rewards[1::2]).mean()
+        if first_loss is None:
+            first_loss = loss.item()   # ln 2: the policy is its own reference (DPO), the score head is zero (reward)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -244,7 +246,8 @@ def main():
                       "trainable_params": sum(q.numel() for q in params), "step_ms": round(step * 1e3, 4),
                       "tokens_per_s": round(tokens / step, 4),
                       "reference_tokens_per_s": None if ref_tps is None else round(ref_tps, 4),
-                      "reference_ms_per_batch": None if ref_ms is None else round(ref_ms, 4), "peak_rss_mb": round(rss, 4)}))
+                      "reference_ms_per_batch": None if ref_ms is None else round(ref_ms, 4), "first_loss": round(first_loss, 6),
+                      "peak_rss_mb": round(rss, 4)}))
 
 
 def main_ppo(a, p, policy, total):
@@ -274,10 +277,12 @@ def main_ppo(a, p, policy, total):
     gen_seconds = time.perf_counter() - t0
 
     data = [torch.randint(0, p["vocab"], (R, T), generator=gen) for _ in range(total)]   # fresh rollouts every phase
-    times = []
+    times, first_kl = [], None
     for i in range(total):
         t0 = time.perf_counter()
         kl, _ = ppo_phase(policy, v_head, ref, reward, score, opt, params, data[i], P, a.minibatch, gen)
+        if first_kl is None:
+            first_kl = kl   # 0: the policy starts as its reference
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
     step = statistics.median(times)
@@ -290,7 +295,7 @@ def main_ppo(a, p, policy, total):
                       "ppo_epochs": PPO_EPOCHS, "minibatch": a.minibatch, "optimiser_steps_per_phase": updates,
                       "trainable_params": sum(q.numel() for q in params), "step_ms": round(step * 1e3, 4),
                       "tokens_per_s": round(tokens / step, 4), "generation_tokens_per_s": round(R * Rl / gen_seconds, 4),
-                      "generation_ms": round(gen_seconds * 1e3, 4), "last_kl": round(kl, 6), "peak_rss_mb": round(rss, 4)}))
+                      "generation_ms": round(gen_seconds * 1e3, 4), "first_kl": round(first_kl, 6), "peak_rss_mb": round(rss, 4)}))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ internal static class BenchAlign
 {
     internal static Command Create()
     {
-        var method = new Option<string>("--method") { Description = "dpo or reward.", DefaultValueFactory = _ => "dpo" };
+        var method = new Option<string>("--method") { Description = "dpo or reward (ppo: once PpoTrainer is on main).", DefaultValueFactory = _ => "dpo" };
         var preset = new Option<string>("--preset") { Description = "Model preset (S, M, …) or config.json.", DefaultValueFactory = _ => "S" };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 10 };
@@ -89,7 +89,14 @@ internal static class BenchAlign
         GC.WaitForPendingFinalizers();
         BenchSupport.ResetPeakRss();
         double baseRss = BenchSupport.CurrentRssMb();
-        var (median, allocatedPerStep) = BenchSupport.TimeSteps(() => trainer.TrainStep(), warmup, steps);
+        // The first step's loss is a check, not a timing: the policy is its own reference (DPO) and the score head is
+        // zero (reward), so both losses start at exactly ln 2; the peer reports the same, and align-compare.sh checks both.
+        float firstLoss = float.NaN;
+        var (median, allocatedPerStep) = BenchSupport.TimeSteps(() =>
+        {
+            float loss = trainer.TrainStep();
+            if (float.IsNaN(firstLoss)) firstLoss = loss;
+        }, warmup, steps);
         double peak = BenchSupport.PeakRssMb();
         long trainable = 0;
         foreach (var p in method.Trainable) trainable += p.Value.Length;
@@ -103,7 +110,7 @@ internal static class BenchAlign
             ("prompt_tokens", prompt), ("response_tokens", response), ("tokens_per_step", tokensPerStep),
             ("tokens_counted", "prompt and response tokens of every chosen and rejected row"), ("steps", steps), ("params_m", model.ParameterCount / 1e6),
             ("trainable_params", trainable), ("step_ms", median * 1e3), ("tokens_per_s", tokensPerSecond),
-            ("reference_tokens_per_s", referenceTokensPerSecond), ("reference_ms_per_batch", referenceMs),
+            ("reference_tokens_per_s", referenceTokensPerSecond), ("reference_ms_per_batch", referenceMs), ("first_loss", (double)firstLoss),
             ("peak_rss_mb", peak), ("startup_peak_rss_mb", startupPeak), ("rss_before_training_mb", baseRss), ("alloc_bytes_per_step", allocatedPerStep));
         return 0;
     }

@@ -36,6 +36,9 @@ public class BenchAlignCliTests
         Assert.Equal(64 / (stepMs / 1e3), j.GetProperty("tokens_per_s").GetDouble(), 0.01 * 64 / (stepMs / 1e3));   // the same step, rounded to 4 places
         Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 0);
         Assert.True(j.GetProperty("trainable_params").GetInt64() > 0);
+        // The first step starts where both losses are ln 2: the policy is its own reference (DPO), the score head is 0 (reward).
+        // The JSON line carries 4 decimals, so the check is against ln 2 rounded the same way.
+        Assert.Equal(Math.Round(Math.Log(2), 4), j.GetProperty("first_loss").GetDouble());
     }
 
     [Fact]
