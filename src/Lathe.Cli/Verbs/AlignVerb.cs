@@ -11,6 +11,9 @@ internal static class AlignVerb
         var align = new Command("align", "Align a policy with preferences: reward models, DPO/IPO, PPO (RLHF), rejection sampling, AI feedback.");
         align.Subcommands.Add(AlignRewardVerb.Create());
         align.Subcommands.Add(AlignDpoVerb.Create());
+        align.Subcommands.Add(AlignRejectionVerb.Create());
+        align.Subcommands.Add(AlignRlaifVerb.Create());
+        align.Subcommands.Add(AlignEvalVerb.Create());
         return align;
     }
 }

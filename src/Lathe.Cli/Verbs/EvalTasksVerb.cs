@@ -23,16 +23,24 @@ internal static class EvalTasksVerb
         var output = new Option<string?>("--output") { Description = "Write the results document (JSON) here, and the Markdown table beside it (.md)." };
         var samples = new Option<string?>("--log-samples") { Description = "Write every document's requests and answers (JSONL) here." };
         var adapter = AdapterOption.Create();
+        var template = new Option<string?>("--template") { Description = $"Chat template of tasks marked chat_template: {string.Join(", ", Lathe.Formats.ChatTemplate.Names)} (default: the model's own, else chatml)." };
         var command = new Command("tasks", "Score a model on tasks (multiple choice, log-likelihood, perplexity, generation), with standard errors.")
         {
-            model, tasks, shots, limit, seed, bootstrap, batch, threads, output, samples, adapter,
+            model, tasks, shots, limit, seed, bootstrap, batch, threads, output, samples, adapter, template,
         };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(tasks)!, new TaskRunOptions
         {
             Shots = r.GetValue(shots), Limit = r.GetValue(limit), Seed = r.GetValue(seed), BootstrapIterations = r.GetValue(bootstrap),
-            BatchTokens = r.GetValue(batch),
+            BatchTokens = r.GetValue(batch), Template = ParseTemplate(r.GetValue(template)),
         }, r.GetValue(threads), r.GetValue(output), r.GetValue(samples), r.GetValue(adapter)));
         return command;
+    }
+
+    static Lathe.Formats.ChatTemplate? ParseTemplate(string? name)
+    {
+        if (string.IsNullOrEmpty(name)) return null;
+        try { return Lathe.Formats.ChatTemplate.Named(name); }
+        catch (ArgumentException e) { throw new UserInputException("--template: " + e.Message); }
     }
 
     static int Run(string modelPath, string taskList, TaskRunOptions options, int threads, string? output, string? samplesPath, string? adapterPath)

@@ -13,7 +13,9 @@ public sealed record HeldOutOptions
     public int MaxNewTokens { get; init; } = 48;
     /// <summary>Replies generated at once by the batched engine.</summary>
     public int Parallel { get; init; } = 16;
-    /// <summary>The chat template prompts are rendered with; null: the model's own (ChatML for Lathe's models).</summary>
+    /// <summary>The chat template prompts are rendered with; null: the model's own (ChatML for Lathe's models). Use the
+    /// template the policy was fine-tuned with. With "plain", whose turn ends at a newline, every reply stops at its
+    /// first line, so the format rate then measures correctness only.</summary>
     public ChatTemplate? Template { get; init; }
 }
 
@@ -25,7 +27,8 @@ public sealed record HeldOutSample(string? Source, string Prompt, string? Kind, 
 
 /// <summary>Behaviour on held-out prompts, per kind: accuracy on facts and arithmetic, the format rate (one line and
 /// correct), the refusal rate on unsafe prompts and the answer rate (not a refusal) on benign ones — so a policy that
-/// refuses everything shows it. A rate is null when the set has no prompt of its kind.</summary>
+/// refuses everything shows it. A rate is null when the set has no prompt of its kind. <see cref="Counts"/> holds the
+/// prompts per kind ("(none)" for prompts without a kind).</summary>
 public sealed record HeldOutResult(
     double? FactAccuracy, double? ArithAccuracy, double? FormatRate, double? RefusalRate, double? AnswerRate,
     double MeanReplyChars, double? MeanReplyTokens, IReadOnlyDictionary<string, int> Counts, IReadOnlyList<HeldOutSample> Samples)
@@ -55,7 +58,10 @@ public sealed record HeldOutResult(
         AtomicFile.WriteAllText(path, text.ToString());
     }
 
-    static readonly JsonSerializerOptions SampleJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions SampleJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 }
 
 /// <summary>The held-out behaviour evaluation of issue #14's "Measured" table: greedy replies to every prompt of a
@@ -66,8 +72,8 @@ public static class HeldOutEvaluation
 {
     /// <summary>Greedy replies of <paramref name="model"/> to <paramref name="prompts"/>, scored. Deterministic: the
     /// engine's greedy output for a request does not depend on what runs beside it.</summary>
-    /// <exception cref="ArgumentException">A prompt too long for the context with the reply's room, or a prompt of an
-    /// answer-checked kind (fact, arith, format) without an answer: named by its source.</exception>
+    /// <exception cref="ArgumentException">A prompt that fills the context, or a prompt of an answer-checked kind (fact,
+    /// arith, format) without an answer: named by its source.</exception>
     public static HeldOutResult Run(LoadedModel model, IReadOnlyList<AlignmentPrompt> prompts, HeldOutOptions? options = null)
     {
         var replies = GreedyReplies(model, prompts, options);
@@ -79,7 +85,8 @@ public static class HeldOutEvaluation
 
     /// <summary>The greedy reply to each prompt (text trimmed; its token count; whether it stopped by itself), in
     /// order: each prompt rendered by the template and encoded as inference encodes prompts, each reply ending at the
-    /// model's stop ids, the template's end-of-turn tokens or text, or after <see cref="HeldOutOptions.MaxNewTokens"/>.</summary>
+    /// model's stop ids, the template's end-of-turn tokens or text, or after <see cref="HeldOutOptions.MaxNewTokens"/>
+    /// (fewer when the prompt leaves less of the context).</summary>
     public static List<(string Text, int Tokens, bool Ended)> GreedyReplies(LoadedModel model, IReadOnlyList<AlignmentPrompt> prompts, HeldOutOptions? options = null)
     {
         options ??= new HeldOutOptions();
@@ -95,11 +102,15 @@ public static class HeldOutEvaluation
             if (model.SpecialId(end) is int id) stopTokens.Add(id);
         int window = model.Model.Config.MaxPositions;
         var encoded = new int[prompts.Count][];
+        var room = new int[prompts.Count];
         for (int i = 0; i < prompts.Count; i++)
         {
             encoded[i] = model.Encode(template.Render(prompts[i].Prompt));
-            if (encoded[i].Length + options.MaxNewTokens > window)
-                throw new ArgumentException($"held-out: {Where(prompts[i], i)}: the prompt's {encoded[i].Length} tokens + {options.MaxNewTokens} to generate exceed the context of {window}.");
+            // A small model's context (the demo's is 128) may not hold a long prompt plus the full reply budget; the
+            // reply then gets the rest of the context (its ReplyTokens and Ended show it). No room at all is an error.
+            room[i] = Math.Min(options.MaxNewTokens, window - encoded[i].Length);
+            if (room[i] < 1)
+                throw new ArgumentException($"held-out: {Where(prompts[i], i)}: the prompt's {encoded[i].Length} tokens fill the context of {window}; no room for a reply.");
         }
         using var engine = new InferenceEngine(model, new EngineOptions
         {
@@ -107,9 +118,9 @@ public static class HeldOutEvaluation
             KvTokens = options.Parallel * Math.Min(window, encoded.Max(p => p.Length) + options.MaxNewTokens + 16),
         });
         var greedy = new SamplingOptions { Temperature = 0 };
-        var runs = encoded.Select(p => engine.Submit(new GenerationRequest
+        var runs = encoded.Select((p, i) => engine.Submit(new GenerationRequest
         {
-            Prompt = p, MaxTokens = options.MaxNewTokens, Sampling = greedy, StopStrings = stopStrings, StopTokens = stopTokens,
+            Prompt = p, MaxTokens = room[i], Sampling = greedy, StopStrings = stopStrings, StopTokens = stopTokens,
         }).CollectAsync()).ToArray();
         var results = Task.WhenAll(runs).GetAwaiter().GetResult();
         return results.Select(r => (r[0].Text.ToString().Trim(), r[0].Tokens.Count, r[0].Finish == FinishReason.Stop)).ToList();

@@ -94,7 +94,7 @@ public sealed class Trainer : IDisposable
 
     // Every parameter of the model outside the trainable set stops requiring a gradient (and drops any buffer it
     // had); the trainable ones, the model's or an adapter's, require one.
-    static void Freeze(LanguageModel model, IReadOnlyList<ModelParameter> trainable)
+    internal static void Freeze(LanguageModel model, IReadOnlyList<ModelParameter> trainable)
     {
         if (trainable.Count == 0) throw new ArgumentException("trainer: the trainable parameter set is empty");
         var train = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);

@@ -119,16 +119,21 @@ public class HeldOutEvaluationTests
         result.WriteSamples(dir.File("samples.jsonl"));
         var lines = File.ReadAllLines(dir.File("samples.jsonl"));
         Assert.Equal(15, lines.Length);
-        Assert.Contains("\"reply_tokens\":", lines[0]);
+        using var first = System.Text.Json.JsonDocument.Parse(lines[0]);
+        Assert.Equal(result.Samples[0].Reply, first.RootElement.GetProperty("reply").GetString());
+        Assert.Equal(result.Samples[0].ReplyTokens, first.RootElement.GetProperty("reply_tokens").GetInt32());
+        Assert.Equal(result.Samples[0].Kind, first.RootElement.GetProperty("kind").GetString());
     }
 
     [Fact]
-    public void A_prompt_too_long_for_the_context_is_named()
+    public void A_long_prompt_gets_the_rest_of_the_context_and_one_that_fills_it_is_named()
     {
         using var model = Tiny();
-        var prompt = P(new string('a', 250), "benign") with { Source = "p.jsonl:9" };
+        // ChatML adds 50 bytes around the content: "<|im_start|>user\n" … "<|im_end|>\n<|im_start|>assistant\n".
+        var fits = HeldOutEvaluation.Run(model, [P(new string('a', 200), "benign")]);   // 250 tokens: room for 6
+        Assert.InRange(fits.Samples[0].ReplyTokens!.Value, 1, 6);
+        var prompt = P(new string('a', 206), "benign") with { Source = "p.jsonl:9" };   // 256 tokens: no room
         var e = Assert.Throws<ArgumentException>(() => HeldOutEvaluation.Run(model, [prompt]));
-        Assert.StartsWith("held-out: p.jsonl:9: the prompt's ", e.Message);
-        Assert.EndsWith("exceed the context of 256.", e.Message);
+        Assert.Equal("held-out: p.jsonl:9: the prompt's 256 tokens fill the context of 256; no room for a reply.", e.Message);
     }
 }

@@ -93,6 +93,17 @@ public class AlignCliTests
         Assert.Equal(6, File.ReadAllLines(lathe.PathOf("dpo/metrics.jsonl")).Length);
         // The DPO run is a model of its own (full fine-tuning): generate runs it.
         lathe.RunOk("generate", "--model", "dpo", "--prompt", "Hi", "--max-tokens", "2", "--threads", "1");
+
+        // One row of the alignment table: behaviour, Llama 2's combined reward, KL to the reference (the SFT policy,
+        // read from the run's align.json); the reference against itself is exactly 0.
+        var row = LastJson(lathe.RunOk("align", "eval", "--model", "dpo", "--prompts", "prompts.jsonl", "--helpfulness", "rm-help", "--safety", "rm-safe",
+            "--max-new-tokens", "8", "--threads", "1"));
+        Assert.EndsWith("sft", row.GetProperty("reference").GetString());
+        Assert.True(double.IsFinite(row.GetProperty("mean_reward").GetDouble()));
+        Assert.True(double.IsFinite(row.GetProperty("kl_to_reference").GetDouble()));
+        var self = LastJson(lathe.RunOk("align", "eval", "--model", "sft", "--reference", "sft", "--prompts", "prompts.jsonl", "--max-new-tokens", "8", "--threads", "1"));
+        Assert.Equal(0, self.GetProperty("kl_to_reference").GetDouble());
+        Assert.Equal(JsonValueKind.Null, self.GetProperty("mean_reward").ValueKind);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lathe.Formats;
 using Lathe.Inference;
 
 namespace Lathe.Evaluation.Tasks;
@@ -6,8 +7,18 @@ namespace Lathe.Evaluation.Tasks;
 /// <summary>Turns a task's documents into text and tokens: the prompt (with few-shot examples), the choices and the
 /// gold answer, the target, and the token pairs of log-likelihood requests encoded as lm-evaluation-harness encodes
 /// them. Every error names the task file, the documents' file and line, and the field.</summary>
-public sealed class TaskPrompts(TaskSpec task, LoadedModel model)
+public sealed class TaskPrompts(TaskSpec task, LoadedModel model, ChatTemplate? template = null)
 {
+    // A chat task's template: the one given, else the model's own (ChatML when it has none Lathe knows).
+    readonly ChatTemplate? _chat = task.ChatTemplate ? template ?? ChatTemplate.Detect(model.ChatTemplate) : null;
+
+    /// <summary>Where a generation stops: the task's strings, and for a chat task the template's end of turn.</summary>
+    public IReadOnlyList<string> Until => _chat is null ? task.Until : [.. task.Until, .. _chat.EndOfTurn.Append(_chat.TurnEnd).Distinct()];
+
+    /// <summary>What comes between a prompt and its answer: the task's target delimiter, or nothing for a chat task
+    /// (the template has opened the assistant's turn).</summary>
+    public string Delimiter => _chat is null ? task.TargetDelimiter : "";
+
     /// <summary>The prompt for document <paramref name="index"/>: <see cref="TaskRunOptions.Shots"/> examples drawn from
     /// <paramref name="pool"/> (never the document itself when the pool is the task's own documents), each its prompt,
     /// the target delimiter and its answer, joined by the few-shot delimiter; then the document's own prompt. The draw
@@ -15,20 +26,24 @@ public sealed class TaskPrompts(TaskSpec task, LoadedModel model)
     public string Context(TaskDocument doc, int index, IReadOnlyList<TaskDocument> pool, bool poolIsDocuments, TaskRunOptions options)
     {
         string prompt = Guard(doc, "doc_to_text", () => task.DocToText.Render(doc.Fields));
-        if (options.Shots <= 0) return prompt;
+        if (options.Shots <= 0) return _chat is null ? prompt : _chat.Render([new ChatMessage("user", prompt)]);
         var candidates = Enumerable.Range(0, pool.Count).Where(i => !poolIsDocuments || i != index).ToList();
         if (candidates.Count < options.Shots)
             throw new InvalidDataException($"{task.Path}: {options.Shots} few-shot examples asked for, but the pool has {candidates.Count}");
         var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
         var parts = new List<string>();
+        var turns = new List<ChatMessage>();
         for (int k = 0; k < options.Shots; k++)
         {
             int pick = rng.Next(candidates.Count);
             var example = pool[candidates[pick]];
             candidates.RemoveAt(pick);
             string answer = task.OutputType == TaskOutputType.MultipleChoice ? Choices(example) is var (c, g) ? c[g] : "" : Target(example);
-            parts.Add(Guard(example, "doc_to_text", () => task.DocToText.Render(example.Fields)) + task.TargetDelimiter + answer);
+            string question = Guard(example, "doc_to_text", () => task.DocToText.Render(example.Fields));
+            if (_chat is null) parts.Add(question + task.TargetDelimiter + answer);
+            else { turns.Add(new ChatMessage("user", question)); turns.Add(new ChatMessage("assistant", answer)); }
         }
+        if (_chat is not null) return _chat.Render([.. turns, new ChatMessage("user", prompt)]);   // fewshot_as_multiturn
         parts.Add(prompt);
         return string.Join(task.FewShotDelimiter, parts);
     }
@@ -73,7 +88,8 @@ public sealed class TaskPrompts(TaskSpec task, LoadedModel model)
     /// see them. An empty context becomes the model's BOS (or end-of-text) token.</summary>
     public LogLikelihoodRequest Pair(string context, string continuation, TaskDocument doc)
     {
-        int trimmed = context.Length - context.TrimEnd().Length;
+        // (A chat prompt's whitespace is the template's own, always there before a reply: it stays in the context.)
+        int trimmed = _chat is null ? context.Length - context.TrimEnd().Length : 0;
         if (trimmed > 0) { continuation = context[^trimmed..] + continuation; context = context[..^trimmed]; }
         int[] whole = Encode(context + continuation), head = Encode(context);
         if (head.Length == 0) head = [Prefix(doc)];
@@ -98,7 +114,8 @@ public sealed class TaskPrompts(TaskSpec task, LoadedModel model)
 
     /// <summary>A prompt's tokens as inference encodes it (BOS first when the model's source asks), special-token text
     /// not parsed (a document's text is data).</summary>
-    public int[] Encode(string text) => model.Encode(text, parseSpecial: false);
+    /// A chat task's prompt is the template's rendering, whose markers are special tokens: those are parsed.
+    public int[] Encode(string text) => model.Encode(text, parseSpecial: _chat is not null);
 
     int[] EncodeBare(string text)
     {

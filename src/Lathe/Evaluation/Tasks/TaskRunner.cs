@@ -15,6 +15,8 @@ public sealed record TaskRunOptions
     public int BatchTokens { get; init; } = 512;
     /// <summary>Concurrent generations for generate_until tasks (the serving engine's parallel sequences).</summary>
     public int Parallel { get; init; } = 16;
+    /// <summary>The chat template of tasks with <see cref="TaskSpec.ChatTemplate"/> (null: the model's own, else ChatML).</summary>
+    public Formats.ChatTemplate? Template { get; init; }
 }
 
 /// <summary>Runs a task on a loaded causal model: each document becomes requests (log-likelihoods of choices or a
@@ -30,7 +32,7 @@ public static class TaskRunner
         var documents = Read(task, task.Documents);
         if (options.Limit is int limit) documents = documents.Take(limit).ToList();
         var pool = task.FewShotDocuments is null ? null : Read(task, task.FewShotDocuments);
-        var prompts = new TaskPrompts(task, model);
+        var prompts = new TaskPrompts(task, model, options.Template);
         var samples = task.OutputType switch
         {
             TaskOutputType.MultipleChoice or TaskOutputType.LogLikelihood => ScoreLogLikelihood(task, lm, prompts, documents, pool, options, progress),
@@ -63,13 +65,13 @@ public static class TaskRunner
             {
                 var (choices, gold) = prompts.Choices(doc);
                 plans.Add((doc, choices, gold, choices[gold], requests.Count));
-                foreach (string choice in choices) requests.Add(prompts.Pair(context, task.TargetDelimiter + choice, doc));
+                foreach (string choice in choices) requests.Add(prompts.Pair(context, prompts.Delimiter + choice, doc));
             }
             else
             {
                 string target = prompts.Target(doc);
                 plans.Add((doc, [], -1, target, requests.Count));
-                requests.Add(prompts.Pair(context, task.TargetDelimiter + target, doc));
+                requests.Add(prompts.Pair(context, prompts.Delimiter + target, doc));
             }
         }
         using var scorer = new LogLikelihoodScorer(lm, options.BatchTokens);
@@ -114,7 +116,7 @@ public static class TaskRunner
             targets.Add(prompts.Target(doc));
             runs.Add(engine.Submit(new GenerationRequest
             {
-                Prompt = prompt, MaxTokens = maxTokens, StopStrings = task.Until, Sampling = new SamplingOptions { Temperature = 0 },
+                Prompt = prompt, MaxTokens = maxTokens, StopStrings = prompts.Until, Sampling = new SamplingOptions { Temperature = 0 },
             }).CollectAsync());
         }
         var results = Task.WhenAll(runs).GetAwaiter().GetResult();

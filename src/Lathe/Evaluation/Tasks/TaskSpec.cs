@@ -30,6 +30,10 @@ public sealed partial class TaskSpec
     public IReadOnlyList<string> Until { get; init; } = [];
     public int MaxTokens { get; init; } = 32;
     public required IReadOnlyList<string> Metrics { get; init; }
+    /// <summary>lm-evaluation-harness's apply_chat_template: the prompt goes to the model as a user message through
+    /// its chat template (few-shot examples as earlier user/assistant turns), the answer is the assistant's reply, and
+    /// generation also stops at the template's end of turn. For chat models (an SFT or aligned policy).</summary>
+    public bool ChatTemplate { get; init; }
 
     /// <summary>The metrics each output type can report; the first ones are the default.</summary>
     public static IReadOnlyList<string> MetricsFor(TaskOutputType type) => type switch
@@ -123,6 +127,12 @@ public sealed partial class TaskSpec
                 if (!MetricsFor(type).Contains(metric))
                     throw new InvalidDataException($"{path}: field 'metrics': \"{metric}\" is not one of {string.Join(", ", MetricsFor(type))} (for {RequiredString(root, "output_type", path)})");
         }
+        bool chat = false;
+        if (root.TryGetProperty("chat_template", out var ct))
+        {
+            if (ct.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw new InvalidDataException($"{path}: field 'chat_template' must be true or false");
+            chat = ct.GetBoolean();
+        }
         string documents = RequiredString(root, "documents", path);
         string? fewshot = OptionalString(root, "fewshot_documents", path);
         return new TaskSpec
@@ -143,6 +153,7 @@ public sealed partial class TaskSpec
             Until = until,
             MaxTokens = maxTokens,
             Metrics = metrics,
+            ChatTemplate = chat,
         };
     }
 
