@@ -15,7 +15,7 @@ namespace Lathe.Cli.Verbs;
 /// through <see cref="DpoObjective"/>, the reference's log-probabilities precomputed once as TRL's
 /// precompute_ref_log_probs does (that pass is timed and reported on its own); reward: the same batch through
 /// <see cref="RewardObjective"/> (Bradley–Terry on a scalar head at the last token). scripts/bench/align-torch.py is the
-/// PyTorch peer with the same model, shapes, losses and token count.</summary>
+/// PyTorch peer with the same model, shapes, losses and token count. PPO's phase is <see cref="BenchAlignPpo"/>.</summary>
 /// <remarks>Tokens counted: every token of every sequence a step processes — prompt and response, of the chosen and
 /// of the rejected row of each pair — so a step of P pairs counts 2·P·(prompt + response). Rows are exactly
 /// prompt + response long (no padding), so every counted token is real work. Peak RSS is the high-water mark over the
@@ -25,33 +25,37 @@ internal static class BenchAlign
 {
     internal static Command Create()
     {
-        var method = new Option<string>("--method") { Description = "dpo or reward (ppo: once PpoTrainer is on main).", DefaultValueFactory = _ => "dpo" };
+        var method = new Option<string>("--method") { Description = "dpo, reward or ppo.", DefaultValueFactory = _ => "dpo" };
         var preset = new Option<string>("--preset") { Description = "Model preset (S, M, …) or config.json.", DefaultValueFactory = _ => "S" };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 3 };
         var pairs = new Option<int>("--pairs") { Description = "Preference pairs per step (two rows each).", DefaultValueFactory = _ => 8 };
+        var rollouts = new Option<int>("--rollouts") { Description = "PPO: rollouts per phase.", DefaultValueFactory = _ => 8 };
+        var minibatch = new Option<int>("--minibatch") { Description = "PPO: rollouts per optimiser step.", DefaultValueFactory = _ => 4 };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt tokens of every sequence.", DefaultValueFactory = _ => 128 };
         var response = new Option<int>("--response-tokens") { Description = "Response tokens of every sequence.", DefaultValueFactory = _ => 128 };
-        var command = new Command("align", "Alignment training-step throughput (DPO, reward model) and peak memory; prints tokens/s and peak RSS as JSON last.")
+        var command = new Command("align", "Alignment training-step throughput (DPO, reward model, PPO phase) and peak memory; prints tokens/s and peak RSS as JSON last.")
         {
-            method, preset, threads, steps, warmup, pairs, prompt, response,
+            method, preset, threads, steps, warmup, pairs, rollouts, minibatch, prompt, response,
         };
         command.SetAction(r => Run(r.GetValue(method)!, r.GetValue(preset)!, r.GetValue(threads), r.GetValue(steps), r.GetValue(warmup),
-            r.GetValue(pairs), r.GetValue(prompt), r.GetValue(response)));
+            r.GetValue(method) == "ppo" ? r.GetValue(rollouts) : r.GetValue(pairs), r.GetValue(prompt), r.GetValue(response), r.GetValue(minibatch)));
         return command;
     }
 
-    static int Run(string methodName, string preset, int threads, int steps, int warmup, int pairs, int prompt, int response)
+    /// <param name="pairs">Preference pairs per step; for PPO, rollouts per phase.</param>
+    static int Run(string methodName, string preset, int threads, int steps, int warmup, int pairs, int prompt, int response, int minibatch)
     {
-        if (methodName is not ("dpo" or "reward")) throw new UserInputException($"bench align: --method '{methodName}' is not dpo or reward");
+        if (methodName is not ("dpo" or "reward" or "ppo")) throw new UserInputException($"bench align: --method '{methodName}' is not dpo, reward or ppo");
         if (threads <= 0 || steps <= 0 || warmup < 0 || pairs <= 0 || prompt <= 0 || response <= 0)
-            throw new UserInputException("bench align: --threads, --steps, --pairs, --prompt-tokens and --response-tokens must be positive, --warmup ≥ 0");
+            throw new UserInputException("bench align: --threads, --steps, --pairs, --rollouts, --prompt-tokens and --response-tokens must be positive, --warmup ≥ 0");
         ComputePool.SetSharedThreads(threads);
         var config = ModelConfig.FromPresetOrFile(preset);
         int T = prompt + response;
         if (T > config.MaxPositions)
             throw new UserInputException($"bench align: --prompt-tokens {prompt} + --response-tokens {response} exceed preset {preset}'s context of {config.MaxPositions}");
+        if (methodName == "ppo") return BenchAlignPpo.Run(config, preset, threads, steps, warmup, pairs, prompt, response, minibatch);
         using var model = LanguageModel.Create(config, 1) as CausalLM ?? throw new UserInputException($"bench align: preset {preset} is not a causal language model");
         using var full = TuningMethods.Create(model, new TuningOptions { Method = TuningOptions.Full }, seed: 2);
         // Distinct pairs for every step (the warm-up's too), so no step replays another's batch.

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Lathe.Tests.Cli;
 
-/// <summary>`lathe bench align`: one step of DPO and of reward modelling on a tiny preset ends with the JSON line the
+/// <summary>`lathe bench align`: one step of DPO and of reward modelling, and one PPO phase, on a tiny preset ends with the JSON line the
 /// comparison script reads (no timing is asserted, only that the figures are there and the token count is the stated
 /// one); bad arguments are one-line errors (exit 2).</summary>
 public class BenchAlignCliTests
@@ -61,7 +61,30 @@ public class BenchAlignCliTests
         Assert.Equal(940_800 + 128, j.GetProperty("trainable_params").GetInt64());
     }
 
+    [Fact]
+    public void Ppo_prints_the_phase_and_the_generation_separately()
+    {
+        using var lathe = new LatheProcess();
+        var j = LastJson(lathe.RunOk("bench", "align", "--method", "ppo", "--preset", "gpt2-tiny", "--threads", "1",
+            "--steps", "1", "--warmup", "0", "--rollouts", "2", "--minibatch", "1", "--prompt-tokens", "8", "--response-tokens", "8"));
+        Assert.Equal("ppo", j.GetProperty("method").GetString());
+        Assert.Equal(2, j.GetProperty("rows").GetInt32());
+        // The rollouts' tokens once per phase: 2 × (8 + 8).
+        Assert.Equal(32, j.GetProperty("tokens_per_step").GetInt32());
+        double stepMs = j.GetProperty("step_ms").GetDouble();
+        Assert.Equal(32 / (stepMs / 1e3), j.GetProperty("tokens_per_s").GetDouble(), 0.01 * 32 / (stepMs / 1e3));
+        // 4 epochs × 2 minibatches of 1 rollout.
+        Assert.Equal(8, j.GetProperty("optimiser_steps_per_phase").GetInt32());
+        Assert.True(j.GetProperty("generation_tokens_per_s").GetDouble() > 0);
+        // The policy starts as its reference: the first phase's KL is exactly 0.
+        Assert.Equal(0.0, j.GetProperty("first_kl").GetDouble());
+        Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 0);
+        // The policy's parameters and the value head's weight (C = 128) and bias.
+        Assert.Equal(940_800 + 128 + 1, j.GetProperty("trainable_params").GetInt64());
+    }
+
     [Theory]
+    [InlineData(new[] { "--method", "ppo", "--rollouts", "2", "--minibatch", "3", "--prompt-tokens", "8", "--response-tokens", "8" }, "--minibatch 3 must be between 1 and the 2 rollouts")]
     [InlineData(new[] { "--method", "kto" }, "--method 'kto'")]
     [InlineData(new[] { "--prompt-tokens", "100", "--response-tokens", "100" }, "exceed preset gpt2-tiny's context of 128")]
     [InlineData(new[] { "--pairs", "0" }, "must be positive")]
