@@ -206,7 +206,11 @@ def main():
     if a.method == "dpo":
         beta, lr = 0.1, 1e-6
         with torch.no_grad():
-            response_logps(model, data[0], P)   # one untimed batch, as the Lathe side does
+            warm = time.perf_counter()
+            while True:   # untimed batches for 2 s (at least one), as the Lathe side does
+                response_logps(model, data[0], P)
+                if time.perf_counter() - warm >= 2:
+                    break
             t0 = time.perf_counter()
             ref = [response_logps(model, rows, P) for rows in data]
             seconds = time.perf_counter() - t0
@@ -271,7 +275,11 @@ def main_ppo(a, p, policy, total):
     gen = torch.Generator().manual_seed(42)
 
     prompts = lambda: torch.randint(0, p["vocab"], (R, P), generator=gen)
-    generate(policy, prompts(), min(Rl, 8), gen)   # one short untimed run, as the Lathe side does
+    warm = time.perf_counter()
+    while True:   # short untimed runs for 2 s (at least one), as the Lathe side does
+        generate(policy, prompts(), min(Rl, 8), gen)
+        if time.perf_counter() - warm >= 2:
+            break
     t0 = time.perf_counter()
     generate(policy, prompts(), Rl, gen)
     gen_seconds = time.perf_counter() - t0
