@@ -19,13 +19,19 @@ peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSI
 default_args="--steps 8"; [ "$method" = ppo ] && default_args="--steps 4 --warmup 2"
 read -r -a extra <<<"${ALIGN_BENCH_ARGS:-$default_args}"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+err=$(mktemp)
+trap 'rm -f "$log" "$err"' EXIT
 for ((r = 1; r <= rounds; r++)); do
   for preset in "${presets[@]}"; do
-    ours=$("$here/lathe" bench align --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>/dev/null | tail -1)
-    theirs=$("${peer[@]}" --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>/dev/null | tail -1)
+    ours=$("$here/lathe" bench align --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>"$err" | tail -1) ||
+      { echo "align-compare: lathe bench align failed: $(tail -1 "$err")" >&2; exit 1; }
+    theirs=$("${peer[@]}" --method "$method" --preset "$preset" --threads "$threads" "${extra[@]}" 2>"$err" | tail -1) ||
+      { echo "align-compare: align-torch.py failed: $(tail -1 "$err")" >&2; exit 1; }
     /usr/bin/python3 - "$ours" "$theirs" "$method" "$preset" "$r" <<'PY' | tee -a "$log"
 import json, math, sys
+for side, line in (("lathe bench align", sys.argv[1]), ("align-torch.py", sys.argv[2])):
+    if not line.startswith("{"):
+        sys.exit(f"align-compare: {side} printed no JSON line (run it by hand to see its error)")
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 if a["tokens_per_step"] != b["tokens_per_step"] or a["trainable_params"] != b["trainable_params"]:
     sys.exit(f"align-compare: the two sides differ: tokens/step {a['tokens_per_step']} vs {b['tokens_per_step']}, "

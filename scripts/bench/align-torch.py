@@ -186,6 +186,8 @@ def main():
     ap.add_argument("--prompt-tokens", type=int, default=128)
     ap.add_argument("--response-tokens", type=int, default=128)
     a = ap.parse_args()
+    if min(a.threads, a.steps, a.pairs, a.rollouts, a.prompt_tokens, a.response_tokens) <= 0 or a.warmup < 0:
+        raise SystemExit("align-torch.py: --threads, --steps, --pairs, --rollouts, --prompt-tokens and --response-tokens must be positive, --warmup ≥ 0")
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)   # see train-torch.py: several-fold slower on Intel without it
     torch.manual_seed(1)
