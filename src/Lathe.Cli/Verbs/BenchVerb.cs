@@ -22,6 +22,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchServe.Create());
         bench.Subcommands.Add(BenchSpeculative.Create());
         bench.Subcommands.Add(BenchGrammar.Create());
+        bench.Subcommands.Add(BenchAlign.Create());
         return bench;
     }
 }
