@@ -27,6 +27,7 @@ internal static class AlignDpoVerb
         var beta = new Option<float>("--beta") { Description = "β: the strength of the KL constraint to the reference.", DefaultValueFactory = _ => 0.1f };
         var loss = new Option<string>("--loss") { Description = "sigmoid (DPO) or ipo.", DefaultValueFactory = _ => "sigmoid" };
         var smoothing = new Option<float>("--label-smoothing") { Description = "Conservative DPO: the assumed probability ε that a label is flipped.", DefaultValueFactory = _ => 0 };
+        var rpoAlpha = new Option<float>("--rpo-alpha") { Description = "TRL's rpo_alpha: α × the chosen replies' NLL added to the loss (keeps them likely; 0: plain DPO).", DefaultValueFactory = _ => 0 };
         var epochs = new Option<double>("--epochs") { Description = "Passes over the pairs (sets --steps when it is not given).", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Run folder.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out where its checkpoint left off." };
@@ -35,7 +36,7 @@ internal static class AlignDpoVerb
         var o = new TrainingOptionSet(steps: 0, batch: 8, block: 128, lr: 5e-5f, warmup: 10, evalEvery: 0);
         var command = new Command("dpo", "Direct preference optimisation (DPO, IPO, conservative DPO) of a policy on preference pairs.")
         {
-            model, data, val, valFraction, kinds, heldout, beta, loss, smoothing, epochs, output, resume, template,
+            model, data, val, valFraction, kinds, heldout, beta, loss, smoothing, rpoAlpha, epochs, output, resume, template,
         };
         tuningSet.AddTo(command);
         o.AddTo(command);
@@ -54,14 +55,16 @@ internal static class AlignDpoVerb
             var settings = new DpoSettings(r.GetValue(beta), type, r.GetValue(smoothing));
             if (!(settings.Beta > 0) || !float.IsFinite(settings.Beta)) throw new UserInputException($"--beta: {settings.Beta} must be positive");
             if (!(settings.LabelSmoothing >= 0 && settings.LabelSmoothing < 0.5f)) throw new UserInputException($"--label-smoothing: {settings.LabelSmoothing} must be in [0, 0.5)");
+            float alpha = r.GetValue(rpoAlpha);
+            if (!(alpha >= 0 && float.IsFinite(alpha))) throw new UserInputException($"--rpo-alpha: {alpha} must be ≥ 0");
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), AlignCommon.ParseKinds(r.GetValue(kinds)),
-                r.GetValue(heldout), settings, r.GetValue(epochs), r.GetValue(output)!, r.GetValue(resume), r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"));
+                r.GetValue(heldout), settings, alpha, r.GetValue(epochs), r.GetValue(output)!, r.GetValue(resume), r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"));
         });
         return command;
     }
 
     static int Run(string modelPath, string dataPath, string? valPath, double valFraction, IReadOnlySet<string>? kinds, string? heldoutPath,
-        DpoSettings settings, double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven)
+        DpoSettings settings, float rpoAlpha, double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven)
     {
         string? checkpoint = AlignCommon.CheckRunFolder("dpo", runDir, resume);
         if (!(epochs > 0)) throw new UserInputException($"--epochs: {epochs} must be positive");
@@ -72,7 +75,10 @@ internal static class AlignDpoVerb
             var saved = TrainerState.Load(Path.Combine(checkpoint!, Checkpoint.StateFile)).Options;
             training = stepsGiven ? saved with { Steps = training.Steps } : saved;   // more steps: the schedule stretches to them
             if (AlignedModel.ReadSettings(runDir)?["dpo"] is JsonObject d)
+            {
                 settings = new DpoSettings(d["beta"]!.GetValue<float>(), Enum.Parse<DpoLossType>(d["loss"]!.GetValue<string>()), d["label_smoothing"]!.GetValue<float>());
+                rpoAlpha = d["rpo_alpha"]?.GetValue<float>() ?? 0f;
+            }
         }
 
         // 1. Data first.
@@ -94,7 +100,7 @@ internal static class AlignDpoVerb
         int pad = policy.Loaded.PadId ?? policy.Loaded.EosId ?? 0;
         Console.Error.WriteLine($"dpo: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {policy.Method.Name}: " +
             $"{AlignCommon.TrainableCount(policy.Method):N0} trainable; {train.Count} pairs ({droppedTrain} too long), {val.Count} held out ({droppedVal} too long); " +
-            $"loss {settings.Loss.ToString().ToLowerInvariant()}, β {settings.Beta}, ε {settings.LabelSmoothing}; rows of {T}, batch {training.BatchSize / 2} pairs × {training.GradAccum}, " +
+            $"loss {settings.Loss.ToString().ToLowerInvariant()}, β {settings.Beta}, ε {settings.LabelSmoothing}, rpo α {rpoAlpha}; rows of {T}, batch {training.BatchSize / 2} pairs × {training.GradAccum}, " +
             $"{training.Steps} steps, lr {training.LearningRate:G3}");
 
         var before = resume ? null : AlignCommon.HeldOut("dpo", policy, heldoutPrompts, "before");
@@ -110,7 +116,7 @@ internal static class AlignDpoVerb
         {
             AlignCommon.WriteSettings(runDir, "dpo", modelPath, policy, new JsonObject
             {
-                ["dpo"] = new JsonObject { ["beta"] = settings.Beta, ["loss"] = settings.Loss.ToString(), ["label_smoothing"] = settings.LabelSmoothing },
+                ["dpo"] = new JsonObject { ["beta"] = settings.Beta, ["loss"] = settings.Loss.ToString(), ["label_smoothing"] = settings.LabelSmoothing, ["rpo_alpha"] = rpoAlpha },
             });
             (refC, refR) = ReferenceLogProbs.Compute(decoder, policy.Method, train, training.BatchSize, T, pad, average);
             ReferenceLogProbs.Save(referencePath, refC, refR);
@@ -118,7 +124,7 @@ internal static class AlignDpoVerb
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int startStep;
         using (var trainer = new Trainer(decoder, training, new PairBatchSource(train, training.Seed, pad), null, runDir, policy.TokenizerJson,
-                   new DpoObjective(policy.Method, refC, refR, settings), policy.Method.Trainable, method: policy.Method))
+                   new DpoObjective(policy.Method, refC, refR, settings, rpoAlpha), policy.Method.Trainable, method: policy.Method))
         {
             if (checkpoint is not null) trainer.Resume(checkpoint);
             startStep = trainer.Step;

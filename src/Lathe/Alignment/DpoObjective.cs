@@ -18,6 +18,7 @@ public sealed class DpoObjective : ITrainingObjective
     readonly ITuningMethod? _method;
     readonly float[] _referenceChosen, _referenceRejected;
     readonly DpoSettings _settings;
+    readonly float _rpoAlpha;
     readonly SequenceLogProbs _logProbs = new();
     readonly StepAverages _metrics = new("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins");
     float[] _refC = [], _refR = [];
@@ -25,8 +26,13 @@ public sealed class DpoObjective : ITrainingObjective
 
     /// <param name="referenceChosen">The reference's summed response log-probability of every pair's chosen response
     /// (length-averaged for IPO), indexed by pair.</param>
-    public DpoObjective(ITuningMethod? method, float[] referenceChosen, float[] referenceRejected, DpoSettings settings)
+    /// <param name="rpoAlpha">TRL's rpo_alpha (Pang et al. 2024): α × the chosen responses' mean next-token NLL added to
+    /// the loss, which keeps the chosen replies likely while their margin over the rejected ones grows — without it a
+    /// small model can push both down and drift far from the reference. 0: plain DPO.</param>
+    public DpoObjective(ITuningMethod? method, float[] referenceChosen, float[] referenceRejected, DpoSettings settings, float rpoAlpha = 0f)
     {
+        if (!(rpoAlpha >= 0f && float.IsFinite(rpoAlpha))) throw new ArgumentException($"dpo: rpo alpha {rpoAlpha} must be finite and ≥ 0.");
+        _rpoAlpha = rpoAlpha;
         if (referenceChosen.Length != referenceRejected.Length)
             throw new ArgumentException($"dpo: {referenceChosen.Length} chosen and {referenceRejected.Length} rejected reference log-probabilities.");
         _method = method; _referenceChosen = referenceChosen; _referenceRejected = referenceRejected;
@@ -43,7 +49,8 @@ public sealed class DpoObjective : ITrainingObjective
         var pairs = batch.Extra as PairBatch ?? throw new ArgumentException("dpo: the batch carries no preference pairs.");
         PairScores.RequireFull(pairs, Name);
         var policy = (CausalLM)model;
-        var sums = PolicyLogProbs(policy, _method, pairs.Rows, _settings.Loss == DpoLossType.Ipo);
+        var raw = _logProbs.Sums(policy, _method, pairs.Rows);
+        var sums = _settings.Loss == DpoLossType.Ipo ? Average(raw, pairs.Rows) : raw;
         var (chosen, rejected) = PairScores.Split(sums);
         int n = pairs.Pairs;
         if (_refC.Length != n) { _refC = new float[n]; _refR = new float[n]; }
@@ -54,14 +61,19 @@ public sealed class DpoObjective : ITrainingObjective
         }
         var loss = PreferenceLosses.Dpo(chosen, rejected, _refC, _refR, _settings, out var stats);
         _metrics.Add(stats.RewardsChosen, stats.RewardsRejected, stats.Accuracy, stats.Margin);
+        if (_rpoAlpha > 0)
+        {
+            int tokens = 0;
+            for (int i = 0; i < n; i++) tokens += pairs.Rows.ResponseTokens(2 * i);
+            var nll = Ops.Scale(Ops.SumAll(PairScores.Split(raw).Chosen), -1f / Math.Max(1, tokens));   // mean NLL per chosen token
+            loss = Ops.Add(loss, Ops.Scale(nll, _rpoAlpha));
+        }
         return policy.AddAuxiliaryLosses(loss);
     }
 
-    /// <summary>Per-row response log-probabilities (B): sums, or for IPO sums divided by the response length.</summary>
-    Tensor PolicyLogProbs(CausalLM policy, ITuningMethod? method, ResponseRows rows, bool average)
+    /// <summary>IPO's per-row response log-probabilities: sums divided by the response length.</summary>
+    Tensor Average(Tensor sums, ResponseRows rows)
     {
-        var sums = _logProbs.Sums(policy, method, rows);
-        if (!average) return sums;
         if (_inverseLength is null || _inverseLength.Length != rows.B) _inverseLength = Tensor.Zeros(rows.B);
         var inv = _inverseLength.AsSpan();
         for (int b = 0; b < rows.B; b++) inv[b] = 1f / Math.Max(1, rows.ResponseTokens(b));

@@ -133,6 +133,32 @@ public class AlignmentCoreTests
     }
 
     [Fact]
+    public void RPO_adds_alpha_times_the_chosen_replies_mean_NLL()
+    {
+        using var model = CausalLM.Create(Tiny, 4);
+        var pairs = Pairs(8);
+        var (refC, refR) = ReferenceLogProbs.Compute(model, null, pairs, 4, 10, 0, average: false);
+        // The oracle: the first batch's chosen log-probabilities from the same rows, summed and divided by their tokens.
+        var source = new PairBatchSource(pairs, 3, 0);
+        source.Next(new int[40], new int[40], new float[40], 4, 10);
+        var first = (PairBatch)source.Payload!;
+        double nll = 0;
+        int tokens = 0;
+        foreach (int i in first.PairIndex) { nll -= refC[i]; tokens += 3; }
+        nll /= tokens;
+        using var trainer = new Trainer(model, Options(4), new PairBatchSource(pairs, 3, 0), null, null, null,
+            new DpoObjective(null, refC, refR, new DpoSettings(0.5f), rpoAlpha: 0.7f));
+        // Two micro-batches (GradAccum 2): the trainer's loss is their mean; compare the first alone through one step's mean.
+        float loss = trainer.TrainStep();
+        source.Next(new int[40], new int[40], new float[40], 4, 10);
+        var second = (PairBatch)source.Payload!;
+        double nll2 = 0;
+        foreach (int i in second.PairIndex) nll2 -= refC[i];
+        nll2 /= 3 * second.Pairs;
+        Assert.Equal(Math.Log(2) + 0.7 * (nll + nll2) / 2, loss, 5);
+    }
+
+    [Fact]
     public void IPO_starts_at_its_target_squared_when_the_policy_is_its_reference()
     {
         using var model = CausalLM.Create(Tiny, 4);
