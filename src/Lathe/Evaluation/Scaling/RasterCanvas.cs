@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Lathe.Evaluation.Scaling;
 
 /// <summary>The pixel backend of <see cref="IChartCanvas"/>: paints the chart into an RGB image at <c>scale</c> device
@@ -341,9 +343,11 @@ internal sealed class RasterCanvas(int scale) : IChartCanvas
     {
         if (color == "white") return (255, 255, 255);
         if (color == "black") return (0, 0, 0);
-        static int Hex(string s) => Convert.ToInt32(s, 16);
-        if (color.Length == 7 && color[0] == '#') return (Hex(color[1..3]), Hex(color[3..5]), Hex(color[5..7]));
-        if (color.Length == 4 && color[0] == '#') return (Hex(color[1..2]) * 17, Hex(color[2..3]) * 17, Hex(color[3..4]) * 17);
+        bool ok = color.Length is 7 or 4 && color[0] == '#';
+        for (int k = 1; ok && k < color.Length; k++) ok = char.IsAsciiHexDigit(color[k]);
+        int Hex(int at, int length) => int.Parse(color.AsSpan(at, length), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+        if (ok && color.Length == 7) return (Hex(1, 2), Hex(3, 2), Hex(5, 2));
+        if (ok) return (Hex(1, 1) * 17, Hex(2, 1) * 17, Hex(3, 1) * 17);   // #abc is #aabbcc
         throw new ArgumentException($"chart colour \"{color}\": want #rgb, #rrggbb, white or black");
     }
 }

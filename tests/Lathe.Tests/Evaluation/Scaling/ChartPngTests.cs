@@ -194,6 +194,9 @@ public class ChartPngTests
         var e = Assert.Throws<ArgumentException>(() => chart.RenderPng());
         Assert.Equal("chart colour \"rebeccapurple\": want #rgb, #rrggbb, white or black", e.Message);
         Assert.Throws<ArgumentException>(() => new SvgChart("t", "x", "y", false, false).RenderPng(scale: 0));
+        Assert.Equal((0x11, 0xAA, 0xFF), RasterCanvas.Parse("#1aF"));
+        Assert.Equal((0x0C, 0x79, 0xA7), RasterCanvas.Parse("#0c79a7"));
+        Assert.Throws<ArgumentException>(() => RasterCanvas.Parse("#12345g"));
     }
 
     static string RunPython(string script, IEnumerable<string> args)
