@@ -95,6 +95,33 @@ public class ChartPngTests
     }
 
     [Fact]
+    public void A_line_is_anti_aliased_and_carries_exactly_its_width_of_ink()
+    {
+        // A black 2-unit line at x = 0.3 on a 0–1 axis: chart x 78 + 0.3·658 = 275.4, device 550.8, 4 pixels wide.
+        // Coverage falls linearly over the pixel at each edge, so one row's ink, Σ (255 − v)/255, is the width, 4,
+        // spread over pixels 548 (0.2), 549–551 (1) and 552 (0.8).
+        var chart = new SvgChart("t", "x", "y", logX: false, logY: false);
+        chart.SetRange(0, 1, 0, 1);
+        chart.AddLine(null, [(0.3, 0.1), (0.3, 0.9)], "#000000");
+        using var dir = new TempDir();
+        var (w, _, _, px) = Decode(chart.RenderPng(), dir);
+        int row = (int)((438 - 0.5 * 394) * Scale);   // y = 0.5, between grid lines
+        double ink = 0;
+        var partial = new List<int>();
+        for (int x = 540; x < 562; x++)
+        {
+            int v = Rgb(px, w, x, row) & 0xFF;
+            ink += (255 - v) / 255.0;
+            if (v is > 0 and < 255) partial.Add(x);
+        }
+        Assert.Equal(4.0, ink, 0.01);
+        Assert.Equal([548, 552], partial);
+        Assert.Equal(204, Rgb(px, w, 548, row) & 0xFF);   // 255 − 0.2·255
+        Assert.Equal(0, Rgb(px, w, 550, row) & 0xFF);
+        Assert.Equal(51, Rgb(px, w, 552, row) & 0xFF);     // 255 − 0.8·255
+    }
+
+    [Fact]
     public void The_y_label_is_drawn_rotated_reading_upwards()
     {
         var chart = new SvgChart("t", "x", "validation loss (nats/token)", logX: false, logY: false);
