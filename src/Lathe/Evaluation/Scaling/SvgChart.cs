@@ -199,6 +199,4 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
             return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * power;
         }
     }
-
-    internal static string Escape(string s) => Levels.HtmlText.Escape(s);
 }
