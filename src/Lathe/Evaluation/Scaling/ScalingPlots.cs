@@ -3,35 +3,56 @@ using Lathe.IO;
 
 namespace Lathe.Evaluation.Scaling;
 
-/// <summary>The scaling report's three plots as self-contained SVG: loss against compute with the fitted frontier,
-/// the IsoFLOP profiles, and predicted against measured loss.</summary>
+/// <summary>The scaling report's three plots: loss against compute with the fitted frontier, the IsoFLOP profiles,
+/// and predicted against measured loss — each as self-contained SVG (what the report pages embed) and as a PNG of the
+/// same drawing (for places that want a picture: a README, an issue, a slide).</summary>
 public static class ScalingPlots
 {
-    /// <summary>File names <see cref="WriteAll"/> uses.</summary>
+    /// <summary>File names <see cref="WriteAll"/> uses for the SVGs; each PNG has the same base name.</summary>
     public const string LossVsComputeFile = "loss_vs_compute.svg", IsoFlopFile = "isoflop.svg", PredictedVsMeasuredFile = "predicted_vs_measured.svg";
 
     const string RunColor = "#0072B2", FrontierColor = "#D55E00", HeldOutColor = "#CC0000", PredictedColor = "#009E73";
 
-    /// <summary>Writes the plots into <paramref name="folder"/> atomically (the IsoFLOP plot only when that fit
-    /// succeeded); returns the paths written.</summary>
+    /// <summary>Writes each plot into <paramref name="folder"/> atomically as NAME.svg and NAME.png (the IsoFLOP plot
+    /// only when that fit succeeded); returns the paths written, each SVG before its PNG.</summary>
     public static IReadOnlyList<string> WriteAll(string folder, ScalingAnalysis analysis)
     {
         var written = new List<string>();
-        void Save(string name, string svg)
+        void Save(string name, SvgChart chart)
         {
-            string path = Path.Combine(folder, name);
-            AtomicFile.WriteAllText(path, svg);
-            written.Add(path);
+            string svg = Path.Combine(folder, name), png = Path.ChangeExtension(svg, ".png");
+            AtomicFile.WriteAllText(svg, chart.Render());
+            AtomicFile.WriteAllBytes(png, chart.RenderPng());
+            written.Add(svg);
+            written.Add(png);
         }
-        Save(LossVsComputeFile, LossVsCompute(analysis));
-        if (analysis.IsoFlop is not null) Save(IsoFlopFile, IsoFlopProfiles(analysis.IsoFlop));
-        Save(PredictedVsMeasuredFile, PredictedVsMeasured(analysis));
+        Save(LossVsComputeFile, LossVsComputeChart(analysis));
+        if (analysis.IsoFlop is not null) Save(IsoFlopFile, IsoFlopChart(analysis.IsoFlop));
+        Save(PredictedVsMeasuredFile, PredictedVsMeasuredChart(analysis));
         return written;
     }
 
+    /// <summary>The loss-vs-compute plot as SVG.</summary>
+    public static string LossVsCompute(ScalingAnalysis analysis) => LossVsComputeChart(analysis).Render();
+
+    /// <summary>The IsoFLOP plot as SVG.</summary>
+    public static string IsoFlopProfiles(IsoFlopResult iso) => IsoFlopChart(iso).Render();
+
+    /// <summary>The predicted-vs-measured plot as SVG.</summary>
+    public static string PredictedVsMeasured(ScalingAnalysis analysis) => PredictedVsMeasuredChart(analysis).Render();
+
+    /// <summary>The loss-vs-compute plot as PNG bytes (1520×1000 RGB).</summary>
+    public static byte[] LossVsComputePng(ScalingAnalysis analysis) => LossVsComputeChart(analysis).RenderPng();
+
+    /// <summary>The IsoFLOP plot as PNG bytes.</summary>
+    public static byte[] IsoFlopProfilesPng(IsoFlopResult iso) => IsoFlopChart(iso).RenderPng();
+
+    /// <summary>The predicted-vs-measured plot as PNG bytes.</summary>
+    public static byte[] PredictedVsMeasuredPng(ScalingAnalysis analysis) => PredictedVsMeasuredChart(analysis).RenderPng();
+
     /// <summary>Loss against compute (log x): every fitted run, the frontier L(N_opt(C), D_opt(C)) across the runs and
     /// held-out runs, and each held-out run measured beside its prediction.</summary>
-    public static string LossVsCompute(ScalingAnalysis analysis)
+    static SvgChart LossVsComputeChart(ScalingAnalysis analysis)
     {
         var law = analysis.Parametric.Law;
         var chart = new SvgChart("Loss vs compute", "compute C (FLOPs)", "validation loss (nats/token)", logX: true, logY: false);
@@ -47,11 +68,11 @@ public static class ScalingPlots
             chart.AddPoints("held out: measured", analysis.Predictions.Select(p => (p.Run.Compute, p.Run.Loss)), HeldOutColor, SvgMarker.Square, size: 5);
             chart.AddPoints("held out: predicted", analysis.Predictions.Select(p => (p.Run.Compute, p.Predicted)), PredictedColor, SvgMarker.Cross, size: 7);
         }
-        return chart.Render();
+        return chart;
     }
 
     /// <summary>Loss against N (log x) per compute budget: the runs, the fitted parabola, and its minimum.</summary>
-    public static string IsoFlopProfiles(IsoFlopResult iso)
+    static SvgChart IsoFlopChart(IsoFlopResult iso)
     {
         var chart = new SvgChart("IsoFLOP profiles", "non-embedding parameters N", "validation loss (nats/token)", logX: true, logY: false);
         for (int i = 0; i < iso.Budgets.Count; i++)
@@ -66,11 +87,11 @@ public static class ScalingPlots
             chart.AddPoints(null, [(b.OptimalParameters, b.MinimumLoss)], color, SvgMarker.Cross, size: 6);
         }
         chart.AddPoints(string.Create(CultureInfo.InvariantCulture, $"minima: N_opt ∝ C^{iso.Parameters.Exponent:F3}"), [], "#000000", SvgMarker.Cross, size: 6);
-        return chart.Render();
+        return chart;
     }
 
     /// <summary>Predicted against measured loss for the fitted runs and the held-out runs, with the line y = x.</summary>
-    public static string PredictedVsMeasured(ScalingAnalysis analysis)
+    static SvgChart PredictedVsMeasuredChart(ScalingAnalysis analysis)
     {
         var law = analysis.Parametric.Law;
         var chart = new SvgChart("Predicted vs measured loss", "measured loss (nats/token)", "predicted loss (nats/token)", logX: false, logY: false)
@@ -88,6 +109,6 @@ public static class ScalingPlots
         chart.AddLine(null, [(lo - pad, 0.98 * (lo - pad)), (hi + pad, 0.98 * (hi + pad))], "#bbbbbb");
         chart.AddPoints($"fitted runs ({fitted.Count})", fitted, RunColor);
         if (held.Count > 0) chart.AddPoints($"held out ({held.Count})", held, HeldOutColor, SvgMarker.Square, size: 5);
-        return chart.Render();
+        return chart;
     }
 }

@@ -1,15 +1,15 @@
 using System.Globalization;
-using System.Text;
 
 namespace Lathe.Evaluation.Scaling;
 
 /// <summary>Marker shapes of a point series.</summary>
 public enum SvgMarker { Circle, Square, Diamond, Cross }
 
-/// <summary>A small self-contained SVG chart: one plot area with linear or logarithmic axes, ticks, grid, labels and a
-/// legend; point and line series. No scripts, no external fonts or styles (generic font families only), so the file
-/// renders the same offline, in a browser, or embedded in a report. Deterministic: the same series give the same
-/// bytes.</summary>
+/// <summary>A small chart: one plot area with linear or logarithmic axes, ticks, grid, labels and a legend; point and
+/// line series. Drawn once over <see cref="IChartCanvas"/> and output as self-contained SVG (<see cref="Render"/>: no
+/// scripts, no external fonts or styles, generic font families only, so it renders the same offline, in a browser, or
+/// embedded in a report) or as a PNG painted by our own rasteriser (<see cref="RenderPng"/>). Deterministic: the same
+/// series give the same bytes.</summary>
 internal sealed class SvgChart(string title, string xLabel, string yLabel, bool logX, bool logY)
 {
     /// <summary>Colours that stay distinct for the colour-blind (Okabe &amp; Ito 2008).</summary>
@@ -54,58 +54,70 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
     List<(double X, double Y)> Usable(IEnumerable<(double X, double Y)> points) =>
         points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!logX || p.X > 0) && (!logY || p.Y > 0)).ToList();
 
+    /// <summary>The chart as a self-contained SVG document.</summary>
     public string Render()
+    {
+        var svg = new SvgCanvas();
+        Draw(svg);
+        return svg.Result();
+    }
+
+    /// <summary>The same chart as a PNG (8-bit RGB, <paramref name="scale"/> device pixels per chart unit, so 1520×1000
+    /// at the default 2).</summary>
+    public byte[] RenderPng(int scale = 2)
+    {
+        var raster = new RasterCanvas(scale);
+        Draw(raster);
+        return raster.EncodePng();
+    }
+
+    /// <summary>The drawing, once, for every backend.</summary>
+    void Draw(IChartCanvas canvas)
     {
         var (xLo, xHi) = fixedX ?? Range(series.SelectMany(s => s.Points).Select(p => p.X), logX);
         var (yLo, yHi) = fixedY ?? Range(series.SelectMany(s => s.Points).Select(p => p.Y), logY);
         var xAxis = new Axis(xLo, xHi, logX, Left, Width - Right);
         var yAxis = new Axis(yLo, yHi, logY, Height - Bottom, Top);
-        var svg = new StringBuilder();
-        svg.Append($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        svg.Append($"<title>{Escape(title)}</title>\n");
-        svg.Append($"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/>\n");
-        svg.Append($"<defs><clipPath id=\"plot\"><rect x=\"{Left}\" y=\"{Top}\" width=\"{Width - Left - Right}\" height=\"{Height - Top - Bottom}\"/></clipPath></defs>\n");
+        canvas.Begin(Width, Height, title);
+        canvas.Rect(0, 0, Width, Height, new ChartPaint(Fill: "white"));
         // Grid and ticks.
-        foreach (var (value, label) in xAxis.Ticks())
+        var grid = ChartPaint.StrokeOnly("#e4e4e4");
+        var ink = ChartPaint.StrokeOnly("#333");
+        foreach (var (value, label, exponent) in xAxis.Ticks())
         {
-            string x = F(xAxis.Map(value));
-            svg.Append($"<line x1=\"{x}\" y1=\"{Top}\" x2=\"{x}\" y2=\"{Height - Bottom}\" stroke=\"#e4e4e4\"/>");
-            svg.Append($"<line x1=\"{x}\" y1=\"{Height - Bottom}\" x2=\"{x}\" y2=\"{Height - Bottom + 5}\" stroke=\"#333\"/>");
-            svg.Append($"<text x=\"{x}\" y=\"{Height - Bottom + 19}\" text-anchor=\"middle\">{label}</text>\n");
+            double x = xAxis.Map(value);
+            canvas.Line(x, Top, x, Height - Bottom, grid);
+            canvas.Line(x, Height - Bottom, x, Height - Bottom + 5, ink);
+            canvas.Text(x, Height - Bottom + 19, new ChartText(label, TextAnchor.Middle, Superscript: exponent));
         }
-        foreach (var (value, label) in yAxis.Ticks())
+        foreach (var (value, label, exponent) in yAxis.Ticks())
         {
-            string y = F(yAxis.Map(value));
-            svg.Append($"<line x1=\"{Left}\" y1=\"{y}\" x2=\"{Width - Right}\" y2=\"{y}\" stroke=\"#e4e4e4\"/>");
-            svg.Append($"<line x1=\"{Left - 5}\" y1=\"{y}\" x2=\"{Left}\" y2=\"{y}\" stroke=\"#333\"/>");
-            svg.Append($"<text x=\"{Left - 8}\" y=\"{y}\" text-anchor=\"end\" dominant-baseline=\"middle\">{label}</text>\n");
+            double y = yAxis.Map(value);
+            canvas.Line(Left, y, Width - Right, y, grid);
+            canvas.Line(Left - 5, y, Left, y, ink);
+            canvas.Text(Left - 8, y, new ChartText(label, TextAnchor.End, MiddleBaseline: true, Superscript: exponent));
         }
-        svg.Append($"<rect x=\"{Left}\" y=\"{Top}\" width=\"{Width - Left - Right}\" height=\"{Height - Top - Bottom}\" fill=\"none\" stroke=\"#333\"/>\n");
-        svg.Append($"<text x=\"{Width / 2}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">{Escape(title)}</text>\n");
-        svg.Append($"<text x=\"{(Left + Width - Right) / 2}\" y=\"{Height - 18}\" text-anchor=\"middle\" font-size=\"13\">{Escape(xLabel)}</text>\n");
-        svg.Append($"<text transform=\"translate(20 {(Top + Height - Bottom) / 2}) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">{Escape(yLabel)}</text>\n");
+        canvas.Rect(Left, Top, Width - Left - Right, Height - Top - Bottom, ink);
+        canvas.Text(Width / 2, 24, new ChartText(title, TextAnchor.Middle, Size: 15, Bold: true));
+        canvas.Text((Left + Width - Right) / 2, Height - 18, new ChartText(xLabel, TextAnchor.Middle, Size: 13));
+        canvas.Text(20, (Top + Height - Bottom) / 2, new ChartText(yLabel, TextAnchor.Middle, Size: 13, Rotated: true));
         // Series, clipped to the plot area.
-        svg.Append("<g clip-path=\"url(#plot)\">\n");
+        canvas.BeginClip("plot", Left, Top, Width - Left - Right, Height - Top - Bottom);
         foreach (var s in series)
         {
             if (s.Points.Count == 0) continue;
             if (s.Line)
-            {
-                svg.Append($"<polyline fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\"{(s.Dashed ? " stroke-dasharray=\"6 4\"" : "")} points=\"");
-                svg.Append(string.Join(" ", s.Points.Select(p => $"{F(xAxis.Map(p.X))},{F(yAxis.Map(p.Y))}")));
-                svg.Append("\"/>\n");
-            }
+                canvas.Polyline(s.Points.Select(p => (xAxis.Map(p.X), yAxis.Map(p.Y))).ToList(),
+                    ChartPaint.StrokeOnly(s.Color, 2, s.Dashed));
             else
-                foreach (var p in s.Points) svg.Append(Marker(s, xAxis.Map(p.X), yAxis.Map(p.Y))).Append('\n');
+                foreach (var p in s.Points) Marker(canvas, s, xAxis.Map(p.X), yAxis.Map(p.Y));
         }
-        svg.Append("</g>\n");
-        Legend(svg);
-        svg.Append("</svg>\n");
-        return svg.ToString();
+        canvas.EndClip();
+        Legend(canvas);
     }
 
-    // Legend box in the top-right corner of the plot area.
-    void Legend(StringBuilder svg)
+    // Legend box in a corner of the plot area.
+    void Legend(IChartCanvas canvas)
     {
         var entries = series.Where(s => s.Label is not null).ToList();
         if (entries.Count == 0) return;
@@ -113,31 +125,32 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
         int boxWidth = 24 + 7 * entries.Max(e => e.Label!.Length) + 12;
         int boxHeight = entries.Count * rowHeight + 8;
         int x0 = LegendLeft ? Left + 8 : Width - Right - boxWidth - 8, y0 = LegendBottom ? Height - Bottom - boxHeight - 8 : Top + 8;
-        svg.Append($"<g class=\"legend\"><rect x=\"{x0}\" y=\"{y0}\" width=\"{boxWidth}\" height=\"{boxHeight}\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#999\"/>\n");
+        canvas.BeginGroup("legend");
+        canvas.Rect(x0, y0, boxWidth, boxHeight, new ChartPaint("white", 0.9, "#999"));
         for (int i = 0; i < entries.Count; i++)
         {
             var e = entries[i];
             double cy = y0 + 4 + rowHeight * i + rowHeight / 2.0;
             if (e.Line)
-                svg.Append($"<line x1=\"{x0 + 6}\" y1=\"{F(cy)}\" x2=\"{x0 + 24}\" y2=\"{F(cy)}\" stroke=\"{e.Color}\" stroke-width=\"2\"{(e.Dashed ? " stroke-dasharray=\"6 4\"" : "")}/>");
+                canvas.Line(x0 + 6, cy, x0 + 24, cy, ChartPaint.StrokeOnly(e.Color, 2, e.Dashed));
             else
-                svg.Append(Marker(e, x0 + 15, cy));
-            svg.Append($"<text x=\"{x0 + 30}\" y=\"{F(cy)}\" dominant-baseline=\"middle\">{Escape(e.Label!)}</text>\n");
+                Marker(canvas, e, x0 + 15, cy);
+            canvas.Text(x0 + 30, cy, new ChartText(e.Label!, MiddleBaseline: true));
         }
-        svg.Append("</g>\n");
+        canvas.EndGroup();
     }
 
-    static string Marker(Series s, double x, double y)
+    static void Marker(IChartCanvas canvas, Series s, double x, double y)
     {
-        string paint = s.Hollow ? $"fill=\"white\" stroke=\"{s.Color}\" stroke-width=\"1.5\"" : $"fill=\"{s.Color}\" fill-opacity=\"0.85\" stroke=\"white\" stroke-width=\"0.5\"";
+        var paint = s.Hollow ? new ChartPaint("white", 1, s.Color, 1.5) : new ChartPaint(s.Color, 0.85, "white", 0.5);
         double r = s.Size;
-        return s.Marker switch
+        switch (s.Marker)
         {
-            SvgMarker.Square => $"<rect x=\"{F(x - r)}\" y=\"{F(y - r)}\" width=\"{F(2 * r)}\" height=\"{F(2 * r)}\" {paint}/>",
-            SvgMarker.Diamond => $"<polygon points=\"{F(x)},{F(y - r * 1.3)} {F(x + r * 1.3)},{F(y)} {F(x)},{F(y + r * 1.3)} {F(x - r * 1.3)},{F(y)}\" {paint}/>",
-            SvgMarker.Cross => $"<path d=\"M{F(x - r)} {F(y - r)}L{F(x + r)} {F(y + r)}M{F(x - r)} {F(y + r)}L{F(x + r)} {F(y - r)}\" stroke=\"{s.Color}\" stroke-width=\"2\" fill=\"none\"/>",
-            _ => $"<circle cx=\"{F(x)}\" cy=\"{F(y)}\" r=\"{F(r)}\" {paint}/>",
-        };
+            case SvgMarker.Square: canvas.Rect(x - r, y - r, 2 * r, 2 * r, paint); break;
+            case SvgMarker.Diamond: canvas.Polygon([(x, y - r * 1.3), (x + r * 1.3, y), (x, y + r * 1.3), (x - r * 1.3, y)], paint); break;
+            case SvgMarker.Cross: canvas.Segments([(x - r, y - r, x + r, y + r), (x - r, y + r, x + r, y - r)], ChartPaint.StrokeOnly(s.Color, 2)); break;
+            default: canvas.Circle(x, y, r, paint); break;
+        }
     }
 
     // The data's range padded by 5% of its span (in log space on a log axis), so no point sits on the frame.
@@ -164,19 +177,19 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
         }
 
         // Decades on a log axis spanning at least one; otherwise 1-2-5 steps (in log space when the log axis is short).
-        public IEnumerable<(double Value, string Label)> Ticks()
+        public IEnumerable<(double Value, string Label, string? Exponent)> Ticks()
         {
             if (log && b - a >= 1)
             {
                 int step = Math.Max(1, (int)Math.Ceiling((b - a) / 8));
                 for (int k = (int)Math.Ceiling(a); k <= Math.Floor(b); k++)
-                    if (k % step == 0) yield return (Math.Pow(10, k), $"10<tspan dy=\"-6\" font-size=\"9\">{k}</tspan>");
+                    if (k % step == 0) yield return (Math.Pow(10, k), "10", k.ToString(CultureInfo.InvariantCulture));
                 yield break;
             }
             double lo = log ? Math.Pow(10, a) : a, hi = log ? Math.Pow(10, b) : b;
             double niceStep = Nice((hi - lo) / 5);
             for (double v = Math.Ceiling(lo / niceStep) * niceStep; v <= hi + niceStep * 1e-9; v += niceStep)
-                yield return (v, Escape((Math.Abs(v) < niceStep * 1e-9 ? 0 : v).ToString("G4", CultureInfo.InvariantCulture)));
+                yield return (v, (Math.Abs(v) < niceStep * 1e-9 ? 0 : v).ToString("G4", CultureInfo.InvariantCulture), null);
         }
 
         static double Nice(double raw)
@@ -186,8 +199,4 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel, bool 
             return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * power;
         }
     }
-
-    static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-
-    internal static string Escape(string s) => Levels.HtmlText.Escape(s);
 }

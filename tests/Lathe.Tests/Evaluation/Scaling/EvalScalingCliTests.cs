@@ -87,6 +87,9 @@ public class EvalScalingCliTests : IDisposable
         {
             var x = XDocument.Load(PathOf("out/" + svg));   // well-formed XML
             Assert.Equal("svg", x.Root!.Name.LocalName);
+            // Beside it the same chart as a PNG.
+            var (w, h, _, _) = Browser.PngPixels.Read(PathOf("out/" + Path.ChangeExtension(svg, ".png")));
+            Assert.Equal((1520, 1000), (w, h));
         }
     }
 
