@@ -141,7 +141,7 @@ public sealed class RejectionSampler
             if (resume && File.Exists(path))
             {
                 if (!File.ReadAllLines(path).SequenceEqual(lines))
-                    throw new InvalidDataException($"{path}: round {round}'s samples drawn again differ from the winners written before (sampling is not reproducible here); the round cannot continue bit for bit");
+                    throw new InvalidDataException($"{path}: round {round}'s samples drawn again differ from the winners written before (the policy or its sampling is not as the interrupted run had it); the round cannot continue bit for bit");
             }
             else AiFeedback.WriteJsonl(path, lines);
         }

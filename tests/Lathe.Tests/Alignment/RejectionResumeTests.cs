@@ -31,7 +31,7 @@ public class RejectionResumeTests
         }
     }
 
-    sealed record Outcome(List<RejectionRound> Rounds, bool Interrupted, int[][] Weights);
+    sealed record Outcome(List<RejectionRound> Rounds, bool Interrupted, int[][] Weights, int FirstStep);
 
     // A fresh tiny policy (as a new process would load it) run into runDir; cancelled after step stopStep of round
     // stopRound (0: never), the way the CLI's Ctrl-C handler cancels the trainer's token.
@@ -46,15 +46,16 @@ public class RejectionResumeTests
             Training = new TrainingOptions { Steps = Steps, BatchSize = 4, BlockSize = 64, LearningRate = 1e-2f, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, Seed = 9 },
         });
         using var cancel = new CancellationTokenSource();
-        int round = 0;
+        int round = 0, first = 0;
         var (done, interrupted) = sampler.RunAll(RejectionSamplingTests.Prompts(8), runDir, resume, cancel.Token, p =>
         {
+            if (first == 0) first = p.Step;
             if (p.Step == 1) round++;   // a round that starts afresh reports its step 1 first
             if (round == stopRound && p.Step == stopStep) cancel.Cancel();
         });
         // The weights as bits (−0 and NaN compare as what they are), the model's and the method's own.
         var weights = model.Model.Parameters.Concat(tuning.Trainable).Select(p => MemoryMarshal.Cast<float, int>(p.Value.ToArray().AsSpan()).ToArray()).ToArray();
-        return new Outcome(done, interrupted, weights);
+        return new Outcome(done, interrupted, weights, first);
     }
 
     static byte[] Bytes(string dir, string file) => File.ReadAllBytes(Path.Combine(dir, file));
@@ -82,6 +83,7 @@ public class RejectionResumeTests
 
         var b = Run(broken, method, resume: true);
         Assert.False(b.Interrupted);
+        Assert.Equal(4, b.FirstStep);   // the round's trainer went on from its checkpoint, not from step 1
         Assert.Equal(Rounds, b.Rounds.Count);
         Assert.Equal(a.Weights.Length, b.Weights.Length);
         for (int i = 0; i < a.Weights.Length; i++) Assert.True(a.Weights[i].AsSpan().SequenceEqual(b.Weights[i]), $"tensor {i} differs after resume");
