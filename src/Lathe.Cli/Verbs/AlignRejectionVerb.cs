@@ -100,6 +100,9 @@ internal static class AlignRejectionVerb
             }.Validate();
         }
         catch (ArgumentException e) { throw new UserInputException($"rejection: --resume: {e.Message}"); }
+        // Checked before anything is loaded or align.json rewritten with the new count.
+        int finished = RejectionSampler.FinishedRounds(runDir).Count;
+        if (finished > options.Rounds) throw new UserInputException($"--rounds: {options.Rounds} is fewer than the {finished} rounds {runDir} has finished");
         var reward = new RewardOptionSet.Choice(Get<string?>(rs, "reward", true), Get<string?>(rs, "helpfulness", true), Get<string?>(rs, "safety", true));
         if (!reward.Given) throw new UserInputException($"rejection: --resume: {file}: no reward model");
         return Run(Get<string>(settings, "base"), Get<string>(rs, "prompts"), Get<int>(rs, "limit"), reward, Get<int>(rs, "max_new_tokens"), heldoutPath, runDir,
