@@ -170,8 +170,10 @@ internal static class AlignRejectionVerb
             }
             if (interrupted)
             {
-                string roundDir = RejectionSampler.RoundFolder(runDir, results.Count + 1);
-                Console.Error.WriteLine($"rejection: interrupted in round {results.Count + 1}; its checkpoint is in {Path.Combine(roundDir, Checkpoint.Folder)} (continue with --resume)");
+                string checkpoint = Path.Combine(RejectionSampler.RoundFolder(runDir, results.Count + 1), Checkpoint.Folder);
+                Console.Error.WriteLine(Directory.Exists(checkpoint)
+                    ? $"rejection: interrupted in round {results.Count + 1}; its checkpoint is in {checkpoint} (continue with --resume)"
+                    : $"rejection: interrupted after round {results.Count} (continue with --resume)");
                 return 130;
             }
             PublishCheckpoint(Path.Combine(RejectionSampler.RoundFolder(runDir, options.Rounds), Checkpoint.Folder), Path.Combine(runDir, Checkpoint.Folder));

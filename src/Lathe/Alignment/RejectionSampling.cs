@@ -242,7 +242,8 @@ public sealed class RejectionSampler
             RejectionRound r;
             try
             {
-                var e = JsonDocument.Parse(line).RootElement;
+                using var doc = JsonDocument.Parse(line);
+                var e = doc.RootElement;
                 double loss = e.GetProperty("last_loss").GetDouble();
                 r = new RejectionRound(e.GetProperty("round").GetInt32(), e.GetProperty("mean_best_reward").GetDouble(), e.GetProperty("mean_reward").GetDouble(),
                     e.GetProperty("winners_mean_tokens").GetDouble(), [], [])
@@ -273,7 +274,9 @@ public sealed class RejectionSampler
     {
         string path = Path.Combine(roundDir, "metrics.jsonl");
         string? last = File.Exists(path) ? File.ReadLines(path).LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) : null;
-        return last is null ? double.NaN : JsonDocument.Parse(last).RootElement.GetProperty("loss").GetDouble();
+        if (last is null) return double.NaN;
+        using var doc = JsonDocument.Parse(last);
+        return doc.RootElement.GetProperty("loss").GetDouble();
     }
 
     /// <summary>The winners as chat JSONL (the shape `lathe finetune` reads: <c>{"messages":[…, assistant]}</c>) with
