@@ -6,6 +6,7 @@ using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.IO;
 using Lathe.Tensors.Threading;
+using Lathe.Training;
 using Lathe.Tuning;
 
 namespace Lathe.Cli.Verbs;
@@ -18,8 +19,8 @@ internal static class AlignRejectionVerb
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The policy to start from (an SFT checkpoint or run folder, or a GGUF file).", Required = true };
-        var prompts = new Option<string>("--prompts") { Description = "Prompts: JSONL of {\"prompt\",\"kind\"?} (.gz too; preference-pair files work).", Required = true };
+        var model = new Option<string?>("--model") { Description = "The policy to start from (an SFT checkpoint or run folder, or a GGUF file)." };
+        var prompts = new Option<string?>("--prompts") { Description = "Prompts: JSONL of {\"prompt\",\"kind\"?} (.gz too; preference-pair files work)." };
         var limit = new Option<int>("--limit") { Description = "Use only the first N prompts (0: all)." };
         var rewards = new RewardOptionSet();
         var samples = new Option<int>("--samples") { Description = "Samples per prompt (K).", DefaultValueFactory = _ => 4 };
@@ -29,12 +30,13 @@ internal static class AlignRejectionVerb
         var epochs = new Option<double>("--epochs") { Description = "Passes over a round's winners (sets --steps per round when it is not given).", DefaultValueFactory = _ => 1 };
         var heldout = new Option<string?>("--heldout") { Description = "Held-out prompts (JSONL of {\"prompt\",\"kind\",\"answer\"}): behaviour metrics of greedy replies before and after." };
         var output = new Option<string>("--out") { Description = "Run folder.", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out bit for bit: its settings come from its align.json (only --rounds, to extend it, --heldout and --threads apply)." };
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
         var tuningSet = new TuningOptionSet(TuningOptions.Full, "full, lora, qlora or adapter");
         var o = new TrainingOptionSet(steps: 0, batch: 8, block: 128, lr: 5e-5f, warmup: 5, evalEvery: 0);
         var command = new Command("rejection", "Rejection-sampling fine-tuning (Llama 2): best of K samples per prompt by a reward model, then SFT on the winners, for R rounds.")
         {
-            model, prompts, limit, samples, rounds, temperature, maxNew, epochs, heldout, output, template,
+            model, prompts, limit, samples, rounds, temperature, maxNew, epochs, heldout, output, resume, template,
         };
         rewards.AddTo(command);
         tuningSet.AddTo(command);
@@ -42,6 +44,9 @@ internal static class AlignRejectionVerb
         command.SetAction(r =>
         {
             ComputePool.SetSharedThreads(o.Threads(r));
+            string runDir = r.GetValue(output)!;
+            if (r.GetValue(resume))
+                return Resume(runDir, r.GetResult(rounds) is { Implicit: false } ? r.GetValue(rounds) : null, r.GetValue(heldout));
             var training = o.Read(r, allowZeroSteps: true);
             var tuning = tuningSet.Read(r);
             if (r.GetResult(o.Lr) is null or { Implicit: true } && tuning.Method != TuningOptions.Full) training = training with { LearningRate = 5e-4f };
@@ -51,21 +56,71 @@ internal static class AlignRejectionVerb
                 Training = training, Epochs = r.GetValue(epochs),
             }.Validate();
             if (r.GetValue(limit) < 0) throw new UserInputException($"--limit: {r.GetValue(limit)} must be ≥ 0");
-            return Run(r.GetValue(model)!, r.GetValue(prompts)!, r.GetValue(limit), rewards.Read(r, "rejection"),
-                r.GetValue(maxNew), r.GetValue(heldout), r.GetValue(output)!, r.GetValue(template), tuning, options);
+            string modelPath = r.GetValue(model) ?? throw new UserInputException("rejection: --model is required (unless --resume)");
+            string promptsPath = r.GetValue(prompts) ?? throw new UserInputException("rejection: --prompts is required (unless --resume)");
+            return Run(modelPath, promptsPath, r.GetValue(limit), rewards.Read(r, "rejection"),
+                r.GetValue(maxNew), r.GetValue(heldout), runDir, r.GetValue(template), tuning, options, resume: false);
         });
         return command;
     }
 
+    // align.json keys this verb writes under "rejection" beyond the figures: what --resume rebuilds the run from.
+    const string TuningKey = "tuning_options", TrainingKey = "training";
+
+    // Everything from the run's align.json as the first run wrote it; a larger --rounds extends the run.
+    static int Resume(string runDir, int? rounds, string? heldoutPath)
+    {
+        string file = Path.Combine(runDir, AlignedModel.SettingsFile);
+        var settings = AlignedModel.ReadSettings(runDir) ?? throw new UserInputException($"rejection: --resume: {runDir} holds no run ({AlignedModel.SettingsFile} not found)");
+        if (settings["method"] is not JsonValue m || m.GetValueKind() != JsonValueKind.String || m.GetValue<string>() != "rejection")
+            throw new UserInputException($"rejection: --resume: {file} is not a rejection-sampling run's");
+        if (settings["rejection"] is not JsonObject rs) throw new UserInputException($"rejection: --resume: {file}: no \"rejection\" settings");
+        T Get<T>(JsonObject o, string key, bool nullable = false)
+        {
+            try
+            {
+                var node = o[key];
+                if (node is null && !nullable) throw new InvalidOperationException("missing");
+                return node is null ? default! : node.Deserialize<T>()!;
+            }
+            catch (Exception e) when (e is InvalidOperationException or JsonException or FormatException or NotSupportedException)
+            {
+                throw new UserInputException($"rejection: --resume: {file}: \"{key}\" cannot be read (a run from before --resume existed cannot be resumed)");
+            }
+        }
+        var training = Get<TrainingOptions>(rs, TrainingKey);
+        var tuning = Get<TuningOptions>(rs, TuningKey);
+        RejectionOptions options;
+        try
+        {
+            options = new RejectionOptions
+            {
+                Samples = Get<int>(rs, "samples"), Rounds = rounds ?? Get<int>(rs, "rounds"), Temperature = Get<float>(rs, "temperature"),
+                Seed = training.Seed, Training = training, Epochs = Get<double>(rs, "epochs"),
+            }.Validate();
+        }
+        catch (ArgumentException e) { throw new UserInputException($"rejection: --resume: {e.Message}"); }
+        // Checked before anything is loaded or align.json rewritten with the new count.
+        int finished = RejectionSampler.FinishedRounds(runDir).Count;
+        if (finished > options.Rounds) throw new UserInputException($"--rounds: {options.Rounds} is fewer than the {finished} rounds {runDir} has finished");
+        var reward = new RewardOptionSet.Choice(Get<string?>(rs, "reward", true), Get<string?>(rs, "helpfulness", true), Get<string?>(rs, "safety", true));
+        if (!reward.Given) throw new UserInputException($"rejection: --resume: {file}: no reward model");
+        return Run(Get<string>(settings, "base"), Get<string>(rs, "prompts"), Get<int>(rs, "limit"), reward, Get<int>(rs, "max_new_tokens"), heldoutPath, runDir,
+            Get<string>(settings, "template"), tuning, options, resume: true);
+    }
+
     static int Run(string modelPath, string promptsPath, int limit, RewardOptionSet.Choice rewards, int maxNewTokens,
-        string? heldoutPath, string runDir, string? template, TuningOptions tuning, RejectionOptions options)
+        string? heldoutPath, string runDir, string? template, TuningOptions tuning, RejectionOptions options, bool resume)
     {
         var (rewardPath, helpfulnessPath, safetyPath) = (rewards.Reward, rewards.Helpfulness, rewards.Safety);
         if (tuning.Method is TuningOptions.Prompt or TuningOptions.Prefix)
             throw new UserInputException($"--method {tuning.Method}: rejection sampling samples through the batched engine, which does not see virtual tokens; use full, lora, qlora or adapter");
-        AlignCommon.CheckRunFolder("rejection", runDir, resume: false);
-        if (Directory.Exists(Path.Combine(runDir, "round-1")))
-            throw new UserInputException($"rejection: {runDir} already holds a run (round-1/); choose another --out");
+        if (!resume)
+        {
+            AlignCommon.CheckRunFolder("rejection", runDir, resume: false);
+            if (Directory.Exists(RejectionSampler.RoundFolder(runDir, 1)))
+                throw new UserInputException($"rejection: {runDir} already holds a run (round-1/); pass --resume to continue it or choose another --out");
+        }
 
         // 1. Data first.
         var prompts = PromptSet.Load(promptsPath);
@@ -84,10 +139,10 @@ internal static class AlignRejectionVerb
             Console.Error.WriteLine($"rejection: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {policy.Method.Name}: " +
                 $"{AlignCommon.TrainableCount(policy.Method):N0} trainable; {prompts.Count} prompts × {options.Samples} samples at temperature {options.Temperature}, " +
                 $"{options.Rounds} round(s); reward {(rewardPath is not null ? rewardPath : $"Llama 2 ({helpfulnessPath}, {safetyPath})")}");
-            var before = AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "before");
+            var before = resume ? null : AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "before");
 
-            // 3. The first write: every input has been checked.
-            AlignCommon.WriteSettings(runDir, "rejection", modelPath, policy, new JsonObject
+            // 3. The first write: every input has been checked. align.json holds every setting, so --resume needs none.
+            var settings = new JsonObject
             {
                 ["rejection"] = new JsonObject
                 {
@@ -95,39 +150,33 @@ internal static class AlignRejectionVerb
                     ["reward"] = rewardPath is null ? null : Path.GetFullPath(rewardPath),
                     ["helpfulness"] = helpfulnessPath is null ? null : Path.GetFullPath(helpfulnessPath),
                     ["safety"] = safetyPath is null ? null : Path.GetFullPath(safetyPath),
+                    ["prompts"] = Path.GetFullPath(promptsPath), ["limit"] = limit, ["epochs"] = options.Epochs,
+                    [TuningKey] = JsonSerializer.SerializeToNode(tuning), [TrainingKey] = JsonSerializer.SerializeToNode(options.Training),
                 },
-            });
+            };
+            AlignCommon.WriteSettings(runDir, "rejection", modelPath, policy, settings);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var results = new List<RejectionRound>();
-            var lines = new List<string>();
-            for (int round = 1; round <= options.Rounds; round++)
+            List<RejectionRound> results;
+            bool interrupted;
+            using (var console = new TrainingConsole())
             {
-                string roundDir = Path.Combine(runDir, $"round-{round}");
-                RejectionRound result;
-                bool interrupted;
-                using (var console = new TrainingConsole())
+                (results, interrupted) = sampler.RunAll(prompts, runDir, resume, console.Token, console.Report, result =>
                 {
-                    result = sampler.Run(prompts, round, roundDir, console.Token, console.Report);
                     console.EndLine();
-                    interrupted = console.Token.IsCancellationRequested;
-                }
-                results.Add(result);
-                Console.Error.WriteLine($"rejection: round {round}: mean best-of-{options.Samples} reward {result.MeanBestReward:F4}, mean reward {result.MeanReward:F4}, " +
-                    $"winners' mean length {result.WinnersMeanTokens:F1} tokens; SFT {result.TrainSteps} steps, last loss {result.LastLoss:F4}");
-                lines.Add(JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["round"] = round, ["mean_best_reward"] = result.MeanBestReward, ["mean_reward"] = result.MeanReward,
-                    ["winners_mean_tokens"] = result.WinnersMeanTokens, ["steps"] = result.TrainSteps,
-                    ["last_loss"] = double.IsFinite(result.LastLoss) ? result.LastLoss : -1,
-                }));
-                AtomicFile.WriteAllText(Path.Combine(runDir, "rounds.jsonl"), string.Join("", lines.Select(l => l + "\n")));
-                if (interrupted)
-                {
-                    Console.Error.WriteLine($"rejection: interrupted in round {round}; its checkpoint is in {Path.Combine(roundDir, Checkpoint.Folder)}");
-                    return 130;
-                }
+                    Console.Error.WriteLine($"rejection: round {result.Round}: mean best-of-{options.Samples} reward {result.MeanBestReward:F4}, mean reward {result.MeanReward:F4}, " +
+                        $"winners' mean length {result.WinnersMeanTokens:F1} tokens; SFT {result.TrainSteps} steps, last loss {result.LastLoss:F4}");
+                });
+                console.EndLine();
             }
-            PublishCheckpoint(Path.Combine(runDir, $"round-{options.Rounds}", Checkpoint.Folder), Path.Combine(runDir, Checkpoint.Folder));
+            if (interrupted)
+            {
+                string checkpoint = Path.Combine(RejectionSampler.RoundFolder(runDir, results.Count + 1), Checkpoint.Folder);
+                Console.Error.WriteLine(Directory.Exists(checkpoint)
+                    ? $"rejection: interrupted in round {results.Count + 1}; its checkpoint is in {checkpoint} (continue with --resume)"
+                    : $"rejection: interrupted after round {results.Count} (continue with --resume)");
+                return 130;
+            }
+            PublishCheckpoint(Path.Combine(RejectionSampler.RoundFolder(runDir, options.Rounds), Checkpoint.Folder), Path.Combine(runDir, Checkpoint.Folder));
             double seconds = clock.Elapsed.TotalSeconds;
             var after = AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "after");
             Console.Error.WriteLine($"rejection: done; the policy is {runDir} (checkpoint/ is round {options.Rounds}'s)");
