@@ -23,12 +23,13 @@ internal static class AlignRlaifVerb
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the policy's two responses (no top-k/top-p).", DefaultValueFactory = _ => 1f };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Longest sampled response.", DefaultValueFactory = _ => 48 };
         var template = new Option<string?>("--template") { Description = $"The policy's chat template: {string.Join(", ", ChatTemplate.Names)} (default: the run's or model's own, else chatml)." };
+        var judgeTemplate = new Option<string?>("--judge-template") { Description = $"Ask the judge through this chat template ({string.Join(", ", ChatTemplate.Names)}): the judge prompt is the user's message, the verdict the reply's first token (default: plain text ending \"Answer: \")." };
         var batch = new Option<int>("--judge-batch") { Description = "Judge prompts per forward.", DefaultValueFactory = _ => 4 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the policy's samples.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("rlaif", "Label pairs of the policy's samples with an AI judge (both orders, confident pairs kept) as preference JSONL.")
         {
-            model, judge, prompts, limit, principles, output, minConfidence, temperature, maxNew, template, batch, seed, threads,
+            model, judge, prompts, limit, principles, output, minConfidence, temperature, maxNew, template, judgeTemplate, batch, seed, threads,
         };
         command.SetAction(r =>
         {
@@ -36,26 +37,24 @@ internal static class AlignRlaifVerb
             if (t <= 0) throw new UserInputException($"--threads: {t} must be positive");
             ComputePool.SetSharedThreads(t);
             return Run(r.GetValue(model)!, r.GetValue(judge)!, r.GetValue(prompts)!, r.GetValue(limit), r.GetValue(principles), r.GetValue(output)!,
-                r.GetValue(minConfidence), r.GetValue(temperature), r.GetValue(maxNew), r.GetValue(template), r.GetValue(batch), r.GetValue(seed));
+                r.GetValue(minConfidence), r.GetValue(temperature), r.GetValue(maxNew), r.GetValue(template), r.GetValue(judgeTemplate), r.GetValue(batch), r.GetValue(seed));
         });
         return command;
     }
 
     static int Run(string modelPath, string judgePath, string promptsPath, int limit, string? principlesPath, string outPath, double minConfidence,
-        float temperature, int maxNewTokens, string? template, int batch, ulong seed)
+        float temperature, int maxNewTokens, string? template, string? judgeTemplate, int batch, ulong seed)
     {
         // 1. Every setting and input checked before a model is loaded.
         if (!(minConfidence >= 0.5 && minConfidence <= 1)) throw new UserInputException($"--min-confidence: {minConfidence} must be in [0.5, 1]");
         if (!(temperature > 0) || !float.IsFinite(temperature)) throw new UserInputException($"--temperature: {temperature} must be a finite number > 0");
         if (limit < 0) throw new UserInputException($"--limit: {limit} must be ≥ 0");
         if (batch < 1) throw new UserInputException($"--judge-batch: {batch} must be at least 1");
-        string principles = AiFeedback.DefaultPrinciples;
-        if (principlesPath is not null)
-        {
-            if (!File.Exists(principlesPath)) throw new UserInputException($"--principles: {principlesPath}: file not found");
-            principles = File.ReadAllText(principlesPath);
-            if (string.IsNullOrWhiteSpace(principles)) throw new UserInputException($"--principles: {principlesPath}: the file is empty");
-        }
+        string principles = Principles(principlesPath);
+        ChatTemplate? judgeChat = null;
+        if (judgeTemplate is not null)
+            try { judgeChat = ChatTemplate.Named(judgeTemplate); }
+            catch (ArgumentException e) { throw new UserInputException("rlaif: --judge-template: " + e.Message); }
         var all = PromptSet.Load(promptsPath);
         var set = limit > 0 && limit < all.Count ? all.GetRange(0, limit) : all;
 
@@ -67,7 +66,7 @@ internal static class AlignRlaifVerb
         try { chat = ChatTemplate.Named(template ?? policy.Template ?? ChatTemplate.Detect(policy.Loaded.ChatTemplate).Name); }
         catch (ArgumentException e) { throw new UserInputException("rlaif: --template: " + e.Message); }
         using var judgeModel = AlignedModel.Open(judgePath);
-        var modelJudge = new ModelJudge(judgeModel.Loaded, judgeModel.Adapter, batch);
+        var modelJudge = new ModelJudge(judgeModel.Loaded, judgeModel.Adapter, batch, judgeChat);
 
         // 2. Two samples per prompt, then one judge forward per pair and order.
         var generator = new RolloutGenerator(policy.Loaded, chat, maxNewTokens);
@@ -83,5 +82,15 @@ internal static class AlignRlaifVerb
             ("mean_confidence", meanConfidence), ("min_confidence", minConfidence), ("sample_s", sampleSeconds), ("wall_s", seconds),
             ("peak_rss_mb", BenchSupport.PeakRssMb()));
         return 0;
+    }
+
+    /// <summary>The principles text: the file's, or the shipped default.</summary>
+    internal static string Principles(string? path)
+    {
+        if (path is null) return AiFeedback.DefaultPrinciples;
+        if (!File.Exists(path)) throw new UserInputException($"--principles: {path}: file not found");
+        string text = File.ReadAllText(path);
+        if (string.IsNullOrWhiteSpace(text)) throw new UserInputException($"--principles: {path}: the file is empty");
+        return text;
     }
 }

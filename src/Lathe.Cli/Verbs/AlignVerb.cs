@@ -14,6 +14,7 @@ internal static class AlignVerb
         align.Subcommands.Add(AlignPpoVerb.Create());
         align.Subcommands.Add(AlignRejectionVerb.Create());
         align.Subcommands.Add(AlignRlaifVerb.Create());
+        align.Subcommands.Add(AlignJudgeDataVerb.Create());
         align.Subcommands.Add(AlignEvalVerb.Create());
         return align;
     }

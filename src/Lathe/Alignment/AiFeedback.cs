@@ -1,3 +1,4 @@
+using Lathe.Data;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
@@ -26,14 +27,21 @@ public sealed class ModelJudge : IPairJudge
     readonly LoadedModel _judge;
     readonly ITuningMethod? _adapter;
     readonly int _batch;
+    readonly ChatTemplate? _chat;
 
     /// <param name="adapter">An adapter attached to the judge (an align run's), or null.</param>
     /// <param name="batch">Judge prompts per forward.</param>
-    public ModelJudge(LoadedModel judge, ITuningMethod? adapter = null, int batch = 4)
+    /// <param name="chat">A chat judge's template: the judge prompt (without its "Answer: " cue) becomes the user's
+    /// message and the verdict is the first token of the assistant's reply — how an instruction-tuned judge is asked.
+    /// Null: the prompt is plain text and the verdict follows "Answer: ".</param>
+    public ModelJudge(LoadedModel judge, ITuningMethod? adapter = null, int batch = 4, ChatTemplate? chat = null)
     {
         _ = judge.Decoder;   // an encoder is the one-line "is not a decoder" error now, not at the first prompt
-        _judge = judge; _adapter = adapter; _batch = Math.Max(1, batch);
+        _judge = judge; _adapter = adapter; _batch = Math.Max(1, batch); _chat = chat;
     }
+
+    /// <summary>The text the judge reads for <paramref name="judgePrompt"/>: as it is, or a chat judge's rendering.</summary>
+    public string Text(string judgePrompt) => _chat is null ? judgePrompt : _chat.Render([new ChatMessage("user", AiFeedback.WithoutCue(judgePrompt))]);
 
     /// <summary>The judge prompt's ids and the ids of the answers "A" and "B" that continue it. The answer must be one
     /// token after the prompt as the judge's tokenizer splits the whole text: a prompt ending "Answer: " continues with
@@ -42,6 +50,7 @@ public sealed class ModelJudge : IPairJudge
     /// <exception cref="InvalidDataException">Neither spelling makes "A" and "B" single tokens after the prompt.</exception>
     public (int[] Ids, int A, int B) Encode(string judgePrompt)
     {
+        judgePrompt = Text(judgePrompt);
         if (Continues(judgePrompt, "A", "B") is { } plain) return plain;
         string trimmed = judgePrompt.TrimEnd(' ');
         if (trimmed.Length < judgePrompt.Length && Continues(trimmed, " A", " B") is { } spaced) return spaced;
@@ -141,6 +150,26 @@ public static class AiFeedback
         s.Append("\nResponse A: ").Append(responseA.Trim()).Append("\n\nResponse B: ").Append(responseB.Trim());
         s.Append("\n\nWhich response is better? Answer: ");
         return s.ToString();
+    }
+
+    const string Cue = " Answer: ";
+
+    /// <summary>A judge prompt without its trailing "Answer: " cue (what a chat judge is asked as the user).</summary>
+    public static string WithoutCue(string judgePrompt) => judgePrompt.EndsWith(Cue, StringComparison.Ordinal) ? judgePrompt[..^Cue.Length] : judgePrompt;
+
+    /// <summary>Fine-tuning conversations that teach a chat model to judge as <see cref="ModelJudge"/> asks it: for every
+    /// preference pair, in both orders, the judge prompt (without its cue) as the user's message and the better
+    /// response's letter as the reply. A judge trained on one set of labelled pairs then labels the policy's own,
+    /// never-seen samples (the judge-distillation form of RLAIF).</summary>
+    public static IEnumerable<ChatConversation> JudgeConversations(string principles, IEnumerable<PreferencePair> pairs)
+    {
+        int n = 0;
+        foreach (var p in pairs)
+        {
+            n++;
+            yield return new ChatConversation($"judge:{n}:a", [new("user", WithoutCue(JudgePrompt(principles, p.Prompt, p.Chosen, p.Rejected))), new("assistant", "A")]);
+            yield return new ChatConversation($"judge:{n}:b", [new("user", WithoutCue(JudgePrompt(principles, p.Prompt, p.Rejected, p.Chosen))), new("assistant", "B")]);
+        }
     }
 
     static string Speaker(string role) => role switch { "user" => "User", "assistant" => "Assistant", "system" => "System", _ => role };
