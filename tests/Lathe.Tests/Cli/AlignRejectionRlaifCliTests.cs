@@ -1,3 +1,4 @@
+using Lathe.Data;
 using System.CommandLine;
 using System.Text.Json;
 using Lathe.Alignment;
@@ -144,6 +145,28 @@ public class AlignRejectionCliTests
 [Collection(nameof(ConsoleCapture))]
 public class AlignRlaifCliTests
 {
+    [Fact]
+    public void Judge_data_teaches_a_chat_judge_that_rlaif_asks_through_its_template()
+    {
+        using var dir = new TempDir();
+        AlignLoopInputs.Write(dir);
+        var (code, stdout, stderr) = AlignLoopInputs.Run(AlignJudgeDataVerb.Create(), "--data", dir.File("pairs.jsonl"), "--out", dir.File("judge.jsonl"));
+        Assert.True(code == 0, stderr);
+        Assert.Equal(24, AlignLoopInputs.LastJson(stdout).GetProperty("conversations").GetInt32());   // 12 pairs × both orders
+        var conversations = ChatJsonl.Read(dir.File("judge.jsonl"));
+        Assert.Equal(["A", "B"], conversations.Take(2).Select(c => c.Messages[^1].Content));
+        Assert.EndsWith("Which response is better?", conversations[0].Messages[0].Content);
+        (code, stdout, stderr) = AlignLoopInputs.Run(AlignRlaifVerb.Create(), "--model", dir.File("policy"), "--judge", dir.File("policy"),
+            "--judge-template", "chatml", "--prompts", dir.File("prompts.jsonl"), "--max-new-tokens", "6", "--min-confidence", "0.5",
+            "--out", dir.File("pairs-chat.jsonl"), "--threads", "1");
+        Assert.True(code == 0, stderr);
+        Assert.True(AlignLoopInputs.LastJson(stdout).GetProperty("labelled").GetInt32() > 0);
+        (code, _, stderr) = AlignLoopInputs.Run(AlignRlaifVerb.Create(), "--model", dir.File("policy"), "--judge", dir.File("policy"),
+            "--judge-template", "klingon", "--prompts", dir.File("prompts.jsonl"), "--out", dir.File("bad.jsonl"), "--threads", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--judge-template", stderr);
+    }
+
     [Fact]
     public void Pairs_are_labelled_kept_and_load_back()
     {
