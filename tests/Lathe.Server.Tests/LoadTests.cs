@@ -33,7 +33,16 @@ public class LoadTests
         Assert.True(stats.GeneratedTokens - before < Choices * MaxTokens,
             $"the engine generated all {Choices * MaxTokens} tokens: the disconnect did not stop it");
         // The server noticed: the request is counted as cancelled, and it still serves.
-        Assert.Contains("lathe_requests_cancelled_total{endpoint=\"/v1/completions\"} 1", await h.Http.GetStringAsync("/metrics"));
+        // (The handler counts it when its write fails, which can come a moment after the engine has freed the
+        // sequence: poll the metrics rather than read them once.)
+        const string cancelled = "lathe_requests_cancelled_total{endpoint=\"/v1/completions\"} 1";
+        string metrics = await h.Http.GetStringAsync("/metrics");
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !metrics.Contains(cancelled) && clock.Elapsed < TimeSpan.FromSeconds(10); )
+        {
+            await Task.Delay(20);
+            metrics = await h.Http.GetStringAsync("/metrics");
+        }
+        Assert.Contains(cancelled, metrics);
         Assert.Equal(200, (await h.PostAsync("/v1/completions", new { prompt = "hi", max_tokens = 2 })).Status);
         Assert.Empty(h.Log);
     }
