@@ -133,6 +133,25 @@ public class AlignmentCoreTests
     }
 
     [Fact]
+    public void DPO_through_LoRA_starts_at_ln2_trains_only_the_adapter_and_learns_the_preference()
+    {
+        using var model = CausalLM.Create(Tiny, 4);
+        float[] baseBefore = model.Parameters[0].Value.ToArray();
+        using var lora = LoraMethod.Attach(model, new LoraConfig { Rank = 4, Alpha = 8, TargetModules = ["c_attn", "c_fc", "c_proj"], FanInFanOut = true }, seed: 2);
+        var pairs = Pairs(12);
+        // The adapter starts as a zero update (B = 0): the reference is the policy as it starts, adapter attached.
+        var (refC, refR) = ReferenceLogProbs.Compute(model, lora, pairs, 4, 10, 0, average: false);
+        using var trainer = new Trainer(model, Options(40, 2e-2f), new PairBatchSource(pairs, 3, 0), null, null, null,
+            new DpoObjective(lora, refC, refR, new DpoSettings(0.5f)), lora.Trainable, method: lora);
+        Assert.Equal(Math.Log(2), trainer.TrainStep(), 6);
+        while (trainer.Step < 40) trainer.TrainStep();
+        Assert.Equal(baseBefore, model.Parameters[0].Value.ToArray());   // the base is frozen
+        var (c, r) = ReferenceLogProbs.Compute(model, lora, pairs, 4, 10, 0, average: false);
+        int learned = Enumerable.Range(0, pairs.Count).Count(i => c[i] - refC[i] > r[i] - refR[i]);
+        Assert.True(learned >= 10, $"{learned} of 12 pairs moved the right way");
+    }
+
+    [Fact]
     public void RPO_adds_alpha_times_the_chosen_replies_mean_NLL()
     {
         using var model = CausalLM.Create(Tiny, 4);
