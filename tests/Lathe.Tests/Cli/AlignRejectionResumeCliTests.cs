@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Lathe.Alignment;
 using Lathe.Cli.Verbs;
@@ -74,64 +72,5 @@ public class AlignRejectionResumeCliTests
             Assert.Equal((2, message), (c, e.Trim()));
         }
         Assert.False(Directory.Exists(dir.File("none")));
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int signal);
-
-    // `lathe args…` as a child process in `folder`; SIGINT (Ctrl-C) is sent as soon as `interruptWhen` holds (polled).
-    static (int Code, string Stderr) Child(string folder, Func<bool>? interruptWhen, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = folder };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEndAsync();
-        var clock = Stopwatch.StartNew();
-        if (interruptWhen is not null)
-        {
-            while (!interruptWhen() && !p.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) Thread.Sleep(5);
-            // Ctrl-C, repeated until the process ends: a second press changes nothing (the run is already stopping),
-            // and a loaded machine cannot then let the round finish between one poll and the signal.
-            while (!p.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120))
-            {
-                kill(p.Id, 2);
-                p.WaitForExit(50);
-            }
-        }
-        if (!p.WaitForExit(120_000)) { p.Kill(); Assert.Fail($"lathe {string.Join(' ', args)} did not finish in 120 s"); }
-        output.Wait();
-        return (p.ExitCode, err.Result);
-    }
-
-    [Fact]
-    public void Ctrl_c_in_round_2s_sft_then_resume_gives_the_straight_runs_weights()
-    {
-        using var dir = new TempDir();
-        AlignLoopInputs.Write(dir);
-        AlignLoopInputs.RewardModel(dir);
-        // Enough steps that round 2's SFT is still running when the signal lands (a few ms after it starts).
-        string[] args = ["align", "rejection", "--model", dir.File("policy"), "--prompts", dir.File("prompts.jsonl"), "--reward", dir.File("rm"), "--limit", "4",
-            "--rounds", "2", "--samples", "3", "--max-new-tokens", "6", "--steps", "1500", "--batch-size", "4", "--block-size", "64", "--threads", "1",
-            "--warmup", "1", "--seed", "4"];
-        var (code, stderr) = Child(dir.Path, null, [.. args, "--out", "straight"]);
-        Assert.True(code == 0, stderr);
-
-        string broken = dir.File("broken");
-        // winners.jsonl is written just before the round's trainer starts: from then on the signal lands in its SFT.
-        (code, stderr) = Child(dir.Path, () => File.Exists(Path.Combine(broken, "round-2", "winners.jsonl")), [.. args, "--out", "broken"]);
-        Assert.True(code == 130, stderr);
-        Assert.Contains("interrupted in round 2", stderr);
-        var state = TrainerState.Load(Path.Combine(broken, "round-2", Checkpoint.Folder, Checkpoint.StateFile));
-        Assert.InRange(state.Step, 0, 1499);
-        Assert.Single(File.ReadAllLines(Path.Combine(broken, RejectionSampler.RoundsFile)));
-
-        (code, stderr) = Child(dir.Path, null, "align", "rejection", "--out", "broken", "--resume", "--threads", "1");
-        Assert.True(code == 0, stderr);
-        string straight = dir.File("straight");
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "checkpoint", "model.safetensors")), File.ReadAllBytes(Path.Combine(broken, "checkpoint", "model.safetensors")));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "round-2", "metrics.jsonl")), File.ReadAllBytes(Path.Combine(broken, "round-2", "metrics.jsonl")));
-        Assert.Equal(File.ReadAllLines(Path.Combine(straight, RejectionSampler.RoundsFile)), File.ReadAllLines(Path.Combine(broken, RejectionSampler.RoundsFile)));
     }
 }
