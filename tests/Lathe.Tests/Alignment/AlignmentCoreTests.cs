@@ -152,6 +152,55 @@ public class AlignmentCoreTests
     }
 
     [Fact]
+    public void DPO_and_the_reward_model_through_prompt_tuning_read_past_the_virtual_rows()
+    {
+        // Prompt tuning puts P trained rows before every row: the scored positions and the last token shift by P.
+        using var model = CausalLM.Create(Tiny, 4);
+        float[] baseBefore = model.Parameters[0].Value.ToArray();
+        using var prompt = PromptTuning.Attach(model, new PromptTuningConfig { VirtualTokens = 4 }, seed: 2);
+        var pairs = Pairs(8);
+        var (refC, refR) = ReferenceLogProbs.Compute(model, prompt, pairs, 4, 10, 0, average: false);
+        // The oracle for one row: the full (B, P + T) forward's log-softmax at the shifted positions.
+        var rows = new ResponseRows(1, 10);
+        rows.Set(0, pairs[0].Chosen, 0);
+        rows.Complete();
+        double expected = 0;
+        using (var tape = new Tape())
+        using (tape.Activate())
+        using (Tape.NoGrad())
+        {
+            var logits = model.Logits(prompt.Embed(rows.Inputs, 1, 10), 1, 14).ToArray();
+            int V = Tiny.VocabSize;
+            var ids = pairs[0].Chosen.Ids;
+            for (int t = 0; t + 1 < ids.Length; t++)
+            {
+                if (!pairs[0].Chosen.Trainable[t + 1]) continue;
+                var row = logits.AsSpan((4 + t) * V, V);
+                double max = double.NegativeInfinity, z = 0;
+                foreach (float x in row) max = Math.Max(max, x);
+                foreach (float x in row) z += Math.Exp(x - max);
+                expected += row[ids[t + 1]] - max - Math.Log(z);
+            }
+        }
+        Assert.Equal(expected, refC[0], 4);
+
+        using (var trainer = new Trainer(model, Options(20, 5e-2f), new PairBatchSource(pairs, 3, 0), null, null, null,
+                   new DpoObjective(prompt, refC, refR, new DpoSettings(0.5f)), prompt.Trainable, method: prompt))
+        {
+            Assert.Equal(Math.Log(2), trainer.TrainStep(), 6);
+            while (trainer.Step < 20) trainer.TrainStep();
+        }
+        var (c, r) = ReferenceLogProbs.Compute(model, prompt, pairs, 4, 10, 0, average: false);
+        Assert.True(Enumerable.Range(0, pairs.Count).Count(i => c[i] - refC[i] > r[i] - refR[i]) >= 6, "the soft prompt learns the preference");
+        Assert.Equal(baseBefore, model.Parameters[0].Value.ToArray());   // only the virtual rows trained
+
+        var reward = new RewardModel(model);
+        var headed = new HeadedMethod(prompt, [reward.Head], reward.SaveHead, reward.LoadHead);
+        using var rm = new Trainer(model, Options(4), new PairBatchSource(pairs, 3, 0), null, null, null, new RewardObjective(reward, prompt), headed.Trainable, method: headed);
+        Assert.Equal(Math.Log(2), rm.TrainStep(), 6);
+    }
+
+    [Fact]
     public void RPO_adds_alpha_times_the_chosen_replies_mean_NLL()
     {
         using var model = CausalLM.Create(Tiny, 4);
