@@ -124,30 +124,12 @@ internal static class AlignRewardVerb
         IReadOnlyList<EncodedPair> pairs, int B, int T, int pad)
     {
         if (pairs.Count == 0) return (double.NaN, (0, 1));
-        var source = new PairBatchSource(pairs, 0, pad, repeat: false);
-        var (inputs, targets, weights) = (new int[B * T], new int[B * T], new float[B * T]);
+        var (chosen, rejected) = PairBatchSource.EvaluateInOrder(pairs, B, T, pad, rows => reward.Scores(method, rows).AsSpan().ToArray());
         int correct = 0;
-        var all = new List<double>();
-        using var tape = new Tape();
-        for (int i = 0, n = source.BatchesPerPass(B, T); i < n; i++)
-        {
-            source.Next(inputs, targets, weights, B, T);
-            var batch = (PairBatch)source.Payload!;
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var s = reward.Scores(method, batch.Rows).AsSpan();
-                for (int p = 0; p < batch.Pairs; p++)
-                {
-                    if (batch.PairIndex[p] < 0) continue;
-                    if (s[2 * p] > s[2 * p + 1]) correct++;
-                    all.Add(s[2 * p]); all.Add(s[2 * p + 1]);
-                }
-            }
-        }
+        for (int i = 0; i < pairs.Count; i++) if (chosen[i] > rejected[i]) correct++;
+        var all = chosen.Concat(rejected).Select(x => (double)x).ToArray();
         double mean = all.Average();
-        double std = Math.Sqrt(all.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, all.Count - 1));
+        double std = Math.Sqrt(all.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, all.Length - 1));
         return ((double)correct / pairs.Count, (mean, std > 0 ? std : 1));
     }
 

@@ -39,7 +39,7 @@ internal static class BenchAlignPpo
             PromptsPerPhase = rollouts, SamplesPerPrompt = 1, MaxNewTokens = response, MinibatchSize = minibatch, Phases = phases + warmup, Seed = 1,
         };
         var prompts = Enumerable.Range(0, rollouts).Select(i => new AlignmentPrompt([new ChatMessage("user", "q")], null, null)).ToList();
-        using var scorer = new RewardRows(reward, rollouts);
+        using var scorer = new RewardModelScorer(reward, batch: rollouts);
         using var ppo = new PpoTrainer(policy, full, scorer, ChatTemplate.Named("chatml"), prompts, options, parallel: rollouts);
 
         var generation = TimeGeneration(policy, rollouts, prompt, response);
@@ -128,35 +128,6 @@ internal static class BenchAlignPpo
         do Generate(Math.Min(response, 8)); while (warm.Elapsed.TotalSeconds < 2);
         double seconds = Generate(response);
         return (rollouts * (double)response / seconds, seconds);
-    }
-
-    /// <summary>A reward model scoring rollouts in one no-grad batch — what RewardModelScorer does for a model opened
-    /// from disk, here for one built in memory.</summary>
-    sealed class RewardRows(RewardModel reward, int batch) : IRewardFunction, IDisposable
-    {
-        ResponseRows? _rows;
-        readonly Tape _tape = new();
-
-        public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards)
-        {
-            int T = rollouts.Max(r => r.Sequence.Ids.Length);
-            if (_rows is null || _rows.T != T) _rows = new ResponseRows(batch, T);
-            for (int start = 0; start < rollouts.Count; start += batch)
-            {
-                int n = Math.Min(batch, rollouts.Count - start);
-                for (int b = 0; b < batch; b++) _rows.Set(b, b < n ? rollouts[start + b].Sequence : null, 0);
-                _rows.Complete();
-                _tape.Reset();
-                using (_tape.Activate())
-                using (Tape.NoGrad())
-                {
-                    var scores = reward.Scores(null, _rows).AsSpan();
-                    for (int b = 0; b < n; b++) rewards[start + b] = scores[b];
-                }
-            }
-        }
-
-        public void Dispose() => _tape.Dispose();
     }
 
     /// <summary>A tokenizer of bare ids for a model with random weights: the bench feeds ids, never text, so encoding is

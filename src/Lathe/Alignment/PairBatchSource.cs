@@ -93,6 +93,38 @@ public sealed class PairBatchSource : IExampleBatchSource
         return null;
     }
 
+    /// <summary>One pass over <paramref name="pairs"/> in order, B rows (B/2 pairs) at a time without gradients:
+    /// <paramref name="perRow"/> maps each batch's rows to one number per row, returned per pair as (chosen, rejected)
+    /// — reference log-probabilities, a reward model's scores on held-out pairs.</summary>
+    public static (float[] Chosen, float[] Rejected) EvaluateInOrder(IReadOnlyList<EncodedPair> pairs, int B, int T, int padId,
+        Func<ResponseRows, float[]> perRow)
+    {
+        var chosen = new float[pairs.Count];
+        var rejected = new float[pairs.Count];
+        if (pairs.Count == 0) return (chosen, rejected);
+        var source = new PairBatchSource(pairs, seed: 0, padId, repeat: false);
+        var (inputs, targets, weights) = (new int[B * T], new int[B * T], new float[B * T]);
+        using var tape = new Lathe.Tensors.Autograd.Tape();
+        for (int i = 0, n = source.BatchesPerPass(B, T); i < n; i++)
+        {
+            source.Next(inputs, targets, weights, B, T);
+            var batch = source._batch!;
+            tape.Reset();
+            float[] rows;
+            using (tape.Activate())
+            using (Lathe.Tensors.Autograd.Tape.NoGrad())
+                rows = perRow(batch.Rows);
+            for (int p = 0; p < batch.Pairs; p++)
+            {
+                int index = batch.PairIndex[p];
+                if (index < 0) continue;
+                chosen[index] = rows[2 * p];
+                rejected[index] = rows[2 * p + 1];
+            }
+        }
+        return (chosen, rejected);
+    }
+
     void Shuffle(long epoch)
     {
         EpochPermutation.Fill(_order, _seed, epoch);

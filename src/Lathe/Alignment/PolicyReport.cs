@@ -2,7 +2,6 @@ using Lathe.Data;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
-using Lathe.Tensors.Autograd;
 using Lathe.Tuning;
 
 namespace Lathe.Alignment;
@@ -43,25 +42,10 @@ public sealed record PolicyReport(HeldOutResult HeldOut, double? MeanReward, dou
     /// <summary>Each rollout's response log-probability under <paramref name="model"/>, batched without gradients.</summary>
     public static float[] SumLogProbs(CausalLM model, ITuningMethod? method, IReadOnlyList<Rollout> rollouts, int batch = 8)
     {
-        int T = 2;
-        foreach (var r in rollouts) T = Math.Max(T, r.Sequence.Ids.Length);
-        var rows = new ResponseRows(batch, T);
         var scorer = new SequenceLogProbs();
         var sums = new float[rollouts.Count];
-        using var tape = new Tape();
-        for (int start = 0; start < rollouts.Count; start += batch)
-        {
-            int n = Math.Min(batch, rollouts.Count - start);
-            for (int b = 0; b < batch; b++) rows.Set(b, b < n ? rollouts[start + b].Sequence : null, 0);
-            rows.Complete();
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var s = scorer.Sums(model, method, rows).AsSpan();
-                for (int b = 0; b < n; b++) sums[start + b] = s[b];
-            }
-        }
+        using var batches = new RolloutBatches(batch, 0);
+        batches.Evaluate(rollouts, rows => scorer.Sums(model, method, rows), sums);
         return sums;
     }
 }

@@ -1,6 +1,5 @@
 using Lathe.Formats;
 using Lathe.Models;
-using Lathe.Tensors.Autograd;
 using Lathe.Tuning;
 
 namespace Lathe.Alignment;
@@ -18,33 +17,8 @@ public static class ReferenceLogProbs
     public static (float[] Chosen, float[] Rejected) Compute(CausalLM policy, ITuningMethod? method, IReadOnlyList<EncodedPair> pairs,
         int B, int T, int padId, bool average)
     {
-        var source = new PairBatchSource(pairs, seed: 0, padId, repeat: false);
-        var chosen = new float[pairs.Count];
-        var rejected = new float[pairs.Count];
-        var inputs = new int[B * T];
-        var targets = new int[B * T];
-        var weights = new float[B * T];
         var scorer = new SequenceLogProbs();
-        using var tape = new Tape();
-        int batches = source.BatchesPerPass(B, T);
-        for (int i = 0; i < batches; i++)
-        {
-            source.Next(inputs, targets, weights, B, T);
-            var batch = (PairBatch)source.Payload!;
-            tape.Reset();
-            float[] rows;
-            using (tape.Activate())
-            using (Tape.NoGrad())
-                rows = DpoObjective.RowLogProbs(policy, method, batch.Rows, average, scorer);
-            for (int p = 0; p < batch.Pairs; p++)
-            {
-                int index = batch.PairIndex[p];
-                if (index < 0) continue;
-                chosen[index] = rows[2 * p];
-                rejected[index] = rows[2 * p + 1];
-            }
-        }
-        return (chosen, rejected);
+        return PairBatchSource.EvaluateInOrder(pairs, B, T, padId, rows => DpoObjective.RowLogProbs(policy, method, rows, average, scorer));
     }
 
     public static void Save(string path, float[] chosen, float[] rejected) =>

@@ -1,5 +1,4 @@
 using Lathe.Inference;
-using Lathe.Tensors.Autograd;
 using Lathe.Tuning;
 
 namespace Lathe.Alignment;
@@ -18,12 +17,18 @@ public interface IRewardFunction
 /// P(preferred)), batched without gradients.</summary>
 public sealed class RewardModelScorer : IRewardFunction, IDisposable
 {
-    readonly AlignedModel _model;
-    readonly int _batch;
+    readonly AlignedModel? _owner;
+    readonly ITuningMethod? _adapter;
+    readonly RolloutBatches _batches;
 
-    RewardModelScorer(AlignedModel model, RewardModel reward, int batch)
+    /// <summary>A scorer over a reward model already in memory (with its trunk's adapter, if any); <paramref name="padId"/>
+    /// fills the short rows of a batch.</summary>
+    public RewardModelScorer(RewardModel reward, ITuningMethod? adapter = null, int batch = 8, int padId = 0)
+        : this(null, reward, adapter, batch, padId) { }
+
+    RewardModelScorer(AlignedModel? owner, RewardModel reward, ITuningMethod? adapter, int batch, int padId)
     {
-        _model = model; Reward = reward; _batch = Math.Max(1, batch);
+        _owner = owner; Reward = reward; _adapter = adapter; _batches = new RolloutBatches(batch, padId);
     }
 
     public RewardModel Reward { get; }
@@ -39,34 +44,19 @@ public sealed class RewardModelScorer : IRewardFunction, IDisposable
             TokenizerMatch.Require(policy, model.Loaded, path);
             var reward = new RewardModel(model.Loaded.Decoder);
             reward.LoadHead(AlignedModel.FilesOf(path));
-            return new RewardModelScorer(model, reward, batch);
+            return new RewardModelScorer(model, reward, model.Adapter, batch, model.Loaded.PadId ?? model.Loaded.EosId ?? 0);
         }
         catch { model.Dispose(); throw; }
     }
 
-    public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards)
-    {
-        int T = 2;
-        foreach (var r in rollouts) T = Math.Max(T, r.Sequence.Ids.Length);
-        int pad = _model.Loaded.PadId ?? _model.Loaded.EosId ?? 0;
-        var rows = new ResponseRows(_batch, T);
-        using var tape = new Tape();
-        for (int start = 0; start < rollouts.Count; start += _batch)
-        {
-            int n = Math.Min(_batch, rollouts.Count - start);
-            for (int b = 0; b < _batch; b++) rows.Set(b, b < n ? rollouts[start + b].Sequence : null, pad);
-            rows.Complete();
-            tape.Reset();
-            using (tape.Activate())
-            using (Tape.NoGrad())
-            {
-                var scores = Reward.Scores(_model.Adapter, rows).AsSpan();
-                for (int b = 0; b < n; b++) rewards[start + b] = scores[b];
-            }
-        }
-    }
+    public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards) =>
+        _batches.Evaluate(rollouts, rows => Reward.Scores(_adapter, rows), rewards);
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _batches.Dispose();
+        _owner?.Dispose();
+    }
 }
 
 /// <summary>Llama 2's combined reward (Touvron et al. 2023, §3.2.2): the safety model's score where the prompt is

@@ -87,3 +87,35 @@ public sealed class RolloutGenerator
         return rollouts;
     }
 }
+
+/// <summary>One number per rollout computed B rollouts at a time without gradients — a reward model's score, a
+/// policy's response log-probability: each batch's sequences fill <see cref="ResponseRows"/> (the last batch padded
+/// with empty rows) and <c>perRow</c> maps the rows to a (B) tensor whose first entries are kept. The rows and the tape
+/// are kept from call to call (a PPO phase scores its rollouts every phase).</summary>
+public sealed class RolloutBatches(int batch, int padId) : IDisposable
+{
+    readonly int _batch = Math.Max(1, batch);
+    readonly Lathe.Tensors.Autograd.Tape _tape = new();
+    ResponseRows? _rows;
+
+    public void Evaluate(IReadOnlyList<Rollout> rollouts, Func<ResponseRows, Lathe.Tensors.Tensor> perRow, Span<float> output)
+    {
+        if (output.Length < rollouts.Count) throw new ArgumentException($"rollout batches: {output.Length} outputs for {rollouts.Count} rollouts.");
+        if (rollouts.Count == 0) return;
+        int T = 2;
+        foreach (var r in rollouts) T = Math.Max(T, r.Sequence.Ids.Length);
+        if (_rows is null || _rows.T != T) _rows = new ResponseRows(_batch, T);
+        for (int start = 0; start < rollouts.Count; start += _batch)
+        {
+            int n = Math.Min(_batch, rollouts.Count - start);
+            for (int b = 0; b < _batch; b++) _rows.Set(b, b < n ? rollouts[start + b].Sequence : null, padId);
+            _rows.Complete();
+            _tape.Reset();
+            using (_tape.Activate())
+            using (Lathe.Tensors.Autograd.Tape.NoGrad())
+                perRow(_rows).AsSpan()[..n].CopyTo(output[start..]);
+        }
+    }
+
+    public void Dispose() => _tape.Dispose();
+}
