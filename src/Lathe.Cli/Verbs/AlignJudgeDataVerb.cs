@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.IO.Compression;
-using System.Text;
 using System.Text.Json;
 using Lathe.Alignment;
 using Lathe.IO;
@@ -25,22 +23,12 @@ internal static class AlignJudgeDataVerb
         {
             var pairs = PreferencePairs.Load(r.GetValue(data)!);
             string text = AlignRlaifVerb.Principles(r.GetValue(principles));
-            var sb = new StringBuilder();
-            int n = 0;
-            foreach (var c in AiFeedback.JudgeConversations(text, pairs))
-            {
-                sb.Append(JsonSerializer.Serialize(new { messages = c.Messages.Select(m => new { role = m.Role, content = m.Content }) })).Append('\n');
-                n++;
-            }
+            var lines = AiFeedback.JudgeConversations(text, pairs)
+                .Select(c => JsonSerializer.Serialize(new { messages = c.Messages.Select(m => new { role = m.Role, content = m.Content }) }))
+                .ToList();
             string path = r.GetValue(output)!;
-            byte[] bytes = Encoding.UTF8.GetBytes(sb.ToString());
-            if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
-            {
-                using var ms = new MemoryStream();
-                using (var gz = new GZipStream(ms, CompressionLevel.Optimal, leaveOpen: true)) gz.Write(bytes);
-                bytes = ms.ToArray();
-            }
-            AtomicFile.WriteAllBytes(path, bytes);
+            JsonlFile.Write(path, lines);
+            int n = lines.Count;
             Console.Error.WriteLine($"judge-data: {pairs.Count} pairs → {n} judge conversations in {path}");
             BenchSupport.PrintJson(("pairs", pairs.Count), ("conversations", n));
             return 0;

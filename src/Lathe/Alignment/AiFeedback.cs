@@ -1,5 +1,4 @@
 using Lathe.Data;
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using Lathe.Formats;
@@ -238,19 +237,7 @@ public static class AiFeedback
                 ["judge_confidence"] = Math.Round(pair.Confidence, 6),
             }));
         }
-        WriteJsonl(path, lines);
+        JsonlFile.Write(path, lines);
         return lines.Count;
-    }
-
-    /// <summary>Lines written atomically, one per line, gzip-compressed when the path ends in .gz.</summary>
-    internal static void WriteJsonl(string path, IReadOnlyList<string> lines)
-    {
-        AtomicFile.Write(path, stream =>
-        {
-            Stream target = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(stream, CompressionLevel.Optimal, leaveOpen: true) : stream;
-            using (var w = new StreamWriter(target, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
-                foreach (string line in lines) w.Write(line + "\n");
-            if (!ReferenceEquals(target, stream)) target.Dispose();
-        });
     }
 }

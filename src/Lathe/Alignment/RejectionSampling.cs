@@ -143,7 +143,7 @@ public sealed class RejectionSampler
                 if (!File.ReadAllLines(path).SequenceEqual(lines))
                     throw new InvalidDataException($"{path}: round {round}'s samples drawn again differ from the winners written before (the policy or its sampling is not as the interrupted run had it); the round cannot continue bit for bit");
             }
-            else AiFeedback.WriteJsonl(path, lines);
+            else JsonlFile.Write(path, lines);
         }
         var examples = sampled.Winners.Select(w => w.Sequence).ToList();
         int pad = _policy.PadId ?? _policy.EosId ?? 0;
@@ -282,7 +282,7 @@ public sealed class RejectionSampler
     /// <summary>The winners as chat JSONL (the shape `lathe finetune` reads: <c>{"messages":[…, assistant]}</c>) with
     /// each one's reward, sample index and prompt kind, written atomically.</summary>
     public static void WriteWinners(string path, IReadOnlyList<AlignmentPrompt> prompts, RejectionRound round) =>
-        AiFeedback.WriteJsonl(path, WinnerLines(prompts, round));
+        JsonlFile.Write(path, WinnerLines(prompts, round));
 
     static List<string> WinnerLines(IReadOnlyList<AlignmentPrompt> prompts, RejectionRound round)
     {
