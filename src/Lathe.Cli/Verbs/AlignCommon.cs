@@ -107,12 +107,6 @@ internal static class AlignCommon
         if (before is not null) foreach (var (k, v) in before.Metrics()) yield return (k + "_before", v);
     }
 
-    public static long TrainableCount(ITuningMethod method)
-    {
-        long n = 0;
-        foreach (var p in method.Trainable) n += p.Value.Length;
-        return n;
-    }
 
     /// <summary>Steps for <paramref name="epochs"/> passes over <paramref name="pairs"/> at <paramref name="B"/> rows
     /// (two per pair) × accumulation, when --steps was not given.</summary>

@@ -99,7 +99,7 @@ internal static class AlignDpoVerb
         bool average = settings.Loss == DpoLossType.Ipo;
         int pad = policy.Loaded.PadId ?? policy.Loaded.EosId ?? 0;
         Console.Error.WriteLine($"dpo: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {policy.Method.Name}: " +
-            $"{AlignCommon.TrainableCount(policy.Method):N0} trainable; {train.Count} pairs ({droppedTrain} too long), {val.Count} held out ({droppedVal} too long); " +
+            $"{policy.Method.TrainableCount:N0} trainable; {train.Count} pairs ({droppedTrain} too long), {val.Count} held out ({droppedVal} too long); " +
             $"loss {settings.Loss.ToString().ToLowerInvariant()}, β {settings.Beta}, ε {settings.LabelSmoothing}, rpo α {rpoAlpha}; rows of {T}, batch {training.BatchSize / 2} pairs × {training.GradAccum}, " +
             $"{training.Steps} steps, lr {training.LearningRate:G3}");
 

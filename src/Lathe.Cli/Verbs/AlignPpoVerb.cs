@@ -122,7 +122,7 @@ internal static class AlignPpoVerb
         {
             var loaded = policy.Loaded;
             Console.Error.WriteLine($"{Verb}: {loaded.Model.Config.ModelType} {loaded.Model.ParameterCount / 1e6:F2}M parameters ({loaded.Format}), method {policy.Method.Name}: " +
-                $"{AlignCommon.TrainableCount(policy.Method):N0} trainable, template {policy.Chat.Name}, {trainPrompts.Count} prompts, {options.PromptsPerPhase}×{options.SamplesPerPrompt} " +
+                $"{policy.Method.TrainableCount:N0} trainable, template {policy.Chat.Name}, {trainPrompts.Count} prompts, {options.PromptsPerPhase}×{options.SamplesPerPrompt} " +
                 $"rollouts of ≤ {options.MaxNewTokens} tokens per phase, {options.Phases} phases, {options.PpoEpochs} epochs of minibatches of {options.MinibatchSize}, " +
                 $"lr {options.LearningRate:G3}, {threads} threads");
             var before = resume ? null : AlignCommon.HeldOut(Verb, policy, heldout, "before");

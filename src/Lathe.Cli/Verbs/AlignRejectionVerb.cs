@@ -137,7 +137,7 @@ internal static class AlignRejectionVerb
             var sampler = new RejectionSampler(policy.Loaded, policy.Method, generator, rewardFunction, options, policy.TokenizerJson);
             var decoder = policy.Loaded.Decoder;
             Console.Error.WriteLine($"rejection: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {policy.Method.Name}: " +
-                $"{AlignCommon.TrainableCount(policy.Method):N0} trainable; {prompts.Count} prompts × {options.Samples} samples at temperature {options.Temperature}, " +
+                $"{policy.Method.TrainableCount:N0} trainable; {prompts.Count} prompts × {options.Samples} samples at temperature {options.Temperature}, " +
                 $"{options.Rounds} round(s); reward {(rewardPath is not null ? rewardPath : $"Llama 2 ({helpfulnessPath}, {safetyPath})")}");
             var before = resume ? null : AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "before");
 

@@ -84,9 +84,9 @@ internal static class AlignRewardVerb
         if (train.Count == 0) throw new UserInputException($"reward: {dataPath}: no pair fits rows of {T} tokens");
         training = AlignCommon.StepsFor(training, train.Count, epochs).Validate();
         var reward = new RewardModel(decoder) { Info = new RewardInfo { Kind = kind } };
-        var method = new HeadedMethod(policy.Method, [reward.Head], reward.SaveHead, reward.LoadHead);
+        ITuningMethod method = new HeadedMethod(policy.Method, [reward.Head], reward.SaveHead, reward.LoadHead);
         Console.Error.WriteLine($"reward: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {method.Name}: " +
-            $"{AlignCommon.TrainableCount(method):N0} trainable; {train.Count} pairs ({droppedTrain} too long), {heldout.Count} held out ({droppedVal} too long); " +
+            $"{method.TrainableCount:N0} trainable; {train.Count} pairs ({droppedTrain} too long), {heldout.Count} held out ({droppedVal} too long); " +
             $"rows of {T}, batch {training.BatchSize / 2} pairs × {training.GradAccum}, {training.Steps} steps, lr {training.LearningRate:G3}");
 
         // 2. The first write: every input has been checked.

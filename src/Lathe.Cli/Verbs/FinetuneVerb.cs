@@ -165,7 +165,7 @@ internal static class FinetuneVerb
             training.Validate();
 
             Console.Error.WriteLine($"finetune: {loaded.Model.Config.ModelType} {loaded.Model.ParameterCount / 1e6:F2}M parameters ({loaded.Format}), method {method.Name}: " +
-                $"{TrainableCount(method):N0} trainable, template {chat.Name}, {mode.ToString().ToLowerInvariant()} rows of {T}, batch {training.BatchSize}×{training.GradAccum}, " +
+                $"{method.TrainableCount:N0} trainable, template {chat.Name}, {mode.ToString().ToLowerInvariant()} rows of {T}, batch {training.BatchSize}×{training.GradAccum}, " +
                 $"{training.Steps} steps, lr {training.LearningRate:G3}, {threads} threads");
             Console.Error.WriteLine($"finetune: train: {trainStats}");
             Console.Error.WriteLine($"finetune: validation: {valStats}");
@@ -198,7 +198,7 @@ internal static class FinetuneVerb
             }
             // Tokens/s counts the rows' slots, padding included (what the steps compute over).
             double tokensPerSecond = (trainer.Step - startStep) * (double)training.BatchSize * training.BlockSize * training.GradAccum / Math.Max(seconds, 1e-9);
-            BenchSupport.PrintJson(("finetune", method.Name), ("steps", trainer.Step), ("trainable_params", TrainableCount(method)),
+            BenchSupport.PrintJson(("finetune", method.Name), ("steps", trainer.Step), ("trainable_params", method.TrainableCount),
                 ("tokens_per_s", tokensPerSecond), ("peak_rss_mb", BenchSupport.PeakRssMb()), ("validation_loss", validationLoss),
                 ("exact_match", after?.Accuracy), ("exact_match_before", before?.Accuracy), ("heldout", after?.Total));
             return 0;
@@ -206,12 +206,6 @@ internal static class FinetuneVerb
         finally { method.Dispose(); }
     }
 
-    static long TrainableCount(ITuningMethod method)
-    {
-        long n = 0;
-        foreach (var p in method.Trainable) n += p.Value.Length;
-        return n;
-    }
 
     static ExactMatchResult Ask(LoadedModel loaded, ChatTemplate chat, IReadOnlyList<ChatConversation> questions, ITuningMethod method) =>
         ExactMatch.Evaluate(loaded, chat, questions, promptRows: TuningMethods.ForDecoding(method));

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Lathe.Formats;
 using Lathe.Inference;
@@ -53,9 +52,7 @@ public sealed record HeldOutResult(
     /// <paramref name="path"/>, atomically.</summary>
     public void WriteSamples(string path)
     {
-        var text = new StringBuilder();
-        foreach (var s in Samples) text.Append(JsonSerializer.Serialize(s, SampleJson)).Append('\n');
-        AtomicFile.WriteAllText(path, text.ToString());
+        JsonlFile.Write(path, Samples.Select(s => JsonSerializer.Serialize(s, SampleJson)));
     }
 
     static readonly JsonSerializerOptions SampleJson = new()

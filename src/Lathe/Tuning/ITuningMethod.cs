@@ -24,6 +24,12 @@ public interface ITuningMethod : IDisposable
     /// else is frozen — no gradient, no optimizer state, bytes unchanged.</summary>
     IReadOnlyList<ModelParameter> Trainable { get; }
 
+    /// <summary>How many numbers <see cref="Trainable"/> holds (what the logs and benches report as trainable).</summary>
+    long TrainableCount
+    {
+        get { long n = 0; foreach (var p in Trainable) n += p.Value.Length; return n; }
+    }
+
     /// <summary>Rows this method puts before every sequence (prompt tuning's virtual tokens); 0 for the others. A
     /// sequence of T tokens then takes VirtualTokens + T positions of the context.</summary>
     int VirtualTokens { get; }
