@@ -104,8 +104,7 @@ internal static class BenchAlign
             if (float.IsNaN(firstLoss)) firstLoss = loss;
         }, warmup, steps);
         double peak = BenchSupport.PeakRssMb();
-        long trainable = 0;
-        foreach (var p in method.Trainable) trainable += p.Value.Length;
+        long trainable = method.TrainableCount;
         int tokensPerStep = B * T;
         double tokensPerSecond = tokensPerStep / median;
         Console.Error.WriteLine($"bench align {methodName} {preset}: {model.ParameterCount / 1e6:F2}M params, {trainable:N0} trainable, {pairs} pairs of " +

@@ -15,14 +15,7 @@ public class ChartPngTests
 {
     const int Scale = 2;
 
-    static ScalingAnalysis Analysis()
-    {
-        var truth = ScalingSynthetic.Truth;
-        var runs = ScalingSynthetic.Grid(truth, 0.005, seed: 2, sizes: 5);
-        double c = 4 * runs.Max(r => r.Compute), n = truth.OptimalParameters(c);
-        return ScalingAnalysis.Run(runs, [ScalingRun.Create("big", n, c / (6 * n), truth.Predict(n, c / (6 * n)))],
-            new ScalingAnalysisOptions { Fit = new ChinchillaFitOptions { Grid = ChinchillaGrid.Small } });
-    }
+    static ScalingAnalysis Analysis() => ScalingPlotsTests.Analysis();
 
     static (int Width, int Height, int Channels, byte[] Pixels) Decode(byte[] png, TempDir dir, string name = "chart.png")
     {
@@ -121,6 +114,16 @@ public class ChartPngTests
         Assert.Equal(51, Rgb(px, w, 552, row) & 0xFF);     // 255 − 0.8·255
     }
 
+    // The bounding box of every non-white pixel left of the tick labels (x < 40 units): only the y label is there.
+    static (int X0, int X1, int Y0, int Y1) InkLeftOfTicks(byte[] px, int w, int h)
+    {
+        int x0 = int.MaxValue, x1 = -1, y0 = int.MaxValue, y1 = -1;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < 40 * Scale; x++)
+                if (Rgb(px, w, x, y) != 0xFFFFFF) { x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y); }
+        return (x0, x1, y0, y1);
+    }
+
     [Fact]
     public void The_y_label_is_drawn_rotated_reading_upwards()
     {
@@ -129,10 +132,7 @@ public class ChartPngTests
         using var dir = new TempDir();
         var (w, h, _, px) = Decode(chart.RenderPng(), dir);
         // Ink left of the tick labels (x < 40 units) is only the y label: a tall, narrow column centred on y = 241.
-        int x0 = int.MaxValue, x1 = -1, y0 = int.MaxValue, y1 = -1;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < 40 * Scale; x++)
-                if (Rgb(px, w, x, y) != 0xFFFFFF) { x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y); }
+        var (x0, x1, y0, y1) = InkLeftOfTicks(px, w, h);
         int textLength = BitmapFont.Width("validation loss (nats/token)") * Scale;   // 13-unit text: 2 pixels a dot
         Assert.InRange(y1 - y0 + 1, textLength - 4 * Scale, textLength);
         Assert.InRange(x1 - x0 + 1, 6 * Scale, (BitmapFont.Ascent + BitmapFont.Descent) * Scale);
@@ -148,10 +148,7 @@ public class ChartPngTests
         chart.SetRange(0, 1, 0, 1);
         using var dir = new TempDir();
         var (w, h, _, px) = Decode(chart.RenderPng(), dir);
-        int x0 = int.MaxValue, x1 = -1, y0 = int.MaxValue, y1 = -1;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < 40 * Scale; x++)
-                if (Rgb(px, w, x, y) != 0xFFFFFF) { x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y); }
+        var (x0, x1, y0, y1) = InkLeftOfTicks(px, w, h);
         int dot = Scale;   // 13-unit text at scale 2: 2 pixels a dot
         Assert.Equal(BitmapFont.Ascent * dot, x1 - x0 + 1);      // the upright's 7 dots, now across
         Assert.Equal(BitmapFont.GlyphWidth * dot, y1 - y0 + 1);  // the foot's 5 dots, now up

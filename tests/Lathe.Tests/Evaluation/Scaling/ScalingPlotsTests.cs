@@ -10,7 +10,8 @@ public class ScalingPlotsTests
 {
     static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
 
-    static ScalingAnalysis Analysis()
+    /// <summary>Five sizes of synthetic runs and a held-out run at 4× their largest compute, fitted (shared with ChartPngTests).</summary>
+    internal static ScalingAnalysis Analysis()
     {
         var truth = ScalingSynthetic.Truth;
         var runs = ScalingSynthetic.Grid(truth, 0.005, seed: 2, sizes: 5);
