@@ -32,7 +32,7 @@ public class ImportErrorTests
         }
         else File.WriteAllText(path, text);
         var e = Assert.Throws<InvalidDataException>(() => store.Import(path));
-        Assert.StartsWith(expectedLocation + ": ", e.Message);
+        Assert.StartsWith(path + ":" + expectedLocation.Split(':')[1] + ": ", e.Message);
         Assert.Contains(expectedWhat, e.Message);
         Assert.DoesNotContain('\n', e.Message);
         Assert.Equal(before, StoreFixtures.Dump(store));
