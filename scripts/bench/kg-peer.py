@@ -188,10 +188,14 @@ def main():
     parser.add_argument("--triples", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--no-rdflib", action="store_true")
+    parser.add_argument("--emit-jsonl", action="store_true", help="print the synthetic graph and stop (a test compares it with Lathe's)")
     args = parser.parse_args()
     if args.triples <= 0 or args.seconds <= 0:
         parser.error("--triples and --seconds must be positive")
     lines = list(synthetic_lines(args.triples))
+    if args.emit_jsonl:
+        print("\n".join(lines))
+        return
     results = []
     with tempfile.TemporaryDirectory() as folder:
         results.append(sqlite_peer(os.path.join(folder, "graph.db"), lines, args.triples, args.seconds))
