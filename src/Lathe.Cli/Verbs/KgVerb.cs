@@ -22,6 +22,11 @@ internal static class KgVerb
         return kg;
     }
 
+    /// <summary>JSON output keeps names readable ("Côte d'Ivoire", not "C\u00F4te"); it goes to a terminal or a file,
+    /// never into HTML.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Json =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The --db option every kg verb takes.</summary>
     public static Option<string> DbOption() =>
         new("--db") { Description = $"The graph file (SQLite).", DefaultValueFactory = _ => DefaultDb };
