@@ -100,7 +100,10 @@ const listCountries = packageJson('countries-list/countries.min.json');
 const continents = packageJson('countries-list/continents.min.json');
 const iso3166 = new Map(readJson(join(isoDir, 'iso_3166-1.json'))['3166-1'].map((c) => [c.alpha_3, c]));
 const countryOfAlpha2 = new Map(worldCountries.map((c) => [c.cca2, `country/${c.cca3}`]));
-const cityId = (name, country) => `city/${slug(name)}-${country.toLowerCase()}`;
+const cityId = (name, country) => {
+  if (slug(name) === '') throw new Error(`city '${name}' (${country}): no ASCII letters for its id`);
+  return `city/${slug(name)}-${country.toLowerCase()}`;
+};
 const regionId = (name) => `region/${slug(name)}`;
 
 for (const c of worldCountries) {
