@@ -62,6 +62,16 @@ public class ShippedGraphTests
     }
 
     [Fact]
+    public void Readme_and_docs_state_the_counts_the_file_has()
+    {
+        var g = Shipped.Value;
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string counts = $"{g.Relations.Count} relations, {g.Entities.Count.ToString("N0", culture)} entities, {g.Facts.Count.ToString("N0", culture)} facts";
+        Assert.Contains(counts, File.ReadAllText(DataFile("README.md")).Replace("\n", " ").Replace(", then ", ", "));
+        Assert.Contains(counts, File.ReadAllText(Path.Combine(Peers.RepoRoot, "docs", "kg-parts", "data.md")).Replace("**", ""));
+    }
+
+    [Fact]
     public void Every_fact_names_known_entities_and_has_its_relations_object_kind()
     {
         var g = Shipped.Value;
