@@ -17,8 +17,7 @@ internal static class KgVerb
         kg.Subcommands.Add(KgExportVerb.Create());
         kg.Subcommands.Add(KgQueryVerb.Create());
         kg.Subcommands.Add(KgStatsVerb.Create());
-        // Hang here: helper B's `kg verbalise` (KgVerbaliseVerb), helper C's `kg check` (KgCheckVerb) and helper D's
-        // question-set verb — each `kg.Subcommands.Add(XxxVerb.Create());`.
+        kg.Subcommands.Add(KgVerbaliseVerb.Create());
         return kg;
     }
 
