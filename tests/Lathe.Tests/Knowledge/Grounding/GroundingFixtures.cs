@@ -5,7 +5,7 @@ namespace Lathe.Tests.Knowledge.Grounding;
 /// <summary>A small hand-written graph for grounding and claim tests: countries with capitals, borders, areas and an
 /// independence date; two entities named "Georgia" (a country and a US state) for ambiguity; Guinea, Guinea-Bissau
 /// and Papua New Guinea for longest matches; elements whose symbols are English words ("He", "In"); WordNet-like
-/// synsets whose lemmas are function words ("a", "in", "it"); and Ukraine, an entity with no facts (abstention).</summary>
+/// synsets whose lemmas are function words ("a", "in", "it") and a code made of two ("IT-IS"); and Ukraine, an entity with no facts (abstention).</summary>
 internal static class GroundingFixtures
 {
     public static InMemoryGraph Graph()
@@ -22,7 +22,7 @@ internal static class GroundingFixtures
         g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
             ["What is the atomic number of {s}?"]));
         g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
-            ["What is the chemical symbol of {s}?"]));
+            ["What is the chemical symbol of {s} in the periodic table?"]));
         g.AddRelation(new KgRelation("definition", "definition", TermKind.String, false, "{s} means {o}.",
             ["What does {s} mean?", "What is the meaning of {s}?"]));
 
@@ -39,6 +39,7 @@ internal static class GroundingFixtures
         g.AddEntity("country/PNG", "Papua New Guinea", "country", "PNG");
         g.AddEntity("country/GMB", "The Gambia", "country", "Gambia");
         g.AddEntity("country/UKR", "Ukraine", "country", "UKR");
+        g.AddEntity("subdivision/IT-IS", "Isernia", "subdivision", "IT-IS");
         g.AddEntity("city/paris-fra", "Paris", "city");
         g.AddEntity("city/madrid", "Madrid", "city");
         g.AddEntity("city/rome", "Rome", "city");

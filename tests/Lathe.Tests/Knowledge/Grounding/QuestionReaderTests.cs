@@ -21,7 +21,7 @@ public class QuestionReaderTests
     [InlineData("What is the area of Spain?", "country/ESP", "area_km2")]
     [InlineData("How large is Spain in square kilometres?", "country/ESP", "area_km2")]
     [InlineData("What is the atomic number of helium?", "element/He", "atomic_number")]
-    [InlineData("What is the chemical symbol of iron?", "element/Fe", "symbol")]
+    [InlineData("What is the chemical symbol of iron?", "element/Fe", "symbol")]     // the template's opening words only
     [InlineData("What does dog mean?", "synset/n-dog", "definition")]
     [InlineData("What is the meaning of domestic dog?", "synset/n-dog", "definition")]
     [InlineData("When did Belgium become independent?", "country/BEL", "independence")]
@@ -57,6 +57,7 @@ public class QuestionReaderTests
     {
         var atlantis = Reader.Read("What is the capital of Atlantis?");
         Assert.Equal((null, null, "'Atlantis' is not an entity of the graph"), (atlantis.Subject, atlantis.Entity, atlantis.Problem));
+        Assert.Equal("capital", atlantis.Relation?.Id);   // the question is still read as asking for a capital
         var none = Reader.Read("How are you today?");
         Assert.Equal((null, "the question names no entity of the graph"), (none.Subject, none.Problem));
     }
