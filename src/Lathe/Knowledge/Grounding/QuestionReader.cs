@@ -42,15 +42,24 @@ public sealed class QuestionReader
     {
         ArgumentNullException.ThrowIfNull(question);
         var words = TextWords.Split(question);
-        QuestionReading? unlinked = null;
+        QuestionReading? unlinked = null, first = null;
         foreach (var (relation, prefix, suffix) in _templates)
         {
             int n = words.Count, k = prefix.Length, m = suffix.Length;
             if (n - k - m < 1 || !Matches(words, 0, prefix) || !Matches(words, n - m, suffix)) continue;
-            if (Slot(question, words, k, n - m) is { } subject) return Narrow(subject, relation);
+            if (Slot(question, words, k, n - m) is { } subject)
+            {
+                // Two relations may share a phrasing ("What is the symbol of {s}?" for elements and currencies): the
+                // reading whose subject holds the relation wins, else the most literal one.
+                var reading = Narrow(subject, relation);
+                if (reading.Subject!.Candidates.Any(c => Has(c, relation))) return reading;
+                first ??= reading;
+                continue;
+            }
             int start = words[k].Start, end = words[n - m - 1].End;
             unlinked ??= new QuestionReading(null, null, relation, $"'{question[start..end]}' is not an entity of the graph");
         }
+        if (first is not null) return first;
         // The question is phrased as a template of the graph but its subject is not in it: unanswerable from the graph.
         if (unlinked is not null) return unlinked;
         // A template's opening words with the subject closing the question ("What is the area of Japan?" for

@@ -22,7 +22,9 @@ internal static class GroundingFixtures
         g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
             ["What is the atomic number of {s}?"]));
         g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
-            ["What is the chemical symbol of {s} in the periodic table?"]));
+            ["What is the chemical symbol of {s} in the periodic table?", "What is the symbol of {s}?"]));
+        g.AddRelation(new KgRelation("currency_symbol", "currency symbol", TermKind.String, true, "The symbol of {s} is {o}.",
+            ["What is the symbol of {s}?"]));
         g.AddRelation(new KgRelation("definition", "definition", TermKind.String, false, "{s} means {o}.",
             ["What does {s} mean?", "What is the meaning of {s}?"]));
 
@@ -40,6 +42,7 @@ internal static class GroundingFixtures
         g.AddEntity("country/GMB", "The Gambia", "country", "Gambia");
         g.AddEntity("country/UKR", "Ukraine", "country", "UKR");
         g.AddEntity("subdivision/IT-IS", "Isernia", "subdivision", "IT-IS");
+        g.AddEntity("currency/EUR", "Euro", "currency", "EUR");
         g.AddEntity("city/paris-fra", "Paris", "city");
         g.AddEntity("city/madrid", "Madrid", "city");
         g.AddEntity("city/rome", "Rome", "city");
@@ -73,6 +76,7 @@ internal static class GroundingFixtures
         g.Add("element/He", "atomic_number", Term.Number(2));
         g.Add("element/Fe", "atomic_number", Term.Number(26));
         g.Add("element/Fe", "symbol", Term.Text("Fe"));
+        g.Add("currency/EUR", "currency_symbol", Term.Text("€"));
         g.Add("synset/n-dog", "definition", Term.Text("a member of the genus Canis"));
         return g;
     }

@@ -22,6 +22,8 @@ public class QuestionReaderTests
     [InlineData("How large is Spain in square kilometres?", "country/ESP", "area_km2")]
     [InlineData("What is the atomic number of helium?", "element/He", "atomic_number")]
     [InlineData("What is the chemical symbol of iron?", "element/Fe", "symbol")]     // the template's opening words only
+    [InlineData("What is the symbol of iron?", "element/Fe", "symbol")]                 // one phrasing, two relations:
+    [InlineData("What is the symbol of the euro?", "currency/EUR", "currency_symbol")]  // the subject's decides
     [InlineData("What does dog mean?", "synset/n-dog", "definition")]
     [InlineData("What is the meaning of domestic dog?", "synset/n-dog", "definition")]
     [InlineData("When did Belgium become independent?", "country/BEL", "independence")]
