@@ -1,4 +1,7 @@
+using System.Text;
+using System.Text.Json;
 using Lathe.Knowledge;
+using Lathe.Knowledge.Store;
 
 namespace Lathe.Tests.Knowledge.Grounding;
 
@@ -79,5 +82,29 @@ internal static class GroundingFixtures
         g.Add("currency/EUR", "currency_symbol", Term.Text("€"));
         g.Add("synset/n-dog", "definition", Term.Text("a member of the genus Canis"));
         return g;
+    }
+
+    /// <summary>The fixture graph as a SQLite store file at <paramref name="path"/> (through the JSONL importer).</summary>
+    public static void WriteStore(string path)
+    {
+        var g = Graph();
+        string jsonl = Path.ChangeExtension(path, ".jsonl");
+        var s = new StringBuilder();
+        foreach (var r in g.Relations())
+            s.Append(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["relation"] = r.Id, ["label"] = r.Label, ["object"] = r.ObjectKind.ToString().ToLowerInvariant(),
+                ["functional"] = r.Functional, ["statement"] = r.Statement, ["questions"] = r.Questions,
+            })).Append('\n');
+        foreach (var e in g.Entities())
+            s.Append(JsonSerializer.Serialize(new { entity = e.Id, name = e.Name, aliases = e.Aliases, type = e.Type })).Append('\n');
+        foreach (var t in g.Match(null, null, null))
+        {
+            object o = t.Object.Kind == TermKind.Number ? double.Parse(t.Object.Value, System.Globalization.CultureInfo.InvariantCulture) : t.Object.Value;
+            s.Append(JsonSerializer.Serialize(new { s = t.Subject, p = t.Relation, o, source = t.Source })).Append('\n');
+        }
+        File.WriteAllText(jsonl, s.ToString());
+        using var store = KnowledgeStore.Create(path);
+        store.Import(jsonl);
     }
 }
