@@ -7,8 +7,8 @@ namespace Lathe.Knowledge.Claims;
 /// <summary>Reads claims out of text by running the relations' statement templates backwards: each template becomes a
 /// pattern with captures for <c>{s}</c> and <c>{o}</c> (literal words matched ignoring case and spacing, the final
 /// full stop optional), matched against each sentence whole. The subject must name an entity
-/// (<see cref="EntityLinker.LinkSpan"/>), narrowed to the candidates that hold the relation; an ambiguous subject is
-/// kept only when exactly one candidate's objects include the claimed one. For a relation with several objects per
+/// (<see cref="EntityLinker.LinkSpan"/>), narrowed to the candidates that hold the relation; when several remain, the
+/// claim is about the first whose objects include the claimed one, and is not checked when none does. For a relation with several objects per
 /// subject, a list ("Spain, Italy and Belgium") is one claim per item.</summary>
 /// <remarks>Only sentences phrased as a template are read: the model's own paraphrases go unchecked (they are neither
 /// supported nor contradicted). When several templates match one sentence, the one with the most literal text wins.</remarks>
@@ -58,11 +58,12 @@ public sealed class ClaimExtractor
         {
             if (o.Length == 0) continue;
             var holders = subject.Candidates.Where(c => _graph.Match(c.Id, relation.Id, null).Count > 0).ToList();
+            // Several candidates hold the relation: the claim is about one whose objects include the claimed one
+            // (supported whichever it is); when none does, it cannot be pinned on one, so it is not checked.
             string? subjectId = subject.Candidates.Count == 1 ? subject.Candidates[0].Id
                 : holders.Count == 1 ? holders[0].Id
-                : holders.Where(c => _graph.Match(c.Id, relation.Id, null).Any(t => ObjectMatch.Matches(_graph, t.Object, o)))
-                    .Select(c => c.Id).ToList() is [var only] ? only : null;
-            if (subjectId is null) continue;   // still ambiguous: not checkable
+                : holders.FirstOrDefault(c => _graph.Match(c.Id, relation.Id, null).Any(t => ObjectMatch.Matches(_graph, t.Object, o)))?.Id;
+            if (subjectId is null) continue;
             var graphObjects = _graph.Match(subjectId, relation.Id, null).Select(t => t.Object);
             claims.Add(new Claim(subjectId, relation.Id, o, ObjectMatch.Read(_graph, relation.ObjectKind, o, graphObjects), start, length));
         }

@@ -31,14 +31,15 @@ public sealed class KgGrounding
     /// <param name="tokenizer">The model's tokenizer: it counts the facts' tokens and spells the constrained answers.</param>
     /// <param name="stopTokens">The ids that end a sequence (EOS, end of turn); a constrained answer may end on them.</param>
     /// <param name="factBudgetTokens">Tokens the retrieved facts may take in a prompt.</param>
-    public KgGrounding(IKnowledgeGraph g, ITokenizer tokenizer, IReadOnlyCollection<int> stopTokens, int factBudgetTokens = 256)
+    /// <param name="linker">A linker already built over <paramref name="g"/> (a claim checker's), or null to build one.</param>
+    public KgGrounding(IKnowledgeGraph g, ITokenizer tokenizer, IReadOnlyCollection<int> stopTokens, int factBudgetTokens = 256, EntityLinker? linker = null)
     {
         _graph = g ?? throw new ArgumentNullException(nameof(g));
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         _stopTokens = stopTokens ?? throw new ArgumentNullException(nameof(stopTokens));
         if (factBudgetTokens < 0) throw new ArgumentException($"fact budget: {factBudgetTokens} tokens must be ≥ 0.");
         _budget = factBudgetTokens;
-        Linker = new EntityLinker(g);
+        Linker = linker ?? new EntityLinker(g);
         Reader = new QuestionReader(g, Linker);
     }
 

@@ -92,6 +92,12 @@ public class ClaimCheckerTests
         Assert.Empty(Checker.Check("The capital of Atlantis is Poseidonia. It is in a box."));
         // Both Georgias have a capital and neither is Paris: not checkable, so no claim.
         Assert.Empty(Checker.Check("The capital of Georgia is Paris."));
+        // Both Georgias have an independence date: the claim is about the one it matches, and unchecked when none.
+        Assert.Equal(("subdivision/US-GA", ClaimStatus.Supported), (One("Georgia became independent in 1776.").Claim.SubjectId, One("Georgia became independent in 1776.").Status));
+        Assert.Equal(("country/GEO", ClaimStatus.Supported), (One("Georgia became independent in 1991.").Claim.SubjectId, One("Georgia became independent in 1991.").Status));
+        Assert.Empty(Checker.Check("Georgia became independent in 1800."));
+        Assert.Equal(ClaimStatus.Supported, One("Paris is the capital of France.").Status);
+        Assert.Empty(Checker.Check("It is the capital of France."));   // "it" is a lemma, but a pronoun here
         Assert.Equal(("subdivision/US-GA", ClaimStatus.Supported), (One("The capital of Georgia is Atlanta.").Claim.SubjectId, One("The capital of Georgia is Atlanta.").Status));
     }
 

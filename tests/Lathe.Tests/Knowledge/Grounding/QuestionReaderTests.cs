@@ -26,6 +26,7 @@ public class QuestionReaderTests
     [InlineData("What is the symbol of the euro?", "currency/EUR", "currency_symbol")]  // the subject's decides
     [InlineData("What does dog mean?", "synset/n-dog", "definition")]
     [InlineData("What is the meaning of domestic dog?", "synset/n-dog", "definition")]
+    [InlineData("What does in mean?", "synset/n-inch", "definition")]                 // a function word in the slot is the subject
     [InlineData("When did Belgium become independent?", "country/BEL", "independence")]
     [InlineData("What is the capital of Franse?", "country/FRA", "capital")]              // fuzzy in the slot
     [InlineData("What is the capital of Papua New Guinea?", "country/PNG", "capital")]
