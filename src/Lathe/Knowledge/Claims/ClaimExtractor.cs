@@ -32,16 +32,22 @@ public sealed class ClaimExtractor
     {
         ArgumentNullException.ThrowIfNull(text);
         var claims = new List<Claim>();
-        foreach (var (start, length) in Sentences.Split(text))
+        var sentences = Sentences.Split(text).ToList();
+        for (int i = 0; i < sentences.Count; i++)
         {
-            string sentence = text.Substring(start, length);
+            var (start, length) = sentences[i];
+            // A template that is two sentences ("Is {s} landlocked? {o}.") is matched against this one and the next.
+            int pairLength = i + 1 < sentences.Count ? sentences[i + 1].Start + sentences[i + 1].Length - start : -1;
             foreach (var (relation, pattern, _) in _patterns)
             {
-                var m = pattern.Match(sentence);
+                var m = pattern.Match(text.Substring(start, length));
+                int span = length;
+                if (!m.Success && pairLength > 0) { m = pattern.Match(text.Substring(start, pairLength)); span = pairLength; }
                 if (!m.Success) continue;
-                var found = Read(relation, m, start, length);
+                var found = Read(relation, m, start, span);
                 if (found.Count == 0) continue;
                 claims.AddRange(found);
+                if (span != length) i++;   // the next sentence was this claim's object
                 break;   // one reading per sentence: the most specific template that yields a claim
             }
         }

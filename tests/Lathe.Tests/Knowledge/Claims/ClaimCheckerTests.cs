@@ -77,6 +77,10 @@ public class ClaimCheckerTests
         Assert.Equal(ClaimStatus.Supported, One("Belgium became independent in 1830.").Status);
         Assert.Equal(ClaimStatus.Contradicted, One("Belgium became independent in 1831.").Status);
         Assert.Equal(ClaimStatus.Supported, One("Dog means a member of the genus Canis.").Status);
+        // A template of two sentences is read across them, and its claim spans both.
+        var landlocked = Checker.Check("Is Germany landlocked? Yes. The capital of Italy is Rome.");
+        Assert.Equal([("landlocked", ClaimStatus.Contradicted, 0, 27), ("capital", ClaimStatus.Supported, 28, 29)],
+            landlocked.Select(v => (v.Claim.Relation, v.Status, v.Claim.Start, v.Claim.Length)));
     }
 
     [Fact]

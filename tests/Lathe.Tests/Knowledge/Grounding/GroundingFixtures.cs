@@ -24,6 +24,7 @@ internal static class GroundingFixtures
             ["What is the area of {s}?", "How large is {s} in square kilometres?"]));
         g.AddRelation(new KgRelation("independence", "independence", TermKind.Date, true, "{s} became independent in {o}.",
             ["When did {s} become independent?"]));
+        g.AddRelation(new KgRelation("landlocked", "landlocked", TermKind.String, true, "Is {s} landlocked? {o}.", ["Is {s} landlocked?"]));
         g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
             ["What is the atomic number of {s}?"]));
         g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
@@ -79,6 +80,7 @@ internal static class GroundingFixtures
         g.Add("subdivision/US-GA", "capital", Term.Entity("city/atlanta"));
         g.Add("country/PNG", "capital", Term.Entity("city/port-moresby"));
         g.Add("country/BEL", "independence", Term.Date("1830"));
+        g.Add("country/DEU", "landlocked", Term.Text("No"));
         g.Add("country/GEO", "independence", Term.Date("1991"));
         g.Add("subdivision/US-GA", "independence", Term.Date("1776"));
         g.Add("synset/n-inch", "definition", Term.Text("a unit of length"));
