@@ -58,7 +58,11 @@ public sealed class KgGrounding
     /// graph, or when the graph holds no fact for the (entity, relation) it asks. Retrieve puts the subject's facts
     /// before the question; Constrain restricts the answer to the graph's objects for (subject, relation) (every
     /// candidate's when the subject is ambiguous, then abstaining is allowed too); Both does both.</summary>
-    public GroundingPlan Plan(string question, GroundingMode mode)
+    public GroundingPlan Plan(string question, GroundingMode mode) => Plan(question, mode, int.MaxValue);
+
+    /// <summary><see cref="Plan(string, GroundingMode)"/> with the facts held to at most <paramref name="maxFactTokens"/>
+    /// tokens as well as the budget given at construction: what room a model's context leaves (<see cref="FactRoom"/>).</summary>
+    public GroundingPlan Plan(string question, GroundingMode mode, int maxFactTokens)
     {
         ArgumentNullException.ThrowIfNull(question);
         var reading = Reader.Read(question);
@@ -74,12 +78,19 @@ public sealed class KgGrounding
                 return new GroundingPlan(bare, null, true,
                     $"the graph has no {relation.Label} for {string.Join(" | ", subjects.Select(s => s.Name))}", reading);
         }
-        var facts = mode == GroundingMode.Constrain ? [] : RetrievalPrompt.Facts(_graph, reading, CountTokens, _budget);
+        var facts = mode == GroundingMode.Constrain ? [] : RetrievalPrompt.Facts(_graph, reading, CountTokens, Math.Max(0, Math.Min(_budget, maxFactTokens)));
         Func<ILogitsProcessor>? constraint = null;
         if (mode != GroundingMode.Retrieve && asked.Count > 0)
             constraint = KgAnswerConstraint.For(_tokenizer, Answers(asked), _stopTokens, allowAbstain: reading.Entity is null);
         return new GroundingPlan(GroundedPrompt.Format(question, facts), constraint, false, reading.Problem, reading) { Facts = facts };
     }
+
+    /// <summary>The fact tokens that fit when <paramref name="question"/>'s grounded prompt must leave
+    /// <paramref name="generateTokens"/> of a <paramref name="context"/>-token window: the window, less the bare prompt,
+    /// the "Facts:" header, the answer, and a few tokens of slack (facts are counted one line at a time, and a
+    /// tokenizer may merge across lines). Never negative.</summary>
+    public int FactRoom(string question, int context, int generateTokens) =>
+        Math.Max(0, context - generateTokens - CountTokens(GroundedPrompt.Format(question)) - CountTokens("Facts:\n") - 4);
 
     // Every way an object of the asked facts may be written.
     List<string> Answers(IEnumerable<Triple> facts)

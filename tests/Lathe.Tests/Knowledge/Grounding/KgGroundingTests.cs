@@ -64,6 +64,26 @@ public class KgGroundingTests
     }
 
     [Fact]
+    public void The_facts_fit_the_room_a_context_leaves()
+    {
+        const string q = "Which countries border France?";
+        int bare = Grounding.CountTokens(GroundedPrompt.Format(q));
+        int previous = -1;
+        foreach (int context in new[] { bare + 20, bare + 40, bare + 60, bare + 90, bare + 200, 4096 })
+        {
+            int room = Grounding.FactRoom(q, context, generateTokens: 10);
+            Assert.Equal(Math.Max(0, context - 10 - bare - Grounding.CountTokens("Facts:\n") - 4), room);
+            var plan = Grounding.Plan(q, GroundingMode.Retrieve, room);
+            Assert.True(Grounding.CountTokens(plan.Prompt) <= context - 10, $"context {context}: {Grounding.CountTokens(plan.Prompt)} tokens");
+            Assert.True(plan.Facts.Count >= previous);   // more room, never fewer facts
+            previous = plan.Facts.Count;
+        }
+        Assert.Equal(6, previous);   // all of France's facts once the room is large
+        Assert.Equal(0, Grounding.FactRoom(q, bare, 10));
+        Assert.Equal(GroundedPrompt.Format(q), Grounding.Plan(q, GroundingMode.Retrieve, 0).Prompt);
+    }
+
+    [Fact]
     public void Numbers_are_constrained_to_their_written_forms()
     {
         var plan = Grounding.Plan("What is the area of France?", GroundingMode.Constrain);
