@@ -18,6 +18,10 @@ public sealed class ClaimExtractor
     readonly EntityLinker _linker;
     readonly List<(KgRelation Relation, Regex Pattern, int Literal)> _patterns = [];
 
+    /// <summary>Longer sentences are not read: a template's lazy captures cost time quadratic in the sentence, and no
+    /// statement of a fact runs this long (a run-on text without full stops would otherwise stall the checker).</summary>
+    public const int MaxSentenceChars = 1000;
+
     public ClaimExtractor(IKnowledgeGraph graph, EntityLinker linker)
     {
         _graph = graph ?? throw new ArgumentNullException(nameof(graph));
@@ -36,8 +40,10 @@ public sealed class ClaimExtractor
         for (int i = 0; i < sentences.Count; i++)
         {
             var (start, length) = sentences[i];
+            if (length > MaxSentenceChars) continue;
             // A template that is two sentences ("Is {s} landlocked? {o}.") is matched against this one and the next.
             int pairLength = i + 1 < sentences.Count ? sentences[i + 1].Start + sentences[i + 1].Length - start : -1;
+            if (pairLength > MaxSentenceChars) pairLength = -1;
             foreach (var (relation, pattern, _) in _patterns)
             {
                 var m = pattern.Match(text.Substring(start, length));

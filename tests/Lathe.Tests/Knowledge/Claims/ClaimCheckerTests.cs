@@ -106,6 +106,16 @@ public class ClaimCheckerTests
     }
 
     [Fact]
+    public void A_run_on_text_is_skipped_quickly_and_the_sentences_around_it_still_read()
+    {
+        string runOn = string.Concat(Enumerable.Repeat("the capital of France is ", 2000));   // 50,000 characters, no full stop
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var vs = Checker.Check("The capital of Italy is Rome.\n" + runOn + "\nThe capital of Spain is Madrid.");
+        Assert.True(watch.ElapsedMilliseconds < 5000, $"{watch.ElapsedMilliseconds} ms");
+        Assert.Equal(["country/ITA", "country/ESP"], vs.Select(v => v.Claim.SubjectId));
+    }
+
+    [Fact]
     public void Short_answers_are_checked_against_the_question()
     {
         Assert.Equal(ClaimStatus.Supported, Checker.CheckAnswer("What is the capital of France?", "Paris")!.Status);
