@@ -56,7 +56,12 @@ const entities = new Map();        // id → { id, name, aliases: [], type }
 const facts = new Map();           // "s\tp\tJSON(o)" → fact
 const realNames = new Set();       // every name any source knows, for the invented-name check
 
+// Source text can carry stray or doubled spaces ("Rs  රු"); names, aliases and strings are stored with single spaces.
+const tidy = (text) => (typeof text === 'string' ? text.replace(/\s+/g, ' ').trim() : text);
+
 function entity(id, name, type, aliases = []) {
+  name = tidy(name);
+  aliases = aliases.map(tidy);
   let e = entities.get(id);
   if (!e) entities.set(id, (e = { id, name, aliases: [], type }));
   else if (e.type !== type) throw new Error(`${id}: type ${type} after ${e.type}`);
@@ -68,6 +73,7 @@ const isoDate = /^-?\d{4}(-\d{2}(-\d{2})?)?$/;
 function fact(s, p, o, source) {
   const relation = relationById.get(p);
   if (!relation) throw new Error(`unknown relation '${p}'`);
+  if (relation.object === 'string') o = tidy(o);
   if (o === undefined || o === null || o === '') return;
   const ok = { entity: typeof o === 'string' && o.includes('/'), string: typeof o === 'string' && o.trim() === o,
     number: typeof o === 'number' && Number.isFinite(o), date: typeof o === 'string' && isoDate.test(o) }[relation.object];
@@ -100,7 +106,10 @@ const listCountries = packageJson('countries-list/countries.min.json');
 const continents = packageJson('countries-list/continents.min.json');
 const iso3166 = new Map(readJson(join(isoDir, 'iso_3166-1.json'))['3166-1'].map((c) => [c.alpha_3, c]));
 const countryOfAlpha2 = new Map(worldCountries.map((c) => [c.cca2, `country/${c.cca3}`]));
-const cityId = (name, country) => `city/${slug(name)}-${country.toLowerCase()}`;
+const cityId = (name, country) => {
+  if (slug(name) === '') throw new Error(`city '${name}' (${country}): no ASCII letters for its id`);
+  return `city/${slug(name)}-${country.toLowerCase()}`;
+};
 const regionId = (name) => `region/${slug(name)}`;
 
 for (const c of worldCountries) {

@@ -62,6 +62,16 @@ public class ShippedGraphTests
     }
 
     [Fact]
+    public void Readme_and_docs_state_the_counts_the_file_has()
+    {
+        var g = Shipped.Value;
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string counts = $"{g.Relations.Count} relations, {g.Entities.Count.ToString("N0", culture)} entities, {g.Facts.Count.ToString("N0", culture)} facts";
+        Assert.Contains(counts, File.ReadAllText(DataFile("README.md")).Replace("\n", " ").Replace(", then ", ", "));
+        Assert.Contains(counts, File.ReadAllText(Path.Combine(Peers.RepoRoot, "docs", "kg-parts", "data.md")).Replace("**", ""));
+    }
+
+    [Fact]
     public void Every_fact_names_known_entities_and_has_its_relations_object_kind()
     {
         var g = Shipped.Value;
@@ -79,7 +89,7 @@ public class ShippedGraphTests
                 case "entity": Assert.True(o.ValueKind == JsonValueKind.String && g.Entities.ContainsKey(o.GetString()!), $"{s} {p} {o}"); break;
                 case "number": Assert.Equal(JsonValueKind.Number, o.ValueKind); break;
                 case "date": Assert.Matches(@"^-?\d{4}(-\d{2}(-\d{2})?)?$", o.GetString()!); break;
-                default: Assert.True(o.ValueKind == JsonValueKind.String && o.GetString()!.Trim() == o.GetString() && o.GetString()!.Length > 0, $"{s} {p}"); break;
+                default: Assert.True(o.ValueKind == JsonValueKind.String && Tidy(o.GetString()!), $"{s} {p} {o}"); break;
             }
             Assert.True(seen.Add($"{s}\t{p}\t{o.GetRawText()}"), $"duplicate fact {s} {p} {o}");
         }
@@ -92,11 +102,16 @@ public class ShippedGraphTests
                                       && f.GetProperty("o").GetString() == "city/sacramento-usa");
     }
 
+    // One line of text with single spaces and no ends to trim: a corpus paragraph or a prompt line stays one line.
+    static bool Tidy(string text) =>
+        text.Length > 0 && text.Trim() == text && !text.Contains("  ") && !text.Any(char.IsControl);
+
     [Fact]
     public void Aliases_are_distinct_from_the_name_and_each_other_by_name_key()
     {
         foreach (var (id, e) in Shipped.Value.Entities)
         {
+            Assert.True(Tidy(e.GetProperty("name").GetString()!) && e.GetProperty("aliases").EnumerateArray().All(a => Tidy(a.GetString()!)), id);
             var keys = new List<string> { NameKey.Of(e.GetProperty("name").GetString()!) };
             keys.AddRange(e.GetProperty("aliases").EnumerateArray().Select(a => NameKey.Of(a.GetString()!)));
             Assert.True(keys.All(k => k.Length > 0) && keys.Distinct().Count() == keys.Count, id);
