@@ -43,6 +43,11 @@ public sealed class KgGrounding
         Reader = new QuestionReader(g, Linker);
     }
 
+    /// <summary>Whether a question whose subject links only fuzzily ("Franse") is answered. Off by default: a name
+    /// the graph does not hold is often one edit from one it does (an invented "Neport" is "Newport" by one letter), and
+    /// answering it would turn an unanswerable question into a confident wrong answer; the plan abstains instead.</summary>
+    public bool AnswerFuzzySubjects { get; init; }
+
     public EntityLinker Linker { get; }
     public QuestionReader Reader { get; }
 
@@ -55,7 +60,8 @@ public sealed class KgGrounding
     }
 
     /// <summary>The plan for <paramref name="question"/>. Abstains outright when the question names no entity of the
-    /// graph, or when the graph holds no fact for the (entity, relation) it asks. Retrieve puts the subject's facts
+    /// graph (a subject matched only by spelling counts as none unless <see cref="AnswerFuzzySubjects"/>), or when the
+    /// graph holds no fact for the (entity, relation) it asks. Retrieve puts the subject's facts
     /// before the question; Constrain restricts the answer to the graph's objects for (subject, relation) (every
     /// candidate's when the subject is ambiguous, then abstaining is allowed too); Both does both.</summary>
     public GroundingPlan Plan(string question, GroundingMode mode) => Plan(question, mode, int.MaxValue);
@@ -69,6 +75,9 @@ public sealed class KgGrounding
         string bare = GroundedPrompt.Format(question);
         if (reading.Subject is null || reading.Subject.Candidates.Count == 0)
             return new GroundingPlan(bare, null, true, reading.Problem ?? "the question names no entity of the graph", reading);
+        if (reading.Subject.Kind == LinkKind.Fuzzy && !AnswerFuzzySubjects)
+            return new GroundingPlan(bare, null, true, $"'{reading.Subject.Text}' is not an entity of the graph (nearest by spelling: "
+                + string.Join(" | ", reading.Subject.Candidates.Take(3).Select(c => c.Name)) + ")", reading);
         var subjects = reading.Entity is { } e ? [e] : reading.Subject.Candidates;
         List<Triple> asked = [];
         if (reading.Relation is { } relation)

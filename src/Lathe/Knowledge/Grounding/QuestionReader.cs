@@ -113,7 +113,10 @@ public sealed class QuestionReader
             var holding = candidates.Where(c => Has(c, relation)).ToList();
             if (holding.Count > 0) candidates = holding;
         }
-        if (candidates.Count == 1) return new QuestionReading(subject, candidates[0], relation, null);
+        // A subject found only by spelling distance is read, and said to be: "Neport" is not "Newport" for certain.
+        string? fuzzy = subject.Kind == LinkKind.Fuzzy
+            ? $"'{subject.Text}' read as {string.Join(" | ", candidates.Select(c => $"{c.Name} ({c.Id})"))} by spelling" : null;
+        if (candidates.Count == 1) return new QuestionReading(subject, candidates[0], relation, fuzzy);
         return new QuestionReading(subject with { Candidates = candidates }, null, relation,
             "ambiguous: " + string.Join(" | ", candidates.Select(c => $"{c.Name} ({c.Id})")));
     }

@@ -25,6 +25,17 @@ public class KgGroundingTests
     }
 
     [Fact]
+    public void A_subject_found_only_by_spelling_abstains_unless_allowed()
+    {
+        var plan = Grounding.Plan("What is the capital of Franse?", GroundingMode.Both);
+        Assert.Equal((true, "'Franse' is not an entity of the graph (nearest by spelling: France)"), (plan.AbstainNow, plan.Reason));
+        var lenient = new KgGrounding(Graph, KgAnswerConstraintTests.Bpe, [KgAnswerConstraintTests.Bpe.EndOfTextId], linker: Grounding.Linker) { AnswerFuzzySubjects = true };
+        var answered = lenient.Plan("What is the capital of Franse?", GroundingMode.Both);
+        Assert.False(answered.AbstainNow);
+        Assert.StartsWith("Facts:\n- The capital of France is Paris.", answered.Prompt);
+    }
+
+    [Fact]
     public void Each_mode_gives_its_prompt_and_constraint()
     {
         const string q = "Which city is the capital of France?";
