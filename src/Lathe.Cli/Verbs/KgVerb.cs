@@ -18,6 +18,7 @@ internal static class KgVerb
         kg.Subcommands.Add(KgQueryVerb.Create());
         kg.Subcommands.Add(KgStatsVerb.Create());
         kg.Subcommands.Add(KgVerbaliseVerb.Create());
+        kg.Subcommands.Add(KgCheckVerb.Create());
         return kg;
     }
 
