@@ -73,7 +73,7 @@ internal static class StoreSchema
     /// <summary>Rollback journal with full sync: a commit is on disk when it returns, and an import killed halfway
     /// leaves a hot journal that SQLite rolls back on the next open, so the file is never half-written.</summary>
     public static void Configure(SqliteConnection connection) =>
-        Execute(connection, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;");
+        Execute(connection, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;");
 
     static void Execute(SqliteConnection connection, string sql)
     {
