@@ -1,0 +1,12 @@
+namespace Lathe.Knowledge.Experiment.Arms;
+
+/// <summary>The model alone, then claim checking: an answer the graph contradicts, or an answer about an entity the
+/// graph does not have, is replaced by the abstention; anything else stands as the model gave it.</summary>
+public sealed class CheckedArm(IHallucinationArm alone, IQuestionGrounding grounding) : IHallucinationArm
+{
+    public string Name => "checked";
+
+    public IReadOnlyList<ArmAnswer> Answer(IReadOnlyList<QuestionRow> questions) =>
+        alone.Answer(questions).Select(a => a.Abstained || grounding.Check(a.Question.Question, a.Answer) == AnswerCheck.Keep
+            ? a : HallucinationArms.Abstain(a.Question)).ToList();
+}
