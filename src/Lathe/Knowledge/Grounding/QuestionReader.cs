@@ -1,0 +1,108 @@
+namespace Lathe.Knowledge.Grounding;
+
+/// <summary>What a question asks for: its subject as mentioned, the entity that is (null when nothing links or it
+/// stays ambiguous), the relation asked (null when none is recognised), and why the reading is incomplete.</summary>
+public sealed record QuestionReading(EntityMention? Subject, KgEntity? Entity, KgRelation? Relation, string? Problem);
+
+/// <summary>Reads which (subject, relation) a question asks for. First the relations' question templates: the text
+/// around <c>{s}</c> must match the question word for word (by <see cref="NameKey"/>) and the words in the slot must
+/// name an entity (<see cref="EntityLinker.LinkSpan"/>). Failing that, a relation's label among the question's words
+/// and an entity the linker finds elsewhere in it. Candidates of an ambiguous subject are narrowed to those the graph
+/// holds the asked relation for; if several remain the reading says "ambiguous: A | B" and names no entity.</summary>
+public sealed class QuestionReader
+{
+    readonly IKnowledgeGraph _graph;
+    readonly EntityLinker _linker;
+    readonly List<(KgRelation Relation, string[] Prefix, string[] Suffix)> _templates = [];
+    readonly List<(KgRelation Relation, string[] Label)> _labels = [];
+
+    public QuestionReader(IKnowledgeGraph graph, EntityLinker linker)
+    {
+        _graph = graph ?? throw new ArgumentNullException(nameof(graph));
+        _linker = linker ?? throw new ArgumentNullException(nameof(linker));
+        foreach (var relation in graph.Relations())
+        {
+            foreach (var template in relation.Questions)
+            {
+                int slot = template.IndexOf("{s}", StringComparison.Ordinal);
+                if (slot < 0) continue;
+                _templates.Add((relation, TextWords.Keys(template[..slot]), TextWords.Keys(template[(slot + 3)..])));
+            }
+            var label = TextWords.Keys(relation.Label.Replace('_', ' '));
+            if (label.Length > 0) _labels.Add((relation, label));
+        }
+        // More literal words first: "Which city is the capital of {s}?" is a surer reading than "{s}?".
+        _templates.Sort((a, b) => (b.Prefix.Length + b.Suffix.Length).CompareTo(a.Prefix.Length + a.Suffix.Length));
+        _labels.Sort((a, b) => b.Label.Length.CompareTo(a.Label.Length));
+    }
+
+    public QuestionReading Read(string question)
+    {
+        ArgumentNullException.ThrowIfNull(question);
+        var words = TextWords.Split(question);
+        EntityMention? unlinkedSlot = null;
+        foreach (var (relation, prefix, suffix) in _templates)
+        {
+            int n = words.Count, k = prefix.Length, m = suffix.Length;
+            if (n - k - m < 1 || !Matches(words, 0, prefix) || !Matches(words, n - m, suffix)) continue;
+            int start = words[k].Start, end = words[n - m - 1].End;
+            var subject = _linker.LinkSpan(question[start..end], start);
+            if (subject is null) { unlinkedSlot ??= new EntityMention(start, end - start, question[start..end], LinkKind.Exact, []); continue; }
+            return Narrow(subject, relation);
+        }
+        var mentions = _linker.Link(question);
+        foreach (var (relation, label) in _labels)
+        {
+            int at = Find(words, label);
+            if (at < 0) continue;
+            int labelStart = words[at].Start, labelEnd = words[at + label.Length - 1].End;
+            var others = mentions.Where(x => x.Start + x.Length <= labelStart || x.Start >= labelEnd).ToList();
+            if (others.Count == 0) continue;
+            if (others.Count > 1)
+            {
+                // Prefer the mentions that can be the subject of this relation.
+                var holding = others.Where(x => x.Candidates.Any(c => Has(c, relation))).ToList();
+                if (holding.Count > 0) others = holding;
+            }
+            if (others.Count > 1)
+                return new QuestionReading(others[0], null, relation, "ambiguous subject: " + string.Join(" | ", others.Select(x => x.Text)));
+            return Narrow(others[0], relation);
+        }
+        if (mentions.Count == 0)
+            return new QuestionReading(null, null, null, unlinkedSlot is null
+                ? "the question names no entity of the graph"
+                : $"'{unlinkedSlot.Text}' is not an entity of the graph");
+        var only = mentions.Count == 1 && !mentions[0].Ambiguous ? mentions[0].Candidates[0] : null;
+        return new QuestionReading(mentions[0], only, null, "no relation of the graph is asked for");
+    }
+
+    // Keeps the candidates that hold the relation (all of them when none does: the plan then finds no facts).
+    QuestionReading Narrow(EntityMention subject, KgRelation relation)
+    {
+        var candidates = subject.Candidates;
+        if (candidates.Count > 1)
+        {
+            var holding = candidates.Where(c => Has(c, relation)).ToList();
+            if (holding.Count > 0) candidates = holding;
+        }
+        if (candidates.Count == 1) return new QuestionReading(subject, candidates[0], relation, null);
+        return new QuestionReading(subject with { Candidates = candidates }, null, relation,
+            "ambiguous: " + string.Join(" | ", candidates.Select(c => $"{c.Name} ({c.Id})")));
+    }
+
+    bool Has(KgEntity entity, KgRelation relation) => _graph.Match(entity.Id, relation.Id, null).Count > 0;
+
+    static bool Matches(List<TextWord> words, int at, string[] keys)
+    {
+        for (int i = 0; i < keys.Length; i++)
+            if (words[at + i].Key != keys[i]) return false;
+        return true;
+    }
+
+    static int Find(List<TextWord> words, string[] keys)
+    {
+        for (int at = 0; at + keys.Length <= words.Count; at++)
+            if (Matches(words, at, keys)) return at;
+        return -1;
+    }
+}

@@ -1,0 +1,78 @@
+using Lathe.Knowledge;
+
+namespace Lathe.Tests.Knowledge.Grounding;
+
+/// <summary>A small hand-written graph for grounding and claim tests: countries with capitals, borders, areas and an
+/// independence date; two entities named "Georgia" (a country and a US state) for ambiguity; Guinea, Guinea-Bissau
+/// and Papua New Guinea for longest matches; elements whose symbols are English words ("He", "In"); WordNet-like
+/// synsets whose lemmas are function words ("a", "in", "it"); and Ukraine, an entity with no facts (abstention).</summary>
+internal static class GroundingFixtures
+{
+    public static InMemoryGraph Graph()
+    {
+        var g = new InMemoryGraph();
+        g.AddRelation(new KgRelation("capital", "capital", TermKind.Entity, true, "The capital of {s} is {o}.",
+            ["What is the capital of {s}?", "Which city is the capital of {s}?", "{s}'s capital is which city?"]));
+        g.AddRelation(new KgRelation("borders", "borders", TermKind.Entity, false, "{s} borders {o}.",
+            ["Which countries border {s}?", "What does {s} border?"]));
+        g.AddRelation(new KgRelation("area_km2", "area", TermKind.Number, true, "The area of {s} is {o} square kilometres.",
+            ["What is the area of {s}?", "How large is {s} in square kilometres?"]));
+        g.AddRelation(new KgRelation("independence", "independence", TermKind.Date, true, "{s} became independent in {o}.",
+            ["When did {s} become independent?"]));
+        g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
+            ["What is the atomic number of {s}?"]));
+        g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
+            ["What is the chemical symbol of {s}?"]));
+        g.AddRelation(new KgRelation("definition", "definition", TermKind.String, false, "{s} means {o}.",
+            ["What does {s} mean?", "What is the meaning of {s}?"]));
+
+        g.AddEntity("country/FRA", "France", "country", "French Republic", "FRA");
+        g.AddEntity("country/ESP", "Spain", "country", "Kingdom of Spain", "ESP");
+        g.AddEntity("country/ITA", "Italy", "country", "Italian Republic", "ITA");
+        g.AddEntity("country/DEU", "Germany", "country", "Federal Republic of Germany", "DEU");
+        g.AddEntity("country/BEL", "Belgium", "country", "Kingdom of Belgium", "BEL");
+        g.AddEntity("country/PRT", "Portugal", "country", "Portuguese Republic", "PRT");
+        g.AddEntity("country/GEO", "Georgia", "country", "GEO");
+        g.AddEntity("subdivision/US-GA", "Georgia", "subdivision");
+        g.AddEntity("country/GIN", "Guinea", "country", "GIN");
+        g.AddEntity("country/GNB", "Guinea-Bissau", "country", "GNB");
+        g.AddEntity("country/PNG", "Papua New Guinea", "country", "PNG");
+        g.AddEntity("country/GMB", "The Gambia", "country", "Gambia");
+        g.AddEntity("country/UKR", "Ukraine", "country", "UKR");
+        g.AddEntity("city/paris-fra", "Paris", "city");
+        g.AddEntity("city/madrid", "Madrid", "city");
+        g.AddEntity("city/rome", "Rome", "city");
+        g.AddEntity("city/berlin", "Berlin", "city");
+        g.AddEntity("city/tbilisi", "Tbilisi", "city");
+        g.AddEntity("city/atlanta", "Atlanta", "city");
+        g.AddEntity("city/port-moresby", "Port Moresby", "city");
+        g.AddEntity("element/He", "Helium", "element", "He");
+        g.AddEntity("element/Fe", "Iron", "element", "Fe");
+        g.AddEntity("element/In", "Indium", "element", "In");
+        g.AddEntity("element/Sn", "Tin", "element", "Sn");
+        g.AddEntity("synset/n-dog", "dog", "synset", "domestic dog", "Canis familiaris");
+        g.AddEntity("synset/n-ampere", "ampere", "synset", "amp", "A");
+        g.AddEntity("synset/n-inch", "inch", "synset", "in");
+        g.AddEntity("synset/n-it", "information technology", "synset", "IT", "it");
+
+        g.Add("country/FRA", "capital", Term.Entity("city/paris-fra"));
+        foreach (var n in new[] { "country/ESP", "country/ITA", "country/DEU", "country/BEL" }) g.Add("country/FRA", "borders", Term.Entity(n));
+        g.Add("country/FRA", "area_km2", Term.Number(551695));
+        g.Add("country/ESP", "capital", Term.Entity("city/madrid"));
+        g.Add("country/ESP", "area_km2", Term.Number(505990));
+        g.Add("country/ESP", "borders", Term.Entity("country/FRA"));
+        g.Add("country/ESP", "borders", Term.Entity("country/PRT"));
+        g.Add("country/ITA", "capital", Term.Entity("city/rome"));
+        g.Add("country/DEU", "capital", Term.Entity("city/berlin"));
+        g.Add("country/GEO", "capital", Term.Entity("city/tbilisi"));
+        g.Add("country/GEO", "area_km2", Term.Number(69700));
+        g.Add("subdivision/US-GA", "capital", Term.Entity("city/atlanta"));
+        g.Add("country/PNG", "capital", Term.Entity("city/port-moresby"));
+        g.Add("country/BEL", "independence", Term.Date("1830"));
+        g.Add("element/He", "atomic_number", Term.Number(2));
+        g.Add("element/Fe", "atomic_number", Term.Number(26));
+        g.Add("element/Fe", "symbol", Term.Text("Fe"));
+        g.Add("synset/n-dog", "definition", Term.Text("a member of the genus Canis"));
+        return g;
+    }
+}
