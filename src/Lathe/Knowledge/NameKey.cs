@@ -21,7 +21,9 @@ public static class NameKey
             {
                 if (pendingSpace && key.Length > 0) key.Append(' ');
                 pendingSpace = false;
-                key.Append(char.ToLowerInvariant(c));
+                // Under invariant globalization FormD decomposes nothing; the Latin table strips the accents instead.
+                if (LatinFold.Of(c) is { } folded) foreach (char f in folded) key.Append(char.ToLowerInvariant(f));
+                else key.Append(char.ToLowerInvariant(c));
             }
             else if (char.IsWhiteSpace(c) || c == '-' || c == '_' || c == '/') pendingSpace = true;
             // Other punctuation (apostrophes, dots, commas, brackets) is dropped without a break: "d'Ivoire" → "divoire".
