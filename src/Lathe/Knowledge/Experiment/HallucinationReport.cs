@@ -116,7 +116,7 @@ public static class HallucinationReport
     }
 
     /// <summary>A value ± its standard error, as a percentage for rates (ECE too: it is a difference of rates).</summary>
-    internal static string Cell(MetricValue v) => !double.IsFinite(v.Value) ? "–"
+    public static string Cell(MetricValue v) => !double.IsFinite(v.Value) ? "–"
         : double.IsFinite(v.StandardError) ? string.Create(Inv, $"{100 * v.Value:F1} ± {100 * v.StandardError:F1}%") : string.Create(Inv, $"{100 * v.Value:F1}%");
 
     internal static string FormatParameters(long p) => p >= 1_000_000 ? string.Create(Inv, $"{p / 1e6:F2}M") : p >= 1000 ? string.Create(Inv, $"{p / 1e3:F1}k") : p.ToString(Inv);

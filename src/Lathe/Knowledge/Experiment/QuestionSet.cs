@@ -114,17 +114,26 @@ public sealed class QuestionSet
             if (relation.Questions.Count == 0) continue;
             var facts = new Dictionary<string, List<string>>(StringComparer.Ordinal);
             var types = new HashSet<string>(StringComparer.Ordinal);
-            bool shortAnswers = true;
+            var lengths = new List<int>();
+            var longSubjects = new HashSet<string>(StringComparer.Ordinal);
             foreach (var t in graph.Match(null, relation.Id, null))
             {
                 var answers = Answers(graph, t.Object);
-                if (answers[0].Length > options.MaxAnswerChars) { shortAnswers = false; break; }
+                lengths.Add(answers[0].Length);
+                // A subject with a long object (a city that is the capital of "South Georgia and the South Sandwich
+                // Islands") is not asked about this relation: its answer set would be incomplete without that object.
+                if (answers[0].Length > options.MaxAnswerChars) { longSubjects.Add(t.Subject); continue; }
                 if (!facts.TryGetValue(t.Subject, out var list)) facts[t.Subject] = list = [];
                 foreach (string a in answers) if (!list.Contains(a)) list.Add(a);
                 if (graph.FindEntity(t.Subject) is { } e) types.Add(e.Type);
             }
+            foreach (string s in longSubjects) facts.Remove(s);
+            // A relation whose typical answer is long (definitions, example sentences) is not a short-answer relation.
+            lengths.Sort();
+            int median = lengths.Count == 0 ? 0 : lengths[lengths.Count / 2];
+            bool shortAnswers = median <= options.MaxAnswerChars;
             if (!shortAnswers && options.Relations is not null)
-                throw new ArgumentException($"relations: relation '{relation.Id}' has answers longer than {options.MaxAnswerChars} characters");
+                throw new ArgumentException($"relations: relation '{relation.Id}' has long answers (median {median} characters, more than {options.MaxAnswerChars})");
             if (shortAnswers && facts.Count >= 2) chosen.Add((relation, facts, types));
         }
         return chosen;

@@ -30,7 +30,7 @@ public class ArmTests
             ? new ConstrainedPlan("", null, true, "no entity")
             : new ConstrainedPlan(RetrievalPrompt(question), Constraint, false, null);
         public AnswerCheck Check(string question, string answer) =>
-            question.Contains("Veloria") ? AnswerCheck.UnknownEntity : answer == "Lyon" ? AnswerCheck.Contradicted : AnswerCheck.Keep;
+            question.Contains("Veloria") ? AnswerCheck.Unbacked : answer == "Lyon" ? AnswerCheck.Contradicted : AnswerCheck.Keep;
     }
 
     static readonly QuestionRow France = new("capital|country/FRA|0", "What is the capital of France?", "country/FRA", "capital", ["Paris"], true, 0);

@@ -162,6 +162,6 @@ public class QuestionSetTests
     {
         Assert.Contains("per-relation 1", Assert.Throws<ArgumentException>(() => QuestionSet.Build(Graph(), [], new QuestionSetOptions { PerRelation = 1 })).Message);
         Assert.Contains("'nope'", Assert.Throws<ArgumentException>(() => QuestionSet.Build(Graph(), [], new QuestionSetOptions { Relations = ["nope"] })).Message);
-        Assert.Contains("'definition' has answers longer", Assert.Throws<ArgumentException>(() => QuestionSet.Build(Graph(), [], new QuestionSetOptions { Relations = ["definition"] })).Message);
+        Assert.Contains("'definition' has long answers", Assert.Throws<ArgumentException>(() => QuestionSet.Build(Graph(), [], new QuestionSetOptions { Relations = ["definition"] })).Message);
     }
 }

@@ -1,7 +1,8 @@
 namespace Lathe.Knowledge.Experiment.Arms;
 
-/// <summary>The model alone, then claim checking: an answer the graph contradicts, or an answer about an entity the
-/// graph does not have, is replaced by the abstention; anything else stands as the model gave it.</summary>
+/// <summary>The model alone, then claim checking: an answer the graph contradicts, or one the graph cannot back (its
+/// subject is not in the graph, or has no fact of the asked relation), is replaced by the abstention; an answer the
+/// graph supports stands as the model gave it.</summary>
 public sealed class CheckedArm(IHallucinationArm alone, IQuestionGrounding grounding) : IHallucinationArm
 {
     public string Name => "checked";

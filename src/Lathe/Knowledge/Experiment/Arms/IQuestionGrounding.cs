@@ -9,12 +9,13 @@ public sealed record ConstrainedPlan(string Prompt, Func<ILogitsProcessor>? Cons
 /// <summary>What claim checking says of a short answer to a question.</summary>
 public enum AnswerCheck
 {
-    /// <summary>The graph supports it, or holds nothing that says otherwise about an entity it knows.</summary>
+    /// <summary>The graph supports it (or, for a subject the reader could not pin down, does not rule it out).</summary>
     Keep,
     /// <summary>The graph holds the asked fact and the answer is none of its values.</summary>
     Contradicted,
-    /// <summary>The question is about an entity the graph does not have: nothing can back the answer.</summary>
-    UnknownEntity,
+    /// <summary>The graph holds no value for what the question asks — its subject is no entity of the graph, or the
+    /// entity the name links to has no fact of the asked relation: nothing can back the answer.</summary>
+    Unbacked,
 }
 
 /// <summary>What the grounded arms need from the knowledge graph (entity linking, retrieval prompts, KG-constrained
