@@ -74,7 +74,8 @@ internal sealed partial class ImportSession : IDisposable
     }
 
     /// <summary>The error for a line of this file: <c>FILE:LINE: message</c>.</summary>
-    public InvalidDataException Error(long line, string message) => new($"{FileName}:{line}: {message}");
+    public InvalidDataException Error(long line, string message) =>
+        new($"{FileName}:{line}: {message.Replace("\r", "\\r").Replace("\n", "\\n")}");   // one line, even when it quotes the data
 
     /// <summary>The relation as the graph will hold it so far (the database's, or this import's), or null.</summary>
     public KgRelation? Relation(string id) => _relations.GetValueOrDefault(id);

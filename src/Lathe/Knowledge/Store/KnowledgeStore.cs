@@ -204,7 +204,7 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
         string defaultSource = source ?? System.IO.Path.GetFileName(path);
         using var stream = GraphFileFormat.OpenRead(path);
-        return Import(stream, format, System.IO.Path.GetFileName(path), defaultSource);
+        return Import(stream, format, path, defaultSource);   // errors name the path as the caller gave it
     }
 
     /// <summary>Imports a stream of the given format; <paramref name="fileName"/> is what errors call it.</summary>
