@@ -83,7 +83,16 @@ const sorted = (xs, f = (x) => x) => [...xs].sort(byKey(f));
 // a linker does not read "in" as India or "be" as beryllium. ---------------------------------------------------------------
 const stopWords = new Set(readJson(join(stdlibModules, '@stdlib', 'datasets', 'stopwords-en', 'data', 'words.json'))
   .map(nameKey));
-const codeAlias = (code) => (stopWords.has(nameKey(code)) ? null : code);
+// Codes (ISO country, language and currency codes, element symbols) are remembered: at the end a code that another
+// entity also answers to is kept only for the entity people most likely mean ("FR" France over "Fr" francium, "FRA"
+// France over "fra" French) and dropped where it equals another entity's real name; a code is a shorthand, not a name.
+const codes = new Set();
+const codeAlias = (code) => {
+  if (!code || stopWords.has(nameKey(code))) return null;
+  codes.add(code);
+  return code;
+};
+const codePriority = { country: 0, currency: 1, element: 2, language: 3 };
 
 // ---- countries: world-countries, with calling codes and continents from countries-list and names from iso-codes ---------
 const worldCountries = sorted(packageJson('world-countries/countries.json'), (c) => c.cca3);
@@ -91,7 +100,10 @@ const listCountries = packageJson('countries-list/countries.min.json');
 const continents = packageJson('countries-list/continents.min.json');
 const iso3166 = new Map(readJson(join(isoDir, 'iso_3166-1.json'))['3166-1'].map((c) => [c.alpha_3, c]));
 const countryOfAlpha2 = new Map(worldCountries.map((c) => [c.cca2, `country/${c.cca3}`]));
-const cityId = (name, country) => `city/${slug(name)}-${country.toLowerCase()}`;
+const cityId = (name, country) => {
+  if (slug(name) === '') throw new Error(`city '${name}' (${country}): no ASCII letters for its id`);
+  return `city/${slug(name)}-${country.toLowerCase()}`;
+};
 const regionId = (name) => `region/${slug(name)}`;
 
 for (const c of worldCountries) {
@@ -133,7 +145,7 @@ for (const c of worldCountries) {
   if (c.area > 0) fact(id, 'area_km2', c.area, W);
   for (const tld of c.tld) fact(id, 'tld', tld, W);
   if (c.demonyms?.eng?.m) fact(id, 'demonym', c.demonyms.eng.m, W);
-  fact(id, 'landlocked', c.landlocked ? 'yes' : 'no', W);
+  fact(id, 'landlocked', c.landlocked ? 'Yes' : 'No', W);
   const listed = listCountries[c.cca2];
   if (listed) {
     for (const phone of listed.phone) fact(id, 'calling_code', `+${phone}`, src.countriesList);
@@ -284,7 +296,29 @@ for (const id of sorted(chosen)) {
   }
 }
 
-// ---- finish: aliases distinct from the name and each other, every entity object known ------------------------------------
+// ---- finish: aliases distinct from the name and each other, codes unambiguous, every entity object known ------------------
+const owners = new Map();   // name key → [{ id, type, code }] of the entities answering to it
+for (const e of entities.values()) {
+  for (const n of [e.name, ...e.aliases]) {
+    if (!n) continue;
+    const key = nameKey(n);
+    if (!owners.has(key)) owners.set(key, []);
+    owners.get(key).push({ id: e.id, type: e.type, code: n !== e.name && codes.has(n) });
+  }
+}
+function codeIsMine(e, code) {
+  const others = owners.get(nameKey(code)).filter((o) => o.id !== e.id);
+  if (others.length === 0) return true;
+  if (others.some((o) => !o.code)) return false;
+  const rank = (type) => codePriority[type] ?? 9;
+  return others.every((o) => rank(o.type) > rank(e.type));
+}
+let codesDropped = 0;
+for (const e of entities.values()) {
+  const before = e.aliases.length;
+  e.aliases = e.aliases.filter((a) => !(a && codes.has(a) && !codeIsMine(e, a)));
+  codesDropped += before - e.aliases.length;
+}
 for (const e of entities.values()) {
   const seen = new Set([nameKey(e.name)]);
   e.aliases = e.aliases.filter((a) => {
@@ -321,7 +355,7 @@ writeJsonl('unknown-entities.jsonl.gz', unknown);
 // Counts for the README.
 const count = (xs, f) => Object.fromEntries(sorted(Object.entries(xs.reduce((m, x) => ((m[f(x)] = (m[f(x)] ?? 0) + 1), m), {})), (x) => x[0]));
 console.log(JSON.stringify({
-  sources: src, relations: relations.length, entities: entities.size, facts: facts.size,
+  sources: src, codesDropped, relations: relations.length, entities: entities.size, facts: facts.size,
   entitiesByType: count([...entities.values()], (e) => e.type), factsByRelation: count(factLines, (f) => f.p),
   factsBySource: count(factLines, (f) => f.source), unknown: count(unknown, (u) => u.type),
 }, null, 1));

@@ -69,7 +69,7 @@ export const relations = [
     'What is the atomic number of {s}?', 'How many protons does an atom of {s} have?', 'Which atomic number does {s} have?'),
   r('atomic_mass', 'atomic mass', 'number', true, 'The atomic mass of {s} is {o}.',
     'What is the atomic mass of {s}?', 'What is the standard atomic weight of {s}?', 'How heavy is an atom of {s} in daltons?'),
-  r('group_block', 'group or block', 'string', true, '{s} is a {o}.',
+  r('group_block', 'group or block', 'string', true, '{s} belongs to the {o} family of elements.',
     'What kind of element is {s}?', 'Which group or block does {s} belong to?', 'In which family of elements is {s}?'),
   r('standard_state', 'standard state', 'string', true, 'At room temperature {s} is a {o}.',
     'Is {s} a solid, liquid or gas at room temperature?', 'What is the standard state of {s}?',
