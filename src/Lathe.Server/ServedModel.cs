@@ -1,5 +1,6 @@
 using Lathe.Formats;
 using Lathe.Inference;
+using Lathe.Knowledge.Grounding;
 using Lathe.Server.OpenAi;
 
 namespace Lathe.Server;
@@ -28,6 +29,13 @@ internal sealed class ServedModel
             if (loaded.SpecialId(end) is int id) stopTokens.Add(id); else stopStrings.Add(end);
         ChatStopTokens = stopTokens;
         ChatStopStrings = stopStrings;
+        if (options.Knowledge is { } kg)
+        {
+            // The linker indexes every name of the graph once, here, not per request.
+            GroundingStops = [.. engine.StopTokens, .. stopTokens];
+            Grounding = new KgGrounding(kg.Graph, loaded.Tokenizer, GroundingStops, kg.FactBudgetTokens);
+            GroundingMode = kg.Mode;
+        }
         Created = OpenAiJson.UnixNow();
     }
 
@@ -40,6 +48,11 @@ internal sealed class ServedModel
     public TokenText Tokens { get; }
     public IReadOnlyList<int> ChatStopTokens { get; }
     public IReadOnlyList<string> ChatStopStrings { get; }
+    /// <summary>The knowledge-graph grounding of chat completions (<c>serve --kg</c>), or null.</summary>
+    public KgGrounding? Grounding { get; }
+    public GroundingMode GroundingMode { get; }
+    /// <summary>The ids a grounded reply may end on (the engine's and the template's end of turn).</summary>
+    public IReadOnlyCollection<int> GroundingStops { get; } = [];
     /// <summary>When the server started serving it (unix seconds), as /v1/models reports.</summary>
     public long Created { get; }
 

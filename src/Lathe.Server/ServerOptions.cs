@@ -24,6 +24,9 @@ public sealed record ServerOptions
     /// <summary>The chat template family (ChatTemplate.Names), or null to detect it from the model's Jinja template.</summary>
     public string? Template { get; init; }
 
+    /// <summary>Ground chat completions in a knowledge graph (<c>serve --kg</c>), or null.</summary>
+    public KnowledgeGroundingOptions? Knowledge { get; init; }
+
     /// <summary>How long a graceful stop waits for running requests before it cuts them off.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -37,6 +40,7 @@ public sealed record ServerOptions
         if (CorsOrigin is { } origin && !(Uri.TryCreate(origin, UriKind.Absolute, out var u) && u.Scheme is "http" or "https") && origin != "*")
             throw new ArgumentException($"cors origin '{origin}' must be an http(s) origin such as http://localhost:3000, or *.");
         if (ModelName is { } name && string.IsNullOrWhiteSpace(name)) throw new ArgumentException("model name: must not be empty.");
+        if (Knowledge is { FactBudgetTokens: < 0 } k) throw new ArgumentException($"kg budget {k.FactBudgetTokens} tokens must be ≥ 0.");
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException("shutdown timeout must be ≥ 0.");
     }
 }

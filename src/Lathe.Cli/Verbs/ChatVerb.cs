@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using Lathe.Formats;
 using Lathe.Inference;
+using Lathe.Knowledge;
+using Lathe.Knowledge.Grounding;
 using Lathe.Tensors.Threading;
 
 namespace Lathe.Cli.Verbs;
@@ -18,16 +20,20 @@ internal static class ChatVerb
         // Chat keeps its repeat penalty of 1.1: small models otherwise tend to repeat themselves across turns.
         var sampling = new SamplingOptionSet(maxTokens: 256, "Tokens per reply at most.", repeatPenalty: 1.1f);
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var kgOptions = new KgOptionSet();
         var command = new Command("chat", "Talk with a model: one line per message; /reset forgets the history, /exit (or end of input) quits.")
         {
             model, adapterPath, template, system, threads,
         };
         sampling.AddTo(command);
+        kgOptions.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("chat: --threads must be positive.");
             int maxTokens = sampling.ReadMaxTokens(r, "chat");
             var options = sampling.Read(r, "chat");
+            var kg = kgOptions.Read(r, "chat");
+            using var graph = kg?.Open("chat");
             ComputePool.SetSharedThreads(r.GetValue(threads));
             using var loaded = ModelLoader.Load(r.GetValue(model)!);
             ChatTemplate chatTemplate;
@@ -35,6 +41,8 @@ internal static class ChatVerb
             catch (ArgumentException e) { throw new UserInputException("chat: --template: " + e.Message); }
             using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "chat");
             using var session = new ChatSession(loaded, chatTemplate, r.GetValue(system), Lathe.Tuning.TuningMethods.ForDecoding(adapter));
+            // Each user turn is read as a question about the graph: the grounded prompt is the turn, under the constraint.
+            var grounding = graph is null ? null : new KgGrounding(graph, loaded.Tokenizer, session.StopTokens, kg!.Budget);
             bool interactive = !Console.IsInputRedirected;
             Console.Error.WriteLine($"chat: template {chatTemplate.Name}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
             while (!cancel.IsCancellationRequested)
@@ -46,9 +54,19 @@ internal static class ChatVerb
                 if (line.Trim().Length == 0) continue;
                 var watch = Stopwatch.StartNew();
                 int pieces = 0;
+                string turn = line;
+                ILogitsProcessor? processor = null;
+                if (grounding is not null)
+                {
+                    var plan = grounding.Plan(line, kg!.Mode);
+                    Console.Error.WriteLine(KgOptionSet.Describe("chat", plan));
+                    if (plan.AbstainNow) { Console.WriteLine(GroundedPrompt.Abstain); continue; }
+                    turn = plan.Prompt;
+                    processor = plan.Constraint?.Invoke();
+                }
                 try
                 {
-                    await foreach (string piece in session.ReplyAsync(line, maxTokens, options, cancel))
+                    await foreach (string piece in session.ReplyAsync(turn, maxTokens, options, cancel, processor))
                     {
                         Console.Write(piece);
                         pieces++;

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Lathe.Inference;
+using Lathe.Knowledge;
+using Lathe.Knowledge.Grounding;
 using Lathe.Tensors.Threading;
 
 namespace Lathe.Cli.Verbs;
@@ -18,6 +20,7 @@ internal static class GenerateVerb
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids, e.g. \"1 300 301\"." };
         var sampling = new SamplingOptionSet(maxTokens: 100, stopStrings: true);
+        var kgOptions = new KgOptionSet();
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the token ids and the text." };
         var beams = new Option<int>("--beams") { Description = "Beam search with this many beams (1 = sample/greedy).", DefaultValueFactory = _ => 1 };
         var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = log p / length^α.", DefaultValueFactory = _ => 1f };
@@ -31,6 +34,7 @@ internal static class GenerateVerb
             model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, draftPMin, json, threads,
         };
         sampling.AddTo(command);
+        kgOptions.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
@@ -39,6 +43,10 @@ internal static class GenerateVerb
             if (r.GetValue(draftPath) is not null && r.GetValue(beams) > 1) throw new UserInputException("generate: --draft and --beams cannot be combined; speculative decoding samples or decodes greedily");
             var options = sampling.Read(r, "generate");
             int maxTokens = sampling.ReadMaxTokens(r, "generate");
+            var kg = kgOptions.Read(r, "generate");
+            if (kg is not null && (r.GetValue(prompt) is null || r.GetValue(beams) > 1 || r.GetValue(draftPath) is not null))
+                throw new UserInputException("generate: --kg needs --prompt (a question) and cannot be combined with --beams or --draft.");
+            using var graph = kg?.Open("generate");   // opened before the model loads, so a bad path fails at once
             ComputePool.SetSharedThreads(r.GetValue(threads));
             using var loaded = ModelLoader.Load(r.GetValue(model)!);
             var lm = loaded.Decoder;
@@ -50,8 +58,20 @@ internal static class GenerateVerb
                 SpeculativeDecoder.CheckVocabularies(loaded, draft);
                 if (promptRows is not null) throw new UserInputException("generate: --draft with a prompt-tuning adapter is not supported");
             }
-            int[] ids = PromptIds(r.GetValue(prompt), r.GetValue(promptIds), loaded, lm.Config.VocabSize);
-            var streamer = new TextStreamer(loaded.Tokenizer, sampling.ReadStops(r));
+            string? promptText = r.GetValue(prompt);
+            ILogitsProcessor? processor = null;
+            var stops = sampling.ReadStops(r);
+            if (graph is not null)
+            {
+                var plan = new KgGrounding(graph, loaded.Tokenizer, loaded.StopIds, kg!.Budget).Plan(promptText!, kg.Mode);
+                Console.Error.WriteLine(KgOptionSet.Describe("generate", plan));
+                if (plan.AbstainNow) return Abstain(r.GetValue(json));
+                promptText = plan.Prompt;
+                processor = plan.Constraint?.Invoke();
+                stops = [.. stops, GroundedPrompt.AnswerEnd];   // answers are one line
+            }
+            int[] ids = PromptIds(promptText, r.GetValue(promptIds), loaded, lm.Config.VocabSize);
+            var streamer = new TextStreamer(loaded.Tokenizer, stops);
             var tokens = new List<int>();
             bool quiet = r.GetValue(json);
             var watch = Stopwatch.StartNew();
@@ -90,7 +110,7 @@ internal static class GenerateVerb
             else
             {
                 using var generator = new Generator(lm, promptRows);
-                await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel))
+                await foreach (var piece in generator.GenerateAsync(ids, maxTokens, options, streamer, loaded.StopIds, cancel, processor))
                 {
                     if (piece.TokenId >= 0) tokens.Add(piece.TokenId);
                     if (!quiet) Console.Write(piece.Text);
@@ -119,6 +139,24 @@ internal static class GenerateVerb
             return 0;
         });
         return command;
+    }
+
+    // --kg and the graph cannot answer: the abstention, without asking the model.
+    static int Abstain(bool json)
+    {
+        if (!json) { Console.WriteLine(GroundedPrompt.Abstain); return 0; }
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("tokens");
+            w.WriteEndArray();
+            w.WriteString("text", GroundedPrompt.Abstain);
+            w.WriteString("stop_reason", "Abstained");
+            w.WriteEndObject();
+        }
+        Console.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+        return 0;
     }
 
     static int[] PromptIds(string? prompt, string? promptIds, LoadedModel model, int vocab)

@@ -29,17 +29,22 @@ internal static class ServeVerb
         var template = new Option<string?>("--template") { Description = $"Chat template: {string.Join(", ", ChatTemplate.Names)} (default: the model's own, else chatml)." };
         var draft = new Option<string?>("--draft") { Description = "Speculative decoding: a small draft model with the same tokenizer (checkpoint, Hugging Face folder or .gguf) proposes tokens the model verifies in one pass; output unchanged." };
         var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => new EngineOptions().DraftTokens };
+        var kgOptions = new KgOptionSet();
         var command = new Command("serve", "Serve a model over the OpenAI-compatible HTTP API (chat, completions, embeddings, models, health, metrics).")
         {
             model, adapters, name, host, port, apiKey, parallel, ctx, threads, queue, maxBody, cors, template, draft, draftTokens,
         };
+        kgOptions.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("serve: --threads must be positive.");
+            var kg = kgOptions.Read(r, "serve");
+            using var graph = kg?.Open("serve");   // before listening: a bad graph fails at once; it outlives the server
             var serverOptions = new ServerOptions
             {
                 Host = r.GetValue(host)!, Port = r.GetValue(port), ApiKey = r.GetValue(apiKey), MaxBodyBytes = r.GetValue(maxBody),
                 CorsOrigin = r.GetValue(cors), ModelName = r.GetValue(name), Template = r.GetValue(template),
+                Knowledge = graph is null ? null : new KnowledgeGroundingOptions(graph, kg!.Mode, kg.Budget),
             };
             var engineOptions = new EngineOptions
             {

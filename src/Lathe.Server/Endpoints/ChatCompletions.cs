@@ -19,7 +19,8 @@ internal static class ChatCompletions
         var r = ChatRequest.Parse(body.RootElement, model.VocabSize);
         var g = r.Generation;
         string? adapter = model.AdapterFor(g.Model);
-        int[] prompt = model.Loaded.Encode(model.Template.Render(ConstraintBinding.TemplateMessages(r.Messages), tools: ConstraintBinding.Tools(r.Constraints)));
+        var (messages, kgConstraint) = KnowledgeBinding.Apply(r, model);   // serve --kg: facts and answer constraint
+        int[] prompt = model.Loaded.Encode(model.Template.Render(ConstraintBinding.TemplateMessages(messages), tools: ConstraintBinding.Tools(r.Constraints)));
         var request = new GenerationRequest
         {
             Prompt = prompt,
@@ -29,7 +30,7 @@ internal static class ChatCompletions
             StopStrings = [.. g.Stop, .. model.ChatStopStrings],
             StopTokens = model.ChatStopTokens,
             TopLogprobs = r.TopLogprobs,
-            Constraint = ConstraintBinding.Constraint(r.Constraints, model.Loaded, [.. model.Engine.StopTokens, .. model.ChatStopTokens]),
+            Constraint = kgConstraint ?? ConstraintBinding.Constraint(r.Constraints, model.Loaded, [.. model.Engine.StopTokens, .. model.ChatStopTokens]),
             Adapter = adapter,
         };
         // The engine's work ends with the handler however it ends: the client leaving, an error, or done.

@@ -48,14 +48,15 @@ public sealed class ChatSession : IDisposable
         if (!string.IsNullOrEmpty(_system)) _messages.Add(new ChatMessage("system", _system));
     }
 
-    /// <summary>Adds the user's message and streams the assistant's reply; the reply joins the history.</summary>
+    /// <summary>Adds the user's message and streams the assistant's reply; the reply joins the history.
+    /// <paramref name="processor"/>, when given, constrains the reply (a knowledge-graph answer constraint).</summary>
     public async IAsyncEnumerable<string> ReplyAsync(string user, int maxTokens, SamplingOptions options,
-        [EnumeratorCancellation] CancellationToken cancel = default)
+        [EnumeratorCancellation] CancellationToken cancel = default, ILogitsProcessor? processor = null)
     {
         _messages.Add(new ChatMessage("user", user));
         int[] prompt = FitPrompt(maxTokens);
         var streamer = new TextStreamer(_model.Tokenizer, _template.EndOfTurn);
-        await foreach (var piece in _generator.GenerateAsync(prompt, maxTokens, options, streamer, _stopTokens, cancel).ConfigureAwait(false))
+        await foreach (var piece in _generator.GenerateAsync(prompt, maxTokens, options, streamer, _stopTokens, cancel, processor).ConfigureAwait(false))
             if (piece.Text.Length > 0) yield return piece.Text;
         _messages.Add(new ChatMessage("assistant", streamer.Text.Trim()));
     }

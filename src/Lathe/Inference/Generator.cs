@@ -97,20 +97,24 @@ public sealed class Generator : IDisposable
     }
 
     /// <summary>Streams the continuation as tokens and final text; the model runs on the thread pool between
-    /// items, and <paramref name="cancel"/> stops it after the current token (<see cref="Reason"/> = Cancelled).</summary>
+    /// items, and <paramref name="cancel"/> stops it after the current token (<see cref="Reason"/> = Cancelled).
+    /// <paramref name="processor"/> (a grammar or knowledge-graph constraint) masks each step's logits and is told
+    /// every token kept; the text ends when it reports <see cref="ILogitsProcessor.IsComplete"/> (Reason = StopToken).</summary>
     public async IAsyncEnumerable<GeneratedPiece> GenerateAsync(int[] prompt, int maxTokens, SamplingOptions options,
-        TextStreamer text, IReadOnlySet<int>? stopTokens = null, [EnumeratorCancellation] CancellationToken cancel = default)
+        TextStreamer text, IReadOnlySet<int>? stopTokens = null, [EnumeratorCancellation] CancellationToken cancel = default,
+        ILogitsProcessor? processor = null)
     {
         var sampler = await Task.Run(() => Start(prompt, maxTokens, options), CancellationToken.None).ConfigureAwait(false);
         var history = new List<int>(prompt);
         for (int n = 0; n < maxTokens; n++)
         {
             if (cancel.IsCancellationRequested) { Reason = StopReason.Cancelled; break; }
-            int next = Choose(sampler, history, stopTokens);
+            int next = Choose(sampler, history, stopTokens, processor);
             if (next < 0) break;
             string piece = text.Push(next);
             if (text.Stopped) { Reason = StopReason.StopString; yield return new GeneratedPiece(next, piece); yield break; }
             yield return new GeneratedPiece(next, piece);
+            if (processor is { IsComplete: true }) { Reason = StopReason.StopToken; break; }
             if (n + 1 == maxTokens) break;
             if (cancel.IsCancellationRequested) { Reason = StopReason.Cancelled; break; }
             if (!await Task.Run(() => Advance(next), CancellationToken.None).ConfigureAwait(false)) break;
@@ -141,10 +145,11 @@ public sealed class Generator : IDisposable
     }
 
     // The next token, or -1 when it is a stop token.
-    int Choose(SamplerChain sampler, List<int> history, IReadOnlySet<int>? stopTokens)
+    int Choose(SamplerChain sampler, List<int> history, IReadOnlySet<int>? stopTokens, ILogitsProcessor? processor = null)
     {
-        int next = sampler.Sample(_last, CollectionsMarshal.AsSpan(history));
+        int next = sampler.Sample(_last, CollectionsMarshal.AsSpan(history), processor);
         if (stopTokens is not null && stopTokens.Contains(next)) { Reason = StopReason.StopToken; return -1; }
+        processor?.Accept(next);
         history.Add(next);
         return next;
     }

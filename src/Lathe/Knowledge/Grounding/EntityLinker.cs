@@ -14,7 +14,7 @@ public sealed record EntityMention(int Start, int Length, string Text, LinkKind 
 /// by <see cref="NameKey"/> — entity names first, then aliases, then fuzzy (edit distance ≤ 1 for keys of 5–9
 /// characters, ≤ 2 from 10, through <see cref="FuzzyNameIndex"/>) — and the longest mentions win, without overlap.</summary>
 /// <remarks>Guards against linking ordinary words by accident (WordNet holds most English words, element symbols
-/// collide with pronouns): a lone function word (<see cref="StopWords"/>) never links; a key of 3 characters or fewer
+/// collide with pronouns): a function word (<see cref="StopWords"/>), or a run of them, never links; a key of 3 characters or fewer
 /// links only when the text has the name's exact case ("FRA", "Fe", but not "fra" or "fe"); a fuzzy match needs a
 /// capitalised mention of at least 5 characters that neither starts nor ends with a function word. The whole-span
 /// lookup questions and claims use (<see cref="LinkSpan"/>) is more lenient: there the template already says the
@@ -59,8 +59,9 @@ public sealed class EntityLinker
             {
                 int start = words[i].Start, end = words[i + n - 1].End;
                 string span = text[start..end];
-                bool lone = n == 1 && StopWords.Contains(words[i].Key);
-                var mention = lone ? null : Lookup(span, start, caseSensitiveShort: true);
+                bool functionWords = true;   // "It is" must not link to the ISO code "IT-IS"
+                for (int w = i; w < i + n && functionWords; w++) functionWords = StopWords.Contains(words[w].Key);
+                var mention = functionWords ? null : Lookup(span, start, caseSensitiveShort: true);
                 if (mention is null && char.IsUpper(span[0]) && !StopWords.Contains(words[i].Key) && !StopWords.Contains(words[i + n - 1].Key))
                     mention = Fuzzy(span, start);
                 if (mention is not null) found.Add((i, n, mention));

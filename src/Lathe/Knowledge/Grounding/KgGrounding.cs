@@ -10,7 +10,12 @@ public enum GroundingMode { Retrieve, Constrain, Both }
 /// asking the model (<see cref="Reason"/> says why). Otherwise generate from <see cref="Prompt"/>, under
 /// <see cref="Constraint"/> when there is one. <see cref="Reason"/> also notes a partial reading (ambiguous subject,
 /// no relation recognised) that was still answered.</summary>
-public sealed record GroundingPlan(string Prompt, Func<ILogitsProcessor>? Constraint, bool AbstainNow, string? Reason, QuestionReading Reading);
+public sealed record GroundingPlan(string Prompt, Func<ILogitsProcessor>? Constraint, bool AbstainNow, string? Reason, QuestionReading Reading)
+{
+    /// <summary>The fact sentences <see cref="Prompt"/> holds (empty for Constrain and abstentions); a chat server puts
+    /// them in a system message instead.</summary>
+    public IReadOnlyList<string> Facts { get; init; } = [];
+}
 
 /// <summary>Grounding for one graph and one model's vocabulary: reads a question (<see cref="QuestionReader"/>) and
 /// plans its answer. Built once (the linker indexes every name) and used for every question; thread-safe to plan from
@@ -68,11 +73,11 @@ public sealed class KgGrounding
                 return new GroundingPlan(bare, null, true,
                     $"the graph has no {relation.Label} for {string.Join(" | ", subjects.Select(s => s.Name))}", reading);
         }
-        string prompt = mode == GroundingMode.Constrain ? bare : GroundedPrompt.Format(question, RetrievalPrompt.Facts(_graph, reading, CountTokens, _budget));
+        var facts = mode == GroundingMode.Constrain ? [] : RetrievalPrompt.Facts(_graph, reading, CountTokens, _budget);
         Func<ILogitsProcessor>? constraint = null;
         if (mode != GroundingMode.Retrieve && asked.Count > 0)
             constraint = KgAnswerConstraint.For(_tokenizer, Answers(asked), _stopTokens, allowAbstain: reading.Entity is null);
-        return new GroundingPlan(prompt, constraint, false, reading.Problem, reading);
+        return new GroundingPlan(GroundedPrompt.Format(question, facts), constraint, false, reading.Problem, reading) { Facts = facts };
     }
 
     // Every way an object of the asked facts may be written.

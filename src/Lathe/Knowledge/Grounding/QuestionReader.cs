@@ -6,7 +6,9 @@ public sealed record QuestionReading(EntityMention? Subject, KgEntity? Entity, K
 
 /// <summary>Reads which (subject, relation) a question asks for. First the relations' question templates: the text
 /// around <c>{s}</c> must match the question word for word (by <see cref="NameKey"/>) and the words in the slot must
-/// name an entity (<see cref="EntityLinker.LinkSpan"/>). Failing that, a relation's label among the question's words
+/// name an entity (<see cref="EntityLinker.LinkSpan"/>); when a template matches but its slot names nothing in the
+/// graph, the question is unanswerable from it (no subject, the relation kept). Then a template's opening words (three
+/// or more) with the subject ending the question. Failing that, a relation's label among the question's words
 /// and an entity the linker finds elsewhere in it. Candidates of an ambiguous subject are narrowed to those the graph
 /// holds the asked relation for; if several remain the reading says "ambiguous: A | B" and names no entity.</summary>
 public sealed class QuestionReader
@@ -40,15 +42,32 @@ public sealed class QuestionReader
     {
         ArgumentNullException.ThrowIfNull(question);
         var words = TextWords.Split(question);
-        EntityMention? unlinkedSlot = null;
+        QuestionReading? unlinked = null, first = null;
         foreach (var (relation, prefix, suffix) in _templates)
         {
             int n = words.Count, k = prefix.Length, m = suffix.Length;
             if (n - k - m < 1 || !Matches(words, 0, prefix) || !Matches(words, n - m, suffix)) continue;
+            if (Slot(question, words, k, n - m) is { } subject)
+            {
+                // Two relations may share a phrasing ("What is the symbol of {s}?" for elements and currencies): the
+                // reading whose subject holds the relation wins, else the most literal one.
+                var reading = Narrow(subject, relation);
+                if (reading.Subject!.Candidates.Any(c => Has(c, relation))) return reading;
+                first ??= reading;
+                continue;
+            }
             int start = words[k].Start, end = words[n - m - 1].End;
-            var subject = _linker.LinkSpan(question[start..end], start);
-            if (subject is null) { unlinkedSlot ??= new EntityMention(start, end - start, question[start..end], LinkKind.Exact, []); continue; }
-            return Narrow(subject, relation);
+            unlinked ??= new QuestionReading(null, null, relation, $"'{question[start..end]}' is not an entity of the graph");
+        }
+        if (first is not null) return first;
+        // The question is phrased as a template of the graph but its subject is not in it: unanswerable from the graph.
+        if (unlinked is not null) return unlinked;
+        // A template's opening words with the subject closing the question ("What is the area of Japan?" for
+        // "What is the area of {s} in square kilometres?"); at least three words, so "What is {s}…" alone is no reading.
+        foreach (var (relation, prefix, _) in _templates)
+        {
+            if (prefix.Length < 3 || words.Count - prefix.Length < 1 || !Matches(words, 0, prefix)) continue;
+            if (Slot(question, words, prefix.Length, words.Count) is { } subject) return Narrow(subject, relation);
         }
         var mentions = _linker.Link(question);
         foreach (var (relation, label) in _labels)
@@ -68,12 +87,16 @@ public sealed class QuestionReader
                 return new QuestionReading(others[0], null, relation, "ambiguous subject: " + string.Join(" | ", others.Select(x => x.Text)));
             return Narrow(others[0], relation);
         }
-        if (mentions.Count == 0)
-            return new QuestionReading(null, null, null, unlinkedSlot is null
-                ? "the question names no entity of the graph"
-                : $"'{unlinkedSlot.Text}' is not an entity of the graph");
+        if (mentions.Count == 0) return new QuestionReading(null, null, null, "the question names no entity of the graph");
         var only = mentions.Count == 1 && !mentions[0].Ambiguous ? mentions[0].Candidates[0] : null;
         return new QuestionReading(mentions[0], only, null, "no relation of the graph is asked for");
+    }
+
+    // The entity named by words [from, to) of the question, or null.
+    EntityMention? Slot(string question, List<TextWord> words, int from, int to)
+    {
+        int start = words[from].Start, end = words[to - 1].End;
+        return _linker.LinkSpan(question[start..end], start);
     }
 
     // Keeps the candidates that hold the relation (all of them when none does: the plan then finds no facts).

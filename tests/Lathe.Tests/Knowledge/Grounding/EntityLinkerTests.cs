@@ -81,6 +81,8 @@ public class EntityLinkerTests
         // "It", "in", "a", "he", "at" are lemmas or symbols in the graph (information technology, inch/indium, ampere, helium).
         Assert.Empty(Linker.Link("It is in a box and he is at home."));
         Assert.Empty(Linker.Link("IT is IN A box, HE said."));
+        Assert.Empty(Linker.Link("It is here."));   // "it is" is the key of the code IT-IS, but both words are function words
+        Assert.Equal([("IT-IS", LinkKind.Alias), ("Isernia", LinkKind.Exact)], Linker.Link("The code IT-IS names Isernia.").Select(m => (m.Text, m.Kind)));
         Assert.Empty(Linker.Link("the fe and sn of it"));   // short keys link only in the name's own case
         var symbols = Linker.Link("Fe and Sn are metals.");
         Assert.Equal(["element/Fe", "element/Sn"], symbols.Select(Ids));

@@ -1,11 +1,14 @@
+using System.Text;
+using System.Text.Json;
 using Lathe.Knowledge;
+using Lathe.Knowledge.Store;
 
 namespace Lathe.Tests.Knowledge.Grounding;
 
 /// <summary>A small hand-written graph for grounding and claim tests: countries with capitals, borders, areas and an
 /// independence date; two entities named "Georgia" (a country and a US state) for ambiguity; Guinea, Guinea-Bissau
 /// and Papua New Guinea for longest matches; elements whose symbols are English words ("He", "In"); WordNet-like
-/// synsets whose lemmas are function words ("a", "in", "it"); and Ukraine, an entity with no facts (abstention).</summary>
+/// synsets whose lemmas are function words ("a", "in", "it") and a code made of two ("IT-IS"); and Ukraine, an entity with no facts (abstention).</summary>
 internal static class GroundingFixtures
 {
     public static InMemoryGraph Graph()
@@ -22,7 +25,9 @@ internal static class GroundingFixtures
         g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
             ["What is the atomic number of {s}?"]));
         g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
-            ["What is the chemical symbol of {s}?"]));
+            ["What is the chemical symbol of {s} in the periodic table?", "What is the symbol of {s}?"]));
+        g.AddRelation(new KgRelation("currency_symbol", "currency symbol", TermKind.String, true, "The symbol of {s} is {o}.",
+            ["What is the symbol of {s}?"]));
         g.AddRelation(new KgRelation("definition", "definition", TermKind.String, false, "{s} means {o}.",
             ["What does {s} mean?", "What is the meaning of {s}?"]));
 
@@ -39,6 +44,8 @@ internal static class GroundingFixtures
         g.AddEntity("country/PNG", "Papua New Guinea", "country", "PNG");
         g.AddEntity("country/GMB", "The Gambia", "country", "Gambia");
         g.AddEntity("country/UKR", "Ukraine", "country", "UKR");
+        g.AddEntity("subdivision/IT-IS", "Isernia", "subdivision", "IT-IS");
+        g.AddEntity("currency/EUR", "Euro", "currency", "EUR");
         g.AddEntity("city/paris-fra", "Paris", "city");
         g.AddEntity("city/madrid", "Madrid", "city");
         g.AddEntity("city/rome", "Rome", "city");
@@ -72,7 +79,32 @@ internal static class GroundingFixtures
         g.Add("element/He", "atomic_number", Term.Number(2));
         g.Add("element/Fe", "atomic_number", Term.Number(26));
         g.Add("element/Fe", "symbol", Term.Text("Fe"));
+        g.Add("currency/EUR", "currency_symbol", Term.Text("€"));
         g.Add("synset/n-dog", "definition", Term.Text("a member of the genus Canis"));
         return g;
+    }
+
+    /// <summary>The fixture graph as a SQLite store file at <paramref name="path"/> (through the JSONL importer).</summary>
+    public static void WriteStore(string path)
+    {
+        var g = Graph();
+        string jsonl = Path.ChangeExtension(path, ".jsonl");
+        var s = new StringBuilder();
+        foreach (var r in g.Relations())
+            s.Append(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["relation"] = r.Id, ["label"] = r.Label, ["object"] = r.ObjectKind.ToString().ToLowerInvariant(),
+                ["functional"] = r.Functional, ["statement"] = r.Statement, ["questions"] = r.Questions,
+            })).Append('\n');
+        foreach (var e in g.Entities())
+            s.Append(JsonSerializer.Serialize(new { entity = e.Id, name = e.Name, aliases = e.Aliases, type = e.Type })).Append('\n');
+        foreach (var t in g.Match(null, null, null))
+        {
+            object o = t.Object.Kind == TermKind.Number ? double.Parse(t.Object.Value, System.Globalization.CultureInfo.InvariantCulture) : t.Object.Value;
+            s.Append(JsonSerializer.Serialize(new { s = t.Subject, p = t.Relation, o, source = t.Source })).Append('\n');
+        }
+        File.WriteAllText(jsonl, s.ToString());
+        using var store = KnowledgeStore.Create(path);
+        store.Import(jsonl);
     }
 }
