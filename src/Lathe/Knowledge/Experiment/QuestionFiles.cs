@@ -6,7 +6,7 @@ using Lathe.IO;
 namespace Lathe.Knowledge.Experiment;
 
 /// <summary>A question set's folder: <c>train.jsonl</c> and <c>heldout.jsonl</c> (question rows), <c>exclude.jsonl</c>
-/// (the held-out facts as <c>{"s","p"}</c>, what <c>kg verbalise --exclude</c> leaves out) and <c>qa-train.jsonl</c>
+/// (the held-out facts and their inverses as <c>{"s","p"}</c>, what <c>kg verbalise --exclude</c> leaves out) and <c>qa-train.jsonl</c>
 /// (the QA tuning data, <c>lathe finetune</c>'s prompt/completion lines). Rows are read back with file:line errors.</summary>
 public static class QuestionFiles
 {
@@ -19,7 +19,7 @@ public static class QuestionFiles
     {
         JsonlFile.Write(Path.Combine(dir, TrainFile), set.Train.Select(Line));
         JsonlFile.Write(Path.Combine(dir, HeldOutFile), set.HeldOut.Select(Line));
-        JsonlFile.Write(Path.Combine(dir, ExcludeFile), set.HeldOutFacts.Select(f => JsonSerializer.Serialize(new { s = f.Subject, p = f.Relation }, Json)));
+        JsonlFile.Write(Path.Combine(dir, ExcludeFile), set.ExcludedFacts.Select(f => JsonSerializer.Serialize(new { s = f.Subject, p = f.Relation }, Json)));
         JsonlFile.Write(Path.Combine(dir, QaTrainFile), qaTrain.Select(q => JsonSerializer.Serialize(new { prompt = q.Prompt, completion = q.Completion }, Json)));
     }
 

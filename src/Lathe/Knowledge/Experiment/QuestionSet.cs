@@ -38,6 +38,10 @@ public sealed class QuestionSet
     public required IReadOnlyList<QuestionRow> HeldOut { get; init; }
     /// <summary>The answerable held-out facts: what a knowledge-injection corpus leaves out to test knowledge it never read.</summary>
     public required IReadOnlyList<AskedFact> HeldOutFacts { get; init; }
+    /// <summary>What a corpus without knowledge injection must leave out: the held-out facts and their inverses — a
+    /// (object, relation′) pair whose facts lead back to the held-out subject ("Gaborone is the capital of Botswana"
+    /// states the held-out "the capital of Botswana is Gaborone" the other way round).</summary>
+    public required IReadOnlyList<AskedFact> ExcludedFacts { get; init; }
     /// <summary>The relations the set asks about, by id.</summary>
     public required IReadOnlyList<string> Relations { get; init; }
 
@@ -90,7 +94,23 @@ public sealed class QuestionSet
             for (int i = 0; i < invented.Count; i++)
                 (i < heldUnknown ? heldOut : train).AddRange(Phrasings(relation, invented[i].Name, invented[i].Name, [], answerable: false));
         }
-        return new QuestionSet { Train = train, HeldOut = heldOut, HeldOutFacts = heldOutFacts, Relations = relations.Select(r => r.Relation.Id).ToList() };
+        return new QuestionSet
+        {
+            Train = train, HeldOut = heldOut, HeldOutFacts = heldOutFacts, ExcludedFacts = WithInverses(graph, heldOutFacts),
+            Relations = relations.Select(r => r.Relation.Id).ToList(),
+        };
+    }
+
+    static List<AskedFact> WithInverses(IKnowledgeGraph graph, IReadOnlyList<AskedFact> facts)
+    {
+        var all = new List<AskedFact>(facts);
+        var seen = new HashSet<AskedFact>(facts);
+        foreach (var f in facts)
+            foreach (var t in graph.Match(f.Subject, f.Relation, null))
+                if (t.Object.IsEntity)
+                    foreach (var back in graph.Match(t.Object.Value, null, Term.Entity(f.Subject)))
+                        if (seen.Add(new AskedFact(back.Subject, back.Relation))) all.Add(new AskedFact(back.Subject, back.Relation));
+        return all;
     }
 
     // Every question template of the relation, filled with the subject's name.

@@ -88,6 +88,9 @@ public class ArmTests
     {
         var model = new FakeModel { Reply = _ => new("I don't know.", 0.9) };
         Assert.All(HallucinationArms.Create(["alone"], model, new FakeGrounding())[0].Answer(Questions), a => Assert.True(a.Abstained));
+        // An empty line claims nothing: counted with the abstentions, not as a hallucination.
+        var silent = HallucinationArms.Create(["alone"], new FakeModel { Reply = _ => new(" . ", 0.9) }, new FakeGrounding())[0].Answer(Questions);
+        Assert.All(silent, a => Assert.True(a.Abstained && !a.Hallucinated && !a.Correct));
         Assert.Equal("arms: 'oracle' is not one of alone, retrieval, constrained, checked",
             Assert.Throws<ArgumentException>(() => HallucinationArms.Create(["alone", "oracle"], model, new FakeGrounding())).Message);
         Assert.Equal("arms: 'alone' is named twice", Assert.Throws<ArgumentException>(() => HallucinationArms.Create(["alone", "alone"], model, new FakeGrounding())).Message);

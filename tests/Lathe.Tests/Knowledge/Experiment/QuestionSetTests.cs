@@ -74,6 +74,18 @@ public class QuestionSetTests
     }
 
     [Fact]
+    public void Exclusions_hold_the_held_out_facts_and_their_inverses()
+    {
+        var g = Graph();
+        g.AddRelation(new KgRelation("capital_of", "capital of", TermKind.Entity, false, "{s} is the capital of {o}.", []));
+        for (int i = 0; i < 10; i++) g.Add($"city/{i}", "capital_of", Term.Entity($"country/{i}"));
+        var set = QuestionSet.Build(g, Unknown(), new QuestionSetOptions { Seed = 1, PerRelation = 6, Relations = ["capital"] });
+        var expected = set.HeldOutFacts.Concat(set.HeldOutFacts.Select(f => new AskedFact("city/" + f.Subject.Split('/')[1], "capital_of"))).ToList();
+        Assert.Equal(expected, set.ExcludedFacts);
+        Assert.Equal(3, set.HeldOutFacts.Count);
+    }
+
+    [Fact]
     public void Definitions_relations_without_templates_and_ambiguous_subjects_are_skipped()
     {
         var set = Build(perRelation: 20);
@@ -145,7 +157,7 @@ public class QuestionSetTests
             var set = Build();
             QuestionFiles.Write(dir, set, QaTrainingData.Build(set.Train, r => GroundedPrompt.Format(r.Question)));
             Assert.Equal(set.HeldOut.Select(QuestionFiles.Line), QuestionFiles.Read(Path.Combine(dir, "heldout.jsonl")).Select(QuestionFiles.Line));
-            Assert.Equal(set.HeldOutFacts.Count, File.ReadAllLines(Path.Combine(dir, "exclude.jsonl")).Length);
+            Assert.Equal(set.ExcludedFacts.Count, File.ReadAllLines(Path.Combine(dir, "exclude.jsonl")).Length);
             Assert.StartsWith("{\"s\":\"country/", File.ReadAllLines(Path.Combine(dir, "exclude.jsonl"))[0]);
             string bad = Path.Combine(dir, "bad.jsonl");
             File.WriteAllText(bad, QuestionFiles.Line(set.HeldOut[0]) + "\n{\"id\":\"x\",\"question\":\"q\",\"subject\":\"s\",\"relation\":\"r\",\"answers\":[],\"answerable\":true,\"phrasing\":0}\n");

@@ -15,7 +15,7 @@ public class ShippedQuestionSetTests : IDisposable
 {
     // The driver's relations (scripts/kg/experiment.sh): short answers about countries, cities and elements.
     internal static readonly string[] Relations =
-        ["capital", "continent", "region", "subregion", "currency", "official_language", "demonym", "capital_of", "symbol", "atomic_number", "year_discovered", "group_block", "standard_state"];
+        ["capital", "continent", "region", "subregion", "currency", "official_language", "demonym", "symbol", "atomic_number", "year_discovered", "group_block", "standard_state"];
 
     readonly string _dir = Path.Combine(Path.GetTempPath(), "lathe-kgq-" + Guid.NewGuid().ToString("N"));
 

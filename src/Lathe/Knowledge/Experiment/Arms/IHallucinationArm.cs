@@ -37,8 +37,11 @@ public static class HallucinationArms
         return arms;
     }
 
-    /// <summary>An answer as the model gave it; abstaining when it is the abstention sentence.</summary>
-    internal static ArmAnswer FromModel(QuestionRow q, GeneratedAnswer a) => new(q, a.Text, a.Confidence, GroundedPrompt.IsAbstention(a.Text));
+    /// <summary>An answer as the model gave it; abstaining when it is the abstention sentence — or nothing at all (a
+    /// model that ends the line at once claims nothing, so it cannot have hallucinated; it is counted with the
+    /// abstentions, never as correct).</summary>
+    internal static ArmAnswer FromModel(QuestionRow q, GeneratedAnswer a) =>
+        new(q, a.Text, a.Confidence, GroundedPrompt.IsAbstention(a.Text) || NameKey.Of(a.Text).Length == 0);
 
     /// <summary>An abstention decided without the model (confidence 1: it is not a model's guess; calibration leaves
     /// abstentions out anyway).</summary>
