@@ -21,15 +21,16 @@ internal static class KgQuestionsVerb
         var fraction = new Option<double>("--heldout-fraction") { Description = "Share of the facts held out of QA tuning.", DefaultValueFactory = _ => 0.5 };
         var relations = new Option<string?>("--relations") { Description = "Comma-separated relation ids (default: every relation with short answers)." };
         var unknown = new Option<string?>("--unknown") { Description = "Invented names (JSONL {name,type}; default: the shipped data/kg/unknown-entities.jsonl.gz)." };
+        var drills = new Option<int>("--drills-per-fact") { Description = "Copy drills per training fact: retrieval-shaped examples about invented names whose answer is only in the prompt.", DefaultValueFactory = _ => 2 };
         var budget = new Option<int>("--fact-budget") { Description = "Retrieved facts' budget in the QA tuning prompts (≈ tokens: UTF-8 bytes / 4).", DefaultValueFactory = _ => ExperimentPrompts.DefaultFactBudget };
         var command = new Command("questions", "Write the hallucination experiment's question set and QA tuning data from a graph.")
         {
-            db, output, seed, perRelation, unanswerable, fraction, relations, unknown, budget,
+            db, output, seed, perRelation, unanswerable, fraction, relations, unknown, budget, drills,
         };
         command.SetAction(r => Run(r.GetValue(db)!, r.GetValue(output)!, new QuestionSetOptions
         {
             Seed = r.GetValue(seed), PerRelation = r.GetValue(perRelation), UnanswerablePerRelation = r.GetValue(unanswerable),
-            HeldOutFraction = r.GetValue(fraction), Relations = ParseList(r.GetValue(relations)),
+            HeldOutFraction = r.GetValue(fraction), Relations = ParseList(r.GetValue(relations)), DrillsPerFact = r.GetValue(drills),
         }, r.GetValue(unknown), r.GetValue(budget)));
         return command;
     }
@@ -48,7 +49,7 @@ internal static class KgQuestionsVerb
         catch (ArgumentException e) { throw new UserInputException($"kg questions: {e.Message}"); }
         if (set.HeldOut.Count == 0) throw new UserInputException($"kg questions: {dbPath}: no relation has two or more facts with short answers to ask about");
         var grounding = new KgQuestionGrounding(graph.Graph, null, [], factBudget);
-        var qa = QaTrainingData.Build(set.Train, row => grounding.RetrievalPrompt(row.Question)).ToList();
+        var qa = QaTrainingData.Build(set.Train, row => grounding.RetrievalPrompt(row.Question), set.CopyDrills).ToList();
         QuestionFiles.Write(outDir, set, qa);
         new QuestionManifest
         {

@@ -12,6 +12,8 @@ public sealed record QuestionSetOptions
     public int? UnanswerablePerRelation { get; init; }
     /// <summary>Only these relations (null: every relation with short answers and question templates).</summary>
     public IReadOnlyList<string>? Relations { get; init; }
+    /// <summary>Copy drills per training fact (<see cref="QuestionSet.CopyDrills"/>); 0 for none.</summary>
+    public int DrillsPerFact { get; init; } = 2;
     /// <summary>A relation qualifies when its answers are at most this many characters long (definitions are not).</summary>
     public int MaxAnswerChars { get; init; } = 40;
 
@@ -20,9 +22,15 @@ public sealed record QuestionSetOptions
         if (PerRelation < 2) throw new ArgumentException($"per-relation {PerRelation} must be at least 2 (one fact each side of the split)");
         if (!(HeldOutFraction > 0 && HeldOutFraction < 1)) throw new ArgumentException($"held-out fraction {HeldOutFraction} must be in (0, 1)");
         if (UnanswerablePerRelation is < 0) throw new ArgumentException($"unanswerable per relation {UnanswerablePerRelation} must be 0 or more");
+        if (DrillsPerFact < 0) throw new ArgumentException($"drills per fact {DrillsPerFact} must be 0 or more");
         if (MaxAnswerChars < 1) throw new ArgumentException($"max answer chars {MaxAnswerChars} must be positive");
     }
 }
+
+/// <summary>A retrieval-shaped training example whose answer can only come from its facts: an invented subject (a
+/// spare name of the unanswerable pool, never asked about), made-up facts in the relations' statement templates —
+/// the asked one first, as retrieval orders them — and the made-up object as the answer.</summary>
+public sealed record CopyDrill(string Question, IReadOnlyList<string> Facts, string Answer);
 
 /// <summary>A fact a question asks for: the subject (an entity id, or an invented name) and the relation. The split is
 /// by fact, so every phrasing of a fact lands on the same side.</summary>
@@ -42,6 +50,10 @@ public sealed class QuestionSet
     /// (object, relation′) pair whose facts lead back to the held-out subject ("Gaborone is the capital of Botswana"
     /// states the held-out "the capital of Botswana is Gaborone" the other way round).</summary>
     public required IReadOnlyList<AskedFact> ExcludedFacts { get; init; }
+    /// <summary>Examples that teach reading the facts of a prompt. Every real training answer is also in the
+    /// pre-training corpus, so a model can fit the QA data from memory alone and never learn to use retrieved facts;
+    /// a drill's answer is in its prompt and nowhere else.</summary>
+    public required IReadOnlyList<CopyDrill> CopyDrills { get; init; }
     /// <summary>The relations the set asks about, by id.</summary>
     public required IReadOnlyList<string> Relations { get; init; }
 
@@ -94,11 +106,55 @@ public sealed class QuestionSet
             for (int i = 0; i < invented.Count; i++)
                 (i < heldUnknown ? heldOut : train).AddRange(Phrasings(relation, invented[i].Name, invented[i].Name, [], answerable: false));
         }
+        var drills = Drills(graph, relations, train, unknown, usedUnknown, options.DrillsPerFact, rng);
         return new QuestionSet
         {
-            Train = train, HeldOut = heldOut, HeldOutFacts = heldOutFacts, ExcludedFacts = WithInverses(graph, heldOutFacts),
+            CopyDrills = drills, Train = train, HeldOut = heldOut, HeldOutFacts = heldOutFacts, ExcludedFacts = WithInverses(graph, heldOutFacts),
             Relations = relations.Select(r => r.Relation.Id).ToList(),
         };
+    }
+
+    // DrillsPerFact drills per answerable training fact, each with a spare invented name of a type the relation's
+    // subjects have (names cycle when a type runs out), the fact's relation asked in a rotating phrasing, its object
+    // drawn from the relation's objects, and up to three made-up facts of other relations after it.
+    static List<CopyDrill> Drills(IKnowledgeGraph graph, List<(KgRelation Relation, Dictionary<string, List<string>> Facts, HashSet<string> SubjectTypes)> relations,
+        List<QuestionRow> train, IReadOnlyList<UnknownEntity> unknown, HashSet<string> used, int perFact, Random rng)
+    {
+        var drills = new List<CopyDrill>();
+        if (perFact == 0) return drills;
+        var spare = new Dictionary<string, List<UnknownEntity>>(StringComparer.Ordinal);
+        foreach (var u in unknown)
+        {
+            if (used.Contains(NameKey.Of(u.Name)) || graph.EntitiesNamed(u.Name).Count > 0) continue;
+            if (!spare.TryGetValue(u.Type, out var list)) spare[u.Type] = list = [];
+            list.Add(u);
+        }
+        foreach (var list in spare.Values) Shuffle(list, rng);
+        var cursor = spare.Keys.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
+        var objects = relations.ToDictionary(r => r.Relation.Id,
+            r => graph.Match(null, r.Relation.Id, null).Select(t => FactText.ObjectText(graph, t.Object)).Where(o => r.Facts.Values.Any(a => a.Contains(o))).Distinct().Order(StringComparer.Ordinal).ToList());
+        var byId = relations.ToDictionary(r => r.Relation.Id);
+        var facts = train.Where(r => r.Answerable).Select(r => (r.Subject, r.Relation)).Distinct().ToList();
+        foreach (var (subject, relationId) in facts)
+        {
+            var (relation, _, types) = byId[relationId];
+            string? type = types.Order(StringComparer.Ordinal).FirstOrDefault(spare.ContainsKey);
+            if (type is null) continue;
+            for (int d = 0; d < perFact; d++)
+            {
+                var names = spare[type];
+                string name = names[cursor[type]++ % names.Count].Name;
+                string answer = objects[relationId][rng.Next(objects[relationId].Count)];
+                var lines = new List<string> { FactText.Fill(relation.Statement, name, answer) };
+                var others = relations.Where(r => r.Relation.Id != relationId && r.SubjectTypes.Contains(type)).Select(r => r.Relation).ToList();
+                Shuffle(others, rng);
+                foreach (var other in others.Take(rng.Next(4)).OrderBy(r => r.Id, StringComparer.Ordinal))
+                    lines.Add(FactText.Fill(other.Statement, name, objects[other.Id][rng.Next(objects[other.Id].Count)]));
+                string template = relation.Questions[(drills.Count + d) % relation.Questions.Count];
+                drills.Add(new CopyDrill(FactText.Question(template, name), lines, answer));
+            }
+        }
+        return drills;
     }
 
     static List<AskedFact> WithInverses(IKnowledgeGraph graph, IReadOnlyList<AskedFact> facts)

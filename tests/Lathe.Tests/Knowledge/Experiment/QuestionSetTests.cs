@@ -45,7 +45,7 @@ public class QuestionSetTests
     [
         new("Veloria", "country"), new("Quenmark", "country"), new("Zarbidia", "country"), new("Ostravel", "country"),
         new("Alpha", "country"),   // a real name: must never be asked as unanswerable
-        new("Plimtor", "city"), new("Grindle", "synset"),
+        new("Plimtor", "city"), new("Grindle", "synset"), new("Brimdal", "country"), new("Corvenna", "country"),
     ];
 
     static QuestionSet Build(int seed = 1, int perRelation = 6) =>
@@ -71,6 +71,29 @@ public class QuestionSetTests
         Assert.Equal(set.HeldOut.Where(r => r.Answerable).Select(r => new AskedFact(r.Subject, r.Relation)).Distinct().OrderBy(f => f.ToString()),
             set.HeldOutFacts.OrderBy(f => f.ToString()));
         Assert.Equal(set.Train.Count + set.HeldOut.Count, set.Train.Concat(set.HeldOut).Select(r => r.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public void Copy_drills_ask_about_spare_invented_names_whose_answer_is_only_in_the_first_fact()
+    {
+        var set = Build();
+        var g = Graph();
+        int trainFacts = set.Train.Where(r => r.Answerable).Select(r => (r.Subject, r.Relation)).Distinct().Count();
+        Assert.Equal(2 * trainFacts, set.CopyDrills.Count);
+        var asked = set.Train.Concat(set.HeldOut).Where(r => !r.Answerable).Select(r => r.Subject).ToHashSet();
+        var capitals = Enumerable.Range(0, 10).Select(i => g.FindEntity($"city/{i}")!.Name).Concat(["Tbilisi", "Atlanta"]).ToList();
+        foreach (var d in set.CopyDrills)
+        {
+            string name = Unknown().Where(u => u.Type == "country" && u.Name != "Alpha" && !asked.Contains(u.Name)).Select(u => u.Name).Single(n => d.Question.Contains(n));
+            Assert.Empty(g.EntitiesNamed(name));
+            Assert.InRange(d.Facts.Count, 1, 2);   // the asked fact, and at most one other relation here
+            Assert.Contains(d.Answer, d.Facts[0]);
+            Assert.True(d.Facts[0] == $"The capital of {name} is {d.Answer}." ? capitals.Contains(d.Answer) : d.Facts[0] == $"{name} covers {d.Answer} km2.", string.Join(" / ", d.Facts) + " ? " + d.Question);
+        }
+        var qa = QaTrainingData.Build(set.Train, r => GroundedPrompt.Format(r.Question), set.CopyDrills).ToList();
+        var last = set.CopyDrills[^1];
+        Assert.Equal(new QaExample(GroundedPrompt.Format(last.Question, last.Facts), " " + last.Answer + "\n"), qa[^1]);
+        Assert.Empty(QuestionSet.Build(g, Unknown(), new QuestionSetOptions { PerRelation = 6, UnanswerablePerRelation = 2, DrillsPerFact = 0 }).CopyDrills);
     }
 
     [Fact]
@@ -119,7 +142,7 @@ public class QuestionSetTests
         Assert.All(unanswerable, r => { Assert.Empty(g.EntitiesNamed(r.Subject)); Assert.Empty(r.Answers); Assert.Contains(r.Subject, r.Question); });
         Assert.DoesNotContain(unanswerable, r => r.Subject == "Alpha");
         // Only country names: the relations' subjects are countries. Each name asked about one relation only.
-        Assert.All(unanswerable, r => Assert.Contains(r.Subject, new[] { "Veloria", "Quenmark", "Zarbidia", "Ostravel" }));
+        Assert.All(unanswerable, r => Assert.Contains(r.Subject, new[] { "Veloria", "Quenmark", "Zarbidia", "Ostravel", "Brimdal", "Corvenna" }));
         Assert.All(unanswerable.GroupBy(r => r.Subject), grp => Assert.Single(grp.Select(r => r.Relation).Distinct()));
         Assert.Contains(set.HeldOut, r => !r.Answerable);
         Assert.Contains(set.Train, r => !r.Answerable);
