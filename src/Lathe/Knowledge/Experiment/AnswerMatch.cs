@@ -3,18 +3,19 @@ using System.Globalization;
 namespace Lathe.Knowledge.Experiment;
 
 /// <summary>Whether a model's answer is one of a question's acceptable answers: equal by <see cref="NameKey"/> (case,
-/// accents, punctuation and spacing ignored), or, when both read as numbers, within 0.5% of each other (a model that
-/// writes "551,700" for 551,695 km² is right; one that writes "550,000" is not).</summary>
+/// accents, punctuation and spacing ignored), or, for a numeric relation, within 0.5% (a model that writes "551,700"
+/// for 551,695 km² is right; one that writes "550,000" is not). Years and other non-numeric relations get no
+/// tolerance: 1907 is not 1901.</summary>
 public static class AnswerMatch
 {
     /// <summary>Relative tolerance of a numeric answer.</summary>
     public const double NumberTolerance = 0.005;
 
-    public static bool Matches(string answer, IReadOnlyList<string> answers)
+    public static bool Matches(string answer, IReadOnlyList<string> answers, bool numeric)
     {
         string key = NameKey.Of(answer);
         if (key.Length == 0) return false;
-        double? number = TryNumber(answer);
+        double? number = numeric ? TryNumber(answer) : null;
         foreach (string gold in answers)
         {
             if (NameKey.Of(gold) == key) return true;

@@ -8,7 +8,7 @@ namespace Lathe.Knowledge.Experiment;
 public sealed record ArmAnswer(QuestionRow Question, string Answer, double Confidence, bool Abstained)
 {
     /// <summary>Answerable, not abstained, and one of the acceptable answers.</summary>
-    public bool Correct => Question.Answerable && !Abstained && AnswerMatch.Matches(Answer, Question.Answers);
+    public bool Correct => Question.Answerable && !Abstained && AnswerMatch.Matches(Answer, Question.Answers, Question.Numeric);
 
     /// <summary>A hallucination: a wrong answer to an answerable question, or any answer to an unanswerable one.</summary>
     public bool Hallucinated => !Abstained && !Correct;

@@ -7,7 +7,8 @@ namespace Lathe.Knowledge.Experiment;
 
 /// <summary>A question set's folder: <c>train.jsonl</c> and <c>heldout.jsonl</c> (question rows), <c>exclude.jsonl</c>
 /// (the held-out facts and their inverses as <c>{"s","p"}</c>, what <c>kg verbalise --exclude</c> leaves out) and <c>qa-train.jsonl</c>
-/// (the QA tuning data, <c>lathe finetune</c>'s prompt/completion lines). Rows are read back with file:line errors.</summary>
+/// (the QA tuning data, <c>lathe finetune</c>'s prompt/completion lines). Rows are read back with file:line errors;
+/// <c>numeric</c> (optional, default false) marks a number relation's answers.</summary>
 public static class QuestionFiles
 {
     public const string TrainFile = "train.jsonl", HeldOutFile = "heldout.jsonl", ExcludeFile = "exclude.jsonl", QaTrainFile = "qa-train.jsonl";
@@ -27,6 +28,7 @@ public static class QuestionFiles
     public static string Line(QuestionRow r) => JsonSerializer.Serialize(new
     {
         id = r.Id, question = r.Question, subject = r.Subject, relation = r.Relation, answers = r.Answers, answerable = r.Answerable, phrasing = r.Phrasing,
+        numeric = r.Numeric,
     }, Json);
 
     /// <summary>The rows of a question file.</summary>
@@ -52,7 +54,8 @@ public static class QuestionFiles
                 int phrasing = o.TryGetProperty("phrasing", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int k) ? k
                     : throw new InvalidDataException($"{where}: field 'phrasing' must be an integer");
                 if (answerable.GetBoolean() && list.Count == 0) throw new InvalidDataException($"{where}: an answerable question needs at least one answer");
-                rows.Add(new QuestionRow(Str("id"), Str("question"), Str("subject"), Str("relation"), list, answerable.GetBoolean(), phrasing));
+                bool numeric = o.TryGetProperty("numeric", out var num) && num.ValueKind == JsonValueKind.True;
+                rows.Add(new QuestionRow(Str("id"), Str("question"), Str("subject"), Str("relation"), list, answerable.GetBoolean(), phrasing) { Numeric = numeric });
             }
             catch (JsonException e) { throw new InvalidDataException($"{where}: not JSON ({e.Message.Split('.')[0]})"); }
         }

@@ -7,7 +7,12 @@ namespace Lathe.Knowledge.Experiment;
 /// <param name="Answers">Every acceptable answer (an entity object's name and aliases, a number's text); empty when
 /// <paramref name="Answerable"/> is false.</param>
 public sealed record QuestionRow(string Id, string Question, string Subject, string Relation, IReadOnlyList<string> Answers,
-    bool Answerable, int Phrasing);
+    bool Answerable, int Phrasing)
+{
+    /// <summary>The relation's objects are numbers: an answer within 0.5% counts (<see cref="AnswerMatch"/>); dates,
+    /// codes and names must match exactly (by name key).</summary>
+    public bool Numeric { get; init; }
+}
 
 /// <summary>An invented name for unanswerable questions (data/kg/unknown-entities.jsonl.gz): a name no entity of the
 /// graph has, and the type whose relations it is asked about.</summary>

@@ -172,7 +172,7 @@ public sealed class QuestionSet
     // Every question template of the relation, filled with the subject's name.
     static IEnumerable<QuestionRow> Phrasings(KgRelation relation, string subject, string subjectName, IReadOnlyList<string> answers, bool answerable) =>
         relation.Questions.Select((template, k) => new QuestionRow($"{relation.Id}|{subject}|{k}", FactText.Question(template, subjectName),
-            subject, relation.Id, answers, answerable, k));
+            subject, relation.Id, answers, answerable, k) { Numeric = relation.ObjectKind == TermKind.Number });
 
     // The relations that qualify, each with its facts' answers per subject and the types of its subjects.
     static List<(KgRelation Relation, Dictionary<string, List<string>> Facts, HashSet<string> SubjectTypes)> ChooseRelations(IKnowledgeGraph graph, QuestionSetOptions options)

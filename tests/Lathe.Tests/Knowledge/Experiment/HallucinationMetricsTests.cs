@@ -7,7 +7,8 @@ namespace Lathe.Tests.Knowledge.Experiment;
 /// matching (names by NameKey, numbers within 0.5%), and the bootstrap error against the binomial closed form.</summary>
 public class HallucinationMetricsTests
 {
-    static QuestionRow Q(string id, bool answerable, params string[] answers) => new(id, "q " + id, "s", "r", answers, answerable, 0);
+    static QuestionRow Q(string id, bool answerable, params string[] answers) =>
+        new(id, "q " + id, "s", "r", answers, answerable, 0) { Numeric = answers.Any(a => double.TryParse(a, out _)) };
     static ArmAnswer A(QuestionRow q, string answer, double confidence) => new(q, answer, confidence, GroundedPrompt.IsAbstention(answer));
 
     static List<ArmAnswer> Hand() =>
@@ -79,5 +80,13 @@ public class HallucinationMetricsTests
     [InlineData("555,000", false)]    // +0.60%
     [InlineData("", false)]
     public void Answers_match_by_name_key_or_within_half_a_percent(string answer, bool expected) =>
-        Assert.Equal(expected, AnswerMatch.Matches(answer, ["Paris", "Cote d'Ivoire", "551695"]));
+        Assert.Equal(expected, AnswerMatch.Matches(answer, ["Paris", "Cote d'Ivoire", "551695"], numeric: true));
+
+    [Fact]
+    public void Years_and_codes_get_no_numeric_tolerance()
+    {
+        Assert.False(AnswerMatch.Matches("1907", ["1901"], numeric: false));
+        Assert.True(AnswerMatch.Matches("1901.", ["1901"], numeric: false));
+        Assert.True(AnswerMatch.Matches("1907", ["1901"], numeric: true));   // within 0.5% when the relation is numeric
+    }
 }

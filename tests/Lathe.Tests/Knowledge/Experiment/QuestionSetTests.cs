@@ -130,6 +130,8 @@ public class QuestionSetTests
         var area = all.First(r => r.Relation == "area_km2");
         int i = int.Parse(area.Subject.Split('/')[1]);
         Assert.Equal([$"{1000 * (i + 1)}.5"], area.Answers);
+        Assert.True(area.Numeric);
+        Assert.False(capital.Numeric);
     }
 
     [Fact]
