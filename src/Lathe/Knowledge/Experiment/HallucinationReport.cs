@@ -121,7 +121,9 @@ public static class HallucinationReport
 
     internal static string FormatParameters(long p) => p >= 1_000_000 ? string.Create(Inv, $"{p / 1e6:F2}M") : p >= 1000 ? string.Create(Inv, $"{p / 1e3:F1}k") : p.ToString(Inv);
 
-    /// <summary>One JSON line per answer: model, arm, question id, answer, confidence, abstained, correct, hallucinated.</summary>
+    /// <summary>One JSON line per answer: model, arm, question id, answerable, numeric, the acceptable answers, the
+    /// answer, confidence, abstained, correct, hallucinated (scripts/kg/check_metrics.py recomputes the metrics from
+    /// these).</summary>
     public static IEnumerable<string> Samples(HallucinationRun run)
     {
         var options = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -129,7 +131,7 @@ public static class HallucinationReport
             foreach (var a in r.Answers)
                 yield return JsonSerializer.Serialize(new
                 {
-                    model = r.Model, arm = r.Arm, id = a.Question.Id, answerable = a.Question.Answerable, answers = a.Question.Answers, answer = a.Answer,
+                    model = r.Model, arm = r.Arm, id = a.Question.Id, answerable = a.Question.Answerable, numeric = a.Question.Numeric, answers = a.Question.Answers, answer = a.Answer,
                     confidence = a.Confidence, abstained = a.Abstained, correct = a.Correct, hallucinated = a.Hallucinated,
                 }, options);
     }
