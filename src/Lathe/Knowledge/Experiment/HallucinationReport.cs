@@ -109,6 +109,14 @@ public static class HallucinationReport
             foreach (var (_, v) in Metrics(r.Metrics)) s.Append(' ').Append(Cell(v)).Append(" |");
             s.Append('\n');
         }
+        var goals = GroundingGoal.Assess(run);
+        if (goals.Count > 0)
+        {
+            s.Append("\n| model | arm | hallucination ÷ alone | Δ accuracy vs alone | goal met |\n|---|---|---:|---:|---|\n");
+            foreach (var g in goals)
+                s.Append(Inv, $"| {g.Model} | {g.Arm} | {(double.IsFinite(g.HallucinationRatio) ? g.HallucinationRatio.ToString("F2", Inv) : "–")} | {100 * g.AccuracyChange:+0.0;-0.0;0.0} ± {100 * g.AccuracyChangeError:F1} pt | {(g.Met ? "yes" : "no")} |\n");
+            s.Append("\nGoal (issue #17): a grounded arm cuts the same model's hallucination rate at least in half, its accuracy not more than two combined standard errors below.\n");
+        }
         var first = run.Results.FirstOrDefault();
         if (first is not null)
             s.Append(Inv, $"\n{first.Metrics.Questions} questions ({first.Metrics.Answerable} answerable, {first.Metrics.Unanswerable} unanswerable) from {run.Questions}; ± is the bootstrap standard error.\n");
