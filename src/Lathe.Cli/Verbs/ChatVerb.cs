@@ -58,7 +58,7 @@ internal static class ChatVerb
                 ILogitsProcessor? processor = null;
                 if (grounding is not null)
                 {
-                    var plan = grounding.Plan(line, kg!.Mode);
+                    var plan = grounding.Plan(line, kg!.Mode, grounding.FactRoom(line, loaded.Model.Config.MaxPositions, maxTokens));
                     Console.Error.WriteLine(KgOptionSet.Describe("chat", plan));
                     if (plan.AbstainNow) { Console.WriteLine(GroundedPrompt.Abstain); continue; }
                     turn = plan.Prompt;

@@ -63,7 +63,9 @@ internal static class GenerateVerb
             var stops = sampling.ReadStops(r);
             if (graph is not null)
             {
-                var plan = new KgGrounding(graph, loaded.Tokenizer, loaded.StopIds, kg!.Budget).Plan(promptText!, kg.Mode);
+                var grounding = new KgGrounding(graph, loaded.Tokenizer, loaded.StopIds, kg!.Budget);
+                // The facts take what the context leaves beside the question and --max-tokens.
+                var plan = grounding.Plan(promptText!, kg.Mode, grounding.FactRoom(promptText!, lm.Config.MaxPositions, maxTokens));
                 Console.Error.WriteLine(KgOptionSet.Describe("generate", plan));
                 if (plan.AbstainNow) return Abstain(r.GetValue(json));
                 promptText = plan.Prompt;

@@ -13,7 +13,7 @@ internal static class KgCheckVerb
 {
     internal static Command Create()
     {
-        var db = new Option<string>("--db") { Description = "The graph file (made by `lathe kg import`).", Required = true };
+        var db = KgVerb.DbOption();
         var text = new Option<string?>("--text") { Description = "The text to check." };
         var file = new Option<string?>("--file") { Description = "Check the text of this file (UTF-8)." };
         var question = new Option<string?>("--question") { Description = "The text is an answer to this question: its subject and relation come from the question." };

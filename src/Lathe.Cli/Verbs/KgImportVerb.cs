@@ -24,8 +24,9 @@ internal static class KgImportVerb
         if (source is { Length: 0 }) throw new UserInputException("kg import: --source must not be empty");
         if (files.Length == 0)
         {
-            files = [Lathe.IO.RepoFiles.Find("data", "kg", "graph.jsonl.gz")
-                     ?? throw new UserInputException("kg import: no FILE given and no shipped graph at data/kg/graph.jsonl.gz")];
+            string shipped = Path.Combine(RepoPaths.Root(), "data", "kg", "graph.jsonl.gz");
+            if (!File.Exists(shipped)) throw new UserInputException($"kg import: no FILE given and no shipped graph at {shipped}");
+            files = [shipped];
         }
         foreach (string file in files)
         {

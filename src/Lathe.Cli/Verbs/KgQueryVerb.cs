@@ -57,7 +57,7 @@ internal static class KgQueryVerb
             {
                 var fields = new Dictionary<string, object?>();
                 for (int i = 0; i < result.Variables.Count; i++) fields[result.Variables[i]] = Value(store, row[i], result.RelationVariables.Contains(result.Variables[i]));
-                output.Append(JsonSerializer.Serialize(fields)).Append('\n');
+                output.Append(JsonSerializer.Serialize(fields, KgVerb.Json)).Append('\n');
             }
             return;
         }
@@ -80,7 +80,7 @@ internal static class KgQueryVerb
         var facts = GraphPaths.Neighbourhood(store, entity.Id, hops);
         foreach (var item in facts.Take(limit ?? int.MaxValue))
         {
-            if (json) output.Append(JsonSerializer.Serialize(new { hop = item.Hop, fact = Fact(store, item.Fact) })).Append('\n');
+            if (json) output.Append(JsonSerializer.Serialize(new { hop = item.Hop, fact = Fact(store, item.Fact) }, KgVerb.Json)).Append('\n');
             else output.Append($"{item.Hop}\t{KgVerb.Show(store, Term.Entity(item.Fact.Subject))}\t{item.Fact.Relation}\t{KgVerb.Show(store, item.Fact.Object)}\t{Statement(store, item.Fact)}\n");
         }
         if (!json) output.Append($"({facts.Count} facts within {hops} hop{(hops == 1 ? "" : "s")} of {entity.Id} ({entity.Name}))\n");
@@ -94,7 +94,7 @@ internal static class KgQueryVerb
         {
             if (json)
             {
-                output.Append(JsonSerializer.Serialize(p.Select(s => new { forward = s.Forward, fact = Fact(store, s.Fact) }))).Append('\n');
+                output.Append(JsonSerializer.Serialize(p.Select(s => new { forward = s.Forward, fact = Fact(store, s.Fact) }), KgVerb.Json)).Append('\n');
                 continue;
             }
             // from —capital→ Paris ←borders— …: walk the steps, writing each entity reached.

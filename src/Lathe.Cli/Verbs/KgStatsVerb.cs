@@ -27,7 +27,7 @@ internal static class KgStatsVerb
                 entities_by_type = stats.EntitiesByType.ToDictionary(t => t.Type, t => t.Count),
                 facts_by_relation = stats.FactsByRelation.ToDictionary(t => t.Relation, t => t.Count),
                 facts_by_source = stats.FactsBySource.ToDictionary(t => t.Source, t => t.Count),
-            }));
+            }, KgVerb.Json));
             return 0;
         }
         Console.WriteLine($"{db}: {stats.Entities} entities ({stats.Names} names and aliases), {stats.Relations} relations, {stats.Facts} facts");

@@ -17,10 +17,15 @@ internal static class KgVerb
         kg.Subcommands.Add(KgExportVerb.Create());
         kg.Subcommands.Add(KgQueryVerb.Create());
         kg.Subcommands.Add(KgStatsVerb.Create());
-        // Hang here: helper B's `kg verbalise` (KgVerbaliseVerb), helper C's `kg check` (KgCheckVerb) and helper D's
-        // question-set verb — each `kg.Subcommands.Add(XxxVerb.Create());`.
+        kg.Subcommands.Add(KgVerbaliseVerb.Create());
+        kg.Subcommands.Add(KgCheckVerb.Create());
         return kg;
     }
+
+    /// <summary>JSON output keeps names readable ("Côte d'Ivoire", not "C\u00F4te"); it goes to a terminal or a file,
+    /// never into HTML.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Json =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The --db option every kg verb takes.</summary>
     public static Option<string> DbOption() =>

@@ -15,7 +15,7 @@ internal static class KgVerbaliseVerb
 
     internal static Command Create()
     {
-        var db = new Option<string>("--db") { Description = "The graph (from `lathe kg import`).", DefaultValueFactory = _ => Path.Combine("runs", "kg", "graph.db") };
+        var db = KgVerb.DbOption();
         var output = new Option<string>("--out") { Description = "Text file to write (UTF-8; paragraphs separated by a blank line).", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the paragraph order.", DefaultValueFactory = _ => 1UL };
         var repeat = new Option<int>("--repeat") { Description = "Write every fact this many times, each pass in a new order.", DefaultValueFactory = _ => 1 };

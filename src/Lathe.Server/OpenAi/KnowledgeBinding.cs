@@ -19,7 +19,12 @@ internal static class KnowledgeBinding
         for (int i = r.Messages.Count - 1; i >= 0 && last < 0; i--)
             if (r.Messages[i].Role == "user") last = i;
         if (last < 0 || string.IsNullOrWhiteSpace(r.Messages[last].Content)) return (r.Messages, null);
-        var plan = grounding.Plan(r.Messages[last].Content!, model.GroundingMode);
+        // The facts take what the context leaves beside the conversation and the reply (16 tokens for the system
+        // message's own markup).
+        int conversation = model.Loaded.Encode(model.Template.Render(ConstraintBinding.TemplateMessages(r.Messages))).Length;
+        int reply = r.Generation.MaxTokens ?? 0;
+        int room = Math.Max(0, model.Engine.ContextLength - conversation - reply - 16);
+        var plan = grounding.Plan(r.Messages[last].Content!, model.GroundingMode, room);
         bool ownConstraint = r.Constraints.UsesTools || r.Constraints.ResponseFormat != "text";
         Func<ILogitsProcessor>? constraint = ownConstraint ? null
             : plan.AbstainNow ? KgAnswerConstraint.For(model.Loaded.Tokenizer, [], model.GroundingStops, allowAbstain: true)

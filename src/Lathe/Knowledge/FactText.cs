@@ -12,7 +12,10 @@ public static class FactText
     {
         var relation = graph.FindRelation(fact.Relation)
                        ?? throw new ArgumentException($"unknown relation '{fact.Relation}'");
-        return Fill(relation.Statement, SubjectName(graph, fact.Subject), ObjectText(graph, fact.Object));
+        var sentence = Fill(relation.Statement, SubjectName(graph, fact.Subject), ObjectText(graph, fact.Object));
+        // A name that ends in a full stop ("Washington, D.C.") at the end of a sentence takes no second one.
+        return sentence.EndsWith("..", StringComparison.Ordinal) && !sentence.EndsWith("...", StringComparison.Ordinal)
+            ? sentence[..^1] : sentence;
     }
 
     /// <summary>The subject's name, or its id when the graph has no such entity.</summary>

@@ -7,8 +7,8 @@ namespace Lathe.Knowledge.Claims;
 /// <summary>Reads claims out of text by running the relations' statement templates backwards: each template becomes a
 /// pattern with captures for <c>{s}</c> and <c>{o}</c> (literal words matched ignoring case and spacing, the final
 /// full stop optional), matched against each sentence whole. The subject must name an entity
-/// (<see cref="EntityLinker.LinkSpan"/>), narrowed to the candidates that hold the relation; an ambiguous subject is
-/// kept only when exactly one candidate's objects include the claimed one. For a relation with several objects per
+/// (<see cref="EntityLinker.LinkSpan"/>), narrowed to the candidates that hold the relation; when several remain, the
+/// claim is about the first whose objects include the claimed one, and is not checked when none does. For a relation with several objects per
 /// subject, a list ("Spain, Italy and Belgium") is one claim per item.</summary>
 /// <remarks>Only sentences phrased as a template are read: the model's own paraphrases go unchecked (they are neither
 /// supported nor contradicted). When several templates match one sentence, the one with the most literal text wins.</remarks>
@@ -17,6 +17,10 @@ public sealed class ClaimExtractor
     readonly IKnowledgeGraph _graph;
     readonly EntityLinker _linker;
     readonly List<(KgRelation Relation, Regex Pattern, int Literal)> _patterns = [];
+
+    /// <summary>Longer sentences are not read: a template's lazy captures cost time quadratic in the sentence, and no
+    /// statement of a fact runs this long (a run-on text without full stops would otherwise stall the checker).</summary>
+    public const int MaxSentenceChars = 1000;
 
     public ClaimExtractor(IKnowledgeGraph graph, EntityLinker linker)
     {
@@ -32,16 +36,24 @@ public sealed class ClaimExtractor
     {
         ArgumentNullException.ThrowIfNull(text);
         var claims = new List<Claim>();
-        foreach (var (start, length) in Sentences.Split(text))
+        var sentences = Sentences.Split(text).ToList();
+        for (int i = 0; i < sentences.Count; i++)
         {
-            string sentence = text.Substring(start, length);
+            var (start, length) = sentences[i];
+            if (length > MaxSentenceChars) continue;
+            // A template that is two sentences ("Is {s} landlocked? {o}.") is matched against this one and the next.
+            int pairLength = i + 1 < sentences.Count ? sentences[i + 1].Start + sentences[i + 1].Length - start : -1;
+            if (pairLength > MaxSentenceChars) pairLength = -1;
             foreach (var (relation, pattern, _) in _patterns)
             {
-                var m = pattern.Match(sentence);
+                var m = pattern.Match(text.Substring(start, length));
+                int span = length;
+                if (!m.Success && pairLength > 0) { m = pattern.Match(text.Substring(start, pairLength)); span = pairLength; }
                 if (!m.Success) continue;
-                var found = Read(relation, m, start, length);
+                var found = Read(relation, m, start, span);
                 if (found.Count == 0) continue;
                 claims.AddRange(found);
+                if (span != length) i++;   // the next sentence was this claim's object
                 break;   // one reading per sentence: the most specific template that yields a claim
             }
         }
@@ -58,11 +70,12 @@ public sealed class ClaimExtractor
         {
             if (o.Length == 0) continue;
             var holders = subject.Candidates.Where(c => _graph.Match(c.Id, relation.Id, null).Count > 0).ToList();
+            // Several candidates hold the relation: the claim is about one whose objects include the claimed one
+            // (supported whichever it is); when none does, it cannot be pinned on one, so it is not checked.
             string? subjectId = subject.Candidates.Count == 1 ? subject.Candidates[0].Id
                 : holders.Count == 1 ? holders[0].Id
-                : holders.Where(c => _graph.Match(c.Id, relation.Id, null).Any(t => ObjectMatch.Matches(_graph, t.Object, o)))
-                    .Select(c => c.Id).ToList() is [var only] ? only : null;
-            if (subjectId is null) continue;   // still ambiguous: not checkable
+                : holders.FirstOrDefault(c => _graph.Match(c.Id, relation.Id, null).Any(t => ObjectMatch.Matches(_graph, t.Object, o)))?.Id;
+            if (subjectId is null) continue;
             var graphObjects = _graph.Match(subjectId, relation.Id, null).Select(t => t.Object);
             claims.Add(new Claim(subjectId, relation.Id, o, ObjectMatch.Read(_graph, relation.ObjectKind, o, graphObjects), start, length));
         }

@@ -84,20 +84,22 @@ public sealed class EntityLinker
     }
 
     /// <summary>The entities <paramref name="span"/> as a whole names (a question's subject slot, a claim's subject or
-    /// object), or null: exact or alias in any case, else fuzzy; a lone function word never. <paramref name="offset"/>
-    /// is where the span starts in its text.</summary>
-    public EntityMention? LinkSpan(string span, int offset = 0)
+    /// object), or null: exact or alias in any case, else fuzzy. A lone function word links only when
+    /// <paramref name="allowFunctionWords"/> (a question's slot, where the template says it is the subject: "What does
+    /// one mean?"); claims leave it off, so "It is the capital of France." is not read about "information technology".
+    /// <paramref name="offset"/> is where the span starts in its text.</summary>
+    public EntityMention? LinkSpan(string span, int offset = 0, bool allowFunctionWords = false)
     {
         ArgumentNullException.ThrowIfNull(span);
         string trimmed = span.Trim();
         if (trimmed.Length == 0) return null;
         offset += span.IndexOf(trimmed, StringComparison.Ordinal);
         string key = NameKey.Of(trimmed);
-        if (key.Length == 0 || StopWords.Contains(key)) return null;
+        if (key.Length == 0 || !allowFunctionWords && StopWords.Contains(key)) return null;
         var mention = Lookup(trimmed, offset, caseSensitiveShort: false) ?? Fuzzy(trimmed, offset);
         // "the French Republic" in "The capital of the French Republic is Paris.": the article is not the name's.
         if (mention is null && key.StartsWith("the ", StringComparison.Ordinal) && trimmed.Length > 4 && char.IsWhiteSpace(trimmed[3]))
-            mention = LinkSpan(trimmed[4..], offset + 4);
+            mention = LinkSpan(trimmed[4..], offset + 4, allowFunctionWords);
         return mention;
     }
 

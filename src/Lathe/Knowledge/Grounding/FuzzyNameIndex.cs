@@ -12,6 +12,7 @@ internal sealed class FuzzyNameIndex
     readonly string[] _keys;
     readonly ulong[] _hashes;   // sorted
     readonly int[] _keyOf;      // parallel to _hashes
+    readonly int _maxLength;    // the longest key: a query longer by more than 2 cannot match
 
     public FuzzyNameIndex(IEnumerable<string> keys)
     {
@@ -25,6 +26,7 @@ internal sealed class FuzzyNameIndex
                 if (seen.Add(h)) pairs.Add((h, k));
         }
         pairs.Sort((a, b) => a.Hash != b.Hash ? a.Hash.CompareTo(b.Hash) : a.Key.CompareTo(b.Key));
+        _maxLength = _keys.Length == 0 ? 0 : _keys.Max(k => k.Length);
         _hashes = new ulong[pairs.Count];
         _keyOf = new int[pairs.Count];
         for (int i = 0; i < pairs.Count; i++) (_hashes[i], _keyOf[i]) = pairs[i];
@@ -34,7 +36,7 @@ internal sealed class FuzzyNameIndex
     /// the two), with that distance; empty when none is close enough or the query is too short.</summary>
     public (IReadOnlyList<string> Keys, int Distance) Nearest(string query)
     {
-        if (query.Length < 5 || _keys.Length == 0) return ([], 0);
+        if (query.Length < 5 || query.Length > _maxLength + 2) return ([], 0);
         var found = new SortedSet<int>();
         foreach (ulong h in Deletions(query, query.Length >= 8 ? 2 : 1))
         {

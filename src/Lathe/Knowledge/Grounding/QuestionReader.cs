@@ -70,6 +70,7 @@ public sealed class QuestionReader
             if (Slot(question, words, prefix.Length, words.Count) is { } subject) return Narrow(subject, relation);
         }
         var mentions = _linker.Link(question);
+        QuestionReading? byLabel = null;
         foreach (var (relation, label) in _labels)
         {
             int at = Find(words, label);
@@ -83,10 +84,14 @@ public sealed class QuestionReader
                 var holding = others.Where(x => x.Candidates.Any(c => Has(c, relation))).ToList();
                 if (holding.Count > 0) others = holding;
             }
-            if (others.Count > 1)
-                return new QuestionReading(others[0], null, relation, "ambiguous subject: " + string.Join(" | ", others.Select(x => x.Text)));
-            return Narrow(others[0], relation);
+            var reading = others.Count > 1
+                ? new QuestionReading(others[0], null, relation, "ambiguous subject: " + string.Join(" | ", others.Select(x => x.Text)))
+                : Narrow(others[0], relation);
+            // "capital of Italy?" names the labels "capital of" and "capital": the one the subject holds wins.
+            if (reading.Subject!.Candidates.Any(c => Has(c, relation))) return reading;
+            byLabel ??= reading;
         }
+        if (byLabel is not null) return byLabel;
         if (mentions.Count == 0) return new QuestionReading(null, null, null, "the question names no entity of the graph");
         var only = mentions.Count == 1 && !mentions[0].Ambiguous ? mentions[0].Candidates[0] : null;
         return new QuestionReading(mentions[0], only, null, "no relation of the graph is asked for");
@@ -96,7 +101,7 @@ public sealed class QuestionReader
     EntityMention? Slot(string question, List<TextWord> words, int from, int to)
     {
         int start = words[from].Start, end = words[to - 1].End;
-        return _linker.LinkSpan(question[start..end], start);
+        return _linker.LinkSpan(question[start..end], start, allowFunctionWords: true);
     }
 
     // Keeps the candidates that hold the relation (all of them when none does: the plan then finds no facts).
@@ -108,7 +113,10 @@ public sealed class QuestionReader
             var holding = candidates.Where(c => Has(c, relation)).ToList();
             if (holding.Count > 0) candidates = holding;
         }
-        if (candidates.Count == 1) return new QuestionReading(subject, candidates[0], relation, null);
+        // A subject found only by spelling distance is read, and said to be: "Neport" is not "Newport" for certain.
+        string? fuzzy = subject.Kind == LinkKind.Fuzzy
+            ? $"'{subject.Text}' read as {string.Join(" | ", candidates.Select(c => $"{c.Name} ({c.Id})"))} by spelling" : null;
+        if (candidates.Count == 1) return new QuestionReading(subject, candidates[0], relation, fuzzy);
         return new QuestionReading(subject with { Candidates = candidates }, null, relation,
             "ambiguous: " + string.Join(" | ", candidates.Select(c => $"{c.Name} ({c.Id})")));
     }

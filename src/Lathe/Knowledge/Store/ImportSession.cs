@@ -163,6 +163,7 @@ internal sealed partial class ImportSession : IDisposable
     /// <summary>Adds a fact of a known relation; a duplicate is counted and skipped.</summary>
     public void AddFact(string subject, KgRelation relation, Term obj, string? source, long line)
     {
+        if (string.IsNullOrWhiteSpace(subject)) throw Error(line, "fact subject is empty");
         if (obj.Kind != relation.ObjectKind)
             throw Error(line, $"relation '{relation.Id}' takes {Name(relation.ObjectKind)} objects, not {Name(obj.Kind)} \"{obj.Value}\"");
         RequireEntity(subject, line);

@@ -80,7 +80,9 @@ internal static class JsonlGraphReader
         bool isNumber = o.ValueKind == JsonValueKind.Number;
         if (!isNumber && o.ValueKind != JsonValueKind.String) throw session.Error(line, "field 'o' must be a string or a number");
         string text = isNumber ? o.GetRawText() : o.GetString()!;
-        session.AddFact(subject, relation, (rel, at) => Resolve(rel, text, isNumber, session, at), source, line);
+        // The usual case (relations declared first) resolves now, without a deferred closure.
+        if (session.Relation(relation) is { } known) session.AddFact(subject, known, Resolve(known, text, isNumber, session, line), source, line);
+        else session.AddFact(subject, relation, (rel, at) => Resolve(rel, text, isNumber, session, at), source, line);
     }
 
     // JSON's own types must agree with the relation: numbers are JSON numbers, everything else JSON strings.

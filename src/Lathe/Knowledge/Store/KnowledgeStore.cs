@@ -51,6 +51,7 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
     public static KnowledgeStore Open(string path, bool readOnly = false)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such graph file (build one with `lathe kg import`)");
+        if (readOnly && File.Exists(path + "-journal")) RollBackInterruptedImport(path);
         var connection = Connect(path, readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite);
         try
         {
@@ -59,6 +60,21 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
             return new KnowledgeStore(path, connection);
         }
         catch { connection.Dispose(); throw; }
+    }
+
+    // A killed import leaves a hot journal, which only a connection that may write can roll back; a read-only open
+    // would fail on it. So a reader first opens the file for writing once, which makes SQLite undo the half import.
+    static void RollBackInterruptedImport(string path)
+    {
+        try
+        {
+            using var connection = Connect(path, SqliteOpenMode.ReadWrite);
+            StoreSchema.Check(connection, path);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 8 or 14)   // SQLITE_READONLY, SQLITE_CANTOPEN
+        {
+            throw new InvalidDataException($"{path}: an interrupted import left {path}-journal; open the graph once with write access to roll it back");
+        }
     }
 
     static SqliteConnection Connect(string path, SqliteOpenMode mode)

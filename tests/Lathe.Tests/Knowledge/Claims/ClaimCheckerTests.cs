@@ -77,6 +77,10 @@ public class ClaimCheckerTests
         Assert.Equal(ClaimStatus.Supported, One("Belgium became independent in 1830.").Status);
         Assert.Equal(ClaimStatus.Contradicted, One("Belgium became independent in 1831.").Status);
         Assert.Equal(ClaimStatus.Supported, One("Dog means a member of the genus Canis.").Status);
+        // A template of two sentences is read across them, and its claim spans both.
+        var landlocked = Checker.Check("Is Germany landlocked? Yes. The capital of Italy is Rome.");
+        Assert.Equal([("landlocked", ClaimStatus.Contradicted, 0, 27), ("capital", ClaimStatus.Supported, 28, 29)],
+            landlocked.Select(v => (v.Claim.Relation, v.Status, v.Claim.Start, v.Claim.Length)));
     }
 
     [Fact]
@@ -92,7 +96,23 @@ public class ClaimCheckerTests
         Assert.Empty(Checker.Check("The capital of Atlantis is Poseidonia. It is in a box."));
         // Both Georgias have a capital and neither is Paris: not checkable, so no claim.
         Assert.Empty(Checker.Check("The capital of Georgia is Paris."));
+        // Both Georgias have an independence date: the claim is about the one it matches, and unchecked when none.
+        Assert.Equal(("subdivision/US-GA", ClaimStatus.Supported), (One("Georgia became independent in 1776.").Claim.SubjectId, One("Georgia became independent in 1776.").Status));
+        Assert.Equal(("country/GEO", ClaimStatus.Supported), (One("Georgia became independent in 1991.").Claim.SubjectId, One("Georgia became independent in 1991.").Status));
+        Assert.Empty(Checker.Check("Georgia became independent in 1800."));
+        Assert.Equal(ClaimStatus.Supported, One("Paris is the capital of France.").Status);
+        Assert.Empty(Checker.Check("It is the capital of France."));   // "it" is a lemma, but a pronoun here
         Assert.Equal(("subdivision/US-GA", ClaimStatus.Supported), (One("The capital of Georgia is Atlanta.").Claim.SubjectId, One("The capital of Georgia is Atlanta.").Status));
+    }
+
+    [Fact]
+    public void A_run_on_text_is_skipped_quickly_and_the_sentences_around_it_still_read()
+    {
+        string runOn = string.Concat(Enumerable.Repeat("the capital of France is ", 2000));   // 50,000 characters, no full stop
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var vs = Checker.Check("The capital of Italy is Rome.\n" + runOn + "\nThe capital of Spain is Madrid.");
+        Assert.True(watch.ElapsedMilliseconds < 5000, $"{watch.ElapsedMilliseconds} ms");
+        Assert.Equal(["country/ITA", "country/ESP"], vs.Select(v => v.Claim.SubjectId));
     }
 
     [Fact]

@@ -17,6 +17,17 @@ public class NameKeyTwinTests
         Assert.True(cases.Count > 1000, $"{cases.Count} cases");
         var wrong = cases.Where(c => NameKey.Of(c.Name) != c.Key).Select(c => $"{c.Name} → {NameKey.Of(c.Name)} (script: {c.Key})").ToList();
         Assert.True(wrong.Count == 0, string.Join("\n", wrong.Take(20)));
+        // The fixture is current: every non-ASCII name and alias of the shipped graph is in it.
+        var covered = cases.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        using (var reader = new StreamReader(new System.IO.Compression.GZipStream(
+                   File.OpenRead(Path.Combine(Lathe.Tests.Data.Peers.RepoRoot, "data", "kg", "graph.jsonl.gz")), System.IO.Compression.CompressionMode.Decompress)))
+            while (reader.ReadLine() is { } line)
+            {
+                var row = JsonDocument.Parse(line).RootElement;
+                if (!row.TryGetProperty("entity", out _)) continue;
+                foreach (var name in row.GetProperty("aliases").EnumerateArray().Select(a => a.GetString()!).Append(row.GetProperty("name").GetString()!))
+                    Assert.True(name.All(char.IsAscii) || covered.Contains(name), $"{name}: not in the fixture (run node scripts/data/kg/namekey-cases.mjs)");
+            }
         // The edge cases are in: a separate combining accent is dropped, a letter outside the BMP is not a letter here.
         Assert.Contains(cases, c => c.Name == "Cafe\u0301" && c.Key == "cafe");
         Assert.Contains(cases, c => c.Name == "x\U0001D538y" && c.Key == "xy");

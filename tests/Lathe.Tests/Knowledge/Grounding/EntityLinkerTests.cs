@@ -98,6 +98,7 @@ public class EntityLinkerTests
         Assert.Equal("country/FRA", Ids(Linker.LinkSpan("the French Republic")!));
         Assert.Equal(LinkKind.Fuzzy, Linker.LinkSpan("Franse")!.Kind);
         Assert.Null(Linker.LinkSpan("it"));
+        Assert.Equal("synset/n-it", Ids(Linker.LinkSpan("it", allowFunctionWords: true)!));
         Assert.Null(Linker.LinkSpan("Atlantis"));
     }
 }

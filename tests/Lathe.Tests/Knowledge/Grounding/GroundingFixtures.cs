@@ -16,12 +16,15 @@ internal static class GroundingFixtures
         var g = new InMemoryGraph();
         g.AddRelation(new KgRelation("capital", "capital", TermKind.Entity, true, "The capital of {s} is {o}.",
             ["What is the capital of {s}?", "Which city is the capital of {s}?", "{s}'s capital is which city?"]));
+        g.AddRelation(new KgRelation("capital_of", "capital of", TermKind.Entity, true, "{s} is the capital of {o}.",
+            ["What is {s} the capital of?"]));
         g.AddRelation(new KgRelation("borders", "borders", TermKind.Entity, false, "{s} borders {o}.",
             ["Which countries border {s}?", "What does {s} border?"]));
         g.AddRelation(new KgRelation("area_km2", "area", TermKind.Number, true, "The area of {s} is {o} square kilometres.",
             ["What is the area of {s}?", "How large is {s} in square kilometres?"]));
         g.AddRelation(new KgRelation("independence", "independence", TermKind.Date, true, "{s} became independent in {o}.",
             ["When did {s} become independent?"]));
+        g.AddRelation(new KgRelation("landlocked", "landlocked", TermKind.String, true, "Is {s} landlocked? {o}.", ["Is {s} landlocked?"]));
         g.AddRelation(new KgRelation("atomic_number", "atomic number", TermKind.Number, true, "The atomic number of {s} is {o}.",
             ["What is the atomic number of {s}?"]));
         g.AddRelation(new KgRelation("symbol", "chemical symbol", TermKind.String, true, "The chemical symbol of {s} is {o}.",
@@ -63,6 +66,7 @@ internal static class GroundingFixtures
         g.AddEntity("synset/n-it", "information technology", "synset", "IT", "it");
 
         g.Add("country/FRA", "capital", Term.Entity("city/paris-fra"));
+        g.Add("city/paris-fra", "capital_of", Term.Entity("country/FRA"));
         foreach (var n in new[] { "country/ESP", "country/ITA", "country/DEU", "country/BEL" }) g.Add("country/FRA", "borders", Term.Entity(n));
         g.Add("country/FRA", "area_km2", Term.Number(551695));
         g.Add("country/ESP", "capital", Term.Entity("city/madrid"));
@@ -76,6 +80,10 @@ internal static class GroundingFixtures
         g.Add("subdivision/US-GA", "capital", Term.Entity("city/atlanta"));
         g.Add("country/PNG", "capital", Term.Entity("city/port-moresby"));
         g.Add("country/BEL", "independence", Term.Date("1830"));
+        g.Add("country/DEU", "landlocked", Term.Text("No"));
+        g.Add("country/GEO", "independence", Term.Date("1991"));
+        g.Add("subdivision/US-GA", "independence", Term.Date("1776"));
+        g.Add("synset/n-inch", "definition", Term.Text("a unit of length"));
         g.Add("element/He", "atomic_number", Term.Number(2));
         g.Add("element/Fe", "atomic_number", Term.Number(26));
         g.Add("element/Fe", "symbol", Term.Text("Fe"));

@@ -97,6 +97,29 @@ public class KgAnswerConstraintTests
     }
 
     [Fact]
+    public void With_the_gpt2_vocabulary_only_the_answers_come_out()
+    {
+        // The real 50,257-token GPT-2 vocabulary (from the llama.cpp-made GGUF fixture), with non-ASCII answers whose
+        // characters span several bytes and tokens.
+        string gguf = Path.Combine(AppContext.BaseDirectory, "Inference", "fixtures", "gguf", "gpt2vocab-q8_0.gguf");
+        using var model = Lathe.Inference.ModelLoader.Load(gguf);
+        var tok = model.Tokenizer;
+        int eot = tok.EndOfTextId;
+        string[] answers = ["Paris", "Côte d'Ivoire", "São Tomé and Príncipe", "551,695", "I don't know."];
+        var factory = KgAnswerConstraint.For(tok, answers[..4], [eot], allowAbstain: true);
+        var seen = new HashSet<string>();
+        for (ulong seed = 0; seed < 150; seed++)
+        {
+            var (bytes, ended, steps) = ConstraintTestSupport.Sample(tok, factory(), seed, eot, maxSteps: 64, padding: 0);
+            Assert.True(ended, $"seed {seed}: no end after {steps} tokens");
+            string a = Answer(bytes);
+            Assert.Contains(a, answers);
+            seen.Add(a);
+        }
+        Assert.Equal(answers.Order(), seen.Order());
+    }
+
+    [Fact]
     public void Numbers_are_allowed_in_their_plain_and_grouped_forms()
     {
         Assert.Equal(["551695", "551,695"], KgAnswerConstraint.NumberForms("551695"));

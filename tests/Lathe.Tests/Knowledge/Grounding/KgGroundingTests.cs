@@ -25,6 +25,17 @@ public class KgGroundingTests
     }
 
     [Fact]
+    public void A_subject_found_only_by_spelling_abstains_unless_allowed()
+    {
+        var plan = Grounding.Plan("What is the capital of Franse?", GroundingMode.Both);
+        Assert.Equal((true, "'Franse' is not an entity of the graph (nearest by spelling: France)"), (plan.AbstainNow, plan.Reason));
+        var lenient = new KgGrounding(Graph, KgAnswerConstraintTests.Bpe, [KgAnswerConstraintTests.Bpe.EndOfTextId], linker: Grounding.Linker) { AnswerFuzzySubjects = true };
+        var answered = lenient.Plan("What is the capital of Franse?", GroundingMode.Both);
+        Assert.False(answered.AbstainNow);
+        Assert.StartsWith("Facts:\n- The capital of France is Paris.", answered.Prompt);
+    }
+
+    [Fact]
     public void Each_mode_gives_its_prompt_and_constraint()
     {
         const string q = "Which city is the capital of France?";
@@ -61,6 +72,26 @@ public class KgGroundingTests
             .Select(s => ConstraintTestSupport.Utf8(ConstraintTestSupport.Sample(KgAnswerConstraintTests.Bpe, plan.Constraint!(), (ulong)s, eot, maxSteps: 32).Bytes).Trim())
             .ToHashSet();
         Assert.Equal(["Atlanta", "I don't know.", "Tbilisi"], outputs.Order());
+    }
+
+    [Fact]
+    public void The_facts_fit_the_room_a_context_leaves()
+    {
+        const string q = "Which countries border France?";
+        int bare = Grounding.CountTokens(GroundedPrompt.Format(q));
+        int previous = -1;
+        foreach (int context in new[] { bare + 20, bare + 40, bare + 60, bare + 90, bare + 200, 4096 })
+        {
+            int room = Grounding.FactRoom(q, context, generateTokens: 10);
+            Assert.Equal(Math.Max(0, context - 10 - bare - Grounding.CountTokens("Facts:\n") - 4), room);
+            var plan = Grounding.Plan(q, GroundingMode.Retrieve, room);
+            Assert.True(Grounding.CountTokens(plan.Prompt) <= context - 10, $"context {context}: {Grounding.CountTokens(plan.Prompt)} tokens");
+            Assert.True(plan.Facts.Count >= previous);   // more room, never fewer facts
+            previous = plan.Facts.Count;
+        }
+        Assert.Equal(6, previous);   // all of France's facts once the room is large
+        Assert.Equal(0, Grounding.FactRoom(q, bare, 10));
+        Assert.Equal(GroundedPrompt.Format(q), Grounding.Plan(q, GroundingMode.Retrieve, 0).Prompt);
     }
 
     [Fact]

@@ -26,8 +26,8 @@ public class QuestionReaderTests
     [InlineData("What is the symbol of the euro?", "currency/EUR", "currency_symbol")]  // the subject's decides
     [InlineData("What does dog mean?", "synset/n-dog", "definition")]
     [InlineData("What is the meaning of domestic dog?", "synset/n-dog", "definition")]
+    [InlineData("What does in mean?", "synset/n-inch", "definition")]                 // a function word in the slot is the subject
     [InlineData("When did Belgium become independent?", "country/BEL", "independence")]
-    [InlineData("What is the capital of Franse?", "country/FRA", "capital")]              // fuzzy in the slot
     [InlineData("What is the capital of Papua New Guinea?", "country/PNG", "capital")]
     [InlineData("capital of Italy?", "country/ITA", "capital")]                           // by the relation's label
     public void Each_phrasing_reads_its_entity_and_relation(string question, string entity, string relation)
@@ -35,6 +35,14 @@ public class QuestionReaderTests
         var r = Reader.Read(question);
         Assert.Null(r.Problem);
         Assert.Equal((entity, relation), (r.Entity?.Id, r.Relation?.Id));
+    }
+
+    [Fact]
+    public void A_subject_found_by_spelling_is_read_and_said_to_be()
+    {
+        var r = Reader.Read("What is the capital of Franse?");
+        Assert.Equal(("country/FRA", "capital", LinkKind.Fuzzy), (r.Entity?.Id, r.Relation?.Id, r.Subject?.Kind));
+        Assert.Equal("'Franse' read as France (country/FRA) by spelling", r.Problem);
     }
 
     [Fact]

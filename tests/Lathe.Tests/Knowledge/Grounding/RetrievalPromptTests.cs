@@ -54,6 +54,8 @@ public class RetrievalPromptTests
     public void An_ambiguous_subject_brings_every_candidates_facts()
     {
         var facts = RetrievalPrompt.Facts(Graph, Reader.Read("What is the capital of Georgia?"), Words, 1000);
-        Assert.Equal(["The capital of Georgia is Tbilisi.", "The capital of Georgia is Atlanta.", "The area of Georgia is 69700 square kilometres."], facts);
+        // The asked relation for both candidates first, then each candidate's other facts (the country's, the state's).
+        Assert.Equal(["The capital of Georgia is Tbilisi.", "The capital of Georgia is Atlanta.", "The area of Georgia is 69700 square kilometres.",
+            "Georgia became independent in 1991.", "Georgia became independent in 1776."], facts);
     }
 }

@@ -170,4 +170,48 @@ public class GraphQueryTests
         Assert.Empty(GraphPaths.Paths(graph, "city/paris", "country/ESP", maxHops: 1));
         Assert.Throws<ArgumentException>(() => GraphPaths.Paths(graph, "city/paris", "city/paris"));
     }
+
+    [Theory]
+    [InlineData(61)]
+    [InlineData(62)]
+    public void Neighbourhoods_and_paths_from_the_store_match_a_scan_of_all_facts(int seed)
+    {
+        var (oracle, jsonl) = StoreFixtures.RandomGraph(seed, entities: 20, facts: 120);
+        using var folder = new TempFolder();
+        using var store = KnowledgeStore.Create(folder.File("g.db"));
+        store.Import(folder.Write("g.jsonl", jsonl));
+        var all = oracle.Match(null, null, null);
+        var ids = oracle.Entities().Select(e => e.Id).ToList();
+        bool Touches(Triple t, string id) => t.Subject == id || t.Object == Term.Entity(id);
+        string Key(Triple t) => $"{t.Subject} {t.Relation} {t.Object}";
+        int twoHopPaths = 0;
+        foreach (string a in ids)
+        {
+            // Hop 1: facts touching a; hop 2: other facts touching an entity a hop-1 fact reaches.
+            var one = all.Where(t => Touches(t, a)).ToList();
+            var reached = one.SelectMany(t => new[] { t.Subject, t.Object.IsEntity ? t.Object.Value : null }).Where(x => x is not null && x != a).ToHashSet();
+            var two = all.Where(t => !Touches(t, a) && reached.Any(r => Touches(t, r!))).ToList();
+            var found = GraphPaths.Neighbourhood(store, a, hops: 2);
+            Assert.Equal(one.Select(Key).Order(), found.Where(n => n.Hop == 1).Select(n => Key(n.Fact)).Order());
+            Assert.Equal(two.Select(Key).Order(), found.Where(n => n.Hop == 2).Select(n => Key(n.Fact)).Order());
+            Assert.Equal(GraphPaths.Neighbourhood(oracle, a, hops: 2), found);
+            foreach (string b in ids.Where(b => b != a).Take(6))
+            {
+                // Brute force: walk every fact both ways from a; a path is a walk ending at b (two steps: through another entity).
+                var steps = (string from) => all.SelectMany(t => new[]
+                {
+                    t.Subject == from && t.Object.IsEntity ? (Fact: t, Forward: true, To: t.Object.Value) : default,
+                    t.Object == Term.Entity(from) && t.Subject != from ? (Fact: t, Forward: false, To: t.Subject) : default,
+                }).Where(s => s.Fact is not null).ToList();
+                var expected = steps(a).Where(s => s.To == b).Select(s => $"{(s.Forward ? "+" : "-")}{Key(s.Fact)}").ToList();
+                foreach (var first in steps(a).Where(s => s.To != a && s.To != b))
+                    foreach (var second in steps(first.To).Where(s => s.To == b))
+                        expected.Add($"{(first.Forward ? "+" : "-")}{Key(first.Fact)} ; {(second.Forward ? "+" : "-")}{Key(second.Fact)}");
+                var paths = GraphPaths.Paths(store, a, b).Select(p => string.Join(" ; ", p.Select(s => $"{(s.Forward ? "+" : "-")}{Key(s.Fact)}"))).ToList();
+                Assert.Equal(expected.Order(), paths.Order());
+                twoHopPaths += paths.Count(p => p.Contains(" ; "));
+            }
+        }
+        Assert.True(twoHopPaths > 20, $"only {twoHopPaths} two-hop paths in the fixture");
+    }
 }

@@ -126,6 +126,39 @@ public class KgCliTests : IDisposable
     }
 
     [Fact]
+    public void Without_files_import_takes_the_shipped_graph()
+    {
+        // The shipped graph comes from helper B's data script; before it is in the repository the verb says so.
+        string shipped = Path.Combine(global::Lathe.IO.RepoFiles.Root()!, "data", "kg", "graph.jsonl.gz");
+        var run = Lathe("kg", "import", "--db", Db);
+        if (!File.Exists(shipped))
+        {
+            AssertOneLineError(run, "no FILE given and no shipped graph at");
+            return;
+        }
+        Assert.True(run.Code == 0, run.Stderr);
+        using var store = KnowledgeStore.Open(Db, readOnly: true);
+        var stats = store.Stats();
+        Assert.True(stats.Entities > 1000 && stats.Facts > 10000, $"{stats.Entities} entities, {stats.Facts} facts");
+        Assert.Contains("graph.jsonl.gz: ", run.Stderr);
+    }
+
+    [Fact]
+    public void Json_output_keeps_accented_names_readable()
+    {
+        Assert.Equal(0, Lathe("kg", "import", _folder.Write("civ.jsonl", """
+            {"relation":"capital","label":"capital","object":"entity","functional":true,"statement":"The capital of {s} is {o}.","questions":[]}
+            {"entity":"country/CIV","name":"Côte d'Ivoire","aliases":["Ivory Coast"],"type":"country"}
+            {"entity":"city/yamoussoukro","name":"Yamoussoukro","aliases":[],"type":"city"}
+            {"s":"country/CIV","p":"capital","o":"city/yamoussoukro"}
+            """), "--db", Db).Code);
+        var run = Lathe("kg", "query", "[cote d'ivoire] capital ?c", "--db", Db, "--json");
+        Assert.Equal("{\"c\":{\"kind\":\"entity\",\"value\":\"city/yamoussoukro\",\"name\":\"Yamoussoukro\"}}\n", run.Stdout);
+        var neighbours = Lathe("kg", "query", "--neighbours", "[Ivory Coast]", "--db", Db, "--json");
+        Assert.Contains("\"text\":\"The capital of Côte d'Ivoire is Yamoussoukro.\"", neighbours.Stdout);
+    }
+
+    [Fact]
     public void Errors_are_one_line_with_exit_code_2()
     {
         AssertOneLineError(Lathe("kg", "stats", "--db", _folder.File("none.db")), "none.db: no such graph file");
