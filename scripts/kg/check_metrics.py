@@ -3,13 +3,14 @@
 
     /usr/bin/python3 scripts/kg/check_metrics.py REPORT_DIR
 
-Reads REPORT_DIR/hallucination-samples.jsonl (every answer: the question's acceptable answers, the model's answer,
+Reads REPORT_DIR/hallucination-samples.jsonl.gz (or .jsonl; every answer: the question's acceptable answers, the model's answer,
 its confidence) and REPORT_DIR/hallucination.json, and recomputes for every model × arm: whether each answer
 abstains ("I don't know." or nothing, compared by name key) and is correct (one of the answers by name key; for
 numeric relations within 0.5%), then accuracy, hallucination (total, answerable, unanswerable), abstention (total,
 answerable) and the ECE over 10 confidence bins of the non-abstaining answers. Every value must match the report's to
 1e-9. Prints one line per model × arm; exits 1 on any mismatch. Standard library only.
 """
+import gzip
 import json
 import os
 import sys
@@ -114,7 +115,11 @@ def same(a, b):
 
 def main(folder):
     groups = defaultdict(list)
-    with open(os.path.join(folder, "hallucination-samples.jsonl"), encoding="utf-8") as f:
+    samples = os.path.join(folder, "hallucination-samples.jsonl.gz")
+    opener = gzip.open if os.path.exists(samples) else open
+    if opener is open:
+        samples = samples[:-3]
+    with opener(samples, "rt", encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 s = json.loads(line)

@@ -6,12 +6,12 @@
 #                     tuning data, and the held-out facts to leave out of the no-injection corpus
 # 3. kg verbalise     two corpora of the experiment's relations: WITH the held-out facts (knowledge injection) and
 #                     WITHOUT them (and their inverses)
-# 4. tokenizer train, data prepare (each corpus), pretrain 3 sizes × {inject, plain}, finetune (QA, full) each
-# 5. eval hallucination on all six models × {alone, retrieval, constrained, checked} → OUT_DIR
+# 4. tokenizer train, data prepare (each corpus), pretrain 4 sizes × {inject, plain}, finetune (QA, full) each
+# 5. eval hallucination on all eight models × {alone, retrieval, constrained, checked} → OUT_DIR
 #    (hallucination.json / .md / .html, plots as SVG + PNG, the answers)
 # OUT_DIR defaults to docs/kg-experiment (with --quick: WORK/report). Work files go to $KG_WORK (default
 # runs/kg-experiment[-quick]); each run starts them afresh. $LATHE overrides the command (default: ./lathe).
-# --quick: tiny sizes and few steps, ≤ 2 min — a smoke test of the chain (tests/Lathe.Tests/Cli run it); its numbers
+# --quick: tiny sizes and few steps, ≤ 2 min — a smoke test of the chain (HallucinationCliTests runs it in process); its numbers
 # mean nothing. The full run is sized for ≤ 40 min on 2 cores.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +26,9 @@ for arg in "$@"; do
   esac
 done
 read -r -a lathe <<< "${LATHE:-$root/lathe}"
+[ -n "$out" ] && out=$(realpath -m "$out")   # as the caller meant it, before the cd below
+[ -n "${KG_WORK:-}" ] && KG_WORK=$(realpath -m "$KG_WORK")
+cd "$root"   # relative work paths, so the report names runs/kg-experiment/…, not this clone's location
 threads=${KG_THREADS:-2}
 
 # Short-answer relations about countries and elements. capital_of is left out: it states capital facts the other way
@@ -33,7 +36,7 @@ threads=${KG_THREADS:-2}
 relations="capital,continent,region,subregion,currency,official_language,demonym,symbol,atomic_number,year_discovered,group_block,standard_state"
 
 if [ "$quick" = 1 ]; then
-  work=${KG_WORK:-$root/runs/kg-experiment-quick}
+  work=${KG_WORK:-runs/kg-experiment-quick}
   out=${out:-$work/report}
   relations="capital,continent,symbol"
   per_relation=6; repeat=1; vocab=400; budget=48
@@ -43,10 +46,10 @@ if [ "$quick" = 1 ]; then
   limit=(--limit 12)
   bootstrap=50
 else
-  work=${KG_WORK:-$root/runs/kg-experiment}
-  out=${out:-$root/docs/kg-experiment}
+  work=${KG_WORK:-runs/kg-experiment}
+  out=${out:-docs/kg-experiment}
   per_relation=${KG_PER_RELATION:-40}; repeat=${KG_REPEAT:-4}; vocab=${KG_VOCAB:-2048}
-  read -r -a sizes <<< "${KG_SIZES:-xs:64:2:2 s:128:3:4 m:192:4:4}"
+  read -r -a sizes <<< "${KG_SIZES:-xs:64:2:2 s:128:3:4 m:192:4:4 l:256:6:8}"
   # 600 steps × 16 × 128 tokens ≈ 12 passes over the 4× corpus (~98k tokens): every fact is read ~50 times.
   pretrain=(--steps "${KG_PRETRAIN_STEPS:-600}" --batch-size 16 --block-size 128 --warmup 60 --lr 3e-3 --eval-every 0)
   finetune=(--epochs "${KG_FINETUNE_EPOCHS:-3}" --batch-size 16 --block-size 256 --lr 1e-3)

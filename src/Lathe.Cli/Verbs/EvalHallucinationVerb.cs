@@ -10,7 +10,7 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe eval hallucination`: every model × arm (alone, retrieval, constrained, checked) on a question set's
 /// held-out questions → hallucination.json, .md, .html (with plots, also as SVG and PNG files) and the answers
-/// (hallucination-samples.jsonl). Hangs under `eval`.</summary>
+/// (hallucination-samples.jsonl.gz). Hangs under `eval`.</summary>
 internal static class EvalHallucinationVerb
 {
     internal static Command Create()

@@ -42,7 +42,7 @@ public static class HallucinationPage
         h.Append("<section>\n<h2>Hallucination and accuracy against model size</h2>\n<div class=\"plots\">\n");
         h.Append("<figure>").Append(Inline(svgs[HallucinationPlots.HallucinationFile])).Append("</figure>\n");
         h.Append("<figure>").Append(Inline(svgs[HallucinationPlots.AccuracyFile])).Append("</figure>\n");
-        h.Append("</div>\n<p class=\"note\">One line per arm; dashed, hollow-marked lines are the second model series (in the shipped experiment: the models pre-trained without the held-out facts, i.e. without knowledge injection).</p>\n</section>\n");
+        h.Append("</div>\n<p class=\"note\">One line per arm; dashed, hollow-marked lines are the second model series (in the shipped experiment: the models pre-trained without the held-out facts, i.e. without knowledge injection). The checked arm's accuracy is the alone arm's by construction (it only withdraws answers), so its line covers alone's.</p>\n</section>\n");
         h.Append("<section>\n<h2>Calibration</h2>\n<figure>").Append(Inline(svgs[HallucinationPlots.ReliabilityFile])).Append("</figure>\n</section>\n");
 
         h.Append("""

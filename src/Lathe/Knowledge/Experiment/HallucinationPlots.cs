@@ -33,14 +33,15 @@ public static class HallucinationPlots
 
     static List<(string Name, SvgChart Chart)> Charts(HallucinationRun run) =>
     [
-        (HallucinationFile, VersusParameters(run, "Hallucination rate vs model size", "hallucination rate (%)", m => m.Hallucination.Value)),
-        (AccuracyFile, VersusParameters(run, "Accuracy on answerable questions vs model size", "accuracy (%)", m => m.Accuracy.Value)),
+        // Grounded arms sit near 0% hallucination and near 100% accuracy: each legend goes where they leave room.
+        (HallucinationFile, VersusParameters(run, "Hallucination rate vs model size", "hallucination rate (%)", m => m.Hallucination.Value, legendLeft: false)),
+        (AccuracyFile, VersusParameters(run, "Accuracy on answerable questions vs model size", "accuracy (%)", m => m.Accuracy.Value, legendLeft: true)),
         (ReliabilityFile, Reliability(run)),
     ];
 
-    static SvgChart VersusParameters(HallucinationRun run, string title, string yLabel, Func<HallucinationMetrics, double> metric)
+    static SvgChart VersusParameters(HallucinationRun run, string title, string yLabel, Func<HallucinationMetrics, double> metric, bool legendLeft)
     {
-        var chart = new SvgChart(title, "model parameters", yLabel, logX: true, logY: false) { LegendLeft = true };
+        var chart = new SvgChart(title, "model parameters", yLabel, logX: true, logY: false) { LegendLeft = legendLeft };
         var arms = run.Results.Select(r => r.Arm).Distinct().ToList();
         var series = run.Results.Select(r => r.Series).Distinct().ToList();
         for (int s = 0; s < series.Count; s++)
@@ -54,7 +55,7 @@ public static class HallucinationPlots
                 chart.AddLine(null, points, color, dashed: s > 0);
                 chart.AddPoints(label, points, color, Markers[s % Markers.Length], hollow: s > 0, size: 5);
             }
-        chart.SetRange(XRange(run).Lo, XRange(run).Hi, 0, 100);
+        chart.SetRange(XRange(run).Lo, XRange(run).Hi, -3, 103);   // 0% and 100% off the frame
         return chart;
     }
 
@@ -71,7 +72,8 @@ public static class HallucinationPlots
         string firstSeries = run.Results.Select(r => r.Series).FirstOrDefault() ?? "";
         var largest = run.Results.Where(r => r.Series == firstSeries).OrderByDescending(r => r.Parameters).FirstOrDefault();
         string title = largest is null ? "Reliability" : $"Reliability of {largest.Model}";
-        var chart = new SvgChart(title, "confidence (exp mean token log-prob)", "accuracy of answers given", logX: false, logY: false) { LegendLeft = true };
+        // Grounded answers cluster at accuracy 1 along the top; the bottom right (confident and wrong) is the emptiest corner.
+        var chart = new SvgChart(title, "confidence (exp mean token log-prob)", "accuracy of answers given", logX: false, logY: false) { LegendBottom = true };
         chart.AddLine("perfect calibration", [(0, 0), (1, 1)], "#999999", dashed: true);
         if (largest is not null)
         {
@@ -85,7 +87,7 @@ public static class HallucinationPlots
                 chart.AddPoints($"{r.Arm} (ECE {ece})", bins, color, size: 5);
             }
         }
-        chart.SetRange(0, 1, 0, 1);
+        chart.SetRange(0, 1, -0.03, 1.03);
         return chart;
     }
 }

@@ -10,11 +10,12 @@ namespace Lathe.Knowledge.Experiment;
 /// <summary>The experiment's results as files: <c>hallucination.json</c> (every model × arm with its metrics and their
 /// standard errors; undefined values as null), <c>hallucination.md</c> (the table), <c>hallucination.html</c> (the
 /// page with plots, <see cref="HallucinationPage"/>), the plots as SVG and PNG, and
-/// <c>hallucination-samples.jsonl</c> (every answer, so the metrics can be recomputed without Lathe).</summary>
+/// <c>hallucination-samples.jsonl.gz</c> (every answer, so the metrics can be recomputed without Lathe; gzip, as the
+/// full experiment's answers run to megabytes).</summary>
 public static class HallucinationReport
 {
     public const string JsonFile = "hallucination.json", MarkdownFile = "hallucination.md", HtmlFile = "hallucination.html",
-        SamplesFile = "hallucination-samples.jsonl";
+        SamplesFile = "hallucination-samples.jsonl.gz";
 
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

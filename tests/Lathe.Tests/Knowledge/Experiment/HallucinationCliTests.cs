@@ -90,7 +90,8 @@ public class HallucinationCliTests
         // Constrained decoding answers only with the graph's values or abstains: no wrong answer to an answerable question.
         foreach (var r in results.Where(r => r.GetProperty("arm").GetString() == "constrained"))
             Assert.Equal(0, r.GetProperty("metrics").GetProperty("hallucination_answerable").GetProperty("value").GetDouble());
-        Assert.Equal(80, File.ReadAllLines(F("report/hallucination-samples.jsonl")).Length);
+        using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(F("report/hallucination-samples.jsonl.gz")), System.IO.Compression.CompressionMode.Decompress))
+            Assert.Equal(80, new StreamReader(gz).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         string html = File.ReadAllText(F("report/hallucination.html"));
         Assert.Equal(3, html.Split("<svg").Length - 1);
         Assert.Contains("inject/xs", html);
