@@ -71,7 +71,7 @@ internal static class EvalHallucinationVerb
         var heldOut = QuestionFiles.Read(heldOutPath);
         if (heldOut.Count == 0) throw new UserInputException($"{Verb}: {heldOutPath}: no questions");
         var asked = s.Limit is int n && n < heldOut.Count ? Enumerable.Range(0, n).Select(i => heldOut[(int)((long)i * heldOut.Count / n)]).ToList() : heldOut;
-        using var graph = KgGraphs.Open(s.Kg, Verb);
+        using var graph = KgVerb.OpenForReading(s.Kg);
 
         ComputePool.SetSharedThreads(s.Threads);
         var watch = Stopwatch.StartNew();
@@ -85,7 +85,7 @@ internal static class EvalHallucinationVerb
             var stops = new HashSet<int>(loaded.StopIds);
             foreach (string end in template.EndOfTurn)
                 if (loaded.SpecialId(end) is int id) stops.Add(id);
-            var grounding = new KgQuestionGrounding(graph.Graph, loaded.Tokenizer, stops, factBudget);
+            var grounding = new KgQuestionGrounding(graph, loaded.Tokenizer, stops, factBudget);
             var generator = new EngineAnswerGenerator(loaded, template, s.MaxTokens, s.Parallel);
             foreach (var arm in HallucinationArms.Create(armNames, generator, grounding))
             {

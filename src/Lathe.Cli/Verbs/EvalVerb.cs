@@ -28,6 +28,7 @@ internal static class EvalVerb
         eval.Subcommands.Add(EvalScalingVerb.CreateScaling());
         eval.Subcommands.Add(EvalLevelsVerb.CreateLevels());
         eval.Subcommands.Add(EvalReportVerb.CreateReport());
+        eval.Subcommands.Add(EvalHallucinationVerb.Create());
         return eval;
     }
 

@@ -11,7 +11,7 @@ internal sealed record KgSettings(string Path, GroundingMode Mode, int Budget)
     /// <summary>The graph, read-only; a missing or foreign file is a one-line error naming it and the verb.</summary>
     public KnowledgeStore Open(string verb)
     {
-        try { return KnowledgeStore.Open(Path, readOnly: true); }
+        try { return KgVerb.OpenForReading(Path); }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
         {
             throw new UserInputException($"{verb}: --kg {e.Message}");

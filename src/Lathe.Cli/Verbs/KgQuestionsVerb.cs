@@ -13,7 +13,7 @@ internal static class KgQuestionsVerb
 {
     internal static Command Create()
     {
-        var db = new Option<string>("--db") { Description = "The graph (a database from `kg import`).", Required = true };
+        var db = KgVerb.DbOption();
         var output = new Option<string>("--out") { Description = "Folder for the question files.", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the sample and the split.", DefaultValueFactory = _ => 1 };
         var perRelation = new Option<int>("--per-relation") { Description = "Facts sampled per relation (each asked in every phrasing).", DefaultValueFactory = _ => 40 };
@@ -43,12 +43,12 @@ internal static class KgQuestionsVerb
         if (factBudget < 0) throw new UserInputException($"kg questions: --fact-budget {factBudget} must be 0 or more");
         unknownPath ??= Path.Combine(RepoPaths.Root(), "data", "kg", "unknown-entities.jsonl.gz");
         var unknown = UnknownEntityFile.Read(unknownPath);
-        using var graph = KgGraphs.Open(dbPath, "kg questions");
+        using var graph = KgVerb.OpenForReading(dbPath);
         QuestionSet set;
-        try { set = QuestionSet.Build(graph.Graph, unknown, options); }
+        try { set = QuestionSet.Build(graph, unknown, options); }
         catch (ArgumentException e) { throw new UserInputException($"kg questions: {e.Message}"); }
         if (set.HeldOut.Count == 0) throw new UserInputException($"kg questions: {dbPath}: no relation has two or more facts with short answers to ask about");
-        var grounding = new KgQuestionGrounding(graph.Graph, null, [], factBudget);
+        var grounding = new KgQuestionGrounding(graph, null, [], factBudget);
         var qa = QaTrainingData.Build(set.Train, row => grounding.RetrievalPrompt(row.Question), set.CopyDrills).ToList();
         QuestionFiles.Write(outDir, set, qa);
         new QuestionManifest
@@ -63,23 +63,4 @@ internal static class KgQuestionsVerb
             ("heldout_unanswerable", set.HeldOut.Count(r => !r.Answerable)), ("heldout_facts", set.HeldOutFacts.Count), ("qa_train", qa.Count), ("out", outDir));
         return 0;
     }
-}
-
-/// <summary>A graph database opened for reading by the experiment's verbs, closed on dispose.</summary>
-internal sealed class KgGraphs : IDisposable
-{
-    readonly Lathe.Knowledge.Store.KnowledgeStore _store;
-
-    KgGraphs(Lathe.Knowledge.Store.KnowledgeStore store) => _store = store;
-
-    public IKnowledgeGraph Graph => _store;
-
-    /// <summary>Opens <paramref name="path"/> read-only; a missing file or another schema is the store's one-line error.</summary>
-    public static KgGraphs Open(string path, string verb)
-    {
-        if (!File.Exists(path)) throw new UserInputException($"{verb}: --db {path}: no such file (build it with `lathe kg import`)");
-        return new KgGraphs(Lathe.Knowledge.Store.KnowledgeStore.Open(path, readOnly: true));
-    }
-
-    public void Dispose() => _store.Dispose();
 }

@@ -19,6 +19,7 @@ internal static class KgVerb
         kg.Subcommands.Add(KgStatsVerb.Create());
         kg.Subcommands.Add(KgVerbaliseVerb.Create());
         kg.Subcommands.Add(KgCheckVerb.Create());
+        kg.Subcommands.Add(KgQuestionsVerb.Create());
         return kg;
     }
 

@@ -29,7 +29,7 @@ internal static class KgVerbaliseVerb
         command.SetAction(r =>
         {
             string path = r.GetValue(db)!;
-            using var graph = KnowledgeStore.Open(path, readOnly: true);
+            using var graph = KgVerb.OpenForReading(path);
             return Run(graph, r.GetValue(output)!, r.GetValue(seed), r.GetValue(repeat), r.GetValue(relations), r.GetValue(exclude), r.GetValue(json));
         });
         return command;

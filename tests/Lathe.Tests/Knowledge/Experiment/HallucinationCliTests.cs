@@ -119,7 +119,7 @@ public class HallucinationCliTests
         Directory.CreateDirectory(dir.File("m"));
         foreach (var (args, expected) in new (string[], string)[]
         {
-            (["kg", "questions", "--db", dir.File("none.db"), "--out", dir.File("q")], $"lathe: kg questions: --db {dir.File("none.db")}: no such file (build it with `lathe kg import`)"),
+            (["kg", "questions", "--db", dir.File("none.db"), "--out", dir.File("q")], $"lathe: {dir.File("none.db")}: no such graph file (build one with `lathe kg import`)"),
             (["eval", "hallucination", "--model", dir.File("m"), "--kg", dir.File("none.db"), "--questions", dir.File("q"), "--out", dir.File("r"), "--arms", "alone,oracle"],
                 "lathe: eval hallucination: --arms: 'oracle' is not one of alone, retrieval, constrained, checked"),
             (["eval", "hallucination", "--model", $"a={dir.File("m")},a={dir.File("m")}", "--kg", dir.File("none.db"), "--questions", dir.File("q"), "--out", dir.File("r")],

@@ -85,7 +85,7 @@ public class KgCheckCliTests
             (["--db", dir.File("g.db"), "--file", dir.File("absent.txt")], $"kg check: --file {dir.File("absent.txt")}: no such file."),
             (["--db", dir.File("absent.db"), "--text", "x"], dir.File("absent.db")),
             (["--db", dir.File("not-a-graph.db"), "--text", "x"], dir.File("not-a-graph.db")),
-            (["--text", "x"], "--db"),
+            (["--text", "x"], Path.Combine("runs", "kg", "graph.db")),   // the default graph, absent here
         })
         {
             var (code, stdout, stderr) = Run(args);
