@@ -56,7 +56,8 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
         try
         {
             StoreSchema.Check(connection, path);
-            if (!readOnly) StoreSchema.Configure(connection);
+            if (readOnly) StoreSchema.HoldReadLock(connection);
+            else StoreSchema.Configure(connection);
             return new KnowledgeStore(path, connection);
         }
         catch { connection.Dispose(); throw; }
