@@ -68,7 +68,7 @@ public class ShippedGraphTests
         var culture = System.Globalization.CultureInfo.InvariantCulture;
         string counts = $"{g.Relations.Count} relations, {g.Entities.Count.ToString("N0", culture)} entities, {g.Facts.Count.ToString("N0", culture)} facts";
         Assert.Contains(counts, File.ReadAllText(DataFile("README.md")).Replace("\n", " ").Replace(", then ", ", "));
-        Assert.Contains(counts, File.ReadAllText(Path.Combine(Peers.RepoRoot, "docs", "kg-parts", "data.md")).Replace("**", ""));
+        Assert.Contains(counts, File.ReadAllText(Path.Combine(Peers.RepoRoot, "docs", "KNOWLEDGE.md")).Replace("**", ""));
     }
 
     [Fact]
