@@ -10,18 +10,10 @@ namespace Lathe.Knowledge.Grounding;
 /// <see cref="GroundedPrompt.AnswerEnd"/> or a stop token. The answers become a byte grammar (one alternative each,
 /// after at most one space, since the prompt ends in "Answer:" and byte-level vocabularies spell " Paris" as one
 /// token) and the vocabulary is masked through the same <see cref="TokenMasker"/> and <see cref="TokenTrie"/> the
-/// JSON-schema constraint uses, so it plugs in wherever that does (<see cref="GenerationRequest.Constraint"/>).</summary>
-public sealed class KgAnswerConstraint : ILogitsProcessor
+/// JSON-schema constraint uses, and each sequence follows it with the same grammar processor, so it plugs in wherever
+/// that does (<see cref="GenerationRequest.Constraint"/>); the processor is complete once the answer's line end is out.</summary>
+public static class KgAnswerConstraint
 {
-    readonly TokenMasker _masker;
-    int _state;
-
-    KgAnswerConstraint(TokenMasker masker)
-    {
-        _masker = masker;
-        _state = masker.Automaton.Initial;
-    }
-
     /// <summary>A factory of processors (one per sequence, sharing the compiled grammar and its masks).</summary>
     /// <param name="vocab">The model's tokenizer.</param>
     /// <param name="answers">The allowed answers, as written (<see cref="FactText.ObjectText"/>).</param>
@@ -38,7 +30,7 @@ public sealed class KgAnswerConstraint : ILogitsProcessor
         texts = texts.Distinct(StringComparer.Ordinal).ToList();
         if (texts.Count == 0) throw new ArgumentException("answers: no answer to constrain to (and abstaining is not allowed).");
         var masker = new TokenMasker(Compile(texts), TokenTrie.For(vocab), stopTokens);
-        return () => new KgAnswerConstraint(masker);
+        return () => new GrammarLogitsProcessor(masker);
     }
 
     /// <summary>The ways a number object may be written: as <see cref="FactText.ObjectText"/> gives it ("551695"), and
@@ -64,27 +56,5 @@ public sealed class KgAnswerConstraint : ILogitsProcessor
         int answer = b.Rule("answer", answers.Select(Symbol.Text).ToArray());
         int end = b.Optional("end", Symbol.Text(GroundedPrompt.AnswerEnd));
         return b.Build(b.Rule("root", [Symbol.Ref(space), Symbol.Ref(answer), Symbol.Ref(end)]));
-    }
-
-    public void Process(Span<float> logits)
-    {
-        lock (_masker) _masker.Apply(_state, logits);
-    }
-
-    public void Accept(int token)
-    {
-        lock (_masker) _state = _masker.Advance(_state, token);
-    }
-
-    /// <summary>True once the answer and its line end are out.</summary>
-    public bool IsComplete
-    {
-        get { lock (_masker) return _masker.Automaton.IsComplete(_state); }
-    }
-
-    /// <summary>True when the text so far is a whole answer (a stop token may end it here).</summary>
-    public bool IsAnswer
-    {
-        get { lock (_masker) return _masker.Automaton.IsAccepting(_state); }
     }
 }

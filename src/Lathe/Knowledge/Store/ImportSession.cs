@@ -46,7 +46,7 @@ internal sealed partial class ImportSession : IDisposable
             """, "$id", "$label", "$kind", "$functional", "$statement", "$questions");
         _entityExists = Prepare("SELECT 1 FROM entities WHERE id = $id", "$id");
         _relationHasFacts = Prepare("SELECT 1 FROM triples WHERE relation = $r LIMIT 1", "$r");
-        _findEntity = Prepare("SELECT e.name, e.type, n.name FROM entities e LEFT JOIN names n ON n.entity = e.id AND n.ord > 0 WHERE e.id = $id ORDER BY n.ord", "$id");
+        _findEntity = Prepare(KnowledgeStore.FindEntitySql, "$id");
         _relations = ReadRelations();
     }
 
@@ -82,15 +82,7 @@ internal sealed partial class ImportSession : IDisposable
 
     /// <summary>The entity as the graph holds it now (inside this import), or null.</summary>
     public KgEntity? Entity(string id)
-    {
-        _findEntity.Parameters[0].Value = id;
-        using var reader = _findEntity.ExecuteReader();
-        if (!reader.Read()) return null;
-        string name = reader.GetString(0), type = reader.GetString(1);
-        var aliases = new List<string>();
-        do { if (!reader.IsDBNull(2)) aliases.Add(reader.GetString(2)); } while (reader.Read());
-        return new KgEntity(id, name, aliases, type);
-    }
+        => KnowledgeStore.ReadEntity(_findEntity, id);
 
     /// <summary>Adds or replaces a relation. Changing the object kind of a relation that has facts is refused (they
     /// would no longer be of its kind).</summary>

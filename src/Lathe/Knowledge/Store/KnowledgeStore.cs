@@ -22,10 +22,7 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
     {
         Path = path;
         _connection = connection;
-        _findEntity = Prepare("""
-            SELECT e.name, e.type, n.name FROM entities e LEFT JOIN names n ON n.entity = e.id AND n.ord > 0
-            WHERE e.id = $id ORDER BY n.ord
-            """, "$id");
+        _findEntity = Prepare(FindEntitySql, "$id");
         _entitiesNamed = Prepare("SELECT DISTINCT entity FROM names WHERE key = $key ORDER BY entity", "$key");
         LoadRelations();
     }
@@ -88,16 +85,24 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
 
     public KgEntity? FindEntity(string id)
     {
-        lock (_gate)
-        {
-            _findEntity.Parameters[0].Value = id;
-            using var reader = _findEntity.ExecuteReader();
-            if (!reader.Read()) return null;
-            string name = reader.GetString(0), type = reader.GetString(1);
-            var aliases = new List<string>();
-            do { if (!reader.IsDBNull(2)) aliases.Add(reader.GetString(2)); } while (reader.Read());
-            return new KgEntity(id, name, aliases, type);
-        }
+        lock (_gate) return ReadEntity(_findEntity, id);
+    }
+
+    /// <summary>An entity's name, type and aliases in order: the query <see cref="ReadEntity"/> reads.</summary>
+    internal const string FindEntitySql =
+        "SELECT e.name, e.type, n.name FROM entities e LEFT JOIN names n ON n.entity = e.id AND n.ord > 0 WHERE e.id = $id ORDER BY n.ord";
+
+    /// <summary>Runs the find-entity command (rows: name, type, alias — one row per alias in order, or one row with a
+    /// null alias) for <paramref name="id"/>: the entity, or null. The store and an import in progress share it.</summary>
+    internal static KgEntity? ReadEntity(SqliteCommand findEntity, string id)
+    {
+        findEntity.Parameters[0].Value = id;
+        using var reader = findEntity.ExecuteReader();
+        if (!reader.Read()) return null;
+        string name = reader.GetString(0), type = reader.GetString(1);
+        var aliases = new List<string>();
+        do { if (!reader.IsDBNull(2)) aliases.Add(reader.GetString(2)); } while (reader.Read());
+        return new KgEntity(id, name, aliases, type);
     }
 
     public IReadOnlyList<KgEntity> EntitiesNamed(string name)
