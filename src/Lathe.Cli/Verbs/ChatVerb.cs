@@ -45,6 +45,7 @@ internal static class ChatVerb
             var grounding = graph is null ? null : new KgGrounding(graph, loaded.Tokenizer, session.StopTokens, kg!.Budget);
             bool interactive = !Console.IsInputRedirected;
             Console.Error.WriteLine($"chat: template {chatTemplate.Name}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
+            bool capNoted = false;
             while (!cancel.IsCancellationRequested)
             {
                 if (interactive) Console.Write("> ");
@@ -66,18 +67,39 @@ internal static class ChatVerb
                 }
                 try
                 {
+                    bool noted = false;
                     await foreach (string piece in session.ReplyAsync(turn, maxTokens, options, cancel, processor))
                     {
+                        if (!noted) noted = NoteFit(session.LastFit, loaded.Model.Config.MaxPositions, ref capNoted);
                         Console.Write(piece);
                         pieces++;
                     }
+                    if (!noted) NoteFit(session.LastFit, loaded.Model.Config.MaxPositions, ref capNoted);
                 }
-                catch (ArgumentException e) { throw new UserInputException(e.Message); }
+                catch (ArgumentException e)
+                {
+                    // A message too long for the context is refused; the conversation goes on without it.
+                    Console.Error.WriteLine(e.Message);
+                    continue;
+                }
                 Console.WriteLine();
                 Console.Error.WriteLine($"chat: {session.PromptTokensProcessed} new prompt tokens, {watch.Elapsed.TotalSeconds:F2} s, stop: {session.Reason}");
             }
             return 0;
         });
         return command;
+    }
+
+    // Says on stderr when the context shaped a turn: oldest messages dropped (every time), the reply capped (once).
+    static bool NoteFit(TurnFit fit, int context, ref bool capNoted)
+    {
+        if (fit.DroppedMessages > 0)
+            Console.Error.WriteLine($"chat: the history outgrew the context of {context} tokens; dropped the {fit.DroppedMessages} oldest message(s)");
+        if (fit.ReplyCapped && !capNoted)
+        {
+            Console.Error.WriteLine($"chat: replies are limited by the context of {context} tokens ({fit.ReplyTokens} this turn, --max-tokens {fit.RequestedTokens})");
+            capNoted = true;
+        }
+        return true;
     }
 }

@@ -73,6 +73,13 @@ internal static class GenerateVerb
                 stops = [.. stops, GroundedPrompt.AnswerEnd];   // answers are one line
             }
             int[] ids = PromptIds(promptText, r.GetValue(promptIds), loaded, lm.Config.VocabSize);
+            // The context bounds the continuation: more asked for than it leaves is capped, with a note, not refused.
+            int room = lm.Config.MaxPositions - ids.Length - (promptRows?.Dim(0) ?? 0);
+            if (room > 0 && maxTokens > room)
+            {
+                Console.Error.WriteLine($"generate: the context of {lm.Config.MaxPositions} tokens leaves {room} after the prompt; generating at most {room} (--max-tokens {maxTokens})");
+                maxTokens = room;
+            }
             var streamer = new TextStreamer(loaded.Tokenizer, stops);
             var tokens = new List<int>();
             bool quiet = r.GetValue(json);

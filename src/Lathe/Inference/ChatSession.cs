@@ -5,8 +5,10 @@ namespace Lathe.Inference;
 
 /// <summary>A conversation with a decoder: the history is rendered through a <see cref="ChatTemplate"/> each turn and
 /// the generator's cache keeps the unchanged prefix, so a turn costs only its new tokens. When the history outgrows
-/// the context, the oldest exchanges are dropped (a system message is kept). Replies stop at the model's stop ids and at
-/// the template's end-of-turn markers (as tokens when the tokenizer has them, and as text).</summary>
+/// the context, the oldest exchanges are dropped (a system message is kept), as llama.cpp's context shift does; a reply
+/// gets the room the context leaves, at most the tokens asked for (<see cref="LastFit"/> says what was dropped and
+/// capped). Replies stop at the model's stop ids and at the template's end-of-turn markers (as tokens when the tokenizer
+/// has them, and as text).</summary>
 public sealed class ChatSession : IDisposable
 {
     readonly Generator _generator;
@@ -38,6 +40,8 @@ public sealed class ChatSession : IDisposable
     /// <summary>The ids that end a reply: the model's stop ids and the template's end-of-turn tokens.</summary>
     public IReadOnlySet<int> StopTokens => _stopTokens;
     public StopReason Reason => _generator.Reason;
+    /// <summary>How the last turn was fitted into the context.</summary>
+    public TurnFit LastFit { get; private set; } = new(0, 0, 0);
     /// <summary>Prompt tokens the last turn ran through the model (the rest of the history came from the cache).</summary>
     public int PromptTokensProcessed => _generator.PromptTokensProcessed;
 
@@ -54,26 +58,47 @@ public sealed class ChatSession : IDisposable
         [EnumeratorCancellation] CancellationToken cancel = default, ILogitsProcessor? processor = null)
     {
         _messages.Add(new ChatMessage("user", user));
-        int[] prompt = FitPrompt(maxTokens);
+        if (maxTokens < 1) throw new ArgumentException($"chat: max tokens {maxTokens} must be ≥ 1.");
+        var (prompt, replyTokens) = FitPrompt(maxTokens);
         var streamer = new TextStreamer(_model.Tokenizer, _template.EndOfTurn);
-        await foreach (var piece in _generator.GenerateAsync(prompt, maxTokens, options, streamer, _stopTokens, cancel, processor).ConfigureAwait(false))
+        await foreach (var piece in _generator.GenerateAsync(prompt, replyTokens, options, streamer, _stopTokens, cancel, processor).ConfigureAwait(false))
             if (piece.Text.Length > 0) yield return piece.Text;
         _messages.Add(new ChatMessage("assistant", streamer.Text.Trim()));
     }
 
-    // The rendered history, dropping the oldest exchanges until it leaves room for the reply.
-    int[] FitPrompt(int maxTokens)
+    // The rendered history and the reply's length. A reply is first given min(maxTokens, context / 2) tokens of room —
+    // so a long --max-tokens does not push the whole history out — and the oldest messages (after a system message) are
+    // dropped until that fits; the reply may then run to the end of the context, at most maxTokens. Only a message
+    // that cannot fit with even one token of reply is an error.
+    (int[] Prompt, int ReplyTokens) FitPrompt(int maxTokens)
     {
-        while (true)
+        int reserve = Math.Max(1, Math.Min(maxTokens, _context / 2));
+        int first = _messages.Count > 0 && _messages[0].Role == "system" ? 1 : 0;
+        // Try dropping 0, 1, 2, … of the oldest messages; the history changes only once a way to fit is found, so a
+        // refused message costs the conversation nothing.
+        for (int dropped = 0; first + dropped < _messages.Count; dropped++)
         {
-            int[] ids = _model.Encode(_template.Render(_messages));
-            if (ids.Length + maxTokens <= _context) return ids;
-            int first = _messages.Count > 0 && _messages[0].Role == "system" ? 1 : 0;
-            if (_messages.Count - first <= 1)
-                throw new ArgumentException($"chat: the message needs {ids.Length} tokens + {maxTokens} to generate, more than the context of {_context}.");
-            _messages.RemoveAt(first);   // oldest user (or assistant) message
+            var kept = _messages.Take(first).Concat(_messages.Skip(first + dropped)).ToList();
+            int[] ids = _model.Encode(_template.Render(kept));
+            bool onlyThisMessage = kept.Count - first == 1;
+            if (ids.Length + reserve > _context && !(onlyThisMessage && ids.Length < _context)) continue;
+            _messages.RemoveRange(first, dropped);
+            int reply = Math.Min(maxTokens, _context - ids.Length);
+            LastFit = new TurnFit(dropped, reply, maxTokens);
+            return (ids, reply);
         }
+        int alone = _model.Encode(_template.Render([.. _messages.Take(first), _messages[^1]])).Length;
+        _messages.RemoveAt(_messages.Count - 1);   // the refused message does not stay in the history
+        throw new ArgumentException($"chat: the message takes {alone} tokens with the template, more than the context of {_context} leaves for a reply.");
     }
 
     public void Dispose() => _generator.Dispose();
+}
+
+/// <summary>How a chat turn fitted the context: <paramref name="DroppedMessages"/> oldest messages left the history for
+/// it, and the reply may take <paramref name="ReplyTokens"/> tokens of the <paramref name="RequestedTokens"/> asked for.</summary>
+public sealed record TurnFit(int DroppedMessages, int ReplyTokens, int RequestedTokens)
+{
+    /// <summary>True when the context, not the request, limits the reply.</summary>
+    public bool ReplyCapped => ReplyTokens < RequestedTokens;
 }

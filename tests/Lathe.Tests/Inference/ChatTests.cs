@@ -78,4 +78,35 @@ public class ChatTests
         Assert.Single(session.Messages);
         await Assert.ThrowsAsync<ArgumentException>(async () => { await foreach (var _ in session.ReplyAsync(new string('z', 80), 5, greedy)) { } });
     }
+
+    [Fact]
+    public async Task A_reply_longer_than_the_context_allows_is_capped_and_a_long_conversation_shifts_instead_of_failing()
+    {
+        var config = ModelConfig.FromPresetOrFile("llama-tiny") with { MaxPositions = 64 };
+        var model = CausalLM.Create(config, 2);
+        int[] Encode(string s) => s.Select(c => c % config.VocabSize).ToArray();
+        using var loaded = new LoadedModel(model, new ToyTokenizer(config.VocabSize, Encode, id => [(byte)'x']));
+        using var session = new ChatSession(loaded, ChatTemplate.Named("plain"), "S");
+        var greedy = new SamplingOptions { Temperature = 0 };
+        // --max-tokens 256 against a context of 64: the first reply runs to the end of the context, not an error.
+        await foreach (var _ in session.ReplyAsync("hello", 256, greedy)) { }
+        int prompt = Encode(ChatTemplate.Named("plain").Render(session.Messages.Take(2).ToList())).Length;
+        Assert.Equal(new TurnFit(0, 64 - prompt, 256), session.LastFit);
+        Assert.True(session.LastFit.ReplyCapped);
+        Assert.Equal(64 - prompt, session.Messages[2].Content.Length);   // one 'x' per generated token
+        // Further turns drop the oldest messages (never the system prompt) and keep at least half the context for the
+        // reply: a conversation of any length goes on.
+        for (int turn = 0; turn < 4; turn++)
+        {
+            await foreach (var _ in session.ReplyAsync("again " + turn, 256, greedy)) { }
+            Assert.True(session.LastFit.DroppedMessages > 0);
+            Assert.True(session.LastFit.ReplyTokens >= 32, $"turn {turn}: {session.LastFit}");
+            Assert.Equal("system", session.Messages[0].Role);
+            Assert.Equal("again " + turn, session.Messages[^2].Content);
+        }
+        // A message that leaves no room at all is refused and does not stay in the history.
+        int before = session.Messages.Count;
+        await Assert.ThrowsAsync<ArgumentException>(async () => { await foreach (var _ in session.ReplyAsync(new string('z', 80), 5, greedy)) { } });
+        Assert.Equal(before, session.Messages.Count);
+    }
 }
