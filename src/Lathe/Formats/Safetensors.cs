@@ -50,8 +50,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
             long dataLength = fileLength - dataStart;
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            var header = new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength);
+            // The JSON reader accepts invalid UTF-8 inside strings and fails only when a name is read, with an
+            // exception that names neither the file nor the byte; check the whole header first.
+            if (FirstInvalidUtf8(header) is int bad)
+                throw new InvalidDataException($"{path}: header is not valid UTF-8 (byte offset {8 + bad}).");
             JsonDocument doc;
-            try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength).ToArray())); }
+            try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(header.ToArray())); }
             catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})."); }
             using (doc)
             {
@@ -74,6 +79,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
             file.Dispose();
             throw;
         }
+    }
+
+    // The offset of the first byte that is not part of valid UTF-8, or null when the text is valid.
+    static int? FirstInvalidUtf8(ReadOnlySpan<byte> text)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(text)) return null;
+        var chars = new char[text.Length];
+        System.Text.Unicode.Utf8.ToUtf16(text, chars, out int read, out _, replaceInvalidSequences: false);
+        return read;
     }
 
     static SafetensorsEntry ParseEntry(string path, JsonProperty prop, long dataLength)

@@ -66,6 +66,17 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
+    public void Invalid_utf8_in_the_header_is_named_with_its_byte_offset()
+    {
+        string path = WriteRaw("{\"tX\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]);
+        var bytes = File.ReadAllBytes(path);
+        bytes[8 + 3] = 0xC3;   // 'X' of the tensor name becomes a lead byte followed by '"': not UTF-8
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path));
+        Assert.Equal($"{path}: header is not valid UTF-8 (byte offset 11).", e.Message);
+    }
+
+    [Fact]
     public void A_lying_header_length_is_rejected_without_allocating_it()
     {
         string path = Path.Combine(_dir, "lie.safetensors");
