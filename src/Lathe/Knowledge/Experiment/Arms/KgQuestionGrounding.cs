@@ -15,8 +15,6 @@ public sealed class KgQuestionGrounding : IQuestionGrounding
     readonly IKnowledgeGraph _graph;
     readonly KgGrounding? _grounding;
     readonly QuestionReader _reader;
-    readonly EntityLinker _linker;
-    readonly List<System.Text.RegularExpressions.Regex> _templates;
     readonly ClaimChecker _checker;
     readonly int _factBudget;
 
@@ -29,8 +27,7 @@ public sealed class KgQuestionGrounding : IQuestionGrounding
         if (factBudget < 0) throw new ArgumentException($"fact budget {factBudget} must be 0 or more");
         _graph = graph;
         _factBudget = factBudget;
-        var linker = _linker = new EntityLinker(graph);
-        _templates = graph.Relations().SelectMany(r => r.Questions).Select(TemplatePattern).ToList();
+        var linker = new EntityLinker(graph);
         _reader = new QuestionReader(graph, linker);
         _checker = new ClaimChecker(graph, linker);
         if (tokenizer is not null) _grounding = new KgGrounding(graph, tokenizer, stopTokens, factBudget);
@@ -43,24 +40,20 @@ public sealed class KgQuestionGrounding : IQuestionGrounding
     {
         var grounding = _grounding ?? throw new InvalidOperationException("the constrained arm needs the model's tokenizer");
         var plan = grounding.Plan(question, GroundingMode.Constrain);
-        if (NamesUnknownSubject(question)) return new ConstrainedPlan(plan.Prompt, null, true, "the question's subject is no entity of the graph");
         if (plan.AbstainNow) return new ConstrainedPlan(plan.Prompt, null, true, plan.Reason);
-        // No relation read: nothing to constrain to. Every experiment question is a relation's template, so this is a
-        // template whose subject linked to nothing, after which the reader settled on some other word of the question
-        // ("capital" the WordNet synset in "What is the capital of Nankana?"): the subject is not in the graph.
+        // No relation read: nothing to constrain to, and every experiment question asks for one — abstain.
         if (plan.Reading.Relation is null) return new ConstrainedPlan(plan.Prompt, null, true, plan.Reason ?? "no relation of the graph is asked for");
         return new ConstrainedPlan(RetrievalPrompt(question), plan.Constraint, false, plan.Reason);
     }
 
     public AnswerCheck Check(string question, string answer)
     {
-        if (NamesUnknownSubject(question)) return AnswerCheck.Unbacked;
         var verdict = _checker.CheckAnswer(question, answer);
         if (verdict is not null)
             return verdict.Status switch { ClaimStatus.Contradicted => AnswerCheck.Contradicted, ClaimStatus.Unknown => AnswerCheck.Unbacked, _ => AnswerCheck.Keep };
         // No verdict: the answer abstains, or the question's subject or relation was not read. A subject that links to
-        // no entity at all is one the graph lacks, and nothing can back an answer about it; so is a question whose
-        // relation was not read (see Plan: its subject linked to nothing and another word was taken for it).
+        // no entity at all is one the graph lacks (the reader says so when a template's slot names nothing), and nothing
+        // can back an answer about it; nor can anything back an answer to a question whose relation was not read.
         var reading = _reader.Read(question);
         if (reading.Subject is null || reading.Subject.Candidates.Count == 0 || reading.Relation is null) return AnswerCheck.Unbacked;
         // An ambiguous subject: the answer stands when it is the value of one of the candidates, and is contradicted
@@ -73,29 +66,5 @@ public sealed class KgQuestionGrounding : IQuestionGrounding
             if (!values.Any(t => ObjectMatch.Matches(_graph, t.Object, claimed))) return AnswerCheck.Contradicted;
         }
         return AnswerCheck.Keep;
-    }
-
-    // True when the question is one of the graph's question templates and what fills its {s} slot links to no entity
-    // (under every template it matches: a looser template may capture more than the name).
-    // The reader alone would go on to link another word of the question ("city" in "Which city is the capital of
-    // Nankana?" is an alias of a subdivision) and read a relation for it; the experiment's questions all come from the
-    // templates, so the slot is where their subject is.
-    bool NamesUnknownSubject(string question)
-    {
-        bool matched = false;
-        foreach (var pattern in _templates)
-        {
-            var m = pattern.Match(question.Trim());
-            if (!m.Success) continue;
-            if (_linker.LinkSpan(m.Groups["s"].Value) is { Candidates.Count: > 0 }) return false;
-            matched = true;
-        }
-        return matched;
-    }
-
-    static System.Text.RegularExpressions.Regex TemplatePattern(string template)
-    {
-        string escaped = System.Text.RegularExpressions.Regex.Escape(template.Trim()).Replace(@"\{s}", "(?<s>.+)", StringComparison.Ordinal);
-        return new System.Text.RegularExpressions.Regex("^" + escaped + "$", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
     }
 }
