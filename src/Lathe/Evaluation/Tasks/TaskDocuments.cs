@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 
@@ -15,8 +14,7 @@ public static class TaskDocuments
     public static List<TaskDocument> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: documents not found");
-        using var file = File.OpenRead(path);
-        using Stream input = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        using Stream input = Lathe.Data.CorpusFiles.Open(path);
         using var reader = new StreamReader(input, new UTF8Encoding(false, throwOnInvalidBytes: true));
         var documents = new List<TaskDocument>();
         int line = 0;

@@ -8,8 +8,9 @@ namespace Lathe.Knowledge.Experiment;
 /// tolerance: 1907 is not 1901.</summary>
 public static class AnswerMatch
 {
-    /// <summary>Relative tolerance of a numeric answer.</summary>
-    public const double NumberTolerance = 0.005;
+    /// <summary>Relative tolerance of a numeric answer: the claim checker's, so an answer the metric counts right is one
+    /// the checked arm finds supported.</summary>
+    public const double NumberTolerance = Claims.ObjectMatch.RelativeTolerance;
 
     public static bool Matches(string answer, IReadOnlyList<string> answers, bool numeric)
     {

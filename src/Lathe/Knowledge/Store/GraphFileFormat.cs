@@ -1,4 +1,3 @@
-using System.IO.Compression;
 
 namespace Lathe.Knowledge.Store;
 
@@ -28,12 +27,5 @@ public static class GraphFileFormat
             ".csv" => GraphFormat.Csv,
             _ => throw new ArgumentException($"{path}: unknown graph format (expected .jsonl, .nt or .csv, optionally .gz)"),
         };
-    }
-
-    /// <summary>The file's bytes, decompressed when its name ends in <c>.gz</c>.</summary>
-    public static Stream OpenRead(string path)
-    {
-        Stream file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
     }
 }

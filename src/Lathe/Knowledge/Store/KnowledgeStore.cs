@@ -225,7 +225,7 @@ public sealed class KnowledgeStore : IKnowledgeGraph, IDisposable
         var format = GraphFileFormat.Of(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
         string defaultSource = source ?? System.IO.Path.GetFileName(path);
-        using var stream = GraphFileFormat.OpenRead(path);
+        using var stream = Lathe.Data.CorpusFiles.Open(path);   // through gzip when the name ends in .gz
         return Import(stream, format, path, defaultSource);   // errors name the path as the caller gave it
     }
 
