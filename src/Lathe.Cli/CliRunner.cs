@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Cli;
 
@@ -12,29 +13,52 @@ internal static class CliRunner
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var error in parsed.Errors)
-                Console.Error.WriteLine($"lathe: {error.Message}");
+            // Every rank of an mpirun job parses the same arguments: rank 0 alone says what is wrong.
+            if (Job.LauncherRank == 0)
+                foreach (var error in parsed.Errors)
+                    Console.Error.WriteLine($"lathe: {error.Message}");
             return 2;
         }
+        int code;
         try
         {
             // Our handler below turns exceptions into one-line messages and exit codes, not the library's stack trace.
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-        }
-        catch (Exception e) when (IsUserError(e))
-        {
-            Console.Error.WriteLine($"lathe: {e.Message}");
-            return 2;
+            code = parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"lathe: {e.GetType().Name}: {e.Message}");
-            return 1;
+            code = Fail(e);
         }
+        Job.Shutdown();
+        return code;
+    }
+
+    // One line and an exit code. In an mpirun job: an error every rank met alike (before MPI started, or agreed at a
+    // JobFence) is printed by rank 0 and every rank exits normally; an error one rank met alone is printed by that
+    // rank and ends the whole job (MPI_Abort), so no rank is left waiting in a collective.
+    static int Fail(Exception e)
+    {
+        int code = IsUserError(e) ? 2 : 1;
+        string message = code == 2 ? $"lathe: {e.Message}" : $"lathe: {e.GetType().Name}: {e.Message}";
+        if (e is JobFenceException fenced) { code = fenced.ExitCode; message = $"lathe: {e.Message}"; }
+        if (!Job.Started)
+        {
+            if (Job.LauncherRank == 0) Console.Error.WriteLine(message);
+            return code;
+        }
+        var world = Job.World;
+        if (world.Size == 1 || e is JobFenceException)
+        {
+            if (world.IsRoot) Console.Error.WriteLine(message);
+            return code;
+        }
+        Console.Error.WriteLine(world.IsRoot ? message : $"lathe: rank {world.Rank}: {message["lathe: ".Length..]}");
+        world.Abort(code);
+        return code;
     }
 
     // Errors that describe the caller's input rather than a fault of ours.
-    static bool IsUserError(Exception e) =>
+    internal static bool IsUserError(Exception e) =>
         e is UserInputException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-          or InvalidDataException or FormatException;
+          or InvalidDataException or FormatException or MpiUnavailableException;
 }

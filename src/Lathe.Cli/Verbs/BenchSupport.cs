@@ -116,6 +116,8 @@ internal static unsafe class BenchSupport
                     case long l: w.WriteNumber(key, l); break;
                     case double d: w.WriteNumber(key, Math.Round(d, 4)); break;
                     case float f: w.WriteNumber(key, Math.Round(f, 4)); break;
+                    case long[] ls: w.WriteStartArray(key); foreach (long l in ls) w.WriteNumberValue(l); w.WriteEndArray(); break;
+                    case double[] ds: w.WriteStartArray(key); foreach (double d in ds) w.WriteNumberValue(Math.Round(d, 4)); w.WriteEndArray(); break;
                     default: w.WriteString(key, value.ToString()); break;
                 }
             }

@@ -24,6 +24,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchGrammar.Create());
         bench.Subcommands.Add(BenchAlign.Create());
         bench.Subcommands.Add(BenchKg.Create());
+        bench.Subcommands.Add(BenchComm.Create());
         return bench;
     }
 }
