@@ -34,8 +34,9 @@ internal static class CliRunner
     }
 
     // One line and an exit code. In an mpirun job: an error every rank met alike (before MPI started, or agreed at a
-    // JobFence) is printed by rank 0 and every rank exits normally; an error one rank met alone is printed by that
-    // rank and ends the whole job (MPI_Abort), so no rank is left waiting in a collective.
+    // JobFence) is printed by rank 0 alone; an error one rank met alone after MPI started is printed by that rank and
+    // ends the whole job (MPI_Abort), so no rank is left waiting in a collective. Verbs start MPI as late as they can
+    // (when the trainer is built), so bad input is found before.
     static int Fail(Exception e)
     {
         int code = IsUserError(e) ? 2 : 1;
@@ -43,7 +44,14 @@ internal static class CliRunner
         if (e is JobFenceException fenced) { code = fenced.ExitCode; message = $"lathe: {e.Message}"; }
         if (!Job.Started)
         {
-            if (Job.LauncherRank == 0) Console.Error.WriteLine(message);
+            // Before MPI: a rank's non-zero exit makes mpirun end the job. When rank 0 met the same error it has said it
+            // and the job is gone before this rank's pause ends; an error of this rank alone is still reported.
+            if (Job.LauncherRank != 0)
+            {
+                Thread.Sleep(1000);
+                message = $"lathe: rank {Job.LauncherRank}: {message["lathe: ".Length..]}";
+            }
+            Console.Error.WriteLine(message);
             return code;
         }
         var world = Job.World;

@@ -3,6 +3,7 @@ using System.CommandLine;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;
 
@@ -48,22 +49,27 @@ internal static class PretrainVerb
             // A preset's vocab_size is a placeholder that the data folder's tokenizer replaces; --vocab-size or the
             // user's own config.json is a choice that is kept (when it is large enough).
             bool vocabGiven = r.GetValue(overrides[0]) is not null || !ModelConfig.PresetNames().Contains(r.GetValue(config)!);
-            return Run(cfg, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r), vocabGiven);
+            return Run(cfg, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), o.Read(r), o.Threads(r), o.Explicit(r), vocabGiven, o.Parallel(r));
         });
         return command;
     }
 
     internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads,
-        HashSet<string> explicitOptions, bool vocabSizeGiven)
+        HashSet<string> explicitOptions, bool vocabSizeGiven, ParallelChoice? parallel = null)
     {
+        var requested = options;
         ComputePool.SetSharedThreads(threads);
         PretrainSetup setup;
         string? checkpoint = null;
+        int savedRanks = 1;
         if (resume)
         {
             checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"pretrain: --resume: no checkpoint in {runDir}");
-            var saved = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
+            var state = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile));
+            var saved = state.Options;
+            savedRanks = state.Ranks;
             options = explicitOptions.Contains("steps") ? saved with { Steps = options.Steps } : saved;
+            if (explicitOptions.Contains("batch-size")) options = options with { BatchSize = requested.BatchSize };
             setup = PretrainSetup.ForResume(ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile)), dataDir, checkpoint);
         }
         else
@@ -74,28 +80,62 @@ internal static class PretrainVerb
         }
         config = setup.Config;
         config.ValidateContext(options.BlockSize);
-        var validation = setup.ReadValidation(options);
-        using var train = setup.CreateBatchSource(options);
-        string? tokenizer = setup.WriteTokenizer(runDir);   // the first file written: every check above has passed
+        // Under mpirun the job starts here, after every local check: the ranks then agree on the data before training.
+        var distributed = parallel?.Join();
+        int ranks = distributed?.World.Size ?? 1;
+        if (resume && !explicitOptions.Contains("batch-size")) options = Rebatch(options, savedRanks, ranks);
+        var (train, validation) = JobFence.Run(distributed?.World ?? Lathe.Training.Distributed.SingleProcess.Instance, () =>
+        {
+            var source = setup.CreateBatchSource(options);
+            long perStep = (long)ranks * options.BatchSize * options.GradAccum;
+            if (source.WindowCount < perStep)
+            {
+                source.Dispose();
+                throw new InvalidDataException($"data: {dataDir} holds {source.WindowCount} training windows of {options.BlockSize + 1} tokens, fewer than one step " +
+                    $"takes ({ranks} rank{(ranks == 1 ? "" : "s")} × batch {options.BatchSize} × grad-accum {options.GradAccum}); use {(ranks > 1 ? "fewer ranks, " : "")}a smaller batch or more data");
+            }
+            // Validation covers what one process with the whole batch (K·B rows) would score; the ranks split it.
+            return (source, setup.ReadValidation(options with { EvalBatches = options.EvalBatches * ranks }));
+        }, CliRunner.IsUserError);
+        using var trainSource = train;
+        distributed?.World.CheckAgreement("the data", $"{setup.Data.TrainTokens} train and {setup.Data.ValidationTokens} validation tokens, vocabulary {config.VocabSize}");
+        bool root = distributed is null || distributed.World.IsRoot;
+        string? tokenizer = root ? setup.WriteTokenizer(runDir) : null;   // the first file written: every check above has passed
         using var model = LanguageModel.Create(config, options.Seed);
-        using var trainer = new Trainer(model, options, train, validation, runDir, tokenizer);
+        using var trainer = new Trainer(model, options, train, validation, runDir, tokenizer, distributed: distributed);
         if (checkpoint is not null) trainer.Resume(checkpoint);
         string added = setup.Tokenizer is { } t && setup.Data.Manifest is { } m && t.VocabSize > m.VocabSize ? $" (+{t.VocabSize - m.VocabSize} special tokens)" : "";
-        Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
+        if (root) Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
             $"{setup.Data.TrainTokens:N0} train / {setup.Data.ValidationTokens:N0} val tokens, " +
-            $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
+            $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{Ranks(trainer)}{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
         return Train(trainer, runDir);
     }
 
-    /// <summary>Runs the trainer with the progress line and signal handling; exit code.</summary>
+    /// <summary>A run checkpointed on <paramref name="savedRanks"/> ranks and resumed on <paramref name="ranks"/> keeps its
+    /// global batch (B · ranks rows per micro-batch), so it continues the same optimisation; --batch-size overrides.</summary>
+    internal static TrainingOptions Rebatch(TrainingOptions options, int savedRanks, int ranks)
+    {
+        if (savedRanks == ranks) return options;
+        long global = (long)options.BatchSize * savedRanks;
+        if (global % ranks != 0)
+            throw new UserInputException($"pretrain: --resume: the checkpoint's batch of {global} rows ({options.BatchSize} × {savedRanks} ranks) does not split over {ranks} ranks; pass --batch-size");
+        return options with { BatchSize = (int)(global / ranks) };
+    }
+
+    /// <summary>", × K ranks (ZeRO-1)" for a data-parallel run; empty otherwise.</summary>
+    internal static string Ranks(Trainer trainer) =>
+        trainer.DataParallel is { } dp ? $" × {dp.World.Size} ranks ({(dp.ShardOptimizer ? "ZeRO-1 optimizer shards" : "all-reduce")}, {dp.BucketCount} gradient buckets)" : "";
+
+    /// <summary>Runs the trainer with the progress line and signal handling; exit code. In a job, rank 0 alone prints.</summary>
     internal static int Train(Trainer trainer, string runDir, string verb = "pretrain")
     {
         using var console = new TrainingConsole();
+        bool root = trainer.World.IsRoot;
         try
         {
-            var outcome = trainer.Run(console.Token, console.Report);
+            var outcome = trainer.Run(console.Token, root ? console.Report : null);
             console.EndLine();
-            Console.Error.WriteLine(outcome == TrainingOutcome.Interrupted
+            if (root) Console.Error.WriteLine(outcome == TrainingOutcome.Interrupted
                 ? $"{verb}: interrupted at step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)"
                 : $"{verb}: done, step {trainer.Step}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, curves in {Path.Combine(runDir, "loss.svg")}");
             return outcome == TrainingOutcome.Interrupted ? 130 : 0;
@@ -103,7 +143,7 @@ internal static class PretrainVerb
         catch (TrainingDivergedException e)
         {
             console.EndLine();
-            Console.Error.WriteLine($"lathe: {e.Message}");
+            if (root) Console.Error.WriteLine($"lathe: {e.Message}");   // every rank of a job stops at the same step
             return 1;
         }
     }
@@ -116,6 +156,8 @@ internal sealed class TrainingOptionSet
     public readonly Option<int> Steps, BatchSize, BlockSize, GradAccum, Warmup, EvalEvery, CheckpointEvery, ThreadCount;
     public readonly Option<float> Lr, WeightDecay, ClipNorm;
     public readonly Option<ulong> Seed;
+    public readonly Option<int> Zero;
+    public readonly Option<double> BucketMb;
 
     public TrainingOptionSet(int? steps = null, int? batch = null, int? block = null, float? lr = null, int? warmup = null, int? evalEvery = null)
     {
@@ -130,12 +172,14 @@ internal sealed class TrainingOptionSet
         EvalEvery = new Option<int>("--eval-every") { Description = "Validation every N steps (0 = off).", DefaultValueFactory = _ => evalEvery ?? _d.EvalEvery };
         CheckpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N steps (0 = only at the end).", DefaultValueFactory = _ => _d.CheckpointEvery };
         Seed = new Option<ulong>("--seed") { Description = "Seed of init and sampling.", DefaultValueFactory = _ => _d.Seed };
-        ThreadCount = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        ThreadCount = new Option<int>("--threads") { Description = "Compute threads (per rank under mpirun).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        Zero = new Option<int>("--zero") { Description = "Under mpirun: 1 shards AdamW's state over the ranks (ZeRO stage 1), 0 all-reduces whole gradients.", DefaultValueFactory = _ => 1 };
+        BucketMb = new Option<double>("--bucket-mb") { Description = "Under mpirun: size of the gradient buckets sent while the backward runs, MB.", DefaultValueFactory = _ => DataParallel.DefaultBucketMb };
     }
 
     public void AddTo(Command c)
     {
-        foreach (var o in new Option[] { Steps, BatchSize, BlockSize, GradAccum, Lr, Warmup, WeightDecay, ClipNorm, EvalEvery, CheckpointEvery, Seed, ThreadCount })
+        foreach (var o in new Option[] { Steps, BatchSize, BlockSize, GradAccum, Lr, Warmup, WeightDecay, ClipNorm, EvalEvery, CheckpointEvery, Seed, ThreadCount, Zero, BucketMb })
             c.Options.Add(o);
     }
 
@@ -158,11 +202,31 @@ internal sealed class TrainingOptionSet
         return t;
     }
 
+    /// <summary>The data-parallel choices (--zero, --bucket-mb), checked.</summary>
+    public ParallelChoice Parallel(ParseResult r)
+    {
+        int zero = r.GetValue(Zero);
+        if (zero is not (0 or 1)) throw new UserInputException($"--zero: {zero} must be 0 (all-reduce) or 1 (ZeRO stage 1)");
+        double mb = r.GetValue(BucketMb);
+        if (!(mb > 0) || mb > 1024) throw new UserInputException($"--bucket-mb: {mb} must be in (0, 1024]");
+        return new ParallelChoice(zero == 1, mb);
+    }
+
     /// <summary>The option names given explicitly on the command line (without the dashes).</summary>
     public HashSet<string> Explicit(ParseResult r)
     {
         var set = new HashSet<string>();
         if (r.GetResult(Steps) is { Implicit: false }) set.Add("steps");
+        if (r.GetResult(BatchSize) is { Implicit: false }) set.Add("batch-size");
         return set;
     }
+}
+
+/// <summary>How a training verb spreads over ranks when mpirun launched it.</summary>
+internal sealed record ParallelChoice(bool ShardOptimizer, double BucketMb)
+{
+    /// <summary>Joins the MPI job (collective) when mpirun launched this process and it has more than one rank; null for
+    /// a run of one process. Verbs call it after their local checks, just before building the trainer.</summary>
+    public DistributedOptions? Join() =>
+        Job.LaunchedByMpi && Job.World.Size > 1 ? new DistributedOptions(Job.World, ShardOptimizer, BucketMb) : null;
 }

@@ -86,8 +86,9 @@ public sealed class Tape : IDisposable
     }
 
     /// <summary>Back-propagates from <paramref name="loss"/> (one element; its gradient seeded with
-    /// <paramref name="seed"/>), accumulating into every leaf that requires grad.</summary>
-    public unsafe void Backward(Tensor loss, float seed = 1f)
+    /// <paramref name="seed"/>), accumulating into every leaf that requires grad. <paramref name="observer"/>, when
+    /// given, hears of every slot once the backward has passed it (see <see cref="FirstReaders"/>).</summary>
+    public unsafe void Backward(Tensor loss, float seed = 1f, IBackwardObserver? observer = null)
     {
         if (loss.Length != 1) throw new ArgumentException($"Backward: loss has shape {Tensor.ShapeString(loss.Shape)}, expected one element.");
         if (loss.Owner != this) throw new InvalidOperationException("Backward: the loss was not recorded on this tape.");
@@ -100,8 +101,32 @@ public sealed class Tape : IDisposable
             {
                 var t = _slots[i];
                 if (t.BackwardFn != null && t.GradValid) t.BackwardFn(t);
+                observer?.Passed(i);
             }
         }
+    }
+
+    readonly Dictionary<Tensor, int> _firstReader = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>For each leaf, the lowest slot whose node reads it (an input, or a part of a concatenation), or −1
+    /// when no recorded node does. The backward walks slots downwards, so once it has passed that slot the leaf's
+    /// gradient is final — what lets data-parallel training send a gradient while the backward is still running.</summary>
+    public unsafe void FirstReaders(IReadOnlyList<Tensor> leaves, Span<int> slots)
+    {
+        _firstReader.Clear();
+        for (int i = 0; i < _cursor; i++)
+        {
+            var t = _slots[i];
+            if (t.BackwardFn == null) continue;
+            Note(t.In0, i); Note(t.In1, i); Note(t.In2, i); Note(t.In3, i);
+            if (t.Extra is Tensor[] parts) foreach (var p in parts) Note(p, i);
+        }
+        for (int j = 0; j < leaves.Count; j++) slots[j] = _firstReader.TryGetValue(leaves[j], out int s) ? s : -1;
+    }
+
+    void Note(Tensor? input, int slot)
+    {
+        if (input is not null && input.Owner != this) _firstReader.TryAdd(input, slot);
     }
 
     /// <summary>Like <see cref="Backward(Tensor, float)"/> for a loss of any shape, seeded with <paramref name="gradient"/>.</summary>
@@ -132,4 +157,11 @@ public sealed class Tape : IDisposable
         _slots.Clear();
         _cursor = 0;
     }
+}
+
+/// <summary>Hears of the backward's progress: <see cref="Passed"/> is called with each slot index, from the last
+/// recorded down to 0, after that slot's backward (if any) has run.</summary>
+public interface IBackwardObserver
+{
+    void Passed(int slot);
 }

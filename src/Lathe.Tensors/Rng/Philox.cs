@@ -7,12 +7,15 @@ public sealed class Philox
 {
     const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
-    readonly ulong _key;
+    ulong _key;
     ulong _counter;
     uint _b0, _b1, _b2, _b3;
     int _used = 4;
 
     public Philox(ulong seed, ulong counter = 0) { _key = seed; _counter = counter; }
+
+    /// <summary>Starts the stream of <paramref name="seed"/> from its beginning, as a new generator would (no allocation).</summary>
+    public void Restart(ulong seed) { _key = seed; _counter = 0; _used = 4; }
 
     /// <summary>The state to save: the seed and the number of 128-bit blocks drawn, with the position inside the block.</summary>
     public (ulong Seed, ulong Counter, int Used) State => (_key, _counter, _used);

@@ -16,8 +16,10 @@ public static class LossEvaluator
     /// <paramref name="T"/> tokens (B rows at a time; the tail shorter than a window is scored as one shorter row).
     /// <paramref name="maxBatches"/> &gt; 0 stops early;
     /// <paramref name="objective"/> null scores the model's pre-training objective.</summary>
+    /// <remarks>With <paramref name="ranks"/> &gt; 1 this rank scores only batches rank, rank + ranks, … (the tail counts
+    /// as one batch); the caller adds the ranks' sums.</remarks>
     public static (double SumNats, long Tokens) Evaluate(LanguageModel model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null,
-        ITrainingObjective? objective = null)
+        ITrainingObjective? objective = null, int rank = 0, int ranks = 1)
     {
         objective ??= PretrainingObjective.For(model);
         bool ownTape = tape is null;
@@ -37,13 +39,16 @@ public static class LossEvaluator
                     tokens.Slice(pos + b * T, T).CopyTo(inputs.AsSpan(b * T, T));
                     tokens.Slice(pos + b * T + 1, T).CopyTo(targets.AsSpan(b * T, T));
                 }
-                sum += Score(model, objective, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
-                count += rows * T;
+                if (batches % ranks == rank)
+                {
+                    sum += Score(model, objective, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
+                    count += rows * T;
+                }
                 pos += rows * T;
                 batches++;
             }
             int tail = predictable - pos;
-            if (tail > 0 && (maxBatches <= 0 || batches < maxBatches))
+            if (tail > 0 && (maxBatches <= 0 || batches < maxBatches) && batches % ranks == rank)
             {
                 sum += Score(model, objective, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
                 count += tail;
@@ -59,7 +64,7 @@ public static class LossEvaluator
     /// whole pass (<see cref="IExampleBatchSource.BatchesPerPass"/>) or <paramref name="maxBatches"/> batches when the
     /// source cannot say; the source's position is restored afterwards. Buffers come from the caller.</summary>
     public static (double SumNats, double Weight) Evaluate(LanguageModel model, IExampleBatchSource source, int B, int T, int maxBatches,
-        Tape tape, ITrainingObjective objective, int[] inputs, int[] targets, float[] weights)
+        Tape tape, ITrainingObjective objective, int[] inputs, int[] targets, float[] weights, int rank = 0, int ranks = 1)
     {
         long saved = source.Position;
         source.Position = 0;
@@ -71,6 +76,7 @@ public static class LossEvaluator
             for (int i = 0; i < batches; i++)
             {
                 var layout = source.Next(inputs, targets, weights, B, T);
+                if (i % ranks != rank) continue;   // another rank's batch
                 double w = 0;
                 for (int j = 0; j < B * T; j++) if (targets[j] != -100) w += weights[j];
                 if (w == 0) continue;

@@ -8,7 +8,7 @@ namespace Lathe.Training;
 /// order shuffled per epoch by the seed, so the same seed gives the same batches.</summary>
 /// <remarks><see cref="Position"/> packs the loader's (epoch, window) into one number, epoch · windows + window,
 /// which trainer_state.json saves as data_position: a resumed run continues with exactly the next window.</remarks>
-public sealed class ShardBatchSource : IBatchSource, IDisposable
+public sealed class ShardBatchSource : Distributed.ISkippableBatchSource, IDisposable
 {
     readonly TokenWindowLoader _loader;
     readonly int[] _rows;   // (B, T+1) windows of the current micro-batch
@@ -51,6 +51,14 @@ public sealed class ShardBatchSource : IBatchSource, IDisposable
             row[..T].CopyTo(inputs.Slice(b * T, T));
             row[1..].CopyTo(targets.Slice(b * T, T));
         }
+    }
+
+    /// <inheritdoc/>
+    public void Skip(int batches, int B, int T)
+    {
+        if (B != _loader.B || T != _loader.T)
+            throw new ArgumentException($"batch ({B}, {T}) differs from the loader's ({_loader.B}, {_loader.T})");
+        Position += (long)batches * B;
     }
 
     public void Dispose() => _loader.Dispose();

@@ -16,6 +16,8 @@ public sealed record TrainerState
     [JsonPropertyName("rng_counter")] public ulong RngCounter { get; init; }
     [JsonPropertyName("rng_used")] public int RngUsed { get; init; }
     [JsonPropertyName("last_val_loss")] public double? LastValidationLoss { get; init; }
+    /// <summary>The ranks the run had when this was saved (its global batch is batch_size × ranks); 1 for one process.</summary>
+    [JsonPropertyName("ranks")] public int Ranks { get; init; } = 1;
     [JsonPropertyName("options")] public TrainingOptions Options { get; init; } = new();
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };

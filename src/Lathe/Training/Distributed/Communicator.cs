@@ -98,14 +98,15 @@ public abstract unsafe class Communicator : IDisposable
     }
 
     /// <summary>Checks that every rank holds the same <paramref name="fingerprint"/> of <paramref name="what"/> (the
-    /// config, the options, the data): a one-line error on every rank naming the first rank that differs.</summary>
+    /// config, the options, the data): every rank throws the same <see cref="JobFenceException"/> (exit 2) naming the
+    /// first rank that differs.</summary>
     public void CheckAgreement(string what, string fingerprint)
     {
         if (Size == 1) return;
         var all = AllGatherBytes(Encoding.UTF8.GetBytes(fingerprint));
         for (int r = 1; r < Size; r++)
             if (!all[r].AsSpan().SequenceEqual(all[0]))
-                throw new InvalidDataException($"mpi: ranks disagree on {what}: rank {r} has {Encoding.UTF8.GetString(all[r])}, rank 0 has {Encoding.UTF8.GetString(all[0])}");
+                throw new JobFenceException($"mpi: ranks disagree on {what}: rank {r} has {Encoding.UTF8.GetString(all[r])}, rank 0 has {Encoding.UTF8.GetString(all[0])}", 2);
     }
 
     /// <summary>True on every rank when <paramref name="flag"/> is true on any rank.</summary>
