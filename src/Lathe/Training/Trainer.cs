@@ -148,7 +148,8 @@ public sealed class Trainer : IDisposable
     public float TrainStep()
     {
         int B = Options.BatchSize, T = Options.BlockSize, accum = Options.GradAccum, rank = _world.Rank, ranks = _world.Size;
-        foreach (var p in Trainable) p.Value.ZeroGrad();
+        if (_optimizer is not null) _optimizer.ZeroGrad();
+        else for (int i = 0; i < Trainable.Count; i++) Trainable[i].Value.ZeroGrad();   // indexed: no enumerator per step
         // Each rank draws its own dropout masks; in a data-parallel run they restart every step from (seed, step, rank),
         // so a run resumed on any number of ranks draws what an uninterrupted one would.
         if (_dp is not null) _rng.Restart(Hash64.Mix(Hash64.Mix(Options.Seed ^ 0x9E3779B97F4A7C15UL) ^ ((ulong)Step << 20 | (uint)rank)));

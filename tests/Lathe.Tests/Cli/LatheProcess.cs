@@ -6,7 +6,8 @@ namespace Lathe.Tests.Cli;
 /// Lathe.Cli.dll with that folder as its working directory, so relative paths in the arguments are the user's.</summary>
 internal sealed class LatheProcess : IDisposable
 {
-    static string Cli => Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll");
+    /// <summary>The built command (run as `dotnet CliPath …`).</summary>
+    public static string Cli => Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll");
 
     /// <summary>The working folder (deleted on dispose).</summary>
     public string Folder { get; } = Path.Combine(Path.GetTempPath(), "lathe-cli-" + Guid.NewGuid().ToString("N"));
@@ -17,12 +18,16 @@ internal sealed class LatheProcess : IDisposable
     public string PathOf(string relative) => Path.Combine(Folder, relative);
 
     /// <summary>Runs `lathe args…` and returns its exit code, stdout and stderr.</summary>
-    public (int Code, string Stdout, string Stderr) Run(params string[] args)
+    public (int Code, string Stdout, string Stderr) Run(params string[] args) => RunWithEnvironment(null, args);
+
+    /// <summary>Runs `lathe args…` with extra environment variables.</summary>
+    public (int Code, string Stdout, string Stderr) RunWithEnvironment(IDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = Folder,
         };
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.ArgumentList.Add(Cli);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -30,6 +35,39 @@ internal sealed class LatheProcess : IDisposable
         string output = p.StandardOutput.ReadToEnd();
         if (!p.WaitForExit(120_000)) { p.Kill(); throw new TimeoutException($"lathe {string.Join(' ', args)} did not finish in 120 s"); }
         return (p.ExitCode, output, err.Result);
+    }
+
+    /// <summary>Runs `mpirun --oversubscribe -np K [mpiOptions…] lathe args…` (Open MPI from Debian; allowed to run as
+    /// root, as CI does), with a time limit after which the whole job is killed.</summary>
+    public (int Code, string Stdout, string Stderr) RunMpi(int ranks, string[] mpiOptions, string[] args, IDictionary<string, string>? env = null, int timeoutSeconds = 240)
+    {
+        Assert.True(File.Exists("/usr/bin/mpirun"), "mpirun is missing: the distributed tests need Debian's openmpi-bin (scripts/test installs it)");
+        var psi = new ProcessStartInfo("mpirun")
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = Folder,
+        };
+        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
+        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        psi.Environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1";
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        foreach (var a in mpiOptions) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("dotnet");
+        psi.ArgumentList.Add(Cli);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutSeconds * 1000)) { p.Kill(entireProcessTree: true); throw new TimeoutException($"mpirun -np {ranks} lathe {string.Join(' ', args)} did not finish in {timeoutSeconds} s"); }
+        return (p.ExitCode, output.Result, err.Result);
+    }
+
+    /// <summary><see cref="RunMpi"/> that must succeed.</summary>
+    public string RunMpiOk(int ranks, params string[] args)
+    {
+        var (code, stdout, stderr) = RunMpi(ranks, [], args);
+        Assert.True(code == 0, $"mpirun -np {ranks} lathe {string.Join(' ', args)} exited {code}: {stderr}");
+        return stdout;
     }
 
     /// <summary>Runs `lathe args…` and asserts exit code 0 (the stderr is the failure message).</summary>

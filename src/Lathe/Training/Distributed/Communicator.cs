@@ -57,11 +57,14 @@ public abstract unsafe class Communicator : IDisposable
         return all;
     }
 
+    double[] _sumScratch = [];
+
     /// <summary>The sum over ranks of <paramref name="values"/> (element-wise), added in rank order on every rank.</summary>
     public void SumInRankOrder(Span<double> values)
     {
         if (Size == 1) return;
-        var all = new double[Size * values.Length];
+        if (_sumScratch.Length < Size * values.Length) _sumScratch = new double[Size * values.Length];   // reused: no garbage per step
+        var all = _sumScratch;
         fixed (double* v = values) fixed (double* a = all) AllGather(v, (long)values.Length * sizeof(double), a);
         for (int i = 0; i < values.Length; i++)
         {

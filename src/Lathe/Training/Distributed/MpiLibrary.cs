@@ -84,14 +84,18 @@ internal sealed unsafe class MpiLibrary
             : throw new MpiUnavailableException($"mpi: the MPI library has no symbol {name}; Lathe needs Open MPI 4 (Debian: apt-get install openmpi-bin libopenmpi-dev)");
 
     /// <summary>Opens the library, or throws <see cref="MpiUnavailableException"/> naming what is missing.</summary>
+    /// <remarks>LATHE_MPI_LIBRARY names another build of Open MPI's libmpi (a cluster's own, outside the loader's path).</remarks>
     public static MpiLibrary Load()
     {
-        foreach (var name in Names)
+        string? own = Environment.GetEnvironmentVariable("LATHE_MPI_LIBRARY");
+        foreach (var name in own is { Length: > 0 } ? [own] : Names)
         {
             nint handle = DlOpen(name);
             if (handle != 0) return new MpiLibrary(handle);
         }
-        throw new MpiUnavailableException("mpi: launched by mpirun but the MPI library (libmpi.so.40) is not installed; on Debian: apt-get install openmpi-bin libopenmpi-dev");
+        throw new MpiUnavailableException(own is { Length: > 0 }
+            ? $"mpi: launched by mpirun but LATHE_MPI_LIBRARY={own} cannot be loaded"
+            : "mpi: launched by mpirun but the MPI library (libmpi.so.40) is not installed; on Debian: apt-get install openmpi-bin libopenmpi-dev");
     }
 
     // dlopen with RTLD_NOW | RTLD_GLOBAL (glibc: 0x2 | 0x100): NativeLibrary.Load uses RTLD_LOCAL, which hides libmpi's
