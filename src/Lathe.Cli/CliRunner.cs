@@ -8,15 +8,25 @@ public sealed class UserInputException(string message) : Exception(message);
 
 internal static class CliRunner
 {
+    /// <summary>Where error lines go: the process's stderr, even on a rank whose ordinary output is silenced.</summary>
+    static readonly TextWriter s_errors = Console.Error;
+
     public static int Run(Command root, string[] args)
     {
+        // In an mpirun job only rank 0 prints progress and results (every rank runs the same verb); the other ranks keep
+        // their stderr for errors of their own.
+        if (Job.LauncherRank != 0)
+        {
+            Console.SetOut(TextWriter.Null);
+            Console.SetError(TextWriter.Null);
+        }
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
             // Every rank of an mpirun job parses the same arguments: rank 0 alone says what is wrong.
             if (Job.LauncherRank == 0)
                 foreach (var error in parsed.Errors)
-                    Console.Error.WriteLine($"lathe: {error.Message}");
+                    s_errors.WriteLine($"lathe: {error.Message}");
             return 2;
         }
         int code;
@@ -51,16 +61,16 @@ internal static class CliRunner
                 Thread.Sleep(1000);
                 message = $"lathe: rank {Job.LauncherRank}: {message["lathe: ".Length..]}";
             }
-            Console.Error.WriteLine(message);
+            s_errors.WriteLine(message);
             return code;
         }
         var world = Job.World;
         if (world.Size == 1 || e is JobFenceException)
         {
-            if (world.IsRoot) Console.Error.WriteLine(message);
+            if (world.IsRoot) s_errors.WriteLine(message);
             return code;
         }
-        Console.Error.WriteLine(world.IsRoot ? message : $"lathe: rank {world.Rank}: {message["lathe: ".Length..]}");
+        s_errors.WriteLine(world.IsRoot ? message : $"lathe: rank {world.Rank}: {message["lathe: ".Length..]}");
         world.Abort(code);
         return code;
     }

@@ -58,13 +58,14 @@ internal static class AlignDpoVerb
             float alpha = r.GetValue(rpoAlpha);
             if (!(alpha >= 0 && float.IsFinite(alpha))) throw new UserInputException($"--rpo-alpha: {alpha} must be ≥ 0");
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), AlignCommon.ParseKinds(r.GetValue(kinds)),
-                r.GetValue(heldout), settings, alpha, r.GetValue(epochs), r.GetValue(output)!, r.GetValue(resume), r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"));
+                r.GetValue(heldout), settings, alpha, r.GetValue(epochs), r.GetValue(output)!, r.GetValue(resume), r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"), o.Parallel(r));
         });
         return command;
     }
 
     static int Run(string modelPath, string dataPath, string? valPath, double valFraction, IReadOnlySet<string>? kinds, string? heldoutPath,
-        DpoSettings settings, float rpoAlpha, double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven)
+        DpoSettings settings, float rpoAlpha, double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven,
+        ParallelChoice? parallel = null)
     {
         string? checkpoint = AlignCommon.CheckRunFolder("dpo", runDir, resume);
         if (!(epochs > 0)) throw new UserInputException($"--epochs: {epochs} must be positive");
@@ -124,7 +125,7 @@ internal static class AlignDpoVerb
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int startStep;
         using (var trainer = new Trainer(decoder, training, new PairBatchSource(train, training.Seed, pad), null, runDir, policy.TokenizerJson,
-                   new DpoObjective(policy.Method, refC, refR, settings, rpoAlpha), policy.Method.Trainable, method: policy.Method))
+                   new DpoObjective(policy.Method, refC, refR, settings, rpoAlpha), policy.Method.Trainable, method: policy.Method, distributed: parallel?.Join()))
         {
             if (checkpoint is not null) trainer.Resume(checkpoint);
             startStep = trainer.Step;

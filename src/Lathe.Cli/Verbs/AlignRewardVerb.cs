@@ -50,13 +50,14 @@ internal static class AlignRewardVerb
             return Train(r.GetValue(model)!, r.GetValue(data) ?? throw new UserInputException("reward: --data is required to train (or pass --score)"),
                 r.GetValue(val), r.GetValue(valFraction), AlignCommon.ParseKinds(r.GetValue(kinds)), r.GetValue(kind)!, r.GetValue(margin),
                 r.GetValue(epochs), r.GetValue(output) ?? throw new UserInputException("reward: --out is required to train"), r.GetValue(resume),
-                r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"));
+                r.GetValue(template), tuning, training, o.Explicit(r).Contains("steps"), o.Parallel(r));
         });
         return command;
     }
 
     static int Train(string modelPath, string dataPath, string? valPath, double valFraction, IReadOnlySet<string>? kinds, string kind, float margin,
-        double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven)
+        double epochs, string runDir, bool resume, string? template, TuningOptions tuning, TrainingOptions training, bool stepsGiven,
+        ParallelChoice? parallel = null)
     {
         string? checkpoint = AlignCommon.CheckRunFolder("reward", runDir, resume);
         if (!(epochs > 0)) throw new UserInputException($"--epochs: {epochs} must be positive");
@@ -96,7 +97,7 @@ internal static class AlignRewardVerb
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int startStep;
         using (var trainer = new Trainer(decoder, training, new PairBatchSource(train, training.Seed, pad), null, runDir, policy.TokenizerJson,
-                   new RewardObjective(reward, policy.Method), method.Trainable, method: method))
+                   new RewardObjective(reward, policy.Method), method.Trainable, method: method, distributed: parallel?.Join()))
         {
             if (checkpoint is not null) trainer.Resume(checkpoint);
             startStep = trainer.Step;

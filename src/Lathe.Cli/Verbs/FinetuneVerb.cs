@@ -56,7 +56,7 @@ internal static class FinetuneVerb
                 return FinetuneClassify.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), tuning, r.GetValue(heldoutFraction),
                     training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), r.GetResult(o.BlockSize) is { Implicit: false });
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), r.GetValue(heldout), r.GetValue(output)!,
-                r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"));
+                r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), o.Parallel(r));
         });
         return command;
     }
@@ -92,7 +92,7 @@ internal static class FinetuneVerb
     const string SettingsFile = "finetune.json";
 
     static int Run(string modelPath, string dataPath, string? valPath, double valFraction, string? heldoutPath, string runDir, bool resume,
-        RunSettings settings, TrainingOptions training, double epochs, int threads, bool stepsGiven)
+        RunSettings settings, TrainingOptions training, double epochs, int threads, bool stepsGiven, ParallelChoice? parallel = null)
     {
         ComputePool.SetSharedThreads(threads);
         string? checkpoint = null;
@@ -181,7 +181,7 @@ internal static class FinetuneVerb
             Directory.CreateDirectory(runDir);
             if (!resume) AtomicFile.WriteAllText(Path.Combine(runDir, SettingsFile), JsonSerializer.Serialize(settings with { Template = chat.Name }, new JsonSerializerOptions { WriteIndented = true }));
             using var trainer = new Trainer(loaded.Model, training, train, null, runDir, tokenizerJson, new SftObjective(method), method.Trainable,
-                validation, method);
+                validation, method, parallel?.Join());
             if (checkpoint is not null) trainer.Resume(checkpoint);
             int startStep = trainer.Step;
             var clock = System.Diagnostics.Stopwatch.StartNew();
