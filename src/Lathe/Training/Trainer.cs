@@ -263,6 +263,8 @@ public sealed class Trainer : IDisposable
     public void SaveCheckpoint()
     {
         if (_runDir is null) return;
+        // The replicas must still agree before one of them is saved as the run (a cheap guard against silent drift).
+        if (_dp is not null) _world.CheckAgreement("the model's weights (fingerprint)", $"{_dp.WeightsFingerprint():x16} at step {Step}");
         // ZeRO: the moments are gathered from every rank (collective), so the file is the one a single process writes.
         var sharded = _optimizer is null ? _dp!.GatherMoments() : default;
         if (!_world.IsRoot) { _ = _train.Position; _world.Barrier(); return; }
