@@ -1,6 +1,8 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Lathe.Tokenizers;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Data;
 
@@ -9,16 +11,25 @@ namespace Lathe.Data;
 /// near-dedup is on): near-dedup must see the whole corpus before it can say which member of a cluster is
 /// first, so cleaned survivors of the first pass are spooled to a temporary file and re-read, not held.
 /// Work is spread over threads in batches whose results are consumed in document order, so the output is
-/// the same bit for bit for any thread count.</summary>
+/// the same bit for bit for any thread count.
+/// In a job of K ranks (<see cref="Communicator"/>; every rank reads the same source) the per-document work is dealt
+/// out: document i of a batch is cleaned, hashed and MinHashed by rank i mod K, survivor i of a batch is tokenized
+/// by rank i mod K, and the results are all-gathered batch by batch. Every rank then makes the same exact and near
+/// dedup decisions in document order; rank 0 alone splits and writes, so the output is the single process's.</summary>
 public static class CorpusPipeline
 {
     const int BatchDocuments = 256;
     const long BatchChars = 8 << 20;
 
     /// <summary>Cleans and deduplicates <paramref name="source"/>, yielding surviving documents in source order.
-    /// Uses <paramref name="spoolPath"/> as scratch when near-dedup is on (deleted when enumeration ends).</summary>
-    public static IEnumerable<Document> CleanAndDedup(IEnumerable<Document> source, PrepareOptions options, CorpusStats stats, string spoolPath)
+    /// Uses <paramref name="spoolPath"/> as scratch when near-dedup is on (deleted when enumeration ends).
+    /// With a <paramref name="world"/> of K ranks the cleaning is dealt over them and every rank yields the same
+    /// documents (each must enumerate to the end); stats hold every rank's counts.</summary>
+    public static IEnumerable<Document> CleanAndDedup(IEnumerable<Document> source, PrepareOptions options, CorpusStats stats, string spoolPath,
+        Communicator? world = null)
     {
+        world ??= SingleProcess.Instance;
+        int rank = world.Rank, ranks = world.Size;
         var cleaner = new TextCleaner(options.Cleaning);
         var hasher = new MinHasher(options.NumHashes, options.ShingleWords, options.Seed);
         var dedup = new Deduplicator(options.NearDuplicateThreshold, options.NumHashes, options.NearDedup);
@@ -37,7 +48,7 @@ public static class CorpusPipeline
 
         if (!options.NearDedup)
         {
-            foreach (var _ in Batches(source, batch))
+            foreach (var _ in AgreedBatches(source, batch, world))
             {
                 RunBatch();
                 for (int i = 0; i < batch.Count; i++)
@@ -49,6 +60,7 @@ public static class CorpusPipeline
                 }
                 Report();
             }
+            MergeCleaning(world, stats.Cleaning);
             stats.ExactDuplicates = dedup.ExactDuplicates;
             yield break;
         }
@@ -58,7 +70,7 @@ public static class CorpusPipeline
         {
             using (var spool = new BinaryWriter(new FileStream(spoolPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16), Encoding.UTF8))
             {
-                foreach (var _ in Batches(source, batch))
+                foreach (var _ in AgreedBatches(source, batch, world))
                 {
                     RunBatch();
                     for (int i = 0; i < batch.Count; i++)
@@ -78,6 +90,7 @@ public static class CorpusPipeline
                 }
                 spool.Write(-1);
             }
+            MergeCleaning(world, stats.Cleaning);
             stats.ExactDuplicates = dedup.ExactDuplicates;
             stats.NearDuplicates = dedup.CountNearDuplicates();
             using var reader = new BinaryReader(new FileStream(spoolPath, FileMode.Open, FileAccess.Read, FileShare.None, 1 << 16), Encoding.UTF8);
@@ -98,8 +111,11 @@ public static class CorpusPipeline
 
         void RunBatch()
         {
-            Parallel.For(0, batch.Count, parallel, () => new CleaningStats(), (i, _, local) =>
+            // This rank's documents of the batch: i = rank, rank + K, … (all of them in one process).
+            int mine = (batch.Count - rank + ranks - 1) / ranks;
+            Parallel.For(0, mine, parallel, () => new CleaningStats(), (j, _, local) =>
             {
+                int i = rank + j * ranks;
                 string? text = cleaner.Clean(batch[i].Text, local);
                 cleaned[i] = text;
                 if (text is not null)
@@ -109,12 +125,85 @@ public static class CorpusPipeline
                 }
                 return local;
             }, local => { lock (statsLock) stats.Cleaning.Add(local); });
+            if (ranks > 1) ExchangeCleaned(world, batch.Count, cleaned, hashes, shingles, signatures, options.NearDedup ? options.NumHashes : 0);
             docsSeen += batch.Count;
             for (int i = 0; i < batch.Count; i++) charsSeen += batch[i].Text.Length;
         }
 
         void Report() => options.Progress?.Invoke(
             $"cleaned {docsSeen:N0} docs, {charsSeen / 1e6:F1} M chars, {charsSeen / 1e6 / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1} M chars/s");
+    }
+
+    // Batches every rank of the job reads alike: before each batch (and at the end) the ranks compare its size, so a
+    // rank whose source differs stops the job with one line naming it instead of leaving the others in an exchange.
+    static IEnumerable<int> AgreedBatches(IEnumerable<Document> source, List<Document> batch, Communicator world)
+    {
+        if (world.Size == 1)
+        {
+            foreach (int n in Batches(source, batch)) yield return n;
+            yield break;
+        }
+        int number = 0;
+        using var e = Batches(source, batch).GetEnumerator();
+        while (true)
+        {
+            bool more = e.MoveNext();
+            long chars = 0;
+            if (more) foreach (var doc in batch) chars += doc.Text.Length;
+            world.CheckAgreement("the corpus", more ? $"batch {number}: {batch.Count} documents, {chars} chars" : $"batch {number}: the end of the corpus");
+            if (!more) yield break;
+            number++;
+            yield return batch.Count;
+        }
+    }
+
+    // Every rank's part of a cleaned batch (documents i ≡ rank mod K) to every rank: the cleaned text (or none), its
+    // hash, and its MinHash signature when near-dedup is on.
+    static void ExchangeCleaned(Communicator world, int count, string?[] cleaned, ulong[] hashes, int[] shingles, uint[] signatures, int numHashes)
+    {
+        int rank = world.Rank, ranks = world.Size;
+        var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+            for (int i = rank; i < count; i += ranks)
+            {
+                w.Write(cleaned[i] is not null);
+                if (cleaned[i] is not { } text) continue;
+                w.Write(text);
+                w.Write(hashes[i]);
+                w.Write(shingles[i]);
+                for (int h = 0; h < numHashes; h++) w.Write(signatures[i * numHashes + h]);
+            }
+        var parts = world.AllGatherBytes(buffer.ToArray());
+        for (int r = 0; r < ranks; r++)
+        {
+            if (r == rank) continue;
+            using var reader = new BinaryReader(new MemoryStream(parts[r]), Encoding.UTF8);
+            for (int i = r; i < count; i += ranks)
+            {
+                if (!reader.ReadBoolean()) { cleaned[i] = null; continue; }
+                cleaned[i] = reader.ReadString();
+                hashes[i] = reader.ReadUInt64();
+                shingles[i] = reader.ReadInt32();
+                for (int h = 0; h < numHashes; h++) signatures[i * numHashes + h] = reader.ReadUInt32();
+            }
+        }
+    }
+
+    // Adds the other ranks' cleaning counts to this rank's, so every rank holds the job's totals.
+    static void MergeCleaning(Communicator world, CleaningStats cleaning)
+    {
+        if (world.Size == 1) return;
+        var mine = cleaning.Fields().Select(f => f.Value).ToArray();
+        var bytes = new byte[mine.Length * sizeof(long)];
+        for (int i = 0; i < mine.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * sizeof(long)), mine[i]);
+        var parts = world.AllGatherBytes(bytes);
+        for (int r = 0; r < parts.Length; r++)
+        {
+            if (r == world.Rank) continue;
+            var values = new long[mine.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadInt64LittleEndian(parts[r].AsSpan(i * sizeof(long)));
+            cleaning.Add(CleaningStats.FromValues(values));
+        }
     }
 
     // Fills `batch` with up to BatchDocuments documents (or BatchChars chars) at a time.
@@ -146,30 +235,47 @@ public static class CorpusPipeline
     /// as llm.c does), and writes stats.json, the tokenizer as tokenizer.json and manifest.json there
     /// (see <see cref="ShardFolder"/> and <see cref="ShardManifest"/>). A folder that already holds shards of another
     /// name made with a different tokenizer is refused before anything is written.</summary>
-    public static CorpusStats Prepare(IEnumerable<Document> source, ITextEncoder encoder, string outDir, PrepareOptions options, CorpusStats? stats = null)
+    /// <remarks>With a <paramref name="world"/> of K ranks (every rank calls this with the same source and options) the
+    /// cleaning and tokenizing are dealt over the ranks; rank 0 alone checks and writes the folder, and its stats are
+    /// the job's (another rank's are partial).</remarks>
+    public static CorpusStats Prepare(IEnumerable<Document> source, ITextEncoder encoder, string outDir, PrepareOptions options, CorpusStats? stats = null,
+        Communicator? world = null)
     {
+        world ??= SingleProcess.Instance;
+        int rank = world.Rank, ranks = world.Size;
         stats ??= new CorpusStats();
         var clock = Stopwatch.StartNew();
-        byte[]? tokenizerBytes = TokenizerBytes(encoder, options);
-        List<ManifestShard> kept = tokenizerBytes is null ? []
-            : ForeignShards(outDir, options.Name, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(tokenizerBytes)));
-        Directory.CreateDirectory(outDir);
+        // The folder is rank 0's: it alone checks and creates it; a failure there stops every rank with its message.
+        var (tokenizerBytes, kept) = JobFence.Run<(byte[]?, List<ManifestShard>)>(world, () =>
+        {
+            if (!world.IsRoot) return (null, []);
+            byte[]? bytes = TokenizerBytes(encoder, options);
+            List<ManifestShard> foreign = bytes is null ? []
+                : ForeignShards(outDir, options.Name, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+            Directory.CreateDirectory(outDir);
+            return (bytes, foreign);
+        }, e => e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException);
         var train = new ShardWriter(Path.Combine(outDir, $"{options.Name}_train"), encoder.VocabSize, options.TokensPerShard);
         var val = new ShardWriter(Path.Combine(outDir, $"{options.Name}_val"), encoder.VocabSize, options.TokensPerShard);
-        string spool = Path.Combine(outDir, $".{options.Name}.spool.{Environment.ProcessId}.tmp");
+        string spool = world.IsRoot ? Path.Combine(outDir, $".{options.Name}.spool.{Environment.ProcessId}.tmp")
+            : Path.Combine(Path.GetTempPath(), $".lathe-{options.Name}.spool.{Environment.ProcessId}.rank{rank}.tmp");
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) };
         var batch = new List<Document>(BatchDocuments);
         var ids = new List<int>[BatchDocuments];
         for (int i = 0; i < ids.Length; i++) ids[i] = [];
         int eot = encoder.EndOfTextId;
 
-        foreach (var _ in Batches(CleanAndDedup(source, options, stats, spool), batch))
+        foreach (var _ in Batches(CleanAndDedup(source, options, stats, spool, world), batch))
         {
-            Parallel.For(0, batch.Count, parallel, i =>
+            // This rank's documents of the batch: i = rank, rank + K, … (all of them in one process).
+            Parallel.For(0, (batch.Count - rank + ranks - 1) / ranks, parallel, j =>
             {
+                int i = rank + j * ranks;
                 ids[i].Clear();
                 encoder.Encode(batch[i].Text, ids[i]);
             });
+            if (ranks > 1) ExchangeTokens(world, batch.Count, ids);
+            if (!world.IsRoot) continue;
             for (int i = 0; i < batch.Count; i++)
             {
                 bool isVal = IsValidation(batch[i].Text, options.ValidationFraction, options.Seed);
@@ -179,6 +285,7 @@ public static class CorpusPipeline
                 if (isVal) stats.ValidationDocuments++; else stats.TrainDocuments++;
             }
         }
+        if (!world.IsRoot) return stats;
         train.Finish();
         val.Finish();
         stats.TrainTokens = train.TotalTokens;
@@ -200,6 +307,33 @@ public static class CorpusPipeline
             WriteManifest(outDir, encoder, options, train, val, kept);
         }
         return stats;
+    }
+
+    // Every rank's token ids of a batch (documents i ≡ rank mod K) to every rank (rank 0 writes them).
+    static void ExchangeTokens(Communicator world, int count, List<int>[] ids)
+    {
+        int rank = world.Rank, ranks = world.Size;
+        var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+            for (int i = rank; i < count; i += ranks)
+            {
+                w.Write(ids[i].Count);
+                foreach (int id in ids[i]) w.Write(id);
+            }
+        var parts = world.AllGatherBytes(buffer.ToArray());
+        if (!world.IsRoot) return;
+        for (int r = 1; r < ranks; r++)
+        {
+            var part = parts[r];
+            int at = 0;
+            for (int i = r; i < count; i += ranks)
+            {
+                int n = BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at));
+                at += 4;
+                ids[i].Clear();
+                for (int t = 0; t < n; t++, at += 4) ids[i].Add(BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at)));
+            }
+        }
     }
 
     // The tokenizer.json to put beside the shards: the given file's bytes, else the encoder saved as tokenizer.json;
