@@ -141,15 +141,17 @@ internal static class DataVerb
                 ValidationFraction = fraction, TokensPerShard = tokens, Name = shardName,
                 TokenizerFile = tokenizerFile, TokenizerSource = r.GetValue(tokenizer) ?? "gpt2", SourceName = r.GetValue(source.Source)!,
             };
+            var stats = new CorpusStats();
+            var report = stats.Source;
+            bool root = !Job.LaunchedByMpi || Job.LauncherRank == 0;
+            report.Warning = root ? Report().Warning : _ => { };
+            var documents = source.Open(r, report);
             // Under mpirun the job starts here, after the local checks: every rank reads the corpus, the per-document work
             // is dealt over the ranks, and rank 0 alone reports and writes (see CorpusPipeline).
             var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
             world.CheckAgreement("the options", $"{options with { Progress = null }}");
             if (!world.IsRoot) options = options with { Progress = null };
-            var stats = new CorpusStats();
-            var report = stats.Source;
-            report.Warning = world.IsRoot ? Report().Warning : _ => { };
-            CorpusPipeline.Prepare(source.Open(r, report), encoder, r.GetValue(output)!, options, stats, world);
+            CorpusPipeline.Prepare(documents, encoder, r.GetValue(output)!, options, stats, world);
             if (!world.IsRoot) return 0;
             Console.Error.WriteLine();
             Console.Error.WriteLine($"data: {stats.Cleaning.DocumentsIn:N0} documents in, {stats.DocumentsKept:N0} kept " +

@@ -147,7 +147,8 @@ public static class CorpusPipeline
         using var e = Batches(source, batch).GetEnumerator();
         while (true)
         {
-            bool more = e.MoveNext();
+            // A source that fails (unreadable, bad JSON) fails on every rank alike: one line from rank 0, no hang.
+            bool more = JobFence.Run(world, e.MoveNext, error => error is InvalidDataException or IOException or UnauthorizedAccessException or FormatException);
             long chars = 0;
             if (more) foreach (var doc in batch) chars += doc.Text.Length;
             world.CheckAgreement("the corpus", more ? $"batch {number}: {batch.Count} documents, {chars} chars" : $"batch {number}: the end of the corpus");

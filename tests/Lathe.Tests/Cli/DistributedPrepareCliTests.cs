@@ -5,7 +5,7 @@ namespace Lathe.Tests.Cli;
 /// <summary>`mpirun -np K lathe data prepare`: the cleaning, hashing and tokenizing are split over the ranks, and the
 /// shards, manifest.json, tokenizer.json and stats.json (apart from its timing field) are the single process's byte for
 /// byte — with exact and near duplicates across the ranks' shares, rejected documents and several batches and shards.
-/// A folder rank 0 refuses stops every rank with one line.</summary>
+/// A folder rank 0 refuses, or a broken corpus line, stops every rank with one line.</summary>
 public sealed class DistributedPrepareCliTests : IDisposable
 {
     readonly LatheProcess _cli = new();
@@ -65,17 +65,25 @@ public sealed class DistributedPrepareCliTests : IDisposable
     }
 
     [Fact]
-    public void A_folder_rank_0_refuses_stops_every_rank_with_one_line()
+    public void A_refused_folder_or_a_broken_corpus_stops_every_rank_with_one_line()
     {
         Corpus();
         Directory.CreateDirectory(_cli.PathOf("out"));
         File.WriteAllBytes(_cli.PathOf("out/other_train_000000.bin"), new byte[1024]);
         var (code, _, stderr) = MpiRun.Run(_cli, 2, false, "data", "prepare", "--source", "corpus.jsonl", "--out", "out", "--threads", "1");
         Assert.Equal(2, code);
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith("lathe:")).ToArray();
-        Assert.Single(lines);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.Contains("lathe:")).ToArray();
+        Assert.True(lines.Length == 1, stderr);
         Assert.Contains("was made by another run", lines[0]);
         Assert.False(File.Exists(_cli.PathOf("out/stats.json")));
+
+        // A corpus line every rank finds broken at the same point: one line from rank 0, exit 2.
+        File.AppendAllText(_cli.PathOf("corpus.jsonl"), "{\"text\": oops\n");
+        (code, _, stderr) = MpiRun.Run(_cli, 2, false, "data", "prepare", "--source", "corpus.jsonl", "--out", "fresh", "--threads", "1");
+        Assert.Equal(2, code);
+        lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.Contains("lathe:")).ToArray();
+        Assert.True(lines.Length == 1, stderr);
+        Assert.Contains("corpus.jsonl:701: invalid JSON", lines[0]);
     }
 
     // A number anywhere in the stats document, by name.
