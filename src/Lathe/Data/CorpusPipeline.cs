@@ -13,22 +13,26 @@ namespace Lathe.Data;
 /// Work is spread over threads in batches whose results are consumed in document order, so the output is
 /// the same bit for bit for any thread count.
 /// In a job of K ranks (<see cref="Communicator"/>; every rank reads the same source) the per-document work is dealt
-/// out: document i of a batch is cleaned, hashed and MinHashed by rank i mod K, survivor i of a batch is tokenized
-/// by rank i mod K, and the results are all-gathered batch by batch. Every rank then makes the same exact and near
-/// dedup decisions in document order; rank 0 alone splits and writes, so the output is the single process's.</summary>
+/// out: document i of a batch is cleaned, hashed, MinHashed and (if it survives) tokenized by rank i mod K, its owner.
+/// Only hashes and signatures are all-gathered, batch by batch, so every rank makes the same exact and near dedup
+/// decisions in document order; the cleaned text stays with its owner, which sends rank 0 its token ids and its
+/// train/val side. Rank 0 alone writes, so the output is the single process's.</summary>
 public static class CorpusPipeline
 {
     const int BatchDocuments = 256;
     const long BatchChars = 8 << 20;
 
     /// <summary>Cleans and deduplicates <paramref name="source"/>, yielding surviving documents in source order.
-    /// Uses <paramref name="spoolPath"/> as scratch when near-dedup is on (deleted when enumeration ends).
-    /// With a <paramref name="world"/> of K ranks the cleaning is dealt over them and every rank yields the same
-    /// documents (each must enumerate to the end); stats hold every rank's counts.</summary>
-    public static IEnumerable<Document> CleanAndDedup(IEnumerable<Document> source, PrepareOptions options, CorpusStats stats, string spoolPath,
-        Communicator? world = null)
+    /// Uses <paramref name="spoolPath"/> as scratch when near-dedup is on (deleted when enumeration ends).</summary>
+    public static IEnumerable<Document> CleanAndDedup(IEnumerable<Document> source, PrepareOptions options, CorpusStats stats, string spoolPath) =>
+        CleanAndDedup(source, options, stats, spoolPath, SingleProcess.Instance).Select(d => d.Document);
+
+    // The surviving documents with whether this rank owns them. In a job of K ranks every rank yields the same
+    // documents (each must enumerate to the end), but only an owned one carries its text (another's is empty); stats
+    // hold every rank's counts.
+    static IEnumerable<(Document Document, bool Mine)> CleanAndDedup(IEnumerable<Document> source, PrepareOptions options, CorpusStats stats,
+        string spoolPath, Communicator world)
     {
-        world ??= SingleProcess.Instance;
         int rank = world.Rank, ranks = world.Size;
         var cleaner = new TextCleaner(options.Cleaning);
         var hasher = new MinHasher(options.NumHashes, options.ShingleWords, options.Seed);
@@ -56,7 +60,7 @@ public static class CorpusPipeline
                     if (cleaned[i] is not { } text) continue;
                     if (options.ExactDedup && !dedup.Add(hashes[i], default)) continue;
                     stats.DocumentsKept++;
-                    yield return new Document(batch[i].Id, text);
+                    yield return (new Document(batch[i].Id, text), i % ranks == rank);
                 }
                 Report();
             }
@@ -82,6 +86,7 @@ public static class CorpusPipeline
                         {
                             spool.Write(docIndex);
                             spool.Write(batch[i].Id);
+                            spool.Write(i % ranks == rank);
                             spool.Write(text);
                         }
                         docIndex++;
@@ -98,10 +103,12 @@ public static class CorpusPipeline
             {
                 int index = reader.ReadInt32();
                 if (index < 0) break;
-                string id = reader.ReadString(), text = reader.ReadString();
+                string id = reader.ReadString();
+                bool mine = reader.ReadBoolean();
+                string text = reader.ReadString();
                 if (!dedup.Keep(index)) continue;
                 stats.DocumentsKept++;
-                yield return new Document(id, text);
+                yield return (new Document(id, text), mine);
             }
         }
         finally
@@ -158,8 +165,9 @@ public static class CorpusPipeline
         }
     }
 
-    // Every rank's part of a cleaned batch (documents i ≡ rank mod K) to every rank: the cleaned text (or none), its
-    // hash, and its MinHash signature when near-dedup is on.
+    // Every rank's part of a cleaned batch (documents i ≡ rank mod K) to every rank: whether the document passed the
+    // cleaning, its hash, and its MinHash signature when near-dedup is on. Another rank's passing document gets an
+    // empty text here (its owner keeps the text).
     static void ExchangeCleaned(Communicator world, int count, string?[] cleaned, ulong[] hashes, int[] shingles, uint[] signatures, int numHashes)
     {
         int rank = world.Rank, ranks = world.Size;
@@ -168,8 +176,7 @@ public static class CorpusPipeline
             for (int i = rank; i < count; i += ranks)
             {
                 w.Write(cleaned[i] is not null);
-                if (cleaned[i] is not { } text) continue;
-                w.Write(text);
+                if (cleaned[i] is null) continue;
                 w.Write(hashes[i]);
                 w.Write(shingles[i]);
                 for (int h = 0; h < numHashes; h++) w.Write(signatures[i * numHashes + h]);
@@ -182,7 +189,7 @@ public static class CorpusPipeline
             for (int i = r; i < count; i += ranks)
             {
                 if (!reader.ReadBoolean()) { cleaned[i] = null; continue; }
-                cleaned[i] = reader.ReadString();
+                cleaned[i] = "";
                 hashes[i] = reader.ReadUInt64();
                 shingles[i] = reader.ReadInt32();
                 for (int h = 0; h < numHashes; h++) signatures[i * numHashes + h] = reader.ReadUInt32();
@@ -208,14 +215,16 @@ public static class CorpusPipeline
     }
 
     // Fills `batch` with up to BatchDocuments documents (or BatchChars chars) at a time.
-    static IEnumerable<int> Batches(IEnumerable<Document> source, List<Document> batch)
+    static IEnumerable<int> Batches(IEnumerable<Document> source, List<Document> batch) => Batches(source, batch, d => d.Text.Length);
+
+    static IEnumerable<int> Batches<T>(IEnumerable<T> source, List<T> batch, Func<T, int> length)
     {
         long chars = 0;
         batch.Clear();
         foreach (var doc in source)
         {
             batch.Add(doc);
-            chars += doc.Text.Length;
+            chars += length(doc);
             if (batch.Count == BatchDocuments || chars >= BatchChars)
             {
                 yield return batch.Count;
@@ -261,25 +270,31 @@ public static class CorpusPipeline
         string spool = world.IsRoot ? Path.Combine(outDir, $".{options.Name}.spool.{Environment.ProcessId}.tmp")
             : Path.Combine(Path.GetTempPath(), $".lathe-{options.Name}.spool.{Environment.ProcessId}.rank{rank}.tmp");
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) };
-        var batch = new List<Document>(BatchDocuments);
+        var batch = new List<(Document Document, bool Mine)>(BatchDocuments);
         var ids = new List<int>[BatchDocuments];
         for (int i = 0; i < ids.Length; i++) ids[i] = [];
+        var isValidation = new bool[BatchDocuments];
+        var mine = new List<int>(BatchDocuments);
         int eot = encoder.EndOfTextId;
 
-        foreach (var _ in Batches(CleanAndDedup(source, options, stats, spool, world), batch))
+        // In a job a rank holds only its own texts, so the batches are cut by count alone (the same on every rank).
+        foreach (var _ in Batches(CleanAndDedup(source, options, stats, spool, world), batch, d => ranks > 1 ? 0 : d.Document.Text.Length))
         {
-            // This rank's documents of the batch: i = rank, rank + K, … (all of them in one process).
-            Parallel.For(0, (batch.Count - rank + ranks - 1) / ranks, parallel, j =>
+            // The documents this rank owns (all of them in one process) are tokenized and split here.
+            mine.Clear();
+            for (int i = 0; i < batch.Count; i++) if (batch[i].Mine) mine.Add(i);
+            Parallel.For(0, mine.Count, parallel, j =>
             {
-                int i = rank + j * ranks;
+                int i = mine[j];
                 ids[i].Clear();
-                encoder.Encode(batch[i].Text, ids[i]);
+                encoder.Encode(batch[i].Document.Text, ids[i]);
+                isValidation[i] = IsValidation(batch[i].Document.Text, options.ValidationFraction, options.Seed);
             });
-            if (ranks > 1) ExchangeTokens(world, batch.Count, ids);
+            if (ranks > 1) ExchangeTokens(world, mine, ids, isValidation);
             if (!world.IsRoot) continue;
             for (int i = 0; i < batch.Count; i++)
             {
-                bool isVal = IsValidation(batch[i].Text, options.ValidationFraction, options.Seed);
+                bool isVal = isValidation[i];
                 var writer = isVal ? val : train;
                 writer.Append([eot]);
                 writer.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids[i]));
@@ -310,27 +325,30 @@ public static class CorpusPipeline
         return stats;
     }
 
-    // Every rank's token ids of a batch (documents i ≡ rank mod K) to every rank (rank 0 writes them).
-    static void ExchangeTokens(Communicator world, int count, List<int>[] ids)
+    // Every rank's token ids and train/val sides of the batch's documents it owns, to rank 0 (which writes them).
+    // Record: index in the batch, validation flag, token count, tokens (little-endian int32s).
+    static void ExchangeTokens(Communicator world, List<int> mine, List<int>[] ids, bool[] isValidation)
     {
-        int rank = world.Rank, ranks = world.Size;
         var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-            for (int i = rank; i < count; i += ranks)
+            foreach (int i in mine)
             {
+                w.Write(i);
+                w.Write(isValidation[i]);
                 w.Write(ids[i].Count);
                 foreach (int id in ids[i]) w.Write(id);
             }
         var parts = world.AllGatherBytes(buffer.ToArray());
         if (!world.IsRoot) return;
-        for (int r = 1; r < ranks; r++)
+        for (int r = 1; r < parts.Length; r++)
         {
             var part = parts[r];
-            int at = 0;
-            for (int i = r; i < count; i += ranks)
+            for (int at = 0; at < part.Length;)
             {
-                int n = BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at));
-                at += 4;
+                int i = BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at));
+                isValidation[i] = part[at + 4] != 0;
+                int n = BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at + 5));
+                at += 9;
                 ids[i].Clear();
                 for (int t = 0; t < n; t++, at += 4) ids[i].Add(BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(at)));
             }

@@ -38,12 +38,14 @@ public sealed class DistributedPrepareCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData(2, false)]
-    [InlineData(3, true)]
-    public void Prepare_over_ranks_writes_the_single_process_shards(int ranks, bool tcp)
+    [InlineData(2, false, false)]
+    [InlineData(3, true, false)]
+    [InlineData(2, false, true)]   // exact dedup only: the pipeline's one-pass path
+    public void Prepare_over_ranks_writes_the_single_process_shards(int ranks, bool tcp, bool exactOnly)
     {
         Corpus();
-        string[] common = ["data", "prepare", "--source", "corpus.jsonl", "--min-words", "10", "--threads", "1", "--tokens-per-shard", "20000", "--val-fraction", "0.1"];
+        string[] common = ["data", "prepare", "--source", "corpus.jsonl", "--min-words", "10", "--threads", "1", "--tokens-per-shard", "20000", "--val-fraction", "0.1",
+            .. exactOnly ? (string[])["--no-near-dedup"] : []];
         _cli.RunOk([.. common, "--out", "one"]);
         var (code, _, stderr) = MpiRun.Run(_cli, ranks, tcp, [.. common, "--out", "many"]);
         Assert.True(code == 0, stderr);
@@ -60,7 +62,7 @@ public sealed class DistributedPrepareCliTests : IDisposable
         using var stats = JsonDocument.Parse(File.ReadAllText(_cli.PathOf("one/stats.json")));
         string text = stats.RootElement.GetRawText();
         Assert.True(FindNumber(stats.RootElement, "exact_duplicates") > 0, text);
-        Assert.True(FindNumber(stats.RootElement, "near_duplicates") > 0, text);
+        Assert.True(FindNumber(stats.RootElement, "near_duplicates") > (exactOnly ? -1 : 0), text);
         Assert.True(FindNumber(stats.RootElement, "rejected_too_few_words") > 0, text);
     }
 
