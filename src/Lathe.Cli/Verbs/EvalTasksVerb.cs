@@ -104,6 +104,7 @@ internal static class EvalTasksVerb
             Action<string>? progress = Console.IsErrorRedirected || !world.IsRoot ? null : p => Console.Error.Write($"\r{p}   ");
             try { results.Add(TaskRunner.Run(spec, loaded, options, progress, world)); }
             catch (InvalidDataException e) { if (progress is not null) Console.Error.WriteLine(); throw new UserInputException($"{verb}: {e.Message}"); }
+            catch (JobFenceException e) { throw new JobFenceException($"{verb}: {e.Message}", e.ExitCode); }
             if (world.IsRoot) Console.Error.WriteLine($"{(progress is null ? "" : "\r")}{verb}: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
         }
         return (EvalResults.Json(loaded, options, adapterPath, results, watch.Elapsed.TotalSeconds), results);

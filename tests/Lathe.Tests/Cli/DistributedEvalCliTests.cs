@@ -91,6 +91,22 @@ public sealed class DistributedEvalCliTests : IDisposable
         Assert.Equal((double)one["bits_per_byte"]!, (double)many["bits_per_byte"]!, 1e-12);
     }
 
+    [Fact]
+    public void A_bad_document_stops_every_rank_with_one_line()
+    {
+        string model = Checkpoint();
+        File.WriteAllText(_cli.PathOf("d.jsonl"), "{\"q\":\"a\",\"answer\":\"b\"}\n{\"q\":\"a\"}\n");
+        File.WriteAllText(_cli.PathOf("x.json"), """
+            { "task": "x", "version": 1, "documents": "d.jsonl", "output_type": "loglikelihood", "doc_to_text": "{{q}}", "doc_to_target": "{{answer}}" }
+            """);
+        var (code, _, stderr) = MpiRun.Run(_cli, 2, false, "eval", "tasks", "--model", model, "--tasks", "x.json", "--threads", "1");
+        Assert.Equal(2, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.Contains("lathe:")).ToArray();
+        Assert.True(lines.Length == 1, stderr);
+        Assert.Contains("eval tasks: ", lines[0]);
+        Assert.Contains("line 2: doc_to_target: field 'answer' is missing", lines[0]);
+    }
+
     static string WithoutTiming(string json)
     {
         var node = JsonNode.Parse(json)!.AsObject();

@@ -9,6 +9,12 @@ namespace Lathe.Evaluation.Tasks;
 /// through <see cref="Communicator.AllGatherBytes"/>; every rank calls the same method at the same point.</summary>
 internal static class RankedScoring
 {
+    /// <summary>Runs <paramref name="prepare"/> (reading documents, building requests: work every rank does alike and
+    /// before any exchange); in a job, a bad document on any rank stops every rank with the same one-line error
+    /// (<see cref="JobFence"/>) instead of one rank failing while the others wait in an exchange.</summary>
+    public static T Prepared<T>(Communicator? world, Func<T> prepare) =>
+        world is null || world.Size == 1 ? prepare() : JobFence.Run(world, prepare, e => e is InvalidDataException or ArgumentException);
+
     /// <summary>One token's log-probability in a rolling score: the pass that computed it and the text it belongs to.</summary>
     public readonly record struct Term(int Pass, int Text, double Log);
 

@@ -33,10 +33,13 @@ public static class TaskRunner
     public static TaskResult Run(TaskSpec task, LoadedModel model, TaskRunOptions options, Action<string>? progress = null, Communicator? world = null)
     {
         if (model.Model is not Models.CausalLM lm) throw new ArgumentException($"{task.Name}: eval tasks needs a causal language model; {model.Model.Config.ModelType} is not one.");
-        var documents = Read(task, task.Documents);
-        if (options.Limit is int limit) documents = documents.Take(limit).ToList();
-        var pool = task.FewShotDocuments is null ? null : Read(task, task.FewShotDocuments);
-        var prompts = new TaskPrompts(task, model, options.Template);
+        var (documents, pool, prompts) = RankedScoring.Prepared(world, () =>
+        {
+            var documents = Read(task, task.Documents);
+            if (options.Limit is int limit) documents = documents.Take(limit).ToList();
+            var pool = task.FewShotDocuments is null ? null : Read(task, task.FewShotDocuments);
+            return (documents, pool, new TaskPrompts(task, model, options.Template));
+        });
         var samples = task.OutputType switch
         {
             TaskOutputType.MultipleChoice or TaskOutputType.LogLikelihood => ScoreLogLikelihood(task, lm, prompts, documents, pool, options, progress, world),
@@ -61,21 +64,26 @@ public static class TaskRunner
     {
         var requests = new List<LogLikelihoodRequest>();
         var plans = new List<(TaskDocument Doc, IReadOnlyList<string> Choices, int Gold, string Target, int First)>();
-        for (int d = 0; d < documents.Count; d++)
+        // Every rank builds every request (the scorer deals the passes), so a bad document stops all ranks alike.
+        RankedScoring.Prepared(world, () => { Plan(); return 0; });
+        void Plan()
         {
-            var doc = documents[d];
-            string context = prompts.Context(doc, d, pool ?? documents, pool is null, options);
-            if (task.OutputType == TaskOutputType.MultipleChoice)
+            for (int d = 0; d < documents.Count; d++)
             {
-                var (choices, gold) = prompts.Choices(doc);
-                plans.Add((doc, choices, gold, choices[gold], requests.Count));
-                foreach (string choice in choices) requests.Add(prompts.Pair(context, prompts.Delimiter + choice, doc));
-            }
-            else
-            {
-                string target = prompts.Target(doc);
-                plans.Add((doc, [], -1, target, requests.Count));
-                requests.Add(prompts.Pair(context, prompts.Delimiter + target, doc));
+                var doc = documents[d];
+                string context = prompts.Context(doc, d, pool ?? documents, pool is null, options);
+                if (task.OutputType == TaskOutputType.MultipleChoice)
+                {
+                    var (choices, gold) = prompts.Choices(doc);
+                    plans.Add((doc, choices, gold, choices[gold], requests.Count));
+                    foreach (string choice in choices) requests.Add(prompts.Pair(context, prompts.Delimiter + choice, doc));
+                }
+                else
+                {
+                    string target = prompts.Target(doc);
+                    plans.Add((doc, [], -1, target, requests.Count));
+                    requests.Add(prompts.Pair(context, prompts.Delimiter + target, doc));
+                }
             }
         }
         using var scorer = new LogLikelihoodScorer(lm, options.BatchTokens);
@@ -94,8 +102,11 @@ public static class TaskRunner
 
     static List<TaskSample> ScoreRolling(TaskSpec task, Models.CausalLM lm, TaskPrompts prompts, List<TaskDocument> documents, TaskRunOptions options, Communicator? world)
     {
-        var texts = documents.Select(prompts.Target).ToList();
-        var tokens = texts.Select((t, i) => prompts.Rolling(t, documents[i])).ToList();
+        var (texts, tokens) = RankedScoring.Prepared(world, () =>
+        {
+            var texts = documents.Select(prompts.Target).ToList();
+            return (texts, texts.Select((t, i) => prompts.Rolling(t, documents[i])).ToList());
+        });
         using var scorer = new LogLikelihoodScorer(lm, options.BatchTokens);
         var scores = scorer.ScoreRolling(tokens, world);
         return documents.Select((doc, d) => new TaskSample
@@ -111,17 +122,17 @@ public static class TaskRunner
         int window = model.Model.Config.MaxPositions;
         using var engine = new InferenceEngine(model, new EngineOptions { Parallel = options.Parallel, QueueCapacity = Math.Max(256, documents.Count + 1), ContextLength = window });
         var runs = new List<Task<GenerationResult[]>>();
-        var targets = new List<string>();
         var ours = new List<int>();
+        // Every rank reads every document (so a bad one stops all ranks alike), then generates its own share.
+        var (targets, prompted) = RankedScoring.Prepared(world, () =>
+            (documents.Select(prompts.Target).ToList(), documents.Select((doc, d) => prompts.Encode(prompts.Context(doc, d, pool ?? documents, pool is null, options))).ToList()));
         for (int d = 0; d < documents.Count; d++)
         {
-            var doc = documents[d];
-            targets.Add(prompts.Target(doc));
             // Documents are dealt round-robin; a sequence's greedy tokens do not depend on what shares its steps (the
             // engine keeps each step within the batch-invariant rows), so the answers are the single process's.
             if (d % ranks != rank) continue;
             ours.Add(d);
-            int[] prompt = prompts.Encode(prompts.Context(doc, d, pool ?? documents, pool is null, options));
+            int[] prompt = prompted[d];
             int maxTokens = Math.Min(task.MaxTokens, window - 1);
             if (prompt.Length + maxTokens > window) prompt = prompt[^(window - maxTokens)..];   // the oldest tokens go
             runs.Add(engine.Submit(new GenerationRequest
