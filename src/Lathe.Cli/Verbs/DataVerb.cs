@@ -149,7 +149,7 @@ internal static class DataVerb
             // Under mpirun the job starts here, after the local checks: every rank reads the corpus, the per-document work
             // is dealt over the ranks, and rank 0 alone reports and writes (see CorpusPipeline).
             var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
-            world.CheckAgreement("the options", $"{options with { Progress = null }}");
+            world.CheckAgreement("the options", $"{options with { Progress = null }}; vocabulary {encoder.VocabSize}, end of text {encoder.EndOfTextId}");
             if (!world.IsRoot) options = options with { Progress = null };
             CorpusPipeline.Prepare(documents, encoder, r.GetValue(output)!, options, stats, world);
             if (!world.IsRoot) return 0;
