@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Lathe.Data;
 using Lathe.IO;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;
 
@@ -142,8 +143,16 @@ internal static class DataVerb
             };
             var stats = new CorpusStats();
             var report = stats.Source;
-            report.Warning = Report().Warning;
-            CorpusPipeline.Prepare(source.Open(r, report), encoder, r.GetValue(output)!, options, stats);
+            bool root = !Job.LaunchedByMpi || Job.LauncherRank == 0;
+            report.Warning = root ? Report().Warning : _ => { };
+            var documents = source.Open(r, report);
+            // Under mpirun the job starts here, after the local checks: every rank reads the corpus, the per-document work
+            // is dealt over the ranks, and rank 0 alone reports and writes (see CorpusPipeline).
+            var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
+            world.CheckAgreement("the options", $"{options with { Progress = null }}; vocabulary {encoder.VocabSize}, end of text {encoder.EndOfTextId}");
+            if (!world.IsRoot) options = options with { Progress = null };
+            CorpusPipeline.Prepare(documents, encoder, r.GetValue(output)!, options, stats, world);
+            if (!world.IsRoot) return 0;
             Console.Error.WriteLine();
             Console.Error.WriteLine($"data: {stats.Cleaning.DocumentsIn:N0} documents in, {stats.DocumentsKept:N0} kept " +
                 $"({stats.ExactDuplicates:N0} exact and {stats.NearDuplicates:N0} near duplicates dropped); " +

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Lathe.Evaluation.Tasks;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;
 
@@ -45,7 +46,14 @@ internal static class EvalTasksVerb
 
     static int Run(string modelPath, string taskList, TaskRunOptions options, int threads, string? output, string? samplesPath, string? adapterPath)
     {
-        var (json, results) = Evaluate(modelPath, taskList, options, threads, adapterPath, "eval tasks");
+        var (json, results) = Evaluate(modelPath, taskList, options, threads, adapterPath, "eval tasks", joinJob: true);
+        // Under mpirun every rank holds the same results; rank 0 alone prints and writes.
+        if (!Job.LaunchedByMpi || Job.World.IsRoot) Write(json, results, output, samplesPath);
+        return 0;
+    }
+
+    static void Write(byte[] json, IReadOnlyList<TaskResult> results, string? output, string? samplesPath)
+    {
         Console.Write(EvalResults.Markdown(results));
         if (output is not null)
         {
@@ -54,13 +62,14 @@ internal static class EvalTasksVerb
             Console.Error.WriteLine($"eval tasks: results in {output}");
         }
         if (samplesPath is not null) EvalResults.WriteSamples(samplesPath, results);
-        return 0;
     }
 
     /// <summary>Loads the model, runs the tasks and returns the results document (and the per-task results); `eval
-    /// levels --model` runs the suite through here too. <paramref name="taskList"/> null: every built-in task.</summary>
+    /// levels --model` runs the suite through here too. <paramref name="taskList"/> null: every built-in task.
+    /// <paramref name="joinJob"/>: under mpirun, join the job once the model is loaded and split the scoring over its
+    /// ranks (every rank returns the same results; see <see cref="TaskRunner.Run"/>).</summary>
     internal static (byte[] Json, IReadOnlyList<TaskResult> Results) Evaluate(string modelPath, string? taskList, TaskRunOptions options, int threads,
-        string? adapterPath, string verb)
+        string? adapterPath, string verb, bool joinJob = false)
     {
         if (options.Shots < 0) throw new UserInputException($"{verb}: --shots {options.Shots} must be 0 or more");
         if (options.Limit is <= 0) throw new UserInputException($"{verb}: --limit {options.Limit} must be positive");
@@ -82,16 +91,21 @@ internal static class EvalTasksVerb
         if (loaded.Model is not Models.CausalLM) throw new UserInputException($"{verb}: {modelPath} is a {loaded.Model.Config.ModelType} model; tasks score causal language models");
         using var method = AdapterOption.Attach(loaded, adapterPath, verb);
         if (method?.Name == "prompt") throw new UserInputException($"{verb}: --adapter: prompt-tuning adapters are not supported here yet (their rows are not in the scorer's input)");
+        // The job starts here, after every local check and the model load; the ranks then agree on what they score.
+        var world = joinJob && Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
+        world.CheckAgreement("the model and tasks", $"{loaded.Model.Config.ModelType} {loaded.Model.ParameterCount} parameters; " +
+            string.Join(",", specs.Select(s => $"{s.Name} v{s.Version}")) + $"; {options with { Template = null }} template {options.Template?.Name ?? "default"}; adapter {adapterPath ?? "none"}");
         var watch = Stopwatch.StartNew();
         var results = new List<TaskResult>();
         foreach (var spec in specs)
         {
             var started = Stopwatch.StartNew();
             // Progress on a terminal only: redirected stderr (logs, CI) gets the one line per task below.
-            Action<string>? progress = Console.IsErrorRedirected ? null : p => Console.Error.Write($"\r{p}   ");
-            try { results.Add(TaskRunner.Run(spec, loaded, options, progress)); }
+            Action<string>? progress = Console.IsErrorRedirected || !world.IsRoot ? null : p => Console.Error.Write($"\r{p}   ");
+            try { results.Add(TaskRunner.Run(spec, loaded, options, progress, world)); }
             catch (InvalidDataException e) { if (progress is not null) Console.Error.WriteLine(); throw new UserInputException($"{verb}: {e.Message}"); }
-            Console.Error.WriteLine($"{(progress is null ? "" : "\r")}{verb}: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
+            catch (JobFenceException e) { throw new JobFenceException($"{verb}: {e.Message}", e.ExitCode); }
+            if (world.IsRoot) Console.Error.WriteLine($"{(progress is null ? "" : "\r")}{verb}: {spec.Name} v{spec.Version}: {results[^1].Samples.Count} documents in {started.Elapsed.TotalSeconds:F1} s");
         }
         return (EvalResults.Json(loaded, options, adapterPath, results, watch.Elapsed.TotalSeconds), results);
     }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Lathe.Evaluation;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;
 
@@ -41,8 +42,15 @@ internal static class EvalVerb
         ComputePool.SetSharedThreads(threads);
         using var loaded = ModelLoader.Load(modelPath);
         TextLoss result;
-        try { result = TextLoss.Measure(loaded, File.ReadAllBytes(inputPath), batch, block); }
+        byte[] text = File.ReadAllBytes(inputPath);
+        // Under mpirun the job starts here, after the local checks and the model load; the batches are dealt over its
+        // ranks and rank 0 alone prints.
+        var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
+        world.CheckAgreement("the model and text", $"{loaded.Model.Config.ModelType} {loaded.Model.ParameterCount} parameters; {text.Length} bytes of text, " +
+            $"sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(text))}; block {block}, batch {batch}");
+        try { result = TextLoss.Measure(loaded, text, batch, block, world); }
         catch (ArgumentException e) { throw new UserInputException($"eval loss: {inputPath}: {e.Message}"); }
+        if (!world.IsRoot) return 0;
         if (!json)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -24,6 +24,16 @@ public sealed class CleaningStats
         RejectedDuplicateLines += other.RejectedDuplicateLines; RejectedPunctuation += other.RejectedPunctuation;
     }
 
+    /// <summary>Counts in <see cref="Fields"/>' order (another rank's, in a distributed `data prepare`).</summary>
+    public static CleaningStats FromValues(ReadOnlySpan<long> v) => new()
+    {
+        DocumentsIn = v[0], DocumentsOut = v[1], CharsIn = v[2], CharsOut = v[3], NfcChanged = v[4], ControlCharsRemoved = v[5],
+        WhitespaceCharsRemoved = v[6], QuotedLinesRemoved = v[7], SignatureLinesRemoved = v[8], HtmlConverted = v[9],
+        EmailsScrubbed = v[10], PhonesScrubbed = v[11], RejectedEmpty = v[12], RejectedTooFewWords = v[13],
+        RejectedTooManyWords = v[14], RejectedMeanWordLength = v[15], RejectedSymbolRatio = v[16], RejectedAlphabetic = v[17],
+        RejectedDuplicateLines = v[18], RejectedPunctuation = v[19],
+    };
+
     /// <summary>The counts by name, in a fixed order (for stats.json and --json output).</summary>
     public IEnumerable<(string Name, long Value)> Fields()
     {

@@ -1,6 +1,7 @@
 using System.Text;
 using Lathe.Inference;
 using Lathe.Training;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Evaluation;
 
@@ -20,7 +21,10 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
     /// pre-training objective read — in windows of <paramref name="blockSize"/>
     /// tokens (0 = the model's context), <paramref name="batchSize"/> windows per forward pass.</summary>
     /// <exception cref="ArgumentException">The text has fewer than two tokens, or a size is out of range.</exception>
-    public static TextLoss Measure(LoadedModel model, byte[] utf8, int batchSize, int blockSize = 0)
+    /// <remarks>With a <paramref name="world"/> of K ranks (each calling this with the same text) batch b is scored by
+    /// rank b mod K and the ranks' sums are added in rank order: the token count is exact, the loss agrees with one
+    /// process's to a few units in the last place (its sum is added in another order).</remarks>
+    public static TextLoss Measure(LoadedModel model, byte[] utf8, int batchSize, int blockSize = 0, Communicator? world = null)
     {
         if (batchSize <= 0) throw new ArgumentException($"batch size {batchSize} must be positive.");
         var lm = model.Model;
@@ -39,7 +43,12 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
             ids = list.ToArray();
         }
         if (ids.Length < 2) throw new ArgumentException($"the text has {ids.Length} token(s); scoring needs at least two.");
-        var (sum, count) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1));
+        world ??= SingleProcess.Instance;
+        var (mine, tokens) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1), rank: world.Rank, ranks: world.Size);
+        Span<double> totals = [mine, tokens];
+        world.SumInRankOrder(totals);
+        double sum = totals[0];
+        long count = (long)totals[1];
         // The first token is context only: its bytes (none for BOS) are not predicted.
         long bytes = Math.Max(1, utf8.Length - model.Tokenizer.DecodeBytes([ids[0]]).Length);
         return new TextLoss(count, sum / count, sum / Math.Log(2) / bytes);

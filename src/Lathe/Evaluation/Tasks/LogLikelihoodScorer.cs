@@ -3,6 +3,7 @@ using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
+using Lathe.Training.Distributed;
 using Tensor = Lathe.Tensors.Tensor;
 
 namespace Lathe.Evaluation.Tasks;
@@ -43,8 +44,13 @@ public sealed class LogLikelihoodScorer : IDisposable
     /// <summary>The log-likelihoods of <paramref name="requests"/>, in order. A context longer than the model's window
     /// loses its oldest tokens (as lm-evaluation-harness truncates from the left).</summary>
     /// <exception cref="ArgumentException">An empty context or continuation, or a continuation longer than the window.</exception>
-    public LogLikelihood[] Score(IReadOnlyList<LogLikelihoodRequest> requests, Action<int>? progress = null)
+    /// <remarks>With a <paramref name="world"/> of K ranks the passes a single process would run are dealt round-robin
+    /// (pass p to rank p mod K) and every rank gets every result: each pass holds exactly the requests it holds in one
+    /// process, so every score has the same bits as there. Every rank must call this with the same requests.</remarks>
+    public LogLikelihood[] Score(IReadOnlyList<LogLikelihoodRequest> requests, Action<int>? progress = null, Communicator? world = null)
     {
+        int rank = world?.Rank ?? 0, ranks = world?.Size ?? 1, pass = 0;
+        var mine = ranks > 1 ? new List<int>() : null;   // the requests this rank scored
         var results = new LogLikelihood[requests.Count];
         // Groups by context, in order of first appearance; each group's distinct continuations, with the requests
         // that asked for them.
@@ -68,8 +74,14 @@ public sealed class LogLikelihoodScorer : IDisposable
         if (!_packed) { shared = groups; single = []; }
         for (int start = 0; start < single.Count;)
         {
-            int end = ScoreDense(single, start, results);
-            for (int g = start; g < end; g++) done += single[g].Continuations[0].Requests.Count;
+            bool ours = pass++ % ranks == rank;
+            int end = ScoreDense(single, start, ours ? results : null);
+            if (!ours) { start = end; continue; }
+            for (int g = start; g < end; g++)
+            {
+                done += single[g].Continuations[0].Requests.Count;
+                mine?.AddRange(single[g].Continuations[0].Requests);
+            }
             progress?.Invoke(done);
             start = end;
         }
@@ -77,18 +89,26 @@ public sealed class LogLikelihoodScorer : IDisposable
         {
             int end = start, tokens = 0;
             while (end < shared.Count && (end == start || tokens + shared[end].Context.Length <= _batchTokens)) tokens += shared[end++].Context.Length;
-            ScoreGroups(shared, start, end, results);
-            foreach (var g in shared.Skip(start).Take(end - start)) done += g.Continuations.Sum(c => c.Requests.Count);
-            progress?.Invoke(done);
+            if (pass++ % ranks == rank)
+            {
+                ScoreGroups(shared, start, end, results);
+                foreach (var g in shared.Skip(start).Take(end - start))
+                {
+                    done += g.Continuations.Sum(c => c.Requests.Count);
+                    foreach (var c in g.Continuations) mine?.AddRange(c.Requests);
+                }
+                progress?.Invoke(done);
+            }
             start = end;
         }
+        if (mine is not null) RankedScoring.Gather(world!, results, mine);
         return results;
     }
 
     // Packs requests from `start` into rows of the model's window (each request its own segment: positions restart and
     // attention stays inside it), about batch-tokens tokens a pass; the LM head runs only on the rows that predict a
-    // continuation token. Returns the first request not scored.
-    int ScoreDense(List<(int[] Context, List<(int[] Continuation, List<int> Requests)> Continuations)> groups, int start, LogLikelihood[] results)
+    // continuation token. Returns the first request not scored. Null results: only packs (another rank's pass).
+    int ScoreDense(List<(int[] Context, List<(int[] Continuation, List<int> Requests)> Continuations)> groups, int start, LogLikelihood[]? results)
     {
         int T = _context, rowsPerPass = Math.Max(1, _batchTokens / T);
         var placed = new List<(int Group, int Row, int Offset)>();
@@ -101,6 +121,7 @@ public sealed class LogLikelihoodScorer : IDisposable
             placed.Add((g, row, used));
             used += length;
         }
+        if (results is null) return g;
         int B = placed.Count == 0 ? 0 : placed[^1].Row + 1;
         var ids = new int[B * T];
         var layout = new Models.PackedLayout(B, T);
@@ -237,9 +258,14 @@ public sealed class LogLikelihoodScorer : IDisposable
     /// longer than the window is cut into disjoint windows, each predicting its tokens from the tokens before them in
     /// the window (lm-evaluation-harness's rolling windows with one token of context).</summary>
     /// <returns>Per text: the sum of log-probabilities (nats) and the number of tokens predicted.</returns>
-    public (double Sum, int Tokens)[] ScoreRolling(IReadOnlyList<int[]> texts)
+    /// <remarks>With a <paramref name="world"/> of K ranks the passes are dealt round-robin; each rank records its
+    /// tokens' log-probabilities in the order it added them and every rank adds all of them up in pass order, so the
+    /// sums have the single process's bits.</remarks>
+    public (double Sum, int Tokens)[] ScoreRolling(IReadOnlyList<int[]> texts, Communicator? world = null)
     {
         var results = new (double Sum, int Tokens)[texts.Count];
+        int rank = world?.Rank ?? 0, ranks = world?.Size ?? 1, pass = -1;
+        var terms = ranks > 1 ? new List<RankedScoring.Term>() : null;
         // Windows: (text, first input position, inputs); inputs predict the tokens one after each.
         var windows = new List<(int Text, int Start, int Length)>();
         for (int i = 0; i < texts.Count; i++)
@@ -253,6 +279,7 @@ public sealed class LogLikelihoodScorer : IDisposable
             var part = new List<(int Text, int Start, int Length)>();
             int rows = 0;
             for (; w < windows.Count && (part.Count == 0 || rows + windows[w].Length <= _batchTokens); w++) { part.Add(windows[w]); rows += windows[w].Length; }
+            if (++pass % ranks != rank) continue;
             var cache = Cache(part.Sum(x => (x.Length + PagedKvCache.DefaultBlockSize - 1) / PagedKvCache.DefaultBlockSize));
             var sequences = part.Select(_ => cache.AddSequence()).ToArray();
             try
@@ -273,6 +300,7 @@ public sealed class LogLikelihoodScorer : IDisposable
                             for (int t = 0; t < counts[k]; t++, row++)
                             {
                                 var (log, _) = LogProb(logits, row, texts[text][start + offset + t + 1]);
+                                if (terms is not null) { terms.Add(new RankedScoring.Term(pass, text, log)); continue; }
                                 results[text].Sum += log;
                                 results[text].Tokens++;
                             }
@@ -282,6 +310,7 @@ public sealed class LogLikelihoodScorer : IDisposable
             }
             finally { foreach (int s in sequences) cache.Free(s); }
         }
+        if (terms is not null) RankedScoring.Sum(world!, terms, results);
         return results;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lathe.Inference;
+using Lathe.Training.Distributed;
 
 namespace Lathe.Evaluation.Tasks;
 
@@ -26,18 +27,24 @@ public static class TaskRunner
 {
     /// <exception cref="InvalidDataException">A document that lacks a field the task names, a gold answer outside the
     /// choices, an empty choice list: one line naming the file, line and field.</exception>
-    public static TaskResult Run(TaskSpec task, LoadedModel model, TaskRunOptions options, Action<string>? progress = null)
+    /// <remarks>With a <paramref name="world"/> of K ranks (every rank calls this with the same task and options) the
+    /// scorer's passes, or the documents of a generation task, are dealt round-robin over the ranks and every rank gets
+    /// every sample: the result is the single process's, bit for bit.</remarks>
+    public static TaskResult Run(TaskSpec task, LoadedModel model, TaskRunOptions options, Action<string>? progress = null, Communicator? world = null)
     {
         if (model.Model is not Models.CausalLM lm) throw new ArgumentException($"{task.Name}: eval tasks needs a causal language model; {model.Model.Config.ModelType} is not one.");
-        var documents = Read(task, task.Documents);
-        if (options.Limit is int limit) documents = documents.Take(limit).ToList();
-        var pool = task.FewShotDocuments is null ? null : Read(task, task.FewShotDocuments);
-        var prompts = new TaskPrompts(task, model, options.Template);
+        var (documents, pool, prompts) = RankedScoring.Prepared(world, () =>
+        {
+            var documents = Read(task, task.Documents);
+            if (options.Limit is int limit) documents = documents.Take(limit).ToList();
+            var pool = task.FewShotDocuments is null ? null : Read(task, task.FewShotDocuments);
+            return (documents, pool, new TaskPrompts(task, model, options.Template));
+        });
         var samples = task.OutputType switch
         {
-            TaskOutputType.MultipleChoice or TaskOutputType.LogLikelihood => ScoreLogLikelihood(task, lm, prompts, documents, pool, options, progress),
-            TaskOutputType.LogLikelihoodRolling => ScoreRolling(task, lm, prompts, documents, options),
-            _ => Generate(task, model, prompts, documents, pool, options),
+            TaskOutputType.MultipleChoice or TaskOutputType.LogLikelihood => ScoreLogLikelihood(task, lm, prompts, documents, pool, options, progress, world),
+            TaskOutputType.LogLikelihoodRolling => ScoreRolling(task, lm, prompts, documents, options, world),
+            _ => Generate(task, model, prompts, documents, pool, options, world),
         };
         var metrics = new Dictionary<string, MetricValue>();
         foreach (string metric in task.Metrics) metrics[metric] = Aggregate(metric, samples, options);
@@ -53,29 +60,34 @@ public static class TaskRunner
     }
 
     static List<TaskSample> ScoreLogLikelihood(TaskSpec task, Models.CausalLM lm, TaskPrompts prompts, List<TaskDocument> documents,
-        List<TaskDocument>? pool, TaskRunOptions options, Action<string>? progress)
+        List<TaskDocument>? pool, TaskRunOptions options, Action<string>? progress, Communicator? world)
     {
         var requests = new List<LogLikelihoodRequest>();
         var plans = new List<(TaskDocument Doc, IReadOnlyList<string> Choices, int Gold, string Target, int First)>();
-        for (int d = 0; d < documents.Count; d++)
+        // Every rank builds every request (the scorer deals the passes), so a bad document stops all ranks alike.
+        RankedScoring.Prepared(world, () => { Plan(); return 0; });
+        void Plan()
         {
-            var doc = documents[d];
-            string context = prompts.Context(doc, d, pool ?? documents, pool is null, options);
-            if (task.OutputType == TaskOutputType.MultipleChoice)
+            for (int d = 0; d < documents.Count; d++)
             {
-                var (choices, gold) = prompts.Choices(doc);
-                plans.Add((doc, choices, gold, choices[gold], requests.Count));
-                foreach (string choice in choices) requests.Add(prompts.Pair(context, prompts.Delimiter + choice, doc));
-            }
-            else
-            {
-                string target = prompts.Target(doc);
-                plans.Add((doc, [], -1, target, requests.Count));
-                requests.Add(prompts.Pair(context, prompts.Delimiter + target, doc));
+                var doc = documents[d];
+                string context = prompts.Context(doc, d, pool ?? documents, pool is null, options);
+                if (task.OutputType == TaskOutputType.MultipleChoice)
+                {
+                    var (choices, gold) = prompts.Choices(doc);
+                    plans.Add((doc, choices, gold, choices[gold], requests.Count));
+                    foreach (string choice in choices) requests.Add(prompts.Pair(context, prompts.Delimiter + choice, doc));
+                }
+                else
+                {
+                    string target = prompts.Target(doc);
+                    plans.Add((doc, [], -1, target, requests.Count));
+                    requests.Add(prompts.Pair(context, prompts.Delimiter + target, doc));
+                }
             }
         }
         using var scorer = new LogLikelihoodScorer(lm, options.BatchTokens);
-        var scores = scorer.Score(requests, done => progress?.Invoke($"{task.Name}: {done}/{requests.Count} requests"));
+        var scores = scorer.Score(requests, done => progress?.Invoke($"{task.Name}: {done}/{requests.Count} requests"), world);
         return plans.Select((p, d) =>
         {
             int n = task.OutputType == TaskOutputType.MultipleChoice ? p.Choices.Count : 1;
@@ -88,12 +100,15 @@ public static class TaskRunner
         }).ToList();
     }
 
-    static List<TaskSample> ScoreRolling(TaskSpec task, Models.CausalLM lm, TaskPrompts prompts, List<TaskDocument> documents, TaskRunOptions options)
+    static List<TaskSample> ScoreRolling(TaskSpec task, Models.CausalLM lm, TaskPrompts prompts, List<TaskDocument> documents, TaskRunOptions options, Communicator? world)
     {
-        var texts = documents.Select(prompts.Target).ToList();
-        var tokens = texts.Select((t, i) => prompts.Rolling(t, documents[i])).ToList();
+        var (texts, tokens) = RankedScoring.Prepared(world, () =>
+        {
+            var texts = documents.Select(prompts.Target).ToList();
+            return (texts, texts.Select((t, i) => prompts.Rolling(t, documents[i])).ToList());
+        });
         using var scorer = new LogLikelihoodScorer(lm, options.BatchTokens);
-        var scores = scorer.ScoreRolling(tokens);
+        var scores = scorer.ScoreRolling(tokens, world);
         return documents.Select((doc, d) => new TaskSample
         {
             Document = d, Line = doc.Line, Target = texts[d], LogLikelihoods = [scores[d].Sum], Tokens = scores[d].Tokens,
@@ -101,28 +116,37 @@ public static class TaskRunner
         }).ToList();
     }
 
-    static List<TaskSample> Generate(TaskSpec task, LoadedModel model, TaskPrompts prompts, List<TaskDocument> documents, List<TaskDocument>? pool, TaskRunOptions options)
+    static List<TaskSample> Generate(TaskSpec task, LoadedModel model, TaskPrompts prompts, List<TaskDocument> documents, List<TaskDocument>? pool, TaskRunOptions options, Communicator? world)
     {
+        int rank = world?.Rank ?? 0, ranks = world?.Size ?? 1;
         int window = model.Model.Config.MaxPositions;
         using var engine = new InferenceEngine(model, new EngineOptions { Parallel = options.Parallel, QueueCapacity = Math.Max(256, documents.Count + 1), ContextLength = window });
         var runs = new List<Task<GenerationResult[]>>();
-        var targets = new List<string>();
+        var ours = new List<int>();
+        // Every rank reads every document (so a bad one stops all ranks alike), then generates its own share.
+        var (targets, prompted) = RankedScoring.Prepared(world, () =>
+            (documents.Select(prompts.Target).ToList(), documents.Select((doc, d) => prompts.Encode(prompts.Context(doc, d, pool ?? documents, pool is null, options))).ToList()));
         for (int d = 0; d < documents.Count; d++)
         {
-            var doc = documents[d];
-            int[] prompt = prompts.Encode(prompts.Context(doc, d, pool ?? documents, pool is null, options));
+            // Documents are dealt round-robin; a sequence's greedy tokens do not depend on what shares its steps (the
+            // engine keeps each step within the batch-invariant rows), so the answers are the single process's.
+            if (d % ranks != rank) continue;
+            ours.Add(d);
+            int[] prompt = prompted[d];
             int maxTokens = Math.Min(task.MaxTokens, window - 1);
             if (prompt.Length + maxTokens > window) prompt = prompt[^(window - maxTokens)..];   // the oldest tokens go
-            targets.Add(prompts.Target(doc));
             runs.Add(engine.Submit(new GenerationRequest
             {
                 Prompt = prompt, MaxTokens = maxTokens, StopStrings = prompts.Until, Sampling = new SamplingOptions { Temperature = 0 },
             }).CollectAsync());
         }
         var results = Task.WhenAll(runs).GetAwaiter().GetResult();
+        var answers = new string[documents.Count];
+        for (int i = 0; i < ours.Count; i++) answers[ours[i]] = results[i][0].Text.ToString();
+        if (ranks > 1) answers = RankedScoring.GatherAnswers(world!, documents.Count, ours.Select(d => (d, answers[d])).ToList());
         return documents.Select((doc, d) => new TaskSample
         {
-            Document = d, Line = doc.Line, Target = targets[d], Answer = results[d][0].Text.ToString(),
+            Document = d, Line = doc.Line, Target = targets[d], Answer = answers[d],
         }).ToList();
     }
 
