@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Cli;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Cli.Verbs;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
+using Lathe.Distributed;
 using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;

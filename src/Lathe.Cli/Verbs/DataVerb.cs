@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Lathe.Data;
 using Lathe.IO;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Cli.Verbs;
 

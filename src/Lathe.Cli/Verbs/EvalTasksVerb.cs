@@ -3,7 +3,7 @@ using System.Diagnostics;
 using Lathe.Evaluation.Tasks;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Cli.Verbs;
 

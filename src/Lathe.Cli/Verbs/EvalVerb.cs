@@ -5,7 +5,7 @@ using System.Text.Json;
 using Lathe.Evaluation;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Cli.Verbs;
 

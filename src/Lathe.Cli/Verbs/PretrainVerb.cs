@@ -3,6 +3,7 @@ using System.CommandLine;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
+using Lathe.Distributed;
 using Lathe.Training.Distributed;
 
 namespace Lathe.Cli.Verbs;
@@ -84,7 +85,7 @@ internal static class PretrainVerb
         var distributed = parallel?.Join();
         int ranks = distributed?.World.Size ?? 1;
         if (resume && !explicitOptions.Contains("batch-size")) options = Rebatch(options, savedRanks, ranks);
-        var (train, validation) = JobFence.Run(distributed?.World ?? Lathe.Training.Distributed.SingleProcess.Instance, () =>
+        var (train, validation) = JobFence.Run(distributed?.World ?? SingleProcess.Instance, () =>
         {
             var source = setup.CreateBatchSource(options);
             long perStep = (long)ranks * options.BatchSize * options.GradAccum;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Lathe.Tokenizers;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Data;
 

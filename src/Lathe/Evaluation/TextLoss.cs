@@ -1,7 +1,7 @@
 using System.Text;
 using Lathe.Inference;
 using Lathe.Training;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Evaluation;
 

@@ -4,6 +4,7 @@ using Lathe.Data;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
+using Lathe.Distributed;
 using Lathe.Training.Distributed;
 using Lathe.Training.Objectives;
 using Lathe.Tuning;

@@ -11,6 +11,7 @@ namespace Lathe.Tests.Cli;
 /// <summary>`mpirun -np K lathe eval tasks` and `eval loss`: the requests are split over the ranks and the results
 /// document and samples are the single process's byte for byte (apart from the timing field); `eval loss` agrees to
 /// the last few bits (its sum is added in rank order). K = 2, and K = 3 over Open MPI's TCP transport (an uneven split).</summary>
+[Collection("mpirun")]
 public sealed class DistributedEvalCliTests : IDisposable
 {
     readonly LatheProcess _cli = new();
@@ -115,43 +116,13 @@ public sealed class DistributedEvalCliTests : IDisposable
     }
 }
 
-/// <summary>Runs `mpirun --oversubscribe -np K dotnet Lathe.Cli.dll args…` in a <see cref="LatheProcess"/>'s folder, as
-/// root if need be (Open MPI refuses root without its two environment variables). A machine without mpirun fails the
-/// test with a message saying so: CI installs Open MPI, and a skipped distributed test would hide a broken job.</summary>
+/// <summary>The distributed CLI tests' shorthand for <see cref="LatheProcess.RunMpi"/>; <c>tcp</c> forces Open MPI's TCP
+/// transport over the loopback interface.</summary>
 internal static class MpiRun
 {
-    static string Cli => Path.Combine(AppContext.BaseDirectory, "Lathe.Cli.dll");
-
-    static string Launcher()
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-            if (File.Exists(Path.Combine(dir, "mpirun"))) return Path.Combine(dir, "mpirun");
-        Assert.Fail("mpirun is not on PATH: these tests need Open MPI (apt-get install openmpi-bin libopenmpi-dev)");
-        return "";
-    }
-
-    /// <summary>Exit code, stdout and stderr of the job; <paramref name="tcp"/> forces the TCP transport (btl tcp,self).</summary>
-    public static (int Code, string Stdout, string Stderr) Run(LatheProcess lathe, int ranks, bool tcp, params string[] args)
-    {
-        var psi = new ProcessStartInfo(Launcher())
-        {
-            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = lathe.Folder,
-        };
-        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        // mpirun hands rank 0 a pseudo-terminal, and .NET's console then writes the terminal's keypad-mode escape first.
-        psi.Environment["TERM"] = "dumb";
-        foreach (string a in (string[])["--oversubscribe", "-np", ranks.ToString()]) psi.ArgumentList.Add(a);
-        if (tcp) foreach (string a in (string[])["--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"]) psi.ArgumentList.Add(a);
-        psi.ArgumentList.Add("dotnet");
-        psi.ArgumentList.Add(Cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(180_000)) { p.Kill(entireProcessTree: true); throw new TimeoutException($"mpirun -np {ranks} lathe {string.Join(' ', args)} did not finish in 180 s"); }
-        return (p.ExitCode, output, err.Result);
-    }
+    /// <summary>Exit code, stdout and stderr of the job.</summary>
+    public static (int Code, string Stdout, string Stderr) Run(LatheProcess lathe, int ranks, bool tcp, params string[] args) =>
+        lathe.RunMpi(ranks, tcp ? ["--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"] : [], args);
 
     /// <summary>Runs the job and asserts exit code 0; returns its stdout.</summary>
     public static string Ok(LatheProcess lathe, int ranks, bool tcp, params string[] args)

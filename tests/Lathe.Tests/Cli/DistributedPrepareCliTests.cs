@@ -6,6 +6,7 @@ namespace Lathe.Tests.Cli;
 /// shards, manifest.json, tokenizer.json and stats.json (apart from its timing field) are the single process's byte for
 /// byte — with exact and near duplicates across the ranks' shares, rejected documents and several batches and shards.
 /// A folder rank 0 refuses, or a broken corpus line, stops every rank with one line.</summary>
+[Collection("mpirun")]
 public sealed class DistributedPrepareCliTests : IDisposable
 {
     readonly LatheProcess _cli = new();

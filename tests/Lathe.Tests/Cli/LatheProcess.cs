@@ -41,7 +41,8 @@ internal sealed class LatheProcess : IDisposable
     /// root, as CI does), with a time limit after which the whole job is killed.</summary>
     public (int Code, string Stdout, string Stderr) RunMpi(int ranks, string[] mpiOptions, string[] args, IDictionary<string, string>? env = null, int timeoutSeconds = 240)
     {
-        Assert.True(File.Exists("/usr/bin/mpirun"), "mpirun is missing: the distributed tests need Debian's openmpi-bin (scripts/test installs it)");
+        Assert.True((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "mpirun"))),
+            "mpirun is not on PATH: the distributed tests need Open MPI (scripts/test installs Debian's openmpi-bin and libopenmpi-dev)");
         var psi = new ProcessStartInfo("mpirun")
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = Folder,
@@ -49,6 +50,8 @@ internal sealed class LatheProcess : IDisposable
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         psi.Environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1";
+        // mpirun hands rank 0 a pseudo-terminal, and .NET's console would then start with the terminal's keypad escape.
+        psi.Environment["TERM"] = "dumb";
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         foreach (var a in mpiOptions) psi.ArgumentList.Add(a);

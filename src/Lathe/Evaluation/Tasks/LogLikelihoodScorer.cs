@@ -3,7 +3,7 @@ using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 using Tensor = Lathe.Tensors.Tensor;
 
 namespace Lathe.Evaluation.Tasks;

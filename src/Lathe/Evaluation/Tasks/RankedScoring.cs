@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Evaluation.Tasks;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Lathe.Inference;
-using Lathe.Training.Distributed;
+using Lathe.Distributed;
 
 namespace Lathe.Evaluation.Tasks;
 

@@ -1,3 +1,4 @@
+using Lathe.Distributed;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;

@@ -1,3 +1,4 @@
+using Lathe.Distributed;
 namespace Lathe.Training.Distributed;
 
 /// <summary>How a trainer spreads over a job's ranks: the world, whether AdamW's state is sharded over the ranks

@@ -1,3 +1,4 @@
+using Lathe.Distributed;
 using Lathe.Models;
 
 namespace Lathe.Training.Distributed;

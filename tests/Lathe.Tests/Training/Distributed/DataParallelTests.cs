@@ -3,6 +3,7 @@ using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 using Lathe.Tests.Tuning;
 using Lathe.Training;
+using Lathe.Distributed;
 using Lathe.Training.Distributed;
 using Lathe.Training.Objectives;
 using Lathe.Tuning;

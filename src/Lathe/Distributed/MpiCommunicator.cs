@@ -1,4 +1,4 @@
-namespace Lathe.Training.Distributed;
+namespace Lathe.Distributed;
 
 /// <summary>The job mpirun launched, over MPI_COMM_WORLD. MPI is initialised with MPI_THREAD_FUNNELED: the thread
 /// that created the communicator makes every MPI call (the compute pool's workers never do). Errors keep MPI's

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Lathe.Training.Distributed;
+namespace Lathe.Distributed;
 
 /// <summary>Our binding to Open MPI's C library (Debian's libopenmpi3: libmpi.so.40), resolved at run time so a
 /// single process never needs it installed. Only the calls Lathe uses: init/finalize, rank and size, all-reduce,

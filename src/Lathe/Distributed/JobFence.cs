@@ -1,4 +1,4 @@
-namespace Lathe.Training.Distributed;
+namespace Lathe.Distributed;
 
 /// <summary>Thrown on every rank at once when a <see cref="JobFence"/> finds that some rank failed: every rank can
 /// stop cleanly (MPI_Finalize) because none is left inside a collective.</summary>

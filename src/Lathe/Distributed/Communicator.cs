@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Lathe.Training.Distributed;
+namespace Lathe.Distributed;
 
 /// <summary>A pending non-blocking collective. <see cref="Communicator.Test"/> or <see cref="Communicator.Wait"/>
 /// completes it; a completed (or never started) request is <see cref="Done"/>.</summary>

@@ -1,4 +1,4 @@
-namespace Lathe.Training.Distributed;
+namespace Lathe.Distributed;
 
 /// <summary>The job this process belongs to. A process that mpirun (or Slurm's srun with PMIx) launched joins the
 /// MPI job on first use of <see cref="World"/>; any other process is a one-rank job and never loads an MPI library.</summary>
