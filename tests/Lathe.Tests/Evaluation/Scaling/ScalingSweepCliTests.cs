@@ -15,12 +15,7 @@ public sealed class ScalingSweepCliTests : IDisposable
     [Fact]
     public void A_plan_is_swept_resumed_and_fitted()
     {
-        string chapters = Path.Combine(Peers.Datasets, "moby-dick", "data");
-        var corpus = new StringBuilder();
-        for (int n = 1; n <= 4; n++) corpus.Append(File.ReadAllText(Path.Combine(chapters, $"chapter_{n}.txt"))).Append("\n\n");
-        File.WriteAllText(_cli.PathOf("corpus.txt"), corpus.ToString());
-        _cli.RunOk("tokenizer", "train", "--vocab", "300", "--input", "corpus.txt", "--output", "tok.json");
-        _cli.RunOk("data", "prepare", "--source", "corpus.txt", "--out", "data", "--tokenizer", "tok.json", "--min-words", "5", "--threads", "1");
+        _cli.PrepareMobyDick(chapters: 4, vocab: 300);
         foreach (var (name, width) in new[] { ("c1", 8), ("c2", 16), ("c3", 24) })
             File.WriteAllText(_cli.PathOf(name + ".json"), $$"""{ "model_type": "gpt2", "vocab_size": 300, "n_positions": 32, "n_embd": {{width}}, "n_layer": 1, "n_head": 2 }""");
         _cli.RunOk("eval", "scaling", "plan", "--budget-minutes", "0.2", "--tokens-per-second", "40000", "--measured-on", "c2.json",

@@ -17,17 +17,19 @@ public sealed class EvalTasksCliTests : IDisposable
     readonly LatheProcess _cli = new();
     public void Dispose() => _cli.Dispose();
 
-    const string Corpus = "the whale swam east. the ship sailed west. paris is the capital of france. rome is the capital of italy. " +
+    internal const string Corpus = "the whale swam east. the ship sailed west. paris is the capital of france. rome is the capital of italy. " +
         "two plus two is four. three plus four is seven. spam offers money now. ham says see you at lunch.";
 
-    // A small GPT-2 checkpoint with a BPE tokenizer learned from the corpus (random weights: the metrics are checked
-    // for consistency, not for skill).
-    string Checkpoint()
+    string Checkpoint() => Checkpoint(_cli, 96);
+
+    /// <summary>A small GPT-2 checkpoint in <paramref name="cli"/>'s folder ("model") with a BPE tokenizer learned from
+    /// <see cref="Corpus"/> (random weights: the metrics are checked for consistency, not for skill).</summary>
+    internal static string Checkpoint(LatheProcess cli, int positions)
     {
-        string dir = _cli.PathOf("model"), tok = _cli.PathOf("tokenizer.json");
+        string dir = cli.PathOf("model"), tok = cli.PathOf("tokenizer.json");
         var tokenizer = new BpeTrainer(300, ["<|endoftext|>"], minFrequency: 1).Train([Corpus]);
         tokenizer.Save(tok);
-        var model = CausalLM.Create(new ModelConfig { ModelType = "gpt2", VocabSize = 300, MaxPositions = 96, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 }, 11);
+        var model = CausalLM.Create(new ModelConfig { ModelType = "gpt2", VocabSize = 300, MaxPositions = positions, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 }, 11);
         Lathe.Formats.Checkpoint.SaveModel(dir, model, tok);
         return dir;
     }

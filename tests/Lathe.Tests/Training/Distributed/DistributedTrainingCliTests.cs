@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using Lathe.Tests.Cli;
-using Lathe.Tests.Data;
 
 namespace Lathe.Tests.Training.Distributed;
 
@@ -20,15 +18,7 @@ public class DistributedTrainingCliTests
     static readonly string[] Run100 = ["pretrain", "--config", "gpt2-tiny", "--data", "data", "--block-size", "32", "--eval-every", "50", "--checkpoint-every", "50",
         "--threads", "1", "--warmup", "5", "--lr", "1e-3", "--steps", "100"];
 
-    static void Corpus(LatheProcess lathe)
-    {
-        string chapters = Path.Combine(Peers.Datasets, "moby-dick", "data");
-        var sb = new StringBuilder();
-        for (int n = 1; n <= 4; n++) sb.Append(File.ReadAllText(Path.Combine(chapters, $"chapter_{n}.txt"))).Append("\n\n");
-        File.WriteAllText(lathe.PathOf("corpus.txt"), sb.ToString());
-        lathe.RunOk("tokenizer", "train", "--vocab", "400", "--input", "corpus.txt", "--output", "tok.json");
-        lathe.RunOk("data", "prepare", "--source", "corpus.txt", "--out", "data", "--tokenizer", "tok.json", "--min-words", "5", "--threads", "1");
-    }
+    static void Corpus(LatheProcess lathe) => lathe.PrepareMobyDick(chapters: 4, vocab: 400);
 
     static Dictionary<int, JsonElement> Metrics(LatheProcess lathe, string run) =>
         File.ReadLines(lathe.PathOf(Path.Combine(run, "metrics.jsonl"))).Select(l => JsonDocument.Parse(l).RootElement)
