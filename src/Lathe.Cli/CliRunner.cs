@@ -8,13 +8,14 @@ public sealed class UserInputException(string message) : Exception(message);
 
 internal static class CliRunner
 {
-    /// <summary>Where error lines go: the process's stderr, even on a rank whose ordinary output is silenced.</summary>
-    static readonly TextWriter s_errors = Console.Error;
+    /// <summary>Where error lines go: the stderr the run started with, even on a rank whose ordinary output is silenced.</summary>
+    static TextWriter s_errors = Console.Error;
 
     public static int Run(Command root, string[] args)
     {
         // In an mpirun job only rank 0 prints progress and results (every rank runs the same verb); the other ranks keep
         // their stderr for errors of their own.
+        s_errors = Console.Error;
         if (Job.LauncherRank != 0)
         {
             Console.SetOut(TextWriter.Null);
