@@ -8,7 +8,7 @@
 # One JSON line per round (tokens/s of each, counting all ranks; Lathe-2-ranks over PyTorch DDP and over PyTorch ZeRO;
 # each side's comm_wait_ms_per_step), then one per preset with the median/min/max ratios. A run that fails or prints no
 # JSON counts as null and the rounds go on. Usage: scripts/bench/train-ddp-compare.sh [rounds] [presets...]
-# (default: 5 S M)
+# (default: 5 S M). Each row carries the 1-minute load average at its end: the figures mean little if it is far above 2.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=${1:-5}
@@ -26,7 +26,8 @@ for ((r = 1; r <= rounds; r++)); do
     single=$(last "$here/lathe" bench train --preset "$p" --threads 2 --steps 12)
     ddp=$(last "${mpi[@]}" "${peer[@]}" --preset "$p" --threads 1 --steps 10)
     zero=$(last "${mpi[@]}" "${peer[@]}" --preset "$p" --threads 1 --steps 10 --zero)
-    python3 - "$p" "$r" "$ranks" "$single" "$ddp" "$zero" <<'PY' | tee -a "$log"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    python3 - "$p" "$r" "$ranks" "$single" "$ddp" "$zero" "$load" <<'PY' | tee -a "$log"
 import json, sys
 def parse(s):
     try:
@@ -45,7 +46,7 @@ print(json.dumps({"bench": "train-ddp-compare", "preset": sys.argv[1], "round": 
     "lathe_single_tokens_per_s": tps(b), "pytorch_ddp_tokens_per_s": tps(c), "pytorch_zero_tokens_per_s": tps(d),
     "ratio_vs_ddp": ratio(a, c), "ratio_vs_zero": ratio(a, d), "lathe_ranks_vs_single": ratio(a, b),
     "lathe_comm_wait_ms_per_step": wait(a), "pytorch_ddp_comm_wait_ms_per_step": wait(c),
-    "pytorch_zero_comm_wait_ms_per_step": wait(d)}))
+    "pytorch_zero_comm_wait_ms_per_step": wait(d), "load_1m": float(sys.argv[7])}))
 PY
   done
 done

@@ -154,7 +154,7 @@ def main():
     ap.add_argument("--bucket-mb", type=float, default=25.0)
     ap.add_argument("--zero", action="store_true", help="ZeroRedundancyOptimizer(AdamW) instead of AdamW")
     ap.add_argument("--port", type=int, default=29511)
-    ap.add_argument("--probe", type=int, default=2, help="pairs of untimed probe steps (sync vs no_sync backward) after timing")
+    ap.add_argument("--probe", type=int, default=4, help="pairs of untimed probe steps (sync vs no_sync backward) after timing")
     ap.add_argument("--builtin", action="store_true", help="DDP's built-in C++ all-reduce instead of the timing hook")
     ap.add_argument("--check", action="store_true", help="check that DDP averages and the ranks end with the same parameters")
     a = ap.parse_args()
@@ -222,10 +222,10 @@ def main():
 
     # Probe pairs: the same batch's backward without and with the gradient all-reduce, ranks aligned before each.
     probe_extra = []
-    for _ in range(a.probe):
+    for k in range(a.probe):
         x, y = make_batch(gen, p)
-        pair = []
-        for synced in (False, True):
+        pair = {}
+        for synced in ((False, True) if k % 2 == 0 else (True, False)):  # alternate the order
             opt.zero_grad(set_to_none=False)
             if synced:
                 loss = ddp(x, y)
@@ -238,8 +238,8 @@ def main():
                     dist.barrier()
                     t = time.perf_counter()
                     loss.backward()
-            pair.append(time.perf_counter() - t)
-        probe_extra.append(pair[1] - pair[0])
+            pair[synced] = time.perf_counter() - t
+        probe_extra.append(pair[True] - pair[False])
     opt.zero_grad(set_to_none=False)
 
     if a.check:
