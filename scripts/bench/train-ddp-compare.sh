@@ -7,7 +7,7 @@
 #   (d) the same with --zero                                          (PyTorch DDP + ZeroRedundancyOptimizer)
 # One JSON line per round (tokens/s of each, counting all ranks; Lathe-2-ranks over PyTorch DDP and over PyTorch ZeRO;
 # each side's comm_wait_ms_per_step), then one per preset with the median/min/max ratios. A run that fails or prints no
-# JSON counts as null and the rounds go on. Usage: scripts/bench/train-ddp-compare.sh [rounds] [presets...]
+# JSON counts as null and the rounds go on; LATHE_RANKS=0 skips (a) (for a Lathe without MPI support). Usage: scripts/bench/train-ddp-compare.sh [rounds] [presets...]
 # (default: 5 S M). Each row carries the 1-minute load average at its end: the figures mean little if it is far above 2.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,7 +22,8 @@ last() { { timeout -k 10 900 "$@" 2>/dev/null || true; } | tail -1; }  # a hung 
 log=$(mktemp)
 for ((r = 1; r <= rounds; r++)); do
   for p in "${presets[@]}"; do
-    ranks=$(last "${mpi[@]}" "$here/lathe" bench train --preset "$p" --threads 1 --steps 12)
+    ranks=''
+    [ "${LATHE_RANKS:-1}" != 0 ] && ranks=$(last "${mpi[@]}" "$here/lathe" bench train --preset "$p" --threads 1 --steps 12)
     single=$(last "$here/lathe" bench train --preset "$p" --threads 2 --steps 12)
     ddp=$(last "${mpi[@]}" "${peer[@]}" --preset "$p" --threads 1 --steps 10)
     zero=$(last "${mpi[@]}" "${peer[@]}" --preset "$p" --threads 1 --steps 10 --zero)
