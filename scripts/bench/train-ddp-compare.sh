@@ -6,9 +6,10 @@
 #   (c) mpirun -np 2 --bind-to core train-ddp-torch.py --threads 1    (PyTorch DDP, 2 ranks × 1 thread)
 #   (d) the same with --zero                                          (PyTorch DDP + ZeroRedundancyOptimizer)
 # One JSON line per round (tokens/s of each, counting all ranks; Lathe-2-ranks over PyTorch DDP and over PyTorch ZeRO;
-# each side's comm_wait_ms_per_step), then one per preset with the median/min/max ratios. A run that fails or prints no
-# JSON counts as null and the rounds go on; LATHE_RANKS=0 skips (a) (for a Lathe without MPI support). Usage: scripts/bench/train-ddp-compare.sh [rounds] [presets...]
-# (default: 5 S M). Each row carries the 1-minute load average at its end: the figures mean little if it is far above 2.
+# each side's comm_wait_ms_per_step, the 1-minute load average), then one per preset with the median/min/max ratios.
+# A run that fails, hangs or prints no JSON counts as null and the rounds go on; so does an (a) whose line lacks
+# "ranks": 2 (a Lathe without MPI support runs two single-process benches); LATHE_RANKS=0 skips (a).
+# Usage: scripts/bench/train-ddp-compare.sh [rounds] [presets...]   (default: 5 S M)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=${1:-5}
