@@ -84,6 +84,7 @@ class Clock:
         self.last_ready = None  # perf_counter when the last bucket was handed to the all-reduce
         self.in_flight = 0.0  # sum over buckets of (all-reduce done − bucket ready), overlapped or not
         self.zero_sync = 0.0  # ZeroRedundancyOptimizer._sync_params time
+        self.buckets = []  # element counts of the buckets, in the order they became ready
 
 
 def timed_allreduce_hook(clock, bucket):
@@ -91,6 +92,7 @@ def timed_allreduce_hook(clock, bucket):
     t_ready = time.perf_counter()
     clock.last_ready = t_ready
     buf = bucket.buffer()
+    clock.buckets.append(buf.numel())
     buf.div_(dist.get_world_size())
     fut = dist.all_reduce(buf, async_op=True).get_future()
 
@@ -202,7 +204,7 @@ def main():
         check_averaging(ddp, model, gen, p, rank, world)
 
     B, T = p["B"], p["T"]
-    times, waits, flights = [], [], []
+    times, waits, flights, buckets = [], [], [], []
     for i in range(a.warmup + a.steps):
         x, y = make_batch(gen, p)
         t0 = time.perf_counter()
@@ -219,6 +221,7 @@ def main():
             grad_wait = (t_bwd - clock.last_ready) if clock.last_ready is not None and world > 1 else 0.0
             waits.append(grad_wait + clock.zero_sync)
             flights.append(clock.in_flight)
+            buckets = list(clock.buckets)
 
     # Probe pairs: the same batch's backward without and with the gradient all-reduce, ranks aligned before each.
     probe_extra = []
@@ -270,6 +273,7 @@ def main():
         if a.builtin:
             wait_ms = (probe_ms or 0.0) + (statistics.median(wait_t.tolist()) * 1e3 if a.zero else 0.0)
         print(json.dumps({"peer_detail": "pytorch " + torch.__version__ + " gloo DDP", "comm_hook": not a.builtin, "bucket_mb": a.bucket_mb,
+                          "buckets_mb_in_ready_order": [round(b * 4 / 2**20, 2) for b in buckets],
                           "comm_wait_ms_per_rank": [round(t.item() * 1e3, 3) for t in every_wait],
                           "allreduce_in_flight_ms_per_step": round(statistics.median(flight_t.tolist()) * 1e3, 3),
                           "probe_backward_extra_ms": None if probe_ms is None else round(probe_ms, 3),
