@@ -333,6 +333,7 @@ public sealed class Trainer : IDisposable
     public void VerifyReplicas()
     {
         if (_dp is null) return;
+        _world.CheckAgreement("the model config", System.Text.Json.JsonSerializer.Serialize(_model.Config));
         _world.CheckAgreement("the training options", System.Text.Json.JsonSerializer.Serialize(Options) + $" step {Step} data position {_train.Position}");
         _world.CheckAgreement("the model's weights (fingerprint)", $"{_dp.WeightsFingerprint():x16} over {Trainable.Count} parameters");
     }

@@ -37,7 +37,8 @@ public sealed unsafe class DataParallel : IBackwardObserver, IDisposable
     public bool ShardOptimizer { get; }
     /// <summary>Floats of optimizer state (both moments) this rank holds.</summary>
     public long OptimizerFloats { get; }
-    /// <summary>Seconds the last step's compute thread spent blocked waiting for collectives (what overlap did not hide).</summary>
+    /// <summary>Seconds the last step's compute thread spent blocked waiting for collectives (what overlap did not hide):
+    /// the gradient buckets still in flight when the backward ended, and (ZeRO) the parameters' all-gather.</summary>
     public double LastWaitSeconds { get; private set; }
     public Communicator World => _world;
     public int BucketCount => _buckets.Length;
@@ -219,9 +220,12 @@ public sealed unsafe class DataParallel : IBackwardObserver, IDisposable
             }
             b.Request = _world.StartAllGather(null, b.Piece * sizeof(float), b.Buffer.Data);
         }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var b in _buckets) _world.Wait(ref b.Request);
+        // The all-gather overlaps nothing: all of its time is waiting, counted with the backward's.
+        LastWaitSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         foreach (var b in _buckets)
         {
-            _world.Wait(ref b.Request);
             for (int j = 0; j < b.Params.Length; j++)
             {
                 var p = _params[b.Params[j]].Value;
