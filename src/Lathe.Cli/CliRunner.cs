@@ -31,6 +31,14 @@ internal static class CliRunner
             return 2;
         }
         int code;
+        if (Job.LauncherSize > 1 && !SpreadsOverRanks(parsed.CommandResult.Command))
+        {
+            // K copies of a one-process verb would each do the whole job into the same files.
+            if (Job.LauncherRank == 0)
+                s_errors.WriteLine($"lathe: `{VerbPath(parsed.CommandResult.Command)}` runs as one process, not over {Job.LauncherSize} ranks; run it without mpirun " +
+                    $"(verbs that spread over ranks: {string.Join(", ", RankedVerbs.Order())})");
+            return 2;
+        }
         try
         {
             // Our handler below turns exceptions into one-line messages and exit codes, not the library's stack trace.
@@ -74,6 +82,21 @@ internal static class CliRunner
         s_errors.WriteLine(world.IsRoot ? message : $"lathe: rank {world.Rank}: {message["lathe: ".Length..]}");
         world.Abort(code);
         return code;
+    }
+
+    /// <summary>The verbs that split their work over mpirun's ranks (each joins the job itself); any other verb launched
+    /// with more than one rank is refused in one line.</summary>
+    internal static readonly HashSet<string> RankedVerbs =
+        ["pretrain", "finetune", "align reward", "align dpo", "eval tasks", "eval loss", "data prepare", "bench train", "bench comm"];
+
+    static bool SpreadsOverRanks(Command command) => RankedVerbs.Contains(VerbPath(command));
+
+    // "eval tasks" for the command `lathe eval tasks`.
+    static string VerbPath(Command command)
+    {
+        var names = new List<string>();
+        for (var c = command; c is not null && c.Parents.FirstOrDefault() is Command parent; c = parent) names.Insert(0, c.Name);
+        return string.Join(' ', names);
     }
 
     // Errors that describe the caller's input rather than a fault of ours.

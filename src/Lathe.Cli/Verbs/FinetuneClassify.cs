@@ -74,6 +74,8 @@ internal static class FinetuneClassify
     public static int Run(string modelPath, string dataPath, string runDir, bool resume, TuningOptions tuning, double heldOutFraction,
         TrainingOptions training, double epochs, int threads, bool stepsGiven, bool blockGiven)
     {
+        if (Lathe.Distributed.Job.LauncherSize > 1)
+            throw new UserInputException("finetune --task classify runs as one process, not over mpirun's ranks; run it without mpirun");
         ComputePool.SetSharedThreads(threads);
         if (!Supported.Contains(tuning.Method))
             throw new UserInputException($"--method: '{tuning.Method}' is not supported for --task classify (BERT); use {string.Join(", ", Supported)}");

@@ -19,6 +19,12 @@ public static class Job
         int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") ?? Environment.GetEnvironmentVariable("PMIX_RANK")
             ?? Environment.GetEnvironmentVariable("PMI_RANK"), out int r) ? r : 0;
 
+    /// <summary>The launcher's rank count before MPI is initialised (Open MPI's OMPI_COMM_WORLD_SIZE, PMI_SIZE, Slurm's
+    /// SLURM_NTASKS), or 1 when not launched by one or it does not say.</summary>
+    public static int LauncherSize =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") ?? Environment.GetEnvironmentVariable("PMI_SIZE")
+            ?? (LaunchedByMpi ? Environment.GetEnvironmentVariable("SLURM_NTASKS") : null), out int n) && n > 0 ? n : 1;
+
     /// <summary>The job's communicator: MPI_COMM_WORLD under a launcher, else <see cref="SingleProcess"/>.</summary>
     public static Communicator World => s_world ??= LaunchedByMpi ? MpiCommunicator.Initialize() : SingleProcess.Instance;
 

@@ -135,6 +135,18 @@ public class DistributedTrainingCliTests
     }
 
     [Fact]
+    public void A_verb_that_runs_as_one_process_is_refused_under_mpirun_rather_than_run_k_times()
+    {
+        using var lathe = new LatheProcess();
+        var (code, _, stderr) = lathe.RunMpi(2, [], ["demo", "--out", "d"]);
+        Assert.Equal(2, code);
+        var ours = stderr.Split('\n').Where(l => l.Contains("lathe: ")).ToArray();
+        Assert.True(ours.Length == 1, stderr);
+        Assert.StartsWith("lathe: `demo` runs as one process, not over 2 ranks", ours[0]);
+        Assert.False(Directory.Exists(lathe.PathOf("d")));
+    }
+
+    [Fact]
     public void Launched_by_mpirun_without_a_loadable_mpi_library_is_one_line_and_exit_2()
     {
         using var lathe = new LatheProcess();
