@@ -22,8 +22,8 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
     /// tokens (0 = the model's context), <paramref name="batchSize"/> windows per forward pass.</summary>
     /// <exception cref="ArgumentException">The text has fewer than two tokens, or a size is out of range.</exception>
     /// <remarks>With a <paramref name="world"/> of K ranks (each calling this with the same text) batch b is scored by
-    /// rank b mod K and the ranks' sums are added in rank order: the token count is exact, the loss agrees with one
-    /// process's to a few units in the last place (its sum is added in another order).</remarks>
+    /// rank b mod K; the batches' sums are gathered and added in batch order, as one process adds them, so the result is
+    /// one process's bit for bit.</remarks>
     public static TextLoss Measure(LoadedModel model, byte[] utf8, int batchSize, int blockSize = 0, Communicator? world = null)
     {
         if (batchSize <= 0) throw new ArgumentException($"batch size {batchSize} must be positive.");
@@ -44,11 +44,27 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
         }
         if (ids.Length < 2) throw new ArgumentException($"the text has {ids.Length} token(s); scoring needs at least two.");
         world ??= SingleProcess.Instance;
-        var (mine, tokens) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1), rank: world.Rank, ranks: world.Size);
-        Span<double> totals = [mine, tokens];
-        world.SumInRankOrder(totals);
-        double sum = totals[0];
-        long count = (long)totals[1];
+        var scored = new List<(int Batch, double Sum)>();
+        var (sum, count) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1), rank: world.Rank, ranks: world.Size,
+            onBatch: world.Size > 1 ? (b, s) => scored.Add((b, s)) : null);
+        if (world.Size > 1)
+        {
+            Span<double> tokens = [count];
+            world.SumInRankOrder(tokens);
+            count = (long)tokens[0];
+            var packed = new byte[scored.Count * 12];
+            for (int i = 0; i < scored.Count; i++)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(packed.AsSpan(12 * i), scored[i].Batch);
+                System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(packed.AsSpan(12 * i + 4), scored[i].Sum);
+            }
+            var all = new SortedDictionary<int, double>();
+            foreach (var part in world.AllGatherBytes(packed))
+                for (int i = 0; i + 12 <= part.Length; i += 12)
+                    all[System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(i))] = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(part.AsSpan(i + 4));
+            sum = 0;
+            foreach (double s in all.Values) sum += s;   // batch order: the single process's additions
+        }
         // The first token is context only: its bytes (none for BOS) are not predicted.
         long bytes = Math.Max(1, utf8.Length - model.Tokenizer.DecodeBytes([ids[0]]).Length);
         return new TextLoss(count, sum / count, sum / Math.Log(2) / bytes);

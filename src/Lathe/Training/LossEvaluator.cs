@@ -18,8 +18,9 @@ public static class LossEvaluator
     /// <paramref name="objective"/> null scores the model's pre-training objective.</summary>
     /// <remarks>With <paramref name="ranks"/> &gt; 1 this rank scores only batches rank, rank + ranks, … (the tail counts
     /// as one batch); the caller adds the ranks' sums.</remarks>
+    /// <param name="onBatch">Hears each scored batch's index and loss sum (so ranks can add their batches in batch order).</param>
     public static (double SumNats, long Tokens) Evaluate(LanguageModel model, ReadOnlySpan<int> tokens, int B, int T, int maxBatches = 0, Tape? tape = null,
-        ITrainingObjective? objective = null, int rank = 0, int ranks = 1)
+        ITrainingObjective? objective = null, int rank = 0, int ranks = 1, Action<int, double>? onBatch = null)
     {
         objective ??= PretrainingObjective.For(model);
         bool ownTape = tape is null;
@@ -41,7 +42,9 @@ public static class LossEvaluator
                 }
                 if (batches % ranks == rank)
                 {
-                    sum += Score(model, objective, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
+                    double score = Score(model, objective, inputs.AsSpan(0, rows * T), targets.AsSpan(0, rows * T), rows, T, (ulong)pos, tape);
+                    onBatch?.Invoke(batches, score);
+                    sum += score;
                     count += rows * T;
                 }
                 pos += rows * T;
@@ -50,7 +53,9 @@ public static class LossEvaluator
             int tail = predictable - pos;
             if (tail > 0 && (maxBatches <= 0 || batches < maxBatches) && batches % ranks == rank)
             {
-                sum += Score(model, objective, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
+                double score = Score(model, objective, tokens.Slice(pos, tail), tokens.Slice(pos + 1, tail), 1, tail, (ulong)pos, tape);
+                onBatch?.Invoke(batches, score);
+                sum += score;
                 count += tail;
             }
         }
