@@ -73,8 +73,7 @@ internal static class AlignDpoVerb
         if (training.BatchSize % 2 != 0) throw new UserInputException($"--batch-size: {training.BatchSize} must be even (a pair takes two rows)");
         if (resume)
         {
-            var saved = TrainerState.Load(Path.Combine(checkpoint!, Checkpoint.StateFile)).Options;
-            training = stepsGiven ? saved with { Steps = training.Steps } : saved;   // more steps: the schedule stretches to them
+            training = ResumedOptions.Read("dpo", checkpoint!, training, stepsGiven);
             if (AlignedModel.ReadSettings(runDir)?["dpo"] is JsonObject d)
             {
                 settings = new DpoSettings(d["beta"]!.GetValue<float>(), Enum.Parse<DpoLossType>(d["loss"]!.GetValue<string>()), d["label_smoothing"]!.GetValue<float>());

@@ -66,8 +66,7 @@ internal static class AlignRewardVerb
         if (training.BatchSize % 2 != 0) throw new UserInputException($"--batch-size: {training.BatchSize} must be even (a pair takes two rows)");
         if (resume)
         {
-            var saved = TrainerState.Load(Path.Combine(checkpoint!, Checkpoint.StateFile)).Options;
-            training = stepsGiven ? saved with { Steps = training.Steps } : saved;   // more steps: the schedule stretches to them
+            training = ResumedOptions.Read("reward", checkpoint!, training, stepsGiven);
         }
 
         // 1. Data first: every pair read and checked before the model is loaded.

@@ -101,8 +101,7 @@ internal static class FinetuneVerb
             checkpoint = Checkpoint.ResolveState(runDir);
             settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(Path.Combine(runDir, SettingsFile)))
                 ?? throw new InvalidDataException($"{Path.Combine(runDir, SettingsFile)}: empty");
-            var saved = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile)).Options;
-            training = stepsGiven ? saved with { Steps = training.Steps } : saved;   // more steps: the schedule stretches to them
+            training = ResumedOptions.Read("finetune", checkpoint, training, stepsGiven);
         }
         else if (Directory.Exists(Path.Combine(runDir, Checkpoint.Folder)))
             throw new UserInputException($"finetune: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");

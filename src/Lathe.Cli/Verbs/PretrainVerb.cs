@@ -58,19 +58,13 @@ internal static class PretrainVerb
     internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads,
         HashSet<string> explicitOptions, bool vocabSizeGiven, ParallelChoice? parallel = null)
     {
-        var requested = options;
         ComputePool.SetSharedThreads(threads);
         PretrainSetup setup;
         string? checkpoint = null;
-        int savedRanks = 1;
         if (resume)
         {
             checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"pretrain: --resume: no checkpoint in {runDir}");
-            var state = TrainerState.Load(Path.Combine(checkpoint, Checkpoint.StateFile));
-            var saved = state.Options;
-            savedRanks = state.Ranks;
-            options = explicitOptions.Contains("steps") ? saved with { Steps = options.Steps } : saved;
-            if (explicitOptions.Contains("batch-size")) options = options with { BatchSize = requested.BatchSize };
+            options = ResumedOptions.Read("pretrain", checkpoint, options, explicitOptions.Contains("steps"), explicitOptions.Contains("batch-size"));
             setup = PretrainSetup.ForResume(ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile)), dataDir, checkpoint);
         }
         else
@@ -84,7 +78,6 @@ internal static class PretrainVerb
         // Under mpirun the job starts here, after every local check: the ranks then agree on the data before training.
         var distributed = parallel?.Join();
         int ranks = distributed?.World.Size ?? 1;
-        if (resume && !explicitOptions.Contains("batch-size")) options = Rebatch(options, savedRanks, ranks);
         var (train, validation) = JobFence.Run(distributed?.World ?? SingleProcess.Instance, () =>
         {
             var source = setup.CreateBatchSource(options);
@@ -110,17 +103,6 @@ internal static class PretrainVerb
             $"{setup.Data.TrainTokens:N0} train / {setup.Data.ValidationTokens:N0} val tokens, " +
             $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{Ranks(trainer)}{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
         return Train(trainer, runDir);
-    }
-
-    /// <summary>A run checkpointed on <paramref name="savedRanks"/> ranks and resumed on <paramref name="ranks"/> keeps its
-    /// global batch (B · ranks rows per micro-batch), so it continues the same optimisation; --batch-size overrides.</summary>
-    internal static TrainingOptions Rebatch(TrainingOptions options, int savedRanks, int ranks)
-    {
-        if (savedRanks == ranks) return options;
-        long global = (long)options.BatchSize * savedRanks;
-        if (global % ranks != 0)
-            throw new UserInputException($"pretrain: --resume: the checkpoint's batch of {global} rows ({options.BatchSize} × {savedRanks} ranks) does not split over {ranks} ranks; pass --batch-size");
-        return options with { BatchSize = (int)(global / ranks) };
     }
 
     /// <summary>", × K ranks (ZeRO-1)" for a data-parallel run; empty otherwise.</summary>

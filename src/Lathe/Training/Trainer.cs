@@ -172,21 +172,22 @@ public sealed class Trainer : IDisposable
             {
                 var loss = _objective.Loss(_model, new TrainingBatch(_inputs, _targets, B, T, BatchSeed(Step, micro * ranks + rank), weights, extra));
                 float value = loss.Item();
+                float share = WeightShare(weights, B * T);
                 if (!float.IsFinite(value))
                 {
                     // Alone, stop now; in a job, every rank must learn of it at the same point (below).
                     if (_dp is null) throw new TrainingDivergedException($"training diverged: loss is {value} at step {Step + 1}; stopped, last good checkpoint kept");
                     finite = false;
                 }
-                lossSum += value;
+                lossSum += value * share;
                 if (_dp is not null && micro == accum - 1)
                 {
                     // The last micro-batch's backward sends each bucket as soon as its gradients are final.
                     _dp.BeginBackward(_tape);
-                    _tape.Backward(loss, 1f / accum, _dp);
+                    _tape.Backward(loss, share / accum, _dp);
                     _dp.FinishBackward();
                 }
-                else _tape.Backward(loss, 1f / accum);   // the mean over micro-batches
+                else _tape.Backward(loss, share / accum);   // the mean over micro-batches
             }
         }
         _model.DropoutRng = null;
@@ -224,6 +225,18 @@ public sealed class Trainer : IDisposable
         LastStepMetrics = _objective.TakeStepMetrics();
         _metrics?.Add(Step, mean, lr, norm, null, _tokensSeen, LastStepMetrics);
         return mean;
+    }
+
+    // In a job, a weighted-mean objective's loss on this rank counts by the rank's share of the micro-batch's weights:
+    // K · wᵣ / Σ w (the average over ranks then gives Σ wᵣ·Lᵣ / Σ w, one process's mean over all the rows). 1 otherwise.
+    float WeightShare(ReadOnlySpan<float> weights, int n)
+    {
+        if (_dp is null || !_objective.MeanOverWeights || weights.IsEmpty) return 1f;
+        double mine = 0;
+        for (int j = 0; j < n; j++) if (_targets[j] != -100) mine += weights[j];
+        Span<double> total = [mine];
+        _world.SumInRankOrder(total);
+        return total[0] > 0 ? (float)(mine * _world.Size / total[0]) : 1f;
     }
 
     // The objective's random choices (masks, spans) for a micro-batch depend only on (run seed, step, micro-batch),

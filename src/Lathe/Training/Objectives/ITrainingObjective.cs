@@ -23,6 +23,11 @@ public interface ITrainingObjective
     /// rewards/chosen, rewards/accuracies, …), which the trainer writes into metrics.jsonl beside the loss; taking them
     /// starts the next step's averages. Null when the objective has none.</summary>
     IReadOnlyList<KeyValuePair<string, double>>? TakeStepMetrics() => null;
+
+    /// <summary>True when the loss is the weighted mean Σ wᵢ·ℓᵢ / Σ wᵢ over the batch's loss weights: a data-parallel run
+    /// then weighs each rank's loss by its share of the weights, so K ranks give the mean one process would over all their
+    /// rows (not a mean of the ranks' means).</summary>
+    bool MeanOverWeights => false;
 }
 
 /// <summary>The pre-training objective of each architecture.</summary>

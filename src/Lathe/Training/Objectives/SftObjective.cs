@@ -22,6 +22,9 @@ public sealed class SftObjective : ITrainingObjective
 
     public string Name => "sft";
 
+    /// <inheritdoc/>
+    public bool MeanOverWeights => true;
+
     public double ForwardFlopsPerToken(LanguageModel model, int T) => ((CausalLM)model).ForwardFlopsPerToken(T + (_method?.VirtualTokens ?? 0));
 
     public Tensor Loss(LanguageModel model, in TrainingBatch batch)

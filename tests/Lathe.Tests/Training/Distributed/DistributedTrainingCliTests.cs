@@ -102,6 +102,29 @@ public class DistributedTrainingCliTests
         Assert.Equal(4, state.GetProperty("options").GetProperty("batch_size").GetInt32());   // 12 rows split over 3 ranks
     }
 
+    [Fact]
+    public void Finetune_with_lora_over_two_ranks_follows_one_process_and_resumes_on_one_with_the_same_global_batch()
+    {
+        using var lathe = new LatheProcess();
+        Corpus(lathe);
+        lathe.RunOk("pretrain", "--config", "gpt2-tiny", "--data", "data", "--out", "base", "--steps", "2", "--batch-size", "2", "--block-size", "32", "--threads", "1");
+        string[] whales = ["sperm", "right", "blue", "grey", "humpback", "fin", "minke", "sei"];
+        File.WriteAllLines(lathe.PathOf("chat.jsonl"), Enumerable.Range(0, 24).Select(i =>
+            JsonSerializer.Serialize(new { prompt = $"Who hunts the {whales[i % 8]} whale number {i}?", completion = "Ahab." })));
+        string[] tune = ["finetune", "--model", "base/checkpoint", "--data", "chat.jsonl", "--method", "lora", "--block-size", "64", "--threads", "1",
+            "--eval-every", "5", "--checkpoint-every", "5"];
+        // Both runs stop at step 5 and resume to 10 (the schedule stretches to the new end the same way).
+        lathe.RunOk([.. tune, "--steps", "5", "--batch-size", "4", "--out", "one"]);
+        lathe.RunOk([.. tune, "--steps", "10", "--resume", "--out", "one"]);
+        lathe.RunMpiOk(2, [.. tune, "--steps", "5", "--batch-size", "2", "--out", "two"]);
+        lathe.RunOk([.. tune, "--steps", "10", "--resume", "--out", "two"]);
+        var one = Metrics(lathe, "one");
+        SameCurve(one, Metrics(lathe, "two"), "LoRA over 2 ranks, resumed on 1 process");
+        var state = JsonDocument.Parse(File.ReadAllText(lathe.PathOf("two/checkpoint/trainer_state.json"))).RootElement;
+        Assert.Equal(1, state.GetProperty("ranks").GetInt32());
+        Assert.Equal(4, state.GetProperty("options").GetProperty("batch_size").GetInt32());
+    }
+
     static void CopyRun(LatheProcess lathe, string from, string to)
     {
         foreach (var file in Directory.GetFiles(lathe.PathOf(from), "*", SearchOption.AllDirectories))
