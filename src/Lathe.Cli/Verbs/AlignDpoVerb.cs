@@ -151,7 +151,7 @@ internal static class AlignDpoVerb
             Console.Error.WriteLine($"dpo: held-out rewards/accuracies {accuracy:P1}, rewards/margins {margin:F4} on {val.Count} pairs");
         }
         var after = AlignCommon.HeldOut("dpo", policy, heldoutPrompts, "after");
-        double tokensPerSecond = (training.Steps - startStep) * (double)training.BatchSize * T * training.GradAccum / Math.Max(seconds, 1e-9);
+        double tokensPerSecond = (training.Steps - startStep) * (double)training.BatchSize * T * training.GradAccum * Lathe.Distributed.Job.LauncherSize / Math.Max(seconds, 1e-9); // all ranks
         BenchSupport.PrintJson([("align", "dpo"), ("loss", settings.Loss.ToString().ToLowerInvariant()), ("beta", settings.Beta), ("steps", training.Steps),
             ("pairs", train.Count), ("heldout_pairs", val.Count), ("rewards_accuracies", accuracy), ("rewards_margins", margin),
             .. AlignCommon.HeldOutFields(before, after), ("tokens_per_s", tokensPerSecond), ("wall_s", seconds), ("peak_rss_mb", BenchSupport.PeakRssMb())]);

@@ -111,7 +111,7 @@ internal static class AlignRewardVerb
         reward.Info = reward.Info with { ScoreMean = stats.Mean, ScoreStd = stats.Std, PairwiseAccuracy = heldout.Count > 0 ? accuracy : null };
         reward.SaveHead(Path.Combine(runDir, Checkpoint.Folder));
         Console.Error.WriteLine($"reward: held-out pairwise accuracy {accuracy:P1} on {heldout.Count} pairs; training scores mean {stats.Mean:F3}, std {stats.Std:F3}");
-        double tokensPerSecond = (training.Steps - startStep) * (double)training.BatchSize * T * training.GradAccum / Math.Max(seconds, 1e-9);
+        double tokensPerSecond = (training.Steps - startStep) * (double)training.BatchSize * T * training.GradAccum * Lathe.Distributed.Job.LauncherSize / Math.Max(seconds, 1e-9); // all ranks
         BenchSupport.PrintJson(("align", "reward"), ("kind", kind), ("steps", training.Steps), ("pairs", train.Count), ("heldout_pairs", heldout.Count),
             ("pairwise_accuracy", heldout.Count > 0 ? accuracy : null), ("score_mean", stats.Mean), ("score_std", stats.Std),
             ("tokens_per_s", tokensPerSecond), ("wall_s", seconds), ("peak_rss_mb", BenchSupport.PeakRssMb()));

@@ -196,7 +196,7 @@ internal static class FinetuneVerb
                     (before is null ? "" : $", before {before.Correct}/{before.Total}"));
             }
             // Tokens/s counts the rows' slots, padding included (what the steps compute over).
-            double tokensPerSecond = (trainer.Step - startStep) * (double)training.BatchSize * training.BlockSize * training.GradAccum / Math.Max(seconds, 1e-9);
+            double tokensPerSecond = (trainer.Step - startStep) * (double)training.BatchSize * training.BlockSize * training.GradAccum * Lathe.Distributed.Job.LauncherSize / Math.Max(seconds, 1e-9); // all ranks
             BenchSupport.PrintJson(("finetune", method.Name), ("steps", trainer.Step), ("trainable_params", method.TrainableCount),
                 ("tokens_per_s", tokensPerSecond), ("peak_rss_mb", BenchSupport.PeakRssMb()), ("validation_loss", validationLoss),
                 ("exact_match", after?.Accuracy), ("exact_match_before", before?.Accuracy), ("heldout", after?.Total));
