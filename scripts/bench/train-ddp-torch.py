@@ -47,7 +47,6 @@ Rank 0 prints, last, one JSON line with the same keys as Lathe's. Run (2 ranks Ã
       /usr/bin/python3 scripts/bench/train-ddp-torch.py --preset S --threads 1
 """
 import argparse
-import ctypes
 import importlib.util
 import json
 import os
@@ -70,15 +69,6 @@ def env_int(*names, default):
         if os.environ.get(n):
             return int(os.environ[n])
     return default
-
-
-def set_openblas_threads(n):
-    """torch.set_num_threads does not reach Debian's OpenBLAS (pthread build), which starts one thread per core:
-    under --bind-to core its second thread shares the rank's core and spins against the first (S ran 3x slower)."""
-    try:
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
-    except (OSError, AttributeError):
-        pass
 
 
 class Clock:
@@ -174,7 +164,7 @@ def main():
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{a.port}", rank=rank, world_size=world)
 
     torch.set_num_threads(a.threads)
-    set_openblas_threads(a.threads)
+    tt.set_openblas_threads(a.threads)
     torch.set_flush_denormal(True)  # as train-torch.py: AdamW's denormals slow every op several-fold
     torch.manual_seed(1)  # same initial weights everywhere (DDP also broadcasts rank 0's at construction)
     p = tt.PRESETS[a.preset]

@@ -6,6 +6,7 @@ tokens; prints the same JSON line last.
 Run:  OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/bench/train-torch.py --preset S --threads 2
 """
 import argparse
+import ctypes
 import json
 import math
 import resource
@@ -63,6 +64,15 @@ def flops_per_token(p, T):  # same count as CausalLM.ForwardFlopsPerToken, ×3 f
     return 3 * (p["L"] * layer + 2 * C * p["vocab"])
 
 
+def set_openblas_threads(n):
+    """torch.set_num_threads does not reach Debian's OpenBLAS (pthread build), which starts one thread per core: with
+    --threads 1 its second thread would still run (and, under mpirun --bind-to core, spin on the rank's one core)."""
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="S", choices=sorted(PRESETS))
@@ -71,6 +81,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    set_openblas_threads(a.threads)
     # Flush denormals to zero, as PyTorch's CPU tuning guide advises: on Intel cores, AdamW's tiny second moments and
     # small gradients turn denormal after a few steps and every op that touches them slows down several-fold (S ran at
     # 1,466 tok/s without this, 4,504 with it, on the 2026-12-04 Xeon).
