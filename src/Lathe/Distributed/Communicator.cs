@@ -74,6 +74,25 @@ public abstract unsafe class Communicator : IDisposable
         }
     }
 
+    /// <summary>The sum of every rank's indexed terms added in index order (each index held by one rank): the order one
+    /// process that computed them all would add them in, so the sum has its bits.</summary>
+    public double SumInIndexOrder(IReadOnlyList<(int Index, double Value)> mine)
+    {
+        var packed = new byte[mine.Count * 12];
+        for (int i = 0; i < mine.Count; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(packed.AsSpan(12 * i), mine[i].Index);
+            System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(packed.AsSpan(12 * i + 4), mine[i].Value);
+        }
+        var all = new SortedDictionary<int, double>();
+        foreach (var part in AllGatherBytes(packed))
+            for (int i = 0; i + 12 <= part.Length; i += 12)
+                all[System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(i))] = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(part.AsSpan(i + 4));
+        double sum = 0;
+        foreach (double v in all.Values) sum += v;
+        return sum;
+    }
+
     /// <summary>Each rank's bytes (any length), indexed by rank.</summary>
     public byte[][] AllGatherBytes(ReadOnlySpan<byte> mine)
     {
@@ -90,16 +109,6 @@ public abstract unsafe class Communicator : IDisposable
         return result;
     }
 
-    /// <summary>The root's bytes on every rank (other ranks pass anything; their argument is ignored).</summary>
-    public byte[] BroadcastBytes(ReadOnlySpan<byte> rootBytes, int root = 0)
-    {
-        long length = rootBytes.Length;
-        Broadcast(&length, sizeof(long), root);
-        var buffer = Rank == root ? rootBytes.ToArray() : new byte[length];
-        fixed (byte* b = buffer) Broadcast(b, length, root);
-        return buffer;
-    }
-
     /// <summary>Checks that every rank holds the same <paramref name="fingerprint"/> of <paramref name="what"/> (the
     /// config, the options, the data): every rank throws the same <see cref="JobFenceException"/> (exit 2) naming the
     /// first rank that differs.</summary>
@@ -110,14 +119,6 @@ public abstract unsafe class Communicator : IDisposable
         for (int r = 1; r < Size; r++)
             if (!all[r].AsSpan().SequenceEqual(all[0]))
                 throw new JobFenceException($"mpi: ranks disagree on {what}: rank {r} has {Encoding.UTF8.GetString(all[r])}, rank 0 has {Encoding.UTF8.GetString(all[0])}", 2);
-    }
-
-    /// <summary>True on every rank when <paramref name="flag"/> is true on any rank.</summary>
-    public bool Any(bool flag)
-    {
-        if (Size == 1) return flag;
-        foreach (double v in AllGather(flag ? 1 : 0)) if (v != 0) return true;
-        return false;
     }
 }
 

@@ -15,7 +15,7 @@ internal sealed unsafe class MpiLibrary
     public const int ThreadFunneled = 1;   // MPI_THREAD_FUNNELED: only the main thread calls MPI
     public static readonly nint InPlace = 1;
 
-    public readonly nint CommWorld, Float, Double, Byte, Int, Sum, Max;
+    public readonly nint CommWorld, Float, Byte, Sum;
 
     public readonly delegate* unmanaged<int*, byte***, int, int*, int> InitThread;
     public readonly delegate* unmanaged<int*, int> Initialized;
@@ -36,8 +36,6 @@ internal sealed unsafe class MpiLibrary
     public readonly delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int> IreduceScatterBlock;
     public readonly delegate* unmanaged<nint*, int*, void*, int> Test;
     public readonly delegate* unmanaged<nint*, void*, int> Wait;
-    public readonly delegate* unmanaged<int, void*, int*, void*, int> Testall;
-    public readonly delegate* unmanaged<int, void*, void*, int> Waitall;
     public readonly delegate* unmanaged<int, byte*, int*, int> ErrorString;
 
     /// <summary>The sonames tried, newest ABI first (Debian bookworm ships libmpi.so.40).</summary>
@@ -50,11 +48,8 @@ internal sealed unsafe class MpiLibrary
         _handle = handle;
         CommWorld = Symbol("ompi_mpi_comm_world");
         Float = Symbol("ompi_mpi_float");
-        Double = Symbol("ompi_mpi_double");
         Byte = Symbol("ompi_mpi_byte");
-        Int = Symbol("ompi_mpi_int");
         Sum = Symbol("ompi_mpi_op_sum");
-        Max = Symbol("ompi_mpi_op_max");
         InitThread = (delegate* unmanaged<int*, byte***, int, int*, int>)Symbol("MPI_Init_thread");
         Initialized = (delegate* unmanaged<int*, int>)Symbol("MPI_Initialized");
         Finalize = (delegate* unmanaged<int>)Symbol("MPI_Finalize");
@@ -74,8 +69,6 @@ internal sealed unsafe class MpiLibrary
         IreduceScatterBlock = (delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int>)Symbol("MPI_Ireduce_scatter_block");
         Test = (delegate* unmanaged<nint*, int*, void*, int>)Symbol("MPI_Test");
         Wait = (delegate* unmanaged<nint*, void*, int>)Symbol("MPI_Wait");
-        Testall = (delegate* unmanaged<int, void*, int*, void*, int>)Symbol("MPI_Testall");
-        Waitall = (delegate* unmanaged<int, void*, void*, int>)Symbol("MPI_Waitall");
         ErrorString = (delegate* unmanaged<int, byte*, int*, int>)Symbol("MPI_Error_string");
     }
 

@@ -44,7 +44,7 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
         }
         if (ids.Length < 2) throw new ArgumentException($"the text has {ids.Length} token(s); scoring needs at least two.");
         world ??= SingleProcess.Instance;
-        var scored = new List<(int Batch, double Sum)>();
+        var scored = new List<(int Index, double Value)>();
         var (sum, count) = LossEvaluator.Evaluate(lm, ids, batchSize, Math.Min(T, ids.Length - 1), rank: world.Rank, ranks: world.Size,
             onBatch: world.Size > 1 ? (b, s) => scored.Add((b, s)) : null);
         if (world.Size > 1)
@@ -52,18 +52,7 @@ public sealed record TextLoss(long Tokens, double Loss, double BitsPerByte)
             Span<double> tokens = [count];
             world.SumInRankOrder(tokens);
             count = (long)tokens[0];
-            var packed = new byte[scored.Count * 12];
-            for (int i = 0; i < scored.Count; i++)
-            {
-                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(packed.AsSpan(12 * i), scored[i].Batch);
-                System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(packed.AsSpan(12 * i + 4), scored[i].Sum);
-            }
-            var all = new SortedDictionary<int, double>();
-            foreach (var part in world.AllGatherBytes(packed))
-                for (int i = 0; i + 12 <= part.Length; i += 12)
-                    all[System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(part.AsSpan(i))] = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(part.AsSpan(i + 4));
-            sum = 0;
-            foreach (double s in all.Values) sum += s;   // batch order: the single process's additions
+            sum = world.SumInIndexOrder(scored);   // batch order: the single process's additions
         }
         // The first token is context only: its bytes (none for BOS) are not predicted.
         long bytes = Math.Max(1, utf8.Length - model.Tokenizer.DecodeBytes([ids[0]]).Length);
