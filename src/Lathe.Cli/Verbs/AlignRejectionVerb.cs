@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lathe.Alignment;
+using Lathe.Distributed;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.IO;
@@ -45,8 +46,9 @@ internal static class AlignRejectionVerb
         {
             ComputePool.SetSharedThreads(o.Threads(r));
             string runDir = r.GetValue(output)!;
+            var parallel = o.Parallel(r);
             if (r.GetValue(resume))
-                return Resume(runDir, r.GetResult(rounds) is { Implicit: false } ? r.GetValue(rounds) : null, r.GetValue(heldout));
+                return Resume(runDir, r.GetResult(rounds) is { Implicit: false } ? r.GetValue(rounds) : null, r.GetValue(heldout), parallel);
             var training = o.Read(r, allowZeroSteps: true);
             var tuning = tuningSet.Read(r);
             if (r.GetResult(o.Lr) is null or { Implicit: true } && tuning.Method != TuningOptions.Full) training = training with { LearningRate = 5e-4f };
@@ -59,7 +61,7 @@ internal static class AlignRejectionVerb
             string modelPath = r.GetValue(model) ?? throw new UserInputException("rejection: --model is required (unless --resume)");
             string promptsPath = r.GetValue(prompts) ?? throw new UserInputException("rejection: --prompts is required (unless --resume)");
             return Run(modelPath, promptsPath, r.GetValue(limit), rewards.Read(r, "rejection"),
-                r.GetValue(maxNew), r.GetValue(heldout), runDir, r.GetValue(template), tuning, options, resume: false);
+                r.GetValue(maxNew), r.GetValue(heldout), runDir, r.GetValue(template), tuning, options, resume: false, parallel);
         });
         return command;
     }
@@ -68,7 +70,7 @@ internal static class AlignRejectionVerb
     const string TuningKey = "tuning_options", TrainingKey = "training";
 
     // Everything from the run's align.json as the first run wrote it; a larger --rounds extends the run.
-    static int Resume(string runDir, int? rounds, string? heldoutPath)
+    static int Resume(string runDir, int? rounds, string? heldoutPath, ParallelChoice parallel)
     {
         string file = Path.Combine(runDir, AlignedModel.SettingsFile);
         var settings = AlignedModel.ReadSettings(runDir) ?? throw new UserInputException($"rejection: --resume: {runDir} holds no run ({AlignedModel.SettingsFile} not found)");
@@ -106,11 +108,11 @@ internal static class AlignRejectionVerb
         var reward = new RewardOptionSet.Choice(Get<string?>(rs, "reward", true), Get<string?>(rs, "helpfulness", true), Get<string?>(rs, "safety", true));
         if (!reward.Given) throw new UserInputException($"rejection: --resume: {file}: no reward model");
         return Run(Get<string>(settings, "base"), Get<string>(rs, "prompts"), Get<int>(rs, "limit"), reward, Get<int>(rs, "max_new_tokens"), heldoutPath, runDir,
-            Get<string>(settings, "template"), tuning, options, resume: true);
+            Get<string>(settings, "template"), tuning, options, resume: true, parallel);
     }
 
     static int Run(string modelPath, string promptsPath, int limit, RewardOptionSet.Choice rewards, int maxNewTokens,
-        string? heldoutPath, string runDir, string? template, TuningOptions tuning, RejectionOptions options, bool resume)
+        string? heldoutPath, string runDir, string? template, TuningOptions tuning, RejectionOptions options, bool resume, ParallelChoice parallel)
     {
         var (rewardPath, helpfulnessPath, safetyPath) = (rewards.Reward, rewards.Helpfulness, rewards.Safety);
         if (tuning.Method is TuningOptions.Prompt or TuningOptions.Prefix)
@@ -127,19 +129,28 @@ internal static class AlignRejectionVerb
         if (limit > 0 && limit < prompts.Count) prompts = prompts.GetRange(0, limit);
         var heldoutPrompts = heldoutPath is null ? null : PromptSet.Load(heldoutPath);
 
-        // 2. The policy and the reward, which must read the policy's token ids.
-        using var policy = AlignCommon.OpenPolicy("rejection", modelPath, tuning, template, options.Training.Seed);
-        var (opened, scorers) = rewards.Open(policy.Loaded);
+        // 2. The policy and the reward, which must read the policy's token ids. Under mpirun the job starts here, after
+        // the checks every rank makes alike; the ranks agree that each opened them before anything is written.
+        var distributed = parallel.Join();
+        var world = distributed?.World ?? SingleProcess.Instance;
+        var (policy, opened, scorers) = JobFence.Run(world, () =>
+        {
+            var p = AlignCommon.OpenPolicy("rejection", modelPath, tuning, template, options.Training.Seed);
+            try { var (o, s) = rewards.Open(p.Loaded); return (p, o, s); }
+            catch { p.Dispose(); throw; }
+        }, CliRunner.IsUserError);
+        using var _ = policy;
         try
         {
             var rewardFunction = opened!;
             var generator = new RolloutGenerator(policy.Loaded, policy.Chat, maxNewTokens);
-            var sampler = new RejectionSampler(policy.Loaded, policy.Method, generator, rewardFunction, options, policy.TokenizerJson);
+            var sampler = new RejectionSampler(policy.Loaded, policy.Method, generator, rewardFunction, options, policy.TokenizerJson, distributed);
             var decoder = policy.Loaded.Decoder;
             Console.Error.WriteLine($"rejection: {decoder.Config.ModelType} {decoder.ParameterCount / 1e6:F2}M parameters, method {policy.Method.Name}: " +
                 $"{policy.Method.TrainableCount:N0} trainable; {prompts.Count} prompts × {options.Samples} samples at temperature {options.Temperature}, " +
                 $"{options.Rounds} round(s); reward {(rewardPath is not null ? rewardPath : $"Llama 2 ({helpfulnessPath}, {safetyPath})")}");
-            var before = resume ? null : AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "before");
+            // Held-out greedy replies are rank 0's alone (the others would only repeat them).
+            var before = resume || !world.IsRoot ? null : AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "before");
 
             // 3. The first write: every input has been checked. align.json holds every setting, so --resume needs none.
             var settings = new JsonObject
@@ -154,7 +165,7 @@ internal static class AlignRejectionVerb
                     [TuningKey] = JsonSerializer.SerializeToNode(tuning), [TrainingKey] = JsonSerializer.SerializeToNode(options.Training),
                 },
             };
-            AlignCommon.WriteSettings(runDir, "rejection", modelPath, policy, settings);
+            if (world.IsRoot) AlignCommon.WriteSettings(runDir, "rejection", modelPath, policy, settings);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             List<RejectionRound> results;
             bool interrupted;
@@ -176,6 +187,7 @@ internal static class AlignRejectionVerb
                     : $"rejection: interrupted after round {results.Count} (continue with --resume)");
                 return 130;
             }
+            if (!world.IsRoot) return 0;
             PublishCheckpoint(Path.Combine(RejectionSampler.RoundFolder(runDir, options.Rounds), Checkpoint.Folder), Path.Combine(runDir, Checkpoint.Folder));
             double seconds = clock.Elapsed.TotalSeconds;
             var after = AlignCommon.HeldOut("rejection", policy, heldoutPrompts, "after");

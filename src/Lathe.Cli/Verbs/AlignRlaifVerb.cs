@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Lathe.Alignment;
+using Lathe.Distributed;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
@@ -59,20 +60,22 @@ internal static class AlignRlaifVerb
         var set = limit > 0 && limit < all.Count ? all.GetRange(0, limit) : all;
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var policy = AlignedModel.Open(modelPath);
-        if (policy.Adapter is not null && policy.Adapter.VirtualTokens > 0)
-            throw new UserInputException($"--model: {modelPath}: a {policy.Adapter.Name} run samples through the batched engine, which does not see virtual tokens");
-        ChatTemplate chat;
-        try { chat = ChatTemplate.Named(template ?? policy.Template ?? ChatTemplate.Detect(policy.Loaded.ChatTemplate).Name); }
-        catch (ArgumentException e) { throw new UserInputException("rlaif: --template: " + e.Message); }
-        using var judgeModel = AlignedModel.Open(judgePath);
+        // Under mpirun the job starts here: each rank samples and judges its share of the prompts, rank 0 writes them all.
+        var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
+        var (policy, chat, judgeModel) = JobFence.Run(world, () => Open(modelPath, judgePath, template), CliRunner.IsUserError);
+        using var _p = policy;
+        using var _j = judgeModel;
         var modelJudge = new ModelJudge(judgeModel.Loaded, judgeModel.Adapter, batch, judgeChat);
 
         // 2. Two samples per prompt, then one judge forward per pair and order.
         var generator = new RolloutGenerator(policy.Loaded, chat, maxNewTokens);
-        var rollouts = generator.Generate(set.Select(p => p.Prompt).ToList(), 2, new SamplingOptions { Temperature = temperature, TopK = 0, TopP = 1, MinP = 0, Seed = seed });
+        var share = RankedRollouts.Share(world, set.Count);
+        var mine = share.Select(i => set[i]).ToList();
+        var rollouts = mine.Count == 0 ? [] : generator.Generate(mine.Select(p => p.Prompt).ToList(), 2,
+            new SamplingOptions { Temperature = temperature, TopK = 0, TopP = 1, MinP = 0, Seed = seed }, share);
         double sampleSeconds = clock.Elapsed.TotalSeconds;
-        var result = AiFeedback.Label(modelJudge, principles, set, rollouts);
+        var result = AiFeedback.Gather(world, AiFeedback.Label(modelJudge, principles, mine, rollouts), share, set.Count);
+        if (!world.IsRoot) return 0;
         int kept = AiFeedback.WritePairs(outPath, set, result.Judged, minConfidence);
         double seconds = clock.Elapsed.TotalSeconds;
         double? meanConfidence = result.Judged.Count == 0 ? null : result.Judged.Average(p => p.Confidence);
@@ -82,6 +85,22 @@ internal static class AlignRlaifVerb
             ("mean_confidence", meanConfidence), ("min_confidence", minConfidence), ("sample_s", sampleSeconds), ("wall_s", seconds),
             ("peak_rss_mb", BenchSupport.PeakRssMb()));
         return 0;
+    }
+
+    // The policy (sampled through the batched engine, so no virtual tokens), its chat template and the judge.
+    static (AlignedModel Policy, ChatTemplate Chat, AlignedModel Judge) Open(string modelPath, string judgePath, string? template)
+    {
+        var policy = AlignedModel.Open(modelPath);
+        try
+        {
+            if (policy.Adapter is not null && policy.Adapter.VirtualTokens > 0)
+                throw new UserInputException($"--model: {modelPath}: a {policy.Adapter.Name} run samples through the batched engine, which does not see virtual tokens");
+            ChatTemplate chat;
+            try { chat = ChatTemplate.Named(template ?? policy.Template ?? ChatTemplate.Detect(policy.Loaded.ChatTemplate).Name); }
+            catch (ArgumentException e) { throw new UserInputException("rlaif: --template: " + e.Message); }
+            return (policy, chat, AlignedModel.Open(judgePath));
+        }
+        catch { policy.Dispose(); throw; }
     }
 
     /// <summary>The principles text: the file's, or the shipped default.</summary>

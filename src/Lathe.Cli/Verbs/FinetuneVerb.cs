@@ -156,7 +156,8 @@ internal static class FinetuneVerb
             var validation = valExamples.Count == 0 ? null : new SftBatchSource(valExamples, mode, training.Seed, pad, shuffle: false, repeat: false);
             if (training.Steps == 0)
             {
-                int perEpoch = Math.Max(1, train.BatchesPerPass(training.BatchSize, T) / training.GradAccum);
+                // A step takes one batch on each rank, so a pass takes 1/K as many steps on K ranks.
+                int perEpoch = Math.Max(1, train.BatchesPerPass(training.BatchSize, T) / (training.GradAccum * Lathe.Distributed.Job.LauncherSize));
                 training = training with { Steps = Math.Max(1, (int)Math.Ceiling(perEpoch * epochs)) };
             }
             training = training with { WarmupSteps = Math.Min(training.WarmupSteps, training.Steps / 5), EvalEvery = Math.Min(training.EvalEvery, training.Steps),

@@ -1,3 +1,4 @@
+using Lathe.Distributed;
 using Lathe.Data;
 using System.Text;
 using System.Text.Json;
@@ -214,6 +215,38 @@ public static class AiFeedback
             pairs.Add(new JudgedPair(p, first[p]!, second[p]!, PreferFirst(a[2 * k], b[2 * k], a[2 * k + 1], b[2 * k + 1])));
         }
         return new AiFeedbackResult(pairs, unjudgeable);
+    }
+
+    /// <summary>Every rank's labels of its share of the prompts (<see cref="RankedRollouts.Share(Communicator, int)"/>:
+    /// <paramref name="mine"/>, whose pairs name prompts by their place in the share) as one result over the whole set,
+    /// pairs in prompt order — what one process labelling every prompt returns.</summary>
+    public static AiFeedbackResult Gather(Communicator world, AiFeedbackResult mine, IReadOnlyList<int> share, int promptCount)
+    {
+        var pairs = mine.Judged.Select(p => p with { Prompt = share[p.Prompt] }).ToList();
+        if (world.Size == 1) return new AiFeedbackResult(pairs, mine.Unjudgeable);
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(mine.Unjudgeable);
+            w.Write(pairs.Count);
+            foreach (var p in pairs) { w.Write(p.Prompt); w.Write(p.First); w.Write(p.Second); w.Write(p.PFirst); }
+        }
+        var all = new List<JudgedPair>();
+        int unjudgeable = 0;
+        foreach (byte[] part in world.AllGatherBytes(stream.ToArray()))
+        {
+            using var r = new BinaryReader(new MemoryStream(part), System.Text.Encoding.UTF8);
+            unjudgeable += r.ReadInt32();
+            int n = r.ReadInt32();
+            for (int i = 0; i < n; i++)
+            {
+                var pair = new JudgedPair(r.ReadInt32(), r.ReadString(), r.ReadString(), r.ReadDouble());
+                if ((uint)pair.Prompt >= (uint)promptCount) throw new InvalidDataException($"rlaif: a rank labelled prompt {pair.Prompt} of {promptCount}");
+                all.Add(pair);
+            }
+        }
+        all.Sort((a, b) => a.Prompt.CompareTo(b.Prompt));
+        return new AiFeedbackResult(all, unjudgeable);
     }
 
     /// <summary>Writes the pairs judged with confidence max(P, 1 − P) ≥ <paramref name="minConfidence"/> (that is,

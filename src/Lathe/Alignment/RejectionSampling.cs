@@ -3,7 +3,9 @@ using Lathe.Data;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.IO;
+using Lathe.Distributed;
 using Lathe.Training;
+using Lathe.Training.Distributed;
 using Lathe.Training.Objectives;
 using Lathe.Tuning;
 
@@ -69,14 +71,21 @@ public sealed class RejectionSampler
     readonly IRewardFunction _reward;
     readonly RejectionOptions _options;
     readonly string? _tokenizerJson;
+    readonly DistributedOptions? _distributed;
+    readonly Communicator _world;
 
     /// <param name="method">The tuning method attached to <paramref name="policy"/>'s model (full, lora, qlora or
     /// adapter: the batched engine that samples sees their weights; prompt and prefix tuning's virtual rows it would
     /// not, so they are refused).</param>
     /// <param name="tokenizerJson">Copied into each round's checkpoint (null for a GGUF base).</param>
+    /// <param name="distributed">The job's ranks when the run spreads over several: each samples and scores its share of
+    /// the prompts (<see cref="RankedRollouts"/>), all see every winner, and the SFT is data-parallel; files are written
+    /// by rank 0. Null: one process.</param>
     public RejectionSampler(LoadedModel policy, ITuningMethod method, RolloutGenerator generator, IRewardFunction reward,
-        RejectionOptions options, string? tokenizerJson = null)
+        RejectionOptions options, string? tokenizerJson = null, DistributedOptions? distributed = null)
     {
+        _distributed = distributed;
+        _world = distributed?.World ?? SingleProcess.Instance;
         if (!ReferenceEquals(method.Model, policy.Model)) throw new ArgumentException("rejection: the tuning method is attached to another model");
         if (method is PromptTuning or PrefixTuning)
             throw new ArgumentException($"--method {method.Name}: rejection sampling samples through the batched engine, which does not see virtual tokens; use full, lora, qlora or adapter");
@@ -110,9 +119,7 @@ public sealed class RejectionSampler
     public RejectionRound Sample(IReadOnlyList<AlignmentPrompt> prompts, int round)
     {
         if (prompts.Count == 0) throw new ArgumentException("rejection: no prompts");
-        var rollouts = _generator.Generate(prompts.Select(p => p.Prompt).ToList(), _options.Samples, _options.Sampling(round));
-        var rewards = new float[rollouts.Count];
-        _reward.Score(rollouts, prompts.Select(p => p.Kind).ToList(), rewards);
+        var (rollouts, rewards) = RankedRollouts.Sample(_world, _generator, _reward, prompts, _options.Samples, _options.Sampling(round));
         var best = BestOfK(rollouts, rewards, prompts.Count);
         var winners = best.Select(i => rollouts[i]).ToList();
         var winnerRewards = best.Select(i => rewards[i]).ToList();
@@ -143,7 +150,7 @@ public sealed class RejectionSampler
                 if (!File.ReadAllLines(path).SequenceEqual(lines))
                     throw new InvalidDataException($"{path}: round {round}'s samples drawn again differ from the winners written before (the policy or its sampling is not as the interrupted run had it); the round cannot continue bit for bit");
             }
-            else JsonlFile.Write(path, lines);
+            else if (_world.IsRoot) JsonlFile.Write(path, lines);
         }
         var examples = sampled.Winners.Select(w => w.Sequence).ToList();
         int pad = _policy.PadId ?? _policy.EosId ?? 0;
@@ -154,12 +161,13 @@ public sealed class RejectionSampler
         var training = _options.Training with { BlockSize = T, Seed = seed, EvalEvery = 0 };
         if (training.Steps == 0)
         {
-            int perEpoch = Math.Max(1, train.BatchesPerPass(training.BatchSize, T) / training.GradAccum);
+            // A step takes one batch on each rank, so a pass over the winners takes 1/K as many steps on K ranks.
+            int perEpoch = Math.Max(1, train.BatchesPerPass(training.BatchSize, T) / (training.GradAccum * _world.Size));
             training = training with { Steps = Math.Max(1, (int)Math.Ceiling(perEpoch * _options.Epochs)) };
         }
         training = training with { WarmupSteps = Math.Min(training.WarmupSteps, training.Steps / 5) };
         using var trainer = new Trainer(_policy.Model, training, train, null, roundDir, _tokenizerJson, new SftObjective(_method), _method.Trainable,
-            null, _method);
+            null, _method, _distributed);
         string? state = resume && roundDir is not null ? StateOf(roundDir) : null;
         if (state is not null)
         {
@@ -200,6 +208,7 @@ public sealed class RejectionSampler
         // Each round's checkpoint holds the whole trained state (the model, or all the adapter's tensors), so the last
         // finished one is the policy the next round starts from.
         if (rounds.Count > 0) _method.Load(Checkpoint.ResolveState(RoundFolder(runDir, rounds.Count)));
+        _world.Barrier();   // every rank has read the folder as it was before rank 0 writes to it
         WriteRounds(runDir, rounds);   // a line an interrupted attempt may have left for an unfinished round goes
         for (int round = rounds.Count + 1; round <= _options.Rounds; round++)
         {
@@ -221,8 +230,9 @@ public sealed class RejectionSampler
         ["last_loss"] = double.IsFinite(r.LastLoss) ? r.LastLoss : -1,
     });
 
-    static void WriteRounds(string runDir, IReadOnlyList<RejectionRound> rounds)
+    void WriteRounds(string runDir, IReadOnlyList<RejectionRound> rounds)
     {
+        if (!_world.IsRoot) return;
         Directory.CreateDirectory(runDir);
         AtomicFile.WriteAllText(Path.Combine(runDir, RoundsFile), string.Concat(rounds.Select(r => RoundLine(r) + "\n")));
     }

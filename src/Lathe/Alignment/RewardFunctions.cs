@@ -10,6 +10,10 @@ public interface IRewardFunction
     /// <summary>The reward of each rollout's response to its prompt (<see cref="Rollout.Prompt"/> indexes
     /// <paramref name="promptKinds"/>, the prompts' kinds — "unsafe", "fact", … or null when unknown).</summary>
     void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards);
+
+    /// <summary>Rollouts scored per forward: a list of whole batches of this size, cut where one list of all the
+    /// rollouts would be cut, is scored bit for bit as within that list (how ranks share the scoring).</summary>
+    int BatchRows => 1;
 }
 
 /// <summary>One reward model scoring rollouts: its decoder reads the rollout's ids as they are, so it must share the
@@ -52,6 +56,8 @@ public sealed class RewardModelScorer : IRewardFunction, IDisposable
     public void Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<string?> promptKinds, Span<float> rewards) =>
         _batches.Evaluate(rollouts, rows => Reward.Scores(_adapter, rows), rewards);
 
+    public int BatchRows => _batches.Batch;
+
     public void Dispose()
     {
         _batches.Dispose();
@@ -80,6 +86,17 @@ public sealed class Llama2Reward(IRewardFunction helpfulness, RewardInfo helpful
             string? kind = promptKinds[rollouts[i].Prompt];
             bool useSafety = (kind is not null && SafetyKinds.Contains(kind)) || Sigmoid(s[i]) < threshold;
             rewards[i] = useSafety ? Whiten(s[i], safetyInfo) : Whiten(h[i], helpfulnessInfo);
+        }
+    }
+
+    /// <summary>A batch of both models: the least common multiple of theirs.</summary>
+    public int BatchRows
+    {
+        get
+        {
+            int a = Math.Max(1, helpfulness.BatchRows), b = Math.Max(1, safety.BatchRows), x = a, y = b;
+            while (y != 0) (x, y) = (y, x % y);
+            return a / x * b;
         }
     }
 

@@ -42,16 +42,21 @@ public sealed class RolloutGenerator
     /// <summary><paramref name="samples"/> responses to every prompt. Prompt p's sampler is seeded from
     /// (<paramref name="sampling"/>.Seed, p), so the same seed gives the same responses. A prompt that leaves no room
     /// for a response in the context is a one-line error naming it.</summary>
-    public List<Rollout> Generate(IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int samples, SamplingOptions sampling)
+    /// <param name="indices">Where <paramref name="prompts"/> sit in a larger set (a rank's share of it): prompt p is
+    /// then seeded and named by <c>indices[p]</c>, so a share draws what one process drawing the whole set would.
+    /// Rollouts keep the position in <paramref name="prompts"/> as <see cref="Rollout.Prompt"/>.</param>
+    public List<Rollout> Generate(IReadOnlyList<IReadOnlyList<ChatMessage>> prompts, int samples, SamplingOptions sampling,
+        IReadOnlyList<int>? indices = null)
     {
         if (samples < 1) throw new ArgumentException($"samples: {samples} must be at least 1");
+        if (indices is not null && indices.Count != prompts.Count) throw new ArgumentException($"samples: {indices.Count} indices for {prompts.Count} prompts");
         int context = _policy.Model.Config.MaxPositions;
         var encoded = new int[prompts.Count][];
         for (int p = 0; p < prompts.Count; p++)
         {
             encoded[p] = EncodePrompt(prompts[p]);
             if (encoded[p].Length + MaxNewTokens > context)
-                throw new ArgumentException($"prompt {p}: {encoded[p].Length} tokens + {MaxNewTokens} to generate exceed the context of {context}");
+                throw new ArgumentException($"prompt {indices?[p] ?? p}: {encoded[p].Length} tokens + {MaxNewTokens} to generate exceed the context of {context}");
         }
         var results = new GenerationResult[prompts.Count][];
         using (var engine = new InferenceEngine(_policy, new EngineOptions
@@ -64,7 +69,7 @@ public sealed class RolloutGenerator
                 runs[p] = engine.Submit(new GenerationRequest
                 {
                     Prompt = encoded[p], MaxTokens = MaxNewTokens, Choices = samples, StopTokens = _stops,
-                    Sampling = sampling with { Seed = Lathe.Data.Hash64.Mix(sampling.Seed ^ (ulong)p) },
+                    Sampling = sampling with { Seed = Lathe.Data.Hash64.Mix(sampling.Seed ^ (ulong)(indices?[p] ?? p)) },
                 }).CollectAsync();
             var all = Task.WhenAll(runs).GetAwaiter().GetResult();
             for (int p = 0; p < all.Length; p++) results[p] = all[p];
@@ -96,26 +101,30 @@ public sealed class RolloutBatches(int batch, int padId) : IDisposable
 {
     readonly int _batch = Math.Max(1, batch);
     readonly Lathe.Tensors.Autograd.Tape _tape = new();
-    ResponseRows? _rows;
+    readonly Dictionary<int, ResponseRows> _rows = [];   // by row length, kept from call to call
 
     public void Evaluate(IReadOnlyList<Rollout> rollouts, Func<ResponseRows, Lathe.Tensors.Tensor> perRow, Span<float> output)
     {
         if (output.Length < rollouts.Count) throw new ArgumentException($"rollout batches: {output.Length} outputs for {rollouts.Count} rollouts.");
         if (rollouts.Count == 0) return;
-        int T = 2;
-        foreach (var r in rollouts) T = Math.Max(T, r.Sequence.Ids.Length);
-        if (_rows is null || _rows.T != T) _rows = new ResponseRows(_batch, T);
         for (int start = 0; start < rollouts.Count; start += _batch)
         {
-            int n = Math.Min(_batch, rollouts.Count - start);
-            for (int b = 0; b < _batch; b++) _rows.Set(b, b < n ? rollouts[start + b].Sequence : null, padId);
-            _rows.Complete();
+            // Each batch is as long as its own longest row, so a batch's numbers depend on its rows alone (ranks that
+            // share the scoring by whole batches reproduce one process's) and short batches carry no padding.
+            int n = Math.Min(_batch, rollouts.Count - start), T = 2;
+            for (int b = 0; b < n; b++) T = Math.Max(T, rollouts[start + b].Sequence.Ids.Length);
+            if (!_rows.TryGetValue(T, out var rows)) _rows[T] = rows = new ResponseRows(_batch, T);
+            for (int b = 0; b < _batch; b++) rows.Set(b, b < n ? rollouts[start + b].Sequence : null, padId);
+            rows.Complete();
             _tape.Reset();
             using (_tape.Activate())
             using (Lathe.Tensors.Autograd.Tape.NoGrad())
-                perRow(_rows).AsSpan()[..n].CopyTo(output[start..]);
+                perRow(rows).AsSpan()[..n].CopyTo(output[start..]);
         }
     }
+
+    /// <summary>Rollouts per forward.</summary>
+    public int Batch => _batch;
 
     public void Dispose() => _tape.Dispose();
 }
