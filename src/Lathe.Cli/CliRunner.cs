@@ -87,7 +87,7 @@ internal static class CliRunner
     /// <summary>The verbs that split their work over mpirun's ranks (each joins the job itself); any other verb launched
     /// with more than one rank is refused in one line.</summary>
     internal static readonly HashSet<string> RankedVerbs =
-        ["pretrain", "finetune", "align reward", "align dpo", "align rejection", "align rlaif", "eval tasks", "eval loss", "data prepare", "bench train", "bench comm"];
+        ["pretrain", "finetune", "align reward", "align dpo", "align ppo", "align rejection", "align rlaif", "eval tasks", "eval loss", "data prepare", "bench train", "bench comm"];
 
     static bool SpreadsOverRanks(Command command) => RankedVerbs.Contains(VerbPath(command));
 

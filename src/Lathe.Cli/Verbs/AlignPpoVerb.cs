@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lathe.Alignment;
+using Lathe.Distributed;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Tensors.Threading;
@@ -115,9 +116,16 @@ internal static class AlignPpoVerb
         var trainPrompts = PromptSet.Load(promptsPath);
         var heldout = heldoutPath is null ? null : PromptSet.Load(heldoutPath);
 
-        // 2. The policy with its method, the reward model(s).
-        using var policy = AlignCommon.OpenPolicy(Verb, modelPath, tuning, templateName, options.Seed);
-        var (scorer, owned) = rewards.Open(policy.Loaded);
+        // 2. The policy with its method, the reward model(s). Under mpirun the job starts here, after the checks every
+        // rank makes alike; the ranks agree that each opened them before anything is written.
+        var world = Job.LaunchedByMpi && Job.World.Size > 1 ? Job.World : SingleProcess.Instance;
+        var (policy, scorer, owned) = JobFence.Run(world, () =>
+        {
+            var p = AlignCommon.OpenPolicy(Verb, modelPath, tuning, templateName, options.Seed);
+            try { var (o, s) = rewards.Open(p.Loaded); return (p, o, s); }
+            catch { p.Dispose(); throw; }
+        }, CliRunner.IsUserError);
+        using var _ = policy;
         try
         {
             var loaded = policy.Loaded;
@@ -125,11 +133,12 @@ internal static class AlignPpoVerb
                 $"{policy.Method.TrainableCount:N0} trainable, template {policy.Chat.Name}, {trainPrompts.Count} prompts, {options.PromptsPerPhase}×{options.SamplesPerPrompt} " +
                 $"rollouts of ≤ {options.MaxNewTokens} tokens per phase, {options.Phases} phases, {options.PpoEpochs} epochs of minibatches of {options.MinibatchSize}, " +
                 $"lr {options.LearningRate:G3}, {threads} threads");
-            var before = resume ? null : AlignCommon.HeldOut(Verb, policy, heldout, "before");
+            // Held-out greedy replies are rank 0's alone (the others would only repeat them).
+            var before = resume || !world.IsRoot ? null : AlignCommon.HeldOut(Verb, policy, heldout, "before");
 
             // 3. The first write: every input has been checked.
-            using var ppo = new PpoTrainer(loaded, policy.Method, scorer!, policy.Chat, trainPrompts, options, runDir, policy.TokenizerJson);
-            if (!resume)
+            using var ppo = new PpoTrainer(loaded, policy.Method, scorer!, policy.Chat, trainPrompts, options, runDir, policy.TokenizerJson, world: world);
+            if (!resume && world.IsRoot)
                 AlignCommon.WriteSettings(runDir, "ppo", modelPath, policy, new JsonObject
                 {
                     [TuningKey] = JsonSerializer.SerializeToNode(tuning), ["reward"] = Full(rewards.Reward), ["helpfulness"] = Full(rewards.Helpfulness),
@@ -159,6 +168,7 @@ internal static class AlignPpoVerb
                 Console.Error.WriteLine($"{Verb}: interrupted at phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)} (continue with --resume)");
                 return 130;
             }
+            if (!world.IsRoot) return 0;
             Console.Error.WriteLine($"{Verb}: done, phase {ppo.Phase}; checkpoint in {Path.Combine(runDir, Checkpoint.Folder)}, metrics in {Path.Combine(runDir, "metrics.jsonl")}");
             var after = AlignCommon.HeldOut(Verb, policy, heldout, "after");
             BenchSupport.PrintJson([

@@ -3,10 +3,11 @@ using Lathe.Tests.Data;
 
 namespace Lathe.Tests.Cli;
 
-/// <summary>`align rejection` and `align rlaif` under `mpirun`: each rank samples (and scores or judges) its share of
+/// <summary>`align rejection`, `align ppo` and `align rlaif` under `mpirun`: each rank samples (and scores or judges) its share of
 /// the prompts with the sampler seeds of their places in the whole set, so the winners and the labelled pairs are those
 /// one process draws, byte for byte, on 2 and 3 ranks; rejection's SFT is data-parallel (K ranks × batch B follow one
-/// process with batch K·B) and a rerun on the same ranks is bit-identical.</summary>
+/// process with batch K·B), PPO's minibatches are split by rows (the same steps), and a rerun on the same ranks is
+/// bit-identical.</summary>
 [Collection("mpirun")]
 public class DistributedAlignCliTests
 {
@@ -49,6 +50,45 @@ public class DistributedAlignCliTests
         // Files are rank 0's: one align.json, one checkpoint.
         Assert.True(File.Exists(lathe.PathOf("two/align.json")) && File.Exists(lathe.PathOf("two/checkpoint/model.safetensors")));
     }
+
+    [Fact]
+    public void Ppo_over_ranks_draws_one_process_rollouts_and_takes_its_steps()
+    {
+        using var lathe = new LatheProcess();
+        using var dir = new TempDir();
+        Inputs(lathe, dir);
+        string[] run = ["align", "ppo", "--model", dir.File("policy"), "--prompts", dir.File("prompts.jsonl"), "--reward", dir.File("rm"),
+            "--phases", "2", "--prompts-per-phase", "4", "--samples", "2", "--minibatch-size", "4", "--ppo-epochs", "2", "--max-new-tokens", "5",
+            "--threads", "1", "--seed", "3"];
+        lathe.RunOk([.. run, "--out", "one"]);
+        lathe.RunMpiOk(2, [.. run, "--out", "two"]);
+        lathe.RunMpiOk(2, [.. run, "--out", "two-again"]);
+        var (code, _, stderr) = lathe.RunMpi(3, [], [.. run, "--out", "three"]);   // minibatches of 4 rows dealt 2 + 1 + 1
+        Assert.True(code == 0, stderr);
+
+        var one = Phases(lathe, "one");
+        foreach (string other in new[] { "two", "three" })
+        {
+            var theirs = Phases(lathe, other);
+            Assert.Equal(2, theirs.Count);
+            // Phase 1's rollouts, scores and no-grad forwards are one process's, bit for bit (the same weights, batches and seeds).
+            foreach (string figure in new[] { "objective/scores", "objective/kl", "objective/entropy", "response_length" })
+                Assert.Equal(one[0].GetProperty(figure).GetDouble(), theirs[0].GetProperty(figure).GetDouble());
+            // The optimisation sums gradients in another order: its figures agree to a relative 1e-3 (phase 2 samples from
+            // weights that differ by that rounding).
+            for (int phase = 0; phase < 2; phase++)
+                foreach (string figure in new[] { "loss", "loss/value_avg", "objective/scores" })
+                {
+                    double a = one[phase].GetProperty(figure).GetDouble(), b = theirs[phase].GetProperty(figure).GetDouble();
+                    Assert.True(Math.Abs(a - b) <= 1e-3 * Math.Max(Math.Abs(a), 1e-3), $"{other} ranks, phase {phase + 1}: {figure} {b} vs one process's {a}");
+                }
+        }
+        foreach (string file in new[] { "model.safetensors", "value_head.safetensors" })
+            Assert.Equal(File.ReadAllBytes(lathe.PathOf(Path.Combine("two", "checkpoint", file))), File.ReadAllBytes(lathe.PathOf(Path.Combine("two-again", "checkpoint", file))));
+    }
+
+    static List<JsonElement> Phases(LatheProcess lathe, string run) =>
+        File.ReadLines(lathe.PathOf(Path.Combine(run, "metrics.jsonl"))).Select(l => JsonDocument.Parse(l).RootElement).ToList();
 
     [Fact]
     public void Rlaif_over_ranks_writes_the_pairs_one_process_writes()

@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using Lathe.Data;
+using Lathe.Distributed;
 using Lathe.Formats;
 using Lathe.Inference;
 using Lathe.Models;
 using Lathe.Tensors;
 using Lathe.Tensors.Autograd;
 using Lathe.Training;
+using Lathe.Training.Distributed;
 using Lathe.Tuning;
 
 namespace Lathe.Alignment;
@@ -52,6 +54,10 @@ public sealed class PpoTrainer : IDisposable
     readonly MetricsLog? _metrics;
     readonly string? _runDir, _tokenizerJson;
     readonly int[] _promptOrder;
+    readonly Communicator _world;
+    readonly DataParallel? _dp;             // null in a one-process run
+    readonly Dictionary<int, ResponseRows> _shareRows = [];   // a rank's rows of a minibatch, by count
+    readonly double[] _stepFigures = new double[6];
     long _promptEpoch = -1, _promptPosition, _tokensSeen;
 
     /// <param name="policy">The SFT policy, loaded; <paramref name="method"/> is attached to its model.</param>
@@ -59,8 +65,13 @@ public sealed class PpoTrainer : IDisposable
     /// decodes through the model's linear layers and knows nothing of their virtual rows.</param>
     /// <param name="runDir">Where checkpoints and metrics.jsonl go (null: none).</param>
     /// <param name="tokenizerJson">Copied into each checkpoint.</param>
+    /// <param name="world">The job's ranks when a run spreads over several (null: one process): each samples and scores
+    /// its share of a phase's prompts (<see cref="RankedRollouts"/>), makes the no-grad forwards of its share of the
+    /// minibatches, and takes its share of each minibatch's rows in the optimisation, whose gradients are averaged
+    /// (<see cref="DataParallel"/>, weighted by each rank's tokens) so every rank takes the step one process would.
+    /// Rank 0 writes the files.</param>
     public PpoTrainer(LoadedModel policy, ITuningMethod method, IRewardFunction reward, ChatTemplate chat, IReadOnlyList<AlignmentPrompt> prompts,
-        PpoOptions options, string? runDir = null, string? tokenizerJson = null, int parallel = 16)
+        PpoOptions options, string? runDir = null, string? tokenizerJson = null, int parallel = 16, Communicator? world = null)
     {
         Options = options.Validate();
         if (method.Name is TuningOptions.Prefix or TuningOptions.Prompt)
@@ -82,7 +93,9 @@ public sealed class PpoTrainer : IDisposable
         _optimizer = new AdamWOptimizer(Trainable) { Beta1 = 0.9f, Beta2 = 0.999f, WeightDecay = options.WeightDecay };
         Kl = options.KlController(options.KlCoef);
         _promptOrder = new int[prompts.Count];
-        if (runDir is not null) _metrics = new MetricsLog(runDir);
+        _world = world ?? SingleProcess.Instance;
+        if (_world.Size > 1) _dp = new DataParallel(_world, Trainable, shardOptimizer: false);
+        if (runDir is not null && _world.IsRoot) _metrics = new MetricsLog(runDir);
     }
 
     public PpoOptions Options { get; }
@@ -126,11 +139,10 @@ public sealed class PpoTrainer : IDisposable
 
     /// <summary>The current phase's rollouts: <see cref="PpoOptions.SamplesPerPrompt"/> responses to each of
     /// <paramref name="prompts"/>, sampled at the options' temperature with no other reshaping.</summary>
-    public List<Rollout> GenerateRollouts(IReadOnlyList<AlignmentPrompt> prompts)
-    {
-        var sampling = new SamplingOptions { Temperature = Options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = PhaseSeed(Phase) };
-        return _generator.Generate(prompts.Select(p => p.Prompt).ToList(), Options.SamplesPerPrompt, sampling);
-    }
+    public List<Rollout> GenerateRollouts(IReadOnlyList<AlignmentPrompt> prompts) =>
+        _generator.Generate(prompts.Select(p => p.Prompt).ToList(), Options.SamplesPerPrompt, PhaseSampling());
+
+    SamplingOptions PhaseSampling() => new() { Temperature = Options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = PhaseSeed(Phase) };
 
     /// <summary>The reward function's score of each rollout (<see cref="Rollout.Prompt"/> indexes <paramref name="prompts"/>).</summary>
     public float[] Score(IReadOnlyList<Rollout> rollouts, IReadOnlyList<AlignmentPrompt> prompts)
@@ -146,8 +158,7 @@ public sealed class PpoTrainer : IDisposable
     public PpoPhaseStats RunPhase()
     {
         var prompts = PhasePrompts();
-        var rollouts = GenerateRollouts(prompts);
-        var scores = Score(rollouts, prompts);
+        var (rollouts, scores) = RankedRollouts.Sample(_world, _generator, _reward, prompts, Options.SamplesPerPrompt, PhaseSampling());
         var stats = OptimisePhase(rollouts, scores);
         Phase++;
         _promptPosition += prompts.Count;
@@ -202,8 +213,11 @@ public sealed class PpoTrainer : IDisposable
         // 1. The policy's log-probabilities, values and entropy, and the reference's log-probabilities, without gradients.
         var identity = new int[R];
         for (int b = 0; b < R; b++) identity[b] = b;
-        for (int start = 0; start < R; start += mb)
+        int minibatches = (R + mb - 1) / mb;
+        var entropies = new double[minibatches];   // summed in minibatch order, as one process sums them
+        foreach (int k in RankedRollouts.Share(_world, minibatches))
         {
+            int start = k * mb;
             var batch = Fill(start + mb <= R ? rows : tail!, rollouts, identity.AsSpan(start, Math.Min(mb, R - start)), pad);
             _tape.Reset();
             using (_tape.Activate())
@@ -214,13 +228,15 @@ public sealed class PpoTrainer : IDisposable
                 Scatter(lp.AsSpan(), batch, start, Tr, logp);
                 Scatter(ValueHead.Values(hidden).AsSpan(), batch, start, Tr, values);
                 int M = lp.Length;
-                entropySum += (double)PpoLosses.MaskedEntropy(_model.Head(hidden), ones.AsSpan(0, M)) * M;   // logits (M, V)
+                entropies[k] = (double)PpoLosses.MaskedEntropy(_model.Head(hidden), ones.AsSpan(0, M)) * M;   // logits (M, V)
             }
             _tape.Reset();
             using (_tape.Activate())
             using (Tape.NoGrad())
                 Scatter(ReferenceLogProbs(batch).AsSpan(), batch, start, Tr, refLogp);
         }
+        if (_world.Size > 1) ShareForwards(minibatches, mb, R, Tr, logp, values, refLogp, entropies);
+        foreach (double e in entropies) entropySum += e;
 
         // 2. Per-token KL, rewards, GAE and whitened advantages.
         if (Options.KlEstimator == KlEstimator.K3) Advantages.KlK3(logp, refLogp, kl);
@@ -240,6 +256,7 @@ public sealed class PpoTrainer : IDisposable
 
         // 3. PPO epochs over shuffled minibatches of rollouts.
         var order = new int[R];
+        var rankRows = new int[mb];
         var oldLp = new float[mb * Tr];
         var oldV = new float[mb * Tr];
         var adv = new float[mb * Tr];
@@ -252,10 +269,17 @@ public sealed class PpoTrainer : IDisposable
             EpochPermutation.Fill(order, phaseSeed, epoch);
             for (int start = 0; start < R; start += mb)
             {
-                var batch = Fill(start + mb <= R ? rows : tail!, rollouts, order.AsSpan(start, Math.Min(mb, R - start)), pad);
-                int M = Gather(batch, order.AsSpan(start), Tr, logp, values, advantages, returns, oldLp, oldV, adv, ret);
+                int size = Math.Min(mb, R - start);
+                // In a job, this rank's rows of the minibatch (j ≡ rank mod K), its loss weighted by its share of the
+                // minibatch's tokens; a rank left without rows runs one row at weight 0 to take part in the exchange.
+                ReadOnlySpan<int> rowsOf = order.AsSpan(start, size);
+                double weight = 1;
+                if (_dp is not null) rowsOf = rankRows.AsSpan(0, RankRows(rollouts, rowsOf, rankRows, out weight));
+                var batch = Fill(_dp is null ? (start + mb <= R ? rows : tail!) : RowsFor(rowsOf.Length, T), rollouts, rowsOf, pad);
+                int M = Gather(batch, rowsOf, Tr, logp, values, advantages, returns, oldLp, oldV, adv, ret);
                 _optimizer.ZeroGrad();
                 _tape.Reset();
+                bool finite;
                 using (_tape.Activate())
                 {
                     var lp = _scorer.TokenLogProbs(_model, _method, batch);   // (M)
@@ -264,15 +288,29 @@ public sealed class PpoTrainer : IDisposable
                     var valueLoss = PpoLosses.ClippedValueLoss(v, oldV.AsSpan(0, M), ret.AsSpan(0, M), ones.AsSpan(0, M), Options.ValueClip, out float vclip);
                     var loss = Ops.Add(policyLoss, Ops.Affine(valueLoss, Options.VfCoef));
                     float value = loss.Item();
-                    if (!float.IsFinite(value))
+                    finite = float.IsFinite(value);
+                    if (!finite && _dp is null)
                         throw new TrainingDivergedException($"ppo diverged: loss is {value} at phase {Phase + 1}; stopped, last checkpoint kept");
-                    policySum += policyLoss.Item();
-                    valueSum += valueLoss.Item();
-                    clipSum += ps.ClipFraction;
-                    approxSum += ps.ApproxKl;
-                    valueClipSum += vclip;
-                    _tape.Backward(loss);
+                    var f = _stepFigures;
+                    (f[0], f[1], f[2], f[3], f[4], f[5]) = (policyLoss.Item() * weight, valueLoss.Item() * weight, ps.ClipFraction * weight,
+                        ps.ApproxKl * weight, vclip * weight, finite ? 0 : 1);
+                    if (_dp is null) _tape.Backward(loss);
+                    else
+                    {
+                        // DataParallel averages over the K ranks: K·weight makes the sum the minibatch's token mean.
+                        _dp.BeginBackward(_tape);
+                        _tape.Backward(loss, (float)(weight * _world.Size), _dp);
+                        _dp.FinishBackward();
+                        _world.SumInRankOrder(_stepFigures);
+                        if (_stepFigures[5] > 0)
+                            throw new TrainingDivergedException($"ppo diverged: the loss is not finite on {_stepFigures[5]} of {_world.Size} ranks at phase {Phase + 1}; stopped, last checkpoint kept");
+                    }
                 }
+                policySum += _stepFigures[0];
+                valueSum += _stepFigures[1];
+                clipSum += _stepFigures[2];
+                approxSum += _stepFigures[3];
+                valueClipSum += _stepFigures[4];
                 double norm = _optimizer.GradientNorm();
                 if (!double.IsFinite(norm))
                     throw new TrainingDivergedException($"ppo diverged: gradient norm is {norm} at phase {Phase + 1}; stopped, last checkpoint kept");
@@ -289,6 +327,54 @@ public sealed class PpoTrainer : IDisposable
         return new PpoPhaseStats(Phase + 1, (float)(scoreSum / R), meanKl, (float)(entropySum / tokens), (float)(clipSum / steps),
             (float)(policySum / steps), (float)(valueSum / steps), (float)(valueClipSum / steps), (float)(approxSum / steps),
             (float)tokens / R, beta, normSum / steps, R, (int)tokens);
+    }
+
+    // This rank's rows of a minibatch (rollout indices, into buffer; returns how many) and their share of its response tokens.
+    int RankRows(IReadOnlyList<Rollout> rollouts, ReadOnlySpan<int> minibatch, int[] buffer, out double weight)
+    {
+        long all = 0, mine = 0;
+        int count = 0;
+        for (int j = 0; j < minibatch.Length; j++)
+        {
+            int tokens = rollouts[minibatch[j]].ResponseTokens;
+            all += tokens;
+            if (j % _world.Size == _world.Rank) { buffer[count++] = minibatch[j]; mine += tokens; }
+        }
+        if (count == 0) { buffer[0] = minibatch[0]; weight = 0; return 1; }
+        weight = (double)mine / all;
+        return count;
+    }
+
+    ResponseRows RowsFor(int count, int T)
+    {
+        if (!_shareRows.TryGetValue(count, out var rows) || rows.T != T) _shareRows[count] = rows = new ResponseRows(count, T);
+        return rows;
+    }
+
+    // The no-grad forwards' results of every rank's minibatches (Share of the minibatch indices) into every rank's grids.
+    void ShareForwards(int minibatches, int mb, int R, int Tr, float[] logp, float[] values, float[] refLogp, double[] entropies)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            foreach (int k in RankedRollouts.Share(_world, minibatches))
+            {
+                w.Write(entropies[k]);
+                int from = k * mb * Tr, count = Math.Min(mb, R - k * mb) * Tr;
+                foreach (var grid in new[] { logp, values, refLogp })
+                    w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(grid.AsSpan(from, count)));
+            }
+        var parts = _world.AllGatherBytes(stream.ToArray());
+        for (int r = 0; r < parts.Length; r++)
+        {
+            using var reader = new BinaryReader(new MemoryStream(parts[r]));
+            foreach (int k in RankedRollouts.Share(r, _world.Size, minibatches))
+            {
+                entropies[k] = reader.ReadDouble();
+                int from = k * mb * Tr, count = Math.Min(mb, R - k * mb) * Tr;
+                foreach (var grid in new[] { logp, values, refLogp })
+                    reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(grid.AsSpan(from, count)));
+            }
+        }
     }
 
     // The reference's log-probabilities of the batch's response tokens: the frozen copy, or the base with the adapter off.
@@ -341,7 +427,7 @@ public sealed class PpoTrainer : IDisposable
     /// ppo_state.json) through the crash-safe swap, and metrics.jsonl.</summary>
     public void SaveCheckpoint()
     {
-        if (_runDir is null) return;
+        if (_runDir is null || !_world.IsRoot) return;
         Checkpoint.SwapIn(_runDir, dir =>
         {
             if (SavesAdapterOnly)
@@ -383,9 +469,13 @@ public sealed class PpoTrainer : IDisposable
     public TrainingOutcome Run(CancellationToken cancel, Action<PpoPhaseStats, TimeSpan>? progress = null)
     {
         var clock = Stopwatch.StartNew();
+        Span<double> stop = stackalloc double[1];
         while (Phase < Options.Phases)
         {
-            if (cancel.IsCancellationRequested) { SaveCheckpoint(); return TrainingOutcome.Interrupted; }
+            // In a job every rank must stop at the same phase: a stop asked on any rank is agreed on first.
+            stop[0] = cancel.IsCancellationRequested ? 1 : 0;
+            if (_world.Size > 1) _world.SumInRankOrder(stop);
+            if (stop[0] > 0) { SaveCheckpoint(); return TrainingOutcome.Interrupted; }
             var stats = RunPhase();
             if ((Options.CheckpointEvery > 0 && Phase % Options.CheckpointEvery == 0) || Phase == Options.Phases) SaveCheckpoint();
             progress?.Invoke(stats, clock.Elapsed);
@@ -396,6 +486,7 @@ public sealed class PpoTrainer : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
+        _dp?.Dispose();
         _tape.Dispose();
         _reference?.Dispose();
     }
