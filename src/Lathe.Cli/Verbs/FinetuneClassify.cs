@@ -72,10 +72,8 @@ internal static class FinetuneClassify
     }
 
     public static int Run(string modelPath, string dataPath, string runDir, bool resume, TuningOptions tuning, double heldOutFraction,
-        TrainingOptions training, double epochs, int threads, bool stepsGiven, bool blockGiven)
+        TrainingOptions training, double epochs, int threads, bool stepsGiven, bool blockGiven, ParallelChoice? parallel = null)
     {
-        if (Lathe.Distributed.Job.LauncherSize > 1)
-            throw new UserInputException("finetune --task classify runs as one process, not over mpirun's ranks; run it without mpirun");
         ComputePool.SetSharedThreads(threads);
         if (!Supported.Contains(tuning.Method))
             throw new UserInputException($"--method: '{tuning.Method}' is not supported for --task classify (BERT); use {string.Join(", ", Supported)}");
@@ -108,7 +106,8 @@ internal static class FinetuneClassify
         {
             if (training.Steps == 0)
             {
-                int perEpoch = Math.Max(1, (int)Math.Ceiling((double)trainCount / training.BatchSize) / training.GradAccum);
+                // A step takes one batch on each rank of an mpirun job, so a pass takes 1/K as many steps on K ranks.
+                int perEpoch = Math.Max(1, (int)Math.Ceiling((double)trainCount / training.BatchSize) / (training.GradAccum * Lathe.Distributed.Job.LauncherSize));
                 training = training with { Steps = Math.Max(1, (int)Math.Ceiling(perEpoch * epochs)) };
             }
             // No validation stream in a classification run: the held-out texts are scored once, at the end.
@@ -116,6 +115,9 @@ internal static class FinetuneClassify
         }
         training.Validate();
 
+        // Under mpirun the job starts here, after the checks every rank makes alike; rank 0 writes the files.
+        var distributed = parallel?.Join();
+        bool root = distributed is null || distributed.World.IsRoot;
         ITuningMethod? method = null;
         long trainable = 0;
         var clock = Stopwatch.StartNew();
@@ -126,6 +128,7 @@ internal static class FinetuneClassify
             result = ClassifierFineTune.Run(new ClassifierFineTuneOptions
             {
                 Data = dataPath, BaseModel = modelPath, HeldOutFraction = heldOutFraction, Training = training, RunDir = runDir, Resume = resume,
+                Distributed = distributed,
             }, console.Token, line => Console.Error.WriteLine("finetune: " + line), console.Report, model =>
             {
                 // Reached once the data is tokenized and the classifier built: the run's first write follows.
@@ -140,13 +143,13 @@ internal static class FinetuneClassify
                 Console.Error.WriteLine($"finetune: bert classifier {model.ParameterCount / 1e6:F2}M parameters, labels {string.Join("/", model.Labels.Names)}, method {tuning.Method}: " +
                     $"{trainable:N0} trainable, rows of ≤{training.BlockSize}, batch {training.BatchSize}×{training.GradAccum}, {training.Steps} steps, lr {training.LearningRate:G3}, {threads} threads");
                 Directory.CreateDirectory(runDir);
-                if (!resume) AtomicFile.WriteAllText(Path.Combine(runDir, SettingsFile),
+                if (!resume && root) AtomicFile.WriteAllText(Path.Combine(runDir, SettingsFile),
                     JsonSerializer.Serialize(new Settings(Classify, tuning.Method, tuning, heldOutFraction), new JsonSerializerOptions { WriteIndented = true }));
                 return set!;
             });
             console.EndLine();
             // ClassifierFineTune wrote checkpoint/ (the whole classifier); a method's own files go beside it, with the head.
-            if (method is not null && method.Name != TuningOptions.Full)
+            if (method is not null && method.Name != TuningOptions.Full && root)
             {
                 string checkpoint = Checkpoint.Resolve(runDir);
                 method.Save(checkpoint);
@@ -161,6 +164,7 @@ internal static class FinetuneClassify
         }
         finally { method?.Dispose(); }
         double seconds = clock.Elapsed.TotalSeconds;
+        if (!root) return result.Outcome == TrainingOutcome.Interrupted ? 130 : 0;
 
         var (held, majority) = (result.HeldOut, result.Majority);
         string positive = held.Labels.Count == 2 ? $"F1({held.Labels.Names[1]})" : "macro-F1";

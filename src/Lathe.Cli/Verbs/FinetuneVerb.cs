@@ -54,7 +54,7 @@ internal static class FinetuneVerb
             if (r.GetResult(o.Lr) is null or { Implicit: true }) training = training with { LearningRate = DefaultLearningRate(tuning.Method) };
             if (FinetuneClassify.IsClassify(r, task, r.GetValue(model)!, heldoutFraction, val, valFraction, heldout, template, packing, overlong))
                 return FinetuneClassify.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(output)!, r.GetValue(resume), tuning, r.GetValue(heldoutFraction),
-                    training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), r.GetResult(o.BlockSize) is { Implicit: false });
+                    training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), r.GetResult(o.BlockSize) is { Implicit: false }, o.Parallel(r));
             return Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(val), r.GetValue(valFraction), r.GetValue(heldout), r.GetValue(output)!,
                 r.GetValue(resume), settings, training, r.GetValue(epochs), o.Threads(r), o.Explicit(r).Contains("steps"), o.Parallel(r));
         });

@@ -32,6 +32,8 @@ public sealed record ClassifierFineTuneOptions
     public string? RunDir { get; init; }
     /// <summary>Continue the run in <see cref="RunDir"/> from its checkpoint.</summary>
     public bool Resume { get; init; }
+    /// <summary>The job's ranks when the run spreads over several (data-parallel, rank 0 writing the files); null: one process.</summary>
+    public Distributed.DistributedOptions? Distributed { get; init; }
 }
 
 /// <summary>How a fine-tune ended and scored on the held-out texts, beside the majority-class baseline.</summary>
@@ -111,7 +113,8 @@ public static class ClassifierFineTune
             var trainable = attach?.Invoke(model);
             var source = new ClassificationBatchSource(train, model.Config.PadId, options.Seed);
             TrainingOutcome outcome;
-            using (var trainer = new Trainer(model, options, source, null, o.RunDir, tokenizerPath, new SequenceClassificationObjective(), trainable))
+            using (var trainer = new Trainer(model, options, source, null, o.RunDir, tokenizerPath, new SequenceClassificationObjective(), trainable,
+                distributed: o.Distributed))
             {
                 if (o.Resume)
                 {
@@ -123,7 +126,7 @@ public static class ClassifierFineTune
             var metrics = ClassificationMetrics.Evaluate(model, heldOut, options.BatchSize);
             var majority = ClassificationMetrics.MajorityBaseline(texts.Labels, train.Items.Select(e => e.Label).ToArray(), heldOut.Items.Select(e => e.Label).ToArray());
             var result = new ClassifierFineTuneResult(outcome, train.Items.Count, heldOut.Items.Count, metrics, majority);
-            if (o.RunDir is not null) AtomicFile.WriteAllText(Path.Combine(o.RunDir, "classification.json"), result.ToJson() + "\n");
+            if (o.RunDir is not null && o.Distributed?.World.IsRoot != false) AtomicFile.WriteAllText(Path.Combine(o.RunDir, "classification.json"), result.ToJson() + "\n");
             return result;
         }
         finally { model.Dispose(); }

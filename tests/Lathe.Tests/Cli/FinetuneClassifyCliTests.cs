@@ -14,7 +14,7 @@ public class FinetuneClassifyCliTests
     static readonly string[] Spammy = ["free", "winner", "cash", "offer"], Plain = ["meeting", "lunch", "report", "friday"];
 
     // 60 short "mails" (spam ones hold a spammy word, ham ones a plain word), the tokenizer and a 2-step BERT pre-train.
-    static void Base(LatheProcess lathe)
+    internal static void Base(LatheProcess lathe)
     {
         var rng = new Philox(3);
         string[] filler = ["the", "a", "team", "today", "please", "see", "you", "at", "and", "now"];
