@@ -38,14 +38,19 @@ public static class ModelPruner
             throw new ArgumentException("prune: --method 2:4 ranks by magnitude or activation (Wanda's |W|·‖X‖), not taylor.");
         bool needsCalibration = request.Method is PruneMethod.Layers or PruneMethod.Wanda
             || (request.Method is not PruneMethod.Magnitude && request.Score != ImportanceScore.Magnitude);
-        if (needsCalibration && calibration is null)
-            throw new ArgumentException($"prune: --method {PruneNames.Name(request.Method)}{(request.Method is PruneMethod.Heads or PruneMethod.Channels or PruneMethod.TwoFour ? $" --score {Name(request.Score)}" : "")} needs --calibration SHARDS.");
+        // Checked after the target (below), so a target that cannot work is the error a user sees first.
+        void RequireCalibration()
+        {
+            if (needsCalibration && calibration is null)
+                throw new ArgumentException($"prune: --method {PruneNames.Name(request.Method)}{(request.Method is PruneMethod.Heads or PruneMethod.Channels or PruneMethod.TwoFour ? $" --score {Name(request.Score)}" : "")} needs --calibration SHARDS.");
+        }
         switch (request.Method)
         {
             case PruneMethod.Heads:
             {
                 int units = PruneUnits.AttentionUnitCount(c), group = c.Heads / c.KvHeads;
                 int remove = Removed(request.Target, units, c.KvHeads == c.Heads ? "heads" : $"kv groups ({group} query heads each)");
+                RequireCalibration();
                 var scores = Scores(model, channels: false, request.Score, calibration);
                 var kept = scores.Select(s => StructuredScores.Keep(s, units - remove)).ToArray();
                 return new(StructuredPruner.KeepHeads(model, kept), $"{remove * group} of {c.Heads} heads per layer" +
@@ -54,6 +59,7 @@ public static class ModelPruner
             case PruneMethod.Channels:
             {
                 int remove = Removed(request.Target, c.Intermediate, "MLP channels");
+                RequireCalibration();
                 var scores = Scores(model, channels: true, request.Score, calibration);
                 var kept = scores.Select(s => StructuredScores.Keep(s, c.Intermediate - remove)).ToArray();
                 return new(StructuredPruner.KeepChannels(model, kept), $"{remove} of {c.Intermediate} MLP channels per layer by {Name(request.Score)}", null);
@@ -63,6 +69,7 @@ public static class ModelPruner
                 int remove = request.Target >= 1 ? (int)request.Target : (int)Math.Round(request.Target * c.Layers, MidpointRounding.AwayFromZero);
                 if (remove >= c.Layers) throw new ArgumentException($"prune: --target {request.Target.ToString(CultureInfo.InvariantCulture)} would remove all {c.Layers} layers; at most {c.Layers - 1}.");
                 if (remove < 1) throw new ArgumentException($"prune: --target {request.Target.ToString(CultureInfo.InvariantCulture)} removes no layer of {c.Layers}.");
+                RequireCalibration();
                 var delta = StructuredScores.LayerSkipLoss(model, calibration!);
                 var kept = StructuredScores.Keep(delta, c.Layers - remove);
                 var gone = Enumerable.Range(0, c.Layers).Except(kept);
@@ -70,6 +77,8 @@ public static class ModelPruner
             }
             default:
             {
+                if (request.Target >= 1) throw new ArgumentException($"prune: --target {request.Target.ToString(CultureInfo.InvariantCulture)} must be a fraction in (0, 1).");
+                RequireCalibration();
                 var stats = request.Method == PruneMethod.Wanda || (request.Method == PruneMethod.TwoFour && request.Score == ImportanceScore.Activation)
                     ? ActivationStatistics.Collect(model, calibration!) : null;
                 var mask = UnstructuredPruner.Prune(model, request.Method, request.Target, stats);
