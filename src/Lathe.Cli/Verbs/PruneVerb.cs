@@ -92,9 +92,11 @@ internal static class PruneVerb
             float? recoveryLoss = null;
             if (recoverSteps > 0)
             {
+                // The step counter only on a terminal: a log gets the summary line.
+                bool tty = !Console.IsErrorRedirected;
                 recoveryLoss = PruneRecovery.Run(pruned, result.Mask, dataDir!, source, recovery,
-                    (step, loss) => Console.Error.Write($"\rprune: recovery step {step}/{recoverSteps} loss {loss:F4}   "));
-                Console.Error.WriteLine();
+                    tty ? (step, loss) => Console.Error.Write($"\rprune: recovery step {step}/{recoverSteps} loss {loss:F4}   ") : null);
+                if (tty) Console.Error.WriteLine();
             }
             double? pplAfter = calibration is null ? null : recoverSteps > 0 ? Math.Exp(calibration.Loss(pruned)) : pplPruned;
             string tokenizer = Path.Combine(source, Checkpoint.TokenizerFile);

@@ -5,12 +5,12 @@ using Lathe.IO;
 namespace Lathe.Compression.Pruning;
 
 /// <summary>The pruning trade-off curves from a results file that scripts/bench/prune-curves.sh writes:
-/// <c>{"runs": [{"method", "fraction", "recovered", "ppl", "task_score", "decode_tokens_per_s", "train_tokens_per_s"}, …]}</c>
+/// <c>{"runs": [{"method", "fraction", "recovered", "ppl", "task", "task_score", "decode_tokens_per_s", "train_tokens_per_s"}, …]}</c>
 /// (the unpruned model as method "none", fraction 0). One series per method, recovered runs dashed; the unpruned
 /// point joins every series. Drawn with the repo's <see cref="SvgChart"/>.</summary>
 public static class PruneCurvePlot
 {
-    public sealed record Run(string Method, double Fraction, bool Recovered, double Ppl, double? TaskScore, double? DecodeTokensPerSecond, double? TrainTokensPerSecond);
+    public sealed record Run(string Method, double Fraction, bool Recovered, double Ppl, double? TaskScore, double? DecodeTokensPerSecond, double? TrainTokensPerSecond, string? Task = null);
 
     /// <summary>Reads the runs; a missing field is a one-line error naming the run and field.</summary>
     public static IReadOnlyList<Run> Read(string path)
@@ -26,7 +26,7 @@ public static class PruneCurvePlot
             double? May(string k) => o[k] is JsonValue v && v.TryGetValue(out double d) ? d : null;
             string method = o["method"] is JsonValue m && m.TryGetValue(out string? s) ? s! : throw new InvalidDataException($"prune --plot: {path}: runs[{i}].method is missing");
             result.Add(new(method, Need("fraction"), o["recovered"] is JsonValue r && r.TryGetValue(out bool b) && b, Need("ppl"),
-                May("task_score"), May("decode_tokens_per_s"), May("train_tokens_per_s")));
+                May("task_score"), May("decode_tokens_per_s"), May("train_tokens_per_s"), o["task"] is JsonValue t && t.TryGetValue(out string? name) ? name : null));
         }
         return result;
     }
@@ -44,7 +44,8 @@ public static class PruneCurvePlot
             written.Add(p);
         }
         Save("ppl_vs_fraction.svg", Chart(runs, "Perplexity vs fraction removed", "fraction removed (heads, channels, layers; weights zeroed)", "validation perplexity", r => r.Fraction, r => r.Ppl));
-        Save("task_vs_fraction.svg", Chart(runs, "Task score vs fraction removed", "fraction removed", "task score", r => r.Fraction, r => r.TaskScore));
+        string task = runs.Select(r => r.Task).FirstOrDefault(t => t is not null) ?? "task score";
+        Save("task_vs_fraction.svg", Chart(runs, "Task score vs fraction removed", "fraction removed", task, r => r.Fraction, r => r.TaskScore));
         Save("ppl_vs_decode_speed.svg", Chart(runs, "Perplexity vs generation speed", "generation tokens/s (measured)", "validation perplexity", r => r.DecodeTokensPerSecond, r => r.Ppl));
         Save("ppl_vs_train_speed.svg", Chart(runs, "Perplexity vs training speed", "training tokens/s (measured)", "validation perplexity", r => r.TrainTokensPerSecond, r => r.Ppl));
         return written;
