@@ -70,7 +70,16 @@ internal static unsafe class BenchPrune
         return 0;
     }
 
-    static double Median(Action a, double seconds) => BenchSupport.Median(BenchSupport.Time(a, warmup: 5, minRuns: 10, minSeconds: seconds));
+    // Median milliseconds of one call. A call shorter than the timer resolves is repeated inside each timed sample
+    // (as many times as make ~0.2 ms) and the sample divided by that count.
+    static double Median(Action a, double seconds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int calls = 0;
+        while (clock.Elapsed.TotalMilliseconds < 0.2) { a(); calls++; }
+        int repeat = Math.Max(1, calls);
+        return BenchSupport.Median(BenchSupport.Time(() => { for (int i = 0; i < repeat; i++) a(); }, warmup: 3, minRuns: 10, minSeconds: seconds)) / repeat;
+    }
 
     // Y (N, out) = X (N, in) · Wᵀ through the engine's packed GEMM — what Ops.Linear runs.
     static double Dense(float[] w, float[] x, float[] y, int N, int rows, int cols, double seconds)

@@ -152,6 +152,21 @@ public class PruneCliTests
     }
 
     [Fact]
+    public void Bench_prune_times_dense_csr_and_two_four_and_prints_json_last()
+    {
+        using var lathe = new LatheProcess();
+        var (code, stdout, stderr) = lathe.Run("bench", "prune", "--rows", "12", "--cols", "16", "--tokens", "5", "--sparsity", "0.5,0.9", "--seconds", "0.01");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal("prune", json.GetProperty("bench").GetString());
+        Assert.Equal(2, json.GetProperty("csr_matvec_ms").GetArrayLength());
+        Assert.True(json.GetProperty("twofour_gemm_ms").GetDouble() > 0);
+        (code, _, stderr) = lathe.Run("bench", "prune", "--cols", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("--cols", stderr);
+    }
+
+    [Fact]
     public void Plot_draws_the_curves_of_a_results_file()
     {
         using var lathe = new LatheProcess();
