@@ -31,7 +31,7 @@ public static class PruneCurvePlot
         return result;
     }
 
-    /// <summary>Writes ppl_vs_fraction, task_vs_fraction, ppl_vs_decode_speed and ppl_vs_train_speed (.svg) into
+    /// <summary>Writes ppl_vs_fraction, task_vs_fraction, ppl_vs_decode_speed and ppl_vs_train_speed (.svg and .png) into
     /// <paramref name="folder"/> atomically; returns the paths.</summary>
     public static IReadOnlyList<string> WriteAll(string folder, IReadOnlyList<Run> runs)
     {
@@ -39,9 +39,11 @@ public static class PruneCurvePlot
         var written = new List<string>();
         void Save(string name, SvgChart chart)
         {
-            string p = Path.Combine(folder, name);
+            string p = Path.Combine(folder, name), png = Path.ChangeExtension(p, ".png");
             AtomicFile.WriteAllText(p, chart.Render());
+            AtomicFile.WriteAllBytes(png, chart.RenderPng());   // the same drawing, for places that want a picture
             written.Add(p);
+            written.Add(png);
         }
         Save("ppl_vs_fraction.svg", Chart(runs, "Perplexity vs fraction removed", "fraction removed (heads, channels, layers; weights zeroed)", "validation perplexity", r => r.Fraction, r => r.Ppl));
         string task = runs.Select(r => r.Task).FirstOrDefault(t => t is not null) ?? "task score";
@@ -53,7 +55,8 @@ public static class PruneCurvePlot
 
     static SvgChart Chart(IReadOnlyList<Run> runs, string title, string xLabel, string yLabel, Func<Run, double?> x, Func<Run, double?> y)
     {
-        var chart = new SvgChart(title, xLabel, yLabel, logX: false, logY: false);
+        // Quality falls as the fraction grows, so the upper left is where the data leave room.
+        var chart = new SvgChart(title, xLabel, yLabel, logX: false, logY: false) { LegendLeft = true };
         var baseline = runs.Where(r => r.Method == "none").ToList();
         var methods = runs.Where(r => r.Method != "none").Select(r => r.Method).Distinct().ToList();
         var markers = new[] { SvgMarker.Circle, SvgMarker.Square, SvgMarker.Diamond, SvgMarker.Cross };
