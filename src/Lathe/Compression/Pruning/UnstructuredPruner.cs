@@ -96,7 +96,10 @@ public static class UnstructuredPruner
 /// the sparsity pattern).</summary>
 public sealed class SparsityMask(IReadOnlyList<(ModelParameter Parameter, int[] Zeroed)> zeroed)
 {
-    public IReadOnlyList<(ModelParameter Parameter, int[] Zeroed)> Zeroed => zeroed;
+    // An array, indexed: Apply runs after every recovery step and allocates nothing.
+    readonly (ModelParameter Parameter, int[] Zeroed)[] _zeroed = [.. zeroed];
+
+    public IReadOnlyList<(ModelParameter Parameter, int[] Zeroed)> Zeroed => _zeroed;
 
     /// <summary>Zeroed weights over the weights of the pruned matrices.</summary>
     public double Sparsity
@@ -104,17 +107,18 @@ public sealed class SparsityMask(IReadOnlyList<(ModelParameter Parameter, int[] 
         get
         {
             long z = 0, n = 0;
-            foreach (var (p, idx) in zeroed) { z += idx.Length; n += p.Value.Length; }
+            foreach (var (p, idx) in _zeroed) { z += idx.Length; n += p.Value.Length; }
             return n == 0 ? 0 : (double)z / n;
         }
     }
 
+    /// <summary>Zeroes the pruned weights again.</summary>
     public void Apply()
     {
-        foreach (var (p, idx) in zeroed)
+        for (int k = 0; k < _zeroed.Length; k++)
         {
-            var v = p.Value.AsSpan();
-            foreach (int i in idx) v[i] = 0;
+            var v = _zeroed[k].Parameter.Value.AsSpan();
+            foreach (int i in _zeroed[k].Zeroed) v[i] = 0;
         }
     }
 }
