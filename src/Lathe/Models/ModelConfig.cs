@@ -37,7 +37,12 @@ public sealed partial record ModelConfig
 
     /// <summary>"layernorm" (GPT-2) or "rmsnorm" (Llama).</summary>
     public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
-    public int HeadDim => Embd / Heads;
+    /// <summary>Width of one attention head (D). Hugging Face's <c>head_dim</c>; without it, d_model / heads. Pruning heads
+    /// keeps D and d_model while the head count drops, so q/k/v are Heads·D wide and need not equal d_model.</summary>
+    public int HeadDim { get => _headDim ?? Embd / Heads; init => _headDim = value; }
+    int? _headDim;
+    /// <summary>True when <see cref="HeadDim"/> differs from d_model / heads, so config.json must say it.</summary>
+    public bool HasExplicitHeadDim => _headDim is int d && (Heads <= 0 || Embd % Heads != 0 || d != Embd / Heads);
 
     static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5"];
 
@@ -54,11 +59,12 @@ public sealed partial record ModelConfig
         Positive(Heads, ModelType == "gpt2" ? "n_head" : "num_attention_heads");
         Positive(KvHeads, "num_key_value_heads");
         Positive(Intermediate, ModelType == "gpt2" ? "n_inner" : "intermediate_size");
-        if (Embd % Heads != 0)
+        if (_headDim is int hd) Positive(hd, "head_dim");
+        else if (Embd % Heads != 0)
             Fail(ModelType == "gpt2" ? "n_head" : "num_attention_heads", $"{Heads} heads do not divide d_model {Embd}");
         if (Heads % KvHeads != 0) Fail("num_key_value_heads", $"{KvHeads} kv heads do not divide {Heads} heads");
         if (ModelType == "gpt2" && KvHeads != Heads) Fail("num_key_value_heads", "gpt2 has no grouped-query attention (must equal n_head)");
-        if (ModelType == "llama" && HeadDim % 2 != 0) Fail("hidden_size", $"head dim {HeadDim} must be even for RoPE");
+        if (ModelType == "llama" && HeadDim % 2 != 0) Fail(HasExplicitHeadDim ? "head_dim" : "hidden_size", $"head dim {HeadDim} must be even for RoPE");
         if (!(NormEps > 0)) Fail(ModelType == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps", $"{NormEps} must be > 0");
         if (!(Dropout >= 0 && Dropout < 1)) Fail("dropout", $"{Dropout} must be in [0, 1)");
         if (!(AttentionDropout >= 0 && AttentionDropout < 1)) Fail(ModelType switch { "gpt2" => "attn_pdrop", "bert" => "attention_probs_dropout_prob", _ => "attention_dropout" }, $"{AttentionDropout} must be in [0, 1)");
@@ -142,6 +148,8 @@ public sealed partial record ModelConfig
                 InitStd = (float)(Dbl(node, "initializer_range") ?? 0.02),
             };
         }
+        // Kept only when it says something d_model / heads does not, so an equal config reads back equal.
+        if (Int(node, "head_dim") is int headDim && (c.Heads <= 0 || c.Embd % c.Heads != 0 || headDim != c.Embd / c.Heads)) c = c with { HeadDim = headDim };
         c = ParseMoE(node, c);
         return c.Validate();
     }
@@ -162,6 +170,7 @@ public sealed partial record ModelConfig
             o["num_hidden_layers"] = Layers;
             o["num_attention_heads"] = Heads;
             o["num_key_value_heads"] = KvHeads;
+            if (HasExplicitHeadDim) o["head_dim"] = HeadDim;
             o["intermediate_size"] = Intermediate;
             o["hidden_act"] = "silu";
             o["rms_norm_eps"] = NormEps;
@@ -180,6 +189,7 @@ public sealed partial record ModelConfig
             o["n_embd"] = Embd;
             o["n_layer"] = Layers;
             o["n_head"] = Heads;
+            if (HasExplicitHeadDim) o["head_dim"] = HeadDim;   // not a GPT2Config field: written only for pruned heads
             o["n_inner"] = Intermediate;
             o["activation_function"] = "gelu_new";
             o["layer_norm_epsilon"] = NormEps;

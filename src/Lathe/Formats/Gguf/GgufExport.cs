@@ -26,6 +26,9 @@ public static class GgufExport
          .Add(arch + ".context_length", (uint)c.MaxPositions).Add(arch + ".embedding_length", (uint)c.Embd)
          .Add(arch + ".block_count", (uint)c.Layers).Add(arch + ".feed_forward_length", (uint)c.Intermediate)
          .Add(arch + ".attention.head_count", (uint)c.Heads);
+        // A model with pruned heads keeps d_model while heads·head_dim shrinks: llama.cpp reads the head width here.
+        if (c.HasExplicitHeadDim)
+            w.Add(arch + ".attention.key_length", (uint)c.HeadDim).Add(arch + ".attention.value_length", (uint)c.HeadDim);
         if (arch == "llama")
             w.Add("llama.attention.head_count_kv", (uint)c.KvHeads).Add("llama.attention.layer_norm_rms_epsilon", c.NormEps)
              .Add("llama.rope.freq_base", (float)c.RopeTheta).Add("llama.rope.dimension_count", (uint)c.HeadDim)

@@ -54,6 +54,7 @@ public static class GgufModelLoader
         if (HasTensor(file, "output.weight"))
             throw new InvalidDataException($"{file.Path}: tensor 'output.weight': a gpt2 head separate from token_embd is not supported.");
         int heads = Int(file, "gpt2.attention.head_count");
+        int? headDim = HeadDim(file, "gpt2", Int(file, "gpt2.embedding_length"), heads);
         int vocab = file.Metadata.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens is object[] list ? list.Length
             : HasTensor(file, "token_embd.weight") ? (int)file.Get("token_embd.weight").Dims[^1]
             : throw new InvalidDataException($"{file.Path}: tensor 'token_embd.weight' is missing.");
@@ -70,6 +71,7 @@ public static class GgufModelLoader
             NormEps = (float)Real(file, "gpt2.attention.layer_norm_epsilon", 1e-5),
             TieEmbeddings = true,
         };
+        if (headDim is int d) config = config with { HeadDim = d };
         try { return config.Validate(); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{file.Path}: {e.Message}"); }
     }
@@ -79,14 +81,12 @@ public static class GgufModelLoader
         int embd = Int(file, "llama.embedding_length");
         int heads = Int(file, "llama.attention.head_count");
         int kvHeads = file.Metadata.ContainsKey("llama.attention.head_count_kv") ? Int(file, "llama.attention.head_count_kv") : heads;
-        if (heads <= 0 || embd % heads != 0)
+        int? explicitHeadDim = HeadDim(file, "llama", embd, heads);
+        if (explicitHeadDim is null && (heads <= 0 || embd % heads != 0))
             throw new InvalidDataException($"{file.Path}: llama.attention.head_count {heads} does not divide llama.embedding_length {embd}.");
-        int headDim = embd / heads;
+        int headDim = explicitHeadDim ?? embd / heads;
         if (file.Metadata.ContainsKey("llama.rope.dimension_count") && Int(file, "llama.rope.dimension_count") != headDim)
             throw new InvalidDataException($"{file.Path}: llama.rope.dimension_count {Int(file, "llama.rope.dimension_count")} differs from the head dimension {headDim} (partial rotary is not supported).");
-        foreach (string key in new[] { "llama.attention.key_length", "llama.attention.value_length" })
-            if (file.Metadata.ContainsKey(key) && Int(file, key) != headDim)
-                throw new InvalidDataException($"{file.Path}: {key} {Int(file, key)} differs from embedding_length / head_count = {headDim}.");
         if (file.Metadata.TryGetValue("llama.rope.scaling.type", out var scaling) && scaling is string st && st != "none")
             throw new InvalidDataException($"{file.Path}: llama.rope.scaling.type '{st}' is not supported.");
         int vocab = file.Metadata.ContainsKey("llama.vocab_size") ? Int(file, "llama.vocab_size")
@@ -108,8 +108,21 @@ public static class GgufModelLoader
             RopeTheta = Real(file, "llama.rope.freq_base", 10000),
             TieEmbeddings = !HasTensor(file, "output.weight"),
         };
+        if (explicitHeadDim is int hd) config = config with { HeadDim = hd };
         try { return config.Validate(); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{file.Path}: {e.Message}"); }
+    }
+
+    // attention.key_length / value_length: the head width when it is not embedding_length / head_count (pruned heads);
+    // null when absent or equal to that. Keys and values of different widths are not supported.
+    static int? HeadDim(GgufFile file, string arch, int embd, int heads)
+    {
+        string kKey = arch + ".attention.key_length", vKey = arch + ".attention.value_length";
+        int? k = file.Metadata.ContainsKey(kKey) ? Int(file, kKey) : null, v = file.Metadata.ContainsKey(vKey) ? Int(file, vKey) : null;
+        if (k is null && v is null) return null;
+        if (k is null || v is null || k != v || k <= 0)
+            throw new InvalidDataException($"{file.Path}: {kKey} {k?.ToString() ?? "missing"} and {vKey} {v?.ToString() ?? "missing"} must be equal and positive.");
+        return heads > 0 && embd % heads == 0 && k == embd / heads ? null : k;
     }
 
     /// <summary>Opens <paramref name="path"/> and builds its model.</summary>
@@ -169,9 +182,9 @@ public static class GgufModelLoader
                 string g = $"blk.{l}.", h = $"transformer.h.{l}.";
                 yield return new(g + "attn_norm.weight", h + "ln_1.weight", [C]);
                 yield return new(g + "attn_norm.bias", h + "ln_1.bias", [C]);
-                yield return new(g + "attn_qkv.weight", h + "attn.c_attn.weight", [C, 3 * C], Linear: true);
-                yield return new(g + "attn_qkv.bias", h + "attn.c_attn.bias", [3 * C]);
-                yield return new(g + "attn_output.weight", h + "attn.c_proj.weight", [C, C], Linear: true);
+                yield return new(g + "attn_qkv.weight", h + "attn.c_attn.weight", [C, 3 * c.Heads * D], Linear: true);
+                yield return new(g + "attn_qkv.bias", h + "attn.c_attn.bias", [3 * c.Heads * D]);
+                yield return new(g + "attn_output.weight", h + "attn.c_proj.weight", [c.Heads * D, C], Linear: true);
                 yield return new(g + "attn_output.bias", h + "attn.c_proj.bias", [C]);
                 yield return new(g + "ffn_norm.weight", h + "ln_2.weight", [C]);
                 yield return new(g + "ffn_norm.bias", h + "ln_2.bias", [C]);

@@ -12,7 +12,7 @@ namespace Lathe.Models;
 /// values (prefix tuning) join both paths. Holds weights (and the caller's prefix) only, no per-request state.</summary>
 internal sealed class CausalSelfAttention
 {
-    readonly LinearLayer? _qkv;            // (3C, C): GPT-2 c_attn, q|k|v side by side
+    readonly LinearLayer? _qkv;            // (3·H·D, C): GPT-2 c_attn, q|k|v side by side (H·D = C unless heads were pruned)
     readonly LinearLayer? _q, _k, _v;      // (H·D, C), (Hkv·D, C), (Hkv·D, C): Llama
     readonly LinearLayer _proj;            // (C, H·D)
     readonly int _heads, _kvHeads, _headDim;
@@ -34,8 +34,8 @@ internal sealed class CausalSelfAttention
     /// projection to q, k, v of H heads each; rotary positions, or ALiBi (<paramref name="alibi"/>: the (H, maxT)
     /// distance table of <see cref="PositionalEncodings.AlibiDistances"/>) when given.</summary>
     public static CausalSelfAttention Gpt2(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables? rope, Tensor? alibi) =>
-        new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Embd, std), null, null, null,
-            LinearLayer.Conv1D(p, prefix + ".c_proj", c.Embd, c.Embd, residualStd), c, rope, alibi);
+        new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Heads * c.HeadDim, std), null, null, null,
+            LinearLayer.Conv1D(p, prefix + ".c_proj", c.Heads * c.HeadDim, c.Embd, residualStd), c, rope, alibi);
 
     /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases):
     /// grouped-query heads and rotary positions.</summary>
@@ -96,7 +96,7 @@ internal sealed class CausalSelfAttention
         Tensor y;                                                                   // (B,T,H·D)
         if (_qkv is not null)
         {
-            var h = _qkv.Forward(x);                                                // (B,T,3C)
+            var h = _qkv.Forward(x);                                                // (B,T,3·H·D)
             if (_prefix is not null)
             {
                 if (_rope is not null) h = Ops.RopeTokenMajor(h, _rope, rotatedHeads: 2 * H);
@@ -179,7 +179,7 @@ internal sealed class CausalSelfAttention
         Tensor q, k, v;                                                             // (N,H·D), (N,Hkv·D) ×2, views
         if (_qkv is not null)
         {
-            var h = _qkv.Forward(x);                                                // (N,3C)
+            var h = _qkv.Forward(x);                                                // (N,3·H·D)
             if (_rope is not null) h = Ops.RopeAtPositions(h, _rope, cache.Positions, rotatedHeads: 2 * H);
             (q, k, v) = SplitColumns(h);
         }
