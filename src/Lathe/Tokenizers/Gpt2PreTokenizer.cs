@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -58,6 +59,7 @@ public sealed class Gpt2PreTokenizer : IPreTokenizer
     }
 
     /// <summary>Splits <paramref name="text"/> into pieces, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Split(string text, List<PreToken> output)
     {
         int i = 0, n = text.Length;
