@@ -82,7 +82,6 @@ public sealed class BpeModel : ITokenizerModel
     bool TryMerge(int left, int right, out int rank, out int merged) => _merges.TryGet(left, right, out rank, out merged);
 
     /// <summary>Appends the ids of one piece of bytes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Encode(ReadOnlySpan<byte> piece, List<int> output)
     {
         if (piece.Length == 0) return;

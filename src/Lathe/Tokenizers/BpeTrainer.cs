@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Lathe.Tokenizers;
@@ -26,7 +25,6 @@ public sealed class BpeTrainer : ITokenizerTrainer
     }
 
     /// <summary>Counts the GPT-2 pre-tokens of <paramref name="texts"/> and trains on them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Tokenizer Train(IEnumerable<string> texts, IProgress<double>? progress = null)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -51,7 +49,6 @@ public sealed class BpeTrainer : ITokenizerTrainer
 
     /// <summary>Trains on pre-tokenized words and their counts; returns the model (special tokens are added by the caller
     /// after the model's ids).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BpeModel Train(IReadOnlyDictionary<string, long> wordCounts, IProgress<double>? progress = null)
     {
         // Words as symbol arrays (initial symbols: byte b has id b), in a fixed order.
@@ -106,14 +103,12 @@ public sealed class BpeTrainer : ITokenizerTrainer
         return new BpeModel(tokens, merges, "BPE trainer");
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool Contains(int[] s, int a, int b)
     {
         for (int i = 0; i + 1 < s.Length; i++) if (s[i] == a && s[i + 1] == b) return true;
         return false;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int[] MergeSymbols(int[] s, int a, int b, int merged)
     {
         var result = new List<int>(s.Length);
@@ -136,7 +131,6 @@ public sealed class BpeTrainer : ITokenizerTrainer
         public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddPairs(int[] s, long weight, int word, Dictionary<long, long> counts, Dictionary<long, List<int>> where, HashSet<long>? changed = null)
     {
         for (int i = 0; i + 1 < s.Length; i++)
@@ -150,7 +144,6 @@ public sealed class BpeTrainer : ITokenizerTrainer
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RemovePairs(int[] s, long weight, Dictionary<long, long> counts, HashSet<long> changed)
     {
         for (int i = 0; i + 1 < s.Length; i++)

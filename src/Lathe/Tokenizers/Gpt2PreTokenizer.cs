@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -59,7 +58,6 @@ public sealed class Gpt2PreTokenizer : IPreTokenizer
     }
 
     /// <summary>Splits <paramref name="text"/> into pieces, in order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Split(string text, List<PreToken> output)
     {
         int i = 0, n = text.Length;

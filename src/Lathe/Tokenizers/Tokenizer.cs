@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -124,7 +123,6 @@ public sealed class Tokenizer : ITokenizer
     [ThreadStatic] static List<PreToken>? t_pieces;
     [ThreadStatic] static byte[]? t_bytes;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void EncodeOrdinary(string text, int start, int length, List<int> ids)
     {
         if (length <= 0) return;
