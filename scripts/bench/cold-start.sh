@@ -31,9 +31,10 @@ lathe() { dotnet "$dll" "$@"; }
 # The SOTU files in ordinal order, as `lathe bench tokenizer` reads them, into one file both trainers read.
 LC_ALL=C; for f in "$datasets"/sotu/data/*.txt; do cat "$f"; done > sotu.txt; unset LC_ALL
 for n in $(seq 1 20); do cat "$datasets/moby-dick/data/chapter_$n.txt"; printf '\n\n'; done > corpus.txt
-lathe tokenizer train --vocab 4000 --input corpus.txt --output tok.json >/dev/null 2>&1
-lathe data prepare --source corpus.txt --out data --tokenizer tok.json --min-words 5 --threads 1 >/dev/null 2>&1
-lathe pretrain --config gpt2-tiny --data data --out run --steps 2 --eval-every 0 --threads 1 >/dev/null 2>&1
+setup() { lathe "$@" >/dev/null 2>"$work/err" || { echo "cold-start.sh: setup \`lathe $*\` failed: $(tail -1 "$work/err")" >&2; exit 1; }; }
+setup tokenizer train --vocab 4000 --input corpus.txt --output tok.json
+setup data prepare --source corpus.txt --out data --tokenizer tok.json --min-words 5 --threads 1
+setup pretrain --config gpt2-tiny --data data --out run --steps 2 --eval-every 0 --threads 1
 hf_train="const r=require('module').createRequire('$modules/x.js');const hf=r('tokenizers');
 const t=new hf.Tokenizer(hf.BPE.empty());t.setPreTokenizer(hf.byteLevelPreTokenizer(false,true));t.train(['sotu.txt']);
 if(t.getVocabSize(true)<1000)process.exit(1);"
