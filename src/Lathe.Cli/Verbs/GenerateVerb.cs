@@ -170,7 +170,16 @@ internal static class GenerateVerb
 
     static int[] PromptIds(string? prompt, string? promptIds, LoadedModel model, int vocab)
     {
-        if ((prompt is null) == (promptIds is null)) throw new UserInputException("generate: give exactly one of --prompt or --prompt-ids.");
+        if (prompt is not null && promptIds is not null) throw new UserInputException("generate: give one of --prompt or --prompt-ids, not both.");
+        if (prompt is null && promptIds is null)
+        {
+            // No prompt: start from the beginning-of-sequence token, as Hugging Face's generate() does without inputs
+            // (GPT-2's <|endoftext|> is both its BOS and its EOS, and a Lathe checkpoint names only the latter).
+            int start = model.BosId ?? model.EosId
+                ?? throw new UserInputException("generate: the model has no BOS or EOS token to start from; give --prompt or --prompt-ids.");
+            Console.Error.WriteLine($"generate: no --prompt; starting from token {start} (the model's {(model.BosId is null ? "EOS" : "BOS")})");
+            return [start];
+        }
         if (prompt is not null) return model.Encode(prompt);
         var parts = promptIds!.Split(new[] { ' ', ',' }, StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];

@@ -18,7 +18,7 @@ internal static class QuantizeVerb
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint folder (gpt2 or llama) or a .gguf file (llama or gpt2 architecture).", Required = true };
-        var type = new Option<string>("--type") { Description = "Tensor type of the 2-D weights: f32, f16, q8_0 or q4_0.", Required = true };
+        var type = new Option<string>("--type") { Description = "Tensor type of the 2-D weights: f32, f16, q8_0 or q4_0 (default q8_0: 8-bit, near-lossless).", DefaultValueFactory = _ => "q8_0" };
         var output = new Option<string>("--out") { Description = "GGUF file to write.", Required = true };
         var eval = new Option<string?>("--eval") { Description = "UTF-8 text file: report perplexity before and after." };
         var evalTokens = new Option<int>("--eval-tokens") { Description = "Score at most this many tokens of --eval.", DefaultValueFactory = _ => 16384 };
