@@ -86,12 +86,16 @@ internal static class DistillVerb
                         teacher = ModelLoader.Load(teacherPath);
                         var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
                         TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+                        if (setup.Config.VocabSize != decoder.Config.VocabSize)
+                            throw new InvalidDataException($"--student {studentArg}: vocab_size {setup.Config.VocabSize} differs from the teacher's {decoder.Config.VocabSize} (their logits are compared id by id)");
                         decoder.Config.ValidateContext(run.BlockSize);
                         teacherNote = $", teacher {teacher.Model.Config.ModelType} {teacher.Model.ParameterCount / 1e6:F2}M ({teacher.Format}), α {alpha.ToString(CultureInfo.InvariantCulture)}, T {temperature.ToString(CultureInfo.InvariantCulture)}";
                         return live = new LogitDistillationObjective(decoder, alpha, temperature);
                     }
                     reader = new TopKReader(topkFile!);
                     reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
+                    if (setup.Config.VocabSize != reader.Header.VocabSize)
+                        throw new InvalidDataException($"--student {studentArg}: vocab_size {setup.Config.VocabSize} differs from {topkFile}'s {reader.Header.VocabSize}");
                     float fileT = reader.Header.Temperature;
                     if (explicitTemperature && fileT != temperature)
                         throw new UserInputException($"distill: --temperature {temperature.ToString(CultureInfo.InvariantCulture)} differs from {topkFile}'s {fileT.ToString(CultureInfo.InvariantCulture)}; the file's log-probabilities are at its own temperature");
