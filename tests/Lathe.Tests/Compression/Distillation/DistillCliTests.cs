@@ -61,6 +61,31 @@ public class DistillCliTests
     }
 
     [Fact]
+    public void Sequence_level_writes_the_teachers_generations_as_shards_deterministically()
+    {
+        using var lathe = WithTeacher();
+        string[] Args(string run, string temperature) => ["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", run, "--sequence-level",
+            "--prompts", "12", "--prompt-tokens", "8", "--gen-tokens", "12", "--gen-temperature", temperature, "--steps", "2", .. Run];
+        var (code, _, log) = lathe.Run(Args("greedy", "0"));
+        Assert.True(code == 0, log);
+        Assert.Contains("the teacher continued 12 prompts", log);
+        lathe.RunOk(Args("greedy2", "0"));
+        lathe.RunOk(Args("sampled", "0.9"));
+        lathe.RunOk(Args("sampled2", "0.9"));
+        byte[] Shard(string run) => File.ReadAllBytes(lathe.PathOf($"{run}/sequence-level-data/seqkd_train_000.bin"));
+        Assert.Equal(Shard("greedy"), Shard("greedy2"));
+        Assert.Equal(Shard("sampled"), Shard("sampled2"));
+        Assert.NotEqual(Shard("greedy"), Shard("sampled"));
+        // The generations are documents of prompt + continuation + end-of-text, and the folder is one pretrain reads.
+        var tokens = Lathe.Data.TokenShards.Read(lathe.PathOf("greedy/sequence-level-data/seqkd_train_000.bin"));
+        Assert.Equal(12, tokens.Count(t => t == 299));
+        Assert.InRange(tokens.Length, 12 * (8 + 1), 12 * (8 + 12 + 1));
+        Assert.Equal(Weights(lathe, "greedy"), Weights(lathe, "greedy2"));
+        lathe.RunOk(["pretrain", "--config", "student.json", "--data", "greedy/sequence-level-data", "--out", "from-shards", "--steps", "2", .. Run]);
+        Assert.Equal(Weights(lathe, "greedy"), Weights(lathe, "from-shards"));
+    }
+
+    [Fact]
     public void Alpha_zero_is_pretraining_from_scratch_bit_for_bit()
     {
         using var lathe = WithTeacher();
