@@ -86,6 +86,35 @@ public class DistillCliTests
     }
 
     [Fact]
+    public void Hidden_state_matching_trains_through_a_projection_and_refuses_what_it_cannot_do()
+    {
+        using var lathe = WithTeacher();
+        var (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "hidden",
+            "--match-hidden", "mse", "--hidden-weight", "0.5", "--steps", "2", .. Run]);
+        Assert.True(code == 0, err);
+        Assert.Contains("hidden mse ×0.5 over layers [1]", err);
+        Assert.All(Metrics(lathe, "hidden"), m => Assert.True(m.GetProperty("distill/hidden").GetDouble() > 0));
+        // The projection is discarded: the checkpoint is the student alone, which generate reads.
+        lathe.RunOk("generate", "--model", "hidden", "--prompt", "Call me", "--max-tokens", "2", "--temperature", "0", "--threads", "1");
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--match-hidden", "cosine"], "lathe: distill: --match-hidden cosine: the student's width 32 differs from the teacher's 48"),
+            (["--match-hidden", "mse", "--layer-map", "0,1"], "lathe: distill: --layer-map: 2 entries for a student of 1 layers"),
+            (["--match-hidden", "l1"], "lathe: distill: --match-hidden 'l1' is not one of none, cosine, mse"),
+        })
+        {
+            (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "bad", .. args, "--steps", "2", .. Run]);
+            Assert.Equal(2, code);
+            Assert.StartsWith(message, err.Trim());
+            Assert.DoesNotContain('\n', err.Trim());
+        }
+        Assert.False(Directory.Exists(lathe.PathOf("bad")));
+        (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "hidden", "--resume", "--match-hidden", "mse", "--steps", "3", .. Run]);
+        Assert.Equal(2, code);
+        Assert.Contains("the learned projection is not saved", err);
+    }
+
+    [Fact]
     public void Alpha_zero_is_pretraining_from_scratch_bit_for_bit()
     {
         using var lathe = WithTeacher();
