@@ -19,7 +19,7 @@ public class DistillCliTests
     {
         var lathe = new LatheProcess();
         lathe.PrepareMobyDick(2, 300);
-        lathe.RunOk(["pretrain", "--config", "gpt2-tiny", "--n-layer", "2", "--n-embd", "48", "--n-head", "2", "--n-positions", "64",
+        lathe.RunOk(["pretrain", "--config", "gpt2-tiny", "--n-layer", "2", "--n-embd", "64", "--n-head", "2", "--n-positions", "64",
             "--data", "data", "--out", "teacher", "--steps", "6", .. Run]);
         File.WriteAllText(lathe.PathOf("student.json"), StudentConfig);
         return lathe;
@@ -98,7 +98,7 @@ public class DistillCliTests
         lathe.RunOk("generate", "--model", "hidden", "--prompt", "Call me", "--max-tokens", "2", "--temperature", "0", "--threads", "1");
         foreach (var (args, message) in new (string[], string)[]
         {
-            (["--match-hidden", "cosine"], "lathe: distill: --match-hidden cosine: the student's width 32 differs from the teacher's 48"),
+            (["--match-hidden", "cosine"], "lathe: distill: --match-hidden cosine: the student's width 32 differs from the teacher's 64"),
             (["--match-hidden", "mse", "--layer-map", "0,1"], "lathe: distill: --layer-map: 2 entries for a student of 1 layers"),
             (["--match-hidden", "l1"], "lathe: distill: --match-hidden 'l1' is not one of none, cosine, mse"),
         })

@@ -1,4 +1,6 @@
+using Lathe.Compression;
 using Lathe.Compression.Distillation;
+using Lathe.Tensors.Quantized;
 using Lathe.Data;
 using Lathe.Models;
 using Lathe.Tensors;
@@ -120,5 +122,38 @@ public class LogitDistillationObjectiveTests
         // Validation scores the student's own next-token loss, not the distillation loss.
         var (sum, count) = LossEvaluator.Evaluate(student, validation, options.BatchSize, options.BlockSize, options.EvalBatches, objective: new CausalLmObjective());
         Assert.Equal(sum / count, trainer.Evaluate(), 12);
+    }
+
+    [Fact]
+    public void A_quantized_teacher_stays_quantized_and_teaches_what_its_decoded_weights_would()
+    {
+        // Oracle: the same teacher in F32 with every linear weight replaced by its decoded Q8_0 value.
+        var config = Teacher with { Embd = 64, Heads = 2, KvHeads = 2, Intermediate = 128, InitStd = 0.1f };   // widths in whole Q8_0 blocks
+        using var quantized = CausalLM.Create(config, 21);
+        using var oracle = CausalLM.Create(config, 21);
+        ModelQuantizer.Quantize(quantized, QuantType.Q8_0, releaseFloatWeights: true);
+        foreach (var (o, q) in oracle.Linears.Zip(quantized.Linears))
+        {
+            if (o.SharesWeight) continue;
+            for (int j = 0; j < q.Quantized!.Rows; j++)
+                q.Quantized.DequantizeRow(j, o.Weight.AsSpan().Slice(j * q.Quantized.Columns, q.Quantized.Columns));
+        }
+        foreach (var (o, q) in oracle.Linears.Zip(quantized.Linears))
+            if (o.SharesWeight) o.Quantized = q.Quantized;   // the tied lm_head: the oracle reads the same quantized matrix
+        using var other = CausalLM.Create(config, 22);
+        using var student = CausalLM.Create(Student, 12);
+        var ids = Corpus(33, 3);
+        float Loss(CausalLM teacher)
+        {
+            using var objective = new LogitDistillationObjective(teacher, 0.8f, 2f);
+            using var tape = new Tape();
+            using (tape.Activate()) return objective.Loss(student, new TrainingBatch(ids.AsSpan(0, 32), ids.AsSpan(1, 32), 2, 16, 1)).Item();
+        }
+        float fromQuantized = Loss(quantized), fromOracle = Loss(oracle), fromOther = Loss(other);
+        // The quantized forward also rounds activations to Q8_0 (8 bits per 32-block) before each product, which moves
+        // logits by about 1% of their spread (QuantizedInferenceTests), so the loss agrees to 1%; another teacher's differs by far more.
+        Assert.True(Math.Abs(fromQuantized - fromOracle) <= 1e-2 * Math.Abs(fromOracle), $"{fromQuantized} vs {fromOracle}");
+        Assert.True(Math.Abs(fromOther - fromOracle) > 10 * Math.Abs(fromQuantized - fromOracle), $"another teacher: {fromOther} vs {fromOracle}");
+        Assert.All(quantized.Linears.Where(l => !l.SharesWeight), l => Assert.NotNull(l.Quantized));
     }
 }
