@@ -21,6 +21,7 @@ internal static class VerbRegistry
         yield return ServeVerb.Create();
         yield return QuantizeVerb.Create();
         yield return PruneVerb.Create();
+        yield return DistillVerb.Create();
         yield return KgVerb.Create();
         yield return BenchVerb.Create();
     }
