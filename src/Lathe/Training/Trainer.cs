@@ -251,13 +251,13 @@ public sealed class Trainer : IDisposable
         if (_validationExamples is not null)
         {
             var (nats, weight) = LossEvaluator.Evaluate(_model, _validationExamples, Options.BatchSize, Options.BlockSize, Options.EvalBatches,
-                _evalTape, _objective, _inputs, _targets, _weights, _world.Rank, _world.Size);
+                _evalTape, _objective.ValidationObjective, _inputs, _targets, _weights, _world.Rank, _world.Size);
             return Combine(nats, weight);
         }
         if (_validation is null) return double.NaN;
         int T = Math.Min(Options.BlockSize, _validation.Length - 1);
         // EvalBatches batches of the job's whole batch (K·B rows), as B-row batches dealt round-robin to the ranks.
-        var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches * _world.Size, _evalTape, _objective, _world.Rank, _world.Size);
+        var (sum, count) = LossEvaluator.Evaluate(_model, _validation, Options.BatchSize, T, Options.EvalBatches * _world.Size, _evalTape, _objective.ValidationObjective, _world.Rank, _world.Size);
         return Combine(sum, count);
     }
 

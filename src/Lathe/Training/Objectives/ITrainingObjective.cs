@@ -28,6 +28,11 @@ public interface ITrainingObjective
     /// then weighs each rank's loss by its share of the weights, so K ranks give the mean one process would over all their
     /// rows (not a mean of the ranks' means).</summary>
     bool MeanOverWeights => false;
+
+    /// <summary>The objective validation loss is scored by: this one, unless its training loss mixes in what a
+    /// validation figure should not (distillation's teacher term: its runs report the student's own next-token loss,
+    /// comparable with a run trained from scratch).</summary>
+    ITrainingObjective ValidationObjective => this;
 }
 
 /// <summary>The pre-training objective of each architecture.</summary>

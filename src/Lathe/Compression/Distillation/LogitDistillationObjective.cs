@@ -1,0 +1,94 @@
+using Lathe.Models;
+using Lathe.Tensors;
+using Lathe.Tensors.Autograd;
+using Lathe.Training;
+using Lathe.Training.Objectives;
+
+namespace Lathe.Compression.Distillation;
+
+/// <summary>Logit distillation from a frozen teacher decoder (Hinton et al. 2015): for each micro-batch the teacher
+/// runs forward on the same inputs without a tape of the student's, and the student's loss is
+/// α·T²·KL(pₜ^T ‖ pₛ^T) + (1 − α)·CE(student, targets), the mean over the targets (weighted by
+/// <see cref="TrainingBatch.Weights"/> as <see cref="CausalLmObjective"/> is), plus the student's auxiliary losses.
+/// Student and teacher may differ in depth and width; they must share the vocabulary. α = 0 is exactly
+/// <see cref="CausalLmObjective"/>'s loss and gradient (the teacher is then not run).</summary>
+/// <remarks>The teacher's forward records on a tape of its own, rewound at the next micro-batch: its logits stay
+/// valid through the student's backward, and its activations reuse the same memory step after step. Validation
+/// scores the student alone (<see cref="ValidationObjective"/>), so a distilled run's validation loss compares with
+/// a run trained from scratch.</remarks>
+public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
+{
+    readonly Tape _teacherTape = new();
+    double _klSum, _ceSum;
+    int _microBatches;
+
+    /// <param name="teacher">The teacher, frozen here (its parameters stop requiring gradients; it may hold quantized weights).</param>
+    /// <param name="alpha">Weight of the distillation term, in [0, 1]; 1 − α weighs the hard-label cross-entropy.</param>
+    /// <param name="temperature">The softmax temperature T &gt; 0 of both distributions in the KL term.</param>
+    public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        if (!(alpha >= 0f && alpha <= 1f)) throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
+        if (!(temperature > 0f && float.IsFinite(temperature))) throw new ArgumentException($"distillation: --temperature {temperature} must be finite and > 0");
+        // Frozen: no parameter of the teacher asks for a gradient, so nothing of its forward is ever kept for a backward.
+        foreach (var p in teacher.Parameters) { p.Value.RequiresGrad = false; p.Value.ReleaseGrad(); }
+        Teacher = teacher;
+        Alpha = alpha;
+        Temperature = temperature;
+    }
+
+    public CausalLM Teacher { get; }
+    public float Alpha { get; }
+    public float Temperature { get; }
+
+    public string Name => "logit-distillation";
+
+    /// <summary>The student's forward, backward and the teacher's forward, in student-forward units (training ≈ 3× this).</summary>
+    public double ForwardFlopsPerToken(LanguageModel model, int T) =>
+        ((CausalLM)model).ForwardFlopsPerToken(T) + (Alpha > 0 ? Teacher.ForwardFlopsPerToken(T) / 3 : 0);
+
+    public ITrainingObjective ValidationObjective { get; } = new CausalLmObjective();
+
+    public bool MeanOverWeights => true;
+
+    public Tensor Loss(LanguageModel model, in TrainingBatch batch)
+    {
+        var student = (CausalLM)model;
+        if (student.Config.VocabSize != Teacher.Config.VocabSize)
+            throw new InvalidDataException($"distillation: the student's vocabulary ({student.Config.VocabSize}) differs from the teacher's ({Teacher.Config.VocabSize})");
+        var logits = student.Logits(batch.Inputs, batch.B, batch.T);   // (B·T, V)
+        Tensor loss;
+        if (Alpha == 0f) loss = Ops.CrossEntropy(logits, batch.Targets, batch.Weights);   // from scratch, bit for bit
+        else
+        {
+            var teacherLogits = TeacherLogits(batch.Inputs, batch.B, batch.T);            // (B·T, V), no gradient
+            loss = DistillationLoss.Dense(logits, teacherLogits, batch.Targets, batch.Weights, Alpha, Temperature, out var terms);
+            _klSum += terms.Kl;
+            _ceSum += terms.CrossEntropy;
+            _microBatches++;
+        }
+        return student.AddAuxiliaryLosses(loss);
+    }
+
+    /// <summary>The teacher's logits (B·T, V) of <paramref name="inputs"/>, on the teacher's own tape; valid until the
+    /// next call.</summary>
+    internal Tensor TeacherLogits(ReadOnlySpan<int> inputs, int B, int T)
+    {
+        _teacherTape.Reset();
+        using (_teacherTape.Activate())
+        using (Tape.NoGrad())
+            return Teacher.Logits(inputs, B, T);
+    }
+
+    public IReadOnlyList<KeyValuePair<string, double>>? TakeStepMetrics()
+    {
+        if (_microBatches == 0) return null;
+        // A new list per step: the metrics log keeps it (one small object per step, not per token).
+        var figures = new KeyValuePair<string, double>[] { new("distill/kl", _klSum / _microBatches), new("distill/ce", _ceSum / _microBatches) };
+        _klSum = _ceSum = 0;
+        _microBatches = 0;
+        return figures;
+    }
+
+    public void Dispose() => _teacherTape.Dispose();
+}
