@@ -20,6 +20,7 @@ internal static class VerbRegistry
         yield return ChatVerb.Create();
         yield return ServeVerb.Create();
         yield return QuantizeVerb.Create();
+        yield return DistillVerb.Create();
         yield return KgVerb.Create();
         yield return BenchVerb.Create();
     }

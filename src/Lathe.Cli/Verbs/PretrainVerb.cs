@@ -3,6 +3,7 @@ using System.CommandLine;
 using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Training;
+using Lathe.Training.Objectives;
 using Lathe.Distributed;
 using Lathe.Training.Distributed;
 
@@ -56,22 +57,26 @@ internal static class PretrainVerb
     }
 
     internal static int Run(ModelConfig config, string dataDir, string runDir, bool resume, TrainingOptions options, int threads,
-        HashSet<string> explicitOptions, bool vocabSizeGiven, ParallelChoice? parallel = null)
+        HashSet<string> explicitOptions, bool vocabSizeGiven, ParallelChoice? parallel = null, TrainingRunHooks? hooks = null)
     {
         ComputePool.SetSharedThreads(threads);
+        string verb = hooks?.Verb ?? "pretrain";
         PretrainSetup setup;
         string? checkpoint = null;
         if (resume)
         {
-            checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"pretrain: --resume: no checkpoint in {runDir}");
-            options = ResumedOptions.Read("pretrain", checkpoint, options, explicitOptions.Contains("steps"), explicitOptions.Contains("batch-size"));
+            checkpoint = Checkpoint.Find(runDir) ?? throw new UserInputException($"{verb}: --resume: no checkpoint in {runDir}");
+            options = ResumedOptions.Read(verb, checkpoint, options, explicitOptions.Contains("steps"), explicitOptions.Contains("batch-size"));
             setup = PretrainSetup.ForResume(ModelConfig.Load(Path.Combine(checkpoint, Checkpoint.ConfigFile)), dataDir, checkpoint);
         }
         else
         {
             if (Checkpoint.Find(runDir) is not null)
-                throw new UserInputException($"pretrain: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
-            setup = PretrainSetup.ForNewRun(config, dataDir, vocabSizeGiven);
+                throw new UserInputException($"{verb}: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+            // A model to start from brings its own config and tokenizer; the shards must fit its vocabulary.
+            setup = hooks?.InitialCheckpoint is { } start
+                ? PretrainSetup.ForResume(ModelConfig.Load(Path.Combine(start, Checkpoint.ConfigFile)), dataDir, start)
+                : PretrainSetup.ForNewRun(config, dataDir, vocabSizeGiven);
         }
         config = setup.Config;
         config.ValidateContext(options.BlockSize);
@@ -93,16 +98,22 @@ internal static class PretrainVerb
         }, CliRunner.IsUserError);
         using var trainSource = train;
         distributed?.World.CheckAgreement("the data", $"{setup.Data.TrainTokens} train and {setup.Data.ValidationTokens} validation tokens, vocabulary {config.VocabSize}");
+        // The verb's own checks and objective (distillation: the teacher, its tokenizer, a top-k file) come before any file is written.
+        var objective = hooks?.Objective?.Invoke(setup, options);
+        IBatchSource batches = hooks?.Batches?.Invoke(train, options) ?? train;
         bool root = distributed is null || distributed.World.IsRoot;
         string? tokenizer = root ? setup.WriteTokenizer(runDir) : null;   // the first file written: every check above has passed
         using var model = LanguageModel.Create(config, options.Seed);
-        using var trainer = new Trainer(model, options, train, validation, runDir, tokenizer, distributed: distributed);
+        if (checkpoint is null && hooks?.InitialCheckpoint is { } initial) Checkpoint.LoadWeights(Path.Combine(initial, Checkpoint.ModelFile), model);
+        using var trainer = new Trainer(model, options, batches, validation, runDir, tokenizer, objective, distributed: distributed);
         if (checkpoint is not null) trainer.Resume(checkpoint);
         string added = setup.Tokenizer is { } t && setup.Data.Manifest is { } m && t.VocabSize > m.VocabSize ? $" (+{t.VocabSize - m.VocabSize} special tokens)" : "";
-        if (root) Console.Error.WriteLine($"pretrain: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
+        if (root) Console.Error.WriteLine($"{verb}: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
             $"{setup.Data.TrainTokens:N0} train / {setup.Data.ValidationTokens:N0} val tokens, " +
-            $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{Ranks(trainer)}{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
-        return Train(trainer, runDir);
+            $"batch {options.BatchSize}×{options.BlockSize}×{options.GradAccum}, {threads} threads{Ranks(trainer)}{hooks?.Describe?.Invoke(model)}{(checkpoint is null ? "" : $", resuming at step {trainer.Step}")}");
+        int code = Train(trainer, runDir, verb);
+        if (root && code == 0 && hooks?.Summary is { } summary) Console.Error.WriteLine(summary(trainer));
+        return code;
     }
 
     /// <summary>", × K ranks (ZeRO-1)" for a data-parallel run; empty otherwise.</summary>
@@ -130,6 +141,18 @@ internal static class PretrainVerb
             return 1;
         }
     }
+}
+
+/// <summary>What a verb built on pretrain's run (distill) changes in it: its name in messages, a checkpoint the model
+/// starts from (config, tokenizer and weights), the objective and the batches, each made after pretrain's own checks and
+/// before anything is written; a start-line note and a summary line.</summary>
+internal sealed record TrainingRunHooks(string Verb)
+{
+    public string? InitialCheckpoint { get; init; }
+    public Func<PretrainSetup, TrainingOptions, ITrainingObjective>? Objective { get; init; }
+    public Func<ShardBatchSource, TrainingOptions, IBatchSource>? Batches { get; init; }
+    public Func<LanguageModel, string>? Describe { get; init; }
+    public Func<Trainer, string>? Summary { get; init; }
 }
 
 /// <summary>The trainer's command-line options, shared by pretrain and demo.</summary>

@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Globalization;
+using Lathe.Compression.Distillation;
+using Lathe.Data;
+using Lathe.Formats;
+using Lathe.Inference;
+using Lathe.Models;
+using Lathe.Tensors.Threading;
+using Lathe.Tokenizers;
+using Lathe.Training;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe distill`: trains a student decoder from a frozen teacher (Hinton et al. 2015's logit distillation)
+/// through pretrain's run — same data order, checkpoints, resume, validation, metrics and Ctrl-C — or writes the
+/// teacher's top-k log-probabilities once (--save-topk) for students trained later without it (--teacher-topk).</summary>
+internal static class DistillVerb
+{
+    public static Command Create()
+    {
+        var teacher = new Option<string?>("--teacher") { Description = "The teacher: a checkpoint folder, a Hugging Face folder or a .gguf file (a quantized GGUF teacher stays quantized)." };
+        var student = new Option<string?>("--student") { Description = "The student: a preset (gpt2-tiny, S, M, llama-tiny, …) or config.json, initialised fresh with the data's tokenizer, or a checkpoint folder to start from." };
+        var data = new Option<string>("--data") { Description = "Folder from `data prepare` (token shards, tokenizer.json, manifest.json), read as pretrain reads it.", Required = true };
+        var output = new Option<string?>("--out") { Description = "Run folder of the student (checkpoint/, metrics.jsonl, loss.svg): a normal checkpoint that generate, eval and quantize read." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off (pass the same --teacher or --teacher-topk)." };
+        var alpha = new Option<float>("--alpha") { Description = "Weight of the distillation term; 1 − α weighs the hard-label loss (0 = training from scratch).", DefaultValueFactory = _ => 0.5f };
+        var temperature = new Option<float>("--temperature") { Description = "Softmax temperature T of teacher and student in the KL term (the loss carries T²).", DefaultValueFactory = _ => 2f };
+        var saveTopK = new Option<string?>("--save-topk") { Description = "Run the teacher once over the training windows (in the order --seed, --batch-size, --block-size, --steps, --grad-accum give) and write their top-k log-probabilities to this file; no training." };
+        var topK = new Option<int>("--topk") { Description = "Ids kept per position by --save-topk.", DefaultValueFactory = _ => 32 };
+        var teacherTopK = new Option<string?>("--teacher-topk") { Description = "Train from a --save-topk file instead of a live teacher (sparse KD; the file's temperature)." };
+        var o = new TrainingOptionSet();
+        var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
+        {
+            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK,
+        };
+        o.AddTo(command);
+        command.SetAction(r =>
+        {
+            var options = o.Read(r);
+            int threads = o.Threads(r);
+            string dataDir = r.GetValue(data)!;
+            float a = r.GetValue(alpha), t = r.GetValue(temperature);
+            if (!(a >= 0f && a <= 1f)) throw new UserInputException($"distill: --alpha {a.ToString(CultureInfo.InvariantCulture)} must be in [0, 1]");
+            if (!(t > 0f && float.IsFinite(t))) throw new UserInputException($"distill: --temperature {t.ToString(CultureInfo.InvariantCulture)} must be finite and > 0");
+            string? teacherPath = r.GetValue(teacher), topkFile = r.GetValue(teacherTopK);
+            if (r.GetValue(saveTopK) is { } save)
+            {
+                if (teacherPath is null) throw new UserInputException("distill: --save-topk needs --teacher");
+                if (topkFile is not null) throw new UserInputException("distill: --save-topk and --teacher-topk exclude each other");
+                return SaveTopK(teacherPath, dataDir, save, r.GetValue(topK), t, options, threads);
+            }
+            string studentArg = r.GetValue(student) ?? throw new UserInputException("distill: --student is required (a preset, a config.json or a checkpoint folder)");
+            string runDir = r.GetValue(output) ?? throw new UserInputException("distill: --out is required");
+            if ((teacherPath is null) == (topkFile is null)) throw new UserInputException("distill: give one of --teacher and --teacher-topk");
+            bool explicitTemperature = r.GetResult(temperature) is { Implicit: false };
+            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r));
+        });
+        return command;
+    }
+
+    static int Train(string? teacherPath, string? topkFile, string studentArg, string dataDir, string runDir, bool resume, float alpha, float temperature,
+        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions)
+    {
+        // The student: a checkpoint folder to start from, else a preset or config.json made fresh with the data's tokenizer.
+        string? studentCheckpoint = Directory.Exists(studentArg) ? Checkpoint.Find(studentArg) : null;
+        if (Directory.Exists(studentArg) && studentCheckpoint is null)
+            throw new UserInputException($"distill: --student {studentArg}: no config.json + model.safetensors there (or in its checkpoint/)");
+        var config = studentCheckpoint is null ? ModelConfig.FromPresetOrFile(studentArg) : ModelConfig.Load(Path.Combine(studentCheckpoint, Checkpoint.ConfigFile));
+        if (config.ModelType is not ("gpt2" or "llama"))
+            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students");
+        bool vocabGiven = studentCheckpoint is not null || !ModelConfig.PresetNames().Contains(studentArg);
+        LoadedModel? teacher = null;
+        LogitDistillationObjective? live = null;
+        TopKReader? reader = null;
+        string teacherNote = "";
+        try
+        {
+            var hooks = new TrainingRunHooks("distill")
+            {
+                InitialCheckpoint = studentCheckpoint,
+                Objective = (setup, run) =>
+                {
+                    var studentTokenizer = setup.Tokenizer ?? throw new InvalidDataException($"data: {dataDir} has no tokenizer.json, so the student's tokenizer cannot be checked against the teacher's");
+                    if (teacherPath is not null)
+                    {
+                        teacher = ModelLoader.Load(teacherPath);
+                        var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
+                        TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+                        decoder.Config.ValidateContext(run.BlockSize);
+                        teacherNote = $", teacher {teacher.Model.Config.ModelType} {teacher.Model.ParameterCount / 1e6:F2}M ({teacher.Format}), α {alpha.ToString(CultureInfo.InvariantCulture)}, T {temperature.ToString(CultureInfo.InvariantCulture)}";
+                        return live = new LogitDistillationObjective(decoder, alpha, temperature);
+                    }
+                    reader = new TopKReader(topkFile!);
+                    reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
+                    float fileT = reader.Header.Temperature;
+                    if (explicitTemperature && fileT != temperature)
+                        throw new UserInputException($"distill: --temperature {temperature.ToString(CultureInfo.InvariantCulture)} differs from {topkFile}'s {fileT.ToString(CultureInfo.InvariantCulture)}; the file's log-probabilities are at its own temperature");
+                    teacherNote = $", top-{reader.Header.K} teacher from {topkFile}, α {alpha.ToString(CultureInfo.InvariantCulture)}, T {fileT.ToString(CultureInfo.InvariantCulture)}";
+                    return new TopKDistillationObjective(alpha, fileT);
+                },
+                Batches = topkFile is null ? null : (train, _) => new TopKBatchSource(train, reader!),   // after Objective opened the file
+                Describe = _ => teacherNote,
+                Summary = trainer => $"distill: student {trainer.Model.ParameterCount / 1e6:F2}M parameters{(teacher is null ? "" : $" vs teacher {teacher.Model.ParameterCount / 1e6:F2}M")}, " +
+                    $"step {trainer.Step}, val loss (the student's next-token loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
+            };
+            return PretrainVerb.Run(config, dataDir, runDir, resume, options, threads, explicitOptions, vocabGiven, null, hooks);
+        }
+        finally
+        {
+            live?.Dispose();
+            teacher?.Dispose();
+            reader?.Dispose();
+        }
+    }
+
+    static int SaveTopK(string teacherPath, string dataDir, string path, int k, float temperature, TrainingOptions options, int threads)
+    {
+        ComputePool.SetSharedThreads(threads);
+        var data = ShardFolder.Open(dataDir);
+        string tokenizerPath = data.TokenizerPath ?? throw new InvalidDataException($"data: {dataDir} has no tokenizer.json, so the teacher's tokenizer cannot be checked against the data's");
+        var dataTokenizer = TokenizerJson.LoadAny(tokenizerPath);
+        using var teacher = ModelLoader.Load(teacherPath);
+        var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
+        TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, dataTokenizer, dataDir, "--data");
+        int V = decoder.Config.VocabSize;
+        if (k < 1 || k > V) throw new UserInputException($"distill: --topk {k} must be in [1, {V}] (the teacher's vocabulary)");
+        decoder.Config.ValidateContext(options.BlockSize);
+        data.CheckTokenIds(V, $"the teacher's vocabulary of {V}");
+        var header = new TopKHeader
+        {
+            K = k, Temperature = temperature, VocabSize = V, IdBytes = TopKFile.IdBytesFor(V), BatchSize = options.BatchSize, BlockSize = options.BlockSize,
+            Seed = options.Seed, MicroBatches = (long)options.Steps * options.GradAccum, Tokenizer = TokenizerAgreement.Fingerprint(teacher.Tokenizer),
+            Data = TopKFile.DataFingerprint(data), Teacher = teacherPath,
+        };
+        // The trainer's own batch source, from position 0: the windows a run with these options reads, in its order.
+        using var source = new ShardBatchSource(data, options.BatchSize, options.BlockSize, options.Seed);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TopKRecorder.Record(decoder, source, header, path);
+        long bytes = new FileInfo(path).Length;
+        Console.Error.WriteLine($"distill: wrote {path}: top-{k} at T {temperature.ToString(CultureInfo.InvariantCulture)} for {header.MicroBatches} micro-batches of " +
+            $"{options.BatchSize}×{options.BlockSize} ({bytes / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    }
+}
