@@ -16,8 +16,8 @@ namespace Lathe.Cli.Verbs;
 /// tokenizer), and the JSON says so. Tokens counted: the B·T tokens of the student's batch per step (the teacher reads
 /// the same ones). The teacher's forward cannot be timed from inside the objective, so <c>teacher_forward_ms</c> is that
 /// forward alone — same batch shape, no gradient, on a tape as the objective runs it — timed in a loop of its own after
-/// the training steps; it is part of <c>step_ms</c>, not added to it. Peak RSS is the process's high-water mark, as
-/// `bench train` reports it.</remarks>
+/// the training steps; it is part of <c>step_ms</c>, not added to it. Peak RSS is the process's high-water mark over
+/// start-up and the training steps (read before that lone pass), as `bench train` reports it.</remarks>
 internal static class BenchDistill
 {
     public static Command Create()
@@ -69,11 +69,11 @@ internal static class BenchDistill
         using var objective = new LogitDistillationObjective(teacherModel, alpha, temperature);
         using var trainer = new Trainer(studentModel, options, new TokenStreamSource(tokens, T), null, null, null, objective);
         var (median, allocatedPerStep) = BenchSupport.TimeSteps(() => trainer.TrainStep(), warmup, steps);
+        double peakRss = BenchSupport.PeakRssMb();   // before the teacher's lone pass, whose own tape would add to it
         double teacherMs = TeacherForwardMs(teacherModel, tokens, B, T, steps);
-        double peakRss = BenchSupport.PeakRssMb();
         double tokensPerSecond = B * T / median;
         Console.Error.WriteLine($"bench distill {teacherPreset} → {studentPreset}: teacher {teacherModel.ParameterCount / 1e6:F2}M, student {studentModel.ParameterCount / 1e6:F2}M params " +
-            $"(vocabulary {vocab}, the student's), B={B} T={T}, α={alpha} T={temperature}, {threads} threads: median step {median * 1e3:F1} ms over {steps}, {tokensPerSecond:F0} tok/s; " +
+            $"(vocabulary {vocab}, the student's), B={B} T={T}, α={alpha}, temperature {temperature}, {threads} threads: median step {median * 1e3:F1} ms over {steps}, {tokensPerSecond:F0} tok/s; " +
             $"teacher forward alone {teacherMs:F1} ms; peak RSS {peakRss:F0} MB, {allocatedPerStep} B allocated/step (managed, this thread)");
         BenchSupport.PrintJson(("bench", "distill"), ("teacher_preset", teacherPreset), ("student_preset", studentPreset), ("threads", threads),
             ("batch", B), ("block", T), ("steps", steps), ("vocab", vocab), ("vocab_from", "student preset"), ("alpha", (double)alpha), ("temperature", (double)temperature),
