@@ -10,17 +10,19 @@
 #      order, same steps: (a) --alpha 0, the hard-label loss alone — training from scratch; (b) --alpha $ALPHA
 #      --temperature $TEMPERATURE against the teacher;
 #   5. score the three: the run's own validation loss (last val_loss of metrics.jsonl), `lathe eval loss` on the
-#      held-out tail (nats/token and bits per byte) and `lathe eval tasks` on lambada_moby (last-word accuracy) and
-#      bpb_moby (bits per byte).
+#      held-out tail (nats/token and bits per byte) and `lathe eval tasks` on lambada_moby (last-word accuracy and the
+#      last word's perplexity — models this small rarely get a word right, the perplexity still moves) and bpb_moby
+#      (bits per byte).
 # Prints the Markdown table on stdout; progress on stderr; every command's output in WORK/logs/.
 # Usage: scripts/bench/distill-vs-scratch.sh [WORK]   (default runs/distill-vs-scratch; must not exist yet)
-# Settings by environment: TEACHER (S) STUDENT (gpt2-tiny) TEACHER_STEPS (900) STUDENT_STEPS (600) BATCH (16)
-#   BLOCK (128) ALPHA (0.5) TEMPERATURE (2) THREADS (2) SEED (1337). The defaults take about 12 minutes on 2 idle cores.
+# Settings by environment: TEACHER (S) STUDENT (gpt2-tiny) TEACHER_STEPS (300) STUDENT_STEPS (200) BATCH (16)
+#   BLOCK (128) ALPHA (0.5) TEMPERATURE (2) THREADS (2) SEED (1337). The defaults took 31 minutes on the 2 cores at a
+#   load average of ~35 (other jobs' builds and tests; training ran 15-20x slower than on idle cores), so a few minutes idle.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lathe="$here/lathe"
 work=${1:-runs/distill-vs-scratch}
-TEACHER=${TEACHER:-S} STUDENT=${STUDENT:-gpt2-tiny} TEACHER_STEPS=${TEACHER_STEPS:-900} STUDENT_STEPS=${STUDENT_STEPS:-600}
+TEACHER=${TEACHER:-S} STUDENT=${STUDENT:-gpt2-tiny} TEACHER_STEPS=${TEACHER_STEPS:-300} STUDENT_STEPS=${STUDENT_STEPS:-200}
 BATCH=${BATCH:-16} BLOCK=${BLOCK:-128} ALPHA=${ALPHA:-0.5} TEMPERATURE=${TEMPERATURE:-2} THREADS=${THREADS:-2} SEED=${SEED:-1337}
 if [ -e "$work" ]; then echo "distill-vs-scratch: $work already exists; remove it or pass another folder" >&2; exit 2; fi
 mkdir -p "$work/logs"
@@ -92,13 +94,14 @@ rows = [("teacher", f"{teacher} (pretrain)", tsteps), ("scratch", f"{student}, f
         ("distilled", f"{student}, distilled (α = {alpha}, T = {temperature})", ssteps)]
 print(f"Teacher {teacher} and student {student} on Moby-Dick's first 90% (byte-level BPE, 1024 tokens), batch {batch} × {block} tokens; "
       "the student runs share init, data order and step count. Held-out: the book's last 10%, which no run trained on.\n")
-print("| model | params | steps | val loss (run's shards) | held-out loss (nats/token) | held-out bits/byte | lambada_moby acc | bpb_moby bits/byte |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| model | params | steps | val loss (run's shards) | held-out loss (nats/token) | held-out bits/byte | lambada_moby acc | lambada_moby word ppl | bpb_moby bits/byte |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for run, label, steps in rows:
     e = eval_loss(run)
     acc, acc_se = task(run, "lambada_moby", "acc")
+    ppl, ppl_se = task(run, "lambada_moby", "perplexity")
     bpb, bpb_se = task(run, "bpb_moby", "bits_per_byte")
     params = json.load(open(os.path.join(work, f"tasks-{run}.json")))["model"]["parameters"]
     print(f"| {label} | {params / 1e6:.2f}M | {steps} | {last_val(run):.4f} | {e['loss']:.4f} | {e['bits_per_byte']:.4f} | "
-          f"{acc:.4f} ± {acc_se:.4f} | {bpb:.4f} ± {bpb_se:.4f} |")
+          f"{acc:.4f} ± {acc_se:.4f} | {ppl:.0f} ± {ppl_se:.0f} | {bpb:.4f} ± {bpb_se:.4f} |")
 PY
