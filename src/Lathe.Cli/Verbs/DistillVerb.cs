@@ -28,10 +28,18 @@ internal static class DistillVerb
         var saveTopK = new Option<string?>("--save-topk") { Description = "Run the teacher once over the training windows (in the order --seed, --batch-size, --block-size, --steps, --grad-accum give) and write their top-k log-probabilities to this file; no training." };
         var topK = new Option<int>("--topk") { Description = "Ids kept per position by --save-topk.", DefaultValueFactory = _ => 32 };
         var teacherTopK = new Option<string?>("--teacher-topk") { Description = "Train from a --save-topk file instead of a live teacher (sparse KD; the file's temperature)." };
+        var matchHidden = new Option<string>("--match-hidden") { Description = "Add hidden-state matching: cosine (DistilBERT; equal widths) or mse (TinyBERT; through a learned projection when widths differ, trained with the student and discarded after). none = off.", DefaultValueFactory = _ => "none" };
+        var hiddenWeight = new Option<float>("--hidden-weight") { Description = "Weight of the hidden-state term.", DefaultValueFactory = _ => 1f };
+        var layerMap = new Option<string?>("--layer-map") { Description = "Teacher layer for each student layer, comma-separated (default: uniform, student i ↔ teacher ⌊(i+1)·Lt/Ls⌋−1)." };
+        var sequenceLevel = new Option<bool>("--sequence-level") { Description = "Sequence-level KD (Kim & Rush 2016): the teacher continues prompts from --data, the generations are written as token shards in <out>/sequence-level-data, and the student trains on them with the next-token loss." };
+        var genTokens = new Option<int>("--gen-tokens") { Description = "--sequence-level: tokens the teacher generates per prompt.", DefaultValueFactory = _ => 64 };
+        var prompts = new Option<int>("--prompts") { Description = "--sequence-level: prompts taken from the training windows (in the seeded order).", DefaultValueFactory = _ => 64 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "--sequence-level: tokens per prompt.", DefaultValueFactory = _ => 16 };
+        var genTemperature = new Option<float>("--gen-temperature") { Description = "--sequence-level: the teacher's sampling temperature (0 = greedy; sampling is seeded by --seed).", DefaultValueFactory = _ => 0f };
         var o = new TrainingOptionSet();
         var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
         {
-            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK,
+            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
         };
         o.AddTo(command);
         command.SetAction(r =>
@@ -52,25 +60,27 @@ internal static class DistillVerb
             string studentArg = r.GetValue(student) ?? throw new UserInputException("distill: --student is required (a preset, a config.json or a checkpoint folder)");
             string runDir = r.GetValue(output) ?? throw new UserInputException("distill: --out is required");
             if ((teacherPath is null) == (topkFile is null)) throw new UserInputException("distill: give one of --teacher and --teacher-topk");
+            if (r.GetValue(sequenceLevel))
+            {
+                if (teacherPath is null) throw new UserInputException("distill: --sequence-level needs --teacher (it generates)");
+                var generation = new SequenceLevelOptions(r.GetValue(prompts), r.GetValue(promptTokens), r.GetValue(genTokens), r.GetValue(genTemperature), options.Seed);
+                return SequenceLevel(teacherPath, studentArg, dataDir, runDir, r.GetValue(resume), generation, options, threads, o.Explicit(r));
+            }
             bool explicitTemperature = r.GetResult(temperature) is { Implicit: false };
-            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r));
+            var hidden = HiddenChoice.Parse(r.GetValue(matchHidden)!, r.GetValue(hiddenWeight), r.GetValue(layerMap));
+            if (hidden is not null && teacherPath is null) throw new UserInputException("distill: --match-hidden needs a live --teacher (a top-k file holds no hidden states)");
+            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r), hidden);
         });
         return command;
     }
 
     static int Train(string? teacherPath, string? topkFile, string studentArg, string dataDir, string runDir, bool resume, float alpha, float temperature,
-        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions)
+        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null)
     {
-        // The student: a checkpoint folder to start from, else a preset or config.json made fresh with the data's tokenizer.
-        string? studentCheckpoint = Directory.Exists(studentArg) ? Checkpoint.Find(studentArg) : null;
-        if (Directory.Exists(studentArg) && studentCheckpoint is null)
-            throw new UserInputException($"distill: --student {studentArg}: no config.json + model.safetensors there (or in its checkpoint/)");
-        var config = studentCheckpoint is null ? ModelConfig.FromPresetOrFile(studentArg) : ModelConfig.Load(Path.Combine(studentCheckpoint, Checkpoint.ConfigFile));
-        if (config.ModelType is not ("gpt2" or "llama"))
-            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students");
-        bool vocabGiven = studentCheckpoint is not null || !ModelConfig.PresetNames().Contains(studentArg);
+        var (config, studentCheckpoint, vocabGiven) = Student(studentArg);
         LoadedModel? teacher = null;
         LogitDistillationObjective? live = null;
+        HiddenStateMatching? matching = null;
         TopKReader? reader = null;
         string teacherNote = "";
         try
@@ -86,12 +96,25 @@ internal static class DistillVerb
                         teacher = ModelLoader.Load(teacherPath);
                         var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
                         TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+                        if (setup.Config.VocabSize != decoder.Config.VocabSize)
+                            throw new InvalidDataException($"--student {studentArg}: vocab_size {setup.Config.VocabSize} differs from the teacher's {decoder.Config.VocabSize} (their logits are compared id by id)");
                         decoder.Config.ValidateContext(run.BlockSize);
                         teacherNote = $", teacher {teacher.Model.Config.ModelType} {teacher.Model.ParameterCount / 1e6:F2}M ({teacher.Format}), α {alpha.ToString(CultureInfo.InvariantCulture)}, T {temperature.ToString(CultureInfo.InvariantCulture)}";
-                        return live = new LogitDistillationObjective(decoder, alpha, temperature);
+                        if (hidden is not null)
+                        {
+                            try { matching = new HiddenStateMatching(setup.Config, decoder.Config, hidden.Loss, hidden.Weight, hidden.LayerMap, run.Seed); }
+                            catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
+                            // The projection is not part of the student's checkpoint, so a resumed run could not restore it.
+                            if (resume && matching.Projection is not null)
+                                throw new UserInputException("distill: --resume with --match-hidden mse across widths: the learned projection is not saved in the checkpoint; start a new run");
+                            teacherNote += $", hidden {hidden.Loss.ToString().ToLowerInvariant()} ×{hidden.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", matching.LayerMap)}]";
+                        }
+                        return live = new LogitDistillationObjective(decoder, alpha, temperature, matching);
                     }
                     reader = new TopKReader(topkFile!);
                     reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
+                    if (setup.Config.VocabSize != reader.Header.VocabSize)
+                        throw new InvalidDataException($"--student {studentArg}: vocab_size {setup.Config.VocabSize} differs from {topkFile}'s {reader.Header.VocabSize}");
                     float fileT = reader.Header.Temperature;
                     if (explicitTemperature && fileT != temperature)
                         throw new UserInputException($"distill: --temperature {temperature.ToString(CultureInfo.InvariantCulture)} differs from {topkFile}'s {fileT.ToString(CultureInfo.InvariantCulture)}; the file's log-probabilities are at its own temperature");
@@ -99,6 +122,7 @@ internal static class DistillVerb
                     return new TopKDistillationObjective(alpha, fileT);
                 },
                 Batches = topkFile is null ? null : (train, _) => new TopKBatchSource(train, reader!),   // after Objective opened the file
+                Trainable = model => matching?.Projection is { } projection ? [.. model.Parameters, projection] : null,
                 Describe = _ => teacherNote,
                 Summary = trainer => $"distill: student {trainer.Model.ParameterCount / 1e6:F2}M parameters{(teacher is null ? "" : $" vs teacher {teacher.Model.ParameterCount / 1e6:F2}M")}, " +
                     $"step {trainer.Step}, val loss (the student's next-token loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
@@ -108,9 +132,53 @@ internal static class DistillVerb
         finally
         {
             live?.Dispose();
+            matching?.Dispose();
             teacher?.Dispose();
             reader?.Dispose();
         }
+    }
+
+    // The student from its argument: a checkpoint folder to start from, else a preset or config.json (fresh).
+    static (ModelConfig Config, string? Checkpoint, bool VocabGiven) Student(string studentArg)
+    {
+        string? studentCheckpoint = Directory.Exists(studentArg) ? Checkpoint.Find(studentArg) : null;
+        if (Directory.Exists(studentArg) && studentCheckpoint is null)
+            throw new UserInputException($"distill: --student {studentArg}: no config.json + model.safetensors there (or in its checkpoint/)");
+        var config = studentCheckpoint is null ? ModelConfig.FromPresetOrFile(studentArg) : ModelConfig.Load(Path.Combine(studentCheckpoint, Checkpoint.ConfigFile));
+        if (config.ModelType is not ("gpt2" or "llama"))
+            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students");
+        return (config, studentCheckpoint, studentCheckpoint is not null || !ModelConfig.PresetNames().Contains(studentArg));
+    }
+
+    static int SequenceLevel(string teacherPath, string studentArg, string dataDir, string runDir, bool resume, SequenceLevelOptions generation,
+        TrainingOptions options, int threads, HashSet<string> explicitOptions)
+    {
+        ComputePool.SetSharedThreads(threads);
+        var (config, studentCheckpoint, vocabGiven) = Student(studentArg);
+        string generated = Path.Combine(runDir, "sequence-level-data");
+        if (!resume && Checkpoint.Find(runDir) is not null)
+            throw new UserInputException($"distill: {runDir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+        if (!File.Exists(Path.Combine(generated, ShardManifest.FileName)))
+        {
+            var data = ShardFolder.Open(dataDir);
+            string tokenizerPath = data.TokenizerPath ?? throw new InvalidDataException($"data: {dataDir} has no tokenizer.json, so the teacher's tokenizer cannot be checked against the student's");
+            using var teacher = ModelLoader.Load(teacherPath);
+            var studentTokenizer = TokenizerJson.LoadAny(studentCheckpoint is null ? tokenizerPath : Path.Combine(studentCheckpoint, Checkpoint.TokenizerFile));
+            TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+            data.CheckTokenIds(teacher.Model.Config.VocabSize, $"the teacher's vocabulary of {teacher.Model.Config.VocabSize}");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            SequenceLevelData.Write(teacher, data, tokenizerPath, generated, generation);
+            Console.Error.WriteLine($"distill: the teacher continued {generation.Prompts} prompts of {generation.PromptTokens} tokens by up to {generation.GenerationTokens} " +
+                $"({(generation.Temperature == 0 ? "greedy" : $"T {generation.Temperature.ToString(CultureInfo.InvariantCulture)}")}) in {clock.Elapsed.TotalSeconds:F1} s → {generated}");
+        }
+        var hooks = new TrainingRunHooks("distill")
+        {
+            InitialCheckpoint = studentCheckpoint,
+            Describe = _ => ", sequence-level (the teacher's generations, next-token loss)",
+            Summary = trainer => $"distill: student {trainer.Model.ParameterCount / 1e6:F2}M parameters, sequence-level, step {trainer.Step}, " +
+                $"val loss (the student's next-token loss on --data's validation) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
+        };
+        return PretrainVerb.Run(config, generated, runDir, resume, options, threads, explicitOptions, vocabGiven, null, hooks);
     }
 
     static int SaveTopK(string teacherPath, string dataDir, string path, int k, float temperature, TrainingOptions options, int threads)
@@ -140,5 +208,29 @@ internal static class DistillVerb
         Console.Error.WriteLine($"distill: wrote {path}: top-{k} at T {temperature.ToString(CultureInfo.InvariantCulture)} for {header.MicroBatches} micro-batches of " +
             $"{options.BatchSize}×{options.BlockSize} ({bytes / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
+    }
+}
+
+/// <summary>--match-hidden, --hidden-weight and --layer-map, parsed; null when matching is off.</summary>
+internal sealed record HiddenChoice(HiddenStateLoss Loss, float Weight, int[]? LayerMap)
+{
+    public static HiddenChoice? Parse(string kind, float weight, string? layerMap)
+    {
+        var loss = kind.ToLowerInvariant() switch
+        {
+            "none" => (HiddenStateLoss?)null,
+            "cosine" => HiddenStateLoss.Cosine,
+            "mse" => HiddenStateLoss.Mse,
+            _ => throw new UserInputException($"distill: --match-hidden '{kind}' is not one of none, cosine, mse"),
+        };
+        if (loss is null) return layerMap is null ? null : throw new UserInputException("distill: --layer-map needs --match-hidden");
+        if (!(weight >= 0f && float.IsFinite(weight))) throw new UserInputException($"distill: --hidden-weight {weight.ToString(CultureInfo.InvariantCulture)} must be finite and ≥ 0");
+        int[]? map = null;
+        if (layerMap is not null)
+        {
+            try { map = layerMap.Split(',').Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
+            catch (FormatException) { throw new UserInputException($"distill: --layer-map '{layerMap}' is not a comma-separated list of layer numbers"); }
+        }
+        return new HiddenChoice(loss.Value, weight, map);
     }
 }

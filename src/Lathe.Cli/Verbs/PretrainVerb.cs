@@ -105,7 +105,7 @@ internal static class PretrainVerb
         string? tokenizer = root ? setup.WriteTokenizer(runDir) : null;   // the first file written: every check above has passed
         using var model = LanguageModel.Create(config, options.Seed);
         if (checkpoint is null && hooks?.InitialCheckpoint is { } initial) Checkpoint.LoadWeights(Path.Combine(initial, Checkpoint.ModelFile), model);
-        using var trainer = new Trainer(model, options, batches, validation, runDir, tokenizer, objective, distributed: distributed);
+        using var trainer = new Trainer(model, options, batches, validation, runDir, tokenizer, objective, hooks?.Trainable?.Invoke(model), distributed: distributed);
         if (checkpoint is not null) trainer.Resume(checkpoint);
         string added = setup.Tokenizer is { } t && setup.Data.Manifest is { } m && t.VocabSize > m.VocabSize ? $" (+{t.VocabSize - m.VocabSize} special tokens)" : "";
         if (root) Console.Error.WriteLine($"{verb}: {config.ModelType} {model.ParameterCount / 1e6:F2}M parameters, vocabulary {config.VocabSize}{added}, " +
@@ -151,6 +151,8 @@ internal sealed record TrainingRunHooks(string Verb)
     public string? InitialCheckpoint { get; init; }
     public Func<PretrainSetup, TrainingOptions, ITrainingObjective>? Objective { get; init; }
     public Func<ShardBatchSource, TrainingOptions, IBatchSource>? Batches { get; init; }
+    /// <summary>The trainable set (the model's parameters and an objective's own), or null for every model parameter.</summary>
+    public Func<LanguageModel, IReadOnlyList<ModelParameter>?>? Trainable { get; init; }
     public Func<LanguageModel, string>? Describe { get; init; }
     public Func<Trainer, string>? Summary { get; init; }
 }

@@ -45,6 +45,11 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
         return loss;
     }
 
+    /// <summary>When set, every training forward (<see cref="Hidden(Tensor, int, int)"/>) appends each block's output
+    /// (B,T,C), before the final norm, in layer order — what hidden-state distillation matches. The caller clears it
+    /// between forwards; null (the default) captures nothing.</summary>
+    public List<Tensor>? CapturedLayers { get; set; }
+
     /// <summary>The Mixture-of-Experts feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
     internal virtual MixtureOfExperts? MoeLayer(int layer) => null;
 

@@ -25,8 +25,13 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     /// <param name="teacher">The teacher, frozen here (its parameters stop requiring gradients; it may hold quantized weights).</param>
     /// <param name="alpha">Weight of the distillation term, in [0, 1]; 1 − α weighs the hard-label cross-entropy.</param>
     /// <param name="temperature">The softmax temperature T &gt; 0 of both distributions in the KL term.</param>
-    public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature)
+    public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature) : this(teacher, alpha, temperature, null) { }
+
+    /// <param name="hidden">Hidden-state matching added to the loss (its weight inside), or null. Its projection, if
+    /// any, must be in the trainer's trainable set.</param>
+    public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature, HiddenStateMatching? hidden)
     {
+        Hidden = hidden;
         ArgumentNullException.ThrowIfNull(teacher);
         if (!(alpha >= 0f && alpha <= 1f)) throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
         if (!(temperature > 0f && float.IsFinite(temperature))) throw new ArgumentException($"distillation: --temperature {temperature} must be finite and > 0");
@@ -38,6 +43,10 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     }
 
     public CausalLM Teacher { get; }
+    /// <summary>Hidden-state matching, or null.</summary>
+    public HiddenStateMatching? Hidden { get; }
+    readonly List<Tensor> _studentLayers = [], _teacherLayers = [];
+    double _hiddenSum;
     public float Alpha { get; }
     public float Temperature { get; }
 
@@ -56,17 +65,27 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
         var student = (CausalLM)model;
         if (student.Config.VocabSize != Teacher.Config.VocabSize)
             throw new InvalidDataException($"distillation: the student's vocabulary ({student.Config.VocabSize}) differs from the teacher's ({Teacher.Config.VocabSize})");
-        var logits = student.Logits(batch.Inputs, batch.B, batch.T);   // (B·T, V)
+        if (Hidden is not null) { _studentLayers.Clear(); student.CapturedLayers = _studentLayers; }
+        Tensor logits;
+        try { logits = student.Logits(batch.Inputs, batch.B, batch.T); }   // (B·T, V)
+        finally { student.CapturedLayers = null; }
+        if (Alpha == 0f && Hidden is null) return student.AddAuxiliaryLosses(Ops.CrossEntropy(logits, batch.Targets, batch.Weights));   // from scratch, bit for bit
+        var teacherLogits = TeacherLogits(batch.Inputs, batch.B, batch.T);            // (B·T, V), no gradient
         Tensor loss;
-        if (Alpha == 0f) loss = Ops.CrossEntropy(logits, batch.Targets, batch.Weights);   // from scratch, bit for bit
+        if (Alpha == 0f) loss = Ops.CrossEntropy(logits, batch.Targets, batch.Weights);
         else
         {
-            var teacherLogits = TeacherLogits(batch.Inputs, batch.B, batch.T);            // (B·T, V), no gradient
             loss = DistillationLoss.Dense(logits, teacherLogits, batch.Targets, batch.Weights, Alpha, Temperature, out var terms);
             _klSum += terms.Kl;
             _ceSum += terms.CrossEntropy;
-            _microBatches++;
         }
+        if (Hidden is not null)
+        {
+            var term = Hidden.Term(_studentLayers, _teacherLayers);
+            _hiddenSum += term.Item();
+            loss = Ops.Add(loss, term);
+        }
+        _microBatches++;
         return student.AddAuxiliaryLosses(loss);
     }
 
@@ -75,17 +94,23 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     internal Tensor TeacherLogits(ReadOnlySpan<int> inputs, int B, int T)
     {
         _teacherTape.Reset();
-        using (_teacherTape.Activate())
-        using (Tape.NoGrad())
-            return Teacher.Logits(inputs, B, T);
+        if (Hidden is not null) { _teacherLayers.Clear(); Teacher.CapturedLayers = _teacherLayers; }
+        try
+        {
+            using (_teacherTape.Activate())
+            using (Tape.NoGrad())
+                return Teacher.Logits(inputs, B, T);
+        }
+        finally { Teacher.CapturedLayers = null; }
     }
 
     public IReadOnlyList<KeyValuePair<string, double>>? TakeStepMetrics()
     {
         if (_microBatches == 0) return null;
         // A new list per step: the metrics log keeps it (one small object per step, not per token).
-        var figures = new KeyValuePair<string, double>[] { new("distill/kl", _klSum / _microBatches), new("distill/ce", _ceSum / _microBatches) };
-        _klSum = _ceSum = 0;
+        var figures = new List<KeyValuePair<string, double>>(3) { new("distill/kl", _klSum / _microBatches), new("distill/ce", _ceSum / _microBatches) };
+        if (Hidden is not null) figures.Add(new("distill/hidden", _hiddenSum / _microBatches));
+        _klSum = _ceSum = _hiddenSum = 0;
         _microBatches = 0;
         return figures;
     }

@@ -75,7 +75,11 @@ public sealed class Gpt2Model : CausalLM
     // The blocks and the final norm over x (B,T,C) with positions added → (B·T, C).
     Tensor Blocks(Tensor x, int B, int T, Tensor? alibiBias, PackedLayout? layout)
     {
-        foreach (var block in _blocks) x = block.Forward(this, x, B, T, alibiBias, layout);
+        foreach (var block in _blocks)
+        {
+            x = block.Forward(this, x, B, T, alibiBias, layout);
+            CapturedLayers?.Add(x);                                     // hidden-state distillation's hook
+        }
         return Ops.Reshape(FinalNorm(x), B * T, Config.Embd);          // (B·T, C)
     }
 

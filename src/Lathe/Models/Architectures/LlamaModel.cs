@@ -49,7 +49,11 @@ public sealed class LlamaModel : CausalLM
     {
         if (layout is not null) PackedRows.Check(layout, B, T, Config);
         var x = embeddings;                                             // (B,T,C)
-        foreach (var block in _blocks) x = block.Forward(this, x, B, T, layout);
+        foreach (var block in _blocks)
+        {
+            x = block.Forward(this, x, B, T, layout);
+            CapturedLayers?.Add(x);                                     // hidden-state distillation's hook
+        }
         return Ops.Reshape(FinalNorm(x), B * T, Config.Embd);       // (B·T, C)
     }
 

@@ -90,3 +90,32 @@ out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "dist
 with open(out, "w") as f:
     json.dump({"generator": "make_distillation_fixtures.py", "torch": torch.__version__, "cases": cases}, f)
 print(f"wrote {out} ({len(cases)} cases)")
+
+# Hidden-state matching (fixtures/hidden_reference.json): for student block outputs S (N, Cs) of two layers and teacher
+# outputs T (N, Ct) of the layers the map pairs them with, the mean over pairs, times the weight, of
+#   cosine (Cs = Ct):  mean over rows of 1 − F.cosine_similarity(S, T, dim=-1)          (DistilBERT)
+#   mse:               F.mse_loss(S @ W, T) with W (Cs, Ct)                            (TinyBERT)
+hidden = []
+for name, n, cs, ct, kind, weight in [("cosine", 7, 12, 12, "cosine", 0.8), ("mse_projection", 6, 8, 12, "mse", 1.5)]:
+    s = [rand(n, cs) for _ in range(2)]
+    t = [rand(n, ct) for _ in range(2)]
+    w = rand(cs, ct, scale=0.3)
+    sd = [x.double().requires_grad_(True) for x in s]
+    wd = w.double().requires_grad_(True)
+    terms = []
+    for a, b in zip(sd, t):
+        if kind == "cosine":
+            terms.append((1 - F.cosine_similarity(a, b.double(), dim=-1, eps=0)).mean())
+        else:
+            terms.append(F.mse_loss(a @ wd, b.double()))
+    loss = weight * sum(terms) / len(terms)
+    loss.backward()
+    hidden.append({
+        "name": name, "n": n, "cs": cs, "ct": ct, "kind": kind, "weight": weight,
+        "student": [x.flatten().tolist() for x in s], "teacher": [x.flatten().tolist() for x in t], "projection": w.flatten().tolist(),
+        "loss": loss.item(), "grad_student": [x.grad.flatten().tolist() for x in sd], "grad_projection": wd.grad.flatten().tolist() if wd.grad is not None else None,
+    })
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "hidden_reference.json")
+with open(out, "w") as f:
+    json.dump({"generator": "make_distillation_fixtures.py", "torch": torch.__version__, "cases": hidden}, f)
+print(f"wrote {out} ({len(hidden)} cases)")
