@@ -23,6 +23,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchSpeculative.Create());
         bench.Subcommands.Add(BenchGrammar.Create());
         bench.Subcommands.Add(BenchAlign.Create());
+        bench.Subcommands.Add(BenchDistill.Create());
         bench.Subcommands.Add(BenchKg.Create());
         bench.Subcommands.Add(BenchComm.Create());
         bench.Subcommands.Add(BenchPrune.Create());
