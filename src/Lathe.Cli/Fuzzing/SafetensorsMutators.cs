@@ -36,10 +36,15 @@ internal static class SafetensorsMutators
         JsonObject? root;
         try { root = JsonNode.Parse(header) as JsonObject; } catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException) { return b; }
         if (root is null) return b;
-        var tensors = root.Where(p => p.Key != "__metadata__" && p.Value is JsonObject).Select(p => (JsonObject)p.Value!).ToList();
-        if (tensors.Count == 0) return b;
-        change(root, r.Pick(tensors), r);
-        return Join(Encoding.UTF8.GetBytes(root.ToJsonString()), data);
+        try
+        {
+            var tensors = root.Where(p => p.Key != "__metadata__" && p.Value is JsonObject).Select(p => (JsonObject)p.Value!).ToList();
+            if (tensors.Count == 0) return b;
+            change(root, r.Pick(tensors), r);
+            return Join(Encoding.UTF8.GetBytes(root.ToJsonString()), data);
+        }
+        // A duplicate key (JsonNode throws when it first reads one) or a field of the wrong type: nothing to act on.
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException) { return b; }
     };
 
     public static readonly Mutator HeaderLength = new("st-header-length", (b, r) =>

@@ -53,8 +53,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var header = new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength);
             // The JSON reader accepts invalid UTF-8 inside strings and fails only when a name is read, with an
             // exception that names neither the file nor the byte; check the whole header first.
-            if (FirstInvalidUtf8(header) is int bad)
-                throw new InvalidDataException($"{path}: header is not valid UTF-8 (byte offset {8 + bad}).");
+            Lathe.IO.Utf8Validation.Require(header, path, "header is ", offsetBase: 8);
             JsonDocument doc;
             try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(header.ToArray())); }
             catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})."); }
@@ -82,14 +81,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
     }
 
     // The offset of the first byte that is not part of valid UTF-8, or null when the text is valid.
-    static int? FirstInvalidUtf8(ReadOnlySpan<byte> text)
-    {
-        if (System.Text.Unicode.Utf8.IsValid(text)) return null;
-        var chars = new char[text.Length];
-        System.Text.Unicode.Utf8.ToUtf16(text, chars, out int read, out _, replaceInvalidSequences: false);
-        return read;
-    }
-
     static SafetensorsEntry ParseEntry(string path, JsonProperty prop, long dataLength)
     {
         string where = $"{path}: tensor '{prop.Name}'";

@@ -118,7 +118,8 @@ public static partial class TokenizerJson
 
     static bool HasByteLevel(JsonElement pre)
     {
-        string? type = pre.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (pre.ValueKind != JsonValueKind.Object) return false;
+        string? type = pre.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         if (type == "ByteLevel") return true;
         if (type == "Sequence" && pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
             return list.EnumerateArray().Any(HasByteLevel);
