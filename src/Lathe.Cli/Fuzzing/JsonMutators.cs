@@ -73,9 +73,9 @@ internal static class JsonMutators
     static Func<byte[], Philox, byte[]> OnDocument(Func<JsonNode, List<Slot>, Philox, byte[]?> change) => (b, r) =>
     {
         if (Parse(b) is not { } root) return b;
-        // JsonNode parses lazily: an object with a duplicate key (an earlier mutation's) throws when first read.
+        // JsonNode parses lazily: a duplicate key or invalid UTF-8 (an earlier mutation's) throws when first read.
         try { return change(root, Slots(root), r) ?? b; }
-        catch (ArgumentException) { return b; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return b; }
     };
 
     public static readonly Mutator DeleteField = new("json-delete-field", OnDocument((root, slots, r) =>

@@ -65,6 +65,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 {
                     if (prop.Name == "__metadata__")
                     {
+                        if (prop.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: header field '__metadata__' is not an object.");
                         foreach (var m in prop.Value.EnumerateObject()) metadata[m.Name] = m.Value.ToString();
                         continue;
                     }
@@ -80,7 +81,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
-    // The offset of the first byte that is not part of valid UTF-8, or null when the text is valid.
     static SafetensorsEntry ParseEntry(string path, JsonProperty prop, long dataLength)
     {
         string where = $"{path}: tensor '{prop.Name}'";
@@ -95,10 +95,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
         int i = 0;
         foreach (var d in sh.EnumerateArray())
         {
-            if (!d.TryGetInt64(out shape[i]) || shape[i] < 0) throw new InvalidDataException($"{where}: bad 'shape'.");
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out shape[i]) || shape[i] < 0) throw new InvalidDataException($"{where}: bad 'shape'.");
             i++;
         }
-        long begin = off[0].TryGetInt64(out long b) ? b : -1, end = off[1].TryGetInt64(out long e) ? e : -1;
+        long begin = off[0].ValueKind == JsonValueKind.Number && off[0].TryGetInt64(out long b) ? b : -1,
+            end = off[1].ValueKind == JsonValueKind.Number && off[1].TryGetInt64(out long e) ? e : -1;
         if (begin < 0 || end < begin || end > dataLength)
             throw new InvalidDataException($"{where}: data_offsets [{begin}, {end}] outside the data section ({dataLength} bytes).");
         string dtype = dt.GetString()!;
