@@ -60,7 +60,9 @@ public sealed partial class TaskSpec
             root = YamlToJson.Parse(File.ReadAllText(path), path);
         else try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            byte[] bytes = File.ReadAllBytes(path);
+            Lathe.IO.Utf8Validation.Require(bytes, path);
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             root = doc.RootElement.Clone();
         }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {FirstLine(e.Message)}"); }
