@@ -90,7 +90,7 @@ internal static class JsonMutators
         if (PickSlot(slots, r) is not { } s) return null;
         JsonNode? replacement = r.NextInt(7) switch
         {
-            0 => JsonValue.Create("x"),
+            0 => JsonValue.Create("wrong type"),
             1 => JsonValue.Create(r.NextInt(1000) - 500),
             2 => new JsonArray(JsonValue.Create(1), JsonValue.Create("a")),
             3 => new JsonObject { ["a"] = 1 },

@@ -52,7 +52,7 @@ internal static class LineMutators
         int i = r.NextInt(l.Count);
         var body = l[i].AsSpan().TrimEnd("\r\n"u8).ToArray();
         if (body.Length == 0) return false;
-        int copies = Math.Max(1, (1 << (10 + r.NextInt(11))) / body.Length);
+        int target = 1 << (10 + r.NextInt(11)), copies = (target + body.Length - 1) / body.Length;
         var grown = new byte[body.Length * copies + 1];
         for (int c = 0; c < copies; c++) body.CopyTo(grown, c * body.Length);
         grown[^1] = (byte)'\n';

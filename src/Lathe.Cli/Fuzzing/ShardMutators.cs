@@ -14,6 +14,7 @@ internal static class ShardMutators
         var o = (byte[])b.Clone();
         int old = BinaryPrimitives.ReadInt32LittleEndian(o.AsSpan(offset));
         int lie = r.NextInt(4) switch { 0 => old + 1, 1 => old - 1, 2 => old * 2, _ => (int)r.Pick(FuzzRandom.Interesting32) };
+        if (lie == old) lie = ~old;
         BinaryPrimitives.WriteInt32LittleEndian(o.AsSpan(offset), lie);
         return o;
     });
