@@ -71,6 +71,18 @@ internal static class LineMutators
         return true;
     }));
 
+    /// <summary>A .tiktoken line's rank (after the space) replaced: another line's (two tokens, one rank), −1, the
+    /// rank count, int.MaxValue, beyond int, or not a number.</summary>
+    public static readonly Mutator TiktokenRank = new("tiktoken-rank", OnLines((l, r) =>
+    {
+        int i = r.NextInt(l.Count), space = Array.IndexOf(l[i], (byte)' ');
+        if (space < 0) return false;
+        string other = System.Text.Encoding.ASCII.GetString(l[r.NextInt(l.Count)]).Split(' ').Last().Trim();
+        string rank = r.Pick(new[] { other, "-1", l.Count.ToString(), int.MaxValue.ToString(), "4294967296", "x", "" });
+        l[i] = [.. l[i].AsSpan(0, space + 1), .. System.Text.Encoding.ASCII.GetBytes(rank), (byte)'\n'];
+        return true;
+    }));
+
     public static readonly IReadOnlyList<Mutator> All = [Duplicate, Drop, Swap, Splice, LongLine];
 
     /// <summary>Line mutators plus every JSON mutator on one line.</summary>

@@ -228,6 +228,20 @@ public class MutatorTests
         }
     }
 
+    [Fact]
+    public void The_tiktoken_rank_mutator_rewrites_one_rank_and_keeps_every_token()
+    {
+        byte[] input = Encoding.ASCII.GetBytes("YQ== 0\nYg== 1\nYWI= 2\n");
+        string[] Tokens(byte[] b) => Encoding.ASCII.GetString(b).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]).ToArray();
+        for (ulong s = 0; s < 10; s++)
+        {
+            var output = LineMutators.TiktokenRank.Apply(input, new Philox(s));
+            Assert.Equal(Tokens(input), Tokens(output));
+            var ranks = Encoding.ASCII.GetString(output).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[1]).ToArray();
+            Assert.True(ranks.Count(r => !new[] { "0", "1", "2" }.Contains(r)) <= 1);
+        }
+    }
+
     [Theory]
     [InlineData("shard-magic", 0)]
     [InlineData("shard-version", 4)]

@@ -23,7 +23,7 @@ internal sealed class TiktokenTarget : FuzzTarget
             lines.Append(Convert.ToBase64String(tokenizer.DecodeBytes([id]))).Append(' ').Append(rank++).Append('\n');
         }
         return [new FuzzSeed("bpe-ranks", new Dictionary<string, byte[]> { [File] = System.Text.Encoding.ASCII.GetBytes(lines.ToString()) },
-            new Dictionary<string, IReadOnlyList<Mutator>> { [File] = LineMutators.All })];
+            new Dictionary<string, IReadOnlyList<Mutator>> { [File] = [.. LineMutators.All, LineMutators.TiktokenRank] })];
     }
 
     public override string UserPath(string caseDir, FuzzSeed seed) => Path.Combine(caseDir, File);
