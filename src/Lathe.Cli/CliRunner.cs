@@ -58,9 +58,7 @@ internal static class CliRunner
     // (when the trainer is built), so bad input is found before.
     static int Fail(Exception e)
     {
-        int code = IsUserError(e) ? 2 : 1;
-        string message = code == 2 ? $"lathe: {e.Message}" : $"lathe: {e.GetType().Name}: {e.Message}";
-        if (e is JobFenceException fenced) { code = fenced.ExitCode; message = $"lathe: {e.Message}"; }
+        var (code, message) = Describe(e);
         if (!Job.Started)
         {
             // Before MPI: a rank's non-zero exit makes mpirun end the job. When rank 0 met the same error it has said it
@@ -82,6 +80,15 @@ internal static class CliRunner
         s_errors.WriteLine(world.IsRoot ? message : $"lathe: rank {world.Rank}: {message["lathe: ".Length..]}");
         world.Abort(code);
         return code;
+    }
+
+    /// <summary>What the CLI prints for an exception that ends a verb, and its exit code: a user error (bad input) is
+    /// `lathe: MESSAGE` with code 2; anything else names the exception type, code 1. The fuzzer classifies outcomes
+    /// with this same mapping.</summary>
+    internal static (int Code, string Message) Describe(Exception e)
+    {
+        if (e is JobFenceException fenced) return (fenced.ExitCode, $"lathe: {e.Message}");
+        return IsUserError(e) ? (2, $"lathe: {e.Message}") : (1, $"lathe: {e.GetType().Name}: {e.Message}");
     }
 
     /// <summary>The verbs that split their work over mpirun's ranks (each joins the job itself); any other verb launched

@@ -27,6 +27,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchKg.Create());
         bench.Subcommands.Add(BenchComm.Create());
         bench.Subcommands.Add(BenchPrune.Create());
+        bench.Subcommands.Add(BenchFuzz.Create());
         return bench;
     }
 }

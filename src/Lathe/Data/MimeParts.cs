@@ -121,6 +121,7 @@ internal static class Charsets
         }
         try { return Encoding.GetEncoding(charset); }
         catch (ArgumentException) { return Encoding.GetEncoding(1252); }
+        catch (NotSupportedException) { return Encoding.GetEncoding(1252); }   // UTF-7: .NET refuses it (SYSLIB0001); read as unknown
     }
 }
 

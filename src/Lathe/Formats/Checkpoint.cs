@@ -113,6 +113,7 @@ public static class Checkpoint
     {
         string dir = Resolve(path);
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        CheckConfigFitsWeights(config, Path.Combine(dir, ConfigFile), Path.Combine(dir, ModelFile));
         var model = LanguageModel.Create(config, seed: 0);
         try
         {
@@ -126,6 +127,34 @@ public static class Checkpoint
         }
         catch { model.Dispose(); throw; }
         return model;
+    }
+
+    // The config's sizes are checked against the weights file before the model is allocated: a config.json whose sizes
+    // describe more parameters than model.safetensors holds would otherwise allocate them (a config without model_type
+    // alone means GPT-2's 124M parameters) only to fail on the first tensor. Found by `lathe bench fuzz --format config`.
+    static void CheckConfigFitsWeights(ModelConfig config, string configPath, string weightsPath)
+    {
+        if (!File.Exists(weightsPath)) return;   // LoadWeights names the missing file
+        double held = 0;
+        using (var file = SafetensorsFile.Open(weightsPath))
+            foreach (var e in file.Entries.Values)
+            {
+                double n = 1;
+                foreach (long d in e.Shape) n *= d;
+                held += n;
+            }
+        double needed = MinimumParameters(config);
+        if (needed > held)
+            throw new InvalidDataException($"checkpoint: {configPath}: its sizes (vocab_size, hidden size, layers, intermediate size) describe at least {needed:0} parameters, but {weightsPath} holds {held:0} values");
+    }
+
+    /// <summary>A lower bound on a model's parameter count from its config alone: every architecture has a (vocab,
+    /// d_model) token embedding and, per layer (encoder and decoder), a norm of d_model and a feed-forward projection
+    /// of d_ff × d_model (an expert's, in a mixture-of-experts layer).</summary>
+    internal static double MinimumParameters(ModelConfig c)
+    {
+        double layers = c.Layers + (c.ModelType == "t5" ? c.DecoderLayers : 0);
+        return (double)c.VocabSize * c.Embd + layers * (c.Embd + (double)c.Intermediate * c.Embd);
     }
 
     /// <summary>Writes a complete checkpoint into &lt;run&gt;/checkpoint through the crash-safe folder swap;

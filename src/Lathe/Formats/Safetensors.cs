@@ -53,8 +53,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var header = new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength);
             // The JSON reader accepts invalid UTF-8 inside strings and fails only when a name is read, with an
             // exception that names neither the file nor the byte; check the whole header first.
-            if (FirstInvalidUtf8(header) is int bad)
-                throw new InvalidDataException($"{path}: header is not valid UTF-8 (byte offset {8 + bad}).");
+            Lathe.IO.Utf8Validation.Require(header, path, "header is ", offsetBase: 8);
             JsonDocument doc;
             try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(header.ToArray())); }
             catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})."); }
@@ -66,6 +65,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 {
                     if (prop.Name == "__metadata__")
                     {
+                        if (prop.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: header field '__metadata__' is not an object.");
                         foreach (var m in prop.Value.EnumerateObject()) metadata[m.Name] = m.Value.ToString();
                         continue;
                     }
@@ -79,15 +79,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
             file.Dispose();
             throw;
         }
-    }
-
-    // The offset of the first byte that is not part of valid UTF-8, or null when the text is valid.
-    static int? FirstInvalidUtf8(ReadOnlySpan<byte> text)
-    {
-        if (System.Text.Unicode.Utf8.IsValid(text)) return null;
-        var chars = new char[text.Length];
-        System.Text.Unicode.Utf8.ToUtf16(text, chars, out int read, out _, replaceInvalidSequences: false);
-        return read;
     }
 
     static SafetensorsEntry ParseEntry(string path, JsonProperty prop, long dataLength)
@@ -104,10 +95,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
         int i = 0;
         foreach (var d in sh.EnumerateArray())
         {
-            if (!d.TryGetInt64(out shape[i]) || shape[i] < 0) throw new InvalidDataException($"{where}: bad 'shape'.");
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out shape[i]) || shape[i] < 0) throw new InvalidDataException($"{where}: bad 'shape'.");
             i++;
         }
-        long begin = off[0].TryGetInt64(out long b) ? b : -1, end = off[1].TryGetInt64(out long e) ? e : -1;
+        long begin = off[0].ValueKind == JsonValueKind.Number && off[0].TryGetInt64(out long b) ? b : -1,
+            end = off[1].ValueKind == JsonValueKind.Number && off[1].TryGetInt64(out long e) ? e : -1;
         if (begin < 0 || end < begin || end > dataLength)
             throw new InvalidDataException($"{where}: data_offsets [{begin}, {end}] outside the data section ({dataLength} bytes).");
         string dtype = dt.GetString()!;

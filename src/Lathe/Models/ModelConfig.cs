@@ -99,7 +99,8 @@ public sealed partial record ModelConfig
     /// <summary>Parses config.json text and validates it.</summary>
     public static ModelConfig Parse(string json)
     {
-        var node = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
+        // A duplicated field is a JsonException (JsonNode would otherwise throw an ArgumentException on first read).
+        var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
         if (type == "bert") return ParseBert(node).Validate();

@@ -73,7 +73,7 @@ public sealed class TaskPrompts(TaskSpec task, LoadedModel model, ChatTemplate? 
             string text = Guard(doc, "doc_to_target", () => target.Render(doc.Fields));
             gold = choices.IndexOf(text);
             if (gold < 0 && int.TryParse(text, out int parsed)) gold = parsed;
-            if (gold < 0 && choices.IndexOf(text) < 0) throw Bad(doc, "doc_to_target", $"\"{text}\" is not one of the choices");
+            if (gold < 0 && choices.IndexOf(text) < 0) throw Bad(doc, "doc_to_target", $"{TaskTemplate.Quote(text)} is not one of the choices");
         }
         if (gold < 0 || gold >= choices.Count) throw Bad(doc, "doc_to_target", $"gold index {gold} is outside the {choices.Count} choices");
         return (choices, gold);
@@ -99,7 +99,7 @@ public sealed class TaskPrompts(TaskSpec task, LoadedModel model, ChatTemplate? 
             whole = [.. head, .. EncodeBare(continuation)];
         }
         int[] tail = whole.Length > head.Length && whole.AsSpan(0, head.Length).SequenceEqual(head) ? whole[head.Length..] : whole;
-        if (tail.Length == 0) throw Bad(doc, "doc_to_target", $"the continuation \"{continuation}\" encodes to no tokens");
+        if (tail.Length == 0) throw Bad(doc, "doc_to_target", $"the continuation {TaskTemplate.Quote(continuation)} encodes to no tokens");
         return new LogLikelihoodRequest(head, tail);
     }
 

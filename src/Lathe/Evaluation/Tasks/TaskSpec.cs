@@ -60,7 +60,9 @@ public sealed partial class TaskSpec
             root = YamlToJson.Parse(File.ReadAllText(path), path);
         else try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            byte[] bytes = File.ReadAllBytes(path);
+            Lathe.IO.Utf8Validation.Require(bytes, path);
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             root = doc.RootElement.Clone();
         }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {FirstLine(e.Message)}"); }
@@ -74,7 +76,7 @@ public sealed partial class TaskSpec
     {
         string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         string name = RequiredString(root, "task", path);
-        if (!NamePattern().IsMatch(name)) throw new InvalidDataException($"{path}: field 'task' \"{name}\" must be lower-case letters, digits and _");
+        if (!NamePattern().IsMatch(name)) throw new InvalidDataException($"{path}: field 'task' {TaskTemplate.Quote(name)} must be lower-case letters, digits and _");
         if (!root.TryGetProperty("version", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int version) || version < 0)
             throw new InvalidDataException($"{path}: field 'version' must be a non-negative integer");
         var type = RequiredString(root, "output_type", path) switch
@@ -83,7 +85,7 @@ public sealed partial class TaskSpec
             "loglikelihood" => TaskOutputType.LogLikelihood,
             "loglikelihood_rolling" => TaskOutputType.LogLikelihoodRolling,
             "generate_until" => TaskOutputType.GenerateUntil,
-            var other => throw new InvalidDataException($"{path}: field 'output_type' \"{other}\" is not multiple_choice, loglikelihood, loglikelihood_rolling or generate_until"),
+            var other => throw new InvalidDataException($"{path}: field 'output_type' {TaskTemplate.Quote(other)} is not multiple_choice, loglikelihood, loglikelihood_rolling or generate_until"),
         };
         var docToText = Template(root, "doc_to_text", path, required: type != TaskOutputType.LogLikelihoodRolling) ?? new TaskTemplate("");
         var docToTarget = Template(root, "doc_to_target", path, required: true);
@@ -125,7 +127,7 @@ public sealed partial class TaskSpec
             metrics = ms.EnumerateArray().Select(e => e.GetString()!).ToList();
             foreach (string metric in metrics)
                 if (!MetricsFor(type).Contains(metric))
-                    throw new InvalidDataException($"{path}: field 'metrics': \"{metric}\" is not one of {string.Join(", ", MetricsFor(type))} (for {RequiredString(root, "output_type", path)})");
+                    throw new InvalidDataException($"{path}: field 'metrics': {TaskTemplate.Quote(metric)} is not one of {string.Join(", ", MetricsFor(type))} (for {RequiredString(root, "output_type", path)})");
         }
         bool chat = false;
         if (root.TryGetProperty("chat_template", out var ct))
@@ -135,6 +137,10 @@ public sealed partial class TaskSpec
         }
         string documents = RequiredString(root, "documents", path);
         string? fewshot = OptionalString(root, "fewshot_documents", path);
+        // Later errors quote these paths: a line break or other control character is refused here.
+        foreach (var (field, file) in new[] { ("documents", documents), ("fewshot_documents", fewshot) })
+            if (file is not null && (file.Length == 0 || file.Any(char.IsControl)))
+                throw new InvalidDataException($"{path}: field '{field}' {TaskTemplate.Quote(file)} is not a file name");
         return new TaskSpec
         {
             Name = name,

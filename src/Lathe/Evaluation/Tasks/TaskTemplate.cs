@@ -80,5 +80,9 @@ public sealed class TaskTemplate
         return at;
     }
 
-    static string Shorten(string s) => s.Length <= 40 ? s : s[..37] + "...";
+    static string Shorten(string s) => (s.Length <= 40 ? s : s[..37] + "...").ReplaceLineEndings("\\n");
+
+    /// <summary>A value from a task file or document as an error quotes it: in quotes, shortened, line breaks shown
+    /// as \n, so the error stays one line (templates and documents routinely hold line breaks).</summary>
+    internal static string Quote(string s) => "\"" + Shorten(s) + "\"";
 }

@@ -16,6 +16,9 @@ public static class YamlToJson
         var stream = new YamlStream();
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e) { throw new InvalidDataException($"{path}: not valid YAML (line {e.Start.Line}): {e.Message.Split('\n')[0]}"); }
+        // YamlDotNet reports some malformed streams not as a YamlException but as an ArgumentException about its parser
+        // (a stray document marker inside a mapping) or an InvalidOperationException from its scanner (binary junk).
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { throw new InvalidDataException($"{path}: not valid YAML ({e.Message.Split('\n')[0]})"); }
         if (stream.Documents.Count != 1) throw new InvalidDataException($"{path}: a task file is one YAML document, not {stream.Documents.Count}");
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer)) Write(w, stream.Documents[0].RootNode);

@@ -55,7 +55,7 @@ public sealed unsafe class GgufFile : IDisposable
             var metadata = new Dictionary<string, object>(StringComparer.Ordinal);
             for (long i = 0; i < kvCount; i++)
             {
-                string key = r.String($"metadata key {i}");
+                string key = r.Name($"metadata key {i}");
                 uint type = r.U32($"type of '{key}'");
                 metadata[key] = r.Value(type, key, depth: 0);
             }
@@ -69,7 +69,7 @@ public sealed unsafe class GgufFile : IDisposable
             var infos = new List<(string Name, long[] Dims, uint Type, ulong Offset)>();
             for (long i = 0; i < tensorCount; i++)
             {
-                string name = r.String($"tensor {i} name");
+                string name = r.Name($"tensor {i} name");
                 uint dims = r.U32($"tensor '{name}' n_dims");
                 if (dims is 0 or > 4) throw new InvalidDataException($"{path}: tensor '{name}' has {dims} dimensions (1 to 4 expected).");
                 var shape = new long[dims];
@@ -168,6 +168,17 @@ public sealed unsafe class GgufFile : IDisposable
             ulong n = U64(field + " length");
             if (n > (ulong)(length - Position)) throw new InvalidDataException($"{path}: {field} claims {n} bytes at byte {Position}, past the end of the file.");
             return Encoding.UTF8.GetString(Take((long)n, field), (int)n);
+        }
+
+        /// <summary>A key or tensor name: later errors quote it, so one holding control characters (line breaks,
+        /// a lying length's swallowed binary) is refused here, by its byte offset.</summary>
+        public string Name(string field)
+        {
+            long at = Position;
+            string name = String(field);
+            foreach (char c in name)
+                if (char.IsControl(c)) throw new InvalidDataException($"{path}: {field} at byte {at} holds control characters, not a name.");
+            return name;
         }
 
         public object Value(uint type, string key, int depth) => type switch

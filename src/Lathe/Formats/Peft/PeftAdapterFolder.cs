@@ -59,12 +59,13 @@ public sealed class PeftAdapterFolder
         if (!File.Exists(configPath)) throw new InvalidDataException($"{configPath}: missing (a PEFT adapter folder holds {ConfigFile} and {WeightsFile})");
         try
         {
-            return JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
+            // A duplicated field is invalid JSON here (JsonNode would otherwise throw an ArgumentException on first read).
+            return JsonNode.Parse(File.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new InvalidDataException($"{configPath}: expected a JSON object");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{configPath}: invalid JSON: {e.Message}");
+            throw new InvalidDataException($"{configPath}: invalid JSON: {e.Message.ReplaceLineEndings(" ")}");
         }
     }
 

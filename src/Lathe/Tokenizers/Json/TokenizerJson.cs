@@ -56,7 +56,7 @@ public static partial class TokenizerJson
             string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "BPE";
             if (type != "BPE") throw new InvalidDataException($"{path}: model.type '{type}' is not supported (byte-level BPE only in this version).");
             if (root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object && !HasByteLevel(pre))
-                throw new InvalidDataException($"{path}: pre_tokenizer.type '{pre.GetProperty("type")}' is not supported (ByteLevel expected).");
+                throw new InvalidDataException($"{path}: pre_tokenizer.type '{(pre.TryGetProperty("type", out var pt) ? pt.ToString() : "?")}' is not supported (ByteLevel expected).");
             if (root.TryGetProperty("pre_tokenizer", out var pre2) && pre2.ValueKind == JsonValueKind.Object &&
                 pre2.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.True)
                 throw new InvalidDataException($"{path}: pre_tokenizer.add_prefix_space = true is not supported.");
@@ -118,7 +118,8 @@ public static partial class TokenizerJson
 
     static bool HasByteLevel(JsonElement pre)
     {
-        string? type = pre.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (pre.ValueKind != JsonValueKind.Object) return false;
+        string? type = pre.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         if (type == "ByteLevel") return true;
         if (type == "Sequence" && pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
             return list.EnumerateArray().Any(HasByteLevel);

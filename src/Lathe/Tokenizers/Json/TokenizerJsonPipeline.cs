@@ -76,8 +76,11 @@ public static partial class TokenizerJson
     static JsonDocument Parse(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
-        try { return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
+        byte[] bytes = File.ReadAllBytes(path);
+        Lathe.IO.Utf8Validation.Require(bytes, path);
+        try { return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true }); }
+        // The parser's message quotes the bad token, which can span lines; the error stays one line.
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message.ReplaceLineEndings(" ")})."); }
     }
 
     static JsonElement? Optional(JsonElement root, string name) =>
@@ -89,10 +92,13 @@ public static partial class TokenizerJson
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var a in added.EnumerateArray())
             {
+                if (a.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: added_tokens entry {specials.Count} is not an object.");
                 if (!a.TryGetProperty("id", out var idEl) || idEl.ValueKind != JsonValueKind.Number || !idEl.TryGetInt32(out int id) || id < 0)
                     throw new InvalidDataException($"{path}: added_tokens entry without a valid 'id'.");
                 if (!a.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"{path}: added_tokens entry {id} without 'content'.");
+                // Two added tokens with one id would make decoding ambiguous (and Tokenizer indexes them by id).
+                if (specials.Any(s => s.Item2 == id)) throw new InvalidDataException($"{path}: added_tokens: id {id} appears twice.");
                 specials.Add((c.GetString()!, id));
             }
         return specials;
@@ -130,13 +136,16 @@ public static partial class TokenizerJson
             "Punctuation" => new PunctuationPreTokenizer(),
             "Digits" => new DigitsPreTokenizer(JsonFields.Bool(e, "individual_digits", false)),
             "Metaspace" => new MetaspacePreTokenizer(Replacement(e, path, where),
-                e.TryGetProperty("prepend_scheme", out var ps) && ps.ValueKind == JsonValueKind.String ? ps.GetString()!
+                e.TryGetProperty("prepend_scheme", out var ps) && ps.ValueKind == JsonValueKind.String ? PrependScheme(ps.GetString()!, path, where)
                     : JsonFields.Bool(e, "add_prefix_space", true) ? "always" : "never",
                 JsonFields.Bool(e, "split", true)),
             "Sequence" => new SequencePreTokenizer(Items(e, "pretokenizers", path, where).Select((p, i) => ReadPreTokenizer(p, path, $"{where}.pretokenizers[{i}]")).ToList()),
             _ => throw new InvalidDataException($"{path}: {where}.type: '{type}' is not supported here (Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Digits, Metaspace, Sequence; ByteLevel goes with a BPE model)."),
         };
     }
+
+    static string PrependScheme(string scheme, string path, string where) => scheme is "always" or "first" or "never" ? scheme
+        : throw new InvalidDataException($"{path}: {where}.prepend_scheme: '{scheme}' is not always, first or never.");
 
     static char Replacement(JsonElement e, string path, string where)
     {
