@@ -25,6 +25,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchAlign.Create());
         bench.Subcommands.Add(BenchKg.Create());
         bench.Subcommands.Add(BenchComm.Create());
+        bench.Subcommands.Add(BenchKill.Create());
         return bench;
     }
 }

@@ -140,7 +140,9 @@ public static class Checkpoint
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         Directory.CreateDirectory(temp);
         writeFiles(temp);
+        KillPoints.Reach(KillPoints.CheckpointWrite);
         if (Directory.Exists(live)) Directory.Move(live, old);
+        KillPoints.Reach(KillPoints.CheckpointSwap);
         Directory.Move(temp, live);
         if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
     }

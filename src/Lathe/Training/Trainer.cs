@@ -247,6 +247,7 @@ public sealed class Trainer : IDisposable
     /// every trainable token of the validation examples (one whole pass, deterministic).</summary>
     public double Evaluate()
     {
+        Lathe.IO.KillPoints.Reach(Lathe.IO.KillPoints.Evaluation);
         _model.DropoutRng = null;
         if (_validationExamples is not null)
         {
