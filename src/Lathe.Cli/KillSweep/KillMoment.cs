@@ -17,13 +17,16 @@ internal sealed record KillMoment(TimeSpan? After, string? Point, int Occurrence
 
     /// <summary>The kill points aimed at, in the order a sweep's first moments take them (each that its reference run
     /// passed at least once).</summary>
-    public static readonly string[] Targets = [KillPoints.CheckpointSwap, KillPoints.Evaluation, KillPoints.CheckpointWrite, KillPoints.FileWrite];
+    public static readonly string[] Targets = [KillPoints.CheckpointSwap, KillPoints.Evaluation, KillPoints.CheckpointDone, KillPoints.CheckpointWrite, KillPoints.FileWrite];
 
     /// <summary><paramref name="count"/> moments for a run of <paramref name="seconds"/> that passed each kill point
     /// <paramref name="passes"/> times: the first at a random time, the next at each target point passed, the rest at
-    /// random times; a third of the timed ones kill the resumed run again. Seeded: the same seed, the same plan.</summary>
-    public static List<KillMoment> Plan(int count, ulong seed, double seconds, IReadOnlyDictionary<string, int> passes)
+    /// random times; a third of the timed ones kill the resumed run again. Random times fall between half the time of
+    /// the first kill point (<paramref name="firstPoint"/>: before it a run is still starting, which a few moments
+    /// cover) and the end. Seeded: the same seed, the same plan.</summary>
+    public static List<KillMoment> Plan(int count, ulong seed, double seconds, double firstPoint, IReadOnlyDictionary<string, int> passes)
     {
+        double start = double.IsFinite(firstPoint) ? 0.5 * firstPoint / seconds : 0.05;
         var rng = new Philox(seed);
         var targets = Targets.Where(t => passes.GetValueOrDefault(t) > 0).ToList();
         var plan = new List<KillMoment>(count);
@@ -37,8 +40,8 @@ internal sealed record KillMoment(TimeSpan? After, string? Point, int Occurrence
             }
             else
             {
-                var first = Random(0.05, 0.95);
-                plan.Add(new KillMoment(first, null, 0, rng.NextInt(3) == 0 ? Random(0.05, 0.9) : null));
+                var first = Random(start, 0.97);
+                plan.Add(new KillMoment(first, null, 0, rng.NextInt(3) == 0 ? Random(start, 0.9) : null));
             }
         }
         return plan;

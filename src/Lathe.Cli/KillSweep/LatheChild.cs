@@ -9,7 +9,8 @@ internal static class LatheChild
 {
     /// <summary>How a child ended: its exit code (null when we killed it), its stderr, its wall time, and whether it
     /// reached the kill point it was told to pause at.</summary>
-    public sealed record Outcome(int? ExitCode, string Stderr, double Seconds, bool Paused)
+    /// <param name="FirstPointSeconds">When the first kill point was reported (traced runs; NaN when none was).</param>
+    public sealed record Outcome(int? ExitCode, string Stderr, double Seconds, bool Paused, double FirstPointSeconds)
     {
         public bool Killed => ExitCode is null;
         public string LastLine => Stderr.TrimEnd().Split('\n')[^1];
@@ -22,8 +23,9 @@ internal static class LatheChild
     /// <param name="killAfter">SIGKILL this long after the start, if still running.</param>
     /// <param name="pauseAt">A kill point and its occurrence ("checkpoint-swap:3"): the child pauses there and is killed.</param>
     /// <param name="trace">Report every kill point on stderr (the reference run counts them).</param>
+    /// <param name="interruptAfter">Send SIGINT (Ctrl-C) this long after the start, once, and let the run end itself.</param>
     public static Outcome Run(string workFolder, IReadOnlyList<string> args, TimeSpan? killAfter = null, string? pauseAt = null, bool trace = false,
-        TimeSpan? limit = null)
+        TimeSpan? limit = null, TimeSpan? interruptAfter = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -38,21 +40,24 @@ internal static class LatheChild
         var stderr = new System.Text.StringBuilder();
         using var paused = new ManualResetEventSlim();
         var clock = Stopwatch.StartNew();
+        double firstPoint = double.NaN;
         using var p = new Process { StartInfo = psi };
         p.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             lock (stderr) stderr.Append(e.Data).Append('\n');
             if (e.Data.StartsWith(KillPoints.PausePrefix, StringComparison.Ordinal)) paused.Set();
+            if (double.IsNaN(firstPoint) && e.Data.StartsWith(KillPoints.TracePrefix, StringComparison.Ordinal)) firstPoint = clock.Elapsed.TotalSeconds;
         };
         p.OutputDataReceived += (_, _) => { };
         p.Start();
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
         var deadline = limit ?? TimeSpan.FromMinutes(5);
-        bool killed = false, sawPause = false;
+        bool killed = false, sawPause = false, interrupted = false;
         while (!p.HasExited)
         {
+            if (interruptAfter is { } i && !interrupted && clock.Elapsed >= i) { interrupted = true; _ = kill(p.Id, SigInt); }
             if (paused.IsSet) { sawPause = true; Kill(p); killed = true; break; }
             if (killAfter is { } k && clock.Elapsed >= k) { Kill(p); killed = true; break; }
             if (clock.Elapsed > deadline) { Kill(p); throw new TimeoutException($"bench kill: lathe {string.Join(' ', args)} did not finish in {deadline.TotalSeconds:F0} s"); }
@@ -64,8 +69,12 @@ internal static class LatheChild
         lock (stderr) text = stderr.ToString();
         // 128 + SIGKILL; a run that ended on its own just before our kill landed keeps its exit code.
         int? code = killed && p.ExitCode == 137 ? null : p.ExitCode;
-        return new Outcome(code, text, seconds, sawPause);
+        return new Outcome(code, text, seconds, sawPause, firstPoint);
     }
+
+    const int SigInt = 2;
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
 
     // SIGKILL to the direct process: no handler runs, nothing is flushed.
     static void Kill(Process p)

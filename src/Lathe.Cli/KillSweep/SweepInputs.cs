@@ -28,7 +28,8 @@ internal static class SweepInputs
         string tok = Path.Combine(folder, "tok.json");
         var tokenizer = new BpeTrainer(300, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], minFrequency: 1).Train([Corpus]);
         tokenizer.Save(tok);
-        var config = new ModelConfig { ModelType = "gpt2", VocabSize = tokenizer.VocabSize, MaxPositions = 128, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 };
+        // A context of 768: the rlaif judge prompt (the principles and two responses) takes about 600 tokens.
+        var config = new ModelConfig { ModelType = "gpt2", VocabSize = tokenizer.VocabSize, MaxPositions = 768, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 };
         using (var policy = CausalLM.Create(config, 11)) Checkpoint.SaveModel(Path.Combine(folder, Policy), policy, tok);
         using (var decoder = CausalLM.Create(config, 9))
         {

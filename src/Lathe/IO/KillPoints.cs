@@ -12,6 +12,8 @@ public static class KillPoints
     public const string CheckpointWrite = "checkpoint-write";
     /// <summary>Between the swap's two renames: only checkpoint.old/ holds the last checkpoint.</summary>
     public const string CheckpointSwap = "checkpoint-swap";
+    /// <summary>Just after a trainer's checkpoint swap: the checkpoint is on disk, the step goes on.</summary>
+    public const string CheckpointDone = "checkpoint-done";
     /// <summary>Inside a validation pass.</summary>
     public const string Evaluation = "evaluation";
     /// <summary>An atomically written file flushed under its temporary name, not yet renamed.</summary>
