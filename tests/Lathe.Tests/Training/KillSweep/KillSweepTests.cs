@@ -29,6 +29,7 @@ public class KillSweepTests
         var interrupted = KillSweepRunner.RunInterrupt(verb, work.Path, reference, TimeSpan.FromSeconds((start + reference.Seconds) / 2), "ctrl-c");
         Assert.True(interrupted.Unreadable.Count == 0 && interrupted.Differences.Count == 0,
             string.Join("\n", interrupted.Unreadable.Concat(interrupted.Differences)));
+        Assert.True(interrupted.Kills == 1, $"{name}: the run ended before its Ctrl-C");   // it exited 130, not 0
     }
 
     // Regression: the trainers wrote metrics.jsonl after the checkpoint's swap, so a kill between the two left a
