@@ -99,14 +99,17 @@ internal static class KillSweepRunner
         return new MomentResult(kills, unreadable, temporaries, differences);
     }
 
-    /// <summary>Ctrl-C: the run started into <paramref name="runName"/>/ gets SIGINT <paramref name="after"/> into it and
+    /// <summary>Ctrl-C: the run started into <paramref name="runName"/>/ gets SIGINT just after its first checkpoint when
+    /// the reference wrote more than one (a trainer's run, mid-training), else halfway through the reference's time; it
     /// must exit by itself — 130 with its state saved (0 when it had already finished) — leave every file readable,
     /// and, continued the verb's way, end as the reference did.</summary>
-    public static MomentResult RunInterrupt(SweepVerb verb, string workFolder, ReferenceRun reference, TimeSpan after, string runName)
+    public static MomentResult RunInterrupt(SweepVerb verb, string workFolder, ReferenceRun reference, string runName)
     {
         string run = Path.Combine(workFolder, runName);
         Clear(run);
-        var outcome = LatheChild.Run(workFolder, verb.Fresh(run), interruptAfter: after);
+        bool midTraining = reference.Passes.GetValueOrDefault(KillPoints.CheckpointDone) > 1;
+        var outcome = LatheChild.Run(workFolder, verb.Fresh(run), interruptAt: midTraining ? KillPoints.CheckpointDone + " #1" : null,
+            interruptAfter: midTraining ? null : TimeSpan.FromSeconds(reference.Seconds / 2));
         if (outcome.ExitCode is not (130 or 0))
             return new MomentResult(0, [], 0, [$"Ctrl-C: the run exited {(outcome.ExitCode is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "killed")}, not 130: {outcome.LastLine}"]);
         var unreadable = CheckpointAudit.Check(run).Select(p => $"after Ctrl-C: {p}").ToList();

@@ -24,9 +24,8 @@ public class KillSweepTests
         Assert.True(sweep.Unreadable == 0 && sweep.Differs == 0, string.Join("\n", sweep.Findings));
         Assert.True(sweep.Kills >= 1, $"{name}: no moment landed before the run ended");
 
-        // Ctrl-C halfway through training: a clean exit with its state saved, and the resume ends as the reference.
-        double start = double.IsFinite(reference.FirstPointSeconds) ? reference.FirstPointSeconds : 0;
-        var interrupted = KillSweepRunner.RunInterrupt(verb, work.Path, reference, TimeSpan.FromSeconds((start + reference.Seconds) / 2), "ctrl-c");
+        // Ctrl-C mid-training (mid-sampling for rlaif): a clean exit with its state saved, and the resume ends as the reference.
+        var interrupted = KillSweepRunner.RunInterrupt(verb, work.Path, reference, "ctrl-c");
         Assert.True(interrupted.Unreadable.Count == 0 && interrupted.Differences.Count == 0,
             string.Join("\n", interrupted.Unreadable.Concat(interrupted.Differences)));
         Assert.True(interrupted.Kills == 1, $"{name}: the run ended before its Ctrl-C");   // it exited 130, not 0
