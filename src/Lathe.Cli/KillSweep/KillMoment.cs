@@ -17,7 +17,8 @@ internal sealed record KillMoment(TimeSpan? After, string? Point, int Occurrence
 
     /// <summary>The kill points aimed at, in the order a sweep's first moments take them (each that its reference run
     /// passed at least once).</summary>
-    public static readonly string[] Targets = [KillPoints.CheckpointSwap, KillPoints.Evaluation, KillPoints.CheckpointDone, KillPoints.CheckpointWrite, KillPoints.FileWrite];
+    public static readonly string[] Targets = [KillPoints.CheckpointSwap, KillPoints.Evaluation, KillPoints.CheckpointDone, KillPoints.CheckpointWrite, KillPoints.FileWrite,
+        KillPoints.CheckpointCleanup];
 
     /// <summary><paramref name="count"/> moments for a run of <paramref name="seconds"/> that passed each kill point
     /// <paramref name="passes"/> times: the first at a random time, the next at each target point passed, the rest at

@@ -108,7 +108,7 @@ internal static class KillSweepRunner
         string run = Path.Combine(workFolder, runName);
         Clear(run);
         bool midTraining = reference.Passes.GetValueOrDefault(KillPoints.CheckpointDone) > 1;
-        var outcome = LatheChild.Run(workFolder, verb.Fresh(run), interruptAt: midTraining ? KillPoints.CheckpointDone + " #1" : null,
+        var outcome = LatheChild.Run(workFolder, verb.Fresh(run), interruptAt: midTraining ? KillPoints.CheckpointDone + ":1" : null,
             interruptAfter: midTraining ? null : TimeSpan.FromSeconds(reference.Seconds / 2));
         if (outcome.ExitCode is not (130 or 0))
             return new MomentResult(0, [], 0, [$"Ctrl-C: the run exited {(outcome.ExitCode is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "killed")}, not 130: {outcome.LastLine}"]);

@@ -24,12 +24,11 @@ internal static class LatheChild
     /// <param name="pauseAt">A kill point and its occurrence ("checkpoint-swap:3"): the child pauses there and is killed.</param>
     /// <param name="trace">Report every kill point on stderr (the reference run counts them).</param>
     /// <param name="interruptAfter">Send SIGINT (Ctrl-C) this long after the start, once, and let the run end itself.</param>
-    /// <param name="interruptAt">Send SIGINT once when the run reports this kill point ("checkpoint-done #1"; implies
-    /// <paramref name="trace"/>): the run goes on from there, so the signal lands just after it.</param>
+    /// <param name="interruptAt">A kill point and its occurrence ("checkpoint-done:1") where the child pauses for two
+    /// seconds and gets SIGINT (Ctrl-C), then goes on to answer it.</param>
     public static Outcome Run(string workFolder, IReadOnlyList<string> args, TimeSpan? killAfter = null, string? pauseAt = null, bool trace = false,
         TimeSpan? limit = null, TimeSpan? interruptAfter = null, string? interruptAt = null)
     {
-        trace |= interruptAt is not null;
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = workFolder,
@@ -39,10 +38,15 @@ internal static class LatheChild
         psi.Environment.Remove(KillPoints.TraceVariable);
         psi.Environment.Remove(KillPoints.PauseVariable);
         if (trace) psi.Environment[KillPoints.TraceVariable] = "1";
+        psi.Environment.Remove(KillPoints.PauseSecondsVariable);
         if (pauseAt is not null) psi.Environment[KillPoints.PauseVariable] = pauseAt;
+        if (interruptAt is not null)
+        {
+            psi.Environment[KillPoints.PauseVariable] = interruptAt;
+            psi.Environment[KillPoints.PauseSecondsVariable] = "2";
+        }
         var stderr = new System.Text.StringBuilder();
         using var paused = new ManualResetEventSlim();
-        using var pointReached = new ManualResetEventSlim();
         var clock = Stopwatch.StartNew();
         double firstPoint = double.NaN;
         using var p = new Process { StartInfo = psi };
@@ -52,7 +56,6 @@ internal static class LatheChild
             lock (stderr) stderr.Append(e.Data).Append('\n');
             if (e.Data.StartsWith(KillPoints.PausePrefix, StringComparison.Ordinal)) paused.Set();
             if (double.IsNaN(firstPoint) && e.Data.StartsWith(KillPoints.TracePrefix, StringComparison.Ordinal)) firstPoint = clock.Elapsed.TotalSeconds;
-            if (interruptAt is not null && e.Data == KillPoints.TracePrefix + interruptAt) pointReached.Set();
         };
         p.OutputDataReceived += (_, _) => { };
         p.Start();
@@ -62,11 +65,17 @@ internal static class LatheChild
         bool killed = false, sawPause = false, interrupted = false;
         while (!p.HasExited)
         {
-            if (!interrupted && (interruptAfter is { } i && clock.Elapsed >= i || pointReached.IsSet)) { interrupted = true; _ = kill(p.Id, SigInt); }
-            if (paused.IsSet) { sawPause = true; Kill(p); killed = true; break; }
+            if (!interrupted && (interruptAfter is { } i && clock.Elapsed >= i || interruptAt is not null && paused.IsSet))
+            {
+                interrupted = true;
+                sawPause = paused.IsSet;
+                _ = kill(p.Id, SigInt);
+            }
+            if (paused.IsSet && interruptAt is null) { sawPause = true; Kill(p); killed = true; break; }
             if (killAfter is { } k && clock.Elapsed >= k) { Kill(p); killed = true; break; }
             if (clock.Elapsed > deadline) { Kill(p); throw new TimeoutException($"bench kill: lathe {string.Join(' ', args)} did not finish in {deadline.TotalSeconds:F0} s"); }
-            paused.Wait(interruptAt is not null && !interrupted ? 1 : 5);
+            if (interrupted) p.WaitForExit(5);
+            else paused.Wait(5);
         }
         p.WaitForExit();   // and the stderr reader drains
         double seconds = clock.Elapsed.TotalSeconds;

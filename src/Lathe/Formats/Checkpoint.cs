@@ -144,7 +144,14 @@ public static class Checkpoint
         if (Directory.Exists(live)) Directory.Move(live, old);
         KillPoints.Reach(KillPoints.CheckpointSwap);
         Directory.Move(temp, live);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(old))
+        {
+            // Deleted under the temporary name, which nothing reads and the next save clears: a kill inside the delete
+            // then leaves no half-emptied checkpoint.old/ behind, which a finished run would otherwise keep for good.
+            Directory.Move(old, temp);
+            KillPoints.Reach(KillPoints.CheckpointCleanup);
+            Directory.Delete(temp, recursive: true);
+        }
     }
 
     static float[] StoredValues(ModelParameter p)

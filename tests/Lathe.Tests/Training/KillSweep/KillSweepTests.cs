@@ -47,4 +47,21 @@ public class KillSweepTests
         Assert.Empty(result.Unreadable);
         Assert.Empty(result.Differences);
     }
+
+    // Regression: the swap deleted the previous checkpoint as checkpoint.old/; a kill inside that delete during a run's
+    // last save left a half-emptied checkpoint.old/ that the resumed run — with no step left, so no save — kept for
+    // good. It is now deleted under the temporary name, which nothing reads.
+    [Fact]
+    public void A_kill_while_the_last_save_clears_the_old_checkpoint_leaves_no_old_checkpoint()
+    {
+        using var work = new TempDir();
+        SweepInputs.Write(work.Path);
+        var verb = SweepVerbs.Select("finetune-full").Single();
+        var reference = KillSweepRunner.RunReference(verb, work.Path);
+        int last = reference.Passes[KillPoints.CheckpointCleanup];
+        var result = KillSweepRunner.RunMoment(verb, work.Path, reference, new KillMoment(null, KillPoints.CheckpointCleanup, last, null), "killed");
+        Assert.Equal(1, result.Kills);
+        Assert.Empty(result.Unreadable);
+        Assert.Empty(result.Differences);
+    }
 }
