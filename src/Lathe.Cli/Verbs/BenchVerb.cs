@@ -28,6 +28,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchComm.Create());
         bench.Subcommands.Add(BenchPrune.Create());
         bench.Subcommands.Add(BenchFuzz.Create());
+        bench.Subcommands.Add(BenchKill.Create());
         return bench;
     }
 }

@@ -169,9 +169,18 @@ public static class Checkpoint
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         Directory.CreateDirectory(temp);
         writeFiles(temp);
+        KillPoints.Reach(KillPoints.CheckpointWrite);
         if (Directory.Exists(live)) Directory.Move(live, old);
+        KillPoints.Reach(KillPoints.CheckpointSwap);
         Directory.Move(temp, live);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(old))
+        {
+            // Deleted under the temporary name, which nothing reads and the next save clears: a kill inside the delete
+            // then leaves no half-emptied checkpoint.old/ behind, which a finished run would otherwise keep for good.
+            Directory.Move(old, temp);
+            KillPoints.Reach(KillPoints.CheckpointCleanup);
+            Directory.Delete(temp, recursive: true);
+        }
     }
 
     static float[] StoredValues(ModelParameter p)

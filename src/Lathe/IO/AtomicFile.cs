@@ -19,6 +19,7 @@ public static class AtomicFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
+            KillPoints.Reach(KillPoints.FileWrite);
             File.Move(temp, full, overwrite: true);
         }
         catch

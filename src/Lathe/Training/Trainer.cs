@@ -247,6 +247,7 @@ public sealed class Trainer : IDisposable
     /// every trainable token of the validation examples (one whole pass, deterministic).</summary>
     public double Evaluate()
     {
+        Lathe.IO.KillPoints.Reach(Lathe.IO.KillPoints.Evaluation);
         _model.DropoutRng = null;
         if (_validationExamples is not null)
         {
@@ -282,6 +283,9 @@ public sealed class Trainer : IDisposable
         // ZeRO: the moments are gathered from every rank (collective), so the file is the one a single process writes.
         var sharded = _optimizer is null ? _dp!.GatherMoments() : default;
         if (!_world.IsRoot) { _ = _train.Position; _world.Barrier(); return; }
+        // The metrics first: a kill after the swap but before them would leave a checkpoint ahead of metrics.jsonl, and
+        // the resumed run would never write the rows in between. Rows past the checkpoint a resume drops (ResumeAt).
+        _metrics?.Flush();
         Checkpoint.SwapIn(_runDir, dir =>
         {
             if (SavesAdapterOnly)
@@ -300,7 +304,7 @@ public sealed class Trainer : IDisposable
                 LastValidationLoss = _lastValidation, Options = Options, Ranks = _world.Size,
             }.Save(Path.Combine(dir, Checkpoint.StateFile));
         });
-        _metrics?.Flush();
+        Lathe.IO.KillPoints.Reach(Lathe.IO.KillPoints.CheckpointDone);
         _world.Barrier();   // every rank returns once the checkpoint is on disk
     }
 

@@ -428,6 +428,7 @@ public sealed class PpoTrainer : IDisposable
     public void SaveCheckpoint()
     {
         if (_runDir is null || !_world.IsRoot) return;
+        _metrics?.Flush();   // before the swap, as the Trainer does: a resume drops rows past its checkpoint, but cannot make up missing ones
         Checkpoint.SwapIn(_runDir, dir =>
         {
             if (SavesAdapterOnly)
@@ -443,7 +444,7 @@ public sealed class PpoTrainer : IDisposable
                 Phase = Phase, PromptPosition = _promptPosition, KlCoef = Kl.Value, TokensSeen = _tokensSeen, Seed = Options.Seed, Options = Options,
             }.Save(Path.Combine(dir, PpoState.FileName));
         });
-        _metrics?.Flush();
+        Lathe.IO.KillPoints.Reach(Lathe.IO.KillPoints.CheckpointDone);
     }
 
     /// <summary>Restores the policy, value head, moments, phase, prompt position and KL coefficient from a checkpoint
