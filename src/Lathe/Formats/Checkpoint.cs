@@ -167,6 +167,7 @@ public static class Checkpoint
         if (!Directory.Exists(live) && Directory.Exists(old)) Directory.Move(old, live);
         if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        AtomicFile.RemoveOrphans(runDir);   // a kill mid-write elsewhere in the run folder left its temporary file
         Directory.CreateDirectory(temp);
         writeFiles(temp);
         KillPoints.Reach(KillPoints.CheckpointWrite);

@@ -29,6 +29,28 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Deletes the temporary files that writers killed mid-write left in <paramref name="dir"/> (named
+    /// <c>.NAME.PID.GUID.tmp</c> by <see cref="Write"/>): those of processes no longer alive. A live writer's — another
+    /// process's, or this one's — are kept. Nothing reads them; this only stops them piling up over kills and resumes.</summary>
+    public static void RemoveOrphans(string dir)
+    {
+        if (!Directory.Exists(dir)) return;
+        foreach (string file in Directory.EnumerateFiles(dir, ".*.tmp"))
+        {
+            string[] parts = Path.GetFileName(file).Split('.');
+            // "", NAME (possibly with dots), PID, GUID, "tmp"
+            if (parts.Length < 5 || parts[^2].Length != 32 || !int.TryParse(parts[^3], out int pid) || pid == Environment.ProcessId || Alive(pid)) continue;
+            try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    static bool Alive(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         byte[] copy = bytes.ToArray();

@@ -83,13 +83,9 @@ public class FuzzRunTests
     static (int Code, string Stdout, string Stderr) Lathe(params string[] args)
     {
         var root = new RootCommand("lathe") { new Command("bench") { BenchFuzz.Create() } };
-        TextWriter oldOut = Console.Out, oldError = Console.Error;
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return (CliRunner.Run(root, args), stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldError); }
+        using var capture = new Lathe.Tests.Cli.ConsoleCapture();
+        int code = CliRunner.Run(root, args);
+        return (code, capture.Stdout, capture.Stderr);
     }
 
     [Fact]
