@@ -13,7 +13,7 @@ namespace Lathe.Cli.KillSweep;
 /// every sweep of a verb starts from the same bytes.</summary>
 internal static class SweepInputs
 {
-    public const string Data = "data", Policy = "policy", Reward = "rm", Chat = "chat.jsonl", Pairs = "pairs.jsonl", Prompts = "prompts.jsonl";
+    public const string Data = "data", DistillData = "kd-data", Student = "student.json", Policy = "policy", Reward = "rm", Chat = "chat.jsonl", Pairs = "pairs.jsonl", Prompts = "prompts.jsonl";
 
     const string Corpus = "the capital of france is paris. the capital of italy is rome. two plus two is four. " +
         "i can't help with that. sure, here is how. use kill to stop a process. lock your own bike. the sperm whale is dark.";
@@ -28,6 +28,12 @@ internal static class SweepInputs
         string tok = Path.Combine(folder, "tok.json");
         var tokenizer = new BpeTrainer(300, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], minFrequency: 1).Train([Corpus]);
         tokenizer.Save(tok);
+        // The same windows beside the policy's tokenizer (their ids are below 64, inside its vocabulary): a student
+        // distilled from the policy reads them.
+        WriteShards(Path.Combine(folder, DistillData));
+        File.Copy(tok, Path.Combine(folder, DistillData, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(folder, Student), JsonSerializer.Serialize(new
+            { model_type = "gpt2", vocab_size = tokenizer.VocabSize, n_positions = 16, n_embd = 16, n_layer = 1, n_head = 2 }));
         // A context of 768: the rlaif judge prompt (the principles and two responses) takes about 600 tokens.
         var config = new ModelConfig { ModelType = "gpt2", VocabSize = tokenizer.VocabSize, MaxPositions = 768, Embd = 32, Layers = 2, Heads = 2, KvHeads = 2, Intermediate = 64 };
         using (var policy = CausalLM.Create(config, 11)) Checkpoint.SaveModel(Path.Combine(folder, Policy), policy, tok);

@@ -28,6 +28,9 @@ internal static class SweepVerbs
     [
         Trainer("pretrain-gpt2", run => ["pretrain", "--config", "gpt2-tiny", "--out", run, .. Pretrain]),
         Trainer("pretrain-llama", run => ["pretrain", "--config", "llama-tiny", "--n-kv-head", "1", "--intermediate-size", "64", "--out", run, .. Pretrain]),
+        Trainer("distill", run => ["distill", "--teacher", SweepInputs.Policy, "--student", SweepInputs.Student, "--data", SweepInputs.DistillData,
+            "--steps", "24", "--batch-size", "4", "--block-size", "16",
+            "--eval-every", "4", "--checkpoint-every", "3", "--threads", "1", "--warmup", "3", "--out", run]),
         Trainer("finetune-full", run => ["finetune", "--model", SweepInputs.Policy, "--data", SweepInputs.Chat, "--val-fraction", "0.25", "--eval-every", "3",
             "--method", "full", "--out", run, .. Training]),
         Trainer("finetune-lora", run => ["finetune", "--model", SweepInputs.Policy, "--data", SweepInputs.Chat, "--val-fraction", "0.25", "--eval-every", "3",
