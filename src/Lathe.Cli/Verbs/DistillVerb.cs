@@ -30,7 +30,9 @@ internal static class DistillVerb
         var teacherTopK = new Option<string?>("--teacher-topk") { Description = "Train from a --save-topk file instead of a live teacher (sparse KD; the file's temperature)." };
         var matchHidden = new Option<string>("--match-hidden") { Description = "Add hidden-state matching: cosine (DistilBERT; equal widths) or mse (TinyBERT; through a learned projection when widths differ, trained with the student and discarded after). none = off.", DefaultValueFactory = _ => "none" };
         var hiddenWeight = new Option<float>("--hidden-weight") { Description = "Weight of the hidden-state term.", DefaultValueFactory = _ => 1f };
-        var layerMap = new Option<string?>("--layer-map") { Description = "Teacher layer for each student layer, comma-separated (default: uniform, student i ↔ teacher ⌊(i+1)·Lt/Ls⌋−1)." };
+        var matchAttention = new Option<bool>("--match-attention") { Description = "Add attention-map matching (MiniLM-style): KL(teacher ‖ student) per query row of each mapped layer pair's causal attention probabilities, averaged over heads (so head counts may differ)." };
+        var attentionWeight = new Option<float>("--attention-weight") { Description = "Weight of the attention-map term.", DefaultValueFactory = _ => 1f };
+        var layerMap = new Option<string?>("--layer-map") { Description = "Teacher layer for each student layer, comma-separated, for --match-hidden and --match-attention (default: uniform, student i ↔ teacher ⌊(i+1)·Lt/Ls⌋−1)." };
         var sequenceLevel = new Option<bool>("--sequence-level") { Description = "Sequence-level KD (Kim & Rush 2016): the teacher continues prompts from --data, the generations are written as token shards in <out>/sequence-level-data, and the student trains on them with the next-token loss." };
         var genTokens = new Option<int>("--gen-tokens") { Description = "--sequence-level: tokens the teacher generates per prompt.", DefaultValueFactory = _ => 64 };
         var prompts = new Option<int>("--prompts") { Description = "--sequence-level: prompts taken from the training windows (in the seeded order).", DefaultValueFactory = _ => 64 };
@@ -39,7 +41,7 @@ internal static class DistillVerb
         var o = new TrainingOptionSet();
         var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
         {
-            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
+            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, matchAttention, attentionWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
         };
         o.AddTo(command);
         command.SetAction(r =>
@@ -67,20 +69,23 @@ internal static class DistillVerb
                 return SequenceLevel(teacherPath, studentArg, dataDir, runDir, r.GetValue(resume), generation, options, threads, o.Explicit(r));
             }
             bool explicitTemperature = r.GetResult(temperature) is { Implicit: false };
-            var hidden = HiddenChoice.Parse(r.GetValue(matchHidden)!, r.GetValue(hiddenWeight), r.GetValue(layerMap));
+            var attention = AttentionChoice.Parse(r.GetValue(matchAttention), r.GetValue(attentionWeight), r.GetValue(layerMap));
+            var hidden = HiddenChoice.Parse(r.GetValue(matchHidden)!, r.GetValue(hiddenWeight), r.GetValue(layerMap), attention is not null);
             if (hidden is not null && teacherPath is null) throw new UserInputException("distill: --match-hidden needs a live --teacher (a top-k file holds no hidden states)");
-            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r), hidden);
+            if (attention is not null && teacherPath is null) throw new UserInputException("distill: --match-attention needs a live --teacher (a top-k file holds no attention maps)");
+            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r), hidden, attention);
         });
         return command;
     }
 
     static int Train(string? teacherPath, string? topkFile, string studentArg, string dataDir, string runDir, bool resume, float alpha, float temperature,
-        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null)
+        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null, AttentionChoice? attention = null)
     {
         var (config, studentCheckpoint, vocabGiven) = Student(studentArg);
         LoadedModel? teacher = null;
         LogitDistillationObjective? live = null;
         HiddenStateMatching? matching = null;
+        AttentionMapMatching? attentionMatching = null;
         TopKReader? reader = null;
         string teacherNote = "";
         try
@@ -109,7 +114,13 @@ internal static class DistillVerb
                                 throw new UserInputException("distill: --resume with --match-hidden mse across widths: the learned projection is not saved in the checkpoint; start a new run");
                             teacherNote += $", hidden {hidden.Loss.ToString().ToLowerInvariant()} ×{hidden.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", matching.LayerMap)}]";
                         }
-                        return live = new LogitDistillationObjective(decoder, alpha, temperature, matching);
+                        if (attention is not null)
+                        {
+                            try { attentionMatching = new AttentionMapMatching(setup.Config, decoder.Config, attention.Weight, attention.LayerMap); }
+                            catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
+                            teacherNote += $", attention maps ×{attention.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", attentionMatching.LayerMap)}]";
+                        }
+                        return live = new LogitDistillationObjective(decoder, alpha, temperature, matching, attentionMatching);
                     }
                     reader = new TopKReader(topkFile!);
                     reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
@@ -133,6 +144,7 @@ internal static class DistillVerb
         {
             live?.Dispose();
             matching?.Dispose();
+            attentionMatching?.Dispose();
             teacher?.Dispose();
             reader?.Dispose();
         }
@@ -214,7 +226,7 @@ internal static class DistillVerb
 /// <summary>--match-hidden, --hidden-weight and --layer-map, parsed; null when matching is off.</summary>
 internal sealed record HiddenChoice(HiddenStateLoss Loss, float Weight, int[]? LayerMap)
 {
-    public static HiddenChoice? Parse(string kind, float weight, string? layerMap)
+    public static HiddenChoice? Parse(string kind, float weight, string? layerMap, bool attention = false)
     {
         var loss = kind.ToLowerInvariant() switch
         {
@@ -223,14 +235,26 @@ internal sealed record HiddenChoice(HiddenStateLoss Loss, float Weight, int[]? L
             "mse" => HiddenStateLoss.Mse,
             _ => throw new UserInputException($"distill: --match-hidden '{kind}' is not one of none, cosine, mse"),
         };
-        if (loss is null) return layerMap is null ? null : throw new UserInputException("distill: --layer-map needs --match-hidden");
+        if (loss is null) return layerMap is null || attention ? null : throw new UserInputException("distill: --layer-map needs --match-hidden or --match-attention");
         if (!(weight >= 0f && float.IsFinite(weight))) throw new UserInputException($"distill: --hidden-weight {weight.ToString(CultureInfo.InvariantCulture)} must be finite and ≥ 0");
-        int[]? map = null;
-        if (layerMap is not null)
-        {
-            try { map = layerMap.Split(',').Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
-            catch (FormatException) { throw new UserInputException($"distill: --layer-map '{layerMap}' is not a comma-separated list of layer numbers"); }
-        }
-        return new HiddenChoice(loss.Value, weight, map);
+        return new HiddenChoice(loss.Value, weight, ParseLayerMap(layerMap));
+    }
+
+    internal static int[]? ParseLayerMap(string? layerMap)
+    {
+        if (layerMap is null) return null;
+        try { return layerMap.Split(',').Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
+        catch (FormatException) { throw new UserInputException($"distill: --layer-map '{layerMap}' is not a comma-separated list of layer numbers"); }
+    }
+}
+
+/// <summary>--match-attention, --attention-weight and the shared --layer-map, parsed; null when matching is off.</summary>
+internal sealed record AttentionChoice(float Weight, int[]? LayerMap)
+{
+    public static AttentionChoice? Parse(bool on, float weight, string? layerMap)
+    {
+        if (!on) return null;
+        if (!(weight >= 0f && float.IsFinite(weight))) throw new UserInputException($"distill: --attention-weight {weight.ToString(CultureInfo.InvariantCulture)} must be finite and ≥ 0");
+        return new AttentionChoice(weight, HiddenChoice.ParseLayerMap(layerMap));
     }
 }
