@@ -115,6 +115,43 @@ public class DistillCliTests
     }
 
     [Fact]
+    public void Attention_maps_are_matched_end_to_end_and_refused_where_they_cannot_be()
+    {
+        using var lathe = WithTeacher();   // teacher 2 layers × 64 wide; student 1 layer × 32 wide
+        var (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "attention",
+            "--match-attention", "--attention-weight", "0.5", "--steps", "3", .. Run]);
+        Assert.True(code == 0, err);
+        Assert.Contains("attention maps ×0.5 over layers [1]", err);
+        var metrics = Metrics(lathe, "attention");
+        Assert.Equal(3, metrics.Length);
+        Assert.All(metrics, m =>
+        {
+            double term = m.GetProperty("distill/attention").GetDouble();
+            Assert.True(term > 0 && double.IsFinite(term), $"distill/attention {term}");
+        });
+        lathe.RunOk("generate", "--model", "attention", "--prompt", "Call me", "--max-tokens", "2", "--temperature", "0", "--threads", "1");
+
+        // With hidden matching too, one --layer-map serves both.
+        lathe.RunOk(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "both",
+            "--match-attention", "--match-hidden", "mse", "--layer-map", "0", "--steps", "1", .. Run]);
+        Assert.All(Metrics(lathe, "both"), m => Assert.True(m.TryGetProperty("distill/attention", out _) && m.TryGetProperty("distill/hidden", out _)));
+
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--match-attention", "--attention-weight", "-1"], "lathe: distill: --attention-weight -1 must be finite and ≥ 0"),
+            (["--match-attention", "--layer-map", "2"], "lathe: distill: --layer-map: teacher layer 2 is outside 0…1"),
+            (["--layer-map", "1"], "lathe: distill: --layer-map needs --match-hidden or --match-attention"),
+        })
+        {
+            (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "bad", .. args, "--steps", "2", .. Run]);
+            Assert.Equal(2, code);
+            Assert.StartsWith(message, err.Trim());
+            Assert.DoesNotContain('\n', err.Trim());
+        }
+        Assert.False(Directory.Exists(lathe.PathOf("bad")));
+    }
+
+    [Fact]
     public void Alpha_zero_is_pretraining_from_scratch_bit_for_bit()
     {
         using var lathe = WithTeacher();
