@@ -8,6 +8,7 @@ using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Tokenizers;
 using Lathe.Training;
+using Lathe.Training.Objectives;
 
 namespace Lathe.Cli.Verbs;
 
@@ -81,9 +82,13 @@ internal static class DistillVerb
     static int Train(string? teacherPath, string? topkFile, string studentArg, string dataDir, string runDir, bool resume, float alpha, float temperature,
         bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null, AttentionChoice? attention = null)
     {
-        var (config, studentCheckpoint, vocabGiven) = Student(studentArg);
+        var (config, studentCheckpoint, vocabGiven) = Student(studentArg, allowBert: true);
+        bool bert = config.ModelType == "bert";
+        if (bert && topkFile is not null) throw new UserInputException($"distill: --student {studentArg}: a bert student distils from a live --teacher, not a top-k file");
+        if (bert && (hidden is not null || attention is not null))
+            throw new UserInputException($"distill: --student {studentArg}: --match-hidden and --match-attention are for decoder students (gpt2, llama), not bert");
         LoadedModel? teacher = null;
-        LogitDistillationObjective? live = null;
+        IDisposable? live = null;
         HiddenStateMatching? matching = null;
         AttentionMapMatching? attentionMatching = null;
         TopKReader? reader = null;
@@ -99,6 +104,7 @@ internal static class DistillVerb
                     if (teacherPath is not null)
                     {
                         teacher = ModelLoader.Load(teacherPath);
+                        if (bert) return (ITrainingObjective)(live = BertObjective(teacher, teacherPath, studentTokenizer, studentArg, setup.Config, alpha, temperature, out teacherNote));
                         var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
                         TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
                         if (setup.Config.VocabSize != decoder.Config.VocabSize)
@@ -120,7 +126,9 @@ internal static class DistillVerb
                             catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
                             teacherNote += $", attention maps ×{attention.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", attentionMatching.LayerMap)}]";
                         }
-                        return live = new LogitDistillationObjective(decoder, alpha, temperature, matching, attentionMatching);
+                        var objective = new LogitDistillationObjective(decoder, alpha, temperature, matching, attentionMatching);
+                        live = objective;
+                        return objective;
                     }
                     reader = new TopKReader(topkFile!);
                     reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
@@ -136,7 +144,7 @@ internal static class DistillVerb
                 Trainable = model => matching?.Projection is { } projection ? [.. model.Parameters, projection] : null,
                 Describe = _ => teacherNote,
                 Summary = trainer => $"distill: student {trainer.Model.ParameterCount / 1e6:F2}M parameters{(teacher is null ? "" : $" vs teacher {teacher.Model.ParameterCount / 1e6:F2}M")}, " +
-                    $"step {trainer.Step}, val loss (the student's next-token loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
+                    $"step {trainer.Step}, val loss (the student's {(bert ? "MLM + NSP" : "next-token")} loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
             };
             return PretrainVerb.Run(config, dataDir, runDir, resume, options, threads, explicitOptions, vocabGiven, null, hooks);
         }
@@ -150,15 +158,28 @@ internal static class DistillVerb
         }
     }
 
-    // The student from its argument: a checkpoint folder to start from, else a preset or config.json (fresh).
-    static (ModelConfig Config, string? Checkpoint, bool VocabGiven) Student(string studentArg)
+    // A bert student: the teacher must be a bert encoder with the student's tokenizer; the objective masks each batch once
+    // for both (MaskedLmDistillationObjective).
+    static MaskedLmDistillationObjective BertObjective(LoadedModel teacher, string teacherPath, ITokenizer studentTokenizer, string studentArg,
+        ModelConfig student, float alpha, float temperature, out string note)
+    {
+        var encoder = teacher.Model as BertModel ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not bert (a bert student needs a bert teacher)");
+        TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+        note = $", teacher bert {teacher.Model.ParameterCount / 1e6:F2}M ({teacher.Format}), KD on the masked positions, α {alpha.ToString(CultureInfo.InvariantCulture)}, T {temperature.ToString(CultureInfo.InvariantCulture)}";
+        try { return new MaskedLmDistillationObjective(student, encoder, alpha, temperature); }
+        catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
+    }
+
+    // The student from its argument: a checkpoint folder to start from, else a preset or config.json (fresh). Bert
+    // students only where an objective for them exists (live logit KD).
+    static (ModelConfig Config, string? Checkpoint, bool VocabGiven) Student(string studentArg, bool allowBert = false)
     {
         string? studentCheckpoint = Directory.Exists(studentArg) ? Checkpoint.Find(studentArg) : null;
         if (Directory.Exists(studentArg) && studentCheckpoint is null)
             throw new UserInputException($"distill: --student {studentArg}: no config.json + model.safetensors there (or in its checkpoint/)");
         var config = studentCheckpoint is null ? ModelConfig.FromPresetOrFile(studentArg) : ModelConfig.Load(Path.Combine(studentCheckpoint, Checkpoint.ConfigFile));
-        if (config.ModelType is not ("gpt2" or "llama"))
-            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students");
+        if (config.ModelType is not ("gpt2" or "llama") && !(allowBert && config.ModelType == "bert"))
+            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students{(allowBert ? ", and bert students from a bert teacher" : "")}");
         return (config, studentCheckpoint, studentCheckpoint is not null || !ModelConfig.PresetNames().Contains(studentArg));
     }
 
