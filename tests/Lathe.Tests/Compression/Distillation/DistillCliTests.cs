@@ -152,6 +152,40 @@ public class DistillCliTests
     }
 
     [Fact]
+    public void A_bert_student_distils_from_a_bert_teacher_on_the_masked_positions()
+    {
+        using var lathe = new LatheProcess();
+        FinetuneClassifyCliTests.Base(lathe);   // wordpiece data in data/, a 1-layer × 32 bert in base/
+        string[] bertRun = ["--batch-size", "2", "--block-size", "32", "--threads", "1", "--warmup", "1"];
+        lathe.RunOk(["pretrain", "--config", "bert-tiny", "--data", "data", "--out", "teacher", "--n-layer", "2", "--n-embd", "64", "--n-head", "4",
+            "--intermediate-size", "128", "--steps", "4", .. bertRun]);
+        var (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "base", "--data", "data", "--out", "student",
+            "--alpha", "0.8", "--temperature", "2", "--steps", "3", .. bertRun]);
+        Assert.True(code == 0, err);
+        Assert.Contains("teacher bert", err);
+        Assert.Contains("KD on the masked positions", err);
+        Assert.Contains("val loss (the student's MLM + NSP loss)", err);
+        var metrics = Metrics(lathe, "student");
+        Assert.Equal(3, metrics.Length);
+        Assert.All(metrics, m =>
+        {
+            Assert.True(m.GetProperty("distill/kl").GetDouble() > 0);
+            Assert.True(m.GetProperty("distill/ce").GetDouble() > 0);
+            Assert.True(m.GetProperty("distill/nsp").GetDouble() > 0);
+        });
+        using (var config = JsonDocument.Parse(File.ReadAllText(lathe.PathOf("student/checkpoint/config.json"))))
+        {
+            Assert.Equal("bert", config.RootElement.GetProperty("model_type").GetString());
+            Assert.Equal(1, config.RootElement.GetProperty("num_hidden_layers").GetInt32());
+        }
+
+        (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "base", "--data", "data", "--out", "bad", "--match-attention", "--steps", "1", .. bertRun]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("lathe: distill: --student base: --match-hidden and --match-attention are for decoder students", err.Trim());
+        Assert.False(Directory.Exists(lathe.PathOf("bad")));
+    }
+
+    [Fact]
     public void Alpha_zero_is_pretraining_from_scratch_bit_for_bit()
     {
         using var lathe = WithTeacher();
