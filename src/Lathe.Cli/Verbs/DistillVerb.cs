@@ -20,7 +20,7 @@ internal static class DistillVerb
     public static Command Create()
     {
         var teacher = new Option<string?>("--teacher") { Description = "The teacher: a checkpoint folder, a Hugging Face folder or a .gguf file (a quantized GGUF teacher stays quantized)." };
-        var student = new Option<string?>("--student") { Description = "The student: a preset (gpt2-tiny, S, M, llama-tiny, …) or config.json, initialised fresh with the data's tokenizer, or a checkpoint folder to start from." };
+        var student = new Option<string?>("--student") { Description = "The student: a preset (gpt2-tiny, S, M, llama-tiny, bert-tiny with a bert teacher, …) or config.json, initialised fresh with the data's tokenizer, or a checkpoint folder to start from." };
         var data = new Option<string>("--data") { Description = "Folder from `data prepare` (token shards, tokenizer.json, manifest.json), read as pretrain reads it.", Required = true };
         var output = new Option<string?>("--out") { Description = "Run folder of the student (checkpoint/, metrics.jsonl, loss.svg): a normal checkpoint that generate, eval and quantize read." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off (pass the same --teacher or --teacher-topk)." };
@@ -40,7 +40,7 @@ internal static class DistillVerb
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "--sequence-level: tokens per prompt.", DefaultValueFactory = _ => 16 };
         var genTemperature = new Option<float>("--gen-temperature") { Description = "--sequence-level: the teacher's sampling temperature (0 = greedy; sampling is seeded by --seed).", DefaultValueFactory = _ => 0f };
         var o = new TrainingOptionSet();
-        var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
+        var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD; a bert student from a bert teacher on the masked positions), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
         {
             teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, matchAttention, attentionWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
         };
