@@ -149,6 +149,9 @@ public class DistillCliTests
             Assert.DoesNotContain('\n', err.Trim());
         }
         Assert.False(Directory.Exists(lathe.PathOf("bad")));
+        (code, _, err) = lathe.Run(["distill", "--teacher-topk", "t.topk", "--student", "student.json", "--data", "data", "--out", "bad", "--match-attention", "--steps", "2", .. Run]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("lathe: distill: --match-attention needs a live --teacher", err.Trim());
     }
 
     [Fact]
