@@ -8,6 +8,7 @@ using Lathe.Models;
 using Lathe.Tensors.Threading;
 using Lathe.Tokenizers;
 using Lathe.Training;
+using Lathe.Training.Objectives;
 
 namespace Lathe.Cli.Verbs;
 
@@ -19,7 +20,7 @@ internal static class DistillVerb
     public static Command Create()
     {
         var teacher = new Option<string?>("--teacher") { Description = "The teacher: a checkpoint folder, a Hugging Face folder or a .gguf file (a quantized GGUF teacher stays quantized)." };
-        var student = new Option<string?>("--student") { Description = "The student: a preset (gpt2-tiny, S, M, llama-tiny, …) or config.json, initialised fresh with the data's tokenizer, or a checkpoint folder to start from." };
+        var student = new Option<string?>("--student") { Description = "The student: a preset (gpt2-tiny, S, M, llama-tiny, bert-tiny with a bert teacher, …) or config.json, initialised fresh with the data's tokenizer, or a checkpoint folder to start from." };
         var data = new Option<string>("--data") { Description = "Folder from `data prepare` (token shards, tokenizer.json, manifest.json), read as pretrain reads it.", Required = true };
         var output = new Option<string?>("--out") { Description = "Run folder of the student (checkpoint/, metrics.jsonl, loss.svg): a normal checkpoint that generate, eval and quantize read." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out exactly where its checkpoint left off (pass the same --teacher or --teacher-topk)." };
@@ -30,16 +31,18 @@ internal static class DistillVerb
         var teacherTopK = new Option<string?>("--teacher-topk") { Description = "Train from a --save-topk file instead of a live teacher (sparse KD; the file's temperature)." };
         var matchHidden = new Option<string>("--match-hidden") { Description = "Add hidden-state matching: cosine (DistilBERT; equal widths) or mse (TinyBERT; through a learned projection when widths differ, trained with the student and discarded after). none = off.", DefaultValueFactory = _ => "none" };
         var hiddenWeight = new Option<float>("--hidden-weight") { Description = "Weight of the hidden-state term.", DefaultValueFactory = _ => 1f };
-        var layerMap = new Option<string?>("--layer-map") { Description = "Teacher layer for each student layer, comma-separated (default: uniform, student i ↔ teacher ⌊(i+1)·Lt/Ls⌋−1)." };
+        var matchAttention = new Option<bool>("--match-attention") { Description = "Add attention-map matching (MiniLM-style): KL(teacher ‖ student) per query row of each mapped layer pair's causal attention probabilities, averaged over heads (so head counts may differ)." };
+        var attentionWeight = new Option<float>("--attention-weight") { Description = "Weight of the attention-map term.", DefaultValueFactory = _ => 1f };
+        var layerMap = new Option<string?>("--layer-map") { Description = "Teacher layer for each student layer, comma-separated, for --match-hidden and --match-attention (default: uniform, student i ↔ teacher ⌊(i+1)·Lt/Ls⌋−1)." };
         var sequenceLevel = new Option<bool>("--sequence-level") { Description = "Sequence-level KD (Kim & Rush 2016): the teacher continues prompts from --data, the generations are written as token shards in <out>/sequence-level-data, and the student trains on them with the next-token loss." };
         var genTokens = new Option<int>("--gen-tokens") { Description = "--sequence-level: tokens the teacher generates per prompt.", DefaultValueFactory = _ => 64 };
         var prompts = new Option<int>("--prompts") { Description = "--sequence-level: prompts taken from the training windows (in the seeded order).", DefaultValueFactory = _ => 64 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "--sequence-level: tokens per prompt.", DefaultValueFactory = _ => 16 };
         var genTemperature = new Option<float>("--gen-temperature") { Description = "--sequence-level: the teacher's sampling temperature (0 = greedy; sampling is seeded by --seed).", DefaultValueFactory = _ => 0f };
         var o = new TrainingOptionSet();
-        var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
+        var command = new Command("distill", "Distil a teacher into a smaller student decoder (logit KD; a bert student from a bert teacher on the masked positions), or save the teacher's top-k logits once; Ctrl-C writes a checkpoint.")
         {
-            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
+            teacher, student, data, output, resume, alpha, temperature, saveTopK, topK, teacherTopK, matchHidden, hiddenWeight, matchAttention, attentionWeight, layerMap, sequenceLevel, genTokens, prompts, promptTokens, genTemperature,
         };
         o.AddTo(command);
         command.SetAction(r =>
@@ -67,20 +70,27 @@ internal static class DistillVerb
                 return SequenceLevel(teacherPath, studentArg, dataDir, runDir, r.GetValue(resume), generation, options, threads, o.Explicit(r));
             }
             bool explicitTemperature = r.GetResult(temperature) is { Implicit: false };
-            var hidden = HiddenChoice.Parse(r.GetValue(matchHidden)!, r.GetValue(hiddenWeight), r.GetValue(layerMap));
+            var attention = AttentionChoice.Parse(r.GetValue(matchAttention), r.GetValue(attentionWeight), r.GetValue(layerMap));
+            var hidden = HiddenChoice.Parse(r.GetValue(matchHidden)!, r.GetValue(hiddenWeight), r.GetValue(layerMap), attention is not null);
             if (hidden is not null && teacherPath is null) throw new UserInputException("distill: --match-hidden needs a live --teacher (a top-k file holds no hidden states)");
-            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r), hidden);
+            if (attention is not null && teacherPath is null) throw new UserInputException("distill: --match-attention needs a live --teacher (a top-k file holds no attention maps)");
+            return Train(teacherPath, topkFile, studentArg, dataDir, runDir, r.GetValue(resume), a, t, explicitTemperature, options, threads, o.Explicit(r), hidden, attention);
         });
         return command;
     }
 
     static int Train(string? teacherPath, string? topkFile, string studentArg, string dataDir, string runDir, bool resume, float alpha, float temperature,
-        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null)
+        bool explicitTemperature, TrainingOptions options, int threads, HashSet<string> explicitOptions, HiddenChoice? hidden = null, AttentionChoice? attention = null)
     {
-        var (config, studentCheckpoint, vocabGiven) = Student(studentArg);
+        var (config, studentCheckpoint, vocabGiven) = Student(studentArg, allowBert: true);
+        bool bert = config.ModelType == "bert";
+        if (bert && topkFile is not null) throw new UserInputException($"distill: --student {studentArg}: a bert student distils from a live --teacher, not a top-k file");
+        if (bert && (hidden is not null || attention is not null))
+            throw new UserInputException($"distill: --student {studentArg}: --match-hidden and --match-attention are for decoder students (gpt2, llama), not bert");
         LoadedModel? teacher = null;
-        LogitDistillationObjective? live = null;
+        IDisposable? live = null;
         HiddenStateMatching? matching = null;
+        AttentionMapMatching? attentionMatching = null;
         TopKReader? reader = null;
         string teacherNote = "";
         try
@@ -94,6 +104,7 @@ internal static class DistillVerb
                     if (teacherPath is not null)
                     {
                         teacher = ModelLoader.Load(teacherPath);
+                        if (bert) return (ITrainingObjective)(live = BertObjective(teacher, teacherPath, studentTokenizer, studentArg, setup.Config, alpha, temperature, out teacherNote));
                         var decoder = teacher.Model as CausalLM ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not a decoder");
                         TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
                         if (setup.Config.VocabSize != decoder.Config.VocabSize)
@@ -109,7 +120,15 @@ internal static class DistillVerb
                                 throw new UserInputException("distill: --resume with --match-hidden mse across widths: the learned projection is not saved in the checkpoint; start a new run");
                             teacherNote += $", hidden {hidden.Loss.ToString().ToLowerInvariant()} ×{hidden.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", matching.LayerMap)}]";
                         }
-                        return live = new LogitDistillationObjective(decoder, alpha, temperature, matching);
+                        if (attention is not null)
+                        {
+                            try { attentionMatching = new AttentionMapMatching(setup.Config, decoder.Config, attention.Weight, attention.LayerMap); }
+                            catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
+                            teacherNote += $", attention maps ×{attention.Weight.ToString(CultureInfo.InvariantCulture)} over layers [{string.Join(",", attentionMatching.LayerMap)}]";
+                        }
+                        var objective = new LogitDistillationObjective(decoder, alpha, temperature, matching, attentionMatching);
+                        live = objective;
+                        return objective;
                     }
                     reader = new TopKReader(topkFile!);
                     reader.RequireMatch(TokenizerAgreement.Fingerprint(studentTokenizer), TopKFile.DataFingerprint(setup.Data), run.BatchSize, run.BlockSize, run.Seed, (long)run.Steps * run.GradAccum);
@@ -125,7 +144,7 @@ internal static class DistillVerb
                 Trainable = model => matching?.Projection is { } projection ? [.. model.Parameters, projection] : null,
                 Describe = _ => teacherNote,
                 Summary = trainer => $"distill: student {trainer.Model.ParameterCount / 1e6:F2}M parameters{(teacher is null ? "" : $" vs teacher {teacher.Model.ParameterCount / 1e6:F2}M")}, " +
-                    $"step {trainer.Step}, val loss (the student's next-token loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
+                    $"step {trainer.Step}, val loss (the student's {(bert ? "MLM + NSP" : "next-token")} loss) {(trainer.LastValidationLoss ?? trainer.Evaluate()).ToString("F4", CultureInfo.InvariantCulture)}, out {runDir}",
             };
             return PretrainVerb.Run(config, dataDir, runDir, resume, options, threads, explicitOptions, vocabGiven, null, hooks);
         }
@@ -133,20 +152,34 @@ internal static class DistillVerb
         {
             live?.Dispose();
             matching?.Dispose();
+            attentionMatching?.Dispose();
             teacher?.Dispose();
             reader?.Dispose();
         }
     }
 
-    // The student from its argument: a checkpoint folder to start from, else a preset or config.json (fresh).
-    static (ModelConfig Config, string? Checkpoint, bool VocabGiven) Student(string studentArg)
+    // A bert student: the teacher must be a bert encoder with the student's tokenizer; the objective masks each batch once
+    // for both (MaskedLmDistillationObjective).
+    static MaskedLmDistillationObjective BertObjective(LoadedModel teacher, string teacherPath, ITokenizer studentTokenizer, string studentArg,
+        ModelConfig student, float alpha, float temperature, out string note)
+    {
+        var encoder = teacher.Model as BertModel ?? throw new InvalidDataException($"--teacher {teacherPath}: model_type '{teacher.Model.Config.ModelType}' is not bert (a bert student needs a bert teacher)");
+        TokenizerAgreement.Require(teacher.Tokenizer, teacherPath, studentTokenizer, studentArg);
+        note = $", teacher bert {teacher.Model.ParameterCount / 1e6:F2}M ({teacher.Format}), KD on the masked positions, α {alpha.ToString(CultureInfo.InvariantCulture)}, T {temperature.ToString(CultureInfo.InvariantCulture)}";
+        try { return new MaskedLmDistillationObjective(student, encoder, alpha, temperature); }
+        catch (ArgumentException e) { throw new UserInputException($"distill: {e.Message}"); }
+    }
+
+    // The student from its argument: a checkpoint folder to start from, else a preset or config.json (fresh). Bert
+    // students only where an objective for them exists (live logit KD).
+    static (ModelConfig Config, string? Checkpoint, bool VocabGiven) Student(string studentArg, bool allowBert = false)
     {
         string? studentCheckpoint = Directory.Exists(studentArg) ? Checkpoint.Find(studentArg) : null;
         if (Directory.Exists(studentArg) && studentCheckpoint is null)
             throw new UserInputException($"distill: --student {studentArg}: no config.json + model.safetensors there (or in its checkpoint/)");
         var config = studentCheckpoint is null ? ModelConfig.FromPresetOrFile(studentArg) : ModelConfig.Load(Path.Combine(studentCheckpoint, Checkpoint.ConfigFile));
-        if (config.ModelType is not ("gpt2" or "llama"))
-            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students");
+        if (config.ModelType is not ("gpt2" or "llama") && !(allowBert && config.ModelType == "bert"))
+            throw new UserInputException($"distill: --student {studentArg}: model_type '{config.ModelType}' is not a decoder; distill trains gpt2 and llama students{(allowBert ? ", and bert students from a bert teacher" : "")}");
         return (config, studentCheckpoint, studentCheckpoint is not null || !ModelConfig.PresetNames().Contains(studentArg));
     }
 
@@ -214,7 +247,7 @@ internal static class DistillVerb
 /// <summary>--match-hidden, --hidden-weight and --layer-map, parsed; null when matching is off.</summary>
 internal sealed record HiddenChoice(HiddenStateLoss Loss, float Weight, int[]? LayerMap)
 {
-    public static HiddenChoice? Parse(string kind, float weight, string? layerMap)
+    public static HiddenChoice? Parse(string kind, float weight, string? layerMap, bool attention = false)
     {
         var loss = kind.ToLowerInvariant() switch
         {
@@ -223,14 +256,26 @@ internal sealed record HiddenChoice(HiddenStateLoss Loss, float Weight, int[]? L
             "mse" => HiddenStateLoss.Mse,
             _ => throw new UserInputException($"distill: --match-hidden '{kind}' is not one of none, cosine, mse"),
         };
-        if (loss is null) return layerMap is null ? null : throw new UserInputException("distill: --layer-map needs --match-hidden");
+        if (loss is null) return layerMap is null || attention ? null : throw new UserInputException("distill: --layer-map needs --match-hidden or --match-attention");
         if (!(weight >= 0f && float.IsFinite(weight))) throw new UserInputException($"distill: --hidden-weight {weight.ToString(CultureInfo.InvariantCulture)} must be finite and ≥ 0");
-        int[]? map = null;
-        if (layerMap is not null)
-        {
-            try { map = layerMap.Split(',').Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
-            catch (FormatException) { throw new UserInputException($"distill: --layer-map '{layerMap}' is not a comma-separated list of layer numbers"); }
-        }
-        return new HiddenChoice(loss.Value, weight, map);
+        return new HiddenChoice(loss.Value, weight, ParseLayerMap(layerMap));
+    }
+
+    internal static int[]? ParseLayerMap(string? layerMap)
+    {
+        if (layerMap is null) return null;
+        try { return layerMap.Split(',').Select(p => int.Parse(p.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
+        catch (FormatException) { throw new UserInputException($"distill: --layer-map '{layerMap}' is not a comma-separated list of layer numbers"); }
+    }
+}
+
+/// <summary>--match-attention, --attention-weight and the shared --layer-map, parsed; null when matching is off.</summary>
+internal sealed record AttentionChoice(float Weight, int[]? LayerMap)
+{
+    public static AttentionChoice? Parse(bool on, float weight, string? layerMap)
+    {
+        if (!on) return null;
+        if (!(weight >= 0f && float.IsFinite(weight))) throw new UserInputException($"distill: --attention-weight {weight.ToString(CultureInfo.InvariantCulture)} must be finite and ≥ 0");
+        return new AttentionChoice(weight, HiddenChoice.ParseLayerMap(layerMap));
     }
 }

@@ -50,6 +50,11 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
     /// between forwards; null (the default) captures nothing.</summary>
     public List<Tensor>? CapturedLayers { get; set; }
 
+    /// <summary>When set, every training forward appends each layer's post-RoPE queries and keys (see
+    /// <see cref="AttentionCapture"/>), in layer order — what attention-map distillation matches. The caller clears it
+    /// between forwards; null (the default) captures nothing.</summary>
+    public List<AttentionCapture>? CapturedAttention { get; set; }
+
     /// <summary>The Mixture-of-Experts feed-forward of layer <paramref name="layer"/>, or null when that layer is dense.</summary>
     internal virtual MixtureOfExperts? MoeLayer(int layer) => null;
 

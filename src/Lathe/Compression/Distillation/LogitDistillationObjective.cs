@@ -30,8 +30,13 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     /// <param name="hidden">Hidden-state matching added to the loss (its weight inside), or null. Its projection, if
     /// any, must be in the trainer's trainable set.</param>
     public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature, HiddenStateMatching? hidden)
+        : this(teacher, alpha, temperature, hidden, null) { }
+
+    /// <param name="attention">Attention-map matching added to the loss (its weight inside), or null.</param>
+    public LogitDistillationObjective(CausalLM teacher, float alpha, float temperature, HiddenStateMatching? hidden, AttentionMapMatching? attention)
     {
         Hidden = hidden;
+        Attention = attention;
         ArgumentNullException.ThrowIfNull(teacher);
         if (!(alpha >= 0f && alpha <= 1f)) throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
         if (!(temperature > 0f && float.IsFinite(temperature))) throw new ArgumentException($"distillation: --temperature {temperature} must be finite and > 0");
@@ -45,8 +50,11 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     public CausalLM Teacher { get; }
     /// <summary>Hidden-state matching, or null.</summary>
     public HiddenStateMatching? Hidden { get; }
+    /// <summary>Attention-map matching, or null.</summary>
+    public AttentionMapMatching? Attention { get; }
     readonly List<Tensor> _studentLayers = [], _teacherLayers = [];
-    double _hiddenSum;
+    readonly List<AttentionCapture> _studentAttention = [], _teacherAttention = [];
+    double _hiddenSum, _attentionSum;
     public float Alpha { get; }
     public float Temperature { get; }
 
@@ -66,10 +74,11 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
         if (student.Config.VocabSize != Teacher.Config.VocabSize)
             throw new InvalidDataException($"distillation: the student's vocabulary ({student.Config.VocabSize}) differs from the teacher's ({Teacher.Config.VocabSize})");
         if (Hidden is not null) { _studentLayers.Clear(); student.CapturedLayers = _studentLayers; }
+        if (Attention is not null) { _studentAttention.Clear(); student.CapturedAttention = _studentAttention; }
         Tensor logits;
         try { logits = student.Logits(batch.Inputs, batch.B, batch.T); }   // (B·T, V)
-        finally { student.CapturedLayers = null; }
-        if (Alpha == 0f && Hidden is null) return student.AddAuxiliaryLosses(Ops.CrossEntropy(logits, batch.Targets, batch.Weights));   // from scratch, bit for bit
+        finally { student.CapturedLayers = null; student.CapturedAttention = null; }
+        if (Alpha == 0f && Hidden is null && Attention is null) return student.AddAuxiliaryLosses(Ops.CrossEntropy(logits, batch.Targets, batch.Weights));   // from scratch, bit for bit
         var teacherLogits = TeacherLogits(batch.Inputs, batch.B, batch.T);            // (B·T, V), no gradient
         Tensor loss;
         if (Alpha == 0f) loss = Ops.CrossEntropy(logits, batch.Targets, batch.Weights);
@@ -85,6 +94,12 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
             _hiddenSum += term.Item();
             loss = Ops.Add(loss, term);
         }
+        if (Attention is not null)
+        {
+            var term = Attention.Term(_studentAttention, _teacherAttention);
+            _attentionSum += term.Item();
+            loss = Ops.Add(loss, term);
+        }
         _microBatches++;
         return student.AddAuxiliaryLosses(loss);
     }
@@ -95,22 +110,24 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     {
         _teacherTape.Reset();
         if (Hidden is not null) { _teacherLayers.Clear(); Teacher.CapturedLayers = _teacherLayers; }
+        if (Attention is not null) { _teacherAttention.Clear(); Teacher.CapturedAttention = _teacherAttention; }
         try
         {
             using (_teacherTape.Activate())
             using (Tape.NoGrad())
                 return Teacher.Logits(inputs, B, T);
         }
-        finally { Teacher.CapturedLayers = null; }
+        finally { Teacher.CapturedLayers = null; Teacher.CapturedAttention = null; }
     }
 
     public IReadOnlyList<KeyValuePair<string, double>>? TakeStepMetrics()
     {
         if (_microBatches == 0) return null;
         // A new list per step: the metrics log keeps it (one small object per step, not per token).
-        var figures = new List<KeyValuePair<string, double>>(3) { new("distill/kl", _klSum / _microBatches), new("distill/ce", _ceSum / _microBatches) };
+        var figures = new List<KeyValuePair<string, double>>(4) { new("distill/kl", _klSum / _microBatches), new("distill/ce", _ceSum / _microBatches) };
         if (Hidden is not null) figures.Add(new("distill/hidden", _hiddenSum / _microBatches));
-        _klSum = _ceSum = _hiddenSum = 0;
+        if (Attention is not null) figures.Add(new("distill/attention", _attentionSum / _microBatches));
+        _klSum = _ceSum = _hiddenSum = _attentionSum = 0;
         _microBatches = 0;
         return figures;
     }

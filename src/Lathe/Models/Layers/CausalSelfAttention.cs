@@ -108,9 +108,14 @@ internal sealed class CausalSelfAttention
                 // The kernel reads q, k, v in place from h (rotated first under RoPE) and writes (B,T,C): no head split
                 // or merge to copy.
                 if (_rope is not null) h = Rotate(h, layout, 2 * H);               // q and k turn, v does not
+                if (Capture(model, layout) is { } captured) { var (q, k, _) = SplitColumns(h); captured.Add(new AttentionCapture(q, k, H, Hkv, _headDim)); }
                 y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
             }
-            else y = SplitHeadsAttention(h, B, T, alibiBias, rate, seed);
+            else
+            {
+                if (Capture(model, layout) is not null) throw new NotSupportedException("attention-map matching: not with ALiBi positions (the maps would miss the bias)");
+                y = SplitHeadsAttention(h, B, T, alibiBias, rate, seed);
+            }
         }
         else
         {
@@ -119,10 +124,24 @@ internal sealed class CausalSelfAttention
             if (_fusedQkv is { } fused && !Tensors.Autograd.Tape.IsRecording) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
             if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed);
-            else y = Ops.AttentionTokenMajor(Rotate(qp, layout, H), Rotate(kp, layout, Hkv), vp,
-                H, Hkv, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+            else
+            {
+                var (q, k) = (Rotate(qp, layout, H), Rotate(kp, layout, Hkv));   // (B,T,H·D), (B,T,Hkv·D)
+                Capture(model, layout)?.Add(new AttentionCapture(q, k, H, Hkv, _headDim));
+                y = Ops.AttentionTokenMajor(q, k, vp, H, Hkv, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+            }
         }
         return _proj.Forward(y);
+    }
+
+    // Attention-map distillation's hook: the model's capture list when it asks for one. Packed rows would need the maps
+    // cut per example, which the matching does not do, so they are refused rather than matched wrongly. (The prefix
+    // path is not captured: a prefix is trained with a frozen model, never distilled.)
+    static List<AttentionCapture>? Capture(LanguageModel model, PackedLayout? layout)
+    {
+        if (model is not CausalLM { CapturedAttention: { } list }) return null;
+        if (layout is not null) throw new NotSupportedException("attention-map matching: not with packed rows (a packed layout)");
+        return list;
     }
 
     // Rotary positions on token-major heads (B,T,n·D), the first rotatedHeads of each token: at t, or at the token's
@@ -209,3 +228,8 @@ internal sealed class CausalSelfAttention
         return (Ops.Narrow(all, axis, 0, qWidth), Ops.Narrow(all, axis, qWidth, kvWidth), Ops.Narrow(all, axis, qWidth + kvWidth, kvWidth));
     }
 }
+
+/// <summary>One layer's attention inputs as the training forward computed them, for attention-map distillation:
+/// <paramref name="Q"/> (B,T,H·D) and <paramref name="K"/> (B,T,Hkv·D) token-major, after rotary positions (views of the
+/// forward's own tensors, so a loss on them reaches the q/k projections); query head h reads kv head h / (H/Hkv).</summary>
+public readonly record struct AttentionCapture(Tensor Q, Tensor K, int Heads, int KvHeads, int HeadDim);

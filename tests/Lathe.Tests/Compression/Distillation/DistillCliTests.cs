@@ -115,6 +115,80 @@ public class DistillCliTests
     }
 
     [Fact]
+    public void Attention_maps_are_matched_end_to_end_and_refused_where_they_cannot_be()
+    {
+        using var lathe = WithTeacher();   // teacher 2 layers × 64 wide; student 1 layer × 32 wide
+        var (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "attention",
+            "--match-attention", "--attention-weight", "0.5", "--steps", "3", .. Run]);
+        Assert.True(code == 0, err);
+        Assert.Contains("attention maps ×0.5 over layers [1]", err);
+        var metrics = Metrics(lathe, "attention");
+        Assert.Equal(3, metrics.Length);
+        Assert.All(metrics, m =>
+        {
+            double term = m.GetProperty("distill/attention").GetDouble();
+            Assert.True(term > 0 && double.IsFinite(term), $"distill/attention {term}");
+        });
+        lathe.RunOk("generate", "--model", "attention", "--prompt", "Call me", "--max-tokens", "2", "--temperature", "0", "--threads", "1");
+
+        // With hidden matching too, one --layer-map serves both.
+        lathe.RunOk(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "both",
+            "--match-attention", "--match-hidden", "mse", "--layer-map", "0", "--steps", "1", .. Run]);
+        Assert.All(Metrics(lathe, "both"), m => Assert.True(m.TryGetProperty("distill/attention", out _) && m.TryGetProperty("distill/hidden", out _)));
+
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--match-attention", "--attention-weight", "-1"], "lathe: distill: --attention-weight -1 must be finite and ≥ 0"),
+            (["--match-attention", "--layer-map", "2"], "lathe: distill: --layer-map: teacher layer 2 is outside 0…1"),
+            (["--layer-map", "1"], "lathe: distill: --layer-map needs --match-hidden or --match-attention"),
+        })
+        {
+            (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "student.json", "--data", "data", "--out", "bad", .. args, "--steps", "2", .. Run]);
+            Assert.Equal(2, code);
+            Assert.StartsWith(message, err.Trim());
+            Assert.DoesNotContain('\n', err.Trim());
+        }
+        Assert.False(Directory.Exists(lathe.PathOf("bad")));
+        (code, _, err) = lathe.Run(["distill", "--teacher-topk", "t.topk", "--student", "student.json", "--data", "data", "--out", "bad", "--match-attention", "--steps", "2", .. Run]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("lathe: distill: --match-attention needs a live --teacher", err.Trim());
+    }
+
+    [Fact]
+    public void A_bert_student_distils_from_a_bert_teacher_on_the_masked_positions()
+    {
+        using var lathe = new LatheProcess();
+        FinetuneClassifyCliTests.Base(lathe);   // wordpiece data in data/, a 1-layer × 32 bert in base/
+        string[] bertRun = ["--batch-size", "2", "--block-size", "32", "--threads", "1", "--warmup", "1"];
+        lathe.RunOk(["pretrain", "--config", "bert-tiny", "--data", "data", "--out", "teacher", "--n-layer", "2", "--n-embd", "64", "--n-head", "4",
+            "--intermediate-size", "128", "--steps", "4", .. bertRun]);
+        var (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "base", "--data", "data", "--out", "student",
+            "--alpha", "0.8", "--temperature", "2", "--steps", "3", .. bertRun]);
+        Assert.True(code == 0, err);
+        Assert.Contains("teacher bert", err);
+        Assert.Contains("KD on the masked positions", err);
+        Assert.Contains("val loss (the student's MLM + NSP loss)", err);
+        var metrics = Metrics(lathe, "student");
+        Assert.Equal(3, metrics.Length);
+        Assert.All(metrics, m =>
+        {
+            Assert.True(m.GetProperty("distill/kl").GetDouble() > 0);
+            Assert.True(m.GetProperty("distill/ce").GetDouble() > 0);
+            Assert.True(m.GetProperty("distill/nsp").GetDouble() > 0);
+        });
+        using (var config = JsonDocument.Parse(File.ReadAllText(lathe.PathOf("student/checkpoint/config.json"))))
+        {
+            Assert.Equal("bert", config.RootElement.GetProperty("model_type").GetString());
+            Assert.Equal(1, config.RootElement.GetProperty("num_hidden_layers").GetInt32());
+        }
+
+        (code, _, err) = lathe.Run(["distill", "--teacher", "teacher", "--student", "base", "--data", "data", "--out", "bad", "--match-attention", "--steps", "1", .. bertRun]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("lathe: distill: --student base: --match-hidden and --match-attention are for decoder students", err.Trim());
+        Assert.False(Directory.Exists(lathe.PathOf("bad")));
+    }
+
+    [Fact]
     public void Alpha_zero_is_pretraining_from_scratch_bit_for_bit()
     {
         using var lathe = WithTeacher();
