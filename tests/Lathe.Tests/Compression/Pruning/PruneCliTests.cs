@@ -43,6 +43,22 @@ public class PruneCliTests
     }
 
     [Fact]
+    public void Recovery_by_distillation_from_the_unpruned_model_is_two_commands()
+    {
+        // The chain docs/PRUNING.md names: prune, then distil the pruned student from the unpruned teacher, then use it.
+        using var lathe = new LatheProcess();
+        Prepare(lathe);
+        Ok(lathe, "prune", "--model", "llama", "--method", "heads", "--target", "0.5", "--out", "pruned");
+        lathe.RunOk("distill", "--teacher", "llama", "--student", "pruned", "--data", "data", "--out", "recovered", "--steps", "4",
+            "--batch-size", "2", "--block-size", "16", "--warmup", "1", "--eval-every", "2", "--threads", "1");
+        var pruned = ModelConfig.Load(lathe.PathOf("pruned/config.json"));
+        var recovered = ModelConfig.Load(Path.Combine(Checkpoint.Resolve(lathe.PathOf("recovered")), "config.json"));
+        Assert.Equal((pruned.Heads, pruned.HeadDim, pruned.Layers), (recovered.Heads, recovered.HeadDim, recovered.Layers));
+        Assert.Equal(4, File.ReadAllLines(lathe.PathOf("recovered/metrics.jsonl")).Count(l => l.Contains("\"distill/kl\"")));
+        lathe.RunOk("generate", "--model", "recovered", "--prompt", "Call me", "--max-tokens", "4", "--threads", "1");
+    }
+
+    [Fact]
     public void Every_method_writes_a_checkpoint_of_the_shapes_it_reports()
     {
         using var lathe = new LatheProcess();
