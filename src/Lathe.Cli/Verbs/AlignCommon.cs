@@ -113,8 +113,7 @@ internal static class AlignCommon
     public static TrainingOptions StepsFor(TrainingOptions training, int pairs, double epochs)
     {
         if (training.Steps > 0) return training;
-        // A step takes one batch on each rank of an mpirun job, so a pass takes 1/K as many steps on K ranks.
-        int perEpoch = Math.Max(1, (pairs + training.BatchSize / 2 - 1) / (training.BatchSize / 2) / (training.GradAccum * Lathe.Distributed.Job.LauncherSize));
+        int perEpoch = TrainingOptionSet.StepsPerPass((pairs + training.BatchSize / 2 - 1) / (training.BatchSize / 2), training);
         int steps = Math.Max(1, (int)Math.Ceiling(perEpoch * epochs));
         return training with { Steps = steps, WarmupSteps = Math.Min(training.WarmupSteps, steps / 5) };
     }

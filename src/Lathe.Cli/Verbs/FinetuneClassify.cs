@@ -106,8 +106,7 @@ internal static class FinetuneClassify
         {
             if (training.Steps == 0)
             {
-                // A step takes one batch on each rank of an mpirun job, so a pass takes 1/K as many steps on K ranks.
-                int perEpoch = Math.Max(1, (int)Math.Ceiling((double)trainCount / training.BatchSize) / (training.GradAccum * Lathe.Distributed.Job.LauncherSize));
+                int perEpoch = TrainingOptionSet.StepsPerPass((int)Math.Ceiling((double)trainCount / training.BatchSize), training);
                 training = training with { Steps = Math.Max(1, (int)Math.Ceiling(perEpoch * epochs)) };
             }
             // No validation stream in a classification run: the held-out texts are scored once, at the end.

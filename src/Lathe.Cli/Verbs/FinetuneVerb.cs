@@ -156,8 +156,7 @@ internal static class FinetuneVerb
             var validation = valExamples.Count == 0 ? null : new SftBatchSource(valExamples, mode, training.Seed, pad, shuffle: false, repeat: false);
             if (training.Steps == 0)
             {
-                // A step takes one batch on each rank, so a pass takes 1/K as many steps on K ranks.
-                int perEpoch = Math.Max(1, train.BatchesPerPass(training.BatchSize, T) / (training.GradAccum * Lathe.Distributed.Job.LauncherSize));
+                int perEpoch = TrainingOptionSet.StepsPerPass(train.BatchesPerPass(training.BatchSize, T), training);
                 training = training with { Steps = Math.Max(1, (int)Math.Ceiling(perEpoch * epochs)) };
             }
             training = training with { WarmupSteps = Math.Min(training.WarmupSteps, training.Steps / 5), EvalEvery = Math.Min(training.EvalEvery, training.Steps),

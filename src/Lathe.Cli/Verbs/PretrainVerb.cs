@@ -210,6 +210,11 @@ internal sealed class TrainingOptionSet
         return t;
     }
 
+    /// <summary>Optimizer steps in one pass over <paramref name="batches"/> batches: a step takes grad-accum batches on
+    /// each rank of an mpirun job, so K ranks pass over the data in 1/K the steps (at least one).</summary>
+    public static int StepsPerPass(int batches, TrainingOptions training) =>
+        Math.Max(1, batches / (training.GradAccum * Job.LauncherSize));
+
     /// <summary>The data-parallel choices (--zero, --bucket-mb), checked.</summary>
     public ParallelChoice Parallel(ParseResult r)
     {

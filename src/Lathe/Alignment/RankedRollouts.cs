@@ -62,7 +62,7 @@ public static class RankedRollouts
         {
             int from = b * rows, n = Math.Min(rows, rollouts.Count - from);
             reward.Score(rollouts.GetRange(from, n), kinds, scores.AsSpan(from, n));
-            own.AddRange(scores.AsSpan(from, n).ToArray());
+            own.AddRange(scores.AsSpan(from, n));
         }
         var parts = world.AllGatherBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(own)));
         for (int r = 0; r < parts.Length; r++)

@@ -113,7 +113,5 @@ public class DistributedAlignCliTests
     static JsonElement Round(LatheProcess lathe, string run) =>
         JsonDocument.Parse(File.ReadLines(lathe.PathOf(Path.Combine(run, "rounds.jsonl"))).First()).RootElement;
 
-    static Dictionary<int, double> Losses(LatheProcess lathe, string run) =>
-        File.ReadLines(lathe.PathOf(Path.Combine(run, "round-1", "metrics.jsonl"))).Select(l => JsonDocument.Parse(l).RootElement)
-            .ToDictionary(e => e.GetProperty("step").GetInt32(), e => e.GetProperty("loss").GetDouble());
+    static Dictionary<int, double> Losses(LatheProcess lathe, string run) => lathe.Losses(Path.Combine(run, "round-1", "metrics.jsonl"));
 }

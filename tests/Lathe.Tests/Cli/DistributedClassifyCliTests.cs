@@ -24,8 +24,8 @@ public class DistributedClassifyCliTests
         string two = lathe.RunMpiOk(2, [.. run, "--batch-size", "2", "--out", "two"]);
         lathe.RunMpiOk(2, [.. run, "--batch-size", "2", "--out", "two-again"]);
 
-        var a = Losses(lathe, "one");
-        var b = Losses(lathe, "two");
+        var a = lathe.Losses("one/metrics.jsonl");
+        var b = lathe.Losses("two/metrics.jsonl");
         Assert.Equal(4, a.Count);
         Assert.Equal(a.Keys, b.Keys);
         foreach (var (step, loss) in a)
@@ -36,8 +36,4 @@ public class DistributedClassifyCliTests
         Assert.Equal(File.ReadAllBytes(lathe.PathOf("two/checkpoint/model.safetensors")), File.ReadAllBytes(lathe.PathOf("two-again/checkpoint/model.safetensors")));
         Assert.True(File.Exists(lathe.PathOf("two/classification.json")));
     }
-
-    static Dictionary<int, double> Losses(LatheProcess lathe, string run) =>
-        File.ReadLines(lathe.PathOf(Path.Combine(run, "metrics.jsonl"))).Select(l => JsonDocument.Parse(l).RootElement)
-            .ToDictionary(e => e.GetProperty("step").GetInt32(), e => e.GetProperty("loss").GetDouble());
 }

@@ -93,5 +93,10 @@ internal sealed class LatheProcess : IDisposable
         return stdout;
     }
 
+    /// <summary>The loss of each step in a run's metrics.jsonl (<paramref name="metrics"/> relative to the folder).</summary>
+    public Dictionary<int, double> Losses(string metrics) =>
+        File.ReadLines(PathOf(metrics)).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .ToDictionary(e => e.GetProperty("step").GetInt32(), e => e.GetProperty("loss").GetDouble());
+
     public void Dispose() { try { Directory.Delete(Folder, true); } catch (IOException) { } }
 }

@@ -37,14 +37,9 @@ public sealed class LogitDistillationObjective : ITrainingObjective, IDisposable
     {
         Hidden = hidden;
         Attention = attention;
-        ArgumentNullException.ThrowIfNull(teacher);
-        if (!(alpha >= 0f && alpha <= 1f)) throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
-        if (!(temperature > 0f && float.IsFinite(temperature))) throw new ArgumentException($"distillation: --temperature {temperature} must be finite and > 0");
-        // Frozen: no parameter of the teacher asks for a gradient, so nothing of its forward is ever kept for a backward.
-        foreach (var p in teacher.Parameters) { p.Value.RequiresGrad = false; p.Value.ReleaseGrad(); }
-        Teacher = teacher;
-        Alpha = alpha;
-        Temperature = temperature;
+        Teacher = DistillationSettings.Freeze(teacher);
+        Alpha = DistillationSettings.Alpha(alpha);
+        Temperature = DistillationSettings.Temperature(temperature);
     }
 
     public CausalLM Teacher { get; }

@@ -29,16 +29,13 @@ public sealed class MaskedLmDistillationObjective : ITrainingObjective, IDisposa
     public MaskedLmDistillationObjective(ModelConfig student, BertModel teacher, float alpha, float temperature)
     {
         ArgumentNullException.ThrowIfNull(teacher);
-        if (!(alpha >= 0f && alpha <= 1f)) throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
-        if (!(temperature > 0f && float.IsFinite(temperature))) throw new ArgumentException($"distillation: --temperature {temperature} must be finite and > 0");
+        Alpha = DistillationSettings.Alpha(alpha);
+        Temperature = DistillationSettings.Temperature(temperature);
         var t = teacher.Config;
         if ((student.VocabSize, student.ClsId, student.SepId, student.MaskId, student.PadId) != (t.VocabSize, t.ClsId, t.SepId, t.MaskId, t.PadId))
             throw new InvalidDataException($"distillation: the student's vocabulary ({student.VocabSize} ids, [CLS] {student.ClsId} [SEP] {student.SepId} [MASK] {student.MaskId} [PAD] {student.PadId}) " +
                 $"differs from the teacher's ({t.VocabSize}, {t.ClsId} {t.SepId} {t.MaskId} {t.PadId})");
-        foreach (var p in teacher.Parameters) { p.Value.RequiresGrad = false; p.Value.ReleaseGrad(); }
-        Teacher = teacher;
-        Alpha = alpha;
-        Temperature = temperature;
+        Teacher = DistillationSettings.Freeze(teacher);
         _data = new BertPretrainingBatch(student);
         ValidationObjective = new MaskedLmObjective(student);
     }

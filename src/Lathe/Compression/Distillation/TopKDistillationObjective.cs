@@ -14,8 +14,8 @@ public sealed class TopKDistillationObjective(float alpha, float temperature) : 
     double _klSum, _ceSum;
     int _microBatches;
 
-    public float Alpha { get; } = alpha is >= 0f and <= 1f ? alpha : throw new ArgumentException($"distillation: --alpha {alpha} must be in [0, 1]");
-    public float Temperature { get; } = temperature > 0f && float.IsFinite(temperature) ? temperature : throw new ArgumentException($"distillation: temperature {temperature} must be finite and > 0");
+    public float Alpha { get; } = DistillationSettings.Alpha(alpha);
+    public float Temperature { get; } = DistillationSettings.Temperature(temperature);
 
     public string Name => "topk-distillation";
 
