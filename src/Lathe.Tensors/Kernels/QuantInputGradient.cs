@@ -48,15 +48,7 @@ internal static unsafe class QuantInputGradient
         {
             var src = new ReadOnlySpan<byte>(W + row * RowBytes, (int)RowBytes);
             var dst = new Span<float>(Panel + (long)row * K, K);
-            switch (Type)
-            {
-                case QuantType.Q8_0: Q8_0.Dequantize(src, dst); break;
-                case QuantType.Q4_0: Q4_0.Dequantize(src, dst); break;
-                default:
-                    var h = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(src);
-                    for (int i = 0; i < K; i++) dst[i] = HalfBits.ToSingle(h[i]);
-                    break;
-            }
+            BlockCodec.Dequantize(Type, src, dst);
         }
     }
 }

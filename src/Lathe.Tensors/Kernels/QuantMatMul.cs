@@ -31,6 +31,8 @@ public static unsafe class QuantMatMul
     public static long ScratchBytes(QuantType type, int m, int k)
     {
         if (type == QuantType.F16) return m >= PanelGemmRows ? (long)PanelRows(k) * k * sizeof(float) : 0;
+        if (type == QuantType.BF16) return Bf16MatMul.ScratchBytes(m, k);
+        if (QuantTypes.IsKQuant(type)) return KQuantMatMul.ScratchBytes(type, m, k);
         return PackedActivations.ScratchBytes(m, k);
     }
 
@@ -45,6 +47,8 @@ public static unsafe class QuantMatMul
     {
         Validate(x, m, k, w, type, n, y, scratch);
         if (m == 0 || n == 0) return;
+        if (type == QuantType.BF16) { Bf16MatMul.Forward(x, m, k, w, n, y, scratch); return; }
+        if (QuantTypes.IsKQuant(type)) { KQuantMatMul.Forward(x, m, k, w, type, n, y, scratch); return; }
         long rowBytes = QuantTypes.RowBytes(type, k);
         if (type == QuantType.F16 && m >= PanelGemmRows) { PanelGemm(x, m, k, w, rowBytes, n, y, (float*)scratch); return; }
         var body = new Body { X = x, W = w, Y = y, M = m, K = k, N = n, Type = type, RowBytes = rowBytes };
@@ -120,8 +124,8 @@ public static unsafe class QuantMatMul
     {
         if (m < 0 || k <= 0 || n < 0)
             throw new ArgumentException($"QuantMatMul: dims m={m}, k={k}, n={n} must be non-negative (k positive).");
-        if (type != QuantType.F16 && k % 32 != 0)
-            throw new ArgumentException($"QuantMatMul: {type} needs k a multiple of 32 (k={k}).");
+        if (k % QuantTypes.BlockValues(type) != 0)
+            throw new ArgumentException($"QuantMatMul: {type} needs k a multiple of {QuantTypes.BlockValues(type)} (k={k}).");
         if (m > 0 && n > 0 && (x == null || w == null || y == null || (ScratchBytes(type, m, k) > 0 && scratch == null)))
             throw new ArgumentException($"QuantMatMul: null buffer for m={m}, k={k}, n={n} ({type}).");
     }

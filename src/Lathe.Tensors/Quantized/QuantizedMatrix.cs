@@ -48,7 +48,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
     static byte* Allocate(long bytes) => (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64);
 
     /// <summary>Quantizes a row-major F32 matrix (<paramref name="rows"/>, <paramref name="columns"/>) with ggml's
-    /// reference quantizers (<see cref="Q8_0"/>, <see cref="Q4_0"/>; F16 by round-to-nearest-even).</summary>
+    /// reference quantizers (<see cref="BlockCodec"/>).</summary>
     public static QuantizedMatrix FromFloat(ReadOnlySpan<float> values, int rows, int columns, QuantType type)
     {
         CheckShape(type, rows, columns);
@@ -60,15 +60,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         {
             var src = values.Slice(r * columns, columns);
             var dst = new Span<byte>(m._data + r * m.RowBytes, (int)m.RowBytes);
-            switch (type)
-            {
-                case QuantType.Q8_0: Q8_0.Quantize(src, dst); break;
-                case QuantType.Q4_0: Q4_0.Quantize(src, dst); break;
-                default:
-                    var h = MemoryMarshal.Cast<byte, Half>(dst);
-                    for (int i = 0; i < columns; i++) h[i] = (Half)src[i];
-                    break;
-            }
+            BlockCodec.Quantize(type, src, dst);
         }
         return m;
     }
@@ -148,15 +140,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row), row, $"row must be in 0..{Rows - 1}.");
         if (destination.Length != Columns) throw new ArgumentException($"QuantizedMatrix: destination has {destination.Length} values, a row has {Columns}.");
         var src = new ReadOnlySpan<byte>(Data + row * RowBytes, (int)RowBytes);
-        switch (Type)
-        {
-            case QuantType.Q8_0: Q8_0.Dequantize(src, destination); break;
-            case QuantType.Q4_0: Q4_0.Dequantize(src, destination); break;
-            default:
-                var h = MemoryMarshal.Cast<byte, ushort>(src);
-                for (int i = 0; i < Columns; i++) destination[i] = HalfBits.ToSingle(h[i]);
-                break;
-        }
+        BlockCodec.Dequantize(Type, src, destination);
     }
 
     public void Dispose()

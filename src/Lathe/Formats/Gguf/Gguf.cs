@@ -5,7 +5,66 @@ using Lathe.Tensors.Quantized;
 namespace Lathe.Formats;
 
 /// <summary>ggml tensor types Lathe reads and writes (the numbers are ggml's).</summary>
-public enum GgmlType : uint { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 }
+public enum GgmlType : uint { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 }
+
+/// <summary>Sizes of the <see cref="GgmlType"/>s and their in-memory <see cref="QuantType"/> (every type but F32).</summary>
+public static class GgmlTypes
+{
+    /// <summary>The types Lathe reads, for error messages.</summary>
+    public static string Supported => string.Join(", ", Enum.GetNames<GgmlType>());
+
+    /// <summary>The <see cref="QuantType"/> a stored type stays in (null for F32).</summary>
+    public static QuantType? ToQuantType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => null,
+        GgmlType.F16 => QuantType.F16,
+        GgmlType.BF16 => QuantType.BF16,
+        GgmlType.Q8_0 => QuantType.Q8_0,
+        GgmlType.Q4_0 => QuantType.Q4_0,
+        GgmlType.Q2_K => QuantType.Q2_K,
+        GgmlType.Q3_K => QuantType.Q3_K,
+        GgmlType.Q4_K => QuantType.Q4_K,
+        GgmlType.Q5_K => QuantType.Q5_K,
+        GgmlType.Q6_K => QuantType.Q6_K,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown ggml type"),
+    };
+
+    /// <summary>The stored type of a <see cref="QuantType"/>.</summary>
+    public static GgmlType FromQuantType(QuantType type) => type switch
+    {
+        QuantType.F16 => GgmlType.F16,
+        QuantType.BF16 => GgmlType.BF16,
+        QuantType.Q8_0 => GgmlType.Q8_0,
+        QuantType.Q4_0 => GgmlType.Q4_0,
+        QuantType.Q2_K => GgmlType.Q2_K,
+        QuantType.Q3_K => GgmlType.Q3_K,
+        QuantType.Q4_K => GgmlType.Q4_K,
+        QuantType.Q5_K => GgmlType.Q5_K,
+        QuantType.Q6_K => GgmlType.Q6_K,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown quant type"),
+    };
+
+    /// <summary>Values per block along the first (innermost) dimension.</summary>
+    public static int BlockValues(GgmlType type) => ToQuantType(type) is { } q ? QuantTypes.BlockValues(q) : 1;
+
+    /// <summary>Bytes of <paramref name="count"/> values (a whole number of blocks).</summary>
+    public static long Bytes(GgmlType type, long count)
+        => ToQuantType(type) is { } q ? count / QuantTypes.BlockValues(q) * QuantTypes.BlockBytes(q) : count * 4;
+
+    /// <summary>Decodes stored bytes to floats.</summary>
+    public static void Decode(GgmlType type, ReadOnlySpan<byte> bytes, Span<float> values)
+    {
+        if (ToQuantType(type) is { } q) BlockCodec.Dequantize(q, bytes, values);
+        else System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).CopyTo(values);
+    }
+
+    /// <summary>Encodes floats (a whole number of blocks) with ggml's reference quantizer of the type.</summary>
+    public static void Encode(GgmlType type, ReadOnlySpan<float> values, Span<byte> bytes, ReadOnlySpan<float> importance = default)
+    {
+        if (ToQuantType(type) is { } q) BlockCodec.Quantize(q, values, bytes, importance);
+        else System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).CopyTo(bytes);
+    }
+}
 
 /// <summary>One tensor of a GGUF file. Dimensions are in ggml's order: <c>Dims[0]</c> varies fastest, so a row-major
 /// (out, in) weight has Dims = [in, out].</summary>
@@ -87,13 +146,14 @@ public sealed unsafe class GgufFile : IDisposable
             foreach (var (name, dims, type, offset) in infos)
             {
                 if (!Enum.IsDefined(typeof(GgmlType), type))
-                    throw new InvalidDataException($"{path}: tensor '{name}' has ggml type {type}, not supported (F32, F16, Q4_0, Q8_0).");
+                    throw new InvalidDataException($"{path}: tensor '{name}' has ggml type {type}, not supported ({GgmlTypes.Supported}).");
                 var t = (GgmlType)type;
                 long count = 1;
                 foreach (long d in dims) count = checked(count * d);
-                if (t is GgmlType.Q4_0 or GgmlType.Q8_0 && dims[0] % 32 != 0)
-                    throw new InvalidDataException($"{path}: tensor '{name}' of type {t} has a first dimension {dims[0]} that is not a multiple of 32.");
-                long bytes = t switch { GgmlType.F32 => count * 4, GgmlType.F16 => count * 2, GgmlType.Q8_0 => Q8_0.Bytes(count), _ => Q4_0.Bytes(count) };
+                int blockValues = GgmlTypes.BlockValues(t);
+                if (dims[0] % blockValues != 0)
+                    throw new InvalidDataException($"{path}: tensor '{name}' of type {t} has a first dimension {dims[0]} that is not a multiple of {blockValues}.");
+                long bytes = GgmlTypes.Bytes(t, count);
                 if (offset % (ulong)alignment != 0 || offset > (ulong)length || dataOffset + (long)offset + bytes > length)
                     throw new InvalidDataException($"{path}: tensor '{name}' data [{offset}, +{bytes}) lies outside the file or is misaligned (data section at {dataOffset}, file {length} bytes).");
                 tensors.Add(new GgufTensorInfo(name, dims, t, (long)offset, bytes));
@@ -113,22 +173,13 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>The stored bytes of a tensor (a view of the mapped file).</summary>
     public ReadOnlySpan<byte> Bytes(GgufTensorInfo t) => new(_base + DataOffset + t.Offset, checked((int)t.ByteLength));
 
-    /// <summary>A tensor as float32 (F16 converted, Q8_0/Q4_0 dequantized), in ggml order (Dims[0] fastest).</summary>
+    /// <summary>A tensor as float32 (F16/BF16 converted, quantized types decoded), in ggml order (Dims[0] fastest).</summary>
     public float[] ReadFloats(string name)
     {
         var t = Get(name);
         var result = new float[t.ElementCount];
         var bytes = Bytes(t);
-        switch (t.Type)
-        {
-            case GgmlType.F32: System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result); break;
-            case GgmlType.F16:
-                var h = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes);
-                for (int i = 0; i < result.Length; i++) result[i] = (float)h[i];
-                break;
-            case GgmlType.Q8_0: Q8_0.Dequantize(bytes, result); break;
-            default: Q4_0.Dequantize(bytes, result); break;
-        }
+        GgmlTypes.Decode(t.Type, bytes, result);
         return result;
     }
 

@@ -102,24 +102,15 @@ public static class GgufExport
     }
 
     /// <summary>The type a weight with rows of <paramref name="cols"/> values is stored in: the wanted one, or F32 when
-    /// a block type's 32-value blocks do not tile the rows.</summary>
+    /// the type's blocks do not tile the rows.</summary>
     public static GgmlType StoredType(GgmlType wanted, long cols) =>
-        wanted is GgmlType.Q8_0 or GgmlType.Q4_0 && cols % 32 != 0 ? GgmlType.F32 : wanted;
+        cols % GgmlTypes.BlockValues(wanted) != 0 ? GgmlType.F32 : wanted;
 
-    /// <summary>Encodes float values in a ggml type's layout (F16 round-to-nearest-even; Q8_0/Q4_0 ggml's reference rounding).</summary>
+    /// <summary>Encodes float values in a ggml type's layout (ggml's reference rounding, <see cref="GgmlTypes.Encode"/>).</summary>
     public static byte[] Encode(ReadOnlySpan<float> values, GgmlType type)
     {
         var bytes = new byte[GgufModelLoader.TypeBytes(type, values.Length)];
-        switch (type)
-        {
-            case GgmlType.F32: MemoryMarshal.AsBytes(values).CopyTo(bytes); break;
-            case GgmlType.F16:
-                var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-                for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
-                break;
-            case GgmlType.Q8_0: Q8_0.Quantize(values, bytes); break;
-            default: Q4_0.Quantize(values, bytes); break;
-        }
+        GgmlTypes.Encode(type, values, bytes);
         return bytes;
     }
 
@@ -129,15 +120,7 @@ public static class GgufExport
     {
         if (type == GgmlType.F32) return;
         byte[] bytes = Encode(values, type);
-        switch (type)
-        {
-            case GgmlType.F16:
-                var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-                for (int i = 0; i < values.Length; i++) values[i] = (float)halves[i];
-                break;
-            case GgmlType.Q8_0: Q8_0.Dequantize(bytes, values); break;
-            default: Q4_0.Dequantize(bytes, values); break;
-        }
+        GgmlTypes.Decode(type, bytes, values);
     }
 
     /// <summary>Rounds every weight of <paramref name="model"/> that <see cref="Save"/> would store in

@@ -237,13 +237,7 @@ public static class GgufModelLoader
     }
 
     /// <summary>Bytes of <paramref name="count"/> values of a ggml type.</summary>
-    public static long TypeBytes(GgmlType type, long count) => type switch
-    {
-        GgmlType.F32 => count * 4,
-        GgmlType.F16 => count * 2,
-        GgmlType.Q8_0 => Q8_0.Bytes(count),
-        _ => Q4_0.Bytes(count),
-    };
+    public static long TypeBytes(GgmlType type, long count) => GgmlTypes.Bytes(type, count);
 
     static bool HasTensor(GgufFile file, string name)
     {
@@ -315,11 +309,5 @@ public static class GgufModelLoader
         }
     }
 
-    static QuantType? ToQuantType(GgmlType type) => type switch
-    {
-        GgmlType.F16 => QuantType.F16,
-        GgmlType.Q8_0 => QuantType.Q8_0,
-        GgmlType.Q4_0 => QuantType.Q4_0,
-        _ => null,
-    };
+    static QuantType? ToQuantType(GgmlType type) => GgmlTypes.ToQuantType(type);
 }
