@@ -131,6 +131,19 @@ public static unsafe class Bf16MatMul
     static void Dot512(ushort* w, float* x, int k, int rows, float* y, int ldy)
     {
         int body = k / Lanes * Lanes;
+        if (rows == 1)
+        {
+            // A decoding step: one activation row, so no work on the three unused rows' accumulators.
+            Vector512<float> lo = default, hi = default;
+            for (int c = 0; c < body; c += Lanes)
+            {
+                var h = Vector512.Load(w + c);
+                lo = Vector512.FusedMultiplyAdd((Vector512.WidenLower(h) << 16).AsSingle(), Vector512.Load(x + c), lo);
+                hi = Vector512.FusedMultiplyAdd((Vector512.WidenUpper(h) << 16).AsSingle(), Vector512.Load(x + c + 16), hi);
+            }
+            y[0] = Tail(w, x, body, k, Fold(lo + hi));
+            return;
+        }
         // Accumulators: row i's lanes 0–15 in lo[i], 16–31 in hi[i]; unused rows read row 0 and are dropped.
         Vector512<float> lo0 = default, hi0 = default, lo1 = default, hi1 = default, lo2 = default, hi2 = default, lo3 = default, hi3 = default;
         float* x0 = x, x1 = rows > 1 ? x + k : x, x2 = rows > 2 ? x + 2L * k : x, x3 = rows > 3 ? x + 3L * k : x;
