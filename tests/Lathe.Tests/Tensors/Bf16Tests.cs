@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lathe.Formats;
 using Lathe.Tensors.Quantized;
 
 namespace Lathe.Tests.Tensors;
@@ -71,6 +72,32 @@ public sealed class Bf16Tests
             Bf16.ToSingle(all.AsSpan(0x3F00, n), y);
             for (int i = 0; i < n; i++) Assert.Equal((uint)(0x3F00 + i) << 16, BitConverter.SingleToUInt32Bits(y[i]));
         }
+    }
+
+    [Fact]
+    public void A_gguf_with_bf16_and_k_quant_tensors_round_trips()
+    {
+        // BF16 and Q4_K tensors written through GgmlTypes.Encode (the GGUF writer's codec) and read back: the BF16
+        // floats are the encoded values exactly, the Q4_K bytes are what KQuantizer wrote, and sizes follow ggml.
+        string dir = Directory.CreateTempSubdirectory("lathe-bf16-").FullName;
+        try
+        {
+            var values = Enumerable.Range(0, 512).Select(i => MathF.Sin(i * 0.37f) * (1 + i % 7)).ToArray();
+            var bf16 = new byte[GgmlTypes.Bytes(GgmlType.BF16, values.Length)];
+            var q4k = new byte[GgmlTypes.Bytes(GgmlType.Q4_K, values.Length)];
+            GgmlTypes.Encode(GgmlType.BF16, values, bf16);
+            GgmlTypes.Encode(GgmlType.Q4_K, values, q4k);
+            Assert.Equal(1024, bf16.Length);
+            Assert.Equal(2 * 144, q4k.Length);
+            string path = Path.Combine(dir, "w.gguf");
+            new GgufWriter().Add("general.architecture", "llama")
+                .AddTensor("b", [256, 2], GgmlType.BF16, bf16).AddTensor("k", [256, 2], GgmlType.Q4_K, q4k).Save(path);
+            using var f = GgufFile.Open(path);
+            var back = f.ReadFloats("b");
+            for (int i = 0; i < values.Length; i++) Assert.Equal(Bf16.ToSingle(Bf16.FromSingle(values[i])), back[i]);
+            Assert.Equal(q4k, f.Bytes(f.Get("k")).ToArray());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
