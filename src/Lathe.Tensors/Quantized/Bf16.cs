@@ -26,7 +26,23 @@ public static unsafe class Bf16
     public static void FromSingle(ReadOnlySpan<float> x, Span<ushort> bits)
     {
         if (bits.Length != x.Length) throw new ArgumentException($"bf16: {bits.Length} outputs for {x.Length} values.", nameof(bits));
-        for (int i = 0; i < x.Length; i++) bits[i] = FromSingle(x[i]);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            fixed (float* f = x)
+            fixed (ushort* b = bits)
+                for (; i + 32 <= x.Length; i += 32)
+                    Vector512.Narrow(FromSingle(Vector512.Load((uint*)f + i)), FromSingle(Vector512.Load((uint*)f + i + 16))).Store(b + i);
+        }
+        for (; i < x.Length; i++) bits[i] = FromSingle(x[i]);
+    }
+
+    // The scalar rule on 16 lanes; each result in the low half of its lane.
+    static Vector512<uint> FromSingle(Vector512<uint> u)
+    {
+        var nan = Vector512.GreaterThan(u & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u));
+        var rounded = (u + Vector512.Create(0x7FFFu) + ((u >> 16) & Vector512<uint>.One)) >> 16;
+        return Vector512.ConditionalSelect(nan, (u >> 16) | Vector512.Create(0x40u), rounded);
     }
 
     /// <summary>Decodes each of <paramref name="bits"/> (ggml_bf16_to_fp32_row).</summary>

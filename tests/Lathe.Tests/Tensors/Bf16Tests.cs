@@ -65,6 +65,9 @@ public sealed class Bf16Tests
             bool nan = (i & 0x7FFF) > 0x7F80;
             Assert.Equal(nan ? (ushort)(i | 0x40) : (ushort)i, Bf16.FromSingle(x[i]));
         }
+        var encoded = new ushort[x.Length];
+        Bf16.FromSingle(x, encoded);   // the 32-wide vector encoder against the scalar rule
+        for (int i = 0; i < x.Length; i++) Assert.Equal(Bf16.FromSingle(x[i]), encoded[i]);
         // Lengths that leave a scalar tail after the 32-wide vector loop.
         foreach (int n in new[] { 0, 1, 31, 33, 70 })
         {
