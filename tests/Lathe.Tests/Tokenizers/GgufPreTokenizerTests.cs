@@ -1,0 +1,221 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Lathe.Formats;
+using Lathe.Tokenizers;
+
+namespace Lathe.Tests.Tokenizers;
+
+/// <summary>GgufTokenizer gives llama.cpp's ids for the vocabularies of the families people download — Llama 3
+/// (llama-bpe), Qwen2.5 (qwen2), Mistral Nemo (tekken), Gemma, Phi-3 and Mistral 7B (SentencePiece) — on adversarial
+/// text, with and without special-token parsing, and finds the same end-of-generation ids. The GGUFs are written by
+/// scripts/gen/tokenizer_gguf.py and the reference by make_gguf_pretok_reference.mjs (node-llama-cpp 3.22.1).</summary>
+public class GgufPreTokenizerTests
+{
+    public static readonly TheoryData<string> Families = new() { "llama-bpe", "qwen2", "tekken", "gemma", "phi3", "mistral" };
+
+    static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Tokenizers", "fixtures", "gguf", name);
+
+    static JsonElement Reference(string family) =>
+        JsonDocument.Parse(File.ReadAllText(Fixture("llama_cpp_pretok_reference.json"))).RootElement.GetProperty("families").GetProperty(family);
+
+    static GgufTokenizer Read(string family)
+    {
+        using var file = GgufFile.Open(Fixture(family + ".gguf"));
+        return GgufTokenizer.Read(file);
+    }
+
+    static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+
+    static string Show(string text) => JsonSerializer.Serialize(text);
+
+    // Every case of one list, each failure named with both id lists, so one run shows all the differences.
+    static void AssertAllEqual(string family, string list, Func<string, List<int>> encode)
+    {
+        var failures = new List<string>();
+        int cases = 0;
+        foreach (var item in Reference(family).GetProperty(list).EnumerateArray())
+        {
+            string text = item.GetProperty("text").GetString()!;
+            int[] expected = Ints(item.GetProperty("ids"));
+            var actual = encode(text);
+            if (!expected.SequenceEqual(actual))
+                failures.Add($"{Show(text)}: llama.cpp [{string.Join(" ", expected)}], Lathe [{string.Join(" ", actual)}]");
+            cases++;
+        }
+        Assert.True(cases >= 9, $"{family}/{list}: only {cases} cases");
+        Assert.True(failures.Count == 0, $"{family}/{list}: {failures.Count} of {cases} differ:\n" + string.Join("\n", failures));
+    }
+
+    [Theory, MemberData(nameof(Families))]
+    public void Ids_equal_llama_cpp_tokenize(string family)
+    {
+        var tokenizer = Read(family);
+        AssertAllEqual(family, "tokenize", text => tokenizer.Encode(text));
+    }
+
+    [Theory, MemberData(nameof(Families))]
+    public void Special_token_markup_parses_as_llama_cpp(string family)
+    {
+        var tokenizer = Read(family);
+        AssertAllEqual(family, "tokenize_special", text => tokenizer.Encode(text, parseSpecial: true));
+    }
+
+    /// <summary>A chapter of Moby-Dick, a speech and an e-mail with headers (npm peers); the reference keeps each file's
+    /// token count and the SHA-256 of its ids.</summary>
+    [Theory, MemberData(nameof(Families))]
+    public void Whole_files_tokenize_as_llama_cpp_did(string family)
+    {
+        var tokenizer = Read(family);
+        int files = 0;
+        foreach (var item in Reference(family).GetProperty("tokenize_files").EnumerateArray())
+        {
+            string path = Path.Combine(Lathe.Tests.Data.Peers.NodeModules, item.GetProperty("file").GetString()!);
+            string text = File.ReadAllText(path);
+            var ids = tokenizer.Encode(text);
+            string digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join(",", ids))));
+            Assert.True(item.GetProperty("count").GetInt32() == ids.Count && item.GetProperty("sha256").GetString() == digest,
+                $"{family}: {path}: llama.cpp {item.GetProperty("count").GetInt32()} tokens, Lathe {ids.Count} (ids differ: {item.GetProperty("sha256").GetString() != digest})");
+            Assert.Equal(text, tokenizer.Decode(ids));
+            files++;
+        }
+        Assert.Equal(3, files);
+    }
+
+    /// <summary>decode(encode(x)) == x wherever llama.cpp's detokenize gives x back (it cleans spaces before
+    /// punctuation for llama-bpe, and drops SentencePiece's leading space, so not everywhere).</summary>
+    [Theory, MemberData(nameof(Families))]
+    public void Decode_gives_the_text_back_where_llama_cpp_does(string family)
+    {
+        var tokenizer = Read(family);
+        int checkedCases = 0;
+        foreach (var item in Reference(family).GetProperty("tokenize").EnumerateArray())
+        {
+            string text = item.GetProperty("text").GetString()!;
+            if (item.GetProperty("detokenized").GetString() != text) continue;
+            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+            checkedCases++;
+        }
+        Assert.True(checkedCases >= 20, $"{family}: llama.cpp round-trips only {checkedCases} texts");
+    }
+
+    [Theory, MemberData(nameof(Families))]
+    public void Bos_eos_and_end_of_generation_ids_match_llama_cpp(string family)
+    {
+        var tokenizer = Read(family);
+        var reference = Reference(family);
+        static int OrNone(JsonElement e) => e.ValueKind == JsonValueKind.Null ? -1 : e.GetInt32();
+        Assert.Equal(OrNone(reference.GetProperty("bos")), tokenizer.BosId);
+        Assert.Equal(OrNone(reference.GetProperty("eos")), tokenizer.EosId);
+        Assert.Equal(OrNone(reference.GetProperty("eot")), tokenizer.EotId);
+        Assert.Equal(reference.GetProperty("add_bos").GetBoolean(), tokenizer.AddBos);
+        Assert.Equal(reference.GetProperty("add_eos").GetBoolean(), tokenizer.AddEos);
+        Assert.Equal(Ints(reference.GetProperty("eog")), tokenizer.EndOfGenerationIds);
+        Assert.Equal(reference.GetProperty("vocab").GetInt32(), tokenizer.VocabSize);
+    }
+
+    /// <summary>The stop tokens chat and generation use are llama.cpp's end-of-generation ids, so a Llama 3 chat ends
+    /// at &lt;|eot_id|&gt; (and &lt;|eom_id|&gt;, &lt;|end_of_text|&gt;), Qwen at &lt;|im_end|&gt;, Gemma at
+    /// &lt;end_of_turn&gt;, Phi-3 at &lt;|end|&gt;.</summary>
+    [Theory]
+    [InlineData("llama-bpe", "<|eot_id|>")]
+    [InlineData("llama-bpe", "<|eom_id|>")]
+    [InlineData("llama-bpe", "<|end_of_text|>")]
+    [InlineData("qwen2", "<|im_end|>")]
+    [InlineData("qwen2", "<|endoftext|>")]
+    [InlineData("gemma", "<end_of_turn>")]
+    [InlineData("gemma", "<eos>")]
+    [InlineData("phi3", "<|end|>")]
+    [InlineData("phi3", "<|endoftext|>")]
+    [InlineData("mistral", "</s>")]
+    public void End_of_turn_tokens_stop_generation(string family, string text)
+    {
+        var tokenizer = Read(family);
+        int id = tokenizer.SpecialId(text) ?? throw new Xunit.Sdk.XunitException($"{family}: no special token {text}");
+        Assert.Contains(id, tokenizer.EndOfGenerationIds);
+    }
+
+    /// <summary>Offsets are of the same tokens as <see cref="ITokenizer.Encode"/> and each covers the text it came from.</summary>
+    [Theory, MemberData(nameof(Families))]
+    public void Offsets_are_of_the_encoded_tokens(string family)
+    {
+        var tokenizer = Read(family);
+        foreach (var item in Reference(family).GetProperty("tokenize_special").EnumerateArray())
+        {
+            string text = item.GetProperty("text").GetString()!;
+            var tokens = tokenizer.EncodeWithOffsets(text, allowSpecial: true);
+            Assert.Equal(((ITokenizer)tokenizer).Encode(text, allowSpecial: true), tokens.Select(t => t.Id).ToList());
+            int previousStart = 0;
+            foreach (var t in tokens)
+            {
+                Assert.True(t.Start >= previousStart && t.End >= t.Start && t.End <= text.Length,
+                    $"{family}: {Show(text)}: token {t.Id} at [{t.Start},{t.End}) after one starting at {previousStart}");
+                previousStart = t.Start;
+            }
+            // Special tokens span exactly their text.
+            foreach (var t in tokens.Where(t => t.End > t.Start && tokenizer.SpecialTokens.Any(s => s.Id == t.Id)))
+                Assert.Equal(tokenizer.SpecialTokens.First(s => s.Id == t.Id).Text, text[t.Start..t.End]);
+        }
+    }
+
+    /// <summary>tokenizer.ggml.pre picks the split llama.cpp uses for that name; an unknown or missing name is a
+    /// one-line error naming it and the file.</summary>
+    [Theory]
+    [InlineData("llama-bpe", typeof(Cl100kPreTokenizer))]
+    [InlineData("llama3", typeof(Cl100kPreTokenizer))]
+    [InlineData("dbrx", typeof(Cl100kPreTokenizer))]
+    [InlineData("qwen2", typeof(Qwen2PreTokenizer))]
+    [InlineData("deepseek-r1-qwen", typeof(Qwen2PreTokenizer))]
+    [InlineData("tekken", typeof(CaseSplitPreTokenizer))]
+    [InlineData("llama4", typeof(CaseSplitPreTokenizer))]
+    [InlineData("gpt-2", typeof(Gpt2PreTokenizer))]
+    [InlineData("olmo", typeof(Gpt2PreTokenizer))]
+    public void The_pre_tokenizer_name_picks_the_split(string pre, Type expected)
+    {
+        using var dir = new Lathe.Tests.Data.TempDir();
+        string path = WithPre(dir, pre);
+        using var file = GgufFile.Open(path);
+        var tokenizer = GgufTokenizer.Read(file);
+        Assert.IsType(expected, tokenizer.Bpe!.PreTokenizer);
+        Assert.Equal(pre, tokenizer.PreTokenizerName);
+    }
+
+    [Theory]
+    [InlineData("deepseek-coder")]
+    [InlineData("no-such-pretokenizer")]
+    [InlineData(null)]
+    public void An_unsupported_pre_tokenizer_is_refused_by_name(string? pre)
+    {
+        using var dir = new Lathe.Tests.Data.TempDir();
+        string path = WithPre(dir, pre);
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<InvalidDataException>(() => GgufTokenizer.Read(file));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("tokenizer.ggml.pre", e.Message);
+        Assert.Contains(pre ?? "missing", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    /// <summary>A copy of the llama-bpe fixture's tokenizer keys with another (or no) tokenizer.ggml.pre.</summary>
+    static string WithPre(Lathe.Tests.Data.TempDir dir, string? pre)
+    {
+        string path = dir.File("pre.gguf");
+        using var source = GgufFile.Open(Fixture("llama-bpe.gguf"));
+        var w = new GgufWriter();
+        foreach (var (key, value) in source.Metadata)
+        {
+            if (!key.StartsWith("tokenizer.", StringComparison.Ordinal)) continue;
+            if (key == "tokenizer.ggml.pre") { if (pre is not null) w.Add(key, pre); continue; }
+            w.Add(key, value is object[] items ? Typed(items) : value);
+        }
+        w.Save(path);
+        return path;
+    }
+
+    static Array Typed(object[] items)
+    {
+        var a = Array.CreateInstance(items[0].GetType(), items.Length);
+        for (int i = 0; i < items.Length; i++) a.SetValue(items[i], i);
+        return a;
+    }
+}
