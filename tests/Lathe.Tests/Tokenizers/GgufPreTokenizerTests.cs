@@ -135,6 +135,44 @@ public class GgufPreTokenizerTests
         Assert.Contains(id, tokenizer.EndOfGenerationIds);
     }
 
+    /// <summary>Loading a GGUF model makes llama.cpp's end-of-generation ids the stop ids of chat and generation: here
+    /// the SentencePiece parity model with two pieces renamed &lt;|end|&gt; and &lt;end_of_turn&gt; (found by their text,
+    /// as llama.cpp does for files without tokenizer.ggml.eot_token_id).</summary>
+    [Fact]
+    public void Loaded_models_stop_at_every_end_of_generation_id()
+    {
+        using var dir = new Lathe.Tests.Data.TempDir();
+        string path = dir.File("eog.gguf");
+        int end, endOfTurn;
+        using (var source = GgufFile.Open(Lathe.Tests.Inference.GgufParityTests.Fixture("spm-f16.gguf")))
+        {
+            var tokens = ((object[])source.Metadata["tokenizer.ggml.tokens"]).Cast<string>().ToArray();
+            var types = ((object[])source.Metadata["tokenizer.ggml.token_type"]).Select(Convert.ToInt32).ToArray();
+            (end, endOfTurn) = (tokens.Length - 2, tokens.Length - 1);
+            tokens[end] = "<|end|>";
+            tokens[endOfTurn] = "<end_of_turn>";
+            var w = new GgufWriter();
+            foreach (var (key, value) in source.Metadata)
+                w.Add(key, key switch
+                {
+                    "tokenizer.ggml.tokens" => tokens,
+                    "tokenizer.ggml.token_type" => types,
+                    _ => value is object[] items ? Typed(items) : value,
+                });
+            foreach (var t in source.Tensors) w.AddTensor(t.Name, t.Dims, t.Type, source.Bytes(t).ToArray());
+            w.Save(path);
+        }
+        using var loaded = Lathe.Inference.ModelLoader.Load(path);
+        var tokenizer = Assert.IsType<GgufTokenizer>(loaded.Tokenizer);
+        Assert.Equal(new[] { tokenizer.EosId, end, endOfTurn }, tokenizer.EndOfGenerationIds);
+        Assert.Equal(end, tokenizer.EotId);   // <|end|> comes before <end_of_turn> in llama.cpp's list
+        Assert.True(loaded.StopIds.SetEquals(tokenizer.EndOfGenerationIds));
+        // Made control tokens (they were normal pieces): parsed only as special-token markup, and decoded to nothing.
+        Assert.Equal([end], tokenizer.Encode("<|end|>", parseSpecial: true));
+        Assert.NotEqual([end], tokenizer.Encode("<|end|>"));
+        Assert.Equal("", tokenizer.Decode([end]));
+    }
+
     /// <summary>Offsets are of the same tokens as <see cref="ITokenizer.Encode"/> and each covers the text it came from.</summary>
     [Theory, MemberData(nameof(Families))]
     public void Offsets_are_of_the_encoded_tokens(string family)

@@ -267,8 +267,10 @@ public sealed class GgufTokenizer : ITokenizer
                 int unk = Id(file, "tokenizer.ggml.unknown_token_id", tokens.Length);
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? true;
                 bool addSpace = Bool(file, "tokenizer.ggml.add_space_prefix") ?? true;
-                var spm = new SentencePieceBpe(tokens, scores, types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos < 0 ? 2 : eos, addBos, addSpace, file.Path);
-                var specials = Specials(file, tokens, types, spm.EosId);
+                if (eos < 0) eos = 2;   // llama.cpp's SentencePiece defaults: unk 0, bos 1, eos 2
+                var specials = Specials(file, tokens, types, eos < tokens.Length ? eos : -1);
+                // Decoding follows llama.cpp's token attributes (a control-looking piece made control decodes to nothing).
+                var spm = new SentencePieceBpe(tokens, scores, specials.Types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos, addBos, addSpace, file.Path);
                 return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template) { AddEos = addEos }
                     .WithSpecials(tokens, specials, pad);
             }
