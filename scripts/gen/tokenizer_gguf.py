@@ -7,6 +7,7 @@ with vocabOnly) and Lathe tokenize the same bytes that neither of them wrote:
   qwen2      Qwen2.5: the same BPE with pre "qwen2", <|endoftext|> <|im_start|> <|im_end|>, the FIM tokens (which
              llama.cpp counts as end of generation) and <tool_call> as a user-defined token; no BOS.
   tekken     Mistral Nemo style: pre "tekken", <unk> <s> </s> [INST] [/INST] first, then the BPE tokens.
+  llama4     Llama 4: pre "llama4" (GPT-4o's case-splitting pattern), <|header_start|> … <|eot|> (EOS), BOS added.
   gemma      SentencePiece ("llama") with byte fallback, add_space_prefix false, <pad> <eos> <bos> <unk>,
              <start_of_turn> <end_of_turn>, user-defined tokens (<mask>, "\\t\\t", <table>).
   phi3       SentencePiece, general.name "Phi-3 …" (llama.cpp strips spaces right of special tokens for it),
@@ -140,6 +141,16 @@ def bpe_file(family, bpe_tokens, merges):
                  ("tokenizer.ggml.add_bos_token", True),
                  ("tokenizer.ggml.add_eos_token", False)]
         return "Mistral Nemo tiny vocab", tokens, types, merges, "tekken", extra
+    if family == "llama4":
+        specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+                    "<|header_start|>", "<|header_end|>", "<|eom|>", "<|eot|>", "<|step|>", "<|python_start|>"]
+        tokens = bpe_tokens + specials
+        types = [1] * len(bpe_tokens) + [3] * len(specials)
+        ids = {s: len(bpe_tokens) + i for i, s in enumerate(specials)}
+        extra = [("tokenizer.ggml.bos_token_id", ("u32", ids["<|begin_of_text|>"])),
+                 ("tokenizer.ggml.eos_token_id", ("u32", ids["<|eot|>"])),
+                 ("tokenizer.ggml.add_bos_token", True)]
+        return "Llama 4 Scout tiny vocab", tokens, types, merges, "llama4", extra
     raise ValueError(family)
 
 
@@ -192,13 +203,13 @@ def spm_file(family, size):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--bpe-ranks", type=int, default=3000, help="cl100k_base ranks in the BPE vocabularies")
+    ap.add_argument("--bpe-ranks", type=int, default=2100, help="cl100k_base ranks in the BPE vocabularies")
     ap.add_argument("--spm-size", type=int, default=1200, help="SentencePiece vocabulary size before special tokens")
     a = ap.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
     bpe_tokens, merges = bpe_vocab(a.bpe_ranks)
     written = {}
-    for family in ["llama-bpe", "qwen2", "tekken"]:
+    for family in ["llama-bpe", "qwen2", "tekken", "llama4"]:
         name, tokens, types, m, pre, extra = bpe_file(family, bpe_tokens, merges)
         meta = arch_keys(name, len(tokens)) + [
             ("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.pre", pre),

@@ -21,7 +21,7 @@ const { getLlama } = await import(path.join(peer, "node-llama-cpp", "dist", "ind
 const fixtures = path.join(here, "fixtures", "gguf");
 const peers = process.env.LATHE_NODE_MODULES || path.join(root, ".peers", "node_modules");
 
-const families = ["llama-bpe", "qwen2", "tekken", "gemma", "phi3", "mistral"];
+const families = ["llama-bpe", "qwen2", "tekken", "llama4", "gemma", "phi3", "mistral"];
 
 // The texts of tests/Lathe.Tests/Inference/make_llama_cpp_reference.mjs, then the cases where pre-tokenizers differ.
 const texts = [
@@ -50,8 +50,10 @@ const texts = [
     "👨‍👩‍👧‍👦 family, 🏳️‍🌈 flag, 👍🏽 thumbs, 1️⃣ keycap, 🇫🇷 flag",
     "e\u0301 a\u0308 o\u0302\u0323 combining marks, Zalgo: Z\u0351\u0334a\u0352l\u0353g\u0354o",
     "camelCaseWord HTTPServer XMLHttpRequest iPhone McDonald ÉCOLE élan ÆSIR",
-    // tokens across a lower-to-upper boundary (" className", "ById"): tekken cuts there, the others do not
+    // a token across a lower-to-upper boundary (" className"): tekken and llama4 cut there, the others do not
     "this.className = el.getElementById('main').className; myClassName ById",
+    "div className span className",
+    "DON'T WE'LL SHE'S They're can'T", // llama4 keeps a contraction with its word
     // whitespace
     "line one\r\nline two\r\n\r\nline four\n\r\n\rend",
     "\r\n\r\n",
@@ -70,6 +72,7 @@ const texts = [
     "<|im_start|>user\nHi<|im_end|>\n<tool_call>{\"name\": \"f\"}</tool_call>",
     "<start_of_turn>user\nHi<end_of_turn>\n<mask>\t\tx",
     "<|user|>\nHi<|end|>\n<|assistant|>",
+    "<|header_start|>user<|header_end|>\n\nHi<|eot|>",
     "[INST] Hi [/INST]",
     "<s>Hello</s>",
 ];
@@ -85,6 +88,7 @@ const specialTexts = [
     "no specials at all, just text",
     "<|endoftext|><|endoftext|> two at the start",
     "<|eot_id|>",
+    "<|begin_of_text|><|header_start|>user<|header_end|>\n\nWhat's 1234+5678?<|eot|><|header_start|>assistant<|header_end|>\n\n",
 ];
 
 const tokenizerFiles = [

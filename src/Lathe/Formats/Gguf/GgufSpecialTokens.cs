@@ -11,7 +11,8 @@ namespace Lathe.Formats;
 /// order of its list.</summary>
 sealed class GgufSpecialTokens
 {
-    static readonly string[] EotTexts =
+    /// <summary>The texts llama.cpp takes for end of turn when the file names none, in the order it lists them.</summary>
+    internal static readonly string[] EotTexts =
     [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
         "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
