@@ -205,9 +205,10 @@ public sealed class GgufTokenizer : ITokenizer
         }
     }
 
-    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary as tokenizer.json: tokens, merges, and the control and
-    /// user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary is <see cref="NotSupportedException"/>:
-    /// Lathe's tokenizer.json has no byte-fallback BPE with ▁ form yet, so it stays in its GGUF file.</summary>
+    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary with GPT-2's split pattern as tokenizer.json: tokens, merges,
+    /// and the control and user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary, or another split
+    /// pattern (llama-bpe, qwen2, …: their Split + ignore_merges form is not written yet), is
+    /// <see cref="NotSupportedException"/>, so it stays in its GGUF file.</summary>
     public void Save(string path)
     {
         if (Bpe is null || _bpeTokens is null || _bpeMerges is null)
