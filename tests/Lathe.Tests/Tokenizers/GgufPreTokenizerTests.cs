@@ -245,17 +245,38 @@ public class GgufPreTokenizerTests
         Assert.DoesNotContain("\n", e.Message);
     }
 
-    /// <summary>A copy of the llama-bpe fixture's tokenizer keys with another (or no) tokenizer.ggml.pre.</summary>
-    static string WithPre(Lathe.Tests.Data.TempDir dir, string? pre)
+    /// <summary>Without tokenizer.ggml.add_bos_token, BOS follows llama.cpp's default for the pre-tokenizer: added for
+    /// llama-bpe and tekken (llama_vocab::impl::load sets add_bos for them), not for qwen2 or llama4.</summary>
+    [Theory]
+    [InlineData("llama-bpe", true)]
+    [InlineData("tekken", true)]
+    [InlineData("qwen2", false)]
+    [InlineData("llama4", false)]
+    public void Bos_defaults_follow_the_pre_tokenizer(string family, bool addBos)
     {
-        string path = dir.File("pre.gguf");
-        using var source = GgufFile.Open(Fixture("llama-bpe.gguf"));
+        using var dir = new Lathe.Tests.Data.TempDir();
+        string path = Edited(dir, family, (key, value) => key == "tokenizer.ggml.add_bos_token" ? null : value);
+        using var file = GgufFile.Open(path);
+        var tokenizer = GgufTokenizer.Read(file);
+        Assert.Equal(addBos, tokenizer.AddBos);
+        var ids = ((ITokenizer)tokenizer).Encode("Hi", allowSpecial: true);
+        Assert.Equal(addBos, ids.Count > 0 && ids[0] == tokenizer.BosId);
+    }
+
+    /// <summary>A copy of the llama-bpe fixture's tokenizer keys with another (or no) tokenizer.ggml.pre.</summary>
+    static string WithPre(Lathe.Tests.Data.TempDir dir, string? pre) =>
+        Edited(dir, "llama-bpe", (key, value) => key == "tokenizer.ggml.pre" ? pre : value);
+
+    /// <summary>A copy of a fixture's tokenizer keys, each passed through <paramref name="edit"/> (null drops it).</summary>
+    static string Edited(Lathe.Tests.Data.TempDir dir, string family, Func<string, object, object?> edit)
+    {
+        string path = dir.File("edited.gguf");
+        using var source = GgufFile.Open(Fixture(family + ".gguf"));
         var w = new GgufWriter();
         foreach (var (key, value) in source.Metadata)
         {
-            if (!key.StartsWith("tokenizer.", StringComparison.Ordinal)) continue;
-            if (key == "tokenizer.ggml.pre") { if (pre is not null) w.Add(key, pre); continue; }
-            w.Add(key, value is object[] items ? Typed(items) : value);
+            if (!key.StartsWith("tokenizer.", StringComparison.Ordinal) || edit(key, value) is not { } edited) continue;
+            w.Add(key, edited is object[] items ? Typed(items) : edited);
         }
         w.Save(path);
         return path;
