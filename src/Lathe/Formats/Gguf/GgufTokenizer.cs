@@ -98,11 +98,11 @@ public sealed class GgufTokenizer : ITokenizer
             for (int f = 0; f < fragments.Count; f++)
             {
                 var (start, length, fragmentId) = fragments[f];
-                if (fragmentId >= 0 || text.IndexOf(special, start, length, StringComparison.Ordinal) < 0) continue;
+                int at = fragmentId >= 0 ? -1 : text.IndexOf(special, start, length, StringComparison.Ordinal);
+                if (at < 0) continue;
                 pieces.Clear();
-                while (length > 0)
+                while (true)
                 {
-                    int at = text.IndexOf(special, start, length, StringComparison.Ordinal);
                     if (at < 0) { pieces.Add(new Fragment(start, length, -1)); break; }
                     if (at > start) pieces.Add(new Fragment(start, at - start, -1));
                     pieces.Add(new Fragment(at, special.Length, id));
@@ -110,6 +110,8 @@ public sealed class GgufTokenizer : ITokenizer
                     start = at + special.Length;
                     if (stripRight) while (start < end && text[start] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') start++;
                     length = end - start;
+                    if (length == 0) break;
+                    at = text.IndexOf(special, start, length, StringComparison.Ordinal);
                 }
                 fragments.RemoveAt(f);
                 fragments.InsertRange(f, pieces);
