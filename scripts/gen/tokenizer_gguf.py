@@ -9,7 +9,7 @@ with vocabOnly) and Lathe tokenize the same bytes that neither of them wrote:
   tekken     Mistral Nemo style: pre "tekken", <unk> <s> </s> [INST] [/INST] first, then the BPE tokens.
   llama4     Llama 4: pre "llama4" (GPT-4o's case-splitting pattern), <|header_start|> … <|eot|> (EOS), BOS added.
   gemma      SentencePiece ("llama") with byte fallback, add_space_prefix false, <pad> <eos> <bos> <unk>,
-             <start_of_turn> <end_of_turn>, user-defined tokens (<mask>, "\\t\\t", <table>).
+             <start_of_turn> <end_of_turn>, user-defined tokens (<mask>, "\\t\\t", <table>, "e<").
   phi3       SentencePiece, general.name "Phi-3 …" (llama.cpp strips spaces right of special tokens for it),
              <|endoftext|> <|assistant|> <|end|> <|user|> <|system|>, eot_token_id <|end|>, no BOS.
   mistral    SentencePiece as Mistral 7B v0.3: <unk> <s> </s> [INST] [/INST], BOS added, space prefix.
@@ -166,7 +166,8 @@ def spm_file(family, size):
     pieces, scores, types = spm_pieces(size)
     if family == "gemma":
         head = [("<pad>", 3), ("<eos>", 3), ("<bos>", 3), ("<unk>", 2), ("<mask>", 4), ("[multimodal]", 4)]
-        tail = [("<start_of_turn>", 3), ("<end_of_turn>", 3), ("\t\t", 4), ("<table>", 4), ("<unused0>", 3)]
+        # "e<" overlaps "<table>" in "the<table>": llama.cpp cuts the longest special token out first.
+        tail = [("<start_of_turn>", 3), ("<end_of_turn>", 3), ("\t\t", 4), ("<table>", 4), ("<unused0>", 3), ("e<", 4)]
         keys = [("tokenizer.ggml.bos_token_id", ("u32", 2)), ("tokenizer.ggml.eos_token_id", ("u32", 1)),
                 ("tokenizer.ggml.unknown_token_id", ("u32", 3)), ("tokenizer.ggml.padding_token_id", ("u32", 0)),
                 ("tokenizer.ggml.add_bos_token", True), ("tokenizer.ggml.add_eos_token", False),

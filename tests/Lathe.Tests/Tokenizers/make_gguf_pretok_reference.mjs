@@ -66,6 +66,7 @@ const texts = [
     // code and markup
     "def f(x):\n    return x**2  # square\n\nif __name__ == '__main__':\n\tprint(f(3))",
     "<div class=\"a\">&amp; <table><tr><td>1</td></tr></table></div>",
+    "the<table> one<table>e<", // gemma: user-defined "e<" overlaps "<table>"; the longer one is cut out first
     "https://example.com/path?q=1&r=two#frag user@example.org",
     // special-token text written as ordinary text
     "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
