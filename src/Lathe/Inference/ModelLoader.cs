@@ -93,9 +93,8 @@ public static class ModelLoader
         {
             if (tokenizer.VocabSize > model.Config.VocabSize)
                 throw new InvalidDataException($"{path}: tokenizer.ggml.tokens has {tokenizer.VocabSize} tokens, more than the model's vocabulary of {model.Config.VocabSize}.");
-            var stops = new List<int>();
-            if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
-            if (tokenizer.EotId >= 0) stops.Add(tokenizer.EotId);
+            // llama.cpp's end-of-generation set: EOS, EOT, EOM and the family's end-of-turn tokens by their text.
+            var stops = new List<int>(tokenizer.EndOfGenerationIds);
             return new LoadedModel(model, tokenizer, path, "gguf", tokenizer.ChatTemplate,
                 tokenizer.BosId >= 0 ? tokenizer.BosId : null, tokenizer.EosId >= 0 ? tokenizer.EosId : null,
                 tokenizer.PadId >= 0 ? tokenizer.PadId : null, tokenizer.AddBos, stops);

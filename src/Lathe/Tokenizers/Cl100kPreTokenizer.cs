@@ -22,7 +22,7 @@ public sealed class Cl100kPreTokenizer : IPreTokenizer
         return (a, b) is ('r', 'e') or ('v', 'e') or ('l', 'l') ? 3 : 0;
     }
 
-    int RunOf(string text, int j, Kind kind)
+    static int RunOf(string text, int j, Kind kind)
     {
         while (j < text.Length && Gpt2PreTokenizer.Classify(text, j, out int w) == kind) j += w;
         return j;
@@ -33,13 +33,15 @@ public sealed class Cl100kPreTokenizer : IPreTokenizer
         int i = 0, n = text.Length;
         while (i < n)
         {
-            int end = Match(text, i);
+            int end = Match(text, i, 3);
             output.Add(new PreToken(i, end - i));
             i = end;
         }
     }
 
-    int Match(string text, int i)
+    /// <summary>The end of the piece starting at <paramref name="i"/>; digit runs are cut every
+    /// <paramref name="maxDigits"/> (3 here, <c>\p{N}{1,3}</c>; 1 for Qwen2's <c>\p{N}</c>, its only difference).</summary>
+    internal static int Match(string text, int i, int maxDigits)
     {
         int n = text.Length;
         int c = Contraction(text, i);
@@ -53,7 +55,7 @@ public sealed class Cl100kPreTokenizer : IPreTokenizer
         if (k0 == Kind.Number)
         {
             int j = i + w0;
-            for (int count = 1; count < 3 && j < n && Gpt2PreTokenizer.Classify(text, j, out int w) == Kind.Number; count++) j += w;
+            for (int count = 1; count < maxDigits && j < n && Gpt2PreTokenizer.Classify(text, j, out int w) == Kind.Number; count++) j += w;
             return j;
         }
         //  ?[^\s\p{L}\p{N}]+[\r\n]*

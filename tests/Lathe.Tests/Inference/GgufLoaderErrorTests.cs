@@ -93,9 +93,9 @@ public class GgufLoaderErrorTests
     public void Unsupported_tokenizers_are_named()
     {
         using var dir = new TempDir();
-        string path = Variant(dir, (k, v) => k == "tokenizer.ggml.pre" ? "llama-bpe" : v, t => (t.Dims, true));
+        string path = Variant(dir, (k, v) => k == "tokenizer.ggml.pre" ? "deepseek-coder" : v, t => (t.Dims, true));
         using (var file = GgufFile.Open(path))
-            Assert.Contains("tokenizer.ggml.pre 'llama-bpe' is not supported", Assert.Throws<InvalidDataException>(() => GgufTokenizer.Read(file)).Message);
+            Assert.Contains("tokenizer.ggml.pre 'deepseek-coder' is not supported", Assert.Throws<InvalidDataException>(() => GgufTokenizer.Read(file)).Message);
         path = Variant(dir, (k, v) => k == "tokenizer.ggml.model" ? "bert" : v, t => (t.Dims, true));
         using (var file = GgufFile.Open(path))
             Assert.Contains("tokenizer.ggml.model 'bert' is not supported", Assert.Throws<InvalidDataException>(() => GgufTokenizer.Read(file)).Message);

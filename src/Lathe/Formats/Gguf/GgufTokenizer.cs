@@ -3,17 +3,22 @@ using Lathe.Tokenizers;
 
 namespace Lathe.Formats;
 
-/// <summary>The tokenizer stored in a GGUF file's <c>tokenizer.ggml.*</c> keys: "gpt2" (byte-level BPE: tokens, merges,
-/// token types; pre-tokenizer "gpt-2") becomes a <see cref="Tokenizer"/>, "llama" (SentencePiece: tokens, scores, token
-/// types with &lt;0xNN&gt; byte tokens) a <see cref="SentencePieceBpe"/>. Exactly one of <see cref="Bpe"/> and
-/// <see cref="SentencePiece"/> is set. Also carries BOS/EOS and <c>tokenizer.chat_template</c>. As an
-/// <see cref="ITokenizer"/> it encodes one input as llama.cpp's tokenize with add_special (BOS first when the file asks).</summary>
+/// <summary>The tokenizer stored in a GGUF file's <c>tokenizer.ggml.*</c> keys, as llama.cpp runs it: "gpt2" (byte-level
+/// BPE: tokens, merges, token types) becomes a <see cref="Tokenizer"/> whose split pattern is the one llama.cpp uses
+/// for <c>tokenizer.ggml.pre</c> (<see cref="GgufPreTokenizers"/>: gpt-2, llama-bpe, qwen2, tekken, gpt-4o, …),
+/// "llama" (SentencePiece: tokens, scores, token types with &lt;0xNN&gt; byte tokens; Llama 2, Mistral, Gemma, Phi-3) a
+/// <see cref="SentencePieceBpe"/>. Exactly one of <see cref="Bpe"/> and <see cref="SentencePiece"/> is set. Also
+/// carries BOS/EOS, the ids that end generation (<see cref="GgufSpecialTokens"/>) and <c>tokenizer.chat_template</c>.
+/// As an <see cref="ITokenizer"/> it encodes one input as llama.cpp's tokenize with add_special (BOS first and EOS
+/// last when the file asks).</summary>
 public sealed class GgufTokenizer : ITokenizer
 {
     public Tokenizer? Bpe { get; }
     public SentencePieceBpe? SentencePiece { get; }
     /// <summary>"gpt2" or "llama" (tokenizer.ggml.model).</summary>
     public string ModelName { get; }
+    /// <summary>tokenizer.ggml.pre of a "gpt2" vocabulary (null for SentencePiece, where llama.cpp ignores it).</summary>
+    public string? PreTokenizerName { get; private init; }
     public int VocabSize { get; }
     public int BosId { get; }
     public int EosId { get; }
@@ -21,14 +26,26 @@ public sealed class GgufTokenizer : ITokenizer
     public int PadId { get; private set; } = -1;
     /// <summary>End of sequence: what separates documents (-1 when the file names none).</summary>
     public int EndOfTextId => EosId;
-    /// <summary>Whether encoding with special tokens puts BOS first (tokenizer.ggml.add_bos_token).</summary>
+    /// <summary>Whether encoding with special tokens puts BOS first (tokenizer.ggml.add_bos_token, else llama.cpp's
+    /// default for the vocabulary: SentencePiece, llama-bpe and tekken yes, other BPE no).</summary>
     public bool AddBos { get; }
+    /// <summary>Whether encoding with special tokens puts EOS last (tokenizer.ggml.add_eos_token, default no).</summary>
+    public bool AddEos { get; private init; }
     /// <summary>The model's Jinja chat template (tokenizer.chat_template), or null.</summary>
     public string? ChatTemplate { get; }
-    /// <summary>End of turn (tokenizer.ggml.eot_token_id), or -1.</summary>
+    /// <summary>End of turn (tokenizer.ggml.eot_token_id, else found by its text as llama.cpp does: &lt;|eot_id|&gt;,
+    /// &lt;|im_end|&gt;, &lt;|end|&gt;, &lt;end_of_turn&gt;, …), or -1.</summary>
     public int EotId { get; private set; } = -1;
+    /// <summary>End of message (tokenizer.ggml.eom_token_id or &lt;|eom_id|&gt;), or -1.</summary>
+    public int EomId { get; private set; } = -1;
+    /// <summary>Every id that ends generation in llama.cpp (its EOG set: EOS, EOT, EOM, the FIM pad/repo/separator
+    /// tokens and the known end-of-turn texts), ascending.</summary>
+    public IReadOnlyList<int> EndOfGenerationIds { get; private set; } = [];
     readonly Dictionary<string, int> _specialIds = new(StringComparer.Ordinal);
-    (string Text, int Id)[] _allSpecials = [], _userDefined = [];   // longest first
+    (string Text, int Id)[] _allSpecials = [];   // longest first
+    // llama.cpp's special-token cache: control, user-defined and unknown tokens, longest UTF-8 first; each is cut out
+    // of the text before tokenizing (control and unknown ones only when parsing special tokens).
+    (string Text, int Id, bool ControlOrUnknown, bool StripRight)[] _partition = [];
 
     /// <summary>The id of a control or user-defined token by its text (e.g. "&lt;|im_end|&gt;"), or null.</summary>
     public int? SpecialId(string text) => _specialIds.TryGetValue(text, out int id) ? id : null;
@@ -41,60 +58,92 @@ public sealed class GgufTokenizer : ITokenizer
         ModelName = model; Bpe = bpe; SentencePiece = spm; VocabSize = vocab; BosId = bos; EosId = eos; AddBos = addBos; ChatTemplate = template;
     }
 
-    // Completes construction: the special-token index and the end-of-turn id.
-    GgufTokenizer WithSpecials(string[] tokens, GgmlTokenType[] types, int eot, int pad)
+    // Completes construction: the special-token index, the partition order, end of turn and of generation.
+    GgufTokenizer WithSpecials(string[] tokens, GgufSpecialTokens specials, int pad)
     {
         PadId = pad;
+        var types = specials.Types;
         for (int i = 0; i < tokens.Length; i++)
             if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) _specialIds.TryAdd(tokens[i], i);
         var all = new List<(string Text, int Id)>();
-        var user = new List<(string Text, int Id)>();
+        var partition = new List<(string Text, int Id, bool ControlOrUnknown, bool StripRight)>();
         for (int i = 0; i < tokens.Length; i++)
         {
-            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined && tokens[i].Length > 0) all.Add((tokens[i], i));
-            if (types[i] is GgmlTokenType.UserDefined && tokens[i].Length > 0) user.Add((tokens[i], i));
+            if (tokens[i].Length == 0) continue;
+            if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined) all.Add((tokens[i], i));
+            if (GgufSpecialTokens.IsSpecial(types[i]))
+                partition.Add((tokens[i], i, types[i] != GgmlTokenType.UserDefined, specials.StripRight[i]));
         }
         _allSpecials = all.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
-        _userDefined = user.OrderByDescending(s => s.Text.Length).ThenBy(s => s.Id).ToArray();
-        EotId = eot;
+        _partition = partition.OrderByDescending(s => Encoding.UTF8.GetByteCount(s.Text)).ThenBy(s => s.Id).ToArray();
+        EotId = specials.EotId;
+        EomId = specials.EomId;
+        EndOfGenerationIds = specials.EndOfGeneration;
         return this;
     }
 
+    /// <summary>One stretch of the input: text to tokenize [Start, Start + Length), or a special token (Id ≥ 0).</summary>
+    readonly record struct Fragment(int Start, int Length, int Id);
+
+    /// <summary>llama.cpp's tokenizer_st_partition: for each special token in turn, longest first, every occurrence in
+    /// the text fragments left so far becomes that token (spaces right of it dropped when it strips them).</summary>
+    List<Fragment> Partition(string text, bool parseSpecial)
+    {
+        var fragments = new List<Fragment>();
+        if (text.Length > 0) fragments.Add(new Fragment(0, text.Length, -1));
+        var pieces = new List<Fragment>();
+        foreach (var (special, id, controlOrUnknown, stripRight) in _partition)
+        {
+            if (controlOrUnknown && !parseSpecial) continue;
+            for (int f = 0; f < fragments.Count; f++)
+            {
+                var (start, length, fragmentId) = fragments[f];
+                int at = fragmentId >= 0 ? -1 : text.IndexOf(special, start, length, StringComparison.Ordinal);
+                if (at < 0) continue;
+                pieces.Clear();
+                while (true)
+                {
+                    if (at < 0) { pieces.Add(new Fragment(start, length, -1)); break; }
+                    if (at > start) pieces.Add(new Fragment(start, at - start, -1));
+                    pieces.Add(new Fragment(at, special.Length, id));
+                    int end = start + length;
+                    start = at + special.Length;
+                    if (stripRight) while (start < end && text[start] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') start++;
+                    length = end - start;
+                    if (length == 0) break;
+                    at = text.IndexOf(special, start, length, StringComparison.Ordinal);
+                }
+                fragments.RemoveAt(f);
+                fragments.InsertRange(f, pieces);
+                f += pieces.Count - 1;
+            }
+        }
+        return fragments;
+    }
+
     /// <summary>Ids of <paramref name="text"/>, as llama.cpp's tokenize: <paramref name="addSpecial"/> puts BOS first
-    /// when the file asks for it; <paramref name="parseSpecial"/> recognises control tokens written in the text (as chat
-    /// templates write them); user-defined tokens are always recognised. Each stretch of text between special tokens is
-    /// tokenized on its own (SentencePiece: with the ▁ prefix when it starts the text or follows a special token).</summary>
+    /// and EOS last when the file asks for them; <paramref name="parseSpecial"/> recognises control tokens written in
+    /// the text (as chat templates write them); user-defined tokens are always recognised. Each stretch of text between
+    /// special tokens is tokenized on its own (SentencePiece: with the ▁ prefix when it starts the text or follows a
+    /// special token).</summary>
     public List<int> Encode(string text, bool addSpecial = false, bool parseSpecial = false)
     {
         var ids = new List<int>();
         if (addSpecial && AddBos && BosId >= 0) ids.Add(BosId);
-        var specials = parseSpecial ? _allSpecials : _userDefined;
-        int start = 0;
         bool afterSpecial = true;
-        while (true)
+        foreach (var (start, length, id) in Partition(text, parseSpecial))
         {
-            int at = -1, which = -1;
-            for (int s = 0; s < specials.Length; s++)   // earliest occurrence; longest first on a tie (sorted so)
-            {
-                int i = specials[s].Text.Length == 0 ? -1 : text.IndexOf(specials[s].Text, start, StringComparison.Ordinal);
-                if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
-            }
-            int end = at < 0 ? text.Length : at;
-            if (end > start)
-            {
-                string piece = text.Substring(start, end - start);
-                if (Bpe is not null) Bpe.Encode(piece, ids, allowSpecial: false);
-                else SentencePiece!.Encode(piece, ids, SentencePiece.AddSpacePrefix && afterSpecial);
-                afterSpecial = false;
-            }
-            if (at < 0) return ids;
-            ids.Add(specials[which].Id);
-            afterSpecial = true;
-            start = at + specials[which].Text.Length;
+            if (id >= 0) { ids.Add(id); afterSpecial = true; continue; }
+            string piece = text.Substring(start, length);
+            if (Bpe is not null) Bpe.Encode(piece, ids, allowSpecial: false);
+            else SentencePiece!.Encode(piece, ids, SentencePiece.AddSpacePrefix && afterSpecial);
+            afterSpecial = false;
         }
+        if (addSpecial && AddEos && EosId >= 0) ids.Add(EosId);
+        return ids;
     }
 
-    /// <summary>One input as llama.cpp tokenizes it with add_special: BOS first when the file asks;
+    /// <summary>One input as llama.cpp tokenizes it with add_special: BOS first and EOS last when the file asks;
     /// <paramref name="allowSpecial"/> parses control tokens written in the text.</summary>
     List<int> ITokenizer.Encode(string text, bool allowSpecial) => Encode(text, addSpecial: true, parseSpecial: allowSpecial);
 
@@ -109,38 +158,25 @@ public sealed class GgufTokenizer : ITokenizer
     {
         var tokens = new List<Token>();
         if (AddBos && BosId >= 0) tokens.Add(new Token(BosId, 0, 0));
-        var specials = allowSpecial ? _allSpecials : _userDefined;
         var ids = new List<int>();
-        int start = 0;
         bool afterSpecial = true;
-        while (true)
+        foreach (var (start, length, id) in Partition(text, allowSpecial))
         {
-            int at = -1, which = -1;
-            for (int s = 0; s < specials.Length; s++)   // the same search as Encode
+            if (id >= 0) { tokens.Add(new Token(id, start, start + length)); afterSpecial = true; continue; }
+            string piece = text.Substring(start, length);
+            if (Bpe is not null)
+                foreach (var t in Bpe.EncodeWithOffsets(piece, allowSpecial: false)) tokens.Add(new Token(t.Id, t.Start + start, t.End + start));
+            else
             {
-                int i = specials[s].Text.Length == 0 ? -1 : text.IndexOf(specials[s].Text, start, StringComparison.Ordinal);
-                if (i >= 0 && (at < 0 || i < at)) { at = i; which = s; }
+                bool prefix = SentencePiece!.AddSpacePrefix && afterSpecial;
+                ids.Clear();
+                SentencePiece.Encode(piece, ids, prefix);
+                AddSentencePieceOffsets(piece, start, prefix, ids, tokens);
             }
-            int end = at < 0 ? text.Length : at;
-            if (end > start)
-            {
-                string piece = text.Substring(start, end - start);
-                if (Bpe is not null)
-                    foreach (var t in Bpe.EncodeWithOffsets(piece, allowSpecial: false)) tokens.Add(new Token(t.Id, t.Start + start, t.End + start));
-                else
-                {
-                    bool prefix = SentencePiece!.AddSpacePrefix && afterSpecial;
-                    ids.Clear();
-                    SentencePiece.Encode(piece, ids, prefix);
-                    AddSentencePieceOffsets(piece, start, prefix, ids, tokens);
-                }
-                afterSpecial = false;
-            }
-            if (at < 0) return tokens;
-            tokens.Add(new Token(specials[which].Id, at, at + specials[which].Text.Length));
-            afterSpecial = true;
-            start = at + specials[which].Text.Length;
+            afterSpecial = false;
         }
+        if (AddEos && EosId >= 0) tokens.Add(new Token(EosId, text.Length, text.Length));
+        return tokens;
     }
 
     // SentencePiece tokens of one stretch: their bytes (▁ as a space, <0xNN> as the byte) laid end to end are the
@@ -171,13 +207,16 @@ public sealed class GgufTokenizer : ITokenizer
         }
     }
 
-    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary as tokenizer.json: tokens, merges, and the control and
-    /// user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary is <see cref="NotSupportedException"/>:
-    /// Lathe's tokenizer.json has no byte-fallback BPE with ▁ form yet, so it stays in its GGUF file.</summary>
+    /// <summary>Writes a "gpt2" (byte-level BPE) vocabulary with GPT-2's split pattern as tokenizer.json: tokens, merges,
+    /// and the control and user-defined tokens as added tokens. A "llama" (SentencePiece) vocabulary, or another split
+    /// pattern (llama-bpe, qwen2, …: their Split + ignore_merges form is not written yet), is
+    /// <see cref="NotSupportedException"/>, so it stays in its GGUF file.</summary>
     public void Save(string path)
     {
         if (Bpe is null || _bpeTokens is null || _bpeMerges is null)
             throw new NotSupportedException($"{path}: a SentencePiece (tokenizer.ggml.model 'llama') tokenizer cannot be written as tokenizer.json yet; it stays in the GGUF file.");
+        if (Bpe.PreTokenizer is not Gpt2PreTokenizer)
+            throw new NotSupportedException($"{path}: a '{PreTokenizerName}' tokenizer cannot be written as tokenizer.json yet (only gpt-2's split pattern); it stays in the GGUF file.");
         TokenizerJson.SaveGgufBpe(path, _bpeTokens, _bpeMerges, Bpe.SpecialTokens);
     }
 
@@ -221,8 +260,8 @@ public sealed class GgufTokenizer : ITokenizer
         else Array.Fill(types, GgmlTokenType.Normal);
         string? template = Str(file, "tokenizer.chat_template");
         int bos = Id(file, "tokenizer.ggml.bos_token_id", tokens.Length), eos = Id(file, "tokenizer.ggml.eos_token_id", tokens.Length);
-        int eot = Id(file, "tokenizer.ggml.eot_token_id", tokens.Length);
         int pad = Id(file, "tokenizer.ggml.padding_token_id", tokens.Length);
+        bool addEos = Bool(file, "tokenizer.ggml.add_eos_token") ?? false;
         switch (model)
         {
             case "llama":
@@ -231,27 +270,32 @@ public sealed class GgufTokenizer : ITokenizer
                 int unk = Id(file, "tokenizer.ggml.unknown_token_id", tokens.Length);
                 bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? true;
                 bool addSpace = Bool(file, "tokenizer.ggml.add_space_prefix") ?? true;
-                var spm = new SentencePieceBpe(tokens, scores, types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos < 0 ? 2 : eos, addBos, addSpace, file.Path);
-                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template).WithSpecials(tokens, types, eot, pad);
+                if (eos < 0) eos = 2;   // llama.cpp's SentencePiece defaults: unk 0, bos 1, eos 2
+                var specials = Specials(file, tokens, types, eos < tokens.Length ? eos : -1);
+                // Decoding follows llama.cpp's token attributes (a control-looking piece made control decodes to nothing).
+                var spm = new SentencePieceBpe(tokens, scores, specials.Types, unk < 0 ? 0 : unk, bos < 0 ? 1 : bos, eos, addBos, addSpace, file.Path);
+                return new GgufTokenizer(model, null, spm, tokens.Length, spm.BosId, spm.EosId, addBos, template) { AddEos = addEos }
+                    .WithSpecials(tokens, specials, pad);
             }
             case "gpt2":
             {
-                string pre = Str(file, "tokenizer.ggml.pre") ?? "(missing)";
-                if (pre is not ("gpt-2" or "gpt2"))
-                    throw new InvalidDataException($"{file.Path}: tokenizer.ggml.pre '{pre}' is not supported (gpt-2).");
+                string? pre = Str(file, "tokenizer.ggml.pre");
+                var rules = GgufPreTokenizers.For(pre, file.Path);
+                var specials = Specials(file, tokens, types, eos);
+                var effective = specials.Types;
                 var bytes = new byte[tokens.Length][];
-                var specials = new List<(string Text, int Id)>();
+                var added = new List<(string Text, int Id)>();
                 var control = new HashSet<int>();
                 var specialBytes = new Dictionary<int, byte[]>();
                 for (int i = 0; i < tokens.Length; i++)
                 {
-                    if (types[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined or GgmlTokenType.Unknown or GgmlTokenType.Unused)
+                    if (effective[i] is GgmlTokenType.Control or GgmlTokenType.UserDefined or GgmlTokenType.Unknown or GgmlTokenType.Unused)
                     {
                         // Not byte-level text: kept out of BPE (its bytes are its UTF-8, reachable by no merge).
                         bytes[i] = Encoding.UTF8.GetBytes("\0special\0" + i);
-                        specials.Add((tokens[i], i));
-                        if (types[i] != GgmlTokenType.UserDefined) control.Add(i);
-                        specialBytes[i] = types[i] == GgmlTokenType.UserDefined ? Encoding.UTF8.GetBytes(tokens[i]) : [];
+                        added.Add((tokens[i], i));
+                        if (effective[i] != GgmlTokenType.UserDefined) control.Add(i);
+                        specialBytes[i] = effective[i] == GgmlTokenType.UserDefined ? Encoding.UTF8.GetBytes(tokens[i]) : [];
                         continue;
                     }
                     bytes[i] = ByteLevel.Decode(tokens[i])
@@ -270,19 +314,27 @@ public sealed class GgufTokenizer : ITokenizer
                     merges.Add((left, right));
                 }
                 BpeModel bpe;
-                try { bpe = new BpeModel(bytes, merges, file.Path + " tokenizer.ggml"); }
+                // ignore_merges (llama-bpe, tekken): a piece that is a token is that token, merges or not.
+                try { bpe = new BpeModel(bytes, merges, file.Path + " tokenizer.ggml") { WholePieceFirst = rules.IgnoreMerges }; }
                 catch (InvalidDataException e) { throw new InvalidDataException(e.Message); }
                 string? eosText = eos >= 0 && control.Contains(eos) ? tokens[eos] : null;
-                var tokenizer = new Tokenizer(bpe, Gpt2PreTokenizer.Instance, specials, eosText);
-                bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? false;
+                var tokenizer = new Tokenizer(bpe, rules.PreTokenizer, added, eosText);
+                bool addBos = Bool(file, "tokenizer.ggml.add_bos_token") ?? rules.AddBos;
                 return new GgufTokenizer(model, tokenizer, null, tokens.Length, bos, eos, addBos, template)
-                    { _specialBytes = specialBytes, _bpeTokens = tokens, _bpeMerges = mergeTexts }
-                    .WithSpecials(tokens, types, eot, pad);
+                    { _specialBytes = specialBytes, _bpeTokens = tokens, _bpeMerges = mergeTexts, PreTokenizerName = pre, AddEos = addEos }
+                    .WithSpecials(tokens, specials, pad);
             }
             default:
                 throw new InvalidDataException($"{file.Path}: tokenizer.ggml.model '{model}' is not supported (gpt2, llama).");
         }
     }
+
+    // llama.cpp's end-of-turn / end-of-generation detection and per-token overrides, from the file's ids and name.
+    static GgufSpecialTokens Specials(GgufFile file, string[] tokens, GgmlTokenType[] types, int eos) =>
+        new(tokens, types, Str(file, "general.name"), eos,
+            Id(file, "tokenizer.ggml.eot_token_id", tokens.Length), Id(file, "tokenizer.ggml.eom_token_id", tokens.Length),
+            Id(file, "tokenizer.ggml.fim_pad_token_id", tokens.Length), Id(file, "tokenizer.ggml.fim_rep_token_id", tokens.Length),
+            Id(file, "tokenizer.ggml.fim_sep_token_id", tokens.Length));
 
     static string? Str(GgufFile f, string key) => f.Metadata.TryGetValue(key, out var v) ? v as string
         ?? throw new InvalidDataException($"{f.Path}: metadata '{key}' is not a string.") : null;
