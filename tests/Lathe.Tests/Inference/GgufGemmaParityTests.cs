@@ -106,6 +106,92 @@ public class GgufGemmaParityTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A fixture rewritten through <see cref="GgufWriter"/> with its metadata edited (null drops a key), keys
+    /// added and tensors dropped (the kept ones become zeros of their dims: enough for the loader's checks).</summary>
+    static string Variant(TempDir dir, string name, Func<string, object, object?> metadata, Func<string, bool> keepTensor,
+        params (string Key, object Value)[] added)
+    {
+        using var source = GgufFile.Open(Unpack(dir, name));
+        var w = new GgufWriter();
+        foreach (var (key, value) in source.Metadata)
+            if (metadata(key, value) is { } v) w.Add(key, v is object[] items ? Typed(items) : v);
+        foreach (var (key, value) in added) w.Add(key, value);
+        foreach (var t in source.Tensors)
+        {
+            if (!keepTensor(t.Name)) continue;
+            long count = 1;
+            foreach (long d in t.Dims) count *= d;
+            w.AddTensor(t.Name, t.Dims, GgmlType.F32, new byte[count * 4]);
+        }
+        string path = dir.File("variant.gguf");
+        w.Save(path);
+        return path;
+    }
+
+    static Array Typed(object[] items)
+    {
+        var a = Array.CreateInstance(items[0].GetType(), items.Length);
+        for (int i = 0; i < items.Length; i++) a.SetValue(items[i], i);
+        return a;
+    }
+
+    static string LoadError(string path)
+    {
+        string message = Assert.Throws<InvalidDataException>(() => GgufModelLoader.Load(path).Dispose()).Message;
+        Assert.DoesNotContain('\n', message);
+        Assert.Contains("variant.gguf", message);
+        return message;
+    }
+
+    [Theory]
+    [InlineData("gemma2-f32", "blk.1.post_ffw_norm.weight")]
+    [InlineData("gemma2-f32", "blk.0.post_attention_norm.weight")]
+    [InlineData("gemma-f32", "blk.1.ffn_norm.weight")]
+    [InlineData("gemma-f32", "token_embd.weight")]
+    public void Missing_tensor_is_a_one_line_error_naming_it(string name, string tensor)
+    {
+        using var dir = new TempDir();
+        Assert.Contains($"tensor '{tensor}' is missing", LoadError(Variant(dir, name, (k, v) => v, t => t != tensor)));
+    }
+
+    [Theory]
+    [InlineData("gemma2-f32", "gemma2.attention.layer_norm_rms_epsilon")]
+    [InlineData("gemma2-f32", "gemma2.block_count")]
+    [InlineData("gemma2-f32", "gemma2.embedding_length")]
+    [InlineData("gemma-f32", "gemma.feed_forward_length")]
+    [InlineData("gemma-f32", "gemma.context_length")]
+    public void Missing_key_is_a_one_line_error_naming_it(string name, string key)
+    {
+        using var dir = new TempDir();
+        Assert.Contains($"metadata '{key}' is missing", LoadError(Variant(dir, name, (k, v) => k == key ? null : v, t => true)));
+    }
+
+    /// <summary>The optional gemma2 keys fall back to llama.cpp's defaults (sliding window 4096, caps 50 and 30, the even
+    /// layers local); a sliding_window_pattern key is read as llama.cpp reads it (an integer period, 0 = every layer, or
+    /// one bool per layer); what Lathe cannot represent is refused by name.</summary>
+    [Fact]
+    public void Optional_gemma2_keys_take_llama_cpp_defaults_and_bad_ones_are_named()
+    {
+        using var dir = new TempDir();
+        string[] optional = ["gemma2.attention.sliding_window", "gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping"];
+        using (var model = GgufModelLoader.Load(Variant(dir, "gemma2-f32", (k, v) => optional.Contains(k) ? null : v, t => true)))
+        {
+            var c = model.Config;
+            Assert.Equal((4096, 50f, 30f, 2), (c.SlidingWindow, c.AttentionSoftCap, c.FinalLogitSoftCap, c.SlidingWindowPattern));
+            Assert.Equal(16f, c.QueryPreAttnScalar);   // 1/√key_length, as llama.cpp scales the queries of all but the 27B model
+        }
+        string With(string key, object value) => Variant(dir, "gemma2-f32", (k, v) => v, t => true, (key, value));
+        const string pattern = "gemma2.attention.sliding_window_pattern";
+        using (var model = GgufModelLoader.Load(With(pattern, 0u)))
+            Assert.True(model.Config.IsSlidingLayer(0) && model.Config.IsSlidingLayer(1));
+        using (var model = GgufModelLoader.Load(With(pattern, new[] { false, false })))
+            Assert.False(model.Config.IsSlidingLayer(0) || model.Config.IsSlidingLayer(1));
+        Assert.Contains("must hold 2 booleans", LoadError(With(pattern, new[] { true })));
+        Assert.Contains("gemma2.rope.freq_base_swa 1000 differs", LoadError(With("gemma2.rope.freq_base_swa", 1000f)));
+        Assert.Contains("gemma2.attention.key_length 16 and gemma2.attention.value_length 8",
+            LoadError(Variant(dir, "gemma2-f32", (k, v) => k == "gemma2.attention.value_length" ? 8u : v, t => true)));
+    }
+
     // Every position's logits (T, V) of prompt + greedy in one full-sequence pass.
     static float[] FullLogits(CausalLM model, string name)
     {
