@@ -8,7 +8,7 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe bench quant`: matrix-vector (and optionally matrix-matrix) throughput of the quantized kernels, as GB/s
 /// of weight bytes streamed (decode is bound by how fast weights stream) and GOP/s, for W (N, K) in F32 (the F32 GEMM),
-/// F16, Q8_0 and Q4_0. Median over timed runs after warm-up.</summary>
+/// F16, BF16, Q8_0 and Q4_0. Median over timed runs after warm-up.</summary>
 internal static unsafe class BenchQuant
 {
     public static Command Create()
@@ -16,7 +16,7 @@ internal static unsafe class BenchQuant
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var rows = new Option<int>("--m") { Description = "Activation rows M (1 = matvec, as in decoding).", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per case.", DefaultValueFactory = _ => 0.5 };
-        var command = new Command("quant", "Quantized matvec throughput (GB/s of weights) for 4096×4096 and 1408×512 in f32, f16, q8_0, q4_0; JSON last.")
+        var command = new Command("quant", "Quantized matvec throughput (GB/s of weights) for 4096×4096 and 1408×512 in f32, f16, bf16, q8_0, q4_0; JSON last.")
         {
             threads, rows, seconds,
         };
@@ -31,7 +31,7 @@ internal static unsafe class BenchQuant
         var fields = new List<(string, object)> { ("bench", "quant"), ("threads", threads), ("m", m), ("path", QuantMatMul.Path) };
         Console.Error.WriteLine($"quant: integer dot products via {QuantMatMul.Path}");
         foreach (var (n, k) in new[] { (4096, 4096), (1408, 512) })
-            foreach (string type in new[] { "f32", "f16", "q8_0", "q4_0" })
+            foreach (string type in new[] { "f32", "f16", "bf16", "q8_0", "q4_0" })
             {
                 var (ms, bytes) = Case(type, m, n, k, seconds);
                 double gbs = bytes / (ms * 1e-3) / 1e9, gops = 2.0 * m * n * k / (ms * 1e-3) / 1e9;

@@ -19,6 +19,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchQuality.Create());
         bench.Subcommands.Add(BenchDecode.Create());
         bench.Subcommands.Add(BenchQuant.Create());
+        bench.Subcommands.Add(BenchKQuantize.Create());
         bench.Subcommands.Add(BenchServe.Create());
         bench.Subcommands.Add(BenchSpeculative.Create());
         bench.Subcommands.Add(BenchGrammar.Create());

@@ -54,13 +54,15 @@ internal static unsafe class KQuantSearch
             for (int i = 0; i < n; i++) L[i] = 0;
             return 0f;
         }
+        float* weights = stackalloc float[n];
+        for (int i = 0; i < n; i++) weights[i] = qw != null ? qw[i] : x[i] * x[i];
         float iscale = -nmax / max;
         float sumlx = 0, suml2 = 0;
         for (int i = 0; i < n; i++)
         {
             int l = Clamp(-nmax, nmax - 1, NearestInt(iscale * x[i]));
             L[i] = (sbyte)(l + nmax);
-            float w = qw != null ? qw[i] : x[i] * x[i];
+            float w = weights[i];
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
@@ -74,7 +76,7 @@ internal static unsafe class KQuantSearch
             for (int i = 0; i < n; i++)
             {
                 int l = Clamp(-nmax, nmax - 1, NearestInt(iscale * x[i]));
-                float w = qw != null ? qw[i] : x[i] * x[i];
+                float w = weights[i];
                 sumlx += w * x[i] * l;
                 suml2 += w * l * l;
             }
@@ -172,14 +174,8 @@ internal static unsafe class KQuantSearch
         }
         float iscale = nmax / (max - min);
         float scale = 1 / iscale;
-        float bestError = 0;
-        for (int i = 0; i < n; i++)
-        {
-            L[i] = (byte)Clamp(0, nmax, NearestInt(iscale * (x[i] - min)));
-            float diff = scale * L[i] + min - x[i];
-            diff = useMad ? MathF.Abs(diff) : diff * diff;
-            bestError += weights[i] * diff;
-        }
+        for (int i = 0; i < n; i++) L[i] = (byte)Clamp(0, nmax, NearestInt(iscale * (x[i] - min)));
+        float bestError = WeightedError(n, x, weights, L, scale, min, useMad);
         for (int step = 0; step <= nstep; step++)
         {
             iscale = (rmin + rdelta * step + nmax) / (max - min);
@@ -203,13 +199,7 @@ internal static unsafe class KQuantSearch
                     thisMin = 0;
                     thisScale = sumXL / sumL2;
                 }
-                float error = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    float diff = thisScale * Laux[i] + thisMin - x[i];
-                    diff = useMad ? MathF.Abs(diff) : diff * diff;
-                    error += weights[i] * diff;
-                }
+                float error = WeightedError(n, x, weights, Laux, thisScale, thisMin, useMad);
                 if (error < bestError)
                 {
                     for (int i = 0; i < n; i++) L[i] = Laux[i];
@@ -221,6 +211,21 @@ internal static unsafe class KQuantSearch
         }
         theMin = -min;
         return scale;
+    }
+
+    // Σ w·|scale·L + min − x| (useMad) or Σ w·(scale·L + min − x)², accumulated in index order.
+    static float WeightedError(int n, float* x, float* weights, byte* L, float scale, float min, bool useMad)
+    {
+        float error = 0;
+        if (useMad)
+            for (int i = 0; i < n; i++) error += weights[i] * MathF.Abs(scale * L[i] + min - x[i]);
+        else
+            for (int i = 0; i < n; i++)
+            {
+                float diff = scale * L[i] + min - x[i];
+                error += weights[i] * (diff * diff);
+            }
+        return error;
     }
 
     /// <summary>make_qp_quants: non-negative quants L ∈ [0, nmax] of the sub-block scales or mins x ≥ 0, weighted by
