@@ -115,7 +115,7 @@ public abstract class CausalLM : LanguageModel, ICachedDecoder
         var c = Config;
         double attnWidth = (double)c.Heads * c.HeadDim;   // d_model unless heads were pruned
         double perLayer = 2.0 * c.Embd * (attnWidth + 2 * c.KvHeads * c.HeadDim) + 2.0 * attnWidth * c.Embd
-            + 2.0 * c.Embd * c.Intermediate * (c.ModelType == "llama" ? 3 : 2)
+            + 2.0 * c.Embd * c.Intermediate * (c.ModelType is "llama" or "gemma" or "gemma2" ? 3 : 2)
             + 2.0 * 2 * T * attnWidth / 2;   // QKᵀ and A·V, causal → half of T on average
         return c.Layers * perLayer + 2.0 * c.Embd * c.VocabSize + MixtureOfExperts.ExtraFlopsPerToken(c);   // + the extra experts' work
     }

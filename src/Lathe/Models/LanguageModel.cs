@@ -47,6 +47,7 @@ public abstract class LanguageModel : IDisposable
     {
         "gpt2" => new Gpt2Model(config, seed),
         "llama" => new LlamaModel(config, seed),
+        "gemma" or "gemma2" => new GemmaModel(config, seed),
         "bert" => config.Labels is not null ? new BertClassifier(config, seed) : config.EncoderOnly ? new BertEncoderModel(config, seed) : new BertModel(config, seed),
         "t5" => new T5Model(config, seed),
         _ => throw new InvalidDataException($"config: model_type: '{config.ModelType}' is not supported"),

@@ -11,7 +11,7 @@ namespace Lathe.Models;
 /// num_key_value_heads, intermediate_size, max_position_embeddings, rms_norm_eps, rope_theta).</summary>
 public sealed partial record ModelConfig
 {
-    /// <summary>"gpt2" or "llama".</summary>
+    /// <summary>"gpt2", "llama", "bert", "t5", "gemma" or "gemma2".</summary>
     public string ModelType { get; init; } = "gpt2";
     public int VocabSize { get; init; } = 50257;
     /// <summary>Context length: the size of the position table (GPT-2) or the RoPE table (Llama).</summary>
@@ -36,7 +36,7 @@ public sealed partial record ModelConfig
     public float InitStd { get; init; } = 0.02f;
 
     /// <summary>"layernorm" (GPT-2) or "rmsnorm" (Llama).</summary>
-    public string NormType => ModelType == "llama" ? "rmsnorm" : "layernorm";
+    public string NormType => ModelType is "llama" or "gemma" or "gemma2" ? "rmsnorm" : "layernorm";
     /// <summary>Width of one attention head (D). Hugging Face's <c>head_dim</c>; without it, d_model / heads. Pruning heads
     /// keeps D and d_model while the head count drops, so q/k/v are Heads·D wide and need not equal d_model.</summary>
     public int HeadDim { get => _headDim ?? Embd / Heads; init => _headDim = value; }
@@ -44,7 +44,7 @@ public sealed partial record ModelConfig
     /// <summary>True when <see cref="HeadDim"/> differs from d_model / heads, so config.json must say it.</summary>
     public bool HasExplicitHeadDim => _headDim is int d && (Heads <= 0 || Embd % Heads != 0 || d != Embd / Heads);
 
-    static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5"];
+    static readonly string[] KnownTypes = ["gpt2", "llama", "bert", "t5", "gemma", "gemma2"];
 
     /// <summary>Checks the dimensions fit together; throws <see cref="InvalidDataException"/> with one line naming the field.</summary>
     public ModelConfig Validate()
@@ -71,6 +71,7 @@ public sealed partial record ModelConfig
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
+        ValidateGemma();
         return this;
     }
 
@@ -103,6 +104,8 @@ public sealed partial record ModelConfig
         var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
+        if (type is "gemma" or "gemma2")
+            throw new InvalidDataException($"config: model_type: '{type}' is read from GGUF files only (Lathe's Gemma norm weights hold 1 + Hugging Face's weight)");
         if (type == "bert") return ParseBert(node).Validate();
         if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
@@ -160,6 +163,7 @@ public sealed partial record ModelConfig
     {
         if (ModelType == "bert") return BertToJson();
         if (ModelType == "t5") return T5Json();
+        if (IsGemma) throw new NotSupportedException($"config: a {ModelType} model is not written as config.json (its norm weights hold 1 + Hugging Face's weight); keep the GGUF file");
         var o = new JsonObject();
         if (ModelType == "llama")
         {

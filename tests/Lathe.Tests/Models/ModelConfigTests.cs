@@ -38,7 +38,7 @@ public class ModelConfigTests
     [InlineData("""{"model_type":"gpt2","n_embd":100,"n_head":3}""", "config: n_head: 3 heads do not divide d_model 100")]
     [InlineData("""{"model_type":"llama","hidden_size":64,"num_attention_heads":4,"num_key_value_heads":3}""", "config: num_key_value_heads: 3 kv heads do not divide 4 heads")]
     [InlineData("""{"model_type":"gpt2","n_layer":0}""", "config: n_layer: 0 must be positive")]
-    [InlineData("""{"model_type":"bloom"}""", "config: model_type: 'bloom' is not one of gpt2, llama, bert, t5")]
+    [InlineData("""{"model_type":"bloom"}""", "config: model_type: 'bloom' is not one of gpt2, llama, bert, t5, gemma, gemma2")]
     [InlineData("""{"model_type":"gpt2","n_embd":"wide"}""", "config: n_embd: '\"wide\"' is not an integer")]
     public void Inconsistent_configs_fail_with_one_line_naming_the_field(string json, string message)
     {

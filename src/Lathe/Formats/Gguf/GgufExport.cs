@@ -19,6 +19,7 @@ public static class GgufExport
         var c = model.Config;
         if (c.NumExperts > 0 || c.PositionEmbeddingType is "sinusoidal" or "alibi" || (c.ModelType == "gpt2" && c.PositionEmbeddingType == "rope"))
             throw new InvalidDataException($"GGUF export: {(c.NumExperts > 0 ? "mixture-of-experts layers" : $"position_embedding_type '{c.PositionEmbeddingType}'")} cannot be exported yet");
+        if (c.IsGemma) throw new InvalidDataException($"GGUF export: {c.ModelType} models cannot be exported yet (keep the GGUF file they came from)");
         var w = new GgufWriter();
         string arch = c.ModelType;
         w.Add("general.architecture", arch).Add("general.name", name).Add("general.file_type", FileType(type))
