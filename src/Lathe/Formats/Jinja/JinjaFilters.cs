@@ -26,7 +26,7 @@ internal static class JinjaFilters
                 if (v is Undefined u) throw new JinjaRuntimeError(u.Hint);
                 return v switch
                 {
-                    bool or long => Math.Abs(PyOps.ToLong(v)),
+                    bool or long => (object)Math.Abs(PyOps.ToLong(v)),
                     double x => Math.Abs(x),
                     _ => throw new JinjaRuntimeError($"bad operand type for abs(): '{PyOps.TypeName(v)}'"),
                 };

@@ -197,7 +197,7 @@ internal sealed class JinjaInterpreter
             foreach (var p in parameters)
                 if (!frame.Vars.ContainsKey(p.Name))
                     frame.Vars[p.Name] = p.Default is null ? Undefined.Named(p.Name) : Eval(p.Default, frame);
-            frame.Vars["varargs"] = varargs;
+            frame.Vars["varargs"] = varargs.ToArray();
             frame.Vars["kwargs"] = kwargs;
             int line = _line;
             string text = RenderBody(body, frame);

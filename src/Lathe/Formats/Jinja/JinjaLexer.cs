@@ -240,8 +240,8 @@ internal sealed class JinjaLexer
             }
         }
         string text = _s[_pos..p].Replace("_", "");
-        object value = isFloat ? double.Parse(text, CultureInfo.InvariantCulture)
-            : long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long l) ? l
+        object value = isFloat ? (object)double.Parse(text, CultureInfo.InvariantCulture)
+            : long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long l) ? (object)l
             : throw JinjaException.At(_line, $"integer literal {text} is too large");
         _tokens.Add(new(isFloat ? TokenKind.Float : TokenKind.Integer, text, _line, value));
         _pos = p;

@@ -37,7 +37,8 @@ public sealed class JinjaTemplate
 
     static object? FromClr(object? v) => v switch
     {
-        null or string or bool or long or double or PyDict or List<object?> or object?[] or Undefined => v,
+        null or string or bool or long or double or PyDict or Undefined => v,
+        object?[] t => t.Select(FromClr).ToArray(),
         int i => (long)i,
         float f => (double)f,
         System.Text.Json.JsonElement e => PyJsonValues.FromJson(e),

@@ -315,7 +315,7 @@ internal static class PyOps
     public static object? Add(object? a, object? b)
     {
         ThrowIfUndefined(a, b);
-        if (IsNumber(a) && IsNumber(b)) return a is double || b is double ? ToDouble(a) + ToDouble(b) : ToLong(a) + ToLong(b);
+        if (IsNumber(a) && IsNumber(b)) return a is double || b is double ? (object)(ToDouble(a) + ToDouble(b)) : ToLong(a) + ToLong(b);
         if (a is string s && b is string t) return s + t;
         if (a is List<object?> l && b is List<object?> m) return (List<object?>)[.. l, .. m];
         if (a is object?[] x && b is object?[] y) return (object?[])[.. x, .. y];
@@ -342,8 +342,8 @@ internal static class PyOps
         bool isFloat = a is double || b is double;
         switch (op)
         {
-            case "-": return isFloat ? ToDouble(a) - ToDouble(b) : ToLong(a) - ToLong(b);
-            case "*": return isFloat ? ToDouble(a) * ToDouble(b) : ToLong(a) * ToLong(b);
+            case "-": return isFloat ? (object)(ToDouble(a) - ToDouble(b)) : ToLong(a) - ToLong(b);
+            case "*": return isFloat ? (object)(ToDouble(a) * ToDouble(b)) : ToLong(a) * ToLong(b);
             case "/":
                 if (ToDouble(b) == 0) throw new JinjaRuntimeError("division by zero");
                 return ToDouble(a) / ToDouble(b);
