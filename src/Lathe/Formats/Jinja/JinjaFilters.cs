@@ -20,6 +20,9 @@ internal static class JinjaFilters
 
     public static object? Apply(string name, object? v, CallArguments a)
     {
+        if (name is "safe") return v as Markup ?? new Markup(PyOps.Str(v));
+        if (name is "escape" or "e") return v as Markup ?? new Markup(PyOps.Escape(PyOps.Str(v)));
+        v = PyOps.Plain(v);
         switch (name)
         {
             case "abs":
@@ -45,7 +48,7 @@ internal static class JinjaFilters
             case "default" or "d":
                 return v is Undefined || (PyOps.Truthy(a.Get(1, "boolean", false)) && !PyOps.Truthy(v)) ? a.Get(0, "default_value", "") : v;
             case "dictsort": return DictSort(v, a);
-            case "escape" or "e" or "forceescape": return Escape(PyOps.Str(v));
+            case "forceescape": return new Markup(PyOps.Escape(PyOps.Str(v)));
             case "first":
             {
                 var items = PyOps.Iterate(v);
@@ -97,7 +100,7 @@ internal static class JinjaFilters
                 if (v is string rs) { var chars = PyOps.Iterate(rs); chars.Reverse(); return string.Concat(chars.Select(c => (string)c!)); }
                 { var items = PyOps.Iterate(v); items.Reverse(); return items; }
             case "round": return Round(v, PyOps.ToLong(a.Get(0, "precision", 0L)), PyOps.Str(a.Get(1, "method", "common")));
-            case "safe" or "string": return PyOps.Str(v);
+            case "string": return PyOps.Str(v);
             case "sort":
             {
                 var key = SortKey(a.Get(2, "attribute"), PyOps.Truthy(a.Get(1, "case_sensitive", false)));
@@ -142,9 +145,6 @@ internal static class JinjaFilters
             default: throw new JinjaRuntimeError($"no filter named '{name}'");
         }
     }
-
-    static string Escape(string s) =>
-        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
 
     // jinja2's title filter: every word start (after "-", whitespace or an opening bracket) upper-cased, the rest lower.
     static string JinjaTitle(string s)
@@ -256,9 +256,10 @@ internal static class JinjaFilters
         return (reverse ? pairs.OrderByDescending(Key, cmp) : pairs.OrderBy(Key, cmp)).ToList();
     }
 
+    // jinja2's map, select and their kin yield nothing for a false value (None, "", []) instead of failing.
     static List<object?> Map(object? v, CallArguments a)
     {
-        var items = PyOps.Iterate(v);
+        var items = PyOps.Truthy(v) ? PyOps.Iterate(v) : [];
         if (a.Positional.Count == 0 && a.Get(-1, "attribute") is { } attribute)
         {
             bool hasDefault = a.Has(-1, "default");
@@ -273,7 +274,7 @@ internal static class JinjaFilters
 
     static List<object?> Select(object? v, CallArguments a, bool byAttribute, bool keep)
     {
-        var items = PyOps.Iterate(v);
+        var items = PyOps.Truthy(v) ? PyOps.Iterate(v) : [];
         int offset = 0;
         Func<object?, object?> get = x => x;
         if (byAttribute)

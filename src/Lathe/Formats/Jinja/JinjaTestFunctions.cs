@@ -14,6 +14,7 @@ internal static class JinjaTestFunctions
 
     public static bool Run(string name, object? v, CallArguments a)
     {
+        v = PyOps.Plain(v);
         object? Arg() => a.Get(0, "other", a.Get(0, "num", a.Get(0, "seq")));
         switch (name)
         {

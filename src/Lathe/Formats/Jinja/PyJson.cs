@@ -54,6 +54,7 @@ internal static class PyJson
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(Float(d)); break;
             case string s: WriteString(sb, s, o.EnsureAscii); break;
+            case Markup m: WriteString(sb, m.Text, o.EnsureAscii); break;
             case List<object?> or object?[]:
             {
                 var items = PyOps.AsList(v)!;

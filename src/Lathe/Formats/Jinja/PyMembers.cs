@@ -13,7 +13,7 @@ internal static class PyMembers
 
     public static object? GetAttribute(object? target, string name)
     {
-        switch (target)
+        switch (PyOps.Plain(target))
         {
             case Undefined u: throw new JinjaRuntimeError(u.Hint);
             case LoopInfo loop: return loop.Attribute(name);
@@ -39,6 +39,8 @@ internal static class PyMembers
 
     public static object? GetItem(object? target, object? key)
     {
+        target = PyOps.Plain(target);
+        key = PyOps.Plain(key);
         switch (target)
         {
             case Undefined u: throw new JinjaRuntimeError(u.Hint);
@@ -70,6 +72,7 @@ internal static class PyMembers
     /// <summary>Python slicing of a list, tuple or string: x[start:stop:step] with negative indices and steps.</summary>
     public static object? Slice(object? target, object? start, object? stop, object? step)
     {
+        target = PyOps.Plain(target);
         if (target is Undefined u) throw new JinjaRuntimeError(u.Hint);
         long st = step is null ? 1 : PyOps.ToLong(step);
         if (st == 0) throw new JinjaRuntimeError("slice step cannot be zero");

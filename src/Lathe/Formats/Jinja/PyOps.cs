@@ -7,9 +7,13 @@ namespace Lathe.Formats.Jinja;
 /// arithmetic (int stays int, / is true division, // and % floor), iteration and len().</summary>
 internal static class PyOps
 {
+    /// <summary>Markup as its plain text; every other value as it is.</summary>
+    public static object? Plain(object? v) => v is Markup m ? m.Text : v;
+
     public static string TypeName(object? v) => v switch
     {
         null => "NoneType",
+        Markup => "str",
         bool => "bool",
         long => "int",
         double => "float",
@@ -33,6 +37,7 @@ internal static class PyOps
         long l => l != 0,
         double d => d != 0,
         string s => s.Length > 0,
+        Markup m => m.Text.Length > 0,
         List<object?> l => l.Count > 0,
         object?[] t => t.Length > 0,
         PyDict d => d.Count > 0,
@@ -44,6 +49,7 @@ internal static class PyOps
     public static string Str(object? v) => v switch
     {
         string s => s,
+        Markup m => m.Text,
         Undefined => "",
         _ => Repr(v),
     };
@@ -64,6 +70,7 @@ internal static class PyOps
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;
             case string s: AppendStringRepr(sb, s); break;
+            case Markup m: sb.Append("Markup("); AppendStringRepr(sb, m.Text); sb.Append(')'); break;
             case List<object?> list:
                 sb.Append('[');
                 for (int i = 0; i < list.Count; i++) { if (i > 0) sb.Append(", "); AppendRepr(sb, list[i]); }
@@ -177,6 +184,8 @@ internal static class PyOps
 
     public static bool AreEqual(object? a, object? b)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (IsNumber(a) && IsNumber(b))
         {
             if (a is double || b is double) return ToDouble(a) == ToDouble(b);
@@ -208,6 +217,8 @@ internal static class PyOps
     /// <summary>Python's ordering (&lt;, &gt;…): numbers, strings by code point, sequences element by element.</summary>
     public static int Compare(object? a, object? b, string op)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is Undefined u) throw new JinjaRuntimeError(u.Hint);
         if (b is Undefined v) throw new JinjaRuntimeError(v.Hint);
         if (IsNumber(a) && IsNumber(b))
@@ -251,7 +262,7 @@ internal static class PyOps
     /// characters; Undefined iterates as empty.</summary>
     public static List<object?> Iterate(object? v)
     {
-        switch (v)
+        switch (Plain(v))
         {
             case List<object?> l: return [.. l];
             case object?[] t: return [.. t];
@@ -271,7 +282,7 @@ internal static class PyOps
         }
     }
 
-    public static long Length(object? v) => v switch
+    public static long Length(object? v) => Plain(v) switch
     {
         string s => new StringInfoLength(s).Value,
         List<object?> l => l.Count,
@@ -297,7 +308,8 @@ internal static class PyOps
 
     public static bool Contains(object? container, object? item)
     {
-        switch (container)
+        item = Plain(item);
+        switch (Plain(container))
         {
             case string s:
                 if (item is not string t) throw new JinjaRuntimeError($"'in <string>' requires string as left operand, not {TypeName(item)}");
@@ -315,6 +327,11 @@ internal static class PyOps
     public static object? Add(object? a, object? b)
     {
         ThrowIfUndefined(a, b);
+        if (a is Markup || b is Markup)
+        {
+            if (a is not (string or Markup) || b is not (string or Markup)) throw Unsupported("+", a, b);
+            return new Markup(MarkupText(a) + MarkupText(b));
+        }
         if (IsNumber(a) && IsNumber(b)) return a is double || b is double ? (object)(ToDouble(a) + ToDouble(b)) : ToLong(a) + ToLong(b);
         if (a is string s && b is string t) return s + t;
         if (a is List<object?> l && b is List<object?> m) return (List<object?>)[.. l, .. m];
@@ -324,9 +341,18 @@ internal static class PyOps
         throw Unsupported("+", a, b);
     }
 
+    // A str joining Markup is escaped first (MarkupSafe's __add__ / __radd__).
+    static string MarkupText(object? v) => v is Markup m ? m.Text : Escape((string)v!);
+
+    /// <summary>MarkupSafe's escape: &amp; &lt; &gt; " ' as entities.</summary>
+    public static string Escape(string s) =>
+        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
+
     public static object? Arithmetic(string op, object? a, object? b)
     {
         if (op == "+") return Add(a, b);
+        a = Plain(a);
+        b = Plain(b);
         ThrowIfUndefined(a, b);
         if (op == "*")
         {

@@ -158,3 +158,7 @@ internal static class PyJsonValues
         }
     }
 }
+
+/// <summary>jinja2's Markup (a str marked safe by the safe or escape filters). It behaves as its text everywhere
+/// except in <c>+</c>: Markup + str escapes the str (&amp; &lt; &gt; " '), as MarkupSafe does.</summary>
+internal sealed record Markup(string Text);
