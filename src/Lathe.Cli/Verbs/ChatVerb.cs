@@ -37,7 +37,7 @@ internal static class ChatVerb
             ComputePool.SetSharedThreads(r.GetValue(threads));
             using var loaded = ModelLoader.Load(r.GetValue(model)!);
             ChatTemplate chatTemplate;
-            try { chatTemplate = r.GetValue(template) is { } name ? ChatTemplate.Named(name) : ChatTemplate.Detect(loaded.ChatTemplate); }
+            try { chatTemplate = r.GetValue(template) is { } name ? ChatTemplate.Named(name) : ModelChatTemplate.For(loaded); }
             catch (ArgumentException e) { throw new UserInputException("chat: --template: " + e.Message); }
             using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "chat");
             using var session = new ChatSession(loaded, chatTemplate, r.GetValue(system), Lathe.Tuning.TuningMethods.ForDecoding(adapter));
