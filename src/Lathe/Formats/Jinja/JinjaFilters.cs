@@ -34,7 +34,7 @@ internal static class JinjaFilters
                     _ => throw new JinjaRuntimeError($"bad operand type for abs(): '{PyOps.TypeName(v)}'"),
                 };
             case "attr": return PyMembers.GetAttribute(v, PyOps.Str(a.Get(0, "name")));
-            case "batch": return Batch(v, PyOps.ToLong(a.Get(0, "linecount")), a.Get(1, "fill_with"), a.Has(1, "fill_with"));
+            case "batch": return Generator(Batch(v, PyOps.ToLong(a.Get(0, "linecount")), a.Get(1, "fill_with"), a.Has(1, "fill_with")));
             case "capitalize": return StringMethods.Capitalize(PyOps.Str(v));
             case "center":
             {
@@ -56,6 +56,7 @@ internal static class JinjaFilters
             }
             case "last":
             {
+                if (v is PyGenerator g) throw new JinjaRuntimeError($"'{g.TypeName}' object is not reversible");
                 var items = PyOps.Iterate(v);
                 return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty.");
             }
@@ -65,7 +66,7 @@ internal static class JinjaFilters
             case "items":
                 if (v is Undefined) return new List<object?>();
                 if (v is not PyDict d) throw new JinjaRuntimeError("Can only get item pairs from a mapping.");
-                return d.Items().Select(kv => (object?)new object?[] { kv.Key, kv.Value }).ToList();
+                return Generator(d.Items().Select(kv => (object?)new object?[] { kv.Key, kv.Value }).ToList());
             case "join":
             {
                 var items = PyOps.Iterate(v);
@@ -75,7 +76,7 @@ internal static class JinjaFilters
             case "list": return PyOps.Iterate(v);
             case "lower": return PyOps.Str(v).ToLowerInvariant();
             case "upper": return PyOps.Str(v).ToUpperInvariant();
-            case "map": return Map(v, a);
+            case "map": return Generator(Map(v, a));
             case "max" or "min":
             {
                 var items = PyOps.Iterate(v);
@@ -89,8 +90,8 @@ internal static class JinjaFilters
                 }
                 return best;
             }
-            case "select" or "reject": return Select(v, a, byAttribute: false, keep: name == "select");
-            case "selectattr" or "rejectattr": return Select(v, a, byAttribute: true, keep: name == "selectattr");
+            case "select" or "reject": return Generator(Select(v, a, byAttribute: false, keep: name == "select"));
+            case "selectattr" or "rejectattr": return Generator(Select(v, a, byAttribute: true, keep: name == "selectattr"));
             case "replace":
             {
                 var count = a.Get(2, "count");
@@ -98,7 +99,13 @@ internal static class JinjaFilters
             }
             case "reverse":
                 if (v is string rs) { var chars = PyOps.Iterate(rs); chars.Reverse(); return string.Concat(chars.Select(c => (string)c!)); }
-                { var items = PyOps.Iterate(v); items.Reverse(); return items; }
+                {
+                    // reversed() of a list or tuple is an iterator; anything else is copied into a reversed list.
+                    bool reversible = v is List<object?> or object?[];
+                    var items = PyOps.Iterate(v);
+                    items.Reverse();
+                    return reversible ? new PyGenerator(items, v is List<object?> ? "list_reverseiterator" : "reversed") : items;
+                }
             case "round": return Round(v, PyOps.ToLong(a.Get(0, "precision", 0L)), PyOps.Str(a.Get(1, "method", "common")));
             case "string": return PyOps.Str(v);
             case "sort":
@@ -139,12 +146,14 @@ internal static class JinjaFilters
                     seen.Add(k);
                     result.Add(x);
                 }
-                return result;
+                return Generator(result);
             }
             case "wordcount": return (long)Regex.Matches(PyOps.Str(v), @"\w+").Count;
             default: throw new JinjaRuntimeError($"no filter named '{name}'");
         }
     }
+
+    static PyGenerator Generator(List<object?> items) => new(items);
 
     // jinja2's title filter: every word start (after "-", whitespace or an opening bracket) upper-cased, the rest lower.
     static string JinjaTitle(string s)

@@ -133,60 +133,61 @@ public sealed class JinjaTemplate
         return sb.ToString();
     }
 
-    // jinja2 resolves filters and tests when it compiles: an unknown one fails at load, not at the first render.
-    static void Validate(List<Node> nodes)
+    // jinja2 resolves filters and tests when it compiles: an unknown one fails at load, not at the first render —
+    // except inside an if block or a conditional expression (jinja2's "soft" frames), where it fails only if reached.
+    static void Validate(List<Node> nodes, bool soft = false)
     {
         foreach (var node in nodes)
         {
             switch (node)
             {
-                case OutputNode o: Validate(o.Value); break;
-                case IfNode i: Validate(i.Test); Validate(i.Body); Validate(i.Else); break;
-                case ForNode f: Validate(f.Iterable); if (f.Filter is not null) Validate(f.Filter); Validate(f.Body); Validate(f.Else); break;
-                case SetNode s: Validate(s.Value); break;
-                case SetBlockNode s: if (s.Filter is not null) Validate(s.Filter); Validate(s.Body); break;
-                case MacroNode m: foreach (var p in m.Parameters) if (p.Default is not null) Validate(p.Default); Validate(m.Body); break;
-                case CallBlockNode c: Validate(c.Call); Validate(c.Body); break;
-                case FilterBlockNode fb: Validate(fb.Filter); Validate(fb.Body); break;
-                case WithNode w: foreach (var (_, v) in w.Assignments) Validate(v); Validate(w.Body); break;
+                case OutputNode o: Validate(o.Value, soft); break;
+                case IfNode i: Validate(i.Test, true); Validate(i.Body, true); Validate(i.Else, true); break;
+                case ForNode f: Validate(f.Iterable, soft); Validate(f.Filter, false); Validate(f.Body); Validate(f.Else); break;
+                case SetNode s: Validate(s.Value, soft); break;
+                case SetBlockNode s: Validate(s.Filter, soft); Validate(s.Body); break;
+                case MacroNode m: foreach (var p in m.Parameters) Validate(p.Default, false); Validate(m.Body); break;
+                case CallBlockNode c: Validate(c.Call, soft); Validate(c.Body); break;
+                case FilterBlockNode fb: Validate(fb.Filter, soft); Validate(fb.Body); break;
+                case WithNode w: foreach (var (_, v) in w.Assignments) Validate(v, soft); Validate(w.Body); break;
                 case GenerationNode g: Validate(g.Body); break;
             }
         }
     }
 
-    static void Validate(Expr? e)
+    static void Validate(Expr? e, bool soft)
     {
         switch (e)
         {
             case null or ConstExpr or NameExpr: break;
-            case ListExpr l: l.Items.ForEach(Validate); break;
-            case TupleExpr t: t.Items.ForEach(Validate); break;
-            case DictExpr d: foreach (var (k, v) in d.Items) { Validate(k); Validate(v); } break;
-            case AttributeExpr a: Validate(a.Target); break;
-            case ItemExpr i: Validate(i.Target); Validate(i.Key); break;
-            case SliceExpr s: Validate(s.Start); Validate(s.Stop); Validate(s.Step); break;
-            case CallExpr c: Validate(c.Target); Validate(c.Args); break;
+            case ListExpr l: foreach (var x in l.Items) Validate(x, soft); break;
+            case TupleExpr t: foreach (var x in t.Items) Validate(x, soft); break;
+            case DictExpr d: foreach (var (k, v) in d.Items) { Validate(k, soft); Validate(v, soft); } break;
+            case AttributeExpr a: Validate(a.Target, soft); break;
+            case ItemExpr i: Validate(i.Target, soft); Validate(i.Key, soft); break;
+            case SliceExpr s: Validate(s.Start, soft); Validate(s.Stop, soft); Validate(s.Step, soft); break;
+            case CallExpr c: Validate(c.Target, soft); Validate(c.Args, soft); break;
             case FilterExpr f:
-                if (!JinjaFilters.Names.Contains(f.Name)) throw JinjaException.At(f.Line, $"filter '{f.Name}' is not supported");
-                Validate(f.Target); Validate(f.Args);
+                if (!soft && !JinjaFilters.Names.Contains(f.Name)) throw JinjaException.At(f.Line, $"filter '{f.Name}' is not supported");
+                Validate(f.Target, soft); Validate(f.Args, soft);
                 break;
             case TestExpr t:
-                if (!JinjaTestFunctions.Names.Contains(t.Name)) throw JinjaException.At(t.Line, $"test '{t.Name}' is not supported");
-                Validate(t.Target); Validate(t.Args);
+                if (!soft && !JinjaTestFunctions.Names.Contains(t.Name)) throw JinjaException.At(t.Line, $"test '{t.Name}' is not supported");
+                Validate(t.Target, soft); Validate(t.Args, soft);
                 break;
-            case UnaryExpr u: Validate(u.Operand); break;
-            case BinaryExpr b: Validate(b.Left); Validate(b.Right); break;
-            case CompareExpr c: Validate(c.First); foreach (var (_, x) in c.Rest) Validate(x); break;
-            case ConcatExpr c: c.Parts.ForEach(Validate); break;
-            case ConditionalExpr c: Validate(c.Test); Validate(c.Then); Validate(c.Else); break;
+            case UnaryExpr u: Validate(u.Operand, soft); break;
+            case BinaryExpr b: Validate(b.Left, soft); Validate(b.Right, soft); break;
+            case CompareExpr c: Validate(c.First, soft); foreach (var (_, x) in c.Rest) Validate(x, soft); break;
+            case ConcatExpr c: foreach (var x in c.Parts) Validate(x, soft); break;
+            case ConditionalExpr c: Validate(c.Test, true); Validate(c.Then, true); Validate(c.Else, true); break;
         }
     }
 
-    static void Validate(Arguments a)
+    static void Validate(Arguments a, bool soft)
     {
-        a.Positional.ForEach(Validate);
-        foreach (var (_, v) in a.Named) Validate(v);
-        Validate(a.Star);
-        Validate(a.DoubleStar);
+        foreach (var x in a.Positional) Validate(x, soft);
+        foreach (var (_, v) in a.Named) Validate(v, soft);
+        Validate(a.Star, soft);
+        Validate(a.DoubleStar, soft);
     }
 }

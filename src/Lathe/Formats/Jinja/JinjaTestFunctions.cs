@@ -23,7 +23,7 @@ internal static class JinjaTestFunctions
             case "none": return v is null;
             case "string": return v is string;
             case "mapping": return v is PyDict;
-            case "iterable": return v is string or List<object?> or object?[] or PyDict or Undefined;
+            case "iterable": return v is string or List<object?> or object?[] or PyDict or Undefined or PyGenerator;
             case "sequence": return v is string or List<object?> or object?[] or PyDict or Undefined;
             case "number": return v is bool or long or double;
             case "integer": return v is long;

@@ -25,6 +25,7 @@ internal static class PyOps
         Namespace => "Namespace",
         LoopInfo => "LoopContext",
         PyCallable => "function",
+        PyGenerator g => g.TypeName,
         _ => v.GetType().Name,
     };
 
@@ -112,6 +113,7 @@ internal static class PyOps
                 sb.Append("}>");
                 break;
             case PyCallable c: sb.Append("<function ").Append(c.Name).Append('>'); break;
+            case PyGenerator g: sb.Append('<').Append(g.TypeName).Append(" object>"); break;
             default: sb.Append(v); break;
         }
     }
@@ -267,6 +269,7 @@ internal static class PyOps
             case List<object?> l: return [.. l];
             case object?[] t: return [.. t];
             case PyDict d: return [.. d.Keys];
+            case PyGenerator g: return g.Consume();
             case string s:
             {
                 var chars = new List<object?>(s.Length);

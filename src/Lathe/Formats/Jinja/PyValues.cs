@@ -162,3 +162,21 @@ internal static class PyJsonValues
 /// <summary>jinja2's Markup (a str marked safe by the safe or escape filters). It behaves as its text everywhere
 /// except in <c>+</c>: Markup + str escapes the str (&amp; &lt; &gt; " '), as MarkupSafe does.</summary>
 internal sealed record Markup(string Text);
+
+/// <summary>A Python generator or iterator, which jinja2's map, select, reject, selectattr, rejectattr, unique,
+/// batch, items and reverse filters return: iterable once (a second loop sees nothing), always true, without len(),
+/// not JSON-serializable, printed as its type. Templates that forget "| list" fail here as they fail in jinja2.</summary>
+internal sealed class PyGenerator(List<object?> items, string typeName = "generator")
+{
+    List<object?>? _remaining = items;
+
+    public string TypeName { get; } = typeName;
+
+    /// <summary>The items not yet consumed; afterwards the generator is exhausted.</summary>
+    public List<object?> Consume()
+    {
+        var items = _remaining ?? [];
+        _remaining = null;
+        return items;
+    }
+}
