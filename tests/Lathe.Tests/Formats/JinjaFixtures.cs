@@ -10,7 +10,11 @@ internal static class JinjaFixtures
     /// <summary>The instant the reference script's strftime_now formats.</summary>
     public static readonly DateTime Now = new(2026, 1, 15, 10, 30, 45);
 
-    public static string Path(string name) => System.IO.Path.Combine(AppContext.BaseDirectory, "Formats", "fixtures", "jinja", name);
+    /// <summary>A committed fixture, or one in LATHE_JINJA_FIXTURES when set (the reference script's --all output:
+    /// every template llama.cpp collects).</summary>
+    public static string Path(string name) =>
+        System.IO.Path.Combine(Environment.GetEnvironmentVariable("LATHE_JINJA_FIXTURES") is { Length: > 0 } dir ? dir
+            : System.IO.Path.Combine(AppContext.BaseDirectory, "Formats", "fixtures", "jinja"), name);
 
     static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonElement> Loaded = new();
 
