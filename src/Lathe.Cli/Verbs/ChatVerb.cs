@@ -44,7 +44,7 @@ internal static class ChatVerb
             // Each user turn is read as a question about the graph: the grounded prompt is the turn, under the constraint.
             var grounding = graph is null ? null : new KgGrounding(graph, loaded.Tokenizer, session.StopTokens, kg!.Budget);
             bool interactive = !Console.IsInputRedirected;
-            Console.Error.WriteLine($"chat: template {chatTemplate.Name}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
+            Console.Error.WriteLine($"chat: template {chatTemplate.Name}{(chatTemplate.IsJinja ? " (the model's own Jinja template)" : "")}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
             bool capNoted = false;
             while (!cancel.IsCancellationRequested)
             {

@@ -44,30 +44,20 @@ internal static class PyMembers
         switch (target)
         {
             case Undefined u: throw new JinjaRuntimeError(u.Hint);
-            case PyDict d:
-                if (key is not (null or Undefined or List<object?> or PyDict) && d.TryGetValue(key, out var v)) return v;
-                break;
+            case PyDict d when key is not (null or Undefined or List<object?> or PyDict) && d.TryGetValue(key, out var v):
+                return v;
             case List<object?> or object?[] or string when key is long or bool:
             {
+                var items = target is string s ? PyOps.Iterate(s) : PyOps.AsList(target)!;
                 long i = PyOps.ToLong(key);
-                if (target is string s)
-                {
-                    var chars = PyOps.Iterate(s);
-                    if (i < 0) i += chars.Count;
-                    return i >= 0 && i < chars.Count ? chars[(int)i] : new Undefined($"'str object' has no element {key}");
-                }
-                var list = PyOps.AsList(target)!;
-                if (i < 0) i += list.Count;
-                return i >= 0 && i < list.Count ? list[(int)i] : new Undefined($"'{PyOps.TypeName(target)} object' has no element {key}");
+                if (i < 0) i += items.Count;
+                return i >= 0 && i < items.Count ? items[(int)i] : new Undefined($"'{PyOps.TypeName(target)} object' has no element {key}");
             }
-            case LoopInfo or Namespace:
-                break;
         }
-        if (key is string name) return target is Namespace or LoopInfo or PyDict or List<object?> or object?[] or string ? GetAttributeOrUndefined(target, name) : new Undefined($"'{PyOps.TypeName(target)} object' has no attribute '{name}'");
+        // As jinja2's getitem: a string key that is not an item may still name an attribute (x['items'] → x.items).
+        if (key is string name) return GetAttribute(target, name);
         return new Undefined($"'{PyOps.TypeName(target)} object' has no element {PyOps.Repr(key)}");
     }
-
-    static object? GetAttributeOrUndefined(object? target, string name) => GetAttribute(target, name);
 
     /// <summary>Python slicing of a list, tuple or string: x[start:stop:step] with negative indices and steps.</summary>
     public static object? Slice(object? target, object? start, object? stop, object? step)
