@@ -1,6 +1,10 @@
+using System.CommandLine;
 using System.Text.Json;
+using Lathe.Cli;
+using Lathe.Cli.Verbs;
 using Lathe.Formats;
 using Lathe.Inference;
+using Lathe.Tests.Cli;
 using Lathe.Tests.Data;
 using Lathe.Tests.Inference;
 
@@ -9,6 +13,7 @@ namespace Lathe.Tests.Formats;
 /// <summary>A GGUF model carrying a real chat template: the prompt Lathe renders and sends for a conversation is
 /// jinja2's rendering of that template (fixtures/jinja/parity.json; the fixture model's BOS and EOS are "&lt;s&gt;" and
 /// "&lt;/s&gt;", the token texts the reference used), and a template Lathe cannot run fails at load in one line.</summary>
+[Collection(nameof(ConsoleCapture))]
 public class JinjaGgufTemplateTests
 {
     // The SentencePiece fixture model with its chat template replaced.
@@ -120,5 +125,38 @@ public class JinjaGgufTemplateTests
         Assert.Equal(["</s>"], chat.EndOfTurn);
         Assert.Equal("user: hi\n", chat.Render([new ChatMessage("user", "hi")]));
         Assert.Throws<InvalidDataException>(() => chat.RenderForTraining([new ChatMessage("user", "hi"), new ChatMessage("assistant", "yo")]));
+    }
+
+    static (int Code, string Stderr) Chat(string model, string input)
+    {
+        var root = new Command("lathe") { ChatVerb.Create() };
+        var stdin = Console.In;
+        Console.SetIn(new StringReader(input));
+        try
+        {
+            using var capture = new ConsoleCapture();
+            int code = CliRunner.Run(root, ["chat", "--model", model, "--threads", "1", "--seed", "3", "--max-tokens", "2"]);
+            return (code, capture.Stderr);
+        }
+        finally { Console.SetIn(stdin); }
+    }
+
+    [Fact]
+    public void Chat_on_a_gguf_runs_its_template_and_a_bad_one_is_a_one_line_exit_2()
+    {
+        using var dir = new TempDir();
+        const string template = "Qwen-Qwen2.5-7B-Instruct";
+        string good = ModelWithTemplate(dir, JinjaFixtures.Load("templates.json").GetProperty(template).GetString()!);
+        var (code, stderr) = Chat(good, "Hello!\n");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("chat: template chatml (the model's own Jinja template)", stderr);
+        using (var loaded = ModelLoader.Load(good))
+            Assert.Contains($"{loaded.Encode(Expected(template, "single_user")).Length} new prompt tokens", stderr);
+
+        using var badDir = new TempDir();
+        string bad = ModelWithTemplate(badDir, "{% for m in messages %}{% include 'turn.j2' %}{% endfor %}");
+        (code, stderr) = Chat(bad, "Hello!\n");
+        Assert.Equal(2, code);
+        Assert.Equal($"lathe: {bad}: tokenizer.chat_template: chat template line 1: tag '{{% include %}}' is not supported in chat templates", stderr.Trim());
     }
 }
