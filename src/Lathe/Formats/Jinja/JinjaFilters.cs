@@ -142,6 +142,7 @@ internal static class JinjaFilters
                 foreach (var x in PyOps.Iterate(v))
                 {
                     var k = key(x);
+                    if (k is List<object?> or PyDict) throw new JinjaRuntimeError($"unhashable type: '{PyOps.TypeName(k)}'");
                     if (seen.Any(s => PyOps.AreEqual(s, k))) continue;
                     seen.Add(k);
                     result.Add(x);

@@ -24,6 +24,11 @@ internal sealed class JinjaInterpreter
 
     enum Flow { Normal, Break, Continue }
 
+    // Nested macro calls allowed before a runaway recursion is an error (Python's limit is ~1000 frames; each
+    // macro call costs the interpreter a few).
+    const int MaxMacroDepth = 250;
+    int _macroDepth;
+
     readonly Dictionary<string, object?> _globals;
     int _line;
 
@@ -44,6 +49,12 @@ internal sealed class JinjaInterpreter
         catch (JinjaRuntimeError e)
         {
             throw new JinjaException($"chat template line {_line}: {e.Message}") { TemplateLine = _line, RaisedByTemplate = e.RaisedByTemplate };
+        }
+        catch (Exception e) when (e is InvalidCastException or ArgumentException or FormatException or OverflowException
+                                  or IndexOutOfRangeException or KeyNotFoundException or InvalidOperationException)
+        {
+            // A value of a type an operation does not take (Python's TypeError/ValueError): still one line, never a crash.
+            throw new JinjaException($"chat template line {_line}: {e.Message}") { TemplateLine = _line };
         }
         return sb.ToString();
     }
@@ -200,9 +211,9 @@ internal sealed class JinjaInterpreter
             frame.Vars["varargs"] = varargs.ToArray();
             frame.Vars["kwargs"] = kwargs;
             int line = _line;
-            string text = RenderBody(body, frame);
-            _line = line;
-            return text;
+            if (++_macroDepth > MaxMacroDepth) throw new JinjaRuntimeError("maximum recursion depth exceeded");
+            try { return RenderBody(body, frame); }
+            finally { _macroDepth--; _line = line; }
         });
 
     // ---- expressions ----

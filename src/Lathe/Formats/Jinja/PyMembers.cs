@@ -64,6 +64,9 @@ internal static class PyMembers
     {
         target = PyOps.Plain(target);
         if (target is Undefined u) throw new JinjaRuntimeError(u.Hint);
+        // jinja2 turns a failed subscript into Undefined: bounds that are not integers slice nothing.
+        if (start is not (null or long or bool) || stop is not (null or long or bool) || step is not (null or long or bool))
+            return new Undefined($"'{PyOps.TypeName(target)} object' has no element slice");
         long st = step is null ? 1 : PyOps.ToLong(step);
         if (st == 0) throw new JinjaRuntimeError("slice step cannot be zero");
         var items = target switch
