@@ -24,15 +24,15 @@ public sealed class LatheChatClient : IChatClient
     readonly ChatClientMetadata _metadata;
 
     /// <param name="engine">The engine to decode with (not owned: dispose it yourself).</param>
-    /// <param name="template">How conversations are laid out; null: the family of the model's own chat template
-    /// (ChatML when it has none).</param>
+    /// <param name="template">How conversations are laid out; null: the model's own chat template
+    /// (<see cref="ModelChatTemplate.For"/>: a GGUF's Jinja program, else its family, ChatML when it has none).</param>
     /// <param name="modelId">The base model's id in responses and ChatOptions.ModelId; null: the name of the folder or
     /// file the model was loaded from.</param>
     public LatheChatClient(InferenceEngine engine, ChatTemplate? template = null, string? modelId = null)
     {
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         ModelId = modelId ?? ModelNames.DefaultId(engine.Model);
-        Template = template ?? ChatTemplate.Detect(engine.Model.ChatTemplate);
+        Template = template ?? ModelChatTemplate.For(engine.Model);
         _mapper = new ChatRequestMapper(engine, Template, ModelId);
         _metadata = new ChatClientMetadata("lathe", providerUri: null, defaultModelId: ModelId);
     }

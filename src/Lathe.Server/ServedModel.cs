@@ -19,7 +19,7 @@ internal sealed class ServedModel
         _adapters = new HashSet<string>(engine.Adapters?.Names ?? [], StringComparer.Ordinal);
         if (_adapters.Contains(Id))
             throw new ArgumentException($"model name '{Id}' is also an adapter's name; give the base another with --name.");
-        Template = options.Template is { } name ? ChatTemplate.Named(name) : ChatTemplate.Detect(loaded.ChatTemplate);
+        Template = options.Template is { } name ? ChatTemplate.Named(name) : ModelChatTemplate.For(loaded);
         VocabSize = loaded.Model.Config.VocabSize;
         Tokens = new TokenText(loaded.Tokenizer, VocabSize);
         // A reply ends at the template's end-of-turn marker: as a token when the tokenizer has it as one, else as text.

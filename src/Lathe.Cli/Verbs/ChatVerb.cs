@@ -37,14 +37,14 @@ internal static class ChatVerb
             ComputePool.SetSharedThreads(r.GetValue(threads));
             using var loaded = ModelLoader.Load(r.GetValue(model)!);
             ChatTemplate chatTemplate;
-            try { chatTemplate = r.GetValue(template) is { } name ? ChatTemplate.Named(name) : ChatTemplate.Detect(loaded.ChatTemplate); }
+            try { chatTemplate = r.GetValue(template) is { } name ? ChatTemplate.Named(name) : ModelChatTemplate.For(loaded); }
             catch (ArgumentException e) { throw new UserInputException("chat: --template: " + e.Message); }
             using var adapter = AdapterOption.Attach(loaded, r.GetValue(adapterPath), "chat");
             using var session = new ChatSession(loaded, chatTemplate, r.GetValue(system), Lathe.Tuning.TuningMethods.ForDecoding(adapter));
             // Each user turn is read as a question about the graph: the grounded prompt is the turn, under the constraint.
             var grounding = graph is null ? null : new KgGrounding(graph, loaded.Tokenizer, session.StopTokens, kg!.Budget);
             bool interactive = !Console.IsInputRedirected;
-            Console.Error.WriteLine($"chat: template {chatTemplate.Name}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
+            Console.Error.WriteLine($"chat: template {chatTemplate.Name}{(chatTemplate.IsJinja ? " (the model's own Jinja template)" : "")}, context {loaded.Model.Config.MaxPositions} tokens; /reset, /exit");
             bool capNoted = false;
             while (!cancel.IsCancellationRequested)
             {

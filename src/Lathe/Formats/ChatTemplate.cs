@@ -1,4 +1,5 @@
 using System.Text;
+using Lathe.Formats.Jinja;
 
 namespace Lathe.Formats;
 
@@ -18,9 +19,11 @@ public sealed record ChatMessage(string Role, string Content)
 public readonly record struct ChatPiece(string Text, bool Trainable);
 
 /// <summary>How a conversation is laid out as text for a chat model. GGUF files carry their template as a Jinja
-/// program (<c>tokenizer.chat_template</c>); like llama.cpp's built-in templates, Lathe recognises the common
-/// families by their marker strings and renders them natively instead of interpreting Jinja. A model without a
-/// template (Lathe's own pre-trained models) gets ChatML, the documented default.</summary>
+/// program (<c>tokenizer.chat_template</c>): <see cref="FromJinja"/> runs that program with Lathe's Jinja interpreter
+/// (the file's template is the truth). Lathe also knows the common families natively, recognised by their marker
+/// strings (<see cref="Detect"/>): they render Lathe's own checkpoints, give fine-tuning its trainable pieces and
+/// give every template its end-of-turn strings. A model without a template (Lathe's own pre-trained models) gets
+/// ChatML, the documented default.</summary>
 /// <remarks>Inference (<see cref="Render"/>) and fine-tuning (<see cref="RenderForTraining"/>) share one writer, so
 /// the prompt a model is trained to answer is byte for byte the prompt it is asked at inference.</remarks>
 public sealed class ChatTemplate
@@ -34,7 +37,35 @@ public sealed class ChatTemplate
     /// begins with it).</summary>
     public string TurnEnd { get; }
 
+    // The model's own Jinja program and the token texts it is rendered with; null for a native family.
+    readonly JinjaTemplate? _program;
+    readonly string? _bosToken, _eosToken;
+
     ChatTemplate(string name, string turnEnd, params string[] endOfTurn) { Name = name; TurnEnd = turnEnd; EndOfTurn = endOfTurn; }
+
+    ChatTemplate(ChatTemplate family, JinjaTemplate program, string? bosToken, string? eosToken)
+        : this(family.Name, family.TurnEnd, [.. family.EndOfTurn])
+    {
+        _program = program;
+        _bosToken = bosToken;
+        _eosToken = eosToken;
+    }
+
+    /// <summary>True when <see cref="Render"/> runs the model's Jinja program (<see cref="FromJinja"/>).</summary>
+    public bool IsJinja => _program is not null;
+
+    /// <summary>The model's own template, rendered by the Jinja interpreter as Hugging Face's apply_chat_template
+    /// renders it with <paramref name="bosToken"/> and <paramref name="eosToken"/> as bos_token and eos_token. The
+    /// family recognised by its markers still supplies <see cref="EndOfTurn"/>, <see cref="TurnEnd"/> and
+    /// fine-tuning's pieces; a template of no known family ends turns at <paramref name="eosToken"/> and has no
+    /// training rendering. A template the interpreter cannot run fails here, naming the construct and its line.</summary>
+    /// <exception cref="JinjaException">The template does not parse or uses an unsupported tag, filter or test.</exception>
+    public static ChatTemplate FromJinja(string jinja, string? bosToken, string? eosToken)
+    {
+        var program = JinjaTemplate.Parse(jinja);
+        var family = TryDetect(jinja) ?? new ChatTemplate("jinja", eosToken ?? "", eosToken is null ? [] : [eosToken]);
+        return new ChatTemplate(family, program, bosToken, eosToken);
+    }
 
     public static readonly string[] Names = ["chatml", "llama3", "llama2", "mistral", "zephyr", "phi3", "gemma", "plain"];
 
@@ -57,6 +88,12 @@ public sealed class ChatTemplate
     public static ChatTemplate Detect(string? jinja)
     {
         if (string.IsNullOrWhiteSpace(jinja)) return Named("chatml");
+        return TryDetect(jinja)
+            ?? throw new InvalidDataException($"tokenizer.chat_template: unrecognised template family (known: {string.Join(", ", Names)}); pass --template NAME.");
+    }
+
+    static ChatTemplate? TryDetect(string jinja)
+    {
         if (jinja.Contains("<|im_start|>")) return Named("chatml");
         if (jinja.Contains("<|start_header_id|>")) return Named("llama3");
         if (jinja.Contains("<start_of_turn>")) return Named("gemma");
@@ -64,14 +101,18 @@ public sealed class ChatTemplate
         if (jinja.Contains("<|user|>")) return Named("zephyr");
         if (jinja.Contains("<<SYS>>")) return Named("llama2");
         if (jinja.Contains("[INST]")) return Named("mistral");
-        throw new InvalidDataException($"tokenizer.chat_template: unrecognised template family (known: {string.Join(", ", Names)}); pass --template NAME.");
+        return null;
     }
 
     /// <summary>The prompt text for <paramref name="messages"/>, ending with the opening of the assistant's turn.
     /// <paramref name="bos"/> is prepended where the family writes it as text (null: the tokenizer adds it).
-    /// <paramref name="tools"/>, tool calls and tool results are written as <see cref="HermesTools"/> says.</summary>
+    /// <paramref name="tools"/>, tool calls and tool results are written as <see cref="HermesTools"/> says. A Jinja
+    /// template (<see cref="FromJinja"/>) writes all of it itself, BOS included, and ignores <paramref name="bos"/>.</summary>
+    /// <exception cref="JinjaException">The template raised an error (raise_exception, or a bad operation).</exception>
     public string Render(IReadOnlyList<ChatMessage> messages, string? bos = null, IReadOnlyList<ChatTool>? tools = null)
     {
+        if (_program is not null)
+            return _program.Render(ChatTemplateContext.Build(messages, tools, addGenerationPrompt: true, _bosToken, _eosToken));
         var s = new StringBuilder();
         foreach (var piece in Write(HermesTools.Flatten(messages, tools), bos, generationPrompt: true)) s.Append(piece.Text);
         return s.ToString();
@@ -85,6 +126,8 @@ public sealed class ChatTemplate
     /// <c>Render([.. prompt])</c>, so training and inference agree on the prompt.</remarks>
     public IReadOnlyList<ChatPiece> RenderForTraining(IReadOnlyList<ChatMessage> messages, string? bos = null, IReadOnlyList<ChatTool>? tools = null)
     {
+        if (Name == "jinja")
+            throw new InvalidDataException("tokenizer.chat_template: no known template family to train with; pass --template NAME.");
         var pieces = Write(HermesTools.Flatten(messages, tools), bos, generationPrompt: false);
         int lastTrainable = pieces.FindLastIndex(p => p.Trainable);
         if (lastTrainable >= 0) pieces.RemoveRange(lastTrainable + 1, pieces.Count - lastTrainable - 1);

@@ -68,7 +68,7 @@ public sealed partial class InferenceEngine : IDisposable
     // then names a template and passes its end-of-turn ids as the request's stop tokens).
     static IReadOnlyList<string> EndOfTurn(LoadedModel model)
     {
-        try { return Lathe.Formats.ChatTemplate.Detect(model.ChatTemplate).EndOfTurn; }
+        try { return ModelChatTemplate.For(model).EndOfTurn; }
         catch (InvalidDataException) { return []; }
     }
 
