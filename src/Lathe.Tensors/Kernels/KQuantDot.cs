@@ -20,11 +20,12 @@ internal static unsafe class KQuantDot
     public static bool IsSupported => Avx2.IsSupported;
 
     /// <summary>Σ_v W[v]·x[v] over <paramref name="nb"/> super-blocks of one weight row; x as Q8_K quants, scales and
-    /// group sums.</summary>
+    /// group sums. Q4_K, Q5_K and Q6_K take <see cref="KQuantDotFused"/>, the others unpack each super-block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
     public static float Row(QuantType type, byte* w, sbyte* q, float* dx, short* bsums, int nb)
     {
+        if (KQuantDotFused.Handles(type)) return KQuantDotFused.Row(type, w, q, dx, bsums, nb);
         int bb = QuantTypes.BlockBytes(type);
         UnpackedSuperBlock u;
         float sum = 0;
