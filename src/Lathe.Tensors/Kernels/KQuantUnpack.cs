@@ -82,9 +82,17 @@ internal static unsafe class KQuantUnpack
                 ((ShiftRight(q, 2 * j) & three) | high).Store(u->Codes + 128 * n + 32 * j);
             }
         }
-        byte* s = blk + KBlocks.Q3Scales;
-        for (int i = 0; i < 8; i++) PairScale(u, i, KBlocks.Q3Scale(s, 2 * i), KBlocks.Q3Scale(s, 2 * i + 1));
-        for (int g = 0; g < 16; g++) u->Groups[g] = (short)(4 * KBlocks.Q3Scale(s, g));
+        // The sixteen 6-bit scales four at a time (KBlocks.Q3Scale for all): low nibbles from bytes 0..7, top two bits
+        // from bytes 8..11 shifted by 0, 2, 4, 6 for scales 0..3, 4..7, 8..11, 12..15.
+        uint a0 = *(uint*)(blk + KBlocks.Q3Scales), a1 = *(uint*)(blk + KBlocks.Q3Scales + 4), t = *(uint*)(blk + KBlocks.Q3Scales + 8);
+        uint* words = stackalloc uint[4];
+        words[0] = (a0 & 0x0F0F0F0Fu) | (t & 0x03030303u) << 4;
+        words[1] = (a1 & 0x0F0F0F0Fu) | ((t >> 2) & 0x03030303u) << 4;
+        words[2] = ((a0 >> 4) & 0x0F0F0F0Fu) | ((t >> 4) & 0x03030303u) << 4;
+        words[3] = ((a1 >> 4) & 0x0F0F0F0Fu) | ((t >> 6) & 0x03030303u) << 4;
+        byte* sc = (byte*)words;
+        for (int i = 0; i < 8; i++) PairScale(u, i, sc[2 * i] - 32, sc[2 * i + 1] - 32);
+        for (int g = 0; g < 16; g++) u->Groups[g] = (short)(4 * (sc[g] - 32));
         u->D = HalfBits.ToSingle(*(ushort*)(blk + KBlocks.Q3D));
         u->DMin = 0;
         u->GroupsAreOffsets = 1;
