@@ -44,8 +44,8 @@ public static unsafe class KBlocks
             }
     }
 
-    /// <summary>A k-quant value's position inside its 32-value group of a 128-value half: values 128n + 32j + l of
-    /// Q2_K/Q3_K take bits 2j..2j+1 of byte 32n + l.</summary>
+    // The decoders below follow ggml's float expressions term for term (dl·q − ml with dl = d·scale, ml = dmin·min;
+    // Q6_K's d·scale·q left to right), which is what makes them bit-exact.
     static void DecodeQ2(byte* blk, float* y)
     {
         float d = HalfBits.ToSingle(*(ushort*)(blk + Q2D)), min = HalfBits.ToSingle(*(ushort*)(blk + Q2DMin));
@@ -96,7 +96,7 @@ public static unsafe class KBlocks
             y[v] = d * (sbyte)blk[Q6Scales + v / 16] * (Q6Code(blk, v) - 32);
     }
 
-    /// <summary>Q2_K value v's 2-bit code (0..3).</summary>
+    /// <summary>Q2_K value v's 2-bit code (0..3): values 128n + 32j + l take bits 2j..2j+1 of qs[32n + l].</summary>
     internal static int Q2Code(byte* blk, int v) => (blk[Q2Qs + 32 * (v / 128) + v % 32] >> (2 * (v % 128 / 32))) & 3;
 
     /// <summary>Q3_K value v's 3-bit code u (0..7; the value is u − 4): two bits from qs as Q2_K, the third from bit
