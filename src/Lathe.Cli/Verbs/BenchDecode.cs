@@ -105,14 +105,25 @@ internal static unsafe class BenchDecode
             double cpuPerRep = (process.TotalProcessorTime - cpuBefore).TotalSeconds / repetitions;
             double ppRate = BenchSupport.Median(pp), tgRate = BenchSupport.Median(tg), rss = BenchSupport.PeakRssMb();
             double decodeRss = hwmReset ? rss : -1;
+            // Generation reads every linear weight once per step (the embedding only a row): the bandwidth that took.
+            double weightBytes = WeightBytesPerStep(model);
             Console.Error.WriteLine($"bench decode {label} ({model.ParameterCount / 1e6:F1}M params, {typeName}), {threads} threads: " +
                 $"{(sequences > 1 ? $"{sequences} sequences, " : "")}pp{promptTokens} {ppRate:F1} tok/s, tg{genTokens} {tgRate:F1} tok/s, peak RSS {(hwmReset ? "after loading " : "")}{rss:F0} MB; CPU {cpuPerRep * 1e3:F0} ms per repetition");
             BenchSupport.PrintJson(("bench", "decode"), ("model", label), ("type", typeName.ToLowerInvariant()), ("threads", threads),
                 ("params_m", model.ParameterCount / 1e6), ("sequences", sequences), ("prompt_tokens", promptTokens), ("gen_tokens", genTokens), ("repetitions", repetitions),
                 ("cpu_ms_per_repetition", cpuPerRep * 1e3), ("pp_tokens_per_s", ppRate), ("tg_tokens_per_s", tgRate),
-                ("tg_tokens_per_cpu_s", BenchSupport.Median(tgCpu)), ("peak_rss_mb", Math.Max(loadPeak, rss)), ("decode_peak_rss_mb", decodeRss));
+                ("tg_tokens_per_cpu_s", BenchSupport.Median(tgCpu)), ("weight_mb_per_step", weightBytes / 1e6),
+                ("tg_weight_gb_per_s", weightBytes * tgRate / sequences / 1e9), ("peak_rss_mb", Math.Max(loadPeak, rss)), ("decode_peak_rss_mb", decodeRss));
         }
         return 0;
+    }
+
+    /// <summary>Bytes of the linear weights (stored type, or F32) — what one generation step streams from memory.</summary>
+    static double WeightBytesPerStep(CausalLM model)
+    {
+        double bytes = 0;
+        foreach (var layer in model.Linears) bytes += layer.Quantized?.ByteLength ?? (double)layer.Weight.Length * sizeof(float);
+        return bytes;
     }
 
     static bool ResetPeakRss()

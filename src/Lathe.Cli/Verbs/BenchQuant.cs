@@ -16,7 +16,7 @@ internal static unsafe class BenchQuant
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var rows = new Option<int>("--m") { Description = "Activation rows M (1 = matvec, as in decoding).", DefaultValueFactory = _ => 1 };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per case.", DefaultValueFactory = _ => 0.5 };
-        var command = new Command("quant", "Quantized matvec throughput (GB/s of weights) for 4096×4096 and 1408×512 in f32, f16, bf16, q8_0, q4_0; JSON last.")
+        var command = new Command("quant", "Quantized matvec throughput (GB/s of weights) for 4096×4096, 1408×512 and 1536×512 in f32, f16, bf16, q8_0, q4_0 and the k-quants; JSON last.")
         {
             threads, rows, seconds,
         };
@@ -30,8 +30,8 @@ internal static unsafe class BenchQuant
         ComputePool.SetSharedThreads(threads);
         var fields = new List<(string, object)> { ("bench", "quant"), ("threads", threads), ("m", m), ("path", QuantMatMul.Path) };
         Console.Error.WriteLine($"quant: integer dot products via {QuantMatMul.Path}");
-        foreach (var (n, k) in new[] { (4096, 4096), (1408, 512) })
-            foreach (string type in new[] { "f32", "f16", "bf16", "q8_0", "q4_0" })
+        foreach (var (n, k) in new[] { (4096, 4096), (1408, 512), (1536, 512) })
+            foreach (string type in new[] { "f32", "f16", "bf16", "q8_0", "q4_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k" })
             {
                 var (ms, bytes) = Case(type, m, n, k, seconds);
                 double gbs = bytes / (ms * 1e-3) / 1e9, gops = 2.0 * m * n * k / (ms * 1e-3) / 1e9;
@@ -41,6 +41,23 @@ internal static unsafe class BenchQuant
             }
         BenchSupport.PrintJson([.. fields]);
         return 0;
+    }
+
+    // k-quant rows for speed only: random bytes (every pattern is a valid block) with the fp16 super-block scales
+    // (the first two or last two bytes of the block) set to a small finite value.
+    static QuantizedMatrix RandomKQuant(QuantType type, int n, int k, Random rng)
+    {
+        var bytes = new byte[QuantTypes.RowBytes(type, k) * n];
+        rng.NextBytes(bytes);
+        int bb = QuantTypes.BlockBytes(type);
+        for (int b = 0; b < bytes.Length / bb; b++)
+        {
+            var block = bytes.AsSpan(b * bb, bb);
+            if (type is QuantType.Q4_K or QuantType.Q5_K) { BitConverter.TryWriteBytes(block, (Half)0.01f); BitConverter.TryWriteBytes(block[2..], (Half)0.01f); }
+            else if (type == QuantType.Q2_K) { BitConverter.TryWriteBytes(block[^4..], (Half)0.01f); BitConverter.TryWriteBytes(block[^2..], (Half)0.01f); }
+            else BitConverter.TryWriteBytes(block[^2..], (Half)0.01f);
+        }
+        return QuantizedMatrix.FromBytes(bytes, n, k, type);
     }
 
     // Median milliseconds of one y = x·Wᵀ and the weight bytes it reads.
@@ -64,7 +81,7 @@ internal static unsafe class BenchQuant
                 }
             }
             var qt = QuantTypes.Parse(type);
-            using var qm = QuantizedMatrix.FromFloat(wf, n, k, qt);
+            using var qm = QuantTypes.IsKQuant(qt) ? RandomKQuant(qt, n, k, rng) : QuantizedMatrix.FromFloat(wf, n, k, qt);
             byte* scratch = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, QuantMatMul.ScratchBytes(qt, m, k)), 64);
             try
             {

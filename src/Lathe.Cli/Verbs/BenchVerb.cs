@@ -18,6 +18,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchFinetune.Create());
         bench.Subcommands.Add(BenchQuality.Create());
         bench.Subcommands.Add(BenchDecode.Create());
+        bench.Subcommands.Add(BenchMemBw.Create());
         bench.Subcommands.Add(BenchQuant.Create());
         bench.Subcommands.Add(BenchKQuantize.Create());
         bench.Subcommands.Add(BenchServe.Create());

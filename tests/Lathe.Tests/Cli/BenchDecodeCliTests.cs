@@ -21,7 +21,25 @@ public class BenchDecodeCliTests
             Assert.Equal(expected[i], json.RootElement.GetProperty("sequences").GetInt32());
             Assert.True(json.RootElement.GetProperty("tg_tokens_per_s").GetDouble() > 0);
             Assert.True(json.RootElement.GetProperty("pp_tokens_per_s").GetDouble() > 0);
+            // Generation bandwidth: the linear weights' bytes per step (Q8_0: 34 bytes per 32 values) times the rate.
+            double mb = json.RootElement.GetProperty("weight_mb_per_step").GetDouble();
+            Assert.True(mb > 0);
+            Assert.Equal(mb * 1e6 * json.RootElement.GetProperty("tg_tokens_per_s").GetDouble() / expected[i] / 1e9,
+                json.RootElement.GetProperty("tg_weight_gb_per_s").GetDouble(), 3);
         }
+    }
+
+    [Fact]
+    public void Membw_prints_a_positive_read_bandwidth()
+    {
+        using var lathe = new LatheProcess();
+        string stdout = lathe.RunOk("bench", "membw", "--threads", "2", "--mb", "8", "--repetitions", "1");
+        using var json = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.StartsWith('{')));
+        Assert.Equal("membw", json.RootElement.GetProperty("bench").GetString());
+        Assert.True(json.RootElement.GetProperty("read_gb_per_s").GetDouble() > 0);
+        var (code, _, stderr) = lathe.Run("bench", "membw", "--mb", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--mb", stderr);
     }
 
     [Fact]

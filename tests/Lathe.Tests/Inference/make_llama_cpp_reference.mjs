@@ -19,9 +19,13 @@ const peer = process.env.LLAMA_PEER || path.join(root, ".llama-peer", "node_modu
 const { getLlama } = await import(path.join(peer, "node-llama-cpp", "dist", "index.js"));
 const fixtures = path.join(here, "fixtures", "gguf");
 
-const models = ["gpt2vocab-f32", "gpt2vocab-q8_0", "gpt2vocab-q4_0", "spm-f16"];
+// --kquants: the k-quant files llama.cpp's llama_model_quantize made (make_kquant_fixtures.sh), logits and greedy
+// tokens only, into llama_cpp_kquant_reference.json.
+const kquants = process.argv.includes("--kquants");
+const models = kquants ? ["kq-q2_k", "kq-q3_k_m", "kq-q4_k_m", "kq-q5_k_m", "kq-q6_k"].filter((m) => fs.existsSync(path.join(fixtures, m + ".gguf")))
+    : ["gpt2vocab-f32", "gpt2vocab-q8_0", "gpt2vocab-q4_0", "spm-f16"];
 // Files Lathe exported (GgufExportParityTests writes them): llama.cpp must run them; greedy tokens only.
-const exports = ["lathe-export-llama-f32", "lathe-export-gpt2-f32"];
+const exports = kquants ? [] : ["lathe-export-llama-f32", "lathe-export-gpt2-f32"];
 const promptText = "The whale surfaced near the ship, and every sailor watched in silence.";
 const generateTokens = 64;
 const logitSteps = [0, 1, 16, 40, 63];      // after the prompt (step 0) and after k generated tokens
@@ -108,7 +112,7 @@ for (const name of [...models, ...exports]) {
     console.error(`${name}: prompt ${prompt.length} tokens, greedy ${generated.slice(0, 12).join(" ")} …`);
 }
 
-const target = path.join(fixtures, "llama_cpp_reference.json");
+const target = path.join(fixtures, kquants ? "llama_cpp_kquant_reference.json" : "llama_cpp_reference.json");
 fs.writeFileSync(target + ".tmp", JSON.stringify(result, null, 0) + "\n");
 fs.renameSync(target + ".tmp", target);
 console.error(`wrote ${target}`);

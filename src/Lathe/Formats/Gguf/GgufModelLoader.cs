@@ -131,8 +131,9 @@ public static class GgufModelLoader
             {
                 if (layer.Weight.Name is { } name && taken.Remove(name, out var m)) { layer.Quantized = m; layer.Weight.Dispose(); }
                 else if (layer.SharesWeight && embeddingType is { } t && layer.Weight.Dim(1) % QuantTypes.BlockValues(t) == 0)
-                    // The tied head: re-encoding the decoded token_embd gives back its bytes (the block maximum fixes d).
-                    layer.Quantized = QuantizedMatrix.FromFloat(layer.Weight.AsSpan(), layer.Weight.Dim(0), layer.Weight.Dim(1), t);
+                    // The tied head multiplies token_embd's own bytes (V rows of C values, never rope-permuted): a k-quant
+                    // re-encoded from its decoded values would not give them back.
+                    layer.Quantized = QuantizedMatrix.FromBytes(file.Bytes(file.Get("token_embd.weight")), layer.Weight.Dim(0), layer.Weight.Dim(1), t);
             }
             model.PrepareQuantized();
             Lathe.Tensors.Storage.BufferPool.Trim();
