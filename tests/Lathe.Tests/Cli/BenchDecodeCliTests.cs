@@ -24,8 +24,9 @@ public class BenchDecodeCliTests
             // Generation bandwidth: the linear weights' bytes per step (Q8_0: 34 bytes per 32 values) times the rate.
             double mb = json.RootElement.GetProperty("weight_mb_per_step").GetDouble();
             Assert.True(mb > 0);
-            Assert.Equal(mb * 1e6 * json.RootElement.GetProperty("tg_tokens_per_s").GetDouble() / expected[i] / 1e9,
-                json.RootElement.GetProperty("tg_weight_gb_per_s").GetDouble(), 3);
+            // The JSON keeps 4 decimals: the tiny model's MB figure (~0.82) carries up to 6e-5 relative rounding.
+            double product = mb * 1e6 * json.RootElement.GetProperty("tg_tokens_per_s").GetDouble() / expected[i] / 1e9;
+            Assert.InRange(json.RootElement.GetProperty("tg_weight_gb_per_s").GetDouble() / product, 0.999, 1.001);
         }
     }
 
