@@ -18,8 +18,8 @@ public static class QuantizationPresets
     /// <summary>Every preset; q3_k, q4_k and q5_k are llama.cpp's aliases of the _m mixes (tools/quantize).</summary>
     public static readonly IReadOnlyList<QuantizationPreset> All =
     [
-        new("f32", 0, GgmlType.F32), new("f16", 1, GgmlType.F16), new("bf16", 32, GgmlType.BF16),
-        new("q8_0", 7, GgmlType.Q8_0), new("q4_0", 2, GgmlType.Q4_0),
+        new("f32", 0, GgmlType.F32), new("f16", 1, GgmlType.F16), new("q8_0", 7, GgmlType.Q8_0), new("q4_0", 2, GgmlType.Q4_0),
+        new("bf16", 32, GgmlType.BF16),
         new("q2_k", 10, GgmlType.Q2_K),
         new("q3_k_s", 11, GgmlType.Q3_K), new("q3_k_m", 12, GgmlType.Q3_K), new("q3_k_l", 13, GgmlType.Q3_K),
         new("q4_k_s", 14, GgmlType.Q4_K), new("q4_k_m", 15, GgmlType.Q4_K),
