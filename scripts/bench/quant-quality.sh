@@ -45,8 +45,16 @@ for p in "${presets[@]}"; do
   for im in plain imatrix; do
     extra=(); pyextra=()
     [ "$im" = imatrix ] && { extra=(--imatrix "$dir/imatrix.gguf"); pyextra=(--imatrix "$dir/imatrix.gguf"); }
-    ./lathe quantize --model "$dir/f32.gguf" --type "$p" "${extra[@]}" --out "$dir/lathe-$p-$im.gguf" --threads "$threads" \
-      --eval "$dir/eval.txt" --eval-tokens "$evaltok" --block-size "$window" --eval-weights "$evalw" 2>/dev/null | tail -1 > "$dir/lathe-$p-$im.json"
+    # Lathe's own figures need its kernels (or, dequantized, its decoders) for the type; where they are missing the
+    # file is still written and the row says why Lathe's column is empty.
+    if ! ./lathe quantize --model "$dir/f32.gguf" --type "$p" "${extra[@]}" --out "$dir/lathe-$p-$im.gguf" --threads "$threads" \
+        --eval "$dir/eval.txt" --eval-tokens "$evaltok" --block-size "$window" --eval-weights "$evalw" > "$dir/lathe-$p-$im.out" 2> "$dir/lathe-$p-$im.err"; then
+      ./lathe quantize --model "$dir/f32.gguf" --type "$p" "${extra[@]}" --out "$dir/lathe-$p-$im.gguf" --threads "$threads" > "$dir/lathe-$p-$im.out"
+      $py -c 'import json,sys; j=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); j["eval_error"]=open(sys.argv[2]).read().strip().splitlines()[-1]; print(json.dumps(j))' \
+        "$dir/lathe-$p-$im.out" "$dir/lathe-$p-$im.err" > "$dir/lathe-$p-$im.json"
+    else
+      tail -1 "$dir/lathe-$p-$im.out" > "$dir/lathe-$p-$im.json"
+    fi
     $py scripts/gen/llama_quantize.py --in "$dir/f32.gguf" --out "$dir/llama-$p-$im.gguf" --preset "$p" "${pyextra[@]}" --threads "$threads"
     $py scripts/bench/quant-compare.py "$dir/lathe-$p-$im.gguf" "$dir/llama-$p-$im.gguf" > "$dir/compare-$p-$im.json"
     files+=("lathe-$p-$im.gguf" "llama-$p-$im.gguf")
@@ -68,8 +76,9 @@ for p in presets:
         la, ll = peer["files"][f"lathe-{p}-{im}.gguf"], peer["files"][f"llama-{p}-{im}.gguf"]
         lj = json.load(open(f"{d}/lathe-{p}-{im}.json"))
         same = f"{c['same_bytes']}/{c['tensors']} tensors"
-        print(f"{p:8} {im:7} | {same:18} | {la['ppl']:8.4f} {la['kl_mean']:9.5f} {la['kl_p99']:9.5f} | {ll['ppl']:8.4f} {ll['kl_mean']:9.5f} {ll['kl_p99']:9.5f} | "
-              f"{lj['ppl_after']:8.4f} {lj['kl_mean']:9.5f} {lj['kl_p99']:9.5f} {lj['same_top_token']:.3f}")
+        mine = (f"{lj['ppl_after']:8.4f} {lj['kl_mean']:9.5f} {lj['kl_p99']:9.5f} {lj['same_top_token']:.3f}" if "kl_mean" in lj
+                else f"n/a: {lj.get('eval_error', '?')}")
+        print(f"{p:8} {im:7} | {same:18} | {la['ppl']:8.4f} {la['kl_mean']:9.5f} {la['kl_p99']:9.5f} | {ll['ppl']:8.4f} {ll['kl_mean']:9.5f} {ll['kl_p99']:9.5f} | {mine}")
         rows.append({"preset": p, "imatrix": im == "imatrix", "compare": c, "llama_cpp_on_lathe_file": la, "llama_cpp_on_llama_file": ll, "lathe": lj})
 json.dump({"reference": {"ppl": peer["reference_ppl"], "tokens": peer["tokens"]}, "rows": rows}, open(f"{d}/table.json", "w"))
 print(json.dumps({"table": f"{d}/table.json", "rows": len(rows)}))
