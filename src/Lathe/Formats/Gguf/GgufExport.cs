@@ -8,13 +8,25 @@ namespace Lathe.Formats;
 
 /// <summary>Writes Lathe models as GGUF v3 files llama.cpp runs: a llama model as architecture "llama" (q/k rows
 /// permuted into ggml's RoPE order, <see cref="GgufRope"/>), a gpt2 model as architecture "gpt2" (fused attn_qkv,
-/// biases, learned positions), with the byte-level BPE tokenizer as <c>tokenizer.ggml.model = "gpt2"</c>. 2-D weights
-/// are stored in the requested type when their rows split into 32-value blocks (else F32); norms, biases and position
-/// embeddings are always F32. Also re-encodes the tensors of an existing GGUF file (<see cref="Requantize"/>).</summary>
+/// biases, learned positions), with the byte-level BPE tokenizer as <c>tokenizer.ggml.model = "gpt2"</c>. Each 2-D
+/// weight is stored in the type a <see cref="GgufTypePlan"/> gives it (one type for all, or a llama.cpp preset's mix
+/// with an importance row per weight); norms, biases and position embeddings are always F32. Also re-encodes the
+/// tensors of an existing GGUF file (<see cref="Requantize(GgufFile, string, GgufTypePlan)"/>).</summary>
 public static class GgufExport
 {
-    /// <summary>Writes <paramref name="model"/> and its tokenizer to <paramref name="path"/> (atomically).</summary>
-    public static void Save(CausalLM model, Tokenizer tokenizer, string path, GgmlType type, string name = "lathe")
+    /// <summary>Writes <paramref name="model"/> and its tokenizer to <paramref name="path"/> (atomically), every 2-D
+    /// weight in <paramref name="type"/> (F32 where its blocks do not tile the rows).</summary>
+    public static void Save(CausalLM model, Tokenizer tokenizer, string path, GgmlType type, string name = "lathe") =>
+        Save(model, tokenizer, path, GgufTypePlan.Uniform(type), name);
+
+    /// <summary>The GGUF tensors <see cref="Save(CausalLM, Tokenizer, string, GgufTypePlan, string)"/> writes for a
+    /// model of <paramref name="config"/>: names and ggml dims, in file order (what a type plan is made from).</summary>
+    public static IReadOnlyList<(string Name, long[] Dims)> TensorShapes(ModelConfig config) =>
+        GgufModelLoader.Plan(config).Select(s => (s.Tensor, s.Dims)).ToList();
+
+    /// <summary>Writes <paramref name="model"/> and its tokenizer to <paramref name="path"/> (atomically), each weight in
+    /// the type <paramref name="plan"/> gives it.</summary>
+    public static void Save(CausalLM model, Tokenizer tokenizer, string path, GgufTypePlan plan, string name = "lathe")
     {
         var c = model.Config;
         if (c.NumExperts > 0 || c.PositionEmbeddingType is "sinusoidal" or "alibi" || (c.ModelType == "gpt2" && c.PositionEmbeddingType == "rope"))
@@ -22,8 +34,9 @@ public static class GgufExport
         if (c.IsGemma) throw new InvalidDataException($"GGUF export: {c.ModelType} models cannot be exported yet (keep the GGUF file they came from)");
         var w = new GgufWriter();
         string arch = c.ModelType;
-        w.Add("general.architecture", arch).Add("general.name", name).Add("general.file_type", FileType(type))
-         .Add("general.alignment", 32u)
+        w.Add("general.architecture", arch).Add("general.name", name).Add("general.file_type", plan.FileType);
+        if (plan.WritesQuantizationVersion) w.Add("general.quantization_version", QuantizationVersion);
+        w.Add("general.alignment", 32u)
          .Add(arch + ".context_length", (uint)c.MaxPositions).Add(arch + ".embedding_length", (uint)c.Embd)
          .Add(arch + ".block_count", (uint)c.Layers).Add(arch + ".feed_forward_length", (uint)c.Intermediate)
          .Add(arch + ".attention.head_count", (uint)c.Heads);
@@ -39,67 +52,18 @@ public static class GgufExport
 
         var p = new Dictionary<string, ModelParameter>(StringComparer.Ordinal);
         foreach (var parameter in model.Parameters) p[parameter.Name] = parameter;
-        if (arch == "llama") AddLlamaTensors(w, c, p, type);
-        else AddGpt2Tensors(w, c, p, type);
+        // The loader's table names every tensor in llama.cpp's order (token_embd, blocks, output_norm, output).
+        foreach (var slot in GgufModelLoader.Plan(c))
+        {
+            var parameter = p[slot.Parameter];
+            if (slot.Dims.Length == 1) { w.AddTensor(slot.Tensor, slot.Dims, GgmlType.F32, Encode(parameter.Value.AsSpan(), GgmlType.F32)); continue; }
+            float[] values = parameter.Value.AsSpan().ToArray();
+            int cols = (int)slot.Dims[0], rows = (int)slot.Dims[1];
+            if (slot.RopeHeads > 0) values = GgufRope.PermuteRows(values, rows, cols, slot.RopeHeads);
+            var stored = plan.TypeOf(slot.Tensor, slot.Dims, GgmlType.F32);
+            w.AddTensor(slot.Tensor, slot.Dims, stored, EncodeRows(values, cols, stored, plan.ImportanceOf(slot.Tensor)));
+        }
         w.Save(path);
-    }
-
-    static void AddLlamaTensors(GgufWriter w, ModelConfig c, Dictionary<string, ModelParameter> p, GgmlType type)
-    {
-        Matrix(w, "token_embd.weight", p["model.embed_tokens.weight"], type);
-        for (int l = 0; l < c.Layers; l++)
-        {
-            string g = $"blk.{l}.", h = $"model.layers.{l}.";
-            Vector(w, g + "attn_norm.weight", p[h + "input_layernorm.weight"]);
-            Matrix(w, g + "attn_q.weight", p[h + "self_attn.q_proj.weight"], type, ropeHeads: c.Heads);
-            Matrix(w, g + "attn_k.weight", p[h + "self_attn.k_proj.weight"], type, ropeHeads: c.KvHeads);
-            Matrix(w, g + "attn_v.weight", p[h + "self_attn.v_proj.weight"], type);
-            Matrix(w, g + "attn_output.weight", p[h + "self_attn.o_proj.weight"], type);
-            Vector(w, g + "ffn_norm.weight", p[h + "post_attention_layernorm.weight"]);
-            Matrix(w, g + "ffn_gate.weight", p[h + "mlp.gate_proj.weight"], type);
-            Matrix(w, g + "ffn_up.weight", p[h + "mlp.up_proj.weight"], type);
-            Matrix(w, g + "ffn_down.weight", p[h + "mlp.down_proj.weight"], type);
-        }
-        Vector(w, "output_norm.weight", p["model.norm.weight"]);
-        if (!c.TieEmbeddings) Matrix(w, "output.weight", p["lm_head.weight"], type);
-    }
-
-    static void AddGpt2Tensors(GgufWriter w, ModelConfig c, Dictionary<string, ModelParameter> p, GgmlType type)
-    {
-        Matrix(w, "token_embd.weight", p["transformer.wte.weight"], type);
-        Matrix(w, "position_embd.weight", p["transformer.wpe.weight"], GgmlType.F32);
-        for (int l = 0; l < c.Layers; l++)
-        {
-            string g = $"blk.{l}.", h = $"transformer.h.{l}.";
-            Vector(w, g + "attn_norm.weight", p[h + "ln_1.weight"]);
-            Vector(w, g + "attn_norm.bias", p[h + "ln_1.bias"]);
-            // Lathe keeps Conv1D weights as (out, in) in memory, which is ggml's row layout; qkv rows are q | k | v as
-            // llama.cpp's gpt2 graph slices them.
-            Matrix(w, g + "attn_qkv.weight", p[h + "attn.c_attn.weight"], type);
-            Vector(w, g + "attn_qkv.bias", p[h + "attn.c_attn.bias"]);
-            Matrix(w, g + "attn_output.weight", p[h + "attn.c_proj.weight"], type);
-            Vector(w, g + "attn_output.bias", p[h + "attn.c_proj.bias"]);
-            Vector(w, g + "ffn_norm.weight", p[h + "ln_2.weight"]);
-            Vector(w, g + "ffn_norm.bias", p[h + "ln_2.bias"]);
-            Matrix(w, g + "ffn_up.weight", p[h + "mlp.c_fc.weight"], type);
-            Vector(w, g + "ffn_up.bias", p[h + "mlp.c_fc.bias"]);
-            Matrix(w, g + "ffn_down.weight", p[h + "mlp.c_proj.weight"], type);
-            Vector(w, g + "ffn_down.bias", p[h + "mlp.c_proj.bias"]);
-        }
-        Vector(w, "output_norm.weight", p["transformer.ln_f.weight"]);
-        Vector(w, "output_norm.bias", p["transformer.ln_f.bias"]);
-    }
-
-    static void Vector(GgufWriter w, string name, ModelParameter p) =>
-        w.AddTensor(name, [p.Value.Dim(0)], GgmlType.F32, Encode(p.Value.AsSpan(), GgmlType.F32));
-
-    static void Matrix(GgufWriter w, string name, ModelParameter p, GgmlType type, int ropeHeads = 0)
-    {
-        int rows = p.Value.Dim(0), cols = p.Value.Dim(1);
-        float[] values = p.Value.AsSpan().ToArray();
-        if (ropeHeads > 0) values = GgufRope.PermuteRows(values, rows, cols, ropeHeads);
-        var stored = StoredType(type, cols);
-        w.AddTensor(name, [cols, rows], stored, Encode(values, stored));
     }
 
     /// <summary>The type a weight with rows of <paramref name="cols"/> values is stored in: the wanted one, or F32 when
@@ -138,23 +102,46 @@ public static class GgufExport
     /// <summary>Re-encodes a GGUF file: every 2-D tensor whose name ends in ".weight" (except position_embd) to
     /// <paramref name="type"/> (F32 where blocks do not tile its rows), everything else and all metadata copied, with
     /// general.file_type updated. Row order is unchanged (it stays ggml's).</summary>
-    public static void Requantize(GgufFile source, string path, GgmlType type)
+    public static void Requantize(GgufFile source, string path, GgmlType type) => Requantize(source, path, GgufTypePlan.Uniform(type));
+
+    /// <summary>Re-encodes a GGUF file with each tensor in the type <paramref name="plan"/> gives it (a tensor the plan
+    /// leaves alone is copied byte for byte), all metadata copied, general.file_type set to the plan's.</summary>
+    public static void Requantize(GgufFile source, string path, GgufTypePlan plan)
     {
         var w = new GgufWriter();
         foreach (var (key, value) in source.Metadata)
         {
-            if (key is "general.file_type" or "general.alignment") continue;
+            if (key is "general.file_type" or "general.alignment" or "general.quantization_version") continue;
             w.Add(key, value is object[] array ? TypedArray(array, key, source.Path) : value);
         }
-        w.Add("general.file_type", FileType(type)).Add("general.alignment", 32u);
+        w.Add("general.file_type", plan.FileType);
+        if (plan.WritesQuantizationVersion) w.Add("general.quantization_version", QuantizationVersion);
+        w.Add("general.alignment", 32u);
         foreach (var t in source.Tensors)
         {
-            bool weight = t.Dims.Length == 2 && t.Name.EndsWith(".weight", StringComparison.Ordinal) && t.Name != "position_embd.weight";
-            var stored = weight ? StoredType(type, t.Dims[0]) : t.Type;
-            byte[] data = stored == t.Type ? source.Bytes(t).ToArray() : Encode(source.ReadFloats(t.Name), stored);
+            var stored = plan.TypeOf(t.Name, t.Dims, t.Type);
+            byte[] data = stored == t.Type ? source.Bytes(t).ToArray()
+                : EncodeRows(source.ReadFloats(t.Name), checked((int)t.Dims[0]), stored, plan.ImportanceOf(t.Name));
             w.AddTensor(t.Name, t.Dims, stored, data);
         }
         w.Save(path);
+    }
+
+    /// <summary>ggml's GGML_QNT_VERSION, which llama.cpp's quantizer writes as general.quantization_version.</summary>
+    const uint QuantizationVersion = 2;
+
+    /// <summary>Encodes a (rows, <paramref name="cols"/>) weight row by row, each row weighted by
+    /// <paramref name="importance"/> (one weight per column) when given; rows are independent, so they are encoded in
+    /// parallel and the bytes do not depend on the thread count.</summary>
+    static byte[] EncodeRows(float[] values, int cols, GgmlType type, float[]? importance)
+    {
+        var bytes = new byte[GgufModelLoader.TypeBytes(type, values.Length)];
+        if (importance is null) { GgmlTypes.Encode(type, values, bytes); return bytes; }
+        if (importance.Length != cols) throw new ArgumentException($"GGUF export: {importance.Length} importance weights for rows of {cols} values.");
+        int rows = values.Length / cols;
+        long rowBytes = GgmlTypes.Bytes(type, cols);
+        Parallel.For(0, rows, r => GgmlTypes.Encode(type, values.AsSpan(r * cols, cols), bytes.AsSpan(checked((int)(r * rowBytes)), (int)rowBytes), importance));
+        return bytes;
     }
 
     // The reader gives arrays as object[]; the writer needs a typed array to know the element type.
@@ -167,9 +154,6 @@ public static class GgufExport
         for (int i = 0; i < items.Length; i++) typed.SetValue(items[i], i);
         return typed;
     }
-
-    /// <summary>llama.cpp's general.file_type for an all-of-one-type file (LLAMA_FTYPE_*).</summary>
-    static uint FileType(GgmlType type) => type switch { GgmlType.F32 => 0u, GgmlType.F16 => 1u, GgmlType.Q4_0 => 2u, _ => 7u };
 
     /// <summary>tokenizer.ggml.* for a byte-level BPE tokenizer with the GPT-2 pre-tokenizer, padded with unused tokens
     /// to the model's vocabulary size (llama.cpp wants one token per embedding row).</summary>

@@ -39,6 +39,13 @@ public interface ILinearAdapter
     Tensor Forward(Tensor x, Tensor y);
 }
 
+/// <summary>Hears the input of a <see cref="LinearLayer"/>'s forward (an importance-matrix collector sums its squares).
+/// <paramref name="x"/> is (…, in) and must not be modified or kept.</summary>
+public interface ILinearInputObserver
+{
+    void Observe(LinearLayer layer, Tensor x);
+}
+
 /// <summary>Every dense projection of every architecture: y = x·Wᵀ + b with W (out, in); with <see cref="Quantized"/>
 /// set, inference runs on those weights instead; with an <see cref="Adapter"/> attached, its output is what the
 /// layer returns. PEFT methods plug in here, so no architecture file forks for them.</summary>
@@ -72,8 +79,13 @@ public sealed class LinearLayer
     /// <summary>The tuning method attached to this projection, or null.</summary>
     public ILinearAdapter? Adapter { get; set; }
 
+    /// <summary>Hears every input of <see cref="Forward"/> when set (off by default: one null test per call). The stacked
+    /// quantized q/k/v and gate/up products bypass <see cref="Forward"/>, so observe a model with F32 weights.</summary>
+    public ILinearInputObserver? InputObserver { get; set; }
+
     public Tensor Forward(Tensor x)
     {
+        InputObserver?.Observe(this, x);
         if (Quantized is null) return Adapt(x, Ops.Linear(x, Weight, Bias));
         // A quantized weight is frozen (its backward reaches only the input, as QLoRA needs): asking it to train is an
         // error rather than a silently missing gradient.
