@@ -24,29 +24,32 @@ public static unsafe class PagedAttention
     /// positionBias[h, visible[r] − 1 − s] — a bias by the query-to-key distance, as ALiBi (Press et al. 2022) and T5's
     /// relative buckets are — to the score of key s. <paramref name="prefixK"/>, <paramref name="prefixV"/> (Hkv, P, D),
     /// when P &gt; 0, are P more keys and values every row sees before its sequence's (prefix tuning); the bias does not
-    /// apply to them.</summary>
+    /// apply to them. <paramref name="window"/> &gt; 0 (sliding-window attention) narrows row r to keys
+    /// visible[r]−window..visible[r]−1: whole blocks before that are skipped, the rest of the first block is masked.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* q, int qRow, float* kPool, float* vPool, float* o, int oRow, int* tables, int* tableStart,
         int* visible, int N, int H, int Hkv, int D, int blockSize, int blocks, float scale, float* positionBias = null, int biasStride = 0,
-        float* prefixK = null, float* prefixV = null, int P = 0)
+        float* prefixK = null, float* prefixV = null, int P = 0, int window = 0)
     {
         if (N < 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || D <= 0 || blockSize <= 0 || blocks <= 0 || qRow < H * D || oRow < H * D)
             throw new ArgumentException($"PagedAttention: dims N={N}, H={H}, Hkv={Hkv}, D={D}, block size {blockSize}, row strides {qRow}/{oRow} do not fit.");
         if (N > 0 && (q == null || kPool == null || vPool == null || o == null || tables == null || tableStart == null || visible == null
             || (P > 0 && (prefixK == null || prefixV == null)) || P < 0))
             throw new ArgumentException($"PagedAttention: null buffer for N={N}, H={H}, D={D}.");
+        if (window < 0 || (window > 0 && P > 0))
+            throw new ArgumentException($"PagedAttention: window {window} must be ≥ 0, and 0 with {P} prefix keys.");
         long work = 0;
         for (int r = 0; r < N; r++)
         {
             if (visible[r] <= 0) throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; it must see at least its own.");
             if (positionBias != null && visible[r] > biasStride)
                 throw new ArgumentException($"PagedAttention: row {r} sees {visible[r]} keys; the position bias covers distances below {biasStride}.");
-            work += visible[r] + P;
+            work += (window > 0 ? Math.Min(window, visible[r]) : visible[r]) + P;
         }
         var body = new Body
         {
             Q = q, K = kPool, V = vPool, O = o, Tables = tables, TableStart = tableStart, Visible = visible, Bias = positionBias, BiasStride = biasStride, PrefixK = prefixK, PrefixV = prefixV, P = P,
-            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Blocks = blocks, Scale = scale,
+            QRow = qRow, ORow = oRow, H = H, Hkv = Hkv, D = D, BlockSize = blockSize, Blocks = blocks, Scale = scale, Window = window,
         };
         // A task per (row, kv head) and its G query heads; split the heads further when that leaves the threads idle
         // (one sequence over one or two kv heads).
@@ -63,7 +66,7 @@ public static unsafe class PagedAttention
     {
         public float* Q, K, V, O, Bias, PrefixK, PrefixV;
         public int* Tables, TableStart, Visible;
-        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P, GroupHeads, Splits;
+        public int QRow, ORow, H, Hkv, D, BlockSize, Blocks, BiasStride, P, GroupHeads, Splits, Window;
         public float Scale;
 
         public void Execute(int task)
@@ -76,18 +79,24 @@ public static unsafe class PagedAttention
             float* scores = Scratch.Get((long)g * width);   // (g, P + S): prefix keys' scores, then the sequence's
             float* pk = PrefixK + (long)kvh * P * D, pv = PrefixV + (long)kvh * P * D;
             if (P > 0) Scores(q, g, pk, P, scores, width);
+            // A sliding window starts at key `first`; blocks wholly before it are not read, and the keys of its first
+            // block that fall before it get a zero weight (−∞ score). The softmax runs over keys firstBlock.. only.
+            int first = Window > 0 ? Math.Max(0, S - Window) : 0, firstBlock = first / BlockSize * BlockSize;
             // Keys block by block: inside a block a kv head's rows are contiguous.
-            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            for (int s0 = firstBlock; s0 < S; s0 += BlockSize)
                 Scores(q, g, K + table[s0 / BlockSize] * blockFloats + headOffset, Math.Min(BlockSize, S - s0), scores + P + s0, width);
             for (int i = 0; i < g; i++)
             {
-                var all = new Span<float>(scores + (long)i * width, width);
+                // Without a window, firstBlock is 0 and this is the whole row (the prefix, then every key).
+                float* rowStart = scores + (long)i * width;
+                var all = firstBlock == 0 ? new Span<float>(rowStart, width) : new Span<float>(rowStart + P + firstBlock, S - firstBlock);
                 TensorPrimitives.Multiply(all, Scale, all);
                 if (Bias != null)
                 {
-                    float* bias = Bias + (long)(h0 + i) * BiasStride, row = scores + (long)i * width + P;
-                    for (int s = 0; s < S; s++) row[s] += bias[S - 1 - s];
+                    float* bias = Bias + (long)(h0 + i) * BiasStride, row = rowStart + P;
+                    for (int s = firstBlock; s < S; s++) row[s] += bias[S - 1 - s];
                 }
+                for (int s = firstBlock; s < first; s++) rowStart[P + s] = float.NegativeInfinity;
                 float max = TensorPrimitives.Max(all);
                 TensorPrimitives.Subtract(all, max, all);
                 TensorPrimitives.Exp(all, all);
@@ -96,7 +105,7 @@ public static unsafe class PagedAttention
             }
             // O (g, D) += P (g, n) · V (n, D), block by block.
             if (P > 0) BlockGemm.MulAdd(g, D, P, scores, width, 1, pv, D, o, D);
-            for (int s0 = 0; s0 < S; s0 += BlockSize)
+            for (int s0 = firstBlock; s0 < S; s0 += BlockSize)
                 BlockGemm.MulAdd(g, D, Math.Min(BlockSize, S - s0), scores + P + s0, width, 1,
                     V + table[s0 / BlockSize] * blockFloats + headOffset, D, o, D);
         }

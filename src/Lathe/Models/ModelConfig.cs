@@ -71,6 +71,7 @@ public sealed partial record ModelConfig
         if (!(RopeTheta > 0)) Fail("rope_theta", $"{RopeTheta} must be > 0");
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
+        ValidateLlamaVariants();
         return this;
     }
 
@@ -103,6 +104,8 @@ public sealed partial record ModelConfig
         var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException("config: not a JSON object");
         string type = Str(node, "model_type") ?? "gpt2";
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
+        string variant = type;                   // qwen2, mistral: Llama + the fields of ModelConfig.LlamaVariants.cs
+        if (type is "qwen2" or "mistral") type = "llama";
         if (type == "bert") return ParseBert(node).Validate();
         if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
@@ -151,6 +154,7 @@ public sealed partial record ModelConfig
         }
         // Kept only when it says something d_model / heads does not, so an equal config reads back equal.
         if (Int(node, "head_dim") is int headDim && (c.Heads <= 0 || c.Embd % c.Heads != 0 || headDim != c.Embd / c.Heads)) c = c with { HeadDim = headDim };
+        if (type == "llama") c = ParseLlamaVariants(node, variant, c);
         c = ParseMoE(node, c);
         return c.Validate();
     }
@@ -179,6 +183,7 @@ public sealed partial record ModelConfig
             o["tie_word_embeddings"] = TieEmbeddings;
             o["attention_dropout"] = AttentionDropout;
             if (Dropout != 0) o["resid_pdrop"] = Dropout;
+            WriteLlamaVariants(o);
         }
         else
         {

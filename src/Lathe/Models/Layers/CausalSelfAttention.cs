@@ -16,6 +16,7 @@ internal sealed class CausalSelfAttention
     readonly LinearLayer? _q, _k, _v;      // (H·D, C), (Hkv·D, C), (Hkv·D, C): Llama
     readonly LinearLayer _proj;            // (C, H·D)
     readonly int _heads, _kvHeads, _headDim;
+    readonly int _window;                  // sliding window (Mistral): a query sees its last _window keys; 0 = all
     readonly RopeTables? _rope;
     readonly Tensor? _alibi;               // (H, maxT): −m_h·d by distance d, shared by the layers; the model owns it
     // With quantized weights, q/k/v run as one stacked matrix: one activation quantization and one pool dispatch
@@ -26,6 +27,7 @@ internal sealed class CausalSelfAttention
     {
         _qkv = qkv; _q = q; _k = k; _v = v; _proj = proj;
         _heads = c.Heads; _kvHeads = c.KvHeads; _headDim = c.HeadDim;
+        _window = c.SlidingWindow;
         _rope = rope;
         _alibi = alibi;
     }
@@ -37,14 +39,15 @@ internal sealed class CausalSelfAttention
         new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Heads * c.HeadDim, std), null, null, null,
             LinearLayer.Conv1D(p, prefix + ".c_proj", c.Heads * c.HeadDim, c.Embd, residualStd), c, rope, alibi);
 
-    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases):
-    /// grouped-query heads and rotary positions.</summary>
+    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases, or
+    /// q/k/v biases for Qwen2): grouped-query heads and rotary positions, over a sliding window when the config has one.</summary>
     public static CausalSelfAttention Llama(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables rope)
     {
         int D = c.HeadDim;
-        var q = LinearLayer.NoBias(p, prefix + ".q_proj", c.Embd, c.Heads * D, std);
-        var k = LinearLayer.NoBias(p, prefix + ".k_proj", c.Embd, c.KvHeads * D, std);
-        var v = LinearLayer.NoBias(p, prefix + ".v_proj", c.Embd, c.KvHeads * D, std);
+        Func<ParameterBuilder, string, int, int, float, LinearLayer> projection = c.AttentionQkvBias ? LinearLayer.WithBias : LinearLayer.NoBias;
+        var q = projection(p, prefix + ".q_proj", c.Embd, c.Heads * D, std);
+        var k = projection(p, prefix + ".k_proj", c.Embd, c.KvHeads * D, std);
+        var v = projection(p, prefix + ".v_proj", c.Embd, c.KvHeads * D, std);
         return new(null, q, k, v, LinearLayer.NoBias(p, prefix + ".o_proj", c.Heads * D, c.Embd, residualStd), c, rope, null);
     }
 
@@ -60,6 +63,7 @@ internal sealed class CausalSelfAttention
             || keys.Shape[0] != _kvHeads || keys.Shape[2] != _headDim || keys.Shape[1] <= 0)
             throw new ArgumentException($"attention prefix: keys {(keys is null ? "none" : Tensor.ShapeString(keys.Shape))} and values {(values is null ? "none" : Tensor.ShapeString(values.Shape))} must both be ({_kvHeads}, P, {_headDim}) with P ≥ 1.");
         if (_alibi is not null) throw new ArgumentException("attention prefix: not with ALiBi positions (a prefix row has no position).");
+        if (_window > 0) throw new ArgumentException("attention prefix: not with sliding-window attention (a prefix row has no position to slide past).");
         _prefix = (keys, values);
     }
 
@@ -109,7 +113,7 @@ internal sealed class CausalSelfAttention
                 // or merge to copy.
                 if (_rope is not null) h = Rotate(h, layout, 2 * H);               // q and k turn, v does not
                 if (Capture(model, layout) is { } captured) { var (q, k, _) = SplitColumns(h); captured.Add(new AttentionCapture(q, k, H, Hkv, _headDim)); }
-                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+                y = Ops.AttentionPacked(h, H, H, causal: true, window: _window, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
             }
             else
             {
@@ -128,7 +132,7 @@ internal sealed class CausalSelfAttention
             {
                 var (q, k) = (Rotate(qp, layout, H), Rotate(kp, layout, Hkv));   // (B,T,H·D), (B,T,Hkv·D)
                 Capture(model, layout)?.Add(new AttentionCapture(q, k, H, Hkv, _headDim));
-                y = Ops.AttentionTokenMajor(q, k, vp, H, Hkv, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+                y = Ops.AttentionTokenMajor(q, k, vp, H, Hkv, causal: true, window: _window, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
             }
         }
         return _proj.Forward(y);
@@ -212,7 +216,7 @@ internal sealed class CausalSelfAttention
             q = Ops.RopeAtPositions(q, _rope!, cache.Positions, H);
             k = Ops.RopeAtPositions(k, _rope!, cache.Positions, Hkv);
         }
-        var y = cache.Attend(layer, q, k, v, H, _alibi, null, _prefix?.Keys, _prefix?.Values);   // (N,H·D)
+        var y = cache.Attend(layer, q, k, v, H, _alibi, null, _prefix?.Keys, _prefix?.Values, _window);   // (N,H·D)
         return _proj.Forward(y);                                                    // (N,C)
     }
 

@@ -24,9 +24,11 @@ public interface IKvCache
     /// <paramref name="positionBias"/> (H, L), when given, adds positionBias[h, d] to the score of the key d positions
     /// before the query (ALiBi, T5's relative buckets). <paramref name="scale"/> defaults to 1/√D.
     /// <paramref name="prefixKeys"/>, <paramref name="prefixValues"/> (Hkv, P, D), when given, are seen by every row before
-    /// its sequence's keys (prefix tuning) and are not stored. Returns (N, H·D).</summary>
+    /// its sequence's keys (prefix tuning) and are not stored. <paramref name="window"/> &gt; 0: each row sees only its
+    /// sequence's last <paramref name="window"/> keys, its own included (sliding-window attention; not with a prefix).
+    /// Returns (N, H·D).</summary>
     Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, Tensor? positionBias = null, float? scale = null,
-        Tensor? prefixKeys = null, Tensor? prefixValues = null);
+        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0);
 
     /// <summary>Cross-attention of an encoder-decoder: every row attends, without a mask, over the encoder memory's keys
     /// and values of its sequence in <paramref name="layer"/>, stored once when the sequence started (nothing is

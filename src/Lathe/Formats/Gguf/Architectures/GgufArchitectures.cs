@@ -10,6 +10,8 @@ internal static class GgufArchitectures
     [
         new GgufLlama(),
         new GgufGpt2(),
+        new GgufQwen2(),
+        new GgufPhi3(),
     ];
 
     /// <summary>The names, for error messages.</summary>
