@@ -65,6 +65,18 @@ public class GgufArchitectureParityTests
     public void Llama_cpp_f32_and_f16_continuations_agree(string arch) =>
         Assert.Equal(GgufParityTests.Ints(Reference(arch + "-f32").GetProperty("greedy")), GgufParityTests.Ints(Reference(arch + "-f16").GetProperty("greedy")));
 
+    /// <summary>A model loaded from a qwen2 file maps back to qwen2's tensor plan (q/k rows not permuted, biases), so a
+    /// llama.cpp LoRA adapter for it is read and written without ggml's llama row permutation; a llama file's is permuted.</summary>
+    [Fact]
+    public void Lora_targets_follow_the_loaded_architecture()
+    {
+        using var qwen2 = GgufModelLoader.Load(Fixture("qwen2-f16.gguf"));
+        Assert.All(GgufLoraTargets.For(qwen2.Config), t => Assert.Equal(0, t.RopeHeads));
+        Assert.Contains(GgufModelLoader.Plan(qwen2.Config), s => s.Tensor == "blk.0.attn_q.bias");
+        using var llama = GgufModelLoader.Load(Fixture("llama3-f16.gguf"));
+        Assert.Equal(4, GgufLoraTargets.For(llama.Config).First(t => t.Tensor == "blk.0.attn_q.weight").RopeHeads);
+    }
+
     static int[] Greedy(CausalLM model, JsonElement reference)
     {
         using var generator = new Generator(model);

@@ -84,9 +84,9 @@ public static class GgufModelLoader
         }
     }
 
-    /// <summary>The tensor table of a Lathe model's architecture (its model_type); the LoRA adapter format
-    /// (<see cref="GgufLoraTargets"/>) maps module names with it.</summary>
-    internal static IEnumerable<GgufTensorSlot> Plan(ModelConfig c) => GgufArchitectures.OfModelType(c.ModelType).Plan(c);
+    /// <summary>The tensor table of a Lathe model's architecture (<see cref="GgufArchitectures.Of(ModelConfig)"/>); the
+    /// LoRA adapter format (<see cref="GgufLoraTargets"/>) maps module names with it.</summary>
+    internal static IEnumerable<GgufTensorSlot> Plan(ModelConfig c) => GgufArchitectures.Of(c).Plan(c);
 
     /// <summary>Copies one (already checked) GGUF tensor, or its slice of rows, into its parameter; q/k rows are
     /// un-permuted.</summary>
