@@ -19,10 +19,11 @@ internal static unsafe class AttentionReference
         => dropout == 0 ? 1 : ReferenceKernels.Uniform(seed, (ulong)((((long)b * H + h) * T + t) * S + s)) >= dropout ? 1.0 / (1.0 - dropout) : 0;
 
     /// <summary>O = dropout(softmax(Q·Kᵀ·scale + bias + mask))·V, writing the undropped probabilities to p (B,H,T,S).
-    /// <paramref name="segmentStarts"/> (B·T, or empty) hides from query (b, t) every key before segmentStarts[b·T + t].</summary>
+    /// <paramref name="segmentStarts"/> (B·T, or empty) hides from query (b, t) every key before segmentStarts[b·T + t].
+    /// <paramref name="softCap"/> &gt; 0 turns each scaled score x into softCap·tanh(x / softCap) before the bias.</summary>
     public static void Forward(float* q, float* k, float* v, float* bias, bool biasPerBatch, ReadOnlySpan<int> keyLengths,
         float* p, float* o, int B, int H, int Hkv, int T, int S, int D, float scale, bool causal, int window,
-        float dropout = 0, ulong seed = 0, ReadOnlySpan<int> segmentStarts = default)
+        float dropout = 0, ulong seed = 0, ReadOnlySpan<int> segmentStarts = default, float softCap = 0)
     {
         int group = H / Hkv;
         for (int b = 0; b < B; b++)
@@ -42,7 +43,9 @@ internal static unsafe class AttentionReference
                         if (!Visible(t, s, T, S, causal, window, len, segmentStarts.IsEmpty ? 0 : segmentStarts[b * T + t])) { pr[s] = float.NegativeInfinity; continue; }
                         double dot = 0;
                         for (int d = 0; d < D; d++) dot += (double)qb[(long)t * D + d] * kb[(long)s * D + d];
-                        pr[s] = (float)dot * scale + (bb == null ? 0f : bb[(long)t * S + s]);
+                        float x = (float)dot * scale;
+                        if (softCap > 0) x = (float)(softCap * Math.Tanh((double)x / softCap));
+                        pr[s] = x + (bb == null ? 0f : bb[(long)t * S + s]);
                         max = MathF.Max(max, pr[s]);
                     }
                     double sum = 0;

@@ -17,6 +17,9 @@ internal unsafe struct AttentionProblem
     /// <summary>Rows allotted to each (b, kv head) in K and V: a KV cache's capacity (≥ S), or 0 for S.</summary>
     public int KvCapacity;
     public float Scale;
+    /// <summary>0, or c &gt; 0: each scaled score x becomes c·tanh(x / c) before the bias is added (Gemma 2's
+    /// attention-logit soft-capping). Forward only: the backward refuses it.</summary>
+    public float SoftCap;
     public bool Causal, BiasPerBatch;
     /// <summary>Dropout on the attention probabilities (0: none): P[b,h,t,s] is kept, times 1/(1 − p), iff
     /// <see cref="ReferenceKernels.Uniform"/>(DropoutSeed, ((b·H + h)·T + t)·S + s) ≥ p — the rule of
@@ -154,7 +157,7 @@ internal static unsafe class FlashAttention
         if (to <= from) return false;
         float* bias = p.BiasRow(b, h, t);
         if (bias != null) bias += s0;
-        if (Vector512.IsHardwareAccelerated && row.Length % 16 == 0)
+        if (Vector512.IsHardwareAccelerated && row.Length % 16 == 0 && p.SoftCap == 0)
         {
             // One pass in registers: the same products and sums as the span calls below, lane by lane.
             fixed (float* r = row)
@@ -177,6 +180,12 @@ internal static unsafe class FlashAttention
             return true;
         }
         TensorPrimitives.Multiply(row, p.Scale, row);
+        if (p.SoftCap > 0)
+        {
+            TensorPrimitives.Multiply(row, 1f / p.SoftCap, row);
+            TensorPrimitives.Tanh(row, row);
+            TensorPrimitives.Multiply(row, p.SoftCap, row);
+        }
         if (bias != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, row.Length), row);
         row[..from].Fill(float.NegativeInfinity);
         row[to..].Fill(float.NegativeInfinity);
@@ -395,6 +404,7 @@ internal static unsafe class FlashAttention
     /// <paramref name="delta"/> is scratch of B·H·T floats.</summary>
     public static void Backward(ref AttentionProblem p, float* dO, float* dq, float* dk, float* dv, float* dbias, float* delta, ComputePool? pool = null)
     {
+        if (p.SoftCap != 0) throw new NotSupportedException("FlashAttention: a soft cap has no backward (inference only).");
         pool ??= ComputePool.Shared;
         // Δ = rowsum(dO ∘ O)
         for (int b = 0; b < p.B; b++)

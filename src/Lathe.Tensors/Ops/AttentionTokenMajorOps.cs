@@ -66,11 +66,17 @@ public static unsafe partial class Ops
     /// <paramref name="k"/>, <paramref name="v"/> (B,T,Hkv·D), all token-major as separate projections write them;
     /// returns (B,T,H·D). Equal, value for value and gradient for gradient, to viewing each as (B,T,heads,D), moving
     /// the heads ahead of the tokens, calling <see cref="Attention"/> and merging the heads back.
-    /// <paramref name="segmentStarts"/>: packed sequences, as for <see cref="AttentionPacked"/>.</summary>
+    /// <paramref name="segmentStarts"/>: packed sequences, as for <see cref="AttentionPacked"/>. <paramref name="window"/>
+    /// &gt; 0: query t sees only keys t − window + 1 … t (a sliding window). <paramref name="scale"/> defaults to 1/√D.
+    /// <paramref name="softCap"/> &gt; 0 turns each scaled score x into softCap·tanh(x / softCap) (Gemma 2's
+    /// attention-logit soft-capping; inference only: an error when a gradient would be recorded).</summary>
     public static Tensor AttentionTokenMajor(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, bool causal, int window = 0,
-        float dropout = 0f, ulong dropoutSeed = 0, ReadOnlySpan<int> segmentStarts = default)
+        float dropout = 0f, ulong dropoutSeed = 0, ReadOnlySpan<int> segmentStarts = default, float? scale = null, float softCap = 0)
     {
         CheckTokenMajor("AttentionTokenMajor", heads, kvHeads, window, dropout);
+        if (!(softCap >= 0) || float.IsInfinity(softCap)) throw new ArgumentException($"AttentionTokenMajor: soft cap {softCap} must be finite and ≥ 0.");
+        if (softCap > 0 && Autograd.Tape.IsRecording && (q.NeedsGrad || k.NeedsGrad || v.NeedsGrad))
+            throw new NotSupportedException("AttentionTokenMajor: attention-logit soft-capping is inference only (no backward); run under Tape.NoGrad().");
         if (q.Rank != 3 || q.Shape[2] % heads != 0 || q.Shape[2] == 0 || !k.Shape.SequenceEqual(v.Shape) || k.Rank != 3
             || k.Shape[0] != q.Shape[0] || k.Shape[1] != q.Shape[1] || k.Shape[2] != q.Shape[2] / heads * kvHeads)
             throw new ArgumentException($"AttentionTokenMajor: q {Tensor.ShapeString(q.Shape)}, k {Tensor.ShapeString(k.Shape)}, v {Tensor.ShapeString(v.Shape)} must be (B, T, {heads}·D) and two equal (B, T, {kvHeads}·D).");
@@ -79,10 +85,11 @@ public static unsafe partial class Ops
         var cq = Contiguous(q);
         var ck = Contiguous(k);
         var cv = Contiguous(v);
-        float scale = 1f / MathF.Sqrt(D);
+        float sc = scale ?? 1f / MathF.Sqrt(D);
         var y = Autograd.Tape.NewResult([B, T, heads * D]);
         var lse = Autograd.Tape.NewResult([B, heads, T]);
-        var problem = TokenMajorProblem(cq.Data, heads * D, ck.Data, cv.Data, kvHeads * D, y, lse, heads, kvHeads, D, scale, causal, window);
+        var problem = TokenMajorProblem(cq.Data, heads * D, ck.Data, cv.Data, kvHeads * D, y, lse, heads, kvHeads, D, sc, causal, window);
+        problem.SoftCap = softCap;
         problem.Dropout = dropout;
         problem.DropoutSeed = dropoutSeed;
         fixed (int* starts = segmentStarts)
@@ -90,7 +97,7 @@ public static unsafe partial class Ops
             problem.SegmentStarts = segmentStarts.IsEmpty ? null : starts;
             Kernels.FlashAttention.Forward(ref problem);
         }
-        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed, segmentStarts);
+        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, sc, causal, window, dropout, dropoutSeed, segmentStarts);
         return y;
     }
 

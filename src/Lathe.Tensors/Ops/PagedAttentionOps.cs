@@ -15,12 +15,13 @@ public static unsafe partial class Ops
     /// score of a key d positions before the query (ALiBi's −m_h·d, T5's relative buckets); L must exceed every
     /// row's distance. <paramref name="scale"/> defaults to 1/√D (T5 uses 1). <paramref name="prefixKeys"/>,
     /// <paramref name="prefixValues"/> (Hkv, P, D) are P keys and values every row sees before its sequence's (prefix
-    /// tuning; not with a position bias). <paramref name="window"/> &gt; 0 (sliding-window attention): row r sees only
-    /// keys rowVisible[r]−window..rowVisible[r]−1 (not with a prefix). Returns (N, H·D). Decoding only: no gradient
-    /// flows.</summary>
+    /// tuning; not with a position bias). <paramref name="window"/> &gt; 0: row r sees only its last
+    /// <paramref name="window"/> keys (a sliding window: Mistral, Gemma 2's local layers; not with a prefix).
+    /// <paramref name="softCap"/> &gt; 0: each scaled score x becomes softCap·tanh(x / softCap) (Gemma 2).
+    /// Returns (N, H·D). Decoding only: no gradient flows.</summary>
     public static Tensor AttentionPaged(Tensor q, Tensor kPool, Tensor vPool, int heads, ReadOnlySpan<int> tables,
         ReadOnlySpan<int> rowTableStart, ReadOnlySpan<int> rowVisible, ReadOnlySpan<int> segmentStarts, Tensor? positionBias = null, float? scale = null,
-        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0)
+        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0, float softCap = 0)
     {
         if (Autograd.Tape.IsRecording && q.NeedsGrad)
             throw new InvalidOperationException("AttentionPaged: decoding only — call it under Tape.NoGrad().");
@@ -44,6 +45,7 @@ public static unsafe partial class Ops
         }
         if (window < 0 || (window > 0 && P > 0))
             throw new ArgumentException($"AttentionPaged: window {window} must be ≥ 0, and 0 with a prefix (a prefix row has no position).");
+        if (!(softCap >= 0) || float.IsInfinity(softCap)) throw new ArgumentException($"AttentionPaged: soft cap {softCap} must be finite and ≥ 0.");
         var pk = P > 0 ? Contiguous(prefixKeys!) : null;
         var pv = P > 0 ? Contiguous(prefixValues!) : null;
         float* prefixK = pk is null ? null : pk.Data, prefixV = pv is null ? null : pv.Data;
@@ -69,25 +71,27 @@ public static unsafe partial class Ops
                 int start = segmentStarts[s], count = segmentStarts[s + 1] - start;
                 if (count <= 0) throw new ArgumentException($"AttentionPaged: segment {s} has {count} rows.");
                 if (count == 1) { if (runStart < 0) runStart = start; continue; }
-                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window);
+                if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, start - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window, softCap);
                 runStart = -1;
                 PromptSegment(q.Data + (long)start * qRow, qRow, kPool, vPool, y.Data + (long)start * C, C, pTables + pStart[start + count - 1],
-                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window);
+                    pVisible[start + count - 1], count, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window, softCap);
             }
-            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window);
+            if (runStart >= 0) DecodeRows(q, qRow, kPool, vPool, y, pTables, pStart, pVisible, runStart, N - runStart, heads, Hkv, D, blockSize, sc, bias, biasStride, prefixK, prefixV, P, window, softCap);
         }
         return y;
     }
 
     static void DecodeRows(Tensor q, int qRow, Tensor kPool, Tensor vPool, Tensor y, int* tables, int* tableStart, int* visible,
-        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride, float* prefixK, float* prefixV, int P, int window) =>
+        int first, int count, int H, int Hkv, int D, int blockSize, float scale, float* bias, int biasStride, float* prefixK, float* prefixV, int P,
+        int window, float softCap) =>
         Kernels.PagedAttention.Forward(q.Data + (long)first * qRow, qRow, kPool.Data, vPool.Data, y.Data + (long)first * H * D, H * D,
-            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, kPool.Shape[1], scale, bias, biasStride, prefixK, prefixV, P, window);
+            tables, tableStart + first, visible + first, count, H, Hkv, D, blockSize, kPool.Shape[1], scale, bias, biasStride, prefixK, prefixV, P, window, softCap);
 
     // A prompt chunk of T rows whose last row sees S keys: gather the S keys and values into (Hkv,S,D) order, then
     // causal flash attention with the queries read in place (token-major) and the output written token-major.
     static void PromptSegment(float* q, int qRow, Tensor kPool, Tensor vPool, float* o, int oRow, int* table, int S, int T,
-        int H, int Hkv, int D, int blockSize, float scale, float* positionBias, int biasStride, float* prefixK, float* prefixV, int P, int window)
+        int H, int Hkv, int D, int blockSize, float scale, float* positionBias, int biasStride, float* prefixK, float* prefixV, int P,
+        int window, float softCap)
     {
         // The prefix keys (if any) come first: then causal flash over P + S keys lets query t see all of them.
         var k = Autograd.Tape.NewResult([Hkv, P + S, D]);
@@ -124,7 +128,7 @@ public static unsafe partial class Ops
         var problem = new Kernels.AttentionProblem
         {
             Q = q, K = k.Data, V = v.Data, O = o, L = lse.Data, Bias = bias is null ? null : bias.Data,
-            B = 1, H = H, T = T, D = D, Hkv = Hkv, S = S, Scale = scale, Causal = true, Window = window,
+            B = 1, H = H, T = T, D = D, Hkv = Hkv, S = S, Scale = scale, Causal = true, Window = window, SoftCap = softCap,
             QBatch = (long)T * qRow, QHead = D, QRow = qRow, OBatch = (long)T * oRow, OHead = D, ORow = oRow,
             KBatch = (long)Hkv * S * D, KHead = (long)S * D, KRow = D,
         };

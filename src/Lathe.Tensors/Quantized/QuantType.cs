@@ -46,7 +46,7 @@ public static class QuantTypes
         QuantType.F16 or QuantType.BF16 => 2,
         QuantType.Q8_0 => Q8_0.BlockBytes,
         QuantType.Q4_0 => Q4_0.BlockBytes,
-        QuantType.Q2_K => 2 + 2 + 16 + 64,                 // d, dmin, scales[16], qs[64]
+        QuantType.Q2_K => 16 + 64 + 2 + 2,                 // scales[16], qs[64], d, dmin
         QuantType.Q3_K => 32 + 64 + 12 + 2,                // hmask[32], qs[64], scales[12], d
         QuantType.Q4_K => 2 + 2 + 12 + 128,                // d, dmin, scales[12], qs[128]
         QuantType.Q5_K => 2 + 2 + 12 + 32 + 128,           // d, dmin, scales[12], qh[32], qs[128]

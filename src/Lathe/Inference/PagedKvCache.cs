@@ -320,11 +320,11 @@ public sealed unsafe class PagedKvCache : IKvCache, IDisposable
     /// <summary>Stores the rows' keys and values of <paramref name="layer"/> at their positions, then attends (see
     /// <see cref="Ops.AttentionPaged"/>).</summary>
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, Tensor? positionBias = null, float? scale = null,
-        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0)
+        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0, float softCap = 0)
     {
         StoreRows(layer, k, v);
         return Ops.AttentionPaged(q, _keys[layer], _values[layer], heads, _tables, _rowTableStart.AsSpan(0, _rows), _rowVisible.AsSpan(0, _rows),
-            _segmentStarts.AsSpan(0, _scheduled + 1), positionBias, scale, prefixKeys, prefixValues, window);
+            _segmentStarts.AsSpan(0, _scheduled + 1), positionBias, scale, prefixKeys, prefixValues, window, softCap);
     }
 
     void StoreRows(int layer, Tensor k, Tensor v)

@@ -39,7 +39,7 @@ public unsafe class PagedAttentionTests
     }
 
     // The twin's output (H, T, D) for T queries (H, T, D) that end a sequence of S keys, with ALiBi as an (H, T, S) bias.
-    static float[] Reference(float[] q, float[] k, float[] v, int H, int Hkv, int T, int S, int D, float[]? slopes)
+    static float[] Reference(float[] q, float[] k, float[] v, int H, int Hkv, int T, int S, int D, float[]? slopes, int window = 0, float softCap = 0)
     {
         float[]? bias = null;
         if (slopes is not null)
@@ -52,7 +52,7 @@ public unsafe class PagedAttentionTests
         var o = new float[(long)H * T * D];
         var p = new float[(long)H * T * S];
         fixed (float* pq = q, pk = k, pv = v, pb = bias, po = o, pp = p)
-            AttentionReference.Forward(pq, pk, pv, pb, false, default, pp, po, 1, H, Hkv, T, S, D, 1f / MathF.Sqrt(D), causal: true, window: 0);
+            AttentionReference.Forward(pq, pk, pv, pb, false, default, pp, po, 1, H, Hkv, T, S, D, 1f / MathF.Sqrt(D), causal: true, window: window, softCap: softCap);
         return o;
     }
 
@@ -201,6 +201,90 @@ public unsafe class PagedAttentionTests
             Array.Copy(keys, h * S * D, result, (h * (P + S) + P) * D, S * D);
         }
         return result;
+    }
+
+    /// <summary>Sliding windows (Mistral, Gemma 2's local layers) and attention-logit soft-capping (Gemma 2) on the decode
+    /// kernel and on the prompt-chunk path: windows shorter than a block, across block boundaries, and longer than every
+    /// sequence (no effect); a soft cap small enough to bite (scaled scores here reach ±3, the cap is 0.5), with ALiBi's
+    /// bias added after the cap as llama.cpp adds kq_b after its tanh.</summary>
+    [Theory]
+    [InlineData(3, 0f)]
+    [InlineData(6, 0.5f)]
+    [InlineData(0, 0.5f)]
+    [InlineData(100, 0f)]
+    public void Windowed_and_soft_capped_steps_match_the_reference(int window, float softCap)
+    {
+        const int bs = 4, H = 4, Hkv = 2, D = 8;
+        int[] counts = [1, 5, 1, 7], lengths = [9, 17, 2, 7];   // keys after the step
+        int N = counts.Sum(), C = H * D;
+        int blocks = lengths.Sum(l => (l + bs - 1) / bs);
+        var (k, v, tables) = Pool(blocks, Hkv, bs, D, lengths, seed: 5);
+        var all = TestData.Uniform((long)N * C, 13);
+        for (int i = 0; i < all.Length; i++) all[i] *= 8;   // scores of a few units, so a cap of 0.5 bites
+        foreach (bool alibi in new[] { false, true })
+        {
+            float[] slopes = alibi ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
+            var flat = tables.SelectMany(t => t).ToArray();
+            var segmentStarts = new int[counts.Length + 1];
+            var rowStart = new int[N];
+            var rowVisible = new int[N];
+            int row = 0, table = 0;
+            for (int i = 0; i < counts.Length; i++)
+            {
+                segmentStarts[i] = row;
+                for (int t = 0; t < counts[i]; t++, row++) { rowStart[row] = table; rowVisible[row] = lengths[i] - counts[i] + t + 1; }
+                table += tables[i].Length;
+            }
+            segmentStarts[^1] = N;
+            using var tape = new Tape();
+            using var active = tape.Activate();
+            using var noGrad = Tape.NoGrad();
+            using var q = Tensor.FromArray(all, N, C);
+            using var kPool = Tensor.FromArray(k, Hkv, blocks, bs, D);
+            using var vPool = Tensor.FromArray(v, Hkv, blocks, bs, D);
+            using var bias = alibi ? Tensor.FromArray(DistanceTable(slopes, 20), H, 20) : null;
+            var y = Ops.AttentionPaged(q, kPool, vPool, H, flat, rowStart, rowVisible, segmentStarts, bias, window: window, softCap: softCap).ToArray();
+            row = 0;
+            for (int i = 0; i < counts.Length; i++)
+            {
+                int T = counts[i], S = lengths[i];
+                var qh = new float[H * T * D];
+                for (int t = 0; t < T; t++)
+                    for (int h = 0; h < H; h++) Array.Copy(all, (long)(row + t) * C + h * D, qh, ((long)h * T + t) * D, D);
+                var expected = Reference(qh, Gather(k, tables[i], Hkv, bs, D, S), Gather(v, tables[i], Hkv, bs, D, S), H, Hkv, T, S, D,
+                    alibi ? slopes : null, window, softCap);
+                for (int t = 0; t < T; t++)
+                    for (int h = 0; h < H; h++)
+                        for (int d = 0; d < D; d++)
+                            AssertClose(expected[((long)h * T + t) * D + d], y[(row + t) * C + h * D + d], $"window {window} cap {softCap} alibi {alibi} sequence {i} row {t} head {h} [{d}]");
+                row += T;
+            }
+        }
+    }
+
+    /// <summary>The window and the cap change the answer (so the test above is not passing on a no-op): a window of 3 over
+    /// 17 keys, and a cap of 0.5, each move the output away from plain attention's.</summary>
+    [Fact]
+    public void Window_and_soft_cap_change_the_output()
+    {
+        const int bs = 4, H = 2, Hkv = 1, D = 8, S = 17;
+        var (k, v, tables) = Pool(5, Hkv, bs, D, [S], seed: 8);
+        var q = TestData.Uniform(H * D, 3);
+        for (int i = 0; i < q.Length; i++) q[i] *= 8;
+        using var tape = new Tape();
+        using var active = tape.Activate();
+        using var noGrad = Tape.NoGrad();
+        using var qt = Tensor.FromArray(q, 1, H * D);
+        using var kPool = Tensor.FromArray(k, Hkv, 5, bs, D);
+        using var vPool = Tensor.FromArray(v, Hkv, 5, bs, D);
+        float[] Run(int window, float cap) => Ops.AttentionPaged(qt, kPool, vPool, H, tables[0], [0], [S], [0, 1], window: window, softCap: cap).ToArray();
+        float[] plain = Run(0, 0), windowed = Run(3, 0), capped = Run(0, 0.5f);
+        Assert.True(plain.Zip(windowed).Max(p => Math.Abs(p.First - p.Second)) > 1e-2, "a window of 3 changed nothing");
+        Assert.True(plain.Zip(capped).Max(p => Math.Abs(p.First - p.Second)) > 1e-2, "a soft cap of 0.5 changed nothing");
+        var e = Assert.Throws<ArgumentException>(() => Run(-1, 0));
+        Assert.Contains("window -1", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Run(0, float.NaN));
+        Assert.Contains("soft cap", e.Message);
     }
 
     [Fact]

@@ -56,8 +56,8 @@ public class SlidingWindowAttentionTests
     }
 
     /// <summary>The paged cache gives the full forward's logits at every position: a prompt chunk (the blocked kernel with
-    /// a window), single decode tokens (the paged kernel: whole blocks before the window skipped, the rest of the first
-    /// block masked), then a second chunk. Windows below and above the 16-token block, two layers.</summary>
+    /// a window), single decode tokens (the paged kernel, its window starting mid-block), then a second chunk. Windows
+    /// below and above the 16-token block, two layers.</summary>
     [Theory]
     [InlineData(5)]
     [InlineData(19)]

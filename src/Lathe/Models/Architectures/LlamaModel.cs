@@ -32,7 +32,7 @@ public sealed class LlamaModel : CausalLM
             bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".input_layernorm", c.Embd, rms: true, c.NormEps),
-                CausalSelfAttention.Llama(p, n + ".self_attn", c, std, residualStd, _rope),
+                CausalSelfAttention.Llama(p, n + ".self_attn", c, std, residualStd, _rope, window: c.SlidingWindow),
                 new NormLayer(p, n + ".post_attention_layernorm", c.Embd, rms: true, c.NormEps),
                 moe ? null : SwiGluMlp.Llama(p, n + ".mlp", c, std, residualStd),
                 moe ? MixtureOfExperts.Mixtral(p, c, n + ".block_sparse_moe", std, residualStd) : null);

@@ -16,20 +16,23 @@ internal sealed class CausalSelfAttention
     readonly LinearLayer? _q, _k, _v;      // (H·D, C), (Hkv·D, C), (Hkv·D, C): Llama
     readonly LinearLayer _proj;            // (C, H·D)
     readonly int _heads, _kvHeads, _headDim;
-    readonly int _window;                  // sliding window (Mistral): a query sees its last _window keys; 0 = all
     readonly RopeTables? _rope;
     readonly Tensor? _alibi;               // (H, maxT): −m_h·d by distance d, shared by the layers; the model owns it
+    readonly int _window;                  // > 0: sliding window (each query sees its last _window keys)
+    readonly float _softCap;               // > 0: scores soft-capped to ±_softCap (Gemma 2)
+    readonly float? _scale;                // null: 1/√D
     // With quantized weights, q/k/v run as one stacked matrix: one activation quantization and one pool dispatch
     // instead of three per token. The layers' own matrices then borrow rows of it.
     QuantizedMatrix? _fusedQkv;
 
-    CausalSelfAttention(LinearLayer? qkv, LinearLayer? q, LinearLayer? k, LinearLayer? v, LinearLayer proj, ModelConfig c, RopeTables? rope, Tensor? alibi)
+    CausalSelfAttention(LinearLayer? qkv, LinearLayer? q, LinearLayer? k, LinearLayer? v, LinearLayer proj, ModelConfig c, RopeTables? rope, Tensor? alibi,
+        int window = 0, float softCap = 0, float? scale = null)
     {
         _qkv = qkv; _q = q; _k = k; _v = v; _proj = proj;
         _heads = c.Heads; _kvHeads = c.KvHeads; _headDim = c.HeadDim;
-        _window = c.SlidingWindow;
         _rope = rope;
         _alibi = alibi;
+        _window = window; _softCap = softCap; _scale = scale;
     }
 
     /// <summary>GPT-2's attention (HF names <paramref name="prefix"/>.c_attn, .c_proj; Conv1D layout): one fused
@@ -39,16 +42,22 @@ internal sealed class CausalSelfAttention
         new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Heads * c.HeadDim, std), null, null, null,
             LinearLayer.Conv1D(p, prefix + ".c_proj", c.Heads * c.HeadDim, c.Embd, residualStd), c, rope, alibi);
 
-    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases, or
-    /// q/k/v biases for Qwen2): grouped-query heads and rotary positions, over a sliding window when the config has one.</summary>
-    public static CausalSelfAttention Llama(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables rope)
+    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases, or q/k/v
+    /// biases for Qwen2):
+    /// grouped-query heads and rotary positions. <paramref name="window"/> &gt; 0 makes it sliding-window attention
+    /// (each query sees its last <paramref name="window"/> keys, its own included — Mistral, Gemma 2's local layers);
+    /// <paramref name="softCap"/> &gt; 0 soft-caps the scaled scores to ±softCap (Gemma 2; inference only);
+    /// <paramref name="scale"/> replaces 1/√D. All three act on the training forward and the cached path alike.</summary>
+    public static CausalSelfAttention Llama(ParameterBuilder p, string prefix, ModelConfig c, float std, float residualStd, RopeTables rope,
+        int window = 0, float softCap = 0, float? scale = null)
     {
         int D = c.HeadDim;
+        // Qwen2: q, k and v carry biases (ModelConfig.AttentionQkvBias); o_proj never does.
         Func<ParameterBuilder, string, int, int, float, LinearLayer> projection = c.AttentionQkvBias ? LinearLayer.WithBias : LinearLayer.NoBias;
         var q = projection(p, prefix + ".q_proj", c.Embd, c.Heads * D, std);
         var k = projection(p, prefix + ".k_proj", c.Embd, c.KvHeads * D, std);
         var v = projection(p, prefix + ".v_proj", c.Embd, c.KvHeads * D, std);
-        return new(null, q, k, v, LinearLayer.NoBias(p, prefix + ".o_proj", c.Heads * D, c.Embd, residualStd), c, rope, null);
+        return new(null, q, k, v, LinearLayer.NoBias(p, prefix + ".o_proj", c.Heads * D, c.Embd, residualStd), c, rope, null, window, softCap, scale);
     }
 
     (Tensor Keys, Tensor Values)? _prefix;
@@ -63,7 +72,7 @@ internal sealed class CausalSelfAttention
             || keys.Shape[0] != _kvHeads || keys.Shape[2] != _headDim || keys.Shape[1] <= 0)
             throw new ArgumentException($"attention prefix: keys {(keys is null ? "none" : Tensor.ShapeString(keys.Shape))} and values {(values is null ? "none" : Tensor.ShapeString(values.Shape))} must both be ({_kvHeads}, P, {_headDim}) with P ≥ 1.");
         if (_alibi is not null) throw new ArgumentException("attention prefix: not with ALiBi positions (a prefix row has no position).");
-        if (_window > 0) throw new ArgumentException("attention prefix: not with sliding-window attention (a prefix row has no position to slide past).");
+        if (_window > 0 || _softCap > 0) throw new ArgumentException("attention prefix: not with sliding-window or soft-capped attention.");
         _prefix = (keys, values);
     }
 
@@ -113,7 +122,7 @@ internal sealed class CausalSelfAttention
                 // or merge to copy.
                 if (_rope is not null) h = Rotate(h, layout, 2 * H);               // q and k turn, v does not
                 if (Capture(model, layout) is { } captured) { var (q, k, _) = SplitColumns(h); captured.Add(new AttentionCapture(q, k, H, Hkv, _headDim)); }
-                y = Ops.AttentionPacked(h, H, H, causal: true, window: _window, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+                y = Ops.AttentionPacked(h, H, H, causal: true, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
             }
             else
             {
@@ -127,12 +136,13 @@ internal sealed class CausalSelfAttention
             // Stacked q/k/v for inference; training (QLoRA) runs each layer's own quantized rows (as SwiGluMlp does).
             if (_fusedQkv is { } fused && !Tensors.Autograd.Tape.IsRecording) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
-            if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed);
+            if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed, _scale);
             else
             {
                 var (q, k) = (Rotate(qp, layout, H), Rotate(kp, layout, Hkv));   // (B,T,H·D), (B,T,Hkv·D)
                 Capture(model, layout)?.Add(new AttentionCapture(q, k, H, Hkv, _headDim));
-                y = Ops.AttentionTokenMajor(q, k, vp, H, Hkv, causal: true, window: _window, dropout: rate, dropoutSeed: seed, segmentStarts: starts);
+                y = Ops.AttentionTokenMajor(q, k, vp, H, Hkv, causal: true, window: _window, dropout: rate, dropoutSeed: seed, segmentStarts: starts,
+                    scale: _scale, softCap: _softCap);
             }
         }
         return _proj.Forward(y);
@@ -156,7 +166,7 @@ internal sealed class CausalSelfAttention
 
     // With a prefix: q (B,T,H·D), k, v (B,T,Hkv·D) split to heads, the prefix rows put before every sequence's keys, and
     // the general kernel (causal with the offset P: query t sees the whole prefix and keys 0..t) → (B,T,H·D).
-    Tensor HeadsAttention(Tensor q, Tensor k, Tensor v, int B, int T, float rate, ulong seed)
+    Tensor HeadsAttention(Tensor q, Tensor k, Tensor v, int B, int T, float rate, ulong seed, float? scale = null)
     {
         int H = _heads, Hkv = _kvHeads, D = _headDim;
         var qh = Ops.Transpose(Ops.Reshape(q, B, T, H, D), 1, 2);                  // (B,H,T,D)
@@ -167,7 +177,7 @@ internal sealed class CausalSelfAttention
             kh = Ops.Concat([Repeat(prefix.Keys, B), kh], 2);                      // (B,Hkv,P+T,D)
             vh = Ops.Concat([Repeat(prefix.Values, B), vh], 2);
         }
-        var y = Ops.Attention(qh, kh, vh, causal: true, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
+        var y = Ops.Attention(qh, kh, vh, causal: true, scale: scale, dropout: rate, dropoutSeed: seed);   // (B,H,T,D)
         return Ops.Reshape(Ops.Contiguous(Ops.Transpose(y, 1, 2)), B, T, H * D);
     }
 
@@ -216,7 +226,7 @@ internal sealed class CausalSelfAttention
             q = Ops.RopeAtPositions(q, _rope!, cache.Positions, H);
             k = Ops.RopeAtPositions(k, _rope!, cache.Positions, Hkv);
         }
-        var y = cache.Attend(layer, q, k, v, H, _alibi, null, _prefix?.Keys, _prefix?.Values, _window);   // (N,H·D)
+        var y = cache.Attend(layer, q, k, v, H, _alibi, _scale, _prefix?.Keys, _prefix?.Values, _window, _softCap);   // (N,H·D)
         return _proj.Forward(y);                                                    // (N,C)
     }
 

@@ -25,10 +25,10 @@ public interface IKvCache
     /// before the query (ALiBi, T5's relative buckets). <paramref name="scale"/> defaults to 1/√D.
     /// <paramref name="prefixKeys"/>, <paramref name="prefixValues"/> (Hkv, P, D), when given, are seen by every row before
     /// its sequence's keys (prefix tuning) and are not stored. <paramref name="window"/> &gt; 0: each row sees only its
-    /// sequence's last <paramref name="window"/> keys, its own included (sliding-window attention; not with a prefix).
-    /// Returns (N, H·D).</summary>
+    /// sequence's last <paramref name="window"/> keys, its own included (sliding-window attention). <paramref name="softCap"/>
+    /// &gt; 0: each scaled score x becomes softCap·tanh(x / softCap) (Gemma 2). Returns (N, H·D).</summary>
     Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, int heads, Tensor? positionBias = null, float? scale = null,
-        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0);
+        Tensor? prefixKeys = null, Tensor? prefixValues = null, int window = 0, float softCap = 0);
 
     /// <summary>Cross-attention of an encoder-decoder: every row attends, without a mask, over the encoder memory's keys
     /// and values of its sequence in <paramref name="layer"/>, stored once when the sequence started (nothing is
