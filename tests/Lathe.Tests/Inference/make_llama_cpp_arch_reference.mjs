@@ -6,8 +6,9 @@
 //   tests/Lathe.Tests/Inference/make_gguf_arch_fixtures.sh      (writes the GGUFs, then runs this)
 //
 // Same settings as make_llama_cpp_reference.mjs: F32 KV cache, flash attention off, 2 threads.
-// The F32 files are not committed: their weights are exactly the F16 files' values (the generator rounds them so), so
-// a test decoding the committed F16 file to float32 runs the F32 file's model. LLAMA_ARCH_GGUF_DIR names where the
+// The F32 and BF16 files are not committed: their weights are exactly the F16 files' values (the generator rounds them
+// so), so a test decoding the committed F16 file to float32 runs the F32 file's model, and one re-encoding it to BF16
+// gets the BF16 file's weights. LLAMA_ARCH_GGUF_DIR names where the
 // generated files are (default: the fixtures folder, then /tmp/lathe-arch-gguf).
 import fs from "node:fs";
 import path from "node:path";
@@ -22,7 +23,7 @@ const generated = process.env.LLAMA_ARCH_GGUF_DIR || fixtures;
 
 const archs = ["llama3", "qwen2", "mistral-swa", "phi3"];
 const only = process.env.ARCH_ONLY;   // one architecture, for a quick look (the JSON is then not written)
-const types = ["f32", "f16"];
+const types = ["f32", "f16", "bf16"];   // bf16: recorded for the test that transcodes the F16 fixture once Lathe reads BF16
 const promptText = "The whale surfaced near the ship, and every sailor watched in silence.";
 const generateTokens = 64;
 const logitSteps = [0, 16, 63];      // after the prompt (step 0) and after k generated tokens
