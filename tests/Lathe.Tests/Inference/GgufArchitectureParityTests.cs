@@ -61,16 +61,17 @@ public class GgufArchitectureParityTests
         Assert.Equal(GgufParityTests.Ints(reference.GetProperty("greedy")), Greedy(model, reference));
     }
 
-    /// <summary>llama.cpp's F32, F16 and BF16 runs agree on the 64 tokens, so the fixtures' greedy paths are not knife-edge.
-    /// (The BF16 run is recorded for the BF16 test still to come; see the class summary.)</summary>
+    /// <summary>llama.cpp's F32 and F16 runs agree on the 64 tokens, so the fixtures' greedy paths are not knife-edge.
+    /// (Its BF16 runs, recorded for the BF16 test to come, agree with F32 for llama3, qwen2 and mistral-swa but leave
+    /// phi3's path at step 47: llama.cpp rounds activations to bfloat16 for BF16 weights. That test must compare with
+    /// the "-bf16" records.)</summary>
     [Theory]
     [MemberData(nameof(Architectures))]
-    public void Llama_cpp_f32_f16_and_bf16_continuations_agree(string arch)
+    public void Llama_cpp_f32_and_f16_continuations_agree(string arch)
     {
         int[] f32 = GgufParityTests.Ints(Reference(arch + "-f32").GetProperty("greedy"));
         Assert.Equal(64, f32.Length);
         Assert.Equal(f32, GgufParityTests.Ints(Reference(arch + "-f16").GetProperty("greedy")));
-        Assert.Equal(f32, GgufParityTests.Ints(Reference(arch + "-bf16").GetProperty("greedy")));
     }
 
     /// <summary>A model loaded from a qwen2 file maps back to qwen2's tensor plan (q/k rows not permuted, biases), so a
