@@ -4,8 +4,8 @@ using System.Runtime.Intrinsics;
 namespace Lathe.Tensors;
 
 /// <summary>Cosine and sine tables for rotary position embedding (RoPE, Su et al. 2021) in the Hugging Face
-/// Llama layout: dimension pairs are (i, i + D/2), frequency θ^(−2i/D), positions divided by a linear
-/// scaling factor.</summary>
+/// Llama layout: dimension pairs are (i, i + D/2), frequency θ^(−2i/D) — divided by a per-pair divisor when given
+/// (Llama 3's frequency scaling, llama.cpp's rope_freqs) — and positions divided by a linear scaling factor.</summary>
 public sealed class RopeTables
 {
     public int MaxPositions { get; }
@@ -18,12 +18,18 @@ public sealed class RopeTables
         MaxPositions = maxPositions; HeadDim = headDim; Cos = cos; Sin = sin;
     }
 
-    public static RopeTables Create(int maxPositions, int headDim, double theta = 10000, double scaling = 1)
+    /// <summary>Tables for positions 0..maxPositions−1. <paramref name="frequencyDivisors"/>: empty, or headDim/2
+    /// positive values; pair i turns at θ^(−2i/D) / divisor_i.</summary>
+    public static RopeTables Create(int maxPositions, int headDim, double theta = 10000, double scaling = 1, ReadOnlySpan<float> frequencyDivisors = default)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RopeTables: head dimension {headDim} must be positive and even.");
         if (maxPositions <= 0) throw new ArgumentException($"RopeTables: max positions {maxPositions} must be positive.");
         if (!(theta > 0) || !(scaling > 0)) throw new ArgumentException($"RopeTables: theta {theta} and scaling {scaling} must be positive.");
         int half = headDim / 2;
+        if (!frequencyDivisors.IsEmpty && frequencyDivisors.Length != half)
+            throw new ArgumentException($"RopeTables: {frequencyDivisors.Length} frequency divisors for head dimension {headDim} (expected {half}).");
+        foreach (float d in frequencyDivisors)
+            if (!(d > 0) || float.IsInfinity(d)) throw new ArgumentException($"RopeTables: frequency divisor {d} must be positive and finite.");
         var cos = new float[maxPositions * half];
         var sin = new float[maxPositions * half];
         for (int i = 0; i < half; i++)
@@ -31,6 +37,7 @@ public sealed class RopeTables
             // Computed in float32 as the reference implementations do, so angles match to the bit pattern
             // of float inv_freq · position.
             float invFreq = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim));
+            if (!frequencyDivisors.IsEmpty) invFreq /= frequencyDivisors[i];   // float32, as Hugging Face's inv_freq / factor
             for (int t = 0; t < maxPositions; t++)
             {
                 float angle = (float)(t / scaling) * invFreq;

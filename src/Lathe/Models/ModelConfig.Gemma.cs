@@ -10,7 +10,8 @@ public sealed partial record ModelConfig
     public bool IsGemma => ModelType is "gemma" or "gemma2";
 
     /// <summary>Sliding-window attention width (Hugging Face's <c>sliding_window</c>, GGUF <c>attention.sliding_window</c>):
-    /// a local layer's query sees its last SlidingWindow keys, its own included. 0 = no local layers.</summary>
+    /// a local layer's query sees its last SlidingWindow keys, its own included. 0 = no local layers. Llama (Mistral,
+    /// ModelConfig.LlamaVariants.cs): every layer is local; Gemma 2: the layers <see cref="SlidingWindowPattern"/> names.</summary>
     public int SlidingWindow { get; init; }
 
     /// <summary>Which layers are local when <see cref="SlidingWindow"/> &gt; 0, as llama.cpp's swa pattern n: layer l
@@ -35,12 +36,11 @@ public sealed partial record ModelConfig
     {
         if (!IsGemma)
         {
-            if (SlidingWindow != 0 || AttentionSoftCap != 0 || FinalLogitSoftCap != 0 || QueryPreAttnScalar != 0)
-                Fail("sliding_window", $"sliding windows, soft caps and query_pre_attn_scalar are Gemma fields, not {ModelType}'s");
+            if ((SlidingWindow != 0 && ModelType != "llama") || AttentionSoftCap != 0 || FinalLogitSoftCap != 0 || QueryPreAttnScalar != 0)
+                Fail("sliding_window", $"sliding windows (llama and Gemma), soft caps and query_pre_attn_scalar (Gemma) are not {ModelType}'s");
             return;
         }
         if (HeadDim % 2 != 0) Fail("head_dim", $"head dim {HeadDim} must be even for RoPE");
-        if (SlidingWindow < 0) Fail("sliding_window", $"{SlidingWindow} must be ≥ 0");
         if (SlidingWindowPattern < 0) Fail("sliding_window_pattern", $"{SlidingWindowPattern} must be ≥ 0");
         if (!(AttentionSoftCap >= 0 && float.IsFinite(AttentionSoftCap))) Fail("attn_logit_softcapping", $"{AttentionSoftCap} must be ≥ 0");
         if (!(FinalLogitSoftCap >= 0 && float.IsFinite(FinalLogitSoftCap))) Fail("final_logit_softcapping", $"{FinalLogitSoftCap} must be ≥ 0");

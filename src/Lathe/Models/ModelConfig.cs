@@ -72,6 +72,7 @@ public sealed partial record ModelConfig
         if (!(InitStd > 0)) Fail("initializer_range", $"{InitStd} must be > 0");
         ValidateMoE();
         ValidateGemma();
+        ValidateLlamaVariants();
         return this;
     }
 
@@ -106,6 +107,8 @@ public sealed partial record ModelConfig
         if (type == "mixtral") type = "llama";   // Mixtral = Llama + the MoE fields of ModelConfig.MoE.cs
         if (type is "gemma" or "gemma2")
             throw new InvalidDataException($"config: model_type: '{type}' is read from GGUF files only (Lathe's Gemma norm weights hold 1 + Hugging Face's weight)");
+        string variant = type;                   // qwen2, mistral: Llama + the fields of ModelConfig.LlamaVariants.cs
+        if (type is "qwen2" or "mistral") type = "llama";
         if (type == "bert") return ParseBert(node).Validate();
         if (type == "t5") return ParseT5(node).Validate();
         ModelConfig c;
@@ -154,6 +157,7 @@ public sealed partial record ModelConfig
         }
         // Kept only when it says something d_model / heads does not, so an equal config reads back equal.
         if (Int(node, "head_dim") is int headDim && (c.Heads <= 0 || c.Embd % c.Heads != 0 || headDim != c.Embd / c.Heads)) c = c with { HeadDim = headDim };
+        if (type == "llama") c = ParseLlamaVariants(node, variant, c);
         c = ParseMoE(node, c);
         return c.Validate();
     }
@@ -183,6 +187,7 @@ public sealed partial record ModelConfig
             o["tie_word_embeddings"] = TieEmbeddings;
             o["attention_dropout"] = AttentionDropout;
             if (Dropout != 0) o["resid_pdrop"] = Dropout;
+            WriteLlamaVariants(o);
         }
         else
         {

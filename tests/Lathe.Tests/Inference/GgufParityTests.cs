@@ -16,7 +16,7 @@ public class GgufParityTests
     internal static JsonElement Reference(string model) =>
         JsonDocument.Parse(File.ReadAllText(Fixture("llama_cpp_reference.json"))).RootElement.GetProperty("models").GetProperty(model);
 
-    static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+    internal static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
     /// <summary>Greedy decoding through Lathe's generator (KV cache, sampler at temperature 0) gives llama.cpp's 64 tokens,
     /// for the F32 file (where both engines compute in float32; the rope and q/k row order must be right for this).</summary>
@@ -108,12 +108,15 @@ public class GgufParityTests
 
     /// <summary>Teacher-forces llama.cpp's prompt + greedy tokens through Lathe in one pass and compares the logits at the
     /// recorded steps: (max |Δlogit|, max KL(p_llama.cpp ‖ p_Lathe)).</summary>
-    internal static (double MaxDiff, double MaxKl) Compare(string name, bool quantizedKernels = false)
+    internal static (double MaxDiff, double MaxKl) Compare(string name, bool quantizedKernels = false) =>
+        Compare(Reference(name), Fixture(name + ".gguf"), quantizedKernels);
+
+    /// <summary><see cref="Compare(string, bool)"/> for any recorded reference and GGUF file.</summary>
+    internal static (double MaxDiff, double MaxKl) Compare(JsonElement reference, string path, bool quantizedKernels = false)
     {
-        var reference = Reference(name);
         int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
         int[] ids = [.. prompt, .. greedy];
-        using var model = quantizedKernels ? GgufModelLoader.LoadQuantized(Fixture(name + ".gguf")) : GgufModelLoader.Load(Fixture(name + ".gguf"));
+        using var model = quantizedKernels ? GgufModelLoader.LoadQuantized(path) : GgufModelLoader.Load(path);
         int V = model.Config.VocabSize;
         float[] logits;
         using (var tape = new Tape())

@@ -113,9 +113,9 @@ public class ModelLoaderTests
         WriteCheckpoint(hf);
         File.WriteAllText(Path.Combine(hf, "tokenizer_config.json"), "{}");
         string config = Path.Combine(hf, "config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"gpt2\"", "\"qwen2\""));
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"gpt2\"", "\"mamba\""));
         var e = Assert.Throws<InvalidDataException>(() => ModelLoader.Load(hf));
-        Assert.StartsWith($"{config}: model_type: 'qwen2' is not one of", e.Message);
+        Assert.StartsWith($"{config}: model_type: 'mamba' is not one of", e.Message);
     }
 
     [Fact]

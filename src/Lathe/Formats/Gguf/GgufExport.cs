@@ -32,6 +32,9 @@ public static class GgufExport
         if (c.NumExperts > 0 || c.PositionEmbeddingType is "sinusoidal" or "alibi" || (c.ModelType == "gpt2" && c.PositionEmbeddingType == "rope"))
             throw new InvalidDataException($"GGUF export: {(c.NumExperts > 0 ? "mixture-of-experts layers" : $"position_embedding_type '{c.PositionEmbeddingType}'")} cannot be exported yet");
         if (c.IsGemma) throw new InvalidDataException($"GGUF export: {c.ModelType} models cannot be exported yet (keep the GGUF file they came from)");
+        // The Llama variants (ModelConfig.LlamaVariants.cs) would be written as plain llama and run differently there.
+        if (c.AttentionQkvBias || c.SlidingWindow > 0 || c.RopeFrequencyDivisors is not null || c.RopeScalingFactor != 1)
+            throw new InvalidDataException($"GGUF export: {(c.AttentionQkvBias ? "q/k/v biases (qwen2)" : c.SlidingWindow > 0 ? "sliding_window" : "rope scaling")} cannot be exported yet");
         var w = new GgufWriter();
         string arch = c.ModelType;
         w.Add("general.architecture", arch).Add("general.name", name).Add("general.file_type", plan.FileType);

@@ -63,6 +63,12 @@ public static class GgufModelLoader
                 throw new InvalidDataException($"{file.Path}: tensor '{slot.Tensor}' has dims [{string.Join(", ", info.Dims)}], expected [{string.Join(", ", slot.Dims)}] (ggml order, innermost first).");
             slots.Add(slot);
         }
+        // A tensor nothing reads would change llama.cpp's output (or make it refuse the file) but not Lathe's.
+        var used = new HashSet<string>(architecture.ConfigTensors, StringComparer.Ordinal);
+        foreach (var slot in slots) used.Add(slot.Tensor);
+        foreach (var t in file.Tensors)
+            if (!used.Contains(t.Name))
+                throw new InvalidDataException($"{file.Path}: tensor '{t.Name}' is not used by the {architecture.Name} architecture here (unsupported variant).");
         var model = CausalLM.Create(config, seed: 0);
         try
         {
@@ -78,20 +84,24 @@ public static class GgufModelLoader
         }
     }
 
-    /// <summary>The tensor table of a Lathe model's architecture (its model_type); the LoRA adapter format
-    /// (<see cref="GgufLoraTargets"/>) maps module names with it.</summary>
-    internal static IEnumerable<GgufTensorSlot> Plan(ModelConfig c) => GgufArchitectures.OfModelType(c.ModelType).Plan(c);
+    /// <summary>The tensor table of a Lathe model's architecture (<see cref="GgufArchitectures.Of(ModelConfig)"/>); the
+    /// LoRA adapter format (<see cref="GgufLoraTargets"/>) maps module names with it.</summary>
+    internal static IEnumerable<GgufTensorSlot> Plan(ModelConfig c) => GgufArchitectures.Of(c).Plan(c);
 
-    /// <summary>Copies one (already checked) GGUF tensor into its parameter; q/k rows are un-permuted.</summary>
+    /// <summary>Copies one (already checked) GGUF tensor, or its slice of rows, into its parameter; q/k rows are
+    /// un-permuted.</summary>
     static void Fill(GgufFile file, GgufTensorSlot slot, ModelParameter parameter, Func<GgufWeight, bool>? take)
     {
         var info = file.Get(slot.Tensor);
         var target = parameter.Value.AsSpan();
-        int cols = (int)slot.Dims[0], rows = slot.Dims.Length == 2 ? (int)slot.Dims[1] : 1;
+        int cols = (int)slot.Dims[0], rows = slot.Rows;
+        bool sliced = slot.RowCount > 0;
         if (slot.Linear && take is not null)
         {
-            byte[] raw = file.Bytes(info).ToArray();
-            if (slot.RopeHeads > 0) raw = GgufRope.UnpermuteRows(raw, rows, checked((int)TypeBytes(info.Type, cols)), slot.RopeHeads);
+            // Rows of every ggml type are whole blocks, so a row slice of the bytes is the slice's own tensor.
+            int rowBytes = checked((int)TypeBytes(info.Type, cols));
+            byte[] raw = sliced ? file.Bytes(info).Slice(checked(slot.RowStart * rowBytes), checked(rows * rowBytes)).ToArray() : file.Bytes(info).ToArray();
+            if (slot.RopeHeads > 0) raw = GgufRope.UnpermuteRows(raw, rows, rowBytes, slot.RopeHeads);
             if (take(new GgufWeight(parameter.Name, slot.Tensor, info.Type, rows, cols, raw)))
             {
                 target.Clear();
@@ -99,6 +109,7 @@ public static class GgufModelLoader
             }
         }
         float[] values = file.ReadFloats(slot.Tensor);
+        if (sliced) values = values.AsSpan(checked(slot.RowStart * cols), checked(rows * cols)).ToArray();
         if (slot.RopeHeads > 0) values = GgufRope.UnpermuteRows(values, rows, cols, slot.RopeHeads);
         values.CopyTo(target);
     }

@@ -5,7 +5,10 @@ namespace Lathe.Models;
 /// <summary>Llama (Touvron et al. 2023): token embedding, pre-RMSNorm blocks of grouped-query attention with
 /// rotary positions (rotate_half layout) and a SwiGLU MLP, final RMSNorm, lm_head (tied or not).
 /// Parameter names are Hugging Face LlamaForCausalLM's; with num_local_experts &gt; 0 the SwiGLU MLPs of the chosen layers
-/// are Mixtral's sparse experts (<see cref="MixtureOfExperts"/>).</summary>
+/// are Mixtral's sparse experts (<see cref="MixtureOfExperts"/>). The same file runs the variants that differ only in
+/// numbers the config holds (ModelConfig.LlamaVariants.cs): Llama 3's RoPE frequency divisors, Mistral's sliding window,
+/// Qwen2's q/k/v biases (Qwen2ForCausalLM's names and block are Llama's otherwise), and Phi-3 once its fused q/k/v and
+/// gate/up weights are split on load.</summary>
 public sealed class LlamaModel : CausalLM
 {
     readonly Tensor _embed;  // (V, C)
@@ -21,7 +24,7 @@ public sealed class LlamaModel : CausalLM
         float std = c.InitStd, residualStd = std / MathF.Sqrt(2 * c.Layers);
         int D = c.HeadDim;
         _embed = p.Normal("model.embed_tokens.weight", std, decay: false, storedTransposed: false, c.VocabSize, c.Embd);
-        _rope = RopeTables.Create(c.MaxPositions, D, c.RopeTheta);
+        _rope = RopeTables.Create(c.MaxPositions, D, c.RopeTheta, c.RopeScalingFactor, c.RopeFrequencyDivisors is { } divisors ? divisors.ToArray() : default);
         _blocks = new Block[c.Layers];
         for (int l = 0; l < c.Layers; l++)
         {
@@ -29,7 +32,7 @@ public sealed class LlamaModel : CausalLM
             bool moe = c.IsMoeLayer(l);
             _blocks[l] = new Block(
                 new NormLayer(p, n + ".input_layernorm", c.Embd, rms: true, c.NormEps),
-                CausalSelfAttention.Llama(p, n + ".self_attn", c, std, residualStd, _rope),
+                CausalSelfAttention.Llama(p, n + ".self_attn", c, std, residualStd, _rope, window: c.SlidingWindow),
                 new NormLayer(p, n + ".post_attention_layernorm", c.Embd, rms: true, c.NormEps),
                 moe ? null : SwiGluMlp.Llama(p, n + ".mlp", c, std, residualStd),
                 moe ? MixtureOfExperts.Mixtral(p, c, n + ".block_sparse_moe", std, residualStd) : null);

@@ -42,7 +42,8 @@ internal sealed class CausalSelfAttention
         new(LinearLayer.Conv1D(p, prefix + ".c_attn", c.Embd, 3 * c.Heads * c.HeadDim, std), null, null, null,
             LinearLayer.Conv1D(p, prefix + ".c_proj", c.Heads * c.HeadDim, c.Embd, residualStd), c, rope, alibi);
 
-    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases):
+    /// <summary>Llama's attention (HF names <paramref name="prefix"/>.q_proj, k_proj, v_proj, o_proj; no biases, or q/k/v
+    /// biases for Qwen2):
     /// grouped-query heads and rotary positions. <paramref name="window"/> &gt; 0 makes it sliding-window attention
     /// (each query sees its last <paramref name="window"/> keys, its own included — Mistral, Gemma 2's local layers);
     /// <paramref name="softCap"/> &gt; 0 soft-caps the scaled scores to ±softCap (Gemma 2; inference only);
@@ -51,9 +52,11 @@ internal sealed class CausalSelfAttention
         int window = 0, float softCap = 0, float? scale = null)
     {
         int D = c.HeadDim;
-        var q = LinearLayer.NoBias(p, prefix + ".q_proj", c.Embd, c.Heads * D, std);
-        var k = LinearLayer.NoBias(p, prefix + ".k_proj", c.Embd, c.KvHeads * D, std);
-        var v = LinearLayer.NoBias(p, prefix + ".v_proj", c.Embd, c.KvHeads * D, std);
+        // Qwen2: q, k and v carry biases (ModelConfig.AttentionQkvBias); o_proj never does.
+        Func<ParameterBuilder, string, int, int, float, LinearLayer> projection = c.AttentionQkvBias ? LinearLayer.WithBias : LinearLayer.NoBias;
+        var q = projection(p, prefix + ".q_proj", c.Embd, c.Heads * D, std);
+        var k = projection(p, prefix + ".k_proj", c.Embd, c.KvHeads * D, std);
+        var v = projection(p, prefix + ".v_proj", c.Embd, c.KvHeads * D, std);
         return new(null, q, k, v, LinearLayer.NoBias(p, prefix + ".o_proj", c.Heads * D, c.Embd, residualStd), c, rope, null, window, softCap, scale);
     }
 

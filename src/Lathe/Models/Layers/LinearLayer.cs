@@ -103,6 +103,11 @@ public sealed class LinearLayer
         new(p.Normal(name + ".weight", std, decay: true, storedTransposed: true, outFeatures, inFeatures),
             p.Constant(name + ".bias", 0f, outFeatures));
 
+    /// <summary>An nn.Linear with bias (Qwen2's q/k/v projections), (out, in) both on disk and in memory.</summary>
+    internal static LinearLayer WithBias(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
+        new(p.Normal(name + ".weight", std, decay: true, storedTransposed: false, outFeatures, inFeatures),
+            p.Constant(name + ".bias", 0f, outFeatures));
+
     /// <summary>An nn.Linear without bias (Llama projections), (out, in) both on disk and in memory.</summary>
     internal static LinearLayer NoBias(ParameterBuilder p, string name, int inFeatures, int outFeatures, float std) =>
         new(p.Normal(name + ".weight", std, decay: true, storedTransposed: false, outFeatures, inFeatures), null);

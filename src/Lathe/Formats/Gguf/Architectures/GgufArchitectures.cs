@@ -12,6 +12,8 @@ internal static class GgufArchitectures
         new GgufGpt2(),
         new GgufGemma(),
         new GgufGemma2(),
+        new GgufQwen2(),
+        new GgufPhi3(),
     ];
 
     /// <summary>The names, for error messages.</summary>
@@ -27,7 +29,12 @@ internal static class GgufArchitectures
         throw new InvalidDataException($"{file.Path}: general.architecture '{arch}' is not supported ({Names}).");
     }
 
-    /// <summary>The tensor plan of a Lathe model: the architecture a GGUF export of it declares (its model_type).</summary>
+    /// <summary>The architecture whose tensor plan fits a Lathe model: its model_type, except that a llama config with
+    /// q/k/v biases is Qwen2's (unpermuted q/k rows, bias tensors).</summary>
+    public static IGgufArchitecture Of(ModelConfig config) =>
+        config.ModelType == "llama" && config.AttentionQkvBias ? OfModelType("qwen2") : OfModelType(config.ModelType);
+
+    /// <summary>The architecture named <paramref name="modelType"/>.</summary>
     public static IGgufArchitecture OfModelType(string modelType)
     {
         foreach (var candidate in All)

@@ -15,12 +15,24 @@ internal interface IGgufArchitecture
     /// the file's context. Every missing or inconsistent key is a one-line error naming the file and the key.</summary>
     ModelConfig ReadConfig(GgufFile file, int contextLength);
 
-    /// <summary>Every tensor the model needs and the parameter it fills, in file order.</summary>
+    /// <summary>Tensors <see cref="ReadConfig"/> reads as hyper-parameters rather than weights (Llama 3's
+    /// rope_freqs.weight).</summary>
+    IReadOnlyList<string> ConfigTensors => [];
+
+    /// <summary>Every tensor the model needs and the parameter it fills, in file order. A file tensor no slot names (and
+    /// that <see cref="ReadConfig"/> did not read) is refused, as llama.cpp refuses a file with unused tensors.</summary>
     IEnumerable<GgufTensorSlot> Plan(ModelConfig config);
 }
 
 /// <summary>One GGUF tensor and the parameter it becomes: ggml dims (innermost first), whether it is a linear weight
 /// (offered to <see cref="GgufLoadOptions.TakeWeight"/>), and the head count of a q/k projection whose rows are
-/// un-permuted from ggml's RoPE order (<see cref="GgufRope"/>; 0 for anything else). Also the table the LoRA adapter
-/// format maps module names with (<see cref="GgufLoraTargets"/>).</summary>
-internal readonly record struct GgufTensorSlot(string Tensor, string Parameter, long[] Dims, bool Linear = false, int RopeHeads = 0);
+/// un-permuted from ggml's RoPE order (<see cref="GgufRope"/>; 0 for anything else). A parameter that is a slice of a
+/// stacked tensor (Phi-3's q|k|v) takes rows <see cref="RowStart"/>.. of it, <see cref="RowCount"/> of them (0: the
+/// whole tensor); <see cref="Dims"/> are the whole tensor's. Also the table the LoRA adapter format maps module names
+/// with (<see cref="GgufLoraTargets"/>).</summary>
+internal readonly record struct GgufTensorSlot(string Tensor, string Parameter, long[] Dims, bool Linear = false, int RopeHeads = 0,
+    int RowStart = 0, int RowCount = 0)
+{
+    /// <summary>Rows the parameter receives (ggml's outer dim, or its slice).</summary>
+    public int Rows => RowCount > 0 ? RowCount : Dims.Length == 2 ? (int)Dims[1] : 1;
+}
