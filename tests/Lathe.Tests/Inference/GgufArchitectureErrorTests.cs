@@ -125,7 +125,7 @@ public class GgufArchitectureErrorTests
         string path = Variant(dir, "qwen2", (k, v) => k == "general.architecture" ? "mamba" : v);
         var (code, stderr) = Cli("generate", "--model", path, "--prompt", "hello", "--max-tokens", "2");
         Assert.Equal(2, code);
-        Assert.Contains("general.architecture 'mamba' is not supported (llama, gpt2, qwen2, phi3)", stderr);
+        Assert.Contains("general.architecture 'mamba' is not supported (llama, gpt2, gemma, gemma2, qwen2, phi3)", stderr);
         Assert.Contains("bad.gguf", stderr);
         Assert.Single(stderr.Trim().Split('\n'));
     }

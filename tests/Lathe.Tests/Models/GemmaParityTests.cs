@@ -104,7 +104,8 @@ public class GemmaParityTests
         Assert.Equal([true, false, true, false], Enumerable.Range(0, 4).Select(l => (Config(true) with { Layers = 4 }).IsSlidingLayer(l)));
         Assert.All(Enumerable.Range(0, 3), l => Assert.True((Config(true) with { SlidingWindowPattern = 0 }).IsSlidingLayer(l)));
         Assert.Contains("tie_word_embeddings", Assert.Throws<InvalidDataException>(() => (Config(false) with { TieEmbeddings = false }).Validate()).Message);
-        Assert.Contains("Gemma fields", Assert.Throws<InvalidDataException>(() => (Config(false) with { ModelType = "llama", SlidingWindow = 4 }).Validate()).Message);
+        // A sliding window is llama's too (Mistral); soft caps are Gemma's alone.
+        Assert.Contains("not llama's", Assert.Throws<InvalidDataException>(() => (Config(false) with { ModelType = "llama", AttentionSoftCap = 30 }).Validate()).Message);
         Assert.Throws<NotSupportedException>(() => Config(true).ToJson());
         Assert.Contains("GGUF files only", Assert.Throws<InvalidDataException>(() => ModelConfig.Parse("{\"model_type\": \"gemma2\"}")).Message);
     }
