@@ -22,11 +22,18 @@ internal static unsafe class KQuantDotFused4
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(QuantType type, byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y)
     {
-        if (type == QuantType.Q5_K) Rows45(w, rowBytes, q, dx, bsums, nb, y, true);
-        else Rows45(w, rowBytes, q, dx, bsums, nb, y, false);
+        if (type == QuantType.Q5_K) RowsQ5(w, rowBytes, q, dx, bsums, nb, y);
+        else RowsQ4(w, rowBytes, q, dx, bsums, nb, y);
     }
 
+    // One compiled body per layout: with `five` a constant the JIT drops the other layout's code from the loop.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsQ4(byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y) => Rows45(w, rowBytes, q, dx, bsums, nb, y, false);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsQ5(byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y) => Rows45(w, rowBytes, q, dx, bsums, nb, y, true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Rows45(byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y, bool five)
     {
         int bb = five ? QuantTypes.BlockBytes(QuantType.Q5_K) : QuantTypes.BlockBytes(QuantType.Q4_K);
@@ -58,8 +65,6 @@ internal static unsafe class KQuantDotFused4
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Block(byte* w, sbyte* q, Vector128<short> pairs, bool five, out Vector128<int> groups)
     {
-        var low4 = Vector256.Create((byte)0xF);
-        var sixteen = Vector256.Create((byte)16);
         // Scales and mins as in KQuantDotFused.RowQ45 (get_scale_min_k4 for all eight at once).
         uint u0 = *(uint*)(w + KBlocks.Q4Scales), u1 = *(uint*)(w + KBlocks.Q4Scales + 4), u2 = *(uint*)(w + KBlocks.Q4Scales + 8);
         ulong scales = (u0 & 0x3F3F3F3Fu) | (ulong)((u2 & 0x0F0F0F0Fu) | ((u0 >> 6) & 0x03030303u) << 4) << 32;
@@ -69,24 +74,34 @@ internal static unsafe class KQuantDotFused4
         var qh = five ? Vector256.Load(w + KBlocks.Q5Qh) : default;
         byte* qs = w + (five ? KBlocks.Q5Qs : KBlocks.Q4Qs);
         Vector256<int> acc0 = default, acc1 = default;
-        for (int j = 0; j < 4; j++)
-        {
-            var v = Vector256.Load(qs + 32 * j);
-            var lo = v & low4;
-            var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4;
-            if (five)
-            {
-                var b0 = Vector256.Create((byte)(1 << (2 * j)));
-                var b1 = Vector256.Create((byte)(2 << (2 * j)));
-                lo |= Vector256.Equals(qh & b0, b0) & sixteen;
-                hi |= Vector256.Equals(qh & b1, b1) & sixteen;
-            }
-            acc0 = Weigh(acc0, Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q + 64 * j)), Avx2.Shuffle(sc, Broadcast(2 * j)).AsInt16());
-            acc1 = Weigh(acc1, Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q + 64 * j + 32)), Avx2.Shuffle(sc, Broadcast(2 * j + 1)).AsInt16());
-        }
+        // Unrolled by hand so every mask and shuffle pattern is a constant.
+        Pair(qs, q, sc, qh, five, 0, ref acc0, ref acc1);
+        Pair(qs, q, sc, qh, five, 1, ref acc0, ref acc1);
+        Pair(qs, q, sc, qh, five, 2, ref acc0, ref acc1);
+        Pair(qs, q, sc, qh, five, 3, ref acc0, ref acc1);
         var m16 = Vector128.WidenLower(Vector128.CreateScalar(mins).AsByte()).AsInt16();
         groups = Sse2.MultiplyAddAdjacent(pairs, m16);
         return acc0 + acc1;
+    }
+
+    /// <summary>Values 64j..64j+63: sub-blocks 2j (low nibbles) and 2j+1 (high nibbles; Q5_K adds bit 2j, 2j+1 of qh).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Pair(byte* qs, sbyte* q, Vector256<byte> sc, Vector256<byte> qh, bool five, int j, ref Vector256<int> acc0, ref Vector256<int> acc1)
+    {
+        var low4 = Vector256.Create((byte)0xF);
+        var v = Vector256.Load(qs + 32 * j);
+        var lo = v & low4;
+        var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4;
+        if (five)
+        {
+            var sixteen = Vector256.Create((byte)16);
+            var b0 = Vector256.Create((byte)(1 << (2 * j)));
+            var b1 = Vector256.Create((byte)(2 << (2 * j)));
+            lo |= Vector256.Equals(qh & b0, b0) & sixteen;
+            hi |= Vector256.Equals(qh & b1, b1) & sixteen;
+        }
+        acc0 = Weigh(acc0, Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q + 64 * j)), Avx2.Shuffle(sc, Broadcast(2 * j)).AsInt16());
+        acc1 = Weigh(acc1, Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q + 64 * j + 32)), Avx2.Shuffle(sc, Broadcast(2 * j + 1)).AsInt16());
     }
 
     /// <summary>IEEE binary16 → binary32 in four lanes, operation for operation <see cref="HalfBits.ToSingle"/>: exact.</summary>
@@ -102,6 +117,7 @@ internal static unsafe class KQuantDotFused4
     }
 
     // pshufb masks that broadcast 16-bit word i of each 128-bit lane to all eight words of that lane.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<byte> Broadcast(int i) => Vector256.Create((ushort)(2 * i | (2 * i + 1) << 8)).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
