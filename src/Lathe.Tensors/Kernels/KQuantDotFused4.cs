@@ -5,7 +5,7 @@ using Lathe.Tensors.Quantized;
 
 namespace Lathe.Tensors.Kernels;
 
-/// <summary>Four Q4_K or Q5_K weight rows against one Q8_K activation row (decoding): the per-super-block work that
+/// <summary>Four Q4_K, Q5_K or Q6_K weight rows against one Q8_K activation row (decoding): the per-super-block work that
 /// <see cref="KQuantDotFused"/> pays once per row — horizontal sums of A and B, the pair sums of the activations'
 /// group sums, two software fp16 conversions, the float epilogue — is shared by four rows or done for four at once in
 /// 128-bit lanes (lane r = weight row r). Each lane's integers A and B are the twin's (<see cref="KQuantDotReference"/>),
@@ -16,13 +16,14 @@ internal static unsafe class KQuantDotFused4
 {
     const int QK = QuantTypes.SuperBlockValues;
 
-    public static bool Handles(QuantType type) => type is QuantType.Q4_K or QuantType.Q5_K;
+    public static bool Handles(QuantType type) => type is QuantType.Q4_K or QuantType.Q5_K or QuantType.Q6_K;
 
     /// <summary>y[i] = Σ_v W_i[v]·x[v] for the four rows W_i at <paramref name="w"/> + i·<paramref name="rowBytes"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(QuantType type, byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y)
     {
-        if (type == QuantType.Q5_K) RowsQ5(w, rowBytes, q, dx, bsums, nb, y);
+        if (type == QuantType.Q6_K) RowsQ6(w, rowBytes, q, dx, bsums, nb, y);
+        else if (type == QuantType.Q5_K) RowsQ5(w, rowBytes, q, dx, bsums, nb, y);
         else RowsQ4(w, rowBytes, q, dx, bsums, nb, y);
     }
 
@@ -83,6 +84,72 @@ internal static unsafe class KQuantDotFused4
         groups = Sse2.MultiplyAddAdjacent(pairs, m16);
         return acc0 + acc1;
     }
+
+    /// <summary>Q6_K: A − 32·Σ_g scale_g·bsum_g per row, entering <see cref="KQuantDotReference.Combine"/> with dmin = 0,
+    /// B = 0 as in the twin.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsQ6(byte* w, long rowBytes, sbyte* q, float* dx, short* bsums, int nb, float* y)
+    {
+        int bb = QuantTypes.BlockBytes(QuantType.Q6_K);
+        byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
+        var sum = Vector128<float>.Zero;
+        for (int b = 0; b < nb; b++, q += QK, bsums += Q8_K.GroupsPerBlock)
+        {
+            long o = (long)b * bb;
+            var gs = Vector256.Load(bsums);
+            var a0 = BlockQ6(w0 + o, q, gs, out var g0);
+            var a1 = BlockQ6(w1 + o, q, gs, out var g1);
+            var a2 = BlockQ6(w2 + o, q, gs, out var g2);
+            var a3 = BlockQ6(w3 + o, q, gs, out var g3);
+            var a = Sum4(a0, a1, a2, a3) - Sum4(g0, g1, g2, g3) * 32;
+            var bits = Vector128.Create((uint)*(ushort*)(w0 + o + KBlocks.Q6D), *(ushort*)(w1 + o + KBlocks.Q6D),
+                                        *(ushort*)(w2 + o + KBlocks.Q6D), *(ushort*)(w3 + o + KBlocks.Q6D));
+            var d = HalfToSingle(bits);
+            var x = Vector128.Create(dx[b]);
+            sum += x * d * Vector128.ConvertToSingle(a) - x * Vector128<float>.Zero * Vector128<float>.Zero;
+        }
+        sum.Store(y);
+    }
+
+    /// <summary>One Q6_K super-block's Σ scale·code·q in eight lanes, and Σ scale·bsum (the offset term) in eight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> BlockQ6(byte* w, sbyte* q, Vector256<short> gs, out Vector256<int> groups)
+    {
+        // 16 int8 scales as int16 (0..7 low lane, 8..15 high lane), each half duplicated to both lanes.
+        var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(w + KBlocks.Q6Scales)));
+        var scLow = Avx2.Permute2x128(sc16, sc16, 0x00).AsByte();
+        var scHigh = Avx2.Permute2x128(sc16, sc16, 0x11).AsByte();
+        Vector256<int> acc0 = default, acc1 = default;
+        HalfQ6(w, q, scLow, 0, ref acc0, ref acc1);
+        HalfQ6(w, q, scHigh, 1, ref acc0, ref acc1);
+        groups = Avx2.MultiplyAddAdjacent(sc16, gs);
+        return acc0 + acc1;
+    }
+
+    /// <summary>Values 128n..128n+127 of a Q6_K super-block (layout as in KQuantDotFused.RowQ6).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void HalfQ6(byte* w, sbyte* q, Vector256<byte> s, int n, ref Vector256<int> acc0, ref Vector256<int> acc1)
+    {
+        var low4 = Vector256.Create((byte)0xF);
+        var ql0 = Vector256.Load(w + KBlocks.Q6Ql + 64 * n);
+        var ql1 = Vector256.Load(w + KBlocks.Q6Ql + 64 * n + 32);
+        var h = Vector256.Load(w + KBlocks.Q6Qh + 32 * n);
+        sbyte* x = q + 128 * n;
+        var c0 = (ql0 & low4) | Vector256.ShiftLeft((h & Vector256.Create((byte)0x03)).AsUInt16(), 4).AsByte();
+        var c1 = (ql1 & low4) | Vector256.ShiftLeft((h & Vector256.Create((byte)0x0C)).AsUInt16(), 2).AsByte();
+        var c2 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low4) | (h & Vector256.Create((byte)0x30));
+        var c3 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low4)
+               | Vector256.ShiftRightLogical((h & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte();
+        acc0 = Weigh(acc0, Avx2.MultiplyAddAdjacent(c0, Vector256.Load(x)), Avx2.Shuffle(s, PairMask(0)).AsInt16());
+        acc1 = Weigh(acc1, Avx2.MultiplyAddAdjacent(c1, Vector256.Load(x + 32)), Avx2.Shuffle(s, PairMask(1)).AsInt16());
+        acc0 = Weigh(acc0, Avx2.MultiplyAddAdjacent(c2, Vector256.Load(x + 64)), Avx2.Shuffle(s, PairMask(2)).AsInt16());
+        acc1 = Weigh(acc1, Avx2.MultiplyAddAdjacent(c3, Vector256.Load(x + 96)), Avx2.Shuffle(s, PairMask(3)).AsInt16());
+    }
+
+    // Low lane: broadcast word 2j; high lane: broadcast word 2j+1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> PairMask(int j)
+        => Vector256.Create(Vector128.Create((ushort)(4 * j | (4 * j + 1) << 8)).AsByte(), Vector128.Create((ushort)((4 * j + 2) | (4 * j + 3) << 8)).AsByte());
 
     /// <summary>Values 64j..64j+63: sub-blocks 2j (low nibbles) and 2j+1 (high nibbles; Q5_K adds bit 2j, 2j+1 of qh).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
