@@ -56,7 +56,8 @@ public static unsafe class KQuantMatMul
     // unpacked budget, but enough tasks that two threads share the work evenly.
     static int RowsPerChunk(int m, int k, int n, int nb)
     {
-        if (m < 4) return (int)Math.Clamp((32 * 1024 + (long)m * k - 1) / ((long)m * k), 1, n);
+        // (a multiple of four weight rows, the step of KQuantDotFused4).
+        if (m < 4) return (int)Math.Clamp(((32 * 1024 + (long)m * k - 1) / ((long)m * k) + 3) / 4 * 4, 1, n);
         int fit = Math.Max(1, UnpackedBudget / (nb * UnpackedSuperBlock.Bytes));
         return Math.Clamp(Math.Min(fit, (n + 7) / 8), 1, n);
     }
