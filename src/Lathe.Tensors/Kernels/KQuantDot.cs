@@ -44,7 +44,8 @@ internal static unsafe class KQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows4(UnpackedSuperBlock* u, int nb, sbyte* q, long qStride, float* dx, short* bsums, long sumStride, float* y, long yStride)
     {
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        // Lane r accumulates activation row r; the epilogue is Finish's, lane-wise with the same operations.
+        var sum = Vector128<float>.Zero;
         for (int b = 0; b < nb; b++, u++)
         {
             sbyte* qb = q + b * QK;
@@ -66,15 +67,16 @@ internal static unsafe class KQuantDot
             var g3 = Avx2.MultiplyAddAdjacent(coef, Vector256.Load(gb + 3 * sumStride));
             var a = Sum4(a0, a1, a2, a3);
             var g = Sum4(g0, g1, g2, g3);
-            s0 += Finish(u, dx[b], a.GetElement(0), g.GetElement(0));
-            s1 += Finish(u, dx[b + nb], a.GetElement(1), g.GetElement(1));
-            s2 += Finish(u, dx[b + 2 * nb], a.GetElement(2), g.GetElement(2));
-            s3 += Finish(u, dx[b + 3 * nb], a.GetElement(3), g.GetElement(3));
+            var x = Vector128.Create(dx[b], dx[b + nb], dx[b + 2 * nb], dx[b + 3 * nb]);
+            var d = Vector128.Create(u->D);
+            sum += u->GroupsAreOffsets != 0
+                ? x * d * Vector128.ConvertToSingle(a - g) - x * Vector128<float>.Zero * Vector128<float>.Zero
+                : x * d * Vector128.ConvertToSingle(a) - x * Vector128.Create(u->DMin) * Vector128.ConvertToSingle(g);
         }
-        y[0] = s0;
-        y[yStride] = s1;
-        y[2 * yStride] = s2;
-        y[3 * yStride] = s3;
+        y[0] = sum.GetElement(0);
+        y[yStride] = sum.GetElement(1);
+        y[2 * yStride] = sum.GetElement(2);
+        y[3 * yStride] = sum.GetElement(3);
     }
 
     /// <summary>One unpacked weight row against a single activation row (the remainder rows of a prompt).</summary>

@@ -19,12 +19,19 @@ internal static unsafe class KQuantDotFused
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Row(QuantType type, byte* w, sbyte* q, float* dx, short* bsums, int nb)
-        => type == QuantType.Q6_K ? RowQ6(w, q, dx, bsums, nb) : RowQ45(w, q, dx, bsums, nb, type == QuantType.Q5_K);
+        => type == QuantType.Q6_K ? RowQ6(w, q, dx, bsums, nb) : type == QuantType.Q5_K ? RowQ5(w, q, dx, bsums, nb) : RowQ4(w, q, dx, bsums, nb);
+
+    // One compiled body per layout: with `five` a constant the JIT drops the other layout's code from the loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float RowQ4(byte* w, sbyte* q, float* dx, short* bsums, int nb) => RowQ45(w, q, dx, bsums, nb, false);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float RowQ5(byte* w, sbyte* q, float* dx, short* bsums, int nb) => RowQ45(w, q, dx, bsums, nb, true);
 
     // pshufb masks that broadcast 16-bit word i of each 128-bit lane to all eight words of that lane.
     static Vector256<byte> Broadcast(int i) => Vector256.Create((ushort)(2 * i | (2 * i + 1) << 8)).AsByte();
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float RowQ45(byte* w, sbyte* q, float* dx, short* bsums, int nb, bool five)
     {
         int bb = five ? QuantTypes.BlockBytes(QuantType.Q5_K) : QuantTypes.BlockBytes(QuantType.Q4_K);

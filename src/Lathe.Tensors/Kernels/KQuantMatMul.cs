@@ -56,7 +56,8 @@ public static unsafe class KQuantMatMul
     // unpacked budget, but enough tasks that two threads share the work evenly.
     static int RowsPerChunk(int m, int k, int n, int nb)
     {
-        if (m < 4) return (int)Math.Clamp((32 * 1024 + (long)m * k - 1) / ((long)m * k), 1, n);
+        // (a multiple of four weight rows, the step of KQuantDotFused4).
+        if (m < 4) return (int)Math.Clamp(((32 * 1024 + (long)m * k - 1) / ((long)m * k) + 3) / 4 * 4, 1, n);
         int fit = Math.Max(1, UnpackedBudget / (nb * UnpackedSuperBlock.Bytes));
         return Math.Clamp(Math.Min(fit, (n + 7) / 8), 1, n);
     }
@@ -109,9 +110,20 @@ public static unsafe class KQuantMatMul
             }
         }
 
+        [SkipLocalsInit]
         void RowByRow(int n0, int n1)
         {
-            for (int j = n0; j < n1; j++)
+            int j4 = n0;
+            // Four weight rows at a time share the per-super-block overhead (KQuantDotFused4); same bits as one by one.
+            float* y4 = stackalloc float[4];
+            if (Simd && KQuantDotFused4.Handles(Type))
+                for (; j4 + 4 <= n1; j4 += 4)
+                    for (int r = 0; r < M; r++)
+                    {
+                        KQuantDotFused4.Rows(Type, W + j4 * RowBytes, RowBytes, Q + (long)r * K, D + (long)r * Nb, Sums + (long)r * (K / 16), Nb, y4);
+                        for (int i = 0; i < 4; i++) Y[(long)r * N + j4 + i] = y4[i];
+                    }
+            for (int j = j4; j < n1; j++)
                 for (int r = 0; r < M; r++)
                 {
                     sbyte* q = Q + (long)r * K;
