@@ -7,9 +7,10 @@ namespace Lathe.Tensors.Kernels;
 /// <summary>y (M, N) = x (M, K) · Wᵀ for a weight W (N, K) stored as one of ggml's k-quants (Q2_K … Q6_K), never
 /// decoding W as a whole. As llama.cpp does, each row of x is first quantized to Q8_K (<see cref="Q8_K"/>), then every
 /// super-block of 256 is an integer dot product (<see cref="KQuantDot"/>; twin <see cref="KQuantDotReference"/>) scaled
-/// once in float — for any number of rows, so a prompt and a single token see the same rounding. A single row
-/// unpacks each weight super-block as it goes; for four rows and more a task unpacks its weight rows once into a stack
-/// buffer and runs them against tiles of activation rows four at a time. Work is split over N on the
+/// once in float — for any number of rows, so a prompt and a single token see the same rounding. Fewer than four
+/// activation rows (decoding) take four weight rows at a time (<see cref="KQuantDotFused4"/>: shared horizontal sums and
+/// scale conversions; leftover rows one at a time); for four rows and more a task unpacks its weight rows once into a
+/// stack buffer and runs them against tiles of activation rows four at a time. Work is split over N on the
 /// <see cref="ComputePool"/>; every output element depends only on its own row and column, so any thread count gives
 /// the same bits.</summary>
 public static unsafe class KQuantMatMul
