@@ -64,7 +64,7 @@ public class GgufGemmaParityTests(ITestOutputHelper output)
     /// cached path (prompt chunk, then single tokens through the paged kernel). Measured max |Δlogit| on logits of
     /// magnitude ~10: 6.7e-3 (gemma F32), 3.5e-3 (gemma2 F32) — llama.cpp's F16 GELU table — bound 1e-2; 1.6e-2 for the
     /// F16 files, where llama.cpp also rounds the activations to F16 for its F16 matmuls, bound 3e-2. The two paths agree
-    /// with each other to the digits shown. (Checked once by hand: with GeGluMlp's gate rounded through F16 and looked up
+    /// with each other to the digits shown. (Checked once by hand: with GatedMlp's GeGLU gate rounded through F16 and looked up
     /// as ggml does, the F32 differences fall to 2.7e-4 and 3.1e-5 — the GELU table is the difference, not the model.)</summary>
     [Theory]
     [InlineData("gemma-f32", false, 1e-2)]

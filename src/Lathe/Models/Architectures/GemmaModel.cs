@@ -5,7 +5,7 @@ namespace Lathe.Models;
 /// <summary>Gemma (Gemma Team 2024, "Gemma: Open Models Based on Gemini Research and Technology") and Gemma 2 (Gemma Team
 /// 2024, "Gemma 2: Improving Open Language Models at a Practical Size"), as llama.cpp's src/models/gemma.cpp and
 /// gemma2.cpp compute them: token embeddings scaled by √C; pre-RMSNorm blocks of grouped-query attention with rotary
-/// positions (rotate_half) and a GeGLU MLP (<see cref="GeGluMlp"/>); final RMSNorm; the head tied to the embeddings.
+/// positions (rotate_half) and a GeGLU MLP (<see cref="GatedMlp"/>); final RMSNorm; the head tied to the embeddings.
 /// Gemma 2 adds an RMSNorm after attention and after the MLP (before each residual add), attention-logit and
 /// final-logit soft-capping (c·tanh(x / c)), sliding-window attention on the local layers
 /// (<see cref="ModelConfig.IsSlidingLayer"/>) and queries scaled by 1/√query_pre_attn_scalar.
@@ -45,7 +45,7 @@ public sealed class GemmaModel : CausalLM
             // pre_feedforward_layernorm and put post_attention_layernorm on the attention output.
             var postAttn = gemma2 ? Norm("post_attention_layernorm") : null;
             var preMlp = Norm(gemma2 ? "pre_feedforward_layernorm" : "post_attention_layernorm");
-            var mlp = GeGluMlp.Create(p, n + ".mlp", c, std, residualStd);
+            var mlp = GatedMlp.Gemma(p, n + ".mlp", c, std, residualStd);
             var postMlp = gemma2 ? Norm("post_feedforward_layernorm") : null;
             _blocks[l] = new Block(inNorm, attn, postAttn, preMlp, mlp, postMlp);
         }
@@ -105,7 +105,7 @@ public sealed class GemmaModel : CausalLM
 
     /// <summary>x = x + postAttn(attn(input_layernorm(x))); x = x + postMlp(mlp(preMlp(x))) — the post norms Gemma 2's
     /// only (identity for Gemma).</summary>
-    sealed class Block(NormLayer inNorm, CausalSelfAttention attn, NormLayer? postAttn, NormLayer preMlp, GeGluMlp mlp, NormLayer? postMlp)
+    sealed class Block(NormLayer inNorm, CausalSelfAttention attn, NormLayer? postAttn, NormLayer preMlp, GatedMlp mlp, NormLayer? postMlp)
     {
         public CausalSelfAttention Attention => attn;
 

@@ -34,7 +34,7 @@ public sealed class LlamaModel : CausalLM
                 new NormLayer(p, n + ".input_layernorm", c.Embd, rms: true, c.NormEps),
                 CausalSelfAttention.Llama(p, n + ".self_attn", c, std, residualStd, _rope, window: c.SlidingWindow),
                 new NormLayer(p, n + ".post_attention_layernorm", c.Embd, rms: true, c.NormEps),
-                moe ? null : SwiGluMlp.Llama(p, n + ".mlp", c, std, residualStd),
+                moe ? null : GatedMlp.Llama(p, n + ".mlp", c, std, residualStd),
                 moe ? MixtureOfExperts.Mixtral(p, c, n + ".block_sparse_moe", std, residualStd) : null);
         }
         _norm = new NormLayer(p, "model.norm", c.Embd, rms: true, c.NormEps);
@@ -94,7 +94,7 @@ public sealed class LlamaModel : CausalLM
 
     /// <summary>x = x + attn(input_layernorm(x)); x = x + mlp(post_attention_layernorm(x)) — the MLP Mixtral's sparse
     /// experts in the layers the config names.</summary>
-    sealed class Block(NormLayer inNorm, CausalSelfAttention attn, NormLayer postNorm, SwiGluMlp? mlp, MixtureOfExperts? moe)
+    sealed class Block(NormLayer inNorm, CausalSelfAttention attn, NormLayer postNorm, GatedMlp? mlp, MixtureOfExperts? moe)
     {
         public MixtureOfExperts? Moe => moe;
         public CausalSelfAttention Attention => attn;

@@ -133,7 +133,7 @@ internal sealed class CausalSelfAttention
         else
         {
             Tensor qp, kp, vp;
-            // Stacked q/k/v for inference; training (QLoRA) runs each layer's own quantized rows (as SwiGluMlp does).
+            // Stacked q/k/v for inference; training (QLoRA) runs each layer's own quantized rows (as GatedMlp does).
             if (_fusedQkv is { } fused && !Tensors.Autograd.Tape.IsRecording) (qp, kp, vp) = Adapt(x, SplitColumns(Ops.QuantLinear(x, fused)));
             else { qp = _q!.Forward(x); kp = _k!.Forward(x); vp = _v!.Forward(x); }
             if (_prefix is not null) y = HeadsAttention(Ops.RopeTokenMajor(qp, _rope!), Ops.RopeTokenMajor(kp, _rope!), vp, B, T, rate, seed, _scale);
