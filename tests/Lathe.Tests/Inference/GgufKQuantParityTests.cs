@@ -57,56 +57,8 @@ public class GgufKQuantParityTests
     [Theory]
     [MemberData(nameof(Present))]
     public void Greedy_tokens_equal_llama_cpp_where_the_margin_is_clear(string name)
-    {
-        var reference = Reference(name);
-        int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
-        using var model = GgufModelLoader.LoadQuantized(GgufParityTests.Fixture(name + ".gguf"));
-        using var cache = new OneSequenceCache(model.Config);
-        using var tape = new Tape();
-        using var active = tape.Activate();
-        using var noGrad = Tape.NoGrad();
-        float[] logits = cache.LastLogits(model, prompt).ToArray();
-        int ties = 0;
-        for (int step = 0; step < greedy.Length; step++)
-        {
-            int pick = 0;
-            for (int v = 1; v < logits.Length; v++) if (logits[v] > logits[pick]) pick = v;
-            if (pick != greedy[step])
-            {
-                double gap = logits[pick] - logits[greedy[step]];
-                Assert.True(gap <= 1e-3, $"{name} step {step}: Lathe picks {pick}, llama.cpp {greedy[step]} (logit gap {gap})");
-                ties++;
-            }
-            tape.Reset();
-            logits = cache.LastLogits(model, greedy.AsSpan(step, 1)).ToArray();
-        }
-        Assert.True(ties <= 2, $"{name}: {ties} near-tie steps");
-    }
+        => GgufParityTests.TeacherForcedGreedy(name, Reference(name), GgufParityTests.Fixture(name + ".gguf"), maxTieGap: 1e-3);
 
     static (double MaxDiff, double MaxKl) Compare(string name, bool quantizedKernels)
-    {
-        var reference = Reference(name);
-        int[] prompt = Ints(reference.GetProperty("prompt")), greedy = Ints(reference.GetProperty("greedy"));
-        int[] ids = [.. prompt, .. greedy];
-        string path = GgufParityTests.Fixture(name + ".gguf");
-        using var model = quantizedKernels ? GgufModelLoader.LoadQuantized(path) : GgufModelLoader.Load(path);
-        int V = model.Config.VocabSize;
-        float[] logits;
-        using (var tape = new Tape())
-        using (tape.Activate())
-        using (Tape.NoGrad())
-            logits = model.Logits(ids, 1, ids.Length).ToArray();   // (T, V)
-        double maxDiff = 0, maxKl = 0;
-        foreach (var record in reference.GetProperty("logits").EnumerateArray())
-        {
-            int step = record.GetProperty("step").GetInt32();
-            double[] expected = record.GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            Assert.Equal(V, expected.Length);
-            var actual = logits.AsSpan((prompt.Length - 1 + step) * V, V);
-            for (int v = 0; v < V; v++) maxDiff = Math.Max(maxDiff, Math.Abs(expected[v] - actual[v]));
-            maxKl = Math.Max(maxKl, GgufParityTests.KlDivergence(expected, actual));
-        }
-        Console.WriteLine($"{name} ({(quantizedKernels ? "k-quant kernels" : "decoded F32")}): max KL {maxKl:E2} nats, max |Δlogit| {maxDiff:E2}");
-        return (maxDiff, maxKl);
-    }
+        => GgufParityTests.Compare(Reference(name), GgufParityTests.Fixture(name + ".gguf"), quantizedKernels);
 }
