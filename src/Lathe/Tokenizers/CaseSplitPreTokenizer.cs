@@ -126,15 +126,5 @@ public sealed class CaseSplitPreTokenizer : IPreTokenizer
         return Cl100kPreTokenizer.MatchWhitespace(text, i, w0);
     }
 
-    public void WriteJson(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type", "Split");
-        writer.WriteStartObject("pattern");
-        writer.WriteString("Regex", Pattern);
-        writer.WriteEndObject();
-        writer.WriteString("behavior", "Isolated");
-        writer.WriteBoolean("invert", false);
-        writer.WriteEndObject();
-    }
+    public void WriteJson(Utf8JsonWriter writer) => Splitting.WriteRegexSplit(writer, Pattern);
 }

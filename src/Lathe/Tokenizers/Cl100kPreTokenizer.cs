@@ -90,15 +90,5 @@ public sealed class Cl100kPreTokenizer : IPreTokenizer
         return runEnd > i ? runEnd : i + w0;
     }
 
-    public void WriteJson(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type", "Split");
-        writer.WriteStartObject("pattern");
-        writer.WriteString("Regex", @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+");
-        writer.WriteEndObject();
-        writer.WriteString("behavior", "Isolated");
-        writer.WriteBoolean("invert", false);
-        writer.WriteEndObject();
-    }
+    public void WriteJson(Utf8JsonWriter writer) => Splitting.WriteRegexSplit(writer, @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+");
 }

@@ -34,6 +34,20 @@ internal static class Splitting
     }
 
     public static void WriteType(Utf8JsonWriter w, string type) { w.WriteStartObject(); w.WriteString("type", type); w.WriteEndObject(); }
+
+    /// <summary>Hugging Face's Split pre-tokenizer with an isolated regex: how the hand-written split patterns
+    /// (cl100k, o200k, qwen2, the case-splitting ones) describe themselves in tokenizer.json.</summary>
+    public static void WriteRegexSplit(Utf8JsonWriter w, string pattern)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "Split");
+        w.WriteStartObject("pattern");
+        w.WriteString("Regex", pattern);
+        w.WriteEndObject();
+        w.WriteString("behavior", "Isolated");
+        w.WriteBoolean("invert", false);
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>Hugging Face's Whitespace: the pattern \w+|[^\w\s]+ (word chars are letters, marks, digits and
