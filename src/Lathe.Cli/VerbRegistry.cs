@@ -23,6 +23,7 @@ internal static class VerbRegistry
         yield return PruneVerb.Create();
         yield return DistillVerb.Create();
         yield return KgVerb.Create();
+        yield return VisionVerb.Create();
         yield return BenchVerb.Create();
     }
 }

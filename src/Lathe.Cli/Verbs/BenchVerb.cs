@@ -31,6 +31,7 @@ internal static class BenchVerb
         bench.Subcommands.Add(BenchPrune.Create());
         bench.Subcommands.Add(BenchFuzz.Create());
         bench.Subcommands.Add(BenchKill.Create());
+        bench.Subcommands.Add(BenchVision.Create());
         return bench;
     }
 }

@@ -1,0 +1,15 @@
+using System.CommandLine;
+
+namespace Lathe.Cli.Verbs;
+
+/// <summary>`lathe vision …`: train and evaluate the vision and generative models (issue #22) — one subcommand file per
+/// model (VisionVit.cs, VisionClip.cs, …), each `lathe vision MODEL train|eval …`.</summary>
+internal static class VisionVerb
+{
+    public static Command Create()
+    {
+        var vision = new Command("vision", "Vision and generative models on Fashion-MNIST: ViT, CLIP, captioner, VAE, DiT, GAN, flow, NeRF.");
+        // Each model's file adds its line here: vision.Subcommands.Add(VisionVit.Create()); …
+        return vision;
+    }
+}
