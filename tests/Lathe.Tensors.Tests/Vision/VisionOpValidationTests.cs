@@ -61,4 +61,32 @@ public class VisionOpValidationTests
         using var c = Tensor.Full(2.5f, 1, 2, 3);
         Assert.All(Ops.GroupNorm(c, 1, null, Tensor.FromArray([0.5f, -1f], 2)).ToArray().Take(3), v => Assert.Equal(0.5f, v));
     }
+
+    [Fact]
+    public void LeakyRelu_equals_the_scalar_definition_at_every_length()
+    {
+        // The vector body and the scalar tail, forward and backward (gradient slope·g at x ≤ 0, as PyTorch).
+        for (int n = 1; n <= 70; n++)
+        {
+            var x = Autograd.GradCheck.Random(n, n);
+            x.AsSpan()[0] = 0f;
+            float[] input = x.ToArray();
+            x.RequiresGrad = true;
+            using var tape = new Lathe.Tensors.Autograd.Tape();
+            float[] y;
+            using (tape.Activate())
+            {
+                var r = Ops.LeakyRelu(x, 0.25f);
+                y = r.ToArray();
+                tape.Backward(Ops.SumAll(r));
+            }
+            float[] g = x.Grad!.ToArray();
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(input[i] > 0 ? input[i] : input[i] * 0.25f, y[i]);
+                Assert.Equal(input[i] > 0 ? 1f : 0.25f, g[i]);
+            }
+            x.Dispose();
+        }
+    }
 }
