@@ -64,14 +64,15 @@ public class ImageAttributesTests
     [Fact]
     public void CutPointsSplitTheTrainingSetIntoTerciles()
     {
-        var all = ImageAttributes.OfAll(FashionMnist.Train());
-        // Terciles rounded to whole units leave each third within a few hundred images of 20,000; texture is a median.
+        // The first 15,000 training images (a quarter, to keep the test quick; the numpy twin's --derive checks all
+        // 60,000): terciles rounded to whole units leave each third near 5,000; texture is a median.
+        var all = ImageAttributes.OfAll(FashionMnist.Train().Take(15_000));
         foreach (var k in new[] { 0, 1, 2 })
         {
-            Assert.InRange(all.Count(a => (int)a.Brightness == k), 19_000, 21_000);
-            Assert.InRange(all.Count(a => (int)a.Size == k), 19_000, 21_000);
-            Assert.InRange(all.Count(a => (int)a.Shape == k), 18_500, 21_000);
+            Assert.InRange(all.Count(a => (int)a.Brightness == k), 4_600, 5_400);
+            Assert.InRange(all.Count(a => (int)a.Size == k), 4_600, 5_400);
+            Assert.InRange(all.Count(a => (int)a.Shape == k), 4_500, 5_500);
         }
-        Assert.InRange(all.Count(a => a.Texture == Texture.Plain), 28_000, 32_000);
+        Assert.InRange(all.Count(a => a.Texture == Texture.Plain), 7_000, 8_000);
     }
 }

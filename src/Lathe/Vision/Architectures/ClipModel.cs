@@ -17,7 +17,8 @@ public sealed record ClipConfig
     /// <summary>ln 100: the logit scale is clamped here so logits are never scaled by more than 100 (§2.5).</summary>
     public static readonly float MaxLogitScale = MathF.Log(100f);
 
-    public VitConfig Vision { get; init; } = new() { Width = 96, Depth = 4, Heads = 3, Intermediate = 384, Labels = 0 };
+    /// <summary>The image tower: patch 7 (16 patches + the class token) keeps a CPU run short; width 96, depth 4.</summary>
+    public VitConfig Vision { get; init; } = new() { Patch = 7, Width = 96, Depth = 4, Heads = 3, Intermediate = 384, Labels = 0 };
     /// <summary>The text tower: a small GPT-2 over the caption tokenizer's vocabulary (vocab_size is set from it).</summary>
     public ModelConfig Text { get; init; } = new()
     {
