@@ -133,6 +133,34 @@ public class ClipModelTests
         }
     }
 
+    [Fact]
+    public void SameSeedSameBits_AndAnInterruptedRunResumesToTheSameWeights()
+    {
+        string root = Directory.CreateTempSubdirectory("lathe-clip-resume").FullName;
+        string data = FashionMnistSubset(root, 64);
+        ClipTrainingOptions Options(string name, bool resume = false) => new()
+        {
+            OutDir = Path.Combine(root, name), DataDir = data, Config = Tiny(512), Resume = resume,
+            Training = new VisionTrainingOptions { Steps = 6, BatchSize = 16, LearningRate = 3e-3f, WarmupSteps = 2, Seed = 11 },
+        };
+        ClipTraining.Run(Options("a"));
+        ClipTraining.Run(Options("b"));
+        byte[] Weights(string name) => File.ReadAllBytes(Path.Combine(root, name, "checkpoint", "model.safetensors"));
+        Assert.Equal(Weights("a"), Weights("b"));
+        // Stopped after step 3 (as Ctrl-C does: the run saves), then resumed: the same weights as the straight run.
+        using var cancel = new CancellationTokenSource();
+        ClipTraining.Run(Options("c"), new StopAt(3, cancel), cancel.Token);
+        Assert.NotEqual(Weights("a"), Weights("c"));
+        var resumed = ClipTraining.Run(Options("c", resume: true));
+        Assert.Equal(6, resumed.Steps);
+        Assert.Equal(Weights("a"), Weights("c"));
+    }
+
+    sealed class StopAt(int step, CancellationTokenSource cancel) : IProgress<ClipTrainingProgress>
+    {
+        public void Report(ClipTrainingProgress p) { if (p.Step == step) cancel.Cancel(); }
+    }
+
     sealed class Collect(List<float> losses) : IProgress<ClipTrainingProgress>
     {
         public void Report(ClipTrainingProgress p) => losses.Add(p.Loss);
