@@ -184,7 +184,7 @@ public static class Checkpoint
         }
     }
 
-    static float[] StoredValues(ModelParameter p)
+    internal static float[] StoredValues(ModelParameter p)
     {
         var src = p.Value.AsSpan();
         if (!p.StoredTransposed) return src.ToArray();
@@ -195,7 +195,7 @@ public static class Checkpoint
     }
 
     // dst (cols, rows) = srcᵀ for src (rows, cols).
-    static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
+    internal static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
     {
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)

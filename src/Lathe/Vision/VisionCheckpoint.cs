@@ -14,6 +14,8 @@ public static class VisionCheckpoint
     static readonly Dictionary<string, Func<string, IVisionModel>> Loaders = new(StringComparer.Ordinal)
     {
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
+        ["vit"] = Architectures.VitModel.FromConfigJson,
+        ["clip"] = Architectures.ClipModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>
@@ -29,7 +31,7 @@ public static class VisionCheckpoint
     {
         var items = new List<SafetensorsWriter.Item>(parameters.Count);
         foreach (var p in parameters)
-            items.Add(SafetensorsWriter.F32(p.Name, p.StoredShape, p.Value.ToArray()));
+            items.Add(SafetensorsWriter.F32(p.Name, p.StoredShape, Checkpoint.StoredValues(p)));   // GPT-2's Conv1D weights as (in, out)
         SafetensorsWriter.Write(path, items, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
@@ -45,7 +47,12 @@ public static class VisionCheckpoint
             if (!e.Shape.AsSpan().SequenceEqual(p.StoredShape))
                 throw new InvalidDataException($"checkpoint: {path}: tensor '{p.Name}' has shape [{string.Join(", ", e.Shape)}], expected [{string.Join(", ", p.StoredShape)}]");
         }
-        foreach (var p in parameters) file.ReadFloats(p.Name).CopyTo(p.Value.AsSpan());
+        foreach (var p in parameters)
+        {
+            float[] values = file.ReadFloats(p.Name);
+            if (p.StoredTransposed) Checkpoint.Transpose(values, (int)p.StoredShape[0], (int)p.StoredShape[1], p.Value.AsSpan());
+            else values.CopyTo(p.Value.AsSpan());
+        }
     }
 
     /// <summary>The "model_type" of the checkpoint in <paramref name="dir"/> (or of a run folder's checkpoint/), or null
