@@ -14,6 +14,7 @@ public static class VisionCheckpoint
     static readonly Dictionary<string, Func<string, IVisionModel>> Loaders = new(StringComparer.Ordinal)
     {
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
+        ["vit"] = Architectures.VitModel.FromConfigJson,
         [Architectures.CaptionerConfig.Type] = Architectures.CaptionerModel.FromConfigJson,
     };
 
