@@ -12,6 +12,7 @@ internal static class VisionVerb
         // Each model's file adds its line here: vision.Subcommands.Add(VisionVit.Create()); …
         vision.Subcommands.Add(VisionCaptions.Create());
         vision.Subcommands.Add(VisionCaptioner.Create());
+        vision.Subcommands.Add(VisionShow.Create());
         return vision;
     }
 }
