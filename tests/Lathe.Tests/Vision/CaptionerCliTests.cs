@@ -17,6 +17,17 @@ public class CaptionerCliTests
         VisionCheckpoint.Save(Path.Combine(dir, "checkpoint"), vit);
     }
 
+    static void WriteTinyCaptioner(string dir)
+    {
+        var tokenizer = CaptionTokenizer.Train(["a dark small sandal", "a light large coat"]);
+        var text = new Lathe.Models.ModelConfig { ModelType = "gpt2", VocabSize = tokenizer.VocabSize, MaxPositions = 40, Embd = 16, Layers = 1, Heads = 2, KvHeads = 2, Intermediate = 32 };
+        var vit = new VitConfig { ImageSize = 28, Patch = 7, Width = 16, Depth = 1, Heads = 2, Intermediate = 32, Labels = 0 };
+        var adapter = new Lathe.Vision.Layers.VisionAdapterConfig { Kind = "linear", InputDim = 16, OutputDim = 16 };
+        using var model = new CaptionerModel(new CaptionerConfig(vit, adapter, text, false, tokenizer.EndOfTextId), seed: 1);
+        VisionCheckpoint.Save(dir, model);
+        CaptionTokenizer.Save(tokenizer, dir);
+    }
+
     static void WritePng(string path, int width, int height, int channels, int seed)
     {
         var pixels = new byte[width * height * channels];
@@ -37,12 +48,12 @@ public class CaptionerCliTests
         using var lathe = new LatheProcess();
         WriteTinyVit(lathe.PathOf("vit"));
         var train = lathe.Run("vision", "captioner", "train", "--vision", "vit", "--out", "cap", "--adapter", "resampler", "--queries", "4",
-            "--width", "32", "--layers", "1", "--heads", "2", "--steps", "30", "--batch-size", "16", "--lr", "3e-3", "--warmup", "2",
+            "--width", "32", "--layers", "1", "--heads", "2", "--steps", "20", "--batch-size", "16", "--lr", "3e-3", "--warmup", "2",
             "--train-limit", "200", "--threads", "2");
         Assert.True(train.Code == 0, train.Stderr);
         using (var doc = JsonDocument.Parse(train.Stdout.Trim().Split('\n')[^1]))
         {
-            Assert.Equal(30, doc.RootElement.GetProperty("steps").GetInt32());
+            Assert.Equal(20, doc.RootElement.GetProperty("steps").GetInt32());
             Assert.True(doc.RootElement.GetProperty("final_loss").GetSingle() < doc.RootElement.GetProperty("first_loss").GetSingle());
         }
         foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json" }) Assert.True(File.Exists(lathe.PathOf(Path.Combine("cap", "checkpoint", f))), f);
@@ -54,8 +65,6 @@ public class CaptionerCliTests
         {
             string caption = doc.RootElement.GetProperty("text").GetString()!;
             Assert.False(string.IsNullOrWhiteSpace(caption));
-            // Greedy by default: the same caption again.
-            Assert.Contains(caption, lathe.Run("generate", "--image", "shoe.png", "--model", "cap", "--max-tokens", "12").Stdout);
         }
 
         var eval = lathe.Run("vision", "captioner", "eval", "--model", "cap", "--limit", "20", "--batch-size", "10", "--json");
@@ -67,18 +76,6 @@ public class CaptionerCliTests
             Assert.InRange(bleu, 0, 1);
             Assert.InRange(exact, 0, 1);
         }
-
-        // The wrong size, the wrong channels (colour), a missing file: one line naming --image, exit 2.
-        WritePng(lathe.PathOf("big.png"), 32, 32, 1, 1);
-        WritePng(lathe.PathOf("colour.png"), 28, 28, 3, 2);
-        foreach (var (file, words) in new[] { ("big.png", "32×32"), ("colour.png", "colour"), ("missing.png", "not found") })
-        {
-            var bad = lathe.Run("generate", "--image", file, "--model", "cap");
-            Assert.Equal(2, bad.Code);
-            Assert.Contains("--image", bad.Stderr);
-            Assert.Contains(words, bad.Stderr);
-            Assert.Single(bad.Stderr.Trim().Split('\n'));
-        }
     }
 
     [Fact]
@@ -86,15 +83,21 @@ public class CaptionerCliTests
     {
         using var lathe = new LatheProcess();
         WriteTinyVit(lathe.PathOf("vit"));
+        WriteTinyCaptioner(lathe.PathOf("cap"));
         WritePng(lathe.PathOf("x.png"), 28, 28, 1, 3);
+        WritePng(lathe.PathOf("big.png"), 32, 32, 1, 1);
+        WritePng(lathe.PathOf("colour.png"), 28, 28, 3, 2);
         foreach (var (args, words) in new (string[], string)[]
         {
+            // The wrong size, the wrong channels (colour), a missing file, a model that is no captioner.
+            (["generate", "--image", "big.png", "--model", "cap"], "--image big.png: 32×32"),
+            (["generate", "--image", "colour.png", "--model", "cap"], "colour"),
+            (["generate", "--image", "missing.png", "--model", "cap"], "--image missing.png: not found"),
+            (["generate", "--image", "x.png", "--model", "vit"], "captioner"),
             (["vision", "captioner", "train", "--vision", "vit", "--out", "o", "--adapter", "conv"], "--adapter 'conv'"),
             (["vision", "captioner", "train", "--vision", "nowhere", "--out", "o"], "--vision nowhere"),
-            (["vision", "captioner", "train", "--vision", "vit", "--out", "o", "--template", "odd"], "--template 'odd'"),
             (["vision", "captioner", "train", "--vision", "vit", "--out", "o", "--width", "30", "--heads", "4"], "--width 30"),
             (["vision", "captioner", "eval", "--model", "nowhere"], "nowhere"),
-            (["generate", "--image", "x.png", "--model", "vit"], "captioner"),
         })
         {
             var r = lathe.Run(args);

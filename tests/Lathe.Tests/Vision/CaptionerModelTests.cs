@@ -149,4 +149,29 @@ public class CaptionerModelTests
         Assert.True(last < 0.6f * first, $"loss went from {first:G4} to {last:G4}");
         Assert.Equal(!tuneVision, encoder.AsSpan().SequenceEqual(encoderBefore));
     }
+
+    [Fact]
+    public void Training_resumes_bit_for_bit_from_its_checkpoint()
+    {
+        if (!FashionMnist.IsInstalled()) Assert.Fail("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed");
+        var data = FashionMnist.Test().Take(48);
+        var captions = CaptionSet.Build(data, CaptionSplit.Test).Entries.Select(e => e.Caption).ToArray();
+        var tokenizer = CaptionTokenizer.Train(captions);
+        var config = Tiny("linear", tune: true, vocab: tokenizer.VocabSize, eot: tokenizer.EndOfTextId);
+        var options = new VisionTrainingOptions { Steps = 6, BatchSize = 8, LearningRate = 3e-3f, WarmupSteps = 1, Seed = 2, CheckpointEvery = 3 };
+        float[] Run(string dir, int stopAfter)
+        {
+            using var model = new CaptionerModel(config, seed: 1);
+            using var run = new CaptionerTraining(model, tokenizer, data, captions, options, dir);
+            run.Resume();
+            while (run.Trainer.Step < stopAfter) { run.Step(); run.SaveIfDue(); }
+            return model.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+        }
+        string straight = Directory.CreateTempSubdirectory("lathe-cap-a").FullName, split = Directory.CreateTempSubdirectory("lathe-cap-b").FullName;
+        float[] expected = Run(straight, 6);
+        Run(split, 3);                       // stops after the step-3 checkpoint
+        float[] resumed = Run(split, 6);     // a fresh process would do the same: new model, weights and optimizer from disk
+        Assert.True(expected.AsSpan().SequenceEqual(resumed), "resumed weights differ from an uninterrupted run");
+        Assert.True(File.Exists(Path.Combine(split, "checkpoint", "tokenizer.json")));
+    }
 }
