@@ -28,16 +28,19 @@ internal static class GenerateVerb
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var draftPath = new Option<string?>("--draft") { Description = "Speculative decoding: a small draft model with the same tokenizer (checkpoint, Hugging Face folder or .gguf) proposes tokens the model verifies in one pass." };
         var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens the draft proposes per step (1-16).", DefaultValueFactory = _ => 4 };
+        var image = new Option<string?>("--image") { Description = "Caption this image (PNG or PGM) with a captioner (--model from lathe vision captioner train)." };
         var draftPMin = new Option<float>("--draft-p-min") { Description = "The draft stops a step's proposals when its most likely token is below this probability (0 = always --draft-tokens).", DefaultValueFactory = _ => 0f };
         var command = new Command("generate", "Continue a prompt with a model (KV cache; greedy, temperature, top-k, top-p, min-p, penalties, beam search, speculative decoding with --draft).")
         {
-            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, draftPMin, json, threads,
+            model, adapterPath, prompt, promptIds, beams, lengthPenalty, earlyStopping, draftPath, draftTokens, draftPMin, json, threads, image,
         };
         sampling.AddTo(command);
         kgOptions.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
+            if (r.GetValue(image) is not null || Lathe.Vision.Inference.Captioner.IsCaptioner(r.GetValue(model)!))   // a captioner: the image's caption
+                return VisionCaptioner.Generate(r.GetValue(model)!, r.GetValue(image), sampling.Read(r, "generate"), r.GetResult(sampling.Temperature) is { Implicit: false }, sampling.ReadMaxTokens(r, "generate"), r.GetValue(json));
             if (r.GetValue(draftTokens) is < 1 or > 16) throw new UserInputException($"generate: --draft-tokens {r.GetValue(draftTokens)} must be in 1-16.");
             if (!(r.GetValue(draftPMin) is >= 0 and <= 1)) throw new UserInputException($"generate: --draft-p-min {r.GetValue(draftPMin)} must be in [0, 1].");
             if (r.GetValue(draftPath) is not null && r.GetValue(beams) > 1) throw new UserInputException("generate: --draft and --beams cannot be combined; speculative decoding samples or decodes greedily");

@@ -13,6 +13,7 @@ internal static class VisionVerb
         vision.Subcommands.Add(VisionShow.Create());
         vision.Subcommands.Add(VisionCaptions.Create());
         vision.Subcommands.Add(VisionClip.Create());
+        vision.Subcommands.Add(VisionCaptioner.Create());
         return vision;
     }
 }

@@ -16,6 +16,7 @@ public static class VisionCheckpoint
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
         ["vit"] = Architectures.VitModel.FromConfigJson,
         ["clip"] = Architectures.ClipModel.FromConfigJson,
+        [Architectures.CaptionerConfig.Type] = Architectures.CaptionerModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>
