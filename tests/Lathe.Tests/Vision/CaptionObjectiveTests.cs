@@ -30,7 +30,7 @@ public class CaptionObjectiveTests
         SetParameters(file, pb.Parameters);
         using var x = Load(file, "x");
         x.RequiresGrad = true;
-        var batch = CaptionBatch.From(file.ReadInts("ids"), file.ReadInts("lengths"));
+        var batch = CaptionTokenRows.From(file.ReadInts("ids"), file.ReadInts("lengths"));
         var objective = new CaptionObjective();
         using var tape = new Tape();
         using (tape.Activate())
@@ -55,7 +55,7 @@ public class CaptionObjectiveTests
         new Philox(9).FillNormal(x.AsSpan(), 0, 1);
         int[] ids = [0, 5, 7, 0, 0, 0, 9, 0, 3, 3];   // row 1 ends after 3 tokens; the rest is padding
         var objective = new CaptionObjective();
-        var batch = CaptionBatch.From(ids, [4, 3]);
+        var batch = CaptionTokenRows.From(ids, [4, 3]);
         var inputs = new List<(string, Tensor)> { ("x", x) };
         inputs.AddRange(pb.Parameters.Select(p => (p.Name, p.Value)));
         inputs.Add(("wte", lm.Parameters[0].Value));
@@ -65,7 +65,7 @@ public class CaptionObjectiveTests
         float Loss(int[] rows)
         {
             using var tape = new Tape();
-            using (tape.Activate()) using (Tape.NoGrad()) return objective.Loss(lm, adapter.Forward(x), CaptionBatch.From(rows, [4, 3])).Item();
+            using (tape.Activate()) using (Tape.NoGrad()) return objective.Loss(lm, adapter.Forward(x), CaptionTokenRows.From(rows, [4, 3])).Item();
         }
         float a = Loss(ids);
         Assert.Equal(a, Loss([0, 5, 7, 0, 0, 0, 9, 0, 11, 12]));
@@ -76,9 +76,9 @@ public class CaptionObjectiveTests
     [Fact]
     public void Batches_wrap_captions_in_end_of_text_and_pad_them()
     {
-        var captions = new List<int[]> { CaptionBatch.Wrap([4, 5, 6], 1), CaptionBatch.Wrap([7], 1) };
+        var captions = new List<int[]> { CaptionTokenRows.Wrap([4, 5, 6], 1), CaptionTokenRows.Wrap([7], 1) };
         Assert.Equal([1, 4, 5, 6, 1], captions[0]);
-        var b = new CaptionBatch().Fill(captions, [1, 0], pad: 1);
+        var b = new CaptionTokenRows().Fill(captions, [1, 0], pad: 1);
         Assert.Equal(2, b.Rows);
         Assert.Equal(5, b.Length);
         Assert.Equal([1, 7, 1, 1, 1, 1, 4, 5, 6, 1], b.Ids.AsSpan(0, 10).ToArray());

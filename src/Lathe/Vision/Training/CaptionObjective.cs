@@ -6,7 +6,7 @@ namespace Lathe.Vision.Training;
 /// <summary>A batch of captions as a decoder reads them: N rows of L token ids (each caption
 /// [end-of-text, w₁ … wₙ, end-of-text], then padding), and each row's real length. The arrays are reused from batch to
 /// batch.</summary>
-public sealed class CaptionBatch
+public sealed class CaptionTokenRows
 {
     public int Rows { get; private set; }
     /// <summary>Tokens per row (the longest caption of the batch).</summary>
@@ -18,7 +18,7 @@ public sealed class CaptionBatch
 
     /// <summary>Lays out <paramref name="captions"/>[indices[i]] as row i, each already wrapped in end-of-text
     /// (<see cref="Wrap"/>); <paramref name="pad"/> fills the rest of a row.</summary>
-    public CaptionBatch Fill(IReadOnlyList<int[]> captions, ReadOnlySpan<int> indices, int pad)
+    public CaptionTokenRows Fill(IReadOnlyList<int[]> captions, ReadOnlySpan<int> indices, int pad)
     {
         int n = indices.Length, len = 1;
         foreach (int i in indices) len = Math.Max(len, captions[i].Length);
@@ -37,14 +37,14 @@ public sealed class CaptionBatch
     }
 
     /// <summary>A batch from explicit rows (tests): <paramref name="ids"/> (n, len) and the lengths.</summary>
-    public static CaptionBatch From(int[] ids, int[] lengths)
+    public static CaptionTokenRows From(int[] ids, int[] lengths)
     {
         int n = lengths.Length;
         if (n == 0 || ids.Length % n != 0) throw new ArgumentException($"caption batch: {ids.Length} ids for {n} rows");
         int len = ids.Length / n;
         foreach (int l in lengths)
             if (l < 1 || l > len) throw new ArgumentException($"caption batch: length {l} outside 1..{len}");
-        return new CaptionBatch { Rows = n, Length = len, Ids = ids, Lengths = lengths };
+        return new CaptionTokenRows { Rows = n, Length = len, Ids = ids, Lengths = lengths };
     }
 
     /// <summary>[eot] + ids + [eot]: what a caption is trained as — the first end-of-text starts the text after the
@@ -69,7 +69,7 @@ public sealed class CaptionObjective
     readonly Tensor[] _pair = new Tensor[2];
 
     /// <summary>Mean cross-entropy over the caption tokens. <paramref name="image"/> (N, P, C) from the adapter.</summary>
-    public Tensor Loss(CausalLM decoder, Tensor image, CaptionBatch batch)
+    public Tensor Loss(CausalLM decoder, Tensor image, CaptionTokenRows batch)
     {
         int N = batch.Rows, L = batch.Length, P = image.Dim(1), C = decoder.Config.Embd, T = P + L;
         if (image.Rank != 3 || image.Dim(0) != N || image.Dim(2) != C)

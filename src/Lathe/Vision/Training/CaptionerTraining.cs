@@ -17,7 +17,7 @@ public sealed class CaptionerTraining : IDisposable
     readonly VisionTrainer _trainer;
     readonly BatchOrder _order;
     readonly CaptionObjective _objective = new();
-    readonly CaptionBatch _batch = new();
+    readonly CaptionTokenRows _batch = new();
     readonly Tensor _pixels;
     readonly int[] _indices;
     readonly Tokenizer _tokenizer;
@@ -42,7 +42,7 @@ public sealed class CaptionerTraining : IDisposable
         _captions = new int[captions.Count][];
         for (int i = 0; i < captions.Count; i++)
         {
-            _captions[i] = CaptionBatch.Wrap(tokenizer.Encode(captions[i], allowSpecial: false), eot);
+            _captions[i] = CaptionTokenRows.Wrap(tokenizer.Encode(captions[i], allowSpecial: false), eot);
             if (_captions[i].Length > room)
                 throw new ArgumentException($"caption {i} (\"{captions[i]}\") is {_captions[i].Length} tokens; after {model.Config.ImageTokens} image tokens the context of {model.Config.Text.MaxPositions} holds {room}");
         }
