@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lathe.Models;
-using Lathe.Models.Layers;
+
 using Lathe.Tensors;
 using Lathe.Vision.Nerf;
 

@@ -1,3 +1,5 @@
+using Lathe.Tensors;
+
 namespace Lathe.Vision.Nerf;
 
 /// <summary>Points along rays for volume rendering: stratified sampling (Mildenhall et al. 2020, eq. 2) splits
