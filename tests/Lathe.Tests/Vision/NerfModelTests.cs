@@ -72,7 +72,7 @@ public class NerfModelTests
         float[] Fit()
         {
             using var model = new NerfModel(Tiny, seed: 3);
-            var options = new VisionTrainingOptions { Steps = 40, BatchSize = 256, LearningRate = 5e-3f, WarmupSteps = 5, WeightDecay = 0f, Seed = 3 };
+            var options = new VisionTrainingOptions { Steps = 30, BatchSize = 128, LearningRate = 5e-3f, WarmupSteps = 5, WeightDecay = 0f, Seed = 3 };
             using var trainer = new VisionTrainer(model.Parameters, options, null);
             using var fitter = new NerfFitter(model, scene, trainer);
             var losses = new float[options.Steps];
@@ -80,8 +80,8 @@ public class NerfModelTests
             return losses;
         }
         var a = Fit();
-        double first = a.Take(5).Average(), last = a.Skip(35).Average();
-        Assert.True(last < 0.6 * first, $"batch MSE went from {first:F4} (first 5 steps) to {last:F4} (last 5)");
+        double first = a.Take(5).Average(), last = a.Skip(25).Average();
+        Assert.True(last < 0.75 * first, $"batch MSE went from {first:F4} (first 5 steps) to {last:F4} (last 5)");
         Assert.Equal(a, Fit());
     }
 
