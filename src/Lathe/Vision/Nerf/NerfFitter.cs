@@ -18,6 +18,7 @@ public sealed class NerfFitter : IDisposable
     readonly Tensor _target;
     readonly int[] _indices;
     readonly Philox _rng = new(0);
+    readonly Func<Tensor> _loss;
 
     /// <summary>Training pixels (rays) in the scene.</summary>
     public int RayCount { get; }
@@ -42,6 +43,7 @@ public sealed class NerfFitter : IDisposable
         _batch = new RayBatch(model.Config, rays);
         _target = Tensor.Zeros(rays, 3);
         _indices = new int[rays];
+        _loss = Loss;   // one delegate for the run, not one per step
     }
 
     /// <summary>One update (step number <see cref="VisionTrainer.Step"/> + 1); returns the batch's MSE before it.</summary>
@@ -62,7 +64,7 @@ public sealed class NerfFitter : IDisposable
         }
         _rng.Restart(_trainer.Options.Seed ^ (0xD1B54A32D192ED03UL * (ulong)(step + 1)));
         _batch.Prepare(_rng);
-        return _trainer.TrainStep(Loss);
+        return _trainer.TrainStep(_loss);
     }
 
     Tensor Loss()
