@@ -17,6 +17,7 @@ public static class VisionCheckpoint
         ["vit"] = Architectures.VitModel.FromConfigJson,
         ["clip"] = Architectures.ClipModel.FromConfigJson,
         [Architectures.CaptionerConfig.Type] = Architectures.CaptionerModel.FromConfigJson,
+        [Architectures.NerfModel.Type] = Architectures.NerfModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>
