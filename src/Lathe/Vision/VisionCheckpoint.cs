@@ -14,6 +14,7 @@ public static class VisionCheckpoint
     static readonly Dictionary<string, Func<string, IVisionModel>> Loaders = new(StringComparer.Ordinal)
     {
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
+        ["dcgan"] = Architectures.DcganModel.FromConfigJson,
         ["realnvp"] = Architectures.RealNvpModel.FromConfigJson,
     };
 

@@ -166,23 +166,25 @@ public sealed class RealNvpModel : IVisionModel
         return Ops.Add(prior, logDet);
     }
 
-    /// <summary>Pre-processing of Dinh et al. (§4.1) for <paramref name="count"/> images of bytes <paramref name="pixels"/>
-    /// (count × D): uniform dequantisation x̃ = x + u, u ~ U[0, 1) (from <paramref name="noise"/>), then
-    /// y = logit(p), p = α + (1 − 2α)·x̃/256, written into <paramref name="y"/> (count, D). Returns into
-    /// <paramref name="logDet"/> each image's log|det ∂y/∂x̃| = Σ_d [log(1 − 2α) − log 256 − log p_d − log(1 − p_d)],
-    /// so that log p(x̃) = log p(y) + logDet is the density on the [0, 256)^D pixel scale (summed in double).</summary>
-    public void Preprocess(ReadOnlySpan<byte> pixels, int count, Lathe.Tensors.Philox? noise, Span<float> y, Span<double> logDet)
+    /// <summary>Pre-processing of Dinh et al. (§4.1) for images of bytes <paramref name="pixels"/> (count × D, count =
+    /// <paramref name="logDet"/>.Length): uniform dequantisation x̃ = x + u with u ∈ [0, 1) given in
+    /// <paramref name="uniforms"/> (count × D), then y = logit(p), p = α + (1 − 2α)·x̃/256, written into <paramref name="y"/>.
+    /// Returns into <paramref name="logDet"/> each image's log|det ∂y/∂x̃| = Σ_d [log(1 − 2α) − log 256 − log p_d − log(1 − p_d)]
+    /// (the map is elementwise, so its Jacobian is diagonal), so that log p(x̃) = log p(y) + logDet is the density on the
+    /// [0, 256)^D pixel scale. Computed in double.</summary>
+    public void Preprocess(ReadOnlySpan<byte> pixels, ReadOnlySpan<float> uniforms, Span<float> y, Span<double> logDet)
     {
-        int d = Dimensions;
+        int d = Dimensions, count = logDet.Length;
+        if (pixels.Length < count * d || uniforms.Length < count * d || y.Length < count * d)
+            throw new ArgumentException($"realnvp: pre-processing {count} images of {d} values needs that many pixels, uniforms and outputs");
         double a = Config.Alpha, constant = Math.Log(1 - 2 * a) - Math.Log(256);
         for (int b = 0; b < count; b++)
         {
             double sum = 0;
-            for (int j = 0; j < d; j++)
+            for (int j = b * d; j < (b + 1) * d; j++)
             {
-                double u = noise is null ? 0.5 : noise.NextFloat();
-                double p = a + (1 - 2 * a) * (pixels[b * d + j] + u) / 256.0;
-                y[b * d + j] = (float)Math.Log(p / (1 - p));
+                double p = a + (1 - 2 * a) * (pixels[j] + (double)uniforms[j]) / 256.0;
+                y[j] = (float)Math.Log(p / (1 - p));
                 sum += constant - Math.Log(p) - Math.Log(1 - p);
             }
             logDet[b] = sum;

@@ -32,12 +32,14 @@ public static class FlowObjective
         int chunk = Math.Min(batchSize, n);
         using var y = Tensor.Empty(chunk, d);
         var pre = new double[chunk];
+        var uniforms = new float[chunk * d];
         double nats = 0;
         using var tape = new Tape();
         for (int start = 0; start < n; start += chunk)
         {
             int m = Math.Min(chunk, n - start);
-            model.Preprocess(set.Pixels.AsSpan(start * d, m * d), m, noise, y.AsSpan(), pre);
+            noise.FillUniform(uniforms, 0f, 1f);
+            model.Preprocess(set.Pixels.AsSpan(start * d, m * d), uniforms, y.AsSpan(), pre.AsSpan(0, m));
             tape.Reset();
             using (tape.Activate())
             using (Tape.NoGrad())
@@ -69,6 +71,7 @@ public sealed class FlowTrainingRun : IDisposable
     readonly int[] _indices;
     readonly byte[] _pixels;
     readonly double[] _preLogDet;
+    readonly float[] _uniforms;
     readonly Tensor _y;
     readonly Philox _noise = new(0);
 
@@ -84,6 +87,7 @@ public sealed class FlowTrainingRun : IDisposable
         _indices = new int[options.BatchSize];
         _pixels = new byte[options.BatchSize * model.Dimensions];
         _preLogDet = new double[options.BatchSize];
+        _uniforms = new float[options.BatchSize * model.Dimensions];
         _y = Tensor.Empty(options.BatchSize, model.Dimensions);
     }
 
@@ -94,7 +98,8 @@ public sealed class FlowTrainingRun : IDisposable
         _order.Batch(Trainer.Step, b, _indices);
         for (int i = 0; i < b; i++) _train.Image(_indices[i]).CopyTo(_pixels.AsSpan(i * d, d));
         _noise.Restart(Trainer.Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)Trainer.Step + 1);
-        _model.Preprocess(_pixels, b, _noise, _y.AsSpan(), _preLogDet);
+        _noise.FillUniform(_uniforms, 0f, 1f);
+        _model.Preprocess(_pixels, _uniforms, _y.AsSpan(), _preLogDet);
         double pre = 0;
         foreach (var v in _preLogDet) pre += v;
         return Trainer.TrainStep(() => FlowObjective.BitsPerDim(_model, _y, pre));
