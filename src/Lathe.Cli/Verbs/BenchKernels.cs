@@ -15,7 +15,7 @@ internal static unsafe class BenchKernels
     {
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per kernel.", DefaultValueFactory = _ => 1.0 };
-        var command = new Command("kernels", "Softmax, LayerNorm, cross-entropy, GELU, attention (forward+backward), AdamW; allocation per step.") { threads, seconds };
+        var command = new Command("kernels", "Softmax, LayerNorm, cross-entropy, GELU, attention, conv2d, conv_transpose2d, GroupNorm (forward+backward), AdamW; allocation per step.") { threads, seconds };
         command.SetAction(r => Run(r.GetValue(threads), r.GetValue(seconds)));
         return command;
     }
@@ -103,6 +103,7 @@ internal static unsafe class BenchKernels
             step = TimeStep(() => Ops.Attention(q, k, v, causal: true, dropout: 0.1f, dropoutSeed: 7), seconds, out fwd);
             Report("attention_dropout", "B8,H4,T256,D64,causal,p=0.1", fwd, step);
         }
+        BenchVisionOps(rng, seconds, Report);
         {
             const int n = 10_000_000;
             using var p = Random(rng, n);
@@ -120,6 +121,35 @@ internal static unsafe class BenchKernels
         summary.Add(("peak_rss_mb", BenchSupport.PeakRssMb()));
         BenchSupport.PrintJson([.. summary]);
         return 0;
+    }
+
+    /// <summary>The vision ops at the sizes of a small image model's middle layers (issue #22): a 3×3 convolution, a
+    /// stride-2 4×4 transposed convolution (DCGAN's generator) and GroupNorm.</summary>
+    static void BenchVisionOps(Philox rng, double seconds, Action<string, string, double, double> report)
+    {
+        using (var x = Random(rng, 32, 64, 16, 16))
+        using (var w = Random(rng, 64, 64, 3, 3))
+        using (var b = Random(rng, 64))
+        {
+            x.RequiresGrad = w.RequiresGrad = b.RequiresGrad = true;
+            double step = TimeStep(() => Ops.Conv2d(x, w, b, stride: 1, padding: 1), seconds, out double fwd);
+            report("conv2d", "N32,C64,16x16,O64,k3,s1,p1", fwd, step);
+        }
+        using (var x = Random(rng, 32, 128, 8, 8))
+        using (var w = Random(rng, 128, 64, 4, 4))
+        {
+            x.RequiresGrad = w.RequiresGrad = true;
+            double step = TimeStep(() => Ops.ConvTranspose2d(x, w, null, stride: 2, padding: 1), seconds, out double fwd);
+            report("conv_transpose2d", "N32,C128,8x8,O64,k4,s2,p1", fwd, step);
+        }
+        using (var x = Random(rng, 32, 128, 16, 16))
+        using (var w = Random(rng, 128))
+        using (var b = Random(rng, 128))
+        {
+            x.RequiresGrad = w.RequiresGrad = b.RequiresGrad = true;
+            double step = TimeStep(() => Ops.GroupNorm(x, 32, w, b), seconds, out double fwd);
+            report("groupnorm", "N32,C128,16x16,G32", fwd, step);
+        }
     }
 
     /// <summary>Managed bytes allocated (all threads) by one steady-state training step of two pre-LN Transformer

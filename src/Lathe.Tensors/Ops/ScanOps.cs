@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Lathe.Tensors;
 
 // Running sums along the last axis (NeRF's transmittance: T_i = exp(−Σ_{j<i} σ_j δ_j)) and leaky ReLU. Issue #22.
@@ -53,8 +55,14 @@ public static unsafe partial class Ops
         var src = Contiguous(x);
         var y = Autograd.Tape.NewResult(x.Shape);
         float* px = src.Data, py = y.Data;
-        long n = y.Length;
-        for (long i = 0; i < n; i++) { float v = px[i]; py[i] = v > 0f ? v : v * slope; }
+        long n = y.Length, i = 0;
+        var vslope = new Vector<float>(slope);
+        for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = Vector.Load(px + i);
+            Vector.ConditionalSelect(Vector.GreaterThan(v, Vector<float>.Zero), v, v * vslope).Store(py + i);
+        }
+        for (; i < n; i++) { float v = px[i]; py[i] = v > 0f ? v : v * slope; }
         if (Record(y, &LeakyReluBackward, src)) y.F0 = slope;
         return y;
     }
@@ -65,7 +73,13 @@ public static unsafe partial class Ops
         if (dx is null) return;
         float* x = y.In0!.Data, g = y.Grad!.Data, d = dx.Data;
         float slope = y.F0;
-        long n = y.Length;
-        for (long i = 0; i < n; i++) d[i] += x[i] > 0f ? g[i] : g[i] * slope;
+        long n = y.Length, i = 0;
+        var vslope = new Vector<float>(slope);
+        for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var gv = Vector.Load(g + i);
+            (Vector.Load(d + i) + Vector.ConditionalSelect(Vector.GreaterThan(Vector.Load(x + i), Vector<float>.Zero), gv, gv * vslope)).Store(d + i);
+        }
+        for (; i < n; i++) d[i] += x[i] > 0f ? g[i] : g[i] * slope;
     }
 }
