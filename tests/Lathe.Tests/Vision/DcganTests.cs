@@ -130,7 +130,9 @@ public class DcganTests
         CheckFiniteDifferences(p, logits.Grad!.ToArray(), () => Evaluate(tape, () => GanObjective.BinaryCrossEntropyWithLogits(logits, target)));
     }
 
-    static ImageSet Images(int n) => FashionMnist.Train().Take(n);
+    // The first 256 training images, read once for the class (decompressing all 60,000 takes a moment).
+    static readonly Lazy<ImageSet> First256 = new(() => FashionMnist.Train().Take(256));
+    static ImageSet Images(int n) => First256.Value.Take(n);
 
     static readonly DcganConfig Small = new() { GeneratorFeatures = 16, DiscriminatorFeatures = 16, NormGroups = 4, Latent = 16, LabelEmbedding = 8 };
 

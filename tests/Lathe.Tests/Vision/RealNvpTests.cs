@@ -16,6 +16,9 @@ public class RealNvpTests
 {
     static readonly RealNvpConfig Tiny = new() { Channels = 1, ImageSize = 4, Couplings = 4, Hidden = 6, Alpha = 0.05f };
 
+    // The first 512 training images, read once for the class.
+    static readonly Lazy<ImageSet> First512 = new(() => FashionMnist.Train().Take(512));
+
     static RealNvpModel FixtureModel()
     {
         var model = new RealNvpModel(Tiny);
@@ -172,7 +175,7 @@ public class RealNvpTests
     public void Short_run_lowers_held_out_bits_per_dimension()
     {
         Assert.True(FashionMnist.IsInstalled(), "Debian's dataset-fashion-mnist is not installed (scripts/test installs it)");
-        var train = FashionMnist.Train().Take(512);
+        var train = First512.Value;
         var test = FashionMnist.Test().Take(200);
         using var model = new RealNvpModel(new RealNvpConfig { Couplings = 4, Hidden = 64 }, seed: 5);
         double before = FlowObjective.Evaluate(model, test);
@@ -188,7 +191,7 @@ public class RealNvpTests
     [Fact]
     public void Same_seed_gives_same_bits_and_samples_are_images()
     {
-        var train = FashionMnist.Train().Take(64);
+        var train = First512.Value.Take(64);
         float[] Run()
         {
             using var model = new RealNvpModel(new RealNvpConfig { Couplings = 2, Hidden = 16 }, seed: 9);
