@@ -15,6 +15,8 @@ internal static class VisionVerb
         vision.Subcommands.Add(VisionCaptions.Create());
         vision.Subcommands.Add(VisionClip.Create());
         vision.Subcommands.Add(VisionCaptioner.Create());
+        vision.Subcommands.Add(VisionGan.Create());
+        vision.Subcommands.Add(VisionFlow.Create());
         return vision;
     }
 }

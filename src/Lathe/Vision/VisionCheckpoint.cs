@@ -18,6 +18,8 @@ public static class VisionCheckpoint
         ["clip"] = Architectures.ClipModel.FromConfigJson,
         [Architectures.CaptionerConfig.Type] = Architectures.CaptionerModel.FromConfigJson,
         [Architectures.NerfModel.Type] = Architectures.NerfModel.FromConfigJson,
+        ["dcgan"] = Architectures.DcganModel.FromConfigJson,
+        ["realnvp"] = Architectures.RealNvpModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>
