@@ -17,6 +17,7 @@ internal static class VisionVerb
         vision.Subcommands.Add(VisionCaptioner.Create());
         vision.Subcommands.Add(VisionGan.Create());
         vision.Subcommands.Add(VisionFlow.Create());
+        vision.Subcommands.Add(VisionVit.Create());
         return vision;
     }
 }
