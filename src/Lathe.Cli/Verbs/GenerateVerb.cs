@@ -35,8 +35,10 @@ internal static class GenerateVerb
         };
         sampling.AddTo(command);
         kgOptions.AddTo(command);
+        GenerateImage.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
+            if (GenerateImage.Handles(r.GetValue(model)!)) return GenerateImage.Run(r, r.GetValue(model)!, r.GetValue(prompt), r.GetValue(sampling.Seed), r.GetValue(threads));
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             if (r.GetValue(draftTokens) is < 1 or > 16) throw new UserInputException($"generate: --draft-tokens {r.GetValue(draftTokens)} must be in 1-16.");
             if (!(r.GetValue(draftPMin) is >= 0 and <= 1)) throw new UserInputException($"generate: --draft-p-min {r.GetValue(draftPMin)} must be in [0, 1].");

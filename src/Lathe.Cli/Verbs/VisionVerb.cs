@@ -10,6 +10,8 @@ internal static class VisionVerb
     {
         var vision = new Command("vision", "Vision and generative models on Fashion-MNIST: ViT, CLIP, captioner, VAE, DiT, GAN, flow, NeRF.");
         // Each model's file adds its line here: vision.Subcommands.Add(VisionVit.Create()); …
+        vision.Subcommands.Add(VisionVae.Create());
+        vision.Subcommands.Add(VisionDit.Create());
         return vision;
     }
 }

@@ -14,6 +14,8 @@ public static class VisionCheckpoint
     static readonly Dictionary<string, Func<string, IVisionModel>> Loaders = new(StringComparer.Ordinal)
     {
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
+        [Architectures.VaeModel.Type] = Architectures.VaeModel.FromConfigJson,
+        [Architectures.DitModel.Type] = Architectures.DitModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>

@@ -147,9 +147,10 @@ public sealed class DitModel : IVisionModel, INoisePredictor
         for (int b = 0; b < N; b++)
             for (int i = 0; i < half; i++)
             {
-                float freq = MathF.Exp(-MathF.Log(10000f) * i / half), arg = t[b] * freq;
-                s[b * F + i] = MathF.Cos(arg);
-                s[b * F + half + i] = MathF.Sin(arg);
+                // In double, rounded once: the reference's float32 arguments reach 1000, where a float32 product is off by 6e-5.
+                double arg = t[b] * Math.Exp(-Math.Log(10000.0) * i / half);
+                s[b * F + i] = (float)Math.Cos(arg);
+                s[b * F + half + i] = (float)Math.Sin(arg);
             }
         return _frequencies;
     }
