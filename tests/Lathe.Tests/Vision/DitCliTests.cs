@@ -11,7 +11,7 @@ public sealed class DitCliTests : IClassFixture<DitCliTests.Chain>
 {
     public sealed class Chain : IDisposable
     {
-        public LatheProcess Lathe { get; } = new();
+        internal LatheProcess Lathe { get; } = new();
         public (int Code, string Stdout, string Stderr) Vae, Dit, Unconditional;
 
         public Chain()
