@@ -12,6 +12,7 @@ internal static class VisionVerb
         // Each model's file adds its line here: vision.Subcommands.Add(VisionVit.Create()); …
         vision.Subcommands.Add(VisionVae.Create());
         vision.Subcommands.Add(VisionDit.Create());
+        vision.Subcommands.Add(VisionShow.Create());
         return vision;
     }
 }
