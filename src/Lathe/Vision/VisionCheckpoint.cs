@@ -16,6 +16,7 @@ public static class VisionCheckpoint
         // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
         [Architectures.VaeModel.Type] = Architectures.VaeModel.FromConfigJson,
         [Architectures.DitModel.Type] = Architectures.DitModel.FromConfigJson,
+        ["vit"] = Architectures.VitModel.FromConfigJson,
     };
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="dir"/>.</summary>
