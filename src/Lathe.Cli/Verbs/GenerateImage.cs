@@ -3,6 +3,7 @@ using Lathe.Tensors.Threading;
 using Lathe.Vision;
 using Lathe.Vision.Architectures;
 using Lathe.Vision.Diffusion;
+using Lathe.Vision.Images;
 
 namespace Lathe.Cli.Verbs;
 
@@ -53,13 +54,10 @@ internal static class GenerateImage
         Array.Fill(labels, label);
         var started = System.Diagnostics.Stopwatch.StartNew();
         using var images = diffusion.Generate(labels, options);
-        WriteGrid(output, images, (int)Math.Ceiling(Math.Sqrt(count)));
+        SampleGrid.Write(output, images, 0f, 1f);
         string what = diffusion.Dit.IsConditional ? $"'{diffusion.ClassNames[label]}'" : "unconditional";
         Console.Error.WriteLine($"generate: {count} {what} images, {options.Sampler} {(options.Sampler == "ddim" ? options.SamplingSteps : diffusion.Schedule.Steps)} steps, " +
             $"guidance {options.Guidance}, {started.Elapsed.TotalSeconds:F1} s → {output}");
         return 0;
     }
-
-    // TODO(v-data merge): Lathe.Vision.Images.SampleGrid.Write(output, images, 0f, 1f, columns: columns).
-    static void WriteGrid(string output, Lathe.Tensors.Tensor images, int columns) => throw new NotImplementedException("PNG grids come with branch v-data");
 }

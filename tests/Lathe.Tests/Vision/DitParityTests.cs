@@ -125,18 +125,6 @@ public class DitParityTests
     }
 
     [Fact]
-    public void Positions_are_maes_2d_sin_cos_table()
-    {
-        // Token (r, c) = (1, 2) of a 3×3 grid, D = 8: [sin(2ω), cos(2ω), sin(ω'), …] with ω_k = 10000^(−k/2).
-        float[] table = DitModel.SinCosPositions(8, 3);
-        int o = (1 * 3 + 2) * 8;
-        double[] omega = [1, 1 / 100.0];
-        double[] expected = [Math.Sin(2 * omega[0]), Math.Sin(2 * omega[1]), Math.Cos(2 * omega[0]), Math.Cos(2 * omega[1]),
-                             Math.Sin(omega[0]), Math.Sin(omega[1]), Math.Cos(omega[0]), Math.Cos(omega[1])];
-        for (int i = 0; i < 8; i++) Assert.Equal(expected[i], table[o + i], 6);
-    }
-
-    [Fact]
     public void Wrong_latent_shape_and_labels_are_refused_by_name()
     {
         using var dit = new DitModel(new DitConfig { InChannels = 4, InputSize = 4, PatchSize = 2, HiddenSize = 16, Depth = 1, Heads = 2, Classes = 3, FrequencySize = 8 });

@@ -54,7 +54,7 @@ public sealed record DitConfig
 
 /// <summary>The Diffusion Transformer (Peebles &amp; Xie 2023, "Scalable Diffusion Models with Transformers"), predicting ε
 /// for latents (N, C, H, W): patchify (a p×p convolution of stride p, here a Linear over each patch) → + fixed 2-D sin-cos
-/// positions (as MAE/DiT: the first half of each vector encodes the column, the second the row) → depth ×
+/// positions (<see cref="Positions2d"/>) → depth ×
 /// <see cref="DitBlock"/> conditioned on c = timestep embedding + class embedding → final adaLN (shift, scale) + Linear
 /// (both zero-initialised) → unpatchify. The timestep embedding is [cos(t·f), sin(t·f)] with f_i = 10000^(−i/half)
 /// through Linear–SiLU–Linear; the class table has one extra row, the null class used for classifier-free guidance.
@@ -99,7 +99,7 @@ public sealed class DitModel : IVisionModel, INoisePredictor
         _finalModulation = DitBlock.Zero(p, "final_layer.adaLN_modulation.1", D, 2 * D);
         _finalLinear = DitBlock.Zero(p, "final_layer.linear", D, P * P * config.InChannels);
         _parameters = p.Parameters;
-        _positions = Tensor.FromArray(SinCosPositions(D, Grid), Tokens, D);
+        _positions = Positions2d.SinCos(D, Grid, Grid);
     }
 
     /// <summary>A model from config.json's text (weights as initialised; <see cref="VisionCheckpoint"/> loads them).</summary>
@@ -171,29 +171,6 @@ public sealed class DitModel : IVisionModel, INoisePredictor
         if (P == 1) return Ops.Contiguous(Ops.Permute(Ops.Reshape(y, N, g, g, C), 0, 3, 1, 2));
         var v = Ops.Reshape(y, N, g, g, P, P, C);
         return Ops.Reshape(Ops.Permute(v, 0, 5, 1, 3, 2, 4), N, C, g * P, g * P);
-    }
-
-    /// <summary>MAE/DiT's fixed 2-D sin-cos table (g·g, D), tokens row-major: token (r, c) holds
-    /// [sin(c·ω), cos(c·ω), sin(r·ω), cos(r·ω)] with ω_k = 10000^(−k/(D/4)), k &lt; D/4 (get_2d_sincos_pos_embed, whose
-    /// meshgrid puts the column index in the first half).</summary>
-    public static float[] SinCosPositions(int D, int g)
-    {
-        int quarter = D / 4;
-        var table = new float[g * g * D];
-        for (int r = 0; r < g; r++)
-            for (int c = 0; c < g; c++)
-            {
-                int o = (r * g + c) * D;
-                for (int k = 0; k < quarter; k++)
-                {
-                    double omega = 1.0 / Math.Pow(10000, (double)k / quarter);
-                    table[o + k] = (float)Math.Sin(c * omega);
-                    table[o + quarter + k] = (float)Math.Cos(c * omega);
-                    table[o + 2 * quarter + k] = (float)Math.Sin(r * omega);
-                    table[o + 3 * quarter + k] = (float)Math.Cos(r * omega);
-                }
-            }
-        return table;
     }
 
     public void Dispose()
