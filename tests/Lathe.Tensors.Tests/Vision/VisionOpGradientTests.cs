@@ -70,4 +70,31 @@ public class VisionOpGradientTests
         for (int i = 0; i < s.Length; i++) if (MathF.Abs(s[i]) < 0.05f) s[i] += s[i] < 0 ? -0.05f : 0.05f;
         Autograd.GradCheck.Check(t => Ops.LeakyRelu(t[0], 0.2f), [x]);
     }
+
+    [Fact]
+    public void Gradients_accumulate_when_an_input_feeds_two_ops()
+    {
+        // The first backward to reach a gradient overwrites it, the second adds: both paths are exercised here.
+        Autograd.GradCheck.Check(t => Ops.Add(Ops.Conv2d(t[0], t[1], t[2], 1, 1), Ops.Conv2d(t[0], t[1], t[2], 1, 1)),
+            [R(20, 2, 2, 4, 3), R(21, 3, 2, 3, 3), R(22, 3)]);
+        Autograd.GradCheck.Check(t => Ops.Add(Ops.ConvTranspose2d(t[0], t[1], t[2], 2, 1), Ops.ConvTranspose2d(t[0], t[1], t[2], 2, 1)),
+            [R(23, 2, 2, 3, 3), R(24, 2, 3, 4, 4), R(25, 3)]);
+    }
+
+    [Fact]
+    public void Non_contiguous_inputs_are_read_through_their_strides()
+    {
+        // x stored (N, H, W, C) and viewed as (N, C, H, W): the op must copy it (and route the gradient back).
+        var nhwc = R(30, 2, 4, 5, 3);
+        Autograd.GradCheck.Check(t => Ops.Conv2d(Ops.Permute(t[0], 0, 3, 1, 2), t[1], null, 1, 1), [nhwc, R(31, 2, 3, 3, 3)]);
+        Autograd.GradCheck.Check(t => Ops.GroupNorm(Ops.Permute(t[0], 0, 3, 1, 2), 3, null, null), [R(32, 2, 4, 5, 3)]);
+        Autograd.GradCheck.Check(t => Ops.CumSum(Ops.Permute(t[0], 1, 0), exclusive: true), [R(33, 6, 4)]);
+    }
+
+    [Fact]
+    public void Group_norm_over_a_sequence_and_ada_layer_norm_over_one_token()
+    {
+        Autograd.GradCheck.Check(t => Ops.GroupNorm(t[0], 2, t[1], t[2]), [R(40, 2, 4, 7), R(41, 4), R(42, 4)]);
+        Autograd.GradCheck.Check(t => Ops.AdaLayerNorm(t[0], t[1], t[2]), [R(43, 3, 1, 8), R(44, 3, 8), R(45, 3, 8)]);
+    }
 }
