@@ -32,6 +32,9 @@ internal static class VisionDit
         command.SetAction(r =>
         {
             const string verb = "vision dit train";
+            string vaePath = r.GetValue(vae)!;
+            if (VisionCheckpoint.ModelTypeOf(vaePath) != VaeModel.Type)   // before the 60,000 images are read
+                throw new UserInputException($"{verb}: --vae {vaePath} is not a VAE checkpoint (train one with lathe vision vae train)");
             var (options, train, outDir) = o.Read(r, verb);
             var config = new DitConfig
             {
@@ -40,7 +43,7 @@ internal static class VisionDit
             };
             try { config.Validate(); }
             catch (ArgumentException e) { throw new UserInputException($"{verb}: {e.Message} (--schedule, --width, --depth, --heads)"); }
-            using var autoencoder = VisionCheckpoint.Load<VaeModel>(r.GetValue(vae)!, "a VAE");
+            using var autoencoder = VisionCheckpoint.Load<VaeModel>(vaePath, "a VAE");
             using var console = new TrainingConsole();
             var started = DateTime.UtcNow;
             using var model = DitTraining.Run(config, options, autoencoder, train, outDir, (step, loss) =>
