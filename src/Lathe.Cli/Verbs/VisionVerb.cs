@@ -18,6 +18,7 @@ internal static class VisionVerb
         vision.Subcommands.Add(VisionGan.Create());
         vision.Subcommands.Add(VisionFlow.Create());
         vision.Subcommands.Add(VisionVit.Create());
+        vision.Subcommands.Add(VisionScore.Create());
         return vision;
     }
 }
