@@ -5,6 +5,7 @@ using Lathe.Tensors.Threading;
 using Lathe.Vision;
 using Lathe.Vision.Architectures;
 using Lathe.Vision.Data;
+using Lathe.Vision.Diffusion;
 using Lathe.Vision.Images;
 using Lathe.Vision.Metrics;
 
@@ -22,13 +23,15 @@ internal static class VisionScore
         var count = new Option<int>("--count") { Description = "Generated images N, compared with N real test images (and the baseline with N more); at most half the test set.", DefaultValueFactory = _ => 2000 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the samples and of the choice of real test images.", DefaultValueFactory = _ => 1UL };
         var temperature = new Option<float>("--temperature") { Description = "RealNVP: standard deviation of z (1: the model's own density).", DefaultValueFactory = _ => 1f };
+        var samplingSteps = new Option<int>("--sampling-steps") { Description = "DiT: DDIM steps.", DefaultValueFactory = _ => 50 };
+        var guidance = new Option<float>("--guidance") { Description = "DiT: classifier-free guidance scale (1: the conditional model alone).", DefaultValueFactory = _ => 3f };
         var data = new Option<string?>("--data") { Description = "Folder of the Fashion-MNIST IDX files (default: Debian's)." };
         var grid = new Option<string?>("--grid") { Description = "Also write the first 100 samples as a PNG grid (class-conditional: one class per column)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "Print one JSON object only." };
         var command = new Command("score", "Score a generator with a ViT classifier: Fréchet distance on the classifier's features (not Inception FID) " +
             "vs real test images, the real-vs-real baseline, and accuracy on class-conditioned samples.")
-            { classifier, model, count, seed, temperature, data, grid, threads, json };
+            { classifier, model, count, seed, temperature, samplingSteps, guidance, data, grid, threads, json };
         command.SetAction(r =>
         {
             string vitDir = r.GetValue(classifier)!, genDir = r.GetValue(model)!;
@@ -42,7 +45,10 @@ internal static class VisionScore
             ComputePool.SetSharedThreads(t);
             using var vit = VisionCheckpoint.Load<VitModel>(vitDir, "a ViT classifier");
             if (vit.Config.Labels == 0) throw new UserInputException($"vision score: --classifier {vitDir} is an encoder only (num_labels 0)");
-            using var generator = GeneratorAdapters.Load(genDir, new GeneratorSamplingOptions { Temperature = temp });
+            var diffusion = new DiffusionSamplingOptions { SamplingSteps = r.GetValue(samplingSteps), Guidance = r.GetValue(guidance) };
+            if (diffusion.SamplingSteps < 1) throw new UserInputException($"vision score: --sampling-steps {diffusion.SamplingSteps} must be positive");
+            if (!float.IsFinite(diffusion.Guidance) || diffusion.Guidance < 0) throw new UserInputException($"vision score: --guidance {diffusion.Guidance} must be a number ≥ 0");
+            using var generator = GeneratorAdapters.Load(genDir, new GeneratorSamplingOptions { Temperature = temp, Diffusion = diffusion });
             var test = FashionMnist.Test(r.GetValue(data));
             if (2 * n > test.Count) throw new UserInputException($"vision score: --count {n} needs 2×{n} real test images; the test set has {test.Count}");
             if (generator.ImageShape != (vit.Config.Channels, vit.Config.ImageSize, vit.Config.ImageSize))
