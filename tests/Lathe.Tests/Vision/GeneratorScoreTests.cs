@@ -90,6 +90,17 @@ public class GeneratorScoreTests
         Assert.True(r.RealBaseline > 0, $"baseline {r.RealBaseline}");
         Assert.True(r.FrechetDistance < 2 * r.RealBaseline, $"real images as samples: d² {r.FrechetDistance:G4} vs baseline {r.RealBaseline:G4}");
 
+        // The same d² through the generic path: VitImageFeatures + FrechetDistance.Between on the same real set.
+        var realIndices = GeneratorScore.RealIndices(scorerTest.Count, N, seed: 7);
+        using (var realA = scorerTest.Batch(realIndices.AsSpan(0, N)))
+        using (var realB = scorerTest.Batch(realIndices.AsSpan(N, N)))
+        using (var again = pool.Batch(real.Chosen))
+        {
+            var features = new VitImageFeatures(vit);
+            Assert.Equal(r.FrechetDistance, FrechetDistance.Between(features, realA, again), 1e-6 * (1 + r.FrechetDistance));
+            Assert.Equal(r.RealBaseline, FrechetDistance.Between(features, realA, realB), 1e-6 * (1 + r.RealBaseline));
+        }
+
         // The conditional accuracy is the classifier's accuracy on exactly those images with the requested labels.
         var labels = GeneratorScore.RequestedLabels(real, N);
         var chosenPixels = new byte[N * 784];

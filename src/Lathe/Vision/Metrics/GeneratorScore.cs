@@ -82,9 +82,7 @@ public static class GeneratorScore
         foreach (int y in labels)
             if ((uint)y >= (uint)c.Labels) throw new ArgumentException($"score: label {y} is outside the classifier's {c.Labels} classes");
 
-        // Two disjoint sets of N real test images from one seeded permutation.
-        var order = new int[2 * n];
-        new BatchOrder(test.Count, seed ^ 0x5C0_7E57UL).Batch(0, 2 * n, order);
+        var order = RealIndices(test.Count, n, seed);
         var realLabels = new int[2 * n];
         for (int i = 0; i < 2 * n; i++) realLabels[i] = test.Labels[order[i]];
         using var real = Tensor.Empty(2 * n, c.Channels, c.ImageSize, c.ImageSize);
@@ -113,6 +111,15 @@ public static class GeneratorScore
         }
         return new GeneratorScoreResult(n, Metrics.FrechetDistance.Squared(a, g), Metrics.FrechetDistance.Squared(a, b),
             conditional, perClass, classifierAccuracy, c.Width);
+    }
+
+    /// <summary>The test-set indices of the real images <see cref="Evaluate"/> uses: the first 2N of a permutation seeded
+    /// with <paramref name="seed"/>; the first N are compared with the samples, the next N form the baseline.</summary>
+    public static int[] RealIndices(int testCount, int n, ulong seed)
+    {
+        var order = new int[2 * n];
+        new BatchOrder(testCount, seed ^ 0x5C0_7E57UL).Batch(0, 2 * n, order);
+        return order;
     }
 
     /// <summary>One no-gradient pass of the classifier over n images (n·C·H·W values): the statistics of their pooled
