@@ -20,6 +20,7 @@ internal static class VisionVerb
         vision.Subcommands.Add(VisionGan.Create());
         vision.Subcommands.Add(VisionFlow.Create());
         vision.Subcommands.Add(VisionNerf.Create());
+        vision.Subcommands.Add(VisionScore.Create());
         return vision;
     }
 }

@@ -181,6 +181,11 @@ public sealed class VitModel : IVisionModel
         return _classifier.Forward(Features(images));
     }
 
+    /// <summary>pooled features (N, C) from <see cref="Features"/> → class scores (N, labels): the head alone, so one
+    /// forward pass gives both (the generator scorer needs features and predictions of the same images).</summary>
+    public Tensor LogitsFromFeatures(Tensor features) =>
+        (_classifier ?? throw new InvalidOperationException("vit: this model is an encoder only (num_labels 0); it has no logits")).Forward(features);
+
     /// <summary>Mean cross-entropy of the logits of <paramref name="images"/> against <paramref name="labels"/>.</summary>
     public Tensor Loss(Tensor images, ReadOnlySpan<int> labels) => Ops.CrossEntropy(Logits(images), labels);
 
