@@ -36,8 +36,10 @@ internal static class GenerateVerb
         };
         sampling.AddTo(command);
         kgOptions.AddTo(command);
+        GenerateImage.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
+            if (GenerateImage.Handles(r.GetValue(model)!)) return GenerateImage.Run(r, r.GetValue(model)!, r.GetValue(prompt), r.GetValue(sampling.Seed), r.GetValue(threads));
             if (r.GetValue(threads) <= 0) throw new UserInputException("generate: --threads must be positive.");
             if (r.GetValue(image) is not null || Lathe.Vision.Inference.Captioner.IsCaptioner(r.GetValue(model)!))   // a captioner: the image's caption
                 return VisionCaptioner.Generate(r.GetValue(model)!, r.GetValue(image), sampling.Read(r, "generate"), r.GetResult(sampling.Temperature) is { Implicit: false }, sampling.ReadMaxTokens(r, "generate"), r.GetValue(json));

@@ -13,7 +13,9 @@ public static class VisionCheckpoint
     /// <summary>model_type → a function that builds the model from config.json's text (weights not yet loaded).</summary>
     static readonly Dictionary<string, Func<string, IVisionModel>> Loaders = new(StringComparer.Ordinal)
     {
-        // Each architecture adds its line here: ["vit"] = VitModel.FromConfigJson, …
+        // One line per architecture file.
+        [Architectures.VaeModel.Type] = Architectures.VaeModel.FromConfigJson,
+        [Architectures.DitModel.Type] = Architectures.DitModel.FromConfigJson,
         ["vit"] = Architectures.VitModel.FromConfigJson,
         ["clip"] = Architectures.ClipModel.FromConfigJson,
         [Architectures.CaptionerConfig.Type] = Architectures.CaptionerModel.FromConfigJson,
