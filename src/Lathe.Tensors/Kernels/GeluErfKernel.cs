@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Lathe.Tensors.Kernels;
 
@@ -6,6 +8,8 @@ namespace Lathe.Tensors.Kernels;
 /// negative tail keeps its relative precision: erfc(a) ≈ t·exp(P(u) − a²) with a = |x|/√2 clamped to 10 (erfc(10)
 /// ≈ 2e-45, below float's normal range), t = 1/(1 + a/2), u = t mapped from [1/6, 1] onto [−1, 1] and P a degree-9
 /// polynomial fitted by scripts/fits/fit_erfc.py: |error| ≤ 1e-7·(1 + |y|) over float inputs, against float64.
+/// Where 512-bit vectors exist the same formula runs in one pass over registers (Horner by fused multiply-add), 16
+/// values at a time; the remainder, and machines without them, take the TensorPrimitives passes below.
 /// Twin: <see cref="UnaryKernels"/> (double-precision series); called per chunk by <see cref="ElementwiseKernels"/>.</summary>
 internal static unsafe class GeluErfKernel
 {
@@ -22,6 +26,17 @@ internal static unsafe class GeluErfKernel
     /// <summary>y = GELU(x) for n elements; uses this thread's body scratch.</summary>
     public static void Forward(float* x, float* y, int n)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int i = 0;
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                (v * Cdf(v)).Store(y + i);
+            }
+            x += i; y += i; n -= i;
+            if (n == 0) return;
+        }
         var s = Scratch.Get(3L * n);
         var xs = new ReadOnlySpan<float>(x, n);
         var phi = new Span<float>(y, n);
@@ -32,6 +47,19 @@ internal static unsafe class GeluErfKernel
     /// <summary>dx += dy·GELU′(x), GELU′(x) = Φ(x) + x·φ(x); uses this thread's body scratch.</summary>
     public static void Backward(float* x, float* dy, float* dx, int n)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int i = 0;
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                var dens = Vector512.Exp(Vector512.Create(-0.5f) * v * v) * Vector512.Create(InvSqrt2Pi);
+                var slope = Vector512.FusedMultiplyAdd(dens, v, Cdf(v));
+                Vector512.FusedMultiplyAdd(Vector512.Load(dy + i), slope, Vector512.Load(dx + i)).Store(dx + i);
+            }
+            x += i; dy += i; dx += i; n -= i;
+            if (n == 0) return;
+        }
         var s = Scratch.Get(4L * n);
         var xs = new ReadOnlySpan<float>(x, n);
         var phi = new Span<float>(s, n);
@@ -45,6 +73,22 @@ internal static unsafe class GeluErfKernel
         TensorPrimitives.MultiplyAdd(density, xs, phi, phi);
         var d = new Span<float>(dx, n);
         TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(dy, n), phi, d, d);
+    }
+
+    // Φ(x) for 16 values, the same steps as the span version below.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Cdf(Vector512<float> x)
+    {
+        var a = Vector512.Min(Vector512.Abs(x) * Vector512.Create(InvSqrt2), Vector512.Create(MaxA));
+        var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(a, Vector512.Create(0.5f), Vector512<float>.One);
+        var u = Vector512.FusedMultiplyAdd(t, Vector512.Create(UScale), Vector512.Create(UShift));
+        var c = C;
+        var p = Vector512.Create(c[9]);
+        for (int k = 8; k >= 0; k--) p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(c[k]));
+        var e = Vector512.Exp(p - a * a) * t;                                         // erfc(a)
+        var half = Vector512.FusedMultiplyAdd(e, Vector512.Create(-0.5f), Vector512.Create(0.5f));
+        var sign = Vector512.Create(-0f);
+        return Vector512.ConditionalSelect(sign, x, half) + Vector512.Create(0.5f);  // ½ + sign(x)·(½ − ½erfc(a))
     }
 
     // phi = Φ(x) = ½·erfc(−x/√2); t, u and p are scratch of the same length.

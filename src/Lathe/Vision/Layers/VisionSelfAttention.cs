@@ -7,7 +7,9 @@ namespace Lathe.Vision.Layers;
 /// softmax(q·kᵀ/√D)·v per head with no mask, then the output projection. The four projections are
 /// <see cref="LinearLayer"/>s with Hugging Face ViT's names (<c>prefix.attention.query|key|value</c>,
 /// <c>prefix.output.dense</c>), so adapters (LoRA …) and quantization plug in as they do for the language models. The
-/// heads are read in place from the projections' token-major (B, T, H·D) layout by the fused attention kernel.</summary>
+/// heads are read in place from the projections' token-major (B, T, H·D) layout by the fused attention kernel; for
+/// self-attention without adapters the three input projections run as one stacked GEMM feeding
+/// <see cref="Ops.AttentionPacked"/>.</summary>
 public sealed class VisionSelfAttention
 {
     readonly LinearLayer _query, _key, _value, _output;
@@ -34,6 +36,9 @@ public sealed class VisionSelfAttention
     /// the keys and values instead of x (cross-attention, for a resampler); null for self-attention.</summary>
     public Tensor Forward(Tensor x, Tensor? context = null)
     {
+        if (context is null && _query.Adapter is null && _key.Adapter is null && _value.Adapter is null
+            && _query.Quantized is null && _key.Quantized is null && _value.Quantized is null && _query.InputObserver is null)
+            return _output.Forward(Ops.AttentionPacked(FusedQkv(x), Heads, Heads, causal: false));   // (B,T,C)
         var kv = context ?? x;
         var q = _query.Forward(x);                                                    // (B,T,C)
         var k = _key.Forward(kv);                                                     // (B,S,C)
@@ -43,6 +48,14 @@ public sealed class VisionSelfAttention
             : CrossAttention(q, k, v);
         return _output.Forward(y);
     }
+
+    // Self-attention's three projections as one GEMM, x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv] → (B,T,3C): per token the H query
+    // heads, then the key heads, then the value heads — the packed layout the fused attention kernel reads in place (as
+    // GPT-2's c_attn feeds it). The weights stay three parameters with their Hugging Face names; stacking them is a
+    // (3C,C) copy per step whose backward hands each its rows of the gradient, far cheaper than the three GEMMs'
+    // passes over x and the token-major kernel's own gathering of q, k and v.
+    Tensor FusedQkv(Tensor x) => Ops.Linear(x, Ops.Concat([_query.Weight, _key.Weight, _value.Weight], 0),
+        Ops.Concat([_query.Bias!, _key.Bias!, _value.Bias!], 0));
 
     // T ≠ S: split heads and run the general kernel (the token-major kernel needs T = S).
     Tensor CrossAttention(Tensor q, Tensor k, Tensor v)
