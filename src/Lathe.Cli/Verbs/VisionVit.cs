@@ -43,6 +43,7 @@ internal static class VisionVit
         var positions = new Option<string>("--positions") { Description = "learned or sincos (fixed 2-D sine-cosine).", DefaultValueFactory = _ => c.Positions };
         var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings and residual branches.", DefaultValueFactory = _ => 0f };
         var augment = new Option<string>("--augment") { Description = "none, crop (random crop with 2-pixel padding), flip (horizontal) or crop-flip.", DefaultValueFactory = _ => "crop-flip" };
+        var smoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing ε of the cross-entropy, in [0, 1) (0: none).", DefaultValueFactory = _ => 0f };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation, data order, augmentation and dropout.", DefaultValueFactory = _ => d.Seed };
         var trainLimit = new Option<int>("--train-limit") { Description = "Train on the first N training images only (0: all 60,000).", DefaultValueFactory = _ => 0 };
@@ -52,7 +53,7 @@ internal static class VisionVit
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint (its model config and saved options; --steps may extend it)." };
         var command = new Command("train", "Train a ViT classifier on Fashion-MNIST; prints progress, then the test accuracy as JSON last.")
         {
-            @out, data, steps, batch, lr, warmup, decay, width, depth, heads, mlp, patch, pool, positions, dropout, augment, threads, seed,
+            @out, data, steps, batch, lr, warmup, decay, width, depth, heads, mlp, patch, pool, positions, dropout, augment, smoothing, threads, seed,
             trainLimit, evalEvery, evalLimit, checkpointEvery, resume,
         };
         command.SetAction(r =>
@@ -64,6 +65,8 @@ internal static class VisionVit
             int limit = r.GetValue(trainLimit), every = r.GetValue(evalEvery), evalN = r.GetValue(evalLimit), ratio = r.GetValue(mlp);
             if (limit < 0) throw new UserInputException($"vision vit train: --train-limit {limit} must not be negative");
             if (every < 0 || evalN < 0) throw new UserInputException("vision vit train: --eval-every and --eval-limit must not be negative");
+            float eps = r.GetValue(smoothing);
+            if (!(eps >= 0 && eps < 1)) throw new UserInputException($"vision vit train: --label-smoothing {eps} must be in [0, 1)");
             if (ratio <= 0) throw new UserInputException($"vision vit train: --mlp-ratio {ratio} must be positive");
             var options = new VisionTrainingOptions
             {
@@ -105,7 +108,7 @@ internal static class VisionVit
             Console.Error.WriteLine($"vit: {model.Parameters.Sum(p => (long)p.Value.Length):N0} parameters, {config.Tokens} tokens, {train.Count:N0} training images, {options.Steps} steps of {options.BatchSize}");
             using var console = new TrainingConsole();
             var result = VitClassifierTraining.Run(model, train, test, options,
-                new VitRunOptions { CropPad = crop ? 2 : 0, Flip = flip, EvalEvery = every, EvalLimit = evalN }, dir, resuming, Console.Error, console.Token);
+                new VitRunOptions { CropPad = crop ? 2 : 0, Flip = flip, LabelSmoothing = eps, EvalEvery = every, EvalLimit = evalN }, dir, resuming, Console.Error, console.Token);
             Console.Error.WriteLine($"vit: test accuracy {result.Test.Accuracy:P2} after {result.Steps} steps ({result.Seconds:F0} s); checkpoint in {checkpoint}");
             BenchSupport.PrintJson(("model", "vit"), ("out", dir), ("steps", result.Steps), ("seconds", result.Seconds), ("images_per_s", result.ImagesPerSecond),
                 ("test_accuracy", result.Test.Accuracy), ("test_loss", result.Test.Loss), ("interrupted", result.Interrupted), ("threads", t));

@@ -42,6 +42,7 @@ public class VitCliTests
             (["vision", "vit", "train", "--augment", "rotate"], "--augment 'rotate'"),
             (["vision", "vit", "train", "--width", "10", "--heads", "3"], "--width 10"),
             (["vision", "vit", "train", "--steps", "0"], "--steps 0"),
+            (["vision", "vit", "train", "--label-smoothing", "1"], "--label-smoothing 1"),
             (["vision", "vit", "train", "--resume"], "no checkpoint to resume from"),
         })
         {

@@ -30,7 +30,7 @@ public class VitTrainingTests
         var train = FashionMnist.Test().Take(96);
         var test = train.Take(32);
         var options = new VisionTrainingOptions { Steps = 6, BatchSize = 16, LearningRate = 3e-3f, WarmupSteps = 2, Seed = 3 };
-        var run = new VitRunOptions { CropPad = 2, Flip = true, LogEvery = 1 };
+        var run = new VitRunOptions { CropPad = 2, Flip = true, LabelSmoothing = 0.1f, LogEvery = 1 };
         string straight = Temp(), split = Temp();
         try
         {

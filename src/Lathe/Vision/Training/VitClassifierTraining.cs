@@ -13,6 +13,8 @@ public sealed record VitRunOptions
     /// <summary>Random-crop padding in pixels (0: no crop).</summary>
     public int CropPad { get; init; } = 2;
     public bool Flip { get; init; } = true;
+    /// <summary>Label smoothing ε of the cross-entropy (0: none); see <see cref="SmoothedCrossEntropy"/>.</summary>
+    public float LabelSmoothing { get; init; }
     /// <summary>Steps between test-set evaluations (0: only at the end).</summary>
     public int EvalEvery { get; init; }
     /// <summary>Images of the test set evaluated during training (0: all); the final evaluation uses all.</summary>
@@ -49,6 +51,8 @@ public static class VitClassifierTraining
             if (!trainer.Resume()) throw new FileNotFoundException($"{dir}: no trainer state to resume from");
             log.WriteLine($"vit: resumed at step {trainer.Step}");
         }
+        if (!(run.LabelSmoothing >= 0 && run.LabelSmoothing < 1))
+            throw new ArgumentException($"vit train: label smoothing {run.LabelSmoothing} must be in [0, 1)");
         int B = options.BatchSize;
         var order = new BatchOrder(train.Count, options.Seed);
         var indices = new int[B];
@@ -74,7 +78,7 @@ public static class VitClassifierTraining
                     ImageAugment.Apply(batch, run.CropPad, run.Flip, rng, scratch);
                 }
                 model.DropoutSeed = options.Seed * 1_000_003UL + (ulong)s;
-                trainer.TrainStep(() => model.Loss(batch, labels));
+                trainer.TrainStep(() => SmoothedCrossEntropy.Forward(model.Logits(batch), labels, run.LabelSmoothing));
                 int step = trainer.Step;
                 if (run.LogEvery > 0 && (step % run.LogEvery == 0 || step == options.Steps))
                 {
