@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using Lathe.IO;
 
 namespace Lathe.Evaluation.Scaling;
 

@@ -104,7 +104,7 @@ public static class Png
         Encoding.ASCII.GetBytes(type, head[4..]);
         s.Write(head);
         s.Write(data);
-        uint crc = Crc32Update(Crc32Update(0xFFFFFFFFu, head[4..]), data) ^ 0xFFFFFFFFu;
+        uint crc = IO.Crc32.Append(IO.Crc32.Compute(head[4..]), data);
         Span<byte> tail = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(tail, crc);
         s.Write(tail);
@@ -133,7 +133,7 @@ public static class Png
                 throw new InvalidDataException($"{name}: truncated PNG (chunk '{type}' at byte {pos} says {length} bytes, {data.Length - pos - 12} left)");
             var body = data.Slice(pos + 8, (int)length);
             uint stored = BinaryPrimitives.ReadUInt32BigEndian(data[(pos + 8 + (int)length)..]);
-            uint actual = Crc32Update(Crc32Update(0xFFFFFFFFu, typeBytes), body) ^ 0xFFFFFFFFu;
+            uint actual = IO.Crc32.Append(IO.Crc32.Compute(typeBytes), body);
             if (stored != actual) throw new InvalidDataException($"{name}: CRC mismatch in chunk '{type}' at byte {pos} (stored {stored:x8}, computed {actual:x8})");
             if (pos == 8 && type != "IHDR") throw new InvalidDataException($"{name}: the first chunk is '{type}', not IHDR");
             switch (type)
@@ -299,28 +299,7 @@ public static class Png
         return Encoding.ASCII.GetString(type);
     }
 
-    // ── CRC-32 (ISO 3309 / ITU-T V.42, the one PNG uses: reflected polynomial 0xEDB88320; spec annex D) ────────────
-
-    static readonly uint[] s_crcTable = MakeCrcTable();
-
-    static uint[] MakeCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
-    }
-
-    static uint Crc32Update(uint crc, ReadOnlySpan<byte> bytes)
-    {
-        foreach (byte b in bytes) crc = s_crcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc;
-    }
-
-    /// <summary>The CRC-32 of <paramref name="bytes"/> as PNG chunks (and zlib's crc32) compute it.</summary>
-    public static uint Crc32(ReadOnlySpan<byte> bytes) => Crc32Update(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu;
+    /// <summary>The CRC-32 of <paramref name="bytes"/> as PNG chunks (and zlib's crc32) compute it (one implementation:
+    /// <see cref="IO.Crc32"/>).</summary>
+    public static uint Crc32(ReadOnlySpan<byte> bytes) => IO.Crc32.Compute(bytes);
 }

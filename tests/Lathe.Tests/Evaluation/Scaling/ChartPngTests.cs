@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Lathe.Evaluation.Scaling;
+using Lathe.IO;
 using Lathe.Tests.Browser;
 using Lathe.Tests.Data;
 

@@ -1,6 +1,6 @@
-namespace Lathe.Evaluation.Scaling;
+namespace Lathe.IO;
 
-/// <summary>CRC-32 as PNG chunks carry it (ISO 3309 / ITU-T V.42: reflected polynomial 0xEDB88320, initial and final
+/// <summary>CRC-32 as PNG chunks (charts, Vision/Images/Png) carry it (ISO 3309 / ITU-T V.42: reflected polynomial 0xEDB88320, initial and final
 /// XOR 0xFFFFFFFF — PNG specification, Annex D). System.IO.Hashing would do it but is not a package this repo pins.
 /// </summary>
 internal static class Crc32
