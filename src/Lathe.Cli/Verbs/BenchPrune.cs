@@ -77,8 +77,14 @@ internal static unsafe class BenchPrune
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int calls = 0;
         while (clock.Elapsed.TotalMilliseconds < 0.2) { a(); calls++; }
-        int repeat = Math.Max(1, calls);
-        return BenchSupport.Median(BenchSupport.Time(() => { for (int i = 0; i < repeat; i++) a(); }, warmup: 3, minRuns: 10, minSeconds: seconds)) / repeat;
+        // A sample must span timer ticks: on a loaded machine a preemption can cut the calibration above short, and a
+        // sample of one tiny call then reads 0 on a coarse clock (0/0 speed-ups, seen in CI). Grow the count until it resolves.
+        for (int repeat = Math.Max(1, calls); ; repeat *= 4)
+        {
+            int n = repeat;
+            double ms = BenchSupport.Median(BenchSupport.Time(() => { for (int i = 0; i < n; i++) a(); }, warmup: 3, minRuns: 10, minSeconds: seconds)) / n;
+            if (ms > 0 || repeat >= 1 << 24) return ms;
+        }
     }
 
     // Y (N, out) = X (N, in) · Wᵀ through the engine's packed GEMM — what Ops.Linear runs.
