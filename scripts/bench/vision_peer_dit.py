@@ -9,18 +9,14 @@ weight decay), batch 64 of random latents. Median step after warm-up, in-process
 Run (tuned as ../shared/PEERS.md says):
   OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/bench/vision_peer_dit.py --threads 2
 """
-import argparse
-import ctypes
-import json
 import math
-import resource
-import statistics
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from vision_peer_common import setup, time_steps
 
 
 def modulate(x, shift, scale):
@@ -106,33 +102,18 @@ class DiT(nn.Module):
         return torch.einsum("nhwpqc->nchpwq", h).reshape(N, self.C_in, g * P, g * P)
 
 
-def set_openblas_threads(n):
-    try:
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
-    except (OSError, AttributeError):
-        pass
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=64)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    set_openblas_threads(a.threads)
-    torch.set_flush_denormal(True)
-    torch.manual_seed(1)
+    a = setup()
     model = DiT()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     alpha_bar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0).float()
     B = a.batch_size
     x0 = torch.randn(B, 4, 7, 7)
     labels = torch.randint(0, 10, (B,))
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+
+    def step():
         t = torch.randint(0, 1000, (B,))
         eps = torch.randn_like(x0)
         ab = alpha_bar[t].view(B, 1, 1, 1)
@@ -143,14 +124,9 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-    step = statistics.median(times)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"bench": "vision", "model": "dit", "peer": "pytorch " + torch.__version__, "threads": a.threads, "batch": B,
-                      "steps": a.steps, "params_m": round(params / 1e6, 4), "step_ms": round(step * 1e3, 4),
-                      "images_per_s": round(B / step, 4), "peak_rss_mb": round(rss, 4), "loss": round(loss.item(), 5)}))
+        return loss
+
+    time_steps("dit", a, model, step)
 
 
 if __name__ == "__main__":

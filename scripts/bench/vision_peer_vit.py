@@ -8,16 +8,12 @@ and labels. Prints the same JSON fields last (images_per_s, step_ms, peak_rss_mb
 Run:  OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/bench/vision_peer_vit.py --threads 2
 (scripts/bench/vision-compare.sh sets the environment as ../shared/PEERS.md says.)
 """
-import argparse
-import ctypes
-import json
-import resource
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from vision_peer_common import setup, time_steps
 
 
 class Block(nn.Module):
@@ -55,46 +51,26 @@ class ViT(nn.Module):
         return F.cross_entropy(self.head(self.norm(x)[:, 0]), labels)
 
 
-def set_openblas_threads(n):
-    """torch.set_num_threads does not reach Debian's OpenBLAS (pthread build)."""
-    try:
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
-    except (OSError, AttributeError):
-        pass
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=64)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    set_openblas_threads(a.threads)
-    torch.set_flush_denormal(True)   # PyTorch's CPU tuning guide; AdamW's tiny moments otherwise go denormal
-    torch.manual_seed(1)
+    a = setup()
     model = ViT()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and n not in ("cls", "pos")]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and n not in ("cls", "pos"))]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}], lr=1e-3)
     B = a.batch_size
     images, labels = torch.rand(B, 1, 28, 28), torch.randint(0, 10, (B,))
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+
+    def step():
         opt.zero_grad(set_to_none=False)
         loss = model(images, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-    step = statistics.median(times)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"bench": "vision", "model": "vit", "peer": "pytorch " + torch.__version__, "batch": B, "threads": a.threads,
-                      "steps": a.steps, "step_ms": round(step * 1e3, 4), "images_per_s": round(B / step, 4),
-                      "loss": round(loss.item(), 4), "peak_rss_mb": round(rss, 4)}))
+        return loss
+
+    time_steps("vit", a, model, step)
 
 
 if __name__ == "__main__":

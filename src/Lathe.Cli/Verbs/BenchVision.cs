@@ -4,7 +4,7 @@ namespace Lathe.Cli.Verbs;
 
 /// <summary>`lathe bench vision --model vit|dit`: training steps per second of the fixed ViT and DiT
 /// configurations at batch 64; prints images_per_s and peak_rss_mb as JSON last. The models' runs are in
-/// BenchVisionVit.cs and BenchVisionDit.cs; the PyTorch peer is scripts/bench/vision_peer.py.</summary>
+/// BenchVisionVit.cs and BenchVisionDit.cs; the PyTorch peers are scripts/bench/vision_peer_vit.py and vision_peer_dit.py.</summary>
 internal static class BenchVision
 {
     public static Command Create()
