@@ -59,6 +59,48 @@ for name, mr, nv, V, lanes, create, fma, load, store in TILES:
         w("        }")
     w("    }")
     w("")
+
+# The AVX-512 tile again, reading A where it lies (row-major, row stride lda) instead of from a packed panel: the 12
+# rows are addressed from four base pointers (rows 0, 3, 6, 9) plus lda and 2·lda, so each broadcast is one load
+# with an addressing mode. Same products in the same order as the packed kernel: bit-identical results.
+name, mr, nv, V, lanes, create, fma, load, store = TILES[0]
+assert mr % 3 == 0
+w("    /// <summary>As <see cref=\"" + name + "\"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>")
+w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+w(f"    public static void {name}Rows(int kc, float* a, long lda, float* b, float* c, int ldc, bool add)")
+w("    {")
+for r in range(mr):
+    w("        " + " ".join(f"{V} c{r}_{j} = {V}.Zero;" for j in range(nv)))
+for r in range(mr):
+    w("        " + " ".join(f"Sse.Prefetch0(c + {r} * (long)ldc + {o});" for o in sorted({0, lanes, nv * lanes - 1})))
+w("        long lda2 = 2 * lda;")
+for g in range(mr // 3):
+    w(f"        float* r{g} = a + {3 * g} * lda;")
+w("        for (int p = 0; p < kc; p++)")
+w("        {")
+for j in range(nv):
+    w(f"            {V} b{j} = {load}(b + {j * lanes});")
+for r in range(mr):
+    g, o = divmod(r, 3)
+    idx = ["0", "lda", "lda2"][o]
+    w(f"            {V} a{r} = {create}(r{g}[{idx}]);")
+    for j in range(nv):
+        w(f"            c{r}_{j} = {fma}(a{r}, b{j}, c{r}_{j});")
+for g in range(mr // 3):
+    w(f"            r{g}++;")
+w(f"            b += {nv * lanes};")
+w("        }")
+for mode in ("add", "store"):
+    w("        if (add)" if mode == "add" else "        else")
+    w("        {")
+    for r in range(mr):
+        for j in range(nv):
+            dst = f"c + {r} * (long)ldc + {j * lanes}"
+            val = f"{load}({dst}) + c{r}_{j}" if mode == "add" else f"c{r}_{j}"
+            w(f"            {store}({dst}, {val});")
+    w("        }")
+w("    }")
+w("")
 out[-1:] = ["}"]
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src/Lathe.Tensors/Kernels/GemmMicroKernels.cs"), "w").write("\n".join(out) + "\n")

@@ -22,6 +22,13 @@ public static unsafe partial class Gemm
     const int MC = 288;     // rows of A packed per block (rounded down to a multiple of MR)
     const long SmallWork = 64 * 1024;
 
+    // A not transposed is read in place by the AVX-512 kernel instead of being transposed into packed panels when C
+    // has at most this many columns: each A block then meets few B panels, so the transposing pack (~8% of a ViT
+    // training step) costs more than strided reads save. Wider C reuses each packed block over more panels, and
+    // packing wins by 1–10% (bench gemm, 1 thread: n = 192–768 direct +3–25%; n ≥ 1024 packed +1–10%).
+    // Both paths form the same products in the same order, so results are bit-identical; tests set 0 to compare.
+    internal static int DirectAMaxColumns = 768;
+
     /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0). Row-major; lda/ldb/ldc are row strides in
     /// elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
@@ -112,6 +119,8 @@ public static unsafe partial class Gemm
         public float* A, B, C;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate, Avx512;
+        // A is read in place (row-major, not transposed, AVX-512): only a short last panel of a block is packed.
+        public bool DirectA;
         public int MR, NR;
         // Current block.
         public int P0, Kc, I0, Mc;
@@ -139,6 +148,7 @@ public static unsafe partial class Gemm
         {
             ref Job j = ref *Job;
             int i = panel * j.MR;
+            if (j.DirectA && i + j.MR <= j.Mc) return;
             GemmPacking.PackA(j.TransA, j.A, j.Lda, j.I0 + i, Math.Min(j.MR, j.Mc - i), j.P0, j.Kc, j.MR, j.PackedA + (long)i * j.Kc);
         }
     }
@@ -155,18 +165,25 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>With several threads, the work is split by rows: each task packs its own
-    /// block of A into its thread's buffer and runs it against every panel of the shared packed B.</summary>
+    /// block of A into its thread's buffer and runs it against every panel of the shared packed B. Task t takes the
+    /// MR-row panels [t·P/Tasks, (t+1)·P/Tasks) of the P panels of C, so the blocks differ by at most one panel.</summary>
     struct RowBlockBody : IParallelBody
     {
         public Job* Job;
-        public int RowBlock;
+        public int Tasks, RowPanels, MaxRows;
         public void Execute(int task)
         {
             ref Job j = ref *Job;
-            int i0 = task * RowBlock, mc = Math.Min(RowBlock, j.M - i0);
+            int i0 = (int)((long)task * RowPanels / Tasks) * j.MR;
+            int mc = Math.Min((int)((long)(task + 1) * RowPanels / Tasks) * j.MR, j.M) - i0;
             var ws = t_workspace ??= new Workspace();
-            ws.Ensure(0, (long)((RowBlock + j.MR - 1) / j.MR * j.MR) * KC);
-            GemmPacking.PackA(j.TransA, j.A, j.Lda, i0, mc, j.P0, j.Kc, j.MR, ws.PackedA);
+            ws.Ensure(0, (long)MaxRows * KC);
+            if (j.DirectA)
+            {
+                int full = mc / j.MR * j.MR;   // only a short last panel needs the zero-padded pack
+                if (full < mc) GemmPacking.PackA(false, j.A, j.Lda, i0 + full, mc - full, j.P0, j.Kc, j.MR, ws.PackedA + (long)full * j.Kc);
+            }
+            else GemmPacking.PackA(j.TransA, j.A, j.Lda, i0, mc, j.P0, j.Kc, j.MR, ws.PackedA);
             ComputePanels(ref j, ws.PackedA, i0, mc, 0, j.Panels);
         }
     }
@@ -185,12 +202,18 @@ public static unsafe partial class Gemm
                 int mr = Math.Min(j.MR, mc - i);
                 float* ap = packedA + (long)i * j.Kc;
                 float* cp = j.C + (long)(i0 + i) * j.Ldc + j0;
+                bool direct = j.DirectA && mr == j.MR;
+                float* ad = j.A + (long)(i0 + i) * j.Lda + j.P0;
                 if (mr == j.MR && nr == j.NR)
-                    Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
+                {
+                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, cp, j.Ldc, add);
+                    else Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
+                }
                 else
                 {
                     // Edge tile: compute the full tile into scratch (the packs are zero-padded), copy the valid part.
-                    Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
+                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, tile, j.NR, false);
+                    else Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
                     for (int r = 0; r < mr; r++)
                     {
                         float* dst = cp + (long)r * j.Ldc;
@@ -228,6 +251,7 @@ public static unsafe partial class Gemm
         {
             A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
             TransA = transA, TransB = transB, Accumulate = accumulate, Avx512 = avx512, MR = MR, NR = NR,
+            DirectA = avx512 && !transA && n <= DirectAMaxColumns,
             PackedA = ws.PackedA, PackedB = ws.PackedB, Panels = panels, PanelsPerTask = (panels + tasks - 1) / tasks,
         };
         int taskCount = (panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
@@ -241,8 +265,12 @@ public static unsafe partial class Gemm
         // per few tiles: there, splitting by panels wins (512×3072×768: ~340 against ~300 GFLOP/s).
         int rowBlock = Math.Min(mcBlock, ((m + pool.Threads * 4 - 1) / (pool.Threads * 4) + MR - 1) / MR * MR);
         bool byRows = pool.Threads > 1 && m >= 2 * rowBlock && rowBlock >= 4 * MR && (panels * NR <= 512 || rowBlock >= 16 * MR);
-        var rows = new RowBlockBody { Job = &job, RowBlock = rowBlock };
-        int rowTasks = (m + rowBlock - 1) / rowBlock;
+        // Equal row blocks, as many as a whole number per thread: 3200 rows in blocks of 288 made eleven full tasks
+        // and one of 32, so one thread idled for most of a task at the end of every such GEMM (a ViT step's
+        // forward and input-gradient products).
+        int rowPanels = (m + MR - 1) / MR;
+        int rowTasks = Math.Min(rowPanels, ((m + rowBlock - 1) / rowBlock + pool.Threads - 1) / pool.Threads * pool.Threads);
+        var rows = new RowBlockBody { Job = &job, Tasks = rowTasks, RowPanels = rowPanels, MaxRows = (rowPanels + rowTasks - 1) / rowTasks * MR };
         for (int p0 = 0; p0 < k; p0 += KC)
         {
             job.P0 = p0;
@@ -257,7 +285,7 @@ public static unsafe partial class Gemm
             {
                 job.I0 = i0;
                 job.Mc = Math.Min(mcBlock, m - i0);
-                pool.For((job.Mc + MR - 1) / MR, ref packA);
+                if (!job.DirectA || job.Mc % MR != 0) pool.For((job.Mc + MR - 1) / MR, ref packA);
                 pool.For(taskCount, ref compute);
             }
         }

@@ -210,4 +210,139 @@ internal static unsafe class GemmMicroKernels
             Avx.Store(c + 5 * (long)ldc + 8, c5_1);
         }
     }
+
+    /// <summary>As <see cref="Avx512"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512Rows(int kc, float* a, long lda, float* b, float* c, int ldc, bool add)
+    {
+        Vector512<float> c0_0 = Vector512<float>.Zero; Vector512<float> c0_1 = Vector512<float>.Zero;
+        Vector512<float> c1_0 = Vector512<float>.Zero; Vector512<float> c1_1 = Vector512<float>.Zero;
+        Vector512<float> c2_0 = Vector512<float>.Zero; Vector512<float> c2_1 = Vector512<float>.Zero;
+        Vector512<float> c3_0 = Vector512<float>.Zero; Vector512<float> c3_1 = Vector512<float>.Zero;
+        Vector512<float> c4_0 = Vector512<float>.Zero; Vector512<float> c4_1 = Vector512<float>.Zero;
+        Vector512<float> c5_0 = Vector512<float>.Zero; Vector512<float> c5_1 = Vector512<float>.Zero;
+        Vector512<float> c6_0 = Vector512<float>.Zero; Vector512<float> c6_1 = Vector512<float>.Zero;
+        Vector512<float> c7_0 = Vector512<float>.Zero; Vector512<float> c7_1 = Vector512<float>.Zero;
+        Vector512<float> c8_0 = Vector512<float>.Zero; Vector512<float> c8_1 = Vector512<float>.Zero;
+        Vector512<float> c9_0 = Vector512<float>.Zero; Vector512<float> c9_1 = Vector512<float>.Zero;
+        Vector512<float> c10_0 = Vector512<float>.Zero; Vector512<float> c10_1 = Vector512<float>.Zero;
+        Vector512<float> c11_0 = Vector512<float>.Zero; Vector512<float> c11_1 = Vector512<float>.Zero;
+        Sse.Prefetch0(c + 0 * (long)ldc + 0); Sse.Prefetch0(c + 0 * (long)ldc + 16); Sse.Prefetch0(c + 0 * (long)ldc + 31);
+        Sse.Prefetch0(c + 1 * (long)ldc + 0); Sse.Prefetch0(c + 1 * (long)ldc + 16); Sse.Prefetch0(c + 1 * (long)ldc + 31);
+        Sse.Prefetch0(c + 2 * (long)ldc + 0); Sse.Prefetch0(c + 2 * (long)ldc + 16); Sse.Prefetch0(c + 2 * (long)ldc + 31);
+        Sse.Prefetch0(c + 3 * (long)ldc + 0); Sse.Prefetch0(c + 3 * (long)ldc + 16); Sse.Prefetch0(c + 3 * (long)ldc + 31);
+        Sse.Prefetch0(c + 4 * (long)ldc + 0); Sse.Prefetch0(c + 4 * (long)ldc + 16); Sse.Prefetch0(c + 4 * (long)ldc + 31);
+        Sse.Prefetch0(c + 5 * (long)ldc + 0); Sse.Prefetch0(c + 5 * (long)ldc + 16); Sse.Prefetch0(c + 5 * (long)ldc + 31);
+        Sse.Prefetch0(c + 6 * (long)ldc + 0); Sse.Prefetch0(c + 6 * (long)ldc + 16); Sse.Prefetch0(c + 6 * (long)ldc + 31);
+        Sse.Prefetch0(c + 7 * (long)ldc + 0); Sse.Prefetch0(c + 7 * (long)ldc + 16); Sse.Prefetch0(c + 7 * (long)ldc + 31);
+        Sse.Prefetch0(c + 8 * (long)ldc + 0); Sse.Prefetch0(c + 8 * (long)ldc + 16); Sse.Prefetch0(c + 8 * (long)ldc + 31);
+        Sse.Prefetch0(c + 9 * (long)ldc + 0); Sse.Prefetch0(c + 9 * (long)ldc + 16); Sse.Prefetch0(c + 9 * (long)ldc + 31);
+        Sse.Prefetch0(c + 10 * (long)ldc + 0); Sse.Prefetch0(c + 10 * (long)ldc + 16); Sse.Prefetch0(c + 10 * (long)ldc + 31);
+        Sse.Prefetch0(c + 11 * (long)ldc + 0); Sse.Prefetch0(c + 11 * (long)ldc + 16); Sse.Prefetch0(c + 11 * (long)ldc + 31);
+        long lda2 = 2 * lda;
+        float* r0 = a + 0 * lda;
+        float* r1 = a + 3 * lda;
+        float* r2 = a + 6 * lda;
+        float* r3 = a + 9 * lda;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 0);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 16);
+            Vector512<float> a0 = Vector512.Create(r0[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(a0, b1, c0_1);
+            Vector512<float> a1 = Vector512.Create(r0[lda]);
+            c1_0 = Avx512F.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(a1, b1, c1_1);
+            Vector512<float> a2 = Vector512.Create(r0[lda2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(a2, b1, c2_1);
+            Vector512<float> a3 = Vector512.Create(r1[0]);
+            c3_0 = Avx512F.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(a3, b1, c3_1);
+            Vector512<float> a4 = Vector512.Create(r1[lda]);
+            c4_0 = Avx512F.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(a4, b1, c4_1);
+            Vector512<float> a5 = Vector512.Create(r1[lda2]);
+            c5_0 = Avx512F.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(a5, b1, c5_1);
+            Vector512<float> a6 = Vector512.Create(r2[0]);
+            c6_0 = Avx512F.FusedMultiplyAdd(a6, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(a6, b1, c6_1);
+            Vector512<float> a7 = Vector512.Create(r2[lda]);
+            c7_0 = Avx512F.FusedMultiplyAdd(a7, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(a7, b1, c7_1);
+            Vector512<float> a8 = Vector512.Create(r2[lda2]);
+            c8_0 = Avx512F.FusedMultiplyAdd(a8, b0, c8_0);
+            c8_1 = Avx512F.FusedMultiplyAdd(a8, b1, c8_1);
+            Vector512<float> a9 = Vector512.Create(r3[0]);
+            c9_0 = Avx512F.FusedMultiplyAdd(a9, b0, c9_0);
+            c9_1 = Avx512F.FusedMultiplyAdd(a9, b1, c9_1);
+            Vector512<float> a10 = Vector512.Create(r3[lda]);
+            c10_0 = Avx512F.FusedMultiplyAdd(a10, b0, c10_0);
+            c10_1 = Avx512F.FusedMultiplyAdd(a10, b1, c10_1);
+            Vector512<float> a11 = Vector512.Create(r3[lda2]);
+            c11_0 = Avx512F.FusedMultiplyAdd(a11, b0, c11_0);
+            c11_1 = Avx512F.FusedMultiplyAdd(a11, b1, c11_1);
+            r0++;
+            r1++;
+            r2++;
+            r3++;
+            b += 32;
+        }
+        if (add)
+        {
+            Avx512F.Store(c + 0 * (long)ldc + 0, Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0);
+            Avx512F.Store(c + 0 * (long)ldc + 16, Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1);
+            Avx512F.Store(c + 1 * (long)ldc + 0, Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0);
+            Avx512F.Store(c + 1 * (long)ldc + 16, Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1);
+            Avx512F.Store(c + 2 * (long)ldc + 0, Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0);
+            Avx512F.Store(c + 2 * (long)ldc + 16, Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1);
+            Avx512F.Store(c + 3 * (long)ldc + 0, Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0);
+            Avx512F.Store(c + 3 * (long)ldc + 16, Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1);
+            Avx512F.Store(c + 4 * (long)ldc + 0, Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0);
+            Avx512F.Store(c + 4 * (long)ldc + 16, Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1);
+            Avx512F.Store(c + 5 * (long)ldc + 0, Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0);
+            Avx512F.Store(c + 5 * (long)ldc + 16, Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1);
+            Avx512F.Store(c + 6 * (long)ldc + 0, Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0);
+            Avx512F.Store(c + 6 * (long)ldc + 16, Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1);
+            Avx512F.Store(c + 7 * (long)ldc + 0, Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0);
+            Avx512F.Store(c + 7 * (long)ldc + 16, Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1);
+            Avx512F.Store(c + 8 * (long)ldc + 0, Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0);
+            Avx512F.Store(c + 8 * (long)ldc + 16, Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1);
+            Avx512F.Store(c + 9 * (long)ldc + 0, Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0);
+            Avx512F.Store(c + 9 * (long)ldc + 16, Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1);
+            Avx512F.Store(c + 10 * (long)ldc + 0, Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0);
+            Avx512F.Store(c + 10 * (long)ldc + 16, Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1);
+            Avx512F.Store(c + 11 * (long)ldc + 0, Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0);
+            Avx512F.Store(c + 11 * (long)ldc + 16, Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1);
+        }
+        else
+        {
+            Avx512F.Store(c + 0 * (long)ldc + 0, c0_0);
+            Avx512F.Store(c + 0 * (long)ldc + 16, c0_1);
+            Avx512F.Store(c + 1 * (long)ldc + 0, c1_0);
+            Avx512F.Store(c + 1 * (long)ldc + 16, c1_1);
+            Avx512F.Store(c + 2 * (long)ldc + 0, c2_0);
+            Avx512F.Store(c + 2 * (long)ldc + 16, c2_1);
+            Avx512F.Store(c + 3 * (long)ldc + 0, c3_0);
+            Avx512F.Store(c + 3 * (long)ldc + 16, c3_1);
+            Avx512F.Store(c + 4 * (long)ldc + 0, c4_0);
+            Avx512F.Store(c + 4 * (long)ldc + 16, c4_1);
+            Avx512F.Store(c + 5 * (long)ldc + 0, c5_0);
+            Avx512F.Store(c + 5 * (long)ldc + 16, c5_1);
+            Avx512F.Store(c + 6 * (long)ldc + 0, c6_0);
+            Avx512F.Store(c + 6 * (long)ldc + 16, c6_1);
+            Avx512F.Store(c + 7 * (long)ldc + 0, c7_0);
+            Avx512F.Store(c + 7 * (long)ldc + 16, c7_1);
+            Avx512F.Store(c + 8 * (long)ldc + 0, c8_0);
+            Avx512F.Store(c + 8 * (long)ldc + 16, c8_1);
+            Avx512F.Store(c + 9 * (long)ldc + 0, c9_0);
+            Avx512F.Store(c + 9 * (long)ldc + 16, c9_1);
+            Avx512F.Store(c + 10 * (long)ldc + 0, c10_0);
+            Avx512F.Store(c + 10 * (long)ldc + 16, c10_1);
+            Avx512F.Store(c + 11 * (long)ldc + 0, c11_0);
+            Avx512F.Store(c + 11 * (long)ldc + 16, c11_1);
+        }
+    }
 }

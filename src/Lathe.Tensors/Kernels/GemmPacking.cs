@@ -18,15 +18,35 @@ internal static unsafe class GemmPacking
             float* panel = dst + (long)i * kc;
             if (transA)
             {
-                // op(A)(r, p) = a[p·lda + r]: each k reads `rows` adjacent values.
-                for (int p = 0; p < kc; p++)
-                {
-                    float* src = a + (long)(p0 + p) * lda + i0 + i;
-                    float* d = panel + (long)p * mr;
-                    int r = 0;
-                    for (; r < rows; r++) d[r] = src[r];
-                    for (; r < mr; r++) d[r] = 0f;
-                }
+                // op(A)(r, p) = a[p·lda + r]: each k reads `rows` adjacent values. Full panels of the two
+                // micro-kernels' heights (12 and 6) move as one 256-bit and one 128-bit (or 64-bit) copy per k: the
+                // element loop cost as much as the weight-gradient GEMMs' packing of a transposed A (dYᵀ) is worth.
+                float* src0 = a + (long)p0 * lda + i0 + i;
+                if (rows == mr && mr == 12 && Avx.IsSupported)
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = src0 + (long)p * lda;
+                        float* d = panel + (long)p * 12;
+                        Avx.Store(d, Avx.LoadVector256(src));
+                        Sse.Store(d + 8, Sse.LoadVector128(src + 8));
+                    }
+                else if (rows == mr && mr == 6 && Avx.IsSupported)
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = src0 + (long)p * lda;
+                        float* d = panel + (long)p * 6;
+                        Sse.Store(d, Sse.LoadVector128(src));
+                        *(long*)(d + 4) = *(long*)(src + 4);
+                    }
+                else
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = src0 + (long)p * lda;
+                        float* d = panel + (long)p * mr;
+                        int r = 0;
+                        for (; r < rows; r++) d[r] = src[r];
+                        for (; r < mr; r++) d[r] = 0f;
+                    }
             }
             else TransposePanel(a + (long)(i0 + i) * lda + p0, lda, rows, kc, mr, panel);
         }
@@ -42,7 +62,18 @@ internal static unsafe class GemmPacking
             {
                 float* src = b + (long)(p0 + p) * ldb + j0;
                 float* d = dst + (long)p * nr;
-                if (cols == nr) new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                // The micro-kernels' widths (32, 16) as whole vectors; a span copy's call costs more than 128 bytes.
+                if (cols == nr && nr == 32 && Avx512F.IsSupported)
+                {
+                    Avx512F.Store(d, Avx512F.LoadVector512(src));
+                    Avx512F.Store(d + 16, Avx512F.LoadVector512(src + 16));
+                }
+                else if (cols == nr && nr == 16 && Avx.IsSupported)
+                {
+                    Avx.Store(d, Avx.LoadVector256(src));
+                    Avx.Store(d + 8, Avx.LoadVector256(src + 8));
+                }
+                else if (cols == nr) new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
                 else
                 {
                     int q = 0;

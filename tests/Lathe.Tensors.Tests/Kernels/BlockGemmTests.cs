@@ -3,7 +3,7 @@ using Lathe.Tensors.Kernels;
 namespace Lathe.Tensors.Tests.Kernels;
 
 /// <summary>Attention's small-block product against its scalar twin, over shapes that exercise every register tile
-/// (8, 4 and 1 rows; 32, 16 and scalar columns) with A read directly and through transposing strides; and the block
+/// (8, 4 and 1 rows; 32 and 16 columns, and the padded tail of fewer than 16) with A read directly and through transposing strides; and the block
 /// transpose, which must move every value exactly.</summary>
 public unsafe class BlockGemmTests
 {
@@ -15,6 +15,9 @@ public unsafe class BlockGemmTests
     [InlineData(1, 1, 1, false)]
     [InlineData(8, 32, 1, true)]
     [InlineData(9, 17, 70, false)]
+    [InlineData(50, 50, 64, false)]
+    [InlineData(50, 50, 64, true)]
+    [InlineData(6, 3, 300, true)]
     public void MulAdd_matches_the_scalar_twin(int m, int n, int k, bool transposedA)
     {
         var a = TestData.Uniform((long)m * k, 10 + m, -2f, 2f);

@@ -38,6 +38,27 @@ public unsafe class GeluErfKernelTests
         Assert.True(float.IsNaN(y[1]));
     }
 
+    [Fact]
+    public void Backward_from_the_forward_output_matches_recomputing_the_cdf()
+    {
+        // The vector backward takes Φ(x) = y/x from the forward's output; without y it evaluates erfc again.
+        const int n = 48_000;
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -14f + i * (28f / n);
+        x[17] = 0f; x[18] = 1e-6f; x[19] = -3e-4f; x[20] = 2e-3f;
+        var y = new float[n];
+        var dy = TestData.Uniform(n, 5, -2f, 2f);
+        float[] withY = new float[n], withoutY = new float[n];
+        fixed (float* px = x, py = y, pdy = dy, pa = withY, pb = withoutY)
+        {
+            GeluErfKernel.Forward(px, py, n);
+            GeluErfKernel.Backward(px, py, pdy, pa, n);
+            GeluErfKernel.Backward(px, null, pdy, pb, n);
+        }
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(withY[i] - withoutY[i]) <= BackwardTolerance * (1 + Math.Abs(withoutY[i])), $"x = {x[i]}: {withY[i]} vs {withoutY[i]}");
+    }
+
     static void Check(float[] x)
     {
         int n = x.Length;

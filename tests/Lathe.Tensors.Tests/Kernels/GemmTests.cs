@@ -58,6 +58,39 @@ public unsafe class GemmTests
             SameBits(m, n, k);
     }
 
+    [Fact]
+    public void Reading_A_in_place_gives_the_packed_paths_bits()
+    {
+        // A not transposed and C at most Gemm.DirectAMaxColumns wide: the AVX-512 kernel reads A's rows where they lie
+        // (only a short last panel is packed). Same products in the same order as the packed path: the same bits, for
+        // row-block and panel splits, edge rows and columns, several KC slices, a padded lda and accumulation.
+        using var one = new ComputePool(1);
+        using var two = new ComputePool(2);
+        foreach (var (m, n, k, pad) in new[] { (200, 333, 300, 0), (610, 192, 600, 5), (3200 / 16, 768, 192, 0), (37, 40, 700, 3) })
+            foreach (bool transB in new[] { false, true })
+                foreach (var pool in new[] { one, two })
+                {
+                    int lda = k + pad, ldb = transB ? k : n;
+                    var a = Random(m * lda, 11);
+                    var b = Random((transB ? n : k) * ldb, 12);
+                    var direct = Random(m * n, 13);
+                    var packed = (float[])direct.Clone();
+                    int saved = Gemm.DirectAMaxColumns;
+                    fixed (float* pa = a, pb = b, pd = direct, pp = packed)
+                    {
+                        Gemm.Multiply(false, transB, m, n, k, pa, lda, pb, ldb, pd, n, true, pool);
+                        try
+                        {
+                            Gemm.DirectAMaxColumns = 0;
+                            Gemm.Multiply(false, transB, m, n, k, pa, lda, pb, ldb, pp, n, true, pool);
+                        }
+                        finally { Gemm.DirectAMaxColumns = saved; }
+                    }
+                    Assert.Equal(packed, direct);
+                }
+        Compare(false, true, 40, 800, 50, accumulate: false);   // wider than the in-place limit: the packed path
+    }
+
     static void SameBits(int m, int n, int k)
     {
         using var one = new ComputePool(1);
