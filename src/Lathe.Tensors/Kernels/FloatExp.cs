@@ -20,6 +20,11 @@ internal static class FloatExp
     /// <summary>True where <see cref="Exp"/> runs on this machine (it needs AVX-512 F).</summary>
     public static bool IsSupported => Avx512F.IsSupported;
 
+    /// <summary>e^x by <see cref="Exp"/> where AVX-512 F is there, else .NET's Vector512.Exp (the elementwise kernels'
+    /// entry: the GELUs and SiLU's sigmoid).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp512(Vector512<float> x) => IsSupported ? Exp(x) : Vector512.Exp(x);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {

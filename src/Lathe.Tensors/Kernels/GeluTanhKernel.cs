@@ -48,7 +48,7 @@ internal static unsafe class GeluTanhKernel
     static Vector512<float> Sigma(Vector512<float> x)
     {
         var twoU = Vector512.Create(2f * C) * x * (Vector512<float>.One + Vector512.Create(A) * x * x);
-        return Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-twoU));
+        return Vector512<float>.One / (Vector512<float>.One + FloatExp.Exp512(-twoU));
     }
 
     static float Sigma(float x) => 1f / (1f + MathF.Exp(-2f * C * x * (1f + A * x * x)));

@@ -54,7 +54,7 @@ internal static unsafe class SiluKernel
         }
     }
 
-    static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+    static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + FloatExp.Exp512(-x));
 
     static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 }
