@@ -27,9 +27,17 @@ w("{")
 for name, mr, nv, V, lanes, *_ in TILES:
     w(f"    public const int {name}MR = {mr}, {name}NR = {nv * lanes};")
 w("")
-for name, mr, nv, V, lanes, create, fma, load, store in TILES:
+def kernel(tile, in_place):
+    """One micro-kernel. Packed: A's MR values of each k are adjacent (a[r], then a += MR). In place: A is row-major
+    with row stride lda, its MR rows addressed from base pointers r0, r1, … (rows 0, 3, 6, …) plus lda and 2·lda, so
+    each broadcast is one load with an addressing mode; the same products in the same order, so the same bits."""
+    name, mr, nv, V, lanes, create, fma, load, store = tile
+    if in_place:
+        assert mr % 3 == 0
+        w("    /// <summary>As <see cref=\"" + name + "\"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void {name}(int kc, float* a, float* b, float* c, int ldc, bool add)")
+    args = "int kc, float* a, long lda, float* b, float* c, int ldc, bool add" if in_place else "int kc, float* a, float* b, float* c, int ldc, bool add"
+    w(f"    public static void {name}{'Rows' if in_place else ''}({args})")
     w("    {")
     for r in range(mr):
         w("        " + " ".join(f"{V} c{r}_{j} = {V}.Zero;" for j in range(nv)))
@@ -37,15 +45,24 @@ for name, mr, nv, V, lanes, create, fma, load, store in TILES:
     # FMAs instead of stalling the stores (first, last and middle line of each row: rows need not be aligned).
     for r in range(mr):
         w("        " + " ".join(f"Sse.Prefetch0(c + {r} * (long)ldc + {o});" for o in sorted({0, lanes, nv * lanes - 1})))
+    if in_place:
+        w("        long lda2 = 2 * lda;")
+        for g in range(mr // 3):
+            w(f"        float* r{g} = a + {3 * g} * lda;")
     w("        for (int p = 0; p < kc; p++)")
     w("        {")
     for j in range(nv):
         w(f"            {V} b{j} = {load}(b + {j * lanes});")
     for r in range(mr):
-        w(f"            {V} a{r} = {create}(a[{r}]);")
+        src = f"r{r // 3}[{['0', 'lda', 'lda2'][r % 3]}]" if in_place else f"a[{r}]"
+        w(f"            {V} a{r} = {create}({src});")
         for j in range(nv):
             w(f"            c{r}_{j} = {fma}(a{r}, b{j}, c{r}_{j});")
-    w(f"            a += {mr};")
+    if in_place:
+        for g in range(mr // 3):
+            w(f"            r{g}++;")
+    else:
+        w(f"            a += {mr};")
     w(f"            b += {nv * lanes};")
     w("        }")
     for mode in ("add", "store"):
@@ -60,47 +77,11 @@ for name, mr, nv, V, lanes, create, fma, load, store in TILES:
     w("    }")
     w("")
 
-# The AVX-512 tile again, reading A where it lies (row-major, row stride lda) instead of from a packed panel: the 12
-# rows are addressed from four base pointers (rows 0, 3, 6, 9) plus lda and 2·lda, so each broadcast is one load
-# with an addressing mode. Same products in the same order as the packed kernel: bit-identical results.
-name, mr, nv, V, lanes, create, fma, load, store = TILES[0]
-assert mr % 3 == 0
-w("    /// <summary>As <see cref=\"" + name + "\"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>")
-w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-w(f"    public static void {name}Rows(int kc, float* a, long lda, float* b, float* c, int ldc, bool add)")
-w("    {")
-for r in range(mr):
-    w("        " + " ".join(f"{V} c{r}_{j} = {V}.Zero;" for j in range(nv)))
-for r in range(mr):
-    w("        " + " ".join(f"Sse.Prefetch0(c + {r} * (long)ldc + {o});" for o in sorted({0, lanes, nv * lanes - 1})))
-w("        long lda2 = 2 * lda;")
-for g in range(mr // 3):
-    w(f"        float* r{g} = a + {3 * g} * lda;")
-w("        for (int p = 0; p < kc; p++)")
-w("        {")
-for j in range(nv):
-    w(f"            {V} b{j} = {load}(b + {j * lanes});")
-for r in range(mr):
-    g, o = divmod(r, 3)
-    idx = ["0", "lda", "lda2"][o]
-    w(f"            {V} a{r} = {create}(r{g}[{idx}]);")
-    for j in range(nv):
-        w(f"            c{r}_{j} = {fma}(a{r}, b{j}, c{r}_{j});")
-for g in range(mr // 3):
-    w(f"            r{g}++;")
-w(f"            b += {nv * lanes};")
-w("        }")
-for mode in ("add", "store"):
-    w("        if (add)" if mode == "add" else "        else")
-    w("        {")
-    for r in range(mr):
-        for j in range(nv):
-            dst = f"c + {r} * (long)ldc + {j * lanes}"
-            val = f"{load}({dst}) + c{r}_{j}" if mode == "add" else f"c{r}_{j}"
-            w(f"            {store}({dst}, {val});")
-    w("        }")
-w("    }")
-w("")
+
+for tile in TILES:
+    kernel(tile, in_place=False)
+# The AVX-512 tile again, reading A where it lies (Gemm uses it when C is narrow and A is not transposed).
+kernel(TILES[0], in_place=True)
 out[-1:] = ["}"]
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src/Lathe.Tensors/Kernels/GemmMicroKernels.cs"), "w").write("\n".join(out) + "\n")
