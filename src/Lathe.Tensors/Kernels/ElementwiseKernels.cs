@@ -16,6 +16,9 @@ internal static unsafe class ElementwiseKernels
         public float* X, U, Y, DY, DX, DU;
         public int N, Kind;
         public bool Backward;
+        // Backward into a gradient this pass has not touched: its old contents are garbage. The erf GELU writes it;
+        // other kinds clear their chunk first (in cache, on the pool) and add as usual.
+        public bool Overwrite;
         public float P;
         public ulong Seed;
 
@@ -78,6 +81,7 @@ internal static unsafe class ElementwiseKernels
             var x = new ReadOnlySpan<float>(X + s, n);
             var t = new Span<float>(Scratch.Get(2L * n), n);
             var t2 = new Span<float>(Scratch.Get(2L * n) + n, n);
+            if (Overwrite && Kind != GeluErf && DX != null) dx.Clear();
             switch (Kind)
             {
                 case Exp: TensorPrimitives.MultiplyAdd(dy, new ReadOnlySpan<float>(Y + s, n), dx, dx); break;  // d = y
@@ -111,7 +115,7 @@ internal static unsafe class ElementwiseKernels
                     }
                     break;
                 }
-                case GeluErf: GeluErfKernel.Backward(X + s, Y == null ? null : Y + s, DY + s, DX + s, n); break;
+                case GeluErf: GeluErfKernel.Backward(X + s, Y == null ? null : Y + s, DY + s, DX + s, n, Overwrite); break;
                 case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Backward(X + s, null, DY + s, DX + s, null, n); break;
                 case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated:
                     SiluKernel.Backward(X + s, U + s, DY + s, DX == null ? null : DX + s, DU == null ? null : DU + s, n);
@@ -153,9 +157,11 @@ internal static unsafe class ElementwiseKernels
     }
 
     /// <summary>dx (and du for SwiGLU) += dy·f'(x). y is the forward output where the derivative reads it.</summary>
-    public static void Backward(int kind, float* x, float* y, float* dy, float* dx, int n, float* u = null, float* du = null, float p = 0, ulong seed = 0)
+    public static void Backward(int kind, float* x, float* y, float* dy, float* dx, int n, float* u = null, float* du = null, float p = 0, ulong seed = 0,
+        bool overwrite = false)
     {
-        var body = new Body { Kind = kind, X = x, Y = y, DY = dy, DX = dx, U = u, DU = du, N = n, P = p, Seed = seed, Backward = true };
+        if (overwrite && du != null) throw new ArgumentException("ElementwiseKernels.Backward: overwrite is for one-input kinds (dx only)");
+        var body = new Body { Kind = kind, X = x, Y = y, DY = dy, DX = dx, U = u, DU = du, N = n, P = p, Seed = seed, Backward = true, Overwrite = overwrite };
         ComputePool.Shared.For(Chunks(n), ref body);
     }
 }

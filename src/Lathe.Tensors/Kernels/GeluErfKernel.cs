@@ -44,11 +44,11 @@ internal static unsafe class GeluErfKernel
         TensorPrimitives.Multiply(phi, xs, phi);
     }
 
-    /// <summary>dx += dy·GELU′(x), GELU′(x) = Φ(x) + x·φ(x); uses this thread's body scratch. <paramref name="y"/> is
+    /// <summary>dx += dy·GELU′(x) (dx = … when <paramref name="overwrite"/>), GELU′(x) = Φ(x) + x·φ(x); uses this thread's body scratch. <paramref name="y"/> is
     /// the forward's output (or null): the vector path recovers Φ(x) = y/x from it instead of evaluating erfc again —
     /// y = fl(x·Φ) keeps Φ's relative precision, so the quotient is within 2 ulp of Φ wherever y is a normal float; for
     /// |x| &lt; 2⁻¹⁰ it takes Φ ≈ ½ + x·φ(0) (error below x³/15 &lt; 1e-10).</summary>
-    public static void Backward(float* x, float* y, float* dy, float* dx, int n)
+    public static void Backward(float* x, float* y, float* dy, float* dx, int n, bool overwrite = false)
     {
         if (Vector512.IsHardwareAccelerated)
         {
@@ -66,11 +66,13 @@ internal static unsafe class GeluErfKernel
                     cdf = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(v), small), nearZero, Vector512.Load(y + i) / v);
                 }
                 var slope = Vector512.FusedMultiplyAdd(dens, v, cdf);
-                Vector512.FusedMultiplyAdd(Vector512.Load(dy + i), slope, Vector512.Load(dx + i)).Store(dx + i);
+                if (overwrite) (Vector512.Load(dy + i) * slope).Store(dx + i);
+                else Vector512.FusedMultiplyAdd(Vector512.Load(dy + i), slope, Vector512.Load(dx + i)).Store(dx + i);
             }
             x += i; dy += i; dx += i; n -= i;
             if (n == 0) return;
         }
+        if (overwrite) new Span<float>(dx, n).Clear();
         var s = Scratch.Get(4L * n);
         var xs = new ReadOnlySpan<float>(x, n);
         var phi = new Span<float>(s, n);

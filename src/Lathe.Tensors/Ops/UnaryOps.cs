@@ -28,9 +28,9 @@ public static unsafe partial class Ops
 
     static void UnaryBackward(Tensor y)
     {
-        var dx = GradOf(y.In0);
+        var dx = GradOfForWrite(y.In0, out bool overwrite);   // the first writer skips clearing the gradient
         if (dx is null) return;
-        Kernels.ElementwiseKernels.Backward(y.I0, y.In0!.Data, y.Data, y.Grad!.Data, dx.Data, y.Length);
+        Kernels.ElementwiseKernels.Backward(y.I0, y.In0!.Data, y.Data, y.Grad!.Data, dx.Data, y.Length, overwrite: overwrite);
     }
 
     /// <summary>SwiGLU: silu(gate) ⊙ up, the gated MLP of Llama.</summary>

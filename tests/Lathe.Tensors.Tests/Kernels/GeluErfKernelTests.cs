@@ -59,6 +59,29 @@ public unsafe class GeluErfKernelTests
             Assert.True(Math.Abs(withY[i] - withoutY[i]) <= BackwardTolerance * (1 + Math.Abs(withoutY[i])), $"x = {x[i]}: {withY[i]} vs {withoutY[i]}");
     }
 
+    [Fact]
+    public void Overwrite_writes_what_accumulating_into_zeros_gives()
+    {
+        // A first writer's gradient holds garbage (NaN here): overwrite must not read it, for the erf GELU (which
+        // writes directly) and for a kind that clears its chunk first (tanh), on a length with a vector remainder.
+        const int n = 100_003;
+        var x = TestData.Uniform(n, 21, -8f, 8f);
+        var dy = TestData.Uniform(n, 22, -2f, 2f);
+        foreach (int kind in new[] { ElementwiseKernels.GeluErf, ElementwiseKernels.Tanh })
+        {
+            var y = new float[n];
+            float[] added = new float[n], written = new float[n];
+            Array.Fill(written, float.NaN);
+            fixed (float* px = x, py = y, pdy = dy, pa = added, pw = written)
+            {
+                ElementwiseKernels.Forward(kind, px, py, n);
+                ElementwiseKernels.Backward(kind, px, py, pdy, pa, n);
+                ElementwiseKernels.Backward(kind, px, py, pdy, pw, n, overwrite: true);
+            }
+            for (int i = 0; i < n; i++) Assert.True(added[i] == written[i], $"kind {kind}, x = {x[i]}: {written[i]} vs {added[i]}");
+        }
+    }
+
     static void Check(float[] x)
     {
         int n = x.Length;

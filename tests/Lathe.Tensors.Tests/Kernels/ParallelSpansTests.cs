@@ -37,6 +37,7 @@ public unsafe class ParallelSpansTests
     [InlineData(64, 1536)]
     [InlineData(129, 1000)]
     [InlineData(2048, 384)]
+    [InlineData(3200, 200)]
     public void Bias_rows_and_column_sums_match_scalar_loops(int rows, int cols)
     {
         float[] g = TestData.Uniform((long)rows * cols, 4), bias = TestData.Uniform(cols, 5), start = TestData.Uniform(cols, 6);
