@@ -115,7 +115,7 @@ internal static unsafe class ElementwiseKernels
                     }
                     break;
                 }
-                case GeluErf: GeluErfKernel.Backward(X + s, Y == null ? null : Y + s, DY + s, DX + s, n, Overwrite); break;
+                case GeluErf: GeluErfKernel.Backward(X + s, Y + s, DY + s, DX + s, n, Overwrite); break;
                 case Silu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated: SiluKernel.Backward(X + s, null, DY + s, DX + s, null, n); break;
                 case SwiGlu when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated:
                     SiluKernel.Backward(X + s, U + s, DY + s, DX == null ? null : DX + s, DU == null ? null : DU + s, n);

@@ -45,7 +45,7 @@ internal static unsafe class GeluErfKernel
     }
 
     /// <summary>dx += dy·GELU′(x) (dx = … when <paramref name="overwrite"/>), GELU′(x) = Φ(x) + x·φ(x); uses this thread's body scratch. <paramref name="y"/> is
-    /// the forward's output (or null): the vector path recovers Φ(x) = y/x from it instead of evaluating erfc again —
+    /// the forward's output: the vector path recovers Φ(x) = y/x from it instead of evaluating erfc again —
     /// y = fl(x·Φ) keeps Φ's relative precision, so the quotient is within 2 ulp of Φ wherever y is a normal float; for
     /// |x| &lt; 2⁻¹⁰ it takes Φ ≈ ½ + x·φ(0) (error below x³/15 &lt; 1e-10).</summary>
     public static void Backward(float* x, float* y, float* dy, float* dx, int n, bool overwrite = false)
@@ -58,13 +58,8 @@ internal static unsafe class GeluErfKernel
             {
                 var v = Vector512.Load(x + i);
                 var dens = FloatExp.Exp512(Vector512.Create(-0.5f) * v * v) * Vector512.Create(InvSqrt2Pi);
-                Vector512<float> cdf;
-                if (y is null) cdf = Cdf(v);
-                else
-                {
-                    var nearZero = Vector512.FusedMultiplyAdd(v, Vector512.Create(InvSqrt2Pi), Vector512.Create(0.5f));
-                    cdf = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(v), small), nearZero, Vector512.Load(y + i) / v);
-                }
+                var nearZero = Vector512.FusedMultiplyAdd(v, Vector512.Create(InvSqrt2Pi), Vector512.Create(0.5f));
+                var cdf = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(v), small), nearZero, Vector512.Load(y + i) / v);
                 var slope = Vector512.FusedMultiplyAdd(dens, v, cdf);
                 if (overwrite) (Vector512.Load(dy + i) * slope).Store(dx + i);
                 else Vector512.FusedMultiplyAdd(Vector512.Load(dy + i), slope, Vector512.Load(dx + i)).Store(dx + i);

@@ -39,24 +39,16 @@ public unsafe class GeluErfKernelTests
     }
 
     [Fact]
-    public void Backward_from_the_forward_output_matches_recomputing_the_cdf()
+    public void Backward_from_the_forward_output_holds_near_zero_and_in_both_tails()
     {
-        // The vector backward takes Φ(x) = y/x from the forward's output; without y it evaluates erfc again.
-        const int n = 48_000;
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = -14f + i * (28f / n);
-        x[17] = 0f; x[18] = 1e-6f; x[19] = -3e-4f; x[20] = 2e-3f;
-        var y = new float[n];
-        var dy = TestData.Uniform(n, 5, -2f, 2f);
-        float[] withY = new float[n], withoutY = new float[n];
-        fixed (float* px = x, py = y, pdy = dy, pa = withY, pb = withoutY)
-        {
-            GeluErfKernel.Forward(px, py, n);
-            GeluErfKernel.Backward(px, py, pdy, pa, n);
-            GeluErfKernel.Backward(px, null, pdy, pb, n);
-        }
-        for (int i = 0; i < n; i++)
-            Assert.True(Math.Abs(withY[i] - withoutY[i]) <= BackwardTolerance * (1 + Math.Abs(withoutY[i])), $"x = {x[i]}: {withY[i]} vs {withoutY[i]}");
+        // The vector backward takes Φ(x) = y/x from the forward's output (a Taylor step for |x| < 2⁻¹⁰): checked
+        // against the double-precision twin where that is delicate — exact zero, tiny |x| on both sides of the
+        // switch, and tails where y is subnormal or zero.
+        float[] special = [0f, -0f, 1e-30f, -1e-30f, 1e-6f, -3e-4f, 9.7e-4f, -9.8e-4f, 1e-3f, -1.1e-3f, 2e-3f, -13.5f, -14f, 14f];
+        var x = new float[48_000];                 // a multiple of 16: every value takes the vector path
+        special.CopyTo(x, 0);
+        for (int i = special.Length; i < x.Length; i++) x[i] = -14f + i * (28f / x.Length);
+        Check(x);
     }
 
     [Fact]
