@@ -24,8 +24,8 @@ internal static class LatheChild
     /// <param name="pauseAt">A kill point and its occurrence ("checkpoint-swap:3"): the child pauses there and is killed.</param>
     /// <param name="trace">Report every kill point on stderr (the reference run counts them).</param>
     /// <param name="interruptAfter">Send SIGINT (Ctrl-C) this long after the start, once, and let the run end itself.</param>
-    /// <param name="interruptAt">A kill point and its occurrence ("checkpoint-done:1") where the child pauses for two
-    /// seconds and gets SIGINT (Ctrl-C), then goes on to answer it.</param>
+    /// <param name="interruptAt">A kill point and its occurrence ("checkpoint-done:1") where the child pauses until its
+    /// SIGINT (Ctrl-C) arrives (30 s at most), then goes on to answer it.</param>
     public static Outcome Run(string workFolder, IReadOnlyList<string> args, TimeSpan? killAfter = null, string? pauseAt = null, bool trace = false,
         TimeSpan? limit = null, TimeSpan? interruptAfter = null, string? interruptAt = null)
     {
@@ -43,7 +43,9 @@ internal static class LatheChild
         if (interruptAt is not null)
         {
             psi.Environment[KillPoints.PauseVariable] = interruptAt;
-            psi.Environment[KillPoints.PauseSecondsVariable] = "2";
+            // The Ctrl-C ends the pause (KillPoints.Release); the bound only matters for a verb that would ignore it.
+            // (It was 2 s: on a busy machine the signal could come after the pause, and a fast run then ended first.)
+            psi.Environment[KillPoints.PauseSecondsVariable] = "30";
         }
         var stderr = new System.Text.StringBuilder();
         using var paused = new ManualResetEventSlim();

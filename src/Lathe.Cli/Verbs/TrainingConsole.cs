@@ -23,12 +23,13 @@ internal sealed class TrainingConsole : IDisposable
             _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         }
-        catch (PlatformNotSupportedException) { Console.CancelKeyPress += (_, e) => { e.Cancel = true; _cancel.Cancel(); }; }
+        catch (PlatformNotSupportedException) { Console.CancelKeyPress += (_, e) => { e.Cancel = true; Lathe.IO.KillPoints.Release(); _cancel.Cancel(); }; }
     }
 
     void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;   // let the trainer finish its step and write the checkpoint
+        Lathe.IO.KillPoints.Release();   // a kill test paused us to receive this signal: go on now
         if (!_cancel.IsCancellationRequested) Console.Error.Write(_tty ? "\nlathe: interrupted — writing checkpoint…\n" : "lathe: interrupted — writing checkpoint…\n");
         _cancel.Cancel();
     }

@@ -5,8 +5,9 @@ namespace Lathe.IO;
 /// <summary>Named moments a kill test aims at (the write of a checkpoint, an evaluation). Off unless the environment
 /// asks: LATHE_TEST_TRACE=1 prints "lathe: kill point NAME #N" to stderr at each one (a sweep counts them in its
 /// reference run); LATHE_TEST_PAUSE_IN=NAME:N prints "lathe: paused at kill point NAME #N" at the N-th and sleeps
-/// there (LATHE_TEST_PAUSE_SECONDS, default 60), so the test's SIGKILL — or its Ctrl-C — lands exactly inside it. Off, a
-/// point costs one static read.</summary>
+/// there (LATHE_TEST_PAUSE_SECONDS, default 60), so the test's SIGKILL — or its Ctrl-C — lands exactly inside it. A
+/// Ctrl-C ends the pause (<see cref="Release"/>, called by the verbs' signal handler), so an interrupted run does not
+/// depend on how quickly the test could send it. Off, a point costs one static read.</summary>
 public static class KillPoints
 {
     /// <summary>Between a checkpoint's temporary folder being complete and the first rename of the swap.</summary>
@@ -31,6 +32,10 @@ public static class KillPoints
     static readonly double s_pauseSeconds = double.TryParse(Environment.GetEnvironmentVariable(PauseSecondsVariable), NumberStyles.Float,
         CultureInfo.InvariantCulture, out double seconds) && seconds > 0 ? seconds : 60;
     static readonly Dictionary<string, int> s_counts = [];
+    static readonly ManualResetEventSlim s_released = new(false);
+
+    /// <summary>Ends a pause in progress (and any later one) at once: the process has been asked to stop.</summary>
+    public static void Release() => s_released.Set();
 
     static (string, int)? ParsePause(string? value)
     {
@@ -53,7 +58,7 @@ public static class KillPoints
         if (s_pause is { } p && p.Name == name && p.Occurrence == n)
         {
             WriteLine($"{PausePrefix}{name} #{n}");
-            Thread.Sleep(TimeSpan.FromSeconds(s_pauseSeconds));   // the test kills or interrupts us here; then the run goes on
+            s_released.Wait(TimeSpan.FromSeconds(s_pauseSeconds));   // the test kills or interrupts us here; then the run goes on
         }
     }
 
