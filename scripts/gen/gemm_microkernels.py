@@ -37,6 +37,9 @@ def kernel(tile, in_place):
         w("    /// <summary>As <see cref=\"" + name + "\"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     args = "int kc, float* a, long lda, float* b, float* c, int ldc, bool add" if in_place else "int kc, float* a, float* b, float* c, int ldc, bool add"
+    # Steps between consecutive k: a packed panel's width by default, or a matrix's row stride when a panel is
+    # read where it lies (B not transposed: NR adjacent values per row; A transposed: MR adjacent values per row).
+    args += ", float* bias = null" + ("" if in_place else f", long aStep = {mr}") + f", long bStep = {nv * lanes}"
     w(f"    public static void {name}{'Rows' if in_place else ''}({args})")
     w("    {")
     for r in range(mr):
@@ -62,17 +65,28 @@ def kernel(tile, in_place):
         for g in range(mr // 3):
             w(f"            r{g}++;")
     else:
-        w(f"            a += {mr};")
-    w(f"            b += {nv * lanes};")
+        w("            a += aStep;")
+    w("            b += bStep;")
     w("        }")
-    for mode in ("add", "store"):
-        w("        if (add)" if mode == "add" else "        else")
+    # A column bias (the last KC slice of a linear layer's product) is added after the tile's sum is complete,
+    # fl(fl(C + acc) + bias): the bits of a separate bias pass, without a second trip over C.
+    for biased in (False, True):
+        w("        if (bias == null)" if not biased else "        else")
         w("        {")
-        for r in range(mr):
+        if biased:
             for j in range(nv):
-                dst = f"c + {r} * (long)ldc + {j * lanes}"
-                val = f"{load}({dst}) + c{r}_{j}" if mode == "add" else f"c{r}_{j}"
-                w(f"            {store}({dst}, {val});")
+                w(f"            {V} d{j} = {load}(bias + {j * lanes});")
+        for mode in ("add", "store"):
+            w("            if (add)" if mode == "add" else "            else")
+            w("            {")
+            for r in range(mr):
+                for j in range(nv):
+                    dst = f"c + {r} * (long)ldc + {j * lanes}"
+                    val = f"{load}({dst}) + c{r}_{j}" if mode == "add" else f"c{r}_{j}"
+                    if biased:
+                        val = f"({val}) + d{j}"
+                    w(f"                {store}({dst}, {val});")
+            w("            }")
         w("        }")
     w("    }")
     w("")

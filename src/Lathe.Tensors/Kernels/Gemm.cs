@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -29,35 +30,45 @@ public static unsafe partial class Gemm
     // Both paths form the same products in the same order, so results are bit-identical; tests set 0 to compare.
     internal static int DirectAMaxColumns = 768;
 
-    /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0). Row-major; lda/ldb/ldc are row strides in
-    /// elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
-    public static void Multiply(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate = false) =>
-        Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, ComputePool.Shared);
+    // The whole-k split (WholeKBody) applies above this depth, up to this many rows of C and this much packed B
+    // (floats). Tests set WholeKMaxRows to 0 to compare it with the slice-by-slice path.
+    const int WholeKMinDepth = 3 * KC;
+    internal static int WholeKMaxRows = 1024;
+    const long WholeKMaxPackedB = 8L << 20;
+    internal static bool InPlaceWholeK = Environment.GetEnvironmentVariable("LATHE_INPLACE") != "0";
 
-    /// <summary>As <see cref="Multiply(bool, bool, int, int, int, float*, int, float*, int, float*, int, bool)"/> on a given pool.</summary>
+    /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0) (+ columnBias[j] on every row j-th column).
+    /// Row-major; lda/ldb/ldc are row strides in elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
+    /// <remarks>A bias is added to each finished element, fl(C + bias): the bits of the product followed by
+    /// <see cref="BiasKernels.AddToRows"/>, but the blocked path adds it to each tile while the tile is still in L1
+    /// instead of in a second pass over C.</remarks>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate = false, float* columnBias = null) =>
+        Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, ComputePool.Shared, columnBias);
+
+    /// <summary>As <see cref="Multiply(bool, bool, int, int, int, float*, int, float*, int, float*, int, bool, float*)"/> on a given pool.</summary>
     internal static void Multiply(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool, float* columnBias = null)
     {
         Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
         if (k == 0)
         {
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
         }
         // A few rows against a weight stored (out, in) — a decoding step's linear layers: B read once, in place.
-        if (GemmFewRows.Applies(transA, transB, m, n, k))
-        {
+        else if (GemmFewRows.Applies(transA, transB, m, n, k))
             GemmFewRows.Multiply(m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool);
-            return;
-        }
-        if ((long)m * n * k <= SmallWork || m == 1 || n == 1 || !(Avx2.IsSupported && Fma.IsSupported))
-        {
+        else if ((long)m * n * k <= SmallWork || m == 1 || n == 1 || !(Avx2.IsSupported && Fma.IsSupported))
             GemmSmall.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else
+        {
+            Blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool, columnBias);
             return;
         }
-        Blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool);
+        if (columnBias != null)
+            for (int i = 0; i < m; i++)
+                TensorPrimitives.Add(new ReadOnlySpan<float>(c + (long)i * ldc, n), new ReadOnlySpan<float>(columnBias, n), new Span<float>(c + (long)i * ldc, n));
     }
 
     /// <summary><paramref name="batch"/> independent products; element offsets between consecutive matrices are
@@ -117,10 +128,15 @@ public static unsafe partial class Gemm
     struct Job
     {
         public float* A, B, C;
+        // Null, or one value per column of C added to each element after its last KC slice.
+        public float* Bias;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate, Avx512;
         // A is read in place (row-major, not transposed, AVX-512): only a short last panel of a block is packed.
         public bool DirectA;
+        // The whole-k path's in-place reads (AVX-512): a transposed A's MR adjacent values per k, lda apart, and a
+        // plain B's NR adjacent values per k, ldb apart. Only short edge panels are packed.
+        public bool InPlaceTransA, InPlaceB;
         public int MR, NR;
         // Current block.
         public int P0, Kc, I0, Mc;
@@ -188,32 +204,95 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>Packs every KC slice of op(B) at once (task = slice · panels + panel), slice p0 at p0·panels·NR: the
+    /// layout <see cref="WholeKBody"/> reads.</summary>
+    struct PackAllBBody : IParallelBody
+    {
+        public Job* Job;
+        public void Execute(int task)
+        {
+            ref Job j = ref *Job;
+            // With B read in place only the short last panel is packed: one task per slice.
+            int perSlice = j.InPlaceB ? 1 : j.Panels;
+            int slice = task / perSlice, panel = j.InPlaceB ? j.Panels - 1 : task % perSlice, p0 = slice * KC, kc = Math.Min(KC, j.K - p0);
+            GemmPacking.PackB(j.TransB, j.B, j.Ldb, p0, kc, panel * j.NR, Math.Min(j.NR, j.N - panel * j.NR), j.NR,
+                j.PackedB + (long)p0 * j.Panels * j.NR + (long)panel * kc * j.NR);
+        }
+    }
+
+    /// <summary>A long contraction into a small C (a weight gradient: dW = dYᵀ·X over every token): each task owns a
+    /// block of C (one of RowBlocks × ColumnBlocks) and runs the whole of k itself against the B packed once up
+    /// front, so a GEMM is two pool calls instead of two or three per KC slice (13 slices for 3,200 tokens, each
+    /// only ~60 µs of work at 2 threads). The slices are still summed into C in order, so the bits are the
+    /// slice-by-slice path's.</summary>
+    struct WholeKBody : IParallelBody
+    {
+        public Job* Job;
+        public int RowBlocks, ColumnBlocks, RowPanels;
+        public void Execute(int task)
+        {
+            Job j = *Job;   // a copy: P0, Kc and PackedB move with the slice
+            float* packedAllB = j.PackedB;
+            int rb = task / ColumnBlocks, cb = task % ColumnBlocks;
+            int first = (int)((long)rb * RowPanels / RowBlocks) * j.MR;
+            int end = Math.Min((int)((long)(rb + 1) * RowPanels / RowBlocks) * j.MR, j.M);
+            int firstPanel = (int)((long)cb * j.Panels / ColumnBlocks), lastPanel = (int)((long)(cb + 1) * j.Panels / ColumnBlocks);
+            var ws = t_workspace ??= new Workspace();
+            ws.Ensure(0, (long)Math.Min(MC / j.MR * j.MR, end - first + j.MR) * KC);
+            for (int p0 = 0; p0 < j.K; p0 += KC)
+            {
+                j.P0 = p0;
+                j.Kc = Math.Min(KC, j.K - p0);
+                j.PackedB = packedAllB + (long)p0 * j.Panels * j.NR;
+                for (int i0 = first; i0 < end; i0 += MC / j.MR * j.MR)
+                {
+                    int mc = Math.Min(MC / j.MR * j.MR, end - i0);
+                    if (j.DirectA || j.InPlaceTransA)
+                    {
+                        int full = mc / j.MR * j.MR;
+                        if (full < mc) GemmPacking.PackA(j.TransA, j.A, j.Lda, i0 + full, mc - full, p0, j.Kc, j.MR, ws.PackedA + (long)full * j.Kc);
+                    }
+                    else GemmPacking.PackA(j.TransA, j.A, j.Lda, i0, mc, p0, j.Kc, j.MR, ws.PackedA);
+                    ComputePanels(ref j, ws.PackedA, i0, mc, firstPanel, lastPanel);
+                }
+            }
+        }
+    }
+
     /// <summary>C[i0.., panels] (+)= packed A rows [i0, i0+mc) × packed B panels [first, last).</summary>
     static void ComputePanels(ref Job j, float* packedA, int i0, int mc, int first, int last)
     {
         bool add = j.Accumulate || j.P0 > 0;
+        bool lastSlice = j.P0 + j.Kc == j.K;
         float* tile = stackalloc float[Math.Max(GemmMicroKernels.Avx512MR * GemmMicroKernels.Avx512NR, GemmMicroKernels.Avx2MR * GemmMicroKernels.Avx2NR)];
         for (int panel = first; panel < last; panel++)
         {
             int j0 = panel * j.NR, nr = Math.Min(j.NR, j.N - j0);
-            float* bp = j.PackedB + (long)panel * j.Kc * j.NR;
+            bool inPlaceB = j.InPlaceB && nr == j.NR;
+            float* bp = inPlaceB ? j.B + (long)j.P0 * j.Ldb + j0 : j.PackedB + (long)panel * j.Kc * j.NR;
+            long bStep = inPlaceB ? j.Ldb : j.NR;
+            float* bias = lastSlice && j.Bias != null ? j.Bias + j0 : null;
             for (int i = 0; i < mc; i += j.MR)
             {
                 int mr = Math.Min(j.MR, mc - i);
                 float* ap = packedA + (long)i * j.Kc;
+                long aStep = j.MR;
+                if (j.InPlaceTransA && mr == j.MR) { ap = j.A + (long)j.P0 * j.Lda + i0 + i; aStep = j.Lda; }
                 float* cp = j.C + (long)(i0 + i) * j.Ldc + j0;
                 bool direct = j.DirectA && mr == j.MR;
                 float* ad = j.A + (long)(i0 + i) * j.Lda + j.P0;
                 if (mr == j.MR && nr == j.NR)
                 {
-                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, cp, j.Ldc, add);
-                    else Tile(j.Avx512, j.Kc, ap, bp, cp, j.Ldc, add);
+                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, cp, j.Ldc, add, bias, bStep);
+                    else if (j.Avx512) GemmMicroKernels.Avx512(j.Kc, ap, bp, cp, j.Ldc, add, bias, aStep, bStep);
+                    else GemmMicroKernels.Avx2(j.Kc, ap, bp, cp, j.Ldc, add, bias);
                 }
                 else
                 {
                     // Edge tile: compute the full tile into scratch (the packs are zero-padded), copy the valid part.
-                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, tile, j.NR, false);
-                    else Tile(j.Avx512, j.Kc, ap, bp, tile, j.NR, false);
+                    if (direct) GemmMicroKernels.Avx512Rows(j.Kc, ad, j.Lda, bp, tile, j.NR, false, null, bStep);
+                    else if (j.Avx512) GemmMicroKernels.Avx512(j.Kc, ap, bp, tile, j.NR, false, null, aStep, bStep);
+                    else GemmMicroKernels.Avx2(j.Kc, ap, bp, tile, j.NR, false);
                     for (int r = 0; r < mr; r++)
                     {
                         float* dst = cp + (long)r * j.Ldc;
@@ -221,20 +300,21 @@ public static unsafe partial class Gemm
                         if (add) for (int q = 0; q < nr; q++) dst[q] += src[q];
                         else for (int q = 0; q < nr; q++) dst[q] = src[q];
                     }
+                    if (bias != null) AddBias(cp, j.Ldc, mr, nr, bias);
                 }
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile(bool avx512, int kc, float* a, float* b, float* c, int ldc, bool add)
+    /// <summary>c[r, q] += bias[q] for an edge tile just copied out (full tiles add it in the micro-kernel).</summary>
+    static void AddBias(float* c, int ldc, int rows, int cols, float* bias)
     {
-        if (avx512) GemmMicroKernels.Avx512(kc, a, b, c, ldc, add);
-        else GemmMicroKernels.Avx2(kc, a, b, c, ldc, add);
+        for (int r = 0; r < rows; r++, c += ldc)
+            TensorPrimitives.Add(new ReadOnlySpan<float>(c, cols), new ReadOnlySpan<float>(bias, cols), new Span<float>(c, cols));
     }
 
     static void Blocked(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, ComputePool pool, float* bias)
     {
         bool avx512 = Avx512F.IsSupported;
         int MR = avx512 ? GemmMicroKernels.Avx512MR : GemmMicroKernels.Avx2MR;
@@ -243,18 +323,43 @@ public static unsafe partial class Gemm
         int mcBlock = MC / MR * MR;
         int mcMax = Math.Min(mcBlock, (m + MR - 1) / MR * MR);
         var ws = t_workspace ??= new Workspace();
-        ws.Ensure((long)KC * panels * NR, (long)mcMax * KC);
+        // Several threads, a contraction of several slices and a C of few rows: the whole-k split (WholeKBody).
+        bool wholeK = pool.Threads > 1 && k > WholeKMinDepth && m <= WholeKMaxRows && (long)k * panels * NR <= WholeKMaxPackedB;
+        ws.Ensure(wholeK ? (long)k * panels * NR : (long)KC * panels * NR, (long)mcMax * KC);
         // One task per NR panel: claiming is one CAS, and small tasks keep a thread the OS has descheduled from
         // holding back more than a sliver of the work.
         int tasks = panels;
         Job job = new()
         {
-            A = a, B = b, C = c, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
+            A = a, B = b, C = c, Bias = bias, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
             TransA = transA, TransB = transB, Accumulate = accumulate, Avx512 = avx512, MR = MR, NR = NR,
             DirectA = avx512 && !transA && n <= DirectAMaxColumns,
             PackedA = ws.PackedA, PackedB = ws.PackedB, Panels = panels, PanelsPerTask = (panels + tasks - 1) / tasks,
         };
         int taskCount = (panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
+        if (wholeK)
+        {
+            job.InPlaceTransA = avx512 && transA && InPlaceWholeK;
+            job.InPlaceB = avx512 && !transB && InPlaceWholeK;
+            var packAll = new PackAllBBody { Job = &job };
+            if (!job.InPlaceB) pool.For((k + KC - 1) / KC * panels, ref packAll);
+            else if (n % NR != 0) pool.For((k + KC - 1) / KC, ref packAll);
+            // Two tasks per thread in a grid of row × column blocks: of the splits with that many blocks, the one that
+            // reads the least per slice — Σ (rows/rb + columns/cb) — so a tall C is cut across its rows and a wide
+            // one across its columns (each column block packs its own copy of its A rows).
+            int panelsOfRows = (m + MR - 1) / MR, gridTasks = 2 * pool.Threads, bestRows = 1;
+            double best = double.MaxValue;
+            for (int rb = 1; rb <= gridTasks; rb++)
+            {
+                if (gridTasks % rb != 0 || rb > panelsOfRows || gridTasks / rb > panels) continue;
+                double cost = (double)m / rb + (double)n / (gridTasks / rb);
+                if (cost < best) { best = cost; bestRows = rb; }
+            }
+            if (best == double.MaxValue) gridTasks = bestRows = Math.Min(panelsOfRows, gridTasks);
+            var whole = new WholeKBody { Job = &job, RowPanels = panelsOfRows, RowBlocks = bestRows, ColumnBlocks = gridTasks / bestRows };
+            pool.For(gridTasks, ref whole);
+            return;
+        }
         var packB = new PackBBody { Job = &job };
         var compute = new ComputeBody { Job = &job };
         var packA = new PackABody { Job = &job };

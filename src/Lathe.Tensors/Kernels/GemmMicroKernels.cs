@@ -14,7 +14,7 @@ internal static unsafe class GemmMicroKernels
     public const int Avx2MR = 6, Avx2NR = 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512(int kc, float* a, float* b, float* c, int ldc, bool add)
+    public static void Avx512(int kc, float* a, float* b, float* c, int ldc, bool add, float* bias = null, long aStep = 12, long bStep = 32)
     {
         Vector512<float> c0_0 = Vector512<float>.Zero; Vector512<float> c0_1 = Vector512<float>.Zero;
         Vector512<float> c1_0 = Vector512<float>.Zero; Vector512<float> c1_1 = Vector512<float>.Zero;
@@ -80,67 +80,129 @@ internal static unsafe class GemmMicroKernels
             Vector512<float> a11 = Vector512.Create(a[11]);
             c11_0 = Avx512F.FusedMultiplyAdd(a11, b0, c11_0);
             c11_1 = Avx512F.FusedMultiplyAdd(a11, b1, c11_1);
-            a += 12;
-            b += 32;
+            a += aStep;
+            b += bStep;
         }
-        if (add)
+        if (bias == null)
         {
-            Avx512F.Store(c + 0 * (long)ldc + 0, Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0);
-            Avx512F.Store(c + 0 * (long)ldc + 16, Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1);
-            Avx512F.Store(c + 1 * (long)ldc + 0, Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0);
-            Avx512F.Store(c + 1 * (long)ldc + 16, Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1);
-            Avx512F.Store(c + 2 * (long)ldc + 0, Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0);
-            Avx512F.Store(c + 2 * (long)ldc + 16, Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1);
-            Avx512F.Store(c + 3 * (long)ldc + 0, Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0);
-            Avx512F.Store(c + 3 * (long)ldc + 16, Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1);
-            Avx512F.Store(c + 4 * (long)ldc + 0, Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0);
-            Avx512F.Store(c + 4 * (long)ldc + 16, Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1);
-            Avx512F.Store(c + 5 * (long)ldc + 0, Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0);
-            Avx512F.Store(c + 5 * (long)ldc + 16, Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1);
-            Avx512F.Store(c + 6 * (long)ldc + 0, Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0);
-            Avx512F.Store(c + 6 * (long)ldc + 16, Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1);
-            Avx512F.Store(c + 7 * (long)ldc + 0, Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0);
-            Avx512F.Store(c + 7 * (long)ldc + 16, Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1);
-            Avx512F.Store(c + 8 * (long)ldc + 0, Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0);
-            Avx512F.Store(c + 8 * (long)ldc + 16, Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1);
-            Avx512F.Store(c + 9 * (long)ldc + 0, Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0);
-            Avx512F.Store(c + 9 * (long)ldc + 16, Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1);
-            Avx512F.Store(c + 10 * (long)ldc + 0, Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0);
-            Avx512F.Store(c + 10 * (long)ldc + 16, Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1);
-            Avx512F.Store(c + 11 * (long)ldc + 0, Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0);
-            Avx512F.Store(c + 11 * (long)ldc + 16, Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1);
+            if (add)
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1);
+            }
+            else
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, c0_0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, c0_1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, c1_0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, c1_1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, c2_0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, c2_1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, c3_0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, c3_1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, c4_0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, c4_1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, c5_0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, c5_1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, c6_0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, c6_1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, c7_0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, c7_1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, c8_0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, c8_1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, c9_0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, c9_1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, c10_0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, c10_1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, c11_0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, c11_1);
+            }
         }
         else
         {
-            Avx512F.Store(c + 0 * (long)ldc + 0, c0_0);
-            Avx512F.Store(c + 0 * (long)ldc + 16, c0_1);
-            Avx512F.Store(c + 1 * (long)ldc + 0, c1_0);
-            Avx512F.Store(c + 1 * (long)ldc + 16, c1_1);
-            Avx512F.Store(c + 2 * (long)ldc + 0, c2_0);
-            Avx512F.Store(c + 2 * (long)ldc + 16, c2_1);
-            Avx512F.Store(c + 3 * (long)ldc + 0, c3_0);
-            Avx512F.Store(c + 3 * (long)ldc + 16, c3_1);
-            Avx512F.Store(c + 4 * (long)ldc + 0, c4_0);
-            Avx512F.Store(c + 4 * (long)ldc + 16, c4_1);
-            Avx512F.Store(c + 5 * (long)ldc + 0, c5_0);
-            Avx512F.Store(c + 5 * (long)ldc + 16, c5_1);
-            Avx512F.Store(c + 6 * (long)ldc + 0, c6_0);
-            Avx512F.Store(c + 6 * (long)ldc + 16, c6_1);
-            Avx512F.Store(c + 7 * (long)ldc + 0, c7_0);
-            Avx512F.Store(c + 7 * (long)ldc + 16, c7_1);
-            Avx512F.Store(c + 8 * (long)ldc + 0, c8_0);
-            Avx512F.Store(c + 8 * (long)ldc + 16, c8_1);
-            Avx512F.Store(c + 9 * (long)ldc + 0, c9_0);
-            Avx512F.Store(c + 9 * (long)ldc + 16, c9_1);
-            Avx512F.Store(c + 10 * (long)ldc + 0, c10_0);
-            Avx512F.Store(c + 10 * (long)ldc + 16, c10_1);
-            Avx512F.Store(c + 11 * (long)ldc + 0, c11_0);
-            Avx512F.Store(c + 11 * (long)ldc + 16, c11_1);
+            Vector512<float> d0 = Avx512F.LoadVector512(bias + 0);
+            Vector512<float> d1 = Avx512F.LoadVector512(bias + 16);
+            if (add)
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, (Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0) + d0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, (Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1) + d1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, (Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0) + d0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, (Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1) + d1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, (Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0) + d0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, (Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1) + d1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, (Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0) + d0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, (Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1) + d1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, (Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0) + d0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, (Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1) + d1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, (Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0) + d0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, (Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1) + d1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, (Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0) + d0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, (Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1) + d1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, (Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0) + d0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, (Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1) + d1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, (Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0) + d0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, (Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1) + d1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, (Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0) + d0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, (Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1) + d1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, (Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0) + d0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, (Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1) + d1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, (Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0) + d0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, (Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1) + d1);
+            }
+            else
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, (c0_0) + d0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, (c0_1) + d1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, (c1_0) + d0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, (c1_1) + d1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, (c2_0) + d0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, (c2_1) + d1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, (c3_0) + d0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, (c3_1) + d1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, (c4_0) + d0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, (c4_1) + d1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, (c5_0) + d0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, (c5_1) + d1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, (c6_0) + d0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, (c6_1) + d1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, (c7_0) + d0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, (c7_1) + d1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, (c8_0) + d0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, (c8_1) + d1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, (c9_0) + d0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, (c9_1) + d1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, (c10_0) + d0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, (c10_1) + d1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, (c11_0) + d0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, (c11_1) + d1);
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx2(int kc, float* a, float* b, float* c, int ldc, bool add)
+    public static void Avx2(int kc, float* a, float* b, float* c, int ldc, bool add, float* bias = null, long aStep = 6, long bStep = 16)
     {
         Vector256<float> c0_0 = Vector256<float>.Zero; Vector256<float> c0_1 = Vector256<float>.Zero;
         Vector256<float> c1_0 = Vector256<float>.Zero; Vector256<float> c1_1 = Vector256<float>.Zero;
@@ -176,44 +238,82 @@ internal static unsafe class GemmMicroKernels
             Vector256<float> a5 = Vector256.Create(a[5]);
             c5_0 = Fma.MultiplyAdd(a5, b0, c5_0);
             c5_1 = Fma.MultiplyAdd(a5, b1, c5_1);
-            a += 6;
-            b += 16;
+            a += aStep;
+            b += bStep;
         }
-        if (add)
+        if (bias == null)
         {
-            Avx.Store(c + 0 * (long)ldc + 0, Avx.LoadVector256(c + 0 * (long)ldc + 0) + c0_0);
-            Avx.Store(c + 0 * (long)ldc + 8, Avx.LoadVector256(c + 0 * (long)ldc + 8) + c0_1);
-            Avx.Store(c + 1 * (long)ldc + 0, Avx.LoadVector256(c + 1 * (long)ldc + 0) + c1_0);
-            Avx.Store(c + 1 * (long)ldc + 8, Avx.LoadVector256(c + 1 * (long)ldc + 8) + c1_1);
-            Avx.Store(c + 2 * (long)ldc + 0, Avx.LoadVector256(c + 2 * (long)ldc + 0) + c2_0);
-            Avx.Store(c + 2 * (long)ldc + 8, Avx.LoadVector256(c + 2 * (long)ldc + 8) + c2_1);
-            Avx.Store(c + 3 * (long)ldc + 0, Avx.LoadVector256(c + 3 * (long)ldc + 0) + c3_0);
-            Avx.Store(c + 3 * (long)ldc + 8, Avx.LoadVector256(c + 3 * (long)ldc + 8) + c3_1);
-            Avx.Store(c + 4 * (long)ldc + 0, Avx.LoadVector256(c + 4 * (long)ldc + 0) + c4_0);
-            Avx.Store(c + 4 * (long)ldc + 8, Avx.LoadVector256(c + 4 * (long)ldc + 8) + c4_1);
-            Avx.Store(c + 5 * (long)ldc + 0, Avx.LoadVector256(c + 5 * (long)ldc + 0) + c5_0);
-            Avx.Store(c + 5 * (long)ldc + 8, Avx.LoadVector256(c + 5 * (long)ldc + 8) + c5_1);
+            if (add)
+            {
+                Avx.Store(c + 0 * (long)ldc + 0, Avx.LoadVector256(c + 0 * (long)ldc + 0) + c0_0);
+                Avx.Store(c + 0 * (long)ldc + 8, Avx.LoadVector256(c + 0 * (long)ldc + 8) + c0_1);
+                Avx.Store(c + 1 * (long)ldc + 0, Avx.LoadVector256(c + 1 * (long)ldc + 0) + c1_0);
+                Avx.Store(c + 1 * (long)ldc + 8, Avx.LoadVector256(c + 1 * (long)ldc + 8) + c1_1);
+                Avx.Store(c + 2 * (long)ldc + 0, Avx.LoadVector256(c + 2 * (long)ldc + 0) + c2_0);
+                Avx.Store(c + 2 * (long)ldc + 8, Avx.LoadVector256(c + 2 * (long)ldc + 8) + c2_1);
+                Avx.Store(c + 3 * (long)ldc + 0, Avx.LoadVector256(c + 3 * (long)ldc + 0) + c3_0);
+                Avx.Store(c + 3 * (long)ldc + 8, Avx.LoadVector256(c + 3 * (long)ldc + 8) + c3_1);
+                Avx.Store(c + 4 * (long)ldc + 0, Avx.LoadVector256(c + 4 * (long)ldc + 0) + c4_0);
+                Avx.Store(c + 4 * (long)ldc + 8, Avx.LoadVector256(c + 4 * (long)ldc + 8) + c4_1);
+                Avx.Store(c + 5 * (long)ldc + 0, Avx.LoadVector256(c + 5 * (long)ldc + 0) + c5_0);
+                Avx.Store(c + 5 * (long)ldc + 8, Avx.LoadVector256(c + 5 * (long)ldc + 8) + c5_1);
+            }
+            else
+            {
+                Avx.Store(c + 0 * (long)ldc + 0, c0_0);
+                Avx.Store(c + 0 * (long)ldc + 8, c0_1);
+                Avx.Store(c + 1 * (long)ldc + 0, c1_0);
+                Avx.Store(c + 1 * (long)ldc + 8, c1_1);
+                Avx.Store(c + 2 * (long)ldc + 0, c2_0);
+                Avx.Store(c + 2 * (long)ldc + 8, c2_1);
+                Avx.Store(c + 3 * (long)ldc + 0, c3_0);
+                Avx.Store(c + 3 * (long)ldc + 8, c3_1);
+                Avx.Store(c + 4 * (long)ldc + 0, c4_0);
+                Avx.Store(c + 4 * (long)ldc + 8, c4_1);
+                Avx.Store(c + 5 * (long)ldc + 0, c5_0);
+                Avx.Store(c + 5 * (long)ldc + 8, c5_1);
+            }
         }
         else
         {
-            Avx.Store(c + 0 * (long)ldc + 0, c0_0);
-            Avx.Store(c + 0 * (long)ldc + 8, c0_1);
-            Avx.Store(c + 1 * (long)ldc + 0, c1_0);
-            Avx.Store(c + 1 * (long)ldc + 8, c1_1);
-            Avx.Store(c + 2 * (long)ldc + 0, c2_0);
-            Avx.Store(c + 2 * (long)ldc + 8, c2_1);
-            Avx.Store(c + 3 * (long)ldc + 0, c3_0);
-            Avx.Store(c + 3 * (long)ldc + 8, c3_1);
-            Avx.Store(c + 4 * (long)ldc + 0, c4_0);
-            Avx.Store(c + 4 * (long)ldc + 8, c4_1);
-            Avx.Store(c + 5 * (long)ldc + 0, c5_0);
-            Avx.Store(c + 5 * (long)ldc + 8, c5_1);
+            Vector256<float> d0 = Avx.LoadVector256(bias + 0);
+            Vector256<float> d1 = Avx.LoadVector256(bias + 8);
+            if (add)
+            {
+                Avx.Store(c + 0 * (long)ldc + 0, (Avx.LoadVector256(c + 0 * (long)ldc + 0) + c0_0) + d0);
+                Avx.Store(c + 0 * (long)ldc + 8, (Avx.LoadVector256(c + 0 * (long)ldc + 8) + c0_1) + d1);
+                Avx.Store(c + 1 * (long)ldc + 0, (Avx.LoadVector256(c + 1 * (long)ldc + 0) + c1_0) + d0);
+                Avx.Store(c + 1 * (long)ldc + 8, (Avx.LoadVector256(c + 1 * (long)ldc + 8) + c1_1) + d1);
+                Avx.Store(c + 2 * (long)ldc + 0, (Avx.LoadVector256(c + 2 * (long)ldc + 0) + c2_0) + d0);
+                Avx.Store(c + 2 * (long)ldc + 8, (Avx.LoadVector256(c + 2 * (long)ldc + 8) + c2_1) + d1);
+                Avx.Store(c + 3 * (long)ldc + 0, (Avx.LoadVector256(c + 3 * (long)ldc + 0) + c3_0) + d0);
+                Avx.Store(c + 3 * (long)ldc + 8, (Avx.LoadVector256(c + 3 * (long)ldc + 8) + c3_1) + d1);
+                Avx.Store(c + 4 * (long)ldc + 0, (Avx.LoadVector256(c + 4 * (long)ldc + 0) + c4_0) + d0);
+                Avx.Store(c + 4 * (long)ldc + 8, (Avx.LoadVector256(c + 4 * (long)ldc + 8) + c4_1) + d1);
+                Avx.Store(c + 5 * (long)ldc + 0, (Avx.LoadVector256(c + 5 * (long)ldc + 0) + c5_0) + d0);
+                Avx.Store(c + 5 * (long)ldc + 8, (Avx.LoadVector256(c + 5 * (long)ldc + 8) + c5_1) + d1);
+            }
+            else
+            {
+                Avx.Store(c + 0 * (long)ldc + 0, (c0_0) + d0);
+                Avx.Store(c + 0 * (long)ldc + 8, (c0_1) + d1);
+                Avx.Store(c + 1 * (long)ldc + 0, (c1_0) + d0);
+                Avx.Store(c + 1 * (long)ldc + 8, (c1_1) + d1);
+                Avx.Store(c + 2 * (long)ldc + 0, (c2_0) + d0);
+                Avx.Store(c + 2 * (long)ldc + 8, (c2_1) + d1);
+                Avx.Store(c + 3 * (long)ldc + 0, (c3_0) + d0);
+                Avx.Store(c + 3 * (long)ldc + 8, (c3_1) + d1);
+                Avx.Store(c + 4 * (long)ldc + 0, (c4_0) + d0);
+                Avx.Store(c + 4 * (long)ldc + 8, (c4_1) + d1);
+                Avx.Store(c + 5 * (long)ldc + 0, (c5_0) + d0);
+                Avx.Store(c + 5 * (long)ldc + 8, (c5_1) + d1);
+            }
         }
     }
 
     /// <summary>As <see cref="Avx512"/> with A read in place: rows a + r·lda, r < MR, element p at +p.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512Rows(int kc, float* a, long lda, float* b, float* c, int ldc, bool add)
+    public static void Avx512Rows(int kc, float* a, long lda, float* b, float* c, int ldc, bool add, float* bias = null, long bStep = 32)
     {
         Vector512<float> c0_0 = Vector512<float>.Zero; Vector512<float> c0_1 = Vector512<float>.Zero;
         Vector512<float> c1_0 = Vector512<float>.Zero; Vector512<float> c1_1 = Vector512<float>.Zero;
@@ -288,61 +388,123 @@ internal static unsafe class GemmMicroKernels
             r1++;
             r2++;
             r3++;
-            b += 32;
+            b += bStep;
         }
-        if (add)
+        if (bias == null)
         {
-            Avx512F.Store(c + 0 * (long)ldc + 0, Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0);
-            Avx512F.Store(c + 0 * (long)ldc + 16, Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1);
-            Avx512F.Store(c + 1 * (long)ldc + 0, Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0);
-            Avx512F.Store(c + 1 * (long)ldc + 16, Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1);
-            Avx512F.Store(c + 2 * (long)ldc + 0, Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0);
-            Avx512F.Store(c + 2 * (long)ldc + 16, Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1);
-            Avx512F.Store(c + 3 * (long)ldc + 0, Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0);
-            Avx512F.Store(c + 3 * (long)ldc + 16, Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1);
-            Avx512F.Store(c + 4 * (long)ldc + 0, Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0);
-            Avx512F.Store(c + 4 * (long)ldc + 16, Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1);
-            Avx512F.Store(c + 5 * (long)ldc + 0, Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0);
-            Avx512F.Store(c + 5 * (long)ldc + 16, Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1);
-            Avx512F.Store(c + 6 * (long)ldc + 0, Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0);
-            Avx512F.Store(c + 6 * (long)ldc + 16, Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1);
-            Avx512F.Store(c + 7 * (long)ldc + 0, Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0);
-            Avx512F.Store(c + 7 * (long)ldc + 16, Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1);
-            Avx512F.Store(c + 8 * (long)ldc + 0, Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0);
-            Avx512F.Store(c + 8 * (long)ldc + 16, Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1);
-            Avx512F.Store(c + 9 * (long)ldc + 0, Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0);
-            Avx512F.Store(c + 9 * (long)ldc + 16, Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1);
-            Avx512F.Store(c + 10 * (long)ldc + 0, Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0);
-            Avx512F.Store(c + 10 * (long)ldc + 16, Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1);
-            Avx512F.Store(c + 11 * (long)ldc + 0, Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0);
-            Avx512F.Store(c + 11 * (long)ldc + 16, Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1);
+            if (add)
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1);
+            }
+            else
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, c0_0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, c0_1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, c1_0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, c1_1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, c2_0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, c2_1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, c3_0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, c3_1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, c4_0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, c4_1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, c5_0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, c5_1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, c6_0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, c6_1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, c7_0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, c7_1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, c8_0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, c8_1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, c9_0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, c9_1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, c10_0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, c10_1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, c11_0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, c11_1);
+            }
         }
         else
         {
-            Avx512F.Store(c + 0 * (long)ldc + 0, c0_0);
-            Avx512F.Store(c + 0 * (long)ldc + 16, c0_1);
-            Avx512F.Store(c + 1 * (long)ldc + 0, c1_0);
-            Avx512F.Store(c + 1 * (long)ldc + 16, c1_1);
-            Avx512F.Store(c + 2 * (long)ldc + 0, c2_0);
-            Avx512F.Store(c + 2 * (long)ldc + 16, c2_1);
-            Avx512F.Store(c + 3 * (long)ldc + 0, c3_0);
-            Avx512F.Store(c + 3 * (long)ldc + 16, c3_1);
-            Avx512F.Store(c + 4 * (long)ldc + 0, c4_0);
-            Avx512F.Store(c + 4 * (long)ldc + 16, c4_1);
-            Avx512F.Store(c + 5 * (long)ldc + 0, c5_0);
-            Avx512F.Store(c + 5 * (long)ldc + 16, c5_1);
-            Avx512F.Store(c + 6 * (long)ldc + 0, c6_0);
-            Avx512F.Store(c + 6 * (long)ldc + 16, c6_1);
-            Avx512F.Store(c + 7 * (long)ldc + 0, c7_0);
-            Avx512F.Store(c + 7 * (long)ldc + 16, c7_1);
-            Avx512F.Store(c + 8 * (long)ldc + 0, c8_0);
-            Avx512F.Store(c + 8 * (long)ldc + 16, c8_1);
-            Avx512F.Store(c + 9 * (long)ldc + 0, c9_0);
-            Avx512F.Store(c + 9 * (long)ldc + 16, c9_1);
-            Avx512F.Store(c + 10 * (long)ldc + 0, c10_0);
-            Avx512F.Store(c + 10 * (long)ldc + 16, c10_1);
-            Avx512F.Store(c + 11 * (long)ldc + 0, c11_0);
-            Avx512F.Store(c + 11 * (long)ldc + 16, c11_1);
+            Vector512<float> d0 = Avx512F.LoadVector512(bias + 0);
+            Vector512<float> d1 = Avx512F.LoadVector512(bias + 16);
+            if (add)
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, (Avx512F.LoadVector512(c + 0 * (long)ldc + 0) + c0_0) + d0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, (Avx512F.LoadVector512(c + 0 * (long)ldc + 16) + c0_1) + d1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, (Avx512F.LoadVector512(c + 1 * (long)ldc + 0) + c1_0) + d0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, (Avx512F.LoadVector512(c + 1 * (long)ldc + 16) + c1_1) + d1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, (Avx512F.LoadVector512(c + 2 * (long)ldc + 0) + c2_0) + d0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, (Avx512F.LoadVector512(c + 2 * (long)ldc + 16) + c2_1) + d1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, (Avx512F.LoadVector512(c + 3 * (long)ldc + 0) + c3_0) + d0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, (Avx512F.LoadVector512(c + 3 * (long)ldc + 16) + c3_1) + d1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, (Avx512F.LoadVector512(c + 4 * (long)ldc + 0) + c4_0) + d0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, (Avx512F.LoadVector512(c + 4 * (long)ldc + 16) + c4_1) + d1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, (Avx512F.LoadVector512(c + 5 * (long)ldc + 0) + c5_0) + d0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, (Avx512F.LoadVector512(c + 5 * (long)ldc + 16) + c5_1) + d1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, (Avx512F.LoadVector512(c + 6 * (long)ldc + 0) + c6_0) + d0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, (Avx512F.LoadVector512(c + 6 * (long)ldc + 16) + c6_1) + d1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, (Avx512F.LoadVector512(c + 7 * (long)ldc + 0) + c7_0) + d0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, (Avx512F.LoadVector512(c + 7 * (long)ldc + 16) + c7_1) + d1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, (Avx512F.LoadVector512(c + 8 * (long)ldc + 0) + c8_0) + d0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, (Avx512F.LoadVector512(c + 8 * (long)ldc + 16) + c8_1) + d1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, (Avx512F.LoadVector512(c + 9 * (long)ldc + 0) + c9_0) + d0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, (Avx512F.LoadVector512(c + 9 * (long)ldc + 16) + c9_1) + d1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, (Avx512F.LoadVector512(c + 10 * (long)ldc + 0) + c10_0) + d0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, (Avx512F.LoadVector512(c + 10 * (long)ldc + 16) + c10_1) + d1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, (Avx512F.LoadVector512(c + 11 * (long)ldc + 0) + c11_0) + d0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, (Avx512F.LoadVector512(c + 11 * (long)ldc + 16) + c11_1) + d1);
+            }
+            else
+            {
+                Avx512F.Store(c + 0 * (long)ldc + 0, (c0_0) + d0);
+                Avx512F.Store(c + 0 * (long)ldc + 16, (c0_1) + d1);
+                Avx512F.Store(c + 1 * (long)ldc + 0, (c1_0) + d0);
+                Avx512F.Store(c + 1 * (long)ldc + 16, (c1_1) + d1);
+                Avx512F.Store(c + 2 * (long)ldc + 0, (c2_0) + d0);
+                Avx512F.Store(c + 2 * (long)ldc + 16, (c2_1) + d1);
+                Avx512F.Store(c + 3 * (long)ldc + 0, (c3_0) + d0);
+                Avx512F.Store(c + 3 * (long)ldc + 16, (c3_1) + d1);
+                Avx512F.Store(c + 4 * (long)ldc + 0, (c4_0) + d0);
+                Avx512F.Store(c + 4 * (long)ldc + 16, (c4_1) + d1);
+                Avx512F.Store(c + 5 * (long)ldc + 0, (c5_0) + d0);
+                Avx512F.Store(c + 5 * (long)ldc + 16, (c5_1) + d1);
+                Avx512F.Store(c + 6 * (long)ldc + 0, (c6_0) + d0);
+                Avx512F.Store(c + 6 * (long)ldc + 16, (c6_1) + d1);
+                Avx512F.Store(c + 7 * (long)ldc + 0, (c7_0) + d0);
+                Avx512F.Store(c + 7 * (long)ldc + 16, (c7_1) + d1);
+                Avx512F.Store(c + 8 * (long)ldc + 0, (c8_0) + d0);
+                Avx512F.Store(c + 8 * (long)ldc + 16, (c8_1) + d1);
+                Avx512F.Store(c + 9 * (long)ldc + 0, (c9_0) + d0);
+                Avx512F.Store(c + 9 * (long)ldc + 16, (c9_1) + d1);
+                Avx512F.Store(c + 10 * (long)ldc + 0, (c10_0) + d0);
+                Avx512F.Store(c + 10 * (long)ldc + 16, (c10_1) + d1);
+                Avx512F.Store(c + 11 * (long)ldc + 0, (c11_0) + d0);
+                Avx512F.Store(c + 11 * (long)ldc + 16, (c11_1) + d1);
+            }
         }
     }
 }

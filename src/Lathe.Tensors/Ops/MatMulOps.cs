@@ -112,8 +112,7 @@ public static unsafe partial class Ops
         shape[^1] = outF;
         var y = Autograd.Tape.NewResult(shape);
         rows = y.Length / Math.Max(outF, 1);
-        Gemm.Multiply(false, true, rows, outF, inF, cx.Data, inF, cw.Data, inF, y.Data, outF);
-        if (bias is not null) BiasKernels.AddToRows(y.Data, Contiguous(bias).Data, rows, outF);
+        Gemm.Multiply(false, true, rows, outF, inF, cx.Data, inF, cw.Data, inF, y.Data, outF, columnBias: bias is null ? null : Contiguous(bias).Data);
         if (Record(y, &LinearBackward, cx, cw, bias)) y.I0 = rows;
         return y;
     }

@@ -91,6 +91,71 @@ public unsafe class GemmTests
         Compare(false, true, 40, 800, 50, accumulate: false);   // wider than the in-place limit: the packed path
     }
 
+    [Fact]
+    public void The_whole_k_split_gives_the_slice_by_slice_bits()
+    {
+        // A long contraction into a small C (weight gradients) runs each task's block over all of k, reading a
+        // transposed A and a plain B where they lie; the slice-by-slice packed path at one thread is the reference.
+        // Shapes: edge rows and columns (short panels are packed), k not a multiple of KC, every transpose pair,
+        // padded strides, a tall C (cut by rows) and a wide one (cut by columns), accumulation and a bias.
+        using var one = new ComputePool(1);
+        using var two = new ComputePool(2);
+        using var three = new ComputePool(3);
+        foreach (var (m, n, k, pad) in new[] { (192, 192, 3200, 0), (37, 70, 1000, 3), (100, 500, 800, 1), (500, 40, 900, 0), (13, 33, 2000, 2) })
+            foreach (bool transA in new[] { true, false })
+                foreach (bool transB in new[] { false, true })
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        int lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad;
+                        var a = Random((transA ? k : m) * lda, 31);
+                        var b = Random((transB ? n : k) * ldb, 32);
+                        var bias = Random(n, 33);
+                        var reference = Random(m * n, 34);
+                        fixed (float* pa = a, pb = b, pbias = bias)
+                        {
+                            var expected = (float[])reference.Clone();
+                            fixed (float* pe = expected) Gemm.Multiply(transA, transB, m, n, k, pa, lda, pb, ldb, pe, n, accumulate, one, pbias);
+                            foreach (var pool in new[] { two, three })
+                            {
+                                var got = (float[])reference.Clone();
+                                fixed (float* pg = got) Gemm.Multiply(transA, transB, m, n, k, pa, lda, pb, ldb, pg, n, accumulate, pool, pbias);
+                                Assert.True(expected.AsSpan().SequenceEqual(got), $"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate} threads={pool.Threads}");
+                            }
+                        }
+                    }
+    }
+
+    [Fact]
+    public void A_column_bias_gives_the_bits_of_the_product_then_the_bias_pass()
+    {
+        // The blocked path adds the bias to each tile after its last KC slice; every other path after the product.
+        // Either way each element is fl(product (+ C) + bias): the bits of Multiply followed by AddToRows. Shapes
+        // cover the small path, a few rows, row-block and panel splits, A in place and packed (n > 768), edge tiles,
+        // several KC slices, transposes, accumulation and k = 0.
+        using var one = new ComputePool(1);
+        using var two = new ComputePool(2);
+        foreach (var (m, n, k) in new[] { (3, 5, 7), (2, 300, 400), (200, 333, 300), (610, 192, 600), (37, 40, 700), (40, 800, 50), (64, 64, 0), (300, 64, 64) })
+            foreach (bool transA in new[] { false, true })
+                foreach (bool transB in new[] { false, true })
+                    foreach (bool accumulate in new[] { false, true })
+                        foreach (var pool in new[] { one, two })
+                        {
+                            var a = Random(m * k, 21);
+                            var b = Random(k * n, 22);
+                            var bias = Random(n, 23);
+                            var fused = Random(m * n, 24);
+                            var twoPass = (float[])fused.Clone();
+                            int lda = transA ? m : k, ldb = transB ? k : n;
+                            fixed (float* pa = a, pb = b, pbias = bias, pf = fused, pt = twoPass)
+                            {
+                                Gemm.Multiply(transA, transB, m, n, k, pa, lda, pb, ldb, pf, n, accumulate, pool, pbias);
+                                Gemm.Multiply(transA, transB, m, n, k, pa, lda, pb, ldb, pt, n, accumulate, pool);
+                                BiasKernels.AddToRows(pt, pbias, m, n);
+                            }
+                            Assert.True(twoPass.AsSpan().SequenceEqual(fused), $"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate} threads={pool.Threads}");
+                        }
+    }
+
     static void SameBits(int m, int n, int k)
     {
         using var one = new ComputePool(1);
