@@ -35,7 +35,7 @@ public static unsafe partial class Gemm
     const int WholeKMinDepth = 3 * KC;
     internal static int WholeKMaxRows = 1024;
     const long WholeKMaxPackedB = 8L << 20;
-    internal static bool InPlaceWholeK = Environment.GetEnvironmentVariable("LATHE_INPLACE") != "0";
+    internal static bool InPlaceWholeK = true;
 
     /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0) (+ columnBias[j] on every row j-th column).
     /// Row-major; lda/ldb/ldc are row strides in elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
