@@ -31,11 +31,13 @@ public static unsafe partial class Gemm
     internal static int DirectAMaxColumns = 768;
 
     // The whole-k split (WholeKBody) applies above this depth, up to this many rows of C and this much packed B
-    // (floats). Tests set WholeKMaxRows to 0 to compare it with the slice-by-slice path.
+    // (floats). Measured at 2 threads (bench gemm --trans-a): ViT's weight gradients (m = 192–768, k = 3,200)
+    // 160–250 → 330–400 GFLOP/s; preset M's (k = 2,048) m = 1,152 and 1,536 +6–11%, m = 2,048 and 8,192 no gain.
+    // At one thread there is no pool call to save and in-place reads measured within noise: the slice path stays.
     const int WholeKMinDepth = 3 * KC;
-    internal static int WholeKMaxRows = 1024;
+    const int WholeKMaxRows = 1536;
     const long WholeKMaxPackedB = 8L << 20;
-    internal static bool InPlaceWholeK = true;
+
 
     /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0) (+ columnBias[j] on every row j-th column).
     /// Row-major; lda/ldb/ldc are row strides in elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
@@ -339,8 +341,8 @@ public static unsafe partial class Gemm
         int taskCount = (panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
         if (wholeK)
         {
-            job.InPlaceTransA = avx512 && transA && InPlaceWholeK;
-            job.InPlaceB = avx512 && !transB && InPlaceWholeK;
+            job.InPlaceTransA = avx512 && transA;
+            job.InPlaceB = avx512 && !transB;
             var packAll = new PackAllBBody { Job = &job };
             if (!job.InPlaceB) pool.For((k + KC - 1) / KC * panels, ref packAll);
             else if (n % NR != 0) pool.For((k + KC - 1) / KC, ref packAll);
