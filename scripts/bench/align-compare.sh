@@ -14,7 +14,8 @@ method=${3:-dpo}
 shift $(($# < 3 ? $# : 3))
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(S)
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/align-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/align-torch.py")
 # A PPO phase is 4 epochs of updates, so fewer of them are timed.
 default_args="--steps 8"; [ "$method" = ppo ] && default_args="--steps 4 --warmup 2"
 read -r -a extra <<<"${ALIGN_BENCH_ARGS:-$default_args}"

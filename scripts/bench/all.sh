@@ -5,7 +5,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$here"
 threads=${THREADS:-2}
-tuned=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS="$threads")
+source "$here/scripts/bench/peer-env.sh"
+tuned=("${torch_env[@]}" OPENBLAS_NUM_THREADS="$threads")
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%F)"
 scripts/bench/gemm-compare.sh "${ROUNDS:-5}" "$threads"
 ./lathe bench kernels --threads "$threads" 2>/dev/null | tail -1

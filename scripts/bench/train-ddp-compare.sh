@@ -17,7 +17,8 @@ shift $(( $# < 1 ? $# : 1 ))
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(S M)
 mpi=(mpirun --allow-run-as-root -np 2 --bind-to core)
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$here/scripts/bench/train-ddp-torch.py")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$here/scripts/bench/train-ddp-torch.py")
 "$here/lathe" --help >/dev/null 2>&1 || true  # build once here, not in two ranks at the same time
 last() { { timeout -k 10 900 "$@" 2>/dev/null || true; } | tail -1; }  # a hung run counts as failed
 log=$(mktemp)

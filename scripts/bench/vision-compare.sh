@@ -10,7 +10,8 @@ rounds=${2:-5}
 threads=${3:-2}
 script="$here/scripts/bench/vision_peer_$model.py"
 [ -f "$script" ] || { echo "vision-compare: no peer $script" >&2; exit 2; }
-peer=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Cooperlake OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 "$script")
+source "$here/scripts/bench/peer-env.sh"
+peer=("${torch_env[@]}" /usr/bin/python3 "$script")
 dll="$here/src/Lathe.Cli/bin/Release/net10.0/Lathe.Cli.dll"
 [ -f "$dll" ] || (cd "$here" && dotnet build src/Lathe.Cli -c Release -nologo -v q >&2)
 log=$(mktemp)
