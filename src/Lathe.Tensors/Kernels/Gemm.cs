@@ -38,7 +38,6 @@ public static unsafe partial class Gemm
     const int WholeKMaxRows = 1536;
     const long WholeKMaxPackedB = 8L << 20;
 
-
     /// <summary>C[m×n] = op(A)[m×k]·op(B)[k×n] + (accumulate ? C : 0) (+ columnBias[j] on every row j-th column).
     /// Row-major; lda/ldb/ldc are row strides in elements. transA: A is stored k×m; transB: B is stored n×k.</summary>
     /// <remarks>A bias is added to each finished element, fl(C + bias): the bits of the product followed by
