@@ -26,6 +26,10 @@ internal unsafe struct AttentionProblem
     /// <c>Ops.Dropout</c> over the (B,H,T,S) probability tensor, recomputed by the backward instead of saved.</summary>
     public float Dropout;
     public ulong DropoutSeed;
+    /// <summary>Null, or (B,H,T,S) floats for the probabilities P when the problem is one block (T, S ≤
+    /// <see cref="FlashAttention.Block"/>) without dropout (<see cref="FlashAttention.CanSaveProbabilities"/>): the
+    /// forward writes P there and the backward reads it instead of recomputing Q·Kᵀ and its exps (a ViT's 50 tokens).</summary>
+    public float* SavedP;
 
     /// <summary>Index of P[b,h,t,s0] in the (B,H,T,S) probabilities, for <see cref="Dropout"/>'s draws.</summary>
     public readonly ulong DropoutIndex(int b, int h, int t, int s0) => (ulong)((((long)b * H + h) * T + t) * S + s0);
@@ -137,9 +141,17 @@ internal static unsafe class FlashAttention
             }
             float* o = P.O + P.OOffset(b, h) + (long)t0 * old;
             float* lse = P.L + ((long)b * P.H + h) * P.T + t0;
+            // One key block (S ≤ Block): s holds exp(S − m) for every key, so P = s / l; kept for the backward.
+            float* saved = P.SavedP == null ? null : P.SavedP + (((long)b * P.H + h) * P.T + t0) * S;
             for (int i = 0; i < rows; i++)
             {
                 var oi = new Span<float>(o + (long)i * old, D);
+                if (saved != null)
+                {
+                    var pi = new Span<float>(saved + (long)i * S, S);
+                    if (l[i] == 0) pi.Clear();
+                    else TensorPrimitives.Multiply(new ReadOnlySpan<float>(s + (long)i * S, S), 1f / l[i], pi);
+                }
                 if (l[i] == 0) { oi.Clear(); lse[i] = float.NegativeInfinity; continue; }
                 TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + (long)i * D, D), 1f / l[i], oi);
                 lse[i] = m[i] + MathF.Log(l[i]);
@@ -282,8 +294,14 @@ internal static unsafe class FlashAttention
         return z ^ (z >> 31);
     }
 
+    /// <summary>Whether the forward can keep P for the backward (<see cref="AttentionProblem.SavedP"/>): one block of
+    /// queries and keys, no dropout (whose backward rewrites P).</summary>
+    public static bool CanSaveProbabilities(int t, int s, float dropout) => t <= Block && s <= Block && dropout == 0;
+
     public static void Forward(ref AttentionProblem p, ComputePool? pool = null)
     {
+        if (p.SavedP != null && !CanSaveProbabilities(p.T, p.S, p.Dropout))
+            throw new ArgumentException($"FlashAttention: probabilities are kept only for one block without dropout (T = {p.T}, S = {p.S}, dropout {p.Dropout}).");
         var body = new ForwardBody { P = p, QueryBlocks = (p.T + Block - 1) / Block };
         (pool ?? ComputePool.Shared).For(p.B * p.H * body.QueryBlocks, ref body);
     }
@@ -310,24 +328,34 @@ internal static unsafe class FlashAttention
             else QueryBlockTask(task);
         }
 
-        // Computes, for query block (b, h, t0) against key block s0: P (in s) and dS (in dp, unscaled). False if empty.
-        bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, float* s, float* dp, float* kt, float* vt)
+        // Computes, for query block (b, h, t0) against key block s0: P (in s, or s pointed at the forward's saved P)
+        // and dS (in dp, unscaled). False if empty.
+        bool ScoreBlock(int b, int h, int kvh, int t0, int rows, int s0, int cols, ref float* s, float* dp, float* kt, float* vt)
         {
             // A block pair no query sees (above the causal diagonal, across packed examples) gives nothing: skip its products.
             if (!P.AnyVisible(b, t0, rows, s0, cols)) return false;
             int D = P.D, qld = P.QStride, kld = P.KStride, old = P.OStride;
             float* q = P.Q + P.QOffset(b, h) + (long)t0 * qld, dO = DO + P.OOffset(b, h) + (long)t0 * old;
             float* lse = P.L + ((long)b * P.H + h) * P.T + t0, delta = Delta + ((long)b * P.H + h) * P.T + t0;
-            BlockGemm.Transpose(P.K + P.KOffset(b, kvh) + (long)s0 * kld, cols, D, kld, kt);
-            new Span<float>(s, rows * cols).Clear();
-            BlockGemm.MulAdd(rows, cols, D, q, qld, 1, kt, cols, s, cols);
             bool any = false;
-            for (int i = 0; i < rows; i++)
+            if (P.SavedP != null)
             {
-                var row = new Span<float>(s + (long)i * cols, cols);
-                if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row, out _)) { row.Clear(); continue; }
-                ExpShifted(row, lse[i]);     // P = exp(S − L)
-                any = true;
+                // One block, P kept by the forward (rows no key is visible to are zeros there).
+                s = P.SavedP + (((long)b * P.H + h) * P.T + t0) * P.S;
+                for (int i = 0; i < rows && !any; i++) any = !float.IsNegativeInfinity(lse[i]);
+            }
+            else
+            {
+                BlockGemm.Transpose(P.K + P.KOffset(b, kvh) + (long)s0 * kld, cols, D, kld, kt);
+                new Span<float>(s, rows * cols).Clear();
+                BlockGemm.MulAdd(rows, cols, D, q, qld, 1, kt, cols, s, cols);
+                for (int i = 0; i < rows; i++)
+                {
+                    var row = new Span<float>(s + (long)i * cols, cols);
+                    if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row, out _)) { row.Clear(); continue; }
+                    ExpShifted(row, lse[i]);     // P = exp(S − L)
+                    any = true;
+                }
             }
             if (!any) return false;
             // dP = dO·Vᵀ; dS = P ∘ (dP − Δ)
@@ -367,11 +395,12 @@ internal static unsafe class FlashAttention
                     int t0 = qb * Block, rows = Math.Min(Block, P.T - t0);
                     long stored = DS == null ? -1 : DSBlock(b, h, qb, kb);
                     float* ds = DS == null ? dp : DS + stored * Block * Block;
-                    bool filled = ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, ds, kt, vt);
+                    float* p = s;
+                    bool filled = ScoreBlock(b, h, kvh, t0, rows, s0, cols, ref p, ds, kt, vt);
                     if (DS != null) DSFilled[stored] = filled ? (byte)1 : (byte)0;
                     if (!filled) continue;
                     // dV += Pᵀ·dO ; dK += scale·dSᵀ·Q   (Aᵀ through strides: A(i,p) = X[p·cols + i])
-                    if (dv != null) BlockGemm.MulAdd(cols, D, rows, s, 1, cols, DO + P.OOffset(b, h) + (long)t0 * old, old, dv, kld);
+                    if (dv != null) BlockGemm.MulAdd(cols, D, rows, p, 1, cols, DO + P.OOffset(b, h) + (long)t0 * old, old, dv, kld);
                     if (dk != null || DS != null)
                         TensorPrimitives.Multiply(new ReadOnlySpan<float>(ds, rows * cols), P.Scale, new Span<float>(ds, rows * cols));
                     if (dk != null) BlockGemm.MulAdd(cols, D, rows, ds, 1, cols, P.Q + P.QOffset(b, h) + (long)t0 * qld, qld, dk, kld);
@@ -396,7 +425,8 @@ internal static unsafe class FlashAttention
                             BlockGemm.MulAdd(rows, D, cols, DS + stored * Block * Block, cols, 1, P.K + P.KOffset(b, kvh) + (long)s0 * kld, kld, DQ + P.QOffset(b, h) + (long)t0 * qld, qld);
                         continue;
                     }
-                    if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, s, dp, kt, vt)) continue;
+                    float* p = s;
+                    if (!ScoreBlock(b, h, kvh, t0, rows, s0, cols, ref p, dp, kt, vt)) continue;
                     if (DBias != null)
                         for (int i = 0; i < rows; i++)
                         {
@@ -431,6 +461,8 @@ internal static unsafe class FlashAttention
     /// <paramref name="delta"/> is scratch of B·H·T floats.</summary>
     public static void Backward(ref AttentionProblem p, float* dO, float* dq, float* dk, float* dv, float* dbias, float* delta, ComputePool? pool = null)
     {
+        if (p.SavedP != null && !CanSaveProbabilities(p.T, p.S, p.Dropout))
+            throw new ArgumentException($"FlashAttention: probabilities are kept only for one block without dropout (T = {p.T}, S = {p.S}, dropout {p.Dropout}).");
         if (p.SoftCap != 0) throw new NotSupportedException("FlashAttention: a soft cap has no backward (inference only).");
         pool ??= ComputePool.Shared;
         // Δ = rowsum(dO ∘ O), one (b, h) per task (on one thread it held the other idle for ~1% of a ViT step).

@@ -43,17 +43,19 @@ public static unsafe partial class Ops
         float sc = scale ?? 1f / MathF.Sqrt(D);
         var y = Autograd.Tape.NewResult(q.Shape);
         var lse = Autograd.Tape.NewResult([B, H, T]);
+        var scratch = BackwardScratch(B, H, T, S, dropout, cq, ck, cv, cb);
         fixed (int* lengths = keyLengths)
         {
             var problem = Problem(cq, ck, cv, cb, y, lse, keyLengths.IsEmpty ? null : lengths, sc, causal, biasPerBatch, window);
             problem.Dropout = dropout;
             problem.DropoutSeed = dropoutSeed;
+            problem.SavedP = SavedProbabilities(scratch, B, H, T);
             Kernels.FlashAttention.Forward(ref problem);
         }
         if (Record(y, &AttentionBackward, cq, ck, cv, cb))
         {
             y.Saved0 = lse;
-            y.Saved1 = Autograd.Tape.NewResult([B, H, T]);   // Δ scratch for the backward
+            y.Saved1 = scratch;   // Δ scratch for the backward (and the kept P, if any)
             y.F0 = sc;
             y.B0 = biasPerBatch;
             y.B1 = causal;
@@ -89,6 +91,7 @@ public static unsafe partial class Ops
             var problem = Problem(q, k, v, y.In3, y, y.Saved0!, y.I1 == 0 ? null : lengths, y.F0, y.B1, y.B0, y.I0);
             problem.Dropout = y.F1;
             problem.DropoutSeed = (uint)y.Ints![y.I1] | ((ulong)(uint)y.Ints[y.I1 + 1] << 32);
+            problem.SavedP = SavedProbabilities(y.Saved1, problem.B, problem.H, problem.T);
             Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, dq is null ? null : dq.Data, dk is null ? null : dk.Data,
                 dv is null ? null : dv.Data, dbias is null ? null : dbias.Data, y.Saved1!.Data);
         }

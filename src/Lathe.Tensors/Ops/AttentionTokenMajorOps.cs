@@ -30,12 +30,14 @@ public static unsafe partial class Ops
         var problem = PackedProblem(c, y, lse, heads, kvHeads, scale, causal, window);
         problem.Dropout = dropout;
         problem.DropoutSeed = dropoutSeed;
+        var scratch = BackwardScratch(B, heads, T, T, dropout, c);
+        problem.SavedP = SavedProbabilities(scratch, B, heads, T);
         fixed (int* starts = segmentStarts)
         {
             problem.SegmentStarts = segmentStarts.IsEmpty ? null : starts;
             Kernels.FlashAttention.Forward(ref problem);
         }
-        if (Record(y, &AttentionPackedBackward, c)) SaveForBackward(y, lse, heads, kvHeads, scale, causal, window, dropout, dropoutSeed, segmentStarts);
+        if (Record(y, &AttentionPackedBackward, c)) SaveForBackward(y, lse, scratch!, heads, kvHeads, scale, causal, window, dropout, dropoutSeed, segmentStarts);
         return y;
     }
 
@@ -92,12 +94,14 @@ public static unsafe partial class Ops
         problem.SoftCap = softCap;
         problem.Dropout = dropout;
         problem.DropoutSeed = dropoutSeed;
+        var scratch = BackwardScratch(B, heads, T, T, dropout, cq, ck, cv);
+        problem.SavedP = SavedProbabilities(scratch, B, heads, T);
         fixed (int* starts = segmentStarts)
         {
             problem.SegmentStarts = segmentStarts.IsEmpty ? null : starts;
             Kernels.FlashAttention.Forward(ref problem);
         }
-        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, heads, kvHeads, sc, causal, window, dropout, dropoutSeed, segmentStarts);
+        if (Record(y, &AttentionTokenMajorBackward, cq, ck, cv)) SaveForBackward(y, lse, scratch!, heads, kvHeads, sc, causal, window, dropout, dropoutSeed, segmentStarts);
         return y;
     }
 
@@ -119,12 +123,29 @@ public static unsafe partial class Ops
                 throw new ArgumentException($"{op}: segment start {starts[i]} of query {i % T} in row {i / T} must be in 0..{i % T}.");
     }
 
+    // The backward's scratch, made before the forward when a backward will be recorded: Δ (B,H,T), then — for one
+    // block of queries and keys without dropout (a ViT's 50 tokens) — the probabilities P (B,H,T,S) the forward keeps
+    // for it. Every attention op takes it, so they stay equal to each other bit for bit.
+    internal static Tensor? BackwardScratch(int B, int heads, int T, int S, float dropout, Tensor in0, Tensor? in1 = null, Tensor? in2 = null, Tensor? in3 = null)
+    {
+        if (!Autograd.Tape.IsRecording || !(in0.NeedsGrad || (in1?.NeedsGrad ?? false) || (in2?.NeedsGrad ?? false) || (in3?.NeedsGrad ?? false))) return null;
+        long delta = (long)B * heads * T;
+        bool keepP = Kernels.FlashAttention.CanSaveProbabilities(T, S, dropout);
+        return Autograd.Tape.NewResult([checked((int)(delta * (keepP ? 1 + S : 1)))]);
+    }
+
+    internal static float* SavedProbabilities(Tensor? scratch, int B, int heads, int T)
+    {
+        long delta = (long)B * heads * T;
+        return scratch is not null && scratch.Length > delta ? scratch.Data + delta : null;
+    }
+
     // Ints: the dropout seed's two halves, then the B·T segment starts if any.
-    static void SaveForBackward(Tensor y, Tensor lse, int heads, int kvHeads, float scale, bool causal, int window, float dropout, ulong seed,
+    static void SaveForBackward(Tensor y, Tensor lse, Tensor scratch, int heads, int kvHeads, float scale, bool causal, int window, float dropout, ulong seed,
         ReadOnlySpan<int> segmentStarts)
     {
         y.Saved0 = lse;
-        y.Saved1 = Autograd.Tape.NewResult([y.Shape[0], heads, y.Shape[1]]);   // Δ scratch for the backward
+        y.Saved1 = scratch;   // Δ scratch for the backward (and the kept P, if any)
         y.F0 = scale;
         y.B1 = causal;
         y.I0 = window;
@@ -145,6 +166,7 @@ public static unsafe partial class Ops
         fixed (int* ints = y.Ints)
         {
             problem.SegmentStarts = y.Ints.Length > 2 ? ints + 2 : null;
+            problem.SavedP = SavedProbabilities(y.Saved1, problem.B, problem.H, problem.T);
             Kernels.FlashAttention.Backward(ref problem, y.Grad!.Data, dq, dk, dv, null, y.Saved1!.Data);
         }
     }

@@ -43,7 +43,24 @@ public unsafe class FlashAttentionTests
     public void Matches_the_scalar_twin_with_dropout(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout)
         => CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, dropout);
 
-    static void CompareWithTwin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout)
+    // One block of queries and keys: the forward keeps P (AttentionProblem.SavedP) and the backward reads it instead
+    // of recomputing Q·Kᵀ and its exps. Every mask, both bias layouts, grouped heads, a window, padded rows.
+    public static TheoryData<int, int, int, int, int, int, bool, int, int, bool> OneBlockCases => new()
+    {
+        { 1, 1, 1, 1, 1, 1, false, 0, 0, false },
+        { 2, 2, 1, 3, 5, 3, true, 0, 1, false },
+        { 1, 4, 2, 17, 17, 16, true, 0, 0, true },
+        { 2, 2, 2, 64, 64, 64, true, 0, 2, false },
+        { 2, 3, 3, 50, 50, 64, false, 0, 0, false },    // the ViT bench's shape, batch 2
+        { 2, 2, 1, 40, 33, 8, true, 7, 1, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(OneBlockCases))]
+    public void Keeping_P_for_the_backward_matches_the_scalar_twin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded)
+        => CompareWithTwin(B, H, Hkv, T, S, D, causal, window, biasKind, padded, 0f, keepP: true);
+
+    static void CompareWithTwin(int B, int H, int Hkv, int T, int S, int D, bool causal, int window, int biasKind, bool padded, float dropout, bool keepP = false)
     {
         const ulong seed = 0x5eed;
         var q = Rand((long)B * H * T * D, 1); var k = Rand((long)B * Hkv * S * D, 2); var v = Rand((long)B * Hkv * S * D, 3);
@@ -55,6 +72,7 @@ public unsafe class FlashAttentionTests
         float[] dq1 = new float[q.Length], dq2 = new float[q.Length], dk1 = new float[k.Length], dk2 = new float[k.Length];
         float[] dv1 = new float[v.Length], dv2 = new float[v.Length];
         float[] db1 = bias is null ? [0] : new float[bias.Length], db2 = bias is null ? [0] : new float[bias.Length];
+        float[]? kept = null;
         fixed (float* pq = q, pk = k, pv = v, pdo = dO, pb = bias, po1 = o1, po2 = o2, pp = p, pl = lse, pd = delta,
                pdq1 = dq1, pdq2 = dq2, pdk1 = dk1, pdk2 = dk2, pdv1 = dv1, pdv2 = dv2, pdb1 = db1, pdb2 = db2)
         fixed (int* plen = lengths)
@@ -67,8 +85,14 @@ public unsafe class FlashAttentionTests
                 B = B, H = H, Hkv = Hkv, T = T, S = S, D = D, Scale = scale, Causal = causal, BiasPerBatch = biasKind == 2, Window = window,
                 Dropout = dropout, DropoutSeed = seed,
             };
-            FlashAttention.Forward(ref problem);
-            FlashAttention.Backward(ref problem, pdo, pdq2, pdk2, pdv2, bias is null ? null : pdb2, pd);
+            kept = keepP ? new float[(long)B * H * T * S] : null;
+            fixed (float* pkept = kept)
+            {
+                Assert.Equal(keepP, keepP && FlashAttention.CanSaveProbabilities(T, S, dropout));
+                problem.SavedP = pkept;
+                FlashAttention.Forward(ref problem);
+                FlashAttention.Backward(ref problem, pdo, pdq2, pdk2, pdv2, bias is null ? null : pdb2, pd);
+            }
         }
         // Float32 block sums against double: a few ulps of the O(1) outputs, more for gradients summed over S keys.
         Close(o1, o2, 2e-5f, "O");
@@ -76,6 +100,7 @@ public unsafe class FlashAttentionTests
         Close(dk1, dk2, 1e-4f, "dK");
         Close(dv1, dv2, 1e-4f, "dV");
         Close(db1, db2, 1e-4f, "dBias");
+        if (kept is not null) Close(p, kept, 2e-5f, "kept P");
     }
 
     static void Close(float[] e, float[] a, float tol, string what)
