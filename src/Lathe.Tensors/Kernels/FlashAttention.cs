@@ -298,10 +298,15 @@ internal static unsafe class FlashAttention
     /// queries and keys, no dropout (whose backward rewrites P).</summary>
     public static bool CanSaveProbabilities(int t, int s, float dropout) => t <= Block && s <= Block && dropout == 0;
 
-    public static void Forward(ref AttentionProblem p, ComputePool? pool = null)
+    static void CheckSavedP(ref AttentionProblem p)
     {
         if (p.SavedP != null && !CanSaveProbabilities(p.T, p.S, p.Dropout))
             throw new ArgumentException($"FlashAttention: probabilities are kept only for one block without dropout (T = {p.T}, S = {p.S}, dropout {p.Dropout}).");
+    }
+
+    public static void Forward(ref AttentionProblem p, ComputePool? pool = null)
+    {
+        CheckSavedP(ref p);
         var body = new ForwardBody { P = p, QueryBlocks = (p.T + Block - 1) / Block };
         (pool ?? ComputePool.Shared).For(p.B * p.H * body.QueryBlocks, ref body);
     }
@@ -461,8 +466,7 @@ internal static unsafe class FlashAttention
     /// <paramref name="delta"/> is scratch of B·H·T floats.</summary>
     public static void Backward(ref AttentionProblem p, float* dO, float* dq, float* dk, float* dv, float* dbias, float* delta, ComputePool? pool = null)
     {
-        if (p.SavedP != null && !CanSaveProbabilities(p.T, p.S, p.Dropout))
-            throw new ArgumentException($"FlashAttention: probabilities are kept only for one block without dropout (T = {p.T}, S = {p.S}, dropout {p.Dropout}).");
+        CheckSavedP(ref p);
         if (p.SoftCap != 0) throw new NotSupportedException("FlashAttention: a soft cap has no backward (inference only).");
         pool ??= ComputePool.Shared;
         // Δ = rowsum(dO ∘ O), one (b, h) per task (on one thread it held the other idle for ~1% of a ViT step).

@@ -67,9 +67,7 @@ public static unsafe partial class Gemm
             Blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, pool, columnBias);
             return;
         }
-        if (columnBias != null)
-            for (int i = 0; i < m; i++)
-                TensorPrimitives.Add(new ReadOnlySpan<float>(c + (long)i * ldc, n), new ReadOnlySpan<float>(columnBias, n), new Span<float>(c + (long)i * ldc, n));
+        if (columnBias != null) AddBias(c, ldc, m, n, columnBias);
     }
 
     /// <summary><paramref name="batch"/> independent products; element offsets between consecutive matrices are
@@ -307,7 +305,8 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>c[r, q] += bias[q] for an edge tile just copied out (full tiles add it in the micro-kernel).</summary>
+    /// <summary>c[r, q] += bias[q]: for an edge tile just copied out (full tiles add it in the micro-kernel) and after
+    /// the unblocked paths.</summary>
     static void AddBias(float* c, int ldc, int rows, int cols, float* bias)
     {
         for (int r = 0; r < rows; r++, c += ldc)
@@ -326,7 +325,10 @@ public static unsafe partial class Gemm
         var ws = t_workspace ??= new Workspace();
         // Several threads, a contraction of several slices and a C of few rows: the whole-k split (WholeKBody).
         bool wholeK = pool.Threads > 1 && k > WholeKMinDepth && m <= WholeKMaxRows && (long)k * panels * NR <= WholeKMaxPackedB;
-        ws.Ensure(wholeK ? (long)k * panels * NR : (long)KC * panels * NR, (long)mcMax * KC);
+        // The whole-k path packs all of B up front — only its short last panel when B is read in place (AVX-512, plain
+        // B), and nothing when there is none.
+        bool packsAllB = wholeK && (!(avx512 && !transB) || n % NR != 0);
+        ws.Ensure(!wholeK ? (long)KC * panels * NR : packsAllB ? (long)k * panels * NR : 0, (long)mcMax * KC);
         // One task per NR panel: claiming is one CAS, and small tasks keep a thread the OS has descheduled from
         // holding back more than a sliver of the work.
         int tasks = panels;

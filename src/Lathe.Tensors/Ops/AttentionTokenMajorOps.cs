@@ -128,7 +128,7 @@ public static unsafe partial class Ops
     // for it. Every attention op takes it, so they stay equal to each other bit for bit.
     internal static Tensor? BackwardScratch(int B, int heads, int T, int S, float dropout, Tensor in0, Tensor? in1 = null, Tensor? in2 = null, Tensor? in3 = null)
     {
-        if (!Autograd.Tape.IsRecording || !(in0.NeedsGrad || (in1?.NeedsGrad ?? false) || (in2?.NeedsGrad ?? false) || (in3?.NeedsGrad ?? false))) return null;
+        if (!WillRecord(in0, in1, in2, in3)) return null;
         long delta = (long)B * heads * T;
         bool keepP = Kernels.FlashAttention.CanSaveProbabilities(T, S, dropout);
         return Autograd.Tape.NewResult([checked((int)(delta * (keepP ? 1 + S : 1)))]);

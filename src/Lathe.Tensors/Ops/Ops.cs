@@ -11,13 +11,16 @@ public static unsafe partial class Ops
     /// <summary>Attaches a backward node to <paramref name="result"/> if the tape records and an input needs grad.</summary>
     internal static bool Record(Tensor result, delegate*<Tensor, void> backward, Tensor? in0, Tensor? in1 = null, Tensor? in2 = null, Tensor? in3 = null)
     {
-        if (!Tape.IsRecording) return false;
-        if (!((in0?.NeedsGrad ?? false) || (in1?.NeedsGrad ?? false) || (in2?.NeedsGrad ?? false) || (in3?.NeedsGrad ?? false)))
-            return false;
+        if (!WillRecord(in0, in1, in2, in3)) return false;
         result.BackwardFn = backward;
         result.In0 = in0; result.In1 = in1; result.In2 = in2; result.In3 = in3;
         return true;
     }
+
+    /// <summary>Whether <see cref="Record"/> would attach a backward for these inputs: for ops that prepare what the
+    /// backward reads before their forward runs.</summary>
+    internal static bool WillRecord(Tensor? in0, Tensor? in1 = null, Tensor? in2 = null, Tensor? in3 = null) =>
+        Tape.IsRecording && ((in0?.NeedsGrad ?? false) || (in1?.NeedsGrad ?? false) || (in2?.NeedsGrad ?? false) || (in3?.NeedsGrad ?? false));
 
     /// <summary>The gradient of <paramref name="t"/> to add into, or null when it needs none.</summary>
     internal static Tensor? GradOf(Tensor? t) => t is not null && t.NeedsGrad ? t.GradForAccumulate() : null;
