@@ -26,9 +26,7 @@ internal static unsafe class CrossEntropyKernel
                 if (t == Ignore) { if (!Backward) Losses[r] = 0; continue; }
                 var x = new ReadOnlySpan<float>(X + (long)r * Cols, Cols);
                 float max = TensorPrimitives.Max(x);
-                TensorPrimitives.Subtract(x, max, tmp);
-                TensorPrimitives.Exp(tmp, tmp);
-                float sum = TensorPrimitives.Sum(tmp);
+                float sum = FloatExp.ExpShiftedSum(x, max, tmp);
                 if (!Backward) { Losses[r] = max + MathF.Log(sum) - x[t]; continue; }
                 var dx = new Span<float>(DX + (long)r * Cols, Cols);
                 float scale = Weights == null ? Scale : Scale * Weights[r];

@@ -206,40 +206,7 @@ internal static unsafe class FlashAttention
     }
 
     /// <summary>row = exp(row − shift) in place; returns the row's sum.</summary>
-    static float ExpShifted(Span<float> row, float shift)
-    {
-        if (Vector512.IsHardwareAccelerated && (FloatExp.IsSupported || row.Length % 16 == 0))
-        {
-            fixed (float* r = row)
-            {
-                var m = Vector512.Create(shift);
-                var sum = Vector512<float>.Zero;
-                int j = 0, n = row.Length;
-                for (; j + 16 <= n; j += 16)
-                {
-                    var e = FloatExp.Exp512(Vector512.Load(r + j) - m);
-                    e.Store(r + j);
-                    sum += e;
-                }
-                if (j < n)
-                {
-                    // The last n − j < 16 values (a 50-token ViT row leaves 2) in one padded vector, padding dropped.
-                    float* lanes = stackalloc float[16];
-                    int tail = n - j;
-                    for (int q = 0; q < 16; q++) lanes[q] = q < tail ? r[j + q] : shift;
-                    var e = FloatExp.Exp512(Vector512.Load(lanes) - m);
-                    e = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(tail)).AsSingle(), e, Vector512<float>.Zero);
-                    e.Store(lanes);
-                    for (int q = 0; q < tail; q++) r[j + q] = lanes[q];
-                    sum += e;
-                }
-                return Vector512.Sum(sum);
-            }
-        }
-        TensorPrimitives.Subtract(row, shift, row);
-        TensorPrimitives.Exp(row, row);
-        return TensorPrimitives.Sum(row);
-    }
+    static float ExpShifted(Span<float> row, float shift) => FloatExp.ExpShiftedSum(row, shift, row);
 
     /// <summary>row[j] ×= z(index + j): 1/(1 − p) where the draw keeps it, else 0.</summary>
     internal static void DropRow(ulong seed, ulong index, float p, float* row, int cols)

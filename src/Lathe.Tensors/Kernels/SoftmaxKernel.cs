@@ -29,9 +29,7 @@ internal static unsafe class SoftmaxKernel
     {
         if (x.Length == 0) return;
         float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        float sum = TensorPrimitives.Sum(y);
+        float sum = FloatExp.ExpShiftedSum(x, max, y);
         if (log) TensorPrimitives.Subtract(x, max + MathF.Log(sum), y);
         else TensorPrimitives.Multiply(y, 1f / sum, y);
     }

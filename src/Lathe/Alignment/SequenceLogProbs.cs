@@ -17,6 +17,10 @@ public sealed class SequenceLogProbs
     /// value head reads (it predicts the return from the state before each response token).</summary>
     public Tensor? ScoredHidden { get; private set; }
 
+    /// <summary>The lm_head's logits of the last <see cref="TokenLogProbs"/> call at the scored positions (M, V): what
+    /// PPO's entropy statistic reads, so the no-grad pass does not run the V×C product twice.</summary>
+    public Tensor? ScoredLogits { get; private set; }
+
     /// <summary>log π(yₜ | x, y&lt;ₜ) for every scored target of <paramref name="rows"/>, in
     /// <see cref="ResponseRows.Scored"/> order (M).</summary>
     public Tensor TokenLogProbs(CausalLM model, ITuningMethod? method, ResponseRows rows)
@@ -36,7 +40,8 @@ public sealed class SequenceLogProbs
         var hidden = model.Hidden(embeddings, B, P + T);                 // (B·(P+T), C)
         var at = Ops.GatherRows(hidden, _rows.AsSpan(0, M));              // (M, C)
         ScoredHidden = at;
-        return Ops.TokenLogProbs(model.Head(at), _targets.AsSpan(0, M)); // (M)
+        ScoredLogits = model.Head(at);                                    // (M, V)
+        return Ops.TokenLogProbs(ScoredLogits, _targets.AsSpan(0, M));   // (M)
     }
 
     /// <summary>Per-sequence sums (B) of per-token values (M) laid out as <paramref name="rows"/>' scored targets.</summary>

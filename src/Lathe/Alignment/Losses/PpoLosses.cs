@@ -99,23 +99,13 @@ public static class PpoLosses
         int n = logits.Shape[0], vocab = logits.Shape[1];
         double maskSum = LossInputs.MaskSum(Op, mask, n);
         if (!logits.IsContiguous) throw new ArgumentException($"{Op}: logits must be contiguous.");
-        float* x = logits.Data;
+        // Per-row entropies on the pool (Lathe.Tensors.Kernels.SoftmaxEntropyKernel), then the masked sum in row order.
+        float* h = Lathe.Tensors.Kernels.Scratch.GetForCall(n);
+        fixed (float* m = mask)
+            Lathe.Tensors.Kernels.SoftmaxEntropyKernel.Rows(logits.Data, n, vocab, m, h);
         double total = 0;
         for (int r = 0; r < n; r++)
-        {
-            if (mask[r] == 0f) continue;
-            var row = new ReadOnlySpan<float>(x + (long)r * vocab, vocab);
-            float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
-            // With u = x − max: H = log Σ e^u − Σ e^u·u / Σ e^u, both sums in double (no V-sized buffer needed).
-            double sum = 0, weighted = 0;
-            for (int j = 0; j < vocab; j++)
-            {
-                double u = row[j] - max, e = Math.Exp(u);
-                sum += e;
-                weighted += e * u;
-            }
-            total += mask[r] * (Math.Log(sum) - weighted / sum);
-        }
+            if (mask[r] != 0f) total += mask[r] * (double)h[r];
         return (float)(total / maskSum);
     }
 }

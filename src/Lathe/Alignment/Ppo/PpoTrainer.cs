@@ -228,7 +228,7 @@ public sealed class PpoTrainer : IDisposable
                 Scatter(lp.AsSpan(), batch, start, Tr, logp);
                 Scatter(ValueHead.Values(hidden).AsSpan(), batch, start, Tr, values);
                 int M = lp.Length;
-                entropies[k] = (double)PpoLosses.MaskedEntropy(_model.Head(hidden), ones.AsSpan(0, M)) * M;   // logits (M, V)
+                entropies[k] = (double)PpoLosses.MaskedEntropy(_scorer.ScoredLogits!, ones.AsSpan(0, M)) * M;   // logits (M, V)
             }
             _tape.Reset();
             using (_tape.Activate())
