@@ -89,12 +89,17 @@ public static unsafe partial class Ops
 
     static void CrossEntropyBackward(Tensor y)
     {
-        var dx = GradOf(y.In0);
-        if (dx is null || y.I1 == 0 || y.F0 == 0) return;
+        var dx = GradOfForWrite(y.In0, out bool overwrite);   // the first writer skips clearing the gradient
+        if (dx is null) return;
+        if (y.I1 == 0 || y.F0 == 0)
+        {
+            if (overwrite) Kernels.ParallelSpans.Clear(dx.Data, dx.Length);
+            return;
+        }
         var x = y.In0!;
         fixed (int* t = y.Ints)
         fixed (float* w = y.B0 ? (float[])y.Extra! : null)
-            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.F0, y.B0 ? w : null);
+            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], *y.Grad!.Data / y.F0, y.B0 ? w : null, overwrite);
     }
 
     /// <summary>Inverted dropout: each element is zeroed with probability <paramref name="p"/> and the rest scaled by

@@ -36,11 +36,11 @@ public static unsafe partial class Ops
 
     static void TokenLogProbsBackward(Tensor y)
     {
-        var dx = GradOf(y.In0);
+        var dx = GradOfForWrite(y.In0, out bool overwrite);   // the first writer skips clearing the gradient
         if (dx is null) return;
         var x = y.In0!;
-        // The kernel adds scale·wᵣ·(softmax − onehot); with wᵣ = gᵣ and scale = −1 that is gᵣ·(onehot − softmax).
+        // The kernel adds (or writes) scale·wᵣ·(softmax − onehot); with wᵣ = gᵣ and scale = −1 that is gᵣ·(onehot − softmax).
         fixed (int* t = y.Ints)
-            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], -1f, y.Grad!.Data);
+            Kernels.CrossEntropyKernel.Backward(x.Data, t, y.I0, dx.Data, x.Shape[0], x.Shape[1], -1f, y.Grad!.Data, overwrite);
     }
 }
