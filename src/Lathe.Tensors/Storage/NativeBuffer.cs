@@ -19,7 +19,7 @@ public sealed unsafe class NativeBuffer : IDisposable
         if (capacity < 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "capacity must be non-negative.");
         Capacity = capacity;
         nuint bytes = (nuint)Math.Max(capacity, 1) * sizeof(float);
-        Pointer = (float*)NativeMemory.AlignedAlloc(bytes, Alignment);
+        Pointer = (float*)HugePages.Allocate(bytes, Alignment);
         GC.AddMemoryPressure((long)bytes);
     }
 
