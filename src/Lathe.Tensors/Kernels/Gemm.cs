@@ -118,7 +118,7 @@ public static unsafe partial class Gemm
         public void Ensure(long bFloats, long aFloats)
         {
             // A packed B for the lm_head or the whole-k split runs to 8 MB: huge pages where the system gives them.
-            if (bFloats > PackedBFloats) { NativeMemory.AlignedFree(PackedB); PackedB = (float*)Storage.HugePages.Allocate((nuint)bFloats * 4, 64); PackedBFloats = bFloats; }
+            if (bFloats > PackedBFloats) { NativeMemory.AlignedFree(PackedB); PackedB = (float*)Storage.HugePages.Allocate((nuint)bFloats * 4, (nuint)bFloats * 4, 64); PackedBFloats = bFloats; }
             if (aFloats > PackedAFloats) { NativeMemory.AlignedFree(PackedA); PackedA = (float*)NativeMemory.AlignedAlloc((nuint)aFloats * 4, 64); PackedAFloats = aFloats; }
         }
     }

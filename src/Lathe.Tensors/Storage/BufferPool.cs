@@ -35,7 +35,7 @@ public static class BufferPool
         NativeBuffer? buffer = null;
         if (s_free.TryGetValue(size, out var bag) && bag.TryTake(out buffer))
             Interlocked.Add(ref s_pooledBytes, -size * sizeof(float));
-        buffer ??= new NativeBuffer(size);
+        buffer ??= new NativeBuffer(size, floats);
         long live = Interlocked.Add(ref s_liveBytes, size * sizeof(float));
         long peak;
         while (live > (peak = Interlocked.Read(ref s_peakLiveBytes)) &&

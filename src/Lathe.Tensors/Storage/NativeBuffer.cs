@@ -14,12 +14,14 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Number of floats the buffer holds.</summary>
     public long Capacity { get; }
 
-    internal NativeBuffer(long capacity)
+    /// <summary>A buffer of <paramref name="capacity"/> floats, first rented for <paramref name="used"/> of them (the
+    /// part that gets huge pages, <see cref="HugePages"/>).</summary>
+    internal NativeBuffer(long capacity, long used)
     {
         if (capacity < 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "capacity must be non-negative.");
         Capacity = capacity;
         nuint bytes = (nuint)Math.Max(capacity, 1) * sizeof(float);
-        Pointer = (float*)HugePages.Allocate(bytes, Alignment);
+        Pointer = (float*)HugePages.Allocate(bytes, (nuint)Math.Clamp(used, 0, capacity) * sizeof(float), Alignment);
         GC.AddMemoryPressure((long)bytes);
     }
 
