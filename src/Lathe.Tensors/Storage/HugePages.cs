@@ -4,9 +4,10 @@ namespace Lathe.Tensors.Storage;
 
 /// <summary>Transparent huge pages for large tensor buffers. A training step streams activations of tens of megabytes
 /// through GEMMs and elementwise passes; in 4 KB pages each megabyte is 256 TLB entries, and the GEMM's strided panel
-/// reads walk the page tables again and again. Buffers of 2 MB and more are placed on 2 MB boundaries and marked
-/// MADV_HUGEPAGE (the whole 2 MB pages of the part first used), so where the kernel's transparent-huge-page mode is <c>madvise</c> (the common default) or
-/// <c>always</c>, they are backed by 2 MB pages. Elsewhere (other systems, THP off) the advice is a no-op.</summary>
+/// reads walk the page tables again and again. Buffers first used for 2 MB or more are placed on 2 MB boundaries and
+/// the whole 2 MB pages of that part marked MADV_HUGEPAGE, so where the kernel's transparent-huge-page mode is
+/// <c>madvise</c> (the common default) or <c>always</c>, they are backed by 2 MB pages. Elsewhere (other systems, THP
+/// off) the advice is a no-op. docs/ENGINE.md has the measurements.</summary>
 internal static unsafe partial class HugePages
 {
     public const nuint Size = 2 << 20;
