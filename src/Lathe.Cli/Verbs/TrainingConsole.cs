@@ -23,15 +23,18 @@ internal sealed class TrainingConsole : IDisposable
             _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         }
-        catch (PlatformNotSupportedException) { Console.CancelKeyPress += (_, e) => { e.Cancel = true; Lathe.IO.KillPoints.Release(); _cancel.Cancel(); }; }
+        catch (PlatformNotSupportedException) { Console.CancelKeyPress += (_, e) => { e.Cancel = true; _cancel.Cancel(); Lathe.IO.KillPoints.Release(); }; }
     }
 
     void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;   // let the trainer finish its step and write the checkpoint
-        Lathe.IO.KillPoints.Release();   // a kill test paused us to receive this signal: go on now
-        if (!_cancel.IsCancellationRequested) Console.Error.Write(_tty ? "\nlathe: interrupted — writing checkpoint…\n" : "lathe: interrupted — writing checkpoint…\n");
+        bool first = !_cancel.IsCancellationRequested;
+        // Cancel before releasing a kill test's pause: released first, a fast run finished its last steps while this
+        // handler was still writing the message below, and ended 0 instead of answering the signal.
         _cancel.Cancel();
+        Lathe.IO.KillPoints.Release();   // a kill test paused us to receive this signal: go on now
+        if (first) Console.Error.Write(_tty ? "\nlathe: interrupted — writing checkpoint…\n" : "lathe: interrupted — writing checkpoint…\n");
     }
 
     public void Report(TrainingProgress p)
