@@ -52,16 +52,21 @@ internal static class LatheChild
         var clock = Stopwatch.StartNew();
         double firstPoint = double.NaN;
         using var p = new Process { StartInfo = psi };
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stderr) stderr.Append(e.Data).Append('\n');
-            if (e.Data.StartsWith(KillPoints.PausePrefix, StringComparison.Ordinal)) paused.Set();
-            if (double.IsNaN(firstPoint) && e.Data.StartsWith(KillPoints.TracePrefix, StringComparison.Ordinal)) firstPoint = clock.Elapsed.TotalSeconds;
-        };
         p.OutputDataReceived += (_, _) => { };
         p.Start();
-        p.BeginErrorReadLine();
+        // The child's stderr on a thread of its own, not the thread pool's async reads: under a loaded test run (every
+        // test assembly at once) the pool was starved long enough that the pause line reached us after the child's
+        // pause had timed out, and the run finished without its Ctrl-C.
+        var reader = new Thread(() =>
+        {
+            while (p.StandardError.ReadLine() is { } line)
+            {
+                lock (stderr) stderr.Append(line).Append('\n');
+                if (line.StartsWith(KillPoints.PausePrefix, StringComparison.Ordinal)) paused.Set();
+                if (double.IsNaN(firstPoint) && line.StartsWith(KillPoints.TracePrefix, StringComparison.Ordinal)) firstPoint = clock.Elapsed.TotalSeconds;
+            }
+        }) { IsBackground = true, Name = "lathe-child-stderr" };
+        reader.Start();
         p.BeginOutputReadLine();
         var deadline = limit ?? TimeSpan.FromMinutes(5);
         bool killed = false, sawPause = false, interrupted = false;
@@ -79,7 +84,8 @@ internal static class LatheChild
             if (interrupted) p.WaitForExit(5);
             else paused.Wait(5);
         }
-        p.WaitForExit();   // and the stderr reader drains
+        p.WaitForExit();
+        reader.Join();     // the stderr reader drains
         double seconds = clock.Elapsed.TotalSeconds;
         string text;
         lock (stderr) text = stderr.ToString();
