@@ -30,8 +30,8 @@ internal sealed class TrainingConsole : IDisposable
     {
         context.Cancel = true;   // let the trainer finish its step and write the checkpoint
         bool first = !_cancel.IsCancellationRequested;
-        // Cancel before releasing a kill test's pause: released first, a fast run finished its last steps while this
-        // handler was still writing the message below, and ended 0 instead of answering the signal.
+        // Cancel before releasing a kill test's pause: released first, a fast run could finish its last steps before
+        // the cancellation was set, and end 0 instead of answering the signal.
         _cancel.Cancel();
         Lathe.IO.KillPoints.Release();   // a kill test paused us to receive this signal: go on now
         if (first) Console.Error.Write(_tty ? "\nlathe: interrupted — writing checkpoint…\n" : "lathe: interrupted — writing checkpoint…\n");

@@ -130,7 +130,7 @@ internal static unsafe class FlashAttention
                     if (!ScaleAndMask(ref P, b, h, t0 + i, s0, row, out float blockMax)) { row.Clear(); continue; }
                     float mNew = MathF.Max(m[i], blockMax);
                     float alpha = MathF.Exp(m[i] - mNew);   // 0 when m was −∞
-                    l[i] = l[i] * alpha + ExpShifted(row, mNew);   // masked entries: exp(−∞) = 0
+                    l[i] = l[i] * alpha + FloatExp.ExpShiftedSum(row, mNew, row);   // masked entries: exp(−∞) = 0
                     if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(acc + (long)i * D, D), alpha, new Span<float>(acc + (long)i * D, D));
                     m[i] = mNew;
                     any = true;
@@ -204,9 +204,6 @@ internal static unsafe class FlashAttention
         max = TensorPrimitives.Max(row);
         return true;
     }
-
-    /// <summary>row = exp(row − shift) in place; returns the row's sum.</summary>
-    static float ExpShifted(Span<float> row, float shift) => FloatExp.ExpShiftedSum(row, shift, row);
 
     /// <summary>row[j] ×= z(index + j): 1/(1 − p) where the draw keeps it, else 0.</summary>
     internal static void DropRow(ulong seed, ulong index, float p, float* row, int cols)
@@ -325,7 +322,7 @@ internal static unsafe class FlashAttention
                 {
                     var row = new Span<float>(s + (long)i * cols, cols);
                     if (float.IsNegativeInfinity(lse[i]) || !ScaleAndMask(ref P, b, h, t0 + i, s0, row, out _)) { row.Clear(); continue; }
-                    ExpShifted(row, lse[i]);     // P = exp(S − L)
+                    FloatExp.ExpShiftedSum(row, lse[i], row);     // P = exp(S − L)
                     any = true;
                 }
             }
